@@ -1,0 +1,25 @@
+//! # dd0c-adapters-memory
+//!
+//! In-process implementations of every port: [`MemoryStore`] (all store ports), [`MemoryQueue`],
+//! [`MemoryAuth`], [`MemoryMail`], [`MemoryArchive`], [`MemoryFlags`]. They back the embedded
+//! default (`dd0c-cost analyze`, `serve` without `DATABASE_URL`) and fast unit tests, and pass the
+//! same conformance suites as the Postgres and AWS adapters. State lives behind one `std` mutex
+//! per adapter that is never held across an `.await`.
+
+mod misc;
+mod queue;
+mod store;
+
+pub use misc::{MemoryArchive, MemoryAuth, MemoryFlags, MemoryMail};
+pub use queue::MemoryQueue;
+pub use store::MemoryStore;
+
+use std::sync::{Mutex, MutexGuard};
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it: every adapter method
+/// leaves its state consistent before it can panic, so the data is still valid.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

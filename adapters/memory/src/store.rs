@@ -1,0 +1,370 @@
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use dd0c_ports::baseline::{Baseline, BaselineKey};
+use dd0c_ports::domain::{
+    Account, Anomaly, AnomalyStatus, CostEvent, Feedback, OutboxMessage, Settings, Snooze, Tenant,
+};
+use dd0c_ports::store::{
+    AnomalyFilter, AnomalyStore, CommitOutcome, CostEventStore, OutboxStore, Page, ScoreCommit,
+    ScoreStore, SettingsStore, TenantStore,
+};
+use dd0c_ports::{PortError, PortResult};
+
+use crate::lock;
+
+/// Orders anomalies and cost events within a tenant by time, then id.
+type TimeKey = (String, DateTime<Utc>, String);
+
+#[derive(Debug, Default)]
+struct Inner {
+    processed: HashSet<(String, String)>,
+    events: BTreeMap<TimeKey, CostEvent>,
+    baselines: BTreeMap<BaselineKey, Baseline>,
+    anomalies: BTreeMap<TimeKey, Anomaly>,
+    anomaly_times: HashMap<(String, String), DateTime<Utc>>,
+    feedback: HashMap<(String, String), Vec<Feedback>>,
+    snoozes: Vec<Snooze>,
+    tenants: BTreeMap<String, Tenant>,
+    accounts: BTreeMap<(String, String), Account>,
+    settings: HashMap<String, Settings>,
+    outbox: BTreeMap<(DateTime<Utc>, String), OutboxMessage>,
+}
+
+/// Every store port in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn encode_cursor(time: DateTime<Utc>, id: &str) -> String {
+    format!(
+        "{}|{id}",
+        time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+    )
+}
+
+fn decode_cursor(cursor: &str) -> PortResult<(DateTime<Utc>, String)> {
+    let (time, id) = cursor
+        .split_once('|')
+        .ok_or_else(|| PortError::Invalid(format!("malformed cursor {cursor:?}")))?;
+    let time = DateTime::parse_from_rfc3339(time)
+        .map_err(|e| PortError::Invalid(format!("malformed cursor {cursor:?}: {e}")))?
+        .with_timezone(&Utc);
+    Ok((time, id.to_owned()))
+}
+
+#[async_trait]
+impl ScoreStore for MemoryStore {
+    async fn baseline(&self, key: &BaselineKey) -> PortResult<Option<Baseline>> {
+        Ok(lock(&self.inner).baselines.get(key).cloned())
+    }
+
+    async fn baselines(&self, tenant: &str, account_id: Option<&str>) -> PortResult<Vec<Baseline>> {
+        let inner = lock(&self.inner);
+        Ok(inner
+            .baselines
+            .values()
+            .filter(|b| b.key.tenant == tenant && account_id.is_none_or(|a| b.key.account_id == a))
+            .cloned()
+            .collect())
+    }
+
+    async fn is_processed(&self, tenant: &str, event_id: &str) -> PortResult<bool> {
+        Ok(lock(&self.inner)
+            .processed
+            .contains(&(tenant.to_owned(), event_id.to_owned())))
+    }
+
+    async fn commit(&self, commit: ScoreCommit) -> PortResult<CommitOutcome> {
+        let mut inner = lock(&self.inner);
+        let event = commit.event;
+        let processed_key = (event.tenant.clone(), event.event_id.clone());
+        if inner.processed.contains(&processed_key) {
+            return Ok(CommitOutcome::AlreadyProcessed);
+        }
+        let versions_match = commit.baselines.iter().all(|write| {
+            let stored = inner
+                .baselines
+                .get(&write.baseline.key)
+                .map_or(0, |b| b.version);
+            stored == write.expected_version
+        });
+        if !versions_match {
+            return Ok(CommitOutcome::VersionConflict);
+        }
+        for write in commit.baselines {
+            let mut baseline = write.baseline;
+            baseline.version = write.expected_version + 1;
+            inner.baselines.insert(baseline.key.clone(), baseline);
+        }
+        if let Some(anomaly) = commit.anomaly {
+            let id_key = (anomaly.tenant.clone(), anomaly.anomaly_id.clone());
+            inner.anomaly_times.insert(id_key, anomaly.event_time);
+            inner.anomalies.insert(
+                (
+                    anomaly.tenant.clone(),
+                    anomaly.event_time,
+                    anomaly.anomaly_id.clone(),
+                ),
+                anomaly,
+            );
+        }
+        if let Some(message) = commit.outbox {
+            inner
+                .outbox
+                .insert((message.created_at, message.outbox_id.clone()), message);
+        }
+        inner.processed.insert(processed_key);
+        inner.events.insert(
+            (
+                event.tenant.clone(),
+                event.event_time,
+                event.event_id.clone(),
+            ),
+            event,
+        );
+        Ok(CommitOutcome::Committed)
+    }
+}
+
+#[async_trait]
+impl AnomalyStore for MemoryStore {
+    async fn anomaly(&self, tenant: &str, anomaly_id: &str) -> PortResult<Option<Anomaly>> {
+        let inner = lock(&self.inner);
+        let Some(time) = inner
+            .anomaly_times
+            .get(&(tenant.to_owned(), anomaly_id.to_owned()))
+        else {
+            return Ok(None);
+        };
+        Ok(inner
+            .anomalies
+            .get(&(tenant.to_owned(), *time, anomaly_id.to_owned()))
+            .cloned())
+    }
+
+    async fn anomalies(
+        &self,
+        tenant: &str,
+        filter: &AnomalyFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> PortResult<Page<Anomaly>> {
+        let after = cursor.map(decode_cursor).transpose()?;
+        let inner = lock(&self.inner);
+        let lowest = (tenant.to_owned(), DateTime::<Utc>::MIN_UTC, String::new());
+        let highest = match after {
+            Some((time, id)) => std::ops::Bound::Excluded((tenant.to_owned(), time, id)),
+            None => std::ops::Bound::Included((
+                tenant.to_owned(),
+                DateTime::<Utc>::MAX_UTC,
+                String::new(),
+            )),
+        };
+        let mut items: Vec<Anomaly> = inner
+            .anomalies
+            .range((std::ops::Bound::Included(lowest), highest))
+            .rev()
+            .map(|(_, a)| a)
+            .filter(|a| filter.matches(a))
+            .take(limit + 1)
+            .cloned()
+            .collect();
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items
+                .last()
+                .map(|a| encode_cursor(a.event_time, &a.anomaly_id))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn record_feedback(
+        &self,
+        tenant: &str,
+        feedback: &Feedback,
+        status: AnomalyStatus,
+    ) -> PortResult<()> {
+        let mut inner = lock(&self.inner);
+        let id_key = (tenant.to_owned(), feedback.anomaly_id.clone());
+        let Some(time) = inner.anomaly_times.get(&id_key).copied() else {
+            return Err(PortError::NotFound(format!(
+                "anomaly {}",
+                feedback.anomaly_id
+            )));
+        };
+        if let Some(anomaly) =
+            inner
+                .anomalies
+                .get_mut(&(tenant.to_owned(), time, feedback.anomaly_id.clone()))
+        {
+            anomaly.status = status;
+        }
+        inner
+            .feedback
+            .entry(id_key)
+            .or_default()
+            .push(feedback.clone());
+        Ok(())
+    }
+
+    async fn feedback(&self, tenant: &str, anomaly_id: &str) -> PortResult<Vec<Feedback>> {
+        let inner = lock(&self.inner);
+        Ok(inner
+            .feedback
+            .get(&(tenant.to_owned(), anomaly_id.to_owned()))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn add_snooze(&self, snooze: &Snooze) -> PortResult<()> {
+        lock(&self.inner).snoozes.push(snooze.clone());
+        Ok(())
+    }
+
+    async fn active_snoozes(&self, tenant: &str, at: DateTime<Utc>) -> PortResult<Vec<Snooze>> {
+        let inner = lock(&self.inner);
+        Ok(inner
+            .snoozes
+            .iter()
+            .filter(|s| s.tenant == tenant && s.until > at)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl CostEventStore for MemoryStore {
+    async fn cost_events(
+        &self,
+        tenant: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> PortResult<Vec<CostEvent>> {
+        let inner = lock(&self.inner);
+        let range =
+            (tenant.to_owned(), from, String::new())..(tenant.to_owned(), to, String::new());
+        Ok(inner
+            .events
+            .range(range)
+            .map(|(_, e)| e)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl TenantStore for MemoryStore {
+    async fn add_tenant(&self, tenant: &Tenant) -> PortResult<()> {
+        let mut inner = lock(&self.inner);
+        if inner.tenants.contains_key(&tenant.name) {
+            return Err(PortError::Conflict(format!(
+                "tenant {} exists",
+                tenant.name
+            )));
+        }
+        inner.tenants.insert(tenant.name.clone(), tenant.clone());
+        Ok(())
+    }
+
+    async fn tenant(&self, name: &str) -> PortResult<Option<Tenant>> {
+        Ok(lock(&self.inner).tenants.get(name).cloned())
+    }
+
+    async fn tenants(&self) -> PortResult<Vec<Tenant>> {
+        Ok(lock(&self.inner).tenants.values().cloned().collect())
+    }
+
+    async fn add_account(&self, account: &Account) -> PortResult<()> {
+        let mut inner = lock(&self.inner);
+        let key = (account.tenant.clone(), account.account_id.clone());
+        if inner.accounts.contains_key(&key) {
+            return Err(PortError::Conflict(format!(
+                "account {} exists in tenant {}",
+                account.account_id, account.tenant
+            )));
+        }
+        inner.accounts.insert(key, account.clone());
+        Ok(())
+    }
+
+    async fn account(&self, tenant: &str, account_id: &str) -> PortResult<Option<Account>> {
+        Ok(lock(&self.inner)
+            .accounts
+            .get(&(tenant.to_owned(), account_id.to_owned()))
+            .cloned())
+    }
+
+    async fn accounts(&self, tenant: &str) -> PortResult<Vec<Account>> {
+        let inner = lock(&self.inner);
+        Ok(inner
+            .accounts
+            .values()
+            .filter(|a| a.tenant == tenant)
+            .cloned()
+            .collect())
+    }
+
+    async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()> {
+        match lock(&self.inner)
+            .accounts
+            .remove(&(tenant.to_owned(), account_id.to_owned()))
+        {
+            Some(_) => Ok(()),
+            None => Err(PortError::NotFound(format!(
+                "account {account_id} in tenant {tenant}"
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl SettingsStore for MemoryStore {
+    async fn settings(&self, tenant: &str) -> PortResult<Settings> {
+        Ok(lock(&self.inner)
+            .settings
+            .get(tenant)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn put_settings(&self, tenant: &str, settings: &Settings) -> PortResult<()> {
+        lock(&self.inner)
+            .settings
+            .insert(tenant.to_owned(), settings.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl OutboxStore for MemoryStore {
+    async fn pending(&self, limit: usize) -> PortResult<Vec<OutboxMessage>> {
+        Ok(lock(&self.inner)
+            .outbox
+            .values()
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn mark_delivered(&self, outbox_id: &str) -> PortResult<()> {
+        lock(&self.inner)
+            .outbox
+            .retain(|(_, id), _| id != outbox_id);
+        Ok(())
+    }
+}

@@ -1,0 +1,79 @@
+//! The memory adapters against every port's conformance suite.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use dd0c_adapters_memory::{
+    MemoryArchive, MemoryAuth, MemoryFlags, MemoryMail, MemoryQueue, MemoryStore,
+};
+use dd0c_ports::auth::{Principal, Role};
+use dd0c_ports::conformance::{self, MailSink, StoreSet};
+use dd0c_ports::mail::Email;
+use dd0c_ports::queue::Queue;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_passes_the_store_suite() {
+    let store = Arc::new(MemoryStore::new());
+    conformance::store_suite(StoreSet {
+        score: store.clone(),
+        anomalies: store.clone(),
+        events: store.clone(),
+        tenants: store.clone(),
+        settings: store.clone(),
+        outbox: store,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn memory_queue_passes_the_queue_suite() {
+    conformance::queue_suite(|| async { Arc::new(MemoryQueue::new()) as Arc<dyn Queue> }).await;
+}
+
+#[tokio::test]
+async fn memory_auth_passes_the_auth_suite() {
+    let auth = MemoryAuth::new();
+    let principal = Principal {
+        subject: "tok-1".into(),
+        email: None,
+        tenant: "acme".into(),
+        role: Role::Member,
+    };
+    auth.issue("dd0c_ingest_abc", principal.clone());
+    conformance::auth_suite(
+        &auth,
+        "dd0c_ingest_abc",
+        &principal,
+        &["dd0c_ingest_abd".into()],
+    )
+    .await;
+}
+
+struct Sent(Arc<MemoryMail>);
+
+#[async_trait]
+impl MailSink for Sent {
+    async fn delivered_to(&self, to: &str) -> Vec<Email> {
+        self.0
+            .sent()
+            .into_iter()
+            .filter(|e| e.to.iter().any(|t| t == to))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn memory_mail_passes_the_mail_suite() {
+    let mail = Arc::new(MemoryMail::new());
+    conformance::mail_suite(mail.as_ref(), &Sent(mail.clone())).await;
+}
+
+#[tokio::test]
+async fn memory_archive_passes_the_archive_suite() {
+    conformance::archive_suite(&MemoryArchive::new()).await;
+}
+
+#[tokio::test]
+async fn memory_flags_pass_the_flags_suite() {
+    conformance::flags_suite(&MemoryFlags::new()).await;
+}

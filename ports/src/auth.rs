@@ -1,0 +1,37 @@
+//! The auth port: turn a bearer token into a principal bound to exactly one tenant.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::PortResult;
+
+/// What a principal may do within its tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything, settings and accounts included.
+    Admin,
+    /// Read, and act on anomalies.
+    Member,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// Stable subject id (user id, token id).
+    pub subject: String,
+    /// The user's e-mail, when the principal is a person.
+    pub email: Option<String>,
+    /// The one tenant this principal may see.
+    pub tenant: String,
+    /// Its role there.
+    pub role: Role,
+}
+
+/// Verifies bearer tokens.
+#[async_trait]
+pub trait Auth: Send + Sync {
+    /// The principal of a valid token. Every failure — malformed, forged, expired, not yet
+    /// valid, wrong issuer or audience, unknown key — is `Unauthorized`, never a panic.
+    async fn verify(&self, bearer: &str) -> PortResult<Principal>;
+}

@@ -1,0 +1,16 @@
+//! Conformance suites: one async function per port that exercises any implementation against
+//! the port's documented contract, and panics (fails the calling test) on the first breach.
+//!
+//! Every adapter's test calls the suite of each port it implements against the real backend
+//! (memory, Postgres, moto, a real SMTP server…). Suites name their tenants with a fresh random
+//! suffix, so they can share one database with other tests and with each other.
+
+mod fixtures;
+mod others;
+mod queue;
+mod stores;
+
+pub use fixtures::{anomaly_for, cost_event, unique};
+pub use others::{archive_suite, auth_suite, flags_suite, mail_suite, MailSink};
+pub use queue::queue_suite;
+pub use stores::{store_suite, StoreSet};

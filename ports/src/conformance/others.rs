@@ -1,0 +1,170 @@
+use async_trait::async_trait;
+
+use super::fixtures::unique;
+use crate::archive::Archive;
+use crate::auth::{Auth, Principal};
+use crate::flags::{BreakerState, Flags};
+use crate::mail::{Email, Mail};
+use crate::PortError;
+
+/// Runs the auth cases: `valid` must verify to `expected`; every token of `forged` must be
+/// refused with `Unauthorized`.
+pub async fn auth_suite(auth: &dyn Auth, valid: &str, expected: &Principal, forged: &[String]) {
+    assert_eq!(
+        &auth.verify(valid).await.expect("a valid token verifies"),
+        expected
+    );
+    let mut always_bad = vec![
+        String::new(),
+        " ".into(),
+        "not-a-token".into(),
+        format!("{valid}x"),
+    ];
+    always_bad.extend(forged.iter().cloned());
+    for token in &always_bad {
+        match auth.verify(token).await {
+            Err(PortError::Unauthorized(_)) => {}
+            other => panic!("token {token:?} must be Unauthorized, got {other:?}"),
+        }
+    }
+}
+
+/// Reads back what a mail backend actually delivered (the SMTP sink, moto's sent-mail list…).
+#[async_trait]
+pub trait MailSink: Send + Sync {
+    /// Every message delivered so far whose recipients include `to`.
+    async fn delivered_to(&self, to: &str) -> Vec<Email>;
+}
+
+/// Runs the mail cases: a valid message arrives at the sink intact; invalid ones are refused.
+pub async fn mail_suite(mail: &dyn Mail, sink: &dyn MailSink) {
+    let to = format!("{}@example.com", unique("ops"));
+    let email = Email {
+        to: vec![to.clone()],
+        subject: "dd0c/cost: critical anomaly in 111122223333".into(),
+        text: "4 x p4d.24xlarge in eu-west-1: $131.09/h, $95,695.34/month".into(),
+        html: "<p>4 &times; <b>p4d.24xlarge</b> in eu-west-1</p>".into(),
+    };
+    let id = mail.send(&email).await.expect("a valid message sends");
+    assert!(!id.is_empty(), "the backend's message id is returned");
+    let delivered = sink.delivered_to(&to).await;
+    assert_eq!(delivered.len(), 1, "exactly one message arrives");
+    assert_eq!(delivered[0].subject, email.subject);
+    assert!(
+        delivered[0].text.contains("p4d.24xlarge"),
+        "the text part arrives"
+    );
+    assert!(
+        delivered[0].html.contains("<b>p4d.24xlarge</b>"),
+        "the HTML part arrives"
+    );
+
+    let invalid = [
+        Email {
+            to: Vec::new(),
+            ..email.clone()
+        },
+        Email {
+            to: vec!["not-an-address".into()],
+            ..email.clone()
+        },
+        Email {
+            subject: "hi\r\nBcc: victim@example.com".into(),
+            ..email.clone()
+        },
+    ];
+    for bad in &invalid {
+        assert!(
+            matches!(mail.send(bad).await, Err(PortError::Invalid(_))),
+            "{bad:?} must be Invalid"
+        );
+    }
+    assert_eq!(
+        sink.delivered_to(&to).await.len(),
+        1,
+        "nothing invalid was sent"
+    );
+}
+
+/// Runs the archive cases.
+pub async fn archive_suite(archive: &dyn Archive) {
+    let prefix = unique("raw");
+    let a = format!("{prefix}/2026/03/01/a.json.gz");
+    let b = format!("{prefix}/2026/03/02/b.json.gz");
+    archive.put(&b, b"second").await.expect("put");
+    archive.put(&a, b"first").await.expect("put");
+    assert_eq!(
+        archive.get(&a).await.expect("get").as_deref(),
+        Some(&b"first"[..])
+    );
+    assert_eq!(
+        archive
+            .get(&format!("{prefix}/missing"))
+            .await
+            .expect("get"),
+        None
+    );
+    archive.put(&a, b"replaced").await.expect("put again");
+    assert_eq!(
+        archive.get(&a).await.expect("get").as_deref(),
+        Some(&b"replaced"[..])
+    );
+    assert_eq!(
+        archive.list(&format!("{prefix}/"), 10).await.expect("list"),
+        vec![a.clone(), b]
+    );
+    assert_eq!(
+        archive
+            .list(&format!("{prefix}/2026/03/01"), 10)
+            .await
+            .expect("list"),
+        vec![a.clone()]
+    );
+    assert_eq!(
+        archive.list(&format!("{prefix}/"), 1).await.expect("list"),
+        vec![a]
+    );
+    for bad in ["", "/etc/passwd", "a/../b", "a//b", "a/./b", "a b"] {
+        assert!(
+            matches!(archive.put(bad, b"x").await, Err(PortError::Invalid(_))),
+            "key {bad:?} must be Invalid"
+        );
+    }
+}
+
+/// Runs the flags cases.
+pub async fn flags_suite(flags: &dyn Flags) {
+    let (a, b) = (unique("t"), unique("t"));
+    assert!(
+        !flags.panic_mode(&a).await.expect("panic"),
+        "off by default"
+    );
+    flags.set_panic_mode(&a, true).await.expect("set");
+    assert!(flags.panic_mode(&a).await.expect("panic"));
+    assert!(!flags.panic_mode(&b).await.expect("panic"), "per tenant");
+    flags.set_panic_mode(&a, false).await.expect("set");
+    assert!(!flags.panic_mode(&a).await.expect("panic"));
+
+    let channel = format!("{a}:slack");
+    assert_eq!(flags.breaker(&channel).await.expect("breaker"), None);
+    let state = BreakerState {
+        consecutive_failures: 5,
+        open_until: Some(chrono::Utc::now()),
+        trips: 2,
+    };
+    flags.put_breaker(&channel, &state).await.expect("put");
+    let stored = flags
+        .breaker(&channel)
+        .await
+        .expect("breaker")
+        .expect("stored");
+    assert_eq!((stored.consecutive_failures, stored.trips), (5, 2));
+    let drift = (stored.open_until.expect("open_until") - state.open_until.expect("open_until"))
+        .num_milliseconds()
+        .abs();
+    assert!(drift <= 1, "open_until round-trips to the millisecond");
+    assert_eq!(
+        flags.breaker(&format!("{b}:slack")).await.expect("breaker"),
+        None
+    );
+}

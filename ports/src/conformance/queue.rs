@@ -1,0 +1,184 @@
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::queue::{OutgoingMessage, Queue, SendOutcome};
+use crate::PortError;
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn message(group: &str, dedup: &str) -> OutgoingMessage {
+    OutgoingMessage {
+        group_key: group.into(),
+        dedup_key: dedup.into(),
+        body: format!("{{\"id\":\"{dedup}\"}}"),
+    }
+}
+
+/// Runs every queue case; `fresh` must return a new, empty queue each call.
+pub async fn queue_suite<F, Fut>(fresh: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn Queue>>,
+{
+    send_receive_ack(fresh().await).await;
+    duplicates_are_dropped(fresh().await).await;
+    groups_are_fifo_one_in_flight(fresh().await).await;
+    invisible_until_timeout_then_redelivered(fresh().await).await;
+    dead_letters_keep_error_and_redrive(fresh().await).await;
+}
+
+async fn send_receive_ack(queue: Arc<dyn Queue>) {
+    assert_eq!(
+        queue.send(message("g1", "a")).await.expect("send"),
+        SendOutcome::Enqueued
+    );
+    assert_eq!(queue.depth().await.expect("depth").visible, 1);
+    let got = queue.receive(10, LONG).await.expect("receive");
+    assert_eq!(got.len(), 1);
+    let delivery = &got[0];
+    assert_eq!(
+        (
+            delivery.group_key.as_str(),
+            delivery.body.as_str(),
+            delivery.receive_count
+        ),
+        ("g1", "{\"id\":\"a\"}", 1)
+    );
+    let depth = queue.depth().await.expect("depth");
+    assert_eq!((depth.visible, depth.in_flight), (0, 1));
+    assert!(
+        queue.receive(10, LONG).await.expect("receive").is_empty(),
+        "an in-flight message is hidden"
+    );
+    queue.ack(&delivery.receipt).await.expect("ack");
+    let depth = queue.depth().await.expect("depth");
+    assert_eq!((depth.visible, depth.in_flight, depth.dead), (0, 0, 0));
+}
+
+async fn duplicates_are_dropped(queue: Arc<dyn Queue>) {
+    assert_eq!(
+        queue.send(message("g1", "same")).await.expect("send"),
+        SendOutcome::Enqueued
+    );
+    assert_eq!(
+        queue.send(message("g2", "same")).await.expect("send"),
+        SendOutcome::Duplicate
+    );
+    let got = queue.receive(10, LONG).await.expect("receive");
+    assert_eq!(
+        got.len(),
+        1,
+        "one delivery for two sends with one dedup key"
+    );
+    queue.ack(&got[0].receipt).await.expect("ack");
+    assert_eq!(
+        queue.send(message("g1", "same")).await.expect("send"),
+        SendOutcome::Duplicate,
+        "still a duplicate after ack, within the window"
+    );
+}
+
+async fn groups_are_fifo_one_in_flight(queue: Arc<dyn Queue>) {
+    for (group, key) in [
+        ("a", "a1"),
+        ("a", "a2"),
+        ("b", "b1"),
+        ("a", "a3"),
+        ("b", "b2"),
+    ] {
+        queue.send(message(group, key)).await.expect("send");
+    }
+    let first = queue.receive(10, LONG).await.expect("receive");
+    let mut bodies: Vec<&str> = first.iter().map(|d| d.body.as_str()).collect();
+    bodies.sort();
+    assert_eq!(
+        bodies,
+        vec!["{\"id\":\"a1\"}", "{\"id\":\"b1\"}"],
+        "only each group's head is delivered"
+    );
+    for delivery in &first {
+        queue.ack(&delivery.receipt).await.expect("ack");
+    }
+    let mut order = Vec::new();
+    for _ in 0..5 {
+        let batch = queue.receive(10, LONG).await.expect("receive");
+        for delivery in batch {
+            order.push(delivery.body.clone());
+            queue.ack(&delivery.receipt).await.expect("ack");
+        }
+    }
+    let a: Vec<&String> = order.iter().filter(|b| b.contains("\"a")).collect();
+    assert_eq!(
+        a,
+        vec!["{\"id\":\"a2\"}", "{\"id\":\"a3\"}"],
+        "group a in send order"
+    );
+    assert_eq!(order.len(), 3);
+}
+
+async fn invisible_until_timeout_then_redelivered(queue: Arc<dyn Queue>) {
+    queue.send(message("g", "m")).await.expect("send");
+    let short = Duration::from_millis(1_200);
+    let first = queue.receive(1, short).await.expect("receive");
+    assert_eq!(first.len(), 1);
+    assert!(queue.receive(1, short).await.expect("receive").is_empty());
+    tokio::time::sleep(short + Duration::from_millis(600)).await;
+    let second = queue.receive(1, LONG).await.expect("receive");
+    assert_eq!(
+        second.len(),
+        1,
+        "redelivered once the visibility timeout passed"
+    );
+    assert_eq!(second[0].message_id, first[0].message_id);
+    assert_eq!(second[0].receive_count, 2);
+    assert!(
+        matches!(
+            queue.ack(&first[0].receipt).await,
+            Err(PortError::Conflict(_))
+        ),
+        "the first delivery's receipt is stale"
+    );
+    queue.ack(&second[0].receipt).await.expect("ack");
+}
+
+async fn dead_letters_keep_error_and_redrive(queue: Arc<dyn Queue>) {
+    queue.send(message("g", "poison")).await.expect("send");
+    queue.send(message("g", "next")).await.expect("send");
+    let got = queue.receive(1, LONG).await.expect("receive");
+    queue
+        .dead_letter(
+            &got[0].receipt,
+            "field requestParameters.instanceType: not a string",
+        )
+        .await
+        .expect("dead-letter");
+    let dead = queue.dead_letters(10).await.expect("dead letters");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].message_id, got[0].message_id);
+    assert_eq!(
+        dead[0].error,
+        "field requestParameters.instanceType: not a string"
+    );
+    assert_eq!(dead[0].body, "{\"id\":\"poison\"}");
+    assert_eq!(dead[0].receive_count, 1);
+    assert_eq!(queue.depth().await.expect("depth").dead, 1);
+
+    let next = queue.receive(10, LONG).await.expect("receive");
+    assert_eq!(next.len(), 1, "a dead-lettered head unblocks its group");
+    assert_eq!(next[0].body, "{\"id\":\"next\"}");
+    queue.ack(&next[0].receipt).await.expect("ack");
+
+    queue.redrive(&dead[0].message_id).await.expect("redrive");
+    assert!(matches!(
+        queue.redrive(&dead[0].message_id).await,
+        Err(PortError::NotFound(_))
+    ));
+    let again = queue.receive(10, LONG).await.expect("receive");
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        (again[0].body.as_str(), again[0].receive_count),
+        ("{\"id\":\"poison\"}", 1)
+    );
+    assert_eq!(queue.depth().await.expect("depth").dead, 0);
+}

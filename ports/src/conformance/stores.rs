@@ -1,0 +1,741 @@
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use super::fixtures::{anomaly_for, cost_event, unique};
+use crate::baseline::{Baseline, BaselineKey};
+use crate::domain::{
+    Account, AnomalyStatus, Feedback, FeedbackAction, OutboxMessage, Settings, Severity, Snooze,
+    SnoozeScope, Tenant,
+};
+use crate::store::{
+    AnomalyFilter, AnomalyStore, BaselineWrite, CommitOutcome, CostEventStore, OutboxStore,
+    ScoreCommit, ScoreStore, SettingsStore, TenantStore,
+};
+use crate::PortError;
+
+/// Handles to every store port of one backend (usually the same object behind each).
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct StoreSet {
+    /// Baselines and the atomic commit.
+    pub score: Arc<dyn ScoreStore>,
+    /// Anomalies, feedback, snoozes.
+    pub anomalies: Arc<dyn AnomalyStore>,
+    /// Cost events.
+    pub events: Arc<dyn CostEventStore>,
+    /// Tenants and accounts.
+    pub tenants: Arc<dyn TenantStore>,
+    /// Settings.
+    pub settings: Arc<dyn SettingsStore>,
+    /// The outbox.
+    pub outbox: Arc<dyn OutboxStore>,
+}
+
+/// Runs every store case against one backend.
+pub async fn store_suite(stores: StoreSet) {
+    commit_is_atomic_and_idempotent(&stores).await;
+    stale_version_writes_nothing(&stores).await;
+    concurrent_writers_lose_no_update(&stores).await;
+    tenants_never_see_each_other(&stores).await;
+    anomalies_page_filter_and_take_feedback(&stores).await;
+    snoozes_expire(&stores).await;
+    cost_events_by_time_range(&stores).await;
+    tenants_and_accounts(&stores).await;
+    settings_default_and_round_trip(&stores).await;
+    outbox_delivers_once(&stores).await;
+}
+
+fn grown(mut baseline: Baseline, hourly: f64, actor: &str) -> BaselineWrite {
+    let expected_version = baseline.version;
+    baseline.stats.push(hourly);
+    baseline.actors.insert(actor.to_owned());
+    BaselineWrite {
+        baseline,
+        expected_version,
+    }
+}
+
+async fn current(stores: &StoreSet, key: &BaselineKey) -> Baseline {
+    stores
+        .score
+        .baseline(key)
+        .await
+        .expect("baseline read")
+        .unwrap_or_else(|| Baseline::empty(key.clone()))
+}
+
+async fn commit_is_atomic_and_idempotent(stores: &StoreSet) {
+    let tenant = unique("t");
+    let event = cost_event(&tenant, "111122223333", "ev-1", 0, 0.5);
+    let kind_key = BaselineKey::new(&tenant, "111122223333", "ec2.instance");
+    let account_key = BaselineKey::account(&tenant, "111122223333");
+    let anomaly = anomaly_for(&event);
+    let commit = ScoreCommit {
+        event: event.clone(),
+        baselines: vec![
+            grown(Baseline::empty(kind_key.clone()), 0.5, &event.actor_arn),
+            grown(Baseline::empty(account_key.clone()), 0.5, &event.actor_arn),
+        ],
+        anomaly: Some(anomaly.clone()),
+        outbox: Some(OutboxMessage {
+            outbox_id: unique("ob"),
+            tenant: tenant.clone(),
+            anomaly: anomaly.clone(),
+            created_at: event.event_time,
+        }),
+    };
+    assert!(!stores
+        .score
+        .is_processed(&tenant, "ev-1")
+        .await
+        .expect("is_processed"));
+    assert_eq!(
+        stores.score.commit(commit.clone()).await.expect("commit"),
+        CommitOutcome::Committed
+    );
+    assert!(stores
+        .score
+        .is_processed(&tenant, "ev-1")
+        .await
+        .expect("is_processed"));
+
+    let stored = current(stores, &kind_key).await;
+    assert_eq!(
+        stored.version, 1,
+        "a created baseline is stored at version 1"
+    );
+    assert_eq!(stored.stats.n, 1);
+    assert_eq!(stored.actors, BTreeSet::from([event.actor_arn.clone()]));
+    assert_eq!(current(stores, &account_key).await.version, 1);
+    let listed = stores
+        .score
+        .baselines(&tenant, Some("111122223333"))
+        .await
+        .expect("baselines");
+    assert_eq!(listed.len(), 2, "both baselines of the commit are listed");
+    assert_eq!(
+        stores
+            .anomalies
+            .anomaly(&tenant, &anomaly.anomaly_id)
+            .await
+            .expect("anomaly read"),
+        Some(anomaly.clone()),
+        "the anomaly is stored with the commit"
+    );
+
+    // The same event again, even with fresh baseline versions, changes nothing.
+    let again = ScoreCommit {
+        baselines: vec![grown(stored.clone(), 0.5, &event.actor_arn)],
+        ..commit
+    };
+    assert_eq!(
+        stores.score.commit(again).await.expect("commit"),
+        CommitOutcome::AlreadyProcessed
+    );
+    assert_eq!(
+        current(stores, &kind_key).await,
+        stored,
+        "a duplicate commit writes nothing"
+    );
+}
+
+async fn stale_version_writes_nothing(stores: &StoreSet) {
+    let tenant = unique("t");
+    let key = BaselineKey::new(&tenant, "111122223333", "ec2.instance");
+    let first = cost_event(&tenant, "111122223333", "ev-1", 0, 1.0);
+    let write = grown(Baseline::empty(key.clone()), 1.0, "a");
+    let commit = ScoreCommit {
+        event: first,
+        baselines: vec![write.clone()],
+        anomaly: None,
+        outbox: None,
+    };
+    assert_eq!(
+        stores.score.commit(commit).await.expect("commit"),
+        CommitOutcome::Committed
+    );
+
+    // A second writer that read before the first committed (version 0) must be refused…
+    let second = cost_event(&tenant, "111122223333", "ev-2", 1, 2.0);
+    let anomaly = anomaly_for(&second);
+    let stale = ScoreCommit {
+        event: second.clone(),
+        baselines: vec![write],
+        anomaly: Some(anomaly.clone()),
+        outbox: None,
+    };
+    assert_eq!(
+        stores.score.commit(stale).await.expect("commit"),
+        CommitOutcome::VersionConflict
+    );
+    // …and leave no trace: not processed, no anomaly, baseline as the first writer left it.
+    assert!(!stores
+        .score
+        .is_processed(&tenant, "ev-2")
+        .await
+        .expect("is_processed"));
+    assert_eq!(
+        stores
+            .anomalies
+            .anomaly(&tenant, &anomaly.anomaly_id)
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(current(stores, &key).await.stats.n, 1);
+
+    // A writer expecting a version that was never stored is refused too.
+    let ahead = ScoreCommit {
+        event: second,
+        baselines: vec![BaselineWrite {
+            baseline: Baseline::empty(key.clone()),
+            expected_version: 7,
+        }],
+        anomaly: None,
+        outbox: None,
+    };
+    assert_eq!(
+        stores.score.commit(ahead).await.expect("commit"),
+        CommitOutcome::VersionConflict
+    );
+}
+
+async fn concurrent_writers_lose_no_update(stores: &StoreSet) {
+    const WRITERS: usize = 6;
+    const EVENTS_EACH: usize = 15;
+    let tenant = unique("t");
+    let key = BaselineKey::new(&tenant, "111122223333", "ec2.instance");
+    let mut tasks = Vec::new();
+    for writer in 0..WRITERS {
+        let (stores, tenant, key) = (stores.clone(), tenant.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..EVENTS_EACH {
+                let event = cost_event(
+                    &tenant,
+                    "111122223333",
+                    &format!("w{writer}-{i}"),
+                    i as i64,
+                    1.0,
+                );
+                loop {
+                    let base = current(&stores, &key).await;
+                    let commit = ScoreCommit {
+                        event: event.clone(),
+                        baselines: vec![grown(base, 1.0, &format!("actor-{writer}"))],
+                        anomaly: None,
+                        outbox: None,
+                    };
+                    match stores.score.commit(commit).await.expect("commit") {
+                        CommitOutcome::Committed => break,
+                        CommitOutcome::VersionConflict => tokio::task::yield_now().await,
+                        CommitOutcome::AlreadyProcessed => {
+                            panic!("event {} reported processed before commit", event.event_id)
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("writer task");
+    }
+    let end = current(stores, &key).await;
+    let total = (WRITERS * EVENTS_EACH) as u64;
+    assert_eq!(end.stats.n, total, "every concurrent update survives");
+    assert_eq!(end.version, total, "one version per committed update");
+    assert_eq!(end.actors.len(), WRITERS);
+}
+
+async fn tenants_never_see_each_other(stores: &StoreSet) {
+    let (a, b) = (unique("ta"), unique("tb"));
+    let event = cost_event(&a, "111122223333", "shared-id", 0, 3.0);
+    let anomaly = anomaly_for(&event);
+    let key_a = BaselineKey::new(&a, "111122223333", "ec2.instance");
+    let commit = ScoreCommit {
+        event: event.clone(),
+        baselines: vec![grown(Baseline::empty(key_a.clone()), 3.0, "x")],
+        anomaly: Some(anomaly.clone()),
+        outbox: None,
+    };
+    assert_eq!(
+        stores.score.commit(commit).await.expect("commit"),
+        CommitOutcome::Committed
+    );
+
+    let key_b = BaselineKey::new(&b, "111122223333", "ec2.instance");
+    assert_eq!(stores.score.baseline(&key_b).await.expect("read"), None);
+    assert!(stores
+        .score
+        .baselines(&b, None)
+        .await
+        .expect("list")
+        .is_empty());
+    assert!(!stores
+        .score
+        .is_processed(&b, "shared-id")
+        .await
+        .expect("is_processed"));
+    assert_eq!(
+        stores
+            .anomalies
+            .anomaly(&b, &anomaly.anomaly_id)
+            .await
+            .expect("read"),
+        None
+    );
+    let page = stores
+        .anomalies
+        .anomalies(&b, &AnomalyFilter::default(), None, 50)
+        .await
+        .expect("list");
+    assert!(
+        page.items.is_empty(),
+        "tenant b lists none of tenant a's anomalies"
+    );
+    let far = event.event_time + Duration::days(1);
+    let events = stores
+        .events
+        .cost_events(&b, event.event_time, far, 50)
+        .await
+        .expect("events");
+    assert!(
+        events.is_empty(),
+        "tenant b lists none of tenant a's cost events"
+    );
+    let feedback = Feedback {
+        anomaly_id: anomaly.anomaly_id.clone(),
+        action: FeedbackAction::Resolve,
+        by: "mallory".into(),
+        at: far,
+    };
+    assert!(
+        matches!(
+            stores
+                .anomalies
+                .record_feedback(&b, &feedback, AnomalyStatus::Resolved)
+                .await,
+            Err(PortError::NotFound(_))
+        ),
+        "feedback through another tenant is NotFound"
+    );
+    let still = stores
+        .anomalies
+        .anomaly(&a, &anomaly.anomaly_id)
+        .await
+        .expect("read");
+    assert_eq!(still.map(|x| x.status), Some(AnomalyStatus::Open));
+
+    // The same event id is a different event in another tenant.
+    let event_b = cost_event(&b, "111122223333", "shared-id", 0, 3.0);
+    let commit_b = ScoreCommit {
+        event: event_b,
+        baselines: vec![grown(Baseline::empty(key_b), 3.0, "x")],
+        anomaly: None,
+        outbox: None,
+    };
+    assert_eq!(
+        stores.score.commit(commit_b).await.expect("commit"),
+        CommitOutcome::Committed
+    );
+}
+
+async fn commit_anomalies(
+    stores: &StoreSet,
+    tenant: &str,
+    count: usize,
+) -> Vec<crate::domain::Anomaly> {
+    let mut out = Vec::new();
+    for i in 0..count {
+        let account = if i % 2 == 0 {
+            "111111111111"
+        } else {
+            "222222222222"
+        };
+        let event = cost_event(tenant, account, &format!("ev-{i:03}"), i as i64, 1.0);
+        let mut anomaly = anomaly_for(&event);
+        anomaly.severity = if i % 3 == 0 {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        let commit = ScoreCommit {
+            event,
+            baselines: Vec::new(),
+            anomaly: Some(anomaly.clone()),
+            outbox: None,
+        };
+        assert_eq!(
+            stores.score.commit(commit).await.expect("commit"),
+            CommitOutcome::Committed
+        );
+        out.push(anomaly);
+    }
+    out
+}
+
+async fn anomalies_page_filter_and_take_feedback(stores: &StoreSet) {
+    let tenant = unique("t");
+    let all = commit_anomalies(stores, &tenant, 25).await;
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let page = stores
+            .anomalies
+            .anomalies(&tenant, &AnomalyFilter::default(), cursor.as_deref(), 10)
+            .await
+            .expect("list");
+        assert!(page.items.len() <= 10);
+        seen.extend(page.items.into_iter().map(|a| a.anomaly_id));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let mut expected: Vec<String> = all.iter().map(|a| a.anomaly_id.clone()).collect();
+    expected.reverse();
+    assert_eq!(
+        seen, expected,
+        "pages cover every anomaly once, newest first"
+    );
+
+    let critical = AnomalyFilter {
+        severities: vec![Severity::Critical],
+        ..Default::default()
+    };
+    let page = stores
+        .anomalies
+        .anomalies(&tenant, &critical, None, 100)
+        .await
+        .expect("list");
+    assert_eq!(page.items.len(), 9);
+    assert!(page.items.iter().all(|a| a.severity == Severity::Critical));
+
+    let one_account = AnomalyFilter {
+        account_id: Some("222222222222".into()),
+        from: Some(all[4].event_time),
+        to: Some(all[10].event_time),
+        ..Default::default()
+    };
+    let page = stores
+        .anomalies
+        .anomalies(&tenant, &one_account, None, 100)
+        .await
+        .expect("list");
+    let ids: Vec<&str> = page.items.iter().map(|a| a.anomaly_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec!["an-ev-009", "an-ev-007", "an-ev-005"],
+        "account and [from, to) filters"
+    );
+
+    let target = &all[3];
+    let ack = Feedback {
+        anomaly_id: target.anomaly_id.clone(),
+        action: FeedbackAction::Acknowledge,
+        by: "ana@example.com".into(),
+        at: target.event_time,
+    };
+    stores
+        .anomalies
+        .record_feedback(&tenant, &ack, AnomalyStatus::Acknowledged)
+        .await
+        .expect("feedback");
+    let resolve = Feedback {
+        action: FeedbackAction::Resolve,
+        at: target.event_time + Duration::hours(1),
+        ..ack.clone()
+    };
+    stores
+        .anomalies
+        .record_feedback(&tenant, &resolve, AnomalyStatus::Resolved)
+        .await
+        .expect("feedback");
+    let status = stores
+        .anomalies
+        .anomaly(&tenant, &target.anomaly_id)
+        .await
+        .expect("read")
+        .map(|a| a.status);
+    assert_eq!(status, Some(AnomalyStatus::Resolved));
+    assert_eq!(
+        stores
+            .anomalies
+            .feedback(&tenant, &target.anomaly_id)
+            .await
+            .expect("feedback"),
+        vec![ack.clone(), resolve]
+    );
+    let resolved = AnomalyFilter {
+        statuses: vec![AnomalyStatus::Resolved],
+        ..Default::default()
+    };
+    assert_eq!(
+        stores
+            .anomalies
+            .anomalies(&tenant, &resolved, None, 100)
+            .await
+            .expect("list")
+            .items
+            .len(),
+        1
+    );
+
+    let missing = Feedback {
+        anomaly_id: "an-nope".into(),
+        ..ack
+    };
+    assert!(matches!(
+        stores
+            .anomalies
+            .record_feedback(&tenant, &missing, AnomalyStatus::Acknowledged)
+            .await,
+        Err(PortError::NotFound(_))
+    ));
+}
+
+async fn snoozes_expire(stores: &StoreSet) {
+    let tenant = unique("t");
+    let start = cost_event(&tenant, "111122223333", "x", 0, 1.0).event_time;
+    let snooze = Snooze {
+        tenant: tenant.clone(),
+        scope: SnoozeScope::Actor("arn:aws:iam::111122223333:user/ana".into()),
+        until: start + Duration::hours(24),
+        by: "ana@example.com".into(),
+    };
+    stores.anomalies.add_snooze(&snooze).await.expect("snooze");
+    assert_eq!(
+        stores
+            .anomalies
+            .active_snoozes(&tenant, start)
+            .await
+            .expect("snoozes"),
+        vec![snooze.clone()]
+    );
+    assert!(
+        stores
+            .anomalies
+            .active_snoozes(&tenant, snooze.until)
+            .await
+            .expect("snoozes")
+            .is_empty(),
+        "until is exclusive"
+    );
+    assert!(stores
+        .anomalies
+        .active_snoozes(&unique("t"), start)
+        .await
+        .expect("snoozes")
+        .is_empty());
+}
+
+async fn cost_events_by_time_range(stores: &StoreSet) {
+    let tenant = unique("t");
+    for i in 0..5 {
+        let event = cost_event(
+            &tenant,
+            "111122223333",
+            &format!("ev-{i}"),
+            i * 60,
+            1.0 + i as f64,
+        );
+        let commit = ScoreCommit {
+            event,
+            baselines: Vec::new(),
+            anomaly: None,
+            outbox: None,
+        };
+        assert_eq!(
+            stores.score.commit(commit).await.expect("commit"),
+            CommitOutcome::Committed
+        );
+    }
+    let t0 = cost_event(&tenant, "111122223333", "x", 0, 1.0).event_time;
+    let events = stores
+        .events
+        .cost_events(
+            &tenant,
+            t0 + Duration::hours(1),
+            t0 + Duration::hours(4),
+            100,
+        )
+        .await
+        .expect("events");
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec!["ev-1", "ev-2", "ev-3"],
+        "[from, to), oldest first"
+    );
+    assert_eq!(events[0].hourly_usd, 2.0, "the payload round-trips");
+    let limited = stores
+        .events
+        .cost_events(&tenant, t0, t0 + Duration::days(1), 2)
+        .await
+        .expect("events");
+    assert_eq!(limited.len(), 2);
+}
+
+async fn tenants_and_accounts(stores: &StoreSet) {
+    let name = unique("acme");
+    let at = cost_event(&name, "1", "x", 0, 1.0).event_time;
+    let tenant = Tenant {
+        name: name.clone(),
+        created_at: at,
+    };
+    stores
+        .tenants
+        .add_tenant(&tenant)
+        .await
+        .expect("add tenant");
+    assert!(matches!(
+        stores.tenants.add_tenant(&tenant).await,
+        Err(PortError::Conflict(_))
+    ));
+    assert_eq!(
+        stores.tenants.tenant(&name).await.expect("tenant"),
+        Some(tenant.clone())
+    );
+    assert!(stores
+        .tenants
+        .tenants()
+        .await
+        .expect("tenants")
+        .contains(&tenant));
+
+    let account = Account {
+        tenant: name.clone(),
+        account_id: "210987654321".into(),
+        name: Some("prod".into()),
+        created_at: at,
+    };
+    let other = Account {
+        account_id: "123456789012".into(),
+        name: None,
+        ..account.clone()
+    };
+    stores
+        .tenants
+        .add_account(&account)
+        .await
+        .expect("add account");
+    stores
+        .tenants
+        .add_account(&other)
+        .await
+        .expect("add account");
+    assert!(matches!(
+        stores.tenants.add_account(&account).await,
+        Err(PortError::Conflict(_))
+    ));
+    assert_eq!(
+        stores.tenants.accounts(&name).await.expect("accounts"),
+        vec![other.clone(), account.clone()],
+        "by id"
+    );
+    assert_eq!(
+        stores
+            .tenants
+            .account(&name, "210987654321")
+            .await
+            .expect("account"),
+        Some(account)
+    );
+    assert_eq!(
+        stores
+            .tenants
+            .account(&unique("x"), "210987654321")
+            .await
+            .expect("account"),
+        None
+    );
+    stores
+        .tenants
+        .remove_account(&name, "210987654321")
+        .await
+        .expect("remove");
+    assert!(matches!(
+        stores.tenants.remove_account(&name, "210987654321").await,
+        Err(PortError::NotFound(_))
+    ));
+    assert_eq!(
+        stores.tenants.accounts(&name).await.expect("accounts"),
+        vec![other]
+    );
+}
+
+async fn settings_default_and_round_trip(stores: &StoreSet) {
+    let tenant = unique("t");
+    assert_eq!(
+        stores.settings.settings(&tenant).await.expect("settings"),
+        Settings::default()
+    );
+    let mut settings = Settings::default();
+    settings.thresholds.critical_monthly_usd = 12_345.0;
+    settings
+        .account_thresholds
+        .insert("111122223333".into(), settings.thresholds.clone());
+    settings.slack_webhook_url = Some("https://hooks.slack.example/T/B/x".into());
+    settings.email_to = vec!["ops@example.com".into()];
+    stores
+        .settings
+        .put_settings(&tenant, &settings)
+        .await
+        .expect("put");
+    assert_eq!(
+        stores.settings.settings(&tenant).await.expect("settings"),
+        settings
+    );
+    assert_eq!(
+        stores
+            .settings
+            .settings(&unique("t"))
+            .await
+            .expect("settings"),
+        Settings::default()
+    );
+}
+
+async fn outbox_delivers_once(stores: &StoreSet) {
+    let tenant = unique("t");
+    let event = cost_event(&tenant, "111122223333", "ev-1", 0, 1.0);
+    let anomaly = anomaly_for(&event);
+    let message = OutboxMessage {
+        outbox_id: unique("ob"),
+        tenant: tenant.clone(),
+        anomaly: anomaly.clone(),
+        created_at: event.event_time,
+    };
+    let commit = ScoreCommit {
+        event,
+        baselines: Vec::new(),
+        anomaly: Some(anomaly),
+        outbox: Some(message.clone()),
+    };
+    assert_eq!(
+        stores.score.commit(commit).await.expect("commit"),
+        CommitOutcome::Committed
+    );
+    let pending = stores.outbox.pending(10_000).await.expect("pending");
+    assert!(
+        pending.contains(&message),
+        "the committed message is pending"
+    );
+    stores
+        .outbox
+        .mark_delivered(&message.outbox_id)
+        .await
+        .expect("deliver");
+    stores
+        .outbox
+        .mark_delivered(&message.outbox_id)
+        .await
+        .expect("delivering twice is not an error");
+    let pending = stores.outbox.pending(10_000).await.expect("pending");
+    assert!(
+        !pending.iter().any(|m| m.outbox_id == message.outbox_id),
+        "a delivered message is no longer pending"
+    );
+}

@@ -1,0 +1,494 @@
+//! The domain types that flow through the pipeline. Field names are the public contract (JSON
+//! output, API, storage payloads): see `ARCHITECTURE.md`, "Field names".
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Hours in the month used for every monthly projection (AWS's own convention: 365 × 24 / 12).
+pub const HOURS_PER_MONTH: f64 = 730.0;
+
+/// The tenant used when none is configured (single-tenant self-hosted installs, `analyze`).
+pub const DEFAULT_TENANT: &str = "default";
+
+/// Where a price came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriceSource {
+    /// Looked up in the price catalog for this exact type and region.
+    Catalog,
+    /// Derived: an unknown type priced from its family and size, an unknown region priced from
+    /// us-east-1 with the catalog's multiplier, or a missing dimension filled with a default.
+    Estimated,
+    /// The record does not say what was created (e.g. `StartInstances`, or an Auto Scaling group
+    /// whose launch template holds the type); the cost is reported as 0 and flagged so.
+    Unknown,
+}
+
+impl PriceSource {
+    /// The lowercase name used in JSON and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PriceSource::Catalog => "catalog",
+            PriceSource::Estimated => "estimated",
+            PriceSource::Unknown => "unknown",
+        }
+    }
+}
+
+/// A priced resource creation (or resize, or start) derived from one CloudTrail record.
+/// One record yields several cost events when it creates resources of several types
+/// (e.g. an EMR cluster's master and core groups); their ids then carry a `#n` suffix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostEvent {
+    /// CloudTrail `eventID` (or `sha256:` of the canonical record when missing), `#n` for the
+    /// n-th further resource group of the same record.
+    pub event_id: String,
+    /// CloudTrail `eventTime`.
+    pub event_time: DateTime<Utc>,
+    /// The dd0c/cost tenant that owns the account.
+    pub tenant: String,
+    /// `recipientAccountId`: the account in which the resource was created.
+    pub account_id: String,
+    /// `awsRegion`.
+    pub region: String,
+    /// e.g. `ec2.amazonaws.com`.
+    pub event_source: String,
+    /// e.g. `RunInstances` (API-date suffixes such as `20150331v2` removed).
+    pub event_name: String,
+    /// Who did it: for assumed roles the role ARN (session issuer), else the principal's ARN,
+    /// or the invoking service for `AWSService` identities.
+    pub actor_arn: String,
+    /// The role session name for assumed roles (often the human or CI job behind the role).
+    pub actor_session: Option<String>,
+    /// CloudTrail `userIdentity.type`: `IAMUser`, `AssumedRole`, `Root`, `AWSService`, …
+    pub actor_type: String,
+    /// What kind of resource: `ec2.instance`, `rds.instance`, `ec2.nat-gateway`, …
+    pub resource_kind: String,
+    /// The priced type within the kind: `m5.xlarge`, `db.r6g.large`, `gp3`, `application`, …
+    pub resource_type: String,
+    /// Ids of the created resources, when the record names them.
+    pub resource_ids: Vec<String>,
+    /// How many resources of this type were created (instances, nodes, volumes, …).
+    pub quantity: u32,
+    /// USD per hour for one resource.
+    pub unit_hourly_usd: f64,
+    /// USD per hour for all `quantity` resources.
+    pub hourly_usd: f64,
+    /// `hourly_usd` × 730.
+    pub monthly_usd: f64,
+    /// Where `unit_hourly_usd` came from.
+    pub price_source: PriceSource,
+}
+
+impl CostEvent {
+    /// The instance family (`m5` of `m5.xlarge`, `r6g` of `db.r6g.large`), for kinds whose types
+    /// are instance classes.
+    pub fn instance_family(&self) -> Option<&str> {
+        instance_family(&self.resource_type)
+    }
+}
+
+/// The family part of an instance-class type name: `m5` of `m5.xlarge`, `r6g` of `db.r6g.large`,
+/// `g5` of `ml.g5.xlarge`, `r6g` of `r6g.large.search`. `None` for types that are not classes.
+pub fn instance_family(resource_type: &str) -> Option<&str> {
+    let mut parts = resource_type.split('.');
+    let first = parts.next()?;
+    let family = match first {
+        "db" | "cache" | "ml" | "kafka" => parts.next()?,
+        _ => first,
+    };
+    let looks_like_family = family.len() >= 2
+        && family.starts_with(|c: char| c.is_ascii_lowercase())
+        && family.chars().any(|c| c.is_ascii_digit());
+    (looks_like_family && resource_type.contains('.')).then_some(family)
+}
+
+/// How urgent an anomaly is. Ordered: `Info < Warning < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth a line in the digest.
+    Info,
+    /// Worth a message today.
+    Warning,
+    /// Worth interrupting someone now.
+    Critical,
+}
+
+impl Severity {
+    /// The lowercase name used in JSON, tables and configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "info" => Ok(Severity::Info),
+            "warning" => Ok(Severity::Warning),
+            "critical" => Ok(Severity::Critical),
+            other => Err(format!(
+                "unknown severity {other:?} (expected info, warning or critical)"
+            )),
+        }
+    }
+}
+
+/// The signal behind one reason of an anomaly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    /// The event's hourly cost is far above this account's baseline for the kind.
+    Zscore,
+    /// The actor has never created a priced resource in this account.
+    NewActor,
+    /// The resource type is new for this kind in this account.
+    NewResourceType,
+    /// The region is new for this account.
+    NewRegion,
+    /// The instance family is new for this account.
+    NewInstanceFamily,
+    /// One actor created many resources of one kind within a short window.
+    Burst,
+    /// The hourly cost crosses a tenant threshold.
+    HourlyUsd,
+    /// The projected monthly cost crosses a tenant threshold.
+    MonthlyUsd,
+    /// The account's baseline is still warming up; dollars alone decide.
+    ColdStart,
+}
+
+impl Signal {
+    /// Whether this signal says "this is unusual" (as opposed to "this is expensive").
+    pub fn is_surprise(self) -> bool {
+        !matches!(self, Signal::HourlyUsd | Signal::MonthlyUsd)
+    }
+}
+
+/// The statistics of a baseline at the moment a reason was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BaselineStats {
+    /// Number of priced events folded in.
+    pub n: u64,
+    /// Mean hourly USD per event.
+    pub mean: f64,
+    /// Standard deviation of hourly USD per event (sample).
+    pub sd: f64,
+}
+
+/// One structured reason of an anomaly: which signal fired, on what value, against what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    /// The signal.
+    pub signal: Signal,
+    /// The observed value (USD/h, USD/month, a Z-score or a count, per signal).
+    pub observed: f64,
+    /// The threshold it crossed, in the same unit, when there is one.
+    pub threshold: Option<f64>,
+    /// The baseline it was compared with, for statistical signals.
+    pub baseline: Option<BaselineStats>,
+    /// A short human phrase, e.g. "actor arn:… is new to account 1234".
+    pub detail: String,
+}
+
+/// Where an anomaly stands in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnomalyStatus {
+    /// Raised and not acted on.
+    Open,
+    /// Someone has seen it.
+    Acknowledged,
+    /// Raised while a snooze matched, or snoozed afterwards; not notified.
+    Snoozed,
+    /// Marked as expected: what it saw is now part of the baseline.
+    Expected,
+    /// Dealt with.
+    Resolved,
+}
+
+impl AnomalyStatus {
+    /// The lowercase name used in JSON and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnomalyStatus::Open => "open",
+            AnomalyStatus::Acknowledged => "acknowledged",
+            AnomalyStatus::Snoozed => "snoozed",
+            AnomalyStatus::Expected => "expected",
+            AnomalyStatus::Resolved => "resolved",
+        }
+    }
+}
+
+/// A scored cost event that stands out, with everything needed to explain it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Anomaly {
+    /// Derived from the event id, so re-scoring the same event yields the same id in every mode.
+    pub anomaly_id: String,
+    /// The cost event that raised it (the latest one, for a burst).
+    pub event_id: String,
+    /// When that event happened.
+    pub event_time: DateTime<Utc>,
+    /// The owning tenant.
+    pub tenant: String,
+    /// The AWS account.
+    pub account_id: String,
+    /// The AWS region.
+    pub region: String,
+    /// Who did it.
+    pub actor_arn: String,
+    /// What kind of resource.
+    pub resource_kind: String,
+    /// What type within the kind.
+    pub resource_type: String,
+    /// How many (for a burst: the whole window's count).
+    pub quantity: u32,
+    /// USD per hour at stake (for a burst: the whole window's).
+    pub hourly_usd: f64,
+    /// USD per month at stake.
+    pub monthly_usd: f64,
+    /// How urgent.
+    pub severity: Severity,
+    /// 0–100: dollar impact times surprise, for sorting (see the scorer's policy).
+    pub score: f64,
+    /// Every signal that fired.
+    pub reasons: Vec<Reason>,
+    /// One sentence a manager can read.
+    pub explanation: String,
+    /// Life-cycle state.
+    pub status: AnomalyStatus,
+}
+
+/// What a person did about an anomaly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum FeedbackAction {
+    /// "I've seen it."
+    Acknowledge,
+    /// Silence anomalies matching `scope` until `until`.
+    Snooze {
+        /// What to silence.
+        scope: SnoozeScope,
+        /// Until when (exclusive).
+        until: DateTime<Utc>,
+    },
+    /// "This is normal": learn it so the same thing does not alert again.
+    MarkExpected,
+    /// "Dealt with."
+    Resolve,
+}
+
+/// What a snooze silences, within one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "by", content = "value", rename_all = "snake_case")]
+pub enum SnoozeScope {
+    /// Everything this actor ARN does.
+    Actor(String),
+    /// Every anomaly of this resource kind.
+    ResourceKind(String),
+    /// Everything in this AWS account.
+    Account(String),
+}
+
+impl SnoozeScope {
+    /// Whether an anomaly falls under this scope.
+    pub fn matches(&self, anomaly: &Anomaly) -> bool {
+        match self {
+            SnoozeScope::Actor(arn) => anomaly.actor_arn == *arn,
+            SnoozeScope::ResourceKind(kind) => anomaly.resource_kind == *kind,
+            SnoozeScope::Account(account) => anomaly.account_id == *account,
+        }
+    }
+}
+
+/// An active snooze.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snooze {
+    /// The tenant it belongs to.
+    pub tenant: String,
+    /// What it silences.
+    pub scope: SnoozeScope,
+    /// Until when (exclusive).
+    pub until: DateTime<Utc>,
+    /// Who set it.
+    pub by: String,
+}
+
+/// A recorded piece of feedback: who did what to which anomaly, when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Feedback {
+    /// The anomaly acted on.
+    pub anomaly_id: String,
+    /// The action.
+    #[serde(flatten)]
+    pub action: FeedbackAction,
+    /// Who (user e-mail, Slack user id, or `cli`).
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A customer of dd0c/cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// Unique, URL-safe name.
+    pub name: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An AWS account watched for a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The owning tenant.
+    pub tenant: String,
+    /// The 12-digit AWS account id.
+    pub account_id: String,
+    /// A human name ("prod", "data-science").
+    pub name: Option<String>,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Scoring thresholds; tenant-wide, optionally overridden per account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    /// Dollar floor for any anomaly: below this monthly cost nothing is raised (USD/month).
+    pub info_monthly_usd: f64,
+    /// Monthly cost at which an anomaly is a warning (USD/month).
+    pub warning_monthly_usd: f64,
+    /// Monthly cost at which an anomaly is critical (USD/month).
+    pub critical_monthly_usd: f64,
+    /// Hourly cost at which an anomaly is a warning (USD/h).
+    pub warning_hourly_usd: f64,
+    /// Hourly cost at which an anomaly is critical (USD/h).
+    pub critical_hourly_usd: f64,
+    /// Z-score from which an event's cost counts as surprising.
+    pub z_warning: f64,
+    /// Z-score from which the surprise is strong (raises severity by one step, up to the dollar cap).
+    pub z_critical: f64,
+    /// How dollars and surprise combine: `and` (default) raises an anomaly only for a surprising
+    /// event that also crosses the dollar floor; `or` also raises one for any event crossing the
+    /// warning dollar thresholds, surprising or not.
+    pub combine: Combine,
+}
+
+/// How dollar and statistical thresholds combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Combine {
+    /// Dollar floor AND surprise.
+    And,
+    /// Dollar warning OR surprise (above the dollar floor).
+    Or,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            info_monthly_usd: 10.0,
+            warning_monthly_usd: 200.0,
+            critical_monthly_usd: 2_000.0,
+            warning_hourly_usd: 1.0,
+            critical_hourly_usd: 10.0,
+            z_warning: 3.0,
+            z_critical: 6.0,
+            combine: Combine::And,
+        }
+    }
+}
+
+/// A tenant's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Tenant-wide thresholds.
+    pub thresholds: Thresholds,
+    /// Per-account overrides, keyed by AWS account id.
+    pub account_thresholds: BTreeMap<String, Thresholds>,
+    /// Slack incoming webhook URL.
+    pub slack_webhook_url: Option<String>,
+    /// E-mail recipients.
+    pub email_to: Vec<String>,
+    /// Local hour (0–23) at which the daily digest goes out.
+    pub digest_hour: u8,
+    /// IANA time zone of `digest_hour`.
+    pub digest_time_zone: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            thresholds: Thresholds::default(),
+            account_thresholds: BTreeMap::new(),
+            slack_webhook_url: None,
+            email_to: Vec::new(),
+            digest_hour: 9,
+            digest_time_zone: "UTC".to_owned(),
+        }
+    }
+}
+
+impl Settings {
+    /// The thresholds that apply to an account: its override, else the tenant's.
+    pub fn thresholds_for(&self, account_id: &str) -> &Thresholds {
+        self.account_thresholds
+            .get(account_id)
+            .unwrap_or(&self.thresholds)
+    }
+}
+
+/// A message the scorer leaves for the notifier, written in the same atomic step as its anomaly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    /// Unique per notification; notifiers deduplicate sends by it.
+    pub outbox_id: String,
+    /// The owning tenant.
+    pub tenant: String,
+    /// The anomaly to notify about.
+    pub anomaly: Anomaly,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_family_reads_every_class_naming_scheme() {
+        assert_eq!(instance_family("m5.xlarge"), Some("m5"));
+        assert_eq!(instance_family("db.r6g.large"), Some("r6g"));
+        assert_eq!(instance_family("cache.t3.micro"), Some("t3"));
+        assert_eq!(instance_family("ml.g5.2xlarge"), Some("g5"));
+        assert_eq!(instance_family("r6g.large.search"), Some("r6g"));
+        assert_eq!(instance_family("kafka.m5.large"), Some("m5"));
+        assert_eq!(instance_family("gp3"), None);
+        assert_eq!(instance_family("application"), None);
+        assert_eq!(instance_family("nat-gateway"), None);
+    }
+
+    #[test]
+    fn severities_order_by_urgency() {
+        assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Critical);
+        assert_eq!("critical".parse::<Severity>(), Ok(Severity::Critical));
+        assert!("high".parse::<Severity>().is_err());
+    }
+}

@@ -1,0 +1,39 @@
+use thiserror::Error;
+
+/// The error every port method returns. Adapters map their backend's errors onto these variants so
+/// that handlers can decide what to do (retry, report, give up) without knowing the technology.
+#[derive(Debug, Error)]
+pub enum PortError {
+    /// The addressed item does not exist (for this tenant).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// An optimistic-concurrency check failed: someone else wrote first. Re-read and retry.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The caller passed something the port cannot accept; retrying the same call will fail again.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// Credentials were missing, malformed, expired or forged.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The backend could not be reached or timed out; the same call may succeed later.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// Any other backend failure, with the context of the call that failed.
+    #[error("{0}")]
+    Backend(String),
+}
+
+impl PortError {
+    /// Whether retrying the same call later can succeed (queue consumers use this to decide between
+    /// leaving a message for redelivery and dead-lettering it at once).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            PortError::Conflict(_) | PortError::Unavailable(_) | PortError::Backend(_)
+        )
+    }
+}
+
+/// Shorthand for results of port methods.
+pub type PortResult<T> = Result<T, PortError>;

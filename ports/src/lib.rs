@@ -1,0 +1,31 @@
+//! # dd0c-ports
+//!
+//! The vocabulary of dd0c/cost and the narrow interfaces ("ports") that every handler in
+//! `functions/` is written against. Nothing here names an AWS, Postgres or Redis type: adapters in
+//! `adapters/` implement these traits for one technology each, and must pass the port's
+//! conformance suite in [`conformance`] (feature `conformance`).
+//!
+//! Map:
+//! - [`domain`] — cost events, anomalies, severities, reasons, feedback, tenants, accounts, settings.
+//! - [`baseline`] — the per-account, per-resource-kind Welford baseline and its merge.
+//! - [`store`] — persistence ports split by capability; [`store::ScoreStore::commit`] is the one
+//!   atomic step of the scorer (processed-event record + baselines + anomaly + outbox).
+//! - [`queue`] — FIFO-by-group work queues with visibility timeouts and dead letters.
+//! - [`auth`], [`mail`], [`archive`], [`flags`], [`clock`] — the remaining ports.
+//! - [`PortError`] — the one error type every port returns.
+
+pub mod archive;
+pub mod auth;
+pub mod baseline;
+pub mod clock;
+pub mod domain;
+pub mod flags;
+pub mod mail;
+pub mod queue;
+pub mod store;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+mod error;
+pub use error::{PortError, PortResult};

@@ -1,0 +1,106 @@
+//! The queue port: FIFO per message group, at-least-once delivery, visibility timeouts and a
+//! dead-letter queue — the semantics of SQS FIFO, which pgmq and the memory queue reproduce.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::PortResult;
+
+/// How long a deduplication key suppresses a second send (SQS FIFO's fixed window).
+pub const DEDUP_WINDOW: Duration = Duration::from_secs(5 * 60);
+
+/// A message to enqueue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingMessage {
+    /// Messages with the same group key are delivered in send order, one group member in flight
+    /// at a time (`tenant#account` in dd0c/cost).
+    pub group_key: String,
+    /// A second send with this key within [`DEDUP_WINDOW`] is accepted but not enqueued.
+    pub dedup_key: String,
+    /// The payload (JSON text in dd0c/cost).
+    pub body: String,
+}
+
+/// What [`Queue::send`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Enqueued.
+    Enqueued,
+    /// Dropped as a duplicate of a message sent within the window.
+    Duplicate,
+}
+
+/// A received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Stable id of the message across deliveries.
+    pub message_id: String,
+    /// Opaque handle for [`Queue::ack`] and [`Queue::dead_letter`], valid for this delivery only.
+    pub receipt: String,
+    /// The message group.
+    pub group_key: String,
+    /// The payload.
+    pub body: String,
+    /// How many times the message has been delivered, this delivery included (1 on the first).
+    pub receive_count: u32,
+}
+
+/// A message moved to the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// The original message id.
+    pub message_id: String,
+    /// The message group.
+    pub group_key: String,
+    /// The payload, unchanged.
+    pub body: String,
+    /// The error of the last failed attempt.
+    pub error: String,
+    /// How many times it was delivered.
+    pub receive_count: u32,
+    /// When it was dead-lettered.
+    pub failed_at: DateTime<Utc>,
+}
+
+/// Counts for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Waiting to be received.
+    pub visible: u64,
+    /// Received and not yet acknowledged.
+    pub in_flight: u64,
+    /// In the dead-letter queue.
+    pub dead: u64,
+}
+
+/// One work queue and its dead-letter queue.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Enqueues a message unless its dedup key was sent within [`DEDUP_WINDOW`].
+    async fn send(&self, message: OutgoingMessage) -> PortResult<SendOutcome>;
+
+    /// Receives up to `max` visible messages and hides them for `visibility`; a message not
+    /// acknowledged by then becomes visible again with its receive count increased. Never
+    /// returns a message while an earlier message of its group is in flight or waiting.
+    async fn receive(&self, max: usize, visibility: Duration) -> PortResult<Vec<Delivery>>;
+
+    /// Deletes a received message for good. A stale receipt (the visibility timeout expired and
+    /// the message was received again) is `Conflict`.
+    async fn ack(&self, receipt: &str) -> PortResult<()>;
+
+    /// Moves a received message to the dead-letter queue with the error that made it fail.
+    async fn dead_letter(&self, receipt: &str, error: &str) -> PortResult<()>;
+
+    /// Dead letters, oldest first, at most `limit`.
+    async fn dead_letters(&self, limit: usize) -> PortResult<Vec<DeadLetter>>;
+
+    /// Moves a dead letter back onto the queue with a fresh receive count. `NotFound` if no
+    /// dead letter has this id.
+    async fn redrive(&self, message_id: &str) -> PortResult<()>;
+
+    /// Current counts.
+    async fn depth(&self) -> PortResult<QueueDepth>;
+}

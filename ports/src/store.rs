@@ -1,0 +1,194 @@
+//! Persistence ports, split by capability so each handler asks for only what it uses.
+//!
+//! Every method takes the tenant (directly or inside a key): adapters must never return another
+//! tenant's data, whatever else the caller passes.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::baseline::{Baseline, BaselineKey};
+use crate::domain::{
+    Account, Anomaly, AnomalyStatus, CostEvent, Feedback, OutboxMessage, Settings, Severity,
+    Snooze, Tenant,
+};
+use crate::PortResult;
+
+/// A baseline to write, with the version the writer read. `expected_version` 0 means "create:
+/// there must be no stored baseline under this key yet".
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineWrite {
+    /// The new state; its `version` field is ignored, the store writes `expected_version + 1`.
+    pub baseline: Baseline,
+    /// The version read before computing `baseline`.
+    pub expected_version: u64,
+}
+
+/// Everything scoring one cost event changes, committed as one atomic step
+/// (one Postgres transaction, one DynamoDB TransactWriteItems).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreCommit {
+    /// The scored event; its `event_id` is the idempotency key (with its tenant).
+    pub event: CostEvent,
+    /// Baselines to write, each under its version check.
+    pub baselines: Vec<BaselineWrite>,
+    /// The anomaly raised, if any.
+    pub anomaly: Option<Anomaly>,
+    /// The notification to send, if any.
+    pub outbox: Option<OutboxMessage>,
+}
+
+/// What [`ScoreStore::commit`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Everything was written.
+    Committed,
+    /// The event had already been processed: nothing was written.
+    AlreadyProcessed,
+    /// A baseline's version did not match: nothing was written; re-read and recompute.
+    VersionConflict,
+}
+
+/// The scorer's store: baselines read, and the exactly-once commit.
+#[async_trait]
+pub trait ScoreStore: Send + Sync {
+    /// The stored baseline, or `None` if none was ever committed under this key.
+    async fn baseline(&self, key: &BaselineKey) -> PortResult<Option<Baseline>>;
+
+    /// All baselines of a tenant (optionally one account), ordered by key.
+    async fn baselines(&self, tenant: &str, account_id: Option<&str>) -> PortResult<Vec<Baseline>>;
+
+    /// Whether this event id was already committed for this tenant.
+    async fn is_processed(&self, tenant: &str, event_id: &str) -> PortResult<bool>;
+
+    /// Atomically: if the event is already processed, write nothing and return
+    /// `AlreadyProcessed`; else if any baseline's stored version differs from its
+    /// `expected_version`, write nothing and return `VersionConflict`; else record the event as
+    /// processed, store the cost event, every baseline at `expected_version + 1`, the anomaly and
+    /// the outbox message, and return `Committed`. Processed-event records are kept at least 15
+    /// days.
+    async fn commit(&self, commit: ScoreCommit) -> PortResult<CommitOutcome>;
+}
+
+/// A filter for listing anomalies. Empty fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyFilter {
+    /// Only these severities (empty: all).
+    pub severities: Vec<Severity>,
+    /// Only these statuses (empty: all).
+    pub statuses: Vec<AnomalyStatus>,
+    /// Only this account.
+    pub account_id: Option<String>,
+    /// Event time at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Event time before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl AnomalyFilter {
+    /// Whether an anomaly passes the filter.
+    pub fn matches(&self, a: &Anomaly) -> bool {
+        (self.severities.is_empty() || self.severities.contains(&a.severity))
+            && (self.statuses.is_empty() || self.statuses.contains(&a.status))
+            && self
+                .account_id
+                .as_ref()
+                .is_none_or(|id| *id == a.account_id)
+            && self.from.is_none_or(|from| a.event_time >= from)
+            && self.to.is_none_or(|to| a.event_time < to)
+    }
+}
+
+/// One page of a list, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass back to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Anomalies and the feedback on them.
+#[async_trait]
+pub trait AnomalyStore: Send + Sync {
+    /// One anomaly of this tenant.
+    async fn anomaly(&self, tenant: &str, anomaly_id: &str) -> PortResult<Option<Anomaly>>;
+
+    /// Anomalies of this tenant matching `filter`, newest event first, at most `limit`,
+    /// continuing after `cursor` (an opaque string from a previous page).
+    async fn anomalies(
+        &self,
+        tenant: &str,
+        filter: &AnomalyFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> PortResult<Page<Anomaly>>;
+
+    /// Records `feedback` and sets the anomaly's status to `status`. `NotFound` when the
+    /// anomaly does not exist for this tenant.
+    async fn record_feedback(
+        &self,
+        tenant: &str,
+        feedback: &Feedback,
+        status: AnomalyStatus,
+    ) -> PortResult<()>;
+
+    /// Every feedback recorded on an anomaly, oldest first.
+    async fn feedback(&self, tenant: &str, anomaly_id: &str) -> PortResult<Vec<Feedback>>;
+
+    /// Stores a snooze.
+    async fn add_snooze(&self, snooze: &Snooze) -> PortResult<()>;
+
+    /// Snoozes of this tenant still in force at `at` (`until` > `at`).
+    async fn active_snoozes(&self, tenant: &str, at: DateTime<Utc>) -> PortResult<Vec<Snooze>>;
+}
+
+/// Cost events, as committed by the scorer.
+#[async_trait]
+pub trait CostEventStore: Send + Sync {
+    /// This tenant's cost events with `from <= event_time < to`, oldest first, at most `limit`.
+    async fn cost_events(
+        &self,
+        tenant: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> PortResult<Vec<CostEvent>>;
+}
+
+/// Tenants and their AWS accounts.
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Creates a tenant; `Conflict` if the name is taken.
+    async fn add_tenant(&self, tenant: &Tenant) -> PortResult<()>;
+    /// A tenant by name.
+    async fn tenant(&self, name: &str) -> PortResult<Option<Tenant>>;
+    /// Every tenant, by name.
+    async fn tenants(&self) -> PortResult<Vec<Tenant>>;
+    /// Adds an account to its tenant; `Conflict` if this tenant already has it.
+    async fn add_account(&self, account: &Account) -> PortResult<()>;
+    /// One account of a tenant.
+    async fn account(&self, tenant: &str, account_id: &str) -> PortResult<Option<Account>>;
+    /// A tenant's accounts, by id.
+    async fn accounts(&self, tenant: &str) -> PortResult<Vec<Account>>;
+    /// Removes an account; `NotFound` if the tenant does not have it.
+    async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()>;
+}
+
+/// Tenant settings.
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    /// The tenant's settings, or the defaults when none were saved.
+    async fn settings(&self, tenant: &str) -> PortResult<Settings>;
+    /// Replaces the tenant's settings.
+    async fn put_settings(&self, tenant: &str, settings: &Settings) -> PortResult<()>;
+}
+
+/// The notification outbox written by [`ScoreStore::commit`].
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Up to `limit` undelivered messages of any tenant, oldest first.
+    async fn pending(&self, limit: usize) -> PortResult<Vec<OutboxMessage>>;
+    /// Marks a message delivered; delivering twice is not an error.
+    async fn mark_delivered(&self, outbox_id: &str) -> PortResult<()>;
+}

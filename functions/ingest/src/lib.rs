@@ -1,1 +1,568 @@
-//! placeholder
+//! # dd0c-ingest
+//!
+//! The CloudTrail normalizer: reads CloudTrail in every shape it arrives in and turns each
+//! resource-creating call into priced [`CostEvent`]s.
+//!
+//! Map:
+//! - [`Normalizer`] — the entry point: [`Normalizer::normalize_document`] walks any shape
+//!   (S3 log file `{"Records":[…]}`, EventBridge envelope, SQS message, SNS notification, bare
+//!   record, JSON array, NDJSON; gzip detected by magic bytes) and reports each record as a
+//!   [`Item`]: cost events, a skip with its [`SkipReason`], or a [`Rejection`] naming where it is
+//!   wrong.
+//! - [`catalog`] — the bundled (or user-supplied) price catalog and price estimation.
+//! - [`input`] — files, directories (recursive) and stdin.
+//! - `classify` — one pricing function per AWS API; `json` — lenient access to CloudTrail's
+//!   parameter dialects; `record` — the zero-copy record type and actor derivation.
+
+pub mod catalog;
+pub mod input;
+
+mod classify;
+mod json;
+mod record;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::Read;
+use std::sync::Arc;
+
+use dd0c_ports::domain::{CostEvent, HOURS_PER_MONTH};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub use catalog::{CatalogError, Price, PriceCatalog};
+pub use classify::Recall;
+
+use classify::{Call, Classified, Ctx};
+use json::J;
+use record::Node;
+
+/// Why a valid record produced no cost event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SkipReason {
+    /// The call failed (`errorCode` present, `Client.DryRunOperation` included).
+    FailedCall,
+    /// The call only reads.
+    ReadOnly,
+    /// The call changes something but creates no cost.
+    NotCost,
+}
+
+/// A record that is not valid CloudTrail, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The input it came from (file path, `-` for stdin, or the caller's label).
+    pub origin: String,
+    /// 0-based position of the record within its input.
+    pub index: usize,
+    /// The offending field (`eventTime`, `requestParameters.instancesSet[0].maxCount`), or
+    /// `(record)` when the record as a whole is unusable.
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: record {}: field {}: {}",
+            self.origin, self.index, self.field, self.reason
+        )
+    }
+}
+
+/// What one record amounted to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// Priced resource creations (one per resource group of the call).
+    Cost(Vec<CostEvent>),
+    /// Valid, but nothing to price.
+    Skipped(SkipReason),
+    /// Not valid CloudTrail.
+    Rejected(Rejection),
+}
+
+/// Counts over everything read; `Display` prints the summary line of `dd0c-cost normalize`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Every record read, valid or not.
+    pub records: u64,
+    /// Cost events produced.
+    pub cost_events: u64,
+    /// Records skipped as failed calls.
+    pub failed_calls: u64,
+    /// Records skipped as read-only.
+    pub read_only: u64,
+    /// Records skipped as creating no cost.
+    pub not_cost: u64,
+    /// Records rejected as invalid.
+    pub rejected: u64,
+}
+
+impl Summary {
+    /// Counts one item.
+    pub fn add(&mut self, item: &Item) {
+        self.records += 1;
+        match item {
+            Item::Cost(events) => self.cost_events += events.len() as u64,
+            Item::Skipped(SkipReason::FailedCall) => self.failed_calls += 1,
+            Item::Skipped(SkipReason::ReadOnly) => self.read_only += 1,
+            Item::Skipped(SkipReason::NotCost) => self.not_cost += 1,
+            Item::Rejected(_) => self.rejected += 1,
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "records={} cost_events={} failed_calls={} read_only={} not_cost={} rejected={}",
+            self.records,
+            self.cost_events,
+            self.failed_calls,
+            self.read_only,
+            self.not_cost,
+            self.rejected
+        )
+    }
+}
+
+/// How deep wrappers may nest (SQS body → SNS message → envelope → …) before the input is
+/// treated as hostile.
+const MAX_DEPTH: usize = 8;
+
+/// Turns CloudTrail into cost events. Keeps a [`Recall`] of facts earlier records taught it
+/// (SageMaker endpoint configs, ECS task sizes, Lambda memory, instance types), so feed it
+/// records of one stream in order.
+#[derive(Debug)]
+pub struct Normalizer {
+    catalog: Arc<PriceCatalog>,
+    tenant: String,
+    recall: Recall,
+}
+
+impl Normalizer {
+    /// A normalizer pricing with `catalog` for `tenant`.
+    pub fn new(catalog: Arc<PriceCatalog>, tenant: &str) -> Self {
+        Normalizer {
+            catalog,
+            tenant: tenant.to_owned(),
+            recall: Recall::default(),
+        }
+    }
+
+    /// The catalog in use.
+    pub fn catalog(&self) -> &PriceCatalog {
+        &self.catalog
+    }
+
+    /// Normalizes one input of any shape (gzip-compressed or not), calling `sink` once per
+    /// record in input order. `origin` names the input in rejections. Never fails: what cannot
+    /// be read is reported as rejections.
+    pub fn normalize_document(&mut self, bytes: &[u8], origin: &str, sink: &mut dyn FnMut(Item)) {
+        let mut index = 0;
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut inflated = Vec::new();
+            match flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut inflated) {
+                Ok(_) => self.walk_stream(&inflated, origin, &mut index, sink),
+                Err(e) => sink(Item::Rejected(reject(
+                    origin,
+                    0,
+                    "(file)",
+                    format!("not a readable gzip stream: {e}"),
+                ))),
+            }
+        } else {
+            self.walk_stream(bytes, origin, &mut index, sink);
+        }
+    }
+
+    /// Reads concatenated JSON values (one document, or NDJSON), resynchronizing at the next
+    /// line after a value that does not parse.
+    fn walk_stream(
+        &mut self,
+        bytes: &[u8],
+        origin: &str,
+        index: &mut usize,
+        sink: &mut dyn FnMut(Item),
+    ) {
+        let mut offset = 0;
+        while offset < bytes.len() {
+            let rest = &bytes[offset..];
+            let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<&RawValue>();
+            let mut failed_at = None;
+            for value in stream.by_ref() {
+                match value {
+                    Ok(raw) => self.walk(raw, origin, index, 0, sink),
+                    Err(e) => {
+                        failed_at = Some(e);
+                        break;
+                    }
+                }
+            }
+            let Some(error) = failed_at else { return };
+            let consumed = stream.byte_offset();
+            let line_end = rest[consumed..]
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(rest.len(), |p| consumed + p + 1);
+            sink(Item::Rejected(reject(
+                origin,
+                *index,
+                "(record)",
+                format!("not valid JSON: {error}"),
+            )));
+            *index += 1;
+            offset += line_end.max(1);
+        }
+    }
+
+    fn walk(
+        &mut self,
+        raw: &RawValue,
+        origin: &str,
+        index: &mut usize,
+        depth: usize,
+        sink: &mut dyn FnMut(Item),
+    ) {
+        let text = raw.get();
+        if depth > MAX_DEPTH {
+            sink(Item::Rejected(reject(
+                origin,
+                *index,
+                "(record)",
+                format!("wrappers nested deeper than {MAX_DEPTH}"),
+            )));
+            *index += 1;
+            return;
+        }
+        match text.as_bytes().first() {
+            Some(b'[') => match serde_json::from_str::<Vec<&RawValue>>(text) {
+                Ok(elements) => elements
+                    .into_iter()
+                    .for_each(|e| self.walk(e, origin, index, depth + 1, sink)),
+                Err(e) => {
+                    sink(Item::Rejected(reject(
+                        origin,
+                        *index,
+                        "(record)",
+                        e.to_string(),
+                    )));
+                    *index += 1;
+                }
+            },
+            Some(b'{') => match serde_json::from_str::<Node>(text) {
+                Ok(node) => self.walk_node(node, text, origin, index, depth, sink),
+                Err(_) => {
+                    sink(Item::Rejected(explain_bad_record(text, origin, *index)));
+                    *index += 1;
+                }
+            },
+            _ => {
+                sink(Item::Rejected(reject(
+                    origin,
+                    *index,
+                    "(record)",
+                    format!("expected a JSON object, got {}", preview(text)),
+                )));
+                *index += 1;
+            }
+        }
+    }
+
+    fn walk_node(
+        &mut self,
+        node: Node<'_>,
+        text: &str,
+        origin: &str,
+        index: &mut usize,
+        depth: usize,
+        sink: &mut dyn FnMut(Item),
+    ) {
+        if let Some(records) = node.records {
+            records
+                .into_iter()
+                .for_each(|r| self.walk(r, origin, index, depth + 1, sink));
+        } else if let Some(detail) = node.detail {
+            self.walk(detail, origin, index, depth + 1, sink);
+        } else if let Some(inner) = node.body.as_ref().or(node.message.as_ref()) {
+            let field = if node.body.is_some() {
+                "body"
+            } else {
+                "Message"
+            };
+            match serde_json::from_str::<&RawValue>(inner) {
+                Ok(raw) => self.walk(raw, origin, index, depth + 1, sink),
+                Err(e) => {
+                    sink(Item::Rejected(reject(
+                        origin,
+                        *index,
+                        field,
+                        format!("does not hold JSON: {e}"),
+                    )));
+                    *index += 1;
+                }
+            }
+        } else {
+            let item = match self.record(&node, text) {
+                Ok(item) => item,
+                Err((field, reason)) => Item::Rejected(reject(origin, *index, &field, reason)),
+            };
+            sink(item);
+            *index += 1;
+        }
+    }
+
+    /// Normalizes one bare CloudTrail record (JSON text).
+    pub fn normalize_record(&mut self, text: &str, origin: &str, index: usize) -> Item {
+        match serde_json::from_str::<Node>(text) {
+            Ok(node) => self.record(&node, text).unwrap_or_else(|(field, reason)| {
+                Item::Rejected(reject(origin, index, &field, reason))
+            }),
+            Err(_) => Item::Rejected(explain_bad_record(text, origin, index)),
+        }
+    }
+
+    fn record(&mut self, node: &Node<'_>, text: &str) -> Result<Item, (String, String)> {
+        let required =
+            |value: &Option<Cow<'_, str>>, field: &str| -> Result<String, (String, String)> {
+                match value.as_deref() {
+                    Some(v) if !v.trim().is_empty() => Ok(v.to_owned()),
+                    Some(_) => Err((field.to_owned(), "is empty".to_owned())),
+                    None => Err((field.to_owned(), "is missing".to_owned())),
+                }
+            };
+        let source = required(&node.event_source, "eventSource")?;
+        let full_name = required(&node.event_name, "eventName")?;
+        let time_text = required(&node.event_time, "eventTime")?;
+        let event_time = record::parse_time(&time_text).ok_or_else(|| {
+            (
+                "eventTime".to_owned(),
+                format!("{time_text:?} is not an RFC 3339 timestamp"),
+            )
+        })?;
+        let region = required(&node.aws_region, "awsRegion")?;
+        let account = node
+            .recipient_account_id
+            .as_deref()
+            .or_else(|| {
+                node.user_identity
+                    .as_ref()
+                    .and_then(|u| u.account_id.as_deref())
+            })
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| {
+                (
+                    "recipientAccountId".to_owned(),
+                    "is missing (and userIdentity.accountId too)".to_owned(),
+                )
+            })?
+            .to_owned();
+
+        if node.error_code.as_deref().is_some_and(|c| !c.is_empty()) {
+            return Ok(Item::Skipped(SkipReason::FailedCall));
+        }
+        let name = record::base_event_name(&full_name);
+        if node
+            .read_only
+            .unwrap_or_else(|| record::looks_read_only(name))
+        {
+            return Ok(Item::Skipped(SkipReason::ReadOnly));
+        }
+        let Some(classify) = classify::classifier(&source, name) else {
+            return Ok(Item::Skipped(SkipReason::NotCost));
+        };
+
+        let parse =
+            |raw: Option<&RawValue>, field: &str| -> Result<Option<Value>, (String, String)> {
+                raw.map(|r| serde_json::from_str::<Value>(r.get()))
+                    .transpose()
+                    .map_err(|e| (field.to_owned(), e.to_string()))
+            };
+        let request = parse(node.request_parameters, "requestParameters")?;
+        let response = parse(node.response_elements, "responseElements")?;
+        let call = Call {
+            account: &account,
+            region: &region,
+            req: J::root(request.as_ref(), "requestParameters"),
+            resp: J::root(response.as_ref(), "responseElements"),
+        };
+        let mut ctx = Ctx {
+            catalog: &self.catalog,
+            recall: &mut self.recall,
+        };
+        let lines = match classify(&call, &mut ctx).map_err(|e| (e.field, e.reason))? {
+            Classified::NotCost => return Ok(Item::Skipped(SkipReason::NotCost)),
+            Classified::Lines(lines) if lines.is_empty() => {
+                return Ok(Item::Skipped(SkipReason::NotCost))
+            }
+            Classified::Lines(lines) => lines,
+        };
+
+        if let Some(line) = lines
+            .iter()
+            .find(|l| !(l.unit.hourly_usd * f64::from(l.quantity)).is_finite())
+        {
+            return Err((
+                "(record)".to_owned(),
+                format!(
+                    "the cost of {} {} is out of range",
+                    line.quantity, line.resource_type
+                ),
+            ));
+        }
+        let base_id = match node.event_id.as_deref().filter(|id| !id.is_empty()) {
+            Some(id) => id.to_owned(),
+            None => derived_event_id(text),
+        };
+        let actor = record::actor(node.user_identity.as_ref(), &account);
+        let events = lines
+            .into_iter()
+            .enumerate()
+            .map(|(i, line)| {
+                let hourly = line.unit.hourly_usd * f64::from(line.quantity);
+                CostEvent {
+                    event_id: if i == 0 {
+                        base_id.clone()
+                    } else {
+                        format!("{base_id}#{i}")
+                    },
+                    event_time,
+                    tenant: self.tenant.clone(),
+                    account_id: account.clone(),
+                    region: region.clone(),
+                    event_source: source.clone(),
+                    event_name: name.to_owned(),
+                    actor_arn: actor.arn.clone(),
+                    actor_session: actor.session.clone(),
+                    actor_type: actor.kind.clone(),
+                    resource_kind: line.kind.to_owned(),
+                    resource_type: line.resource_type,
+                    resource_ids: line.ids,
+                    quantity: line.quantity,
+                    unit_hourly_usd: round_usd(line.unit.hourly_usd),
+                    hourly_usd: round_usd(hourly),
+                    monthly_usd: round_usd(hourly * HOURS_PER_MONTH),
+                    price_source: line.unit.source,
+                }
+            })
+            .collect();
+        Ok(Item::Cost(events))
+    }
+}
+
+/// Rounds to 1/1,000,000 USD so output is stable across platforms and free of float noise.
+fn round_usd(usd: f64) -> f64 {
+    (usd * 1e6).round() / 1e6
+}
+
+fn reject(origin: &str, index: usize, field: &str, reason: String) -> Rejection {
+    Rejection {
+        origin: origin.to_owned(),
+        index,
+        field: field.to_owned(),
+        reason,
+    }
+}
+
+fn preview(text: &str) -> String {
+    let mut shown: String = text.chars().take(40).collect();
+    if shown.len() < text.len() {
+        shown.push('…');
+    }
+    shown
+}
+
+/// `sha256:` + the first 32 hex digits of the SHA-256 of the record's canonical JSON (keys
+/// sorted), so the same record always gets the same id however it was formatted.
+fn derived_event_id(text: &str) -> String {
+    let canonical = serde_json::from_str::<Value>(text)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| text.to_owned());
+    let digest = Sha256::digest(canonical.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Names the first field of a record object whose type is wrong (the typed parse only says
+/// "invalid type at column N").
+fn explain_bad_record(text: &str, origin: &str, index: usize) -> Rejection {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return reject(origin, index, "(record)", format!("not valid JSON: {e}")),
+    };
+    let expectations: [(&str, &str, fn(&Value) -> bool); 14] = [
+        ("Records", "an array", Value::is_array),
+        ("body", "a string", Value::is_string),
+        ("Body", "a string", Value::is_string),
+        ("Message", "a string", Value::is_string),
+        ("eventID", "a string", Value::is_string),
+        ("eventTime", "a string", Value::is_string),
+        ("eventSource", "a string", Value::is_string),
+        ("eventName", "a string", Value::is_string),
+        ("awsRegion", "a string", Value::is_string),
+        ("recipientAccountId", "a string", Value::is_string),
+        ("errorCode", "a string", Value::is_string),
+        ("readOnly", "a boolean", |v| v.is_boolean() || v.is_string()),
+        ("userIdentity", "an object", Value::is_object),
+        ("detail", "an object", |v| v.is_object() || v.is_array()),
+    ];
+    for (field, expected, ok) in expectations {
+        if let Some(v) = value.get(field).filter(|v| !v.is_null()) {
+            if !ok(v) {
+                return reject(
+                    origin,
+                    index,
+                    field,
+                    format!("expected {expected}, got {}", preview(&v.to_string())),
+                );
+            }
+        }
+    }
+    if let Some(identity) = value.get("userIdentity") {
+        for field in ["type", "arn", "principalId", "accountId", "invokedBy"] {
+            if let Some(v) = identity
+                .get(field)
+                .filter(|v| !v.is_null() && !v.is_string())
+            {
+                return reject(
+                    origin,
+                    index,
+                    &format!("userIdentity.{field}"),
+                    format!("expected a string, got {}", preview(&v.to_string())),
+                );
+            }
+        }
+        let issuer = identity
+            .pointer("/sessionContext/sessionIssuer/arn")
+            .filter(|v| !v.is_null() && !v.is_string());
+        if let Some(v) = issuer {
+            return reject(
+                origin,
+                index,
+                "userIdentity.sessionContext.sessionIssuer.arn",
+                format!("expected a string, got {v}"),
+            );
+        }
+        if let Some(v) = identity
+            .get("sessionContext")
+            .filter(|v| !v.is_null() && !v.is_object())
+        {
+            return reject(
+                origin,
+                index,
+                "userIdentity.sessionContext",
+                format!("expected an object, got {}", preview(&v.to_string())),
+            );
+        }
+    }
+    reject(
+        origin,
+        index,
+        "(record)",
+        "is not a CloudTrail record".to_owned(),
+    )
+}

@@ -1,0 +1,671 @@
+//! The price catalog: data, not code. The bundled catalog (`data/aws-price-catalog.json`) holds
+//! us-east-1 on-demand prices with regional multipliers; users may pass their own file with the
+//! same shape (for negotiated rates, or exact regional prices under `region_prices`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use dd0c_ports::domain::PriceSource;
+use serde::Deserialize;
+
+const BUNDLED: &str = include_str!("../data/aws-price-catalog.json");
+
+/// Kinds whose types are instance classes, priced by family and size when not listed.
+const CLASS_KINDS: [&str; 7] = [
+    "ec2.instance",
+    "rds.instance",
+    "elasticache.node",
+    "opensearch.node",
+    "redshift.node",
+    "sagemaker.instance",
+    "msk.broker",
+];
+
+/// A catalog file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The file could not be read.
+    #[error("cannot read price catalog {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a catalog.
+    #[error("price catalog {path} is invalid: {reason}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong, with the JSON position or field.
+        reason: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    catalog: Option<String>,
+    source: String,
+    as_of: String,
+    currency: String,
+    hours_per_month: f64,
+    base_region: String,
+    #[serde(default)]
+    notes: Vec<String>,
+    region_multipliers: BTreeMap<String, f64>,
+    unknown_region_multiplier: f64,
+    hourly: BTreeMap<String, BTreeMap<String, f64>>,
+    #[serde(default)]
+    region_prices: BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>,
+    monthly_per_gb: BTreeMap<String, BTreeMap<String, f64>>,
+    ebs_extras: EbsExtras,
+    rds_engines: RdsEngines,
+    derived_from_ec2: BTreeMap<String, f64>,
+}
+
+/// Pricing of EBS beyond capacity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EbsExtras {
+    /// IOPS included free with gp3.
+    pub gp3_free_iops: f64,
+    /// Throughput (MiB/s) included free with gp3.
+    pub gp3_free_throughput_mibps: f64,
+    /// USD per provisioned IOPS-month by volume type.
+    pub iops_month: BTreeMap<String, f64>,
+    /// USD per provisioned MiB/s-month by volume type.
+    pub throughput_mibps_month: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RdsEngines {
+    multi_az_multiplier: f64,
+    catalog: BTreeMap<String, f64>,
+    estimated: BTreeMap<String, f64>,
+}
+
+/// A price and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Price {
+    /// USD per hour for one resource.
+    pub hourly_usd: f64,
+    /// How it was determined.
+    pub source: PriceSource,
+}
+
+impl Price {
+    /// "We cannot tell": zero, and flagged `unknown`.
+    pub const UNKNOWN: Price = Price {
+        hourly_usd: 0.0,
+        source: PriceSource::Unknown,
+    };
+
+    /// Scales the price, keeping its source.
+    pub fn times(self, factor: f64) -> Price {
+        Price {
+            hourly_usd: self.hourly_usd * factor,
+            source: self.source,
+        }
+    }
+
+    /// The sum of two prices; the less certain source wins.
+    pub fn plus(self, other: Price) -> Price {
+        Price {
+            hourly_usd: self.hourly_usd + other.hourly_usd,
+            source: worst(self.source, other.source),
+        }
+    }
+
+    /// Downgrades the source to at least `source`.
+    pub fn at_best(self, source: PriceSource) -> Price {
+        Price {
+            hourly_usd: self.hourly_usd,
+            source: worst(self.source, source),
+        }
+    }
+}
+
+/// The less certain of two sources.
+pub fn worst(a: PriceSource, b: PriceSource) -> PriceSource {
+    let rank = |s| match s {
+        PriceSource::Catalog => 0,
+        PriceSource::Estimated => 1,
+        PriceSource::Unknown => 2,
+    };
+    if rank(a) >= rank(b) {
+        a
+    } else {
+        b
+    }
+}
+
+/// AWS normalization units of an instance size: nano 0.25, micro 0.5, small 1, medium 2,
+/// large 4, xlarge 8, Nxlarge 8N, `metal-Nxl` 8N. `None` for `metal` and unknown sizes.
+pub fn size_units(size: &str) -> Option<f64> {
+    match size {
+        "nano" => Some(0.25),
+        "micro" => Some(0.5),
+        "small" => Some(1.0),
+        "medium" => Some(2.0),
+        "large" => Some(4.0),
+        "xlarge" => Some(8.0),
+        "xlplus" => Some(12.0),
+        _ => {
+            let n = size.strip_suffix("xlarge").or_else(|| {
+                size.strip_prefix("metal-")
+                    .and_then(|s| s.strip_suffix("xl"))
+            })?;
+            n.parse::<f64>().ok().filter(|n| *n > 0.0).map(|n| 8.0 * n)
+        }
+    }
+}
+
+/// Splits an instance-class type into (family, size): `m5.xlarge` → (`m5`, `xlarge`),
+/// `db.r6g.large` → (`db.r6g`, `large`), `r6g.large.search` → (`r6g`, `large`).
+fn family_and_size(resource_type: &str) -> Option<(&str, &str)> {
+    let trimmed = resource_type
+        .strip_suffix(".search")
+        .unwrap_or(resource_type);
+    let (family, size) = trimmed.rsplit_once('.')?;
+    (!family.is_empty() && !size.is_empty()).then_some((family, size))
+}
+
+/// The EC2 type behind a service's instance class: `db.r6g.large` → `r6g.large`.
+fn ec2_equivalent(resource_type: &str) -> &str {
+    let trimmed = resource_type
+        .strip_suffix(".search")
+        .unwrap_or(resource_type);
+    ["db.", "cache.", "ml.", "kafka."]
+        .iter()
+        .find_map(|prefix| trimmed.strip_prefix(prefix))
+        .unwrap_or(trimmed)
+}
+
+/// The class letters of a family: `m` of `m7gd`, `inf` of `inf2`, `db.r` of `db.r6g`.
+fn class_of(family: &str) -> &str {
+    let (prefix, bare) = family
+        .rsplit_once('.')
+        .map_or(("", family), |(p, b)| (p, b));
+    let letters = bare
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(bare.len());
+    &family[..prefix.len() + usize::from(!prefix.is_empty()) + letters]
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    Some(values[values.len() / 2])
+}
+
+/// Per-kind figures precomputed for estimation.
+#[derive(Debug, Default)]
+struct ClassIndex {
+    /// Mean USD per normalization unit by family.
+    per_unit_by_family: HashMap<String, f64>,
+    /// Largest size (in units) listed by family, for `.metal`.
+    max_units_by_family: HashMap<String, f64>,
+    /// Median per-unit price by class letters.
+    per_unit_by_class: HashMap<String, f64>,
+    /// Median per-unit price of the whole kind.
+    per_unit_overall: Option<f64>,
+}
+
+impl ClassIndex {
+    fn build(prices: &BTreeMap<String, f64>) -> Self {
+        let mut per_family: HashMap<String, Vec<f64>> = HashMap::new();
+        let mut index = ClassIndex::default();
+        for (resource_type, price) in prices {
+            let Some((family, size)) = family_and_size(resource_type) else {
+                continue;
+            };
+            let Some(units) = size_units(size) else {
+                continue;
+            };
+            per_family
+                .entry(family.to_owned())
+                .or_default()
+                .push(price / units);
+            let max = index
+                .max_units_by_family
+                .entry(family.to_owned())
+                .or_insert(0.0);
+            *max = max.max(units);
+        }
+        let mut per_class: HashMap<String, Vec<f64>> = HashMap::new();
+        for (family, rates) in &per_family {
+            let mean = rates.iter().sum::<f64>() / rates.len() as f64;
+            index.per_unit_by_family.insert(family.clone(), mean);
+            per_class
+                .entry(class_of(family).to_owned())
+                .or_default()
+                .push(mean);
+        }
+        index.per_unit_overall = median(index.per_unit_by_family.values().copied().collect());
+        index.per_unit_by_class = per_class
+            .into_iter()
+            .filter_map(|(c, v)| Some((c, median(v)?)))
+            .collect();
+        index
+    }
+}
+
+/// A loaded, validated price catalog.
+#[derive(Debug)]
+pub struct PriceCatalog {
+    file: CatalogFile,
+    classes: HashMap<String, ClassIndex>,
+}
+
+impl PriceCatalog {
+    /// The catalog shipped inside the binary (parsed once per process).
+    pub fn bundled() -> Arc<PriceCatalog> {
+        static BUNDLED_CATALOG: OnceLock<Arc<PriceCatalog>> = OnceLock::new();
+        BUNDLED_CATALOG
+            .get_or_init(|| {
+                Arc::new(Self::parse(BUNDLED, "bundled catalog").unwrap_or_else(|e| panic!("{e}")))
+            })
+            .clone()
+    }
+
+    /// A catalog file of the same shape as the bundled one.
+    pub fn from_path(path: &Path) -> Result<PriceCatalog, CatalogError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates catalog text; `name` appears in errors.
+    pub fn parse(text: &str, name: &str) -> Result<PriceCatalog, CatalogError> {
+        let invalid = |reason: String| CatalogError::Invalid {
+            path: name.to_owned(),
+            reason,
+        };
+        let file: CatalogFile = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        if file.currency != "USD" {
+            return Err(invalid(format!(
+                "currency {:?}: only USD is supported",
+                file.currency
+            )));
+        }
+        for (kind, prices) in file
+            .hourly
+            .iter()
+            .chain(file.region_prices.values().flat_map(|m| m.iter()))
+        {
+            if let Some((t, p)) = prices.iter().find(|(_, p)| !p.is_finite() || **p < 0.0) {
+                return Err(invalid(format!(
+                    "price of {kind} {t} is {p}: must be a non-negative number"
+                )));
+            }
+        }
+        for kind in CLASS_KINDS {
+            if !file.hourly.contains_key(kind) {
+                return Err(invalid(format!("hourly.{kind} is missing")));
+            }
+        }
+        let classes = CLASS_KINDS
+            .iter()
+            .map(|kind| (kind.to_string(), ClassIndex::build(&file.hourly[*kind])))
+            .collect();
+        Ok(PriceCatalog { file, classes })
+    }
+
+    /// Where the prices come from, as the file says.
+    pub fn source(&self) -> &str {
+        &self.file.source
+    }
+
+    /// The catalog's own name, if it gives one.
+    pub fn name(&self) -> Option<&str> {
+        self.file.catalog.as_deref()
+    }
+
+    /// How the catalog is to be read (multipliers, estimation rules), as the file says.
+    pub fn notes(&self) -> &[String] {
+        &self.file.notes
+    }
+
+    /// The date the prices were taken.
+    pub fn as_of(&self) -> &str {
+        &self.file.as_of
+    }
+
+    /// Hours in a month for projections.
+    pub fn hours_per_month(&self) -> f64 {
+        self.file.hours_per_month
+    }
+
+    /// The region's multiplier on base-region prices and whether it is an estimate.
+    fn region_factor(&self, region: &str) -> (f64, PriceSource) {
+        match self.file.region_multipliers.get(region) {
+            Some(m) => (*m, PriceSource::Catalog),
+            None => (self.file.unknown_region_multiplier, PriceSource::Estimated),
+        }
+    }
+
+    /// Applies the region: an exact regional price wins; else the base price × multiplier.
+    fn in_region(&self, kind: &str, resource_type: &str, region: &str, base: Price) -> Price {
+        if let Some(exact) = self
+            .file
+            .region_prices
+            .get(region)
+            .and_then(|k| k.get(kind))
+            .and_then(|t| t.get(resource_type))
+        {
+            return Price {
+                hourly_usd: *exact,
+                source: PriceSource::Catalog,
+            };
+        }
+        let (factor, source) = self.region_factor(region);
+        base.times(factor).at_best(source)
+    }
+
+    /// USD per hour for one resource of `kind` / `resource_type` in `region`. Instance classes
+    /// missing from the table are estimated; other missing types are `Price::UNKNOWN`.
+    pub fn hourly(&self, kind: &str, resource_type: &str, region: &str) -> Price {
+        let base = self.base_hourly(kind, resource_type);
+        if base.source == PriceSource::Unknown {
+            return base;
+        }
+        self.in_region(kind, resource_type, region, base)
+    }
+
+    fn base_hourly(&self, kind: &str, resource_type: &str) -> Price {
+        if let Some(price) = self
+            .file
+            .hourly
+            .get(kind)
+            .and_then(|t| t.get(resource_type))
+        {
+            return Price {
+                hourly_usd: *price,
+                source: PriceSource::Catalog,
+            };
+        }
+        if self.classes.contains_key(kind) {
+            self.estimate(kind, resource_type).unwrap_or(Price::UNKNOWN)
+        } else {
+            Price::UNKNOWN
+        }
+    }
+
+    /// Estimates an instance class missing from its table: from its family's per-unit price;
+    /// else (service classes) from the EC2 equivalent × the service's documented ratio; else
+    /// from its class letters' median per-unit price. Monotone in size within a family.
+    pub fn estimate(&self, kind: &str, resource_type: &str) -> Option<Price> {
+        let index = self.classes.get(kind)?;
+        let (family, size) = family_and_size(resource_type)?;
+        let units = size_units(size).or_else(|| match size {
+            "metal" => Some(
+                index
+                    .max_units_by_family
+                    .get(family)
+                    .copied()
+                    .unwrap_or(192.0),
+            ),
+            _ => None,
+        })?;
+        let estimated = |per_unit: f64| Price {
+            hourly_usd: per_unit * units,
+            source: PriceSource::Estimated,
+        };
+        if let Some(per_unit) = index.per_unit_by_family.get(family) {
+            return Some(estimated(*per_unit));
+        }
+        if kind != "ec2.instance" {
+            let ratio = self.file.derived_from_ec2.get(kind).copied()?;
+            let ec2 = self.base_hourly("ec2.instance", ec2_equivalent(resource_type));
+            if ec2.source != PriceSource::Unknown {
+                return Some(ec2.times(ratio).at_best(PriceSource::Estimated));
+            }
+        }
+        let per_unit = index
+            .per_unit_by_class
+            .get(class_of(family))
+            .copied()
+            .or(index.per_unit_overall)?;
+        Some(estimated(per_unit))
+    }
+
+    /// USD per GB-month of storage in `table` (`ebs`, `rds`, `opensearch`, `msk`) for a volume
+    /// type, converted to USD per GB-hour in `region`.
+    pub fn storage_gb_hourly(&self, table: &str, volume_type: &str, region: &str) -> Price {
+        let Some(month) = self
+            .file
+            .monthly_per_gb
+            .get(table)
+            .and_then(|t| t.get(volume_type))
+        else {
+            return Price::UNKNOWN;
+        };
+        let base = Price {
+            hourly_usd: month / self.file.hours_per_month,
+            source: PriceSource::Catalog,
+        };
+        let (factor, source) = self.region_factor(region);
+        base.times(factor).at_best(source)
+    }
+
+    /// EBS extras (IOPS, throughput).
+    pub fn ebs_extras(&self) -> &EbsExtras {
+        &self.file.ebs_extras
+    }
+
+    /// Converts a monthly USD figure to hourly in `region`.
+    pub fn monthly_to_hourly(&self, usd_month: f64, region: &str) -> Price {
+        let (factor, source) = self.region_factor(region);
+        Price {
+            hourly_usd: usd_month / self.file.hours_per_month * factor,
+            source,
+        }
+    }
+
+    /// The RDS engine multiplier on MySQL class prices and its certainty.
+    pub fn rds_engine(&self, engine: &str) -> (f64, PriceSource) {
+        let engines = &self.file.rds_engines;
+        let engine = engine.to_ascii_lowercase();
+        if let Some(m) = engines.catalog.get(&engine) {
+            (*m, PriceSource::Catalog)
+        } else {
+            (
+                engines.estimated.get(&engine).copied().unwrap_or(1.0),
+                PriceSource::Estimated,
+            )
+        }
+    }
+
+    /// The RDS Multi-AZ multiplier.
+    pub fn rds_multi_az(&self) -> f64 {
+        self.file.rds_engines.multi_az_multiplier
+    }
+
+    /// A documented ratio to EC2 prices (`emr.fee`, …).
+    pub fn ratio_to_ec2(&self, name: &str) -> Option<f64> {
+        self.file.derived_from_ec2.get(name).copied()
+    }
+
+    /// Every type listed under a kind, with its base-region price.
+    pub fn listed(&self, kind: &str) -> impl Iterator<Item = (&str, f64)> {
+        self.file
+            .hourly
+            .get(kind)
+            .into_iter()
+            .flat_map(|t| t.iter().map(|(k, v)| (k.as_str(), *v)))
+    }
+
+    /// The base region.
+    pub fn base_region(&self) -> &str {
+        &self.file.base_region
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_catalog_loads_and_knows_its_provenance() {
+        let catalog = PriceCatalog::bundled();
+        assert!(catalog.source().contains("on-demand"));
+        assert_eq!(catalog.as_of(), "2025-05-01");
+        assert_eq!(catalog.base_region(), "us-east-1");
+        assert_eq!(catalog.hours_per_month(), 730.0);
+    }
+
+    #[test]
+    fn every_ec2_type_has_a_positive_us_east_1_price() {
+        let catalog = PriceCatalog::bundled();
+        let mut count = 0;
+        for (resource_type, _) in catalog.listed("ec2.instance") {
+            let price = catalog.hourly("ec2.instance", resource_type, "us-east-1");
+            assert_eq!(price.source, PriceSource::Catalog, "{resource_type}");
+            assert!(price.hourly_usd > 0.0, "{resource_type} has no price");
+            count += 1;
+        }
+        assert!(
+            count > 700,
+            "all current families and common previous generations: {count}"
+        );
+        for must in [
+            "p2.xlarge",
+            "p3.2xlarge",
+            "p4d.24xlarge",
+            "p5.48xlarge",
+            "g4dn.xlarge",
+            "g5.xlarge",
+            "g6.xlarge",
+            "inf1.xlarge",
+            "inf2.xlarge",
+            "trn1.32xlarge",
+            "t1.micro",
+            "m1.small",
+            "m7g.large",
+            "c7i.large",
+            "r7a.large",
+        ] {
+            assert!(
+                catalog.listed("ec2.instance").any(|(t, _)| t == must),
+                "{must} missing"
+            );
+        }
+    }
+
+    #[test]
+    fn estimation_is_monotone_in_size_for_every_family() {
+        let catalog = PriceCatalog::bundled();
+        let sizes = [
+            "nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge",
+            "12xlarge", "16xlarge", "24xlarge", "48xlarge", "96xlarge",
+        ];
+        let mut families: Vec<&str> = catalog
+            .listed("ec2.instance")
+            .filter_map(|(t, _)| family_and_size(t).map(|(f, _)| f))
+            .collect();
+        families.extend(["m99", "zz9", "p9e", "inf9"]);
+        families.dedup();
+        for family in families {
+            let prices: Vec<f64> = sizes
+                .iter()
+                .map(|s| {
+                    catalog
+                        .estimate("ec2.instance", &format!("{family}.{s}"))
+                        .expect("estimable")
+                        .hourly_usd
+                })
+                .collect();
+            assert!(
+                prices.windows(2).all(|w| w[0] < w[1]),
+                "{family}: {prices:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_types_are_estimated_never_silently_zero() {
+        let catalog = PriceCatalog::bundled();
+        let m9 = catalog.hourly("ec2.instance", "m9g.4xlarge", "us-east-1");
+        assert_eq!(m9.source, PriceSource::Estimated);
+        assert!(
+            m9.hourly_usd > 0.3 && m9.hourly_usd < 2.0,
+            "a 4xlarge general-purpose guess: {}",
+            m9.hourly_usd
+        );
+        let m5_new_size = catalog.hourly("ec2.instance", "m5.48xlarge", "us-east-1");
+        assert!(
+            (m5_new_size.hourly_usd - 9.216).abs() < 1e-6,
+            "m5 per-unit × 384 units"
+        );
+        let rds = catalog.hourly("rds.instance", "db.m9g.large", "us-east-1");
+        assert_eq!(rds.source, PriceSource::Estimated);
+        assert!(rds.hourly_usd > 0.05);
+        assert_eq!(
+            catalog.hourly("rds.instance", "nonsense", "us-east-1"),
+            Price::UNKNOWN
+        );
+        assert_eq!(
+            catalog.hourly("ec2.nat-gateway", "carrier-gateway", "us-east-1"),
+            Price::UNKNOWN
+        );
+    }
+
+    #[test]
+    fn regions_apply_multipliers_and_unknown_regions_are_estimated() {
+        let catalog = PriceCatalog::bundled();
+        let base = catalog
+            .hourly("ec2.instance", "m5.large", "us-east-1")
+            .hourly_usd;
+        let ireland = catalog.hourly("ec2.instance", "m5.large", "eu-west-1");
+        assert_eq!(ireland.source, PriceSource::Catalog);
+        assert!((ireland.hourly_usd - base * 1.11).abs() < 1e-9);
+        let mars = catalog.hourly("ec2.instance", "m5.large", "mars-north-1");
+        assert_eq!(mars.source, PriceSource::Estimated);
+        assert!((mars.hourly_usd - base * 1.25).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_custom_catalog_with_region_prices_wins_and_bad_files_say_why() {
+        let mut value: serde_json::Value = serde_json::from_str(BUNDLED).expect("bundled parses");
+        value["region_prices"] =
+            serde_json::json!({"eu-west-1": {"ec2.instance": {"m5.large": 0.05}}});
+        let catalog = PriceCatalog::parse(&value.to_string(), "mine.json").expect("valid");
+        let negotiated = catalog.hourly("ec2.instance", "m5.large", "eu-west-1");
+        assert_eq!(
+            negotiated,
+            Price {
+                hourly_usd: 0.05,
+                source: PriceSource::Catalog
+            }
+        );
+
+        value["hourly"]["ec2.instance"]["m5.large"] = serde_json::json!(-1.0);
+        let err = PriceCatalog::parse(&value.to_string(), "mine.json").expect_err("negative");
+        assert!(err.to_string().contains("ec2.instance m5.large"), "{err}");
+        let err = PriceCatalog::parse("{\"hourly\": 3}", "mine.json").expect_err("garbage");
+        assert!(
+            err.to_string()
+                .starts_with("price catalog mine.json is invalid"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn class_letters_and_sizes() {
+        assert_eq!(class_of("m7gd"), "m");
+        assert_eq!(class_of("inf2"), "inf");
+        assert_eq!(class_of("db.r6g"), "db.r");
+        assert_eq!(size_units("metal-48xl"), Some(384.0));
+        assert_eq!(size_units("12xlarge"), Some(96.0));
+        assert_eq!(size_units("metal"), None);
+        assert_eq!(ec2_equivalent("r6g.large.search"), "r6g.large");
+        assert_eq!(ec2_equivalent("ml.g5.xlarge"), "g5.xlarge");
+    }
+}

@@ -1,0 +1,254 @@
+//! Every shape CloudTrail arrives in, and garbage reported with where it is wrong.
+
+mod common;
+
+use std::io::Write;
+
+use common::record;
+use dd0c_ingest::{Item, Normalizer, PriceCatalog, Rejection, SkipReason, Summary};
+use serde_json::json;
+
+fn nat_gateway(event_id: &str) -> serde_json::Value {
+    let mut r = record(
+        "ec2.amazonaws.com",
+        "CreateNatGateway",
+        json!({"CreateNatGatewayRequest": {"SubnetId": "subnet-1"}}),
+        json!({"CreateNatGatewayResponse": {"natGateway": {"natGatewayId": "nat-1"}}}),
+    );
+    r["eventID"] = json!(event_id);
+    r
+}
+
+fn read_only(event_id: &str) -> serde_json::Value {
+    let mut r = record(
+        "ec2.amazonaws.com",
+        "DescribeInstances",
+        json!({}),
+        json!(null),
+    );
+    r["eventID"] = json!(event_id);
+    r["readOnly"] = json!(true);
+    r
+}
+
+fn normalize(bytes: &[u8]) -> (Vec<Item>, Summary) {
+    let mut normalizer = Normalizer::new(PriceCatalog::bundled(), "default");
+    let mut items = Vec::new();
+    let mut summary = Summary::default();
+    normalizer.normalize_document(bytes, "input.json", &mut |item| {
+        summary.add(&item);
+        items.push(item);
+    });
+    (items, summary)
+}
+
+fn cost_ids(items: &[Item]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Cost(events) => Some(events[0].event_id.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn rejections(items: &[Item]) -> Vec<Rejection> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Rejected(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn envelope(record: &serde_json::Value) -> serde_json::Value {
+    json!({"version": "0", "id": "6f4c1b0e-0000-4000-8000-000000000000", "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.ec2", "account": "111122223333", "time": "2026-03-01T10:15:00Z", "region": "us-east-1", "resources": [], "detail": record})
+}
+
+#[test]
+fn an_s3_log_file_plain_and_gzipped() {
+    let file = json!({"Records": [nat_gateway("a"), read_only("b"), nat_gateway("c")]}).to_string();
+    let (items, summary) = normalize(file.as_bytes());
+    assert_eq!(cost_ids(&items), vec!["a", "c"]);
+    assert_eq!(
+        summary.to_string(),
+        "records=3 cost_events=2 failed_calls=0 read_only=1 not_cost=0 rejected=0"
+    );
+
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(file.as_bytes()).expect("gzip");
+    let (items, _) = normalize(&gz.finish().expect("gzip"));
+    assert_eq!(cost_ids(&items), vec!["a", "c"]);
+}
+
+#[test]
+fn an_eventbridge_envelope_and_an_sqs_message_holding_one() {
+    let (items, _) = normalize(envelope(&nat_gateway("eb")).to_string().as_bytes());
+    assert_eq!(cost_ids(&items), vec!["eb"]);
+
+    let sqs_api = json!({"MessageId": "m-1", "ReceiptHandle": "rh", "Body": envelope(&nat_gateway("sqs1")).to_string()});
+    let lambda_event = json!({"Records": [
+        {"messageId": "m-2", "receiptHandle": "rh", "body": envelope(&nat_gateway("sqs2")).to_string(), "attributes": {}, "eventSource": "aws:sqs"},
+        {"messageId": "m-3", "receiptHandle": "rh", "body": envelope(&nat_gateway("sqs3")).to_string(), "attributes": {}, "eventSource": "aws:sqs"}]});
+    let (items, _) = normalize(sqs_api.to_string().as_bytes());
+    assert_eq!(cost_ids(&items), vec!["sqs1"]);
+    let (items, _) = normalize(lambda_event.to_string().as_bytes());
+    assert_eq!(cost_ids(&items), vec!["sqs2", "sqs3"]);
+}
+
+#[test]
+fn a_bare_record_an_array_and_ndjson() {
+    let (items, _) = normalize(
+        serde_json::to_string_pretty(&nat_gateway("bare"))
+            .expect("json")
+            .as_bytes(),
+    );
+    assert_eq!(cost_ids(&items), vec!["bare"]);
+    let (items, _) = normalize(
+        json!([nat_gateway("x"), envelope(&nat_gateway("y"))])
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(cost_ids(&items), vec!["x", "y"]);
+    let ndjson = format!(
+        "{}\n{}\n\n{}\n",
+        nat_gateway("n1"),
+        read_only("n2"),
+        envelope(&nat_gateway("n3"))
+    );
+    let (items, summary) = normalize(ndjson.as_bytes());
+    assert_eq!(cost_ids(&items), vec!["n1", "n3"]);
+    assert_eq!(summary.records, 3);
+}
+
+#[test]
+fn garbage_is_rejected_with_origin_index_and_field_and_reading_goes_on() {
+    let mut bad_time = nat_gateway("t");
+    bad_time["eventTime"] = json!("yesterday");
+    let mut no_source = nat_gateway("s");
+    no_source
+        .as_object_mut()
+        .expect("object")
+        .remove("eventSource");
+    let mut numeric_name = nat_gateway("n");
+    numeric_name["eventName"] = json!(42);
+    let mut bad_count = record(
+        "ec2.amazonaws.com",
+        "RunInstances",
+        json!({"instancesSet": {"items": [{"maxCount": "lots"}]}, "instanceType": "m5.large"}),
+        json!(null),
+    );
+    bad_count["eventID"] = json!("c");
+    let mut bad_identity = nat_gateway("i");
+    bad_identity["userIdentity"]["arn"] = json!(["not", "a", "string"]);
+    let ndjson = [
+        nat_gateway("ok1").to_string(),
+        bad_time.to_string(),
+        "{\"eventVersion\": \"1.08\", truncated".to_owned(),
+        no_source.to_string(),
+        numeric_name.to_string(),
+        "42".to_owned(),
+        bad_count.to_string(),
+        bad_identity.to_string(),
+        nat_gateway("ok2").to_string(),
+    ]
+    .join("\n");
+    let (items, summary) = normalize(ndjson.as_bytes());
+    assert_eq!(
+        cost_ids(&items),
+        vec!["ok1", "ok2"],
+        "reading goes on after every bad record"
+    );
+    let found: Vec<(usize, String)> = rejections(&items)
+        .into_iter()
+        .map(|r| (r.index, r.field))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (1, "eventTime".to_owned()),
+            (2, "(record)".to_owned()),
+            (3, "eventSource".to_owned()),
+            (4, "eventName".to_owned()),
+            (5, "(record)".to_owned()),
+            (6, "requestParameters.instancesSet[0].maxCount".to_owned()),
+            (7, "userIdentity.arn".to_owned()),
+        ]
+    );
+    assert_eq!(
+        (summary.records, summary.rejected, summary.cost_events),
+        (9, 7, 2)
+    );
+    let shown = rejections(&items)[0].to_string();
+    assert_eq!(
+        shown,
+        "input.json: record 1: field eventTime: \"yesterday\" is not an RFC 3339 timestamp"
+    );
+    assert!(
+        rejections(&items)[1].reason.starts_with("not valid JSON"),
+        "{:?}",
+        rejections(&items)[1]
+    );
+}
+
+#[test]
+fn a_record_inside_an_s3_file_is_rejected_alone() {
+    let mut bad = nat_gateway("bad");
+    bad["awsRegion"] = json!("");
+    let file = json!({"Records": [nat_gateway("a"), bad, 17, nat_gateway("c")]}).to_string();
+    let (items, summary) = normalize(file.as_bytes());
+    assert_eq!(cost_ids(&items), vec!["a", "c"]);
+    let found: Vec<(usize, String)> = rejections(&items)
+        .into_iter()
+        .map(|r| (r.index, r.field))
+        .collect();
+    assert_eq!(
+        found,
+        vec![(1, "awsRegion".to_owned()), (2, "(record)".to_owned())]
+    );
+    assert_eq!(summary.records, 4);
+}
+
+#[test]
+fn a_broken_gzip_and_a_body_that_is_not_json_are_reported() {
+    let (items, _) = normalize(&[0x1f, 0x8b, 0x08, 0, 1, 2, 3]);
+    assert_eq!(rejections(&items)[0].field, "(file)");
+    let (items, _) = normalize(json!({"Body": "not json at all"}).to_string().as_bytes());
+    assert_eq!(rejections(&items)[0].field, "body");
+}
+
+#[test]
+fn hostile_nesting_is_cut_off() {
+    let mut value = nat_gateway("deep");
+    for _ in 0..10 {
+        value = json!({"Body": value.to_string()});
+    }
+    let (items, _) = normalize(value.to_string().as_bytes());
+    assert!(rejections(&items)[0].reason.contains("nested deeper"));
+}
+
+#[test]
+fn the_account_falls_back_to_the_identity_and_else_is_required() {
+    let mut r = nat_gateway("acc");
+    r.as_object_mut()
+        .expect("object")
+        .remove("recipientAccountId");
+    let (items, _) = normalize(r.to_string().as_bytes());
+    assert_eq!(cost_ids(&items), vec!["acc"]);
+    r["userIdentity"]
+        .as_object_mut()
+        .expect("object")
+        .remove("accountId");
+    let (items, _) = normalize(r.to_string().as_bytes());
+    assert_eq!(rejections(&items)[0].field, "recipientAccountId");
+}
+
+#[test]
+fn read_only_as_a_string_is_understood() {
+    let mut r = nat_gateway("ro");
+    r["readOnly"] = json!("true");
+    let (items, _) = normalize(r.to_string().as_bytes());
+    assert_eq!(items, vec![Item::Skipped(SkipReason::ReadOnly)]);
+}

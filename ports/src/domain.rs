@@ -388,6 +388,23 @@ pub struct Thresholds {
     /// event that also crosses the dollar floor; `or` also raises one for any event crossing the
     /// warning dollar thresholds, surprising or not.
     pub combine: Combine,
+    /// Priced events a baseline needs before its Z-score and novelty signals count (cold start);
+    /// until then dollars alone decide, from the warning thresholds up.
+    pub min_samples: u64,
+    /// Floor on the standard deviation in USD/h, so identical routine events do not make a
+    /// cent's difference infinitely surprising.
+    pub sd_floor_usd: f64,
+    /// Floor on the standard deviation as a fraction of the mean.
+    pub sd_floor_ratio: f64,
+    /// A Z-score anomaly is raised only above the highest cost already alerted on (or marked
+    /// expected) for the baseline, times 1 + this tolerance: one alert per step change.
+    pub step_tolerance: f64,
+    /// Length of the sliding window for bursts (minutes).
+    pub burst_window_minutes: u32,
+    /// Resources one actor must create of one kind within the window to count as a burst.
+    pub burst_min_quantity: u32,
+    /// …and how many times the kind's largest earlier window that must be.
+    pub burst_factor: f64,
 }
 
 /// How dollar and statistical thresholds combine.
@@ -411,6 +428,13 @@ impl Default for Thresholds {
             z_warning: 3.0,
             z_critical: 6.0,
             combine: Combine::And,
+            min_samples: 10,
+            sd_floor_usd: 0.01,
+            sd_floor_ratio: 0.1,
+            step_tolerance: 0.25,
+            burst_window_minutes: 15,
+            burst_min_quantity: 5,
+            burst_factor: 3.0,
         }
     }
 }

@@ -68,6 +68,10 @@ pub trait ScoreStore: Send + Sync {
     /// the outbox message, and return `Committed`. Processed-event records are kept at least 15
     /// days.
     async fn commit(&self, commit: ScoreCommit) -> PortResult<CommitOutcome>;
+
+    /// Atomically writes baselines outside a scoring step (feedback teaching the baseline):
+    /// all at `expected_version + 1`, or none and `VersionConflict` if any version differs.
+    async fn update_baselines(&self, writes: Vec<BaselineWrite>) -> PortResult<CommitOutcome>;
 }
 
 /// A filter for listing anomalies. Empty fields match everything.

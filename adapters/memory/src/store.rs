@@ -8,8 +8,8 @@ use dd0c_ports::domain::{
     Account, Anomaly, AnomalyStatus, CostEvent, Feedback, OutboxMessage, Settings, Snooze, Tenant,
 };
 use dd0c_ports::store::{
-    AnomalyFilter, AnomalyStore, CommitOutcome, CostEventStore, OutboxStore, Page, ScoreCommit,
-    ScoreStore, SettingsStore, TenantStore,
+    AnomalyFilter, AnomalyStore, BaselineWrite, CommitOutcome, CostEventStore, OutboxStore, Page,
+    ScoreCommit, ScoreStore, SettingsStore, TenantStore,
 };
 use dd0c_ports::{PortError, PortResult};
 
@@ -31,6 +31,27 @@ struct Inner {
     accounts: BTreeMap<(String, String), Account>,
     settings: HashMap<String, Settings>,
     outbox: BTreeMap<(DateTime<Utc>, String), OutboxMessage>,
+}
+
+impl Inner {
+    /// Writes every baseline at its expected version + 1, or nothing if any version differs.
+    fn write_baselines(&mut self, writes: Vec<BaselineWrite>) -> bool {
+        let versions_match = writes.iter().all(|write| {
+            let stored = self
+                .baselines
+                .get(&write.baseline.key)
+                .map_or(0, |b| b.version);
+            stored == write.expected_version
+        });
+        if versions_match {
+            for write in writes {
+                let mut baseline = write.baseline;
+                baseline.version = write.expected_version + 1;
+                self.baselines.insert(baseline.key.clone(), baseline);
+            }
+        }
+        versions_match
+    }
 }
 
 /// Every store port in memory.
@@ -134,6 +155,13 @@ impl ScoreStore for MemoryStore {
             event,
         );
         Ok(CommitOutcome::Committed)
+    }
+
+    async fn update_baselines(&self, writes: Vec<BaselineWrite>) -> PortResult<CommitOutcome> {
+        match lock(&self.inner).write_baselines(writes) {
+            true => Ok(CommitOutcome::Committed),
+            false => Ok(CommitOutcome::VersionConflict),
+        }
     }
 }
 

@@ -1,1 +1,161 @@
-//! placeholder
+//! # dd0c-score
+//!
+//! The anomaly scorer: scores each priced cost event as it arrives against per-account
+//! baselines, explains every decision, and learns from people's feedback.
+//!
+//! Map:
+//! - [`evaluate`] — the pure policy: signals (Z-score, novelty, burst, cold start), dollar
+//!   thresholds, severity, score, and the baselines after the event. Its module doc is the
+//!   policy's documentation.
+//! - [`Scorer`] — runs `evaluate` through the store ports exactly once per event: the
+//!   processed-event record, both baselines, the anomaly and its outbox message commit together,
+//!   and a version conflict (another scorer got there first) re-reads and retries.
+//! - [`feedback`] — acknowledge, snooze, mark expected (teaches the baseline), resolve.
+//! - `explain` — the reason phrases and the sentence on every anomaly.
+
+pub mod evaluate;
+pub mod feedback;
+
+mod explain;
+
+use std::sync::Arc;
+
+use dd0c_ports::baseline::{Baseline, BaselineKey};
+use dd0c_ports::domain::{Anomaly, AnomalyStatus, CostEvent, OutboxMessage};
+use dd0c_ports::store::{
+    AnomalyStore, BaselineWrite, CommitOutcome, ScoreCommit, ScoreStore, SettingsStore,
+};
+use dd0c_ports::PortError;
+
+pub use evaluate::{anomaly_id, evaluate, Evaluation};
+
+/// How many times a scorer re-reads and recomputes after losing a version race before giving
+/// up (the message is then retried by its queue).
+pub const MAX_ATTEMPTS: u32 = 16;
+
+/// Waits before retry `attempt` (1-based) of `key`'s work: exponential up to 64 ms, with a
+/// jitter derived from the key so that racing writers spread out instead of colliding again.
+async fn back_off(key: &str, attempt: u32) {
+    let ceiling_us = 250u64 << attempt.min(8);
+    let jitter = key.bytes().fold(
+        u64::from(attempt).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3),
+    );
+    tokio::time::sleep(std::time::Duration::from_micros(jitter % ceiling_us)).await;
+}
+
+/// Why an event could not be scored.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    /// A store call failed.
+    #[error("store: {0}")]
+    Store(#[from] PortError),
+    /// Other scorers kept winning the baseline race.
+    #[error("baseline {0:?} kept changing under {MAX_ATTEMPTS} attempts")]
+    Contended(BaselineKey),
+}
+
+/// What scoring one event did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scored {
+    /// Committed; the anomaly it raised, if any.
+    New(Option<Anomaly>),
+    /// The event had been scored before: nothing changed.
+    Duplicate,
+}
+
+/// The stores a scorer needs.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct Scorer {
+    store: Arc<dyn ScoreStore>,
+    anomalies: Arc<dyn AnomalyStore>,
+    settings: Arc<dyn SettingsStore>,
+}
+
+async fn read_or_empty(store: &dyn ScoreStore, key: BaselineKey) -> Result<Baseline, PortError> {
+    Ok(store
+        .baseline(&key)
+        .await?
+        .unwrap_or_else(|| Baseline::empty(key)))
+}
+
+impl Scorer {
+    /// A scorer over these stores.
+    pub fn new(
+        store: Arc<dyn ScoreStore>,
+        anomalies: Arc<dyn AnomalyStore>,
+        settings: Arc<dyn SettingsStore>,
+    ) -> Self {
+        Scorer {
+            store,
+            anomalies,
+            settings,
+        }
+    }
+
+    /// Scores one cost event exactly once: a second call with the same event changes nothing
+    /// and returns [`Scored::Duplicate`].
+    pub async fn score(&self, event: &CostEvent) -> Result<Scored, ScoreError> {
+        if self
+            .store
+            .is_processed(&event.tenant, &event.event_id)
+            .await?
+        {
+            return Ok(Scored::Duplicate);
+        }
+        let settings = self.settings.settings(&event.tenant).await?;
+        let thresholds = settings.thresholds_for(&event.account_id);
+        let kind_key = BaselineKey::new(&event.tenant, &event.account_id, &event.resource_kind);
+        let account_key = BaselineKey::account(&event.tenant, &event.account_id);
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                back_off(&event.event_id, attempt).await;
+            }
+            let kind = read_or_empty(self.store.as_ref(), kind_key.clone()).await?;
+            let account = read_or_empty(self.store.as_ref(), account_key.clone()).await?;
+            let (kind_version, account_version) = (kind.version, account.version);
+            let evaluation = evaluate(event, &kind, &account, thresholds);
+            let mut anomaly = evaluation.anomaly;
+            if let Some(a) = anomaly.as_mut() {
+                let snoozes = self
+                    .anomalies
+                    .active_snoozes(&event.tenant, event.event_time)
+                    .await?;
+                if snoozes.iter().any(|s| s.scope.matches(a)) {
+                    a.status = AnomalyStatus::Snoozed;
+                }
+            }
+            let outbox = anomaly
+                .as_ref()
+                .filter(|a| a.status == AnomalyStatus::Open)
+                .map(|a| OutboxMessage {
+                    outbox_id: a.anomaly_id.clone(),
+                    tenant: a.tenant.clone(),
+                    anomaly: a.clone(),
+                    created_at: event.event_time,
+                });
+            let commit = ScoreCommit {
+                event: event.clone(),
+                baselines: vec![
+                    BaselineWrite {
+                        baseline: evaluation.kind,
+                        expected_version: kind_version,
+                    },
+                    BaselineWrite {
+                        baseline: evaluation.account,
+                        expected_version: account_version,
+                    },
+                ],
+                anomaly: anomaly.clone(),
+                outbox,
+            };
+            match self.store.commit(commit).await? {
+                CommitOutcome::Committed => return Ok(Scored::New(anomaly)),
+                CommitOutcome::AlreadyProcessed => return Ok(Scored::Duplicate),
+                CommitOutcome::VersionConflict => continue,
+            }
+        }
+        Err(ScoreError::Contended(kind_key))
+    }
+}

@@ -186,6 +186,32 @@ async fn stale_version_writes_nothing(stores: &StoreSet) {
     );
     assert_eq!(current(stores, &key).await.stats.n, 1);
 
+    // Baseline-only updates take the same version check.
+    let stored = current(stores, &key).await;
+    let teach = grown(stored.clone(), 1.0, "teacher");
+    assert_eq!(
+        stores
+            .score
+            .update_baselines(vec![teach.clone()])
+            .await
+            .expect("update"),
+        CommitOutcome::Committed
+    );
+    assert_eq!(current(stores, &key).await.version, stored.version + 1);
+    assert_eq!(
+        stores
+            .score
+            .update_baselines(vec![teach])
+            .await
+            .expect("update"),
+        CommitOutcome::VersionConflict
+    );
+    assert_eq!(
+        current(stores, &key).await.stats.n,
+        2,
+        "a refused update writes nothing"
+    );
+
     // A writer expecting a version that was never stored is refused too.
     let ahead = ScoreCommit {
         event: second,

@@ -421,7 +421,7 @@ impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
             info_monthly_usd: 10.0,
-            warning_monthly_usd: 200.0,
+            warning_monthly_usd: 500.0,
             critical_monthly_usd: 2_000.0,
             warning_hourly_usd: 1.0,
             critical_hourly_usd: 10.0,

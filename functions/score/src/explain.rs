@@ -55,6 +55,8 @@ fn what(event: &CostEvent, quantity: u32) -> String {
         .replace('-', " ");
     if event.resource_type == "unknown" {
         format!("{quantity} × {noun} of unknown type")
+    } else if event.resource_type.replace('-', " ") == noun {
+        format!("{quantity} × {noun}")
     } else if noun == "instance" || noun == "node" || noun == "broker" {
         format!("{quantity} × {}", event.resource_type)
     } else {

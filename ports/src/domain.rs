@@ -14,6 +14,37 @@ pub const HOURS_PER_MONTH: f64 = 730.0;
 /// The tenant used when none is configured (single-tenant self-hosted installs, `analyze`).
 pub const DEFAULT_TENANT: &str = "default";
 
+/// `$1,234.56`, or four decimals below a dollar (`$0.0052`) so small prices do not read as zero.
+pub fn format_usd(amount: f64) -> String {
+    if amount != 0.0 && amount.abs() < 1.0 {
+        return format!("${amount:.4}");
+    }
+    let cents = (amount * 100.0).round() as i64;
+    let digits = (cents / 100).abs().to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!(
+        "{}${grouped}.{:02}",
+        if cents < 0 { "-" } else { "" },
+        (cents % 100).abs()
+    )
+}
+
+/// What a person recognizes of an actor ARN: `role/ci-deployer` of
+/// `arn:aws:iam::1:role/path/ci-deployer`, `root`, `user/ana`; services stay as they are.
+pub fn actor_name(arn: &str) -> String {
+    let resource = arn.splitn(6, ':').nth(5).unwrap_or(arn);
+    match resource.split_once('/') {
+        Some((kind, path)) => format!("{kind}/{}", path.rsplit('/').next().unwrap_or(path)),
+        None => resource.to_owned(),
+    }
+}
+
 /// Where a price came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -507,6 +538,25 @@ mod tests {
         assert_eq!(instance_family("gp3"), None);
         assert_eq!(instance_family("application"), None);
         assert_eq!(instance_family("nat-gateway"), None);
+    }
+
+    #[test]
+    fn money_and_actors_read_naturally() {
+        assert_eq!(format_usd(95_695.344), "$95,695.34");
+        assert_eq!(format_usd(1_000.0), "$1,000.00");
+        assert_eq!(format_usd(0.0052), "$0.0052");
+        assert_eq!(format_usd(0.0), "$0.00");
+        assert_eq!(format_usd(-12.5), "-$12.50");
+        assert_eq!(
+            actor_name("arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/Admin"),
+            "role/Admin"
+        );
+        assert_eq!(actor_name("arn:aws:iam::111122223333:user/bob"), "user/bob");
+        assert_eq!(actor_name("arn:aws:iam::111122223333:root"), "root");
+        assert_eq!(
+            actor_name("autoscaling.amazonaws.com"),
+            "autoscaling.amazonaws.com"
+        );
     }
 
     #[test]

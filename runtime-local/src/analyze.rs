@@ -8,13 +8,13 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use dd0c_adapters_memory::MemoryStore;
 use dd0c_ingest::Item;
-use dd0c_ports::domain::{Anomaly, CostEvent, Settings, Severity};
+use dd0c_ports::domain::{format_usd, Anomaly, CostEvent, Settings, Severity};
 use dd0c_ports::store::SettingsStore;
 use dd0c_score::{Scored, Scorer};
 
 use crate::cli::{AnalyzeArgs, Format};
 use crate::read;
-use crate::table::{money, short_actor, Align, Table};
+use crate::table::{short_actor, Align, Table};
 
 pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let settings = match &args.config {
@@ -129,8 +129,8 @@ fn report(anomalies: &[Anomaly], color: bool) -> String {
             a.region.clone(),
             short_actor(&a.actor_arn, None),
             format!("{} × {}", a.quantity, a.resource_type),
-            money(a.hourly_usd),
-            money(a.monthly_usd),
+            format_usd(a.hourly_usd),
+            format_usd(a.monthly_usd),
             format!("{:.0}", a.score),
         ]);
     }
@@ -159,7 +159,7 @@ fn report(anomalies: &[Anomaly], color: bool) -> String {
     text.push_str(&format!(
         "\n{} anomalies; {}/month at stake in warnings and criticals.\n",
         anomalies.len(),
-        money(at_stake)
+        format_usd(at_stake)
     ));
     text
 }

@@ -5,11 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use dd0c_ingest::Item;
-use dd0c_ports::domain::CostEvent;
+use dd0c_ports::domain::{format_usd, CostEvent};
 
 use crate::cli::{Format, NormalizeArgs};
 use crate::read;
-use crate::table::{money, short_actor, Align, Table};
+use crate::table::{short_actor, Align, Table};
 
 pub fn run(args: NormalizeArgs) -> Result<ExitCode> {
     let stdout = std::io::stdout();
@@ -61,8 +61,8 @@ fn cost_table(events: &[CostEvent]) -> Table {
             e.resource_kind.clone(),
             e.resource_type.clone(),
             e.quantity.to_string(),
-            money(e.hourly_usd),
-            money(e.monthly_usd),
+            format_usd(e.hourly_usd),
+            format_usd(e.monthly_usd),
             e.price_source.as_str().to_owned(),
         ]);
     }

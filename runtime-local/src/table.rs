@@ -1,6 +1,8 @@
-//! Aligned tables for people, and the formatting of money and actors in them.
+//! Aligned tables for people.
 
 use std::fmt;
+
+use dd0c_ports::domain::actor_name;
 
 /// Column alignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,50 +81,17 @@ impl fmt::Display for Table {
     }
 }
 
-/// `$1,234.56`, or `$0.0052` for sub-dollar amounts that would otherwise read as zero.
-pub fn money(usd: f64) -> String {
-    if usd != 0.0 && usd.abs() < 1.0 {
-        return format!("${usd:.4}");
-    }
-    let cents = (usd * 100.0).round() as i64;
-    let (whole, frac) = (cents / 100, (cents % 100).abs());
-    let digits = whole.abs().to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    let sign = if whole < 0 { "-" } else { "" };
-    format!("{sign}${grouped}.{frac:02}")
-}
-
 /// `role/ci-deployer (job-42)` from the actor's ARN and session: what a person recognizes.
 pub fn short_actor(arn: &str, session: Option<&str>) -> String {
-    let resource = arn.splitn(6, ':').nth(5).unwrap_or(arn);
-    let name = match resource.split_once('/') {
-        Some((kind, path)) => format!("{kind}/{}", path.rsplit('/').next().unwrap_or(path)),
-        None => resource.to_owned(),
-    };
     match session {
-        Some(s) => format!("{name} ({s})"),
-        None => name,
+        Some(s) => format!("{} ({s})", actor_name(arn)),
+        None => actor_name(arn),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn money_reads_naturally() {
-        assert_eq!(money(95_695.344), "$95,695.34");
-        assert_eq!(money(1_000.0), "$1,000.00");
-        assert_eq!(money(0.0052), "$0.0052");
-        assert_eq!(money(0.0), "$0.00");
-        assert_eq!(money(12.5), "$12.50");
-    }
 
     #[test]
     fn actors_are_shortened_to_what_people_recognize() {

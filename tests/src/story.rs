@@ -304,14 +304,12 @@ pub fn story(seed: u64, start: NaiveDate, days: u32) -> Story {
 
         // Data science: a training job a day, notebooks, a small endpoint weekly.
         let scientist = assumed_role(&data, "DataScientist", scientists[(day % 2) as usize]);
-        let time = w.around(day, 10, 59);
-        w.call(time, &scientist, &data, "us-east-1", "sagemaker.amazonaws.com", "CreateTrainingJob",
-            json!({"trainingJobName": format!("churn-{day}"), "resourceConfig": {"instanceType": "ml.m5.xlarge", "instanceCount": 1, "volumeSizeInGB": 50}}),
-            json!({"trainingJobArn": format!("arn:aws:sagemaker:us-east-1:{data}:training-job/churn-{day}")}));
-        let time = w.around(day, 14, 59);
-        w.call(time, &scientist, &data, "us-east-1", "sagemaker.amazonaws.com", "CreateTrainingJob",
-            json!({"trainingJobName": format!("ltv-{day}"), "resourceConfig": {"instanceType": "ml.m5.xlarge", "instanceCount": 1 + (day % 2), "volumeSizeInGB": 50}}),
-            json!({"trainingJobArn": format!("arn:aws:sagemaker:us-east-1:{data}:training-job/ltv-{day}")}));
+        for (job, hour, instances) in [("churn", 10, 1), ("ltv", 14, 1 + day % 2)] {
+            let time = w.around(day, hour, 59);
+            w.call(time, &scientist, &data, "us-east-1", "sagemaker.amazonaws.com", "CreateTrainingJob",
+                json!({"trainingJobName": format!("{job}-{day}"), "resourceConfig": {"instanceType": "ml.m5.xlarge", "instanceCount": instances, "volumeSizeInGB": 50}}),
+                json!({"trainingJobArn": format!("arn:aws:sagemaker:us-east-1:{data}:training-job/{job}-{day}")}));
+        }
         if day % 2 == 1 {
             let time = w.at(day, 9, 5);
             w.call(time, &scientist, &data, "us-east-1", "sagemaker.amazonaws.com", "CreateNotebookInstance",

@@ -24,8 +24,8 @@
 use chrono::Duration;
 use dd0c_ports::baseline::{is_new, remember, Baseline, BurstWindow, WindowEntry};
 use dd0c_ports::domain::{
-    Anomaly, AnomalyStatus, BaselineStats, Combine, CostEvent, PriceSource, Reason, Severity,
-    Signal, Thresholds, HOURS_PER_MONTH,
+    format_usd, Anomaly, AnomalyStatus, BaselineStats, Combine, CostEvent, PriceSource, Reason,
+    Severity, Signal, Thresholds, HOURS_PER_MONTH,
 };
 use sha2::{Digest, Sha256};
 
@@ -264,9 +264,9 @@ pub fn evaluate(
             };
             let detail = format!(
                 "{} crosses the {} threshold of {}",
-                explain::usd(observed),
+                format_usd(observed),
                 level,
-                explain::usd(threshold)
+                format_usd(threshold)
             );
             reasons.push(Reason {
                 signal,

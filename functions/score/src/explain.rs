@@ -1,37 +1,7 @@
 //! Words: the reason phrases and the one sentence a manager can read.
 
 use dd0c_ports::baseline::{Baseline, ACCOUNT_SCOPE};
-use dd0c_ports::domain::{Anomaly, CostEvent, Reason, Signal};
-
-/// `$1,234.56` (or four decimals below a dollar).
-pub fn usd(amount: f64) -> String {
-    if amount != 0.0 && amount.abs() < 1.0 {
-        return format!("${amount:.4}");
-    }
-    let cents = (amount * 100.0).round() as i64;
-    let digits = (cents / 100).abs().to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!(
-        "{}${grouped}.{:02}",
-        if cents < 0 { "-" } else { "" },
-        (cents % 100).abs()
-    )
-}
-
-/// `role/ci-deployer` of `arn:aws:iam::1:role/path/ci-deployer`; services stay as they are.
-pub fn actor_name(arn: &str) -> String {
-    let resource = arn.splitn(6, ':').nth(5).unwrap_or(arn);
-    match resource.split_once('/') {
-        Some((kind, path)) => format!("{kind}/{}", path.rsplit('/').next().unwrap_or(path)),
-        None => resource.to_owned(),
-    }
-}
+use dd0c_ports::domain::{actor_name, format_usd as usd, Anomaly, CostEvent, Reason, Signal};
 
 /// What the actor did, in words: "launched", "created", "resized … to", "scaled … to".
 fn verb(event_name: &str) -> &'static str {
@@ -159,23 +129,4 @@ pub fn sentence(event: &CostEvent, anomaly: &Anomaly, burst: bool) -> String {
         },
         because(&anomaly.reasons)
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dollars_and_names_read_naturally() {
-        assert_eq!(usd(95_695.344), "$95,695.34");
-        assert_eq!(usd(0.0416), "$0.0416");
-        assert_eq!(
-            actor_name("arn:aws:iam::1:role/aws-reserved/sso.amazonaws.com/Admin"),
-            "role/Admin"
-        );
-        assert_eq!(
-            actor_name("autoscaling.amazonaws.com"),
-            "autoscaling.amazonaws.com"
-        );
-    }
 }

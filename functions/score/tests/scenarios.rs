@@ -91,6 +91,30 @@ impl World {
         self.score(&event).await
     }
 
+    /// `count` single launches of `resource_type` by `actor`, 20 s apart from `from`: what they raised.
+    async fn burst(
+        &mut self,
+        actor: &str,
+        resource_type: &str,
+        count: i64,
+        from: DateTime<Utc>,
+    ) -> Vec<Anomaly> {
+        let mut raised = Vec::new();
+        for i in 0..count {
+            raised.extend(
+                self.launch(
+                    actor,
+                    "us-east-1",
+                    resource_type,
+                    1,
+                    from + Duration::seconds(20 * i),
+                )
+                .await,
+            );
+        }
+        raised
+    }
+
     /// Two weeks of CI: 1–3 × t3.medium or m5.large every two hours in office hours.
     async fn routine(&mut self, days: i64) -> Vec<Anomaly> {
         let mut raised = Vec::new();
@@ -202,11 +226,9 @@ async fn a_known_actors_sudden_40_instance_launch_is_critical_though_nothing_is_
 async fn forty_launches_in_ten_minutes_are_one_burst_that_escalates_once() {
     let mut world = World::new();
     world.routine(14).await;
-    let mut raised = Vec::new();
-    for i in 0..40 {
-        let at = start() + Duration::days(14) + Duration::seconds(15 * i);
-        raised.extend(world.launch(CI, "us-east-1", "m5.xlarge", 1, at).await);
-    }
+    let raised = world
+        .burst(CI, "m5.xlarge", 40, start() + Duration::days(14))
+        .await;
     let bursts: Vec<&Anomaly> = raised
         .iter()
         .filter(|a| signals(a).contains(&Signal::Burst))
@@ -255,23 +277,10 @@ async fn a_slow_ramp_alerts_at_most_once_per_step() {
 
 #[tokio::test]
 async fn mark_expected_silences_the_repeat() {
+    let day = start() + Duration::days(14);
     let mut world = World::new();
     world.routine(14).await;
-    let day = start() + Duration::days(14);
-    let mut first = Vec::new();
-    for i in 0..12 {
-        first.extend(
-            world
-                .launch(
-                    CI,
-                    "us-east-1",
-                    "c5.2xlarge",
-                    1,
-                    day + Duration::seconds(20 * i),
-                )
-                .await,
-        );
-    }
+    let first = world.burst(CI, "c5.2xlarge", 12, day).await;
     let burst = first
         .iter()
         .rev()
@@ -282,33 +291,14 @@ async fn mark_expected_silences_the_repeat() {
     // Without feedback, the same burst the next day alerts again…
     let mut control = World::new();
     control.routine(14).await;
-    for i in 0..12 {
-        control
-            .launch(
-                CI,
-                "us-east-1",
-                "c5.2xlarge",
-                1,
-                day + Duration::seconds(20 * i),
-            )
-            .await;
-    }
-    let mut repeat = 0;
-    for i in 0..12 {
-        repeat += usize::from(
-            control
-                .launch(
-                    CI,
-                    "us-east-1",
-                    "c5.2xlarge",
-                    1,
-                    day + Duration::days(1) + Duration::seconds(20 * i),
-                )
-                .await
-                .is_some(),
-        );
-    }
-    assert!(repeat > 0, "the control repeat alerts");
+    control.burst(CI, "c5.2xlarge", 12, day).await;
+    assert!(
+        !control
+            .burst(CI, "c5.2xlarge", 12, day + Duration::days(1))
+            .await
+            .is_empty(),
+        "the control repeat alerts"
+    );
 
     // …and once marked expected, it does not.
     let status = feedback::apply(
@@ -323,22 +313,13 @@ async fn mark_expected_silences_the_repeat() {
     .await
     .expect("feedback");
     assert_eq!(status, AnomalyStatus::Expected);
-    let mut after = 0;
-    for i in 0..12 {
-        after += usize::from(
-            world
-                .launch(
-                    CI,
-                    "us-east-1",
-                    "c5.2xlarge",
-                    1,
-                    day + Duration::days(1) + Duration::seconds(20 * i),
-                )
-                .await
-                .is_some(),
-        );
-    }
-    assert_eq!(after, 0, "marked expected: the repeat is silent");
+    let after = world
+        .burst(CI, "c5.2xlarge", 12, day + Duration::days(1))
+        .await;
+    assert!(
+        after.is_empty(),
+        "marked expected: the repeat is silent: {after:#?}"
+    );
     let recorded = world
         .store
         .feedback("default", &burst.anomaly_id)

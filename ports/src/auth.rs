@@ -35,3 +35,23 @@ pub trait Auth: Send + Sync {
     /// valid, wrong issuer or audience, unknown key — is `Unauthorized`, never a panic.
     async fn verify(&self, bearer: &str) -> PortResult<Principal>;
 }
+
+/// The account an ingest token admits records for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestGrant {
+    /// The tenant.
+    pub tenant: String,
+    /// The one AWS account whose records the token admits.
+    pub account_id: String,
+}
+
+/// Per-account ingest tokens, stored as SHA-256 hashes (the token is shown once, at creation).
+#[async_trait]
+pub trait IngestTokens: Send + Sync {
+    /// Records a token hash for an account; `NotFound` if the tenant has no such account.
+    async fn add_token(&self, grant: &IngestGrant, token_sha256: &str) -> PortResult<()>;
+    /// The grant of an unrevoked token hash, or `None`.
+    async fn grant(&self, token_sha256: &str) -> PortResult<Option<IngestGrant>>;
+    /// Revokes a token hash; `NotFound` if unknown.
+    async fn revoke_token(&self, token_sha256: &str) -> PortResult<()>;
+}

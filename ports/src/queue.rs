@@ -82,7 +82,8 @@ pub trait Queue: Send + Sync {
     /// Enqueues a message unless its dedup key was sent within [`DEDUP_WINDOW`].
     async fn send(&self, message: OutgoingMessage) -> PortResult<SendOutcome>;
 
-    /// Receives up to `max` visible messages and hides them for `visibility`; a message not
+    /// Receives up to `max` visible messages and hides them for `visibility` (adapters may round
+    /// it up to whole seconds); a message not
     /// acknowledged by then becomes visible again with its receive count increased. Never
     /// returns a message while an earlier message of its group is in flight or waiting.
     async fn receive(&self, max: usize, visibility: Duration) -> PortResult<Vec<Delivery>>;

@@ -24,6 +24,18 @@ pub struct BaselineWrite {
     pub expected_version: u64,
 }
 
+/// The queue message a commit consumes. A store that shares a transaction with its queue
+/// (Postgres with pgmq) archives the message in the same commit; other stores ignore it and the
+/// consumer acknowledges after the commit — where a second acknowledgement of an already
+/// archived message answers `Conflict`, which the consumer takes as done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumed {
+    /// The queue's name.
+    pub queue: String,
+    /// The delivery's receipt.
+    pub receipt: String,
+}
+
 /// Everything scoring one cost event changes, committed as one atomic step
 /// (one Postgres transaction, one DynamoDB TransactWriteItems).
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +48,8 @@ pub struct ScoreCommit {
     pub anomaly: Option<Anomaly>,
     /// The notification to send, if any.
     pub outbox: Option<OutboxMessage>,
+    /// The queue message being processed, if the event came from one.
+    pub consumed: Option<Consumed>,
 }
 
 /// What [`ScoreStore::commit`] did.
@@ -101,6 +115,25 @@ impl AnomalyFilter {
             && self.from.is_none_or(|from| a.event_time >= from)
             && self.to.is_none_or(|to| a.event_time < to)
     }
+}
+
+/// The cursor after an item listed by (time, id): opaque to callers, shared by the adapters.
+pub fn encode_cursor(time: DateTime<Utc>, id: &str) -> String {
+    format!(
+        "{}|{id}",
+        time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+    )
+}
+
+/// Reads a cursor of [`encode_cursor`]; a malformed one is `Invalid`.
+pub fn decode_cursor(cursor: &str) -> PortResult<(DateTime<Utc>, String)> {
+    let invalid =
+        |why: String| crate::PortError::Invalid(format!("malformed cursor {cursor:?}{why}"));
+    let (time, id) = cursor
+        .split_once('|')
+        .ok_or_else(|| invalid(String::new()))?;
+    let time = DateTime::parse_from_rfc3339(time).map_err(|e| invalid(format!(": {e}")))?;
+    Ok((time.with_timezone(&Utc), id.to_owned()))
 }
 
 /// One page of a list, newest first.

@@ -3,13 +3,14 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use dd0c_ports::auth::{IngestGrant, IngestTokens};
 use dd0c_ports::baseline::{Baseline, BaselineKey};
 use dd0c_ports::domain::{
     Account, Anomaly, AnomalyStatus, CostEvent, Feedback, OutboxMessage, Settings, Snooze, Tenant,
 };
 use dd0c_ports::store::{
-    AnomalyFilter, AnomalyStore, BaselineWrite, CommitOutcome, CostEventStore, OutboxStore, Page,
-    ScoreCommit, ScoreStore, SettingsStore, TenantStore,
+    decode_cursor, encode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite, CommitOutcome,
+    CostEventStore, OutboxStore, Page, ScoreCommit, ScoreStore, SettingsStore, TenantStore,
 };
 use dd0c_ports::{PortError, PortResult};
 
@@ -31,6 +32,7 @@ struct Inner {
     accounts: BTreeMap<(String, String), Account>,
     settings: HashMap<String, Settings>,
     outbox: BTreeMap<(DateTime<Utc>, String), OutboxMessage>,
+    tokens: HashMap<String, (IngestGrant, bool)>,
 }
 
 impl Inner {
@@ -65,23 +67,6 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
-}
-
-fn encode_cursor(time: DateTime<Utc>, id: &str) -> String {
-    format!(
-        "{}|{id}",
-        time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
-    )
-}
-
-fn decode_cursor(cursor: &str) -> PortResult<(DateTime<Utc>, String)> {
-    let (time, id) = cursor
-        .split_once('|')
-        .ok_or_else(|| PortError::Invalid(format!("malformed cursor {cursor:?}")))?;
-    let time = DateTime::parse_from_rfc3339(time)
-        .map_err(|e| PortError::Invalid(format!("malformed cursor {cursor:?}: {e}")))?
-        .with_timezone(&Utc);
-    Ok((time, id.to_owned()))
 }
 
 #[async_trait]
@@ -394,5 +379,44 @@ impl OutboxStore for MemoryStore {
             .outbox
             .retain(|(_, id), _| id != outbox_id);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl IngestTokens for MemoryStore {
+    async fn add_token(&self, grant: &IngestGrant, token_sha256: &str) -> PortResult<()> {
+        let mut inner = lock(&self.inner);
+        if !inner
+            .accounts
+            .contains_key(&(grant.tenant.clone(), grant.account_id.clone()))
+        {
+            return Err(PortError::NotFound(format!(
+                "account {} in tenant {}",
+                grant.account_id, grant.tenant
+            )));
+        }
+        inner
+            .tokens
+            .insert(token_sha256.to_owned(), (grant.clone(), false));
+        Ok(())
+    }
+
+    async fn grant(&self, token_sha256: &str) -> PortResult<Option<IngestGrant>> {
+        let inner = lock(&self.inner);
+        Ok(inner
+            .tokens
+            .get(token_sha256)
+            .filter(|(_, revoked)| !revoked)
+            .map(|(grant, _)| grant.clone()))
+    }
+
+    async fn revoke_token(&self, token_sha256: &str) -> PortResult<()> {
+        match lock(&self.inner).tokens.get_mut(token_sha256) {
+            Some((_, revoked)) => {
+                *revoked = true;
+                Ok(())
+            }
+            None => Err(PortError::NotFound("ingest token".into())),
+        }
     }
 }

@@ -20,7 +20,8 @@ async fn memory_store_passes_the_store_suite() {
         events: store.clone(),
         tenants: store.clone(),
         settings: store.clone(),
-        outbox: store,
+        outbox: store.clone(),
+        tokens: store,
     })
     .await;
 }

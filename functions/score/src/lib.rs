@@ -23,7 +23,7 @@ use std::sync::Arc;
 use dd0c_ports::baseline::{Baseline, BaselineKey};
 use dd0c_ports::domain::{Anomaly, AnomalyStatus, CostEvent, OutboxMessage};
 use dd0c_ports::store::{
-    AnomalyStore, BaselineWrite, CommitOutcome, ScoreCommit, ScoreStore, SettingsStore,
+    AnomalyStore, BaselineWrite, CommitOutcome, Consumed, ScoreCommit, ScoreStore, SettingsStore,
 };
 use dd0c_ports::PortError;
 
@@ -97,6 +97,16 @@ impl Scorer {
     /// Scores one cost event exactly once: a second call with the same event changes nothing
     /// and returns [`Scored::Duplicate`].
     pub async fn score(&self, event: &CostEvent) -> Result<Scored, ScoreError> {
+        self.score_message(event, None).await
+    }
+
+    /// Scores a cost event that arrived as the queue message `consumed`, which the store
+    /// archives in the same commit where it can.
+    pub async fn score_message(
+        &self,
+        event: &CostEvent,
+        consumed: Option<&Consumed>,
+    ) -> Result<Scored, ScoreError> {
         if self
             .store
             .is_processed(&event.tenant, &event.event_id)
@@ -149,6 +159,7 @@ impl Scorer {
                 ],
                 anomaly: anomaly.clone(),
                 outbox,
+                consumed: consumed.cloned(),
             };
             match self.store.commit(commit).await? {
                 CommitOutcome::Committed => return Ok(Scored::New(anomaly)),

@@ -119,11 +119,11 @@ async fn groups_are_fifo_one_in_flight(queue: Arc<dyn Queue>) {
 
 async fn invisible_until_timeout_then_redelivered(queue: Arc<dyn Queue>) {
     queue.send(message("g", "m")).await.expect("send");
-    let short = Duration::from_millis(1_200);
+    let short = Duration::from_secs(1);
     let first = queue.receive(1, short).await.expect("receive");
     assert_eq!(first.len(), 1);
     assert!(queue.receive(1, short).await.expect("receive").is_empty());
-    tokio::time::sleep(short + Duration::from_millis(600)).await;
+    tokio::time::sleep(short + Duration::from_millis(800)).await;
     let second = queue.receive(1, LONG).await.expect("receive");
     assert_eq!(
         second.len(),

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use super::fixtures::{anomaly_for, cost_event, unique};
+use crate::auth::{IngestGrant, IngestTokens};
 use crate::baseline::{Baseline, BaselineKey};
 use crate::domain::{
     Account, AnomalyStatus, Feedback, FeedbackAction, OutboxMessage, Settings, Severity, Snooze,
@@ -31,6 +32,8 @@ pub struct StoreSet {
     pub settings: Arc<dyn SettingsStore>,
     /// The outbox.
     pub outbox: Arc<dyn OutboxStore>,
+    /// Ingest tokens.
+    pub tokens: Arc<dyn IngestTokens>,
 }
 
 /// Runs every store case against one backend.
@@ -45,6 +48,58 @@ pub async fn store_suite(stores: StoreSet) {
     tenants_and_accounts(&stores).await;
     settings_default_and_round_trip(&stores).await;
     outbox_delivers_once(&stores).await;
+    ingest_tokens_admit_one_account(&stores).await;
+}
+
+async fn ingest_tokens_admit_one_account(stores: &StoreSet) {
+    let tenant = unique("t");
+    let at = cost_event(&tenant, "1", "x", 0, 1.0).event_time;
+    stores
+        .tenants
+        .add_tenant(&Tenant {
+            name: tenant.clone(),
+            created_at: at,
+        })
+        .await
+        .expect("tenant");
+    let grant = IngestGrant {
+        tenant: tenant.clone(),
+        account_id: "123456789012".into(),
+    };
+    assert!(
+        matches!(
+            stores.tokens.add_token(&grant, "hash-1").await,
+            Err(PortError::NotFound(_))
+        ),
+        "a token needs an existing account"
+    );
+    let account = Account {
+        tenant: tenant.clone(),
+        account_id: "123456789012".into(),
+        name: None,
+        created_at: at,
+    };
+    stores.tenants.add_account(&account).await.expect("account");
+    let hash = unique("hash");
+    stores.tokens.add_token(&grant, &hash).await.expect("token");
+    assert_eq!(
+        stores.tokens.grant(&hash).await.expect("grant"),
+        Some(grant)
+    );
+    assert_eq!(
+        stores.tokens.grant(&unique("hash")).await.expect("grant"),
+        None
+    );
+    stores.tokens.revoke_token(&hash).await.expect("revoke");
+    assert_eq!(
+        stores.tokens.grant(&hash).await.expect("grant"),
+        None,
+        "a revoked token admits nothing"
+    );
+    assert!(matches!(
+        stores.tokens.revoke_token(&unique("hash")).await,
+        Err(PortError::NotFound(_))
+    ));
 }
 
 fn grown(mut baseline: Baseline, hourly: f64, actor: &str) -> BaselineWrite {
@@ -85,6 +140,7 @@ async fn commit_is_atomic_and_idempotent(stores: &StoreSet) {
             anomaly: anomaly.clone(),
             created_at: event.event_time,
         }),
+        consumed: None,
     };
     assert!(!stores
         .score
@@ -151,6 +207,7 @@ async fn stale_version_writes_nothing(stores: &StoreSet) {
         baselines: vec![write.clone()],
         anomaly: None,
         outbox: None,
+        consumed: None,
     };
     assert_eq!(
         stores.score.commit(commit).await.expect("commit"),
@@ -165,6 +222,7 @@ async fn stale_version_writes_nothing(stores: &StoreSet) {
         baselines: vec![write],
         anomaly: Some(anomaly.clone()),
         outbox: None,
+        consumed: None,
     };
     assert_eq!(
         stores.score.commit(stale).await.expect("commit"),
@@ -221,6 +279,7 @@ async fn stale_version_writes_nothing(stores: &StoreSet) {
         }],
         anomaly: None,
         outbox: None,
+        consumed: None,
     };
     assert_eq!(
         stores.score.commit(ahead).await.expect("commit"),
@@ -252,6 +311,7 @@ async fn concurrent_writers_lose_no_update(stores: &StoreSet) {
                         baselines: vec![grown(base, 1.0, &format!("actor-{writer}"))],
                         anomaly: None,
                         outbox: None,
+                        consumed: None,
                     };
                     match stores.score.commit(commit).await.expect("commit") {
                         CommitOutcome::Committed => break,
@@ -284,6 +344,7 @@ async fn tenants_never_see_each_other(stores: &StoreSet) {
         baselines: vec![grown(Baseline::empty(key_a.clone()), 3.0, "x")],
         anomaly: Some(anomaly.clone()),
         outbox: None,
+        consumed: None,
     };
     assert_eq!(
         stores.score.commit(commit).await.expect("commit"),
@@ -360,6 +421,7 @@ async fn tenants_never_see_each_other(stores: &StoreSet) {
         baselines: vec![grown(Baseline::empty(key_b), 3.0, "x")],
         anomaly: None,
         outbox: None,
+        consumed: None,
     };
     assert_eq!(
         stores.score.commit(commit_b).await.expect("commit"),
@@ -391,6 +453,7 @@ async fn commit_anomalies(
             baselines: Vec::new(),
             anomaly: Some(anomaly.clone()),
             outbox: None,
+            consumed: None,
         };
         assert_eq!(
             stores.score.commit(commit).await.expect("commit"),
@@ -572,6 +635,7 @@ async fn cost_events_by_time_range(stores: &StoreSet) {
             baselines: Vec::new(),
             anomaly: None,
             outbox: None,
+            consumed: None,
         };
         assert_eq!(
             stores.score.commit(commit).await.expect("commit"),
@@ -739,6 +803,7 @@ async fn outbox_delivers_once(stores: &StoreSet) {
         baselines: Vec::new(),
         anomaly: Some(anomaly),
         outbox: Some(message.clone()),
+        consumed: None,
     };
     assert_eq!(
         stores.score.commit(commit).await.expect("commit"),

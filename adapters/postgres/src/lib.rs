@@ -1,0 +1,122 @@
+//! # dd0c-adapters-postgres
+//!
+//! The self-hosted backend: every store port on Postgres tables (JSONB payloads beside the
+//! columns queries use), the queue port on pgmq, installed from SQL — no C extension, so it runs
+//! on Debian's PostgreSQL 15 and on the compose image alike.
+//!
+//! Map:
+//! - [`connect`] and [`migrate`] — the pool, the schema (`migrations/`, sqlx) and pgmq's SQL.
+//! - [`PgStore`] — `ScoreStore`, `AnomalyStore`, `CostEventStore`, `TenantStore`,
+//!   `SettingsStore`, `OutboxStore`, `IngestTokens`. Its scoring commit is one transaction:
+//!   processed-event record, baselines (version-checked), cost event, anomaly, outbox row and
+//!   the archive of the pgmq message being processed.
+//! - [`PgmqQueue`] — FIFO per group via pgmq's `x-pgmq-group` header and `read_grouped_head`,
+//!   deduplication in `queue_dedup`, dead letters in `dead_letters`.
+//! - [`Leader`] — Postgres advisory locks, so that one replica runs each scheduled job per tick.
+
+mod error;
+mod leader;
+mod queue;
+mod store;
+
+pub use leader::Leader;
+pub use queue::PgmqQueue;
+pub use store::PgStore;
+
+use std::time::Duration;
+
+use dd0c_ports::{PortError, PortResult};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+use error::backend;
+
+/// The migrations under `migrations/`, embedded at build time.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// A pool to `database_url` that waits at most `acquire_timeout` for a connection, so that a
+/// database restart shows up as `Unavailable` errors (and recovers by itself) rather than hangs.
+pub async fn connect(database_url: &str, max_connections: u32) -> PortResult<PgPool> {
+    let options: PgConnectOptions = database_url
+        .parse()
+        .map_err(|e| PortError::Invalid(format!("DATABASE_URL is not a Postgres URL: {e}")))?;
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(|e| backend("connecting to Postgres", e))
+}
+
+/// Creates database `name` on the server of `server_url` and returns the URL of the new database
+/// (tests use one database each; `name` must be `[a-z0-9_]`).
+pub async fn create_database(server_url: &str, name: &str) -> PortResult<String> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(PortError::Invalid(format!(
+            "database name {name:?} must be [a-z0-9_]"
+        )));
+    }
+    let pool = connect(server_url, 1).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .map_err(|e| backend("creating a database", e))?;
+    pool.close().await;
+    with_database(server_url, name)
+}
+
+/// `postgres://user@host:port/old?opts` → `postgres://user@host:port/name?opts`.
+fn with_database(url: &str, name: &str) -> PortResult<String> {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (scheme, rest) = base
+        .split_once("://")
+        .ok_or_else(|| PortError::Invalid(format!("{url:?} is not a URL")))?;
+    let authority = rest
+        .split_once('/')
+        .map_or(rest, |(authority, _)| authority);
+    let mut out = format!("{scheme}://{authority}/{name}");
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    Ok(out)
+}
+
+/// Applies pending migrations and installs (or upgrades) pgmq's SQL. Safe to run repeatedly and
+/// from several replicas at once (sqlx serializes migrations with an advisory lock).
+pub async fn migrate(pool: &PgPool) -> PortResult<()> {
+    MIGRATOR
+        .run(pool)
+        .await
+        .map_err(|e| PortError::Backend(format!("applying migrations: {e}")))?;
+    let lock = Leader::new(pool.clone());
+    // pgmq's installer is not concurrency-safe: one replica installs at a time.
+    let _guard = lock.wait_for("pgmq-install").await?;
+    pgmq::install::install_sql_from_embedded(pool)
+        .await
+        .map_err(|e| PortError::Backend(format!("installing pgmq: {e}")))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_database_url_points_at_another_database() {
+        let with = |url, name| super::with_database(url, name).expect("a url");
+        assert_eq!(
+            with("postgres://u@127.0.0.1:5432/postgres", "t1"),
+            "postgres://u@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            with("postgres://u:p@h/db?sslmode=disable", "t2"),
+            "postgres://u:p@h/t2?sslmode=disable"
+        );
+        assert_eq!(with("postgres://h:1", "t3"), "postgres://h:1/t3");
+    }
+}

@@ -1,0 +1,669 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use dd0c_ports::auth::{IngestGrant, IngestTokens};
+use dd0c_ports::baseline::{Baseline, BaselineKey};
+use dd0c_ports::domain::{
+    Account, Anomaly, AnomalyStatus, CostEvent, Feedback, OutboxMessage, Settings, Snooze, Tenant,
+};
+use dd0c_ports::store::{
+    decode_cursor, encode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite, CommitOutcome,
+    CostEventStore, OutboxStore, Page, ScoreCommit, ScoreStore, SettingsStore, TenantStore,
+};
+use dd0c_ports::{PortError, PortResult};
+use serde::de::DeserializeOwned;
+use sqlx::types::Json;
+use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
+
+use crate::error::{backend, payload};
+use crate::queue::archive_in;
+
+/// Every store port on Postgres.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+fn decode<T: DeserializeOwned>(value: serde_json::Value, what: &str) -> PortResult<T> {
+    serde_json::from_value(value).map_err(|e| payload(what, e))
+}
+
+fn encode<T: serde::Serialize>(value: &T, what: &str) -> PortResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| payload(what, e))
+}
+
+fn is_violation(error: &sqlx::Error, code: &str) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some(code))
+}
+
+/// Deadlocks and serialization failures abort a transaction that a retry can complete.
+fn is_retryable_conflict(error: &sqlx::Error) -> bool {
+    is_violation(error, "40P01") || is_violation(error, "40001")
+}
+
+fn parse_status(text: &str) -> PortResult<AnomalyStatus> {
+    decode(serde_json::Value::String(text.to_owned()), "anomaly status")
+}
+
+impl PgStore {
+    /// Stores on `pool` (migrated with [`crate::migrate`]).
+    pub fn new(pool: PgPool) -> Self {
+        PgStore { pool }
+    }
+
+    /// The pool, for wiring other adapters to the same database.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Writes baselines under their version checks; `false` (and nothing usable in `tx`) if any
+    /// version differed.
+    async fn write_baselines(
+        tx: &mut Transaction<'_, Postgres>,
+        writes: Vec<BaselineWrite>,
+    ) -> Result<bool, sqlx::Error> {
+        for write in writes {
+            let mut baseline = write.baseline;
+            baseline.version = write.expected_version + 1;
+            let stored =
+                serde_json::to_value(&baseline).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            let key = &baseline.key;
+            let n = i64::try_from(baseline.stats.n).unwrap_or(i64::MAX);
+            let (version, expected) = (baseline.version as i64, write.expected_version as i64);
+            let affected = if write.expected_version == 0 {
+                sqlx::query(
+                    "INSERT INTO baselines (tenant_id, account_id, resource_kind, version, n, mean, m2, payload)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                )
+                .bind(&key.tenant)
+                .bind(&key.account_id)
+                .bind(&key.resource_kind)
+                .bind(version)
+                .bind(n)
+                .bind(baseline.stats.mean)
+                .bind(baseline.stats.m2)
+                .bind(Json(&stored))
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
+            } else {
+                sqlx::query(
+                    "UPDATE baselines SET version = $4, n = $5, mean = $6, m2 = $7, payload = $8, updated_at = now()
+                     WHERE tenant_id = $1 AND account_id = $2 AND resource_kind = $3 AND version = $9",
+                )
+                .bind(&key.tenant)
+                .bind(&key.account_id)
+                .bind(&key.resource_kind)
+                .bind(version)
+                .bind(n)
+                .bind(baseline.stats.mean)
+                .bind(baseline.stats.m2)
+                .bind(Json(&stored))
+                .bind(expected)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()
+            };
+            if affected == 0 {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn try_commit(&self, commit: &ScoreCommit) -> Result<CommitOutcome, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let event = &commit.event;
+        let fresh = sqlx::query("INSERT INTO processed_events (tenant_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(&event.tenant)
+            .bind(&event.event_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if fresh == 0 {
+            tx.rollback().await?;
+            return Ok(CommitOutcome::AlreadyProcessed);
+        }
+        if !Self::write_baselines(&mut tx, commit.baselines.clone()).await? {
+            tx.rollback().await?;
+            return Ok(CommitOutcome::VersionConflict);
+        }
+        let severity = commit.anomaly.as_ref().map(|a| a.severity.as_str());
+        sqlx::query(
+            "INSERT INTO cost_events (tenant_id, event_id, account_id, event_time, severity, payload) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&event.tenant)
+        .bind(&event.event_id)
+        .bind(&event.account_id)
+        .bind(event.event_time)
+        .bind(severity)
+        .bind(Json(event))
+        .execute(&mut *tx)
+        .await?;
+        if let Some(a) = &commit.anomaly {
+            sqlx::query(
+                "INSERT INTO anomalies (tenant_id, anomaly_id, event_id, account_id, event_time, severity, status, payload)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&a.tenant)
+            .bind(&a.anomaly_id)
+            .bind(&a.event_id)
+            .bind(&a.account_id)
+            .bind(a.event_time)
+            .bind(a.severity.as_str())
+            .bind(a.status.as_str())
+            .bind(Json(a))
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(m) = &commit.outbox {
+            sqlx::query("INSERT INTO outbox (outbox_id, tenant_id, payload, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(&m.outbox_id)
+                .bind(&m.tenant)
+                .bind(Json(m))
+                .bind(m.created_at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(consumed) = &commit.consumed {
+            // A stale receipt (redelivered elsewhere) archives nothing; that delivery will find
+            // the event processed and acknowledge it.
+            archive_in(&mut tx, &consumed.queue, &consumed.receipt).await?;
+        }
+        tx.commit().await?;
+        Ok(CommitOutcome::Committed)
+    }
+
+    fn anomaly_row(row: &sqlx::postgres::PgRow) -> PortResult<Anomaly> {
+        let Json(value): Json<serde_json::Value> = row
+            .try_get("payload")
+            .map_err(|e| backend("reading an anomaly", e))?;
+        let status: String = row
+            .try_get("status")
+            .map_err(|e| backend("reading an anomaly", e))?;
+        let mut anomaly: Anomaly = decode(value, "anomaly")?;
+        anomaly.status = parse_status(&status)?;
+        Ok(anomaly)
+    }
+}
+
+#[async_trait]
+impl ScoreStore for PgStore {
+    async fn baseline(&self, key: &BaselineKey) -> PortResult<Option<Baseline>> {
+        let row: Option<(Json<serde_json::Value>,)> = sqlx::query_as(
+            "SELECT payload FROM baselines WHERE tenant_id = $1 AND account_id = $2 AND resource_kind = $3",
+        )
+        .bind(&key.tenant)
+        .bind(&key.account_id)
+        .bind(&key.resource_kind)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| backend("reading a baseline", e))?;
+        row.map(|(Json(v),)| decode(v, "baseline")).transpose()
+    }
+
+    async fn baselines(&self, tenant: &str, account_id: Option<&str>) -> PortResult<Vec<Baseline>> {
+        let rows: Vec<(Json<serde_json::Value>,)> = sqlx::query_as(
+            "SELECT payload FROM baselines WHERE tenant_id = $1 AND ($2::text IS NULL OR account_id = $2)
+             ORDER BY account_id, resource_kind",
+        )
+        .bind(tenant)
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend("listing baselines", e))?;
+        rows.into_iter()
+            .map(|(Json(v),)| decode(v, "baseline"))
+            .collect()
+    }
+
+    async fn is_processed(&self, tenant: &str, event_id: &str) -> PortResult<bool> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM processed_events WHERE tenant_id = $1 AND event_id = $2)",
+        )
+        .bind(tenant)
+        .bind(event_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| backend("checking a processed event", e))
+    }
+
+    async fn commit(&self, commit: ScoreCommit) -> PortResult<CommitOutcome> {
+        match self.try_commit(&commit).await {
+            Ok(outcome) => Ok(outcome),
+            Err(e) if is_retryable_conflict(&e) => Ok(CommitOutcome::VersionConflict),
+            Err(e) => Err(backend("committing a scored event", e)),
+        }
+    }
+
+    async fn update_baselines(&self, writes: Vec<BaselineWrite>) -> PortResult<CommitOutcome> {
+        let attempt = async {
+            let mut tx = self.pool.begin().await?;
+            if Self::write_baselines(&mut tx, writes).await? {
+                tx.commit().await?;
+                Ok(CommitOutcome::Committed)
+            } else {
+                tx.rollback().await?;
+                Ok(CommitOutcome::VersionConflict)
+            }
+        };
+        match attempt.await {
+            Ok(outcome) => Ok(outcome),
+            Err(e) if is_retryable_conflict(&e) => Ok(CommitOutcome::VersionConflict),
+            Err(e) => Err(backend("updating baselines", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl AnomalyStore for PgStore {
+    async fn anomaly(&self, tenant: &str, anomaly_id: &str) -> PortResult<Option<Anomaly>> {
+        let row = sqlx::query(
+            "SELECT payload, status FROM anomalies WHERE tenant_id = $1 AND anomaly_id = $2",
+        )
+        .bind(tenant)
+        .bind(anomaly_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| backend("reading an anomaly", e))?;
+        match row {
+            Some(row) => Ok(Some(Self::anomaly_row(&row)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn anomalies(
+        &self,
+        tenant: &str,
+        filter: &AnomalyFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> PortResult<Page<Anomaly>> {
+        let after = cursor.map(decode_cursor).transpose()?;
+        let mut query = QueryBuilder::<Postgres>::new(
+            "SELECT payload, status FROM anomalies WHERE tenant_id = ",
+        );
+        query.push_bind(tenant);
+        if !filter.severities.is_empty() {
+            let severities: Vec<&str> = filter.severities.iter().map(|s| s.as_str()).collect();
+            query
+                .push(" AND severity = ANY(")
+                .push_bind(severities)
+                .push(")");
+        }
+        if !filter.statuses.is_empty() {
+            let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+            query
+                .push(" AND status = ANY(")
+                .push_bind(statuses)
+                .push(")");
+        }
+        if let Some(account) = &filter.account_id {
+            query.push(" AND account_id = ").push_bind(account);
+        }
+        if let Some(from) = filter.from {
+            query.push(" AND event_time >= ").push_bind(from);
+        }
+        if let Some(to) = filter.to {
+            query.push(" AND event_time < ").push_bind(to);
+        }
+        if let Some((time, id)) = after {
+            query
+                .push(" AND (event_time, anomaly_id) < (")
+                .push_bind(time)
+                .push(", ")
+                .push_bind(id)
+                .push(")");
+        }
+        query
+            .push(" ORDER BY event_time DESC, anomaly_id DESC LIMIT ")
+            .push_bind(limit as i64 + 1);
+        let rows = query
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| backend("listing anomalies", e))?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            items.push(Self::anomaly_row(row)?);
+        }
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items
+                .last()
+                .map(|a| encode_cursor(a.event_time, &a.anomaly_id))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn record_feedback(
+        &self,
+        tenant: &str,
+        feedback: &Feedback,
+        status: AnomalyStatus,
+    ) -> PortResult<()> {
+        let attempt = async {
+            let mut tx = self.pool.begin().await?;
+            let updated = sqlx::query(
+                "UPDATE anomalies SET status = $3 WHERE tenant_id = $1 AND anomaly_id = $2",
+            )
+            .bind(tenant)
+            .bind(&feedback.anomaly_id)
+            .bind(status.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query(
+                "INSERT INTO feedback (tenant_id, anomaly_id, payload, at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(tenant)
+            .bind(&feedback.anomaly_id)
+            .bind(Json(feedback))
+            .bind(feedback.at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        };
+        match attempt.await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(PortError::NotFound(format!(
+                "anomaly {}",
+                feedback.anomaly_id
+            ))),
+            Err(e) => Err(backend("recording feedback", e)),
+        }
+    }
+
+    async fn feedback(&self, tenant: &str, anomaly_id: &str) -> PortResult<Vec<Feedback>> {
+        let rows: Vec<(Json<serde_json::Value>,)> = sqlx::query_as(
+            "SELECT payload FROM feedback WHERE tenant_id = $1 AND anomaly_id = $2 ORDER BY id",
+        )
+        .bind(tenant)
+        .bind(anomaly_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend("listing feedback", e))?;
+        rows.into_iter()
+            .map(|(Json(v),)| decode(v, "feedback"))
+            .collect()
+    }
+
+    async fn add_snooze(&self, snooze: &Snooze) -> PortResult<()> {
+        sqlx::query(
+            "INSERT INTO snoozes (tenant_id, scope, until, set_by) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&snooze.tenant)
+        .bind(Json(&snooze.scope))
+        .bind(snooze.until)
+        .bind(&snooze.by)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| backend("adding a snooze", e))?;
+        Ok(())
+    }
+
+    async fn active_snoozes(&self, tenant: &str, at: DateTime<Utc>) -> PortResult<Vec<Snooze>> {
+        let rows: Vec<(Json<serde_json::Value>, DateTime<Utc>, String)> =
+            sqlx::query_as("SELECT scope, until, set_by FROM snoozes WHERE tenant_id = $1 AND until > $2 ORDER BY id")
+                .bind(tenant)
+                .bind(at)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| backend("listing snoozes", e))?;
+        rows.into_iter()
+            .map(|(Json(scope), until, by)| {
+                Ok(Snooze {
+                    tenant: tenant.to_owned(),
+                    scope: decode(scope, "snooze scope")?,
+                    until,
+                    by,
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl CostEventStore for PgStore {
+    async fn cost_events(
+        &self,
+        tenant: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> PortResult<Vec<CostEvent>> {
+        let rows: Vec<(Json<serde_json::Value>,)> = sqlx::query_as(
+            "SELECT payload FROM cost_events WHERE tenant_id = $1 AND event_time >= $2 AND event_time < $3
+             ORDER BY event_time, event_id LIMIT $4",
+        )
+        .bind(tenant)
+        .bind(from)
+        .bind(to)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend("listing cost events", e))?;
+        rows.into_iter()
+            .map(|(Json(v),)| decode(v, "cost event"))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl TenantStore for PgStore {
+    async fn add_tenant(&self, tenant: &Tenant) -> PortResult<()> {
+        match sqlx::query("INSERT INTO tenants (name, created_at) VALUES ($1, $2)")
+            .bind(&tenant.name)
+            .bind(tenant.created_at)
+            .execute(&self.pool)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_violation(&e, "23505") => Err(PortError::Conflict(format!(
+                "tenant {} exists",
+                tenant.name
+            ))),
+            Err(e) => Err(backend("adding a tenant", e)),
+        }
+    }
+
+    async fn tenant(&self, name: &str) -> PortResult<Option<Tenant>> {
+        let row: Option<(String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT name, created_at FROM tenants WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| backend("reading a tenant", e))?;
+        Ok(row.map(|(name, created_at)| Tenant { name, created_at }))
+    }
+
+    async fn tenants(&self) -> PortResult<Vec<Tenant>> {
+        let rows: Vec<(String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT name, created_at FROM tenants ORDER BY name")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| backend("listing tenants", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, created_at)| Tenant { name, created_at })
+            .collect())
+    }
+
+    async fn add_account(&self, account: &Account) -> PortResult<()> {
+        match sqlx::query("INSERT INTO accounts (tenant_id, account_id, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&account.tenant)
+            .bind(&account.account_id)
+            .bind(&account.name)
+            .bind(account.created_at)
+            .execute(&self.pool)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_violation(&e, "23505") => Err(PortError::Conflict(format!(
+                "account {} exists in tenant {}",
+                account.account_id, account.tenant
+            ))),
+            Err(e) => Err(backend("adding an account", e)),
+        }
+    }
+
+    async fn account(&self, tenant: &str, account_id: &str) -> PortResult<Option<Account>> {
+        let row: Option<(String, String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT tenant_id, account_id, name, created_at FROM accounts WHERE tenant_id = $1 AND account_id = $2",
+        )
+        .bind(tenant)
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| backend("reading an account", e))?;
+        Ok(row.map(|(tenant, account_id, name, created_at)| Account {
+            tenant,
+            account_id,
+            name,
+            created_at,
+        }))
+    }
+
+    async fn accounts(&self, tenant: &str) -> PortResult<Vec<Account>> {
+        let rows: Vec<(String, String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT tenant_id, account_id, name, created_at FROM accounts WHERE tenant_id = $1 ORDER BY account_id",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend("listing accounts", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(tenant, account_id, name, created_at)| Account {
+                tenant,
+                account_id,
+                name,
+                created_at,
+            })
+            .collect())
+    }
+
+    async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()> {
+        let removed = sqlx::query("DELETE FROM accounts WHERE tenant_id = $1 AND account_id = $2")
+            .bind(tenant)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| backend("removing an account", e))?
+            .rows_affected();
+        if removed == 0 {
+            return Err(PortError::NotFound(format!(
+                "account {account_id} in tenant {tenant}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SettingsStore for PgStore {
+    async fn settings(&self, tenant: &str) -> PortResult<Settings> {
+        let row: Option<(Json<serde_json::Value>,)> =
+            sqlx::query_as("SELECT payload FROM settings WHERE tenant_id = $1")
+                .bind(tenant)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| backend("reading settings", e))?;
+        match row {
+            Some((Json(v),)) => decode(v, "settings"),
+            None => Ok(Settings::default()),
+        }
+    }
+
+    async fn put_settings(&self, tenant: &str, settings: &Settings) -> PortResult<()> {
+        sqlx::query(
+            "INSERT INTO settings (tenant_id, payload) VALUES ($1, $2)
+             ON CONFLICT (tenant_id) DO UPDATE SET payload = EXCLUDED.payload, updated_at = now()",
+        )
+        .bind(tenant)
+        .bind(Json(encode(settings, "settings")?))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| backend("saving settings", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl OutboxStore for PgStore {
+    async fn pending(&self, limit: usize) -> PortResult<Vec<OutboxMessage>> {
+        let rows: Vec<(Json<serde_json::Value>,)> = sqlx::query_as(
+            "SELECT payload FROM outbox WHERE delivered_at IS NULL ORDER BY created_at, outbox_id LIMIT $1",
+        )
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend("listing the outbox", e))?;
+        rows.into_iter()
+            .map(|(Json(v),)| decode(v, "outbox message"))
+            .collect()
+    }
+
+    async fn mark_delivered(&self, outbox_id: &str) -> PortResult<()> {
+        sqlx::query(
+            "UPDATE outbox SET delivered_at = now() WHERE outbox_id = $1 AND delivered_at IS NULL",
+        )
+        .bind(outbox_id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| backend("marking an outbox message delivered", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl IngestTokens for PgStore {
+    async fn add_token(&self, grant: &IngestGrant, token_sha256: &str) -> PortResult<()> {
+        match sqlx::query(
+            "INSERT INTO ingest_tokens (token_sha256, tenant_id, account_id) VALUES ($1, $2, $3)",
+        )
+        .bind(token_sha256)
+        .bind(&grant.tenant)
+        .bind(&grant.account_id)
+        .execute(&self.pool)
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_violation(&e, "23503") => Err(PortError::NotFound(format!(
+                "account {} in tenant {}",
+                grant.account_id, grant.tenant
+            ))),
+            Err(e) => Err(backend("adding an ingest token", e)),
+        }
+    }
+
+    async fn grant(&self, token_sha256: &str) -> PortResult<Option<IngestGrant>> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT tenant_id, account_id FROM ingest_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_sha256)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| backend("checking an ingest token", e))?;
+        Ok(row.map(|(tenant, account_id)| IngestGrant { tenant, account_id }))
+    }
+
+    async fn revoke_token(&self, token_sha256: &str) -> PortResult<()> {
+        let revoked = sqlx::query("UPDATE ingest_tokens SET revoked_at = now() WHERE token_sha256 = $1 AND revoked_at IS NULL")
+            .bind(token_sha256)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| backend("revoking an ingest token", e))?
+            .rows_affected();
+        if revoked == 0 {
+            return Err(PortError::NotFound("ingest token".into()));
+        }
+        Ok(())
+    }
+}

@@ -82,6 +82,10 @@ pub trait Queue: Send + Sync {
     /// Enqueues a message unless its dedup key was sent within [`DEDUP_WINDOW`].
     async fn send(&self, message: OutgoingMessage) -> PortResult<SendOutcome>;
 
+    /// Sends several messages atomically: all are accepted (each enqueued or a duplicate, in
+    /// order) or, on error, none is enqueued.
+    async fn send_batch(&self, messages: Vec<OutgoingMessage>) -> PortResult<Vec<SendOutcome>>;
+
     /// Receives up to `max` visible messages and hides them for `visibility` (adapters may round
     /// it up to whole seconds); a message not
     /// acknowledged by then becomes visible again with its receive count increased. Never

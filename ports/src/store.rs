@@ -83,6 +83,10 @@ pub trait ScoreStore: Send + Sync {
     /// days.
     async fn commit(&self, commit: ScoreCommit) -> PortResult<CommitOutcome>;
 
+    /// Forgets processed-event records committed before `before` (retention; callers keep at
+    /// least 15 days). Returns how many were forgotten.
+    async fn forget_processed_before(&self, before: DateTime<Utc>) -> PortResult<u64>;
+
     /// Atomically writes baselines outside a scoring step (feedback teaching the baseline):
     /// all at `expected_version + 1`, or none and `VersionConflict` if any version differs.
     async fn update_baselines(&self, writes: Vec<BaselineWrite>) -> PortResult<CommitOutcome>;
@@ -228,4 +232,12 @@ pub trait OutboxStore: Send + Sync {
     async fn pending(&self, limit: usize) -> PortResult<Vec<OutboxMessage>>;
     /// Marks a message delivered; delivering twice is not an error.
     async fn mark_delivered(&self, outbox_id: &str) -> PortResult<()>;
+}
+
+/// Scheduled jobs: which replica runs a job's tick.
+#[async_trait]
+pub trait Schedule: Send + Sync {
+    /// Claims `tick` of `job` for `replica`: `true` for exactly one caller per (job, tick),
+    /// however many replicas ask, `false` for the others.
+    async fn claim_tick(&self, job: &str, tick: DateTime<Utc>, replica: &str) -> PortResult<bool>;
 }

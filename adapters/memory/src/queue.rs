@@ -43,6 +43,19 @@ impl Inner {
         self.messages.insert(self.next_seq, stored);
     }
 
+    fn send(&mut self, message: OutgoingMessage) -> SendOutcome {
+        let now = Instant::now();
+        self.sent_dedup_keys
+            .retain(|_, sent| now.duration_since(*sent) < DEDUP_WINDOW);
+        if self.sent_dedup_keys.contains_key(&message.dedup_key) {
+            return SendOutcome::Duplicate;
+        }
+        self.sent_dedup_keys.insert(message.dedup_key.clone(), now);
+        let id = format!("m{}", self.next_seq + 1);
+        self.enqueue(id, message.group_key, message.body);
+        SendOutcome::Enqueued
+    }
+
     fn find_receipt(&self, receipt: &str) -> PortResult<u64> {
         let now = Instant::now();
         self.messages
@@ -69,18 +82,12 @@ impl MemoryQueue {
 #[async_trait]
 impl Queue for MemoryQueue {
     async fn send(&self, message: OutgoingMessage) -> PortResult<SendOutcome> {
+        Ok(lock(&self.inner).send(message))
+    }
+
+    async fn send_batch(&self, messages: Vec<OutgoingMessage>) -> PortResult<Vec<SendOutcome>> {
         let mut inner = lock(&self.inner);
-        let now = Instant::now();
-        inner
-            .sent_dedup_keys
-            .retain(|_, sent| now.duration_since(*sent) < DEDUP_WINDOW);
-        if inner.sent_dedup_keys.contains_key(&message.dedup_key) {
-            return Ok(SendOutcome::Duplicate);
-        }
-        inner.sent_dedup_keys.insert(message.dedup_key.clone(), now);
-        let id = format!("m{}", inner.next_seq + 1);
-        inner.enqueue(id, message.group_key, message.body);
-        Ok(SendOutcome::Enqueued)
+        Ok(messages.into_iter().map(|m| inner.send(m)).collect())
     }
 
     async fn receive(&self, max: usize, visibility: Duration) -> PortResult<Vec<Delivery>> {

@@ -10,7 +10,8 @@ use dd0c_ports::domain::{
 };
 use dd0c_ports::store::{
     decode_cursor, encode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite, CommitOutcome,
-    CostEventStore, OutboxStore, Page, ScoreCommit, ScoreStore, SettingsStore, TenantStore,
+    CostEventStore, OutboxStore, Page, Schedule, ScoreCommit, ScoreStore, SettingsStore,
+    TenantStore,
 };
 use dd0c_ports::{PortError, PortResult};
 
@@ -21,7 +22,8 @@ type TimeKey = (String, DateTime<Utc>, String);
 
 #[derive(Debug, Default)]
 struct Inner {
-    processed: HashSet<(String, String)>,
+    processed: HashMap<(String, String), DateTime<Utc>>,
+    claimed_ticks: HashSet<(String, DateTime<Utc>)>,
     events: BTreeMap<TimeKey, CostEvent>,
     baselines: BTreeMap<BaselineKey, Baseline>,
     anomalies: BTreeMap<TimeKey, Anomaly>,
@@ -88,14 +90,14 @@ impl ScoreStore for MemoryStore {
     async fn is_processed(&self, tenant: &str, event_id: &str) -> PortResult<bool> {
         Ok(lock(&self.inner)
             .processed
-            .contains(&(tenant.to_owned(), event_id.to_owned())))
+            .contains_key(&(tenant.to_owned(), event_id.to_owned())))
     }
 
     async fn commit(&self, commit: ScoreCommit) -> PortResult<CommitOutcome> {
         let mut inner = lock(&self.inner);
         let event = commit.event;
         let processed_key = (event.tenant.clone(), event.event_id.clone());
-        if inner.processed.contains(&processed_key) {
+        if inner.processed.contains_key(&processed_key) {
             return Ok(CommitOutcome::AlreadyProcessed);
         }
         let versions_match = commit.baselines.iter().all(|write| {
@@ -130,7 +132,7 @@ impl ScoreStore for MemoryStore {
                 .outbox
                 .insert((message.created_at, message.outbox_id.clone()), message);
         }
-        inner.processed.insert(processed_key);
+        inner.processed.insert(processed_key, Utc::now());
         inner.events.insert(
             (
                 event.tenant.clone(),
@@ -140,6 +142,13 @@ impl ScoreStore for MemoryStore {
             event,
         );
         Ok(CommitOutcome::Committed)
+    }
+
+    async fn forget_processed_before(&self, before: DateTime<Utc>) -> PortResult<u64> {
+        let mut inner = lock(&self.inner);
+        let count = inner.processed.len();
+        inner.processed.retain(|_, at| *at >= before);
+        Ok((count - inner.processed.len()) as u64)
     }
 
     async fn update_baselines(&self, writes: Vec<BaselineWrite>) -> PortResult<CommitOutcome> {
@@ -379,6 +388,15 @@ impl OutboxStore for MemoryStore {
             .outbox
             .retain(|(_, id), _| id != outbox_id);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Schedule for MemoryStore {
+    async fn claim_tick(&self, job: &str, tick: DateTime<Utc>, _replica: &str) -> PortResult<bool> {
+        Ok(lock(&self.inner)
+            .claimed_ticks
+            .insert((job.to_owned(), tick)))
     }
 }
 

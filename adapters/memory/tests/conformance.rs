@@ -21,7 +21,8 @@ async fn memory_store_passes_the_store_suite() {
         tenants: store.clone(),
         settings: store.clone(),
         outbox: store.clone(),
-        tokens: store,
+        tokens: store.clone(),
+        schedule: store,
     })
     .await;
 }

@@ -95,6 +95,35 @@ impl PgmqQueue {
         &self.name
     }
 
+    /// Sends one message inside `tx`, unless its dedup key was sent within the window.
+    async fn send_in(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        message: &OutgoingMessage,
+    ) -> Result<SendOutcome, sqlx::Error> {
+        let window = format!("{} seconds", DEDUP_WINDOW.as_secs());
+        let sent: Option<i64> = sqlx::query_scalar(
+            "WITH fresh AS (
+                 INSERT INTO queue_dedup (queue, dedup_key) VALUES ($1, $2)
+                 ON CONFLICT (queue, dedup_key) DO UPDATE SET sent_at = now()
+                     WHERE queue_dedup.sent_at < now() - $5::interval
+                 RETURNING 1)
+             SELECT pgmq.send($1, to_jsonb($3::text), jsonb_build_object('x-pgmq-group', $4::text)) FROM fresh",
+        )
+        .bind(&self.name)
+        .bind(&message.dedup_key)
+        .bind(&message.body)
+        .bind(&message.group_key)
+        .bind(window)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(if sent.is_some() {
+            SendOutcome::Enqueued
+        } else {
+            SendOutcome::Duplicate
+        })
+    }
+
     async fn send_unchecked(
         &self,
         tx: &mut Transaction<'_, Postgres>,
@@ -113,28 +142,23 @@ impl PgmqQueue {
 #[async_trait]
 impl Queue for PgmqQueue {
     async fn send(&self, message: OutgoingMessage) -> PortResult<SendOutcome> {
-        let window = format!("{} seconds", DEDUP_WINDOW.as_secs());
-        let sent: Option<i64> = sqlx::query_scalar(
-            "WITH fresh AS (
-                 INSERT INTO queue_dedup (queue, dedup_key) VALUES ($1, $2)
-                 ON CONFLICT (queue, dedup_key) DO UPDATE SET sent_at = now()
-                     WHERE queue_dedup.sent_at < now() - $5::interval
-                 RETURNING 1)
-             SELECT pgmq.send($1, to_jsonb($3::text), jsonb_build_object('x-pgmq-group', $4::text)) FROM fresh",
-        )
-        .bind(&self.name)
-        .bind(&message.dedup_key)
-        .bind(&message.body)
-        .bind(&message.group_key)
-        .bind(window)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| backend("sending to a queue", e))?;
-        Ok(if sent.is_some() {
-            SendOutcome::Enqueued
-        } else {
-            SendOutcome::Duplicate
-        })
+        let mut outcomes = self.send_batch(vec![message]).await?;
+        outcomes
+            .pop()
+            .ok_or_else(|| PortError::Backend("a send returned no outcome".into()))
+    }
+
+    async fn send_batch(&self, messages: Vec<OutgoingMessage>) -> PortResult<Vec<SendOutcome>> {
+        let attempt = async {
+            let mut tx = self.pool.begin().await?;
+            let mut outcomes = Vec::with_capacity(messages.len());
+            for message in &messages {
+                outcomes.push(self.send_in(&mut tx, message).await?);
+            }
+            tx.commit().await?;
+            Ok(outcomes)
+        };
+        attempt.await.map_err(|e| backend("sending to a queue", e))
     }
 
     async fn receive(&self, max: usize, visibility: Duration) -> PortResult<Vec<Delivery>> {

@@ -7,7 +7,8 @@ use dd0c_ports::domain::{
 };
 use dd0c_ports::store::{
     decode_cursor, encode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite, CommitOutcome,
-    CostEventStore, OutboxStore, Page, ScoreCommit, ScoreStore, SettingsStore, TenantStore,
+    CostEventStore, OutboxStore, Page, Schedule, ScoreCommit, ScoreStore, SettingsStore,
+    TenantStore,
 };
 use dd0c_ports::{PortError, PortResult};
 use serde::de::DeserializeOwned;
@@ -233,6 +234,16 @@ impl ScoreStore for PgStore {
             Err(e) if is_retryable_conflict(&e) => Ok(CommitOutcome::VersionConflict),
             Err(e) => Err(backend("committing a scored event", e)),
         }
+    }
+
+    async fn forget_processed_before(&self, before: DateTime<Utc>) -> PortResult<u64> {
+        let forgotten = sqlx::query("DELETE FROM processed_events WHERE processed_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| backend("forgetting processed events", e))?
+            .rows_affected();
+        Ok(forgotten)
     }
 
     async fn update_baselines(&self, writes: Vec<BaselineWrite>) -> PortResult<CommitOutcome> {
@@ -619,6 +630,23 @@ impl OutboxStore for PgStore {
         .await
         .map_err(|e| backend("marking an outbox message delivered", e))?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Schedule for PgStore {
+    async fn claim_tick(&self, job: &str, tick: DateTime<Utc>, replica: &str) -> PortResult<bool> {
+        let claimed = sqlx::query(
+            "INSERT INTO job_runs (job, tick, ran_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(job)
+        .bind(tick)
+        .bind(replica)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| backend("claiming a scheduled tick", e))?
+        .rows_affected();
+        Ok(claimed == 1)
     }
 }
 

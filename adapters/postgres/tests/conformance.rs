@@ -31,7 +31,8 @@ async fn pg_store_passes_the_store_suite() {
         tenants: store.clone(),
         settings: store.clone(),
         outbox: store.clone(),
-        tokens: store,
+        tokens: store.clone(),
+        schedule: store,
     })
     .await;
 }

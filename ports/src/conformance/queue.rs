@@ -26,6 +26,44 @@ where
     groups_are_fifo_one_in_flight(fresh().await).await;
     invisible_until_timeout_then_redelivered(fresh().await).await;
     dead_letters_keep_error_and_redrive(fresh().await).await;
+    batches_keep_order_and_dedup(fresh().await).await;
+}
+
+async fn batches_keep_order_and_dedup(queue: Arc<dyn Queue>) {
+    queue.send(message("g", "b0")).await.expect("send");
+    let outcomes = queue
+        .send_batch(vec![
+            message("g", "b1"),
+            message("g", "b0"),
+            message("g", "b2"),
+            message("g", "b1"),
+        ])
+        .await
+        .expect("batch");
+    assert_eq!(
+        outcomes,
+        vec![
+            SendOutcome::Enqueued,
+            SendOutcome::Duplicate,
+            SendOutcome::Enqueued,
+            SendOutcome::Duplicate
+        ]
+    );
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        for delivery in queue.receive(10, LONG).await.expect("receive") {
+            order.push(delivery.body.clone());
+            queue.ack(&delivery.receipt).await.expect("ack");
+        }
+    }
+    assert_eq!(
+        order,
+        vec!["{\"id\":\"b0\"}", "{\"id\":\"b1\"}", "{\"id\":\"b2\"}"]
+    );
+    assert_eq!(
+        queue.send_batch(Vec::new()).await.expect("empty batch"),
+        Vec::new()
+    );
 }
 
 async fn send_receive_ack(queue: Arc<dyn Queue>) {

@@ -12,7 +12,7 @@ use crate::domain::{
 };
 use crate::store::{
     AnomalyFilter, AnomalyStore, BaselineWrite, CommitOutcome, CostEventStore, OutboxStore,
-    ScoreCommit, ScoreStore, SettingsStore, TenantStore,
+    Schedule, ScoreCommit, ScoreStore, SettingsStore, TenantStore,
 };
 use crate::PortError;
 
@@ -34,6 +34,8 @@ pub struct StoreSet {
     pub outbox: Arc<dyn OutboxStore>,
     /// Ingest tokens.
     pub tokens: Arc<dyn IngestTokens>,
+    /// Scheduled-job claims.
+    pub schedule: Arc<dyn Schedule>,
 }
 
 /// Runs every store case against one backend.
@@ -49,6 +51,80 @@ pub async fn store_suite(stores: StoreSet) {
     settings_default_and_round_trip(&stores).await;
     outbox_delivers_once(&stores).await;
     ingest_tokens_admit_one_account(&stores).await;
+    one_replica_claims_each_tick(&stores).await;
+    processed_records_are_forgotten_after_retention(&stores).await;
+}
+
+async fn one_replica_claims_each_tick(stores: &StoreSet) {
+    let job = unique("job");
+    let tick = cost_event("t", "1", "x", 0, 1.0).event_time;
+    let mut claims = Vec::new();
+    for replica in ["a", "b", "c"] {
+        let (schedule, job) = (stores.schedule.clone(), job.clone());
+        claims.push(tokio::spawn(async move {
+            schedule
+                .claim_tick(&job, tick, replica)
+                .await
+                .expect("claim")
+        }));
+    }
+    let mut won = 0;
+    for claim in claims {
+        won += usize::from(claim.await.expect("task"));
+    }
+    assert_eq!(won, 1, "exactly one replica runs a tick");
+    assert!(
+        stores
+            .schedule
+            .claim_tick(&job, tick + Duration::hours(1), "b")
+            .await
+            .expect("claim"),
+        "the next tick is free"
+    );
+}
+
+async fn processed_records_are_forgotten_after_retention(stores: &StoreSet) {
+    let tenant = unique("t");
+    let event = cost_event(&tenant, "111122223333", "old", 0, 1.0);
+    let commit = ScoreCommit {
+        event,
+        baselines: Vec::new(),
+        anomaly: None,
+        outbox: None,
+        consumed: None,
+    };
+    assert_eq!(
+        stores.score.commit(commit).await.expect("commit"),
+        CommitOutcome::Committed
+    );
+    let before_now = chrono::Utc::now() - Duration::hours(1);
+    stores
+        .score
+        .forget_processed_before(before_now)
+        .await
+        .expect("forget");
+    assert!(
+        stores
+            .score
+            .is_processed(&tenant, "old")
+            .await
+            .expect("is_processed"),
+        "a fresh record is kept"
+    );
+    let forgotten = stores
+        .score
+        .forget_processed_before(chrono::Utc::now() + Duration::hours(1))
+        .await
+        .expect("forget");
+    assert!(forgotten >= 1);
+    assert!(
+        !stores
+            .score
+            .is_processed(&tenant, "old")
+            .await
+            .expect("is_processed"),
+        "a record past retention is gone"
+    );
 }
 
 async fn ingest_tokens_admit_one_account(stores: &StoreSet) {

@@ -20,7 +20,7 @@ pub struct LeaderGuard {
 }
 
 /// A stable 64-bit lock key for a job name (FNV-1a).
-fn lock_key(name: &str) -> i64 {
+pub(crate) fn lock_key(name: &str) -> i64 {
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });

@@ -19,7 +19,8 @@ mod leader;
 mod queue;
 mod store;
 
-pub use leader::Leader;
+pub use leader::{Leader, LeaderGuard};
+pub use sqlx::PgPool;
 pub use queue::PgmqQueue;
 pub use store::PgStore;
 
@@ -46,6 +47,11 @@ pub async fn connect(database_url: &str, max_connections: u32) -> PortResult<PgP
         .connect_with(options)
         .await
         .map_err(|e| backend("connecting to Postgres", e))
+}
+
+/// Whether the database answers (readiness probes).
+pub async fn ping(pool: &PgPool) -> bool {
+    sqlx::query("SELECT 1").execute(pool).await.is_ok()
 }
 
 /// Creates database `name` on the server of `server_url` and returns the URL of the new database

@@ -20,10 +20,10 @@ pub mod input;
 mod classify;
 mod json;
 mod record;
+mod walk;
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::Read;
 use std::sync::Arc;
 
 use dd0c_ports::domain::{CostEvent, HOURS_PER_MONTH};
@@ -37,6 +37,7 @@ pub use classify::Recall;
 use classify::{Call, Classified, Ctx};
 use json::J;
 use record::Node;
+use walk::Leaf;
 
 /// Why a valid record produced no cost event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,10 +131,6 @@ impl fmt::Display for Summary {
     }
 }
 
-/// How deep wrappers may nest (SQS body → SNS message → envelope → …) before the input is
-/// treated as hostile.
-const MAX_DEPTH: usize = 8;
-
 /// Turns CloudTrail into cost events. Keeps a [`Recall`] of facts earlier records taught it
 /// (SageMaker endpoint configs, ECS task sizes, Lambda memory, instance types), so feed it
 /// records of one stream in order.
@@ -163,157 +160,16 @@ impl Normalizer {
     /// record in input order. `origin` names the input in rejections. Never fails: what cannot
     /// be read is reported as rejections.
     pub fn normalize_document(&mut self, bytes: &[u8], origin: &str, sink: &mut dyn FnMut(Item)) {
-        let mut index = 0;
-        if bytes.starts_with(&[0x1f, 0x8b]) {
-            let mut inflated = Vec::new();
-            match flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut inflated) {
-                Ok(_) => self.walk_stream(&inflated, origin, &mut index, sink),
-                Err(e) => sink(Item::Rejected(reject(
-                    origin,
-                    0,
-                    "(file)",
-                    format!("not a readable gzip stream: {e}"),
-                ))),
-            }
-        } else {
-            self.walk_stream(bytes, origin, &mut index, sink);
-        }
-    }
-
-    /// Reads concatenated JSON values (one document, or NDJSON), resynchronizing at the next
-    /// line after a value that does not parse.
-    fn walk_stream(
-        &mut self,
-        bytes: &[u8],
-        origin: &str,
-        index: &mut usize,
-        sink: &mut dyn FnMut(Item),
-    ) {
-        let mut offset = 0;
-        while offset < bytes.len() {
-            let rest = &bytes[offset..];
-            let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<&RawValue>();
-            let mut failed_at = None;
-            for value in stream.by_ref() {
-                match value {
-                    Ok(raw) => self.walk(raw, origin, index, 0, sink),
-                    Err(e) => {
-                        failed_at = Some(e);
-                        break;
-                    }
+        walk::document(bytes, origin, &mut |leaf| {
+            sink(match leaf {
+                Leaf::Record { node, text, index } => {
+                    self.record(node, text).unwrap_or_else(|(field, reason)| {
+                        Item::Rejected(reject(origin, index, &field, reason))
+                    })
                 }
-            }
-            let Some(error) = failed_at else { return };
-            let consumed = stream.byte_offset();
-            let line_end = rest[consumed..]
-                .iter()
-                .position(|b| *b == b'\n')
-                .map_or(rest.len(), |p| consumed + p + 1);
-            sink(Item::Rejected(reject(
-                origin,
-                *index,
-                "(record)",
-                format!("not valid JSON: {error}"),
-            )));
-            *index += 1;
-            offset += line_end.max(1);
-        }
-    }
-
-    fn walk(
-        &mut self,
-        raw: &RawValue,
-        origin: &str,
-        index: &mut usize,
-        depth: usize,
-        sink: &mut dyn FnMut(Item),
-    ) {
-        let text = raw.get();
-        if depth > MAX_DEPTH {
-            sink(Item::Rejected(reject(
-                origin,
-                *index,
-                "(record)",
-                format!("wrappers nested deeper than {MAX_DEPTH}"),
-            )));
-            *index += 1;
-            return;
-        }
-        match text.as_bytes().first() {
-            Some(b'[') => match serde_json::from_str::<Vec<&RawValue>>(text) {
-                Ok(elements) => elements
-                    .into_iter()
-                    .for_each(|e| self.walk(e, origin, index, depth + 1, sink)),
-                Err(e) => {
-                    sink(Item::Rejected(reject(
-                        origin,
-                        *index,
-                        "(record)",
-                        e.to_string(),
-                    )));
-                    *index += 1;
-                }
-            },
-            Some(b'{') => match serde_json::from_str::<Node>(text) {
-                Ok(node) => self.walk_node(node, text, origin, index, depth, sink),
-                Err(_) => {
-                    sink(Item::Rejected(explain_bad_record(text, origin, *index)));
-                    *index += 1;
-                }
-            },
-            _ => {
-                sink(Item::Rejected(reject(
-                    origin,
-                    *index,
-                    "(record)",
-                    format!("expected a JSON object, got {}", preview(text)),
-                )));
-                *index += 1;
-            }
-        }
-    }
-
-    fn walk_node(
-        &mut self,
-        node: Node<'_>,
-        text: &str,
-        origin: &str,
-        index: &mut usize,
-        depth: usize,
-        sink: &mut dyn FnMut(Item),
-    ) {
-        if let Some(records) = node.records {
-            records
-                .into_iter()
-                .for_each(|r| self.walk(r, origin, index, depth + 1, sink));
-        } else if let Some(detail) = node.detail {
-            self.walk(detail, origin, index, depth + 1, sink);
-        } else if let Some(inner) = node.body.as_ref().or(node.message.as_ref()) {
-            let field = if node.body.is_some() {
-                "body"
-            } else {
-                "Message"
-            };
-            match serde_json::from_str::<&RawValue>(inner) {
-                Ok(raw) => self.walk(raw, origin, index, depth + 1, sink),
-                Err(e) => {
-                    sink(Item::Rejected(reject(
-                        origin,
-                        *index,
-                        field,
-                        format!("does not hold JSON: {e}"),
-                    )));
-                    *index += 1;
-                }
-            }
-        } else {
-            let item = match self.record(&node, text) {
-                Ok(item) => item,
-                Err((field, reason)) => Item::Rejected(reject(origin, *index, &field, reason)),
-            };
-            sink(item);
-            *index += 1;
-        }
+                Leaf::Rejected(rejection) => Item::Rejected(rejection),
+            })
+        });
     }
 
     /// Normalizes one bare CloudTrail record (JSON text).
@@ -327,40 +183,13 @@ impl Normalizer {
     }
 
     fn record(&mut self, node: &Node<'_>, text: &str) -> Result<Item, (String, String)> {
-        let required =
-            |value: &Option<Cow<'_, str>>, field: &str| -> Result<String, (String, String)> {
-                match value.as_deref() {
-                    Some(v) if !v.trim().is_empty() => Ok(v.to_owned()),
-                    Some(_) => Err((field.to_owned(), "is empty".to_owned())),
-                    None => Err((field.to_owned(), "is missing".to_owned())),
-                }
-            };
-        let source = required(&node.event_source, "eventSource")?;
-        let full_name = required(&node.event_name, "eventName")?;
-        let time_text = required(&node.event_time, "eventTime")?;
-        let event_time = record::parse_time(&time_text).ok_or_else(|| {
-            (
-                "eventTime".to_owned(),
-                format!("{time_text:?} is not an RFC 3339 timestamp"),
-            )
-        })?;
-        let region = required(&node.aws_region, "awsRegion")?;
-        let account = node
-            .recipient_account_id
-            .as_deref()
-            .or_else(|| {
-                node.user_identity
-                    .as_ref()
-                    .and_then(|u| u.account_id.as_deref())
-            })
-            .filter(|a| !a.is_empty())
-            .ok_or_else(|| {
-                (
-                    "recipientAccountId".to_owned(),
-                    "is missing (and userIdentity.accountId too)".to_owned(),
-                )
-            })?
-            .to_owned();
+        let Header {
+            source,
+            full_name,
+            event_time,
+            region,
+            account,
+        } = header(node)?;
 
         if node.error_code.as_deref().is_some_and(|c| !c.is_empty()) {
             return Ok(Item::Skipped(SkipReason::FailedCall));
@@ -454,12 +283,100 @@ impl Normalizer {
     }
 }
 
+/// The fields every CloudTrail record must have, validated.
+struct Header {
+    source: String,
+    full_name: String,
+    event_time: chrono::DateTime<chrono::Utc>,
+    region: String,
+    account: String,
+}
+
+fn header(node: &Node<'_>) -> Result<Header, (String, String)> {
+    let required =
+        |value: &Option<Cow<'_, str>>, field: &str| -> Result<String, (String, String)> {
+            match value.as_deref() {
+                Some(v) if !v.trim().is_empty() => Ok(v.to_owned()),
+                Some(_) => Err((field.to_owned(), "is empty".to_owned())),
+                None => Err((field.to_owned(), "is missing".to_owned())),
+            }
+        };
+    let source = required(&node.event_source, "eventSource")?;
+    let full_name = required(&node.event_name, "eventName")?;
+    let time_text = required(&node.event_time, "eventTime")?;
+    let event_time = record::parse_time(&time_text).ok_or_else(|| {
+        (
+            "eventTime".to_owned(),
+            format!("{time_text:?} is not an RFC 3339 timestamp"),
+        )
+    })?;
+    let region = required(&node.aws_region, "awsRegion")?;
+    let account = node
+        .recipient_account_id
+        .as_deref()
+        .or_else(|| {
+            node.user_identity
+                .as_ref()
+                .and_then(|u| u.account_id.as_deref())
+        })
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            (
+                "recipientAccountId".to_owned(),
+                "is missing (and userIdentity.accountId too)".to_owned(),
+            )
+        })?
+        .to_owned();
+    Ok(Header {
+        source,
+        full_name,
+        event_time,
+        region,
+        account,
+    })
+}
+
+/// One valid CloudTrail record of a document, as its JSON text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRecord<'a> {
+    /// 0-based position within the document.
+    pub index: usize,
+    /// The bare record.
+    pub text: &'a str,
+    /// Its `recipientAccountId` (or `userIdentity.accountId`).
+    pub account_id: String,
+    /// Its `eventID`, when it has one.
+    pub event_id: Option<String>,
+}
+
+/// Splits a document of any shape into its records, each checked for the fields every record
+/// needs but not classified or priced: what an ingress needs to admit records by account before
+/// queueing them for the normalizer.
+pub fn split_records(
+    bytes: &[u8],
+    origin: &str,
+    sink: &mut dyn FnMut(Result<RawRecord<'_>, Rejection>),
+) {
+    walk::document(bytes, origin, &mut |leaf| match leaf {
+        Leaf::Record { node, text, index } => sink(match header(node) {
+            Ok(h) => Ok(RawRecord {
+                index,
+                text,
+                account_id: h.account,
+                event_id: node.event_id.as_deref().map(str::to_owned),
+            }),
+            Err((field, reason)) => Err(reject(origin, index, &field, reason)),
+        }),
+        Leaf::Rejected(rejection) => sink(Err(rejection)),
+    });
+}
+
 /// Rounds to 1/1,000,000 USD so output is stable across platforms and free of float noise.
 fn round_usd(usd: f64) -> f64 {
     (usd * 1e6).round() / 1e6
 }
 
-fn reject(origin: &str, index: usize, field: &str, reason: String) -> Rejection {
+pub(crate) fn reject(origin: &str, index: usize, field: &str, reason: String) -> Rejection {
     Rejection {
         origin: origin.to_owned(),
         index,
@@ -468,7 +385,7 @@ fn reject(origin: &str, index: usize, field: &str, reason: String) -> Rejection 
     }
 }
 
-fn preview(text: &str) -> String {
+pub(crate) fn preview(text: &str) -> String {
     let mut shown: String = text.chars().take(40).collect();
     if shown.len() < text.len() {
         shown.push('…');
@@ -489,7 +406,7 @@ fn derived_event_id(text: &str) -> String {
 
 /// Names the first field of a record object whose type is wrong (the typed parse only says
 /// "invalid type at column N").
-fn explain_bad_record(text: &str, origin: &str, index: usize) -> Rejection {
+pub(crate) fn explain_bad_record(text: &str, origin: &str, index: usize) -> Rejection {
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => return reject(origin, index, "(record)", format!("not valid JSON: {e}")),

@@ -252,3 +252,21 @@ fn read_only_as_a_string_is_understood() {
     let (items, _) = normalize(r.to_string().as_bytes());
     assert_eq!(items, vec![Item::Skipped(SkipReason::ReadOnly)]);
 }
+
+#[test]
+fn split_records_yields_each_valid_record_with_its_account() {
+    let mut other = nat_gateway("other");
+    other["recipientAccountId"] = json!("999999999999");
+    let mut bad = nat_gateway("bad");
+    bad["eventTime"] = json!("soon");
+    let file = json!({"Records": [nat_gateway("a"), other, bad]}).to_string();
+    let mut found = Vec::new();
+    dd0c_ingest::split_records(file.as_bytes(), "push", &mut |r| {
+        found.push(r.map(|raw| (raw.index, raw.account_id, raw.event_id, serde_json::from_str::<serde_json::Value>(raw.text).is_ok())).map_err(|e| (e.index, e.field)))
+    });
+    assert_eq!(found, vec![
+        Ok((0, "111122223333".to_owned(), Some("a".to_owned()), true)),
+        Ok((1, "999999999999".to_owned(), Some("other".to_owned()), true)),
+        Err((2, "eventTime".to_owned())),
+    ]);
+}

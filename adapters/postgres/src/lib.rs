@@ -28,7 +28,6 @@ use std::time::Duration;
 
 use dd0c_ports::{PortError, PortResult};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
 
 use error::backend;
 

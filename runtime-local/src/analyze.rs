@@ -92,7 +92,7 @@ async fn score_all(tenant: &str, settings: Settings, events: &[CostEvent]) -> Re
 }
 
 /// The table of anomalies, then each one's explanation.
-fn report(anomalies: &[Anomaly], color: bool) -> String {
+pub fn report(anomalies: &[Anomaly], color: bool) -> String {
     if anomalies.is_empty() {
         return "No anomalies: nothing costly stood out.\n".to_owned();
     }

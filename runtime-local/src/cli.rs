@@ -16,6 +16,137 @@ pub enum Command {
     Normalize(NormalizeArgs),
     /// Normalize and score CloudTrail logs in event-time order and print the anomalies.
     Analyze(AnalyzeArgs),
+    /// Run the dispatcher: HTTP ingress, queue consumers and scheduler (Postgres when
+    /// DATABASE_URL is set, else in memory).
+    Serve(ServeArgs),
+    /// Apply database migrations and install pgmq (needs DATABASE_URL).
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage AWS accounts and their ingest tokens.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Inspect anomalies.
+    #[command(subcommand)]
+    Anomalies(AnomaliesCommand),
+    /// Run one function once on a fixture, like `sam local invoke`.
+    Invoke(InvokeArgs),
+    /// Inspect and redrive dead letters.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Roles to run, comma-separated: api, ingest, score, scheduler (default: all).
+    #[arg(long, default_value = "", env = "DD0C_ROLES")]
+    pub role: String,
+    /// Address of the HTTP API.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "DD0C_LISTEN")]
+    pub listen: String,
+    /// Load the bundled sample (or the CloudTrail under DIR) into tenant `default` on start.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "samples/cloudtrail")]
+    pub demo: Option<PathBuf>,
+    /// Messages per queue receive.
+    #[arg(long, default_value_t = 10, env = "DD0C_BATCH_SIZE")]
+    pub batch_size: usize,
+    /// Seconds a received message stays hidden before it is redelivered.
+    #[arg(long, default_value_t = 30, env = "DD0C_VISIBILITY_SECONDS")]
+    pub visibility_seconds: u64,
+    /// Deliveries before a failing message moves to the dead letters.
+    #[arg(long, default_value_t = 5, env = "DD0C_MAX_RECEIVES")]
+    pub max_receives: u32,
+    /// Largest request body accepted by POST /v1/events, in bytes.
+    #[arg(long, default_value_t = 5 << 20, env = "DD0C_MAX_BODY_BYTES")]
+    pub max_body_bytes: usize,
+    /// Period of the retention job, in seconds.
+    #[arg(long, default_value_t = 3600, env = "DD0C_RETENTION_EVERY_SECONDS")]
+    pub retention_every_seconds: u64,
+    /// Price catalog to use instead of the bundled one.
+    #[arg(long, value_name = "FILE", env = "DD0C_CATALOG")]
+    pub catalog: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Add {
+        /// Its name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Add an AWS account to a tenant; prints its ingest token on the last line.
+    Add {
+        #[arg(long)]
+        tenant: String,
+        /// The 12-digit AWS account id.
+        #[arg(long = "account-id")]
+        account_id: String,
+        /// A human name ("prod").
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AnomaliesCommand {
+    /// List a tenant's anomalies, newest first.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Function {
+    /// CloudTrail in any shape → cost events.
+    Ingest,
+    /// One cost event (JSON) → its anomaly, if any.
+    Score,
+}
+
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// The function.
+    #[arg(value_enum)]
+    pub function: Function,
+    /// The fixture.
+    #[arg(long)]
+    pub event: PathBuf,
+    /// Tenant of the records.
+    #[arg(long, default_value = dd0c_ports::domain::DEFAULT_TENANT)]
+    pub tenant: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead letters.
+    List {
+        /// The queue: ingest or score.
+        #[arg(long, default_value = "score")]
+        queue: String,
+    },
+    /// Show one dead letter in full.
+    Show {
+        #[arg(long, default_value = "score")]
+        queue: String,
+        id: String,
+    },
+    /// Put a dead letter back on its queue.
+    Redrive {
+        #[arg(long, default_value = "score")]
+        queue: String,
+        id: String,
+    },
 }
 
 /// Output formats.

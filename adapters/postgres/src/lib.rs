@@ -20,8 +20,8 @@ mod queue;
 mod store;
 
 pub use leader::{Leader, LeaderGuard};
-pub use sqlx::PgPool;
 pub use queue::PgmqQueue;
+pub use sqlx::PgPool;
 pub use store::PgStore;
 
 use std::time::Duration;

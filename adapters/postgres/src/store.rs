@@ -658,7 +658,9 @@ impl Schedule for PgStore {
             tx.commit().await?;
             Ok(claimed == 1)
         };
-        attempt.await.map_err(|e| backend("claiming a scheduled tick", e))
+        attempt
+            .await
+            .map_err(|e| backend("claiming a scheduled tick", e))
     }
 }
 

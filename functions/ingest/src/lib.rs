@@ -11,10 +11,12 @@
 //!   wrong.
 //! - [`catalog`] — the bundled (or user-supplied) price catalog and price estimation.
 //! - [`input`] — files, directories (recursive) and stdin.
+//! - [`handler`] — the ingest function: a queued record in, cost events out to the score queue.
 //! - `classify` — one pricing function per AWS API; `json` — lenient access to CloudTrail's
 //!   parameter dialects; `record` — the zero-copy record type and actor derivation.
 
 pub mod catalog;
+pub mod handler;
 pub mod input;
 
 mod classify;
@@ -170,6 +172,15 @@ impl Normalizer {
                 Leaf::Rejected(rejection) => Item::Rejected(rejection),
             })
         });
+    }
+
+    /// Normalizes one bare record for `tenant` (the ingest function serves every tenant with
+    /// one normalizer, so the record's own tenant is set per call).
+    pub fn normalize_for(&mut self, tenant: &str, text: &str) -> Item {
+        if self.tenant != tenant {
+            self.tenant = tenant.to_owned();
+        }
+        self.normalize_record(text, "queue", 0)
     }
 
     /// Normalizes one bare CloudTrail record (JSON text).
@@ -347,6 +358,8 @@ pub struct RawRecord<'a> {
     pub account_id: String,
     /// Its `eventID`, when it has one.
     pub event_id: Option<String>,
+    /// Its `eventTime`.
+    pub event_time: chrono::DateTime<chrono::Utc>,
 }
 
 /// Splits a document of any shape into its records, each checked for the fields every record
@@ -364,6 +377,7 @@ pub fn split_records(
                 text,
                 account_id: h.account,
                 event_id: node.event_id.as_deref().map(str::to_owned),
+                event_time: h.event_time,
             }),
             Err((field, reason)) => Err(reject(origin, index, &field, reason)),
         }),

@@ -262,11 +262,24 @@ fn split_records_yields_each_valid_record_with_its_account() {
     let file = json!({"Records": [nat_gateway("a"), other, bad]}).to_string();
     let mut found = Vec::new();
     dd0c_ingest::split_records(file.as_bytes(), "push", &mut |r| {
-        found.push(r.map(|raw| (raw.index, raw.account_id, raw.event_id, serde_json::from_str::<serde_json::Value>(raw.text).is_ok())).map_err(|e| (e.index, e.field)))
+        found.push(
+            r.map(|raw| {
+                (
+                    raw.index,
+                    raw.account_id,
+                    raw.event_id,
+                    serde_json::from_str::<serde_json::Value>(raw.text).is_ok(),
+                )
+            })
+            .map_err(|e| (e.index, e.field)),
+        )
     });
-    assert_eq!(found, vec![
-        Ok((0, "111122223333".to_owned(), Some("a".to_owned()), true)),
-        Ok((1, "999999999999".to_owned(), Some("other".to_owned()), true)),
-        Err((2, "eventTime".to_owned())),
-    ]);
+    assert_eq!(
+        found,
+        vec![
+            Ok((0, "111122223333".to_owned(), Some("a".to_owned()), true)),
+            Ok((1, "999999999999".to_owned(), Some("other".to_owned()), true)),
+            Err((2, "eventTime".to_owned())),
+        ]
+    );
 }

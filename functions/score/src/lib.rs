@@ -100,6 +100,16 @@ impl Scorer {
         self.score_message(event, None).await
     }
 
+    /// Scores the cost event in a score-queue message body, consuming the message in the same
+    /// commit where the store can. A body that is not a cost event is an error.
+    pub async fn score_body(&self, body: &str, consumed: &Consumed) -> Result<Scored, String> {
+        let event: CostEvent =
+            serde_json::from_str(body).map_err(|e| format!("not a cost event: {e}"))?;
+        self.score_message(&event, Some(consumed))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Scores a cost event that arrived as the queue message `consumed`, which the store
     /// archives in the same commit where it can.
     pub async fn score_message(

@@ -1,0 +1,78 @@
+//! The ingest function: one queued CloudTrail record in, its cost events out to the score queue.
+//! The same function serves the local dispatcher (pgmq) and Lambda (SQS).
+
+use std::sync::Mutex;
+
+use dd0c_ports::domain::CostEvent;
+use dd0c_ports::queue::{OutgoingMessage, Queue};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::{Item, Normalizer, SkipReason};
+
+/// A record admitted by the ingress, queued for the ingest function.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IngestMessage {
+    /// The tenant the record belongs to (from the ingest token that admitted it).
+    pub tenant: String,
+    /// The CloudTrail record, verbatim.
+    pub record: Box<RawValue>,
+}
+
+/// The group of an account's messages: every queue keeps one account's events in order.
+pub fn group_key(tenant: &str, account_id: &str) -> String {
+    format!("{tenant}#{account_id}")
+}
+
+/// The score-queue message of a cost event: grouped by account, deduplicated by event id.
+pub fn score_message(event: &CostEvent) -> Result<OutgoingMessage, serde_json::Error> {
+    Ok(OutgoingMessage {
+        group_key: group_key(&event.tenant, &event.account_id),
+        dedup_key: format!("{}#{}", event.tenant, event.event_id),
+        body: serde_json::to_string(event)?,
+    })
+}
+
+/// What ingesting one message did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ingested {
+    /// Cost events sent on to scoring.
+    Priced(Vec<CostEvent>),
+    /// A valid record that costs nothing.
+    Skipped(SkipReason),
+}
+
+/// Normalizes one queued record with the tenant's normalizer and sends its cost events to the
+/// score queue in one atomic batch. Errors (a malformed message, an invalid record, a queue
+/// failure) leave the message for redelivery and, in the end, the dead letters.
+pub async fn ingest_message(
+    normalizer: &Mutex<Normalizer>,
+    score_queue: &dyn Queue,
+    body: &str,
+) -> Result<Ingested, String> {
+    let message: IngestMessage =
+        serde_json::from_str(body).map_err(|e| format!("not an ingest message: {e}"))?;
+    let item = {
+        let mut normalizer = normalizer.lock().unwrap_or_else(|p| p.into_inner());
+        normalizer.normalize_for(&message.tenant, message.record.get())
+    };
+    match item {
+        Item::Cost(events) => {
+            let messages = events
+                .iter()
+                .map(score_message)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
+            score_queue
+                .send_batch(messages)
+                .await
+                .map_err(|e| format!("sending to the score queue: {e}"))?;
+            Ok(Ingested::Priced(events))
+        }
+        Item::Skipped(reason) => Ok(Ingested::Skipped(reason)),
+        Item::Rejected(rejection) => Err(format!(
+            "invalid record: field {}: {}",
+            rejection.field, rejection.reason
+        )),
+    }
+}

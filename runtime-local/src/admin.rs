@@ -1,0 +1,228 @@
+//! The operator commands: `migrate`, `tenant add`, `account add`, `anomalies list`, `invoke`,
+//! `dlq list|show|redrive`. Each uses `DATABASE_URL` when it is set.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+use chrono::Utc;
+use dd0c_ingest::handler::{ingest_message, IngestMessage, Ingested};
+use dd0c_ingest::{Item, Normalizer, PriceCatalog};
+use dd0c_ports::auth::IngestGrant;
+use dd0c_ports::domain::{Account, CostEvent, Tenant};
+use dd0c_ports::store::AnomalyFilter;
+use dd0c_score::{Scored, Scorer};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::backend::Backend;
+use crate::cli::{
+    AccountCommand, AnomaliesCommand, DlqCommand, Format, Function, InvokeArgs, TenantCommand,
+};
+
+async fn backend() -> Result<Backend> {
+    let backend = Backend::from_env().await?;
+    if backend.pool.is_none() {
+        eprintln!("dd0c-cost: DATABASE_URL is not set: this command runs on an empty in-memory store and keeps nothing");
+    }
+    Ok(backend)
+}
+
+pub async fn migrate() -> Result<ExitCode> {
+    let url = std::env::var("DATABASE_URL")
+        .context("migrate needs DATABASE_URL (e.g. postgres://user:pass@host:5432/dd0c)")?;
+    Backend::postgres(&url, 2).await?;
+    println!("migrated");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn tenant(command: TenantCommand) -> Result<ExitCode> {
+    let TenantCommand::Add { name } = command;
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        bail!("tenant name {name:?} must be letters, digits, '-' and '_'");
+    }
+    backend()
+        .await?
+        .tenants
+        .add_tenant(&Tenant {
+            name: name.clone(),
+            created_at: Utc::now(),
+        })
+        .await?;
+    println!("tenant={name}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A new ingest token: 32 random bytes, hex, with a recognizable prefix for secret scanners.
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!(
+        "dd0c_ing_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+pub async fn account(command: AccountCommand) -> Result<ExitCode> {
+    let AccountCommand::Add {
+        tenant,
+        account_id,
+        name,
+    } = command;
+    if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("--account-id {account_id:?} is not a 12-digit AWS account id");
+    }
+    let backend = backend().await?;
+    if backend.tenants.tenant(&tenant).await?.is_none() {
+        bail!("no tenant {tenant:?}: create it with `dd0c-cost tenant add {tenant}`");
+    }
+    backend
+        .tenants
+        .add_account(&Account {
+            tenant: tenant.clone(),
+            account_id: account_id.clone(),
+            name,
+            created_at: Utc::now(),
+        })
+        .await?;
+    let token = new_token();
+    let hash: String = Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    backend
+        .tokens
+        .add_token(
+            &IngestGrant {
+                tenant: tenant.clone(),
+                account_id: account_id.clone(),
+            },
+            &hash,
+        )
+        .await?;
+    println!("tenant={tenant} account_id={account_id}");
+    println!("ingest_token={token}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn anomalies(command: AnomaliesCommand) -> Result<ExitCode> {
+    let AnomaliesCommand::List {
+        tenant,
+        format,
+        limit,
+    } = command;
+    let backend = backend().await?;
+    let page = backend
+        .anomalies
+        .anomalies(&tenant, &AnomalyFilter::default(), None, limit)
+        .await?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match format {
+        Format::Jsonl => {
+            for anomaly in &page.items {
+                serde_json::to_writer(&mut out, anomaly)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Format::Table => write!(out, "{}", crate::analyze::report(&page.items, false))?,
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn invoke(args: InvokeArgs) -> Result<ExitCode> {
+    let bytes =
+        std::fs::read(&args.event).with_context(|| format!("reading {}", args.event.display()))?;
+    let backend = backend().await?;
+    let origin = args.event.display().to_string();
+    match args.function {
+        Function::Ingest => {
+            let normalizer = Mutex::new(Normalizer::new(PriceCatalog::bundled(), &args.tenant));
+            let mut records = Vec::new();
+            dd0c_ingest::split_records(&bytes, &origin, &mut |r| match r {
+                Ok(raw) => records.push(raw.text.to_owned()),
+                Err(rejection) => eprintln!("rejected: {rejection}"),
+            });
+            for text in records {
+                let message = IngestMessage {
+                    tenant: args.tenant.clone(),
+                    record: serde_json::value::RawValue::from_string(text)?,
+                };
+                match ingest_message(
+                    &normalizer,
+                    backend.score_queue.as_ref(),
+                    &serde_json::to_string(&message)?,
+                )
+                .await
+                {
+                    Ok(Ingested::Priced(events)) => {
+                        for event in &events {
+                            println!("{}", serde_json::to_string(event)?);
+                        }
+                    }
+                    Ok(Ingested::Skipped(reason)) => eprintln!("skipped: {reason:?}"),
+                    Err(e) => eprintln!("failed: {e}"),
+                }
+            }
+        }
+        Function::Score => {
+            let scorer = Scorer::new(
+                backend.score.clone(),
+                backend.anomalies.clone(),
+                backend.settings.clone(),
+            );
+            let event: CostEvent = match serde_json::from_slice(&bytes) {
+                Ok(event) => event,
+                Err(_) => {
+                    let mut normalizer = Normalizer::new(PriceCatalog::bundled(), &args.tenant);
+                    match normalizer.normalize_record(&String::from_utf8_lossy(&bytes), &origin, 0) {
+                        Item::Cost(mut events) if !events.is_empty() => events.remove(0),
+                        other => bail!("{origin} is neither a cost event nor a priced CloudTrail record ({other:?})"),
+                    }
+                }
+            };
+            match scorer.score(&event).await? {
+                Scored::New(Some(anomaly)) => println!("{}", serde_json::to_string(&anomaly)?),
+                Scored::New(None) => eprintln!("scored: no anomaly"),
+                Scored::Duplicate => eprintln!("already scored: nothing changed"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn dlq(command: DlqCommand) -> Result<ExitCode> {
+    let backend = backend().await?;
+    match command {
+        DlqCommand::List { queue } => {
+            for dead in backend.queue(&queue)?.dead_letters(1000).await? {
+                println!(
+                    "{}\t{}\treceives={}\t{}",
+                    dead.message_id,
+                    dead.failed_at.to_rfc3339(),
+                    dead.receive_count,
+                    dead.error
+                );
+            }
+        }
+        DlqCommand::Show { queue, id } => {
+            let all = backend.queue(&queue)?.dead_letters(100_000).await?;
+            let dead = all
+                .into_iter()
+                .find(|d| d.message_id == id)
+                .with_context(|| format!("no dead letter {id} in queue {queue}"))?;
+            println!("{}", serde_json::to_string_pretty(&dead)?);
+        }
+        DlqCommand::Redrive { queue, id } => {
+            backend.queue(&queue)?.redrive(&id).await?;
+            println!("redriven={id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,128 @@
+//! A queue consumer: receive a batch, run the handler on each message (concurrently: a batch
+//! holds at most one message per group, so per-group order holds), acknowledge successes, and
+//! dead-letter a message whose handler has failed on its `max_receives`-th delivery.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use dd0c_ports::queue::{Delivery, Queue};
+use dd0c_ports::{PortError, PortResult};
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::{Counter, Metrics};
+
+/// One function run on queue messages.
+#[async_trait]
+pub trait Handler: Send + Sync {
+    /// The function's name (metrics, logs).
+    fn name(&self) -> &'static str;
+    /// Handles one message; an error leaves it for redelivery.
+    async fn handle(&self, delivery: &Delivery) -> Result<(), String>;
+}
+
+/// How a consumer reads its queue.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsumerConfig {
+    /// Messages per receive.
+    pub batch: usize,
+    /// How long a received message stays hidden.
+    pub visibility: Duration,
+    /// Deliveries before a failing message is dead-lettered.
+    pub max_receives: u32,
+    /// Pause after an empty receive.
+    pub idle: Duration,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            batch: 10,
+            visibility: Duration::from_secs(30),
+            max_receives: 5,
+            idle: Duration::from_millis(200),
+        }
+    }
+}
+
+/// A handler bound to its queue.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct Consumer {
+    pub queue: Arc<dyn Queue>,
+    pub handler: Arc<dyn Handler>,
+    pub config: ConsumerConfig,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Consumer {
+    /// Receives one batch and processes it completely; returns how many messages it received.
+    pub async fn try_execute_batch(&self) -> PortResult<usize> {
+        let deliveries = self
+            .queue
+            .receive(self.config.batch, self.config.visibility)
+            .await?;
+        let count = deliveries.len();
+        futures_util::future::join_all(deliveries.iter().map(|d| self.process(d))).await;
+        Ok(count)
+    }
+
+    async fn process(&self, delivery: &Delivery) {
+        let name = self.handler.name();
+        let started = Instant::now();
+        let outcome = self.handler.handle(delivery).await;
+        self.metrics.observe(name, started.elapsed());
+        match outcome {
+            Ok(()) => {
+                self.metrics.count(Counter::Processed, name, 1);
+                match self.queue.ack(&delivery.receipt).await {
+                    // Already archived by the handler's own commit, or redelivered elsewhere,
+                    // where the idempotent handler will find it done.
+                    Ok(()) | Err(PortError::Conflict(_)) => {}
+                    Err(e) => {
+                        tracing::warn!(function = name, message = %delivery.message_id, error = %e, "acknowledgement failed; the message will be redelivered")
+                    }
+                }
+            }
+            Err(error) => {
+                self.metrics.count(Counter::Failed, name, 1);
+                if delivery.receive_count >= self.config.max_receives {
+                    match self.queue.dead_letter(&delivery.receipt, &error).await {
+                        Ok(()) => {
+                            self.metrics.count(Counter::DeadLettered, name, 1);
+                            tracing::error!(function = name, message = %delivery.message_id, receives = delivery.receive_count, %error, "dead-lettered");
+                        }
+                        Err(e) => {
+                            tracing::warn!(function = name, message = %delivery.message_id, error = %e, "dead-lettering failed; will retry")
+                        }
+                    }
+                } else {
+                    tracing::warn!(function = name, message = %delivery.message_id, receives = delivery.receive_count, %error, "handler failed; will retry");
+                }
+            }
+        }
+    }
+
+    /// Consumes until `shutdown`, finishing the batch in hand. Backend outages are waited out.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut backoff = self.config.idle;
+        while !shutdown.is_cancelled() {
+            let pause = match self.try_execute_batch().await {
+                Ok(0) => self.config.idle,
+                Ok(_) => {
+                    backoff = self.config.idle;
+                    continue;
+                }
+                Err(e) => {
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    tracing::warn!(function = self.handler.name(), error = %e, retry_in = ?backoff, "queue unavailable");
+                    backoff
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The functions of `functions/` bound to their queues.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use dd0c_ingest::handler::{ingest_message, Ingested};
+use dd0c_ingest::{Normalizer, PriceCatalog};
+use dd0c_ports::domain::DEFAULT_TENANT;
+use dd0c_ports::queue::{Delivery, Queue};
+use dd0c_ports::store::Consumed;
+use dd0c_score::{Scored, Scorer};
+
+use crate::backend::{Backend, SCORE_QUEUE};
+use crate::consumer::Handler;
+
+/// The ingest function on the ingest queue.
+#[allow(missing_debug_implementations)]
+pub struct Ingest {
+    normalizer: Mutex<Normalizer>,
+    score_queue: Arc<dyn Queue>,
+}
+
+impl Ingest {
+    pub fn new(backend: &Backend, catalog: Arc<PriceCatalog>) -> Self {
+        Ingest {
+            normalizer: Mutex::new(Normalizer::new(catalog, DEFAULT_TENANT)),
+            score_queue: backend.score_queue.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl Handler for Ingest {
+    fn name(&self) -> &'static str {
+        "ingest"
+    }
+
+    async fn handle(&self, delivery: &Delivery) -> Result<(), String> {
+        if let Ingested::Priced(events) =
+            ingest_message(&self.normalizer, self.score_queue.as_ref(), &delivery.body).await?
+        {
+            tracing::debug!(events = events.len(), "priced");
+        }
+        Ok(())
+    }
+}
+
+/// The score function on the score queue.
+#[allow(missing_debug_implementations)]
+pub struct Score {
+    scorer: Scorer,
+}
+
+impl Score {
+    pub fn new(backend: &Backend) -> Self {
+        Score {
+            scorer: Scorer::new(
+                backend.score.clone(),
+                backend.anomalies.clone(),
+                backend.settings.clone(),
+            ),
+        }
+    }
+}
+
+#[async_trait]
+impl Handler for Score {
+    fn name(&self) -> &'static str {
+        "score"
+    }
+
+    async fn handle(&self, delivery: &Delivery) -> Result<(), String> {
+        let consumed = Consumed {
+            queue: SCORE_QUEUE.to_owned(),
+            receipt: delivery.receipt.clone(),
+        };
+        if let Scored::New(Some(anomaly)) =
+            self.scorer.score_body(&delivery.body, &consumed).await?
+        {
+            tracing::info!(severity = %anomaly.severity, anomaly = %anomaly.anomaly_id, tenant = %anomaly.tenant, "{}", anomaly.explanation);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,291 @@
+//! The HTTP surface of the dispatcher: `POST /v1/events`, `GET /healthz`, `GET /readyz`,
+//! `GET /metrics`. Errors are problem details (RFC 9457), mapped in one place.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use dd0c_ingest::handler::{group_key, IngestMessage};
+use dd0c_ingest::split_records;
+use dd0c_ports::queue::{OutgoingMessage, SendOutcome};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use crate::backend::Backend;
+use crate::metrics::{Counter, Metrics};
+
+/// How many rejection reasons a response lists.
+const REASONS_SHOWN: usize = 20;
+
+/// Shared by every request.
+#[allow(missing_debug_implementations)]
+pub struct App {
+    pub backend: Backend,
+    pub metrics: Arc<Metrics>,
+    /// Largest accepted request body, compressed or not (bytes).
+    pub max_body: usize,
+}
+
+/// Every way a request fails, and its status.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthorized(String),
+    Forbidden(String),
+    TooLarge(String),
+    BadRequest(String),
+    UnsupportedMedia(String),
+    Unavailable(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, title, detail) = match self {
+            ApiError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "Unauthorized", d),
+            ApiError::Forbidden(d) => (StatusCode::FORBIDDEN, "Forbidden", d),
+            ApiError::TooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", d),
+            ApiError::BadRequest(d) => (StatusCode::BAD_REQUEST, "Bad request", d),
+            ApiError::UnsupportedMedia(d) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported media type",
+                d,
+            ),
+            ApiError::Unavailable(d) => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable", d),
+        };
+        let body = serde_json::json!({"type": "about:blank", "title": title, "status": status.as_u16(), "detail": detail});
+        let mut response = (status, Json(body)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+/// The answer to an accepted push.
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    /// Records queued for normalization.
+    pub accepted: usize,
+    /// Records already received within the deduplication window (not queued again).
+    pub duplicates: usize,
+    /// Records refused: another account's, or not valid CloudTrail.
+    pub rejected: usize,
+    /// Why, for the first few.
+    pub rejections: Vec<String>,
+}
+
+/// The router over `app`.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/events", post(post_events))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(app)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    if app.backend.ready().await {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        ApiError::Unavailable("the database does not answer".into()).into_response()
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let mut depths = Vec::new();
+    for (name, queue) in [
+        ("ingest", &app.backend.ingest_queue),
+        ("score", &app.backend.score_queue),
+    ] {
+        if let Ok(d) = queue.depth().await {
+            depths.push((name.to_owned(), d.visible, d.in_flight, d.dead));
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(&depths),
+    )
+        .into_response()
+}
+
+async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::TooLarge(format!("the body exceeds {limit} bytes"));
+    let raw = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())?;
+    match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+    {
+        None => Ok(raw.to_vec()),
+        Some(e) if e == "identity" => Ok(raw.to_vec()),
+        Some(e) if e == "gzip" => {
+            // Bound the inflated size too: a small gzip bomb must not exhaust memory.
+            let mut inflated = Vec::new();
+            let read = flate2::read::MultiGzDecoder::new(&raw[..])
+                .take(limit as u64 * 10 + 1)
+                .read_to_end(&mut inflated)
+                .map_err(|e| {
+                    ApiError::BadRequest(format!(
+                        "Content-Encoding is gzip but the body is not: {e}"
+                    ))
+                })?;
+            if read > limit * 10 {
+                return Err(ApiError::TooLarge(format!(
+                    "the body inflates beyond {} bytes",
+                    limit * 10
+                )));
+            }
+            Ok(inflated)
+        }
+        Some(other) => Err(ApiError::UnsupportedMedia(format!(
+            "Content-Encoding {other:?} is not supported (use gzip or none)"
+        ))),
+    }
+}
+
+async fn post_events(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::Unauthorized(
+                "an ingest token is required: Authorization: Bearer <token>".into(),
+            )
+        })?;
+    let grant = app
+        .backend
+        .tokens
+        .grant(&sha256_hex(token.as_bytes()))
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("checking the token: {e}")))?
+        .ok_or_else(|| ApiError::Unauthorized("unknown or revoked ingest token".into()))?;
+    let bytes = read_body(body, &headers, app.max_body).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest("the body is empty".into()));
+    }
+
+    let mut messages = Vec::new();
+    let (mut valid, mut other_account, mut reasons, mut rejected) =
+        (0usize, 0usize, Vec::new(), 0usize);
+    let mut encode_error = None;
+    split_records(&bytes, "body", &mut |record| match record {
+        Ok(raw) => {
+            valid += 1;
+            if raw.account_id != grant.account_id {
+                other_account += 1;
+                rejected += 1;
+                if reasons.len() < REASONS_SHOWN {
+                    reasons.push(format!(
+                        "record {}: recipientAccountId {} is not this token's account",
+                        raw.index, raw.account_id
+                    ));
+                }
+                return;
+            }
+            let dedup = raw
+                .event_id
+                .clone()
+                .unwrap_or_else(|| sha256_hex(raw.text.as_bytes()));
+            let message = RawValue::from_string(raw.text.to_owned()).and_then(|record| {
+                serde_json::to_string(&IngestMessage {
+                    tenant: grant.tenant.clone(),
+                    record,
+                })
+            });
+            match message {
+                Ok(body) => messages.push(OutgoingMessage {
+                    group_key: group_key(&grant.tenant, &raw.account_id),
+                    dedup_key: format!("{}#{dedup}", grant.tenant),
+                    body,
+                }),
+                Err(e) => encode_error = Some(e.to_string()),
+            }
+        }
+        Err(rejection) => {
+            rejected += 1;
+            if reasons.len() < REASONS_SHOWN {
+                reasons.push(format!(
+                    "record {}: field {}: {}",
+                    rejection.index, rejection.field, rejection.reason
+                ));
+            }
+        }
+    });
+    if let Some(e) = encode_error {
+        return Err(ApiError::BadRequest(format!(
+            "a record could not be queued: {e}"
+        )));
+    }
+    app.metrics
+        .count(Counter::Rejected, "other_account", other_account as u64);
+    app.metrics.count(
+        Counter::Rejected,
+        "invalid",
+        (rejected - other_account) as u64,
+    );
+    if valid == 0 {
+        let first = reasons
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "no record found".into());
+        return Err(ApiError::BadRequest(format!(
+            "no valid CloudTrail record in the body; {first}"
+        )));
+    }
+    if messages.is_empty() {
+        return Err(ApiError::Forbidden(format!(
+            "none of the {other_account} records belongs to account {}, the only one this token admits",
+            grant.account_id
+        )));
+    }
+    let outcomes = app
+        .backend
+        .ingest_queue
+        .send_batch(messages)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("queueing the records: {e}")))?;
+    let duplicates = outcomes
+        .iter()
+        .filter(|o| **o == SendOutcome::Duplicate)
+        .count();
+    let accepted = outcomes.len() - duplicates;
+    app.metrics
+        .count(Counter::Accepted, &grant.tenant, accepted as u64);
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            accepted,
+            duplicates,
+            rejected,
+            rejections: reasons,
+        }),
+    ))
+}

@@ -1,0 +1,215 @@
+//! `dd0c-cost serve`: the local dispatcher — HTTP ingress, queue consumers per function, and the
+//! scheduler — in one process whose roles are selectable, so compose can run each as a service.
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use dd0c_ingest::PriceCatalog;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::Backend;
+use crate::consumer::{Consumer, ConsumerConfig};
+use crate::handlers::{Ingest, Score};
+use crate::http::{router, App};
+use crate::metrics::Metrics;
+
+/// What a process does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// The HTTP surface.
+    Api,
+    /// Normalizes admitted records.
+    Ingest,
+    /// Scores cost events.
+    Score,
+    /// Runs scheduled jobs (one replica per tick).
+    Scheduler,
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "api" => Ok(Role::Api),
+            "ingest" => Ok(Role::Ingest),
+            "score" => Ok(Role::Score),
+            "scheduler" => Ok(Role::Scheduler),
+            other => Err(format!(
+                "unknown role {other:?} (roles: api, ingest, score, scheduler)"
+            )),
+        }
+    }
+}
+
+/// Parses `api,score`; empty means every role.
+pub fn parse_roles(text: &str) -> Result<BTreeSet<Role>, String> {
+    if text.trim().is_empty() {
+        return Ok([Role::Api, Role::Ingest, Role::Score, Role::Scheduler].into());
+    }
+    text.split(',').map(Role::from_str).collect()
+}
+
+/// How the dispatcher runs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub roles: BTreeSet<Role>,
+    pub consumer: ConsumerConfig,
+    pub max_body: usize,
+    /// Period of the retention job.
+    pub retention_every: Duration,
+    /// This replica's name in job claims.
+    pub replica: String,
+}
+
+/// Runs the roles of `config` until `shutdown`, then finishes in-flight work and returns.
+/// `listener` serves the API role (required when it is on).
+pub async fn run(
+    listener: Option<TcpListener>,
+    backend: Backend,
+    config: ServeConfig,
+    catalog: Arc<PriceCatalog>,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let metrics = Arc::new(Metrics::default());
+    let mut tasks = tokio::task::JoinSet::new();
+    if config.roles.contains(&Role::Ingest) {
+        let consumer = Consumer {
+            queue: backend.ingest_queue.clone(),
+            handler: Arc::new(Ingest::new(&backend, catalog)),
+            config: config.consumer,
+            metrics: metrics.clone(),
+        };
+        tasks.spawn(consumer.run(shutdown.clone()));
+    }
+    if config.roles.contains(&Role::Score) {
+        let consumer = Consumer {
+            queue: backend.score_queue.clone(),
+            handler: Arc::new(Score::new(&backend)),
+            config: config.consumer,
+            metrics: metrics.clone(),
+        };
+        tasks.spawn(consumer.run(shutdown.clone()));
+    }
+    if config.roles.contains(&Role::Scheduler) {
+        tasks.spawn(scheduler(
+            backend.clone(),
+            config.retention_every,
+            config.replica.clone(),
+            shutdown.clone(),
+        ));
+    }
+    if config.roles.contains(&Role::Api) {
+        let listener = listener.context("the api role needs a listener")?;
+        let app = Arc::new(App {
+            backend: backend.clone(),
+            metrics: metrics.clone(),
+            max_body: config.max_body,
+        });
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            if let Err(e) = axum::serve(listener, router(app))
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+            {
+                tracing::error!(error = %e, "the HTTP server stopped");
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Keeps processed-event records 15 days: longer than EventBridge retries (24 h) and dead-letter
+/// redrives (14 days).
+const RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(15);
+
+/// The start of the period containing `now`.
+fn tick_of(now: DateTime<Utc>, every: Duration) -> DateTime<Utc> {
+    let period = every.as_secs().max(1) as i64;
+    let start = now.timestamp() - now.timestamp().rem_euclid(period);
+    DateTime::from_timestamp(start, 0).unwrap_or(now)
+}
+
+async fn scheduler(
+    backend: Backend,
+    every: Duration,
+    replica: String,
+    shutdown: CancellationToken,
+) {
+    while !shutdown.is_cancelled() {
+        let now = Utc::now();
+        let tick = tick_of(now, every);
+        match backend
+            .schedule
+            .claim_tick("retention", tick, &replica)
+            .await
+        {
+            Ok(true) => match backend.score.forget_processed_before(now - RETENTION).await {
+                Ok(n) => tracing::info!(job = "retention", %tick, forgotten = n, "ran"),
+                Err(e) => tracing::warn!(job = "retention", error = %e, "failed"),
+            },
+            Ok(false) => {}
+            Err(e) => tracing::warn!(job = "retention", error = %e, "could not claim the tick"),
+        }
+        let next = tick + chrono::TimeDelta::from_std(every).unwrap_or(chrono::TimeDelta::hours(1));
+        let wait = (next - Utc::now())
+            .to_std()
+            .unwrap_or(Duration::from_millis(100));
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn terminated() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let sigterm = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = sigterm => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_and_ticks() {
+        assert_eq!(
+            parse_roles("api, score").expect("roles"),
+            [Role::Api, Role::Score].into()
+        );
+        assert_eq!(parse_roles("").expect("roles").len(), 4);
+        assert!(parse_roles("api,notify")
+            .expect_err("unknown")
+            .contains("notify"));
+        let at = DateTime::parse_from_rfc3339("2026-03-01T10:17:42Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        assert_eq!(
+            tick_of(at, Duration::from_secs(3600)).to_rfc3339(),
+            "2026-03-01T10:00:00+00:00"
+        );
+        assert_eq!(
+            tick_of(at, Duration::from_secs(60)).to_rfc3339(),
+            "2026-03-01T10:17:00+00:00"
+        );
+    }
+}

@@ -56,7 +56,7 @@ start_postgres() {
   fi
   "${run_as[@]}" "$bin/initdb" -D "$data" -U postgres -A trust -E UTF8 --no-locale >/dev/null
   "${run_as[@]}" "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w \
-    -o "-p $pg_port -k $data -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" \
+    -o "-p $pg_port -k $data -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=400" \
     start >/dev/null
   PG_STOP=("${run_as[@]}" "$bin/pg_ctl" -D "$data" -m fast -w stop)
   export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"

@@ -1,31 +1,5 @@
-//! # dd0c-cost
-//!
-//! The command-line entry point of dd0c/cost.
-//!
-//! Map:
-//! - `cli` — the commands and flags (clap).
-//! - `normalize` — `dd0c-cost normalize`: CloudTrail in, priced cost events out.
-//! - `analyze` — `dd0c-cost analyze`: normalize, then score on the memory adapters.
-//! - `read` — reading inputs with progress and rejections, shared by both.
-//! - `table` — the human-readable table output.
-//! - `serve_cmd`, `serve` — the local dispatcher: `backend` (Postgres or memory), `http` (the
-//!   ingress and probes), `consumer` + `handlers` (queue consumers of the `functions/`),
-//!   `metrics`, and the scheduler.
-//! - `admin` — migrate, tenants, accounts, anomalies, invoke, dead letters.
-
-mod admin;
-mod analyze;
-mod backend;
-mod cli;
-mod consumer;
-mod handlers;
-mod http;
-mod metrics;
-mod normalize;
-mod read;
-mod serve;
-mod serve_cmd;
-mod table;
+//! The `dd0c-cost` binary: parses the command line and runs the command (see the library's
+//! crate documentation for the map).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -33,17 +7,17 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = dd0c_cost::cli::Cli::parse();
     let result = match cli.command {
-        cli::Command::Normalize(args) => normalize::run(args),
-        cli::Command::Analyze(args) => analyze::run(args),
-        cli::Command::Serve(args) => service(serve_cmd::serve(args)),
-        cli::Command::Migrate => service(admin::migrate()),
-        cli::Command::Tenant(c) => service(admin::tenant(c)),
-        cli::Command::Account(c) => service(admin::account(c)),
-        cli::Command::Anomalies(c) => service(admin::anomalies(c)),
-        cli::Command::Invoke(args) => service(admin::invoke(args)),
-        cli::Command::Dlq(c) => service(admin::dlq(c)),
+        dd0c_cost::cli::Command::Normalize(args) => dd0c_cost::normalize::run(args),
+        dd0c_cost::cli::Command::Analyze(args) => dd0c_cost::analyze::run(args),
+        dd0c_cost::cli::Command::Serve(args) => service(dd0c_cost::serve_cmd::serve(args)),
+        dd0c_cost::cli::Command::Migrate => service(dd0c_cost::admin::migrate()),
+        dd0c_cost::cli::Command::Tenant(c) => service(dd0c_cost::admin::tenant(c)),
+        dd0c_cost::cli::Command::Account(c) => service(dd0c_cost::admin::account(c)),
+        dd0c_cost::cli::Command::Anomalies(c) => service(dd0c_cost::admin::anomalies(c)),
+        dd0c_cost::cli::Command::Invoke(args) => service(dd0c_cost::admin::invoke(args)),
+        dd0c_cost::cli::Command::Dlq(c) => service(dd0c_cost::admin::dlq(c)),
     };
     match result {
         Ok(code) => code,

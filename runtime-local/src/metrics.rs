@@ -38,6 +38,8 @@ pub enum Counter {
     Accepted,
     /// Records refused over HTTP, by reason.
     Rejected,
+    /// Scheduled job runs by this replica.
+    JobRuns,
 }
 
 impl Counter {
@@ -48,6 +50,7 @@ impl Counter {
             Counter::DeadLettered => ("dd0c_dead_lettered_total", "function"),
             Counter::Accepted => ("dd0c_ingest_accepted_total", "tenant"),
             Counter::Rejected => ("dd0c_ingest_rejected_total", "reason"),
+            Counter::JobRuns => ("dd0c_job_runs_total", "job"),
         }
     }
 }
@@ -63,6 +66,15 @@ impl Metrics {
         *lock(&self.counters)
             .entry((name, label.to_owned()))
             .or_default() += by;
+    }
+
+    /// A counter's value.
+    pub fn value(&self, counter: Counter, label: &str) -> u64 {
+        let (name, _) = counter.name();
+        lock(&self.counters)
+            .get(&(name, label.to_owned()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Records one handler run of `function`.

@@ -16,7 +16,7 @@ use crate::backend::Backend;
 use crate::consumer::{Consumer, ConsumerConfig};
 use crate::handlers::{Ingest, Score};
 use crate::http::{router, App};
-use crate::metrics::Metrics;
+use crate::metrics::{Counter, Metrics};
 
 /// What a process does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -66,62 +66,99 @@ pub struct ServeConfig {
     pub replica: String,
 }
 
-/// Runs the roles of `config` until `shutdown`, then finishes in-flight work and returns.
-/// `listener` serves the API role (required when it is on).
-pub async fn run(
-    listener: Option<TcpListener>,
-    backend: Backend,
-    config: ServeConfig,
-    catalog: Arc<PriceCatalog>,
-    shutdown: CancellationToken,
-) -> Result<()> {
-    let metrics = Arc::new(Metrics::default());
-    let mut tasks = tokio::task::JoinSet::new();
-    if config.roles.contains(&Role::Ingest) {
-        let consumer = Consumer {
-            queue: backend.ingest_queue.clone(),
-            handler: Arc::new(Ingest::new(&backend, catalog)),
-            config: config.consumer,
-            metrics: metrics.clone(),
-        };
-        tasks.spawn(consumer.run(shutdown.clone()));
+/// Everything a dispatcher process runs.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct Dispatcher {
+    pub backend: Backend,
+    pub config: ServeConfig,
+    pub catalog: Arc<PriceCatalog>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Dispatcher {
+    /// A dispatcher over `backend`.
+    pub fn new(backend: Backend, config: ServeConfig, catalog: Arc<PriceCatalog>) -> Self {
+        Dispatcher {
+            backend,
+            config,
+            catalog,
+            metrics: Arc::new(Metrics::default()),
+        }
     }
-    if config.roles.contains(&Role::Score) {
-        let consumer = Consumer {
-            queue: backend.score_queue.clone(),
-            handler: Arc::new(Score::new(&backend)),
-            config: config.consumer,
-            metrics: metrics.clone(),
-        };
-        tasks.spawn(consumer.run(shutdown.clone()));
+
+    /// The ingest function's consumer (tests step it with `try_execute_batch`).
+    pub fn ingest_consumer(&self) -> Consumer {
+        let handler = Arc::new(Ingest::new(&self.backend, self.catalog.clone()));
+        Consumer {
+            queue: self.backend.ingest_queue.clone(),
+            handler,
+            config: self.config.consumer,
+            metrics: self.metrics.clone(),
+        }
     }
-    if config.roles.contains(&Role::Scheduler) {
-        tasks.spawn(scheduler(
-            backend.clone(),
-            config.retention_every,
-            config.replica.clone(),
-            shutdown.clone(),
-        ));
+
+    /// The score function's consumer.
+    pub fn score_consumer(&self) -> Consumer {
+        let handler = Arc::new(Score::new(&self.backend));
+        Consumer {
+            queue: self.backend.score_queue.clone(),
+            handler,
+            config: self.config.consumer,
+            metrics: self.metrics.clone(),
+        }
     }
-    if config.roles.contains(&Role::Api) {
-        let listener = listener.context("the api role needs a listener")?;
-        let app = Arc::new(App {
-            backend: backend.clone(),
-            metrics: metrics.clone(),
-            max_body: config.max_body,
-        });
-        let stop = shutdown.clone();
-        tasks.spawn(async move {
-            if let Err(e) = axum::serve(listener, router(app))
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
-            {
-                tracing::error!(error = %e, "the HTTP server stopped");
-            }
-        });
+
+    /// The HTTP router.
+    pub fn router(&self) -> axum::Router {
+        router(Arc::new(App {
+            backend: self.backend.clone(),
+            metrics: self.metrics.clone(),
+            max_body: self.config.max_body,
+        }))
     }
-    while tasks.join_next().await.is_some() {}
-    Ok(())
+
+    /// Runs the configured roles until `shutdown`, then finishes the work in hand and returns.
+    /// `listener` serves the API role (required when it is on).
+    pub async fn run(
+        self,
+        listener: Option<TcpListener>,
+        shutdown: CancellationToken,
+    ) -> Result<()> {
+        let roles = &self.config.roles;
+        let mut tasks = tokio::task::JoinSet::new();
+        if roles.contains(&Role::Ingest) {
+            tasks.spawn(self.ingest_consumer().run(shutdown.clone()));
+        }
+        if roles.contains(&Role::Score) {
+            tasks.spawn(self.score_consumer().run(shutdown.clone()));
+        }
+        if roles.contains(&Role::Scheduler) {
+            let (backend, metrics) = (self.backend.clone(), self.metrics.clone());
+            tasks.spawn(scheduler(
+                backend,
+                metrics,
+                self.config.retention_every,
+                self.config.replica.clone(),
+                shutdown.clone(),
+            ));
+        }
+        if roles.contains(&Role::Api) {
+            let listener = listener.context("the api role needs a listener")?;
+            let router = self.router();
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                if let Err(e) = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await
+                {
+                    tracing::error!(error = %e, "the HTTP server stopped");
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(())
+    }
 }
 
 /// Keeps processed-event records 15 days: longer than EventBridge retries (24 h) and dead-letter
@@ -137,6 +174,7 @@ fn tick_of(now: DateTime<Utc>, every: Duration) -> DateTime<Utc> {
 
 async fn scheduler(
     backend: Backend,
+    metrics: Arc<Metrics>,
     every: Duration,
     replica: String,
     shutdown: CancellationToken,
@@ -149,10 +187,13 @@ async fn scheduler(
             .claim_tick("retention", tick, &replica)
             .await
         {
-            Ok(true) => match backend.score.forget_processed_before(now - RETENTION).await {
-                Ok(n) => tracing::info!(job = "retention", %tick, forgotten = n, "ran"),
-                Err(e) => tracing::warn!(job = "retention", error = %e, "failed"),
-            },
+            Ok(true) => {
+                metrics.count(Counter::JobRuns, "retention", 1);
+                match backend.score.forget_processed_before(now - RETENTION).await {
+                    Ok(n) => tracing::info!(job = "retention", %tick, forgotten = n, "ran"),
+                    Err(e) => tracing::warn!(job = "retention", error = %e, "failed"),
+                }
+            }
             Ok(false) => {}
             Err(e) => tracing::warn!(job = "retention", error = %e, "could not claim the tick"),
         }

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backend::Backend;
 use crate::cli::ServeArgs;
 use crate::consumer::ConsumerConfig;
-use crate::serve::{parse_roles, run, terminated, Role, ServeConfig};
+use crate::serve::{parse_roles, terminated, Dispatcher, Role, ServeConfig};
 
 pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
     let roles = parse_roles(&args.role).map_err(anyhow::Error::msg)?;
@@ -62,7 +62,9 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         tracing::info!("shutting down: finishing work in hand");
         stop.cancel();
     });
-    run(listener, backend, config, catalog, shutdown).await?;
+    Dispatcher::new(backend, config, catalog)
+        .run(listener, shutdown)
+        .await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

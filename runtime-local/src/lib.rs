@@ -1,0 +1,29 @@
+//! # dd0c-cost
+//!
+//! The `dd0c-cost` command and the local dispatcher, as a library so tests can run the
+//! dispatcher in process (`serve::run` on a listener of their own) and drive its consumers.
+//!
+//! Map:
+//! - `cli` — the commands and flags (clap).
+//! - `normalize` — `dd0c-cost normalize`: CloudTrail in, priced cost events out.
+//! - `analyze` — `dd0c-cost analyze`: normalize, then score on the memory adapters.
+//! - `read` — reading inputs with progress and rejections, shared by both.
+//! - `table` — the human-readable table output.
+//! - `serve_cmd`, `serve` — the local dispatcher: `backend` (Postgres or memory), `http` (the
+//!   ingress and probes), `consumer` + `handlers` (queue consumers of the `functions/`),
+//!   `metrics`, and the scheduler.
+//! - `admin` — migrate, tenants, accounts, anomalies, invoke, dead letters.
+
+pub mod admin;
+pub mod analyze;
+pub mod backend;
+pub mod cli;
+pub mod consumer;
+pub mod handlers;
+pub mod http;
+pub mod metrics;
+pub mod normalize;
+pub mod read;
+pub mod serve;
+pub mod serve_cmd;
+pub mod table;

@@ -1,0 +1,380 @@
+//! The local dispatcher on a real Postgres: HTTP ingress to committed anomalies, bad requests,
+//! poison messages, and two dispatchers sharing one database.
+
+mod support;
+
+use std::time::Duration;
+
+use dd0c_ports::queue::{OutgoingMessage, Queue};
+use reqwest::StatusCode;
+use support::{
+    assert_matches, dispatcher, drain, expected, fresh_database, log_file, onboard, story, TENANT,
+};
+use tokio_util::sync::CancellationToken;
+
+struct TestApp {
+    address: String,
+    database_url: String,
+    dispatcher: dd0c_cost::serve::Dispatcher,
+    token: String,
+    account: String,
+    shutdown: CancellationToken,
+}
+
+/// The API on a random port over a fresh database; consumers are stepped by the test.
+async fn spawn_app(account: &str) -> TestApp {
+    let database_url = fresh_database().await;
+    let dispatcher = dispatcher(&database_url, "api").await;
+    let token = onboard(&dispatcher.backend, account).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let shutdown = CancellationToken::new();
+    tokio::spawn(dispatcher.clone().run(Some(listener), shutdown.clone()));
+    TestApp {
+        address,
+        database_url,
+        dispatcher,
+        token,
+        account: account.into(),
+        shutdown,
+    }
+}
+
+impl TestApp {
+    async fn push(
+        &self,
+        token: Option<&str>,
+        body: Vec<u8>,
+        gzip: bool,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/v1/events", self.address))
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if gzip {
+            request = request.header("Content-Encoding", "gzip");
+        }
+        let response = request.send().await.expect("a response");
+        let status = response.status();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    async fn ingest_depth(&self) -> u64 {
+        self.dispatcher
+            .backend
+            .ingest_queue
+            .depth()
+            .await
+            .expect("depth")
+            .visible
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pushed_cloudtrail_becomes_scored_anomalies_in_postgres() {
+    let (records, prod, story) = story(3, 14);
+    let ours: Vec<serde_json::Value> = records
+        .into_iter()
+        .filter(|r| r["recipientAccountId"] == prod.as_str())
+        .collect();
+    let app = spawn_app(&prod).await;
+    let (status, body) = app
+        .push(Some(&app.token), support::log_file(&ours), true)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["accepted"], ours.len());
+    assert_eq!(body["rejected"], 0);
+    drain(&app.dispatcher).await;
+
+    let want = expected(&ours).await;
+    assert_matches(&app.database_url, &want).await;
+    let criticals: Vec<&dd0c_ports::domain::Anomaly> = want
+        .anomalies
+        .iter()
+        .filter(|a| a.severity == dd0c_ports::domain::Severity::Critical)
+        .collect();
+    assert!(
+        criticals.len() >= 3,
+        "the production account's mistakes are flagged: {criticals:#?}"
+    );
+    let first_gpu = &story.mistakes[0].event_ids[0];
+    let stored = app
+        .dispatcher
+        .backend
+        .anomalies
+        .anomalies(TENANT, &Default::default(), None, 100)
+        .await
+        .expect("list");
+    assert!(stored
+        .items
+        .iter()
+        .any(|a| &a.event_id == first_gpu && a.severity == dd0c_ports::domain::Severity::Critical));
+
+    let (status, body) = app
+        .push(Some(&app.token), support::log_file(&ours), true)
+        .await;
+    assert_eq!(
+        (
+            status,
+            body["accepted"].as_u64(),
+            body["duplicates"].as_u64()
+        ),
+        (StatusCode::ACCEPTED, Some(0), Some(ours.len() as u64)),
+        "a re-push is deduplicated"
+    );
+    app.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_and_write_nothing() {
+    let app = spawn_app("111122223333").await;
+    let own = serde_json::json!({"eventVersion": "1.09", "eventTime": "2026-03-01T10:00:00Z", "eventSource": "ec2.amazonaws.com",
+        "eventName": "AllocateAddress", "awsRegion": "us-east-1", "recipientAccountId": app.account, "eventID": "own-1",
+        "responseElements": {"allocationId": "eipalloc-1"}});
+    let mut foreign = own.clone();
+    foreign["recipientAccountId"] = serde_json::json!("999999999999");
+    foreign["eventID"] = serde_json::json!("foreign-1");
+
+    let (status, body) = app.push(None, own.to_string().into_bytes(), false).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _) = app
+        .push(Some("dd0c_ing_forged"), own.to_string().into_bytes(), false)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = app
+        .push(Some(&app.token), vec![b' '; (1 << 20) + 1], false)
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let (status, body) = app
+        .push(Some(&app.token), b"this is not json".to_vec(), false)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not valid JSON") && d.contains("line 1 column")),
+        "{body}"
+    );
+    let (status, body) = app
+        .push(Some(&app.token), b"\x1f\x8b\x08garbage".to_vec(), true)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = app
+        .push(Some(&app.token), foreign.to_string().into_bytes(), false)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(&app.account)),
+        "{body}"
+    );
+    assert_eq!(
+        app.ingest_depth().await,
+        0,
+        "nothing from a refused request is queued"
+    );
+
+    let (status, body) = app
+        .push(
+            Some(&app.token),
+            serde_json::json!([own, foreign]).to_string().into_bytes(),
+            false,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(
+        (body["accepted"].as_u64(), body["rejected"].as_u64()),
+        (Some(1), Some(1)),
+        "{body}"
+    );
+    assert_eq!(app.ingest_depth().await, 1);
+
+    let metrics = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("dd0c_ingest_rejected_total{reason=\"other_account\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("dd0c_queue_depth{queue=\"ingest\",state=\"visible\"} 1"),
+        "{metrics}"
+    );
+    let ready = reqwest::get(format!("{}/readyz", app.address))
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), StatusCode::OK);
+    app.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_poison_message_is_dead_lettered_after_exactly_max_receives() {
+    let database_url = fresh_database().await;
+    let mut dispatcher = dispatcher(&database_url, "score").await;
+    dispatcher.config.consumer.max_receives = 3;
+    dispatcher.config.consumer.visibility = Duration::from_secs(1);
+    let (records, prod, _) = story(4, 10);
+    let events = expected(
+        &records
+            .into_iter()
+            .filter(|r| r["recipientAccountId"] == prod.as_str())
+            .take(200)
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .events;
+    let queue = dispatcher.backend.score_queue.clone();
+    let group = format!("{TENANT}#{prod}");
+    let mut messages: Vec<OutgoingMessage> = events
+        .iter()
+        .map(|e| dd0c_ingest::handler::score_message(e).expect("message"))
+        .collect();
+    messages.insert(
+        5,
+        OutgoingMessage {
+            group_key: group.clone(),
+            dedup_key: "poison".into(),
+            body: "{\"event_id\": 42".into(),
+        },
+    );
+    queue.send_batch(messages).await.expect("sent");
+
+    let consumer = dispatcher.score_consumer();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let depth = queue.depth().await.expect("depth");
+        if depth.visible + depth.in_flight == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the queue never drained: {depth:?}"
+        );
+        if consumer.try_execute_batch().await.expect("batch") == 0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let dead = queue.dead_letters(10).await.expect("dead letters");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        dead[0].receive_count, 3,
+        "dead-lettered after exactly max receives"
+    );
+    assert!(
+        dead[0].error.contains("not a cost event"),
+        "{}",
+        dead[0].error
+    );
+    assert_eq!(dead[0].body, "{\"event_id\": 42");
+    let pool = dd0c_adapters_postgres::connect(&database_url, 1)
+        .await
+        .expect("connects");
+    let processed: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(
+        processed as usize,
+        events.len(),
+        "every other message processed exactly once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_dispatchers_share_the_work_and_each_tick() {
+    let database_url = fresh_database().await;
+    let (records, prod, _) = story(5, 20);
+    let mut first = dispatcher(&database_url, "ingest,score,scheduler").await;
+    let mut second = dispatcher(&database_url, "ingest,score,scheduler").await;
+    for d in [&mut first, &mut second] {
+        d.config.retention_every = Duration::from_secs(1);
+    }
+    let token = onboard(&first.backend, &prod).await;
+    drop(token);
+    let ours: Vec<serde_json::Value> = records
+        .into_iter()
+        .filter(|r| r["recipientAccountId"] == prod.as_str())
+        .collect();
+    let messages: Vec<OutgoingMessage> = ours
+        .iter()
+        .map(|r| OutgoingMessage {
+            group_key: format!("{TENANT}#{prod}"),
+            dedup_key: r["eventID"].as_str().expect("id").to_owned(),
+            body: serde_json::json!({"tenant": TENANT, "record": r}).to_string(),
+        })
+        .collect();
+    first
+        .backend
+        .ingest_queue
+        .send_batch(messages)
+        .await
+        .expect("queued");
+
+    let shutdown = CancellationToken::new();
+    let runs = [
+        tokio::spawn(first.clone().run(None, shutdown.clone())),
+        tokio::spawn(second.clone().run(None, shutdown.clone())),
+    ];
+    let want = expected(&ours).await;
+    let pool = dd0c_adapters_postgres::connect(&database_url, 1)
+        .await
+        .expect("connects");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let processed: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        if processed as usize >= want.events.len() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {processed} of {} events processed",
+            want.events.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    shutdown.cancel();
+    for run in runs {
+        run.await.expect("joined").expect("ran");
+    }
+    assert_matches(&database_url, &want).await;
+    let busy = |d: &dd0c_cost::serve::Dispatcher| {
+        d.metrics
+            .value(dd0c_cost::metrics::Counter::Processed, "score")
+    };
+    assert!(
+        busy(&first) > 0 && busy(&second) > 0,
+        "both dispatchers did work: {} / {}",
+        busy(&first),
+        busy(&second)
+    );
+    let ticks: i64 = sqlx::query_scalar("SELECT count(*) FROM job_runs WHERE job = 'retention'")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    let ran = first
+        .metrics
+        .value(dd0c_cost::metrics::Counter::JobRuns, "retention")
+        + second
+            .metrics
+            .value(dd0c_cost::metrics::Counter::JobRuns, "retention");
+    assert!(ticks >= 2, "the job ticked: {ticks}");
+    assert_eq!(
+        ran, ticks as u64,
+        "each tick ran exactly once across both replicas"
+    );
+}

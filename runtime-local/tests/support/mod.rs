@@ -1,0 +1,231 @@
+//! Shared by the dispatcher's integration tests: a migrated database per test, a dispatcher on
+//! it, tenants with ingest tokens, and the expected outcome computed offline.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use dd0c_adapters_memory::MemoryStore;
+use dd0c_cost::backend::Backend;
+use dd0c_cost::consumer::ConsumerConfig;
+use dd0c_cost::serve::{parse_roles, Dispatcher, ServeConfig};
+use dd0c_ingest::{Item, Normalizer, PriceCatalog};
+use dd0c_ports::auth::IngestGrant;
+use dd0c_ports::baseline::Welford;
+use dd0c_ports::conformance::unique;
+use dd0c_ports::domain::{Account, Anomaly, CostEvent, PriceSource, Tenant};
+use dd0c_score::{Scored, Scorer};
+use sha2::{Digest, Sha256};
+
+pub const TENANT: &str = "acme";
+
+/// A fresh, migrated database; its URL.
+pub async fn fresh_database() -> String {
+    let server = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL: run the tests with scripts/test.sh, which starts Postgres");
+    dd0c_adapters_postgres::create_database(&server, &unique("t").replace('-', "_"))
+        .await
+        .expect("a fresh database")
+}
+
+pub fn config(roles: &str) -> ServeConfig {
+    ServeConfig {
+        roles: parse_roles(roles).expect("roles"),
+        consumer: ConsumerConfig {
+            batch: 20,
+            visibility: Duration::from_secs(2),
+            max_receives: 5,
+            idle: Duration::from_millis(20),
+        },
+        max_body: 1 << 20,
+        retention_every: Duration::from_secs(3600),
+        replica: unique("replica"),
+    }
+}
+
+/// Creates the tenant and account and returns a working ingest token.
+pub async fn onboard(backend: &Backend, account_id: &str) -> String {
+    let now = chrono::Utc::now();
+    let _ = backend
+        .tenants
+        .add_tenant(&Tenant {
+            name: TENANT.into(),
+            created_at: now,
+        })
+        .await;
+    backend
+        .tenants
+        .add_account(&Account {
+            tenant: TENANT.into(),
+            account_id: account_id.into(),
+            name: None,
+            created_at: now,
+        })
+        .await
+        .expect("account");
+    let token = format!("dd0c_ing_{}", unique("tok"));
+    let hash: String = Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    backend
+        .tokens
+        .add_token(
+            &IngestGrant {
+                tenant: TENANT.into(),
+                account_id: account_id.into(),
+            },
+            &hash,
+        )
+        .await
+        .expect("token");
+    token
+}
+
+pub async fn dispatcher(database_url: &str, roles: &str) -> Dispatcher {
+    let backend = Backend::postgres(database_url, 20).await.expect("backend");
+    Dispatcher::new(backend, config(roles), PriceCatalog::bundled())
+}
+
+/// Steps both consumers until neither finds work twice in a row.
+pub async fn drain(dispatcher: &Dispatcher) {
+    let (ingest, score) = (dispatcher.ingest_consumer(), dispatcher.score_consumer());
+    let mut quiet = 0;
+    while quiet < 2 {
+        let n = ingest.try_execute_batch().await.expect("ingest batch")
+            + score.try_execute_batch().await.expect("score batch");
+        quiet = if n == 0 { quiet + 1 } else { 0 };
+    }
+}
+
+/// A story's records in time order, and the production account's id.
+pub fn story(seed: u64, days: u32) -> (Vec<serde_json::Value>, String, dd0c_tests::Story) {
+    let story = dd0c_tests::story(
+        seed,
+        NaiveDate::from_ymd_opt(2026, 2, 1).expect("date"),
+        days,
+    );
+    let prod = story
+        .records
+        .iter()
+        .find(|r| r["eventName"] == "RunInstances")
+        .expect("a launch")["recipientAccountId"]
+        .as_str()
+        .expect("account")
+        .to_owned();
+    (story.records.clone(), prod, story)
+}
+
+/// What scoring `records` must leave behind, computed offline in one pass: the cost events, the
+/// Welford state of every baseline, and the anomalies.
+pub struct Expected {
+    pub events: Vec<CostEvent>,
+    pub baselines: BTreeMap<(String, String), Welford>,
+    pub anomalies: Vec<Anomaly>,
+}
+
+pub async fn expected(records: &[serde_json::Value]) -> Expected {
+    let mut normalizer = Normalizer::new(PriceCatalog::bundled(), TENANT);
+    let mut events = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        if let Item::Cost(batch) = normalizer.normalize_record(&r.to_string(), "expected", i) {
+            events.extend(batch);
+        }
+    }
+    let mut baselines: BTreeMap<(String, String), Welford> = BTreeMap::new();
+    for e in &events {
+        if e.price_source != PriceSource::Unknown && e.hourly_usd > 0.0 {
+            for kind in [e.resource_kind.as_str(), "*"] {
+                baselines
+                    .entry((e.account_id.clone(), kind.to_owned()))
+                    .or_default()
+                    .push(e.hourly_usd);
+            }
+        }
+    }
+    let store = Arc::new(MemoryStore::new());
+    let scorer = Scorer::new(store.clone(), store.clone(), store);
+    let mut anomalies = Vec::new();
+    for e in &events {
+        if let Scored::New(Some(a)) = scorer.score(e).await.expect("scores") {
+            anomalies.push(a);
+        }
+    }
+    Expected {
+        events,
+        baselines,
+        anomalies,
+    }
+}
+
+/// Asserts the database holds exactly `expected`: every event once, every baseline equal to the
+/// single-pass computation (n, mean and M2 bit for bit), every anomaly once.
+pub async fn assert_matches(database_url: &str, expected: &Expected) {
+    let pool = dd0c_adapters_postgres::connect(database_url, 2)
+        .await
+        .expect("connects");
+    let processed: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM cost_events")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(
+        processed as usize,
+        expected.events.len(),
+        "events lost or doubled"
+    );
+    assert_eq!(stored as usize, expected.events.len());
+    let rows: Vec<(String, String, i64, f64, f64)> =
+        sqlx::query_as("SELECT account_id, resource_kind, n, mean, m2 FROM baselines")
+            .fetch_all(&pool)
+            .await
+            .expect("baselines");
+    let priced: BTreeMap<(String, String), Welford> = rows
+        .into_iter()
+        .filter(|r| r.2 > 0)
+        .map(|(account, kind, n, mean, m2)| {
+            (
+                (account, kind),
+                Welford {
+                    n: n as u64,
+                    mean,
+                    m2,
+                },
+            )
+        })
+        .collect();
+    assert_eq!(
+        priced, expected.baselines,
+        "every baseline equals the offline single pass"
+    );
+    let mut ids: Vec<String> = sqlx::query_scalar("SELECT anomaly_id FROM anomalies")
+        .fetch_all(&pool)
+        .await
+        .expect("anomalies");
+    ids.sort();
+    let mut want: Vec<String> = expected
+        .anomalies
+        .iter()
+        .map(|a| a.anomaly_id.clone())
+        .collect();
+    want.sort();
+    assert_eq!(ids, want, "every expected anomaly, once");
+}
+
+/// `records` as a gzipped CloudTrail S3 log file.
+pub fn log_file(records: &[serde_json::Value]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(
+        serde_json::json!({ "Records": records })
+            .to_string()
+            .as_bytes(),
+    )
+    .expect("gzip");
+    gz.finish().expect("gzip")
+}

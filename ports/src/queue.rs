@@ -87,9 +87,11 @@ pub trait Queue: Send + Sync {
     async fn send_batch(&self, messages: Vec<OutgoingMessage>) -> PortResult<Vec<SendOutcome>>;
 
     /// Receives up to `max` visible messages and hides them for `visibility` (adapters may round
-    /// it up to whole seconds); a message not
-    /// acknowledged by then becomes visible again with its receive count increased. Never
-    /// returns a message while an earlier message of its group is in flight or waiting.
+    /// it up to whole seconds); a message not acknowledged by then becomes visible again with its
+    /// receive count increased. A group's messages come in send order, several per receive when
+    /// available, and never while an earlier message of the group is still in flight from an
+    /// earlier receive: consumers process each group's messages in the order given and stop at
+    /// a group's first failure.
     async fn receive(&self, max: usize, visibility: Duration) -> PortResult<Vec<Delivery>>;
 
     /// Deletes a received message for good. A stale receipt (the visibility timeout expired and

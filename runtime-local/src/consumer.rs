@@ -1,6 +1,7 @@
-//! A queue consumer: receive a batch, run the handler on each message (concurrently: a batch
-//! holds at most one message per group, so per-group order holds), acknowledge successes, and
-//! dead-letter a message whose handler has failed on its `max_receives`-th delivery.
+//! A queue consumer: receive a batch, run each group's messages in order (different groups
+//! concurrently), acknowledge successes, stop a group at its first failure (its later messages
+//! come back after the visibility timeout, still in order), and dead-letter a message whose
+//! handler has failed on its `max_receives`-th delivery.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,11 +64,31 @@ impl Consumer {
             .receive(self.config.batch, self.config.visibility)
             .await?;
         let count = deliveries.len();
-        futures_util::future::join_all(deliveries.iter().map(|d| self.process(d))).await;
+        let mut groups: Vec<Vec<&Delivery>> = Vec::new();
+        for delivery in &deliveries {
+            match groups
+                .iter_mut()
+                .find(|g| g[0].group_key == delivery.group_key)
+            {
+                Some(group) => group.push(delivery),
+                None => groups.push(vec![delivery]),
+            }
+        }
+        futures_util::future::join_all(groups.into_iter().map(|group| self.process_group(group)))
+            .await;
         Ok(count)
     }
 
-    async fn process(&self, delivery: &Delivery) {
+    async fn process_group(&self, group: Vec<&Delivery>) {
+        for delivery in group {
+            if !self.process(delivery).await {
+                break;
+            }
+        }
+    }
+
+    /// Handles one message; whether it succeeded.
+    async fn process(&self, delivery: &Delivery) -> bool {
         let name = self.handler.name();
         let started = Instant::now();
         let outcome = self.handler.handle(delivery).await;
@@ -83,6 +104,7 @@ impl Consumer {
                         tracing::warn!(function = name, message = %delivery.message_id, error = %e, "acknowledgement failed; the message will be redelivered")
                     }
                 }
+                true
             }
             Err(error) => {
                 self.metrics.count(Counter::Failed, name, 1);
@@ -99,6 +121,7 @@ impl Consumer {
                 } else {
                     tracing::warn!(function = name, message = %delivery.message_id, receives = delivery.receive_count, %error, "handler failed; will retry");
                 }
+                false
             }
         }
     }

@@ -5,10 +5,10 @@ mod support;
 
 use std::time::Duration;
 
-use dd0c_ports::queue::{OutgoingMessage, Queue};
+use dd0c_ports::queue::OutgoingMessage;
 use reqwest::StatusCode;
 use support::{
-    assert_matches, dispatcher, drain, expected, fresh_database, log_file, onboard, story, TENANT,
+    assert_matches, dispatcher, drain, expected, fresh_database, onboard, story, TENANT,
 };
 use tokio_util::sync::CancellationToken;
 

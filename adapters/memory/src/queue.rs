@@ -93,17 +93,18 @@ impl Queue for MemoryQueue {
     async fn receive(&self, max: usize, visibility: Duration) -> PortResult<Vec<Delivery>> {
         let mut inner = lock(&self.inner);
         let now = Instant::now();
-        let mut seen_groups = HashSet::new();
+        // A group whose earliest pending message is in flight is blocked behind it.
+        let mut blocked = HashSet::new();
         let mut out = Vec::new();
         for message in inner.messages.values_mut() {
             if out.len() >= max {
                 break;
             }
-            // Only a group's oldest message may be delivered; later ones wait behind it.
-            if !seen_groups.insert(message.group_key.clone()) {
+            if blocked.contains(&message.group_key) {
                 continue;
             }
             if matches!(message.in_flight, Some((_, until)) if until > now) {
+                blocked.insert(message.group_key.clone());
                 continue;
             }
             message.receive_count += 1;

@@ -10,8 +10,8 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::error::backend;
 
-/// A pgmq queue with SQS FIFO semantics: one in-flight message per group, deduplication over
-/// five minutes, and a dead-letter table.
+/// A pgmq queue with SQS FIFO semantics: messages of a group in order (several per receive, none
+/// while an earlier one is in flight), deduplication over five minutes, and a dead-letter table.
 #[derive(Debug, Clone)]
 pub struct PgmqQueue {
     pool: PgPool,
@@ -163,8 +163,8 @@ impl Queue for PgmqQueue {
 
     async fn receive(&self, max: usize, visibility: Duration) -> PortResult<Vec<Delivery>> {
         let seconds = visibility.as_secs_f64().ceil().max(1.0) as i32;
-        let rows: Vec<(i64, i32, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT msg_id, read_ct, message #>> '{}', headers->>'x-pgmq-group' FROM pgmq.read_grouped_head($1, $2, $3)",
+        let mut rows: Vec<(i64, i32, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT msg_id, read_ct, message #>> '{}', headers->>'x-pgmq-group' FROM pgmq.read_grouped($1, $2, $3)",
         )
         .bind(&self.name)
         .bind(seconds)
@@ -172,6 +172,8 @@ impl Queue for PgmqQueue {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| backend("receiving from a queue", e))?;
+        // pgmq returns the updated rows in no particular order; the port promises send order.
+        rows.sort_by_key(|row| row.0);
         Ok(rows
             .into_iter()
             .map(|(msg_id, read_ct, body, group)| Delivery {

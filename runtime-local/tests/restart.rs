@@ -1,0 +1,80 @@
+//! The database restarts (`pg_ctl restart -m immediate`, a crash) mid-run: the dispatcher
+//! reconnects by itself and no acknowledged event is lost. Alone in its test binary, because it
+//! restarts the server every other test uses.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use dd0c_ports::queue::OutgoingMessage;
+use support::{assert_matches, dispatcher, expected, fresh_database, story, TENANT};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_dispatcher_survives_a_database_crash_and_loses_nothing() {
+    let pg_ctl = std::env::var("DD0C_TEST_PG_CTL")
+        .expect("DD0C_TEST_PG_CTL: run the tests with scripts/test.sh");
+    let database_url = fresh_database().await;
+    let dispatcher = dispatcher(&database_url, "ingest,score").await;
+    let (records, prod, _) = story(21, 120);
+    let ours: Vec<serde_json::Value> = records
+        .into_iter()
+        .filter(|r| r["recipientAccountId"] == prod.as_str())
+        .collect();
+    let want = expected(&ours).await;
+    let messages: Vec<OutgoingMessage> = ours
+        .iter()
+        .map(|r| OutgoingMessage {
+            group_key: format!("{TENANT}#{prod}"),
+            dedup_key: r["eventID"].as_str().expect("id").to_owned(),
+            body: serde_json::json!({"tenant": TENANT, "record": r}).to_string(),
+        })
+        .collect();
+    dispatcher
+        .backend
+        .ingest_queue
+        .send_batch(messages)
+        .await
+        .expect("queued: acknowledged before the crash");
+
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(dispatcher.clone().run(None, shutdown.clone()));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut words = pg_ctl.split_whitespace();
+    let program = words.next().expect("a command");
+    // Null stdio: the restarted server inherits pg_ctl's, and would hold a pipe open forever.
+    let status = std::process::Command::new(program)
+        .args(words)
+        .args(["restart", "-m", "immediate", "-w"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("pg_ctl runs");
+    assert!(status.success(), "pg_ctl restart failed: {status:?}");
+
+    let pool = dd0c_adapters_postgres::connect(&database_url, 1)
+        .await
+        .expect("reconnects");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let processed: Result<i64, _> = sqlx::query_scalar("SELECT count(*) FROM processed_events")
+            .fetch_one(&pool)
+            .await;
+        if processed
+            .as_ref()
+            .is_ok_and(|n| *n as usize >= want.events.len())
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dispatcher did not recover: {processed:?} of {}",
+            want.events.len()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    shutdown.cancel();
+    run.await.expect("joined").expect("ran");
+    assert_matches(&database_url, &want).await;
+}

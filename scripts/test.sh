@@ -8,8 +8,10 @@
 #   creates its own database from $DATABASE_URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
-state="$root/.test-services"
+# Outside the checkout: the postgres user must be able to reach it, and a clone may live under a
+# directory it cannot enter (/root).
+state=$(mktemp -d /tmp/dd0c-test.XXXXXX)
+chmod 755 "$state"
 pg_port="${DD0C_TEST_PG_PORT:-55432}"
 
 say() { echo "scripts/test.sh: $*" >&2; }
@@ -51,7 +53,6 @@ start_postgres() {
   local run_as=()
   if [ "$(id -u)" = 0 ]; then
     chown -R postgres:postgres "$state"
-    chmod 755 "$state"
     run_as=(runuser -u postgres --)
   fi
   "${run_as[@]}" "$bin/initdb" -D "$data" -U postgres -A trust -E UTF8 --no-locale >/dev/null
@@ -71,7 +72,6 @@ stop_services() {
 }
 trap stop_services EXIT
 
-mkdir -p "$state"
 start_postgres
 
 cargo test --workspace --locked -- "$@"

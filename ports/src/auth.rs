@@ -36,6 +36,15 @@ pub trait Auth: Send + Sync {
     async fn verify(&self, bearer: &str) -> PortResult<Principal>;
 }
 
+/// How an ingest token is stored and looked up: the lowercase hex SHA-256 of the token.
+pub fn token_sha256(token: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The account an ingest token admits records for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngestGrant {

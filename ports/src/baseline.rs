@@ -19,6 +19,11 @@ pub const ACCOUNT_SCOPE: &str = "*";
 /// value counts as known, so a baseline stays well under DynamoDB's 400 KB item limit.
 pub const MAX_SEEN: usize = 1_000;
 
+/// Entries a burst window keeps. Past it the two oldest merge (quantities and costs add up, the
+/// newer time stands), so the window's totals stay exact while its size stays bounded; the merged
+/// part leaves the window a little late, which only ever makes a burst look bigger.
+pub const MAX_WINDOW_ENTRIES: usize = 64;
+
 /// Welford's running count, mean and sum of squared deviations (M2).
 ///
 /// Numerically stable in one pass; `merge` is Chan et al.'s parallel combination, so a baseline

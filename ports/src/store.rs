@@ -69,6 +69,22 @@ pub trait ScoreStore: Send + Sync {
     /// The stored baseline, or `None` if none was ever committed under this key.
     async fn baseline(&self, key: &BaselineKey) -> PortResult<Option<Baseline>>;
 
+    /// The stored baselines under `keys`, in the same order (`None` where none was committed).
+    /// Adapters that can answer in one round trip should.
+    async fn baselines_by_key(&self, keys: &[BaselineKey]) -> PortResult<Vec<Option<Baseline>>> {
+        let mut found = Vec::with_capacity(keys.len());
+        for key in keys {
+            found.push(self.baseline(key).await?);
+        }
+        Ok(found)
+    }
+
+    /// Whether [`ScoreStore::commit`] archives the `consumed` queue message in its own
+    /// transaction, so the consumer need not acknowledge it again.
+    fn archives_consumed(&self) -> bool {
+        false
+    }
+
     /// All baselines of a tenant (optionally one account), ordered by key.
     async fn baselines(&self, tenant: &str, account_id: Option<&str>) -> PortResult<Vec<Baseline>>;
 

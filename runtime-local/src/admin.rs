@@ -9,12 +9,11 @@ use anyhow::{bail, Context, Result};
 use chrono::Utc;
 use dd0c_ingest::handler::{ingest_message, IngestMessage, Ingested};
 use dd0c_ingest::{Item, Normalizer, PriceCatalog};
-use dd0c_ports::auth::IngestGrant;
+use dd0c_ports::auth::{token_sha256, IngestGrant};
 use dd0c_ports::domain::{Account, CostEvent, Tenant};
 use dd0c_ports::store::AnomalyFilter;
 use dd0c_score::{Scored, Scorer};
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 use crate::backend::Backend;
 use crate::cli::{
@@ -91,10 +90,7 @@ pub async fn account(command: AccountCommand) -> Result<ExitCode> {
         })
         .await?;
     let token = new_token();
-    let hash: String = Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = token_sha256(&token);
     backend
         .tokens
         .add_token(

@@ -19,7 +19,16 @@ pub trait Handler: Send + Sync {
     /// The function's name (metrics, logs).
     fn name(&self) -> &'static str;
     /// Handles one message; an error leaves it for redelivery.
-    async fn handle(&self, delivery: &Delivery) -> Result<(), String>;
+    async fn handle(&self, delivery: &Delivery) -> Result<Handled, String>;
+}
+
+/// What became of a handled message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// Done; the consumer acknowledges it.
+    Done,
+    /// Done, and already removed from its queue in the handler's own transaction.
+    Acknowledged,
 }
 
 /// How a consumer reads its queue.
@@ -41,7 +50,7 @@ impl Default for ConsumerConfig {
             batch: 10,
             visibility: Duration::from_secs(30),
             max_receives: 5,
-            idle: Duration::from_millis(200),
+            idle: Duration::from_millis(25),
         }
     }
 }
@@ -94,7 +103,11 @@ impl Consumer {
         let outcome = self.handler.handle(delivery).await;
         self.metrics.observe(name, started.elapsed());
         match outcome {
-            Ok(()) => {
+            Ok(Handled::Acknowledged) => {
+                self.metrics.count(Counter::Processed, name, 1);
+                true
+            }
+            Ok(Handled::Done) => {
                 self.metrics.count(Counter::Processed, name, 1);
                 match self.queue.ack(&delivery.receipt).await {
                     // Already archived by the handler's own commit, or redelivered elsewhere,

@@ -11,7 +11,7 @@ use dd0c_ports::store::Consumed;
 use dd0c_score::{Scored, Scorer};
 
 use crate::backend::{Backend, SCORE_QUEUE};
-use crate::consumer::Handler;
+use crate::consumer::{Handled, Handler};
 
 /// The ingest function on the ingest queue.
 #[allow(missing_debug_implementations)]
@@ -35,13 +35,13 @@ impl Handler for Ingest {
         "ingest"
     }
 
-    async fn handle(&self, delivery: &Delivery) -> Result<(), String> {
+    async fn handle(&self, delivery: &Delivery) -> Result<Handled, String> {
         if let Ingested::Priced(events) =
             ingest_message(&self.normalizer, self.score_queue.as_ref(), &delivery.body).await?
         {
             tracing::debug!(events = events.len(), "priced");
         }
-        Ok(())
+        Ok(Handled::Done)
     }
 }
 
@@ -69,16 +69,23 @@ impl Handler for Score {
         "score"
     }
 
-    async fn handle(&self, delivery: &Delivery) -> Result<(), String> {
+    async fn handle(&self, delivery: &Delivery) -> Result<Handled, String> {
         let consumed = Consumed {
             queue: SCORE_QUEUE.to_owned(),
             receipt: delivery.receipt.clone(),
         };
-        if let Scored::New(Some(anomaly)) =
-            self.scorer.score_body(&delivery.body, &consumed).await?
-        {
-            tracing::info!(severity = %anomaly.severity, anomaly = %anomaly.anomaly_id, tenant = %anomaly.tenant, "{}", anomaly.explanation);
+        match self.scorer.score_body(&delivery.body, &consumed).await? {
+            Scored::New(anomaly) => {
+                if let Some(anomaly) = anomaly {
+                    tracing::info!(severity = %anomaly.severity, anomaly = %anomaly.anomaly_id, tenant = %anomaly.tenant, "{}", anomaly.explanation);
+                }
+                Ok(if self.scorer.archives_consumed() {
+                    Handled::Acknowledged
+                } else {
+                    Handled::Done
+                })
+            }
+            Scored::Duplicate => Ok(Handled::Done),
         }
-        Ok(())
     }
 }

@@ -12,10 +12,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use dd0c_ingest::handler::{group_key, IngestMessage};
 use dd0c_ingest::split_records;
+use dd0c_ports::auth::token_sha256;
 use dd0c_ports::queue::{OutgoingMessage, SendOutcome};
 use serde::Serialize;
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
 
 use crate::backend::Backend;
 use crate::metrics::{Counter, Metrics};
@@ -94,13 +94,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(app)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {
@@ -183,7 +176,7 @@ async fn post_events(
     let grant = app
         .backend
         .tokens
-        .grant(&sha256_hex(token.as_bytes()))
+        .grant(&token_sha256(token))
         .await
         .map_err(|e| ApiError::Unavailable(format!("checking the token: {e}")))?
         .ok_or_else(|| ApiError::Unauthorized("unknown or revoked ingest token".into()))?;
@@ -213,7 +206,7 @@ async fn post_events(
             let dedup = raw
                 .event_id
                 .clone()
-                .unwrap_or_else(|| sha256_hex(raw.text.as_bytes()));
+                .unwrap_or_else(|| dd0c_ingest::derived_event_id(raw.text));
             let message = RawValue::from_string(raw.text.to_owned()).and_then(|record| {
                 serde_json::to_string(&IngestMessage {
                     tenant: grant.tenant.clone(),

@@ -104,7 +104,7 @@ async fn load_demo(backend: &Backend, dir: &std::path::Path) -> Result<()> {
                         let dedup = raw
                             .event_id
                             .clone()
-                            .unwrap_or_else(|| format!("{}#{}", source.label(), raw.index));
+                            .unwrap_or_else(|| dd0c_ingest::derived_event_id(raw.text));
                         messages.push((raw.event_time, raw.account_id.clone(), dedup, body));
                     }
                 }

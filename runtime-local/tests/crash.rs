@@ -7,8 +7,8 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dd0c_ports::queue::{OutgoingMessage, Queue};
-use support::{assert_matches, expected, fresh_database, story, TENANT};
+use dd0c_ports::queue::Queue;
+use support::{assert_matches, expected, fresh_database, story};
 
 const KILLS: usize = 20;
 
@@ -53,28 +53,19 @@ async fn sigkill_at_random_moments_loses_nothing_and_doubles_nothing() {
         .await
         .expect("backend");
     let (records, prod, _) = story(seed % 1000, 500);
-    let ours: Vec<serde_json::Value> = records
-        .into_iter()
-        .filter(|r| r["recipientAccountId"] == prod.as_str())
-        .collect();
+    let ours = support::of_account(records, &prod);
     let want = expected(&ours).await;
-    let priced: Vec<&serde_json::Value> = ours
+    let priced: Vec<serde_json::Value> = ours
         .iter()
         .filter(|r| r["readOnly"] == false && r["errorCode"].is_null())
+        .cloned()
         .collect();
     assert!(
         want.events.len() >= 5_000,
         "replay at least 5,000 events: {}",
         want.events.len()
     );
-    let messages: Vec<OutgoingMessage> = priced
-        .iter()
-        .map(|r| OutgoingMessage {
-            group_key: format!("{TENANT}#{prod}"),
-            dedup_key: r["eventID"].as_str().expect("id").to_owned(),
-            body: serde_json::json!({"tenant": TENANT, "record": r}).to_string(),
-        })
-        .collect();
+    let messages = support::ingest_messages(&priced, &prod);
     for chunk in messages.chunks(1000) {
         backend
             .ingest_queue

@@ -80,10 +80,7 @@ impl TestApp {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pushed_cloudtrail_becomes_scored_anomalies_in_postgres() {
     let (records, prod, story) = story(3, 14);
-    let ours: Vec<serde_json::Value> = records
-        .into_iter()
-        .filter(|r| r["recipientAccountId"] == prod.as_str())
-        .collect();
+    let ours = support::of_account(records, &prod);
     let app = spawn_app(&prod).await;
     let (status, body) = app
         .push(Some(&app.token), support::log_file(&ours), true)
@@ -302,18 +299,8 @@ async fn two_dispatchers_share_the_work_and_each_tick() {
     }
     let token = onboard(&first.backend, &prod).await;
     drop(token);
-    let ours: Vec<serde_json::Value> = records
-        .into_iter()
-        .filter(|r| r["recipientAccountId"] == prod.as_str())
-        .collect();
-    let messages: Vec<OutgoingMessage> = ours
-        .iter()
-        .map(|r| OutgoingMessage {
-            group_key: format!("{TENANT}#{prod}"),
-            dedup_key: r["eventID"].as_str().expect("id").to_owned(),
-            body: serde_json::json!({"tenant": TENANT, "record": r}).to_string(),
-        })
-        .collect();
+    let ours = support::of_account(records, &prod);
+    let messages = support::ingest_messages(&ours, &prod);
     first
         .backend
         .ingest_queue

@@ -17,7 +17,11 @@ fn dd0c(database_url: &str, args: &[&str]) -> Output {
 }
 
 fn stdout(out: &Output) -> String {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -27,12 +31,47 @@ async fn an_administrator_onboards_an_account_pushes_cloudtrail_and_reads_anomal
     assert_eq!(stdout(&dd0c(&url, &["migrate"])).trim(), "migrated");
     assert!(stdout(&dd0c(&url, &["tenant", "add", "acme"])).contains("tenant=acme"));
     let refused = dd0c(&url, &["tenant", "add", "acme"]);
-    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("exists"));
-    let bad_id = dd0c(&url, &["account", "add", "--tenant", "acme", "--account-id", "12345"]);
-    assert!(String::from_utf8_lossy(&bad_id.stderr).contains("12-digit"), "{bad_id:?}");
-    let added = stdout(&dd0c(&url, &["account", "add", "--tenant", "acme", "--account-id", "111122223333", "--name", "prod"]));
-    let token = added.lines().last().and_then(|l| l.strip_prefix("ingest_token=")).expect("the last line carries the token").to_owned();
-    assert!(token.starts_with("dd0c_ing_") && token.len() == 9 + 64, "{token}");
+    assert!(
+        !refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("exists")
+    );
+    let bad_id = dd0c(
+        &url,
+        &[
+            "account",
+            "add",
+            "--tenant",
+            "acme",
+            "--account-id",
+            "12345",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&bad_id.stderr).contains("12-digit"),
+        "{bad_id:?}"
+    );
+    let added = stdout(&dd0c(
+        &url,
+        &[
+            "account",
+            "add",
+            "--tenant",
+            "acme",
+            "--account-id",
+            "111122223333",
+            "--name",
+            "prod",
+        ],
+    ));
+    let token = added
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix("ingest_token="))
+        .expect("the last line carries the token")
+        .to_owned();
+    assert!(
+        token.starts_with("dd0c_ing_") && token.len() == 9 + 64,
+        "{token}"
+    );
 
     // A p4d launch in a cold account, pushed with the new token through a dispatcher.
     let launch = serde_json::json!({"eventVersion": "1.09", "eventTime": "2026-03-01T10:00:00Z", "eventSource": "ec2.amazonaws.com",
@@ -41,7 +80,9 @@ async fn an_administrator_onboards_an_account_pushes_cloudtrail_and_reads_anomal
         "requestParameters": {"instancesSet": {"items": [{"minCount": 4, "maxCount": 4}]}, "instanceType": "p4d.24xlarge"}});
     let dispatcher = support::dispatcher(&url, "api").await;
     let app = dispatcher.router();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("port");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("port");
     let address = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, app).await });
     let response = reqwest::Client::new()
@@ -54,12 +95,36 @@ async fn an_administrator_onboards_an_account_pushes_cloudtrail_and_reads_anomal
     assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
     support::drain(&dispatcher).await;
 
-    let listed = stdout(&dd0c(&url, &["anomalies", "list", "--tenant", "acme", "--format", "jsonl"]));
-    let anomaly: serde_json::Value = serde_json::from_str(listed.lines().next().expect("one anomaly")).expect("json");
-    assert_eq!((anomaly["severity"].as_str(), anomaly["resource_type"].as_str(), anomaly["quantity"].as_u64()), (Some("critical"), Some("p4d.24xlarge"), Some(4)));
+    let listed = stdout(&dd0c(
+        &url,
+        &["anomalies", "list", "--tenant", "acme", "--format", "jsonl"],
+    ));
+    let anomaly: serde_json::Value =
+        serde_json::from_str(listed.lines().next().expect("one anomaly")).expect("json");
+    assert_eq!(
+        (
+            anomaly["severity"].as_str(),
+            anomaly["resource_type"].as_str(),
+            anomaly["quantity"].as_u64()
+        ),
+        (Some("critical"), Some("p4d.24xlarge"), Some(4))
+    );
     let table = stdout(&dd0c(&url, &["anomalies", "list", "--tenant", "acme"]));
-    assert!(table.contains("CRITICAL") && table.contains("user/intern launched 4 × p4d.24xlarge"), "{table}");
-    let other = stdout(&dd0c(&url, &["anomalies", "list", "--tenant", "someone-else", "--format", "jsonl"]));
+    assert!(
+        table.contains("CRITICAL") && table.contains("user/intern launched 4 × p4d.24xlarge"),
+        "{table}"
+    );
+    let other = stdout(&dd0c(
+        &url,
+        &[
+            "anomalies",
+            "list",
+            "--tenant",
+            "someone-else",
+            "--format",
+            "jsonl",
+        ],
+    ));
     assert!(other.is_empty(), "another tenant sees nothing");
 
     // invoke: one function once on a fixture.
@@ -67,7 +132,17 @@ async fn an_administrator_onboards_an_account_pushes_cloudtrail_and_reads_anomal
     std::fs::create_dir_all(&dir).expect("dir");
     let fixture = dir.join("launch.json");
     std::fs::write(&fixture, launch.to_string()).expect("fixture");
-    let priced = stdout(&dd0c(&url, &["invoke", "ingest", "--event", fixture.to_str().expect("utf-8"), "--tenant", "acme"]));
+    let priced = stdout(&dd0c(
+        &url,
+        &[
+            "invoke",
+            "ingest",
+            "--event",
+            fixture.to_str().expect("utf-8"),
+            "--tenant",
+            "acme",
+        ],
+    ));
     let event: serde_json::Value = serde_json::from_str(priced.trim()).expect("a cost event");
     assert_eq!(event["hourly_usd"], serde_json::json!(131.0904));
     std::fs::remove_dir_all(dir).expect("cleanup");
@@ -75,17 +150,42 @@ async fn an_administrator_onboards_an_account_pushes_cloudtrail_and_reads_anomal
     // dlq: a poison message, dead-lettered by hand through the queue port, listed and redriven.
     let queue = dispatcher.backend.score_queue.clone();
     queue
-        .send(dd0c_ports::queue::OutgoingMessage { group_key: "acme#1".into(), dedup_key: "poison".into(), body: "oops".into() })
+        .send(dd0c_ports::queue::OutgoingMessage {
+            group_key: "acme#1".into(),
+            dedup_key: "poison".into(),
+            body: "oops".into(),
+        })
         .await
         .expect("sent");
-    let delivery = queue.receive(1, std::time::Duration::from_secs(30)).await.expect("received").remove(0);
-    queue.dead_letter(&delivery.receipt, "not a cost event: expected value").await.expect("dead-lettered");
+    let delivery = queue
+        .receive(1, std::time::Duration::from_secs(30))
+        .await
+        .expect("received")
+        .remove(0);
+    queue
+        .dead_letter(&delivery.receipt, "not a cost event: expected value")
+        .await
+        .expect("dead-lettered");
     let listing = stdout(&dd0c(&url, &["dlq", "list", "--queue", "score"]));
-    assert!(listing.starts_with(&delivery.message_id) && listing.contains("not a cost event"), "{listing}");
-    let shown = stdout(&dd0c(&url, &["dlq", "show", "--queue", "score", &delivery.message_id]));
+    assert!(
+        listing.starts_with(&delivery.message_id) && listing.contains("not a cost event"),
+        "{listing}"
+    );
+    let shown = stdout(&dd0c(
+        &url,
+        &["dlq", "show", "--queue", "score", &delivery.message_id],
+    ));
     assert!(shown.contains("\"body\": \"oops\""), "{shown}");
-    assert!(stdout(&dd0c(&url, &["dlq", "redrive", "--queue", "score", &delivery.message_id])).contains("redriven="));
-    assert_eq!(queue.depth().await.expect("depth").visible, 1, "back on its queue");
+    assert!(stdout(&dd0c(
+        &url,
+        &["dlq", "redrive", "--queue", "score", &delivery.message_id]
+    ))
+    .contains("redriven="));
+    assert_eq!(
+        queue.depth().await.expect("depth").visible,
+        1,
+        "back on its queue"
+    );
     let unknown = dd0c(&url, &["dlq", "list", "--queue", "nope"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no queue \"nope\""));
 }

@@ -6,8 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use dd0c_ports::queue::OutgoingMessage;
-use support::{assert_matches, dispatcher, expected, fresh_database, story, TENANT};
+use support::{assert_matches, dispatcher, expected, fresh_database, story};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -17,19 +16,9 @@ async fn the_dispatcher_survives_a_database_crash_and_loses_nothing() {
     let database_url = fresh_database().await;
     let dispatcher = dispatcher(&database_url, "ingest,score").await;
     let (records, prod, _) = story(21, 120);
-    let ours: Vec<serde_json::Value> = records
-        .into_iter()
-        .filter(|r| r["recipientAccountId"] == prod.as_str())
-        .collect();
+    let ours = support::of_account(records, &prod);
     let want = expected(&ours).await;
-    let messages: Vec<OutgoingMessage> = ours
-        .iter()
-        .map(|r| OutgoingMessage {
-            group_key: format!("{TENANT}#{prod}"),
-            dedup_key: r["eventID"].as_str().expect("id").to_owned(),
-            body: serde_json::json!({"tenant": TENANT, "record": r}).to_string(),
-        })
-        .collect();
+    let messages = support::ingest_messages(&ours, &prod);
     dispatcher
         .backend
         .ingest_queue

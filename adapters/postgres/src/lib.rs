@@ -10,7 +10,7 @@
 //!   `SettingsStore`, `OutboxStore`, `IngestTokens`. Its scoring commit is one transaction:
 //!   processed-event record, baselines (version-checked), cost event, anomaly, outbox row and
 //!   the archive of the pgmq message being processed.
-//! - [`PgmqQueue`] — FIFO per group via pgmq's `x-pgmq-group` header and `read_grouped`,
+//! - [`PgmqQueue`] — FIFO per group via pgmq's `x-pgmq-group` header and `read_grouped_rr` (round-robin across groups),
 //!   deduplication in `queue_dedup`, dead letters in `dead_letters`.
 //! - [`Leader`] — Postgres advisory locks, so that one replica runs each scheduled job per tick.
 

@@ -1,3 +1,4 @@
+use std::collections::HashSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -6,6 +7,7 @@ use dd0c_ports::queue::{
     DeadLetter, Delivery, OutgoingMessage, Queue, QueueDepth, SendOutcome, DEDUP_WINDOW,
 };
 use dd0c_ports::{PortError, PortResult};
+use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::error::backend;
@@ -95,35 +97,6 @@ impl PgmqQueue {
         &self.name
     }
 
-    /// Sends one message inside `tx`, unless its dedup key was sent within the window.
-    async fn send_in(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        message: &OutgoingMessage,
-    ) -> Result<SendOutcome, sqlx::Error> {
-        let window = format!("{} seconds", DEDUP_WINDOW.as_secs());
-        let sent: Option<i64> = sqlx::query_scalar(
-            "WITH fresh AS (
-                 INSERT INTO queue_dedup (queue, dedup_key) VALUES ($1, $2)
-                 ON CONFLICT (queue, dedup_key) DO UPDATE SET sent_at = now()
-                     WHERE queue_dedup.sent_at < now() - $5::interval
-                 RETURNING 1)
-             SELECT pgmq.send($1, to_jsonb($3::text), jsonb_build_object('x-pgmq-group', $4::text)) FROM fresh",
-        )
-        .bind(&self.name)
-        .bind(&message.dedup_key)
-        .bind(&message.body)
-        .bind(&message.group_key)
-        .bind(window)
-        .fetch_optional(&mut **tx)
-        .await?;
-        Ok(if sent.is_some() {
-            SendOutcome::Enqueued
-        } else {
-            SendOutcome::Duplicate
-        })
-    }
-
     async fn send_unchecked(
         &self,
         tx: &mut Transaction<'_, Postgres>,
@@ -149,11 +122,68 @@ impl Queue for PgmqQueue {
     }
 
     async fn send_batch(&self, messages: Vec<OutgoingMessage>) -> PortResult<Vec<SendOutcome>> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Within one batch the first message of a dedup key wins.
+        let mut seen = HashSet::new();
+        let firsts: Vec<bool> = messages
+            .iter()
+            .map(|m| seen.insert(m.dedup_key.as_str()))
+            .collect();
+        let keys: Vec<&str> = messages
+            .iter()
+            .zip(&firsts)
+            .filter(|(_, first)| **first)
+            .map(|(m, _)| m.dedup_key.as_str())
+            .collect();
+        let window = format!("{} seconds", DEDUP_WINDOW.as_secs());
         let attempt = async {
             let mut tx = self.pool.begin().await?;
-            let mut outcomes = Vec::with_capacity(messages.len());
-            for message in &messages {
-                outcomes.push(self.send_in(&mut tx, message).await?);
+            let fresh: HashSet<String> = sqlx::query_scalar(
+                "INSERT INTO queue_dedup (queue, dedup_key) SELECT $1, unnest($2::text[])
+                 ON CONFLICT (queue, dedup_key) DO UPDATE SET sent_at = now()
+                     WHERE queue_dedup.sent_at < now() - $3::interval
+                 RETURNING dedup_key",
+            )
+            .bind(&self.name)
+            .bind(&keys)
+            .bind(&window)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+            let outcomes: Vec<SendOutcome> = messages
+                .iter()
+                .zip(&firsts)
+                .map(|(m, first)| {
+                    if *first && fresh.contains(&m.dedup_key) {
+                        SendOutcome::Enqueued
+                    } else {
+                        SendOutcome::Duplicate
+                    }
+                })
+                .collect();
+            let (bodies, headers): (Vec<Json<serde_json::Value>>, Vec<Json<serde_json::Value>>) =
+                messages
+                    .iter()
+                    .zip(&outcomes)
+                    .filter(|(_, o)| **o == SendOutcome::Enqueued)
+                    .map(|(m, _)| {
+                        (
+                            Json(serde_json::Value::String(m.body.clone())),
+                            Json(serde_json::json!({"x-pgmq-group": m.group_key})),
+                        )
+                    })
+                    .unzip();
+            if !bodies.is_empty() {
+                // pgmq inserts the array in order, so message ids follow send order.
+                sqlx::query("SELECT pgmq.send_batch($1, $2::jsonb[], $3::jsonb[])")
+                    .bind(&self.name)
+                    .bind(bodies)
+                    .bind(headers)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok(outcomes)
@@ -164,7 +194,7 @@ impl Queue for PgmqQueue {
     async fn receive(&self, max: usize, visibility: Duration) -> PortResult<Vec<Delivery>> {
         let seconds = visibility.as_secs_f64().ceil().max(1.0) as i32;
         let mut rows: Vec<(i64, i32, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT msg_id, read_ct, message #>> '{}', headers->>'x-pgmq-group' FROM pgmq.read_grouped($1, $2, $3)",
+            "SELECT msg_id, read_ct, message #>> '{}', headers->>'x-pgmq-group' FROM pgmq.read_grouped_rr($1, $2, $3)",
         )
         .bind(&self.name)
         .bind(seconds)

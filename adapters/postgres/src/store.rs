@@ -28,6 +28,14 @@ fn decode<T: DeserializeOwned>(value: serde_json::Value, what: &str) -> PortResu
     serde_json::from_value(value).map_err(|e| payload(what, e))
 }
 
+/// Decodes rows of a single JSONB payload column.
+fn decode_all<T: DeserializeOwned>(
+    rows: Vec<(Json<serde_json::Value>,)>,
+    what: &str,
+) -> PortResult<Vec<T>> {
+    rows.into_iter().map(|(Json(v),)| decode(v, what)).collect()
+}
+
 fn encode<T: serde::Serialize>(value: &T, what: &str) -> PortResult<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| payload(what, e))
 }
@@ -202,6 +210,30 @@ impl ScoreStore for PgStore {
         row.map(|(Json(v),)| decode(v, "baseline")).transpose()
     }
 
+    async fn baselines_by_key(&self, keys: &[BaselineKey]) -> PortResult<Vec<Option<Baseline>>> {
+        let tenants: Vec<&str> = keys.iter().map(|k| k.tenant.as_str()).collect();
+        let accounts: Vec<&str> = keys.iter().map(|k| k.account_id.as_str()).collect();
+        let kinds: Vec<&str> = keys.iter().map(|k| k.resource_kind.as_str()).collect();
+        let rows: Vec<(Option<Json<serde_json::Value>>,)> = sqlx::query_as(
+            "SELECT b.payload FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(t, a, r, i)
+             LEFT JOIN baselines b ON b.tenant_id = k.t AND b.account_id = k.a AND b.resource_kind = k.r
+             ORDER BY k.i",
+        )
+        .bind(tenants)
+        .bind(accounts)
+        .bind(kinds)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend("reading baselines", e))?;
+        rows.into_iter()
+            .map(|(payload,)| payload.map(|Json(v)| decode(v, "baseline")).transpose())
+            .collect()
+    }
+
+    fn archives_consumed(&self) -> bool {
+        true
+    }
+
     async fn baselines(&self, tenant: &str, account_id: Option<&str>) -> PortResult<Vec<Baseline>> {
         let rows: Vec<(Json<serde_json::Value>,)> = sqlx::query_as(
             "SELECT payload FROM baselines WHERE tenant_id = $1 AND ($2::text IS NULL OR account_id = $2)
@@ -212,9 +244,7 @@ impl ScoreStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| backend("listing baselines", e))?;
-        rows.into_iter()
-            .map(|(Json(v),)| decode(v, "baseline"))
-            .collect()
+        decode_all(rows, "baseline")
     }
 
     async fn is_processed(&self, tenant: &str, event_id: &str) -> PortResult<bool> {
@@ -400,9 +430,7 @@ impl AnomalyStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| backend("listing feedback", e))?;
-        rows.into_iter()
-            .map(|(Json(v),)| decode(v, "feedback"))
-            .collect()
+        decode_all(rows, "feedback")
     }
 
     async fn add_snooze(&self, snooze: &Snooze) -> PortResult<()> {
@@ -460,9 +488,7 @@ impl CostEventStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| backend("listing cost events", e))?;
-        rows.into_iter()
-            .map(|(Json(v),)| decode(v, "cost event"))
-            .collect()
+        decode_all(rows, "cost event")
     }
 }
 
@@ -616,9 +642,7 @@ impl OutboxStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| backend("listing the outbox", e))?;
-        rows.into_iter()
-            .map(|(Json(v),)| decode(v, "outbox message"))
-            .collect()
+        decode_all(rows, "outbox message")
     }
 
     async fn mark_delivered(&self, outbox_id: &str) -> PortResult<()> {

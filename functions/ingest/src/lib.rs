@@ -409,7 +409,7 @@ pub(crate) fn preview(text: &str) -> String {
 
 /// `sha256:` + the first 32 hex digits of the SHA-256 of the record's canonical JSON (keys
 /// sorted), so the same record always gets the same id however it was formatted.
-fn derived_event_id(text: &str) -> String {
+pub fn derived_event_id(text: &str) -> String {
     let canonical = serde_json::from_str::<Value>(text)
         .map(|v| v.to_string())
         .unwrap_or_else(|_| text.to_owned());

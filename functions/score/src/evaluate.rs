@@ -22,7 +22,9 @@
 //!    dollar impact (log10(1 + monthly / info_monthly_usd), at most 4).
 
 use chrono::Duration;
-use dd0c_ports::baseline::{is_new, remember, Baseline, BurstWindow, WindowEntry};
+use dd0c_ports::baseline::{
+    is_new, remember, Baseline, BurstWindow, WindowEntry, MAX_WINDOW_ENTRIES,
+};
 use dd0c_ports::domain::{
     format_usd, Anomaly, AnomalyStatus, BaselineStats, Combine, CostEvent, PriceSource, Reason,
     Severity, Signal, Thresholds, HOURS_PER_MONTH,
@@ -186,6 +188,12 @@ pub fn evaluate(
         hourly_usd: event.hourly_usd,
         quantity: event.quantity,
     });
+    if window.entries.len() > MAX_WINDOW_ENTRIES {
+        let oldest = window.entries.remove(0);
+        let next = &mut window.entries[0];
+        next.quantity = next.quantity.saturating_add(oldest.quantity);
+        next.hourly_usd += oldest.hourly_usd;
+    }
     let burst = {
         let quantity = window_quantity(&window);
         let hourly: f64 = window.entries.iter().map(|e| e.hourly_usd).sum();

@@ -18,10 +18,12 @@ pub mod feedback;
 
 mod explain;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use dd0c_ports::baseline::{Baseline, BaselineKey};
-use dd0c_ports::domain::{Anomaly, AnomalyStatus, CostEvent, OutboxMessage};
+use dd0c_ports::domain::{Anomaly, AnomalyStatus, CostEvent, OutboxMessage, Settings};
 use dd0c_ports::store::{
     AnomalyStore, BaselineWrite, CommitOutcome, Consumed, ScoreCommit, ScoreStore, SettingsStore,
 };
@@ -64,6 +66,10 @@ pub enum Scored {
     Duplicate,
 }
 
+/// How long a scorer uses a tenant's settings before reading them again: settings changes take
+/// effect within this time.
+pub const SETTINGS_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The stores a scorer needs.
 #[derive(Clone)]
 #[allow(missing_debug_implementations)]
@@ -71,6 +77,7 @@ pub struct Scorer {
     store: Arc<dyn ScoreStore>,
     anomalies: Arc<dyn AnomalyStore>,
     settings: Arc<dyn SettingsStore>,
+    settings_cache: Arc<Mutex<HashMap<String, (Instant, Arc<Settings>)>>>,
 }
 
 async fn read_or_empty(store: &dyn ScoreStore, key: BaselineKey) -> Result<Baseline, PortError> {
@@ -91,7 +98,38 @@ impl Scorer {
             store,
             anomalies,
             settings,
+            settings_cache: Arc::default(),
         }
+    }
+
+    /// The tenant's settings, read at most once per [`SETTINGS_TTL`].
+    async fn settings_of(&self, tenant: &str) -> Result<Arc<Settings>, PortError> {
+        let cached = {
+            let cache = self
+                .settings_cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            cache
+                .get(tenant)
+                .filter(|(at, _)| at.elapsed() < SETTINGS_TTL)
+                .map(|(_, s)| s.clone())
+        };
+        if let Some(settings) = cached {
+            return Ok(settings);
+        }
+        let settings = Arc::new(self.settings.settings(tenant).await?);
+        let mut cache = self
+            .settings_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        cache.insert(tenant.to_owned(), (Instant::now(), settings.clone()));
+        Ok(settings)
+    }
+
+    /// Whether a committed score also consumed its queue message (see
+    /// [`ScoreStore::archives_consumed`]).
+    pub fn archives_consumed(&self) -> bool {
+        self.store.archives_consumed()
     }
 
     /// Scores one cost event exactly once: a second call with the same event changes nothing
@@ -117,14 +155,10 @@ impl Scorer {
         event: &CostEvent,
         consumed: Option<&Consumed>,
     ) -> Result<Scored, ScoreError> {
-        if self
-            .store
-            .is_processed(&event.tenant, &event.event_id)
-            .await?
-        {
-            return Ok(Scored::Duplicate);
-        }
-        let settings = self.settings.settings(&event.tenant).await?;
+        // No is_processed pre-check: the commit detects a duplicate atomically, and duplicates
+        // are rare enough that computing one evaluation in vain is cheaper than a round trip
+        // on every event.
+        let settings = self.settings_of(&event.tenant).await?;
         let thresholds = settings.thresholds_for(&event.account_id);
         let kind_key = BaselineKey::new(&event.tenant, &event.account_id, &event.resource_kind);
         let account_key = BaselineKey::account(&event.tenant, &event.account_id);
@@ -132,8 +166,19 @@ impl Scorer {
             if attempt > 0 {
                 back_off(&event.event_id, attempt).await;
             }
-            let kind = read_or_empty(self.store.as_ref(), kind_key.clone()).await?;
-            let account = read_or_empty(self.store.as_ref(), account_key.clone()).await?;
+            let mut found = self
+                .store
+                .baselines_by_key(&[kind_key.clone(), account_key.clone()])
+                .await?
+                .into_iter();
+            let kind = found
+                .next()
+                .flatten()
+                .unwrap_or_else(|| Baseline::empty(kind_key.clone()));
+            let account = found
+                .next()
+                .flatten()
+                .unwrap_or_else(|| Baseline::empty(account_key.clone()));
             let (kind_version, account_version) = (kind.version, account.version);
             let evaluation = evaluate(event, &kind, &account, thresholds);
             let mut anomaly = evaluation.anomaly;

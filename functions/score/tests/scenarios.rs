@@ -504,6 +504,12 @@ async fn combine_or_alerts_on_dollars_alone_and_thresholds_apply_per_account() {
         .put_settings("default", &or)
         .await
         .expect("settings");
+    // A scorer reads settings at most every SETTINGS_TTL; a new one sees the change at once.
+    world.scorer = Scorer::new(
+        world.store.clone(),
+        world.store.clone(),
+        world.store.clone(),
+    );
     let anomaly = world
         .launch(CI, "us-east-1", "m5.large", 2, day + Duration::hours(1))
         .await

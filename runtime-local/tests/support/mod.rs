@@ -12,12 +12,11 @@ use dd0c_cost::backend::Backend;
 use dd0c_cost::consumer::ConsumerConfig;
 use dd0c_cost::serve::{parse_roles, Dispatcher, ServeConfig};
 use dd0c_ingest::{Item, Normalizer, PriceCatalog};
-use dd0c_ports::auth::IngestGrant;
+use dd0c_ports::auth::{token_sha256, IngestGrant};
 use dd0c_ports::baseline::Welford;
 use dd0c_ports::conformance::unique;
 use dd0c_ports::domain::{Account, Anomaly, CostEvent, PriceSource, Tenant};
 use dd0c_score::{Scored, Scorer};
-use sha2::{Digest, Sha256};
 
 pub const TENANT: &str = "acme";
 
@@ -66,10 +65,7 @@ pub async fn onboard(backend: &Backend, account_id: &str) -> String {
         .await
         .expect("account");
     let token = format!("dd0c_ing_{}", unique("tok"));
-    let hash: String = Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = token_sha256(&token);
     backend
         .tokens
         .add_token(
@@ -116,6 +112,29 @@ pub fn story(seed: u64, days: u32) -> (Vec<serde_json::Value>, String, dd0c_test
         .expect("account")
         .to_owned();
     (story.records.clone(), prod, story)
+}
+
+/// The records of one account.
+pub fn of_account(records: Vec<serde_json::Value>, account: &str) -> Vec<serde_json::Value> {
+    records
+        .into_iter()
+        .filter(|r| r["recipientAccountId"] == account)
+        .collect()
+}
+
+/// `records` as ingest-queue messages of `account`'s group, as the HTTP ingress queues them.
+pub fn ingest_messages(
+    records: &[serde_json::Value],
+    account: &str,
+) -> Vec<dd0c_ports::queue::OutgoingMessage> {
+    records
+        .iter()
+        .map(|r| dd0c_ports::queue::OutgoingMessage {
+            group_key: format!("{TENANT}#{account}"),
+            dedup_key: r["eventID"].as_str().expect("id").to_owned(),
+            body: serde_json::json!({"tenant": TENANT, "record": r}).to_string(),
+        })
+        .collect()
 }
 
 /// What scoring `records` must leave behind, computed offline in one pass: the cost events, the

@@ -165,6 +165,24 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// A page from `items` fetched with one more than `limit`: the extra item only says that
+    /// another page follows, whose cursor is that of the last item kept.
+    pub fn from_overfetch(
+        mut items: Vec<T>,
+        limit: usize,
+        cursor_of: impl Fn(&T) -> String,
+    ) -> Self {
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(cursor_of)
+        } else {
+            None
+        };
+        Page { items, next_cursor }
+    }
+}
+
 /// Anomalies and the feedback on them.
 #[async_trait]
 pub trait AnomalyStore: Send + Sync {

@@ -277,12 +277,9 @@ async fn a_poison_message_is_dead_lettered_after_exactly_max_receives() {
     let pool = dd0c_adapters_postgres::connect(&database_url, 1)
         .await
         .expect("connects");
-    let processed: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events")
-        .fetch_one(&pool)
-        .await
-        .expect("count");
+    let processed = support::processed_count(&pool).await.expect("count");
     assert_eq!(
-        processed as usize,
+        processed,
         events.len(),
         "every other message processed exactly once"
     );
@@ -319,11 +316,8 @@ async fn two_dispatchers_share_the_work_and_each_tick() {
         .expect("connects");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
-        let processed: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events")
-            .fetch_one(&pool)
-            .await
-            .expect("count");
-        if processed as usize >= want.events.len() {
+        let processed = support::processed_count(&pool).await.expect("count");
+        if processed >= want.events.len() {
             break;
         }
         assert!(

@@ -47,9 +47,7 @@ async fn the_dispatcher_survives_a_database_crash_and_loses_nothing() {
         .expect("reconnects");
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let processed: Result<i64, _> = sqlx::query_scalar("SELECT count(*) FROM processed_events")
-            .fetch_one(&pool)
-            .await;
+        let processed = support::processed_count(&pool).await;
         if processed
             .as_ref()
             .is_ok_and(|n| *n as usize >= want.events.len())

@@ -193,7 +193,7 @@ impl AnomalyStore for MemoryStore {
                 String::new(),
             )),
         };
-        let mut items: Vec<Anomaly> = inner
+        let items: Vec<Anomaly> = inner
             .anomalies
             .range((std::ops::Bound::Included(lowest), highest))
             .rev()
@@ -202,15 +202,9 @@ impl AnomalyStore for MemoryStore {
             .take(limit + 1)
             .cloned()
             .collect();
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items
-                .last()
-                .map(|a| encode_cursor(a.event_time, &a.anomaly_id))
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        Ok(Page::from_overfetch(items, limit, |a| {
+            encode_cursor(a.event_time, &a.anomaly_id)
+        }))
     }
 
     async fn record_feedback(

@@ -367,15 +367,9 @@ impl AnomalyStore for PgStore {
         for row in &rows {
             items.push(Self::anomaly_row(row)?);
         }
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items
-                .last()
-                .map(|a| encode_cursor(a.event_time, &a.anomaly_id))
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        Ok(Page::from_overfetch(items, limit, |a| {
+            encode_cursor(a.event_time, &a.anomaly_id)
+        }))
     }
 
     async fn record_feedback(

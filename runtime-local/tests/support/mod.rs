@@ -179,25 +179,26 @@ pub async fn expected(records: &[serde_json::Value]) -> Expected {
     }
 }
 
+/// How many events the database has recorded as processed.
+pub async fn processed_count(pool: &dd0c_adapters_postgres::PgPool) -> Result<usize, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events")
+        .fetch_one(pool)
+        .await?;
+    Ok(n as usize)
+}
+
 /// Asserts the database holds exactly `expected`: every event once, every baseline equal to the
 /// single-pass computation (n, mean and M2 bit for bit), every anomaly once.
 pub async fn assert_matches(database_url: &str, expected: &Expected) {
     let pool = dd0c_adapters_postgres::connect(database_url, 2)
         .await
         .expect("connects");
-    let processed: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events")
-        .fetch_one(&pool)
-        .await
-        .expect("count");
+    let processed = processed_count(&pool).await.expect("count");
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM cost_events")
         .fetch_one(&pool)
         .await
         .expect("count");
-    assert_eq!(
-        processed as usize,
-        expected.events.len(),
-        "events lost or doubled"
-    );
+    assert_eq!(processed, expected.events.len(), "events lost or doubled");
     assert_eq!(stored as usize, expected.events.len());
     let rows: Vec<(String, String, i64, f64, f64)> =
         sqlx::query_as("SELECT account_id, resource_kind, n, mean, m2 FROM baselines")

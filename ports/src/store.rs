@@ -3,10 +3,13 @@
 //! Every method takes the tenant (directly or inside a key): adapters must never return another
 //! tenant's data, whatever else the caller passes.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::IngestTokens;
 use crate::baseline::{Baseline, BaselineKey};
 use crate::domain::{
     Account, Anomaly, AnomalyStatus, CostEvent, Feedback, OutboxMessage, Settings, Severity,
@@ -274,4 +277,53 @@ pub trait Schedule: Send + Sync {
     /// Claims `tick` of `job` for `replica`: `true` for exactly one caller per (job, tick),
     /// however many replicas ask, `false` for the others.
     async fn claim_tick(&self, job: &str, tick: DateTime<Utc>, replica: &str) -> PortResult<bool>;
+}
+
+/// Every store port of one backend — usually one object behind every handle.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct Stores {
+    /// Baselines and the atomic scoring commit.
+    pub score: Arc<dyn ScoreStore>,
+    /// Anomalies, feedback, snoozes.
+    pub anomalies: Arc<dyn AnomalyStore>,
+    /// Cost events.
+    pub events: Arc<dyn CostEventStore>,
+    /// Tenants and accounts.
+    pub tenants: Arc<dyn TenantStore>,
+    /// Settings.
+    pub settings: Arc<dyn SettingsStore>,
+    /// The notification outbox.
+    pub outbox: Arc<dyn OutboxStore>,
+    /// Ingest tokens.
+    pub tokens: Arc<dyn IngestTokens>,
+    /// Scheduled-job claims.
+    pub schedule: Arc<dyn Schedule>,
+}
+
+impl Stores {
+    /// Every handle served by one store that implements them all.
+    pub fn of<S>(store: Arc<S>) -> Stores
+    where
+        S: ScoreStore
+            + AnomalyStore
+            + CostEventStore
+            + TenantStore
+            + SettingsStore
+            + OutboxStore
+            + IngestTokens
+            + Schedule
+            + 'static,
+    {
+        Stores {
+            score: store.clone(),
+            anomalies: store.clone(),
+            events: store.clone(),
+            tenants: store.clone(),
+            settings: store.clone(),
+            outbox: store.clone(),
+            tokens: store.clone(),
+            schedule: store,
+        }
+    }
 }

@@ -87,6 +87,7 @@ struct Pipeline {
 async fn pipeline(url: &str) -> Pipeline {
     let backend = Backend::postgres(url, 32).await.expect("backend");
     backend
+        .stores
         .tenants
         .add_tenant(&Tenant {
             name: TENANT.into(),
@@ -98,6 +99,7 @@ async fn pipeline(url: &str) -> Pipeline {
     for a in 0..ACCOUNTS {
         let account_id = format!("{:012}", 100_000_000_000usize + a);
         backend
+            .stores
             .tenants
             .add_account(&Account {
                 tenant: TENANT.into(),
@@ -110,6 +112,7 @@ async fn pipeline(url: &str) -> Pipeline {
         let token = format!("dd0c_ing_bench_{a}");
         let hash = dd0c_ports::auth::token_sha256(&token);
         backend
+            .stores
             .tokens
             .add_token(
                 &IngestGrant {

@@ -47,6 +47,7 @@ pub async fn tenant(command: TenantCommand) -> Result<ExitCode> {
     }
     backend()
         .await?
+        .stores
         .tenants
         .add_tenant(&Tenant {
             name: name.clone(),
@@ -77,10 +78,11 @@ pub async fn account(command: AccountCommand) -> Result<ExitCode> {
         bail!("--account-id {account_id:?} is not a 12-digit AWS account id");
     }
     let backend = backend().await?;
-    if backend.tenants.tenant(&tenant).await?.is_none() {
+    if backend.stores.tenants.tenant(&tenant).await?.is_none() {
         bail!("no tenant {tenant:?}: create it with `dd0c-cost tenant add {tenant}`");
     }
     backend
+        .stores
         .tenants
         .add_account(&Account {
             tenant: tenant.clone(),
@@ -92,6 +94,7 @@ pub async fn account(command: AccountCommand) -> Result<ExitCode> {
     let token = new_token();
     let hash = token_sha256(&token);
     backend
+        .stores
         .tokens
         .add_token(
             &IngestGrant {
@@ -114,6 +117,7 @@ pub async fn anomalies(command: AnomaliesCommand) -> Result<ExitCode> {
     } = command;
     let backend = backend().await?;
     let page = backend
+        .stores
         .anomalies
         .anomalies(&tenant, &AnomalyFilter::default(), None, limit)
         .await?;
@@ -169,9 +173,9 @@ pub async fn invoke(args: InvokeArgs) -> Result<ExitCode> {
         }
         Function::Score => {
             let scorer = Scorer::new(
-                backend.score.clone(),
-                backend.anomalies.clone(),
-                backend.settings.clone(),
+                backend.stores.score.clone(),
+                backend.stores.anomalies.clone(),
+                backend.stores.settings.clone(),
             );
             let event: CostEvent = match serde_json::from_slice(&bytes) {
                 Ok(event) => event,

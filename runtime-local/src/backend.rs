@@ -6,9 +6,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use dd0c_adapters_memory::{MemoryQueue, MemoryStore};
 use dd0c_adapters_postgres::{PgPool, PgStore, PgmqQueue};
-use dd0c_ports::auth::IngestTokens;
 use dd0c_ports::queue::Queue;
-use dd0c_ports::store::{AnomalyStore, Schedule, ScoreStore, SettingsStore, TenantStore};
+use dd0c_ports::store::Stores;
 
 /// The queue of admitted CloudTrail records.
 pub const INGEST_QUEUE: &str = "ingest";
@@ -19,12 +18,8 @@ pub const SCORE_QUEUE: &str = "score";
 #[derive(Clone)]
 #[allow(missing_debug_implementations)]
 pub struct Backend {
-    pub score: Arc<dyn ScoreStore>,
-    pub anomalies: Arc<dyn AnomalyStore>,
-    pub tenants: Arc<dyn TenantStore>,
-    pub settings: Arc<dyn SettingsStore>,
-    pub tokens: Arc<dyn IngestTokens>,
-    pub schedule: Arc<dyn Schedule>,
+    /// Every store port.
+    pub stores: Stores,
     pub ingest_queue: Arc<dyn Queue>,
     pub score_queue: Arc<dyn Queue>,
     /// The Postgres pool, when on Postgres (readiness).
@@ -38,12 +33,7 @@ impl Backend {
     pub fn memory() -> Backend {
         let store = Arc::new(MemoryStore::new());
         Backend {
-            score: store.clone(),
-            anomalies: store.clone(),
-            tenants: store.clone(),
-            settings: store.clone(),
-            tokens: store.clone(),
-            schedule: store,
+            stores: Stores::of(store),
             ingest_queue: Arc::new(MemoryQueue::new()),
             score_queue: Arc::new(MemoryQueue::new()),
             pool: None,
@@ -74,12 +64,7 @@ impl Backend {
         );
         let host = database_url.rsplit('@').next().unwrap_or("postgres");
         Ok(Backend {
-            score: store.clone(),
-            anomalies: store.clone(),
-            tenants: store.clone(),
-            settings: store.clone(),
-            tokens: store.clone(),
-            schedule: store,
+            stores: Stores::of(store),
             ingest_queue,
             score_queue,
             pool: Some(pool),

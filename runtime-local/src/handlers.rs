@@ -55,9 +55,9 @@ impl Score {
     pub fn new(backend: &Backend) -> Self {
         Score {
             scorer: Scorer::new(
-                backend.score.clone(),
-                backend.anomalies.clone(),
-                backend.settings.clone(),
+                backend.stores.score.clone(),
+                backend.stores.anomalies.clone(),
+                backend.stores.settings.clone(),
             ),
         }
     }

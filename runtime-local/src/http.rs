@@ -175,6 +175,7 @@ async fn post_events(
         })?;
     let grant = app
         .backend
+        .stores
         .tokens
         .grant(&token_sha256(token))
         .await

@@ -183,13 +183,19 @@ async fn scheduler(
         let now = Utc::now();
         let tick = tick_of(now, every);
         match backend
+            .stores
             .schedule
             .claim_tick("retention", tick, &replica)
             .await
         {
             Ok(true) => {
                 metrics.count(Counter::JobRuns, "retention", 1);
-                match backend.score.forget_processed_before(now - RETENTION).await {
+                match backend
+                    .stores
+                    .score
+                    .forget_processed_before(now - RETENTION)
+                    .await
+                {
                     Ok(n) => tracing::info!(job = "retention", %tick, forgotten = n, "ran"),
                     Err(e) => tracing::warn!(job = "retention", error = %e, "failed"),
                 }

@@ -77,6 +77,7 @@ async fn load_demo(backend: &Backend, dir: &std::path::Path) -> Result<()> {
         )
     })?;
     match backend
+        .stores
         .tenants
         .add_tenant(&Tenant {
             name: DEFAULT_TENANT.into(),
@@ -118,7 +119,7 @@ async fn load_demo(backend: &Backend, dir: &std::path::Path) -> Result<()> {
             name: None,
             created_at: Utc::now(),
         };
-        match backend.tenants.add_account(&account).await {
+        match backend.stores.tenants.add_account(&account).await {
             Ok(()) | Err(PortError::Conflict(_)) => {}
             Err(e) => return Err(e.into()),
         }

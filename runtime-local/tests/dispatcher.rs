@@ -105,6 +105,7 @@ async fn pushed_cloudtrail_becomes_scored_anomalies_in_postgres() {
     let stored = app
         .dispatcher
         .backend
+        .stores
         .anomalies
         .anomalies(TENANT, &Default::default(), None, 100)
         .await

@@ -7,24 +7,14 @@ use dd0c_adapters_memory::{
     MemoryArchive, MemoryAuth, MemoryFlags, MemoryMail, MemoryQueue, MemoryStore,
 };
 use dd0c_ports::auth::{Principal, Role};
-use dd0c_ports::conformance::{self, MailSink, StoreSet};
+use dd0c_ports::conformance::{self, MailSink};
 use dd0c_ports::mail::Email;
 use dd0c_ports::queue::Queue;
+use dd0c_ports::store::Stores;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_store_passes_the_store_suite() {
-    let store = Arc::new(MemoryStore::new());
-    conformance::store_suite(StoreSet {
-        score: store.clone(),
-        anomalies: store.clone(),
-        events: store.clone(),
-        tenants: store.clone(),
-        settings: store.clone(),
-        outbox: store.clone(),
-        tokens: store.clone(),
-        schedule: store,
-    })
-    .await;
+    conformance::store_suite(Stores::of(Arc::new(MemoryStore::new()))).await;
 }
 
 #[tokio::test]

@@ -12,14 +12,14 @@
 //!   the archive of the pgmq message being processed.
 //! - [`PgmqQueue`] — FIFO per group via pgmq's `x-pgmq-group` header and `read_grouped_rr` (round-robin across groups),
 //!   deduplication in `queue_dedup`, dead letters in `dead_letters`.
-//! - [`Leader`] — Postgres advisory locks, so that one replica runs each scheduled job per tick.
+//! - `leader` — advisory locks: one replica installs pgmq at a time, and `Schedule::claim_tick`
+//!   holds a job's lock while it claims a tick, so each tick runs once across replicas.
 
 mod error;
 mod leader;
 mod queue;
 mod store;
 
-pub use leader::{Leader, LeaderGuard};
 pub use queue::PgmqQueue;
 pub use sqlx::PgPool;
 pub use store::PgStore;
@@ -100,9 +100,8 @@ pub async fn migrate(pool: &PgPool) -> PortResult<()> {
         .run(pool)
         .await
         .map_err(|e| PortError::Backend(format!("applying migrations: {e}")))?;
-    let lock = Leader::new(pool.clone());
     // pgmq's installer is not concurrency-safe: one replica installs at a time.
-    let _guard = lock.wait_for("pgmq-install").await?;
+    let _guard = leader::advisory_lock(pool, "pgmq-install").await?;
     pgmq::install::install_sql_from_embedded(pool)
         .await
         .map_err(|e| PortError::Backend(format!("installing pgmq: {e}")))?;

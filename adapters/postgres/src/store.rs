@@ -59,11 +59,6 @@ impl PgStore {
         PgStore { pool }
     }
 
-    /// The pool, for wiring other adapters to the same database.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
     /// Writes baselines under their version checks; `false` (and nothing usable in `tx`) if any
     /// version differed.
     async fn write_baselines(

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use dd0c_adapters_postgres::{connect, create_database, migrate, PgStore, PgmqQueue};
-use dd0c_ports::conformance::{self, unique, StoreSet};
+use dd0c_ports::conformance::{self, unique};
 use dd0c_ports::queue::Queue;
+use dd0c_ports::store::Stores;
 use sqlx::PgPool;
 
 /// A migrated database of its own.
@@ -23,18 +24,7 @@ async fn fresh_pool() -> PgPool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pg_store_passes_the_store_suite() {
-    let store = Arc::new(PgStore::new(fresh_pool().await));
-    conformance::store_suite(StoreSet {
-        score: store.clone(),
-        anomalies: store.clone(),
-        events: store.clone(),
-        tenants: store.clone(),
-        settings: store.clone(),
-        outbox: store.clone(),
-        tokens: store.clone(),
-        schedule: store,
-    })
-    .await;
+    conformance::store_suite(Stores::of(Arc::new(PgStore::new(fresh_pool().await)))).await;
 }
 
 #[tokio::test]

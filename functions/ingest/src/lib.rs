@@ -153,11 +153,6 @@ impl Normalizer {
         }
     }
 
-    /// The catalog in use.
-    pub fn catalog(&self) -> &PriceCatalog {
-        &self.catalog
-    }
-
     /// Normalizes one input of any shape (gzip-compressed or not), calling `sink` once per
     /// record in input order. `origin` names the input in rejections. Never fails: what cannot
     /// be read is reported as rejections.

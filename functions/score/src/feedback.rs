@@ -2,14 +2,14 @@
 //! the baselines, so the same thing does not alert again.
 
 use chrono::{DateTime, Utc};
-use dd0c_ports::baseline::{remember, Baseline, BaselineKey};
+use dd0c_ports::baseline::{remember, BaselineKey};
 use dd0c_ports::domain::{
     instance_family, AnomalyStatus, Feedback, FeedbackAction, Signal, Snooze,
 };
 use dd0c_ports::store::{AnomalyStore, BaselineWrite, CommitOutcome, ScoreStore};
 use dd0c_ports::PortError;
 
-use crate::{back_off, read_or_empty, ScoreError, MAX_ATTEMPTS};
+use crate::{back_off, read_pair, ScoreError, MAX_ATTEMPTS};
 
 /// Applies `action` to an anomaly of `tenant` on behalf of `by` at `at`. `NotFound` when the
 /// tenant has no such anomaly.
@@ -68,9 +68,9 @@ async fn teach(
         if attempt > 0 {
             back_off(&anomaly.anomaly_id, attempt).await;
         }
+        let (kind, account) = read_pair(store, &kind_key, &account_key).await?;
         let mut writes = Vec::new();
-        for key in [kind_key.clone(), account_key.clone()] {
-            let mut baseline: Baseline = read_or_empty(store, key).await?;
+        for mut baseline in [kind, account] {
             let expected_version = baseline.version;
             remember(&mut baseline.actors, &anomaly.actor_arn);
             remember(&mut baseline.regions, &anomaly.region);

@@ -80,11 +80,25 @@ pub struct Scorer {
     settings_cache: Arc<Mutex<HashMap<String, (Instant, Arc<Settings>)>>>,
 }
 
-async fn read_or_empty(store: &dyn ScoreStore, key: BaselineKey) -> Result<Baseline, PortError> {
-    Ok(store
-        .baseline(&key)
+/// The kind and account baselines in one read; empty ones where none was stored yet.
+async fn read_pair(
+    store: &dyn ScoreStore,
+    kind: &BaselineKey,
+    account: &BaselineKey,
+) -> Result<(Baseline, Baseline), PortError> {
+    let mut found = store
+        .baselines_by_key(&[kind.clone(), account.clone()])
         .await?
-        .unwrap_or_else(|| Baseline::empty(key)))
+        .into_iter();
+    let kind = found
+        .next()
+        .flatten()
+        .unwrap_or_else(|| Baseline::empty(kind.clone()));
+    let account = found
+        .next()
+        .flatten()
+        .unwrap_or_else(|| Baseline::empty(account.clone()));
+    Ok((kind, account))
 }
 
 impl Scorer {
@@ -166,19 +180,7 @@ impl Scorer {
             if attempt > 0 {
                 back_off(&event.event_id, attempt).await;
             }
-            let mut found = self
-                .store
-                .baselines_by_key(&[kind_key.clone(), account_key.clone()])
-                .await?
-                .into_iter();
-            let kind = found
-                .next()
-                .flatten()
-                .unwrap_or_else(|| Baseline::empty(kind_key.clone()));
-            let account = found
-                .next()
-                .flatten()
-                .unwrap_or_else(|| Baseline::empty(account_key.clone()));
+            let (kind, account) = read_pair(self.store.as_ref(), &kind_key, &account_key).await?;
             let (kind_version, account_version) = (kind.version, account.version);
             let evaluation = evaluate(event, &kind, &account, thresholds);
             let mut anomaly = evaluation.anomaly;

@@ -13,4 +13,4 @@ mod stores;
 pub use fixtures::{anomaly_for, cost_event, unique};
 pub use others::{archive_suite, auth_suite, flags_suite, mail_suite, MailSink};
 pub use queue::queue_suite;
-pub use stores::{store_suite, StoreSet};
+pub use stores::store_suite;

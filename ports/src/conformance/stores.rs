@@ -1,45 +1,19 @@
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use chrono::Duration;
 
 use super::fixtures::{anomaly_for, cost_event, unique};
-use crate::auth::{IngestGrant, IngestTokens};
+use crate::auth::IngestGrant;
 use crate::baseline::{Baseline, BaselineKey};
 use crate::domain::{
     Account, AnomalyStatus, Feedback, FeedbackAction, OutboxMessage, Settings, Severity, Snooze,
     SnoozeScope, Tenant,
 };
-use crate::store::{
-    AnomalyFilter, AnomalyStore, BaselineWrite, CommitOutcome, CostEventStore, OutboxStore,
-    Schedule, ScoreCommit, ScoreStore, SettingsStore, TenantStore,
-};
+use crate::store::{AnomalyFilter, BaselineWrite, CommitOutcome, ScoreCommit, Stores};
 use crate::PortError;
 
-/// Handles to every store port of one backend (usually the same object behind each).
-#[derive(Clone)]
-#[allow(missing_debug_implementations)]
-pub struct StoreSet {
-    /// Baselines and the atomic commit.
-    pub score: Arc<dyn ScoreStore>,
-    /// Anomalies, feedback, snoozes.
-    pub anomalies: Arc<dyn AnomalyStore>,
-    /// Cost events.
-    pub events: Arc<dyn CostEventStore>,
-    /// Tenants and accounts.
-    pub tenants: Arc<dyn TenantStore>,
-    /// Settings.
-    pub settings: Arc<dyn SettingsStore>,
-    /// The outbox.
-    pub outbox: Arc<dyn OutboxStore>,
-    /// Ingest tokens.
-    pub tokens: Arc<dyn IngestTokens>,
-    /// Scheduled-job claims.
-    pub schedule: Arc<dyn Schedule>,
-}
-
 /// Runs every store case against one backend.
-pub async fn store_suite(stores: StoreSet) {
+pub async fn store_suite(stores: Stores) {
     commit_is_atomic_and_idempotent(&stores).await;
     stale_version_writes_nothing(&stores).await;
     concurrent_writers_lose_no_update(&stores).await;
@@ -55,7 +29,7 @@ pub async fn store_suite(stores: StoreSet) {
     processed_records_are_forgotten_after_retention(&stores).await;
 }
 
-async fn one_replica_claims_each_tick(stores: &StoreSet) {
+async fn one_replica_claims_each_tick(stores: &Stores) {
     let job = unique("job");
     let tick = cost_event("t", "1", "x", 0, 1.0).event_time;
     let mut claims = Vec::new();
@@ -83,7 +57,7 @@ async fn one_replica_claims_each_tick(stores: &StoreSet) {
     );
 }
 
-async fn processed_records_are_forgotten_after_retention(stores: &StoreSet) {
+async fn processed_records_are_forgotten_after_retention(stores: &Stores) {
     let tenant = unique("t");
     let event = cost_event(&tenant, "111122223333", "old", 0, 1.0);
     let commit = ScoreCommit {
@@ -127,7 +101,7 @@ async fn processed_records_are_forgotten_after_retention(stores: &StoreSet) {
     );
 }
 
-async fn ingest_tokens_admit_one_account(stores: &StoreSet) {
+async fn ingest_tokens_admit_one_account(stores: &Stores) {
     let tenant = unique("t");
     let at = cost_event(&tenant, "1", "x", 0, 1.0).event_time;
     stores
@@ -188,7 +162,7 @@ fn grown(mut baseline: Baseline, hourly: f64, actor: &str) -> BaselineWrite {
     }
 }
 
-async fn current(stores: &StoreSet, key: &BaselineKey) -> Baseline {
+async fn current(stores: &Stores, key: &BaselineKey) -> Baseline {
     stores
         .score
         .baseline(key)
@@ -197,7 +171,7 @@ async fn current(stores: &StoreSet, key: &BaselineKey) -> Baseline {
         .unwrap_or_else(|| Baseline::empty(key.clone()))
 }
 
-async fn commit_is_atomic_and_idempotent(stores: &StoreSet) {
+async fn commit_is_atomic_and_idempotent(stores: &Stores) {
     let tenant = unique("t");
     let event = cost_event(&tenant, "111122223333", "ev-1", 0, 0.5);
     let kind_key = BaselineKey::new(&tenant, "111122223333", "ec2.instance");
@@ -273,7 +247,7 @@ async fn commit_is_atomic_and_idempotent(stores: &StoreSet) {
     );
 }
 
-async fn stale_version_writes_nothing(stores: &StoreSet) {
+async fn stale_version_writes_nothing(stores: &Stores) {
     let tenant = unique("t");
     let key = BaselineKey::new(&tenant, "111122223333", "ec2.instance");
     let first = cost_event(&tenant, "111122223333", "ev-1", 0, 1.0);
@@ -363,7 +337,7 @@ async fn stale_version_writes_nothing(stores: &StoreSet) {
     );
 }
 
-async fn concurrent_writers_lose_no_update(stores: &StoreSet) {
+async fn concurrent_writers_lose_no_update(stores: &Stores) {
     const WRITERS: usize = 6;
     const EVENTS_EACH: usize = 15;
     let tenant = unique("t");
@@ -410,7 +384,7 @@ async fn concurrent_writers_lose_no_update(stores: &StoreSet) {
     assert_eq!(end.actors.len(), WRITERS);
 }
 
-async fn tenants_never_see_each_other(stores: &StoreSet) {
+async fn tenants_never_see_each_other(stores: &Stores) {
     let (a, b) = (unique("ta"), unique("tb"));
     let event = cost_event(&a, "111122223333", "shared-id", 0, 3.0);
     let anomaly = anomaly_for(&event);
@@ -506,7 +480,7 @@ async fn tenants_never_see_each_other(stores: &StoreSet) {
 }
 
 async fn commit_anomalies(
-    stores: &StoreSet,
+    stores: &Stores,
     tenant: &str,
     count: usize,
 ) -> Vec<crate::domain::Anomaly> {
@@ -540,7 +514,7 @@ async fn commit_anomalies(
     out
 }
 
-async fn anomalies_page_filter_and_take_feedback(stores: &StoreSet) {
+async fn anomalies_page_filter_and_take_feedback(stores: &Stores) {
     let tenant = unique("t");
     let all = commit_anomalies(stores, &tenant, 25).await;
 
@@ -661,7 +635,7 @@ async fn anomalies_page_filter_and_take_feedback(stores: &StoreSet) {
     ));
 }
 
-async fn snoozes_expire(stores: &StoreSet) {
+async fn snoozes_expire(stores: &Stores) {
     let tenant = unique("t");
     let start = cost_event(&tenant, "111122223333", "x", 0, 1.0).event_time;
     let snooze = Snooze {
@@ -696,7 +670,7 @@ async fn snoozes_expire(stores: &StoreSet) {
         .is_empty());
 }
 
-async fn cost_events_by_time_range(stores: &StoreSet) {
+async fn cost_events_by_time_range(stores: &Stores) {
     let tenant = unique("t");
     for i in 0..5 {
         let event = cost_event(
@@ -744,7 +718,7 @@ async fn cost_events_by_time_range(stores: &StoreSet) {
     assert_eq!(limited.len(), 2);
 }
 
-async fn tenants_and_accounts(stores: &StoreSet) {
+async fn tenants_and_accounts(stores: &Stores) {
     let name = unique("acme");
     let at = cost_event(&name, "1", "x", 0, 1.0).event_time;
     let tenant = Tenant {
@@ -832,7 +806,7 @@ async fn tenants_and_accounts(stores: &StoreSet) {
     );
 }
 
-async fn settings_default_and_round_trip(stores: &StoreSet) {
+async fn settings_default_and_round_trip(stores: &Stores) {
     let tenant = unique("t");
     assert_eq!(
         stores.settings.settings(&tenant).await.expect("settings"),
@@ -864,7 +838,7 @@ async fn settings_default_and_round_trip(stores: &StoreSet) {
     );
 }
 
-async fn outbox_delivers_once(stores: &StoreSet) {
+async fn outbox_delivers_once(stores: &Stores) {
     let tenant = unique("t");
     let event = cost_event(&tenant, "111122223333", "ev-1", 0, 1.0);
     let anomaly = anomaly_for(&event);

@@ -48,6 +48,7 @@ pub fn config(roles: &str) -> ServeConfig {
 pub async fn onboard(backend: &Backend, account_id: &str) -> String {
     let now = chrono::Utc::now();
     let _ = backend
+        .stores
         .tenants
         .add_tenant(&Tenant {
             name: TENANT.into(),
@@ -55,6 +56,7 @@ pub async fn onboard(backend: &Backend, account_id: &str) -> String {
         })
         .await;
     backend
+        .stores
         .tenants
         .add_account(&Account {
             tenant: TENANT.into(),
@@ -67,6 +69,7 @@ pub async fn onboard(backend: &Backend, account_id: &str) -> String {
     let token = format!("dd0c_ing_{}", unique("tok"));
     let hash = token_sha256(&token);
     backend
+        .stores
         .tokens
         .add_token(
             &IngestGrant {

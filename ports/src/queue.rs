@@ -98,6 +98,21 @@ pub trait Queue: Send + Sync {
     /// the message was received again) is `Conflict`.
     async fn ack(&self, receipt: &str) -> PortResult<()>;
 
+    /// Deletes several received messages for good and returns how many it deleted; stale
+    /// receipts are skipped (their messages were received again, and that delivery answers for
+    /// them). Adapters that can delete in one round trip should.
+    async fn ack_all(&self, receipts: &[String]) -> PortResult<usize> {
+        let mut acknowledged = 0;
+        for receipt in receipts {
+            match self.ack(receipt).await {
+                Ok(()) => acknowledged += 1,
+                Err(crate::PortError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(acknowledged)
+    }
+
     /// Moves a received message to the dead-letter queue with the error that made it fail.
     async fn dead_letter(&self, receipt: &str, error: &str) -> PortResult<()>;
 
@@ -110,4 +125,10 @@ pub trait Queue: Send + Sync {
 
     /// Current counts.
     async fn depth(&self) -> PortResult<QueueDepth>;
+
+    /// Forgets deduplication keys sent more than [`DEDUP_WINDOW`] ago (a retention step) and
+    /// returns how many; adapters whose keys expire by themselves answer 0.
+    async fn forget_expired_dedup_keys(&self) -> PortResult<u64> {
+        Ok(0)
+    }
 }

@@ -55,6 +55,44 @@ pub struct ScoreCommit {
     pub consumed: Option<Consumed>,
 }
 
+/// One event's share of a [`ScoreBatch`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredEvent {
+    /// The scored event; its `event_id` is the idempotency key (with its tenant).
+    pub event: CostEvent,
+    /// The anomaly raised, if any.
+    pub anomaly: Option<Anomaly>,
+    /// The notification to send, if any.
+    pub outbox: Option<OutboxMessage>,
+    /// The queue message being processed, if the event came from one.
+    pub consumed: Option<Consumed>,
+}
+
+/// Everything scoring several events in a row changes, committed as one atomic step: each
+/// event's records, and each baseline they touched once — its state after the last of them,
+/// under the version read before the first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreBatch {
+    /// The events, in the order they were scored.
+    pub events: Vec<ScoredEvent>,
+    /// Baselines to write, each under its version check; at most one write per key.
+    pub baselines: Vec<BaselineWrite>,
+}
+
+impl From<ScoreCommit> for ScoreBatch {
+    fn from(commit: ScoreCommit) -> Self {
+        ScoreBatch {
+            events: vec![ScoredEvent {
+                event: commit.event,
+                anomaly: commit.anomaly,
+                outbox: commit.outbox,
+                consumed: commit.consumed,
+            }],
+            baselines: commit.baselines,
+        }
+    }
+}
+
 /// What [`ScoreStore::commit`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitOutcome {
@@ -100,7 +138,14 @@ pub trait ScoreStore: Send + Sync {
     /// processed, store the cost event, every baseline at `expected_version + 1`, the anomaly and
     /// the outbox message, and return `Committed`. Processed-event records are kept at least 15
     /// days.
-    async fn commit(&self, commit: ScoreCommit) -> PortResult<CommitOutcome>;
+    async fn commit(&self, commit: ScoreCommit) -> PortResult<CommitOutcome> {
+        self.commit_batch(commit.into()).await
+    }
+
+    /// [`ScoreStore::commit`] for several events at once, all or nothing: `AlreadyProcessed`
+    /// when any event was processed before (or appears twice in the batch), `VersionConflict`
+    /// when any baseline's version differs, and then nothing is written.
+    async fn commit_batch(&self, batch: ScoreBatch) -> PortResult<CommitOutcome>;
 
     /// Forgets processed-event records committed before `before` (retention; callers keep at
     /// least 15 days). Returns how many were forgotten.

@@ -1,7 +1,8 @@
 //! The self-hosted pipeline against a local Postgres, measured side by side in one run:
 //! 1. raw pgmq: send → read → archive, messages/s, on the same database;
 //! 2. end to end: CloudTrail pushed over HTTP → anomaly committed, events/s, 100 accounts;
-//! 3. latency ingest → committed at a paced 500 events/s: p50 and p99.
+//! 3. each stage alone on a backlog of 10,000 (HTTP ingress, ingest, score): where the time goes;
+//! 4. latency ingest → committed at a paced 500 events/s: p50 and p99.
 //!
 //! `DATABASE_URL=postgres://… cargo bench -p dd0c-cost --bench e2e` (scripts/test.sh's server
 //! works: it prints the URL it starts). Targets on 2 cores: ≥ 2,000 events/s end to end,
@@ -78,13 +79,14 @@ async fn raw_pgmq(url: &str, messages: usize) -> f64 {
 }
 
 struct Pipeline {
-    address: String,
+    backend: Backend,
     tokens: Vec<String>,
     pool: dd0c_adapters_postgres::PgPool,
-    shutdown: CancellationToken,
+    address: String,
 }
 
-async fn pipeline(url: &str) -> Pipeline {
+/// A fresh database with one tenant of `ACCOUNTS` accounts, each with an ingest token.
+async fn onboarded(url: &str) -> Pipeline {
     let backend = Backend::postgres(url, 32).await.expect("backend");
     backend
         .stores
@@ -125,33 +127,38 @@ async fn pipeline(url: &str) -> Pipeline {
             .expect("token");
         tokens.push(token);
     }
-    let config = ServeConfig {
-        roles: parse_roles("api,ingest,score").expect("roles"),
-        consumer: ConsumerConfig {
-            batch: 50,
-            visibility: Duration::from_secs(30),
-            max_receives: 5,
-            idle: Duration::from_millis(10),
-        },
-        max_body: 5 << 20,
-        retention_every: Duration::from_secs(3600),
-        replica: "bench".into(),
-    };
     let pool = backend.pool.clone().expect("postgres");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("port");
-    let address = format!("http://{}", listener.local_addr().expect("address"));
-    let shutdown = CancellationToken::new();
-    tokio::spawn(
-        Dispatcher::new(backend, config, PriceCatalog::bundled())
-            .run(Some(listener), shutdown.clone()),
-    );
     Pipeline {
-        address,
+        backend,
         tokens,
         pool,
-        shutdown,
+        address: String::new(),
+    }
+}
+
+impl Pipeline {
+    /// Starts a dispatcher with `roles`; cancel the token to stop it.
+    async fn start(&mut self, roles: &str) -> CancellationToken {
+        let config = ServeConfig {
+            roles: parse_roles(roles).expect("roles"),
+            consumer: ConsumerConfig {
+                idle: Duration::from_millis(10),
+                ..ConsumerConfig::default()
+            },
+            max_body: 5 << 20,
+            retention_every: Duration::from_secs(3600),
+            replica: "bench".into(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("port");
+        self.address = format!("http://{}", listener.local_addr().expect("address"));
+        let shutdown = CancellationToken::new();
+        tokio::spawn(
+            Dispatcher::new(self.backend.clone(), config, PriceCatalog::bundled())
+                .run(Some(listener), shutdown.clone()),
+        );
+        shutdown
     }
 }
 
@@ -162,12 +169,15 @@ async fn committed(pool: &dd0c_adapters_postgres::PgPool) -> i64 {
         .expect("count")
 }
 
-async fn throughput(p: &Pipeline, per_account: usize) -> f64 {
+/// Pushes `per_account` launches per account (sequence numbers from `offset`) over HTTP, 100
+/// records per request, every account at once.
+async fn push(p: &Pipeline, per_account: usize, offset: usize) {
     let client = reqwest::Client::new();
-    let started = Instant::now();
     let mut pushes = tokio::task::JoinSet::new();
     for (a, token) in p.tokens.iter().enumerate() {
-        let records: Vec<serde_json::Value> = (0..per_account).map(|s| launch(a, s)).collect();
+        let records: Vec<serde_json::Value> = (offset..offset + per_account)
+            .map(|s| launch(a, s))
+            .collect();
         let (client, url, token) = (
             client.clone(),
             format!("{}/v1/events", p.address),
@@ -187,11 +197,52 @@ async fn throughput(p: &Pipeline, per_account: usize) -> f64 {
         });
     }
     while pushes.join_next().await.is_some() {}
-    let total = (ACCOUNTS * per_account) as i64;
+}
+
+async fn until_committed(p: &Pipeline, total: i64) {
     while committed(&p.pool).await < total {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+async fn until_drained(queue: &dyn dd0c_ports::queue::Queue) {
+    loop {
+        let depth = queue.depth().await.expect("depth");
+        if depth.visible + depth.in_flight == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Events/s of the whole pipeline: pushed over HTTP until the last cost event is committed.
+async fn throughput(p: &Pipeline, per_account: usize) -> f64 {
+    let started = Instant::now();
+    push(p, per_account, 0).await;
+    let total = (ACCOUNTS * per_account) as i64;
+    until_committed(p, total).await;
     total as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Events/s of each stage alone on a backlog: HTTP ingress, ingest, score.
+async fn stages(p: &mut Pipeline, per_account: usize) -> [f64; 3] {
+    let total = (ACCOUNTS * per_account) as f64;
+    let api = p.start("api").await;
+    let started = Instant::now();
+    push(p, per_account, 0).await;
+    let http = total / started.elapsed().as_secs_f64();
+    api.cancel();
+    let ingest = p.start("ingest").await;
+    let started = Instant::now();
+    until_drained(p.backend.ingest_queue.as_ref()).await;
+    let normalized = total / started.elapsed().as_secs_f64();
+    ingest.cancel();
+    let score = p.start("score").await;
+    let started = Instant::now();
+    until_committed(p, total as i64).await;
+    let scored = total / started.elapsed().as_secs_f64();
+    score.cancel();
+    [http, normalized, scored]
 }
 
 async fn latency(p: &Pipeline, rate: u64, seconds: u64, offset: usize) -> (f64, f64) {
@@ -223,9 +274,7 @@ async fn latency(p: &Pipeline, rate: u64, seconds: u64, offset: usize) -> (f64, 
         });
     }
     while tasks.join_next().await.is_some() {}
-    while committed(&p.pool).await < before + total as i64 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_committed(p, before + total as i64).await;
     let rows: Vec<(String, DateTime<Utc>)> =
         sqlx::query_as("SELECT event_id, created_at FROM cost_events")
             .fetch_all(&p.pool)
@@ -254,14 +303,23 @@ async fn main() {
         return;
     };
     let raw = raw_pgmq(&fresh(&server, "bench_raw").await, 20_000).await;
-    let p = pipeline(&fresh(&server, "bench_e2e").await).await;
+    let [http, ingest, score] = stages(
+        &mut onboarded(&fresh(&server, "bench_stages").await).await,
+        100,
+    )
+    .await;
+    let mut p = onboarded(&fresh(&server, "bench_e2e").await).await;
+    let running = p.start("api,ingest,score").await;
     let e2e = throughput(&p, 100).await;
     let (p50, p99) = latency(&p, 500, 10, 100).await;
-    p.shutdown.cancel();
+    running.cancel();
     println!("raw pgmq send→read→archive: {raw:>8.0} messages/s");
     println!(
         "end to end HTTP → anomaly:  {e2e:>8.0} events/s ({ACCOUNTS} accounts, 10,000 events)"
     );
     println!("ratio end-to-end / raw:     {:>8.2}", e2e / raw);
+    println!(
+        "each stage alone, events/s:  HTTP → ingest queue {http:.0}, ingest {ingest:.0}, score {score:.0}"
+    );
     println!("latency at 500 events/s:    p50 {p50:.1} ms, p99 {p99:.1} ms (5,000 events)");
 }

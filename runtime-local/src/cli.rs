@@ -48,9 +48,12 @@ pub struct ServeArgs {
     /// Load the bundled sample (or the CloudTrail under DIR) into tenant `default` on start.
     #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "samples/cloudtrail")]
     pub demo: Option<PathBuf>,
-    /// Messages per queue receive.
-    #[arg(long, default_value_t = 10, env = "DD0C_BATCH_SIZE")]
+    /// Messages per queue receive; a receive is scored in one commit.
+    #[arg(long, default_value_t = 50, env = "DD0C_BATCH_SIZE")]
     pub batch_size: usize,
+    /// Consumers per function in this process.
+    #[arg(long, default_value_t = 2, env = "DD0C_CONSUMERS")]
+    pub consumers: usize,
     /// Seconds a received message stays hidden before it is redelivered.
     #[arg(long, default_value_t = 30, env = "DD0C_VISIBILITY_SECONDS")]
     pub visibility_seconds: u64,

@@ -1,7 +1,8 @@
-//! A queue consumer: receive a batch, run each group's messages in order (different groups
-//! concurrently), acknowledge successes, stop a group at its first failure (its later messages
-//! come back after the visibility timeout, still in order), and dead-letter a message whose
-//! handler has failed on its `max_receives`-th delivery.
+//! A queue consumer: receive a batch and hand it to the function whole where it can take it
+//! (one commit for the lot); otherwise — or when that fails — run each group's messages in order
+//! (different groups concurrently), acknowledge successes, stop a group at its first failure (its
+//! later messages come back after the visibility timeout, still in order), and dead-letter a
+//! message whose handler has failed on its `max_receives`-th delivery.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +21,14 @@ pub trait Handler: Send + Sync {
     fn name(&self) -> &'static str;
     /// Handles one message; an error leaves it for redelivery.
     async fn handle(&self, delivery: &Delivery) -> Result<Handled, String>;
+
+    /// Handles a whole receive, all or nothing, where the function can do that in fewer round
+    /// trips than message by message (groups in order, as [`Handler::handle`] would one by
+    /// one). `None`: nothing was done — a message failed, or the batch could not commit as a
+    /// whole — and the consumer handles each message on its own, which isolates the failure.
+    async fn handle_all(&self, _deliveries: &[Delivery]) -> Option<Handled> {
+        None
+    }
 }
 
 /// What became of a handled message.
@@ -42,15 +51,18 @@ pub struct ConsumerConfig {
     pub max_receives: u32,
     /// Pause after an empty receive.
     pub idle: Duration,
+    /// Consumers per function in one process: while one waits on the database another works.
+    pub concurrency: usize,
 }
 
 impl Default for ConsumerConfig {
     fn default() -> Self {
         ConsumerConfig {
-            batch: 10,
+            batch: 50,
             visibility: Duration::from_secs(30),
             max_receives: 5,
             idle: Duration::from_millis(25),
+            concurrency: 2,
         }
     }
 }
@@ -73,6 +85,9 @@ impl Consumer {
             .receive(self.config.batch, self.config.visibility)
             .await?;
         let count = deliveries.len();
+        if count > 1 && self.try_handle_all(&deliveries).await {
+            return Ok(count);
+        }
         let mut groups: Vec<Vec<&Delivery>> = Vec::new();
         for delivery in &deliveries {
             match groups
@@ -86,6 +101,30 @@ impl Consumer {
         futures_util::future::join_all(groups.into_iter().map(|group| self.process_group(group)))
             .await;
         Ok(count)
+    }
+
+    /// The batch path: whether the handler did the whole receive at once.
+    async fn try_handle_all(&self, deliveries: &[Delivery]) -> bool {
+        let name = self.handler.name();
+        let started = Instant::now();
+        let Some(handled) = self.handler.handle_all(deliveries).await else {
+            return false;
+        };
+        let elapsed = started.elapsed();
+        for _ in deliveries {
+            self.metrics.observe(name, elapsed);
+        }
+        self.metrics
+            .count(Counter::Processed, name, deliveries.len() as u64);
+        if handled == Handled::Done {
+            let receipts: Vec<String> = deliveries.iter().map(|d| d.receipt.clone()).collect();
+            // A receipt that went stale meanwhile was redelivered, and the idempotent handler
+            // will find that delivery's work done.
+            if let Err(e) = self.queue.ack_all(&receipts).await {
+                tracing::warn!(function = name, error = %e, "acknowledgement failed; the messages will be redelivered");
+            }
+        }
+        true
     }
 
     async fn process_group(&self, group: Vec<&Delivery>) {

@@ -3,9 +3,9 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use dd0c_ingest::handler::{ingest_message, Ingested};
+use dd0c_ingest::handler::{ingest_message, ingest_messages, Ingested};
 use dd0c_ingest::{Normalizer, PriceCatalog};
-use dd0c_ports::domain::DEFAULT_TENANT;
+use dd0c_ports::domain::{Anomaly, CostEvent, DEFAULT_TENANT};
 use dd0c_ports::queue::{Delivery, Queue};
 use dd0c_ports::store::Consumed;
 use dd0c_score::{Scored, Scorer};
@@ -43,6 +43,17 @@ impl Handler for Ingest {
         }
         Ok(Handled::Done)
     }
+
+    async fn handle_all(&self, deliveries: &[Delivery]) -> Option<Handled> {
+        let bodies: Vec<&str> = deliveries.iter().map(|d| d.body.as_str()).collect();
+        match ingest_messages(&self.normalizer, self.score_queue.as_ref(), &bodies).await {
+            Ok(_) => Some(Handled::Done),
+            Err(error) => {
+                tracing::debug!(%error, "batch not ingested whole; one message at a time");
+                None
+            }
+        }
+    }
 }
 
 /// The score function on the score queue.
@@ -70,22 +81,64 @@ impl Handler for Score {
     }
 
     async fn handle(&self, delivery: &Delivery) -> Result<Handled, String> {
-        let consumed = Consumed {
-            queue: SCORE_QUEUE.to_owned(),
-            receipt: delivery.receipt.clone(),
-        };
-        match self.scorer.score_body(&delivery.body, &consumed).await? {
+        match self
+            .scorer
+            .score_body(&delivery.body, &consumed(delivery))
+            .await?
+        {
             Scored::New(anomaly) => {
-                if let Some(anomaly) = anomaly {
-                    tracing::info!(severity = %anomaly.severity, anomaly = %anomaly.anomaly_id, tenant = %anomaly.tenant, "{}", anomaly.explanation);
-                }
-                Ok(if self.scorer.archives_consumed() {
-                    Handled::Acknowledged
-                } else {
-                    Handled::Done
-                })
+                log_raised(anomaly.as_ref());
+                Ok(self.committed())
             }
             Scored::Duplicate => Ok(Handled::Done),
         }
+    }
+
+    async fn handle_all(&self, deliveries: &[Delivery]) -> Option<Handled> {
+        let mut events = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            events.push((
+                serde_json::from_str::<CostEvent>(&delivery.body).ok()?,
+                consumed(delivery),
+            ));
+        }
+        let items: Vec<(&CostEvent, Option<&Consumed>)> =
+            events.iter().map(|(e, c)| (e, Some(c))).collect();
+        match self.scorer.score_batch(&items).await {
+            Ok(Some(raised)) => {
+                raised.iter().for_each(|a| log_raised(a.as_ref()));
+                Some(self.committed())
+            }
+            Ok(None) => None,
+            Err(error) => {
+                tracing::debug!(%error, "batch not scored whole; one message at a time");
+                None
+            }
+        }
+    }
+}
+
+impl Score {
+    /// How a committed score leaves its message: archived in the commit where the store can.
+    fn committed(&self) -> Handled {
+        if self.scorer.archives_consumed() {
+            Handled::Acknowledged
+        } else {
+            Handled::Done
+        }
+    }
+}
+
+/// The score queue's delivery as consumed by a scoring commit.
+fn consumed(delivery: &Delivery) -> Consumed {
+    Consumed {
+        queue: SCORE_QUEUE.to_owned(),
+        receipt: delivery.receipt.clone(),
+    }
+}
+
+fn log_raised(anomaly: Option<&Anomaly>) {
+    if let Some(anomaly) = anomaly {
+        tracing::info!(severity = %anomaly.severity, anomaly = %anomaly.anomaly_id, tenant = %anomaly.tenant, "{}", anomaly.explanation);
     }
 }

@@ -127,11 +127,18 @@ impl Dispatcher {
     ) -> Result<()> {
         let roles = &self.config.roles;
         let mut tasks = tokio::task::JoinSet::new();
+        let mut consumers = Vec::new();
         if roles.contains(&Role::Ingest) {
-            tasks.spawn(self.ingest_consumer().run(shutdown.clone()));
+            consumers.push(self.ingest_consumer());
         }
         if roles.contains(&Role::Score) {
-            tasks.spawn(self.score_consumer().run(shutdown.clone()));
+            consumers.push(self.score_consumer());
+        }
+        for consumer in consumers {
+            // Copies share one handler (and so one normalizer's memory of instances).
+            for _ in 0..self.config.consumer.concurrency.max(1) {
+                tasks.spawn(consumer.clone().run(shutdown.clone()));
+            }
         }
         if roles.contains(&Role::Scheduler) {
             let (backend, metrics) = (self.backend.clone(), self.metrics.clone());
@@ -172,6 +179,20 @@ fn tick_of(now: DateTime<Utc>, every: Duration) -> DateTime<Utc> {
     DateTime::from_timestamp(start, 0).unwrap_or(now)
 }
 
+/// The retention job: processed-event records past [`RETENTION`] and expired deduplication
+/// keys of both queues. Returns how many records it forgot.
+async fn forget_expired(backend: &Backend, now: DateTime<Utc>) -> dd0c_ports::PortResult<u64> {
+    let mut forgotten = backend
+        .stores
+        .score
+        .forget_processed_before(now - RETENTION)
+        .await?;
+    for queue in [&backend.ingest_queue, &backend.score_queue] {
+        forgotten += queue.forget_expired_dedup_keys().await?;
+    }
+    Ok(forgotten)
+}
+
 async fn scheduler(
     backend: Backend,
     metrics: Arc<Metrics>,
@@ -190,12 +211,7 @@ async fn scheduler(
         {
             Ok(true) => {
                 metrics.count(Counter::JobRuns, "retention", 1);
-                match backend
-                    .stores
-                    .score
-                    .forget_processed_before(now - RETENTION)
-                    .await
-                {
+                match forget_expired(&backend, now).await {
                     Ok(n) => tracing::info!(job = "retention", %tick, forgotten = n, "ran"),
                     Err(e) => tracing::warn!(job = "retention", error = %e, "failed"),
                 }

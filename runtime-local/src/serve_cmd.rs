@@ -45,6 +45,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
             batch: args.batch_size.max(1),
             visibility: Duration::from_secs(args.visibility_seconds.max(1)),
             max_receives: args.max_receives.max(1),
+            concurrency: args.consumers.max(1),
             ..ConsumerConfig::default()
         },
         max_body: args.max_body_bytes,

@@ -10,8 +10,8 @@ use dd0c_ports::domain::{
 };
 use dd0c_ports::store::{
     decode_cursor, encode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite, CommitOutcome,
-    CostEventStore, OutboxStore, Page, Schedule, ScoreCommit, ScoreStore, SettingsStore,
-    TenantStore,
+    CostEventStore, OutboxStore, Page, Schedule, ScoreBatch, ScoreStore, ScoredEvent,
+    SettingsStore, TenantStore,
 };
 use dd0c_ports::{PortError, PortResult};
 
@@ -93,14 +93,17 @@ impl ScoreStore for MemoryStore {
             .contains_key(&(tenant.to_owned(), event_id.to_owned())))
     }
 
-    async fn commit(&self, commit: ScoreCommit) -> PortResult<CommitOutcome> {
+    async fn commit_batch(&self, batch: ScoreBatch) -> PortResult<CommitOutcome> {
         let mut inner = lock(&self.inner);
-        let event = commit.event;
-        let processed_key = (event.tenant.clone(), event.event_id.clone());
-        if inner.processed.contains_key(&processed_key) {
+        let mut keys = HashSet::new();
+        let fresh = batch.events.iter().all(|scored| {
+            let key = (scored.event.tenant.clone(), scored.event.event_id.clone());
+            !inner.processed.contains_key(&key) && keys.insert(key)
+        });
+        if !fresh {
             return Ok(CommitOutcome::AlreadyProcessed);
         }
-        let versions_match = commit.baselines.iter().all(|write| {
+        let versions_match = batch.baselines.iter().all(|write| {
             let stored = inner
                 .baselines
                 .get(&write.baseline.key)
@@ -110,37 +113,47 @@ impl ScoreStore for MemoryStore {
         if !versions_match {
             return Ok(CommitOutcome::VersionConflict);
         }
-        for write in commit.baselines {
+        for write in batch.baselines {
             let mut baseline = write.baseline;
             baseline.version = write.expected_version + 1;
             inner.baselines.insert(baseline.key.clone(), baseline);
         }
-        if let Some(anomaly) = commit.anomaly {
-            let id_key = (anomaly.tenant.clone(), anomaly.anomaly_id.clone());
-            inner.anomaly_times.insert(id_key, anomaly.event_time);
-            inner.anomalies.insert(
+        for ScoredEvent {
+            event,
+            anomaly,
+            outbox,
+            consumed: _,
+        } in batch.events
+        {
+            if let Some(anomaly) = anomaly {
+                let id_key = (anomaly.tenant.clone(), anomaly.anomaly_id.clone());
+                inner.anomaly_times.insert(id_key, anomaly.event_time);
+                inner.anomalies.insert(
+                    (
+                        anomaly.tenant.clone(),
+                        anomaly.event_time,
+                        anomaly.anomaly_id.clone(),
+                    ),
+                    anomaly,
+                );
+            }
+            if let Some(message) = outbox {
+                inner
+                    .outbox
+                    .insert((message.created_at, message.outbox_id.clone()), message);
+            }
+            inner
+                .processed
+                .insert((event.tenant.clone(), event.event_id.clone()), Utc::now());
+            inner.events.insert(
                 (
-                    anomaly.tenant.clone(),
-                    anomaly.event_time,
-                    anomaly.anomaly_id.clone(),
+                    event.tenant.clone(),
+                    event.event_time,
+                    event.event_id.clone(),
                 ),
-                anomaly,
+                event,
             );
         }
-        if let Some(message) = commit.outbox {
-            inner
-                .outbox
-                .insert((message.created_at, message.outbox_id.clone()), message);
-        }
-        inner.processed.insert(processed_key, Utc::now());
-        inner.events.insert(
-            (
-                event.tenant.clone(),
-                event.event_time,
-                event.event_id.clone(),
-            ),
-            event,
-        );
         Ok(CommitOutcome::Committed)
     }
 

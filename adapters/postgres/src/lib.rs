@@ -8,10 +8,11 @@
 //! - [`connect`] and [`migrate`] — the pool, the schema (`migrations/`, sqlx) and pgmq's SQL.
 //! - [`PgStore`] — `ScoreStore`, `AnomalyStore`, `CostEventStore`, `TenantStore`,
 //!   `SettingsStore`, `OutboxStore`, `IngestTokens`. Its scoring commit is one transaction:
-//!   processed-event record, baselines (version-checked), cost event, anomaly, outbox row and
-//!   the archive of the pgmq message being processed.
-//! - [`PgmqQueue`] — FIFO per group via pgmq's `x-pgmq-group` header and `read_grouped_rr` (round-robin across groups),
-//!   deduplication in `queue_dedup`, dead letters in `dead_letters`.
+//!   processed-event records, baselines (version-checked), cost events, anomalies, outbox rows
+//!   and the deletion of the pgmq messages being processed — for one event or a whole receive.
+//! - [`PgmqQueue`] — pgmq's queue tables with SQS FIFO semantics: groups in the
+//!   `x-pgmq-group` header, one serialized grouped read (round-robin across groups) that costs
+//!   the same at any depth, deduplication in `queue_dedup`, dead letters in `dead_letters`.
 //! - `leader` — advisory locks: one replica installs pgmq at a time, and `Schedule::claim_tick`
 //!   holds a job's lock while it claims a tick, so each tick runs once across replicas.
 

@@ -7,8 +7,7 @@ use dd0c_ports::queue::{
     DeadLetter, Delivery, OutgoingMessage, Queue, QueueDepth, SendOutcome, DEDUP_WINDOW,
 };
 use dd0c_ports::{PortError, PortResult};
-use sqlx::types::Json;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 
 use crate::error::backend;
 
@@ -18,6 +17,46 @@ use crate::error::backend;
 pub struct PgmqQueue {
     pool: PgPool,
     name: String,
+    read_sql: String,
+}
+
+/// How many visible messages, in send order, one receive considers when it spreads its batch
+/// over groups, per message it may return.
+const READ_WINDOW_FACTOR: i64 = 4;
+
+/// The grouped read of queue `name` (`$1` = how many, `$2` = visibility in seconds).
+///
+/// A group is eligible when none of its messages is in flight. Among the first visible messages
+/// of eligible groups in send order, it takes round-robin (each group's first, then each group's
+/// second, …) so that one account's backlog does not starve the others — and what it takes of a
+/// group is always a prefix of that group's waiting messages, so groups stay in order. It reads
+/// the in-flight set through pgmq's `vt` index and the window through the primary key: a
+/// receive costs the same on a queue of ten messages and of a million (pgmq's own
+/// `read_grouped_rr` aggregates the whole table on every call). `(SELECT clock_timestamp())` is
+/// evaluated once per statement, so unlike a bare volatile `clock_timestamp()` the index can
+/// use it.
+fn read_sql(name: &str) -> String {
+    format!(
+        "WITH busy AS (
+             SELECT DISTINCT coalesce(headers->>'x-pgmq-group', '') AS grp FROM pgmq.q_{name}
+             WHERE vt > (SELECT clock_timestamp())
+         ), waiting AS (
+             SELECT msg_id, coalesce(headers->>'x-pgmq-group', '') AS grp FROM pgmq.q_{name}
+             WHERE vt <= (SELECT clock_timestamp())
+               AND coalesce(headers->>'x-pgmq-group', '') NOT IN (SELECT grp FROM busy)
+             ORDER BY msg_id LIMIT $1 * {READ_WINDOW_FACTOR}
+         ), chosen AS (
+             SELECT msg_id FROM (
+                 SELECT msg_id, row_number() OVER (PARTITION BY grp ORDER BY msg_id) AS turn FROM waiting
+             ) ranked
+             ORDER BY turn, msg_id LIMIT $1
+         )
+         UPDATE pgmq.q_{name} m
+         SET vt = clock_timestamp() + make_interval(secs => $2), read_ct = read_ct + 1,
+             last_read_at = clock_timestamp()
+         FROM chosen WHERE m.msg_id = chosen.msg_id
+         RETURNING m.msg_id, m.read_ct, m.message #>> '{{}}', coalesce(m.headers->>'x-pgmq-group', '')"
+    )
 }
 
 /// A receipt is `msg_id:read_ct`: it names one delivery, so a delivery whose visibility expired
@@ -44,32 +83,33 @@ fn check_name(name: &str) -> PortResult<()> {
     }
 }
 
-/// Archives the delivery `receipt` of `queue` inside `tx`, if it is still that delivery's;
-/// returns whether it did. Used by acknowledgements and by the store's scoring commit.
-pub(crate) async fn archive_in(
-    tx: &mut Transaction<'_, Postgres>,
+/// Deletes those of the deliveries `receipts` of `queue` that are still current (malformed or
+/// stale receipts delete nothing) and returns how many it deleted. Used by acknowledgements and,
+/// inside its transaction, by the store's scoring commit. Delivered messages are deleted, not
+/// moved to pgmq's archive table: the cost events they became are kept in `cost_events`, and an
+/// archive of every raw record would only grow.
+pub(crate) async fn delete_delivered<'e>(
+    executor: impl PgExecutor<'e>,
     queue: &str,
-    receipt: &str,
-) -> Result<bool, sqlx::Error> {
-    let Ok((msg_id, read_ct)) = parse_receipt(receipt) else {
-        return Ok(false);
-    };
+    receipts: &[String],
+) -> Result<u64, sqlx::Error> {
     if check_name(queue).is_err() {
-        return Ok(false);
+        return Ok(0);
     }
+    let (ids, counts): (Vec<i64>, Vec<i32>) = receipts
+        .iter()
+        .filter_map(|receipt| parse_receipt(receipt).ok())
+        .unzip();
     let sql = format!(
-        "WITH taken AS (
-             DELETE FROM pgmq.q_{queue} WHERE msg_id = $1 AND read_ct = $2 AND vt > clock_timestamp()
-             RETURNING msg_id, vt, read_ct, enqueued_at, last_read_at, message, headers)
-         INSERT INTO pgmq.a_{queue} (msg_id, vt, read_ct, enqueued_at, last_read_at, message, headers)
-         SELECT * FROM taken RETURNING msg_id"
+        "DELETE FROM pgmq.q_{queue} q USING unnest($1::bigint[], $2::int[]) AS r(id, ct)
+         WHERE q.msg_id = r.id AND q.read_ct = r.ct AND q.vt > clock_timestamp()"
     );
     Ok(sqlx::query(&sql)
-        .bind(msg_id)
-        .bind(read_ct)
-        .fetch_optional(&mut **tx)
+        .bind(ids)
+        .bind(counts)
+        .execute(executor)
         .await?
-        .is_some())
+        .rows_affected())
 }
 
 impl PgmqQueue {
@@ -81,14 +121,10 @@ impl PgmqQueue {
             .execute(&pool)
             .await
             .map_err(|e| backend("creating a queue", e))?;
-        sqlx::query("SELECT pgmq.create_fifo_index($1)")
-            .bind(name)
-            .execute(&pool)
-            .await
-            .map_err(|e| backend("indexing a queue's groups", e))?;
         Ok(PgmqQueue {
             pool,
             name: name.to_owned(),
+            read_sql: read_sql(name),
         })
     }
 
@@ -97,18 +133,27 @@ impl PgmqQueue {
         &self.name
     }
 
-    async fn send_unchecked(
+    /// Appends messages (group key, body) in order, without deduplication. Rows go straight into
+    /// pgmq's queue table, as `pgmq.send_batch` would write them, without its per-call dynamic
+    /// SQL; message ids follow the order given.
+    async fn enqueue(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        group_key: &str,
-        body: &str,
-    ) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT pgmq.send($1, to_jsonb($2::text), jsonb_build_object('x-pgmq-group', $3::text))")
-            .bind(&self.name)
-            .bind(body)
-            .bind(group_key)
-            .fetch_one(&mut **tx)
-            .await
+        messages: &[(&str, &str)],
+    ) -> Result<(), sqlx::Error> {
+        let (groups, bodies): (Vec<&str>, Vec<&str>) = messages.iter().copied().unzip();
+        sqlx::query(&format!(
+            "INSERT INTO pgmq.q_{} (vt, message, headers)
+             SELECT clock_timestamp(), to_jsonb(body), jsonb_build_object('x-pgmq-group', grp)
+             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS m(grp, body, position)
+             ORDER BY position",
+            self.name
+        ))
+        .bind(groups)
+        .bind(bodies)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 }
 
@@ -164,26 +209,14 @@ impl Queue for PgmqQueue {
                     }
                 })
                 .collect();
-            let (bodies, headers): (Vec<Json<serde_json::Value>>, Vec<Json<serde_json::Value>>) =
-                messages
-                    .iter()
-                    .zip(&outcomes)
-                    .filter(|(_, o)| **o == SendOutcome::Enqueued)
-                    .map(|(m, _)| {
-                        (
-                            Json(serde_json::Value::String(m.body.clone())),
-                            Json(serde_json::json!({"x-pgmq-group": m.group_key})),
-                        )
-                    })
-                    .unzip();
-            if !bodies.is_empty() {
-                // pgmq inserts the array in order, so message ids follow send order.
-                sqlx::query("SELECT pgmq.send_batch($1, $2::jsonb[], $3::jsonb[])")
-                    .bind(&self.name)
-                    .bind(bodies)
-                    .bind(headers)
-                    .execute(&mut *tx)
-                    .await?;
+            let enqueued: Vec<(&str, &str)> = messages
+                .iter()
+                .zip(&outcomes)
+                .filter(|(_, o)| **o == SendOutcome::Enqueued)
+                .map(|(m, _)| (m.group_key.as_str(), m.body.as_str()))
+                .collect();
+            if !enqueued.is_empty() {
+                self.enqueue(&mut tx, &enqueued).await?;
             }
             tx.commit().await?;
             Ok(outcomes)
@@ -192,24 +225,43 @@ impl Queue for PgmqQueue {
     }
 
     async fn receive(&self, max: usize, visibility: Duration) -> PortResult<Vec<Delivery>> {
-        let seconds = visibility.as_secs_f64().ceil().max(1.0) as i32;
-        let mut rows: Vec<(i64, i32, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT msg_id, read_ct, message #>> '{}', headers->>'x-pgmq-group' FROM pgmq.read_grouped_rr($1, $2, $3)",
-        )
-        .bind(&self.name)
-        .bind(seconds)
-        .bind(i32::try_from(max).unwrap_or(i32::MAX))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| backend("receiving from a queue", e))?;
-        // pgmq returns the updated rows in no particular order; the port promises send order.
+        let seconds = visibility.as_secs_f64().ceil().max(1.0);
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        let attempt = async {
+            let mut tx = self.pool.begin().await?;
+            // Readers of one queue take turns: a second reader must see the first one's
+            // deliveries as in flight, or it could hand out a later message of the same group.
+            // The in-flight range of the `vt` index is full of entries of messages deleted in
+            // the last visibility timeout; only a plain index scan marks them dead as it passes
+            // (a bitmap scan visits every one on every read, and the planner's row estimates
+            // for this range swing with each ANALYZE), so this transaction plans without
+            // bitmap or sequential scans.
+            sqlx::query(
+                "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true),
+                        pg_advisory_xact_lock(hashtextextended($1, 0))",
+            )
+                .bind(format!("pgmq-read:{}", self.name))
+                .execute(&mut *tx)
+                .await?;
+            let rows: Vec<(i64, i32, Option<String>, String)> = sqlx::query_as(&self.read_sql)
+                .bind(max)
+                .bind(seconds)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(rows)
+        };
+        let mut rows = attempt
+            .await
+            .map_err(|e| backend("receiving from a queue", e))?;
+        // UPDATE … RETURNING comes back in no particular order; the port promises send order.
         rows.sort_by_key(|row| row.0);
         Ok(rows
             .into_iter()
-            .map(|(msg_id, read_ct, body, group)| Delivery {
+            .map(|(msg_id, read_ct, body, group_key)| Delivery {
                 message_id: msg_id.to_string(),
                 receipt: format!("{msg_id}:{read_ct}"),
-                group_key: group.unwrap_or_default(),
+                group_key,
                 body: body.unwrap_or_default(),
                 receive_count: u32::try_from(read_ct).unwrap_or(0),
             })
@@ -218,22 +270,26 @@ impl Queue for PgmqQueue {
 
     async fn ack(&self, receipt: &str) -> PortResult<()> {
         parse_receipt(receipt)?;
-        let mut tx = self
-            .pool
-            .begin()
+        let deleted = delete_delivered(&self.pool, &self.name, &[receipt.to_owned()])
             .await
             .map_err(|e| backend("acknowledging", e))?;
-        let archived = archive_in(&mut tx, &self.name, receipt)
-            .await
-            .map_err(|e| backend("acknowledging", e))?;
-        tx.commit().await.map_err(|e| backend("acknowledging", e))?;
-        if archived {
+        if deleted == 1 {
             Ok(())
         } else {
             Err(PortError::Conflict(format!(
                 "receipt {receipt} is stale or unknown"
             )))
         }
+    }
+
+    async fn ack_all(&self, receipts: &[String]) -> PortResult<usize> {
+        for receipt in receipts {
+            parse_receipt(receipt)?;
+        }
+        let deleted = delete_delivered(&self.pool, &self.name, receipts)
+            .await
+            .map_err(|e| backend("acknowledging", e))?;
+        Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
     }
 
     async fn dead_letter(&self, receipt: &str, error: &str) -> PortResult<()> {
@@ -298,7 +354,7 @@ impl Queue for PgmqQueue {
             let Some((group_key, body)) = row else {
                 return Ok(false);
             };
-            self.send_unchecked(&mut tx, &group_key, &body).await?;
+            self.enqueue(&mut tx, &[(&group_key, &body)]).await?;
             tx.commit().await?;
             Ok(true)
         };
@@ -307,6 +363,16 @@ impl Queue for PgmqQueue {
             Ok(false) => Err(PortError::NotFound(format!("dead letter {message_id}"))),
             Err(e) => Err(backend("redriving a dead letter", e)),
         }
+    }
+
+    async fn forget_expired_dedup_keys(&self) -> PortResult<u64> {
+        sqlx::query("DELETE FROM queue_dedup WHERE queue = $1 AND sent_at < now() - $2::interval")
+            .bind(&self.name)
+            .bind(format!("{} seconds", DEDUP_WINDOW.as_secs()))
+            .execute(&self.pool)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(|e| backend("forgetting deduplication keys", e))
     }
 
     async fn depth(&self) -> PortResult<QueueDepth> {

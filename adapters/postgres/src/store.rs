@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use dd0c_ports::auth::{IngestGrant, IngestTokens};
@@ -7,7 +9,7 @@ use dd0c_ports::domain::{
 };
 use dd0c_ports::store::{
     decode_cursor, encode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite, CommitOutcome,
-    CostEventStore, OutboxStore, Page, Schedule, ScoreCommit, ScoreStore, SettingsStore,
+    CostEventStore, OutboxStore, Page, Schedule, ScoreBatch, ScoreStore, SettingsStore,
     TenantStore,
 };
 use dd0c_ports::{PortError, PortResult};
@@ -16,7 +18,20 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
 
 use crate::error::{backend, payload};
-use crate::queue::archive_in;
+use crate::queue::delete_delivered;
+
+/// The columns of a batch of baseline writes, bound as arrays.
+#[derive(Default)]
+struct BaselineColumns {
+    tenants: Vec<String>,
+    accounts: Vec<String>,
+    kinds: Vec<String>,
+    expected: Vec<i64>,
+    n: Vec<i64>,
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+    payloads: Vec<Json<serde_json::Value>>,
+}
 
 /// Every store port on Postgres.
 #[derive(Debug, Clone)]
@@ -59,91 +74,114 @@ impl PgStore {
         PgStore { pool }
     }
 
-    /// Writes baselines under their version checks; `false` (and nothing usable in `tx`) if any
-    /// version differed.
+    /// Writes baselines under their version checks in one statement; `false` (and nothing
+    /// usable in `tx`) if any version differed.
     async fn write_baselines(
         tx: &mut Transaction<'_, Postgres>,
-        writes: Vec<BaselineWrite>,
+        mut writes: Vec<BaselineWrite>,
     ) -> Result<bool, sqlx::Error> {
+        if writes.is_empty() {
+            return Ok(true);
+        }
+        // One lock order for every writer, so two commits touching the same baselines wait for
+        // each other instead of deadlocking.
+        writes.sort_by(|a, b| a.baseline.key.cmp(&b.baseline.key));
+        let wanted = writes.len() as i64;
+        let mut columns = BaselineColumns::default();
         for write in writes {
             let mut baseline = write.baseline;
             baseline.version = write.expected_version + 1;
-            let stored =
+            let payload =
                 serde_json::to_value(&baseline).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-            let key = &baseline.key;
-            let n = i64::try_from(baseline.stats.n).unwrap_or(i64::MAX);
-            let (version, expected) = (baseline.version as i64, write.expected_version as i64);
-            let affected = if write.expected_version == 0 {
-                sqlx::query(
-                    "INSERT INTO baselines (tenant_id, account_id, resource_kind, version, n, mean, m2, payload)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-                )
-                .bind(&key.tenant)
-                .bind(&key.account_id)
-                .bind(&key.resource_kind)
-                .bind(version)
-                .bind(n)
-                .bind(baseline.stats.mean)
-                .bind(baseline.stats.m2)
-                .bind(Json(&stored))
-                .execute(&mut **tx)
-                .await?
-                .rows_affected()
-            } else {
-                sqlx::query(
-                    "UPDATE baselines SET version = $4, n = $5, mean = $6, m2 = $7, payload = $8, updated_at = now()
-                     WHERE tenant_id = $1 AND account_id = $2 AND resource_kind = $3 AND version = $9",
-                )
-                .bind(&key.tenant)
-                .bind(&key.account_id)
-                .bind(&key.resource_kind)
-                .bind(version)
-                .bind(n)
-                .bind(baseline.stats.mean)
-                .bind(baseline.stats.m2)
-                .bind(Json(&stored))
-                .bind(expected)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected()
-            };
-            if affected == 0 {
-                return Ok(false);
-            }
+            columns.tenants.push(baseline.key.tenant);
+            columns.accounts.push(baseline.key.account_id);
+            columns.kinds.push(baseline.key.resource_kind);
+            columns
+                .expected
+                .push(i64::try_from(write.expected_version).unwrap_or(i64::MAX));
+            columns
+                .n
+                .push(i64::try_from(baseline.stats.n).unwrap_or(i64::MAX));
+            columns.mean.push(baseline.stats.mean);
+            columns.m2.push(baseline.stats.m2);
+            columns.payloads.push(Json(payload));
         }
-        Ok(true)
+        let written: i64 = sqlx::query_scalar(
+            "WITH w AS (
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
+                                      $6::float8[], $7::float8[], $8::jsonb[])
+                     AS w(tenant_id, account_id, resource_kind, expected, n, mean, m2, payload)
+             ), created AS (
+                 INSERT INTO baselines (tenant_id, account_id, resource_kind, version, n, mean, m2, payload)
+                 SELECT tenant_id, account_id, resource_kind, 1, n, mean, m2, payload FROM w WHERE expected = 0
+                 ON CONFLICT DO NOTHING RETURNING 1
+             ), updated AS (
+                 UPDATE baselines b SET version = w.expected + 1, n = w.n, mean = w.mean, m2 = w.m2,
+                                        payload = w.payload, updated_at = now()
+                 FROM w
+                 WHERE w.expected > 0 AND b.tenant_id = w.tenant_id AND b.account_id = w.account_id
+                   AND b.resource_kind = w.resource_kind AND b.version = w.expected
+                 RETURNING 1
+             )
+             SELECT (SELECT count(*) FROM created) + (SELECT count(*) FROM updated)",
+        )
+        .bind(columns.tenants)
+        .bind(columns.accounts)
+        .bind(columns.kinds)
+        .bind(columns.expected)
+        .bind(columns.n)
+        .bind(columns.mean)
+        .bind(columns.m2)
+        .bind(columns.payloads)
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(written == wanted)
     }
 
-    async fn try_commit(&self, commit: &ScoreCommit) -> Result<CommitOutcome, sqlx::Error> {
+    async fn try_commit(&self, batch: &ScoreBatch) -> Result<CommitOutcome, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let event = &commit.event;
-        let fresh = sqlx::query("INSERT INTO processed_events (tenant_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(&event.tenant)
-            .bind(&event.event_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if fresh == 0 {
+        let events: Vec<&CostEvent> = batch.events.iter().map(|s| &s.event).collect();
+        let tenants: Vec<&str> = events.iter().map(|e| e.tenant.as_str()).collect();
+        let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+        // A repeated id inside the batch conflicts with its own first row and is skipped too.
+        let fresh = sqlx::query(
+            "INSERT INTO processed_events (tenant_id, event_id) SELECT * FROM unnest($1::text[], $2::text[])
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&tenants)
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if fresh != events.len() as u64 {
             tx.rollback().await?;
             return Ok(CommitOutcome::AlreadyProcessed);
         }
-        if !Self::write_baselines(&mut tx, commit.baselines.clone()).await? {
+        if !Self::write_baselines(&mut tx, batch.baselines.clone()).await? {
             tx.rollback().await?;
             return Ok(CommitOutcome::VersionConflict);
         }
-        let severity = commit.anomaly.as_ref().map(|a| a.severity.as_str());
+        let accounts: Vec<&str> = events.iter().map(|e| e.account_id.as_str()).collect();
+        let times: Vec<DateTime<Utc>> = events.iter().map(|e| e.event_time).collect();
+        let severities: Vec<Option<&str>> = batch
+            .events
+            .iter()
+            .map(|s| s.anomaly.as_ref().map(|a| a.severity.as_str()))
+            .collect();
+        let payloads: Vec<Json<&CostEvent>> = events.iter().map(|e| Json(*e)).collect();
         sqlx::query(
-            "INSERT INTO cost_events (tenant_id, event_id, account_id, event_time, severity, payload) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO cost_events (tenant_id, event_id, account_id, event_time, severity, payload)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::jsonb[])",
         )
-        .bind(&event.tenant)
-        .bind(&event.event_id)
-        .bind(&event.account_id)
-        .bind(event.event_time)
-        .bind(severity)
-        .bind(Json(event))
+        .bind(&tenants)
+        .bind(&ids)
+        .bind(accounts)
+        .bind(times)
+        .bind(severities)
+        .bind(payloads)
         .execute(&mut *tx)
         .await?;
-        if let Some(a) = &commit.anomaly {
+        for a in batch.events.iter().filter_map(|s| s.anomaly.as_ref()) {
             sqlx::query(
                 "INSERT INTO anomalies (tenant_id, anomaly_id, event_id, account_id, event_time, severity, status, payload)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -159,7 +197,7 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
         }
-        if let Some(m) = &commit.outbox {
+        for m in batch.events.iter().filter_map(|s| s.outbox.as_ref()) {
             sqlx::query("INSERT INTO outbox (outbox_id, tenant_id, payload, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(&m.outbox_id)
                 .bind(&m.tenant)
@@ -168,10 +206,17 @@ impl PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        if let Some(consumed) = &commit.consumed {
-            // A stale receipt (redelivered elsewhere) archives nothing; that delivery will find
-            // the event processed and acknowledge it.
-            archive_in(&mut tx, &consumed.queue, &consumed.receipt).await?;
+        let mut consumed: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for c in batch.events.iter().filter_map(|s| s.consumed.as_ref()) {
+            consumed
+                .entry(c.queue.as_str())
+                .or_default()
+                .push(c.receipt.clone());
+        }
+        for (queue, receipts) in consumed {
+            // Stale receipts (redelivered elsewhere) delete nothing; those deliveries will find
+            // their events processed and acknowledge them.
+            delete_delivered(&mut *tx, queue, &receipts).await?;
         }
         tx.commit().await?;
         Ok(CommitOutcome::Committed)
@@ -253,8 +298,8 @@ impl ScoreStore for PgStore {
         .map_err(|e| backend("checking a processed event", e))
     }
 
-    async fn commit(&self, commit: ScoreCommit) -> PortResult<CommitOutcome> {
-        match self.try_commit(&commit).await {
+    async fn commit_batch(&self, batch: ScoreBatch) -> PortResult<CommitOutcome> {
+        match self.try_commit(&batch).await {
             Ok(outcome) => Ok(outcome),
             Err(e) if is_retryable_conflict(&e) => Ok(CommitOutcome::VersionConflict),
             Err(e) => Err(backend("committing a scored event", e)),

@@ -50,25 +50,51 @@ pub async fn ingest_message(
     score_queue: &dyn Queue,
     body: &str,
 ) -> Result<Ingested, String> {
+    let mut ingested = ingest_messages(normalizer, score_queue, &[body]).await?;
+    ingested
+        .pop()
+        .ok_or_else(|| "ingesting produced no outcome".to_owned())
+}
+
+/// [`ingest_message`] for several queued records, all or nothing: every record normalizes and
+/// all their cost events go to the score queue in one atomic batch, or nothing is sent and the
+/// error names the first record that failed (by its position in `bodies`).
+pub async fn ingest_messages(
+    normalizer: &Mutex<Normalizer>,
+    score_queue: &dyn Queue,
+    bodies: &[&str],
+) -> Result<Vec<Ingested>, String> {
+    let mut ingested = Vec::with_capacity(bodies.len());
+    let mut outgoing = Vec::new();
+    for (index, body) in bodies.iter().enumerate() {
+        let item = normalize_message(normalizer, body).map_err(|e| {
+            if bodies.len() == 1 {
+                e
+            } else {
+                format!("message {index}: {e}")
+            }
+        })?;
+        if let Ingested::Priced(events) = &item {
+            for event in events {
+                outgoing.push(score_message(event).map_err(|e| e.to_string())?);
+            }
+        }
+        ingested.push(item);
+    }
+    score_queue
+        .send_batch(outgoing)
+        .await
+        .map_err(|e| format!("sending to the score queue: {e}"))?;
+    Ok(ingested)
+}
+
+/// One queued record through the normalizer; a rejected record is an error naming the field.
+fn normalize_message(normalizer: &Mutex<Normalizer>, body: &str) -> Result<Ingested, String> {
     let message: IngestMessage =
         serde_json::from_str(body).map_err(|e| format!("not an ingest message: {e}"))?;
-    let item = {
-        let mut normalizer = normalizer.lock().unwrap_or_else(|p| p.into_inner());
-        normalizer.normalize_for(&message.tenant, message.record.get())
-    };
-    match item {
-        Item::Cost(events) => {
-            let messages = events
-                .iter()
-                .map(score_message)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| e.to_string())?;
-            score_queue
-                .send_batch(messages)
-                .await
-                .map_err(|e| format!("sending to the score queue: {e}"))?;
-            Ok(Ingested::Priced(events))
-        }
+    let mut normalizer = normalizer.lock().unwrap_or_else(|p| p.into_inner());
+    match normalizer.normalize_for(&message.tenant, message.record.get()) {
+        Item::Cost(events) => Ok(Ingested::Priced(events)),
         Item::Skipped(reason) => Ok(Ingested::Skipped(reason)),
         Item::Rejected(rejection) => Err(format!(
             "invalid record: field {}: {}",

@@ -25,7 +25,8 @@ use std::time::Instant;
 use dd0c_ports::baseline::{Baseline, BaselineKey};
 use dd0c_ports::domain::{Anomaly, AnomalyStatus, CostEvent, OutboxMessage, Settings};
 use dd0c_ports::store::{
-    AnomalyStore, BaselineWrite, CommitOutcome, Consumed, ScoreCommit, ScoreStore, SettingsStore,
+    AnomalyStore, BaselineWrite, CommitOutcome, Consumed, ScoreBatch, ScoreStore, ScoredEvent,
+    SettingsStore,
 };
 use dd0c_ports::PortError;
 
@@ -172,17 +173,93 @@ impl Scorer {
         // No is_processed pre-check: the commit detects a duplicate atomically, and duplicates
         // are rare enough that computing one evaluation in vain is cheaper than a round trip
         // on every event.
-        let settings = self.settings_of(&event.tenant).await?;
-        let thresholds = settings.thresholds_for(&event.account_id);
-        let kind_key = BaselineKey::new(&event.tenant, &event.account_id, &event.resource_kind);
-        let account_key = BaselineKey::account(&event.tenant, &event.account_id);
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
                 back_off(&event.event_id, attempt).await;
             }
-            let (kind, account) = read_pair(self.store.as_ref(), &kind_key, &account_key).await?;
-            let (kind_version, account_version) = (kind.version, account.version);
-            let evaluation = evaluate(event, &kind, &account, thresholds);
+            let (outcome, mut anomalies) = self.try_commit(&[(event, consumed)]).await?;
+            match outcome {
+                CommitOutcome::Committed => return Ok(Scored::New(anomalies.pop().flatten())),
+                CommitOutcome::AlreadyProcessed => return Ok(Scored::Duplicate),
+                CommitOutcome::VersionConflict => continue,
+            }
+        }
+        Err(ScoreError::Contended(BaselineKey::new(
+            &event.tenant,
+            &event.account_id,
+            &event.resource_kind,
+        )))
+    }
+
+    /// Scores several events in order — a consumer's whole receive — in one commit, exactly as
+    /// scoring them one by one would. `Ok(None)` when the batch cannot commit as a whole (an
+    /// event was scored before, or a baseline changed under it): nothing was written, and the
+    /// caller scores the events one at a time, which settles duplicates and races.
+    pub async fn score_batch(
+        &self,
+        events: &[(&CostEvent, Option<&Consumed>)],
+    ) -> Result<Option<Vec<Option<Anomaly>>>, ScoreError> {
+        let (outcome, anomalies) = self.try_commit(events).await?;
+        Ok((outcome == CommitOutcome::Committed).then_some(anomalies))
+    }
+
+    /// Reads every baseline `events` touch in one round trip, evaluates the events in order
+    /// (each against the baselines as the ones before it left them), and commits the lot.
+    async fn try_commit(
+        &self,
+        events: &[(&CostEvent, Option<&Consumed>)],
+    ) -> Result<(CommitOutcome, Vec<Option<Anomaly>>), ScoreError> {
+        let mut keys: Vec<BaselineKey> = Vec::with_capacity(events.len() * 2);
+        for (event, _) in events {
+            for key in [
+                BaselineKey::new(&event.tenant, &event.account_id, &event.resource_kind),
+                BaselineKey::account(&event.tenant, &event.account_id),
+            ] {
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+        let stored = self.store.baselines_by_key(&keys).await?;
+        // Each key's baseline as the events so far left it, and the version read from the store.
+        let mut baselines: HashMap<BaselineKey, (Baseline, u64)> = keys
+            .into_iter()
+            .zip(stored)
+            .map(|(key, found)| {
+                let baseline = found.unwrap_or_else(|| Baseline::empty(key.clone()));
+                let version = baseline.version;
+                (key, (baseline, version))
+            })
+            .collect();
+        let mut scored = Vec::with_capacity(events.len());
+        let mut anomalies = Vec::with_capacity(events.len());
+        for (event, consumed) in events {
+            let settings = self.settings_of(&event.tenant).await?;
+            let kind_key = BaselineKey::new(&event.tenant, &event.account_id, &event.resource_kind);
+            let account_key = BaselineKey::account(&event.tenant, &event.account_id);
+            let evaluation = {
+                let (Some((kind, _)), Some((account, _))) =
+                    (baselines.get(&kind_key), baselines.get(&account_key))
+                else {
+                    return Err(ScoreError::Store(PortError::Backend(
+                        "a baseline read returned fewer rows than keys".into(),
+                    )));
+                };
+                evaluate(
+                    event,
+                    kind,
+                    account,
+                    settings.thresholds_for(&event.account_id),
+                )
+            };
+            for (key, next) in [
+                (kind_key, evaluation.kind),
+                (account_key, evaluation.account),
+            ] {
+                if let Some((baseline, _)) = baselines.get_mut(&key) {
+                    *baseline = next;
+                }
+            }
             let mut anomaly = evaluation.anomaly;
             if let Some(a) = anomaly.as_mut() {
                 let snoozes = self
@@ -202,28 +279,24 @@ impl Scorer {
                     anomaly: a.clone(),
                     created_at: event.event_time,
                 });
-            let commit = ScoreCommit {
-                event: event.clone(),
-                baselines: vec![
-                    BaselineWrite {
-                        baseline: evaluation.kind,
-                        expected_version: kind_version,
-                    },
-                    BaselineWrite {
-                        baseline: evaluation.account,
-                        expected_version: account_version,
-                    },
-                ],
+            scored.push(ScoredEvent {
+                event: (*event).clone(),
                 anomaly: anomaly.clone(),
                 outbox,
                 consumed: consumed.cloned(),
-            };
-            match self.store.commit(commit).await? {
-                CommitOutcome::Committed => return Ok(Scored::New(anomaly)),
-                CommitOutcome::AlreadyProcessed => return Ok(Scored::Duplicate),
-                CommitOutcome::VersionConflict => continue,
-            }
+            });
+            anomalies.push(anomaly);
         }
-        Err(ScoreError::Contended(kind_key))
+        let batch = ScoreBatch {
+            events: scored,
+            baselines: baselines
+                .into_values()
+                .map(|(baseline, expected_version)| BaselineWrite {
+                    baseline,
+                    expected_version,
+                })
+                .collect(),
+        };
+        Ok((self.store.commit_batch(batch).await?, anomalies))
     }
 }

@@ -538,3 +538,85 @@ async fn a_cold_account_is_judged_on_dollars_from_its_first_event() {
     assert_eq!(big.severity, Severity::Critical);
     assert_eq!(signals(&big), vec![Signal::ColdStart, Signal::MonthlyUsd]);
 }
+
+/// The priced events of a seeded two-week story, in event-time order.
+fn story_events() -> Vec<CostEvent> {
+    let story = dd0c_tests::story(11, start().date_naive(), 14);
+    let mut normalizer = dd0c_ingest::Normalizer::new(PriceCatalog::bundled(), "default");
+    let mut events = Vec::new();
+    for record in &story.records {
+        if let dd0c_ingest::Item::Cost(priced) =
+            normalizer.normalize_record(&record.to_string(), "story", 0)
+        {
+            events.extend(priced);
+        }
+    }
+    events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
+    events
+}
+
+#[tokio::test]
+async fn batches_score_exactly_as_one_at_a_time() {
+    let events = story_events();
+    assert!(events.len() > 100, "a story worth scoring");
+    let single = World::new();
+    let mut one_by_one = Vec::new();
+    for event in &events {
+        one_by_one.push(single.score(event).await);
+    }
+    let batched = World::new();
+    let mut in_batches = Vec::new();
+    for chunk in events.chunks(7) {
+        let items: Vec<(&CostEvent, Option<&dd0c_ports::store::Consumed>)> =
+            chunk.iter().map(|e| (e, None)).collect();
+        let raised = batched
+            .scorer
+            .score_batch(&items)
+            .await
+            .expect("scores")
+            .expect("a fresh batch commits");
+        in_batches.extend(raised);
+    }
+    assert_eq!(in_batches, one_by_one);
+    assert!(
+        one_by_one.iter().flatten().count() > 0,
+        "the story raises anomalies"
+    );
+    // Versions count commits, not events; everything else is bit-identical.
+    let unversioned = |mut baselines: Vec<dd0c_ports::baseline::Baseline>| {
+        baselines.iter_mut().for_each(|b| b.version = 0);
+        baselines
+    };
+    assert_eq!(
+        unversioned(
+            batched
+                .store
+                .baselines("default", None)
+                .await
+                .expect("read")
+        ),
+        unversioned(single.store.baselines("default", None).await.expect("read")),
+    );
+
+    // A batch that repeats a scored event commits nothing; one at a time settles it.
+    let again = &events[..3];
+    let items: Vec<(&CostEvent, Option<&dd0c_ports::store::Consumed>)> =
+        again.iter().map(|e| (e, None)).collect();
+    let before = batched
+        .store
+        .baselines("default", None)
+        .await
+        .expect("read");
+    assert_eq!(
+        batched.scorer.score_batch(&items).await.expect("scores"),
+        None
+    );
+    assert_eq!(
+        batched
+            .store
+            .baselines("default", None)
+            .await
+            .expect("read"),
+        before
+    );
+}

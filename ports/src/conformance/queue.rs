@@ -27,6 +27,30 @@ where
     invisible_until_timeout_then_redelivered(fresh().await).await;
     dead_letters_keep_error_and_redrive(fresh().await).await;
     batches_keep_order_and_dedup(fresh().await).await;
+    acknowledging_all_skips_stale_receipts(fresh().await).await;
+}
+
+async fn acknowledging_all_skips_stale_receipts(queue: Arc<dyn Queue>) {
+    for (group, id) in [("a", "a1"), ("a", "a2"), ("b", "b1"), ("c", "c1")] {
+        queue.send(message(group, id)).await.expect("send");
+    }
+    let short = Duration::from_secs(1);
+    let stale = queue.receive(1, short).await.expect("receive");
+    tokio::time::sleep(short + Duration::from_millis(800)).await;
+    let got = queue.receive(10, LONG).await.expect("receive");
+    assert_eq!(got.len(), 4, "every group's waiting messages");
+    let mut receipts: Vec<String> = got.iter().map(|d| d.receipt.clone()).collect();
+    receipts.push(stale[0].receipt.clone());
+    assert_eq!(
+        queue.ack_all(&receipts).await.expect("ack all"),
+        4,
+        "the stale receipt of a redelivered message is skipped"
+    );
+    assert_eq!(
+        queue.depth().await.expect("depth"),
+        crate::queue::QueueDepth::default()
+    );
+    assert_eq!(queue.ack_all(&[]).await.expect("nothing"), 0);
 }
 
 async fn batches_keep_order_and_dedup(queue: Arc<dyn Queue>) {

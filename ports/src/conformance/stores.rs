@@ -9,13 +9,16 @@ use crate::domain::{
     Account, AnomalyStatus, Feedback, FeedbackAction, OutboxMessage, Settings, Severity, Snooze,
     SnoozeScope, Tenant,
 };
-use crate::store::{AnomalyFilter, BaselineWrite, CommitOutcome, ScoreCommit, Stores};
+use crate::store::{
+    AnomalyFilter, BaselineWrite, CommitOutcome, ScoreBatch, ScoreCommit, ScoredEvent, Stores,
+};
 use crate::PortError;
 
 /// Runs every store case against one backend.
 pub async fn store_suite(stores: Stores) {
     commit_is_atomic_and_idempotent(&stores).await;
     stale_version_writes_nothing(&stores).await;
+    batches_commit_all_or_nothing(&stores).await;
     concurrent_writers_lose_no_update(&stores).await;
     tenants_never_see_each_other(&stores).await;
     anomalies_page_filter_and_take_feedback(&stores).await;
@@ -150,6 +153,95 @@ async fn ingest_tokens_admit_one_account(stores: &Stores) {
         stores.tokens.revoke_token(&unique("hash")).await,
         Err(PortError::NotFound(_))
     ));
+}
+
+async fn batches_commit_all_or_nothing(stores: &Stores) {
+    let tenant = unique("t");
+    let account = "444455556666";
+    let key = BaselineKey::new(&tenant, account, "ec2.instance");
+    let scored = |id: &str, minute: i64| ScoredEvent {
+        event: cost_event(&tenant, account, id, minute, 0.5),
+        anomaly: None,
+        outbox: None,
+        consumed: None,
+    };
+    let first = scored("b-1", 0);
+    let anomalous = ScoredEvent {
+        anomaly: Some(anomaly_for(&first.event)),
+        ..first.clone()
+    };
+    // Three events in a row touch one baseline once: its state after the last, version 0 → 1.
+    let mut after_three = grown(Baseline::empty(key.clone()), 0.5, "a");
+    after_three.baseline.stats.push(0.5);
+    after_three.baseline.stats.push(0.5);
+    let batch = ScoreBatch {
+        events: vec![anomalous.clone(), scored("b-2", 1), scored("b-3", 2)],
+        baselines: vec![after_three.clone()],
+    };
+    assert_eq!(
+        stores.score.commit_batch(batch).await.expect("commit"),
+        CommitOutcome::Committed
+    );
+    let stored = current(stores, &key).await;
+    assert_eq!((stored.version, stored.stats.n), (1, 3));
+    for id in ["b-1", "b-2", "b-3"] {
+        assert!(stores
+            .score
+            .is_processed(&tenant, id)
+            .await
+            .expect("is_processed"));
+    }
+    let anomaly_id = &anomalous.anomaly.as_ref().expect("anomaly").anomaly_id;
+    assert!(stores
+        .anomalies
+        .anomaly(&tenant, anomaly_id)
+        .await
+        .expect("read")
+        .is_some());
+
+    // One event processed before, or one id twice, or one stale version: nothing is written.
+    let refused = [
+        (
+            vec![scored("b-4", 3), scored("b-2", 4)],
+            CommitOutcome::AlreadyProcessed,
+            stored.version,
+        ),
+        (
+            vec![scored("b-5", 5), scored("b-5", 6)],
+            CommitOutcome::AlreadyProcessed,
+            stored.version,
+        ),
+        (vec![scored("b-6", 7)], CommitOutcome::VersionConflict, 0),
+    ];
+    for (events, outcome, read_version) in refused {
+        let write = BaselineWrite {
+            baseline: stored.clone(),
+            expected_version: read_version,
+        };
+        let batch = ScoreBatch {
+            events,
+            baselines: vec![write],
+        };
+        assert_eq!(
+            stores.score.commit_batch(batch).await.expect("commit"),
+            outcome
+        );
+        assert_eq!(
+            current(stores, &key).await,
+            stored,
+            "a refused batch writes nothing"
+        );
+    }
+    for id in ["b-4", "b-5", "b-6"] {
+        assert!(
+            !stores
+                .score
+                .is_processed(&tenant, id)
+                .await
+                .expect("is_processed"),
+            "{id} of a refused batch is not processed"
+        );
+    }
 }
 
 fn grown(mut baseline: Baseline, hourly: f64, actor: &str) -> BaselineWrite {

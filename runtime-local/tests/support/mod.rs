@@ -37,6 +37,7 @@ pub fn config(roles: &str) -> ServeConfig {
             visibility: Duration::from_secs(2),
             max_receives: 5,
             idle: Duration::from_millis(20),
+            concurrency: 2,
         },
         max_body: 1 << 20,
         retention_every: Duration::from_secs(3600),

@@ -486,6 +486,10 @@ pub struct Settings {
     pub digest_hour: u8,
     /// IANA time zone of `digest_hour`.
     pub digest_time_zone: String,
+    /// The least severity posted to Slack.
+    pub slack_min_severity: Severity,
+    /// The least severity e-mailed.
+    pub email_min_severity: Severity,
 }
 
 impl Default for Settings {
@@ -497,6 +501,8 @@ impl Default for Settings {
             email_to: Vec::new(),
             digest_hour: 9,
             digest_time_zone: "UTC".to_owned(),
+            slack_min_severity: Severity::Warning,
+            email_min_severity: Severity::Critical,
         }
     }
 }

@@ -11,7 +11,7 @@
 //! - [`store`] — persistence ports split by capability; [`store::ScoreStore::commit`] is the one
 //!   atomic step of the scorer (processed-event record + baselines + anomaly + outbox).
 //! - [`queue`] — FIFO-by-group work queues with visibility timeouts and dead letters.
-//! - [`auth`], [`mail`], [`archive`], [`flags`], [`clock`] — the remaining ports.
+//! - [`auth`], [`mail`], [`webhook`], [`archive`], [`flags`], [`clock`] — the remaining ports.
 //! - [`PortError`] — the one error type every port returns.
 
 pub mod archive;
@@ -23,6 +23,7 @@ pub mod flags;
 pub mod mail;
 pub mod queue;
 pub mod store;
+pub mod webhook;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -312,8 +312,23 @@ pub trait SettingsStore: Send + Sync {
 pub trait OutboxStore: Send + Sync {
     /// Up to `limit` undelivered messages of any tenant, oldest first.
     async fn pending(&self, limit: usize) -> PortResult<Vec<OutboxMessage>>;
+    /// Claims up to `limit` undelivered messages, oldest first, that nobody holds a claim on,
+    /// for `lease`: until it lapses other claimers skip them, so replicas do not notify twice,
+    /// and a message left undelivered (held, or its channel down) is claimable again after it.
+    async fn claim(&self, limit: usize, lease: std::time::Duration) -> PortResult<Vec<Claimed>>;
+    /// Records that `channel` (`slack`, `email`) has the message, so a retry skips it there.
+    async fn mark_channel_delivered(&self, outbox_id: &str, channel: &str) -> PortResult<()>;
     /// Marks a message delivered; delivering twice is not an error.
     async fn mark_delivered(&self, outbox_id: &str) -> PortResult<()>;
+}
+
+/// A claimed outbox message and the channels that already have it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claimed {
+    /// The message.
+    pub message: OutboxMessage,
+    /// Channels it was delivered to by earlier claims.
+    pub delivered: std::collections::BTreeSet<String>,
 }
 
 /// Scheduled jobs: which replica runs a job's tick.

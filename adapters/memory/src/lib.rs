@@ -1,7 +1,7 @@
 //! # dd0c-adapters-memory
 //!
 //! In-process implementations of every port: [`MemoryStore`] (all store ports), [`MemoryQueue`],
-//! [`MemoryAuth`], [`MemoryMail`], [`MemoryArchive`], [`MemoryFlags`]. They back the embedded
+//! [`MemoryAuth`], [`MemoryMail`], [`MemoryWebhook`], [`MemoryArchive`], [`MemoryFlags`]. They back the embedded
 //! default (`dd0c-cost analyze`, `serve` without `DATABASE_URL`) and fast unit tests, and pass the
 //! same conformance suites as the Postgres and AWS adapters. State lives behind one `std` mutex
 //! per adapter that is never held across an `.await`.
@@ -10,7 +10,7 @@ mod misc;
 mod queue;
 mod store;
 
-pub use misc::{MemoryArchive, MemoryAuth, MemoryFlags, MemoryMail};
+pub use misc::{MemoryArchive, MemoryAuth, MemoryFlags, MemoryMail, MemoryWebhook};
 pub use queue::MemoryQueue;
 pub use store::MemoryStore;
 

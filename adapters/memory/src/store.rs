@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -9,9 +9,9 @@ use dd0c_ports::domain::{
     Account, Anomaly, AnomalyStatus, CostEvent, Feedback, OutboxMessage, Settings, Snooze, Tenant,
 };
 use dd0c_ports::store::{
-    decode_cursor, encode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite, CommitOutcome,
-    CostEventStore, OutboxStore, Page, Schedule, ScoreBatch, ScoreStore, ScoredEvent,
-    SettingsStore, TenantStore,
+    decode_cursor, encode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite, Claimed,
+    CommitOutcome, CostEventStore, OutboxStore, Page, Schedule, ScoreBatch, ScoreStore,
+    ScoredEvent, SettingsStore, TenantStore,
 };
 use dd0c_ports::{PortError, PortResult};
 
@@ -34,6 +34,8 @@ struct Inner {
     accounts: BTreeMap<(String, String), Account>,
     settings: HashMap<String, Settings>,
     outbox: BTreeMap<(DateTime<Utc>, String), OutboxMessage>,
+    /// Per outbox id: until when it is claimed, and the channels that have it.
+    outbox_claims: HashMap<String, (Option<std::time::Instant>, BTreeSet<String>)>,
     tokens: HashMap<String, (IngestGrant, bool)>,
 }
 
@@ -390,10 +392,44 @@ impl OutboxStore for MemoryStore {
             .collect())
     }
 
-    async fn mark_delivered(&self, outbox_id: &str) -> PortResult<()> {
+    async fn claim(&self, limit: usize, lease: std::time::Duration) -> PortResult<Vec<Claimed>> {
+        let now = std::time::Instant::now();
+        let inner = &mut *lock(&self.inner);
+        let mut claimed = Vec::new();
+        for message in inner.outbox.values() {
+            if claimed.len() >= limit {
+                break;
+            }
+            let (until, delivered) = inner
+                .outbox_claims
+                .entry(message.outbox_id.clone())
+                .or_default();
+            if until.is_some_and(|until| until > now) {
+                continue;
+            }
+            *until = Some(now + lease);
+            claimed.push(Claimed {
+                message: message.clone(),
+                delivered: delivered.clone(),
+            });
+        }
+        Ok(claimed)
+    }
+
+    async fn mark_channel_delivered(&self, outbox_id: &str, channel: &str) -> PortResult<()> {
         lock(&self.inner)
-            .outbox
-            .retain(|(_, id), _| id != outbox_id);
+            .outbox_claims
+            .entry(outbox_id.to_owned())
+            .or_default()
+            .1
+            .insert(channel.to_owned());
+        Ok(())
+    }
+
+    async fn mark_delivered(&self, outbox_id: &str) -> PortResult<()> {
+        let mut inner = lock(&self.inner);
+        inner.outbox.retain(|(_, id), _| id != outbox_id);
+        inner.outbox_claims.remove(outbox_id);
         Ok(())
     }
 }

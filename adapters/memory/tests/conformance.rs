@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dd0c_adapters_memory::{
-    MemoryArchive, MemoryAuth, MemoryFlags, MemoryMail, MemoryQueue, MemoryStore,
+    MemoryArchive, MemoryAuth, MemoryFlags, MemoryMail, MemoryQueue, MemoryStore, MemoryWebhook,
 };
 use dd0c_ports::auth::{Principal, Role};
 use dd0c_ports::conformance::{self, MailSink};
@@ -68,4 +68,30 @@ async fn memory_archive_passes_the_archive_suite() {
 #[tokio::test]
 async fn memory_flags_pass_the_flags_suite() {
     conformance::flags_suite(&MemoryFlags::new()).await;
+}
+
+/// The memory webhook is its own sink: it records what it accepted.
+struct Hooks(Arc<MemoryWebhook>);
+
+const HOOKS: &str = "https://hooks.memory.invalid";
+
+#[async_trait]
+impl conformance::WebhookSink for Hooks {
+    fn accepting_url(&self, name: &str) -> String {
+        format!("{HOOKS}/{name}")
+    }
+    fn failing_url(&self) -> String {
+        let url = format!("{HOOKS}/failing");
+        self.0.set_failing(&url, true);
+        url
+    }
+    async fn received(&self, name: &str) -> Vec<serde_json::Value> {
+        self.0.posts_to(&self.accepting_url(name))
+    }
+}
+
+#[tokio::test]
+async fn memory_webhook_passes_the_webhook_suite() {
+    let webhook = Arc::new(MemoryWebhook::new());
+    conformance::webhook_suite(webhook.as_ref(), &Hooks(webhook.clone())).await;
 }

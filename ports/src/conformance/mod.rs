@@ -11,6 +11,8 @@ mod queue;
 mod stores;
 
 pub use fixtures::{anomaly_for, cost_event, unique};
-pub use others::{archive_suite, auth_suite, flags_suite, mail_suite, MailSink};
+pub use others::{
+    archive_suite, auth_suite, flags_suite, mail_suite, webhook_suite, MailSink, WebhookSink,
+};
 pub use queue::queue_suite;
 pub use stores::store_suite;

@@ -5,6 +5,7 @@ use crate::archive::Archive;
 use crate::auth::{Auth, Principal};
 use crate::flags::{BreakerState, Flags};
 use crate::mail::{Email, Mail};
+use crate::webhook::Webhook;
 use crate::PortError;
 
 /// Runs the auth cases: `valid` must verify to `expected`; every token of `forged` must be
@@ -84,6 +85,48 @@ pub async fn mail_suite(mail: &dyn Mail, sink: &dyn MailSink) {
         1,
         "nothing invalid was sent"
     );
+}
+
+/// Receives what a webhook backend posted: a loopback HTTP server in adapter tests.
+#[async_trait]
+pub trait WebhookSink: Send + Sync {
+    /// A URL that answers 200 and records what is posted to it under `name`.
+    fn accepting_url(&self, name: &str) -> String;
+    /// A URL that answers every post with HTTP 500.
+    fn failing_url(&self) -> String;
+    /// The JSON bodies posted to `accepting_url(name)`, in order.
+    async fn received(&self, name: &str) -> Vec<serde_json::Value>;
+}
+
+/// Runs the webhook cases: a post arrives intact; a 500 and a malformed URL are errors.
+pub async fn webhook_suite(webhook: &dyn Webhook, sink: &dyn WebhookSink) {
+    let name = unique("hook");
+    let body =
+        serde_json::json!({"text": "critical: 4 × p4d.24xlarge", "blocks": [{"type": "section"}]});
+    webhook
+        .post(&sink.accepting_url(&name), &body)
+        .await
+        .expect("a 200 answer is success");
+    assert_eq!(sink.received(&name).await, vec![body.clone()]);
+    assert!(
+        matches!(
+            webhook.post(&sink.failing_url(), &body).await,
+            Err(PortError::Backend(_))
+        ),
+        "a 500 answer is a Backend error"
+    );
+    for bad in [
+        "ftp://hooks.example.com/x",
+        "hooks.example.com/x",
+        "https://",
+        "",
+    ] {
+        assert!(
+            matches!(webhook.post(bad, &body).await, Err(PortError::Invalid(_))),
+            "{bad:?} must be Invalid"
+        );
+    }
+    assert_eq!(sink.received(&name).await.len(), 1, "nothing else arrived");
 }
 
 /// Runs the archive cases.

@@ -956,6 +956,51 @@ async fn outbox_delivers_once(stores: &Stores) {
         pending.contains(&message),
         "the committed message is pending"
     );
+
+    // Two notifiers claiming at once: one of them gets the message.
+    let lease = std::time::Duration::from_secs(1);
+    let (a, b) = tokio::join!(
+        stores.outbox.claim(10_000, lease),
+        stores.outbox.claim(10_000, lease)
+    );
+    let ours = |claims: &[crate::store::Claimed]| {
+        claims
+            .iter()
+            .filter(|c| c.message.outbox_id == message.outbox_id)
+            .count()
+    };
+    let (a, b) = (a.expect("claim"), b.expect("claim"));
+    assert_eq!(ours(&a) + ours(&b), 1, "claimed exactly once");
+    let claimed = a
+        .iter()
+        .chain(&b)
+        .find(|c| c.message.outbox_id == message.outbox_id);
+    assert_eq!(claimed.map(|c| c.delivered.len()), Some(0));
+    assert_eq!(
+        ours(&stores.outbox.claim(10_000, lease).await.expect("claim")),
+        0,
+        "held while claimed"
+    );
+
+    // A channel's delivery survives the claim; the next claim, once the lease lapses, sees it.
+    for _ in 0..2 {
+        stores
+            .outbox
+            .mark_channel_delivered(&message.outbox_id, "slack")
+            .await
+            .expect("channel delivered");
+    }
+    tokio::time::sleep(lease + std::time::Duration::from_millis(100)).await;
+    let again = stores.outbox.claim(10_000, lease).await.expect("claim");
+    let again = again
+        .iter()
+        .find(|c| c.message.outbox_id == message.outbox_id);
+    assert_eq!(
+        again.map(|c| c.delivered.iter().cloned().collect::<Vec<_>>()),
+        Some(vec!["slack".to_owned()])
+    );
+    assert_eq!(again.map(|c| &c.message), Some(&message));
+
     stores
         .outbox
         .mark_delivered(&message.outbox_id)
@@ -970,5 +1015,11 @@ async fn outbox_delivers_once(stores: &Stores) {
     assert!(
         !pending.iter().any(|m| m.outbox_id == message.outbox_id),
         "a delivered message is no longer pending"
+    );
+    tokio::time::sleep(lease + std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        ours(&stores.outbox.claim(10_000, lease).await.expect("claim")),
+        0,
+        "a delivered message is never claimed again"
     );
 }

@@ -1,0 +1,224 @@
+//! The daily digest: a tenant's last 24 hours of anomalies — counts by severity, dollars at
+//! stake, top actors, new actors and regions — by e-mail and Slack, once a day at the tenant's
+//! `digest_hour` in its `digest_time_zone`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
+use dd0c_ports::domain::{actor_name, format_usd, Anomaly, Settings, Severity, Signal};
+use dd0c_ports::mail::Email;
+use dd0c_ports::store::{AnomalyFilter, AnomalyStore};
+use dd0c_ports::PortResult;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::render::render;
+
+/// The most anomalies one digest lists.
+const MAX_LISTED: usize = 1000;
+/// Actors named under "top actors".
+const TOP_ACTORS: usize = 5;
+
+/// The local day whose digest is due at `now`: today in the tenant's time zone once its digest
+/// hour has come (the scheduler claims each day once, so a digest held by panic mode or missed
+/// by a restart still goes out later that day). `None` before the hour. An unknown time zone
+/// counts as UTC.
+pub fn due(settings: &Settings, now: DateTime<Utc>) -> Option<NaiveDate> {
+    let zone: chrono_tz::Tz = settings.digest_time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let local = now.with_timezone(&zone);
+    (local.hour() >= u32::from(settings.digest_hour)).then(|| local.date_naive())
+}
+
+/// One tenant's digest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Digest {
+    /// The tenant.
+    pub tenant: String,
+    /// The local day it is for.
+    pub day: NaiveDate,
+    /// The anomalies of the 24 hours before it was built, newest first.
+    pub anomalies: Vec<Anomaly>,
+}
+
+#[derive(Serialize)]
+struct ActorLine {
+    name: String,
+    count: usize,
+    monthly: String,
+}
+
+#[derive(Serialize)]
+struct DigestItem {
+    severity: String,
+    explanation: String,
+}
+
+#[derive(Serialize)]
+struct DigestContext {
+    tenant: String,
+    day: String,
+    count: usize,
+    critical: usize,
+    warning: usize,
+    info: usize,
+    at_stake: String,
+    top_actors: Vec<ActorLine>,
+    new_actors: Vec<String>,
+    new_regions: Vec<String>,
+    items: Vec<DigestItem>,
+}
+
+impl Digest {
+    /// Reads the tenant's anomalies of the 24 hours before `now`.
+    pub async fn build(
+        anomalies: &dyn AnomalyStore,
+        tenant: &str,
+        day: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> PortResult<Digest> {
+        let filter = AnomalyFilter {
+            from: Some(now - TimeDelta::hours(24)),
+            to: Some(now),
+            ..AnomalyFilter::default()
+        };
+        let mut listed = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = anomalies
+                .anomalies(tenant, &filter, cursor.as_deref(), 200)
+                .await?;
+            listed.extend(page.items);
+            match page.next_cursor {
+                Some(next) if listed.len() < MAX_LISTED => cursor = Some(next),
+                _ => break,
+            }
+        }
+        listed.truncate(MAX_LISTED);
+        Ok(Digest {
+            tenant: tenant.to_owned(),
+            day,
+            anomalies: listed,
+        })
+    }
+
+    /// Whether there is nothing to report (no digest is sent then).
+    pub fn is_empty(&self) -> bool {
+        self.anomalies.is_empty()
+    }
+
+    fn count(&self, severity: Severity) -> usize {
+        self.anomalies
+            .iter()
+            .filter(|a| a.severity == severity)
+            .count()
+    }
+
+    fn at_stake(&self) -> f64 {
+        self.anomalies.iter().map(|a| a.monthly_usd).sum()
+    }
+
+    fn context(&self) -> DigestContext {
+        let mut actors: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+        let (mut new_actors, mut new_regions) = (BTreeSet::new(), BTreeSet::new());
+        for a in &self.anomalies {
+            let entry = actors.entry(actor_name(&a.actor_arn)).or_default();
+            entry.0 += 1;
+            entry.1 += a.monthly_usd;
+            for reason in &a.reasons {
+                match reason.signal {
+                    Signal::NewActor => {
+                        new_actors.insert(actor_name(&a.actor_arn));
+                    }
+                    Signal::NewRegion => {
+                        new_regions.insert(a.region.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut top: Vec<(String, (usize, f64))> = actors.into_iter().collect();
+        top.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1).then_with(|| a.0.cmp(&b.0)));
+        DigestContext {
+            tenant: self.tenant.clone(),
+            day: self.day.to_string(),
+            count: self.anomalies.len(),
+            critical: self.count(Severity::Critical),
+            warning: self.count(Severity::Warning),
+            info: self.count(Severity::Info),
+            at_stake: format_usd(self.at_stake()),
+            top_actors: top
+                .into_iter()
+                .take(TOP_ACTORS)
+                .map(|(name, (count, monthly))| ActorLine {
+                    name,
+                    count,
+                    monthly: format_usd(monthly),
+                })
+                .collect(),
+            new_actors: new_actors.into_iter().collect(),
+            new_regions: new_regions.into_iter().collect(),
+            items: self
+                .anomalies
+                .iter()
+                .map(|a| DigestItem {
+                    severity: a.severity.to_string(),
+                    explanation: a.explanation.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The digest e-mail to `to`.
+    pub fn email(&self, to: &[String]) -> Result<Email, String> {
+        let context = self.context();
+        Ok(Email {
+            to: to.to_vec(),
+            subject: format!(
+                "[dd0c/cost] Daily digest {}: {} anomalies, {}/month at stake",
+                self.day,
+                self.anomalies.len(),
+                format_usd(self.at_stake())
+            ),
+            text: render("digest.txt", &context)?,
+            html: render("digest.html", &context)?,
+        })
+    }
+
+    /// The digest as a Slack message.
+    pub fn slack(&self) -> Value {
+        let context = self.context();
+        let actors: String = context
+            .top_actors
+            .iter()
+            .map(|a| {
+                format!(
+                    "• `{}`: {} anomalies, {}/month\n",
+                    a.name, a.count, a.monthly
+                )
+            })
+            .collect();
+        let mut blocks = vec![
+            json!({"type": "header", "text": {"type": "plain_text", "text": format!("Daily digest {}", context.day)}}),
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
+                "*{}* anomalies in the last 24 hours ({} critical, {} warning, {} info), *{}/month* at stake.",
+                context.count, context.critical, context.warning, context.info, context.at_stake)}}),
+        ];
+        if !actors.is_empty() {
+            blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*Top actors*\n{}", actors.trim_end())}}));
+        }
+        let mut novelties = Vec::new();
+        if !context.new_actors.is_empty() {
+            novelties.push(format!("*New actors:* {}", context.new_actors.join(", ")));
+        }
+        if !context.new_regions.is_empty() {
+            novelties.push(format!("*New regions:* {}", context.new_regions.join(", ")));
+        }
+        if !novelties.is_empty() {
+            blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": novelties.join("\n")}}));
+        }
+        json!({
+            "text": format!("dd0c/cost daily digest {}: {} anomalies, {}/month at stake", context.day, context.count, context.at_stake),
+            "blocks": blocks,
+        })
+    }
+}

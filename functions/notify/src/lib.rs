@@ -1,0 +1,272 @@
+//! # dd0c-notify
+//!
+//! The notifier: turns the outbox the scorer writes (in the same commit as each anomaly) into
+//! Slack messages and e-mails, exactly as the tenant's settings route them by severity.
+//!
+//! Map:
+//! - [`Notifier::try_execute`] — one round: claim outbox messages (a lease keeps replicas from
+//!   sending twice), hold those of tenants in panic mode, group each actor's anomalies within
+//!   [`GROUP_WINDOW`] into one alert, send it on every routed channel whose breaker is closed,
+//!   and record each channel's delivery so a retry never repeats a channel that already has it.
+//!   Whatever is not delivered stays in the outbox and is claimed again when the lease lapses:
+//!   held, never dropped.
+//! - [`render`] — Slack Block Kit (with Acknowledge / Snooze 24 h / Mark expected buttons) and
+//!   the HTML + text e-mail, from the templates in `templates/`.
+//! - [`breaker`] — circuit-breaker transitions per tenant and channel.
+//! - [`digest`] — the daily digest per tenant at its hour and time zone.
+
+pub mod breaker;
+pub mod digest;
+pub mod render;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use dd0c_ports::clock::Clock;
+use dd0c_ports::domain::{Settings, Severity};
+use dd0c_ports::flags::Flags;
+use dd0c_ports::mail::Mail;
+use dd0c_ports::store::{Claimed, OutboxStore, SettingsStore};
+use dd0c_ports::webhook::Webhook;
+use dd0c_ports::PortResult;
+
+pub use render::Alert;
+
+/// How long a claim keeps other replicas off a message; also how soon a held or undelivered
+/// message is tried again.
+pub const LEASE: Duration = Duration::from_secs(30);
+/// Messages claimed per round.
+pub const BATCH: usize = 100;
+/// One actor's anomalies this close together (from the first) make one alert.
+pub const GROUP_WINDOW: TimeDelta = TimeDelta::minutes(10);
+
+/// A delivery channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Channel {
+    /// The tenant's Slack incoming webhook.
+    Slack,
+    /// E-mail to the tenant's recipients.
+    Email,
+}
+
+impl Channel {
+    /// Its name in delivery records, breaker keys and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Slack => "slack",
+            Channel::Email => "email",
+        }
+    }
+
+    /// The breaker key of this channel for `tenant`.
+    pub fn breaker_key(self, tenant: &str) -> String {
+        format!("{tenant}:{}", self.as_str())
+    }
+}
+
+/// What one round did, for metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Round {
+    /// Messages claimed.
+    pub claimed: usize,
+    /// Messages held because their tenant is in panic mode.
+    pub held: usize,
+    /// Alerts sent, per channel.
+    pub slack_sent: usize,
+    /// E-mails sent.
+    pub email_sent: usize,
+    /// Sends that failed.
+    pub failed: usize,
+    /// Alerts not tried because their channel's breaker is open.
+    pub skipped_open: usize,
+    /// Messages completely delivered (every routed channel has them).
+    pub completed: usize,
+}
+
+/// The ports a notifier uses.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct Notifier {
+    /// The outbox the scorer writes.
+    pub outbox: Arc<dyn OutboxStore>,
+    /// Routing and recipients per tenant.
+    pub settings: Arc<dyn SettingsStore>,
+    /// Panic mode and breakers.
+    pub flags: Arc<dyn Flags>,
+    /// Slack incoming webhooks.
+    pub webhook: Arc<dyn Webhook>,
+    /// Mail, when configured (without it nothing is e-mailed).
+    pub mail: Option<Arc<dyn Mail>>,
+    /// Time, for breakers.
+    pub clock: Arc<dyn Clock>,
+    /// How long a claim lasts: [`LEASE`] in production.
+    pub lease: Duration,
+}
+
+/// The channels `settings` route an anomaly of `severity` to, given what is configured.
+pub fn routes(settings: &Settings, mail_configured: bool, severity: Severity) -> Vec<Channel> {
+    let mut channels = Vec::new();
+    if settings.slack_webhook_url.is_some() && severity >= settings.slack_min_severity {
+        channels.push(Channel::Slack);
+    }
+    if mail_configured && !settings.email_to.is_empty() && severity >= settings.email_min_severity {
+        channels.push(Channel::Email);
+    }
+    channels
+}
+
+/// Splits one tenant's claims into alerts: each actor's anomalies, in event-time order, within
+/// [`GROUP_WINDOW`] of the first of the alert.
+fn alerts(mut claims: Vec<Claimed>) -> Vec<Vec<Claimed>> {
+    claims.sort_by(|a, b| {
+        (&a.message.anomaly.actor_arn, a.message.anomaly.event_time)
+            .cmp(&(&b.message.anomaly.actor_arn, b.message.anomaly.event_time))
+    });
+    let mut groups: Vec<Vec<Claimed>> = Vec::new();
+    for claim in claims {
+        let joins = groups.last().and_then(|g| g.first()).is_some_and(|first| {
+            first.message.anomaly.actor_arn == claim.message.anomaly.actor_arn
+                && claim.message.anomaly.event_time - first.message.anomaly.event_time
+                    <= GROUP_WINDOW
+        });
+        match groups.last_mut() {
+            Some(group) if joins => group.push(claim),
+            _ => groups.push(vec![claim]),
+        }
+    }
+    groups
+}
+
+impl Notifier {
+    /// One round over the outbox; see the crate doc.
+    pub async fn try_execute(&self) -> PortResult<Round> {
+        let claims = self.outbox.claim(BATCH, self.lease).await?;
+        let mut round = Round {
+            claimed: claims.len(),
+            ..Round::default()
+        };
+        let mut by_tenant: BTreeMap<String, Vec<Claimed>> = BTreeMap::new();
+        for claim in claims {
+            by_tenant
+                .entry(claim.message.tenant.clone())
+                .or_default()
+                .push(claim);
+        }
+        for (tenant, claims) in by_tenant {
+            if self.flags.panic_mode(&tenant).await? {
+                // Left claimed: the lease lapses and a later round tries again.
+                round.held += claims.len();
+                continue;
+            }
+            let settings = self.settings.settings(&tenant).await?;
+            for group in alerts(claims) {
+                self.deliver(&tenant, &settings, group, &mut round).await?;
+            }
+        }
+        Ok(round)
+    }
+
+    /// Sends one alert on each routed channel that does not have it yet, then marks complete
+    /// the messages every routed channel now has.
+    async fn deliver(
+        &self,
+        tenant: &str,
+        settings: &Settings,
+        group: Vec<Claimed>,
+        round: &mut Round,
+    ) -> PortResult<()> {
+        let mail_configured = self.mail.is_some();
+        let mut delivered: Vec<BTreeSet<String>> =
+            group.iter().map(|c| c.delivered.clone()).collect();
+        for channel in [Channel::Slack, Channel::Email] {
+            let waiting: Vec<usize> = (0..group.len())
+                .filter(|&i| {
+                    routes(settings, mail_configured, group[i].message.anomaly.severity)
+                        .contains(&channel)
+                        && !delivered[i].contains(channel.as_str())
+                })
+                .collect();
+            if waiting.is_empty() {
+                continue;
+            }
+            let key = channel.breaker_key(tenant);
+            let state = self.flags.breaker(&key).await?;
+            let now = self.clock.now();
+            if !breaker::allows(state.as_ref(), now) {
+                round.skipped_open += 1;
+                continue;
+            }
+            let anomalies: Vec<_> = waiting
+                .iter()
+                .map(|&i| group[i].message.anomaly.clone())
+                .collect();
+            let alert = Alert {
+                anomalies: &anomalies,
+            };
+            match self.send(channel, settings, &alert).await {
+                Ok(()) => {
+                    for &i in &waiting {
+                        self.outbox
+                            .mark_channel_delivered(&group[i].message.outbox_id, channel.as_str())
+                            .await?;
+                        delivered[i].insert(channel.as_str().to_owned());
+                    }
+                    match channel {
+                        Channel::Slack => round.slack_sent += 1,
+                        Channel::Email => round.email_sent += 1,
+                    }
+                    if state.is_some_and(|s| s != breaker::after_success()) {
+                        self.flags
+                            .put_breaker(&key, &breaker::after_success())
+                            .await?;
+                    }
+                }
+                Err(error) => {
+                    round.failed += 1;
+                    let next = breaker::after_failure(state.as_ref(), now);
+                    tracing::warn!(%tenant, channel = channel.as_str(), %error, failures = next.consecutive_failures, open_until = ?next.open_until, "notification failed; it stays in the outbox");
+                    self.flags.put_breaker(&key, &next).await?;
+                }
+            }
+        }
+        for (claim, delivered) in group.iter().zip(&delivered) {
+            let complete = routes(settings, mail_configured, claim.message.anomaly.severity)
+                .iter()
+                .all(|c| delivered.contains(c.as_str()));
+            if complete {
+                self.outbox.mark_delivered(&claim.message.outbox_id).await?;
+                round.completed += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn send(
+        &self,
+        channel: Channel,
+        settings: &Settings,
+        alert: &Alert<'_>,
+    ) -> Result<(), String> {
+        match channel {
+            Channel::Slack => {
+                let url = settings.slack_webhook_url.as_deref().unwrap_or_default();
+                self.webhook
+                    .post(url, &alert.slack())
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Channel::Email => {
+                let Some(mail) = &self.mail else {
+                    return Err("no mail backend is configured".into());
+                };
+                let email = alert.email(&settings.email_to)?;
+                mail.send(&email)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! What an alert looks like: Slack Block Kit with action buttons, and an HTML + text e-mail
+//! rendered from the templates in `templates/`.
+
+use std::sync::OnceLock;
+
+use dd0c_ports::domain::{actor_name, format_usd, Anomaly, Severity};
+use dd0c_ports::mail::Email;
+use minijinja::Environment;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// The Slack action ids of the three buttons; `POST /v1/slack/actions` maps them back.
+pub const ACTION_ACKNOWLEDGE: &str = "acknowledge";
+/// Snoozes the anomaly's actor × resource type for 24 hours.
+pub const ACTION_SNOOZE_24H: &str = "snooze_24h";
+/// Marks the anomaly expected (teaches the baseline).
+pub const ACTION_MARK_EXPECTED: &str = "mark_expected";
+
+/// At most this many anomalies are named in one button's value (Slack's 2,000-character cap).
+const MAX_IDS_PER_BUTTON: usize = 20;
+
+fn templates() -> &'static Environment<'static> {
+    static TEMPLATES: OnceLock<Environment<'static>> = OnceLock::new();
+    TEMPLATES.get_or_init(|| {
+        let mut env = Environment::new();
+        // `.html` names turn on HTML escaping: an actor or region can never inject markup.
+        for (name, source) in [
+            ("alert.txt", include_str!("../templates/alert.txt")),
+            ("alert.html", include_str!("../templates/alert.html")),
+            ("digest.txt", include_str!("../templates/digest.txt")),
+            ("digest.html", include_str!("../templates/digest.html")),
+        ] {
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "a bundled template does not parse");
+            }
+        }
+        env
+    })
+}
+
+/// Renders the bundled template `name` with `context`.
+pub(crate) fn render(name: &str, context: &impl Serialize) -> Result<String, String> {
+    templates()
+        .get_template(name)
+        .and_then(|t| t.render(context))
+        .map_err(|e| format!("rendering {name}: {e}"))
+}
+
+fn emoji(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => ":red_circle:",
+        Severity::Warning => ":large_orange_circle:",
+        Severity::Info => ":large_blue_circle:",
+    }
+}
+
+fn capitalized(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "Critical",
+        Severity::Warning => "Warning",
+        Severity::Info => "Info",
+    }
+}
+
+/// One alert: anomalies of one tenant raised by one actor within minutes, oldest first.
+#[derive(Debug, Clone, Copy)]
+pub struct Alert<'a> {
+    /// At least one anomaly.
+    pub anomalies: &'a [Anomaly],
+}
+
+#[derive(Serialize)]
+struct Item {
+    severity: String,
+    resource: String,
+    region: String,
+    event_time: String,
+    hourly: String,
+    monthly: String,
+    explanation: String,
+    reasons: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct AlertContext {
+    headline: String,
+    actor: String,
+    account_id: String,
+    total_hourly: String,
+    total_monthly: String,
+    items: Vec<Item>,
+    anomaly_ids: Vec<String>,
+}
+
+impl Alert<'_> {
+    /// The highest severity in the alert.
+    pub fn severity(&self) -> Severity {
+        self.anomalies
+            .iter()
+            .map(|a| a.severity)
+            .max()
+            .unwrap_or(Severity::Info)
+    }
+
+    fn total_hourly(&self) -> f64 {
+        self.anomalies.iter().map(|a| a.hourly_usd).sum()
+    }
+
+    fn total_monthly(&self) -> f64 {
+        self.anomalies.iter().map(|a| a.monthly_usd).sum()
+    }
+
+    fn first(&self) -> Option<&Anomaly> {
+        self.anomalies.first()
+    }
+
+    fn actor(&self) -> String {
+        self.first()
+            .map(|a| actor_name(&a.actor_arn))
+            .unwrap_or_default()
+    }
+
+    fn what(&self) -> String {
+        match self.anomalies {
+            [one] => format!("{} × {} in {}", one.quantity, one.resource_type, one.region),
+            many => format!("{} launches by {}", many.len(), self.actor()),
+        }
+    }
+
+    /// One line: severity, what, where, and the monthly cost.
+    pub fn headline(&self) -> String {
+        format!(
+            "{}: {} — {}/month",
+            capitalized(self.severity()),
+            self.what(),
+            format_usd(self.total_monthly())
+        )
+    }
+
+    /// The value carried by the buttons: `tenant/id,id,…`.
+    fn button_value(&self) -> String {
+        let tenant = self.first().map(|a| a.tenant.as_str()).unwrap_or_default();
+        let ids: Vec<&str> = self
+            .anomalies
+            .iter()
+            .take(MAX_IDS_PER_BUTTON)
+            .map(|a| a.anomaly_id.as_str())
+            .collect();
+        format!("{tenant}/{}", ids.join(","))
+    }
+
+    /// The Slack incoming-webhook payload: Block Kit with the facts, the reasons and the
+    /// Acknowledge / Snooze 24 h / Mark expected buttons, plus a plain `text` fallback.
+    pub fn slack(&self) -> Value {
+        let Some(first) = self.first() else {
+            return json!({"text": "dd0c/cost: empty alert"});
+        };
+        let field = |label: &str, value: String| json!({"type": "mrkdwn", "text": format!("*{label}*\n{value}")});
+        let resources: Vec<String> = self
+            .anomalies
+            .iter()
+            .map(|a| format!("{} × {}", a.quantity, a.resource_type))
+            .collect();
+        let mut regions: Vec<&str> = self.anomalies.iter().map(|a| a.region.as_str()).collect();
+        regions.dedup();
+        let mut reasons: Vec<String> = Vec::new();
+        for anomaly in self.anomalies {
+            for reason in &anomaly.reasons {
+                if !reasons.contains(&reason.detail) {
+                    reasons.push(reason.detail.clone());
+                }
+            }
+        }
+        let why: String = reasons.iter().map(|r| format!("• {r}\n")).collect();
+        let value = self.button_value();
+        let button = |action: &str, label: &str, style: Option<&str>| {
+            let mut b = json!({"type": "button", "action_id": action, "value": value,
+                "text": {"type": "plain_text", "text": label}});
+            if let Some(style) = style {
+                b["style"] = json!(style);
+            }
+            b
+        };
+        let explanations: String = self
+            .anomalies
+            .iter()
+            .map(|a| format!("{}\n", a.explanation))
+            .collect();
+        json!({
+            "text": format!("{} {}", emoji(self.severity()), self.headline()),
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": format!("{} cost anomaly — {}/month", capitalized(self.severity()), format_usd(self.total_monthly()))}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": explanations.trim_end()}},
+                {"type": "section", "fields": [
+                    field("Severity", format!("{} {}", emoji(self.severity()), self.severity())),
+                    field("Actor", format!("`{}`", self.actor())),
+                    field("Account", first.account_id.clone()),
+                    field("Region", regions.join(", ")),
+                    field("Resources", resources.join(", ")),
+                    field("Cost", format!("{}/h · {}/month", format_usd(self.total_hourly()), format_usd(self.total_monthly()))),
+                ]},
+                {"type": "section", "text": {"type": "mrkdwn", "text": format!("*Why*\n{}", why.trim_end())}},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("dd0c/cost · anomaly {} · {}", first.anomaly_id, first.event_time.to_rfc3339())}]},
+                {"type": "actions", "block_id": "dd0c_feedback", "elements": [
+                    button(ACTION_ACKNOWLEDGE, "Acknowledge", Some("primary")),
+                    button(ACTION_SNOOZE_24H, "Snooze 24 h", None),
+                    button(ACTION_MARK_EXPECTED, "Mark expected", None),
+                ]},
+            ]
+        })
+    }
+
+    /// The e-mail to `to`: subject, and text and HTML parts from the alert templates.
+    pub fn email(&self, to: &[String]) -> Result<Email, String> {
+        let context = AlertContext {
+            headline: self.headline(),
+            actor: self
+                .first()
+                .map(|a| a.actor_arn.clone())
+                .unwrap_or_default(),
+            account_id: self
+                .first()
+                .map(|a| a.account_id.clone())
+                .unwrap_or_default(),
+            total_hourly: format_usd(self.total_hourly()),
+            total_monthly: format_usd(self.total_monthly()),
+            items: self
+                .anomalies
+                .iter()
+                .map(|a| Item {
+                    severity: a.severity.to_string(),
+                    resource: format!("{} × {}", a.quantity, a.resource_type),
+                    region: a.region.clone(),
+                    event_time: a.event_time.to_rfc3339(),
+                    hourly: format_usd(a.hourly_usd),
+                    monthly: format_usd(a.monthly_usd),
+                    explanation: a.explanation.clone(),
+                    reasons: a.reasons.iter().map(|r| r.detail.clone()).collect(),
+                })
+                .collect(),
+            anomaly_ids: self
+                .anomalies
+                .iter()
+                .map(|a| a.anomaly_id.clone())
+                .collect(),
+        };
+        Ok(Email {
+            to: to.to_vec(),
+            subject: format!("[dd0c/cost] {}", self.headline()),
+            text: render("alert.txt", &context)?,
+            html: render("alert.html", &context)?,
+        })
+    }
+}

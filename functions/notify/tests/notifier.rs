@@ -1,0 +1,360 @@
+//! The notifier over the memory adapters: routing, rendering, grouping, panic mode and breakers.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use dd0c_adapters_memory::{MemoryFlags, MemoryMail, MemoryStore, MemoryWebhook};
+use dd0c_notify::{breaker, Channel, Notifier, Round};
+use dd0c_ports::clock::Clock;
+use dd0c_ports::conformance::{anomaly_for, cost_event, unique};
+use dd0c_ports::domain::{actor_name, Anomaly, OutboxMessage, Reason, Settings, Severity, Signal};
+use dd0c_ports::flags::Flags;
+use dd0c_ports::store::{CommitOutcome, OutboxStore, ScoreCommit, ScoreStore, SettingsStore};
+
+const SLACK: &str = "https://hooks.slack.test/services/T1/B1/x";
+const LEASE: Duration = Duration::from_millis(150);
+
+#[derive(Debug)]
+struct TestClock(Mutex<DateTime<Utc>>);
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock")
+    }
+}
+
+impl TestClock {
+    fn advance(&self, by: TimeDelta) {
+        *self.0.lock().expect("clock") += by;
+    }
+}
+
+struct World {
+    store: Arc<MemoryStore>,
+    flags: Arc<MemoryFlags>,
+    webhook: Arc<MemoryWebhook>,
+    mail: Arc<MemoryMail>,
+    clock: Arc<TestClock>,
+    notifier: Notifier,
+    tenant: String,
+}
+
+impl World {
+    async fn new() -> World {
+        let store = Arc::new(MemoryStore::new());
+        let flags = Arc::new(MemoryFlags::new());
+        let webhook = Arc::new(MemoryWebhook::new());
+        let mail = Arc::new(MemoryMail::new());
+        let clock = Arc::new(TestClock(Mutex::new(Utc::now())));
+        let tenant = unique("t");
+        let settings = Settings {
+            slack_webhook_url: Some(SLACK.into()),
+            email_to: vec!["oncall@example.com".into(), "finops@example.com".into()],
+            ..Settings::default()
+        };
+        store
+            .put_settings(&tenant, &settings)
+            .await
+            .expect("settings");
+        let notifier = Notifier {
+            outbox: store.clone(),
+            settings: store.clone(),
+            flags: flags.clone(),
+            webhook: webhook.clone(),
+            mail: Some(mail.clone()),
+            clock: clock.clone(),
+            lease: LEASE,
+        };
+        World {
+            store,
+            flags,
+            webhook,
+            mail,
+            clock,
+            notifier,
+            tenant,
+        }
+    }
+
+    /// Commits an anomaly with its outbox message, as the scorer does.
+    async fn raise(
+        &self,
+        id: &str,
+        minute: i64,
+        actor: &str,
+        severity: Severity,
+        hourly: f64,
+    ) -> Anomaly {
+        let mut event = cost_event(&self.tenant, "111122223333", id, minute, hourly);
+        event.actor_arn = actor.into();
+        event.resource_type = "p4d.24xlarge".into();
+        event.quantity = 4;
+        let mut anomaly = anomaly_for(&event);
+        anomaly.severity = severity;
+        anomaly.explanation = format!("{actor} launched 4 × p4d.24xlarge");
+        anomaly.reasons = vec![Reason {
+            signal: Signal::NewActor,
+            observed: 1.0,
+            threshold: None,
+            baseline: None,
+            detail: "first launch by this actor in 14 days".into(),
+        }];
+        let commit = ScoreCommit {
+            event: event.clone(),
+            baselines: Vec::new(),
+            anomaly: Some(anomaly.clone()),
+            outbox: Some(OutboxMessage {
+                outbox_id: anomaly.anomaly_id.clone(),
+                tenant: self.tenant.clone(),
+                anomaly: anomaly.clone(),
+                created_at: event.event_time,
+            }),
+            consumed: None,
+        };
+        assert_eq!(
+            self.store.commit(commit).await.expect("commit"),
+            CommitOutcome::Committed
+        );
+        anomaly
+    }
+
+    async fn round(&self) -> Round {
+        self.notifier.try_execute().await.expect("round")
+    }
+
+    /// Rounds until the outbox is empty (each after the lease), at most `rounds`.
+    async fn drain(&self, rounds: usize) {
+        for _ in 0..rounds {
+            self.round().await;
+            if self.store.pending(10).await.expect("pending").is_empty() {
+                return;
+            }
+            tokio::time::sleep(LEASE + Duration::from_millis(20)).await;
+        }
+        panic!("the outbox did not drain");
+    }
+
+    fn emails(&self) -> usize {
+        self.mail.sent().len()
+    }
+}
+
+const CI: &str = "arn:aws:sts::111122223333:assumed-role/ci/build-7";
+const INTERN: &str = "arn:aws:iam::111122223333:user/intern";
+
+#[tokio::test]
+async fn routes_by_severity_and_renders_block_kit_and_both_mail_parts() {
+    let world = World::new().await;
+    world
+        .raise("crit", 0, INTERN, Severity::Critical, 131.09)
+        .await;
+    world.raise("warn", 0, CI, Severity::Warning, 2.0).await;
+    world.raise("info", 30, CI, Severity::Info, 0.1).await;
+    let round = world.round().await;
+    assert_eq!(
+        (
+            round.claimed,
+            round.slack_sent,
+            round.email_sent,
+            round.completed
+        ),
+        (3, 2, 1, 3)
+    );
+
+    let posts = world.webhook.posts_to(SLACK);
+    let critical = posts
+        .iter()
+        .find(|p| p["text"].as_str().is_some_and(|t| t.contains("Critical")))
+        .expect("the critical alert on Slack");
+    let text = critical.to_string();
+    for expected in [
+        "user/intern",
+        "111122223333",
+        "us-east-1",
+        "4 × p4d.24xlarge",
+        "$131.09/h",
+        "/month",
+        "first launch by this actor",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    let buttons = critical["blocks"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["type"] == "actions"))
+        .and_then(|a| a["elements"].as_array())
+        .expect("an actions block");
+    let actions: Vec<&str> = buttons
+        .iter()
+        .filter_map(|b| b["action_id"].as_str())
+        .collect();
+    assert_eq!(actions, ["acknowledge", "snooze_24h", "mark_expected"]);
+    assert_eq!(buttons[0]["value"], format!("{}/an-crit", world.tenant));
+
+    let sent = world.mail.sent();
+    assert_eq!(sent.len(), 1, "only critical is e-mailed by default");
+    assert_eq!(sent[0].to, ["oncall@example.com", "finops@example.com"]);
+    assert!(sent[0]
+        .subject
+        .starts_with("[dd0c/cost] Critical: 4 × p4d.24xlarge in us-east-1"));
+    assert!(sent[0]
+        .text
+        .contains("first launch by this actor in 14 days"));
+    assert!(sent[0]
+        .html
+        .contains("<li>first launch by this actor in 14 days</li>"));
+    assert!(
+        world.store.pending(10).await.expect("pending").is_empty(),
+        "info completes with no channel"
+    );
+}
+
+#[tokio::test]
+async fn one_actors_burst_is_one_alert() {
+    let world = World::new().await;
+    for (i, minute) in [0, 2, 4].into_iter().enumerate() {
+        world
+            .raise(&format!("b{i}"), minute, CI, Severity::Warning, 3.0)
+            .await;
+    }
+    world.raise("later", 30, CI, Severity::Warning, 3.0).await;
+    world
+        .raise("other", 1, INTERN, Severity::Warning, 3.0)
+        .await;
+    let round = world.round().await;
+    assert_eq!(
+        round.slack_sent, 3,
+        "the burst, the later launch, the other actor"
+    );
+    let posts = world.webhook.posts_to(SLACK);
+    let burst = posts
+        .iter()
+        .find(|p| {
+            p["text"]
+                .as_str()
+                .is_some_and(|t| t.contains(&format!("3 launches by {}", actor_name(CI))))
+        })
+        .expect("one alert for the burst");
+    assert!(burst
+        .to_string()
+        .contains(&format!("{}/an-b0,an-b1,an-b2", world.tenant)));
+}
+
+#[tokio::test]
+async fn panic_mode_holds_everything_and_lifting_it_delivers_each_once() {
+    let world = World::new().await;
+    world
+        .flags
+        .set_panic_mode(&world.tenant, true)
+        .await
+        .expect("panic on");
+    for i in 0..5 {
+        world
+            .raise(&format!("p{i}"), i * 20, CI, Severity::Critical, 50.0)
+            .await;
+    }
+    for _ in 0..3 {
+        let round = world.round().await;
+        assert_eq!((round.slack_sent, round.email_sent), (0, 0));
+        tokio::time::sleep(LEASE + Duration::from_millis(20)).await;
+    }
+    assert!(
+        world.webhook.posts_to(SLACK).is_empty() && world.emails() == 0,
+        "nothing goes out in panic"
+    );
+    assert_eq!(
+        world.store.pending(10).await.expect("pending").len(),
+        5,
+        "held, not dropped"
+    );
+
+    world
+        .flags
+        .set_panic_mode(&world.tenant, false)
+        .await
+        .expect("panic off");
+    world.drain(5).await;
+    world.drain(1).await;
+    assert_eq!(
+        world.webhook.posts_to(SLACK).len(),
+        5,
+        "each alert once on Slack"
+    );
+    assert_eq!(world.emails(), 5, "each alert once by e-mail");
+}
+
+#[tokio::test]
+async fn a_slack_outage_opens_the_breaker_without_delaying_mail() {
+    let world = World::new().await;
+    world.webhook.set_failing(SLACK, true);
+    world.raise("s0", 0, CI, Severity::Critical, 50.0).await;
+    let first = world.round().await;
+    assert_eq!(
+        (first.failed, first.email_sent),
+        (1, 1),
+        "mail goes out in the same round"
+    );
+
+    for i in 1..=4 {
+        world
+            .raise(&format!("s{i}"), i * 20, CI, Severity::Critical, 50.0)
+            .await;
+        tokio::time::sleep(LEASE + Duration::from_millis(20)).await;
+        world.round().await;
+    }
+    assert_eq!(
+        world.emails(),
+        5,
+        "every alert mailed at once despite Slack"
+    );
+    let key = Channel::Slack.breaker_key(&world.tenant);
+    let state = world
+        .flags
+        .breaker(&key)
+        .await
+        .expect("breaker")
+        .expect("stored");
+    assert!(
+        !breaker::allows(Some(&state), world.clock.now()),
+        "open after the 500 storm"
+    );
+    let round = world.round().await;
+    assert_eq!(
+        (round.failed, round.skipped_open),
+        (0, 0),
+        "nothing claimable before the lease lapses"
+    );
+    tokio::time::sleep(LEASE + Duration::from_millis(20)).await;
+    let round = world.round().await;
+    assert!(
+        round.skipped_open > 0 && round.failed == 0,
+        "an open breaker is not tried: {round:?}"
+    );
+
+    world.webhook.set_failing(SLACK, false);
+    world.clock.advance(breaker::MAX_BACKOFF);
+    world.drain(5).await;
+    let mut delivered: Vec<String> = world
+        .webhook
+        .posts_to(SLACK)
+        .iter()
+        .map(|p| {
+            p["blocks"][5]["elements"][0]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    delivered.sort();
+    delivered.dedup();
+    assert_eq!(
+        delivered.len(),
+        5,
+        "each held alert once on Slack: {delivered:?}"
+    );
+    assert_eq!(world.emails(), 5, "no e-mail twice");
+    assert_eq!(
+        world.flags.breaker(&key).await.expect("breaker"),
+        Some(breaker::after_success())
+    );
+}

@@ -6,6 +6,11 @@
 # stops it on exit:
 # - PostgreSQL 15: a throwaway cluster (fsync off) on port $DD0C_TEST_PG_PORT (55432); each test
 #   creates its own database from $DATABASE_URL.
+# - Redis (Debian's redis-server) on port $DD0C_TEST_REDIS_PORT (56379), no persistence:
+#   $DD0C_TEST_REDIS_URL.
+# - An SMTP server: aiosmtpd (PyPI, in a virtualenv under ~/.cache/dd0c-test-venv) on port
+#   $DD0C_TEST_SMTP_PORT (52525), storing what it receives in a Maildir: $DD0C_TEST_SMTP_URL,
+#   $DD0C_TEST_MAILDIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Outside the checkout: the postgres user must be able to reach it, and a clone may live under a
@@ -13,6 +18,10 @@ cd "$(dirname "$0")/.."
 state=$(mktemp -d /tmp/dd0c-test.XXXXXX)
 chmod 755 "$state"
 pg_port="${DD0C_TEST_PG_PORT:-55432}"
+redis_port="${DD0C_TEST_REDIS_PORT:-56379}"
+smtp_port="${DD0C_TEST_SMTP_PORT:-52525}"
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/dd0c-test-venv"
+pids=()
 
 say() { echo "scripts/test.sh: $*" >&2; }
 
@@ -66,12 +75,58 @@ start_postgres() {
   say "PostgreSQL on 127.0.0.1:$pg_port"
 }
 
+# Waits until something listens on 127.0.0.1:$1, for at most 20 s.
+wait_port() {
+  local i
+  for i in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.2
+  done
+  say "nothing listens on port $1 (see $2)"
+  exit 1
+}
+
+start_redis() {
+  if ! command -v redis-server >/dev/null 2>&1; then
+    say "installing Redis from Debian's packages"
+    apt_install redis-server
+  fi
+  redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
+    >"$state/redis.log" 2>&1 &
+  pids+=($!)
+  wait_port "$redis_port" "$state/redis.log"
+  export DD0C_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
+  say "Redis on 127.0.0.1:$redis_port"
+}
+
+start_smtp() {
+  if ! "$venv/bin/python" -c "import aiosmtpd" >/dev/null 2>&1; then
+    say "installing aiosmtpd from PyPI into $venv"
+    python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
+    "$venv/bin/pip" install -q 'aiosmtpd>=1.4'
+  fi
+  local maildir="$state/maildir"
+  mkdir -p "$maildir/tmp" "$maildir/new" "$maildir/cur"
+  "$venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$smtp_port" -c aiosmtpd.handlers.Mailbox "$maildir" \
+    >"$state/smtp.log" 2>&1 &
+  pids+=($!)
+  wait_port "$smtp_port" "$state/smtp.log"
+  export DD0C_TEST_SMTP_URL="smtp://127.0.0.1:$smtp_port?tls=none"
+  export DD0C_TEST_MAILDIR="$maildir"
+  say "SMTP (aiosmtpd) on 127.0.0.1:$smtp_port, mail in $maildir"
+}
+
 stop_services() {
   if [ -n "${PG_STOP:-}" ]; then "${PG_STOP[@]}" >/dev/null 2>&1 || true; fi
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   rm -rf "$state"
 }
 trap stop_services EXIT
 
 start_postgres
+start_redis
+start_smtp
 
 cargo test --workspace --locked -- "$@"

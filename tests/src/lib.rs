@@ -7,11 +7,14 @@
 //! - [`record`] and the identity helpers — one CloudTrail record as AWS writes it.
 //! - [`story`] — days of routine activity in two accounts with costly mistakes planted at
 //!   seed-dependent times, and which events those are ([`Story::mistakes`]).
+//! - [`CaptureServer`] — a loopback HTTP server that records webhook posts (Slack's side).
 //! - [`Rng`] — a small deterministic generator (SplitMix64), stable across platforms and
 //!   dependency versions, so a seed always tells the same story.
 
+mod capture;
 mod story;
 
+pub use capture::CaptureServer;
 pub use story::{story, Mistake, Story};
 
 use serde_json::{json, Value};

@@ -1,0 +1,90 @@
+//! # dd0c-adapters-redis
+//!
+//! [`RedisFlags`]: panic mode and circuit breakers in Redis (`DD0C_REDIS_URL`), so that every
+//! replica of a self-hosted install sees the same switch at once. Keys: `dd0c:panic:{tenant}`
+//! (present while panic mode is on) and `dd0c:breaker:{tenant}:{channel}` (the breaker state as
+//! JSON). A connection manager reconnects by itself after Redis restarts.
+
+use async_trait::async_trait;
+use dd0c_ports::flags::{BreakerState, Flags};
+use dd0c_ports::{PortError, PortResult};
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+
+/// Flags in Redis.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct RedisFlags {
+    connection: ConnectionManager,
+}
+
+fn backend(what: &str, e: redis::RedisError) -> PortError {
+    PortError::Backend(format!("Redis, {what}: {e}"))
+}
+
+impl RedisFlags {
+    /// Connects to `url` (`redis://[:password@]host[:port][/db]`).
+    pub async fn connect(url: &str) -> PortResult<RedisFlags> {
+        let client = redis::Client::open(url)
+            .map_err(|e| PortError::Invalid(format!("DD0C_REDIS_URL is not a Redis URL: {e}")))?;
+        let connection = ConnectionManager::new(client)
+            .await
+            .map_err(|e| backend("connecting", e))?;
+        Ok(RedisFlags { connection })
+    }
+}
+
+fn panic_key(tenant: &str) -> String {
+    format!("dd0c:panic:{tenant}")
+}
+
+fn breaker_key(channel: &str) -> String {
+    format!("dd0c:breaker:{channel}")
+}
+
+#[async_trait]
+impl Flags for RedisFlags {
+    async fn panic_mode(&self, tenant: &str) -> PortResult<bool> {
+        self.connection
+            .clone()
+            .exists(panic_key(tenant))
+            .await
+            .map_err(|e| backend("reading panic mode", e))
+    }
+
+    async fn set_panic_mode(&self, tenant: &str, on: bool) -> PortResult<()> {
+        let mut connection = self.connection.clone();
+        let result: Result<(), _> = if on {
+            connection.set(panic_key(tenant), "1").await
+        } else {
+            connection.del(panic_key(tenant)).await
+        };
+        result.map_err(|e| backend("setting panic mode", e))
+    }
+
+    async fn breaker(&self, channel: &str) -> PortResult<Option<BreakerState>> {
+        let stored: Option<String> = self
+            .connection
+            .clone()
+            .get(breaker_key(channel))
+            .await
+            .map_err(|e| backend("reading a breaker", e))?;
+        stored
+            .map(|json| {
+                serde_json::from_str(&json).map_err(|e| {
+                    PortError::Backend(format!("breaker {channel}: stored state unreadable: {e}"))
+                })
+            })
+            .transpose()
+    }
+
+    async fn put_breaker(&self, channel: &str, state: &BreakerState) -> PortResult<()> {
+        let json = serde_json::to_string(state)
+            .map_err(|e| PortError::Backend(format!("encoding a breaker: {e}")))?;
+        self.connection
+            .clone()
+            .set(breaker_key(channel), json)
+            .await
+            .map_err(|e| backend("storing a breaker", e))
+    }
+}

@@ -508,6 +508,61 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// Sets one setting from `key=value` text, as operators type it: `key` names a field, with
+    /// dots for nested ones (`thresholds.warning_monthly_usd`); `value` is read as JSON when it
+    /// parses (numbers, `true`, `null`) and as a string otherwise, and `email_to` takes a
+    /// comma-separated list. The result must still be valid settings (see
+    /// [`Settings::validate`]); the error names the key.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let mut document = serde_json::to_value(&*self).map_err(|e| e.to_string())?;
+        let parsed = if key == "email_to" {
+            serde_json::Value::from(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .collect::<Vec<_>>(),
+            )
+        } else {
+            serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::from(value))
+        };
+        let mut slot = &mut document;
+        for part in key.split('.') {
+            let object = slot
+                .as_object_mut()
+                .ok_or_else(|| format!("{key}: {part:?} is not inside an object"))?;
+            if !object.contains_key(part) && !key.starts_with("account_thresholds.") {
+                return Err(format!("{key}: no setting named {part:?}"));
+            }
+            slot = object
+                .entry(part.to_owned())
+                .or_insert_with(|| serde_json::json!({}));
+        }
+        *slot = parsed;
+        let updated: Settings =
+            serde_json::from_value(document).map_err(|e| format!("{key}: {e}"))?;
+        updated.validate().map_err(|e| format!("{key}: {e}"))?;
+        *self = updated;
+        Ok(())
+    }
+
+    /// What every stored setting must satisfy: an http(s) Slack URL, e-mail addresses, a digest
+    /// hour of 0–23.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(url) = &self.slack_webhook_url {
+            if !crate::webhook::is_http_url(url) {
+                return Err(format!("slack_webhook_url {url:?} is not an http(s) URL"));
+            }
+        }
+        if let Some(bad) = self.email_to.iter().find(|a| !crate::mail::is_address(a)) {
+            return Err(format!("email_to: {bad:?} is not an e-mail address"));
+        }
+        if self.digest_hour > 23 {
+            return Err(format!("digest_hour {} is not 0–23", self.digest_hour));
+        }
+        Ok(())
+    }
+
     /// The thresholds that apply to an account: its override, else the tenant's.
     pub fn thresholds_for(&self, account_id: &str) -> &Thresholds {
         self.account_thresholds

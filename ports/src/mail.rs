@@ -27,10 +27,7 @@ impl Email {
             return Err("no recipient".into());
         }
         for address in &self.to {
-            let valid = matches!(address.split_once('@'), Some((local, domain))
-                if !local.is_empty() && !domain.is_empty() && !domain.contains('@'))
-                && !address.contains(char::is_whitespace);
-            if !valid {
+            if !is_address(address) {
                 return Err(format!("recipient {address:?} is not an e-mail address"));
             }
         }
@@ -42,6 +39,13 @@ impl Email {
         }
         Ok(())
     }
+}
+
+/// Whether `address` is `local@domain`: one `@` between non-empty parts, no whitespace.
+pub fn is_address(address: &str) -> bool {
+    matches!(address.split_once('@'), Some((local, domain))
+        if !local.is_empty() && !domain.is_empty() && !domain.contains('@'))
+        && !address.contains(char::is_whitespace)
 }
 
 /// Sends mail.

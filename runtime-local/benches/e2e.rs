@@ -148,6 +148,7 @@ impl Pipeline {
             max_body: 5 << 20,
             retention_every: Duration::from_secs(3600),
             replica: "bench".into(),
+            slack_signing_secret: None,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

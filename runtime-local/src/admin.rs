@@ -1,5 +1,6 @@
 //! The operator commands: `migrate`, `tenant add`, `account add`, `anomalies list`, `invoke`,
-//! `dlq list|show|redrive`. Each uses `DATABASE_URL` when it is set.
+//! `dlq list|show|redrive`, `settings show|set`, `panic on|off`. Each uses `DATABASE_URL` (and
+//! `DD0C_REDIS_URL` for panic mode) when set.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -17,7 +18,8 @@ use rand::RngCore;
 
 use crate::backend::Backend;
 use crate::cli::{
-    AccountCommand, AnomaliesCommand, DlqCommand, Format, Function, InvokeArgs, TenantCommand,
+    AccountCommand, AnomaliesCommand, DlqCommand, Format, Function, InvokeArgs, PanicArgs,
+    SettingsCommand, Switch, TenantCommand,
 };
 
 async fn backend() -> Result<Backend> {
@@ -223,6 +225,67 @@ pub async fn dlq(command: DlqCommand) -> Result<ExitCode> {
             backend.queue(&queue)?.redrive(&id).await?;
             println!("redriven={id}");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Fails unless `tenant` exists: a typo must not create settings nobody reads.
+async fn existing_tenant(backend: &Backend, tenant: &str) -> Result<()> {
+    let tenants = backend.stores.tenants.tenants().await?;
+    if tenants.iter().any(|t| t.name == tenant) {
+        Ok(())
+    } else {
+        bail!("no tenant {tenant:?} (create it with `dd0c-cost tenant add {tenant}`)")
+    }
+}
+
+pub async fn settings(command: SettingsCommand) -> Result<ExitCode> {
+    let backend = backend().await?;
+    let tenant = match &command {
+        SettingsCommand::Show { tenant } | SettingsCommand::Set { tenant, .. } => tenant.clone(),
+    };
+    existing_tenant(&backend, &tenant).await?;
+    let mut settings = backend.stores.settings.settings(&tenant).await?;
+    if let SettingsCommand::Set { assignments, .. } = command {
+        for assignment in &assignments {
+            let (key, value) = assignment
+                .split_once('=')
+                .with_context(|| format!("{assignment:?} is not KEY=VALUE"))?;
+            settings
+                .set(key.trim(), value.trim())
+                .map_err(anyhow::Error::msg)?;
+        }
+        dd0c_notify::digest::time_zone(&settings.digest_time_zone)
+            .map_err(|e| anyhow::anyhow!("digest_time_zone: {e}"))?;
+        backend
+            .stores
+            .settings
+            .put_settings(&tenant, &settings)
+            .await?;
+        eprintln!("dd0c-cost: settings of {tenant} updated");
+    }
+    println!("{}", serde_json::to_string_pretty(&settings)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn panic(args: PanicArgs) -> Result<ExitCode> {
+    if std::env::var("DD0C_REDIS_URL").map_or(true, |u| u.is_empty()) {
+        bail!("panic mode is shared with the running dispatchers through Redis: set DD0C_REDIS_URL (as they have it)");
+    }
+    let backend = backend().await?;
+    existing_tenant(&backend, &args.tenant).await?;
+    let on = args.state == Switch::On;
+    backend.flags.set_panic_mode(&args.tenant, on).await?;
+    if on {
+        println!(
+            "panic=on tenant={}: notifications are held until `dd0c-cost panic off`",
+            args.tenant
+        );
+    } else {
+        println!(
+            "panic=off tenant={}: held notifications go out now",
+            args.tenant
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

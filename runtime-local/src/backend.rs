@@ -1,13 +1,20 @@
 //! Which adapters back the process: Postgres (+ pgmq) when `DATABASE_URL` is set, else the
-//! embedded in-memory default.
+//! embedded in-memory default; Redis flags when `DD0C_REDIS_URL` is set, else in-process ones;
+//! SMTP mail when `DD0C_SMTP_URL` is set (with `DD0C_MAIL_FROM`), else no e-mail.
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use dd0c_adapters_memory::{MemoryQueue, MemoryStore};
+use dd0c_adapters_http::HttpWebhook;
+use dd0c_adapters_memory::{MemoryFlags, MemoryQueue, MemoryStore};
 use dd0c_adapters_postgres::{PgPool, PgStore, PgmqQueue};
+use dd0c_adapters_redis::RedisFlags;
+use dd0c_adapters_smtp::SmtpMail;
+use dd0c_ports::flags::Flags;
+use dd0c_ports::mail::Mail;
 use dd0c_ports::queue::Queue;
 use dd0c_ports::store::Stores;
+use dd0c_ports::webhook::Webhook;
 
 /// The queue of admitted CloudTrail records.
 pub const INGEST_QUEUE: &str = "ingest";
@@ -22,6 +29,12 @@ pub struct Backend {
     pub stores: Stores,
     pub ingest_queue: Arc<dyn Queue>,
     pub score_queue: Arc<dyn Queue>,
+    /// Panic mode and circuit breakers.
+    pub flags: Arc<dyn Flags>,
+    /// Outbound mail, when configured.
+    pub mail: Option<Arc<dyn Mail>>,
+    /// Slack incoming webhooks.
+    pub webhook: Arc<dyn Webhook>,
     /// The Postgres pool, when on Postgres (readiness).
     pub pool: Option<PgPool>,
     /// One line saying what this is, for the first log line.
@@ -30,17 +43,20 @@ pub struct Backend {
 
 impl Backend {
     /// The embedded default: everything in this process's memory, gone when it exits.
-    pub fn memory() -> Backend {
+    pub fn memory() -> Result<Backend> {
         let store = Arc::new(MemoryStore::new());
-        Backend {
+        Ok(Backend {
             stores: Stores::of(store),
             ingest_queue: Arc::new(MemoryQueue::new()),
             score_queue: Arc::new(MemoryQueue::new()),
+            flags: Arc::new(MemoryFlags::new()),
+            mail: None,
+            webhook: Arc::new(HttpWebhook::new()?),
             pool: None,
             description:
                 "embedded in-memory store (DATABASE_URL is not set): nothing survives a restart"
                     .into(),
-        }
+        })
     }
 
     /// Postgres at `database_url`, migrated (idempotent, safe with several replicas).
@@ -67,17 +83,45 @@ impl Backend {
             stores: Stores::of(store),
             ingest_queue,
             score_queue,
+            flags: Arc::new(MemoryFlags::new()),
+            mail: None,
+            webhook: Arc::new(HttpWebhook::new()?),
             pool: Some(pool),
             description: format!("Postgres at {host} (queues on pgmq)"),
         })
     }
 
-    /// Postgres when `DATABASE_URL` is set, else memory.
+    /// Postgres when `DATABASE_URL` is set, else memory; then the flags and mail the
+    /// environment configures.
     pub async fn from_env() -> Result<Backend> {
-        match std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
-            Some(url) => Self::postgres(&url, 32).await,
-            None => Ok(Self::memory()),
+        let backend = match env("DATABASE_URL") {
+            Some(url) => Self::postgres(&url, 32).await?,
+            None => Self::memory()?,
+        };
+        backend.with_env_channels().await
+    }
+
+    /// Redis flags from `DD0C_REDIS_URL` and SMTP mail from `DD0C_SMTP_URL` +
+    /// `DD0C_MAIL_FROM`, where set.
+    pub async fn with_env_channels(mut self) -> Result<Backend> {
+        if let Some(url) = env("DD0C_REDIS_URL") {
+            self.flags = Arc::new(
+                RedisFlags::connect(&url)
+                    .await
+                    .context("connecting to DD0C_REDIS_URL")?,
+            );
+            self.description.push_str("; flags in Redis");
         }
+        if let Some(url) = env("DD0C_SMTP_URL") {
+            let from = env("DD0C_MAIL_FROM").context(
+                "DD0C_MAIL_FROM must be set with DD0C_SMTP_URL: the sender of alert e-mail",
+            )?;
+            self.mail = Some(Arc::new(
+                SmtpMail::new(&url, &from).map_err(anyhow::Error::msg)?,
+            ));
+            self.description.push_str("; mail over SMTP");
+        }
+        Ok(self)
     }
 
     /// Whether the backend answers.
@@ -96,4 +140,9 @@ impl Backend {
             other => anyhow::bail!("no queue {other:?} (queues: {INGEST_QUEUE}, {SCORE_QUEUE})"),
         }
     }
+}
+
+/// A non-empty environment variable.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }

@@ -35,11 +35,52 @@ pub enum Command {
     /// Inspect and redrive dead letters.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Show or change a tenant's settings: alert routing, recipients, digest, thresholds.
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+    /// Hold every outbound notification of a tenant (on), or deliver what was held (off).
+    Panic(PanicArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Print the tenant's settings as JSON.
+    Show {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Change settings: `slack_webhook_url=URL email_to=a@b,c@d email_min_severity=warning
+    /// digest_hour=8 digest_time_zone=Europe/Berlin thresholds.warning_monthly_usd=250`.
+    Set {
+        #[arg(long)]
+        tenant: String,
+        /// KEY=VALUE pairs.
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        assignments: Vec<String>,
+    },
+}
+
+/// Panic mode on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Hold notifications.
+    On,
+    /// Deliver them again, held ones first.
+    Off,
+}
+
+#[derive(Debug, Args)]
+pub struct PanicArgs {
+    /// on or off.
+    #[arg(value_enum)]
+    pub state: Switch,
+    #[arg(long)]
+    pub tenant: String,
 }
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Roles to run, comma-separated: api, ingest, score, scheduler (default: all).
+    /// Roles to run, comma-separated: api, ingest, score, notify, scheduler (default: all).
     #[arg(long, default_value = "", env = "DD0C_ROLES")]
     pub role: String,
     /// Address of the HTTP API.
@@ -69,6 +110,9 @@ pub struct ServeArgs {
     /// Price catalog to use instead of the bundled one.
     #[arg(long, value_name = "FILE", env = "DD0C_CATALOG")]
     pub catalog: Option<PathBuf>,
+    /// The Slack app's signing secret, for the alert buttons (`POST /v1/slack/actions`).
+    #[arg(long, env = "DD0C_SLACK_SIGNING_SECRET", hide_env_values = true)]
+    pub slack_signing_secret: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

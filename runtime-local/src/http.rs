@@ -1,5 +1,5 @@
-//! The HTTP surface of the dispatcher: `POST /v1/events`, `GET /healthz`, `GET /readyz`,
-//! `GET /metrics`. Errors are problem details (RFC 9457), mapped in one place.
+//! The HTTP surface of the dispatcher: `POST /v1/events`, `POST /v1/slack/actions`,
+//! `GET /healthz`, `GET /readyz`, `GET /metrics`. Errors are problem details (RFC 9457), mapped in one place.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -30,6 +30,10 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Largest accepted request body, compressed or not (bytes).
     pub max_body: usize,
+    /// The Slack app's signing secret; without it `/v1/slack/actions` answers 404.
+    pub slack_signing_secret: Option<String>,
+    /// Slack requests already seen.
+    pub slack_replays: crate::slack::ReplayCache,
 }
 
 /// Every way a request fails, and its status.
@@ -37,6 +41,7 @@ pub struct App {
 pub enum ApiError {
     Unauthorized(String),
     Forbidden(String),
+    NotFound(String),
     TooLarge(String),
     BadRequest(String),
     UnsupportedMedia(String),
@@ -48,6 +53,7 @@ impl IntoResponse for ApiError {
         let (status, title, detail) = match self {
             ApiError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "Unauthorized", d),
             ApiError::Forbidden(d) => (StatusCode::FORBIDDEN, "Forbidden", d),
+            ApiError::NotFound(d) => (StatusCode::NOT_FOUND, "Not found", d),
             ApiError::TooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", d),
             ApiError::BadRequest(d) => (StatusCode::BAD_REQUEST, "Bad request", d),
             ApiError::UnsupportedMedia(d) => (
@@ -90,6 +96,7 @@ pub struct Accepted {
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/events", post(post_events))
+        .route("/v1/slack/actions", post(crate::slack::actions))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -9,10 +9,11 @@
 //! - `analyze` — `dd0c-cost analyze`: normalize, then score on the memory adapters.
 //! - `read` — reading inputs with progress and rejections, shared by both.
 //! - `table` — the human-readable table output.
-//! - `serve_cmd`, `serve` — the local dispatcher: `backend` (Postgres or memory), `http` (the
-//!   ingress and probes), `consumer` + `handlers` (queue consumers of the `functions/`),
-//!   `metrics`, and the scheduler.
-//! - `admin` — migrate, tenants, accounts, anomalies, invoke, dead letters.
+//! - `serve_cmd`, `serve` — the local dispatcher: `backend` (Postgres or memory; Redis flags,
+//!   SMTP mail), `http` (the ingress and probes) and `slack` (signed button actions),
+//!   `consumer` + `handlers` (queue consumers of the `functions/`), the notifier loop,
+//!   `metrics`, and the scheduler (retention, daily digests).
+//! - `admin` — migrate, tenants, accounts, anomalies, invoke, dead letters, settings, panic.
 
 pub mod admin;
 pub mod analyze;
@@ -26,4 +27,5 @@ pub mod normalize;
 pub mod read;
 pub mod serve;
 pub mod serve_cmd;
+pub mod slack;
 pub mod table;

@@ -18,6 +18,8 @@ fn main() -> ExitCode {
         dd0c_cost::cli::Command::Anomalies(c) => service(dd0c_cost::admin::anomalies(c)),
         dd0c_cost::cli::Command::Invoke(args) => service(dd0c_cost::admin::invoke(args)),
         dd0c_cost::cli::Command::Dlq(c) => service(dd0c_cost::admin::dlq(c)),
+        dd0c_cost::cli::Command::Settings(c) => service(dd0c_cost::admin::settings(c)),
+        dd0c_cost::cli::Command::Panic(args) => service(dd0c_cost::admin::panic(args)),
     };
     match result {
         Ok(code) => code,

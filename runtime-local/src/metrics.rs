@@ -40,6 +40,10 @@ pub enum Counter {
     Rejected,
     /// Scheduled job runs by this replica.
     JobRuns,
+    /// Alerts sent, by channel.
+    Notified,
+    /// Alerts held back, by reason (`panic_mode`, `breaker_open`).
+    Held,
 }
 
 impl Counter {
@@ -51,6 +55,8 @@ impl Counter {
             Counter::Accepted => ("dd0c_ingest_accepted_total", "tenant"),
             Counter::Rejected => ("dd0c_ingest_rejected_total", "reason"),
             Counter::JobRuns => ("dd0c_job_runs_total", "job"),
+            Counter::Notified => ("dd0c_notifications_total", "channel"),
+            Counter::Held => ("dd0c_notifications_held_total", "reason"),
         }
     }
 }
@@ -101,6 +107,9 @@ impl Metrics {
             Counter::DeadLettered,
             Counter::Accepted,
             Counter::Rejected,
+            Counter::JobRuns,
+            Counter::Notified,
+            Counter::Held,
         ] {
             let (name, label) = counter.name();
             let _ = writeln!(out, "# TYPE {name} counter");

@@ -17,6 +17,8 @@ use crate::consumer::{Consumer, ConsumerConfig};
 use crate::handlers::{Ingest, Score};
 use crate::http::{router, App};
 use crate::metrics::{Counter, Metrics};
+use dd0c_notify::Notifier;
+use dd0c_ports::clock::SystemClock;
 
 /// What a process does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -27,6 +29,8 @@ pub enum Role {
     Ingest,
     /// Scores cost events.
     Score,
+    /// Sends alerts from the outbox.
+    Notify,
     /// Runs scheduled jobs (one replica per tick).
     Scheduler,
 }
@@ -38,9 +42,10 @@ impl FromStr for Role {
             "api" => Ok(Role::Api),
             "ingest" => Ok(Role::Ingest),
             "score" => Ok(Role::Score),
+            "notify" => Ok(Role::Notify),
             "scheduler" => Ok(Role::Scheduler),
             other => Err(format!(
-                "unknown role {other:?} (roles: api, ingest, score, scheduler)"
+                "unknown role {other:?} (roles: api, ingest, score, notify, scheduler)"
             )),
         }
     }
@@ -49,7 +54,14 @@ impl FromStr for Role {
 /// Parses `api,score`; empty means every role.
 pub fn parse_roles(text: &str) -> Result<BTreeSet<Role>, String> {
     if text.trim().is_empty() {
-        return Ok([Role::Api, Role::Ingest, Role::Score, Role::Scheduler].into());
+        return Ok([
+            Role::Api,
+            Role::Ingest,
+            Role::Score,
+            Role::Notify,
+            Role::Scheduler,
+        ]
+        .into());
     }
     text.split(',').map(Role::from_str).collect()
 }
@@ -64,6 +76,8 @@ pub struct ServeConfig {
     pub retention_every: Duration,
     /// This replica's name in job claims.
     pub replica: String,
+    /// The Slack app's signing secret (`DD0C_SLACK_SIGNING_SECRET`).
+    pub slack_signing_secret: Option<String>,
 }
 
 /// Everything a dispatcher process runs.
@@ -109,12 +123,27 @@ impl Dispatcher {
         }
     }
 
+    /// The notifier over this backend.
+    pub fn notifier(&self) -> Notifier {
+        Notifier {
+            outbox: self.backend.stores.outbox.clone(),
+            settings: self.backend.stores.settings.clone(),
+            flags: self.backend.flags.clone(),
+            webhook: self.backend.webhook.clone(),
+            mail: self.backend.mail.clone(),
+            clock: Arc::new(SystemClock),
+            lease: self.config.consumer.visibility,
+        }
+    }
+
     /// The HTTP router.
     pub fn router(&self) -> axum::Router {
         router(Arc::new(App {
             backend: self.backend.clone(),
             metrics: self.metrics.clone(),
             max_body: self.config.max_body,
+            slack_signing_secret: self.config.slack_signing_secret.clone(),
+            slack_replays: crate::slack::ReplayCache::default(),
         }))
     }
 
@@ -140,11 +169,17 @@ impl Dispatcher {
                 tasks.spawn(consumer.clone().run(shutdown.clone()));
             }
         }
+        if roles.contains(&Role::Notify) {
+            tasks.spawn(notify(
+                self.notifier(),
+                self.metrics.clone(),
+                self.config.consumer.idle.max(NOTIFY_IDLE),
+                shutdown.clone(),
+            ));
+        }
         if roles.contains(&Role::Scheduler) {
-            let (backend, metrics) = (self.backend.clone(), self.metrics.clone());
             tasks.spawn(scheduler(
-                backend,
-                metrics,
+                self.clone(),
                 self.config.retention_every,
                 self.config.replica.clone(),
                 shutdown.clone(),
@@ -193,16 +228,96 @@ async fn forget_expired(backend: &Backend, now: DateTime<Utc>) -> dd0c_ports::Po
     Ok(forgotten)
 }
 
-async fn scheduler(
-    backend: Backend,
+/// The pause between notifier rounds that found nothing to do.
+const NOTIFY_IDLE: Duration = Duration::from_millis(500);
+
+/// Runs notifier rounds until `shutdown`: right away again while the outbox is busy.
+async fn notify(
+    notifier: Notifier,
     metrics: Arc<Metrics>,
-    every: Duration,
+    idle: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = idle;
+    while !shutdown.is_cancelled() {
+        let pause = match notifier.try_execute().await {
+            Ok(round) => {
+                backoff = idle;
+                metrics.count(Counter::Notified, "slack", round.slack_sent as u64);
+                metrics.count(Counter::Notified, "email", round.email_sent as u64);
+                metrics.count(Counter::Processed, "notify", round.completed as u64);
+                metrics.count(Counter::Failed, "notify", round.failed as u64);
+                metrics.count(Counter::Held, "panic_mode", round.held as u64);
+                metrics.count(Counter::Held, "breaker_open", round.skipped_open as u64);
+                if round.claimed == dd0c_notify::BATCH {
+                    continue;
+                }
+                idle
+            }
+            Err(e) => {
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                tracing::warn!(function = "notify", error = %e, retry_in = ?backoff, "outbox unavailable");
+                backoff
+            }
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+/// How often the scheduler looks for due digests.
+const DIGEST_CHECK: Duration = Duration::from_secs(60);
+
+/// Sends each tenant's digest once a day, at or after its hour in its time zone: the day is the
+/// tick, so a replica restart or panic mode at the hour delays the digest, never doubles it.
+async fn digests(dispatcher: &Dispatcher, replica: &str) -> dd0c_ports::PortResult<()> {
+    let backend = &dispatcher.backend;
+    let notifier = dispatcher.notifier();
+    let now = Utc::now();
+    for tenant in backend.stores.tenants.tenants().await? {
+        let settings = backend.stores.settings.settings(&tenant.name).await?;
+        let Some(day) = dd0c_notify::digest::due(&settings, now) else {
+            continue;
+        };
+        if backend.flags.panic_mode(&tenant.name).await? {
+            continue;
+        }
+        let tick = day.and_time(chrono::NaiveTime::MIN).and_utc();
+        let job = format!("digest:{}", tenant.name);
+        if !backend
+            .stores
+            .schedule
+            .claim_tick(&job, tick, replica)
+            .await?
+        {
+            continue;
+        }
+        dispatcher.metrics.count(Counter::JobRuns, "digest", 1);
+        let reached = notifier
+            .send_digest(
+                backend.stores.anomalies.as_ref(),
+                &tenant.name,
+                &settings,
+                day,
+            )
+            .await?;
+        tracing::info!(job = "digest", tenant = %tenant.name, %day, channels = ?reached, "ran");
+    }
+    Ok(())
+}
+
+async fn scheduler(
+    dispatcher: Dispatcher,
+    retention_every: Duration,
     replica: String,
     shutdown: CancellationToken,
 ) {
+    let backend = &dispatcher.backend;
     while !shutdown.is_cancelled() {
         let now = Utc::now();
-        let tick = tick_of(now, every);
+        let tick = tick_of(now, retention_every);
         match backend
             .stores
             .schedule
@@ -210,8 +325,8 @@ async fn scheduler(
             .await
         {
             Ok(true) => {
-                metrics.count(Counter::JobRuns, "retention", 1);
-                match forget_expired(&backend, now).await {
+                dispatcher.metrics.count(Counter::JobRuns, "retention", 1);
+                match forget_expired(backend, now).await {
                     Ok(n) => tracing::info!(job = "retention", %tick, forgotten = n, "ran"),
                     Err(e) => tracing::warn!(job = "retention", error = %e, "failed"),
                 }
@@ -219,10 +334,15 @@ async fn scheduler(
             Ok(false) => {}
             Err(e) => tracing::warn!(job = "retention", error = %e, "could not claim the tick"),
         }
-        let next = tick + chrono::TimeDelta::from_std(every).unwrap_or(chrono::TimeDelta::hours(1));
+        if let Err(e) = digests(&dispatcher, &replica).await {
+            tracing::warn!(job = "digest", error = %e, "failed");
+        }
+        let next = tick
+            + chrono::TimeDelta::from_std(retention_every).unwrap_or(chrono::TimeDelta::hours(1));
         let wait = (next - Utc::now())
             .to_std()
-            .unwrap_or(Duration::from_millis(100));
+            .unwrap_or(Duration::from_millis(100))
+            .min(DIGEST_CHECK);
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(wait) => {}
@@ -259,10 +379,10 @@ mod tests {
             parse_roles("api, score").expect("roles"),
             [Role::Api, Role::Score].into()
         );
-        assert_eq!(parse_roles("").expect("roles").len(), 4);
-        assert!(parse_roles("api,notify")
+        assert_eq!(parse_roles("").expect("roles").len(), 5);
+        assert!(parse_roles("api,zombie")
             .expect_err("unknown")
-            .contains("notify"));
+            .contains("zombie"));
         let at = DateTime::parse_from_rfc3339("2026-03-01T10:17:42Z")
             .expect("time")
             .with_timezone(&Utc);

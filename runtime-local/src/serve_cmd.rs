@@ -50,6 +50,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         },
         max_body: args.max_body_bytes,
         retention_every: Duration::from_secs(args.retention_every_seconds.max(1)),
+        slack_signing_secret: args.slack_signing_secret.clone().filter(|s| !s.is_empty()),
         replica: format!(
             "{}-{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),

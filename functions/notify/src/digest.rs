@@ -24,9 +24,15 @@ const TOP_ACTORS: usize = 5;
 /// by a restart still goes out later that day). `None` before the hour. An unknown time zone
 /// counts as UTC.
 pub fn due(settings: &Settings, now: DateTime<Utc>) -> Option<NaiveDate> {
-    let zone: chrono_tz::Tz = settings.digest_time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let zone = time_zone(&settings.digest_time_zone).unwrap_or(chrono_tz::UTC);
     let local = now.with_timezone(&zone);
     (local.hour() >= u32::from(settings.digest_hour)).then(|| local.date_naive())
+}
+
+/// The IANA time zone `name` (`Europe/Berlin`), or an error saying it is not one.
+pub fn time_zone(name: &str) -> Result<chrono_tz::Tz, String> {
+    name.parse()
+        .map_err(|_| format!("{name:?} is not an IANA time zone (such as Europe/Berlin)"))
 }
 
 /// One tenant's digest.

@@ -28,7 +28,7 @@ use dd0c_ports::clock::Clock;
 use dd0c_ports::domain::{Settings, Severity};
 use dd0c_ports::flags::Flags;
 use dd0c_ports::mail::Mail;
-use dd0c_ports::store::{Claimed, OutboxStore, SettingsStore};
+use dd0c_ports::store::{AnomalyStore, Claimed, OutboxStore, SettingsStore};
 use dd0c_ports::webhook::Webhook;
 use dd0c_ports::PortResult;
 
@@ -241,6 +241,40 @@ impl Notifier {
             }
         }
         Ok(())
+    }
+
+    /// Sends `tenant`'s digest for `day` (the 24 hours before now) on each configured channel,
+    /// unless it has nothing to report; returns the channels it reached. A failed channel is
+    /// logged, not retried: tomorrow's digest covers the next day.
+    pub async fn send_digest(
+        &self,
+        anomalies: &dyn AnomalyStore,
+        tenant: &str,
+        settings: &Settings,
+        day: chrono::NaiveDate,
+    ) -> PortResult<Vec<Channel>> {
+        let digest = digest::Digest::build(anomalies, tenant, day, self.clock.now()).await?;
+        let mut reached = Vec::new();
+        if digest.is_empty() {
+            return Ok(reached);
+        }
+        if let Some(url) = &settings.slack_webhook_url {
+            match self.webhook.post(url, &digest.slack()).await {
+                Ok(()) => reached.push(Channel::Slack),
+                Err(error) => tracing::warn!(%tenant, %error, "the digest did not reach Slack"),
+            }
+        }
+        if let (Some(mail), false) = (&self.mail, settings.email_to.is_empty()) {
+            let sent = match digest.email(&settings.email_to) {
+                Ok(email) => mail.send(&email).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            match sent {
+                Ok(_) => reached.push(Channel::Email),
+                Err(error) => tracing::warn!(%tenant, %error, "the digest was not e-mailed"),
+            }
+        }
+        Ok(reached)
     }
 
     async fn send(

@@ -42,6 +42,7 @@ pub fn config(roles: &str) -> ServeConfig {
         max_body: 1 << 20,
         retention_every: Duration::from_secs(3600),
         replica: unique("replica"),
+        slack_signing_secret: None,
     }
 }
 

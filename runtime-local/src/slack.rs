@@ -1,0 +1,313 @@
+//! `POST /v1/slack/actions`: the buttons on an alert (Acknowledge, Snooze 24 h, Mark expected).
+//! Slack signs each request (v0: HMAC-SHA256 of `v0:{timestamp}:{raw body}` under the app's
+//! signing secret, `DD0C_SLACK_SIGNING_SECRET`); a request older than five minutes, or one seen
+//! before, is refused. The action goes through the scorer's feedback path, as the API's does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{TimeDelta, Utc};
+use dd0c_notify::render::{ACTION_ACKNOWLEDGE, ACTION_MARK_EXPECTED, ACTION_SNOOZE_24H};
+use dd0c_ports::domain::{FeedbackAction, SnoozeScope};
+use dd0c_ports::PortError;
+use dd0c_score::{feedback, ScoreError};
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+use crate::http::{ApiError, App};
+
+/// How far a request's timestamp may be from now, in seconds.
+pub const WINDOW_SECONDS: i64 = 300;
+
+/// Why a request's signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// A header is missing.
+    #[error("the {0} header is missing")]
+    Missing(&'static str),
+    /// The timestamp is not a number or is more than five minutes away.
+    #[error("the request timestamp is not within {WINDOW_SECONDS} s of now")]
+    Stale,
+    /// The signature is not `v0=<hex>`.
+    #[error("the signature is not a v0 signature")]
+    Version,
+    /// The HMAC does not match.
+    #[error("the signature does not match")]
+    Mismatch,
+    /// The same signed request came before.
+    #[error("the request was already received")]
+    Replay,
+}
+
+/// Checks a request's Slack signature at `now` (Unix seconds), in constant time.
+pub fn verify(
+    secret: &[u8],
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<(), Refused> {
+    let timestamp = timestamp.ok_or(Refused::Missing("X-Slack-Request-Timestamp"))?;
+    let signature = signature.ok_or(Refused::Missing("X-Slack-Signature"))?;
+    let sent: i64 = timestamp.parse().map_err(|_| Refused::Stale)?;
+    if (now - sent).abs() > WINDOW_SECONDS {
+        return Err(Refused::Stale);
+    }
+    let hex = signature.strip_prefix("v0=").ok_or(Refused::Version)?;
+    let expected = decode_hex(hex).ok_or(Refused::Mismatch)?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| Refused::Mismatch)?;
+    mac.update(format!("v0:{timestamp}:").as_bytes());
+    mac.update(body);
+    mac.verify_slice(&expected).map_err(|_| Refused::Mismatch)
+}
+
+/// The v0 signature of `body` at `timestamp` (what Slack sends; tests sign with it).
+pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
+        Ok(mac) => mac,
+        Err(_) => return String::new(),
+    };
+    mac.update(format!("v0:{timestamp}:").as_bytes());
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    format!(
+        "v0={}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Signatures seen within the window: a captured request cannot be played again. Per process;
+/// behind a load balancer each replica refuses what it has seen (the timestamp window bounds the
+/// rest).
+#[derive(Debug, Default)]
+pub struct ReplayCache(Mutex<HashMap<String, i64>>);
+
+impl ReplayCache {
+    /// Records `signature` sent at `sent`; `Replay` if it was already recorded.
+    pub fn admit(&self, signature: &str, sent: i64, now: i64) -> Result<(), Refused> {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        seen.retain(|_, at| now - *at <= WINDOW_SECONDS);
+        if seen.insert(signature.to_owned(), sent).is_some() {
+            return Err(Refused::Replay);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Form {
+    payload: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Payload {
+    #[serde(default)]
+    user: SlackUser,
+    actions: Vec<SlackAction>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SlackUser {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SlackAction {
+    action_id: String,
+    value: String,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The handler.
+pub async fn actions(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    match handle(&app, &headers, &body).await {
+        Ok(text) => {
+            Json(serde_json::json!({"response_type": "ephemeral", "text": text})).into_response()
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
+    let secret = app.slack_signing_secret.as_deref().ok_or_else(|| {
+        ApiError::NotFound("Slack actions are not configured (DD0C_SLACK_SIGNING_SECRET)".into())
+    })?;
+    let now = Utc::now().timestamp();
+    let (timestamp, signature) = (
+        header(headers, "x-slack-request-timestamp"),
+        header(headers, "x-slack-signature"),
+    );
+    let unauthorized = |e: Refused| ApiError::Unauthorized(e.to_string());
+    verify(secret.as_bytes(), timestamp, signature, body, now).map_err(unauthorized)?;
+    let sent = timestamp.and_then(|t| t.parse().ok()).unwrap_or(now);
+    app.slack_replays
+        .admit(signature.unwrap_or_default(), sent, now)
+        .map_err(unauthorized)?;
+
+    let form: Form = serde_urlencoded::from_bytes(body)
+        .map_err(|e| ApiError::BadRequest(format!("not a Slack interaction form: {e}")))?;
+    let payload: Payload = serde_json::from_str(&form.payload)
+        .map_err(|e| ApiError::BadRequest(format!("payload: {e}")))?;
+    let action = payload
+        .actions
+        .first()
+        .ok_or_else(|| ApiError::BadRequest("payload: no action".into()))?;
+    let (tenant, ids) = action.value.split_once('/').ok_or_else(|| {
+        ApiError::BadRequest(format!("action value {:?} is not tenant/ids", action.value))
+    })?;
+    let by = format!(
+        "slack:{}",
+        payload.user.username.as_deref().unwrap_or(&payload.user.id)
+    );
+    let stores = &app.backend.stores;
+    let mut applied = 0;
+    for id in ids.split(',').filter(|id| !id.is_empty()) {
+        let feedback_action = match action.action_id.as_str() {
+            ACTION_ACKNOWLEDGE => FeedbackAction::Acknowledge,
+            ACTION_MARK_EXPECTED => FeedbackAction::MarkExpected,
+            ACTION_SNOOZE_24H => {
+                let anomaly = stores
+                    .anomalies
+                    .anomaly(tenant, id)
+                    .await
+                    .map_err(|e| ApiError::Unavailable(e.to_string()))?
+                    .ok_or_else(|| ApiError::NotFound(format!("no anomaly {id}")))?;
+                FeedbackAction::Snooze {
+                    scope: SnoozeScope::Actor(anomaly.actor_arn),
+                    until: Utc::now() + TimeDelta::hours(24),
+                }
+            }
+            other => return Err(ApiError::BadRequest(format!("unknown action {other:?}"))),
+        };
+        feedback::apply(
+            stores.score.as_ref(),
+            stores.anomalies.as_ref(),
+            tenant,
+            id,
+            feedback_action,
+            &by,
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| match e {
+            ScoreError::Store(PortError::NotFound(what)) => ApiError::NotFound(what),
+            other => ApiError::Unavailable(other.to_string()),
+        })?;
+        applied += 1;
+    }
+    let done = match action.action_id.as_str() {
+        ACTION_ACKNOWLEDGE => "Acknowledged",
+        ACTION_SNOOZE_24H => "Snoozed for 24 hours",
+        _ => "Marked expected",
+    };
+    Ok(format!(
+        "{done}: {applied} anomal{} (by {by})",
+        if applied == 1 { "y" } else { "ies" }
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"8f742231b10e8888abcd99yyyzzz85a5";
+    const BODY: &[u8] = b"payload=%7B%22actions%22%3A%5B%5D%7D";
+
+    #[test]
+    fn only_the_signed_request_within_the_window_passes() {
+        let now = 1_800_000_000;
+        let ts = now.to_string();
+        let signature = sign(SECRET, &ts, BODY);
+        assert_eq!(
+            verify(SECRET, Some(&ts), Some(&signature), BODY, now),
+            Ok(())
+        );
+
+        let mut changed = BODY.to_vec();
+        changed[10] ^= 1;
+        assert_eq!(
+            verify(SECRET, Some(&ts), Some(&signature), &changed, now),
+            Err(Refused::Mismatch),
+            "one byte changed"
+        );
+        for skew in [301, -301] {
+            let at = (now + skew).to_string();
+            let signed = sign(SECRET, &at, BODY);
+            assert_eq!(
+                verify(SECRET, Some(&at), Some(&signed), BODY, now),
+                Err(Refused::Stale),
+                "{skew} s"
+            );
+        }
+        assert_eq!(
+            verify(SECRET, None, Some(&signature), BODY, now),
+            Err(Refused::Missing("X-Slack-Request-Timestamp"))
+        );
+        assert_eq!(
+            verify(SECRET, Some(&ts), None, BODY, now),
+            Err(Refused::Missing("X-Slack-Signature"))
+        );
+        let v1 = signature.replacen("v0=", "v1=", 1);
+        assert_eq!(
+            verify(SECRET, Some(&ts), Some(&v1), BODY, now),
+            Err(Refused::Version)
+        );
+        assert_eq!(
+            verify(b"another secret", Some(&ts), Some(&signature), BODY, now),
+            Err(Refused::Mismatch)
+        );
+        assert_eq!(
+            verify(SECRET, Some("soon"), Some(&signature), BODY, now),
+            Err(Refused::Stale)
+        );
+
+        let replays = ReplayCache::default();
+        assert_eq!(replays.admit(&signature, now, now), Ok(()));
+        assert_eq!(
+            replays.admit(&signature, now, now + 10),
+            Err(Refused::Replay)
+        );
+    }
+
+    #[test]
+    fn matches_slacks_published_example() {
+        // From Slack's "Verifying requests from Slack" guide.
+        let body = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+        let signature = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+        assert_eq!(
+            verify(
+                b"8f742231b10e8888abcd99yyyzzz85a5",
+                Some("1531420618"),
+                Some(signature),
+                body,
+                1_531_420_618
+            ),
+            Ok(())
+        );
+    }
+}

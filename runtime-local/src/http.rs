@@ -121,11 +121,39 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
             depths.push((name.to_owned(), d.visible, d.in_flight, d.dead));
         }
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(&depths),
-    )
-        .into_response()
+    let mut text = app.metrics.render(&depths);
+    text.push_str(&notification_gauges(&app.backend).await);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Panic mode per tenant and open breakers per tenant and channel, read at scrape time from
+/// the shared flags (what every replica sees). Unreadable flags are left out, not guessed.
+async fn notification_gauges(backend: &Backend) -> String {
+    use std::fmt::Write;
+    let Ok(tenants) = backend.stores.tenants.tenants().await else {
+        return String::new();
+    };
+    let now = chrono::Utc::now();
+    let mut out = String::from("# TYPE dd0c_panic_mode gauge\n");
+    let mut breakers = String::from("# TYPE dd0c_breaker_open gauge\n");
+    for tenant in tenants {
+        let name = &tenant.name;
+        if let Ok(on) = backend.flags.panic_mode(name).await {
+            let _ = writeln!(out, "dd0c_panic_mode{{tenant=\"{name}\"}} {}", u8::from(on));
+        }
+        for channel in [dd0c_notify::Channel::Slack, dd0c_notify::Channel::Email] {
+            if let Ok(state) = backend.flags.breaker(&channel.breaker_key(name)).await {
+                let open = !dd0c_notify::breaker::allows(state.as_ref(), now);
+                let _ = writeln!(
+                    breakers,
+                    "dd0c_breaker_open{{tenant=\"{name}\",channel=\"{}\"}} {}",
+                    channel.as_str(),
+                    u8::from(open)
+                );
+            }
+        }
+    }
+    out + &breakers
 }
 
 async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<u8>, ApiError> {

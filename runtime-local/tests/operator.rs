@@ -189,3 +189,92 @@ async fn an_administrator_onboards_an_account_pushes_cloudtrail_and_reads_anomal
     let unknown = dd0c(&url, &["dlq", "list", "--queue", "nope"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no queue \"nope\""));
 }
+
+#[tokio::test]
+async fn an_administrator_routes_alerts_and_pulls_the_panic_switch() {
+    let url = fresh_database().await;
+    let tenant = dd0c_ports::conformance::unique("ops");
+    stdout(&dd0c(&url, &["tenant", "add", &tenant]));
+    let shown = stdout(&dd0c(
+        &url,
+        &[
+            "settings",
+            "set",
+            "--tenant",
+            &tenant,
+            "slack_webhook_url=https://hooks.slack.com/services/T1/B1/x",
+            "email_to=oncall@example.com, finops@example.com",
+            "email_min_severity=warning",
+            "digest_hour=8",
+            "digest_time_zone=Europe/Berlin",
+            "thresholds.warning_monthly_usd=250",
+        ],
+    ));
+    let settings: dd0c_ports::domain::Settings =
+        serde_json::from_str(&shown).expect("the settings as JSON");
+    assert_eq!(
+        settings.email_to,
+        ["oncall@example.com", "finops@example.com"]
+    );
+    assert_eq!(
+        settings.email_min_severity,
+        dd0c_ports::domain::Severity::Warning
+    );
+    assert_eq!(
+        (
+            settings.digest_hour,
+            settings.thresholds.warning_monthly_usd
+        ),
+        (8, 250.0)
+    );
+    let again: dd0c_ports::domain::Settings = serde_json::from_str(&stdout(&dd0c(
+        &url,
+        &["settings", "show", "--tenant", &tenant],
+    )))
+    .expect("json");
+    assert_eq!(again, settings, "stored");
+
+    for (assignment, named) in [
+        ("slack_webhook_url=hooks.slack.com/x", "slack_webhook_url"),
+        ("email_to=not-an-address", "email_to"),
+        ("digest_hour=25", "digest_hour"),
+        ("digest_time_zone=Mars/Olympus", "digest_time_zone"),
+        ("no_such_setting=1", "no_such_setting"),
+        ("email_min_severity=loud", "email_min_severity"),
+    ] {
+        let refused = dd0c(&url, &["settings", "set", "--tenant", &tenant, assignment]);
+        let error = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            !refused.status.success() && error.contains(named),
+            "{assignment}: {error}"
+        );
+    }
+    let missing = dd0c(&url, &["settings", "show", "--tenant", "nobody"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no tenant \"nobody\""));
+
+    // Panic mode is shared through Redis; without it the command says so.
+    let without = dd0c(&url, &["panic", "on", "--tenant", &tenant]);
+    assert!(String::from_utf8_lossy(&without.stderr).contains("DD0C_REDIS_URL"));
+    let redis =
+        std::env::var("DD0C_TEST_REDIS_URL").expect("DD0C_TEST_REDIS_URL: run scripts/test.sh");
+    let panic = |state: &str| {
+        Command::new(env!("CARGO_BIN_EXE_dd0c-cost"))
+            .args(["panic", state, "--tenant", &tenant])
+            .env("DATABASE_URL", &url)
+            .env("DD0C_REDIS_URL", &redis)
+            .env("DD0C_LOG", "warn")
+            .output()
+            .expect("runs")
+    };
+    assert!(stdout(&panic("on")).contains("panic=on"));
+    let flags = dd0c_adapters_redis::RedisFlags::connect(&redis)
+        .await
+        .expect("Redis");
+    assert!(dd0c_ports::flags::Flags::panic_mode(&flags, &tenant)
+        .await
+        .expect("read"));
+    assert!(stdout(&panic("off")).contains("panic=off"));
+    assert!(!dd0c_ports::flags::Flags::panic_mode(&flags, &tenant)
+        .await
+        .expect("read"));
+}

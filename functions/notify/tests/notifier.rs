@@ -358,3 +358,83 @@ async fn a_slack_outage_opens_the_breaker_without_delaying_mail() {
         Some(breaker::after_success())
     );
 }
+
+#[tokio::test]
+async fn the_digest_is_due_at_the_tenants_hour_and_sums_the_day() {
+    use chrono::TimeZone;
+    let berlin = Settings {
+        digest_hour: 9,
+        digest_time_zone: "Europe/Berlin".into(),
+        ..Settings::default()
+    };
+    let at = |h: u32| {
+        Utc.with_ymd_and_hms(2026, 3, 2, h, 30, 0)
+            .single()
+            .expect("time")
+    };
+    assert_eq!(
+        dd0c_notify::digest::due(&berlin, at(7)),
+        None,
+        "08:30 in Berlin"
+    );
+    assert_eq!(
+        dd0c_notify::digest::due(&berlin, at(8)).map(|d| d.to_string()),
+        Some("2026-03-02".into()),
+        "09:30 in Berlin"
+    );
+    assert!(dd0c_notify::digest::time_zone("Mars/Olympus").is_err());
+
+    let world = World::new().await;
+    // Anomalies of the last day (the fixtures' epoch is in 2026-03), and one that routes nowhere.
+    let crit = world
+        .raise("d1", 0, INTERN, Severity::Critical, 131.09)
+        .await;
+    world.raise("d2", 30, CI, Severity::Warning, 2.0).await;
+    *world.clock.0.lock().expect("clock") = crit.event_time + TimeDelta::hours(2);
+    let settings = world.store.settings(&world.tenant).await.expect("settings");
+    let reached = world
+        .notifier
+        .send_digest(
+            world.store.as_ref(),
+            &world.tenant,
+            &settings,
+            crit.event_time.date_naive(),
+        )
+        .await
+        .expect("digest");
+    assert_eq!(reached, [Channel::Slack, Channel::Email]);
+    let digest_mail = world.mail.sent().pop().expect("mailed");
+    assert!(
+        digest_mail.subject.contains("Daily digest") && digest_mail.subject.contains("2 anomalies"),
+        "{}",
+        digest_mail.subject
+    );
+    assert!(
+        digest_mail.text.contains("1 critical, 1 warning, 0 info"),
+        "{}",
+        digest_mail.text
+    );
+    assert!(
+        digest_mail.text.contains(&actor_name(INTERN)),
+        "top actor named"
+    );
+    assert!(digest_mail.html.contains("New actors:"));
+    let post = world.webhook.posts_to(SLACK).pop().expect("posted");
+    assert!(post["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("2 anomalies")));
+
+    // A day later nothing is left in the window: nothing is sent.
+    *world.clock.0.lock().expect("clock") = crit.event_time + TimeDelta::days(3);
+    let reached = world
+        .notifier
+        .send_digest(
+            world.store.as_ref(),
+            &world.tenant,
+            &settings,
+            crit.event_time.date_naive(),
+        )
+        .await
+        .expect("digest");
+    assert!(reached.is_empty());
+}

@@ -28,6 +28,37 @@ pub struct Principal {
     pub role: Role,
 }
 
+/// A person who signs in to the dashboard; one e-mail belongs to one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// The tenant.
+    pub tenant: String,
+    /// The sign-in e-mail, stored lowercase.
+    pub email: String,
+    /// Its role there.
+    pub role: Role,
+    /// The password hash as a PHC string (argon2id).
+    pub password_hash: String,
+}
+
+/// Dashboard users (local sign-in; Cognito keeps its own).
+#[async_trait]
+pub trait Users: Send + Sync {
+    /// Adds a user: `Conflict` if the e-mail is taken (in any tenant), `NotFound` if the
+    /// tenant does not exist.
+    async fn add_user(&self, user: &User) -> PortResult<()>;
+    /// The user with this e-mail (case-insensitive), or `None`.
+    async fn user(&self, email: &str) -> PortResult<Option<User>>;
+    /// Replaces a user's password hash (rehashing at a stronger policy); `NotFound` if unknown.
+    async fn set_password_hash(&self, email: &str, password_hash: &str) -> PortResult<()>;
+}
+
+/// Issues bearer tokens for a signed-in principal (the local sign-in; Cognito issues its own).
+pub trait TokenIssuer: Send + Sync {
+    /// A token for `principal` and its lifetime in seconds.
+    fn issue(&self, principal: &Principal) -> PortResult<(String, u64)>;
+}
+
 /// Verifies bearer tokens.
 #[async_trait]
 pub trait Auth: Send + Sync {

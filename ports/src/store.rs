@@ -359,6 +359,8 @@ pub struct Stores {
     pub tokens: Arc<dyn IngestTokens>,
     /// Scheduled-job claims.
     pub schedule: Arc<dyn Schedule>,
+    /// Dashboard users.
+    pub users: Arc<dyn crate::auth::Users>,
 }
 
 impl Stores {
@@ -373,6 +375,7 @@ impl Stores {
             + OutboxStore
             + IngestTokens
             + Schedule
+            + crate::auth::Users
             + 'static,
     {
         Stores {
@@ -383,6 +386,7 @@ impl Stores {
             settings: store.clone(),
             outbox: store.clone(),
             tokens: store.clone(),
+            users: store.clone(),
             schedule: store,
         }
     }

@@ -149,6 +149,7 @@ impl Pipeline {
             retention_every: Duration::from_secs(3600),
             replica: "bench".into(),
             slack_signing_secret: None,
+            jwt_secret: None,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -157,6 +158,7 @@ impl Pipeline {
         let shutdown = CancellationToken::new();
         tokio::spawn(
             Dispatcher::new(self.backend.clone(), config, PriceCatalog::bundled())
+                .expect("dispatcher")
                 .run(Some(listener), shutdown.clone()),
         );
         shutdown

@@ -21,6 +21,7 @@ use crate::cli::{
     AccountCommand, AnomaliesCommand, DlqCommand, Format, Function, InvokeArgs, PanicArgs,
     SettingsCommand, Switch, TenantCommand,
 };
+use crate::cli::{UserCommand, UserRole};
 
 async fn backend() -> Result<Backend> {
     let backend = Backend::from_env().await?;
@@ -287,5 +288,47 @@ pub async fn panic(args: PanicArgs) -> Result<ExitCode> {
             args.tenant
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The shortest password `user add` accepts.
+const MIN_PASSWORD_CHARS: usize = 12;
+
+pub async fn user(command: UserCommand) -> Result<ExitCode> {
+    let UserCommand::Add {
+        tenant,
+        email,
+        role,
+    } = command;
+    if !dd0c_ports::mail::is_address(&email) {
+        bail!("--email {email:?} is not an e-mail address");
+    }
+    let backend = backend().await?;
+    existing_tenant(&backend, &tenant).await?;
+    let password = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        rpassword::prompt_password(format!("Password for {email}: "))?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        bail!("the password must have at least {MIN_PASSWORD_CHARS} characters");
+    }
+    let password_hash = dd0c_api::passwords::hash(&password).map_err(anyhow::Error::msg)?;
+    backend
+        .stores
+        .users
+        .add_user(&dd0c_ports::auth::User {
+            tenant: tenant.clone(),
+            email: email.to_lowercase(),
+            role: match role {
+                UserRole::Admin => dd0c_ports::auth::Role::Admin,
+                UserRole::Member => dd0c_ports::auth::Role::Member,
+            },
+            password_hash,
+        })
+        .await?;
+    println!("user={} tenant={tenant}", email.to_lowercase());
     Ok(ExitCode::SUCCESS)
 }

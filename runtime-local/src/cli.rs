@@ -40,6 +40,32 @@ pub enum Command {
     Settings(SettingsCommand),
     /// Hold every outbound notification of a tenant (on), or deliver what was held (off).
     Panic(PanicArgs),
+    /// Manage dashboard users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from a prompt, or from stdin when it is not a terminal
+    /// (never from the command line, where other users and shell history would see it).
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum, default_value = "member")]
+        role: UserRole,
+    },
+}
+
+/// A dashboard role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UserRole {
+    /// Everything, settings and panic mode included.
+    Admin,
+    /// Read, and act on anomalies.
+    Member,
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +139,9 @@ pub struct ServeArgs {
     /// The Slack app's signing secret, for the alert buttons (`POST /v1/slack/actions`).
     #[arg(long, env = "DD0C_SLACK_SIGNING_SECRET", hide_env_values = true)]
     pub slack_signing_secret: Option<String>,
+    /// The HS256 secret of dashboard tokens (at least 32 bytes; required on Postgres).
+    #[arg(long, env = "DD0C_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,6 +19,7 @@ use serde_json::value::RawValue;
 
 use crate::backend::Backend;
 use crate::metrics::{Counter, Metrics};
+pub use dd0c_api::ApiError;
 
 /// How many rejection reasons a response lists.
 const REASONS_SHOWN: usize = 20;
@@ -34,49 +35,6 @@ pub struct App {
     pub slack_signing_secret: Option<String>,
     /// Slack requests already seen.
     pub slack_replays: crate::slack::ReplayCache,
-}
-
-/// Every way a request fails, and its status.
-#[derive(Debug)]
-pub enum ApiError {
-    Unauthorized(String),
-    Forbidden(String),
-    NotFound(String),
-    TooLarge(String),
-    BadRequest(String),
-    UnsupportedMedia(String),
-    Unavailable(String),
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, title, detail) = match self {
-            ApiError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "Unauthorized", d),
-            ApiError::Forbidden(d) => (StatusCode::FORBIDDEN, "Forbidden", d),
-            ApiError::NotFound(d) => (StatusCode::NOT_FOUND, "Not found", d),
-            ApiError::TooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", d),
-            ApiError::BadRequest(d) => (StatusCode::BAD_REQUEST, "Bad request", d),
-            ApiError::UnsupportedMedia(d) => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Unsupported media type",
-                d,
-            ),
-            ApiError::Unavailable(d) => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable", d),
-        };
-        let body = serde_json::json!({"type": "about:blank", "title": title, "status": status.as_u16(), "detail": detail});
-        let mut response = (status, Json(body)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/problem+json"),
-        );
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
-        }
-        response
-    }
 }
 
 /// The answer to an accepted push.

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         dd0c_cost::cli::Command::Dlq(c) => service(dd0c_cost::admin::dlq(c)),
         dd0c_cost::cli::Command::Settings(c) => service(dd0c_cost::admin::settings(c)),
         dd0c_cost::cli::Command::Panic(args) => service(dd0c_cost::admin::panic(args)),
+        dd0c_cost::cli::Command::User(c) => service(dd0c_cost::admin::user(c)),
     };
     match result {
         Ok(code) => code,

@@ -17,6 +17,7 @@ use crate::consumer::{Consumer, ConsumerConfig};
 use crate::handlers::{Ingest, Score};
 use crate::http::{router, App};
 use crate::metrics::{Counter, Metrics};
+use dd0c_adapters_jwt::JwtAuth;
 use dd0c_notify::Notifier;
 use dd0c_ports::clock::SystemClock;
 
@@ -78,6 +79,9 @@ pub struct ServeConfig {
     pub replica: String,
     /// The Slack app's signing secret (`DD0C_SLACK_SIGNING_SECRET`).
     pub slack_signing_secret: Option<String>,
+    /// The dashboard tokens' HS256 secret (`DD0C_JWT_SECRET`); `None`: a random one for this
+    /// process (tokens die with it).
+    pub jwt_secret: Option<String>,
 }
 
 /// Everything a dispatcher process runs.
@@ -88,17 +92,22 @@ pub struct Dispatcher {
     pub config: ServeConfig,
     pub catalog: Arc<PriceCatalog>,
     pub metrics: Arc<Metrics>,
+    /// Issues and verifies dashboard tokens.
+    pub jwt: JwtAuth,
 }
 
 impl Dispatcher {
-    /// A dispatcher over `backend`.
-    pub fn new(backend: Backend, config: ServeConfig, catalog: Arc<PriceCatalog>) -> Self {
-        Dispatcher {
+    /// A dispatcher over `backend`; fails on a weak `jwt_secret`.
+    pub fn new(backend: Backend, config: ServeConfig, catalog: Arc<PriceCatalog>) -> Result<Self> {
+        let secret = config.jwt_secret.clone().unwrap_or_else(random_secret);
+        let jwt = JwtAuth::new(&secret).map_err(anyhow::Error::msg)?;
+        Ok(Dispatcher {
             backend,
             config,
             catalog,
             metrics: Arc::new(Metrics::default()),
-        }
+            jwt,
+        })
     }
 
     /// The ingest function's consumer (tests step it with `try_execute_batch`).
@@ -136,8 +145,16 @@ impl Dispatcher {
         }
     }
 
-    /// The HTTP router.
+    /// The HTTP router: the ingress, probes and Slack actions, and the dashboard API.
     pub fn router(&self) -> axum::Router {
+        let jwt = Arc::new(self.jwt.clone());
+        let api = dd0c_api::router(Arc::new(dd0c_api::Api {
+            stores: self.backend.stores.clone(),
+            flags: self.backend.flags.clone(),
+            auth: jwt.clone(),
+            issuer: Some(jwt),
+            throttle: Default::default(),
+        }));
         router(Arc::new(App {
             backend: self.backend.clone(),
             metrics: self.metrics.clone(),
@@ -145,6 +162,7 @@ impl Dispatcher {
             slack_signing_secret: self.config.slack_signing_secret.clone(),
             slack_replays: crate::slack::ReplayCache::default(),
         }))
+        .merge(api)
     }
 
     /// Runs the configured roles until `shutdown`, then finishes the work in hand and returns.
@@ -190,7 +208,8 @@ impl Dispatcher {
             let router = self.router();
             let stop = shutdown.clone();
             tasks.spawn(async move {
-                if let Err(e) = axum::serve(listener, router)
+                let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+                if let Err(e) = axum::serve(listener, service)
                     .with_graceful_shutdown(async move { stop.cancelled().await })
                     .await
                 {
@@ -201,6 +220,14 @@ impl Dispatcher {
         while tasks.join_next().await.is_some() {}
         Ok(())
     }
+}
+
+/// 32 random bytes, hex.
+fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Keeps processed-event records 15 days: longer than EventBridge retries (24 h) and dead-letter

@@ -21,6 +21,17 @@ use crate::serve::{parse_roles, terminated, Dispatcher, Role, ServeConfig};
 
 pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
     let roles = parse_roles(&args.role).map_err(anyhow::Error::msg)?;
+    let jwt_secret = args.jwt_secret.clone().filter(|s| !s.is_empty());
+    if let Some(why) = jwt_secret
+        .as_deref()
+        .and_then(dd0c_adapters_jwt::weak_secret)
+    {
+        anyhow::bail!(why);
+    }
+    let persistent = std::env::var("DATABASE_URL").is_ok_and(|u| !u.is_empty());
+    if persistent && roles.contains(&Role::Api) && jwt_secret.is_none() {
+        anyhow::bail!("DD0C_JWT_SECRET must be set for the api role on Postgres: dashboard tokens are signed with it (e.g. `openssl rand -hex 32`)");
+    }
     let backend = Backend::from_env().await?;
     tracing::info!(backend = %backend.description, roles = ?roles, "dd0c-cost serve starting");
     let catalog = match &args.catalog {
@@ -34,7 +45,10 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
-        tracing::info!(address = %listener.local_addr()?, "HTTP API: POST /v1/events, GET /healthz /readyz /metrics");
+        tracing::info!(address = %listener.local_addr()?, "HTTP API: POST /v1/events, /v1/auth/login, /v1/anomalies…, GET /healthz /readyz /metrics");
+        if jwt_secret.is_none() {
+            tracing::warn!("DD0C_JWT_SECRET is not set: dashboard tokens are signed with a random key and end with this process");
+        }
         Some(listener)
     } else {
         None
@@ -51,6 +65,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         max_body: args.max_body_bytes,
         retention_every: Duration::from_secs(args.retention_every_seconds.max(1)),
         slack_signing_secret: args.slack_signing_secret.clone().filter(|s| !s.is_empty()),
+        jwt_secret,
         replica: format!(
             "{}-{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),
@@ -64,7 +79,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         tracing::info!("shutting down: finishing work in hand");
         stop.cancel();
     });
-    Dispatcher::new(backend, config, catalog)
+    Dispatcher::new(backend, config, catalog)?
         .run(listener, shutdown)
         .await?;
     tracing::info!("stopped");

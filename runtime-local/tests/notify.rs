@@ -106,7 +106,8 @@ async fn alerts_reach_slack_and_the_inbox_once_panic_holds_them_and_buttons_work
 
     let mut serve = config("api,ingest,score,notify");
     serve.slack_signing_secret = Some(SECRET.into());
-    let dispatcher = Dispatcher::new(backend.clone(), serve, PriceCatalog::bundled());
+    let dispatcher =
+        Dispatcher::new(backend.clone(), serve, PriceCatalog::bundled()).expect("dispatcher");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("port");

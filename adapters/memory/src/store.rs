@@ -3,7 +3,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use dd0c_ports::auth::{IngestGrant, IngestTokens};
+use dd0c_ports::auth::{IngestGrant, IngestTokens, User, Users};
 use dd0c_ports::baseline::{Baseline, BaselineKey};
 use dd0c_ports::domain::{
     Account, Anomaly, AnomalyStatus, CostEvent, Feedback, OutboxMessage, Settings, Snooze, Tenant,
@@ -37,6 +37,7 @@ struct Inner {
     /// Per outbox id: until when it is claimed, and the channels that have it.
     outbox_claims: HashMap<String, (Option<std::time::Instant>, BTreeSet<String>)>,
     tokens: HashMap<String, (IngestGrant, bool)>,
+    users: BTreeMap<String, User>,
 }
 
 impl Inner {
@@ -479,5 +480,41 @@ impl IngestTokens for MemoryStore {
             }
             None => Err(PortError::NotFound("ingest token".into())),
         }
+    }
+}
+
+#[async_trait]
+impl Users for MemoryStore {
+    async fn add_user(&self, user: &User) -> PortResult<()> {
+        let mut inner = lock(&self.inner);
+        if !inner.tenants.contains_key(&user.tenant) {
+            return Err(PortError::NotFound(format!("tenant {}", user.tenant)));
+        }
+        let email = user.email.to_lowercase();
+        if inner.users.contains_key(&email) {
+            return Err(PortError::Conflict(format!("user {email} exists")));
+        }
+        inner.users.insert(
+            email.clone(),
+            User {
+                email,
+                ..user.clone()
+            },
+        );
+        Ok(())
+    }
+
+    async fn user(&self, email: &str) -> PortResult<Option<User>> {
+        Ok(lock(&self.inner).users.get(&email.to_lowercase()).cloned())
+    }
+
+    async fn set_password_hash(&self, email: &str, password_hash: &str) -> PortResult<()> {
+        let mut inner = lock(&self.inner);
+        let user = inner
+            .users
+            .get_mut(&email.to_lowercase())
+            .ok_or_else(|| PortError::NotFound(format!("user {email}")))?;
+        user.password_hash = password_hash.to_owned();
+        Ok(())
     }
 }

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use dd0c_ports::auth::{IngestGrant, IngestTokens};
+use dd0c_ports::auth::{IngestGrant, IngestTokens, Role, User, Users};
 use dd0c_ports::baseline::{Baseline, BaselineKey};
 use dd0c_ports::domain::{
     Account, Anomaly, AnomalyStatus, CostEvent, Feedback, OutboxMessage, Settings, Snooze, Tenant,
@@ -806,6 +806,70 @@ impl IngestTokens for PgStore {
             .rows_affected();
         if revoked == 0 {
             return Err(PortError::NotFound("ingest token".into()));
+        }
+        Ok(())
+    }
+}
+
+fn parse_role(text: &str) -> PortResult<Role> {
+    decode(serde_json::Value::String(text.to_owned()), "user role")
+}
+
+#[async_trait]
+impl Users for PgStore {
+    async fn add_user(&self, user: &User) -> PortResult<()> {
+        let role = encode(&user.role, "user role")?;
+        let result = sqlx::query(
+            "INSERT INTO users (tenant_id, email, password_hash, role) VALUES ($1, lower($2), $3, $4)",
+        )
+        .bind(&user.tenant)
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(role.as_str().unwrap_or("member"))
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_violation(&e, "23505") => Err(PortError::Conflict(format!(
+                "user {} exists",
+                user.email.to_lowercase()
+            ))),
+            Err(e) if is_violation(&e, "23503") => {
+                Err(PortError::NotFound(format!("tenant {}", user.tenant)))
+            }
+            Err(e) => Err(backend("adding a user", e)),
+        }
+    }
+
+    async fn user(&self, email: &str) -> PortResult<Option<User>> {
+        let row: Option<(String, String, String, String)> = sqlx::query_as(
+            "SELECT tenant_id, email, role, password_hash FROM users WHERE email = lower($1)",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| backend("reading a user", e))?;
+        row.map(|(tenant, email, role, password_hash)| {
+            Ok(User {
+                tenant,
+                email,
+                role: parse_role(&role)?,
+                password_hash,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_password_hash(&self, email: &str, password_hash: &str) -> PortResult<()> {
+        let updated = sqlx::query("UPDATE users SET password_hash = $2 WHERE email = lower($1)")
+            .bind(email)
+            .bind(password_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| backend("rehashing a password", e))?
+            .rows_affected();
+        if updated == 0 {
+            return Err(PortError::NotFound(format!("user {email}")));
         }
         Ok(())
     }

@@ -30,6 +30,87 @@ pub async fn store_suite(stores: Stores) {
     ingest_tokens_admit_one_account(&stores).await;
     one_replica_claims_each_tick(&stores).await;
     processed_records_are_forgotten_after_retention(&stores).await;
+    users_sign_in_by_email_in_one_tenant(&stores).await;
+}
+
+async fn users_sign_in_by_email_in_one_tenant(stores: &Stores) {
+    use crate::auth::{Role, User};
+    let tenant = unique("t");
+    stores
+        .tenants
+        .add_tenant(&Tenant {
+            name: tenant.clone(),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .expect("tenant");
+    let email = format!("{}@Example.com", unique("Maria"));
+    let user = User {
+        tenant: tenant.clone(),
+        email: email.clone(),
+        role: Role::Admin,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+    };
+    stores.users.add_user(&user).await.expect("added");
+    let found = stores
+        .users
+        .user(&email.to_uppercase())
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(
+        found.email,
+        email.to_lowercase(),
+        "stored lowercase, found in any case"
+    );
+    assert_eq!(
+        (found.tenant.as_str(), found.role),
+        (tenant.as_str(), Role::Admin)
+    );
+    let elsewhere = User {
+        tenant: unique("t"),
+        ..user.clone()
+    };
+    assert!(
+        matches!(
+            stores.users.add_user(&elsewhere).await,
+            Err(PortError::Conflict(_)) | Err(PortError::NotFound(_))
+        ),
+        "an e-mail belongs to one tenant"
+    );
+    let taken = User {
+        email: email.to_uppercase(),
+        ..user.clone()
+    };
+    assert!(matches!(
+        stores.users.add_user(&taken).await,
+        Err(PortError::Conflict(_))
+    ));
+    stores
+        .users
+        .set_password_hash(&email, "$argon2id$new")
+        .await
+        .expect("rehash");
+    assert_eq!(
+        stores
+            .users
+            .user(&email)
+            .await
+            .expect("read")
+            .map(|u| u.password_hash),
+        Some("$argon2id$new".into())
+    );
+    assert!(matches!(
+        stores
+            .users
+            .set_password_hash("nobody@example.com", "x")
+            .await,
+        Err(PortError::NotFound(_))
+    ));
+    assert_eq!(
+        stores.users.user("nobody@example.com").await.expect("read"),
+        None
+    );
 }
 
 async fn one_replica_claims_each_tick(stores: &Stores) {

@@ -43,6 +43,7 @@ pub fn config(roles: &str) -> ServeConfig {
         retention_every: Duration::from_secs(3600),
         replica: unique("replica"),
         slack_signing_secret: None,
+        jwt_secret: None,
     }
 }
 
@@ -87,7 +88,7 @@ pub async fn onboard(backend: &Backend, account_id: &str) -> String {
 
 pub async fn dispatcher(database_url: &str, roles: &str) -> Dispatcher {
     let backend = Backend::postgres(database_url, 20).await.expect("backend");
-    Dispatcher::new(backend, config(roles), PriceCatalog::bundled())
+    Dispatcher::new(backend, config(roles), PriceCatalog::bundled()).expect("dispatcher")
 }
 
 /// Steps both consumers until neither finds work twice in a row.

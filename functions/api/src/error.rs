@@ -1,0 +1,83 @@
+//! Every way a request fails, mapped to its status and a problem-details body (RFC 9457) in one
+//! place. Details are written for the caller; internals (SQL, stack, secrets) never appear.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use dd0c_ports::PortError;
+
+/// A failed request.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 401: no or invalid credentials.
+    Unauthorized(String),
+    /// 403: valid credentials, not allowed.
+    Forbidden(String),
+    /// 404: nothing of the caller's tenant under this name.
+    NotFound(String),
+    /// 409: it exists already.
+    Conflict(String),
+    /// 413.
+    TooLarge(String),
+    /// 400: the request is malformed; the detail names where.
+    BadRequest(String),
+    /// 415.
+    UnsupportedMedia(String),
+    /// 429: too many failed sign-ins; retry after the given seconds.
+    TooManyRequests(String, u64),
+    /// 503: a backend does not answer.
+    Unavailable(String),
+}
+
+impl From<PortError> for ApiError {
+    fn from(error: PortError) -> Self {
+        match error {
+            PortError::NotFound(what) => ApiError::NotFound(what),
+            PortError::Conflict(what) => ApiError::Conflict(what),
+            PortError::Invalid(what) => ApiError::BadRequest(what),
+            PortError::Unauthorized(_) => ApiError::Unauthorized("invalid or expired token".into()),
+            other => {
+                tracing::warn!(error = %other, "backend failure behind an API request");
+                ApiError::Unavailable("a backend is unavailable; try again shortly".into())
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut retry_after = None;
+        let (status, title, detail) = match self {
+            ApiError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "Unauthorized", d),
+            ApiError::Forbidden(d) => (StatusCode::FORBIDDEN, "Forbidden", d),
+            ApiError::NotFound(d) => (StatusCode::NOT_FOUND, "Not found", d),
+            ApiError::Conflict(d) => (StatusCode::CONFLICT, "Conflict", d),
+            ApiError::TooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", d),
+            ApiError::BadRequest(d) => (StatusCode::BAD_REQUEST, "Bad request", d),
+            ApiError::UnsupportedMedia(d) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported media type",
+                d,
+            ),
+            ApiError::TooManyRequests(d, seconds) => {
+                retry_after = Some(seconds);
+                (StatusCode::TOO_MANY_REQUESTS, "Too many requests", d)
+            }
+            ApiError::Unavailable(d) => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable", d),
+        };
+        let body = serde_json::json!({"type": "about:blank", "title": title, "status": status.as_u16(), "detail": detail});
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}

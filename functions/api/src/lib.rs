@@ -1,0 +1,427 @@
+//! # dd0c-api
+//!
+//! The dashboard API: one axum [`Router`] served by the local dispatcher (and, in the cloud, by
+//! `lambda-api`). Every route but sign-in takes a bearer token, and every store call takes the
+//! caller's tenant from that token — never from the request — so one tenant cannot name
+//! another's data: it gets 404 or an empty list.
+//!
+//! Map:
+//! - [`router`] — the routes (`/v1/auth/login`, `/v1/me`, `/v1/anomalies…`, `/v1/settings`,
+//!   `/v1/panic`).
+//! - [`passwords`] — argon2id hashing at OWASP's minimum, upgraded on sign-in.
+//! - [`throttle`] — failed sign-ins per e-mail and per address.
+//! - [`ApiError`] — failures as problem details, mapped in one place.
+
+pub mod passwords;
+pub mod throttle;
+
+mod error;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, TimeDelta, Utc};
+use dd0c_ports::auth::{Auth, Principal, Role, TokenIssuer};
+use dd0c_ports::domain::{
+    Anomaly, AnomalyStatus, Feedback, FeedbackAction, Settings, Severity, SnoozeScope,
+};
+use dd0c_ports::flags::Flags;
+use dd0c_ports::store::{AnomalyFilter, Stores};
+use dd0c_score::{feedback, ScoreError};
+use serde::{Deserialize, Serialize};
+
+pub use error::ApiError;
+
+/// Most anomalies one page returns.
+pub const MAX_PAGE: usize = 200;
+
+/// What the routes use.
+#[allow(missing_debug_implementations)]
+pub struct Api {
+    /// Every store.
+    pub stores: Stores,
+    /// Panic mode.
+    pub flags: Arc<dyn Flags>,
+    /// Verifies bearer tokens.
+    pub auth: Arc<dyn Auth>,
+    /// Issues tokens at local sign-in; `None` where an identity provider signs users in.
+    pub issuer: Option<Arc<dyn TokenIssuer>>,
+    /// Failed sign-ins.
+    pub throttle: throttle::Throttle,
+}
+
+/// The authenticated caller of a route.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<Arc<Api>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, api: &Arc<Api>) -> Result<Self, ApiError> {
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                ApiError::Unauthorized("an Authorization: Bearer token is required".into())
+            })?;
+        api.auth
+            .verify(bearer)
+            .await
+            .map(Caller)
+            .map_err(|_| ApiError::Unauthorized("invalid or expired token".into()))
+    }
+}
+
+impl Caller {
+    fn admin(&self) -> Result<(), ApiError> {
+        match self.0.role {
+            Role::Admin => Ok(()),
+            Role::Member => Err(ApiError::Forbidden("this needs the admin role".into())),
+        }
+    }
+}
+
+/// The routes over `api`.
+pub fn router(api: Arc<Api>) -> Router {
+    Router::new()
+        .route("/v1/auth/login", post(login))
+        .route("/v1/me", get(me))
+        .route("/v1/anomalies", get(anomalies))
+        .route("/v1/anomalies/{id}", get(anomaly))
+        .route("/v1/anomalies/{id}/{action}", post(act))
+        .route("/v1/settings", get(settings).put(put_settings))
+        .route("/v1/panic", get(panic).put(put_panic))
+        .with_state(api)
+}
+
+#[derive(Debug, Deserialize)]
+struct Login {
+    email: String,
+    password: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Token {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+}
+
+/// Who is signing in, for throttling: behind a proxy the first `X-Forwarded-For` hop, else the
+/// socket peer (when the server records it), else nobody in particular.
+#[derive(Debug, Clone)]
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_owned());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(a)| a.ip().to_string());
+        Ok(ClientAddress(forwarded.or(peer).unwrap_or_default()))
+    }
+}
+
+async fn login(
+    State(api): State<Arc<Api>>,
+    ClientAddress(client): ClientAddress,
+    body: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Token>, ApiError> {
+    let issuer = api.issuer.clone().ok_or_else(|| {
+        ApiError::NotFound("sign-in goes through the identity provider here".into())
+    })?;
+    let Json(login) = body.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "expected {{\"email\", \"password\"}}: {}",
+            e.body_text()
+        ))
+    })?;
+    let email = login.email.trim().to_lowercase();
+    let keys = [format!("email:{email}"), format!("addr:{client}")];
+    if let Some(seconds) = api.throttle.blocked(&keys) {
+        return Err(ApiError::TooManyRequests(
+            format!("too many failed sign-ins; try again in {seconds} s"),
+            seconds,
+        ));
+    }
+    let user = api.stores.users.user(&email).await?;
+    let password = login.password;
+    let checked = match &user {
+        Some(user) => {
+            let stored = user.password_hash.clone();
+            let password = password.clone();
+            blocking(move || passwords::check(&stored, &password)).await?
+        }
+        None => {
+            let password = password.clone();
+            blocking(move || {
+                passwords::check_nobody(&password);
+                passwords::Checked::Wrong
+            })
+            .await?
+        }
+    };
+    let user = match (user, checked) {
+        (Some(user), passwords::Checked::Right | passwords::Checked::RightButWeak) => user,
+        _ => {
+            api.throttle.failed(&keys);
+            return Err(ApiError::Unauthorized("wrong e-mail or password".into()));
+        }
+    };
+    api.throttle.succeeded(&keys[0]);
+    if checked == passwords::Checked::RightButWeak {
+        let rehashed = blocking(move || passwords::hash(&password)).await?;
+        match rehashed {
+            Ok(hash) => {
+                api.stores
+                    .users
+                    .set_password_hash(&user.email, &hash)
+                    .await?
+            }
+            Err(e) => tracing::warn!(error = %e, "could not upgrade a password hash"),
+        }
+    }
+    let principal = Principal {
+        subject: user.email.clone(),
+        email: Some(user.email),
+        tenant: user.tenant,
+        role: user.role,
+    };
+    let (access_token, expires_in) = issuer.issue(&principal)?;
+    Ok(Json(Token {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+    }))
+}
+
+/// Runs argon2 (tens of milliseconds of CPU) off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| ApiError::Unavailable("password check interrupted".into()))
+}
+
+async fn me(Caller(principal): Caller) -> Json<Principal> {
+    Json(principal)
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    severity: Option<String>,
+    status: Option<String>,
+    account: Option<String>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+struct AnomalyPage {
+    items: Vec<Anomaly>,
+    next_cursor: Option<String>,
+}
+
+/// A comma-separated query parameter of enum values, spelled as in JSON (`critical,warning`).
+fn parse_list<T: serde::de::DeserializeOwned>(
+    name: &str,
+    text: Option<&str>,
+) -> Result<Vec<T>, ApiError> {
+    text.unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            serde_json::from_value(serde_json::Value::from(s))
+                .map_err(|_| ApiError::BadRequest(format!("{name}: {s:?} is not a known value")))
+        })
+        .collect()
+}
+
+async fn anomalies(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<AnomalyPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let filter = AnomalyFilter {
+        severities: parse_list::<Severity>("severity", query.severity.as_deref())?,
+        statuses: parse_list::<AnomalyStatus>("status", query.status.as_deref())?,
+        account_id: query.account,
+        from: query.from,
+        to: query.to,
+    };
+    let limit = query.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    let page = api
+        .stores
+        .anomalies
+        .anomalies(&principal.tenant, &filter, query.cursor.as_deref(), limit)
+        .await?;
+    Ok(Json(AnomalyPage {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+struct AnomalyDetail {
+    anomaly: Anomaly,
+    feedback: Vec<Feedback>,
+}
+
+async fn anomaly(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<AnomalyDetail>, ApiError> {
+    let anomaly = api
+        .stores
+        .anomalies
+        .anomaly(&principal.tenant, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no anomaly {id}")))?;
+    let feedback = api
+        .stores
+        .anomalies
+        .feedback(&principal.tenant, &id)
+        .await?;
+    Ok(Json(AnomalyDetail { anomaly, feedback }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActBody {
+    /// Snooze length in hours (default 24).
+    hours: Option<u32>,
+    /// What a snooze silences: `actor` (default), `resource_kind` or `account`.
+    scope: Option<String>,
+}
+
+async fn act(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+    Path((id, action)): Path<(String, String)>,
+    body: Option<Json<ActBody>>,
+) -> Result<Json<AnomalyDetail>, ApiError> {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let tenant = &principal.tenant;
+    let stores = &api.stores;
+    let found = stores
+        .anomalies
+        .anomaly(tenant, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no anomaly {id}")))?;
+    let now = Utc::now();
+    let action = match action.as_str() {
+        "acknowledge" => FeedbackAction::Acknowledge,
+        "expected" => FeedbackAction::MarkExpected,
+        "resolve" => FeedbackAction::Resolve,
+        "snooze" => {
+            let hours = body.hours.unwrap_or(24).clamp(1, 24 * 90);
+            let scope = match body.scope.as_deref().unwrap_or("actor") {
+                "actor" => SnoozeScope::Actor(found.actor_arn.clone()),
+                "resource_kind" => SnoozeScope::ResourceKind(found.resource_kind.clone()),
+                "account" => SnoozeScope::Account(found.account_id.clone()),
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "scope {other:?}: one of actor, resource_kind, account"
+                    )))
+                }
+            };
+            FeedbackAction::Snooze {
+                scope,
+                until: now + TimeDelta::hours(i64::from(hours)),
+            }
+        }
+        other => {
+            return Err(ApiError::NotFound(format!(
+                "no action {other:?} (acknowledge, snooze, expected, resolve)"
+            )))
+        }
+    };
+    feedback::apply(
+        stores.score.as_ref(),
+        stores.anomalies.as_ref(),
+        tenant,
+        &id,
+        action,
+        &principal.subject,
+        now,
+    )
+    .await
+    .map_err(|e| match e {
+        ScoreError::Store(port) => ApiError::from(port),
+        other => ApiError::Unavailable(other.to_string()),
+    })?;
+    anomaly(State(api.clone()), Caller(principal.clone()), Path(id)).await
+}
+
+async fn settings(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+) -> Result<Json<Settings>, ApiError> {
+    Ok(Json(api.stores.settings.settings(&principal.tenant).await?))
+}
+
+async fn put_settings(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    body: Result<Json<Settings>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Settings>, ApiError> {
+    caller.admin()?;
+    let Json(settings) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    settings.validate().map_err(ApiError::BadRequest)?;
+    dd0c_notify::digest::time_zone(&settings.digest_time_zone)
+        .map_err(|e| ApiError::BadRequest(format!("digest_time_zone: {e}")))?;
+    api.stores
+        .settings
+        .put_settings(&caller.0.tenant, &settings)
+        .await?;
+    Ok(Json(settings))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Panic {
+    on: bool,
+}
+
+async fn panic(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+) -> Result<Json<Panic>, ApiError> {
+    Ok(Json(Panic {
+        on: api.flags.panic_mode(&principal.tenant).await?,
+    }))
+}
+
+async fn put_panic(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    body: Result<Json<Panic>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Panic>, ApiError> {
+    caller.admin()?;
+    let Json(wanted) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    api.flags
+        .set_panic_mode(&caller.0.tenant, wanted.on)
+        .await?;
+    tracing::info!(tenant = %caller.0.tenant, on = wanted.on, by = %caller.0.subject, "panic mode set");
+    Ok(Json(wanted))
+}

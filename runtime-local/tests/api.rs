@@ -1,0 +1,457 @@
+//! The dashboard API on Postgres: sign-in (argon2id, throttled, upgraded hashes), and tenant
+//! isolation on every route — a tenant's token never reaches another tenant's data.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use dd0c_cost::serve::Dispatcher;
+use dd0c_ingest::PriceCatalog;
+use dd0c_ports::conformance::{anomaly_for, cost_event, unique};
+use dd0c_ports::domain::{Account, Tenant};
+use dd0c_ports::store::{CommitOutcome, ScoreCommit};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::{config, fresh_database};
+use tokio_util::sync::CancellationToken;
+
+const SECRET: &str = "9c1f0e5b7a3d4e2f8a6b0c1d2e3f40516273849a5b6c7d8e";
+const PASSWORD: &str = "correct horse battery staple";
+
+struct App {
+    address: String,
+    url: String,
+    dispatcher: Dispatcher,
+    _stop: StopOnDrop,
+}
+
+struct StopOnDrop(CancellationToken);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+async fn spawn_app() -> App {
+    let url = fresh_database().await;
+    let backend = dd0c_cost::backend::Backend::postgres(&url, 10)
+        .await
+        .expect("backend");
+    let mut serve = config("api");
+    serve.jwt_secret = Some(SECRET.into());
+    let dispatcher = Dispatcher::new(backend, serve, PriceCatalog::bundled()).expect("dispatcher");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("port");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let stop = CancellationToken::new();
+    tokio::spawn(dispatcher.clone().run(Some(listener), stop.clone()));
+    App {
+        address,
+        url,
+        dispatcher,
+        _stop: StopOnDrop(stop),
+    }
+}
+
+/// A tenant with one account and three anomalies; their ids.
+async fn tenant_with_anomalies(app: &App, tenant: &str) -> Vec<String> {
+    let stores = &app.dispatcher.backend.stores;
+    stores
+        .tenants
+        .add_tenant(&Tenant {
+            name: tenant.into(),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .expect("tenant");
+    stores
+        .tenants
+        .add_account(&Account {
+            tenant: tenant.into(),
+            account_id: "111122223333".into(),
+            name: None,
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .expect("account");
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let event = cost_event(tenant, "111122223333", &format!("{tenant}-ev{i}"), i, 10.0);
+        let anomaly = anomaly_for(&event);
+        ids.push(anomaly.anomaly_id.clone());
+        let commit = ScoreCommit {
+            event,
+            baselines: Vec::new(),
+            anomaly: Some(anomaly),
+            outbox: None,
+            consumed: None,
+        };
+        assert_eq!(
+            stores.score.commit(commit).await.expect("commit"),
+            CommitOutcome::Committed
+        );
+    }
+    ids
+}
+
+/// `dd0c-cost user add`, the password on stdin.
+fn add_user(
+    url: &str,
+    tenant: &str,
+    email: &str,
+    role: &str,
+    password: &str,
+) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dd0c-cost"))
+        .args([
+            "user", "add", "--tenant", tenant, "--email", email, "--role", role,
+        ])
+        .env("DATABASE_URL", url)
+        .env("DD0C_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("password");
+    child.wait_with_output().expect("finished")
+}
+
+async fn login(app: &App, email: &str, password: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/v1/auth/login", app.address))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("sent")
+}
+
+async fn token(app: &App, email: &str) -> String {
+    let response = login(app, email, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3600);
+    body["access_token"].as_str().expect("token").to_owned()
+}
+
+async fn call(
+    app: &App,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let client = reqwest::Client::new();
+    let url = format!("{}{path}", app.address);
+    let mut request = match method {
+        "GET" => client.get(url),
+        "PUT" => client.put(url),
+        _ => client.post(url),
+    };
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("sent");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn users_sign_in_and_see_only_their_tenant() {
+    let app = spawn_app().await;
+    let (a, b) = (unique("a"), unique("b"));
+    let a_ids = tenant_with_anomalies(&app, &a).await;
+    let b_ids = tenant_with_anomalies(&app, &b).await;
+    let (admin, member) = (
+        format!("{}@a.example", unique("admin")),
+        format!("{}@b.example", unique("member")),
+    );
+    let added = add_user(&app.url, &a, &admin, "admin", PASSWORD);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert!(add_user(&app.url, &b, &member, "member", PASSWORD)
+        .status
+        .success());
+    let short = add_user(&app.url, &b, "x@b.example", "member", "short");
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12"));
+    let stored = app
+        .dispatcher
+        .backend
+        .stores
+        .users
+        .user(&admin)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert!(
+        stored
+            .password_hash
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{}",
+        stored.password_hash
+    );
+
+    let token_a = token(&app, &admin).await;
+    let token_b = token(&app, &member).await;
+    let (status, me) = call(&app, "GET", "/v1/me", Some(&token_a), None).await;
+    assert_eq!(
+        (status, me["tenant"].as_str(), me["role"].as_str()),
+        (StatusCode::OK, Some(a.as_str()), Some("admin"))
+    );
+
+    // Lists hold only the caller's tenant.
+    let (_, list) = call(&app, "GET", "/v1/anomalies?limit=100", Some(&token_a), None).await;
+    let mut listed: Vec<String> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["anomaly_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    listed.sort();
+    let mut mine = a_ids.clone();
+    mine.sort();
+    assert_eq!(listed, mine);
+    let (_, page) = call(&app, "GET", "/v1/anomalies?limit=2", Some(&token_a), None).await;
+    let cursor = page["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_owned();
+    let (_, rest) = call(
+        &app,
+        "GET",
+        &format!("/v1/anomalies?limit=2&cursor={cursor}"),
+        Some(&token_a),
+        None,
+    )
+    .await;
+    assert_eq!(rest["items"].as_array().map(Vec::len), Some(1));
+    let (status, _) = call(
+        &app,
+        "GET",
+        "/v1/anomalies?severity=loud",
+        Some(&token_a),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Every route with the other tenant's ids: 404, never its data.
+    let theirs = &b_ids[0];
+    for (method, path) in [
+        ("GET", format!("/v1/anomalies/{theirs}")),
+        ("POST", format!("/v1/anomalies/{theirs}/acknowledge")),
+        ("POST", format!("/v1/anomalies/{theirs}/snooze")),
+        ("POST", format!("/v1/anomalies/{theirs}/expected")),
+        ("POST", format!("/v1/anomalies/{theirs}/resolve")),
+    ] {
+        let (status, body) = call(&app, method, &path, Some(&token_a), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+        assert!(
+            body.get("anomaly").is_none() && body.get("feedback").is_none(),
+            "{body}"
+        );
+    }
+    let (_, theirs_after) = call(
+        &app,
+        "GET",
+        &format!("/v1/anomalies/{theirs}"),
+        Some(&token_b),
+        None,
+    )
+    .await;
+    assert_eq!(
+        theirs_after["anomaly"]["status"], "open",
+        "untouched by the other tenant"
+    );
+
+    // Acting on one's own anomaly goes through the scorer's feedback.
+    let (status, acted) = call(
+        &app,
+        "POST",
+        &format!("/v1/anomalies/{}/snooze", a_ids[0]),
+        Some(&token_a),
+        Some(json!({"hours": 4})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{acted}");
+    assert_eq!(acted["anomaly"]["status"], "snoozed");
+    assert_eq!(acted["feedback"][0]["by"], admin.as_str());
+
+    // Settings and panic mode: per tenant; changing them needs the admin role.
+    let (status, _) = call(
+        &app,
+        "PUT",
+        "/v1/settings",
+        Some(&token_a),
+        Some(json!({"email_to": ["finops@a.example"], "digest_hour": 7})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, seen_by_b) = call(&app, "GET", "/v1/settings", Some(&token_b), None).await;
+    assert_eq!(seen_by_b["email_to"], json!([]), "b has its own settings");
+    let (status, _) = call(
+        &app,
+        "PUT",
+        "/v1/settings",
+        Some(&token_b),
+        Some(json!({"digest_hour": 7})),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a member cannot change settings"
+    );
+    let (status, body) = call(
+        &app,
+        "PUT",
+        "/v1/settings",
+        Some(&token_a),
+        Some(json!({"digest_hour": 30})),
+    )
+    .await;
+    assert!(
+        status == StatusCode::BAD_REQUEST
+            && body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("digest_hour")),
+        "{body}"
+    );
+    let (status, _) = call(
+        &app,
+        "PUT",
+        "/v1/panic",
+        Some(&token_a),
+        Some(json!({"on": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        call(&app, "GET", "/v1/panic", Some(&token_a), None).await.1,
+        json!({"on": true})
+    );
+    assert_eq!(
+        call(&app, "GET", "/v1/panic", Some(&token_b), None).await.1,
+        json!({"on": false})
+    );
+    assert_eq!(
+        call(
+            &app,
+            "PUT",
+            "/v1/panic",
+            Some(&token_b),
+            Some(json!({"on": true}))
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Without a valid token, every route is 401 and says nothing more.
+    let forged = format!("{token_a}x");
+    for path in [
+        "/v1/me",
+        "/v1/anomalies",
+        &format!("/v1/anomalies/{}", a_ids[0]),
+        "/v1/settings",
+        "/v1/panic",
+    ] {
+        for bearer in [None, Some(forged.as_str()), Some("")] {
+            let (status, body) = call(&app, "GET", path, bearer, None).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} {bearer:?}");
+            assert_eq!(body["title"], "Unauthorized");
+        }
+    }
+}
+
+#[tokio::test]
+async fn sign_in_is_throttled_and_weak_hashes_are_upgraded() {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let app = spawn_app().await;
+    let tenant = unique("t");
+    tenant_with_anomalies(&app, &tenant).await;
+    let email = format!("{}@t.example", unique("old"));
+    // A hash from an older, weaker policy (argon2id, 4 MiB, t = 1).
+    let weak = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(4096, 1, 1, None).expect("params"),
+    )
+    .hash_password(
+        PASSWORD.as_bytes(),
+        &SaltString::generate(&mut rand::rngs::OsRng),
+    )
+    .expect("hash")
+    .to_string();
+    let users = app.dispatcher.backend.stores.users.clone();
+    users
+        .add_user(&dd0c_ports::auth::User {
+            tenant: tenant.clone(),
+            email: email.clone(),
+            role: dd0c_ports::auth::Role::Member,
+            password_hash: weak.clone(),
+        })
+        .await
+        .expect("user");
+    token(&app, &email).await;
+    let upgraded = users
+        .user(&email)
+        .await
+        .expect("read")
+        .expect("user")
+        .password_hash;
+    assert!(
+        upgraded != weak && upgraded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{upgraded}"
+    );
+
+    // Wrong password and unknown e-mail answer alike.
+    let wrong = login(&app, &email, "not the password").await;
+    let nobody = login(&app, "nobody@t.example", "whatever").await;
+    assert_eq!(
+        (wrong.status(), nobody.status()),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+    let (wrong, nobody): (Value, Value) = (
+        wrong.json().await.expect("json"),
+        nobody.json().await.expect("json"),
+    );
+    assert_eq!(wrong["detail"], nobody["detail"]);
+
+    // Five failures from one address (two above, three guesses) lock it for the window.
+    for _ in 0..3 {
+        assert_eq!(
+            login(&app, &email, "guess").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let locked = login(&app, &email, PASSWORD).await;
+    assert_eq!(
+        locked.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password, once throttled"
+    );
+    assert!(locked.headers().get("retry-after").is_some());
+    let bad_body = reqwest::Client::new()
+        .post(format!("{}/v1/auth/login", app.address))
+        .body("email=x")
+        .send()
+        .await
+        .expect("sent");
+    assert!(bad_body.status().is_client_error());
+}

@@ -395,6 +395,12 @@ pub struct Account {
     pub name: Option<String>,
     /// When it was added.
     pub created_at: DateTime<Utc>,
+    /// The IAM role dd0c/cost assumes in the account (cloud mode); one tenant per role.
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    /// The ExternalId of that role's trust policy, generated server-side (never by the client).
+    #[serde(default)]
+    pub external_id: Option<String>,
 }
 
 /// Scoring thresholds; tenant-wide, optionally overridden per account.

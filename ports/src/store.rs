@@ -288,7 +288,8 @@ pub trait TenantStore: Send + Sync {
     async fn tenant(&self, name: &str) -> PortResult<Option<Tenant>>;
     /// Every tenant, by name.
     async fn tenants(&self) -> PortResult<Vec<Tenant>>;
-    /// Adds an account to its tenant; `Conflict` if this tenant already has it.
+    /// Adds an account to its tenant; `Conflict` if this tenant already has it, or if its
+    /// `role_arn` is already any tenant's.
     async fn add_account(&self, account: &Account) -> PortResult<()>;
     /// One account of a tenant.
     async fn account(&self, tenant: &str, account_id: &str) -> PortResult<Option<Account>>;

@@ -104,6 +104,8 @@ async fn onboarded(url: &str) -> Pipeline {
             .stores
             .tenants
             .add_account(&Account {
+                role_arn: None,
+                external_id: None,
                 tenant: TENANT.into(),
                 account_id: account_id.clone(),
                 name: None,

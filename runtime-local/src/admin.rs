@@ -14,7 +14,6 @@ use dd0c_ports::auth::{token_sha256, IngestGrant};
 use dd0c_ports::domain::{Account, CostEvent, Tenant};
 use dd0c_ports::store::AnomalyFilter;
 use dd0c_score::{Scored, Scorer};
-use rand::RngCore;
 
 use crate::backend::Backend;
 use crate::cli::{
@@ -61,16 +60,6 @@ pub async fn tenant(command: TenantCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A new ingest token: 32 random bytes, hex, with a recognizable prefix for secret scanners.
-fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!(
-        "dd0c_ing_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
-}
-
 pub async fn account(command: AccountCommand) -> Result<ExitCode> {
     let AccountCommand::Add {
         tenant,
@@ -88,13 +77,15 @@ pub async fn account(command: AccountCommand) -> Result<ExitCode> {
         .stores
         .tenants
         .add_account(&Account {
+            role_arn: None,
+            external_id: None,
             tenant: tenant.clone(),
             account_id: account_id.clone(),
             name,
             created_at: Utc::now(),
         })
         .await?;
-    let token = new_token();
+    let token = dd0c_api::accounts::new_ingest_token();
     let hash = token_sha256(&token);
     backend
         .stores

@@ -131,6 +131,8 @@ async fn load_demo(backend: &Backend, dir: &std::path::Path) -> Result<()> {
     }
     for account_id in &accounts {
         let account = Account {
+            role_arn: None,
+            external_id: None,
             tenant: DEFAULT_TENANT.into(),
             account_id: account_id.clone(),
             name: None,

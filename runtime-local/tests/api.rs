@@ -70,6 +70,8 @@ async fn tenant_with_anomalies(app: &App, tenant: &str) -> Vec<String> {
     stores
         .tenants
         .add_account(&Account {
+            role_arn: None,
+            external_id: None,
             tenant: tenant.into(),
             account_id: "111122223333".into(),
             name: None,
@@ -155,6 +157,7 @@ async fn call(
     let mut request = match method {
         "GET" => client.get(url),
         "PUT" => client.put(url),
+        "DELETE" => client.delete(url),
         _ => client.post(url),
     };
     if let Some(token) = token {
@@ -361,6 +364,151 @@ async fn users_sign_in_and_see_only_their_tenant() {
         .0,
         StatusCode::FORBIDDEN
     );
+
+    // Onboarding: the ExternalId is the server's (a UUIDv4), never the client's.
+    let role = |account: &str| format!("arn:aws:iam::{account}:role/dd0c-cost-reader");
+    let (status, added) = call(
+        &app,
+        "POST",
+        "/v1/accounts",
+        Some(&token_a),
+        Some(
+            json!({"account_id": "444455556666", "name": "data", "role_arn": role("444455556666")}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    let external_id = added["external_id"].as_str().expect("external id");
+    assert!(
+        external_id.len() == 36 && external_id.as_bytes()[14] == b'4',
+        "{external_id}"
+    );
+    assert_eq!(added["iam_policy"]["Version"], "2012-10-17");
+    let ingest_token = added["ingest_token"].as_str().expect("token").to_owned();
+    assert!(ingest_token.starts_with("dd0c_ing_"));
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/accounts",
+        Some(&token_a),
+        Some(json!({"account_id": "777788889999", "external_id": "mine"})),
+    )
+    .await;
+    assert!(
+        status == StatusCode::BAD_REQUEST
+            && body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("external_id")),
+        "{body}"
+    );
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/v1/accounts",
+        Some(&token_a),
+        Some(json!({"account_id": "12345"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/v1/accounts",
+        Some(&token_b),
+        Some(json!({"account_id": "444455556666"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "members do not onboard");
+    let pushed = reqwest::Client::new()
+        .post(format!("{}/v1/events", app.address))
+        .bearer_auth(&ingest_token)
+        .json(&json!({"eventVersion": "1.09", "eventTime": "2026-03-01T10:00:00Z", "eventSource": "ec2.amazonaws.com", "eventName": "RunInstances",
+            "awsRegion": "us-east-1", "recipientAccountId": "444455556666", "eventID": "api-1", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::444455556666:user/x"},
+            "requestParameters": {"instanceType": "m5.large"}}))
+        .send()
+        .await
+        .expect("pushed");
+    assert_eq!(
+        pushed.status(),
+        StatusCode::ACCEPTED,
+        "the onboarding token admits the account's records"
+    );
+
+    // Tokens: created per account, revoked by hash, only within the tenant.
+    let (status, created) = call(
+        &app,
+        "POST",
+        "/v1/accounts/444455556666/tokens",
+        Some(&token_a),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let hash = created["token_sha256"].as_str().expect("hash").to_owned();
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/v1/accounts/444455556666/tokens",
+        Some(&token_b),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(
+        &app,
+        "DELETE",
+        &format!("/v1/tokens/{hash}"),
+        Some(&token_b),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a member may not revoke");
+
+    // Baselines and costs: the caller's tenant only.
+    let (_, baselines) = call(&app, "GET", "/v1/baselines", Some(&token_b), None).await;
+    assert!(
+        baselines
+            .as_array()
+            .is_some_and(|all| all.iter().all(|x| x["key"]["tenant"] == b.as_str())),
+        "{baselines}"
+    );
+    let (status, costs) = call(
+        &app,
+        "GET",
+        "/v1/costs?from=2020-01-01T00:00:00Z&to=2030-01-01T00:00:00Z&bucket=day",
+        Some(&token_a),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{costs}");
+    let series = costs["series"].as_array().expect("series");
+    let total: f64 = series
+        .iter()
+        .flat_map(|s| s["points"].as_array().cloned().unwrap_or_default())
+        .map(|p| p["hourly_usd"].as_f64().unwrap_or(0.0))
+        .sum();
+    assert_eq!(total, 30.0, "a's three 10 $/h events, none of b's: {costs}");
+    assert_eq!(
+        call(&app, "GET", "/v1/costs?bucket=week", Some(&token_a), None)
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Removing "111122223333" removes the caller's account of that id, not the other tenant's.
+    let (status, _) = call(
+        &app,
+        "DELETE",
+        "/v1/accounts/111122223333",
+        Some(&token_a),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, left_b) = call(&app, "GET", "/v1/accounts", Some(&token_b), None).await;
+    assert_eq!(left_b.as_array().map(Vec::len), Some(1), "{left_b}");
+    let (_, left_a) = call(&app, "GET", "/v1/accounts", Some(&token_a), None).await;
+    assert_eq!(left_a[0]["account_id"], "444455556666", "{left_a}");
 
     // Without a valid token, every route is 401 and says nothing more.
     let forged = format!("{token_a}x");

@@ -324,9 +324,14 @@ impl TenantStore for MemoryStore {
     async fn add_account(&self, account: &Account) -> PortResult<()> {
         let mut inner = lock(&self.inner);
         let key = (account.tenant.clone(), account.account_id.clone());
-        if inner.accounts.contains_key(&key) {
+        let role_taken = account.role_arn.is_some()
+            && inner
+                .accounts
+                .values()
+                .any(|a| a.role_arn == account.role_arn);
+        if inner.accounts.contains_key(&key) || role_taken {
             return Err(PortError::Conflict(format!(
-                "account {} exists in tenant {}",
+                "account {} exists in tenant {}, or its role is another tenant's",
                 account.account_id, account.tenant
             )));
         }

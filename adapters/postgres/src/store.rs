@@ -20,6 +20,29 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
 use crate::error::{backend, payload};
 use crate::queue::delete_delivered;
 
+/// An `accounts` row: tenant, id, name, created, role, ExternalId.
+type AccountRow = (
+    String,
+    String,
+    Option<String>,
+    DateTime<Utc>,
+    Option<String>,
+    Option<String>,
+);
+
+fn account_of(
+    (tenant, account_id, name, created_at, role_arn, external_id): AccountRow,
+) -> Account {
+    Account {
+        tenant,
+        account_id,
+        name,
+        created_at,
+        role_arn,
+        external_id,
+    }
+}
+
 /// The columns of a batch of baseline writes, bound as arrays.
 #[derive(Default)]
 struct BaselineColumns {
@@ -567,17 +590,19 @@ impl TenantStore for PgStore {
     }
 
     async fn add_account(&self, account: &Account) -> PortResult<()> {
-        match sqlx::query("INSERT INTO accounts (tenant_id, account_id, name, created_at) VALUES ($1, $2, $3, $4)")
+        match sqlx::query("INSERT INTO accounts (tenant_id, account_id, name, created_at, role_arn, external_id) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&account.tenant)
             .bind(&account.account_id)
             .bind(&account.name)
             .bind(account.created_at)
+            .bind(&account.role_arn)
+            .bind(&account.external_id)
             .execute(&self.pool)
             .await
         {
             Ok(_) => Ok(()),
             Err(e) if is_violation(&e, "23505") => Err(PortError::Conflict(format!(
-                "account {} exists in tenant {}",
+                "account {} exists in tenant {}, or its role is another tenant's",
                 account.account_id, account.tenant
             ))),
             Err(e) => Err(backend("adding an account", e)),
@@ -585,39 +610,26 @@ impl TenantStore for PgStore {
     }
 
     async fn account(&self, tenant: &str, account_id: &str) -> PortResult<Option<Account>> {
-        let row: Option<(String, String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT tenant_id, account_id, name, created_at FROM accounts WHERE tenant_id = $1 AND account_id = $2",
+        let row: Option<AccountRow> = sqlx::query_as(
+            "SELECT tenant_id, account_id, name, created_at, role_arn, external_id FROM accounts WHERE tenant_id = $1 AND account_id = $2",
         )
         .bind(tenant)
         .bind(account_id)
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| backend("reading an account", e))?;
-        Ok(row.map(|(tenant, account_id, name, created_at)| Account {
-            tenant,
-            account_id,
-            name,
-            created_at,
-        }))
+        Ok(row.map(account_of))
     }
 
     async fn accounts(&self, tenant: &str) -> PortResult<Vec<Account>> {
-        let rows: Vec<(String, String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT tenant_id, account_id, name, created_at FROM accounts WHERE tenant_id = $1 ORDER BY account_id",
+        let rows: Vec<AccountRow> = sqlx::query_as(
+            "SELECT tenant_id, account_id, name, created_at, role_arn, external_id FROM accounts WHERE tenant_id = $1 ORDER BY account_id",
         )
         .bind(tenant)
         .fetch_all(&self.pool)
         .await
         .map_err(|e| backend("listing accounts", e))?;
-        Ok(rows
-            .into_iter()
-            .map(|(tenant, account_id, name, created_at)| Account {
-                tenant,
-                account_id,
-                name,
-                created_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(account_of).collect())
     }
 
     async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()> {

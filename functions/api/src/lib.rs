@@ -6,12 +6,15 @@
 //! another's data: it gets 404 or an empty list.
 //!
 //! Map:
-//! - [`router`] — the routes (`/v1/auth/login`, `/v1/me`, `/v1/anomalies…`, `/v1/settings`,
-//!   `/v1/panic`).
+//! - [`router`] — the routes (`/v1/auth/login`, `/v1/me`, `/v1/anomalies…`, `/v1/accounts…`,
+//!   `/v1/tokens/…`, `/v1/baselines`, `/v1/costs`, `/v1/settings`, `/v1/panic`).
+//! - [`accounts`] — onboarding (server-side ExternalId, the IAM policy), ingest tokens,
+//!   baselines and the cost time series.
 //! - [`passwords`] — argon2id hashing at OWASP's minimum, upgraded on sign-in.
 //! - [`throttle`] — failed sign-ins per e-mail and per address.
 //! - [`ApiError`] — failures as problem details, mapped in one place.
 
+pub mod accounts;
 pub mod passwords;
 pub mod throttle;
 
@@ -81,7 +84,7 @@ impl FromRequestParts<Arc<Api>> for Caller {
 }
 
 impl Caller {
-    fn admin(&self) -> Result<(), ApiError> {
+    pub(crate) fn admin(&self) -> Result<(), ApiError> {
         match self.0.role {
             Role::Admin => Ok(()),
             Role::Member => Err(ApiError::Forbidden("this needs the admin role".into())),
@@ -97,6 +100,21 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/v1/anomalies", get(anomalies))
         .route("/v1/anomalies/{id}", get(anomaly))
         .route("/v1/anomalies/{id}/{action}", post(act))
+        .route("/v1/accounts", get(accounts::list).post(accounts::add))
+        .route(
+            "/v1/accounts/{account_id}",
+            axum::routing::delete(accounts::remove),
+        )
+        .route(
+            "/v1/accounts/{account_id}/tokens",
+            post(accounts::add_token),
+        )
+        .route(
+            "/v1/tokens/{token_sha256}",
+            axum::routing::delete(accounts::revoke_token),
+        )
+        .route("/v1/baselines", get(accounts::baselines))
+        .route("/v1/costs", get(accounts::costs))
         .route("/v1/settings", get(settings).put(put_settings))
         .route("/v1/panic", get(panic).put(put_panic))
         .with_state(api)

@@ -208,6 +208,8 @@ async fn ingest_tokens_admit_one_account(stores: &Stores) {
         "a token needs an existing account"
     );
     let account = Account {
+        role_arn: None,
+        external_id: None,
         tenant: tenant.clone(),
         account_id: "123456789012".into(),
         name: None,
@@ -918,13 +920,18 @@ async fn tenants_and_accounts(stores: &Stores) {
         .expect("tenants")
         .contains(&tenant));
 
+    let role = format!("arn:aws:iam::210987654321:role/{}", unique("dd0c-reader"));
     let account = Account {
+        role_arn: Some(role.clone()),
+        external_id: Some(unique("ext")),
         tenant: name.clone(),
         account_id: "210987654321".into(),
         name: Some("prod".into()),
         created_at: at,
     };
     let other = Account {
+        role_arn: None,
+        external_id: None,
         account_id: "123456789012".into(),
         name: None,
         ..account.clone()
@@ -943,6 +950,27 @@ async fn tenants_and_accounts(stores: &Stores) {
         stores.tenants.add_account(&account).await,
         Err(PortError::Conflict(_))
     ));
+    let rival = unique("rival");
+    stores
+        .tenants
+        .add_tenant(&Tenant {
+            name: rival.clone(),
+            created_at: at,
+        })
+        .await
+        .expect("add tenant");
+    let same_role = Account {
+        tenant: rival,
+        account_id: "555555555555".into(),
+        ..account.clone()
+    };
+    assert!(
+        matches!(
+            stores.tenants.add_account(&same_role).await,
+            Err(PortError::Conflict(_))
+        ),
+        "a role belongs to one tenant"
+    );
     assert_eq!(
         stores.tenants.accounts(&name).await.expect("accounts"),
         vec![other.clone(), account.clone()],

@@ -62,6 +62,8 @@ pub async fn onboard(backend: &Backend, account_id: &str) -> String {
         .stores
         .tenants
         .add_account(&Account {
+            role_arn: None,
+            external_id: None,
             tenant: TENANT.into(),
             account_id: account_id.into(),
             name: None,

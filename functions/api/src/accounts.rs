@@ -1,0 +1,351 @@
+//! Accounts, their ingest tokens, baselines and the cost time series: what the dashboard's
+//! account pages show and change.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use dd0c_ports::auth::{token_sha256, IngestGrant};
+use dd0c_ports::baseline::Baseline;
+use dd0c_ports::domain::Account;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::{Api, ApiError, Caller};
+
+/// Most cost events one time series reads.
+const MAX_SERIES_EVENTS: usize = 100_000;
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new ingest token: 32 random bytes, hex, with a prefix secret scanners recognize.
+pub fn new_ingest_token() -> String {
+    format!("dd0c_ing_{}", hex(&random_bytes::<32>()))
+}
+
+/// A random (version 4) UUID, as the ExternalId of a customer's role trust policy.
+pub fn new_external_id() -> String {
+    let mut b = random_bytes::<16>();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// The read-only permissions dd0c/cost needs in a customer account (zombie hunting reads
+/// resources and their metrics; nothing is ever changed).
+pub fn iam_policy() -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "Dd0cCostReadOnly",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:Describe*", "rds:Describe*", "elasticloadbalancing:Describe*",
+                "elasticache:Describe*", "es:Describe*", "sagemaker:List*", "sagemaker:Describe*",
+                "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics",
+                "tag:GetResources"
+            ],
+            "Resource": "*"
+        }]
+    })
+}
+
+/// An account add request. The ExternalId is generated here: a client-chosen one is refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    account_id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    role_arn: Option<String>,
+}
+
+/// A freshly added account.
+#[derive(Debug, Serialize)]
+pub struct Added {
+    account: Account,
+    /// The ExternalId to put in the role's trust policy.
+    external_id: String,
+    /// The permissions to grant that role.
+    iam_policy: Value,
+    /// The account's first ingest token (shown once).
+    ingest_token: String,
+}
+
+pub(crate) async fn list(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+) -> Result<Json<Vec<Account>>, ApiError> {
+    Ok(Json(api.stores.tenants.accounts(&principal.tenant).await?))
+}
+
+fn check_account_id(account_id: &str) -> Result<(), ApiError> {
+    if account_id.len() == 12 && account_id.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "account_id {account_id:?} is not a 12-digit AWS account id"
+        )))
+    }
+}
+
+pub(crate) async fn add(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    body: Result<Json<NewAccount>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Added>), ApiError> {
+    caller.admin()?;
+    let Json(new) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    check_account_id(&new.account_id)?;
+    if let Some(arn) = &new.role_arn {
+        let valid = arn.starts_with("arn:aws:iam::")
+            && arn.split(':').nth(4) == Some(new.account_id.as_str())
+            && arn
+                .split(':')
+                .nth(5)
+                .is_some_and(|r| r.starts_with("role/"));
+        if !valid {
+            return Err(ApiError::BadRequest(format!(
+                "role_arn {arn:?} is not a role of account {}",
+                new.account_id
+            )));
+        }
+    }
+    let external_id = new_external_id();
+    let account = Account {
+        tenant: caller.0.tenant.clone(),
+        account_id: new.account_id,
+        name: new.name,
+        created_at: Utc::now(),
+        role_arn: new.role_arn,
+        external_id: Some(external_id.clone()),
+    };
+    api.stores.tenants.add_account(&account).await?;
+    let ingest_token = new_ingest_token();
+    api.stores
+        .tokens
+        .add_token(
+            &IngestGrant {
+                tenant: account.tenant.clone(),
+                account_id: account.account_id.clone(),
+            },
+            &token_sha256(&ingest_token),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Added {
+            account,
+            external_id,
+            iam_policy: iam_policy(),
+            ingest_token,
+        }),
+    ))
+}
+
+pub(crate) async fn remove(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    Path(account_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.admin()?;
+    api.stores
+        .tenants
+        .remove_account(&caller.0.tenant, &account_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new ingest token (shown once) and the hash it is stored and revoked by.
+#[derive(Debug, Serialize)]
+pub struct NewToken {
+    ingest_token: String,
+    token_sha256: String,
+}
+
+pub(crate) async fn add_token(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    Path(account_id): Path<String>,
+) -> Result<(StatusCode, Json<NewToken>), ApiError> {
+    caller.admin()?;
+    let tenant = &caller.0.tenant;
+    if api
+        .stores
+        .tenants
+        .account(tenant, &account_id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::NotFound(format!("no account {account_id}")));
+    }
+    let ingest_token = new_ingest_token();
+    let hash = token_sha256(&ingest_token);
+    api.stores
+        .tokens
+        .add_token(
+            &IngestGrant {
+                tenant: tenant.clone(),
+                account_id,
+            },
+            &hash,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(NewToken {
+            ingest_token,
+            token_sha256: hash,
+        }),
+    ))
+}
+
+pub(crate) async fn revoke_token(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    Path(hash): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.admin()?;
+    // Another tenant's token is answered like an unknown one.
+    match api.stores.tokens.grant(&hash).await? {
+        Some(grant) if grant.tenant == caller.0.tenant => {
+            api.stores.tokens.revoke_token(&hash).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+        _ => Err(ApiError::NotFound("no such ingest token".into())),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct BaselineQuery {
+    account: Option<String>,
+}
+
+pub(crate) async fn baselines(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+    Query(query): Query<BaselineQuery>,
+) -> Result<Json<Vec<Baseline>>, ApiError> {
+    Ok(Json(
+        api.stores
+            .score
+            .baselines(&principal.tenant, query.account.as_deref())
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CostQuery {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    /// `hour` or `day` (default).
+    bucket: Option<String>,
+}
+
+/// New spend per bucket: the $/h of resources created in it, by account and resource kind.
+#[derive(Debug, Serialize)]
+pub struct CostSeries {
+    bucket: &'static str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    series: Vec<Series>,
+}
+
+/// One line of the chart.
+#[derive(Debug, Serialize)]
+pub struct Series {
+    account_id: String,
+    resource_kind: String,
+    points: Vec<Point>,
+}
+
+/// One bucket of a line.
+#[derive(Debug, Serialize)]
+pub struct Point {
+    at: DateTime<Utc>,
+    hourly_usd: f64,
+    events: u32,
+}
+
+pub(crate) async fn costs(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+    query: Result<Query<CostQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<CostSeries>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let (bucket, width) = match query.bucket.as_deref().unwrap_or("day") {
+        "hour" => ("hour", TimeDelta::hours(1)),
+        "day" => ("day", TimeDelta::days(1)),
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "bucket {other:?}: hour or day"
+            )))
+        }
+    };
+    let to = query.to.unwrap_or_else(Utc::now);
+    let from = query.from.unwrap_or(to - TimeDelta::days(7));
+    if from >= to {
+        return Err(ApiError::BadRequest("from must be before to".into()));
+    }
+    let events = api
+        .stores
+        .events
+        .cost_events(&principal.tenant, from, to, MAX_SERIES_EVENTS)
+        .await?;
+    let mut lines: BTreeMap<(String, String), BTreeMap<DateTime<Utc>, (f64, u32)>> =
+        BTreeMap::new();
+    for event in events {
+        let at = event
+            .event_time
+            .duration_trunc(width)
+            .unwrap_or(event.event_time);
+        let point = lines
+            .entry((event.account_id, event.resource_kind))
+            .or_default()
+            .entry(at)
+            .or_default();
+        point.0 += event.hourly_usd;
+        point.1 += 1;
+    }
+    Ok(Json(CostSeries {
+        bucket,
+        from,
+        to,
+        series: lines
+            .into_iter()
+            .map(|((account_id, resource_kind), points)| Series {
+                account_id,
+                resource_kind,
+                points: points
+                    .into_iter()
+                    .map(|(at, (hourly_usd, events))| Point {
+                        at,
+                        hourly_usd,
+                        events,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }))
+}

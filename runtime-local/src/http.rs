@@ -8,7 +8,6 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use dd0c_ingest::handler::{group_key, IngestMessage};
 use dd0c_ingest::split_records;
@@ -16,6 +15,8 @@ use dd0c_ports::auth::token_sha256;
 use dd0c_ports::queue::{OutgoingMessage, SendOutcome};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::backend::Backend;
 use crate::metrics::{Counter, Metrics};
@@ -50,17 +51,55 @@ pub struct Accepted {
     pub rejections: Vec<String>,
 }
 
-/// The router over `app`.
-pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/v1/events", post(post_events))
-        .route("/v1/slack/actions", post(crate::slack::actions))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(app)
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
+/// `spec` with its own path described, the ingest-token scheme declared, as OpenAPI 3.1.
+pub fn with_openapi_path(mut spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    use utoipa::openapi::ResponseBuilder;
+    let operation = OperationBuilder::new()
+        .tag("operations")
+        .summary(Some("This document"))
+        .response("200", ResponseBuilder::new().description("OpenAPI 3.1"))
+        .build();
+    spec.paths.paths.insert(
+        OPENAPI_PATH.into(),
+        PathItem::new(HttpMethod::Get, operation),
+    );
+    let ingest = SecurityScheme::Http(
+        HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("An account's ingest token (dd0c_ing_…)"))
+            .build(),
+    );
+    spec.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme("ingest_token", ingest);
+    spec
 }
 
+/// The router over `app` and its OpenAPI paths.
+pub fn router(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
+    let (router, spec) = OpenApiRouter::new()
+        .routes(routes!(post_events))
+        .routes(routes!(crate::slack::actions))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .split_for_parts();
+    (router.with_state(app), spec)
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "ok")))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: whether the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
 async fn readyz(State(app): State<Arc<App>>) -> Response {
     if app.backend.ready().await {
         (StatusCode::OK, "ready").into_response()
@@ -69,6 +108,8 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
     }
 }
 
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let mut depths = Vec::new();
     for (name, queue) in [
@@ -150,6 +191,8 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<
     }
 }
 
+/// CloudTrail in any shape (plain or gzip), authenticated by an account's ingest token.
+#[utoipa::path(post, path = "/v1/events", tag = "ingest", request_body(content = Object, description = "CloudTrail: S3 log file, EventBridge envelope, SQS/SNS message, record, array or NDJSON"), responses((status = 202, description = "{accepted, duplicates, rejected, rejections}", body = Object), (status = 400), (status = 401), (status = 403), (status = 413)), security(("ingest_token" = [])))]
 async fn post_events(
     State(app): State<Arc<App>>,
     headers: HeaderMap,

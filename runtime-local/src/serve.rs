@@ -145,24 +145,31 @@ impl Dispatcher {
         }
     }
 
-    /// The HTTP router: the ingress, probes and Slack actions, and the dashboard API.
+    /// The HTTP router: the ingress, probes and Slack actions, the dashboard API, and the
+    /// OpenAPI 3.1 document of all of them at `GET /openapi.json`.
     pub fn router(&self) -> axum::Router {
         let jwt = Arc::new(self.jwt.clone());
-        let api = dd0c_api::router(Arc::new(dd0c_api::Api {
+        let (api, api_spec) = dd0c_api::router(Arc::new(dd0c_api::Api {
             stores: self.backend.stores.clone(),
             flags: self.backend.flags.clone(),
             auth: jwt.clone(),
             issuer: Some(jwt),
             throttle: Default::default(),
         }));
-        router(Arc::new(App {
+        let (local, local_spec) = router(Arc::new(App {
             backend: self.backend.clone(),
             metrics: self.metrics.clone(),
             max_body: self.config.max_body,
             slack_signing_secret: self.config.slack_signing_secret.clone(),
             slack_replays: crate::slack::ReplayCache::default(),
-        }))
-        .merge(api)
+        }));
+        let mut spec = api_spec;
+        spec.merge(local_spec);
+        let spec = Arc::new(crate::http::with_openapi_path(spec));
+        local.merge(api).route(
+            crate::http::OPENAPI_PATH,
+            axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }),
+        )
     }
 
     /// Runs the configured roles until `shutdown`, then finishes the work in hand and returns.

@@ -143,7 +143,8 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The handler.
+/// The Acknowledge / Snooze 24 h / Mark expected buttons of a Slack alert, signed by Slack.
+#[utoipa::path(post, path = "/v1/slack/actions", tag = "notifications", request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "payload=<Slack interaction JSON>"), responses((status = 200, body = Object), (status = 401, description = "Bad, stale or replayed signature"), (status = 404, description = "Not configured")))]
 pub async fn actions(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&app, &headers, &body).await {
         Ok(text) => {

@@ -603,3 +603,81 @@ async fn sign_in_is_throttled_and_weak_hashes_are_upgraded() {
         .expect("sent");
     assert!(bad_body.status().is_client_error());
 }
+
+/// Every route the dispatcher serves, as users call them (README, ARCHITECTURE.md).
+const ROUTES: [(&str, &str); 22] = [
+    ("post", "/v1/events"),
+    ("post", "/v1/slack/actions"),
+    ("post", "/v1/auth/login"),
+    ("get", "/v1/me"),
+    ("get", "/v1/anomalies"),
+    ("get", "/v1/anomalies/{id}"),
+    ("post", "/v1/anomalies/{id}/{action}"),
+    ("get", "/v1/accounts"),
+    ("post", "/v1/accounts"),
+    ("delete", "/v1/accounts/{account_id}"),
+    ("post", "/v1/accounts/{account_id}/tokens"),
+    ("delete", "/v1/tokens/{token_sha256}"),
+    ("get", "/v1/baselines"),
+    ("get", "/v1/costs"),
+    ("get", "/v1/settings"),
+    ("put", "/v1/settings"),
+    ("get", "/v1/panic"),
+    ("put", "/v1/panic"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+];
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_and_only_served_ones() {
+    let app = spawn_app().await;
+    let spec: Value = reqwest::get(format!("{}/openapi.json", app.address))
+        .await
+        .expect("served")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        spec["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
+        "{}",
+        spec["openapi"]
+    );
+    let paths = spec["paths"].as_object().expect("paths");
+    let mut described = Vec::new();
+    for (path, item) in paths {
+        for method in item.as_object().expect("item").keys() {
+            described.push((method.clone(), path.clone()));
+        }
+    }
+    for (method, path) in ROUTES {
+        assert!(
+            described.contains(&(method.to_owned(), path.to_owned())),
+            "{method} {path} is served but not described"
+        );
+    }
+    // Every described operation is served: the router answers it (maybe 401 or 404 for the
+    // placeholder ids) — never its own "no such route" 404 with an empty body, nor 405.
+    let client = reqwest::Client::new();
+    for (method, path) in &described {
+        let url = format!("{}{}", app.address, path.replace(['{', '}'], ""));
+        let request = match method.as_str() {
+            "get" => client.get(&url),
+            "put" => client.put(&url),
+            "delete" => client.delete(&url),
+            _ => client.post(&url),
+        };
+        let response = request.send().await.expect("sent");
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert!(
+            status != StatusCode::METHOD_NOT_ALLOWED
+                && !(status == StatusCode::NOT_FOUND && body.is_empty()),
+            "{method} {path} is described but not served ({status})"
+        );
+    }
+    assert_eq!(described.len(), ROUTES.len(), "described: {described:?}");
+}

@@ -93,6 +93,7 @@ pub struct Added {
     ingest_token: String,
 }
 
+#[utoipa::path(get, path = "/v1/accounts", tag = "accounts", responses((status = 200, body = Object)), security(("bearer" = [])))]
 pub(crate) async fn list(
     State(api): State<Arc<Api>>,
     Caller(principal): Caller,
@@ -110,6 +111,7 @@ fn check_account_id(account_id: &str) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body(content = Object, description = "{\"account_id\", \"name\", \"role_arn\"}"), responses((status = 201, description = "The account, its ExternalId, IAM policy and first ingest token", body = Object), (status = 400), (status = 403), (status = 409)), security(("bearer" = [])))]
 pub(crate) async fn add(
     State(api): State<Arc<Api>>,
     caller: Caller,
@@ -164,6 +166,7 @@ pub(crate) async fn add(
     ))
 }
 
+#[utoipa::path(delete, path = "/v1/accounts/{account_id}", tag = "accounts", params(("account_id" = String, Path)), responses((status = 204), (status = 404)), security(("bearer" = [])))]
 pub(crate) async fn remove(
     State(api): State<Arc<Api>>,
     caller: Caller,
@@ -184,6 +187,7 @@ pub struct NewToken {
     token_sha256: String,
 }
 
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/tokens", tag = "accounts", params(("account_id" = String, Path)), responses((status = 201, body = Object), (status = 404)), security(("bearer" = [])))]
 pub(crate) async fn add_token(
     State(api): State<Arc<Api>>,
     caller: Caller,
@@ -221,6 +225,7 @@ pub(crate) async fn add_token(
     ))
 }
 
+#[utoipa::path(delete, path = "/v1/tokens/{token_sha256}", tag = "accounts", params(("token_sha256" = String, Path)), responses((status = 204), (status = 404)), security(("bearer" = [])))]
 pub(crate) async fn revoke_token(
     State(api): State<Arc<Api>>,
     caller: Caller,
@@ -242,6 +247,7 @@ pub(crate) struct BaselineQuery {
     account: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/baselines", tag = "baselines", params(("account" = Option<String>, Query)), responses((status = 200, body = Object)), security(("bearer" = [])))]
 pub(crate) async fn baselines(
     State(api): State<Arc<Api>>,
     Caller(principal): Caller,
@@ -288,6 +294,7 @@ pub struct Point {
     events: u32,
 }
 
+#[utoipa::path(get, path = "/v1/costs", tag = "baselines", params(("from" = Option<String>, Query), ("to" = Option<String>, Query), ("bucket" = Option<String>, Query, description = "hour or day")), responses((status = 200, body = Object), (status = 400)), security(("bearer" = [])))]
 pub(crate) async fn costs(
     State(api): State<Arc<Api>>,
     Caller(principal): Caller,

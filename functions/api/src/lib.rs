@@ -26,7 +26,6 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, TimeDelta, Utc};
 use dd0c_ports::auth::{Auth, Principal, Role, TokenIssuer};
@@ -37,6 +36,8 @@ use dd0c_ports::flags::Flags;
 use dd0c_ports::store::{AnomalyFilter, Stores};
 use dd0c_score::{feedback, ScoreError};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use error::ApiError;
 
@@ -92,32 +93,51 @@ impl Caller {
     }
 }
 
-/// The routes over `api`.
-pub fn router(api: Arc<Api>) -> Router {
-    Router::new()
-        .route("/v1/auth/login", post(login))
-        .route("/v1/me", get(me))
-        .route("/v1/anomalies", get(anomalies))
-        .route("/v1/anomalies/{id}", get(anomaly))
-        .route("/v1/anomalies/{id}/{action}", post(act))
-        .route("/v1/accounts", get(accounts::list).post(accounts::add))
-        .route(
-            "/v1/accounts/{account_id}",
-            axum::routing::delete(accounts::remove),
+/// The routes over `api`, and the OpenAPI document generated from the same handlers: a route
+/// cannot be served without being described.
+pub fn router(api: Arc<Api>) -> (Router, utoipa::openapi::OpenApi) {
+    let (router, spec) = OpenApiRouter::with_openapi(document())
+        .routes(routes!(login))
+        .routes(routes!(me))
+        .routes(routes!(anomalies))
+        .routes(routes!(anomaly))
+        .routes(routes!(act))
+        .routes(routes!(accounts::list, accounts::add))
+        .routes(routes!(accounts::remove))
+        .routes(routes!(accounts::add_token))
+        .routes(routes!(accounts::revoke_token))
+        .routes(routes!(accounts::baselines))
+        .routes(routes!(accounts::costs))
+        .routes(routes!(settings, put_settings))
+        .routes(routes!(panic, put_panic))
+        .split_for_parts();
+    (router.with_state(api), spec)
+}
+
+/// The document's header: title, version, the bearer scheme.
+fn document() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    let mut spec = utoipa::openapi::OpenApiBuilder::new()
+        .info(
+            utoipa::openapi::InfoBuilder::new()
+                .title("dd0c/cost")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Cost anomalies from CloudTrail, minutes after the API call.",
+                ))
+                .build(),
         )
-        .route(
-            "/v1/accounts/{account_id}/tokens",
-            post(accounts::add_token),
-        )
-        .route(
-            "/v1/tokens/{token_sha256}",
-            axum::routing::delete(accounts::revoke_token),
-        )
-        .route("/v1/baselines", get(accounts::baselines))
-        .route("/v1/costs", get(accounts::costs))
-        .route("/v1/settings", get(settings).put(put_settings))
-        .route("/v1/panic", get(panic).put(put_panic))
-        .with_state(api)
+        .build();
+    let scheme = SecurityScheme::Http(
+        HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .build(),
+    );
+    spec.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme("bearer", scheme);
+    spec
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +176,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     }
 }
 
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body(content = Object, description = "{\"email\", \"password\"}"), responses((status = 200, description = "A bearer token", body = Object), (status = 401, description = "Wrong e-mail or password"), (status = 429, description = "Too many failed sign-ins")))]
 async fn login(
     State(api): State<Arc<Api>>,
     ClientAddress(client): ClientAddress,
@@ -238,6 +259,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|_| ApiError::Unavailable("password check interrupted".into()))
 }
 
+#[utoipa::path(get, path = "/v1/me", tag = "auth", responses((status = 200, description = "The caller", body = Object), (status = 401)), security(("bearer" = [])))]
 async fn me(Caller(principal): Caller) -> Json<Principal> {
     Json(principal)
 }
@@ -274,6 +296,7 @@ fn parse_list<T: serde::de::DeserializeOwned>(
         .collect()
 }
 
+#[utoipa::path(get, path = "/v1/anomalies", tag = "anomalies", params(("severity" = Option<String>, Query, description = "critical,warning,info"), ("status" = Option<String>, Query), ("account" = Option<String>, Query), ("from" = Option<String>, Query, description = "RFC 3339"), ("to" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query)), responses((status = 200, description = "{items, next_cursor}", body = Object), (status = 400), (status = 401)), security(("bearer" = [])))]
 async fn anomalies(
     State(api): State<Arc<Api>>,
     Caller(principal): Caller,
@@ -305,6 +328,7 @@ struct AnomalyDetail {
     feedback: Vec<Feedback>,
 }
 
+#[utoipa::path(get, path = "/v1/anomalies/{id}", tag = "anomalies", params(("id" = String, Path)), responses((status = 200, description = "{anomaly, feedback}", body = Object), (status = 404)), security(("bearer" = [])))]
 async fn anomaly(
     State(api): State<Arc<Api>>,
     Caller(principal): Caller,
@@ -333,6 +357,7 @@ struct ActBody {
     scope: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/anomalies/{id}/{action}", tag = "anomalies", params(("id" = String, Path), ("action" = String, Path, description = "acknowledge, snooze, expected or resolve")), request_body(content = Option<Object>, description = "snooze: {\"hours\", \"scope\"}"), responses((status = 200, body = Object), (status = 404)), security(("bearer" = [])))]
 async fn act(
     State(api): State<Arc<Api>>,
     Caller(principal): Caller,
@@ -392,6 +417,7 @@ async fn act(
     anomaly(State(api.clone()), Caller(principal.clone()), Path(id)).await
 }
 
+#[utoipa::path(get, path = "/v1/settings", tag = "settings", responses((status = 200, body = Object)), security(("bearer" = [])))]
 async fn settings(
     State(api): State<Arc<Api>>,
     Caller(principal): Caller,
@@ -399,6 +425,7 @@ async fn settings(
     Ok(Json(api.stores.settings.settings(&principal.tenant).await?))
 }
 
+#[utoipa::path(put, path = "/v1/settings", tag = "settings", request_body = Object, responses((status = 200, body = Object), (status = 400), (status = 403)), security(("bearer" = [])))]
 async fn put_settings(
     State(api): State<Arc<Api>>,
     caller: Caller,
@@ -421,6 +448,7 @@ struct Panic {
     on: bool,
 }
 
+#[utoipa::path(get, path = "/v1/panic", tag = "settings", responses((status = 200, description = "{on}", body = Object)), security(("bearer" = [])))]
 async fn panic(
     State(api): State<Arc<Api>>,
     Caller(principal): Caller,
@@ -430,6 +458,7 @@ async fn panic(
     }))
 }
 
+#[utoipa::path(put, path = "/v1/panic", tag = "settings", request_body = Object, responses((status = 200, body = Object), (status = 403)), security(("bearer" = [])))]
 async fn put_panic(
     State(api): State<Arc<Api>>,
     caller: Caller,

@@ -74,7 +74,8 @@ pub fn weak_secret(secret: &str) -> Option<String> {
         ));
     }
     let lowered = secret.to_lowercase();
-    let repeated = secret.chars().all(|c| Some(c) == secret.chars().next());
+    let first = secret.chars().next();
+    let repeated = secret.chars().all(|c| Some(c) == first);
     if repeated
         || KNOWN_DEFAULTS
             .iter()

@@ -320,8 +320,9 @@ pub(crate) async fn costs(
         .events
         .cost_events(&principal.tenant, from, to, MAX_SERIES_EVENTS)
         .await?;
-    let mut lines: BTreeMap<(String, String), BTreeMap<DateTime<Utc>, (f64, u32)>> =
-        BTreeMap::new();
+    // (account, kind) → bucket start → ($/h created, events).
+    type Buckets = BTreeMap<DateTime<Utc>, (f64, u32)>;
+    let mut lines: BTreeMap<(String, String), Buckets> = BTreeMap::new();
     for event in events {
         let at = event
             .event_time

@@ -31,8 +31,15 @@ async fn backend() -> Result<Backend> {
 }
 
 pub async fn migrate() -> Result<ExitCode> {
-    let url = std::env::var("DATABASE_URL")
-        .context("migrate needs DATABASE_URL (e.g. postgres://user:pass@host:5432/dd0c)")?;
+    // The schema's owner migrates; the application may connect as a role that owns nothing.
+    let owner = std::env::var("DD0C_OWNER_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let url = match owner {
+        Some(url) => url,
+        None => std::env::var("DATABASE_URL")
+            .context("migrate needs DATABASE_URL (e.g. postgres://user:pass@host:5432/dd0c)")?,
+    };
     Backend::postgres(&url, 2).await?;
     println!("migrated");
     Ok(ExitCode::SUCCESS)

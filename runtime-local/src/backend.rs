@@ -59,14 +59,42 @@ impl Backend {
         })
     }
 
-    /// Postgres at `database_url`, migrated (idempotent, safe with several replicas).
+    /// Postgres at `database_url`, migrated through the same connection (the role owns the
+    /// schema; idempotent, safe with several replicas).
     pub async fn postgres(database_url: &str, max_connections: u32) -> Result<Backend> {
+        Self::postgres_as(database_url, None, max_connections).await
+    }
+
+    /// Postgres at `database_url`. With `owner_url`, migrations and queue creation run through
+    /// it (the schema's owner) and the application connects as a role that owns nothing, so
+    /// row-level security applies to it (`migrations/0005_row_security.sql`).
+    pub async fn postgres_as(
+        database_url: &str,
+        owner_url: Option<&str>,
+        max_connections: u32,
+    ) -> Result<Backend> {
+        if let Some(owner_url) = owner_url {
+            let owner = dd0c_adapters_postgres::connect(owner_url, 2)
+                .await
+                .context("connecting to DD0C_OWNER_DATABASE_URL")?;
+            dd0c_adapters_postgres::migrate(&owner)
+                .await
+                .context("migrating the database")?;
+            for queue in [INGEST_QUEUE, SCORE_QUEUE] {
+                PgmqQueue::new(owner.clone(), queue)
+                    .await
+                    .context("creating the queues")?;
+            }
+            owner.close().await;
+        }
         let pool = dd0c_adapters_postgres::connect(database_url, max_connections)
             .await
             .context("connecting to DATABASE_URL")?;
-        dd0c_adapters_postgres::migrate(&pool)
-            .await
-            .context("migrating the database")?;
+        if owner_url.is_none() {
+            dd0c_adapters_postgres::migrate(&pool)
+                .await
+                .context("migrating the database")?;
+        }
         let store = Arc::new(PgStore::new(pool.clone()));
         let ingest_queue = Arc::new(
             PgmqQueue::new(pool.clone(), INGEST_QUEUE)
@@ -95,7 +123,9 @@ impl Backend {
     /// environment configures.
     pub async fn from_env() -> Result<Backend> {
         let backend = match env("DATABASE_URL") {
-            Some(url) => Self::postgres(&url, 32).await?,
+            Some(url) => {
+                Self::postgres_as(&url, env("DD0C_OWNER_DATABASE_URL").as_deref(), 32).await?
+            }
             None => Self::memory()?,
         };
         backend.with_env_channels().await

@@ -75,6 +75,39 @@ pub async fn create_database(server_url: &str, name: &str) -> PortResult<String>
     with_database(server_url, name)
 }
 
+/// The role the application's login roles belong to (`migrations/0005_row_security.sql`).
+pub const APPLICATION_ROLE: &str = "dd0c_app";
+
+/// Creates `login` (`[a-z0-9_]`), a passwordless login role that is a member of
+/// [`APPLICATION_ROLE`] only, through the owner's pool, and returns `owner_url` with that user.
+/// For clusters that trust local logins (tests); in production give the role a password.
+pub async fn add_application_login(
+    owner: &PgPool,
+    owner_url: &str,
+    login: &str,
+) -> PortResult<String> {
+    if login.is_empty()
+        || !login
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(PortError::Invalid(format!(
+            "role name {login:?} must be [a-z0-9_]"
+        )));
+    }
+    sqlx::query(&format!(
+        "CREATE ROLE {login} LOGIN IN ROLE {APPLICATION_ROLE}"
+    ))
+    .execute(owner)
+    .await
+    .map_err(|e| backend("creating a login role", e))?;
+    let (scheme, rest) = owner_url
+        .split_once("://")
+        .ok_or_else(|| PortError::Invalid(format!("{owner_url:?} is not a URL")))?;
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    Ok(format!("{scheme}://{login}@{host}"))
+}
+
 /// `postgres://user@host:port/old?opts` → `postgres://user@host:port/name?opts`.
 fn with_database(url: &str, name: &str) -> PortResult<String> {
     let (base, query) = url
@@ -94,8 +127,9 @@ fn with_database(url: &str, name: &str) -> PortResult<String> {
     Ok(out)
 }
 
-/// Applies pending migrations and installs (or upgrades) pgmq's SQL. Safe to run repeatedly and
-/// from several replicas at once (sqlx serializes migrations with an advisory lock).
+/// Applies pending migrations and installs (or upgrades) pgmq's SQL, as the owner of the schema.
+/// Safe to run repeatedly and from several replicas at once (sqlx serializes migrations with an
+/// advisory lock).
 pub async fn migrate(pool: &PgPool) -> PortResult<()> {
     MIGRATOR
         .run(pool)
@@ -106,6 +140,20 @@ pub async fn migrate(pool: &PgPool) -> PortResult<()> {
     pgmq::install::install_sql_from_embedded(pool)
         .await
         .map_err(|e| PortError::Backend(format!("installing pgmq: {e}")))?;
+    // The application role (migrations/0005_row_security.sql) works the queues too.
+    for grant in [
+        "GRANT USAGE, CREATE ON SCHEMA pgmq TO dd0c_app",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA pgmq TO dd0c_app",
+        "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA pgmq TO dd0c_app",
+        "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pgmq TO dd0c_app",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA pgmq GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO dd0c_app",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA pgmq GRANT USAGE, SELECT ON SEQUENCES TO dd0c_app",
+    ] {
+        sqlx::query(grant)
+            .execute(pool)
+            .await
+            .map_err(|e| backend("granting the application role the queues", e))?;
+    }
     Ok(())
 }
 

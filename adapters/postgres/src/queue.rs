@@ -116,11 +116,21 @@ impl PgmqQueue {
     /// The queue `name` (`[a-z0-9_]`, created if missing) on a migrated database.
     pub async fn new(pool: PgPool, name: &str) -> PortResult<Self> {
         check_name(name)?;
-        sqlx::query("SELECT pgmq.create($1)")
-            .bind(name)
-            .execute(&pool)
-            .await
-            .map_err(|e| backend("creating a queue", e))?;
+        // An existing queue is not created again: the application role may not run DDL on the
+        // owner's tables.
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pgmq.meta WHERE queue_name = $1)")
+                .bind(name)
+                .fetch_one(&pool)
+                .await
+                .map_err(|e| backend("looking up a queue", e))?;
+        if !exists {
+            sqlx::query("SELECT pgmq.create($1)")
+                .bind(name)
+                .execute(&pool)
+                .await
+                .map_err(|e| backend("creating a queue", e))?;
+        }
         Ok(PgmqQueue {
             pool,
             name: name.to_owned(),

@@ -15,7 +15,7 @@ use dd0c_ports::store::{
 use dd0c_ports::{PortError, PortResult};
 use serde::de::DeserializeOwned;
 use sqlx::types::Json;
-use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction};
 
 use crate::error::{backend, payload};
 use crate::queue::delete_delivered;
@@ -41,6 +41,19 @@ fn account_of(
         role_arn,
         external_id,
     }
+}
+
+/// The row-level-security scope of the system's own work: every tenant (retention, the outbox,
+/// sign-in and ingest-token lookups, which find their tenant from what they look up).
+const EVERY_TENANT: &str = "*";
+
+/// The scope of work on several tenants' rows: their names, comma-separated (tenant names never
+/// contain commas).
+fn scope_of<'a>(tenants: impl Iterator<Item = &'a str>) -> String {
+    let mut names: Vec<&str> = tenants.collect();
+    names.sort_unstable();
+    names.dedup();
+    names.join(",")
 }
 
 /// The columns of a batch of baseline writes, bound as arrays.
@@ -95,6 +108,30 @@ impl PgStore {
     /// Stores on `pool` (migrated with [`crate::migrate`]).
     pub fn new(pool: PgPool) -> Self {
         PgStore { pool }
+    }
+
+    /// A transaction whose statements see the rows of `scope`'s tenants only (row-level
+    /// security, `migrations/0005_row_security.sql`): one tenant, several comma-separated, or
+    /// [`EVERY_TENANT`] for the system's own work.
+    async fn begin(&self, scope: &str) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('dd0c.tenant', $1, true)")
+            .bind(scope)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// Runs `work` in a transaction scoped to `scope` (see [`PgStore::begin`]) and commits it.
+    async fn scoped<T>(
+        &self,
+        scope: &str,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, sqlx::Error>,
+    ) -> Result<T, sqlx::Error> {
+        let mut tx = self.begin(scope).await?;
+        let value = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(value)
     }
 
     /// Writes baselines under their version checks in one statement; `false` (and nothing
@@ -162,7 +199,11 @@ impl PgStore {
     }
 
     async fn try_commit(&self, batch: &ScoreBatch) -> Result<CommitOutcome, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self
+            .begin(&scope_of(
+                batch.events.iter().map(|s| s.event.tenant.as_str()),
+            ))
+            .await?;
         let events: Vec<&CostEvent> = batch.events.iter().map(|s| &s.event).collect();
         let tenants: Vec<&str> = events.iter().map(|e| e.tenant.as_str()).collect();
         let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
@@ -261,14 +302,14 @@ impl PgStore {
 #[async_trait]
 impl ScoreStore for PgStore {
     async fn baseline(&self, key: &BaselineKey) -> PortResult<Option<Baseline>> {
-        let row: Option<(Json<serde_json::Value>,)> = sqlx::query_as(
+        let row: Option<(Json<serde_json::Value>,)> = self.scoped(&key.tenant, async |c| sqlx::query_as(
             "SELECT payload FROM baselines WHERE tenant_id = $1 AND account_id = $2 AND resource_kind = $3",
         )
         .bind(&key.tenant)
         .bind(&key.account_id)
         .bind(&key.resource_kind)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(c)
+        .await).await
         .map_err(|e| backend("reading a baseline", e))?;
         row.map(|(Json(v),)| decode(v, "baseline")).transpose()
     }
@@ -277,7 +318,7 @@ impl ScoreStore for PgStore {
         let tenants: Vec<&str> = keys.iter().map(|k| k.tenant.as_str()).collect();
         let accounts: Vec<&str> = keys.iter().map(|k| k.account_id.as_str()).collect();
         let kinds: Vec<&str> = keys.iter().map(|k| k.resource_kind.as_str()).collect();
-        let rows: Vec<(Option<Json<serde_json::Value>>,)> = sqlx::query_as(
+        let rows: Vec<(Option<Json<serde_json::Value>>,)> = self.scoped(&scope_of(keys.iter().map(|k| k.tenant.as_str())), async |c| sqlx::query_as(
             "SELECT b.payload FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(t, a, r, i)
              LEFT JOIN baselines b ON b.tenant_id = k.t AND b.account_id = k.a AND b.resource_kind = k.r
              ORDER BY k.i",
@@ -285,8 +326,8 @@ impl ScoreStore for PgStore {
         .bind(tenants)
         .bind(accounts)
         .bind(kinds)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(c)
+        .await).await
         .map_err(|e| backend("reading baselines", e))?;
         rows.into_iter()
             .map(|(payload,)| payload.map(|Json(v)| decode(v, "baseline")).transpose())
@@ -298,25 +339,28 @@ impl ScoreStore for PgStore {
     }
 
     async fn baselines(&self, tenant: &str, account_id: Option<&str>) -> PortResult<Vec<Baseline>> {
-        let rows: Vec<(Json<serde_json::Value>,)> = sqlx::query_as(
+        let rows: Vec<(Json<serde_json::Value>,)> = self.scoped(tenant, async |c| sqlx::query_as(
             "SELECT payload FROM baselines WHERE tenant_id = $1 AND ($2::text IS NULL OR account_id = $2)
              ORDER BY account_id, resource_kind",
         )
         .bind(tenant)
         .bind(account_id)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(c)
+        .await).await
         .map_err(|e| backend("listing baselines", e))?;
         decode_all(rows, "baseline")
     }
 
     async fn is_processed(&self, tenant: &str, event_id: &str) -> PortResult<bool> {
-        sqlx::query_scalar(
+        self.scoped(tenant, async |c| {
+            sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM processed_events WHERE tenant_id = $1 AND event_id = $2)",
         )
         .bind(tenant)
         .bind(event_id)
-        .fetch_one(&self.pool)
+        .fetch_one(c)
+        .await
+        })
         .await
         .map_err(|e| backend("checking a processed event", e))
     }
@@ -330,9 +374,13 @@ impl ScoreStore for PgStore {
     }
 
     async fn forget_processed_before(&self, before: DateTime<Utc>) -> PortResult<u64> {
-        let forgotten = sqlx::query("DELETE FROM processed_events WHERE processed_at < $1")
-            .bind(before)
-            .execute(&self.pool)
+        let forgotten = self
+            .scoped(EVERY_TENANT, async |c| {
+                sqlx::query("DELETE FROM processed_events WHERE processed_at < $1")
+                    .bind(before)
+                    .execute(c)
+                    .await
+            })
             .await
             .map_err(|e| backend("forgetting processed events", e))?
             .rows_affected();
@@ -340,8 +388,9 @@ impl ScoreStore for PgStore {
     }
 
     async fn update_baselines(&self, writes: Vec<BaselineWrite>) -> PortResult<CommitOutcome> {
+        let scope = scope_of(writes.iter().map(|w| w.baseline.key.tenant.as_str()));
         let attempt = async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin(&scope).await?;
             if Self::write_baselines(&mut tx, writes).await? {
                 tx.commit().await?;
                 Ok(CommitOutcome::Committed)
@@ -361,14 +410,18 @@ impl ScoreStore for PgStore {
 #[async_trait]
 impl AnomalyStore for PgStore {
     async fn anomaly(&self, tenant: &str, anomaly_id: &str) -> PortResult<Option<Anomaly>> {
-        let row = sqlx::query(
+        let row = self
+            .scoped(tenant, async |c| {
+                sqlx::query(
             "SELECT payload, status FROM anomalies WHERE tenant_id = $1 AND anomaly_id = $2",
         )
         .bind(tenant)
         .bind(anomaly_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(c)
         .await
-        .map_err(|e| backend("reading an anomaly", e))?;
+            })
+            .await
+            .map_err(|e| backend("reading an anomaly", e))?;
         match row {
             Some(row) => Ok(Some(Self::anomaly_row(&row)?)),
             None => Ok(None),
@@ -421,9 +474,8 @@ impl AnomalyStore for PgStore {
         query
             .push(" ORDER BY event_time DESC, anomaly_id DESC LIMIT ")
             .push_bind(limit as i64 + 1);
-        let rows = query
-            .build()
-            .fetch_all(&self.pool)
+        let rows = self
+            .scoped(tenant, async |c| query.build().fetch_all(c).await)
             .await
             .map_err(|e| backend("listing anomalies", e))?;
         let mut items = Vec::with_capacity(rows.len());
@@ -442,7 +494,7 @@ impl AnomalyStore for PgStore {
         status: AnomalyStatus,
     ) -> PortResult<()> {
         let attempt = async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin(tenant).await?;
             let updated = sqlx::query(
                 "UPDATE anomalies SET status = $3 WHERE tenant_id = $1 AND anomaly_id = $2",
             )
@@ -479,26 +531,33 @@ impl AnomalyStore for PgStore {
     }
 
     async fn feedback(&self, tenant: &str, anomaly_id: &str) -> PortResult<Vec<Feedback>> {
-        let rows: Vec<(Json<serde_json::Value>,)> = sqlx::query_as(
+        let rows: Vec<(Json<serde_json::Value>,)> = self
+            .scoped(tenant, async |c| {
+                sqlx::query_as(
             "SELECT payload FROM feedback WHERE tenant_id = $1 AND anomaly_id = $2 ORDER BY id",
         )
         .bind(tenant)
         .bind(anomaly_id)
-        .fetch_all(&self.pool)
+        .fetch_all(c)
         .await
-        .map_err(|e| backend("listing feedback", e))?;
+            })
+            .await
+            .map_err(|e| backend("listing feedback", e))?;
         decode_all(rows, "feedback")
     }
 
     async fn add_snooze(&self, snooze: &Snooze) -> PortResult<()> {
-        sqlx::query(
-            "INSERT INTO snoozes (tenant_id, scope, until, set_by) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&snooze.tenant)
-        .bind(Json(&snooze.scope))
-        .bind(snooze.until)
-        .bind(&snooze.by)
-        .execute(&self.pool)
+        self.scoped(&snooze.tenant, async |c| {
+            sqlx::query(
+                "INSERT INTO snoozes (tenant_id, scope, until, set_by) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&snooze.tenant)
+            .bind(Json(&snooze.scope))
+            .bind(snooze.until)
+            .bind(&snooze.by)
+            .execute(c)
+            .await
+        })
         .await
         .map_err(|e| backend("adding a snooze", e))?;
         Ok(())
@@ -506,11 +565,11 @@ impl AnomalyStore for PgStore {
 
     async fn active_snoozes(&self, tenant: &str, at: DateTime<Utc>) -> PortResult<Vec<Snooze>> {
         let rows: Vec<(Json<serde_json::Value>, DateTime<Utc>, String)> =
-            sqlx::query_as("SELECT scope, until, set_by FROM snoozes WHERE tenant_id = $1 AND until > $2 ORDER BY id")
+            self.scoped(tenant, async |c| sqlx::query_as("SELECT scope, until, set_by FROM snoozes WHERE tenant_id = $1 AND until > $2 ORDER BY id")
                 .bind(tenant)
                 .bind(at)
-                .fetch_all(&self.pool)
-                .await
+                .fetch_all(c)
+                .await).await
                 .map_err(|e| backend("listing snoozes", e))?;
         rows.into_iter()
             .map(|(Json(scope), until, by)| {
@@ -534,7 +593,7 @@ impl CostEventStore for PgStore {
         to: DateTime<Utc>,
         limit: usize,
     ) -> PortResult<Vec<CostEvent>> {
-        let rows: Vec<(Json<serde_json::Value>,)> = sqlx::query_as(
+        let rows: Vec<(Json<serde_json::Value>,)> = self.scoped(tenant, async |c| sqlx::query_as(
             "SELECT payload FROM cost_events WHERE tenant_id = $1 AND event_time >= $2 AND event_time < $3
              ORDER BY event_time, event_id LIMIT $4",
         )
@@ -542,8 +601,8 @@ impl CostEventStore for PgStore {
         .bind(from)
         .bind(to)
         .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(c)
+        .await).await
         .map_err(|e| backend("listing cost events", e))?;
         decode_all(rows, "cost event")
     }
@@ -590,15 +649,15 @@ impl TenantStore for PgStore {
     }
 
     async fn add_account(&self, account: &Account) -> PortResult<()> {
-        match sqlx::query("INSERT INTO accounts (tenant_id, account_id, name, created_at, role_arn, external_id) VALUES ($1, $2, $3, $4, $5, $6)")
+        match self.scoped(&account.tenant, async |c| sqlx::query("INSERT INTO accounts (tenant_id, account_id, name, created_at, role_arn, external_id) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&account.tenant)
             .bind(&account.account_id)
             .bind(&account.name)
             .bind(account.created_at)
             .bind(&account.role_arn)
             .bind(&account.external_id)
-            .execute(&self.pool)
-            .await
+            .execute(c)
+            .await).await
         {
             Ok(_) => Ok(()),
             Err(e) if is_violation(&e, "23505") => Err(PortError::Conflict(format!(
@@ -610,33 +669,37 @@ impl TenantStore for PgStore {
     }
 
     async fn account(&self, tenant: &str, account_id: &str) -> PortResult<Option<Account>> {
-        let row: Option<AccountRow> = sqlx::query_as(
+        let row: Option<AccountRow> = self.scoped(tenant, async |c| sqlx::query_as(
             "SELECT tenant_id, account_id, name, created_at, role_arn, external_id FROM accounts WHERE tenant_id = $1 AND account_id = $2",
         )
         .bind(tenant)
         .bind(account_id)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(c)
+        .await).await
         .map_err(|e| backend("reading an account", e))?;
         Ok(row.map(account_of))
     }
 
     async fn accounts(&self, tenant: &str) -> PortResult<Vec<Account>> {
-        let rows: Vec<AccountRow> = sqlx::query_as(
+        let rows: Vec<AccountRow> = self.scoped(tenant, async |c| sqlx::query_as(
             "SELECT tenant_id, account_id, name, created_at, role_arn, external_id FROM accounts WHERE tenant_id = $1 ORDER BY account_id",
         )
         .bind(tenant)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(c)
+        .await).await
         .map_err(|e| backend("listing accounts", e))?;
         Ok(rows.into_iter().map(account_of).collect())
     }
 
     async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()> {
-        let removed = sqlx::query("DELETE FROM accounts WHERE tenant_id = $1 AND account_id = $2")
-            .bind(tenant)
-            .bind(account_id)
-            .execute(&self.pool)
+        let removed = self
+            .scoped(tenant, async |c| {
+                sqlx::query("DELETE FROM accounts WHERE tenant_id = $1 AND account_id = $2")
+                    .bind(tenant)
+                    .bind(account_id)
+                    .execute(c)
+                    .await
+            })
             .await
             .map_err(|e| backend("removing an account", e))?
             .rows_affected();
@@ -652,12 +715,15 @@ impl TenantStore for PgStore {
 #[async_trait]
 impl SettingsStore for PgStore {
     async fn settings(&self, tenant: &str) -> PortResult<Settings> {
-        let row: Option<(Json<serde_json::Value>,)> =
-            sqlx::query_as("SELECT payload FROM settings WHERE tenant_id = $1")
-                .bind(tenant)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| backend("reading settings", e))?;
+        let row: Option<(Json<serde_json::Value>,)> = self
+            .scoped(tenant, async |c| {
+                sqlx::query_as("SELECT payload FROM settings WHERE tenant_id = $1")
+                    .bind(tenant)
+                    .fetch_optional(c)
+                    .await
+            })
+            .await
+            .map_err(|e| backend("reading settings", e))?;
         match row {
             Some((Json(v),)) => decode(v, "settings"),
             None => Ok(Settings::default()),
@@ -665,13 +731,17 @@ impl SettingsStore for PgStore {
     }
 
     async fn put_settings(&self, tenant: &str, settings: &Settings) -> PortResult<()> {
-        sqlx::query(
-            "INSERT INTO settings (tenant_id, payload) VALUES ($1, $2)
+        let payload = encode(settings, "settings")?;
+        self.scoped(tenant, async |c| {
+            sqlx::query(
+                "INSERT INTO settings (tenant_id, payload) VALUES ($1, $2)
              ON CONFLICT (tenant_id) DO UPDATE SET payload = EXCLUDED.payload, updated_at = now()",
-        )
-        .bind(tenant)
-        .bind(Json(encode(settings, "settings")?))
-        .execute(&self.pool)
+            )
+            .bind(tenant)
+            .bind(Json(payload))
+            .execute(c)
+            .await
+        })
         .await
         .map_err(|e| backend("saving settings", e))?;
         Ok(())
@@ -681,18 +751,18 @@ impl SettingsStore for PgStore {
 #[async_trait]
 impl OutboxStore for PgStore {
     async fn pending(&self, limit: usize) -> PortResult<Vec<OutboxMessage>> {
-        let rows: Vec<(Json<serde_json::Value>,)> = sqlx::query_as(
+        let rows: Vec<(Json<serde_json::Value>,)> = self.scoped(EVERY_TENANT, async |c| sqlx::query_as(
             "SELECT payload FROM outbox WHERE delivered_at IS NULL ORDER BY created_at, outbox_id LIMIT $1",
         )
         .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(c)
+        .await).await
         .map_err(|e| backend("listing the outbox", e))?;
         decode_all(rows, "outbox message")
     }
 
     async fn claim(&self, limit: usize, lease: std::time::Duration) -> PortResult<Vec<Claimed>> {
-        let rows: Vec<(Json<serde_json::Value>, Vec<String>)> = sqlx::query_as(
+        let rows: Vec<(Json<serde_json::Value>, Vec<String>)> = self.scoped(EVERY_TENANT, async |c| sqlx::query_as(
             "UPDATE outbox o SET claimed_until = clock_timestamp() + make_interval(secs => $2)
              FROM (SELECT outbox_id FROM outbox
                    WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until <= clock_timestamp())
@@ -702,8 +772,8 @@ impl OutboxStore for PgStore {
         )
         .bind(limit as i64)
         .bind(lease.as_secs_f64())
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(c)
+        .await).await
         .map_err(|e| backend("claiming outbox messages", e))?;
         let mut claimed = rows
             .into_iter()
@@ -722,24 +792,30 @@ impl OutboxStore for PgStore {
     }
 
     async fn mark_channel_delivered(&self, outbox_id: &str, channel: &str) -> PortResult<()> {
-        sqlx::query(
-            "UPDATE outbox SET channels_delivered = array_append(channels_delivered, $2)
+        self.scoped(EVERY_TENANT, async |c| {
+            sqlx::query(
+                "UPDATE outbox SET channels_delivered = array_append(channels_delivered, $2)
              WHERE outbox_id = $1 AND NOT ($2 = ANY (channels_delivered))",
-        )
-        .bind(outbox_id)
-        .bind(channel)
-        .execute(&self.pool)
+            )
+            .bind(outbox_id)
+            .bind(channel)
+            .execute(c)
+            .await
+        })
         .await
         .map_err(|e| backend("recording a delivery", e))?;
         Ok(())
     }
 
     async fn mark_delivered(&self, outbox_id: &str) -> PortResult<()> {
-        sqlx::query(
+        self.scoped(EVERY_TENANT, async |c| {
+            sqlx::query(
             "UPDATE outbox SET delivered_at = now() WHERE outbox_id = $1 AND delivered_at IS NULL",
         )
         .bind(outbox_id)
-        .execute(&self.pool)
+        .execute(c)
+        .await
+        })
         .await
         .map_err(|e| backend("marking an outbox message delivered", e))?;
         Ok(())
@@ -780,14 +856,18 @@ impl Schedule for PgStore {
 #[async_trait]
 impl IngestTokens for PgStore {
     async fn add_token(&self, grant: &IngestGrant, token_sha256: &str) -> PortResult<()> {
-        match sqlx::query(
+        match self
+            .scoped(&grant.tenant, async |c| {
+                sqlx::query(
             "INSERT INTO ingest_tokens (token_sha256, tenant_id, account_id) VALUES ($1, $2, $3)",
         )
         .bind(token_sha256)
         .bind(&grant.tenant)
         .bind(&grant.account_id)
-        .execute(&self.pool)
+        .execute(c)
         .await
+            })
+            .await
         {
             Ok(_) => Ok(()),
             Err(e) if is_violation(&e, "23503") => Err(PortError::NotFound(format!(
@@ -799,21 +879,21 @@ impl IngestTokens for PgStore {
     }
 
     async fn grant(&self, token_sha256: &str) -> PortResult<Option<IngestGrant>> {
-        let row: Option<(String, String)> = sqlx::query_as(
+        let row: Option<(String, String)> = self.scoped(EVERY_TENANT, async |c| sqlx::query_as(
             "SELECT tenant_id, account_id FROM ingest_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL",
         )
         .bind(token_sha256)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(c)
+        .await).await
         .map_err(|e| backend("checking an ingest token", e))?;
         Ok(row.map(|(tenant, account_id)| IngestGrant { tenant, account_id }))
     }
 
     async fn revoke_token(&self, token_sha256: &str) -> PortResult<()> {
-        let revoked = sqlx::query("UPDATE ingest_tokens SET revoked_at = now() WHERE token_sha256 = $1 AND revoked_at IS NULL")
+        let revoked = self.scoped(EVERY_TENANT, async |c| sqlx::query("UPDATE ingest_tokens SET revoked_at = now() WHERE token_sha256 = $1 AND revoked_at IS NULL")
             .bind(token_sha256)
-            .execute(&self.pool)
-            .await
+            .execute(c)
+            .await).await
             .map_err(|e| backend("revoking an ingest token", e))?
             .rows_affected();
         if revoked == 0 {
@@ -831,15 +911,15 @@ fn parse_role(text: &str) -> PortResult<Role> {
 impl Users for PgStore {
     async fn add_user(&self, user: &User) -> PortResult<()> {
         let role = encode(&user.role, "user role")?;
-        let result = sqlx::query(
+        let result = self.scoped(&user.tenant, async |c| sqlx::query(
             "INSERT INTO users (tenant_id, email, password_hash, role) VALUES ($1, lower($2), $3, $4)",
         )
         .bind(&user.tenant)
         .bind(&user.email)
         .bind(&user.password_hash)
         .bind(role.as_str().unwrap_or("member"))
-        .execute(&self.pool)
-        .await;
+        .execute(c)
+        .await).await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if is_violation(&e, "23505") => Err(PortError::Conflict(format!(
@@ -854,13 +934,17 @@ impl Users for PgStore {
     }
 
     async fn user(&self, email: &str) -> PortResult<Option<User>> {
-        let row: Option<(String, String, String, String)> = sqlx::query_as(
+        let row: Option<(String, String, String, String)> = self
+            .scoped(EVERY_TENANT, async |c| {
+                sqlx::query_as(
             "SELECT tenant_id, email, role, password_hash FROM users WHERE email = lower($1)",
         )
         .bind(email)
-        .fetch_optional(&self.pool)
+        .fetch_optional(c)
         .await
-        .map_err(|e| backend("reading a user", e))?;
+            })
+            .await
+            .map_err(|e| backend("reading a user", e))?;
         row.map(|(tenant, email, role, password_hash)| {
             Ok(User {
                 tenant,
@@ -873,10 +957,14 @@ impl Users for PgStore {
     }
 
     async fn set_password_hash(&self, email: &str, password_hash: &str) -> PortResult<()> {
-        let updated = sqlx::query("UPDATE users SET password_hash = $2 WHERE email = lower($1)")
-            .bind(email)
-            .bind(password_hash)
-            .execute(&self.pool)
+        let updated = self
+            .scoped(EVERY_TENANT, async |c| {
+                sqlx::query("UPDATE users SET password_hash = $2 WHERE email = lower($1)")
+                    .bind(email)
+                    .bind(password_hash)
+                    .execute(c)
+                    .await
+            })
             .await
             .map_err(|e| backend("rehashing a password", e))?
             .rows_affected();

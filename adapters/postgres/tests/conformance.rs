@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
-use dd0c_adapters_postgres::{connect, create_database, migrate, PgStore, PgmqQueue};
+use dd0c_adapters_postgres::{
+    add_application_login, connect, create_database, migrate, PgStore, PgmqQueue,
+};
 use dd0c_ports::conformance::{self, unique};
 use dd0c_ports::queue::Queue;
 use dd0c_ports::store::Stores;
 use sqlx::PgPool;
 
-/// A migrated database of its own.
-async fn fresh_pool() -> PgPool {
+/// A migrated database of its own, connected as its owner; and its URL.
+async fn fresh_database() -> (PgPool, String) {
     let server = std::env::var("DATABASE_URL")
         .expect("DATABASE_URL: run the tests with scripts/test.sh, which starts Postgres");
     let name = unique("t").replace('-', "_");
@@ -19,17 +21,110 @@ async fn fresh_pool() -> PgPool {
         .expect("a fresh database");
     let pool = connect(&url, 20).await.expect("connects");
     migrate(&pool).await.expect("migrates");
-    pool
+    (pool, url)
+}
+
+async fn fresh_pool() -> PgPool {
+    fresh_database().await.0
+}
+
+/// A pool on the database of `url` as a new login role that is a member of `dd0c_app` only —
+/// what the application connects as in production: not the owner, not a superuser, not
+/// BYPASSRLS. (The test cluster trusts local logins.)
+async fn app_pool(owner: &PgPool, url: &str) -> PgPool {
+    let login = unique("app").replace('-', "_");
+    let app_url = add_application_login(owner, url, &login)
+        .await
+        .expect("a login role");
+    connect(&app_url, 20)
+        .await
+        .expect("connects as the application role")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn pg_store_passes_the_store_suite() {
-    conformance::store_suite(Stores::of(Arc::new(PgStore::new(fresh_pool().await)))).await;
+async fn pg_store_passes_the_store_suite_as_the_application_role() {
+    let (owner, url) = fresh_database().await;
+    let app = app_pool(&owner, &url).await;
+    conformance::store_suite(Stores::of(Arc::new(PgStore::new(app)))).await;
 }
 
 #[tokio::test]
-async fn pgmq_queue_passes_the_queue_suite() {
-    let pool = fresh_pool().await;
+async fn every_tenant_table_forces_row_security_on_a_role_that_cannot_bypass_it() {
+    let (owner, url) = fresh_database().await;
+    let app = app_pool(&owner, &url).await;
+    let (superuser, bypass): (bool, bool) =
+        sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(&app)
+            .await
+            .expect("role");
+    assert!(
+        !superuser && !bypass,
+        "the application role is neither superuser nor BYPASSRLS"
+    );
+    let owned: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user",
+    )
+    .fetch_one(&app)
+    .await
+    .expect("count");
+    assert_eq!(owned, 0, "the application role owns no table");
+    let unforced: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM information_schema.columns col
+         JOIN pg_class c ON c.relname = col.table_name AND c.relkind = 'r'
+         JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+         WHERE col.table_schema = 'public' AND col.column_name = 'tenant_id'
+           AND NOT (c.relrowsecurity AND c.relforcerowsecurity)",
+    )
+    .fetch_all(&owner)
+    .await
+    .expect("tables");
+    assert!(
+        unforced.is_empty(),
+        "tenant tables without forced row security: {unforced:?}"
+    );
+
+    // Rows of two tenants; the application role sees only those its transaction names.
+    let store = PgStore::new(owner.clone());
+    for tenant in ["rls_a", "rls_b"] {
+        dd0c_ports::store::SettingsStore::put_settings(&store, tenant, &Default::default())
+            .await
+            .expect("settings");
+    }
+    let visible = async |scope: Option<&str>| -> Vec<String> {
+        let mut tx = app.begin().await.expect("tx");
+        if let Some(scope) = scope {
+            sqlx::query("SELECT set_config('dd0c.tenant', $1, true)")
+                .bind(scope)
+                .execute(&mut *tx)
+                .await
+                .expect("scope");
+        }
+        sqlx::query_scalar("SELECT tenant_id FROM settings WHERE tenant_id LIKE 'rls_%' ORDER BY 1")
+            .fetch_all(&mut *tx)
+            .await
+            .expect("select")
+    };
+    assert!(
+        visible(None).await.is_empty(),
+        "a query that names no tenant sees nothing"
+    );
+    assert_eq!(visible(Some("rls_a")).await, ["rls_a"]);
+    assert_eq!(visible(Some("rls_a,rls_b")).await, ["rls_a", "rls_b"]);
+    let mut tx = app.begin().await.expect("tx");
+    sqlx::query("SELECT set_config('dd0c.tenant', 'rls_a', true)")
+        .execute(&mut *tx)
+        .await
+        .expect("scope");
+    let written = sqlx::query("INSERT INTO settings (tenant_id, payload) VALUES ('rls_c', '{}')")
+        .execute(&mut *tx)
+        .await;
+    assert!(written.is_err(), "nor can it write another tenant's rows");
+}
+
+#[tokio::test]
+async fn pgmq_queue_passes_the_queue_suite_as_the_application_role() {
+    let (owner, url) = fresh_database().await;
+    let pool = app_pool(&owner, &url).await;
     conformance::queue_suite(|| {
         let pool = pool.clone();
         async move {

@@ -29,6 +29,24 @@ pub async fn fresh_database() -> String {
         .expect("a fresh database")
 }
 
+/// A login role for the database at `owner_url` that belongs to `dd0c_app` only — what the
+/// application connects as in production (row-level security applies to it) — and its URL.
+/// Migrates the database first: the migrations create `dd0c_app`.
+pub async fn application_role_url(owner_url: &str) -> String {
+    let owner = dd0c_adapters_postgres::connect(owner_url, 1)
+        .await
+        .expect("connects");
+    dd0c_adapters_postgres::migrate(&owner)
+        .await
+        .expect("migrates");
+    let login = unique("app").replace('-', "_");
+    let url = dd0c_adapters_postgres::add_application_login(&owner, owner_url, &login)
+        .await
+        .expect("a login role");
+    owner.close().await;
+    url
+}
+
 pub fn config(roles: &str) -> ServeConfig {
     ServeConfig {
         roles: parse_roles(roles).expect("roles"),

@@ -9,11 +9,12 @@
 -- The application connects as a login role that is a member of `dd0c_app` and is neither the
 -- owner of these tables, nor a superuser, nor BYPASSRLS; migrations run as the owner.
 
+-- Roles are cluster-wide: another database's migration may create it at the same moment.
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dd0c_app') THEN
-        CREATE ROLE dd0c_app NOLOGIN;
-    END IF;
+    CREATE ROLE dd0c_app NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
 END
 $$;
 

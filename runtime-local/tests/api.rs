@@ -464,6 +464,60 @@ async fn users_sign_in_and_see_only_their_tenant() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a member may not revoke");
 
+    // Another tenant's admin: its accounts and tokens are out of reach of tenant a.
+    let admin_b = format!("{}@b.example", unique("admin"));
+    assert!(add_user(&app.url, &b, &admin_b, "admin", PASSWORD)
+        .status
+        .success());
+    let token_b_admin = token(&app, &admin_b).await;
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/v1/accounts",
+        Some(&token_b_admin),
+        Some(json!({"account_id": "999988887777"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, theirs_token) = call(
+        &app,
+        "POST",
+        "/v1/accounts/999988887777/tokens",
+        Some(&token_b_admin),
+        None,
+    )
+    .await;
+    let their_hash = theirs_token["token_sha256"]
+        .as_str()
+        .expect("hash")
+        .to_owned();
+    for (method, path) in [
+        ("POST", "/v1/accounts/999988887777/tokens".to_owned()),
+        ("DELETE", "/v1/accounts/999988887777".to_owned()),
+        ("DELETE", format!("/v1/tokens/{their_hash}")),
+    ] {
+        let (status, body) = call(&app, method, &path, Some(&token_a), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+    }
+    let (status, _) = call(
+        &app,
+        "DELETE",
+        &format!("/v1/tokens/{their_hash}"),
+        Some(&token_b_admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "its own admin revokes it");
+    let (status, _) = call(
+        &app,
+        "DELETE",
+        &format!("/v1/tokens/{hash}"),
+        Some(&token_a),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
     // Baselines and costs: the caller's tenant only.
     let (_, baselines) = call(&app, "GET", "/v1/baselines", Some(&token_b), None).await;
     assert!(
@@ -506,7 +560,7 @@ async fn users_sign_in_and_see_only_their_tenant() {
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, left_b) = call(&app, "GET", "/v1/accounts", Some(&token_b), None).await;
-    assert_eq!(left_b.as_array().map(Vec::len), Some(1), "{left_b}");
+    assert_eq!(left_b.as_array().map(Vec::len), Some(2), "{left_b}");
     let (_, left_a) = call(&app, "GET", "/v1/accounts", Some(&token_a), None).await;
     assert_eq!(left_a[0]["account_id"], "444455556666", "{left_a}");
 

@@ -54,18 +54,25 @@ pub async fn ping(pool: &PgPool) -> bool {
     sqlx::query("SELECT 1").execute(pool).await.is_ok()
 }
 
+/// Checks a name spliced into DDL (which cannot bind it): `[a-z0-9_]`, not empty.
+fn identifier(what: &str, name: &str) -> PortResult<()> {
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(PortError::Invalid(format!(
+            "{what} {name:?} must be [a-z0-9_]"
+        )))
+    }
+}
+
 /// Creates database `name` on the server of `server_url` and returns the URL of the new database
 /// (tests use one database each; `name` must be `[a-z0-9_]`).
 pub async fn create_database(server_url: &str, name: &str) -> PortResult<String> {
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    {
-        return Err(PortError::Invalid(format!(
-            "database name {name:?} must be [a-z0-9_]"
-        )));
-    }
+    identifier("database name", name)?;
     let pool = connect(server_url, 1).await?;
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&pool)
@@ -86,15 +93,7 @@ pub async fn add_application_login(
     owner_url: &str,
     login: &str,
 ) -> PortResult<String> {
-    if login.is_empty()
-        || !login
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    {
-        return Err(PortError::Invalid(format!(
-            "role name {login:?} must be [a-z0-9_]"
-        )));
-    }
+    identifier("role name", login)?;
     sqlx::query(&format!(
         "CREATE ROLE {login} LOGIN IN ROLE {APPLICATION_ROLE}"
     ))

@@ -11,6 +11,8 @@
 # - An SMTP server: aiosmtpd (PyPI, in a virtualenv under ~/.cache/dd0c-test-venv) on port
 #   $DD0C_TEST_SMTP_PORT (52525), storing what it receives in a Maildir: $DD0C_TEST_SMTP_URL,
 #   $DD0C_TEST_MAILDIR.
+# - The moto AWS emulator (PyPI `moto[server]`, same virtualenv) on port $DD0C_TEST_MOTO_PORT
+#   (55500): $DD0C_TEST_AWS_ENDPOINT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Outside the checkout: the postgres user must be able to reach it, and a clone may live under a
@@ -20,6 +22,7 @@ chmod 755 "$state"
 pg_port="${DD0C_TEST_PG_PORT:-55432}"
 redis_port="${DD0C_TEST_REDIS_PORT:-56379}"
 smtp_port="${DD0C_TEST_SMTP_PORT:-52525}"
+moto_port="${DD0C_TEST_MOTO_PORT:-55500}"
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/dd0c-test-venv"
 pids=()
 
@@ -99,12 +102,24 @@ start_redis() {
   say "Redis on 127.0.0.1:$redis_port"
 }
 
-start_smtp() {
-  if ! "$venv/bin/python" -c "import aiosmtpd" >/dev/null 2>&1; then
-    say "installing aiosmtpd from PyPI into $venv"
-    python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
-    "$venv/bin/pip" install -q 'aiosmtpd>=1.4'
+# The virtualenv with aiosmtpd and moto, made or completed when something is missing.
+python_tools() {
+  if ! "$venv/bin/python" -c "import aiosmtpd, moto" >/dev/null 2>&1; then
+    say "installing aiosmtpd and moto[server] from PyPI into $venv"
+    [ -x "$venv/bin/pip" ] || python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
+    "$venv/bin/pip" install -q 'aiosmtpd>=1.4' 'moto[server]>=5.1'
   fi
+}
+
+start_moto() {
+  "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$state/moto.log" 2>&1 &
+  pids+=($!)
+  wait_port "$moto_port" "$state/moto.log"
+  export DD0C_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port"
+  say "moto on 127.0.0.1:$moto_port"
+}
+
+start_smtp() {
   local maildir="$state/maildir"
   mkdir -p "$maildir/tmp" "$maildir/new" "$maildir/cur"
   "$venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$smtp_port" -c aiosmtpd.handlers.Mailbox "$maildir" \
@@ -127,6 +142,8 @@ trap stop_services EXIT
 
 start_postgres
 start_redis
+python_tools
 start_smtp
+start_moto
 
 cargo test --workspace --locked -- "$@"

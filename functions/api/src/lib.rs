@@ -448,13 +448,44 @@ struct Panic {
     on: bool,
 }
 
-#[utoipa::path(get, path = "/v1/panic", tag = "settings", responses((status = 200, description = "{on}", body = Object)), security(("bearer" = [])))]
+/// Panic mode and the circuit breakers of the tenant's notification channels.
+#[derive(Debug, Serialize)]
+struct PanicState {
+    on: bool,
+    breakers: Vec<ChannelBreaker>,
+}
+
+#[derive(Debug, Serialize)]
+struct ChannelBreaker {
+    channel: &'static str,
+    /// Skipped until `open_until` (then one trial goes through).
+    open: bool,
+    consecutive_failures: u32,
+    open_until: Option<DateTime<Utc>>,
+}
+
+#[utoipa::path(get, path = "/v1/panic", tag = "settings", responses((status = 200, description = "{on, breakers: [{channel, open, consecutive_failures, open_until}]}", body = Object)), security(("bearer" = [])))]
 async fn panic(
     State(api): State<Arc<Api>>,
     Caller(principal): Caller,
-) -> Result<Json<Panic>, ApiError> {
-    Ok(Json(Panic {
+) -> Result<Json<PanicState>, ApiError> {
+    let now = Utc::now();
+    let mut breakers = Vec::new();
+    for channel in [dd0c_notify::Channel::Slack, dd0c_notify::Channel::Email] {
+        let state = api
+            .flags
+            .breaker(&channel.breaker_key(&principal.tenant))
+            .await?;
+        breakers.push(ChannelBreaker {
+            channel: channel.as_str(),
+            open: !dd0c_notify::breaker::allows(state.as_ref(), now),
+            consecutive_failures: state.map_or(0, |s| s.consecutive_failures),
+            open_until: state.and_then(|s| s.open_until),
+        });
+    }
+    Ok(Json(PanicState {
         on: api.flags.panic_mode(&principal.tenant).await?,
+        breakers,
     }))
 }
 

@@ -384,6 +384,11 @@ pub struct Tenant {
     pub created_at: DateTime<Utc>,
 }
 
+/// Whether `id` is an AWS account id: exactly 12 digits.
+pub fn is_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// An AWS account watched for a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {

@@ -30,6 +30,14 @@ async fn backend() -> Result<Backend> {
     Ok(backend)
 }
 
+/// Fails unless `tenant` exists: a typo must not create settings nobody reads.
+async fn existing_tenant(backend: &Backend, tenant: &str) -> Result<()> {
+    if backend.stores.tenants.tenant(tenant).await?.is_none() {
+        bail!("no tenant {tenant:?}: create it with `dd0c-cost tenant add {tenant}`");
+    }
+    Ok(())
+}
+
 pub async fn migrate() -> Result<ExitCode> {
     // The schema's owner migrates; the application may connect as a role that owns nothing.
     let owner = std::env::var("DD0C_OWNER_DATABASE_URL")
@@ -73,13 +81,11 @@ pub async fn account(command: AccountCommand) -> Result<ExitCode> {
         account_id,
         name,
     } = command;
-    if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+    if !dd0c_ports::domain::is_account_id(&account_id) {
         bail!("--account-id {account_id:?} is not a 12-digit AWS account id");
     }
     let backend = backend().await?;
-    if backend.stores.tenants.tenant(&tenant).await?.is_none() {
-        bail!("no tenant {tenant:?}: create it with `dd0c-cost tenant add {tenant}`");
-    }
+    existing_tenant(&backend, &tenant).await?;
     backend
         .stores
         .tenants
@@ -226,16 +232,6 @@ pub async fn dlq(command: DlqCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Fails unless `tenant` exists: a typo must not create settings nobody reads.
-async fn existing_tenant(backend: &Backend, tenant: &str) -> Result<()> {
-    let tenants = backend.stores.tenants.tenants().await?;
-    if tenants.iter().any(|t| t.name == tenant) {
-        Ok(())
-    } else {
-        bail!("no tenant {tenant:?} (create it with `dd0c-cost tenant add {tenant}`)")
-    }
 }
 
 pub async fn settings(command: SettingsCommand) -> Result<ExitCode> {

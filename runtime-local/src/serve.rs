@@ -99,7 +99,10 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// A dispatcher over `backend`; fails on a weak `jwt_secret`.
     pub fn new(backend: Backend, config: ServeConfig, catalog: Arc<PriceCatalog>) -> Result<Self> {
-        let secret = config.jwt_secret.clone().unwrap_or_else(random_secret);
+        let secret = config
+            .jwt_secret
+            .clone()
+            .unwrap_or_else(dd0c_api::accounts::random_secret);
         let jwt = JwtAuth::new(&secret).map_err(anyhow::Error::msg)?;
         Ok(Dispatcher {
             backend,
@@ -227,14 +230,6 @@ impl Dispatcher {
         while tasks.join_next().await.is_some() {}
         Ok(())
     }
-}
-
-/// 32 random bytes, hex.
-fn random_secret() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Keeps processed-event records 15 days: longer than EventBridge retries (24 h) and dead-letter

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use dd0c_adapters_aws::{DynamoFlags, SesMail};
-use dd0c_ports::conformance::{self, unique, MailSink};
+use dd0c_ports::conformance::{self, email_from_mime, unique, MailSink};
 use dd0c_ports::mail::Email;
 use serde_json::Value;
 
@@ -46,30 +46,10 @@ impl MailSink for Sent {
         let mut found = Vec::new();
         for raw in raws {
             let text = raw["raw_data"].as_str().unwrap_or_default();
-            let Some(message) = mail_parser::MessageParser::default().parse(text.as_bytes()) else {
-                continue;
-            };
-            let recipients: Vec<String> = message
-                .to()
-                .map(|list| {
-                    list.iter()
-                        .filter_map(|a| a.address().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if recipients.iter().any(|r| r == to) {
-                found.push(Email {
-                    to: recipients,
-                    subject: message.subject().unwrap_or_default().to_owned(),
-                    text: message
-                        .body_text(0)
-                        .map(|t| t.into_owned())
-                        .unwrap_or_default(),
-                    html: message
-                        .body_html(0)
-                        .map(|t| t.into_owned())
-                        .unwrap_or_default(),
-                });
+            if let Some((_, email)) = email_from_mime(text.as_bytes()) {
+                if email.to.iter().any(|r| r == to) {
+                    found.push(email);
+                }
             }
         }
         found

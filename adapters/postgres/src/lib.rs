@@ -54,9 +54,13 @@ pub async fn ping(pool: &PgPool) -> bool {
     sqlx::query("SELECT 1").execute(pool).await.is_ok()
 }
 
-/// Checks a name spliced into DDL (which cannot bind it): `[a-z0-9_]`, not empty.
-fn identifier(what: &str, name: &str) -> PortResult<()> {
+/// Postgres truncates identifiers longer than this (bytes).
+const MAX_IDENTIFIER: usize = 63;
+
+/// Checks a name spliced into SQL (which cannot bind it): 1 to `max` of `[a-z0-9_]`.
+pub(crate) fn identifier(what: &str, name: &str, max: usize) -> PortResult<()> {
     let valid = !name.is_empty()
+        && name.len() <= max
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
@@ -64,7 +68,7 @@ fn identifier(what: &str, name: &str) -> PortResult<()> {
         Ok(())
     } else {
         Err(PortError::Invalid(format!(
-            "{what} {name:?} must be [a-z0-9_]"
+            "{what} {name:?} must be 1–{max} of [a-z0-9_]"
         )))
     }
 }
@@ -72,7 +76,7 @@ fn identifier(what: &str, name: &str) -> PortResult<()> {
 /// Creates database `name` on the server of `server_url` and returns the URL of the new database
 /// (tests use one database each; `name` must be `[a-z0-9_]`).
 pub async fn create_database(server_url: &str, name: &str) -> PortResult<String> {
-    identifier("database name", name)?;
+    identifier("database name", name, MAX_IDENTIFIER)?;
     let pool = connect(server_url, 1).await?;
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&pool)
@@ -93,7 +97,7 @@ pub async fn add_application_login(
     owner_url: &str,
     login: &str,
 ) -> PortResult<String> {
-    identifier("role name", login)?;
+    identifier("role name", login, MAX_IDENTIFIER)?;
     sqlx::query(&format!(
         "CREATE ROLE {login} LOGIN IN ROLE {APPLICATION_ROLE}"
     ))

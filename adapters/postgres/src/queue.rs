@@ -68,19 +68,9 @@ fn parse_receipt(receipt: &str) -> PortResult<(i64, i32)> {
     parsed.ok_or_else(|| PortError::Invalid(format!("malformed receipt {receipt:?}")))
 }
 
+/// pgmq prefixes the queue name (`q_`, `a_`, index suffixes) within Postgres' identifier limit.
 fn check_name(name: &str) -> PortResult<()> {
-    let valid = !name.is_empty()
-        && name.len() <= 40
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if valid {
-        Ok(())
-    } else {
-        Err(PortError::Invalid(format!(
-            "queue name {name:?} must be 1–40 of [a-z0-9_]"
-        )))
-    }
+    crate::identifier("queue name", name, 40)
 }
 
 /// Deletes those of the deliveries `receipts` of `queue` that are still current (malformed or

@@ -5,9 +5,8 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use dd0c_adapters_smtp::SmtpMail;
-use dd0c_ports::conformance::{self, MailSink};
+use dd0c_ports::conformance::{self, email_from_mime, MailSink};
 use dd0c_ports::mail::Email;
-use mail_parser::MessageParser;
 
 /// Reads what the server stored: every message in the Maildir whose `To` includes the address.
 struct Maildir(PathBuf);
@@ -21,43 +20,21 @@ impl MailSink for Maildir {
                 continue;
             };
             for entry in entries.flatten() {
-                let Ok(raw) = std::fs::read(entry.path()) else {
+                let Some((from, email)) = std::fs::read(entry.path())
+                    .ok()
+                    .and_then(|raw| email_from_mime(&raw))
+                else {
                     continue;
                 };
-                let Some(message) = MessageParser::default().parse(&raw) else {
-                    continue;
-                };
-                let recipients: Vec<String> = message
-                    .to()
-                    .map(|list| {
-                        list.iter()
-                            .filter_map(|a| a.address().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if !recipients.iter().any(|r| r == to) {
+                if !email.to.iter().any(|r| r == to) {
                     continue;
                 }
-                assert!(
-                    message
-                        .from()
-                        .and_then(|f| f.first())
-                        .and_then(|a| a.address())
-                        == Some("alerts@dd0c.test"),
+                assert_eq!(
+                    from.as_deref(),
+                    Some("alerts@dd0c.test"),
                     "the configured sender"
                 );
-                found.push(Email {
-                    to: recipients,
-                    subject: message.subject().unwrap_or_default().to_owned(),
-                    text: message
-                        .body_text(0)
-                        .map(|t| t.into_owned())
-                        .unwrap_or_default(),
-                    html: message
-                        .body_html(0)
-                        .map(|t| t.into_owned())
-                        .unwrap_or_default(),
-                });
+                found.push(email);
             }
         }
         found

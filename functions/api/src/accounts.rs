@@ -30,9 +30,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A new ingest token: 32 random bytes, hex, with a prefix secret scanners recognize.
+/// 32 random bytes from the operating system, hex: ingest tokens, per-process signing keys.
+pub fn random_secret() -> String {
+    hex(&random_bytes::<32>())
+}
+
+/// A new ingest token: a [`random_secret`] with a prefix secret scanners recognize.
 pub fn new_ingest_token() -> String {
-    format!("dd0c_ing_{}", hex(&random_bytes::<32>()))
+    format!("dd0c_ing_{}", random_secret())
 }
 
 /// A random (version 4) UUID, as the ExternalId of a customer's role trust policy.
@@ -102,7 +107,7 @@ pub(crate) async fn list(
 }
 
 fn check_account_id(account_id: &str) -> Result<(), ApiError> {
-    if account_id.len() == 12 && account_id.bytes().all(|b| b.is_ascii_digit()) {
+    if dd0c_ports::domain::is_account_id(account_id) {
         Ok(())
     } else {
         Err(ApiError::BadRequest(format!(

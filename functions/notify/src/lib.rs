@@ -177,15 +177,16 @@ impl Notifier {
         group: Vec<Claimed>,
         round: &mut Round,
     ) -> PortResult<()> {
-        let mail_configured = self.mail.is_some();
+        let routed: Vec<Vec<Channel>> = group
+            .iter()
+            .map(|c| routes(settings, self.mail.is_some(), c.message.anomaly.severity))
+            .collect();
         let mut delivered: Vec<BTreeSet<String>> =
             group.iter().map(|c| c.delivered.clone()).collect();
         for channel in [Channel::Slack, Channel::Email] {
             let waiting: Vec<usize> = (0..group.len())
                 .filter(|&i| {
-                    routes(settings, mail_configured, group[i].message.anomaly.severity)
-                        .contains(&channel)
-                        && !delivered[i].contains(channel.as_str())
+                    routed[i].contains(&channel) && !delivered[i].contains(channel.as_str())
                 })
                 .collect();
             if waiting.is_empty() {
@@ -231,11 +232,8 @@ impl Notifier {
                 }
             }
         }
-        for (claim, delivered) in group.iter().zip(&delivered) {
-            let complete = routes(settings, mail_configured, claim.message.anomaly.severity)
-                .iter()
-                .all(|c| delivered.contains(c.as_str()));
-            if complete {
+        for ((claim, routed), delivered) in group.iter().zip(&routed).zip(&delivered) {
+            if routed.iter().all(|c| delivered.contains(c.as_str())) {
                 self.outbox.mark_delivered(&claim.message.outbox_id).await?;
                 round.completed += 1;
             }

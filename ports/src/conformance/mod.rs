@@ -12,7 +12,8 @@ mod stores;
 
 pub use fixtures::{anomaly_for, cost_event, unique};
 pub use others::{
-    archive_suite, auth_suite, flags_suite, mail_suite, webhook_suite, MailSink, WebhookSink,
+    archive_suite, auth_suite, email_from_mime, flags_suite, mail_suite, webhook_suite, MailSink,
+    WebhookSink,
 };
 pub use queue::queue_suite;
 pub use stores::store_suite;

@@ -37,6 +37,35 @@ pub trait MailSink: Send + Sync {
     async fn delivered_to(&self, to: &str) -> Vec<Email>;
 }
 
+/// A delivered MIME message read back: its sender's address and the [`Email`] it carries. For
+/// sinks that hold raw messages (an SMTP server's Maildir, moto's SES raw messages); `None` when
+/// `raw` is not a message.
+pub fn email_from_mime(raw: &[u8]) -> Option<(Option<String>, Email)> {
+    let message = mail_parser::MessageParser::default().parse(raw)?;
+    let from = message
+        .from()
+        .and_then(|f| f.first())
+        .and_then(|a| a.address())
+        .map(str::to_owned);
+    let to = message
+        .to()
+        .map(|list| {
+            list.iter()
+                .filter_map(|a| a.address().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let part =
+        |text: Option<std::borrow::Cow<'_, str>>| text.map(|t| t.into_owned()).unwrap_or_default();
+    let email = Email {
+        to,
+        subject: message.subject().unwrap_or_default().to_owned(),
+        text: part(message.body_text(0)),
+        html: part(message.body_html(0)),
+    };
+    Some((from, email))
+}
+
 /// Runs the mail cases: a valid message arrives at the sink intact; invalid ones are refused.
 pub async fn mail_suite(mail: &dyn Mail, sink: &dyn MailSink) {
     let to = format!("{}@example.com", unique("ops"));

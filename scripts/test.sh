@@ -112,7 +112,7 @@ python_tools() {
 }
 
 start_moto() {
-  "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$state/moto.log" 2>&1 &
+  MOTO_PORT="$moto_port" "$venv/bin/python" scripts/moto_serial.py 127.0.0.1 "$moto_port" >"$state/moto.log" 2>&1 &
   pids+=($!)
   wait_port "$moto_port" "$state/moto.log"
   export DD0C_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port"

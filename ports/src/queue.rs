@@ -31,6 +31,9 @@ pub enum SendOutcome {
     Enqueued,
     /// Dropped as a duplicate of a message sent within the window.
     Duplicate,
+    /// Handed to a queue that drops duplicates within the window itself without saying which
+    /// (SQS FIFO): enqueued, or dropped as a duplicate.
+    Accepted,
 }
 
 /// A received message.
@@ -82,8 +85,9 @@ pub trait Queue: Send + Sync {
     /// Enqueues a message unless its dedup key was sent within [`DEDUP_WINDOW`].
     async fn send(&self, message: OutgoingMessage) -> PortResult<SendOutcome>;
 
-    /// Sends several messages atomically: all are accepted (each enqueued or a duplicate, in
-    /// order) or, on error, none is enqueued.
+    /// Sends several messages: all are accepted (each enqueued or a duplicate, in order) or, on
+    /// error, none is enqueued — or, where the backend has no atomic batch (SQS), those already
+    /// enqueued are dropped as duplicates when the caller retries with the same dedup keys.
     async fn send_batch(&self, messages: Vec<OutgoingMessage>) -> PortResult<Vec<SendOutcome>>;
 
     /// Receives up to `max` visible messages and hides them for `visibility` (adapters may round

@@ -1,11 +1,10 @@
 //! [`DynamoFlags`]: panic mode and breakers as DynamoDB items.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
 use dd0c_ports::flags::{BreakerState, Flags};
 use dd0c_ports::{PortError, PortResult};
 
-use crate::backend;
+use crate::table::{key, s, sdk, tenant_pk, Item};
 
 /// Flags in the single table (`DD0C_TABLE_NAME`), keys `pk` and `sk` (strings).
 #[derive(Debug, Clone)]
@@ -23,36 +22,22 @@ impl DynamoFlags {
         }
     }
 
-    async fn get(
-        &self,
-        pk: String,
-        sk: &str,
-    ) -> PortResult<Option<std::collections::HashMap<String, AttributeValue>>> {
+    async fn get(&self, pk: String, sk: &str) -> PortResult<Option<Item>> {
         let item = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk))
-            .key("sk", AttributeValue::S(sk.into()))
+            .set_key(Some(key(pk, sk)))
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| {
-                backend(
-                    "DynamoDB GetItem",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e),
-                )
-            })?;
+            .map_err(|e| sdk("DynamoDB GetItem", e))?;
         Ok(item.item)
     }
 }
 
 const PANIC: &str = "PANIC";
 const STATE: &str = "STATE";
-
-fn tenant_key(tenant: &str) -> String {
-    format!("TENANT#{tenant}")
-}
 
 fn breaker_key(channel: &str) -> String {
     format!("BREAKER#{channel}")
@@ -61,37 +46,27 @@ fn breaker_key(channel: &str) -> String {
 #[async_trait]
 impl Flags for DynamoFlags {
     async fn panic_mode(&self, tenant: &str) -> PortResult<bool> {
-        Ok(self.get(tenant_key(tenant), PANIC).await?.is_some())
+        Ok(self.get(tenant_pk(tenant), PANIC).await?.is_some())
     }
 
     async fn set_panic_mode(&self, tenant: &str, on: bool) -> PortResult<()> {
-        let (pk, sk) = (
-            AttributeValue::S(tenant_key(tenant)),
-            AttributeValue::S(PANIC.into()),
-        );
-        let context = |e| backend("DynamoDB panic mode", e);
+        let item = key(tenant_pk(tenant), PANIC);
         if on {
             self.client
                 .put_item()
                 .table_name(&self.table)
-                .item("pk", pk)
-                .item("sk", sk)
+                .set_item(Some(item))
                 .send()
                 .await
-                .map_err(|e| {
-                    context(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
-                })?;
+                .map_err(|e| sdk("DynamoDB PutItem (panic mode)", e))?;
         } else {
             self.client
                 .delete_item()
                 .table_name(&self.table)
-                .key("pk", pk)
-                .key("sk", sk)
+                .set_key(Some(item))
                 .send()
                 .await
-                .map_err(|e| {
-                    context(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
-                })?;
+                .map_err(|e| sdk("DynamoDB DeleteItem (panic mode)", e))?;
         }
         Ok(())
     }
@@ -115,17 +90,14 @@ impl Flags for DynamoFlags {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", AttributeValue::S(breaker_key(channel)))
-            .item("sk", AttributeValue::S(STATE.into()))
-            .item("state", AttributeValue::S(json))
+            .set_item(Some({
+                let mut item = key(breaker_key(channel), STATE);
+                item.insert("state".into(), s(json));
+                item
+            }))
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                backend(
-                    "DynamoDB PutItem",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e),
-                )
-            })
+            .map_err(|e| sdk("DynamoDB PutItem (breaker)", e))
     }
 }

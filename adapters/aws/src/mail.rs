@@ -9,7 +9,7 @@ use dd0c_adapters_smtp::mime;
 use dd0c_ports::mail::{Email, Mail};
 use dd0c_ports::{PortError, PortResult};
 
-use crate::backend;
+use crate::table::sdk;
 
 /// Sends mail with SES (v2) from a verified identity.
 #[derive(Debug, Clone)]
@@ -47,12 +47,7 @@ impl Mail for SesMail {
             .content(EmailContent::builder().raw(raw).build())
             .send()
             .await
-            .map_err(|e| {
-                backend(
-                    "SES SendEmail",
-                    aws_sdk_sesv2::error::DisplayErrorContext(e),
-                )
-            })?;
+            .map_err(|e| sdk("SES SendEmail", e))?;
         Ok(sent.message_id().unwrap_or_default().to_owned())
     }
 }

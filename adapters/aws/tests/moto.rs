@@ -3,12 +3,16 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::config::{Credentials, Region};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+use std::sync::Arc;
+
+use dd0c_adapters_aws::{
+    create_table, customer_config, DynamoFlags, DynamoStore, S3Archive, SesMail, SqsQueue,
 };
-use dd0c_adapters_aws::{DynamoFlags, SesMail};
 use dd0c_ports::conformance::{self, email_from_mime, unique, MailSink};
+use dd0c_ports::domain::Account;
 use dd0c_ports::mail::Email;
+use dd0c_ports::queue::Queue;
+use dd0c_ports::store::Stores;
 use serde_json::Value;
 
 const SENDER: &str = "alerts@dd0c.test";
@@ -75,34 +79,95 @@ async fn a_sender_that_is_not_a_mailbox_names_the_setting() {
     assert!(error.contains("DD0C_MAIL_FROM"), "{error}");
 }
 
+/// A fresh table in moto, made by the adapters' own definition.
+async fn fresh_table(config: &aws_config::SdkConfig) -> String {
+    let table = unique("dd0c").replace('-', "_");
+    create_table(&aws_sdk_dynamodb::Client::new(config), &table)
+        .await
+        .expect("table");
+    table
+}
+
 #[tokio::test]
 async fn dynamo_flags_pass_the_flags_suite_against_moto() {
     let config = config().await;
-    let table = unique("dd0c").replace('-', "_");
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("key")
-    };
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute")
-    };
-    aws_sdk_dynamodb::Client::new(&config)
-        .create_table()
-        .table_name(&table)
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .attribute_definitions(attribute("pk"))
-        .attribute_definitions(attribute("sk"))
-        .billing_mode(BillingMode::PayPerRequest)
+    let table = fresh_table(&config).await;
+    conformance::flags_suite(&DynamoFlags::new(&config, &table)).await;
+}
+
+#[tokio::test]
+async fn dynamo_store_passes_the_store_suite_against_moto() {
+    let config = config().await;
+    let table = fresh_table(&config).await;
+    conformance::store_suite(Stores::of(Arc::new(DynamoStore::new(&config, &table)))).await;
+}
+
+#[tokio::test]
+async fn sqs_queue_passes_the_queue_suite_against_moto() {
+    let config = config().await;
+    conformance::queue_suite(|| async {
+        let url = SqsQueue::create(&config, &unique("q"), 5)
+            .await
+            .expect("queues");
+        Arc::new(SqsQueue::connect(&config, &url).await.expect("queue")) as Arc<dyn Queue>
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_queue_without_a_dead_letter_queue_is_refused_by_name() {
+    let config = config().await;
+    let url = aws_sdk_sqs::Client::new(&config)
+        .create_queue()
+        .queue_name(format!("{}.fifo", unique("bare")))
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
         .send()
         .await
-        .expect("table");
-    conformance::flags_suite(&DynamoFlags::new(&config, &table)).await;
+        .expect("queue")
+        .queue_url
+        .expect("url");
+    let error = SqsQueue::connect(&config, &url).await.expect_err("refused");
+    assert!(error.to_string().contains("RedrivePolicy"), "{error}");
+}
+
+#[tokio::test]
+async fn s3_archive_passes_the_archive_suite_against_moto() {
+    let config = config().await;
+    let archive = S3Archive::new(&config, &unique("raw"));
+    archive.create_bucket().await.expect("bucket");
+    conformance::archive_suite(&archive).await;
+}
+
+#[tokio::test]
+async fn customer_accounts_are_read_through_their_role_and_external_id() {
+    let config = config().await;
+    let role_name = unique("dd0c-read");
+    let account = Account {
+        tenant: "acme".into(),
+        account_id: "123456789012".into(),
+        name: None,
+        role_arn: Some(format!("arn:aws:iam::123456789012:role/{role_name}")),
+        external_id: Some("9b2f7f3c-6a51-4d8e-9d53-0c1f2e3a4b5c".into()),
+        created_at: chrono::Utc::now(),
+    };
+    let customer = customer_config(&config, &account).await.expect("config");
+    let caller = aws_sdk_sts::Client::new(&customer)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("the assumed role answers");
+    let arn = caller.arn().unwrap_or_default();
+    assert!(
+        arn.contains(&format!("assumed-role/{role_name}/dd0c-cost-acme")),
+        "calls run as the customer's role: {arn}"
+    );
+
+    let without = Account {
+        external_id: None,
+        ..account
+    };
+    let error = customer_config(&config, &without)
+        .await
+        .expect_err("refused");
+    assert!(error.to_string().contains("external_id"), "{error}");
 }

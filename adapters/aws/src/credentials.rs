@@ -1,0 +1,39 @@
+//! Reading a customer's account: STS AssumeRole into the role the customer created for
+//! dd0c/cost, with the ExternalId dd0c/cost generated for that account (the confused-deputy
+//! guard: another tenant who learns the role ARN cannot assume it without the ExternalId).
+
+use aws_config::sts::AssumeRoleProvider;
+use dd0c_ports::domain::Account;
+use dd0c_ports::{PortError, PortResult};
+
+/// The SDK configuration for calls into `account`, through its role and ExternalId. Credentials
+/// are fetched on first use and refreshed before they expire.
+pub async fn customer_config(
+    config: &aws_config::SdkConfig,
+    account: &Account,
+) -> PortResult<aws_config::SdkConfig> {
+    let role_arn = account.role_arn.as_deref().ok_or_else(|| {
+        PortError::Invalid(format!(
+            "account {} of tenant {} has no role_arn to assume",
+            account.account_id, account.tenant
+        ))
+    })?;
+    let external_id = account.external_id.as_deref().ok_or_else(|| {
+        PortError::Invalid(format!(
+            "account {} of tenant {} has no external_id: refusing to assume its role without one",
+            account.account_id, account.tenant
+        ))
+    })?;
+    let provider = AssumeRoleProvider::builder(role_arn)
+        .external_id(external_id)
+        .session_name(format!("dd0c-cost-{}", account.tenant))
+        .configure(config)
+        .build()
+        .await;
+    Ok(config
+        .to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
+        .build())
+}

@@ -299,41 +299,21 @@ async fn notify(
 /// How often the scheduler looks for due digests.
 const DIGEST_CHECK: Duration = Duration::from_secs(60);
 
-/// Sends each tenant's digest once a day, at or after its hour in its time zone: the day is the
-/// tick, so a replica restart or panic mode at the hour delays the digest, never doubles it.
+/// Sends the due digests (see [`Notifier::send_due_digests`]).
 async fn digests(dispatcher: &Dispatcher, replica: &str) -> dd0c_ports::PortResult<()> {
-    let backend = &dispatcher.backend;
-    let notifier = dispatcher.notifier();
-    let now = Utc::now();
-    for tenant in backend.stores.tenants.tenants().await? {
-        let settings = backend.stores.settings.settings(&tenant.name).await?;
-        let Some(day) = dd0c_notify::digest::due(&settings, now) else {
-            continue;
-        };
-        if backend.flags.panic_mode(&tenant.name).await? {
-            continue;
-        }
-        let tick = day.and_time(chrono::NaiveTime::MIN).and_utc();
-        let job = format!("digest:{}", tenant.name);
-        if !backend
-            .stores
-            .schedule
-            .claim_tick(&job, tick, replica)
-            .await?
-        {
-            continue;
-        }
-        dispatcher.metrics.count(Counter::JobRuns, "digest", 1);
-        let reached = notifier
-            .send_digest(
-                backend.stores.anomalies.as_ref(),
-                &tenant.name,
-                &settings,
-                day,
-            )
-            .await?;
-        tracing::info!(job = "digest", tenant = %tenant.name, %day, channels = ?reached, "ran");
-    }
+    let stores = &dispatcher.backend.stores;
+    let sent = dispatcher
+        .notifier()
+        .send_due_digests(
+            stores.tenants.as_ref(),
+            stores.anomalies.as_ref(),
+            stores.schedule.as_ref(),
+            replica,
+        )
+        .await?;
+    dispatcher
+        .metrics
+        .count(Counter::JobRuns, "digest", sent.len() as u64);
     Ok(())
 }
 

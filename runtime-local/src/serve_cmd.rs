@@ -39,7 +39,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         None => PriceCatalog::bundled(),
     };
     if let Some(dir) = &args.demo {
-        load_demo(&backend, dir).await?;
+        queue_sample(&backend, dir).await?;
     }
     let listener = if roles.contains(&Role::Api) {
         let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -86,13 +86,54 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Queues the CloudTrail under `dir` for tenant `default`, creating the tenant and its accounts.
-async fn load_demo(backend: &Backend, dir: &std::path::Path) -> Result<()> {
+/// One CloudTrail record of a sample directory.
+#[derive(Debug, Clone)]
+pub struct SampleRecord {
+    /// Its `eventTime`.
+    pub event_time: chrono::DateTime<Utc>,
+    /// Its account.
+    pub account_id: String,
+    /// Its `eventID`, or one derived from its text.
+    pub event_id: String,
+    /// The record, verbatim.
+    pub text: String,
+}
+
+/// Every record of the CloudTrail under `dir`, in time order: files come in path order
+/// (account, region, day), CloudTrail delivers in time order, and baselines learn in the order
+/// they are fed.
+pub fn sample_records(dir: &std::path::Path) -> Result<Vec<SampleRecord>> {
     let sources = input::expand(&[dir.to_path_buf()]).map_err(|e| {
         anyhow::anyhow!(
             "--demo: {e} (run from the repository root, or pass the sample's directory)"
         )
     })?;
+    let mut records = Vec::new();
+    for source in &sources {
+        let bytes = source
+            .read()
+            .with_context(|| format!("reading {}", source.label()))?;
+        dd0c_ingest::split_records(&bytes, &source.label(), &mut |record| {
+            if let Ok(raw) = record {
+                records.push(SampleRecord {
+                    event_time: raw.event_time,
+                    account_id: raw.account_id.clone(),
+                    event_id: raw
+                        .event_id
+                        .clone()
+                        .unwrap_or_else(|| dd0c_ingest::derived_event_id(raw.text)),
+                    text: raw.text.to_owned(),
+                });
+            }
+        });
+    }
+    records.sort_by_key(|r| r.event_time);
+    Ok(records)
+}
+
+/// Queues the CloudTrail under `dir` for tenant `default`, creating the tenant and its accounts.
+pub async fn queue_sample(backend: &Backend, dir: &std::path::Path) -> Result<()> {
+    let records = sample_records(dir)?;
     match backend
         .stores
         .tenants
@@ -105,36 +146,14 @@ async fn load_demo(backend: &Backend, dir: &std::path::Path) -> Result<()> {
         Ok(()) | Err(PortError::Conflict(_)) => {}
         Err(e) => return Err(e.into()),
     }
-    let mut messages = Vec::new();
-    let mut accounts = std::collections::BTreeSet::new();
-    for source in &sources {
-        let bytes = source
-            .read()
-            .with_context(|| format!("reading {}", source.label()))?;
-        dd0c_ingest::split_records(&bytes, &source.label(), &mut |record| {
-            if let Ok(raw) = record {
-                accounts.insert(raw.account_id.clone());
-                if let Ok(record) = serde_json::value::RawValue::from_string(raw.text.to_owned()) {
-                    if let Ok(body) = serde_json::to_string(&IngestMessage {
-                        tenant: DEFAULT_TENANT.into(),
-                        record,
-                    }) {
-                        let dedup = raw
-                            .event_id
-                            .clone()
-                            .unwrap_or_else(|| dd0c_ingest::derived_event_id(raw.text));
-                        messages.push((raw.event_time, raw.account_id.clone(), dedup, body));
-                    }
-                }
-            }
-        });
-    }
+    let accounts: std::collections::BTreeSet<&str> =
+        records.iter().map(|r| r.account_id.as_str()).collect();
     for account_id in &accounts {
         let account = Account {
             role_arn: None,
             external_id: None,
             tenant: DEFAULT_TENANT.into(),
-            account_id: account_id.clone(),
+            account_id: (*account_id).to_owned(),
             name: None,
             created_at: Utc::now(),
         };
@@ -143,18 +162,19 @@ async fn load_demo(backend: &Backend, dir: &std::path::Path) -> Result<()> {
             Err(e) => return Err(e.into()),
         }
     }
-    // Files come in path order (account, region, day); CloudTrail delivers in time order, and
-    // baselines learn in the order they are fed.
-    messages.sort_by(|a, b| a.0.cmp(&b.0));
-    let count = messages.len();
-    let batch: Vec<OutgoingMessage> = messages
-        .into_iter()
-        .map(|(_, account, dedup, body)| OutgoingMessage {
-            group_key: group_key(DEFAULT_TENANT, &account),
-            dedup_key: format!("{DEFAULT_TENANT}#{dedup}"),
+    let count = records.len();
+    let mut batch = Vec::with_capacity(count);
+    for record in &records {
+        let body = serde_json::to_string(&IngestMessage {
+            tenant: DEFAULT_TENANT.into(),
+            record: serde_json::value::RawValue::from_string(record.text.clone())?,
+        })?;
+        batch.push(OutgoingMessage {
+            group_key: group_key(DEFAULT_TENANT, &record.account_id),
+            dedup_key: format!("{DEFAULT_TENANT}#{}", record.event_id),
             body,
-        })
-        .collect();
+        });
+    }
     for chunk in batch.chunks(500) {
         backend.ingest_queue.send_batch(chunk.to_vec()).await?;
     }

@@ -8,10 +8,12 @@
 //! - [`story`] — days of routine activity in two accounts with costly mistakes planted at
 //!   seed-dependent times, and which events those are ([`Story::mistakes`]).
 //! - [`CaptureServer`] — a loopback HTTP server that records webhook posts (Slack's side).
+//! - [`lambda`] — the Lambda Runtime API on loopback, to run the real Lambda binaries.
 //! - [`Rng`] — a small deterministic generator (SplitMix64), stable across platforms and
 //!   dependency versions, so a seed always tells the same story.
 
 mod capture;
+pub mod lambda;
 mod story;
 
 pub use capture::CaptureServer;

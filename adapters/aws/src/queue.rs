@@ -40,7 +40,8 @@ const FAILED_AT: &str = "dd0c-failed-at";
 pub struct SqsQueue {
     client: aws_sdk_sqs::Client,
     url: String,
-    dead_letter_url: String,
+    /// Looked up on first use, so building a queue costs no round trip (Lambda init).
+    dead_letter_url: tokio::sync::OnceCell<String>,
     /// Receipts of this process's deliveries, so a receipt alone can dead-letter its message.
     received: Mutex<Received>,
 }
@@ -133,10 +134,48 @@ fn delivery_of(message: Message) -> PortResult<Delivery> {
 }
 
 impl SqsQueue {
-    /// The queue at `url`; its dead-letter queue is read from its RedrivePolicy.
-    pub async fn connect(config: &aws_config::SdkConfig, url: &str) -> PortResult<Self> {
-        let client = aws_sdk_sqs::Client::new(config);
-        let attributes = client
+    /// The queue at `url`; its dead-letter queue is the one its RedrivePolicy names, looked
+    /// up when first needed.
+    pub fn new(config: &aws_config::SdkConfig, url: &str) -> Self {
+        SqsQueue {
+            client: aws_sdk_sqs::Client::new(config),
+            url: url.to_owned(),
+            dead_letter_url: tokio::sync::OnceCell::new(),
+            received: Mutex::default(),
+        }
+    }
+
+    /// The queue with ARN `arn` (as Lambda names an event's source).
+    pub async fn from_arn(config: &aws_config::SdkConfig, arn: &str) -> PortResult<Self> {
+        let mut parts = arn.split(':').skip(4);
+        let (Some(owner), Some(name)) = (parts.next(), parts.next()) else {
+            return Err(PortError::Invalid(format!(
+                "{arn:?} is not an SQS queue ARN"
+            )));
+        };
+        let url = aws_sdk_sqs::Client::new(config)
+            .get_queue_url()
+            .queue_name(name)
+            .queue_owner_aws_account_id(owner)
+            .send()
+            .await
+            .map_err(|e| sdk("SQS GetQueueUrl", e))?
+            .queue_url
+            .ok_or_else(|| PortError::Backend(format!("no URL for queue {arn}")))?;
+        Ok(SqsQueue::new(config, &url))
+    }
+
+    async fn dead_letter_url(&self) -> PortResult<&str> {
+        self.dead_letter_url
+            .get_or_try_init(|| self.look_up_dead_letter_url())
+            .await
+            .map(String::as_str)
+    }
+
+    async fn look_up_dead_letter_url(&self) -> PortResult<String> {
+        let url = &self.url;
+        let attributes = self
+            .client
             .get_queue_attributes()
             .queue_url(url)
             .attribute_names(QueueAttributeName::RedrivePolicy)
@@ -160,20 +199,14 @@ impl SqsQueue {
                 ))
             })?;
         let name = arn.rsplit(':').next().unwrap_or_default();
-        let dead_letter_url = client
+        self.client
             .get_queue_url()
             .queue_name(name)
             .send()
             .await
             .map_err(|e| sdk("SQS GetQueueUrl", e))?
             .queue_url
-            .ok_or_else(|| PortError::Backend(format!("no URL for queue {name}")))?;
-        Ok(SqsQueue {
-            client,
-            url: url.to_owned(),
-            dead_letter_url,
-            received: Mutex::default(),
-        })
+            .ok_or_else(|| PortError::Backend(format!("no URL for queue {name}")))
     }
 
     /// Creates the FIFO queue `{name}.fifo` and its dead-letter queue `{name}-dlq.fifo`, which
@@ -248,7 +281,7 @@ impl SqsQueue {
         ]);
         self.client
             .send_message()
-            .queue_url(&self.dead_letter_url)
+            .queue_url(self.dead_letter_url().await?)
             .message_group_id(&delivery.group_key)
             .message_deduplication_id(&delivery.message_id)
             .message_body(&delivery.body)
@@ -280,7 +313,7 @@ impl SqsQueue {
             let got = self
                 .client
                 .receive_message()
-                .queue_url(&self.dead_letter_url)
+                .queue_url(self.dead_letter_url().await?)
                 .max_number_of_messages(want as i32)
                 .visibility_timeout(PEEK)
                 .message_attribute_names("All")
@@ -316,7 +349,7 @@ impl SqsQueue {
                 .collect::<PortResult<Vec<_>>>()?;
             self.client
                 .change_message_visibility_batch()
-                .queue_url(&self.dead_letter_url)
+                .queue_url(self.dead_letter_url().await?)
                 .set_entries(Some(entries))
                 .send()
                 .await
@@ -556,7 +589,7 @@ impl Queue for SqsQueue {
             .map_err(|e| sdk("SQS SendMessage (redrive)", e))?;
         self.client
             .delete_message()
-            .queue_url(&self.dead_letter_url)
+            .queue_url(self.dead_letter_url().await?)
             .set_receipt_handle(message.receipt_handle.clone())
             .send()
             .await
@@ -566,7 +599,7 @@ impl Queue for SqsQueue {
 
     async fn depth(&self) -> PortResult<QueueDepth> {
         let (visible, in_flight) = self.counts(&self.url).await?;
-        let (dead_visible, dead_hidden) = self.counts(&self.dead_letter_url).await?;
+        let (dead_visible, dead_hidden) = self.counts(self.dead_letter_url().await?).await?;
         Ok(QueueDepth {
             visible,
             in_flight,

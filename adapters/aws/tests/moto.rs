@@ -109,7 +109,7 @@ async fn sqs_queue_passes_the_queue_suite_against_moto() {
         let url = SqsQueue::create(&config, &unique("q"), 5)
             .await
             .expect("queues");
-        Arc::new(SqsQueue::connect(&config, &url).await.expect("queue")) as Arc<dyn Queue>
+        Arc::new(SqsQueue::new(&config, &url)) as Arc<dyn Queue>
     })
     .await;
 }
@@ -126,7 +126,10 @@ async fn a_queue_without_a_dead_letter_queue_is_refused_by_name() {
         .expect("queue")
         .queue_url
         .expect("url");
-    let error = SqsQueue::connect(&config, &url).await.expect_err("refused");
+    let error = SqsQueue::new(&config, &url)
+        .dead_letters(10)
+        .await
+        .expect_err("refused");
     assert!(error.to_string().contains("RedrivePolicy"), "{error}");
 }
 

@@ -13,7 +13,8 @@
 //! - [`render`] — Slack Block Kit (with Acknowledge / Snooze 24 h / Mark expected buttons) and
 //!   the HTML + text e-mail, from the templates in `templates/`.
 //! - [`breaker`] — circuit-breaker transitions per tenant and channel.
-//! - [`digest`] — the daily digest per tenant at its hour and time zone.
+//! - [`digest`] — the daily digest per tenant at its hour and time zone;
+//!   [`Notifier::send_due_digests`] sends the due ones, once per tenant and day.
 
 pub mod breaker;
 pub mod digest;
@@ -28,7 +29,7 @@ use dd0c_ports::clock::Clock;
 use dd0c_ports::domain::{Settings, Severity};
 use dd0c_ports::flags::Flags;
 use dd0c_ports::mail::Mail;
-use dd0c_ports::store::{AnomalyStore, Claimed, OutboxStore, SettingsStore};
+use dd0c_ports::store::{AnomalyStore, Claimed, OutboxStore, Schedule, SettingsStore, TenantStore};
 use dd0c_ports::webhook::Webhook;
 use dd0c_ports::PortResult;
 
@@ -273,6 +274,43 @@ impl Notifier {
             }
         }
         Ok(reached)
+    }
+
+    /// Sends each tenant's digest once a day, at or after its hour in its time zone: the day is
+    /// the tick claimed in `schedule`, so a replica restart, a second replica or panic mode at
+    /// the hour delays a digest, never doubles it. Returns the digests sent: tenant, day and
+    /// the channels reached.
+    pub async fn send_due_digests(
+        &self,
+        tenants: &dyn TenantStore,
+        anomalies: &dyn AnomalyStore,
+        schedule: &dyn Schedule,
+        replica: &str,
+    ) -> PortResult<Vec<(String, chrono::NaiveDate, Vec<Channel>)>> {
+        let now = self.clock.now();
+        let mut sent = Vec::new();
+        for tenant in tenants.tenants().await? {
+            let settings = self.settings.settings(&tenant.name).await?;
+            let Some(day) = digest::due(&settings, now) else {
+                continue;
+            };
+            if self.flags.panic_mode(&tenant.name).await? {
+                continue;
+            }
+            let tick = day.and_time(chrono::NaiveTime::MIN).and_utc();
+            if !schedule
+                .claim_tick(&format!("digest:{}", tenant.name), tick, replica)
+                .await?
+            {
+                continue;
+            }
+            let reached = self
+                .send_digest(anomalies, &tenant.name, &settings, day)
+                .await?;
+            tracing::info!(job = "digest", tenant = %tenant.name, %day, channels = ?reached, "ran");
+            sent.push((tenant.name, day, reached));
+        }
+        Ok(sent)
     }
 
     async fn send(

@@ -1,0 +1,107 @@
+//! Configuration from the environment, the SDK configuration and JSON logs.
+//!
+//! | variable | used by | meaning |
+//! |---|---|---|
+//! | `DD0C_TABLE_NAME` | all | the DynamoDB table (required) |
+//! | `DD0C_SCORE_QUEUE_URL` | ingest | the score queue, SQS FIFO (required there) |
+//! | `DD0C_NOTIFY_QUEUE_URL` | score | the notifier's wake-up queue, SQS FIFO (required there) |
+//! | `DD0C_ARCHIVE_BUCKET` | ingest | the S3 bucket of raw envelopes (required there) |
+//! | `DD0C_MAIL_FROM` | notify, digest | the SES sender; unset: nothing is e-mailed |
+//! | `DD0C_COGNITO_ISSUER`, `DD0C_COGNITO_CLIENT_ID` | api | the user pool URL and app client (required there) |
+//! | `DD0C_COGNITO_JWKS_URL` | api | where the pool's keys are, when not `{issuer}/.well-known/jwks.json` |
+//! | `DD0C_MAX_RECEIVES` | SQS functions | deliveries before a failing message is dead-lettered (5) |
+//! | `DD0C_LOG` | all | the log filter (`info`) |
+//! | `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` | all | set by Lambda |
+//! | `AWS_ENDPOINT_URL` | all | an emulator (moto) instead of AWS |
+
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A required variable is unset or empty.
+    #[error("{0} is not set: see the table in dd0c-lambda's env module")]
+    Missing(&'static str),
+    /// A variable has a value that cannot work.
+    #[error("{name}={value:?}: {why}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A client could not be built.
+    #[error("building {what}: {why}")]
+    Client {
+        /// Which client.
+        what: &'static str,
+        /// Why not.
+        why: String,
+    },
+}
+
+/// A required variable.
+pub fn required(name: &'static str) -> Result<String, StartError> {
+    optional(name).ok_or(StartError::Missing(name))
+}
+
+/// An optional variable (empty counts as unset).
+pub fn optional(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// What every function starts from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The SDK configuration: region and credentials from Lambda's variables, and
+    /// `AWS_ENDPOINT_URL` when set.
+    pub aws: SdkConfig,
+    /// `DD0C_TABLE_NAME`.
+    pub table: String,
+    /// `DD0C_MAX_RECEIVES`.
+    pub max_receives: u32,
+}
+
+impl Settings {
+    /// Reads the common settings and starts JSON logging.
+    pub async fn load() -> Result<Settings, StartError> {
+        init_logs();
+        let region = required("AWS_REGION")?;
+        let max_receives = match optional("DD0C_MAX_RECEIVES") {
+            None => 5,
+            Some(value) => value.parse().map_err(|e| StartError::Invalid {
+                name: "DD0C_MAX_RECEIVES",
+                value,
+                why: format!("not a count: {e}"),
+            })?,
+        };
+        let aws = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region))
+            .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+            .load()
+            .await;
+        Ok(Settings {
+            aws,
+            table: required("DD0C_TABLE_NAME")?,
+            max_receives,
+        })
+    }
+}
+
+/// JSON lines on stdout, which Lambda sends to CloudWatch Logs.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_new(
+        optional("DD0C_LOG").unwrap_or_else(|| "info".into()),
+    )
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_target(false)
+        .with_ansi(false)
+        .try_init();
+}

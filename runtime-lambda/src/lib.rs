@@ -1,0 +1,28 @@
+//! # dd0c-lambda
+//!
+//! The cloud mode: the handlers of `functions/` on AWS Lambda, over the AWS adapters. Each binary
+//! in `src/bin/` is a shim — build the function once at init, then `lambda_runtime::run`:
+//!
+//! | binary | trigger | does |
+//! |---|---|---|
+//! | `lambda-ingest` | SQS FIFO batch of EventBridge CloudTrail envelopes | archives them raw to S3, normalizes and prices them, sends cost events to the score queue |
+//! | `lambda-score` | SQS FIFO batch of cost events | scores them (one DynamoDB transaction per batch), wakes the notifier when an anomaly is raised |
+//! | `lambda-notify` | SQS batch of wake-ups, or an EventBridge schedule | delivers the outbox to Slack and SES |
+//! | `lambda-digest` | EventBridge schedule | sends the daily digests that are due |
+//! | `lambda-api` | API Gateway HTTP API (payload v2) | the dashboard API, Cognito tokens |
+//!
+//! Map:
+//! - [`env`] — configuration from the environment ([`env::Settings`] documents every variable),
+//!   JSON logs, and the SDK configuration (no IMDS probing: region and credentials come from the
+//!   variables Lambda sets).
+//! - [`sqs`] — the SQS event and the partial batch response: a batch is handled whole where the
+//!   function can; otherwise in order, stopping at the first failure, which is reported with
+//!   everything after it (FIFO order), and a message failing on its last delivery goes to the
+//!   dead-letter queue with its error.
+//! - [`functions`] — the functions bound to their ports.
+
+pub mod env;
+pub mod functions;
+pub mod sqs;
+
+pub use env::{Settings, StartError};

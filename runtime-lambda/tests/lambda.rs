@@ -1,0 +1,324 @@
+//! The real Lambda binaries against the Runtime API harness (dd0c-tests) and moto: SQS batch
+//! semantics under failure, duplicates, a process killed after committing, and parity with the
+//! self-hosted dispatcher on the bundled sample.
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use dd0c_ports::baseline::BaselineKey;
+use dd0c_ports::domain::{Anomaly, Tenant, DEFAULT_TENANT};
+use dd0c_ports::queue::{OutgoingMessage, Queue};
+use dd0c_ports::store::{AnomalyFilter, AnomalyStore, CostEventStore, ScoreStore, TenantStore};
+use dd0c_tests::lambda::{Outcome, RuntimeApi};
+use support::{failures, launch, message_ids, receipts, Cloud};
+
+const INGEST: &str = env!("CARGO_BIN_EXE_lambda-ingest");
+const SCORE: &str = env!("CARGO_BIN_EXE_lambda-score");
+
+const ACCOUNT: &str = "111122223333";
+
+async fn cost_events(cloud: &Cloud, tenant: &str) -> Vec<dd0c_ports::domain::CostEvent> {
+    cloud
+        .store()
+        .cost_events(
+            tenant,
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap(),
+            10_000,
+        )
+        .await
+        .expect("cost events")
+}
+
+#[tokio::test]
+async fn a_fifo_batch_reports_its_first_failure_and_everything_after_it() {
+    let cloud = Cloud::new().await;
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let _ingest = cloud.spawn(INGEST, &api);
+    let first = launch(ACCOUNT, "ev-first", 0, 1);
+    let second = launch(ACCOUNT, "ev-second", 5, 1);
+    cloud
+        .send_records("acme", std::slice::from_ref(&first))
+        .await;
+    let poison = OutgoingMessage {
+        group_key: format!("acme#{ACCOUNT}"),
+        dedup_key: "poison".into(),
+        body: "this is not an EventBridge event".into(),
+    };
+    cloud
+        .queue(&cloud.ingest_queue)
+        .send(poison)
+        .await
+        .expect("sent");
+    cloud
+        .send_records("acme", std::slice::from_ref(&second))
+        .await;
+
+    let (event, invocation) = cloud
+        .poll(&cloud.ingest_queue, &api)
+        .await
+        .expect("a batch");
+    let ids = message_ids(&event);
+    assert_eq!(ids.len(), 3, "one group's three messages in one batch");
+    let Outcome::Response(answer) = &invocation.outcome else {
+        panic!(
+            "the function answers with a batch response: {:?}",
+            invocation.outcome
+        );
+    };
+    assert_eq!(
+        failures(answer),
+        ids[1..].to_vec(),
+        "the poison record and the one after it are reported; the one before it is done"
+    );
+    assert!(answer["batchItemFailures"]
+        .as_array()
+        .expect("failures")
+        .iter()
+        .all(|f| !f["itemIdentifier"].as_str().unwrap_or_default().is_empty()));
+
+    // Lambda delivers the two again until the poison record's last allowed delivery, when the
+    // function moves it to the dead-letter queue with its error, and the next one goes through.
+    let rest = cloud.drain(&cloud.ingest_queue, &api).await;
+    assert_eq!(rest.len(), cloud.max_receives as usize - 1);
+    let dead = cloud
+        .queue(&cloud.ingest_queue)
+        .dead_letters(10)
+        .await
+        .expect("dead letters");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].message_id, ids[1]);
+    assert_eq!(dead[0].body, "this is not an EventBridge event");
+    assert!(
+        dead[0].error.contains("not an EventBridge event"),
+        "{}",
+        dead[0].error
+    );
+    assert_eq!(dead[0].receive_count, cloud.max_receives);
+
+    let _score = cloud.spawn(SCORE, &api);
+    cloud.drain(&cloud.score_queue, &api).await;
+    let scored: Vec<String> = cost_events(&cloud, "acme")
+        .await
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    assert_eq!(scored, vec!["ev-first".to_owned(), "ev-second".to_owned()]);
+    let raw = dd0c_adapters_aws::S3Archive::new(&cloud.aws, &cloud.bucket);
+    let archived = dd0c_ports::archive::Archive::list(&raw, "raw/acme/", 100)
+        .await
+        .expect("archive");
+    assert!(!archived.is_empty(), "the raw envelopes are archived");
+}
+
+#[tokio::test]
+async fn one_event_delivered_twice_is_scored_once() {
+    let cloud = Cloud::new().await;
+    let (ingest_api, api) = (
+        RuntimeApi::start().await.expect("runtime API"),
+        RuntimeApi::start().await.expect("runtime API"),
+    );
+    let _ingest = cloud.spawn(INGEST, &ingest_api);
+    let _score = cloud.spawn(SCORE, &api);
+    let record = launch(ACCOUNT, "ev-twice", 0, 2);
+    cloud
+        .send_records("acme", std::slice::from_ref(&record))
+        .await;
+    cloud.drain(&cloud.ingest_queue, &ingest_api).await;
+    let event = cost_events_in_queue(&cloud).await;
+    // The same cost event again, past SQS's deduplication window (a redrive, a replay).
+    for dedup in ["again-1", "again-2"] {
+        cloud
+            .queue(&cloud.score_queue)
+            .send(OutgoingMessage {
+                group_key: format!("acme#{ACCOUNT}"),
+                dedup_key: dedup.into(),
+                body: event.clone(),
+            })
+            .await
+            .expect("sent");
+    }
+    let invocations = cloud.drain(&cloud.score_queue, &api).await;
+    assert!(invocations
+        .iter()
+        .all(|(_, i)| matches!(&i.outcome, Outcome::Response(a) if failures(a).is_empty())));
+    assert_eq!(cost_events(&cloud, "acme").await.len(), 1, "scored once");
+    let baseline = cloud
+        .store()
+        .baseline(&BaselineKey::account("acme", ACCOUNT))
+        .await
+        .expect("read")
+        .expect("baseline");
+    assert_eq!(baseline.stats.n, 1, "the baseline learned it once");
+}
+
+/// The body of the one message on the score queue, left there.
+async fn cost_events_in_queue(cloud: &Cloud) -> String {
+    let queue = cloud.queue(&cloud.score_queue);
+    let got = queue
+        .receive(10, Duration::from_secs(30))
+        .await
+        .expect("receive");
+    assert_eq!(got.len(), 1, "one cost event for one record");
+    queue
+        .dead_letter(&got[0].receipt, "moved aside by the test")
+        .await
+        .expect("moved");
+    got[0].body.clone()
+}
+
+#[tokio::test]
+async fn a_function_killed_after_committing_leaves_work_a_redelivery_completes_once() {
+    let cloud = Cloud::new().await;
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let ingest = cloud.spawn(INGEST, &api);
+    let records: Vec<_> = (0..10)
+        .map(|i| launch(ACCOUNT, &format!("ev-{i}"), i, 1))
+        .collect();
+    cloud.send_records("acme", &records).await;
+    cloud.drain(&cloud.ingest_queue, &api).await;
+    ingest.kill().await;
+
+    let score = cloud.spawn(SCORE, &api);
+    api.lose_next_answer();
+    let (event, invocation) = cloud.poll(&cloud.score_queue, &api).await.expect("a batch");
+    assert_eq!(invocation.outcome, Outcome::Lost);
+    assert_eq!(message_ids(&event).len(), 10);
+    score.kill().await;
+    assert_eq!(
+        cost_events(&cloud, "acme").await.len(),
+        10,
+        "the batch committed before the process died"
+    );
+
+    // Lambda delivers the unacknowledged batch again, to a new instance.
+    cloud
+        .release_in_flight(&cloud.score_queue, &receipts(&event))
+        .await;
+    let _score = cloud.spawn(SCORE, &api);
+    let again = cloud.drain(&cloud.score_queue, &api).await;
+    assert_eq!(again.len(), 1);
+    assert!(matches!(&again[0].1.outcome, Outcome::Response(a) if failures(a).is_empty()));
+    assert_eq!(cost_events(&cloud, "acme").await.len(), 10, "nothing twice");
+    let baseline = cloud
+        .store()
+        .baseline(&BaselineKey::account("acme", ACCOUNT))
+        .await
+        .expect("read")
+        .expect("baseline");
+    assert_eq!(
+        (baseline.stats.n, baseline.version),
+        (10, 1),
+        "one batch, learned once"
+    );
+}
+
+/// The anomalies' identity and verdict: what parity compares.
+fn verdicts(anomalies: &[Anomaly]) -> Vec<(String, String, String, String, String)> {
+    let mut verdicts: Vec<_> = anomalies
+        .iter()
+        .map(|a| {
+            (
+                a.anomaly_id.clone(),
+                a.event_id.clone(),
+                a.severity.to_string(),
+                format!("{:.9}", a.score),
+                serde_json::to_string(&a.reasons).unwrap_or_default(),
+            )
+        })
+        .collect();
+    verdicts.sort();
+    verdicts
+}
+
+async fn every_anomaly(store: &dyn AnomalyStore) -> Vec<Anomaly> {
+    store
+        .anomalies(DEFAULT_TENANT, &AnomalyFilter::default(), None, 10_000)
+        .await
+        .expect("anomalies")
+        .items
+}
+
+#[tokio::test]
+async fn parity_the_sample_gives_the_same_anomalies_on_lambda_as_self_hosted() {
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/cloudtrail");
+
+    // Self-hosted: the dispatcher's consumers on Postgres and pgmq.
+    let owner = std::env::var("DATABASE_URL").expect("DATABASE_URL: run scripts/test.sh");
+    let database = fresh_database(&owner).await;
+    let backend = dd0c_cost::backend::Backend::postgres(&database, 10)
+        .await
+        .expect("backend");
+    dd0c_cost::serve_cmd::queue_sample(&backend, &sample)
+        .await
+        .expect("queued");
+    let config = dd0c_cost::serve::ServeConfig {
+        roles: dd0c_cost::serve::parse_roles("ingest,score").expect("roles"),
+        consumer: dd0c_cost::consumer::ConsumerConfig::default(),
+        max_body: 1 << 20,
+        retention_every: Duration::from_secs(3600),
+        replica: "parity".into(),
+        slack_signing_secret: None,
+        jwt_secret: None,
+    };
+    let dispatcher = dd0c_cost::serve::Dispatcher::new(
+        backend.clone(),
+        config,
+        dd0c_ingest::PriceCatalog::bundled(),
+    )
+    .expect("dispatcher");
+    let (ingest, score) = (dispatcher.ingest_consumer(), dispatcher.score_consumer());
+    let mut quiet = 0;
+    while quiet < 2 {
+        let n = ingest.try_execute_batch().await.expect("ingest")
+            + score.try_execute_batch().await.expect("score");
+        quiet = if n == 0 { quiet + 1 } else { 0 };
+    }
+    let self_hosted = every_anomaly(backend.stores.anomalies.as_ref()).await;
+
+    // Cloud: the Lambda binaries on moto's SQS FIFO and DynamoDB.
+    let cloud = Cloud::new().await;
+    cloud
+        .store()
+        .add_tenant(&Tenant {
+            name: DEFAULT_TENANT.into(),
+            created_at: Utc::now(),
+        })
+        .await
+        .expect("tenant");
+    let records: Vec<(String, String, String)> = dd0c_cost::serve_cmd::sample_records(&sample)
+        .expect("sample")
+        .into_iter()
+        .map(|r| (r.account_id, r.event_id, r.text))
+        .collect();
+    let (ingest_api, score_api) = (
+        RuntimeApi::start().await.expect("runtime API"),
+        RuntimeApi::start().await.expect("runtime API"),
+    );
+    let _ingest = cloud.spawn(INGEST, &ingest_api);
+    let _score = cloud.spawn(SCORE, &score_api);
+    // A few batches at a time, as CloudTrail trickles in: moto's SQS slows down with the square
+    // of a queue's length.
+    for chunk in records.chunks(50) {
+        cloud.send_records(DEFAULT_TENANT, chunk).await;
+        cloud.drain(&cloud.ingest_queue, &ingest_api).await;
+        cloud.drain(&cloud.score_queue, &score_api).await;
+    }
+    let lambda = every_anomaly(&cloud.store()).await;
+
+    assert!(
+        self_hosted.len() >= 3,
+        "the sample plants mistakes: {} anomalies",
+        self_hosted.len()
+    );
+    assert_eq!(verdicts(&lambda), verdicts(&self_hosted));
+}
+
+async fn fresh_database(server: &str) -> String {
+    let name = dd0c_ports::conformance::unique("parity").replace('-', "_");
+    dd0c_adapters_postgres::create_database(server, &name)
+        .await
+        .expect("a fresh database")
+}

@@ -322,3 +322,69 @@ async fn fresh_database(server: &str) -> String {
         .await
         .expect("a fresh database")
 }
+
+#[tokio::test]
+async fn a_wake_up_has_the_notifier_deliver_the_outbox_to_slack() {
+    use dd0c_ports::conformance::{anomaly_for, cost_event};
+    use dd0c_ports::domain::{OutboxMessage, Settings, Severity};
+    use dd0c_ports::store::{OutboxStore, ScoreCommit, SettingsStore};
+
+    let cloud = Cloud::new().await;
+    let slack = dd0c_tests::CaptureServer::start().await.expect("capture");
+    let store = cloud.store();
+    store
+        .put_settings(
+            "acme",
+            &Settings {
+                slack_webhook_url: Some(slack.url("/hooks/acme")),
+                slack_min_severity: Severity::Info,
+                ..Settings::default()
+            },
+        )
+        .await
+        .expect("settings");
+    let event = cost_event("acme", ACCOUNT, "ev-loud", 0, 40.0);
+    let anomaly = anomaly_for(&event);
+    let message = OutboxMessage {
+        outbox_id: "ob-loud".into(),
+        tenant: "acme".into(),
+        anomaly: anomaly.clone(),
+        created_at: Utc::now(),
+    };
+    store
+        .commit(ScoreCommit {
+            event,
+            baselines: Vec::new(),
+            anomaly: Some(anomaly.clone()),
+            outbox: Some(message),
+            consumed: None,
+        })
+        .await
+        .expect("committed");
+    cloud
+        .queue(&cloud.notify_queue)
+        .send(OutgoingMessage {
+            group_key: "acme".into(),
+            dedup_key: anomaly.anomaly_id.clone(),
+            body: serde_json::json!({"tenant": "acme", "anomaly_id": anomaly.anomaly_id})
+                .to_string(),
+        })
+        .await
+        .expect("woken");
+
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let _notify = cloud.spawn(env!("CARGO_BIN_EXE_lambda-notify"), &api);
+    let invocations = cloud.drain(&cloud.notify_queue, &api).await;
+    assert_eq!(invocations.len(), 1);
+    let posts = slack.posts("/hooks/acme");
+    assert_eq!(posts.len(), 1, "one alert on Slack");
+    assert!(
+        posts[0].to_string().contains(&anomaly.anomaly_id),
+        "{}",
+        posts[0]
+    );
+    assert!(
+        store.pending(100).await.expect("pending").is_empty(),
+        "the outbox is delivered"
+    );
+}

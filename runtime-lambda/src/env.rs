@@ -105,3 +105,32 @@ fn init_logs() {
         .with_ansi(false)
         .try_init();
 }
+
+/// A failed invocation as Lambda reports it: `errorType` names the kind (`dd0c.NotFound`,
+/// `dd0c.Unavailable`, …), `errorMessage` says what failed.
+#[derive(Debug)]
+pub struct Failure(pub dd0c_ports::PortError);
+
+impl From<dd0c_ports::PortError> for Failure {
+    fn from(error: dd0c_ports::PortError) -> Self {
+        Failure(error)
+    }
+}
+
+impl From<Failure> for lambda_runtime::Diagnostic {
+    fn from(Failure(error): Failure) -> Self {
+        use dd0c_ports::PortError::*;
+        let kind = match &error {
+            NotFound(_) => "NotFound",
+            Conflict(_) => "Conflict",
+            Invalid(_) => "Invalid",
+            Unauthorized(_) => "Unauthorized",
+            Unavailable(_) => "Unavailable",
+            Backend(_) => "Backend",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: format!("dd0c.{kind}"),
+            error_message: error.to_string(),
+        }
+    }
+}

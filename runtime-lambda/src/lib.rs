@@ -12,8 +12,8 @@
 //! | `lambda-api` | API Gateway HTTP API (payload v2) | the dashboard API, Cognito tokens |
 //!
 //! Map:
-//! - [`env`] — configuration from the environment ([`env::Settings`] documents every variable),
-//!   JSON logs, and the SDK configuration (no IMDS probing: region and credentials come from the
+//! - [`env`] — configuration from the environment (its doc lists every variable), JSON logs,
+//!   typed failures ([`Failure`]: `errorType` `dd0c.NotFound`, `dd0c.Unavailable`, …), and the SDK configuration (no IMDS probing: region and credentials come from the
 //!   variables Lambda sets).
 //! - [`sqs`] — the SQS event and the partial batch response: a batch is handled whole where the
 //!   function can; otherwise in order, stopping at the first failure, which is reported with
@@ -25,4 +25,4 @@ pub mod env;
 pub mod functions;
 pub mod sqs;
 
-pub use env::{Settings, StartError};
+pub use env::{Failure, Settings, StartError};

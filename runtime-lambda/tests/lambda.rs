@@ -388,3 +388,34 @@ async fn a_wake_up_has_the_notifier_deliver_the_outbox_to_slack() {
         "the outbox is delivered"
     );
 }
+
+#[tokio::test]
+async fn a_failed_invocation_reports_a_typed_error() {
+    let cloud = Cloud::new().await;
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let mut env = cloud.env();
+    env.push(("DD0C_TABLE_NAME", "no_such_table".into()));
+    let _digest = dd0c_tests::lambda::Function::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_lambda-digest")),
+        &api,
+        &env,
+    )
+    .expect("spawn");
+    let scheduled =
+        serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+    let invocation = api
+        .invoke(scheduled, support::INVOKE_TIMEOUT)
+        .await
+        .expect("answered");
+    let Outcome::Error(error) = invocation.outcome else {
+        panic!("an error: {:?}", invocation.outcome);
+    };
+    assert_eq!(error["errorType"], "dd0c.Backend", "{error}");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("DynamoDB"),
+        "{error}"
+    );
+}

@@ -108,12 +108,19 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Port
     Ok(())
 }
 
-/// An SDK failure as a backend error naming the call and the service's message.
+/// An SDK failure as a port error naming the call: the service's code and message when it
+/// answered, else `Unavailable` (no connection, a timeout) with the whole cause chain.
 pub(crate) fn sdk<E>(call: &str, error: E) -> PortError
 where
-    E: std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    PortError::Backend(format!("{call}: {}", DisplayErrorContext(error)))
+    match error.code() {
+        Some(code) => PortError::Backend(format!(
+            "{call}: {code}: {}",
+            error.message().unwrap_or("no message")
+        )),
+        None => PortError::Unavailable(format!("{call}: {}", DisplayErrorContext(error))),
+    }
 }
 
 /// Whether an SDK failure is the service's `code` (e.g. `ConditionalCheckFailedException`).

@@ -1,7 +1,7 @@
 //! `lambda-digest`: on an EventBridge schedule, sends each tenant's daily digest once it is due.
 
 use dd0c_lambda::functions::{notifier, stores};
-use dd0c_lambda::Settings;
+use dd0c_lambda::{Failure, Settings};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -20,8 +20,9 @@ async fn main() -> Result<(), Error> {
                     stores.schedule.as_ref(),
                     &replica,
                 )
-                .await?;
-            Ok::<_, Error>(serde_json::json!({ "digests": sent.len() }))
+                .await
+                .map_err(Failure)?;
+            Ok::<_, Failure>(serde_json::json!({ "digests": sent.len() }))
         }
     }))
     .await

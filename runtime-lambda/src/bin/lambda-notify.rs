@@ -3,7 +3,7 @@
 
 use dd0c_lambda::functions::{deliver_outbox, notifier};
 use dd0c_lambda::sqs::BatchResponse;
-use dd0c_lambda::Settings;
+use dd0c_lambda::{Failure, Settings};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -16,9 +16,9 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async {
         // A wake-up carries nothing the outbox does not have: success deletes them all, and a
         // failure is an error, after which Lambda delivers the whole batch again.
-        let completed = deliver_outbox(&notifier, ROUNDS).await?;
+        let completed = deliver_outbox(&notifier, ROUNDS).await.map_err(Failure)?;
         tracing::info!(completed, "outbox delivered");
-        Ok::<_, Error>(BatchResponse::default())
+        Ok::<_, Failure>(BatchResponse::default())
     }))
     .await
 }

@@ -145,13 +145,18 @@ async fn one_event_delivered_twice_is_scored_once() {
         .iter()
         .all(|(_, i)| matches!(&i.outcome, Outcome::Response(a) if failures(a).is_empty())));
     assert_eq!(cost_events(&cloud, "acme").await.len(), 1, "scored once");
-    let baseline = cloud
+    let baseline = account_baseline(&cloud).await;
+    assert_eq!(baseline.stats.n, 1, "the baseline learned it once");
+}
+
+/// The account-wide baseline of tenant `acme`'s account.
+async fn account_baseline(cloud: &Cloud) -> dd0c_ports::baseline::Baseline {
+    cloud
         .store()
         .baseline(&BaselineKey::account("acme", ACCOUNT))
         .await
         .expect("read")
-        .expect("baseline");
-    assert_eq!(baseline.stats.n, 1, "the baseline learned it once");
+        .expect("baseline")
 }
 
 /// The body of the one message on the score queue, left there.
@@ -202,12 +207,7 @@ async fn a_function_killed_after_committing_leaves_work_a_redelivery_completes_o
     assert_eq!(again.len(), 1);
     assert!(matches!(&again[0].1.outcome, Outcome::Response(a) if failures(a).is_empty()));
     assert_eq!(cost_events(&cloud, "acme").await.len(), 10, "nothing twice");
-    let baseline = cloud
-        .store()
-        .baseline(&BaselineKey::account("acme", ACCOUNT))
-        .await
-        .expect("read")
-        .expect("baseline");
+    let baseline = account_baseline(&cloud).await;
     assert_eq!(
         (baseline.stats.n, baseline.version),
         (10, 1),

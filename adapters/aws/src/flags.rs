@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use dd0c_ports::flags::{BreakerState, Flags};
 use dd0c_ports::{PortError, PortResult};
 
-use crate::table::{key, s, sdk, tenant_pk, Item};
+use crate::table::{get_item, key, put_item, s, sdk, tenant_pk, Item};
 
 /// Flags in the single table (`DD0C_TABLE_NAME`), keys `pk` and `sk` (strings).
 #[derive(Debug, Clone)]
@@ -23,16 +23,7 @@ impl DynamoFlags {
     }
 
     async fn get(&self, pk: String, sk: &str) -> PortResult<Option<Item>> {
-        let item = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk("DynamoDB GetItem", e))?;
-        Ok(item.item)
+        get_item(&self.client, &self.table, pk, sk).await
     }
 }
 
@@ -52,13 +43,7 @@ impl Flags for DynamoFlags {
     async fn set_panic_mode(&self, tenant: &str, on: bool) -> PortResult<()> {
         let item = key(tenant_pk(tenant), PANIC);
         if on {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .send()
-                .await
-                .map_err(|e| sdk("DynamoDB PutItem (panic mode)", e))?;
+            put_item(&self.client, &self.table, item).await?;
         } else {
             self.client
                 .delete_item()
@@ -87,17 +72,8 @@ impl Flags for DynamoFlags {
     async fn put_breaker(&self, channel: &str, state: &BreakerState) -> PortResult<()> {
         let json = serde_json::to_string(state)
             .map_err(|e| PortError::Backend(format!("encoding a breaker: {e}")))?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some({
-                let mut item = key(breaker_key(channel), STATE);
-                item.insert("state".into(), s(json));
-                item
-            }))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| sdk("DynamoDB PutItem (breaker)", e))
+        let mut item = key(breaker_key(channel), STATE);
+        item.insert("state".into(), s(json));
+        put_item(&self.client, &self.table, item).await
     }
 }

@@ -22,8 +22,8 @@ use dd0c_ports::store::{
 use dd0c_ports::{PortError, PortResult};
 
 use crate::table::{
-    doc_item, from_doc, is_code, key, n, number, s, sdk, string, tenant_pk, time_key, Item, GSI1,
-    TTL_ATTRIBUTE,
+    doc_item, from_doc, get_item, is_code, key, n, number, put_item, s, sdk, string, tenant_pk,
+    time_key, Item, GSI1, TTL_ATTRIBUTE,
 };
 
 /// How long processed-event records are kept: EventBridge retries for 24 hours and a DLQ redrive
@@ -159,27 +159,11 @@ impl DynamoStore {
     }
 
     async fn get(&self, pk: String, sk: &str) -> PortResult<Option<Item>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk("DynamoDB GetItem", e))?;
-        Ok(output.item)
+        get_item(&self.client, &self.table, pk, sk).await
     }
 
     async fn put_item(&self, item: Item) -> PortResult<()> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| sdk("DynamoDB PutItem", e))?;
-        Ok(())
+        put_item(&self.client, &self.table, item).await
     }
 
     /// Puts `item` unless its key exists: `false` when it did.

@@ -175,6 +175,40 @@ pub(crate) fn from_doc<T: DeserializeOwned>(item: &Item) -> PortResult<T> {
     })
 }
 
+/// The item under (`pk`, `sk`), read consistently.
+pub(crate) async fn get_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: String,
+    sk: &str,
+) -> PortResult<Option<Item>> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key(pk, sk)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| sdk("DynamoDB GetItem", e))?;
+    Ok(output.item)
+}
+
+/// Writes `item`, replacing any item under its key.
+pub(crate) async fn put_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    item: Item,
+) -> PortResult<()> {
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .map_err(|e| sdk("DynamoDB PutItem", e))?;
+    Ok(())
+}
+
 /// A string attribute.
 pub(crate) fn string<'a>(item: &'a Item, name: &str) -> PortResult<&'a str> {
     item.get(name)

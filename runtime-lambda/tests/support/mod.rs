@@ -188,14 +188,7 @@ impl Cloud {
                 .iter()
                 .any(|id| Some(id.as_str()) == message.message_id())
             {
-                self.sqs
-                    .change_message_visibility()
-                    .queue_url(url)
-                    .receipt_handle(receipt)
-                    .visibility_timeout(0)
-                    .send()
-                    .await
-                    .expect("visible again");
+                self.release_in_flight(url, &[receipt.to_owned()]).await;
             } else {
                 // Already gone when the function dead-lettered it.
                 let _ = self

@@ -224,16 +224,15 @@ async fn lambda_api_shows_each_tenant_only_its_own_data_on_dynamodb() {
 
     // Every route with the other tenant's ids: 404 or empty, never its data.
     let theirs = &b_ids[0];
-    for (method, path) in [
-        ("GET", format!("/v1/anomalies/{theirs}")),
-        ("POST", format!("/v1/anomalies/{theirs}/acknowledge")),
-        ("POST", format!("/v1/anomalies/{theirs}/snooze")),
-        ("POST", format!("/v1/anomalies/{theirs}/expected")),
-        ("POST", format!("/v1/anomalies/{theirs}/resolve")),
+    let account_routes = [
         ("DELETE", "/v1/accounts/222222222222".to_owned()),
         ("POST", "/v1/accounts/222222222222/tokens".to_owned()),
         ("DELETE", format!("/v1/tokens/{b_token}")),
-    ] {
+    ];
+    for (method, path) in dd0c_tests::anomaly_routes(theirs)
+        .into_iter()
+        .chain(account_routes)
+    {
         let (status, body) = request(&api, method, &path, Some(&token_a), None).await;
         assert_eq!(status, 404, "{method} {path}: {body}");
         assert!(

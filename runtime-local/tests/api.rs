@@ -255,13 +255,7 @@ async fn users_sign_in_and_see_only_their_tenant() {
 
     // Every route with the other tenant's ids: 404, never its data.
     let theirs = &b_ids[0];
-    for (method, path) in [
-        ("GET", format!("/v1/anomalies/{theirs}")),
-        ("POST", format!("/v1/anomalies/{theirs}/acknowledge")),
-        ("POST", format!("/v1/anomalies/{theirs}/snooze")),
-        ("POST", format!("/v1/anomalies/{theirs}/expected")),
-        ("POST", format!("/v1/anomalies/{theirs}/resolve")),
-    ] {
+    for (method, path) in dd0c_tests::anomaly_routes(theirs) {
         let (status, body) = call(&app, method, &path, Some(&token_a), None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
         assert!(

@@ -111,3 +111,13 @@ pub fn record(
         "eventCategory": "Management"
     })
 }
+
+/// The routes that act on one anomaly, for isolation matrices: called with another tenant's
+/// anomaly id, each must answer 404 in every deployment.
+pub fn anomaly_routes(anomaly_id: &str) -> Vec<(&'static str, String)> {
+    let mut routes = vec![("GET", format!("/v1/anomalies/{anomaly_id}"))];
+    for action in ["acknowledge", "snooze", "expected", "resolve"] {
+        routes.push(("POST", format!("/v1/anomalies/{anomaly_id}/{action}")));
+    }
+    routes
+}

@@ -174,3 +174,59 @@ async fn customer_accounts_are_read_through_their_role_and_external_id() {
         .expect_err("refused");
     assert!(error.to_string().contains("external_id"), "{error}");
 }
+
+#[tokio::test]
+async fn processed_event_records_expire_after_at_least_fifteen_days() {
+    use dd0c_ports::store::{ScoreCommit, ScoreStore};
+    let config = config().await;
+    let table = fresh_table(&config).await;
+    let store = DynamoStore::new(&config, &table);
+    let event = conformance::cost_event("acme", "111122223333", "ev-ttl", 0, 1.0);
+    store
+        .commit(ScoreCommit {
+            event,
+            baselines: Vec::new(),
+            anomaly: None,
+            outbox: None,
+            consumed: None,
+        })
+        .await
+        .expect("committed");
+    let item = aws_sdk_dynamodb::Client::new(&config)
+        .get_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("TENANT#acme".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("PROCESSED#ev-ttl".into()),
+        )
+        .send()
+        .await
+        .expect("read")
+        .item
+        .expect("the processed record");
+    let expires: i64 = item[dd0c_adapters_aws::table::TTL_ATTRIBUTE]
+        .as_n()
+        .expect("a TTL number")
+        .parse()
+        .expect("epoch seconds");
+    let fifteen_days = 15 * 24 * 3600;
+    assert!(
+        expires >= chrono::Utc::now().timestamp() + fifteen_days,
+        "EventBridge retries for 24 h and a DLQ redrive can come 14 days later"
+    );
+    let ttl = aws_sdk_dynamodb::Client::new(&config)
+        .describe_time_to_live()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("ttl");
+    assert_eq!(
+        ttl.time_to_live_description()
+            .and_then(|d| d.attribute_name()),
+        Some(dd0c_adapters_aws::table::TTL_ATTRIBUTE)
+    );
+}

@@ -56,7 +56,8 @@ struct Received {
 }
 
 impl Received {
-    fn remember(&mut self, delivery: &Delivery) {
+    /// Remembers a receive's deliveries, forgetting receipts too old to be valid any more.
+    fn remember(&mut self, deliveries: &[Delivery]) {
         let now = Instant::now();
         let fresh = |at: &Instant| now.duration_since(*at) < LONGEST_VISIBILITY;
         self.by_receipt.retain(|_, (_, at)| fresh(at));
@@ -64,15 +65,17 @@ impl Received {
         let by_receipt = &self.by_receipt;
         self.latest
             .retain(|_, receipt| by_receipt.contains_key(receipt));
-        if let Some(older) = self
-            .latest
-            .insert(delivery.message_id.clone(), delivery.receipt.clone())
-        {
-            self.by_receipt.remove(&older);
-            self.superseded.insert(older, now);
+        for delivery in deliveries {
+            if let Some(older) = self
+                .latest
+                .insert(delivery.message_id.clone(), delivery.receipt.clone())
+            {
+                self.by_receipt.remove(&older);
+                self.superseded.insert(older, now);
+            }
+            self.by_receipt
+                .insert(delivery.receipt.clone(), (delivery.clone(), now));
         }
-        self.by_receipt
-            .insert(delivery.receipt.clone(), (delivery.clone(), now));
     }
 
     /// Whether the message of `receipt` has been delivered again since (as far as this process saw).
@@ -111,6 +114,44 @@ fn check_id(what: &str, id: &str) -> PortResult<()> {
     Ok(())
 }
 
+/// The URL of the queue with ARN `arn:aws:sqs:{region}:{owner}:{name}`.
+async fn url_of(client: &aws_sdk_sqs::Client, arn: &str) -> PortResult<String> {
+    let mut parts = arn.split(':').skip(4);
+    let (Some(owner), Some(name)) = (parts.next(), parts.next()) else {
+        return Err(PortError::Invalid(format!(
+            "{arn:?} is not an SQS queue ARN"
+        )));
+    };
+    client
+        .get_queue_url()
+        .queue_name(name)
+        .queue_owner_aws_account_id(owner)
+        .send()
+        .await
+        .map_err(|e| sdk("SQS GetQueueUrl", e))?
+        .queue_url
+        .ok_or_else(|| PortError::Backend(format!("no URL for queue {arn}")))
+}
+
+/// The entries of one SQS batch call, identified by their position.
+fn batch_entries<T, E, B: std::fmt::Display>(
+    items: &[T],
+    entry: impl Fn(String, &T) -> Result<E, B>,
+) -> PortResult<Vec<E>> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| entry(i.to_string(), item))
+        .collect::<Result<_, _>>()
+        .map_err(|e| PortError::Backend(format!("building an SQS batch entry: {e}")))
+}
+
+/// A message SQS FIFO accepts: group and dedup keys within its limits.
+fn check_message(message: &OutgoingMessage) -> PortResult<()> {
+    check_id("group key", &message.group_key)?;
+    check_id("dedup key", &message.dedup_key)
+}
+
 fn delivery_of(message: Message) -> PortResult<Delivery> {
     let attribute =
         |name: MessageSystemAttributeName| message.attributes().and_then(|a| a.get(&name)).cloned();
@@ -147,21 +188,7 @@ impl SqsQueue {
 
     /// The queue with ARN `arn` (as Lambda names an event's source).
     pub async fn from_arn(config: &aws_config::SdkConfig, arn: &str) -> PortResult<Self> {
-        let mut parts = arn.split(':').skip(4);
-        let (Some(owner), Some(name)) = (parts.next(), parts.next()) else {
-            return Err(PortError::Invalid(format!(
-                "{arn:?} is not an SQS queue ARN"
-            )));
-        };
-        let url = aws_sdk_sqs::Client::new(config)
-            .get_queue_url()
-            .queue_name(name)
-            .queue_owner_aws_account_id(owner)
-            .send()
-            .await
-            .map_err(|e| sdk("SQS GetQueueUrl", e))?
-            .queue_url
-            .ok_or_else(|| PortError::Backend(format!("no URL for queue {arn}")))?;
+        let url = url_of(&aws_sdk_sqs::Client::new(config), arn).await?;
         Ok(SqsQueue::new(config, &url))
     }
 
@@ -198,15 +225,7 @@ impl SqsQueue {
                     "queue {url}: RedrivePolicy {policy:?} names no deadLetterTargetArn"
                 ))
             })?;
-        let name = arn.rsplit(':').next().unwrap_or_default();
-        self.client
-            .get_queue_url()
-            .queue_name(name)
-            .send()
-            .await
-            .map_err(|e| sdk("SQS GetQueueUrl", e))?
-            .queue_url
-            .ok_or_else(|| PortError::Backend(format!("no URL for queue {name}")))
+        url_of(&self.client, &arn).await
     }
 
     /// Creates the FIFO queue `{name}.fifo` and its dead-letter queue `{name}-dlq.fifo`, which
@@ -256,11 +275,6 @@ impl SqsQueue {
         create(format!("{name}.fifo"), Some(policy.to_string())).await
     }
 
-    /// The queue's URL.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     /// Moves `delivery` to the dead-letter queue with `error`, then deletes it here. For
     /// consumers handed deliveries by someone else (Lambda's event source mapping).
     pub async fn dead_letter_delivery(&self, delivery: &Delivery, error: &str) -> PortResult<()> {
@@ -304,23 +318,28 @@ impl SqsQueue {
         Ok(())
     }
 
-    /// Receives up to `limit` dead letters, hidden for [`PEEK`] seconds; the caller gives back
-    /// what it does not delete.
-    async fn peek_dead_letters(&self, limit: usize) -> PortResult<Vec<Message>> {
+    /// Receives up to `limit` messages of the queue at `url`, hidden for `visibility` seconds,
+    /// with their system and message attributes: SQS calls of 10 until it has fewer to give.
+    async fn receive_from(
+        &self,
+        url: &str,
+        limit: usize,
+        visibility: i32,
+    ) -> PortResult<Vec<Message>> {
         let mut messages = Vec::new();
         while messages.len() < limit {
             let want = (limit - messages.len()).min(SQS_BATCH);
             let got = self
                 .client
                 .receive_message()
-                .queue_url(self.dead_letter_url().await?)
+                .queue_url(url)
                 .max_number_of_messages(want as i32)
-                .visibility_timeout(PEEK)
+                .visibility_timeout(visibility)
                 .message_attribute_names("All")
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .send()
                 .await
-                .map_err(|e| sdk("SQS ReceiveMessage (dead-letter queue)", e))?
+                .map_err(|e| sdk("SQS ReceiveMessage", e))?
                 .messages
                 .unwrap_or_default();
             let done = got.len() < want;
@@ -332,21 +351,23 @@ impl SqsQueue {
         Ok(messages)
     }
 
+    /// Receives up to `limit` dead letters, hidden for [`PEEK`] seconds; the caller gives back
+    /// what it does not delete.
+    async fn peek_dead_letters(&self, limit: usize) -> PortResult<Vec<Message>> {
+        self.receive_from(self.dead_letter_url().await?, limit, PEEK)
+            .await
+    }
+
     /// Makes peeked dead letters visible again.
     async fn give_back(&self, messages: &[Message]) -> PortResult<()> {
         for chunk in messages.chunks(SQS_BATCH) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    ChangeMessageVisibilityBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .set_receipt_handle(m.receipt_handle.clone())
-                        .visibility_timeout(0)
-                        .build()
-                        .map_err(|e| PortError::Backend(e.to_string()))
-                })
-                .collect::<PortResult<Vec<_>>>()?;
+            let entries = batch_entries(chunk, |id, m| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(id)
+                    .set_receipt_handle(m.receipt_handle.clone())
+                    .visibility_timeout(0)
+                    .build()
+            })?;
             self.client
                 .change_message_visibility_batch()
                 .queue_url(self.dead_letter_url().await?)
@@ -411,8 +432,7 @@ fn dead_letter_of(message: &Message) -> DeadLetter {
 #[async_trait]
 impl Queue for SqsQueue {
     async fn send(&self, message: OutgoingMessage) -> PortResult<SendOutcome> {
-        check_id("group key", &message.group_key)?;
-        check_id("dedup key", &message.dedup_key)?;
+        check_message(&message)?;
         self.client
             .send_message()
             .queue_url(&self.url)
@@ -427,23 +447,17 @@ impl Queue for SqsQueue {
 
     async fn send_batch(&self, messages: Vec<OutgoingMessage>) -> PortResult<Vec<SendOutcome>> {
         for message in &messages {
-            check_id("group key", &message.group_key)?;
-            check_id("dedup key", &message.dedup_key)?;
+            check_message(message)?;
         }
         for chunk in messages.chunks(SQS_BATCH) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_group_id(&m.group_key)
-                        .message_deduplication_id(&m.dedup_key)
-                        .message_body(&m.body)
-                        .build()
-                        .map_err(|e| PortError::Backend(e.to_string()))
-                })
-                .collect::<PortResult<Vec<_>>>()?;
+            let entries = batch_entries(chunk, |id, m| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(id)
+                    .message_group_id(&m.group_key)
+                    .message_deduplication_id(&m.dedup_key)
+                    .message_body(&m.body)
+                    .build()
+            })?;
             let output = self
                 .client
                 .send_message_batch()
@@ -467,31 +481,12 @@ impl Queue for SqsQueue {
 
     async fn receive(&self, max: usize, visibility: Duration) -> PortResult<Vec<Delivery>> {
         let seconds = visibility.as_secs_f64().ceil().clamp(0.0, 43_200.0) as i32;
-        let mut deliveries = Vec::new();
-        while deliveries.len() < max {
-            let want = (max - deliveries.len()).min(SQS_BATCH);
-            let messages = self
-                .client
-                .receive_message()
-                .queue_url(&self.url)
-                .max_number_of_messages(want as i32)
-                .visibility_timeout(seconds)
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .send()
-                .await
-                .map_err(|e| sdk("SQS ReceiveMessage", e))?
-                .messages
-                .unwrap_or_default();
-            let done = messages.len() < want;
-            for message in messages {
-                let delivery = delivery_of(message)?;
-                lock(&self.received).remember(&delivery);
-                deliveries.push(delivery);
-            }
-            if done {
-                break;
-            }
-        }
+        let messages = self.receive_from(&self.url, max, seconds).await?;
+        let deliveries = messages
+            .into_iter()
+            .map(delivery_of)
+            .collect::<PortResult<Vec<_>>>()?;
+        lock(&self.received).remember(&deliveries);
         Ok(deliveries)
     }
 
@@ -510,17 +505,12 @@ impl Queue for SqsQueue {
             receipts.iter().filter(|r| !received.is_stale(r)).collect()
         };
         for chunk in fresh.chunks(SQS_BATCH) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, receipt)| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(receipt.as_str())
-                        .build()
-                        .map_err(|e| PortError::Backend(e.to_string()))
-                })
-                .collect::<PortResult<Vec<_>>>()?;
+            let entries = batch_entries(chunk, |id, receipt| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(id)
+                    .receipt_handle(receipt.as_str())
+                    .build()
+            })?;
             let output = self
                 .client
                 .delete_message_batch()

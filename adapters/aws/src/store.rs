@@ -20,6 +20,7 @@ use dd0c_ports::store::{
     SettingsStore, TenantStore,
 };
 use dd0c_ports::{PortError, PortResult};
+use serde::de::DeserializeOwned;
 
 use crate::table::{
     doc_item, from_doc, get_item, is_code, key, n, number, put_item, s, sdk, string, tenant_pk,
@@ -183,13 +184,14 @@ impl DynamoStore {
         }
     }
 
-    /// The items of `range` in order that `keep` accepts, until `limit` are kept.
-    async fn query(
+    /// What `read` makes of the items of `range`, in order, skipping those it answers `None`
+    /// for, until `limit` are kept.
+    async fn query<T>(
         &self,
         range: &Range,
         limit: usize,
-        mut keep: impl FnMut(&Item) -> PortResult<bool>,
-    ) -> PortResult<Vec<Item>> {
+        mut read: impl FnMut(&Item) -> PortResult<Option<T>>,
+    ) -> PortResult<Vec<T>> {
         let (pk_name, sk_name) = match range.index {
             Some(_) => ("gsi1pk", "gsi1sk"),
             None => ("pk", "sk"),
@@ -223,8 +225,8 @@ impl DynamoStore {
                 .await
                 .map_err(|e| sdk("DynamoDB Query", e))?;
             for item in output.items.unwrap_or_default() {
-                if kept.len() < limit && keep(&item)? {
-                    kept.push(item);
+                if kept.len() < limit {
+                    kept.extend(read(&item)?);
                 }
             }
             start = output.last_evaluated_key;
@@ -233,6 +235,16 @@ impl DynamoStore {
             }
         }
         Ok(kept)
+    }
+
+    /// The `doc`s of every item of `range` (at most `limit`), in order.
+    async fn query_docs<T: DeserializeOwned>(
+        &self,
+        range: &Range,
+        limit: usize,
+    ) -> PortResult<Vec<T>> {
+        self.query(range, limit, |item| from_doc(item).map(Some))
+            .await
     }
 
     /// Runs a transaction: `Ok(None)` when it committed, `Ok(Some(failed))` with the indices of
@@ -365,14 +377,8 @@ impl ScoreStore for DynamoStore {
             Some(account) => format!("BASELINE#{account}#"),
             None => "BASELINE#".to_owned(),
         };
-        let items = self
-            .query(
-                &Range::prefix(tenant_pk(tenant), &prefix),
-                usize::MAX,
-                |_| Ok(true),
-            )
-            .await?;
-        items.iter().map(from_doc).collect()
+        self.query_docs(&Range::prefix(tenant_pk(tenant), &prefix), usize::MAX)
+            .await
     }
 
     async fn is_processed(&self, tenant: &str, event_id: &str) -> PortResult<bool> {
@@ -552,19 +558,15 @@ impl AnomalyStore for DynamoStore {
             to,
             newest_first: true,
         };
-        let mut items = Vec::new();
-        self.query(&range, limit + 1, |item| {
-            if after.as_deref() == Some(string(item, "sk")?) {
-                return Ok(false);
-            }
-            let anomaly: Anomaly = from_doc(item)?;
-            let keep = filter.matches(&anomaly);
-            if keep {
-                items.push(anomaly);
-            }
-            Ok(keep)
-        })
-        .await?;
+        let items = self
+            .query(&range, limit + 1, |item| {
+                if after.as_deref() == Some(string(item, "sk")?) {
+                    return Ok(None);
+                }
+                let anomaly: Anomaly = from_doc(item)?;
+                Ok(filter.matches(&anomaly).then_some(anomaly))
+            })
+            .await?;
         Ok(Page::from_overfetch(items, limit, |a| {
             encode_cursor(a.event_time, &a.anomaly_id)
         }))
@@ -618,8 +620,7 @@ impl AnomalyStore for DynamoStore {
 
     async fn feedback(&self, tenant: &str, anomaly_id: &str) -> PortResult<Vec<Feedback>> {
         let range = Range::prefix(tenant_pk(tenant), &format!("FEEDBACK#{anomaly_id}#"));
-        let items = self.query(&range, usize::MAX, |_| Ok(true)).await?;
-        items.iter().map(from_doc).collect()
+        self.query_docs(&range, usize::MAX).await
     }
 
     async fn add_snooze(&self, snooze: &Snooze) -> PortResult<()> {
@@ -636,8 +637,7 @@ impl AnomalyStore for DynamoStore {
             from: format!("SNOOZE#{}#\u{ffff}", time_key(at)),
             ..Range::prefix(tenant_pk(tenant), "SNOOZE#")
         };
-        let items = self.query(&range, usize::MAX, |_| Ok(true)).await?;
-        items.iter().map(from_doc).collect()
+        self.query_docs(&range, usize::MAX).await
     }
 }
 
@@ -658,8 +658,7 @@ impl CostEventStore for DynamoStore {
             to: format!("EVENT#{}", time_key(to)),
             newest_first: false,
         };
-        let items = self.query(&range, limit, |_| Ok(true)).await?;
-        items.iter().map(from_doc).collect()
+        self.query_docs(&range, limit).await
     }
 }
 
@@ -690,8 +689,7 @@ impl TenantStore for DynamoStore {
             index: Some(GSI1),
             ..Range::prefix(TENANTS_INDEX_PK.to_owned(), "")
         };
-        let items = self.query(&range, usize::MAX, |_| Ok(true)).await?;
-        items.iter().map(from_doc).collect()
+        self.query_docs(&range, usize::MAX).await
     }
 
     async fn add_account(&self, account: &Account) -> PortResult<()> {
@@ -728,14 +726,8 @@ impl TenantStore for DynamoStore {
     }
 
     async fn accounts(&self, tenant: &str) -> PortResult<Vec<Account>> {
-        let items = self
-            .query(
-                &Range::prefix(tenant_pk(tenant), "ACCOUNT#"),
-                usize::MAX,
-                |_| Ok(true),
-            )
-            .await?;
-        items.iter().map(from_doc).collect()
+        self.query_docs(&Range::prefix(tenant_pk(tenant), "ACCOUNT#"), usize::MAX)
+            .await
     }
 
     async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()> {
@@ -787,8 +779,7 @@ impl OutboxStore for DynamoStore {
             index: Some(GSI1),
             ..Range::prefix(OUTBOX_INDEX_PK.to_owned(), "")
         };
-        let items = self.query(&range, limit, |_| Ok(true)).await?;
-        items.iter().map(from_doc).collect()
+        self.query_docs(&range, limit).await
     }
 
     async fn claim(&self, limit: usize, lease: Duration) -> PortResult<Vec<Claimed>> {
@@ -798,11 +789,15 @@ impl OutboxStore for DynamoStore {
             index: Some(GSI1),
             ..Range::prefix(OUTBOX_INDEX_PK.to_owned(), "")
         };
-        let free = |item: &Item| Ok(number(item, "claimed_until").map_or(true, |t| t <= now));
+        let free = |item: &Item| {
+            let lapsed = number(item, "claimed_until").map_or(true, |t| t <= now);
+            lapsed
+                .then(|| string(item, "pk").map(str::to_owned))
+                .transpose()
+        };
         let candidates = self.query(&range, limit, free).await?;
         let mut claimed = Vec::new();
-        for candidate in candidates {
-            let pk = string(&candidate, "pk")?.to_owned();
+        for pk in candidates {
             let updated = self
                 .client
                 .update_item()

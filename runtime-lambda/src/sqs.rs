@@ -193,12 +193,14 @@ pub async fn run<H: BatchHandler + 'static>(
 ) -> Result<(), lambda_runtime::Error> {
     let sources = SourceQueues::new(&settings.aws);
     let (handler, sources, max_receives) = (&handler, &sources, settings.max_receives);
-    lambda_runtime::run(lambda_runtime::service_fn(
+    // Boxed: the runtime's future nests deeply enough to reach rustc's layout query limit
+    // inside a binary's `main`, depending on what else is linked.
+    Box::pin(lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
             Ok::<_, lambda_runtime::Error>(
                 handle_batch(&event.payload, handler, sources, max_receives).await,
             )
         },
-    ))
+    )))
     .await
 }

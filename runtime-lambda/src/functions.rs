@@ -13,7 +13,7 @@ use dd0c_ports::clock::SystemClock;
 use dd0c_ports::domain::{Anomaly, CostEvent, DEFAULT_TENANT};
 use dd0c_ports::queue::{Delivery, OutgoingMessage, Queue};
 use dd0c_ports::store::Stores;
-use dd0c_score::{Scored, Scorer};
+use dd0c_score::{log_raised, Scored, Scorer};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -173,10 +173,6 @@ impl Score {
     }
 }
 
-fn log_raised(anomaly: &Anomaly) {
-    tracing::info!(severity = %anomaly.severity, anomaly = %anomaly.anomaly_id, tenant = %anomaly.tenant, "{}", anomaly.explanation);
-}
-
 fn cost_event(delivery: &Delivery) -> Result<CostEvent, String> {
     serde_json::from_str(&delivery.body)
         .map_err(|e| format!("message {}: not a cost event: {e}", delivery.message_id))
@@ -198,7 +194,7 @@ impl BatchHandler for Score {
             .map_err(|e| e.to_string())?
             .ok_or("the batch overlaps earlier or concurrent work")?;
         let raised: Vec<&Anomaly> = raised.iter().flatten().collect();
-        raised.iter().for_each(|a| log_raised(a));
+        raised.iter().copied().for_each(log_raised);
         self.wake_notifier(&raised).await;
         Ok(())
     }

@@ -5,10 +5,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use dd0c_ingest::handler::{ingest_message, ingest_messages, Ingested};
 use dd0c_ingest::{Normalizer, PriceCatalog};
-use dd0c_ports::domain::{Anomaly, CostEvent, DEFAULT_TENANT};
+use dd0c_ports::domain::{CostEvent, DEFAULT_TENANT};
 use dd0c_ports::queue::{Delivery, Queue};
 use dd0c_ports::store::Consumed;
-use dd0c_score::{Scored, Scorer};
+use dd0c_score::{log_raised, Scored, Scorer};
 
 use crate::backend::{Backend, SCORE_QUEUE};
 use crate::consumer::{Handled, Handler};
@@ -87,7 +87,7 @@ impl Handler for Score {
             .await?
         {
             Scored::New(anomaly) => {
-                log_raised(anomaly.as_ref());
+                anomaly.iter().for_each(log_raised);
                 Ok(self.committed())
             }
             Scored::Duplicate => Ok(Handled::Done),
@@ -106,7 +106,7 @@ impl Handler for Score {
             events.iter().map(|(e, c)| (e, Some(c))).collect();
         match self.scorer.score_batch(&items).await {
             Ok(Some(raised)) => {
-                raised.iter().for_each(|a| log_raised(a.as_ref()));
+                raised.iter().flatten().for_each(log_raised);
                 Some(self.committed())
             }
             Ok(None) => None,
@@ -134,11 +134,5 @@ fn consumed(delivery: &Delivery) -> Consumed {
     Consumed {
         queue: SCORE_QUEUE.to_owned(),
         receipt: delivery.receipt.clone(),
-    }
-}
-
-fn log_raised(anomaly: Option<&Anomaly>) {
-    if let Some(anomaly) = anomaly {
-        tracing::info!(severity = %anomaly.severity, anomaly = %anomaly.anomaly_id, tenant = %anomaly.tenant, "{}", anomaly.explanation);
     }
 }

@@ -67,6 +67,12 @@ pub enum Scored {
     Duplicate,
 }
 
+/// Logs a raised anomaly with its explanation — the line an operator reads first, the same in
+/// every runtime.
+pub fn log_raised(anomaly: &Anomaly) {
+    tracing::info!(severity = %anomaly.severity, anomaly = %anomaly.anomaly_id, tenant = %anomaly.tenant, "{}", anomaly.explanation);
+}
+
 /// How long a scorer uses a tenant's settings before reading them again: settings changes take
 /// effect within this time.
 pub const SETTINGS_TTL: std::time::Duration = std::time::Duration::from_secs(5);

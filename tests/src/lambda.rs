@@ -4,8 +4,7 @@
 //!
 //! Routes (as AWS documents them): `GET /2018-06-01/runtime/invocation/next` (long poll; the
 //! event, with its request id, deadline and function ARN in headers),
-//! `POST /2018-06-01/runtime/invocation/{id}/response`, `POST …/{id}/error`,
-//! `POST /2018-06-01/runtime/init/error`.
+//! `POST /2018-06-01/runtime/invocation/{id}/response`, `POST …/{id}/error`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -47,7 +46,6 @@ struct Shared {
     events: tokio::sync::Mutex<mpsc::UnboundedReceiver<(String, Value)>>,
     waiting: Mutex<HashMap<String, (oneshot::Sender<Invocation>, Instant)>>,
     polls: Mutex<Vec<Instant>>,
-    init_errors: Mutex<Vec<Value>>,
     lose_next: AtomicBool,
 }
 
@@ -140,11 +138,6 @@ async fn error(
     answer(shared, id, Outcome::Error(parse(&body))).await
 }
 
-async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> StatusCode {
-    lock(&shared.init_errors).push(parse(&body));
-    StatusCode::ACCEPTED
-}
-
 impl RuntimeApi {
     /// Starts on an ephemeral loopback port.
     pub async fn start() -> std::io::Result<RuntimeApi> {
@@ -155,7 +148,6 @@ impl RuntimeApi {
             events: tokio::sync::Mutex::new(receiver),
             waiting: Mutex::default(),
             polls: Mutex::default(),
-            init_errors: Mutex::default(),
             lose_next: AtomicBool::new(false),
         });
         let app = Router::new()
@@ -165,7 +157,6 @@ impl RuntimeApi {
                 post(response),
             )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-            .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -223,11 +214,6 @@ impl RuntimeApi {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         None
-    }
-
-    /// Bodies posted to `/runtime/init/error`.
-    pub fn init_errors(&self) -> Vec<Value> {
-        lock(&self.shared.init_errors).clone()
     }
 }
 

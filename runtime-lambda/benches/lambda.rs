@@ -104,12 +104,14 @@ async fn main() {
         .expect("spawn");
         // The score function reads what the ingest function writes: one runs beside it.
         let ingest_api = RuntimeApi::start().await.expect("runtime API");
-        let _ingest = dd0c_tests::lambda::Function::spawn(
-            std::path::Path::new(env!("CARGO_BIN_EXE_lambda-ingest")),
-            &ingest_api,
-            &cloud.env(),
-        )
-        .expect("spawn");
+        let _ingest = (*name == "lambda-score").then(|| {
+            dd0c_tests::lambda::Function::spawn(
+                std::path::Path::new(env!("CARGO_BIN_EXE_lambda-ingest")),
+                &ingest_api,
+                &cloud.env(),
+            )
+            .expect("spawn")
+        });
         let mut batch = 0u64;
         let warm = match *name {
             "lambda-ingest" | "lambda-score" => {

@@ -27,7 +27,10 @@ pub const SCORE_QUEUE: &str = "score";
 pub struct Backend {
     /// Every store port.
     pub stores: Stores,
+    /// Raw CloudTrail records for the ingest function: the demo sample, `invoke`, redriven
+    /// dead letters. `POST /v1/events` prices on arrival and skips it.
     pub ingest_queue: Arc<dyn Queue>,
+    /// Cost events for the score function.
     pub score_queue: Arc<dyn Queue>,
     /// Panic mode and circuit breakers.
     pub flags: Arc<dyn Flags>,

@@ -116,7 +116,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "samples/cloudtrail")]
     pub demo: Option<PathBuf>,
     /// Messages per queue receive; a receive is scored in one commit.
-    #[arg(long, default_value_t = 50, env = "DD0C_BATCH_SIZE")]
+    #[arg(long, default_value_t = crate::consumer::DEFAULT_BATCH, env = "DD0C_BATCH_SIZE")]
     pub batch_size: usize,
     /// Consumers per function in this process.
     #[arg(long, default_value_t = 2, env = "DD0C_CONSUMERS")]

@@ -2,19 +2,18 @@
 //! `GET /healthz`, `GET /readyz`, `GET /metrics`. Errors are problem details (RFC 9457), mapped in one place.
 
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use dd0c_ingest::handler::{group_key, IngestMessage};
-use dd0c_ingest::split_records;
-use dd0c_ports::auth::token_sha256;
+use dd0c_ingest::handler::score_message;
+use dd0c_ingest::{split_records, Item, Normalizer, RawRecord, Rejection};
+use dd0c_ports::auth::{token_sha256, IngestGrant};
 use dd0c_ports::queue::{OutgoingMessage, SendOutcome};
 use serde::Serialize;
-use serde_json::value::RawValue;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -36,15 +35,23 @@ pub struct App {
     pub slack_signing_secret: Option<String>,
     /// Slack requests already seen.
     pub slack_replays: crate::slack::ReplayCache,
+    /// Prices pushed records on arrival, so only their cost events reach the database; it
+    /// remembers facts across records (launch templates, task sizes) like the ingest function.
+    pub normalizer: Mutex<Normalizer>,
 }
 
 /// The answer to an accepted push.
 #[derive(Debug, Serialize)]
 pub struct Accepted {
-    /// Records queued for normalization.
+    /// Records admitted: valid CloudTrail of the token's account, normalized on arrival.
     pub accepted: usize,
-    /// Records already received within the deduplication window (not queued again).
+    /// Cost events the accepted records became, queued for scoring.
+    pub priced: usize,
+    /// Cost events already queued within the deduplication window (not queued again).
     pub duplicates: usize,
+    /// Accepted records that create nothing billable (reads, failed calls, free changes):
+    /// counted, not queued.
+    pub skipped: usize,
     /// Records refused: another account's, or not valid CloudTrail.
     pub rejected: usize,
     /// Why, for the first few.
@@ -191,8 +198,11 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<
     }
 }
 
-/// CloudTrail in any shape (plain or gzip), authenticated by an account's ingest token.
-#[utoipa::path(post, path = "/v1/events", tag = "ingest", request_body(content = Object, description = "CloudTrail: S3 log file, EventBridge envelope, SQS/SNS message, record, array or NDJSON"), responses((status = 202, description = "{accepted, duplicates, rejected, rejections}", body = Object), (status = 400), (status = 401), (status = 403), (status = 413)), security(("ingest_token" = [])))]
+/// CloudTrail in any shape (plain or gzip), authenticated by an account's ingest token. Records
+/// are priced here, on arrival: only cost events are queued (for the score function), so the
+/// reads and free changes that make up most of CloudTrail never reach the database, and a
+/// record the normalizer refuses is refused to the pusher, naming the field.
+#[utoipa::path(post, path = "/v1/events", tag = "ingest", request_body(content = Object, description = "CloudTrail: S3 log file, EventBridge envelope, SQS/SNS message, record, array or NDJSON"), responses((status = 202, description = "{accepted, priced, duplicates, skipped, rejected, rejections}", body = Object), (status = 400), (status = 401), (status = 403), (status = 413)), security(("ingest_token" = [])))]
 async fn post_events(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -222,67 +232,31 @@ async fn post_events(
         return Err(ApiError::BadRequest("the body is empty".into()));
     }
 
-    let mut messages = Vec::new();
-    let (mut valid, mut other_account, mut reasons, mut rejected) =
-        (0usize, 0usize, Vec::new(), 0usize);
-    let mut encode_error = None;
-    split_records(&bytes, "body", &mut |record| match record {
-        Ok(raw) => {
-            valid += 1;
-            if raw.account_id != grant.account_id {
-                other_account += 1;
-                rejected += 1;
-                if reasons.len() < REASONS_SHOWN {
-                    reasons.push(format!(
-                        "record {}: recipientAccountId {} is not this token's account",
-                        raw.index, raw.account_id
-                    ));
-                }
-                return;
-            }
-            let dedup = raw
-                .event_id
-                .clone()
-                .unwrap_or_else(|| dd0c_ingest::derived_event_id(raw.text));
-            let message = RawValue::from_string(raw.text.to_owned()).and_then(|record| {
-                serde_json::to_string(&IngestMessage {
-                    tenant: grant.tenant.clone(),
-                    record,
-                })
-            });
-            match message {
-                Ok(body) => messages.push(OutgoingMessage {
-                    group_key: group_key(&grant.tenant, &raw.account_id),
-                    dedup_key: format!("{}#{dedup}", grant.tenant),
-                    body,
-                }),
-                Err(e) => encode_error = Some(e.to_string()),
-            }
-        }
-        Err(rejection) => {
-            rejected += 1;
-            if reasons.len() < REASONS_SHOWN {
-                reasons.push(format!(
-                    "record {}: field {}: {}",
-                    rejection.index, rejection.field, rejection.reason
-                ));
-            }
-        }
-    });
-    if let Some(e) = encode_error {
+    let mut pushed = Pushed::default();
+    {
+        let mut normalizer = app.normalizer.lock().unwrap_or_else(|p| p.into_inner());
+        split_records(&bytes, "body", &mut |record| {
+            pushed.admit(record, &grant, &mut normalizer)
+        });
+    }
+    if let Some(e) = pushed.encode_error {
         return Err(ApiError::BadRequest(format!(
             "a record could not be queued: {e}"
         )));
     }
-    app.metrics
-        .count(Counter::Rejected, "other_account", other_account as u64);
+    app.metrics.count(
+        Counter::Rejected,
+        "other_account",
+        pushed.other_account as u64,
+    );
     app.metrics.count(
         Counter::Rejected,
         "invalid",
-        (rejected - other_account) as u64,
+        (pushed.rejected - pushed.other_account) as u64,
     );
-    if valid == 0 {
-        let first = reasons
+    if pushed.valid == 0 {
+        let first = pushed
+            .reasons
             .first()
             .cloned()
             .unwrap_or_else(|| "no record found".into());
@@ -290,32 +264,105 @@ async fn post_events(
             "no valid CloudTrail record in the body; {first}"
         )));
     }
-    if messages.is_empty() {
+    if pushed.accepted == 0 {
         return Err(ApiError::Forbidden(format!(
-            "none of the {other_account} records belongs to account {}, the only one this token admits",
-            grant.account_id
+            "none of the {} records belongs to account {}, the only one this token admits",
+            pushed.other_account, grant.account_id
         )));
     }
     let outcomes = app
         .backend
-        .ingest_queue
-        .send_batch(messages)
+        .score_queue
+        .send_batch(pushed.messages)
         .await
-        .map_err(|e| ApiError::Unavailable(format!("queueing the records: {e}")))?;
+        .map_err(|e| ApiError::Unavailable(format!("queueing the cost events: {e}")))?;
     let duplicates = outcomes
         .iter()
         .filter(|o| **o == SendOutcome::Duplicate)
         .count();
-    let accepted = outcomes.len() - duplicates;
     app.metrics
-        .count(Counter::Accepted, &grant.tenant, accepted as u64);
+        .count(Counter::Accepted, &grant.tenant, pushed.accepted as u64);
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
-            accepted,
+            accepted: pushed.accepted,
+            priced: outcomes.len() - duplicates,
             duplicates,
-            rejected,
-            rejections: reasons,
+            skipped: pushed.skipped,
+            rejected: pushed.rejected,
+            rejections: pushed.reasons,
         }),
     ))
+}
+
+/// What a push's records became, record by record.
+#[derive(Default)]
+struct Pushed {
+    /// Valid CloudTrail records, whichever account's.
+    valid: usize,
+    /// Valid records of the token's account.
+    accepted: usize,
+    /// Accepted records that create nothing billable.
+    skipped: usize,
+    /// Records refused, of another account or invalid.
+    rejected: usize,
+    /// Of `rejected`, those of another account.
+    other_account: usize,
+    reasons: Vec<String>,
+    /// Score-queue messages of the accepted records' cost events.
+    messages: Vec<OutgoingMessage>,
+    encode_error: Option<String>,
+}
+
+impl Pushed {
+    /// Admits one record of the body if it is valid and of `grant`'s account, normalizing it
+    /// at once: a record the normalizer refuses is refused to the pusher, naming the field.
+    fn admit(
+        &mut self,
+        record: Result<RawRecord<'_>, Rejection>,
+        grant: &IngestGrant,
+        normalizer: &mut Normalizer,
+    ) {
+        let raw = match record {
+            Ok(raw) => raw,
+            Err(rejection) => {
+                return self.reject(rejection.index, &rejection.field, &rejection.reason)
+            }
+        };
+        if raw.account_id != grant.account_id {
+            self.valid += 1;
+            self.other_account += 1;
+            return self.refuse(format!(
+                "record {}: recipientAccountId {} is not this token's account",
+                raw.index, raw.account_id
+            ));
+        }
+        match normalizer.normalize_for(&grant.tenant, raw.text) {
+            Item::Cost(events) => {
+                for event in &events {
+                    match score_message(event) {
+                        Ok(message) => self.messages.push(message),
+                        Err(e) => self.encode_error = Some(e.to_string()),
+                    }
+                }
+            }
+            Item::Skipped(_) => self.skipped += 1,
+            Item::Rejected(rejection) => {
+                return self.reject(raw.index, &rejection.field, &rejection.reason)
+            }
+        }
+        self.valid += 1;
+        self.accepted += 1;
+    }
+
+    fn reject(&mut self, index: usize, field: &str, reason: &str) {
+        self.refuse(format!("record {index}: field {field}: {reason}"));
+    }
+
+    fn refuse(&mut self, reason: String) {
+        self.rejected += 1;
+        if self.reasons.len() < REASONS_SHOWN {
+            self.reasons.push(reason);
+        }
+    }
 }

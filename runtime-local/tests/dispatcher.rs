@@ -66,10 +66,11 @@ impl TestApp {
         )
     }
 
-    async fn ingest_depth(&self) -> u64 {
+    /// Cost events waiting for the score function: the HTTP edge prices what it admits.
+    async fn score_depth(&self) -> u64 {
         self.dispatcher
             .backend
-            .ingest_queue
+            .score_queue
             .depth()
             .await
             .expect("depth")
@@ -88,6 +89,12 @@ async fn pushed_cloudtrail_becomes_scored_anomalies_in_postgres() {
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["accepted"], ours.len());
     assert_eq!(body["rejected"], 0);
+    let priced = body["priced"].as_u64().expect("priced");
+    assert!(
+        priced > 0 && body["skipped"].as_u64() > Some(0),
+        "the story has reads and creations: {body}"
+    );
+    assert_eq!(app.score_depth().await, priced);
     drain(&app.dispatcher).await;
 
     let want = expected(&ours).await;
@@ -119,12 +126,8 @@ async fn pushed_cloudtrail_becomes_scored_anomalies_in_postgres() {
         .push(Some(&app.token), support::log_file(&ours), true)
         .await;
     assert_eq!(
-        (
-            status,
-            body["accepted"].as_u64(),
-            body["duplicates"].as_u64()
-        ),
-        (StatusCode::ACCEPTED, Some(0), Some(ours.len() as u64)),
+        (status, body["priced"].as_u64(), body["duplicates"].as_u64()),
+        (StatusCode::ACCEPTED, Some(0), Some(priced)),
         "a re-push is deduplicated"
     );
     app.shutdown.cancel();
@@ -175,25 +178,49 @@ async fn bad_requests_are_refused_and_write_nothing() {
         "{body}"
     );
     assert_eq!(
-        app.ingest_depth().await,
+        app.score_depth().await,
         0,
         "nothing from a refused request is queued"
     );
+    let mut read = own.clone();
+    read["eventName"] = serde_json::json!("DescribeAddresses");
+    read["eventID"] = serde_json::json!("read-1");
+    let mut unpriceable = own.clone();
+    unpriceable["eventName"] = serde_json::json!("RunInstances");
+    unpriceable["eventID"] = serde_json::json!("bad-count-1");
+    unpriceable["requestParameters"] = serde_json::json!({"instanceType": "m5.large", "instancesSet": {"items": [{"maxCount": "lots"}]}});
 
     let (status, body) = app
         .push(
             Some(&app.token),
-            serde_json::json!([own, foreign]).to_string().into_bytes(),
+            serde_json::json!([own, foreign, read, unpriceable])
+                .to_string()
+                .into_bytes(),
             false,
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(
-        (body["accepted"].as_u64(), body["rejected"].as_u64()),
-        (Some(1), Some(1)),
+        (
+            body["accepted"].as_u64(),
+            body["priced"].as_u64(),
+            body["skipped"].as_u64(),
+            body["rejected"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1), Some(2)),
         "{body}"
     );
-    assert_eq!(app.ingest_depth().await, 1);
+    assert!(
+        body["rejections"][1].as_str().is_some_and(
+            |r| r.starts_with("record 3: field requestParameters.instancesSet[0].maxCount")
+        ),
+        "the normalizer's refusal reaches the pusher, naming the field: {body}"
+    );
+    assert_eq!(
+        app.score_depth().await,
+        1,
+        "the address is priced, the read is not queued"
+    );
 
     let metrics = reqwest::get(format!("{}/metrics", app.address))
         .await
@@ -206,7 +233,7 @@ async fn bad_requests_are_refused_and_write_nothing() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("dd0c_queue_depth{queue=\"ingest\",state=\"visible\"} 1"),
+        metrics.contains("dd0c_queue_depth{queue=\"score\",state=\"visible\"} 1"),
         "{metrics}"
     );
     let ready = reqwest::get(format!("{}/readyz", app.address))

@@ -64,13 +64,19 @@ fn read(account: usize, seq: usize) -> serde_json::Value {
 /// One record in `LAUNCH_EVERY` of the CloudTrail-like mix is a launch.
 const LAUNCH_EVERY: usize = 20;
 
-async fn raw_pgmq(url: &str, messages: usize) -> f64 {
+/// A pool on the migrated database at `url`.
+async fn migrated(url: &str) -> dd0c_adapters_postgres::PgPool {
     let pool = dd0c_adapters_postgres::connect(url, 4)
         .await
         .expect("connects");
     dd0c_adapters_postgres::migrate(&pool)
         .await
         .expect("migrates");
+    pool
+}
+
+async fn raw_pgmq(url: &str, messages: usize) -> f64 {
+    let pool = migrated(url).await;
     sqlx::query("SELECT pgmq.create('raw')")
         .execute(&pool)
         .await
@@ -108,12 +114,7 @@ async fn raw_pgmq(url: &str, messages: usize) -> f64 {
 /// pgmq's tables, received in the consumers' batch size.
 async fn our_queue(url: &str, messages: usize) -> f64 {
     use dd0c_ports::queue::{OutgoingMessage, Queue};
-    let pool = dd0c_adapters_postgres::connect(url, 4)
-        .await
-        .expect("connects");
-    dd0c_adapters_postgres::migrate(&pool)
-        .await
-        .expect("migrates");
+    let pool = migrated(url).await;
     let queue = dd0c_adapters_postgres::PgmqQueue::new(pool, "ours")
         .await
         .expect("queue");

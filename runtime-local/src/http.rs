@@ -10,8 +10,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use dd0c_ingest::handler::score_message;
-use dd0c_ingest::{split_records, Item, Normalizer, RawRecord, Rejection};
-use dd0c_ports::auth::{token_sha256, IngestGrant};
+use dd0c_ingest::{Admitted, Item, Normalizer};
+use dd0c_ports::auth::token_sha256;
 use dd0c_ports::queue::{OutgoingMessage, SendOutcome};
 use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -233,12 +233,16 @@ async fn post_events(
     }
 
     let mut pushed = Pushed::default();
-    {
-        let mut normalizer = app.normalizer.lock().unwrap_or_else(|p| p.into_inner());
-        split_records(&bytes, "body", &mut |record| {
-            pushed.admit(record, &grant, &mut normalizer)
-        });
-    }
+    app.normalizer
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .normalize_account(
+            &grant.tenant,
+            &grant.account_id,
+            &bytes,
+            "body",
+            &mut |admitted| pushed.admit(admitted),
+        );
     if let Some(e) = pushed.encode_error {
         return Err(ApiError::BadRequest(format!(
             "a record could not be queued: {e}"
@@ -254,7 +258,7 @@ async fn post_events(
         "invalid",
         (pushed.rejected - pushed.other_account) as u64,
     );
-    if pushed.valid == 0 {
+    if pushed.accepted + pushed.other_account == 0 {
         let first = pushed
             .reasons
             .first()
@@ -298,15 +302,13 @@ async fn post_events(
 /// What a push's records became, record by record.
 #[derive(Default)]
 struct Pushed {
-    /// Valid CloudTrail records, whichever account's.
-    valid: usize,
     /// Valid records of the token's account.
     accepted: usize,
     /// Accepted records that create nothing billable.
     skipped: usize,
     /// Records refused, of another account or invalid.
     rejected: usize,
-    /// Of `rejected`, those of another account.
+    /// Of `rejected`, those valid but of another account.
     other_account: usize,
     reasons: Vec<String>,
     /// Score-queue messages of the accepted records' cost events.
@@ -315,30 +317,18 @@ struct Pushed {
 }
 
 impl Pushed {
-    /// Admits one record of the body if it is valid and of `grant`'s account, normalizing it
-    /// at once: a record the normalizer refuses is refused to the pusher, naming the field.
-    fn admit(
-        &mut self,
-        record: Result<RawRecord<'_>, Rejection>,
-        grant: &IngestGrant,
-        normalizer: &mut Normalizer,
-    ) {
-        let raw = match record {
-            Ok(raw) => raw,
-            Err(rejection) => {
-                return self.reject(rejection.index, &rejection.field, &rejection.reason)
+    /// Counts one record of the body; a record the normalizer refuses is refused to the
+    /// pusher, naming the field.
+    fn admit(&mut self, admitted: Admitted) {
+        match admitted {
+            Admitted::OtherAccount { index, account_id } => {
+                self.other_account += 1;
+                self.refuse(format!(
+                    "record {index}: recipientAccountId {account_id} is not this token's account"
+                ));
             }
-        };
-        if raw.account_id != grant.account_id {
-            self.valid += 1;
-            self.other_account += 1;
-            return self.refuse(format!(
-                "record {}: recipientAccountId {} is not this token's account",
-                raw.index, raw.account_id
-            ));
-        }
-        match normalizer.normalize_for(&grant.tenant, raw.text) {
-            Item::Cost(events) => {
+            Admitted::Item(Item::Cost(events)) => {
+                self.accepted += 1;
                 for event in &events {
                     match score_message(event) {
                         Ok(message) => self.messages.push(message),
@@ -346,17 +336,15 @@ impl Pushed {
                     }
                 }
             }
-            Item::Skipped(_) => self.skipped += 1,
-            Item::Rejected(rejection) => {
-                return self.reject(raw.index, &rejection.field, &rejection.reason)
+            Admitted::Item(Item::Skipped(_)) => {
+                self.accepted += 1;
+                self.skipped += 1;
             }
+            Admitted::Item(Item::Rejected(r)) => self.refuse(format!(
+                "record {}: field {}: {}",
+                r.index, r.field, r.reason
+            )),
         }
-        self.valid += 1;
-        self.accepted += 1;
-    }
-
-    fn reject(&mut self, index: usize, field: &str, reason: &str) {
-        self.refuse(format!("record {index}: field {field}: {reason}"));
     }
 
     fn refuse(&mut self, reason: String) {

@@ -8,7 +8,8 @@
 //!   (S3 log file `{"Records":[…]}`, EventBridge envelope, SQS message, SNS notification, bare
 //!   record, JSON array, NDJSON; gzip detected by magic bytes) and reports each record as a
 //!   [`Item`]: cost events, a skip with its [`SkipReason`], or a [`Rejection`] naming where it is
-//!   wrong.
+//!   wrong. [`Normalizer::normalize_account`] does the same for an ingress that admits one
+//!   account's records and prices them on arrival.
 //! - [`catalog`] — the bundled (or user-supplied) price catalog and price estimation.
 //! - [`input`] — files, directories (recursive) and stdin.
 //! - [`handler`] — the ingest function: a queued record in, cost events out to the score queue.
@@ -85,6 +86,20 @@ pub enum Item {
     Skipped(SkipReason),
     /// Not valid CloudTrail.
     Rejected(Rejection),
+}
+
+/// What [`Normalizer::normalize_account`] made of one record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admitted {
+    /// A record of the admitted account, or one that is not valid CloudTrail.
+    Item(Item),
+    /// A valid record of another account: not priced.
+    OtherAccount {
+        /// 0-based position within the document.
+        index: usize,
+        /// Its `recipientAccountId` (or `userIdentity.accountId`).
+        account_id: String,
+    },
 }
 
 /// Counts over everything read; `Display` prints the summary line of `dd0c-cost normalize`.
@@ -165,6 +180,39 @@ impl Normalizer {
                     })
                 }
                 Leaf::Rejected(rejection) => Item::Rejected(rejection),
+            })
+        });
+    }
+
+    /// Normalizes, for `tenant`, the records of a pushed document that belong to `account_id`,
+    /// parsing each record once: what an ingress that prices on arrival needs. A valid record of
+    /// another account is reported as [`Admitted::OtherAccount`] and not priced; everything else
+    /// as its [`Item`], in input order.
+    pub fn normalize_account(
+        &mut self,
+        tenant: &str,
+        account_id: &str,
+        bytes: &[u8],
+        origin: &str,
+        sink: &mut dyn FnMut(Admitted),
+    ) {
+        if self.tenant != tenant {
+            self.tenant = tenant.to_owned();
+        }
+        walk::document(bytes, origin, &mut |leaf| {
+            sink(match leaf {
+                Leaf::Record { node, text, index } => {
+                    match header(node) {
+                        Ok(h) if h.account != account_id => Admitted::OtherAccount {
+                            index,
+                            account_id: h.account,
+                        },
+                        _ => Admitted::Item(self.record(node, text).unwrap_or_else(
+                            |(field, reason)| Item::Rejected(reject(origin, index, &field, reason)),
+                        )),
+                    }
+                }
+                Leaf::Rejected(rejection) => Admitted::Item(Item::Rejected(rejection)),
             })
         });
     }

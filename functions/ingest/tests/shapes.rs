@@ -5,7 +5,7 @@ mod common;
 use std::io::Write;
 
 use common::record;
-use dd0c_ingest::{Item, Normalizer, PriceCatalog, Rejection, SkipReason, Summary};
+use dd0c_ingest::{Admitted, Item, Normalizer, PriceCatalog, Rejection, SkipReason, Summary};
 use serde_json::json;
 
 fn nat_gateway(event_id: &str) -> serde_json::Value {
@@ -282,4 +282,38 @@ fn split_records_yields_each_valid_record_with_its_account() {
             Err((2, "eventTime".to_owned())),
         ]
     );
+}
+
+#[test]
+fn normalize_account_prices_only_the_admitted_accounts_records() {
+    let mut other = nat_gateway("other");
+    other["recipientAccountId"] = json!("999999999999");
+    let mut bad = nat_gateway("bad");
+    bad["eventTime"] = json!("soon");
+    let file = json!({"Records": [nat_gateway("a"), other, bad]}).to_string();
+    let mut normalizer = Normalizer::new(PriceCatalog::bundled(), "default");
+    let mut found = Vec::new();
+    normalizer.normalize_account("acme", "111122223333", file.as_bytes(), "push", &mut |a| {
+        found.push(a)
+    });
+    let [Admitted::Item(Item::Cost(events)), other, Admitted::Item(Item::Rejected(bad))] =
+        &found[..]
+    else {
+        panic!("one priced, one other account, one rejected: {found:?}");
+    };
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.tenant.as_str(), e.event_id.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("acme", "a")]
+    );
+    assert_eq!(
+        other,
+        &Admitted::OtherAccount {
+            index: 1,
+            account_id: "999999999999".into()
+        }
+    );
+    assert_eq!((bad.index, bad.field.as_str()), (2, "eventTime"));
 }

@@ -5,12 +5,12 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::Utc;
 use dd0c_adapters_aws::{DynamoFlags, DynamoStore, S3Archive, SesMail, SqsQueue};
-use dd0c_ingest::handler::{ingest_messages, IngestMessage};
+use dd0c_ingest::handler::{ingest_messages, shared_normalizer, IngestMessage};
 use dd0c_ingest::{Normalizer, PriceCatalog};
 use dd0c_notify::Notifier;
 use dd0c_ports::archive::Archive;
 use dd0c_ports::clock::SystemClock;
-use dd0c_ports::domain::{Anomaly, CostEvent, DEFAULT_TENANT};
+use dd0c_ports::domain::{Anomaly, CostEvent};
 use dd0c_ports::queue::{Delivery, OutgoingMessage, Queue};
 use dd0c_ports::store::Stores;
 use dd0c_score::{log_raised, Scored, Scorer};
@@ -46,7 +46,7 @@ impl Ingest {
     /// From `DD0C_SCORE_QUEUE_URL` and `DD0C_ARCHIVE_BUCKET`.
     pub fn new(settings: &Settings) -> Result<Self, StartError> {
         Ok(Ingest {
-            normalizer: Mutex::new(Normalizer::new(PriceCatalog::bundled(), DEFAULT_TENANT)),
+            normalizer: shared_normalizer(PriceCatalog::bundled()),
             score_queue: Arc::new(SqsQueue::new(
                 &settings.aws,
                 &required("DD0C_SCORE_QUEUE_URL")?,

@@ -3,9 +3,9 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use dd0c_ingest::handler::{ingest_message, ingest_messages, Ingested};
+use dd0c_ingest::handler::{ingest_message, ingest_messages, shared_normalizer, Ingested};
 use dd0c_ingest::{Normalizer, PriceCatalog};
-use dd0c_ports::domain::{CostEvent, DEFAULT_TENANT};
+use dd0c_ports::domain::CostEvent;
 use dd0c_ports::queue::{Delivery, Queue};
 use dd0c_ports::store::Consumed;
 use dd0c_score::{log_raised, Scored, Scorer};
@@ -23,7 +23,7 @@ pub struct Ingest {
 impl Ingest {
     pub fn new(backend: &Backend, catalog: Arc<PriceCatalog>) -> Self {
         Ingest {
-            normalizer: Mutex::new(Normalizer::new(catalog, DEFAULT_TENANT)),
+            normalizer: shared_normalizer(catalog),
             score_queue: backend.score_queue.clone(),
         }
     }

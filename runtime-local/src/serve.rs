@@ -165,10 +165,7 @@ impl Dispatcher {
             max_body: self.config.max_body,
             slack_signing_secret: self.config.slack_signing_secret.clone(),
             slack_replays: crate::slack::ReplayCache::default(),
-            normalizer: std::sync::Mutex::new(dd0c_ingest::Normalizer::new(
-                self.catalog.clone(),
-                dd0c_ports::domain::DEFAULT_TENANT,
-            )),
+            normalizer: dd0c_ingest::handler::shared_normalizer(self.catalog.clone()),
         }));
         let mut spec = api_spec;
         spec.merge(local_spec);

@@ -1,14 +1,20 @@
 //! The ingest function: one queued CloudTrail record in, its cost events out to the score queue.
 //! The same function serves the local dispatcher (pgmq) and Lambda (SQS).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use dd0c_ports::domain::CostEvent;
+use dd0c_ports::domain::{CostEvent, DEFAULT_TENANT};
 use dd0c_ports::queue::{OutgoingMessage, Queue};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::{Item, Normalizer, SkipReason};
+use crate::{Item, Normalizer, PriceCatalog, SkipReason};
+
+/// One normalizer for the records of every tenant, shared by concurrent calls: each call names
+/// its record's tenant, and what the normalizer learns (launch templates, task sizes) serves all.
+pub fn shared_normalizer(catalog: Arc<PriceCatalog>) -> Mutex<Normalizer> {
+    Mutex::new(Normalizer::new(catalog, DEFAULT_TENANT))
+}
 
 /// A record admitted by the ingress, queued for the ingest function.
 #[derive(Debug, Serialize, Deserialize)]

@@ -185,15 +185,19 @@ impl AnomalyFilter {
     }
 }
 
-/// The cursor after an item listed by (time, id): opaque to callers, shared by the adapters.
-pub fn encode_cursor(time: DateTime<Utc>, id: &str) -> String {
+/// The cursor after `anomaly` in a listing of anomalies (by event time, then id): opaque to
+/// callers, shared by the adapters.
+pub fn anomaly_cursor(anomaly: &Anomaly) -> String {
     format!(
-        "{}|{id}",
-        time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+        "{}|{}",
+        anomaly
+            .event_time
+            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        anomaly.anomaly_id
     )
 }
 
-/// Reads a cursor of [`encode_cursor`]; a malformed one is `Invalid`.
+/// Reads a cursor of [`anomaly_cursor`] as (event time, anomaly id); a malformed one is `Invalid`.
 pub fn decode_cursor(cursor: &str) -> PortResult<(DateTime<Utc>, String)> {
     let invalid =
         |why: String| crate::PortError::Invalid(format!("malformed cursor {cursor:?}{why}"));

@@ -9,7 +9,7 @@ use dd0c_ports::domain::{
     Account, Anomaly, AnomalyStatus, CostEvent, Feedback, OutboxMessage, Settings, Snooze, Tenant,
 };
 use dd0c_ports::store::{
-    decode_cursor, encode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite, Claimed,
+    anomaly_cursor, decode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite, Claimed,
     CommitOutcome, CostEventStore, OutboxStore, Page, Schedule, ScoreBatch, ScoreStore,
     ScoredEvent, SettingsStore, TenantStore,
 };
@@ -218,9 +218,7 @@ impl AnomalyStore for MemoryStore {
             .take(limit + 1)
             .cloned()
             .collect();
-        Ok(Page::from_overfetch(items, limit, |a| {
-            encode_cursor(a.event_time, &a.anomaly_id)
-        }))
+        Ok(Page::from_overfetch(items, limit, anomaly_cursor))
     }
 
     async fn record_feedback(

@@ -8,7 +8,7 @@ use dd0c_ports::domain::{
     Account, Anomaly, AnomalyStatus, CostEvent, Feedback, OutboxMessage, Settings, Snooze, Tenant,
 };
 use dd0c_ports::store::{
-    decode_cursor, encode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite, Claimed,
+    anomaly_cursor, decode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite, Claimed,
     CommitOutcome, CostEventStore, OutboxStore, Page, Schedule, ScoreBatch, ScoreStore,
     SettingsStore, TenantStore,
 };
@@ -482,9 +482,7 @@ impl AnomalyStore for PgStore {
         for row in &rows {
             items.push(Self::anomaly_row(row)?);
         }
-        Ok(Page::from_overfetch(items, limit, |a| {
-            encode_cursor(a.event_time, &a.anomaly_id)
-        }))
+        Ok(Page::from_overfetch(items, limit, anomaly_cursor))
     }
 
     async fn record_feedback(

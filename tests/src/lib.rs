@@ -121,3 +121,12 @@ pub fn anomaly_routes(anomaly_id: &str) -> Vec<(&'static str, String)> {
     }
     routes
 }
+
+/// Pages through the caller's three anomalies two at a time, `get` answering a GET's JSON body
+/// as that caller: the first page's cursor leads to a last page of one.
+pub async fn assert_pages_of_two(get: impl AsyncFn(&str) -> Value) {
+    let page = get("/v1/anomalies?limit=2").await;
+    let cursor = page["next_cursor"].as_str().expect("a second page");
+    let rest = get(&format!("/v1/anomalies?limit=2&cursor={cursor}")).await;
+    assert_eq!(rest["items"].as_array().map(Vec::len), Some(1), "{rest}");
+}

@@ -9,9 +9,9 @@ use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use dd0c_ports::auth::{token_sha256, IngestGrant, IngestTokens};
-use dd0c_ports::conformance::{anomaly_for, cost_event, unique};
+use dd0c_ports::conformance::{commit_anomalies, unique};
 use dd0c_ports::domain::{Account, Tenant};
-use dd0c_ports::store::{CommitOutcome, ScoreCommit, ScoreStore, TenantStore};
+use dd0c_ports::store::TenantStore;
 use dd0c_tests::lambda::{Outcome, RuntimeApi};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
@@ -141,25 +141,7 @@ async fn tenant_with_anomalies(
         )
         .await
         .expect("token");
-    let mut ids = Vec::new();
-    for i in 0..3 {
-        let event = cost_event(tenant, account, &format!("{tenant}-ev{i}"), i, 10.0);
-        let anomaly = anomaly_for(&event);
-        ids.push(anomaly.anomaly_id.clone());
-        let commit = ScoreCommit {
-            event,
-            baselines: Vec::new(),
-            anomaly: Some(anomaly),
-            outbox: None,
-            consumed: None,
-        };
-        assert_eq!(
-            store.commit(commit).await.expect("commit"),
-            CommitOutcome::Committed
-        );
-    }
-    ids.sort();
-    (ids, hash)
+    (commit_anomalies(&store, tenant, account, 3).await, hash)
 }
 
 fn ids(list: &Value, field: &str) -> Vec<String> {

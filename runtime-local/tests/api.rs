@@ -8,9 +8,8 @@ use std::process::{Command, Stdio};
 
 use dd0c_cost::serve::Dispatcher;
 use dd0c_ingest::PriceCatalog;
-use dd0c_ports::conformance::{anomaly_for, cost_event, unique};
+use dd0c_ports::conformance::{commit_anomalies, unique};
 use dd0c_ports::domain::{Account, Tenant};
-use dd0c_ports::store::{CommitOutcome, ScoreCommit};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::{config, fresh_database};
@@ -79,24 +78,7 @@ async fn tenant_with_anomalies(app: &App, tenant: &str) -> Vec<String> {
         })
         .await
         .expect("account");
-    let mut ids = Vec::new();
-    for i in 0..3 {
-        let event = cost_event(tenant, "111122223333", &format!("{tenant}-ev{i}"), i, 10.0);
-        let anomaly = anomaly_for(&event);
-        ids.push(anomaly.anomaly_id.clone());
-        let commit = ScoreCommit {
-            event,
-            baselines: Vec::new(),
-            anomaly: Some(anomaly),
-            outbox: None,
-            consumed: None,
-        };
-        assert_eq!(
-            stores.score.commit(commit).await.expect("commit"),
-            CommitOutcome::Committed
-        );
-    }
-    ids
+    commit_anomalies(stores.score.as_ref(), tenant, "111122223333", 3).await
 }
 
 /// `dd0c-cost user add`, the password on stdin.

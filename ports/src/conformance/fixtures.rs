@@ -3,6 +3,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::domain::{Anomaly, AnomalyStatus, CostEvent, PriceSource, Severity};
+use crate::store::{CommitOutcome, ScoreCommit, ScoreStore};
 
 /// A name no other test run will use: `prefix-<pid>-<nanos>-<counter>`.
 pub fn unique(prefix: &str) -> String {
@@ -75,4 +76,33 @@ pub fn anomaly_for(event: &CostEvent) -> Anomaly {
         explanation: "a test anomaly".into(),
         status: AnomalyStatus::Open,
     }
+}
+
+/// Commits `count` anomalies of `account_id` for `tenant` through `store`, their events a
+/// minute apart, and returns the anomaly ids sorted.
+pub async fn commit_anomalies(
+    store: &dyn ScoreStore,
+    tenant: &str,
+    account_id: &str,
+    count: i64,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..count {
+        let event = cost_event(tenant, account_id, &format!("{tenant}-ev{i}"), i, 10.0);
+        let anomaly = anomaly_for(&event);
+        ids.push(anomaly.anomaly_id.clone());
+        let commit = ScoreCommit {
+            event,
+            baselines: Vec::new(),
+            anomaly: Some(anomaly),
+            outbox: None,
+            consumed: None,
+        };
+        assert_eq!(
+            store.commit(commit).await.expect("commit"),
+            CommitOutcome::Committed
+        );
+    }
+    ids.sort();
+    ids
 }

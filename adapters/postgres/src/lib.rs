@@ -11,8 +11,9 @@
 //!   processed-event records, baselines (version-checked), cost events, anomalies, outbox rows
 //!   and the deletion of the pgmq messages being processed — for one event or a whole receive.
 //! - [`PgmqQueue`] — pgmq's queue tables with SQS FIFO semantics: groups in the
-//!   `x-pgmq-group` header, one serialized grouped read (round-robin across groups) that costs
-//!   the same at any depth, deduplication in `queue_dedup`, dead letters in `dead_letters`.
+//!   `x-pgmq-group` header, one serialized grouped read (send order, skipping groups in
+//!   flight) that costs the same at any depth, deduplication in `queue_dedup`, dead letters in
+//!   `dead_letters`.
 //! - `leader` — advisory locks: one replica installs pgmq at a time, and `Schedule::claim_tick`
 //!   holds a job's lock while it claims a tick, so each tick runs once across replicas.
 

@@ -20,36 +20,30 @@ pub struct PgmqQueue {
     read_sql: String,
 }
 
-/// How many visible messages, in send order, one receive considers when it spreads its batch
-/// over groups, per message it may return.
-const READ_WINDOW_FACTOR: i64 = 4;
-
 /// The grouped read of queue `name` (`$1` = how many, `$2` = visibility in seconds).
 ///
-/// A group is eligible when none of its messages is in flight. Among the first visible messages
-/// of eligible groups in send order, it takes round-robin (each group's first, then each group's
-/// second, …) so that one account's backlog does not starve the others — and what it takes of a
-/// group is always a prefix of that group's waiting messages, so groups stay in order. It reads
-/// the in-flight set through pgmq's `vt` index and the window through the primary key: a
-/// receive costs the same on a queue of ten messages and of a million (pgmq's own
-/// `read_grouped_rr` aggregates the whole table on every call). `(SELECT clock_timestamp())` is
-/// evaluated once per statement, so unlike a bare volatile `clock_timestamp()` the index can
-/// use it.
+/// It takes the first visible messages in send order whose group has none in flight, so what it
+/// takes of a group is always a prefix of that group's waiting messages and groups stay in
+/// order. Send order is also what keeps a batch cheap to score: a push is one account's records,
+/// so a batch spans few accounts and writes each one's baselines once.
+///
+/// The in-flight set comes through pgmq's `vt` index; the waiting messages through the primary
+/// key, in send order, stopping at `$1` — so a receive costs the same on a queue of ten messages
+/// and of a million (pgmq's own `read_grouped_rr` aggregates the whole table on every call).
+/// `vt + interval '0'` keeps the planner off the `vt` index for the waiting messages: by that
+/// index it would fetch every visible message and sort them all to keep the first `$1`.
+/// `(SELECT clock_timestamp())` is evaluated once per statement, so unlike a bare volatile
+/// `clock_timestamp()` the index can use it.
 fn read_sql(name: &str) -> String {
     format!(
         "WITH busy AS (
              SELECT DISTINCT coalesce(headers->>'x-pgmq-group', '') AS grp FROM pgmq.q_{name}
              WHERE vt > (SELECT clock_timestamp())
-         ), waiting AS (
-             SELECT msg_id, coalesce(headers->>'x-pgmq-group', '') AS grp FROM pgmq.q_{name}
-             WHERE vt <= (SELECT clock_timestamp())
-               AND coalesce(headers->>'x-pgmq-group', '') NOT IN (SELECT grp FROM busy)
-             ORDER BY msg_id LIMIT $1 * {READ_WINDOW_FACTOR}
          ), chosen AS (
-             SELECT msg_id FROM (
-                 SELECT msg_id, row_number() OVER (PARTITION BY grp ORDER BY msg_id) AS turn FROM waiting
-             ) ranked
-             ORDER BY turn, msg_id LIMIT $1
+             SELECT msg_id FROM pgmq.q_{name}
+             WHERE vt + interval '0' <= (SELECT clock_timestamp())
+               AND coalesce(headers->>'x-pgmq-group', '') NOT IN (SELECT grp FROM busy)
+             ORDER BY msg_id LIMIT $1
          )
          UPDATE pgmq.q_{name} m
          SET vt = clock_timestamp() + make_interval(secs => $2), read_ct = read_ct + 1,

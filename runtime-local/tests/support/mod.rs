@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use dd0c_adapters_memory::MemoryStore;
-use dd0c_cost::backend::Backend;
+use dd0c_cost::backend::{default_connections, Backend};
 use dd0c_cost::consumer::ConsumerConfig;
 use dd0c_cost::serve::{parse_roles, Dispatcher, ServeConfig};
 use dd0c_ingest::{Item, Normalizer, PriceCatalog};
@@ -107,7 +107,9 @@ pub async fn onboard(backend: &Backend, account_id: &str) -> String {
 }
 
 pub async fn dispatcher(database_url: &str, roles: &str) -> Dispatcher {
-    let backend = Backend::postgres(database_url, 20).await.expect("backend");
+    let backend = Backend::postgres(database_url, default_connections())
+        .await
+        .expect("backend");
     Dispatcher::new(backend, config(roles), PriceCatalog::bundled()).expect("dispatcher")
 }
 

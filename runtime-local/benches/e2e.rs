@@ -32,7 +32,7 @@ const E2E_PER_ACCOUNT: usize = 200;
 /// Messages of the raw pgmq and queue-adapter rounds.
 const RAW_MESSAGES: usize = 20_000;
 /// Side-by-side rounds of raw pgmq and end to end.
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);

@@ -140,6 +140,9 @@ stop_services() {
 }
 trap stop_services EXIT
 
+# Build before starting the services, so that they live only as long as the tests use them.
+cargo test --workspace --locked --no-run
+
 start_postgres
 start_redis
 python_tools

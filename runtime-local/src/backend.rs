@@ -180,7 +180,6 @@ impl Backend {
     }
 }
 
-/// A non-empty environment variable.
 /// Postgres connections per process when `DD0C_DB_CONNECTIONS` is unset: two per CPU, at least
 /// four. Backends beyond the cores only take turns on them, and each new one warms its caches
 /// afresh: on 2 cores the e2e bench (`runtime-local/benches/e2e.rs`) scored 20–30% fewer events
@@ -199,6 +198,7 @@ fn parse_connections(text: &str) -> Result<u32> {
     }
 }
 
+/// A non-empty environment variable.
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }

@@ -20,18 +20,26 @@ pub struct PgmqQueue {
     read_sql: String,
 }
 
+/// How many visible messages, in send order, one receive looks at, per message it may return.
+const READ_WINDOW_FACTOR: i64 = 4;
+
 /// The grouped read of queue `name` (`$1` = how many, `$2` = visibility in seconds).
 ///
-/// It takes the first visible messages in send order whose group has none in flight, so what it
-/// takes of a group is always a prefix of that group's waiting messages and groups stay in
-/// order. Send order is also what keeps a batch cheap to score: a push is one account's records,
-/// so a batch spans few accounts and writes each one's baselines once.
+/// Of the first `$1 × READ_WINDOW_FACTOR` visible messages in send order, it takes the first
+/// `$1` whose group has none in flight, so what it takes of a group is always a prefix of that
+/// group's waiting messages and groups stay in order. Send order is also what keeps a batch
+/// cheap to score: a push is one account's records, so a batch spans few accounts and writes
+/// each one's baselines once.
 ///
-/// The in-flight set comes through pgmq's `vt` index; the waiting messages through the primary
-/// key, in send order, stopping at `$1` — so a receive costs the same on a queue of ten messages
-/// and of a million (pgmq's own `read_grouped_rr` aggregates the whole table on every call).
-/// `vt + interval '0'` keeps the planner off the `vt` index for the waiting messages: by that
-/// index it would fetch every visible message and sort them all to keep the first `$1`.
+/// Every receive costs the same on a queue of ten messages and of a million (pgmq's own
+/// `read_grouped_rr` aggregates the whole table on every call): the in-flight set comes through
+/// pgmq's `vt` index, the waiting messages through the primary key, and the window bounds the
+/// scan when a group in flight has a long backlog at the head of the queue. Then the messages of
+/// other groups behind that backlog wait for it, as in a plain FIFO queue, rather than every
+/// receive scanning the whole backlog to find them. The window is a subquery, not a CTE (which,
+/// holding a volatile function, would be read whole), so the scan stops as soon as `$1`
+/// messages are found; `vt + interval '0'` keeps the planner off the `vt` index there, by which
+/// it would fetch every visible message and sort them all.
 /// `(SELECT clock_timestamp())` is evaluated once per statement, so unlike a bare volatile
 /// `clock_timestamp()` the index can use it.
 fn read_sql(name: &str) -> String {
@@ -40,9 +48,12 @@ fn read_sql(name: &str) -> String {
              SELECT DISTINCT coalesce(headers->>'x-pgmq-group', '') AS grp FROM pgmq.q_{name}
              WHERE vt > (SELECT clock_timestamp())
          ), chosen AS (
-             SELECT msg_id FROM pgmq.q_{name}
-             WHERE vt + interval '0' <= (SELECT clock_timestamp())
-               AND coalesce(headers->>'x-pgmq-group', '') NOT IN (SELECT grp FROM busy)
+             SELECT msg_id FROM (
+                 SELECT msg_id, coalesce(headers->>'x-pgmq-group', '') AS grp FROM pgmq.q_{name}
+                 WHERE vt + interval '0' <= (SELECT clock_timestamp())
+                 ORDER BY msg_id LIMIT $1 * {READ_WINDOW_FACTOR}
+             ) candidates
+             WHERE grp NOT IN (SELECT grp FROM busy)
              ORDER BY msg_id LIMIT $1
          )
          UPDATE pgmq.q_{name} m

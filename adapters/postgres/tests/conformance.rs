@@ -186,3 +186,50 @@ async fn expired_dedup_keys_are_forgotten_and_delivered_messages_leave_no_copy()
     .expect("count");
     assert_eq!(left, 0, "acknowledged messages are deleted, not archived");
 }
+
+/// A receive of `max` looks at the first `4 × max` visible messages: other groups within them
+/// are served while the head group is in flight; a group behind a longer backlog waits for it.
+#[tokio::test]
+async fn a_receive_serves_other_groups_within_its_window_of_the_queue_head() {
+    let pool = fresh_pool().await;
+    let queue = PgmqQueue::new(pool, &unique("q").replace('-', "_"))
+        .await
+        .expect("queue");
+    let layout = [
+        "a1", "a2", "a3", "b1", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "c1",
+    ];
+    let messages = layout
+        .iter()
+        .map(|body| dd0c_ports::queue::OutgoingMessage {
+            group_key: body[..1].into(),
+            dedup_key: (*body).into(),
+            body: (*body).into(),
+        })
+        .collect();
+    queue.send_batch(messages).await.expect("sent");
+    let visibility = std::time::Duration::from_secs(30);
+    let receive = async || queue.receive(2, visibility).await.expect("receive");
+
+    let first = receive().await;
+    let bodies = |batch: &[dd0c_ports::queue::Delivery]| {
+        batch.iter().map(|d| d.body.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(bodies(&first), ["a1", "a2"]);
+    let second = receive().await;
+    assert_eq!(
+        bodies(&second),
+        ["b1"],
+        "b is within the 8 visible messages at the head"
+    );
+    assert!(
+        receive().await.is_empty(),
+        "c1 is ninth behind a's backlog: it waits rather than every receive scanning the backlog"
+    );
+    let receipts: Vec<String> = first
+        .iter()
+        .chain(&second)
+        .map(|d| d.receipt.clone())
+        .collect();
+    assert_eq!(queue.ack_all(&receipts).await.expect("ack"), 3);
+    assert_eq!(bodies(&receive().await), ["a3", "a4"]);
+}

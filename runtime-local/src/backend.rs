@@ -180,13 +180,14 @@ impl Backend {
     }
 }
 
-/// Postgres connections per process when `DD0C_DB_CONNECTIONS` is unset: two per CPU, at least
-/// four. Backends beyond the cores only take turns on them, and each new one warms its caches
+/// Postgres connections per process when `DD0C_DB_CONNECTIONS` is unset: two per CPU, from 4 to
+/// 16. Backends beyond the cores only take turns on them, and each new one warms its caches
 /// afresh: on 2 cores the e2e bench (`runtime-local/benches/e2e.rs`) scored 20–30% fewer events
-/// per second with 32 connections than with 4.
+/// per second with 32 connections than with 4. The ceiling keeps the compose file's three
+/// dispatchers within Postgres' default `max_connections` (100) on a large host.
 pub fn default_connections() -> u32 {
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-    u32::try_from(cpus * 2).unwrap_or(u32::MAX).max(4)
+    u32::try_from(cpus * 2).unwrap_or(u32::MAX).clamp(4, 16)
 }
 
 fn parse_connections(text: &str) -> Result<u32> {
@@ -217,6 +218,6 @@ mod tests {
                 "{error}"
             );
         }
-        assert!(default_connections() >= 4);
+        assert!((4..=16).contains(&default_connections()));
     }
 }

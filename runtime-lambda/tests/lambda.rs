@@ -36,7 +36,7 @@ async fn cost_events(cloud: &Cloud, tenant: &str) -> Vec<dd0c_ports::domain::Cos
 async fn a_fifo_batch_reports_its_first_failure_and_everything_after_it() {
     let cloud = Cloud::new().await;
     let api = RuntimeApi::start().await.expect("runtime API");
-    let _ingest = cloud.spawn(INGEST, &api);
+    let ingest = cloud.spawn(INGEST, &api);
     let first = launch(ACCOUNT, "ev-first", 0, 1);
     let second = launch(ACCOUNT, "ev-second", 5, 1);
     cloud
@@ -98,6 +98,9 @@ async fn a_fifo_batch_reports_its_first_failure_and_everything_after_it() {
     );
     assert_eq!(dead[0].receive_count, cloud.max_receives);
 
+    // One runtime API hands each invocation to whichever function asks first: a live ingest
+    // function would take score batches, fail them and, after max receives, dead-letter them.
+    ingest.kill().await;
     let _score = cloud.spawn(SCORE, &api);
     cloud.drain(&cloud.score_queue, &api).await;
     let scored: Vec<String> = cost_events(&cloud, "acme")

@@ -196,22 +196,21 @@ impl Normalizer {
         origin: &str,
         sink: &mut dyn FnMut(Admitted),
     ) {
-        if self.tenant != tenant {
-            self.tenant = tenant.to_owned();
-        }
+        self.serve_tenant(tenant);
         walk::document(bytes, origin, &mut |leaf| {
             sink(match leaf {
-                Leaf::Record { node, text, index } => {
-                    match header(node) {
-                        Ok(h) if h.account != account_id => Admitted::OtherAccount {
-                            index,
-                            account_id: h.account,
-                        },
-                        _ => Admitted::Item(self.record(node, text).unwrap_or_else(
-                            |(field, reason)| Item::Rejected(reject(origin, index, &field, reason)),
-                        )),
-                    }
-                }
+                Leaf::Record { node, text, index } => match header(node) {
+                    Ok(h) if h.account != account_id => Admitted::OtherAccount {
+                        index,
+                        account_id: h.account,
+                    },
+                    read => Admitted::Item(
+                        read.and_then(|h| self.headed_record(node, text, h))
+                            .unwrap_or_else(|(field, reason)| {
+                                Item::Rejected(reject(origin, index, &field, reason))
+                            }),
+                    ),
+                },
                 Leaf::Rejected(rejection) => Admitted::Item(Item::Rejected(rejection)),
             })
         });
@@ -220,10 +219,15 @@ impl Normalizer {
     /// Normalizes one bare record for `tenant` (the ingest function serves every tenant with
     /// one normalizer, so the record's own tenant is set per call).
     pub fn normalize_for(&mut self, tenant: &str, text: &str) -> Item {
+        self.serve_tenant(tenant);
+        self.normalize_record(text, "queue", 0)
+    }
+
+    /// Prices what follows for `tenant`.
+    fn serve_tenant(&mut self, tenant: &str) {
         if self.tenant != tenant {
             self.tenant = tenant.to_owned();
         }
-        self.normalize_record(text, "queue", 0)
     }
 
     /// Normalizes one bare CloudTrail record (JSON text).
@@ -237,13 +241,24 @@ impl Normalizer {
     }
 
     fn record(&mut self, node: &Node<'_>, text: &str) -> Result<Item, (String, String)> {
+        let header = header(node)?;
+        self.headed_record(node, text, header)
+    }
+
+    /// [`Normalizer::record`] with the record's header already read.
+    fn headed_record(
+        &mut self,
+        node: &Node<'_>,
+        text: &str,
+        header: Header,
+    ) -> Result<Item, (String, String)> {
         let Header {
             source,
             full_name,
             event_time,
             region,
             account,
-        } = header(node)?;
+        } = header;
 
         if node.error_code.as_deref().is_some_and(|c| !c.is_empty()) {
             return Ok(Item::Skipped(SkipReason::FailedCall));

@@ -253,13 +253,19 @@ fn read_only_as_a_string_is_understood() {
     assert_eq!(items, vec![Item::Skipped(SkipReason::ReadOnly)]);
 }
 
-#[test]
-fn split_records_yields_each_valid_record_with_its_account() {
+/// A push of three records: one of account 111122223333, one of another account, and one
+/// whose `eventTime` is not a timestamp.
+fn own_other_and_bad() -> String {
     let mut other = nat_gateway("other");
     other["recipientAccountId"] = json!("999999999999");
     let mut bad = nat_gateway("bad");
     bad["eventTime"] = json!("soon");
-    let file = json!({"Records": [nat_gateway("a"), other, bad]}).to_string();
+    json!({"Records": [nat_gateway("a"), other, bad]}).to_string()
+}
+
+#[test]
+fn split_records_yields_each_valid_record_with_its_account() {
+    let file = own_other_and_bad();
     let mut found = Vec::new();
     dd0c_ingest::split_records(file.as_bytes(), "push", &mut |r| {
         found.push(
@@ -286,11 +292,7 @@ fn split_records_yields_each_valid_record_with_its_account() {
 
 #[test]
 fn normalize_account_prices_only_the_admitted_accounts_records() {
-    let mut other = nat_gateway("other");
-    other["recipientAccountId"] = json!("999999999999");
-    let mut bad = nat_gateway("bad");
-    bad["eventTime"] = json!("soon");
-    let file = json!({"Records": [nat_gateway("a"), other, bad]}).to_string();
+    let file = own_other_and_bad();
     let mut normalizer = Normalizer::new(PriceCatalog::bundled(), "default");
     let mut found = Vec::new();
     normalizer.normalize_account("acme", "111122223333", file.as_bytes(), "push", &mut |a| {

@@ -1,7 +1,7 @@
 //! The self-hosted pipeline against a local Postgres, measured side by side in one run:
 //! 1. raw pgmq: send (100 a call, as an HTTP push) → read (the consumers' batch size) →
-//!    archive, messages/s, on the same database; and the same round
-//!    trip through our queue adapter (deduplication, per-account groups);
+//!    archive, messages/s, on the same database; and the same round trip through our queue
+//!    adapter (deduplication, per-account groups);
 //! 2. end to end: CloudTrail pushed over HTTP → cost event scored and committed, events/s,
 //!    100 accounts — every record a launch (the worst case: each one reaches the database;
 //!    20,000 records, as many as raw pgmq's messages), and a CloudTrail-like mix where 1 record
@@ -31,14 +31,16 @@ const ACCOUNTS: usize = 100;
 const E2E_PER_ACCOUNT: usize = 200;
 /// Messages of the raw pgmq and queue-adapter rounds.
 const RAW_MESSAGES: usize = 20_000;
+/// Records per account in the CloudTrail-like mix.
+const MIX_PER_ACCOUNT: usize = 400;
 /// Side-by-side rounds of raw pgmq and end to end.
 const ROUNDS: usize = 5;
+const TENANT: &str = "bench";
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
-const TENANT: &str = "bench";
 
 async fn fresh(server: &str, name: &str) -> String {
     let name = format!("{name}_{}", std::process::id());
@@ -452,7 +454,8 @@ async fn main() {
     .await;
     let mut p = onboarded(&fresh(&server, "bench_mix").await).await;
     let running = p.start("api,ingest,score").await;
-    let mix = throughput(&p, 400, mixed, ACCOUNTS * 400 / LAUNCH_EVERY).await;
+    let mix_launches = ACCOUNTS * MIX_PER_ACCOUNT / LAUNCH_EVERY;
+    let mix = throughput(&p, MIX_PER_ACCOUNT, mixed, mix_launches).await;
     running.cancel();
     let raw = median(&mut raws);
     println!("raw pgmq send→read→archive:   {raw:>8.0} messages/s (median of {ROUNDS})");
@@ -471,8 +474,9 @@ async fn main() {
             .join(", ")
     );
     println!(
-        "end to end, 1 launch in {LAUNCH_EVERY}:      {mix:>6.0} events/s, {:.2}× raw (40,000 events, 2,000 launches)",
-        mix / raw
+        "end to end, 1 launch in {LAUNCH_EVERY}:      {mix:>6.0} records/s, {:.2}× raw ({} records, {mix_launches} launches)",
+        mix / raw,
+        ACCOUNTS * MIX_PER_ACCOUNT
     );
     println!(
         "each stage alone, events/s:    HTTP with pricing → score queue {http:.0}, score {score:.0}"

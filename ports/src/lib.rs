@@ -11,6 +11,7 @@
 //! - [`store`] — persistence ports split by capability; [`store::ScoreStore::commit`] is the one
 //!   atomic step of the scorer (processed-event record + baselines + anomaly + outbox).
 //! - [`queue`] — FIFO-by-group work queues with visibility timeouts and dead letters.
+//! - [`recall`] — what the normalizer learns from one record to price a later one, per tenant.
 //! - [`auth`], [`mail`], [`webhook`], [`archive`], [`flags`], [`clock`] — the remaining ports.
 //! - [`PortError`] — the one error type every port returns.
 
@@ -22,6 +23,7 @@ pub mod domain;
 pub mod flags;
 pub mod mail;
 pub mod queue;
+pub mod recall;
 pub mod store;
 pub mod webhook;
 

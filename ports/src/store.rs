@@ -283,6 +283,17 @@ pub trait CostEventStore: Send + Sync {
     ) -> PortResult<Vec<CostEvent>>;
 }
 
+/// The [`crate::PortError::Conflict`] text of an account that cannot be added: its AWS account
+/// id (or its role) is already connected, to this tenant or another. It names no tenant, so a
+/// refused claim learns nothing about who holds the account.
+pub fn account_taken(account: &Account) -> String {
+    format!(
+        "AWS account {} (or its role) is already connected to a tenant; an AWS account belongs \
+         to one tenant, and an operator settles a disputed claim",
+        account.account_id
+    )
+}
+
 /// Tenants and their AWS accounts.
 #[async_trait]
 pub trait TenantStore: Send + Sync {
@@ -292,8 +303,8 @@ pub trait TenantStore: Send + Sync {
     async fn tenant(&self, name: &str) -> PortResult<Option<Tenant>>;
     /// Every tenant, by name.
     async fn tenants(&self) -> PortResult<Vec<Tenant>>;
-    /// Adds an account to its tenant; `Conflict` if this tenant already has it, or if its
-    /// `role_arn` is already any tenant's.
+    /// Adds an account to its tenant; `Conflict` ([`account_taken`]) if any tenant already has
+    /// this AWS account id, or its `role_arn`.
     async fn add_account(&self, account: &Account) -> PortResult<()>;
     /// One account of a tenant.
     async fn account(&self, tenant: &str, account_id: &str) -> PortResult<Option<Account>>;
@@ -366,6 +377,8 @@ pub struct Stores {
     pub schedule: Arc<dyn Schedule>,
     /// Dashboard users.
     pub users: Arc<dyn crate::auth::Users>,
+    /// What the normalizer learned, per tenant.
+    pub recall: Arc<dyn crate::recall::RecallStore>,
 }
 
 impl Stores {
@@ -381,6 +394,7 @@ impl Stores {
             + IngestTokens
             + Schedule
             + crate::auth::Users
+            + crate::recall::RecallStore
             + 'static,
     {
         Stores {
@@ -392,6 +406,7 @@ impl Stores {
             outbox: store.clone(),
             tokens: store.clone(),
             users: store.clone(),
+            recall: store.clone(),
             schedule: store,
         }
     }

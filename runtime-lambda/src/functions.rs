@@ -1,12 +1,13 @@
 //! The functions of `functions/` bound to the AWS adapters, one constructor per binary.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
 use dd0c_adapters_aws::{DynamoFlags, DynamoStore, S3Archive, SesMail, SqsQueue};
-use dd0c_ingest::handler::{ingest_messages, shared_normalizer, IngestMessage};
-use dd0c_ingest::{Normalizer, PriceCatalog};
+use dd0c_ingest::handler::{ingest_messages, IngestMessage};
+use dd0c_ingest::normalizers::Normalizers;
+use dd0c_ingest::PriceCatalog;
 use dd0c_notify::Notifier;
 use dd0c_ports::archive::Archive;
 use dd0c_ports::clock::SystemClock;
@@ -37,7 +38,7 @@ struct Envelope<'a> {
 /// The ingest function: raw envelopes to S3, cost events to the score queue.
 #[allow(missing_debug_implementations)]
 pub struct Ingest {
-    normalizer: Mutex<Normalizer>,
+    normalizers: Normalizers,
     score_queue: Arc<dyn Queue>,
     archive: Arc<dyn Archive>,
 }
@@ -46,7 +47,7 @@ impl Ingest {
     /// From `DD0C_SCORE_QUEUE_URL` and `DD0C_ARCHIVE_BUCKET`.
     pub fn new(settings: &Settings) -> Result<Self, StartError> {
         Ok(Ingest {
-            normalizer: shared_normalizer(PriceCatalog::bundled()),
+            normalizers: Normalizers::new(PriceCatalog::bundled(), stores(settings).recall),
             score_queue: Arc::new(SqsQueue::new(
                 &settings.aws,
                 &required("DD0C_SCORE_QUEUE_URL")?,
@@ -120,7 +121,7 @@ impl BatchHandler for Ingest {
             .collect::<Result<Vec<_>, _>>()?;
         self.archive(deliveries).await?;
         let bodies: Vec<&str> = messages.iter().map(String::as_str).collect();
-        ingest_messages(&self.normalizer, self.score_queue.as_ref(), &bodies)
+        ingest_messages(&self.normalizers, self.score_queue.as_ref(), &bodies)
             .await
             .map(|_| ())
     }

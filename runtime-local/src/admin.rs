@@ -4,11 +4,11 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 use chrono::Utc;
 use dd0c_ingest::handler::{ingest_message, IngestMessage, Ingested};
+use dd0c_ingest::normalizers::Normalizers;
 use dd0c_ingest::{Item, Normalizer, PriceCatalog};
 use dd0c_ports::auth::{token_sha256, IngestGrant};
 use dd0c_ports::domain::{Account, CostEvent, Tenant};
@@ -150,7 +150,8 @@ pub async fn invoke(args: InvokeArgs) -> Result<ExitCode> {
     let origin = args.event.display().to_string();
     match args.function {
         Function::Ingest => {
-            let normalizer = Mutex::new(Normalizer::new(PriceCatalog::bundled(), &args.tenant));
+            let normalizers =
+                Normalizers::new(PriceCatalog::bundled(), backend.stores.recall.clone());
             let mut records = Vec::new();
             dd0c_ingest::split_records(&bytes, &origin, &mut |r| match r {
                 Ok(raw) => records.push(raw.text.to_owned()),
@@ -162,7 +163,7 @@ pub async fn invoke(args: InvokeArgs) -> Result<ExitCode> {
                     record: serde_json::value::RawValue::from_string(text)?,
                 };
                 match ingest_message(
-                    &normalizer,
+                    &normalizers,
                     backend.score_queue.as_ref(),
                     &serde_json::to_string(&message)?,
                 )

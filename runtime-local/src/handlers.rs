@@ -1,10 +1,10 @@
 //! The functions of `functions/` bound to their queues.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use dd0c_ingest::handler::{ingest_message, ingest_messages, shared_normalizer, Ingested};
-use dd0c_ingest::{Normalizer, PriceCatalog};
+use dd0c_ingest::handler::{ingest_message, ingest_messages, Ingested};
+use dd0c_ingest::normalizers::Normalizers;
 use dd0c_ports::domain::CostEvent;
 use dd0c_ports::queue::{Delivery, Queue};
 use dd0c_ports::store::Consumed;
@@ -16,14 +16,14 @@ use crate::consumer::{Handled, Handler};
 /// The ingest function on the ingest queue.
 #[allow(missing_debug_implementations)]
 pub struct Ingest {
-    normalizer: Mutex<Normalizer>,
+    normalizers: Arc<Normalizers>,
     score_queue: Arc<dyn Queue>,
 }
 
 impl Ingest {
-    pub fn new(backend: &Backend, catalog: Arc<PriceCatalog>) -> Self {
+    pub fn new(backend: &Backend, normalizers: Arc<Normalizers>) -> Self {
         Ingest {
-            normalizer: shared_normalizer(catalog),
+            normalizers,
             score_queue: backend.score_queue.clone(),
         }
     }
@@ -37,7 +37,7 @@ impl Handler for Ingest {
 
     async fn handle(&self, delivery: &Delivery) -> Result<Handled, String> {
         if let Ingested::Priced(events) =
-            ingest_message(&self.normalizer, self.score_queue.as_ref(), &delivery.body).await?
+            ingest_message(&self.normalizers, self.score_queue.as_ref(), &delivery.body).await?
         {
             tracing::debug!(events = events.len(), "priced");
         }
@@ -46,7 +46,7 @@ impl Handler for Ingest {
 
     async fn handle_all(&self, deliveries: &[Delivery]) -> Option<Handled> {
         let bodies: Vec<&str> = deliveries.iter().map(|d| d.body.as_str()).collect();
-        match ingest_messages(&self.normalizer, self.score_queue.as_ref(), &bodies).await {
+        match ingest_messages(&self.normalizers, self.score_queue.as_ref(), &bodies).await {
             Ok(_) => Some(Handled::Done),
             Err(error) => {
                 tracing::debug!(%error, "batch not ingested whole; one message at a time");

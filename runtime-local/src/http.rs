@@ -2,7 +2,7 @@
 //! `GET /healthz`, `GET /readyz`, `GET /metrics`. Errors are problem details (RFC 9457), mapped in one place.
 
 use std::io::Read;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -10,7 +10,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use dd0c_ingest::handler::score_message;
-use dd0c_ingest::{Admitted, Item, Normalizer};
+use dd0c_ingest::normalizers::Normalizers;
+use dd0c_ingest::{Admitted, Item};
 use dd0c_ports::auth::token_sha256;
 use dd0c_ports::queue::{OutgoingMessage, SendOutcome};
 use serde::Serialize;
@@ -35,9 +36,10 @@ pub struct App {
     pub slack_signing_secret: Option<String>,
     /// Slack requests already seen.
     pub slack_replays: crate::slack::ReplayCache,
-    /// Prices pushed records on arrival, so only their cost events reach the database; it
-    /// remembers facts across records (launch templates, task sizes) like the ingest function.
-    pub normalizer: Mutex<Normalizer>,
+    /// Prices pushed records on arrival, so only their cost events reach the database; each
+    /// tenant's normalizer remembers facts across records (instance types, task sizes), shared
+    /// with the ingest function.
+    pub normalizers: Arc<Normalizers>,
 }
 
 /// The answer to an accepted push.
@@ -233,16 +235,14 @@ async fn post_events(
     }
 
     let mut pushed = Pushed::default();
-    app.normalizer
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .normalize_account(
-            &grant.tenant,
-            &grant.account_id,
-            &bytes,
-            "body",
-            &mut |admitted| pushed.admit(admitted),
-        );
+    for admitted in app
+        .normalizers
+        .normalize_account(&grant.tenant, &grant.account_id, bytes, "body")
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("pricing the records: {e}")))?
+    {
+        pushed.admit(admitted);
+    }
     if let Some(e) = pushed.encode_error {
         return Err(ApiError::BadRequest(format!(
             "a record could not be queued: {e}"

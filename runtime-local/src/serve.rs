@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use dd0c_ingest::normalizers::Normalizers;
 use dd0c_ingest::PriceCatalog;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -90,7 +91,8 @@ pub struct ServeConfig {
 pub struct Dispatcher {
     pub backend: Backend,
     pub config: ServeConfig,
-    pub catalog: Arc<PriceCatalog>,
+    /// Every tenant's normalizer, shared by the HTTP edge and the ingest function.
+    pub normalizers: Arc<Normalizers>,
     pub metrics: Arc<Metrics>,
     /// Issues and verifies dashboard tokens.
     pub jwt: JwtAuth,
@@ -104,10 +106,11 @@ impl Dispatcher {
             .clone()
             .unwrap_or_else(dd0c_api::accounts::random_secret);
         let jwt = JwtAuth::new(&secret).map_err(anyhow::Error::msg)?;
+        let normalizers = Arc::new(Normalizers::new(catalog, backend.stores.recall.clone()));
         Ok(Dispatcher {
             backend,
             config,
-            catalog,
+            normalizers,
             metrics: Arc::new(Metrics::default()),
             jwt,
         })
@@ -115,7 +118,7 @@ impl Dispatcher {
 
     /// The ingest function's consumer (tests step it with `try_execute_batch`).
     pub fn ingest_consumer(&self) -> Consumer {
-        let handler = Arc::new(Ingest::new(&self.backend, self.catalog.clone()));
+        let handler = Arc::new(Ingest::new(&self.backend, self.normalizers.clone()));
         Consumer {
             queue: self.backend.ingest_queue.clone(),
             handler,
@@ -165,7 +168,7 @@ impl Dispatcher {
             max_body: self.config.max_body,
             slack_signing_secret: self.config.slack_signing_secret.clone(),
             slack_replays: crate::slack::ReplayCache::default(),
-            normalizer: dd0c_ingest::handler::shared_normalizer(self.catalog.clone()),
+            normalizers: self.normalizers.clone(),
         }));
         let mut spec = api_spec;
         spec.merge(local_spec);

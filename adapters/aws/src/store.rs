@@ -6,7 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, PutRequest, ReturnValue,
+    TransactWriteItem, WriteRequest,
 };
 use chrono::{DateTime, Utc};
 use dd0c_ports::auth::{IngestGrant, IngestTokens, Role, User, Users};
@@ -14,9 +15,10 @@ use dd0c_ports::baseline::{Baseline, BaselineKey};
 use dd0c_ports::domain::{
     Account, Anomaly, AnomalyStatus, CostEvent, Feedback, OutboxMessage, Settings, Snooze, Tenant,
 };
+use dd0c_ports::recall::{Fact, FactKey, RecallStore};
 use dd0c_ports::store::{
-    anomaly_cursor, decode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite, Claimed,
-    CommitOutcome, CostEventStore, OutboxStore, Page, Schedule, ScoreBatch, ScoreStore,
+    account_taken, anomaly_cursor, decode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite,
+    Claimed, CommitOutcome, CostEventStore, OutboxStore, Page, Schedule, ScoreBatch, ScoreStore,
     SettingsStore, TenantStore,
 };
 use dd0c_ports::{PortError, PortResult};
@@ -111,6 +113,15 @@ fn role_pk(role_arn: &str) -> String {
     format!("ROLE#{role_arn}")
 }
 
+/// The partition of the item that says which tenant an AWS account belongs to.
+fn account_owner_pk(account_id: &str) -> String {
+    format!("AWSACCOUNT#{account_id}")
+}
+
+fn fact_sk(key: &FactKey) -> String {
+    format!("FACT#{key}")
+}
+
 /// A sort-key suffix that keeps two items of the same instant apart.
 fn distinct() -> String {
     format!("{:016x}", rand::random::<u64>())
@@ -127,6 +138,71 @@ impl DynamoStore {
             client: aws_sdk_dynamodb::Client::new(config),
             table: table.to_owned(),
         }
+    }
+
+    /// The items under `keys` (distinct, in any number), read consistently in calls of 100,
+    /// retrying what DynamoDB leaves unprocessed; missing items are simply absent.
+    async fn batch_get(&self, keys: Vec<Item>) -> PortResult<Vec<Item>> {
+        let mut items = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut wanted = build(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(true)
+                    .build(),
+            )?;
+            loop {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, wanted)
+                    .send()
+                    .await
+                    .map_err(|e| sdk("DynamoDB BatchGetItem", e))?;
+                items.extend(
+                    output
+                        .responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                match output
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                {
+                    Some(rest) if !rest.keys.is_empty() => wanted = rest,
+                    _ => break,
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    /// Writes `items` (distinct keys, in any number) in calls of 25, retrying what DynamoDB
+    /// leaves unprocessed.
+    async fn batch_put(&self, items: Vec<Item>) -> PortResult<()> {
+        for chunk in items.chunks(25) {
+            let mut requests = chunk
+                .iter()
+                .map(|item| {
+                    build(PutRequest::builder().set_item(Some(item.clone())).build())
+                        .map(|put| WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<PortResult<Vec<_>>>()?;
+            while !requests.is_empty() {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(|e| sdk("DynamoDB BatchWriteItem", e))?;
+                requests = output
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+            }
+        }
+        Ok(())
     }
 
     fn put(&self, item: Item) -> PortResult<Put> {
@@ -330,44 +406,19 @@ impl ScoreStore for DynamoStore {
     }
 
     async fn baselines_by_key(&self, keys: &[BaselineKey]) -> PortResult<Vec<Option<Baseline>>> {
+        let unique: BTreeSet<&BaselineKey> = keys.iter().collect();
+        let items = self
+            .batch_get(
+                unique
+                    .into_iter()
+                    .map(|k| key(tenant_pk(&k.tenant), baseline_sk(k)))
+                    .collect(),
+            )
+            .await?;
         let mut found: HashMap<BaselineKey, Baseline> = HashMap::new();
-        let unique: Vec<&BaselineKey> = keys.iter().collect::<BTreeSet<_>>().into_iter().collect();
-        for chunk in unique.chunks(100) {
-            let mut wanted = build(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(
-                        chunk
-                            .iter()
-                            .map(|k| key(tenant_pk(&k.tenant), baseline_sk(k)))
-                            .collect(),
-                    ))
-                    .consistent_read(true)
-                    .build(),
-            )?;
-            loop {
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, wanted)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("DynamoDB BatchGetItem", e))?;
-                for item in output
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let baseline: Baseline = from_doc(&item)?;
-                    found.insert(baseline.key.clone(), baseline);
-                }
-                match output
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                {
-                    Some(rest) if !rest.keys.is_empty() => wanted = rest,
-                    _ => break,
-                }
-            }
+        for item in items {
+            let baseline: Baseline = from_doc(&item)?;
+            found.insert(baseline.key.clone(), baseline);
         }
         Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
@@ -698,6 +749,13 @@ impl TenantStore for DynamoStore {
                 account,
             )?)?)
             .build()];
+        let mut owner = key(account_owner_pk(&account.account_id), "OWNER");
+        owner.insert("tenant".into(), s(&account.tenant));
+        items.push(
+            TransactWriteItem::builder()
+                .put(self.create(owner)?)
+                .build(),
+        );
         if let Some(role_arn) = &account.role_arn {
             let mut guard = key(role_pk(role_arn), "ROLE");
             guard.insert("tenant".into(), s(&account.tenant));
@@ -709,10 +767,7 @@ impl TenantStore for DynamoStore {
         }
         match self.transact(items).await? {
             None => Ok(()),
-            Some(_) => Err(PortError::Conflict(format!(
-                "account {} exists in tenant {}, or its role is another tenant's",
-                account.account_id, account.tenant
-            ))),
+            Some(_) => Err(PortError::Conflict(account_taken(account))),
         }
     }
 
@@ -744,7 +799,10 @@ impl TenantStore for DynamoStore {
             )
             .map(|d| TransactWriteItem::builder().delete(d).build())
         };
-        let mut items = vec![delete(tenant_pk(tenant), format!("ACCOUNT#{account_id}"))?];
+        let mut items = vec![
+            delete(tenant_pk(tenant), format!("ACCOUNT#{account_id}"))?,
+            delete(account_owner_pk(account_id), "OWNER".into())?,
+        ];
         if let Some(role_arn) = &account.role_arn {
             items.push(delete(role_pk(role_arn), "ROLE".into())?);
         }
@@ -992,5 +1050,41 @@ impl Users for DynamoStore {
             }
             Err(e) => Err(sdk("DynamoDB UpdateItem", e)),
         }
+    }
+}
+
+#[async_trait]
+impl RecallStore for DynamoStore {
+    async fn facts(&self, tenant: &str, keys: &[FactKey]) -> PortResult<Vec<Option<Fact>>> {
+        let unique: BTreeSet<&FactKey> = keys.iter().collect();
+        let items = self
+            .batch_get(
+                unique
+                    .into_iter()
+                    .map(|k| key(tenant_pk(tenant), fact_sk(k)))
+                    .collect(),
+            )
+            .await?;
+        let mut found: HashMap<String, Fact> = HashMap::new();
+        for item in items {
+            found.insert(string(&item, "sk")?.to_owned(), from_doc(&item)?);
+        }
+        Ok(keys
+            .iter()
+            .map(|k| found.get(&fact_sk(k)).cloned())
+            .collect())
+    }
+
+    async fn remember(&self, tenant: &str, facts: &[(FactKey, Fact)]) -> PortResult<()> {
+        // One request per key, the later write winning: a batch may not name a key twice.
+        let mut latest: HashMap<String, &Fact> = HashMap::new();
+        for (key, fact) in facts {
+            latest.insert(fact_sk(key), fact);
+        }
+        let items = latest
+            .into_iter()
+            .map(|(sk, fact)| doc_item(tenant_pk(tenant), sk, fact))
+            .collect::<PortResult<Vec<_>>>()?;
+        self.batch_put(items).await
     }
 }

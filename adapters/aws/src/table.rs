@@ -10,6 +10,8 @@
 //! | tenant | `TENANT#{t}` | `TENANT` | get; all tenants through GSI1 `TENANTS` |
 //! | account | `TENANT#{t}` | `ACCOUNT#{account}` | get; a tenant's accounts by prefix |
 //! | role guard | `ROLE#{role_arn}` | `ROLE` | a role ARN belongs to one tenant (written with the account) |
+//! | account owner | `AWSACCOUNT#{account}` | `OWNER` | an AWS account belongs to one tenant (written with the account) |
+//! | learned fact | `TENANT#{t}` | `FACT#{account}/{kind}/{name}` | batch-get by key (`ports::recall`) |
 //! | baseline | `TENANT#{t}` | `BASELINE#{account}#{kind}` | get/batch-get; a tenant's (or account's) by prefix |
 //! | processed event | `TENANT#{t}` | `PROCESSED#{event_id}` | get (idempotency); TTL `expires_at` after 16 days |
 //! | cost event | `TENANT#{t}` | `EVENT#{time}#{event_id}` | time range |

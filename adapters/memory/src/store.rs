@@ -8,9 +8,10 @@ use dd0c_ports::baseline::{Baseline, BaselineKey};
 use dd0c_ports::domain::{
     Account, Anomaly, AnomalyStatus, CostEvent, Feedback, OutboxMessage, Settings, Snooze, Tenant,
 };
+use dd0c_ports::recall::{Fact, FactKey, RecallStore};
 use dd0c_ports::store::{
-    anomaly_cursor, decode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite, Claimed,
-    CommitOutcome, CostEventStore, OutboxStore, Page, Schedule, ScoreBatch, ScoreStore,
+    account_taken, anomaly_cursor, decode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite,
+    Claimed, CommitOutcome, CostEventStore, OutboxStore, Page, Schedule, ScoreBatch, ScoreStore,
     ScoredEvent, SettingsStore, TenantStore,
 };
 use dd0c_ports::{PortError, PortResult};
@@ -38,6 +39,7 @@ struct Inner {
     outbox_claims: HashMap<String, (Option<std::time::Instant>, BTreeSet<String>)>,
     tokens: HashMap<String, (IngestGrant, bool)>,
     users: BTreeMap<String, User>,
+    facts: HashMap<(String, FactKey), Fact>,
 }
 
 impl Inner {
@@ -327,11 +329,13 @@ impl TenantStore for MemoryStore {
                 .accounts
                 .values()
                 .any(|a| a.role_arn == account.role_arn);
-        if inner.accounts.contains_key(&key) || role_taken {
-            return Err(PortError::Conflict(format!(
-                "account {} exists in tenant {}, or its role is another tenant's",
-                account.account_id, account.tenant
-            )));
+        // An AWS account belongs to one tenant: its records price and teach only that tenant.
+        let held = inner
+            .accounts
+            .keys()
+            .any(|(_, id)| *id == account.account_id);
+        if held || role_taken {
+            return Err(PortError::Conflict(account_taken(account)));
         }
         inner.accounts.insert(key, account.clone());
         Ok(())
@@ -518,6 +522,27 @@ impl Users for MemoryStore {
             .get_mut(&email.to_lowercase())
             .ok_or_else(|| PortError::NotFound(format!("user {email}")))?;
         user.password_hash = password_hash.to_owned();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RecallStore for MemoryStore {
+    async fn facts(&self, tenant: &str, keys: &[FactKey]) -> PortResult<Vec<Option<Fact>>> {
+        let inner = lock(&self.inner);
+        Ok(keys
+            .iter()
+            .map(|k| inner.facts.get(&(tenant.to_owned(), k.clone())).cloned())
+            .collect())
+    }
+
+    async fn remember(&self, tenant: &str, facts: &[(FactKey, Fact)]) -> PortResult<()> {
+        let mut inner = lock(&self.inner);
+        for (key, fact) in facts {
+            inner
+                .facts
+                .insert((tenant.to_owned(), key.clone()), fact.clone());
+        }
         Ok(())
     }
 }

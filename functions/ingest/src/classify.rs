@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use dd0c_ports::domain::PriceSource;
+use dd0c_ports::recall::{Fact, FactKey, FactKind};
 
 use crate::catalog::{Price, PriceCatalog};
 use crate::json::{FieldError, J};
@@ -38,44 +39,101 @@ pub(crate) struct Call<'v> {
     pub resp: J<'v>,
 }
 
-/// Facts learned from earlier records that later records need to be priced: SageMaker endpoint
-/// configs, ECS task sizes, Lambda memory, instance and Auto Scaling group types.
+/// Facts learned from earlier records that later records need to be priced (SageMaker endpoint
+/// configs, ECS task sizes, Lambda memory, instance and Auto Scaling group types): one tenant's
+/// bounded cache of what its [`dd0c_ports::recall::RecallStore`] keeps.
+///
+/// Besides the cache it logs, for whoever persists it, the keys a lookup missed and the facts
+/// learned since they were last taken, and it can undo what was learned since then — so a
+/// document can be normalized again, from the same start, once the store has answered the misses.
 #[derive(Debug, Default)]
 pub struct Recall {
-    facts: HashMap<String, Fact>,
+    facts: HashMap<FactKey, Fact>,
+    /// Lookups that found nothing.
+    misses: Vec<FactKey>,
+    /// What was learned, in order, with what the cache held before (for [`Recall::undo`]).
+    learned: Vec<(FactKey, Fact, Option<Fact>)>,
+    /// Facts the current record taught so far.
+    this_record: usize,
 }
 
-#[derive(Debug, Clone)]
-enum Fact {
-    Variants(Vec<(String, u32)>),
-    TaskSize { vcpu: f64, gb: f64 },
-    MemoryMb(f64),
-    InstanceType(String),
-}
+/// Bound on one tenant's cached facts; past it the cache starts over (the store still has them).
+const MAX_FACTS: usize = 50_000;
 
-/// Bound on remembered facts; past it the memory starts over (costs then read `unknown`).
-const MAX_FACTS: usize = 100_000;
+/// Bound on the facts one record teaches: a record listing more ids than any real call can
+/// launch must not flood the store.
+pub const MAX_FACTS_PER_RECORD: usize = 1_000;
 
 impl Recall {
-    fn key(account: &str, what: &str, name: &str) -> String {
-        format!("{account}/{what}/{name}")
+    /// A new record begins: its share of learning starts at zero.
+    pub(crate) fn begin_record(&mut self) {
+        self.this_record = 0;
     }
 
-    fn remember(&mut self, account: &str, what: &str, name: &str, fact: Fact) {
-        if self.facts.len() >= MAX_FACTS {
+    fn remember(&mut self, account: &str, kind: FactKind, name: &str, fact: Fact) {
+        if self.this_record >= MAX_FACTS_PER_RECORD {
+            return;
+        }
+        self.this_record += 1;
+        let key = FactKey::new(account, kind, name);
+        if self.facts.len() >= MAX_FACTS && !self.facts.contains_key(&key) {
             self.facts.clear();
         }
-        self.facts.insert(Self::key(account, what, name), fact);
+        let before = self.facts.insert(key.clone(), fact.clone());
+        self.learned.push((key, fact, before));
     }
 
-    fn recall(&self, account: &str, what: &str, name: &str) -> Option<&Fact> {
-        self.facts.get(&Self::key(account, what, name))
+    fn recall(&mut self, account: &str, kind: FactKind, name: &str) -> Option<&Fact> {
+        let key = FactKey::new(account, kind, name);
+        if !self.facts.contains_key(&key) {
+            self.misses.push(key);
+            return None;
+        }
+        self.facts.get(&key)
     }
 
-    fn instance_type(&self, account: &str, what: &str, name: &str) -> Option<String> {
-        match self.recall(account, what, name) {
+    fn instance_type(&mut self, account: &str, kind: FactKind, name: &str) -> Option<String> {
+        match self.recall(account, kind, name) {
             Some(Fact::InstanceType(t)) => Some(t.clone()),
             _ => None,
+        }
+    }
+
+    /// The keys lookups missed since the last call, each once.
+    pub fn take_misses(&mut self) -> Vec<FactKey> {
+        let mut misses = std::mem::take(&mut self.misses);
+        misses.sort();
+        misses.dedup();
+        misses
+    }
+
+    /// The facts learned since the last call (or [`Recall::undo`]), in order.
+    pub fn take_learned(&mut self) -> Vec<(FactKey, Fact)> {
+        std::mem::take(&mut self.learned)
+            .into_iter()
+            .map(|(key, fact, _)| (key, fact))
+            .collect()
+    }
+
+    /// Forgets what was learned since the last [`Recall::take_learned`], restoring what the
+    /// cache held before, and the misses logged.
+    pub fn undo(&mut self) {
+        for (key, _, before) in std::mem::take(&mut self.learned).into_iter().rev() {
+            match before {
+                Some(fact) => self.facts.insert(key, fact),
+                None => self.facts.remove(&key),
+            };
+        }
+        self.misses.clear();
+    }
+
+    /// Puts facts the store holds into the cache (learning nothing).
+    pub fn insert(&mut self, facts: impl IntoIterator<Item = (FactKey, Fact)>) {
+        for (key, fact) in facts {
+            if self.facts.len() >= MAX_FACTS && !self.facts.contains_key(&key) {
+                self.facts.clear();
+            }
+            self.facts.insert(key, fact);
         }
     }
 }
@@ -188,8 +246,12 @@ fn run_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
                 .map(str::to_owned);
             let instance_id = instance.get("instanceId").text();
             if let (Some(i), Some(t)) = (&instance_id, &resource_type) {
-                ctx.recall
-                    .remember(call.account, "instance", i, Fact::InstanceType(t.clone()));
+                ctx.recall.remember(
+                    call.account,
+                    FactKind::Instance,
+                    i,
+                    Fact::InstanceType(t.clone()),
+                );
             }
             match by_type.iter_mut().find(|(t, _)| *t == resource_type) {
                 Some((_, ids)) => ids.extend(instance_id),
@@ -260,7 +322,7 @@ fn start_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
     for instance_id in started {
         let known = ctx
             .recall
-            .instance_type(call.account, "instance", &instance_id);
+            .instance_type(call.account, FactKind::Instance, &instance_id);
         match lines.iter_mut().find(|l| {
             Some(&l.resource_type) == known.as_ref()
                 || (known.is_none() && l.resource_type == "unknown")
@@ -291,7 +353,7 @@ fn modify_instance_attribute(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
     if let Some(instance) = ids.first() {
         ctx.recall.remember(
             call.account,
-            "instance",
+            FactKind::Instance,
             instance,
             Fact::InstanceType(new_type.to_owned()),
         );
@@ -510,15 +572,21 @@ fn autoscaling_group(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
         .find_map(|o| o.get("instanceType").text())
         .or_else(|| call.req.get("instanceType").text());
     if let (Some(n), Some(t)) = (&name, &declared) {
-        ctx.recall
-            .remember(call.account, "asg", n, Fact::InstanceType(t.clone()));
+        ctx.recall.remember(
+            call.account,
+            FactKind::AutoScalingGroup,
+            n,
+            Fact::InstanceType(t.clone()),
+        );
     }
     if count == 0 {
         return Ok(Classified::NotCost);
     }
     let resource_type = declared.or_else(|| {
-        name.as_deref()
-            .and_then(|n| ctx.recall.instance_type(call.account, "asg", n))
+        name.as_deref().and_then(|n| {
+            ctx.recall
+                .instance_type(call.account, FactKind::AutoScalingGroup, n)
+        })
     });
     one(priced(
         ctx,
@@ -818,7 +886,7 @@ fn remember_endpoint_config(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
     }
     ctx.recall.remember(
         call.account,
-        "endpoint-config",
+        FactKind::EndpointConfig,
         &name,
         Fact::Variants(variants),
     );
@@ -832,7 +900,10 @@ fn create_endpoint(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
         .get("endpointConfigName")
         .text()
         .unwrap_or_default();
-    let variants = match ctx.recall.recall(call.account, "endpoint-config", &config) {
+    let variants = match ctx
+        .recall
+        .recall(call.account, FactKind::EndpointConfig, &config)
+    {
         Some(Fact::Variants(v)) => v.clone(),
         _ => {
             return one(priced(
@@ -1036,8 +1107,12 @@ fn remember_task_definition(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
         names.push(format!("{family}:{revision}"));
     }
     for name in names {
-        ctx.recall
-            .remember(call.account, "task", &name, Fact::TaskSize { vcpu, gb });
+        ctx.recall.remember(
+            call.account,
+            FactKind::TaskDefinition,
+            &name,
+            Fact::TaskSize { vcpu, gb },
+        );
     }
     Ok(Classified::NotCost)
 }
@@ -1065,7 +1140,10 @@ fn create_service(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
     }
     let ids = id(&call.req.get("serviceName"));
     let definition = call.req.get("taskDefinition").text().unwrap_or_default();
-    let size = match ctx.recall.recall(call.account, "task", &definition) {
+    let size = match ctx
+        .recall
+        .recall(call.account, FactKind::TaskDefinition, &definition)
+    {
         Some(Fact::TaskSize { vcpu, gb }) => Some((*vcpu, *gb)),
         _ => None,
     };
@@ -1182,7 +1260,7 @@ fn remember_function_memory(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
         call.req.get("memorySize").number()?,
     ) {
         ctx.recall
-            .remember(call.account, "function", &name, Fact::MemoryMb(mb));
+            .remember(call.account, FactKind::Function, &name, Fact::MemoryMb(mb));
     }
     Ok(Classified::NotCost)
 }
@@ -1197,7 +1275,7 @@ fn provisioned_concurrency(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
         return Ok(Classified::NotCost);
     }
     let name = call.req.get("functionName").text().unwrap_or_default();
-    let (memory_mb, certainty) = match ctx.recall.recall(call.account, "function", &name) {
+    let (memory_mb, certainty) = match ctx.recall.recall(call.account, FactKind::Function, &name) {
         Some(Fact::MemoryMb(mb)) => (*mb, PriceSource::Catalog),
         // Lambda's default memory size, flagged as a guess.
         _ => (128.0, PriceSource::Estimated),

@@ -1,20 +1,13 @@
 //! The ingest function: one queued CloudTrail record in, its cost events out to the score queue.
 //! The same function serves the local dispatcher (pgmq) and Lambda (SQS).
 
-use std::sync::{Arc, Mutex};
-
-use dd0c_ports::domain::{CostEvent, DEFAULT_TENANT};
+use dd0c_ports::domain::CostEvent;
 use dd0c_ports::queue::{OutgoingMessage, Queue};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::{Item, Normalizer, PriceCatalog, SkipReason};
-
-/// One normalizer for the records of every tenant, shared by concurrent calls: each call names
-/// its record's tenant, and what the normalizer learns (launch templates, task sizes) serves all.
-pub fn shared_normalizer(catalog: Arc<PriceCatalog>) -> Mutex<Normalizer> {
-    Mutex::new(Normalizer::new(catalog, DEFAULT_TENANT))
-}
+use crate::normalizers::Normalizers;
+use crate::{Item, SkipReason};
 
 /// A record admitted by the ingress, queued for the ingest function.
 #[derive(Debug, Serialize, Deserialize)]
@@ -48,15 +41,15 @@ pub enum Ingested {
     Skipped(SkipReason),
 }
 
-/// Normalizes one queued record with the tenant's normalizer and sends its cost events to the
+/// Normalizes one queued record with its tenant's normalizer and sends its cost events to the
 /// score queue in one atomic batch. Errors (a malformed message, an invalid record, a queue
 /// failure) leave the message for redelivery and, in the end, the dead letters.
 pub async fn ingest_message(
-    normalizer: &Mutex<Normalizer>,
+    normalizers: &Normalizers,
     score_queue: &dyn Queue,
     body: &str,
 ) -> Result<Ingested, String> {
-    let mut ingested = ingest_messages(normalizer, score_queue, &[body]).await?;
+    let mut ingested = ingest_messages(normalizers, score_queue, &[body]).await?;
     ingested
         .pop()
         .ok_or_else(|| "ingesting produced no outcome".to_owned())
@@ -66,14 +59,14 @@ pub async fn ingest_message(
 /// all their cost events go to the score queue in one atomic batch, or nothing is sent and the
 /// error names the first record that failed (by its position in `bodies`).
 pub async fn ingest_messages(
-    normalizer: &Mutex<Normalizer>,
+    normalizers: &Normalizers,
     score_queue: &dyn Queue,
     bodies: &[&str],
 ) -> Result<Vec<Ingested>, String> {
     let mut ingested = Vec::with_capacity(bodies.len());
     let mut outgoing = Vec::new();
     for (index, body) in bodies.iter().enumerate() {
-        let item = normalize_message(normalizer, body).map_err(|e| {
+        let item = normalize_message(normalizers, body).await.map_err(|e| {
             if bodies.len() == 1 {
                 e
             } else {
@@ -95,11 +88,14 @@ pub async fn ingest_messages(
 }
 
 /// One queued record through the normalizer; a rejected record is an error naming the field.
-fn normalize_message(normalizer: &Mutex<Normalizer>, body: &str) -> Result<Ingested, String> {
+async fn normalize_message(normalizers: &Normalizers, body: &str) -> Result<Ingested, String> {
     let message: IngestMessage =
         serde_json::from_str(body).map_err(|e| format!("not an ingest message: {e}"))?;
-    let mut normalizer = normalizer.lock().unwrap_or_else(|p| p.into_inner());
-    match normalizer.normalize_for(&message.tenant, message.record.get()) {
+    let item = normalizers
+        .normalize_record(&message.tenant, message.record.get().to_owned())
+        .await
+        .map_err(|e| format!("pricing with what the tenant's records taught: {e}"))?;
+    match item {
         Item::Cost(events) => Ok(Ingested::Priced(events)),
         Item::Skipped(reason) => Ok(Ingested::Skipped(reason)),
         Item::Rejected(rejection) => Err(format!(

@@ -12,6 +12,8 @@
 //!   account's records and prices them on arrival.
 //! - [`catalog`] — the bundled (or user-supplied) price catalog and price estimation.
 //! - [`input`] — files, directories (recursive) and stdin.
+//! - [`normalizers`] — one normalizer per tenant, what each learns kept in the recall store:
+//!   what the services use, so no tenant's records can teach, read or evict another's facts.
 //! - [`handler`] — the ingest function: a queued record in, cost events out to the score queue.
 //! - `classify` — one pricing function per AWS API; `json` — lenient access to CloudTrail's
 //!   parameter dialects; `record` — the zero-copy record type and actor derivation.
@@ -19,6 +21,7 @@
 pub mod catalog;
 pub mod handler;
 pub mod input;
+pub mod normalizers;
 
 mod classify;
 mod json;
@@ -35,7 +38,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub use catalog::{CatalogError, Price, PriceCatalog};
-pub use classify::Recall;
+pub use classify::{Recall, MAX_FACTS_PER_RECORD};
 
 use classify::{Call, Classified, Ctx};
 use json::J;
@@ -168,6 +171,12 @@ impl Normalizer {
         }
     }
 
+    /// What this normalizer learned and missed, for a caller that keeps it in a store
+    /// ([`normalizers::Normalizers`]).
+    pub fn recall_mut(&mut self) -> &mut Recall {
+        &mut self.recall
+    }
+
     /// Normalizes one input of any shape (gzip-compressed or not), calling `sink` once per
     /// record in input order. `origin` names the input in rejections. Never fails: what cannot
     /// be read is reported as rejections.
@@ -288,6 +297,7 @@ impl Normalizer {
             req: J::root(request.as_ref(), "requestParameters"),
             resp: J::root(response.as_ref(), "responseElements"),
         };
+        self.recall.begin_record();
         let mut ctx = Ctx {
             catalog: &self.catalog,
             recall: &mut self.recall,

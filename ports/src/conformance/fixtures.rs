@@ -19,6 +19,17 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// A 12-digit AWS account id no other test run will use: an AWS account belongs to one tenant,
+/// so suites sharing a database cannot each connect the same one.
+pub fn unique_account_id() -> String {
+    let seed = unique("");
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(seed.as_bytes());
+    let n = digest[..8]
+        .iter()
+        .fold(0u64, |n, b| (n << 8) | u64::from(*b));
+    format!("{:012}", n % 1_000_000_000_000)
+}
+
 fn epoch() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0)
         .single()

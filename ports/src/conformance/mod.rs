@@ -10,7 +10,7 @@ mod others;
 mod queue;
 mod stores;
 
-pub use fixtures::{anomaly_for, commit_anomalies, cost_event, unique};
+pub use fixtures::{anomaly_for, commit_anomalies, cost_event, unique, unique_account_id};
 pub use others::{
     archive_suite, auth_suite, email_from_mime, flags_suite, mail_suite, webhook_suite, MailSink,
     WebhookSink,

@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 
 use chrono::Duration;
 
-use super::fixtures::{anomaly_for, cost_event, unique};
+use super::fixtures::{anomaly_for, cost_event, unique, unique_account_id};
 use crate::auth::IngestGrant;
 use crate::baseline::{Baseline, BaselineKey};
 use crate::domain::{
@@ -31,6 +31,74 @@ pub async fn store_suite(stores: Stores) {
     one_replica_claims_each_tick(&stores).await;
     processed_records_are_forgotten_after_retention(&stores).await;
     users_sign_in_by_email_in_one_tenant(&stores).await;
+    learned_facts_are_kept_per_tenant(&stores).await;
+}
+
+async fn learned_facts_are_kept_per_tenant(stores: &Stores) {
+    use crate::recall::{Fact, FactKey, FactKind};
+    let (ours, theirs) = (unique("t"), unique("t"));
+    let instance = FactKey::new("123456789012", FactKind::Instance, &unique("i-"));
+    let task = FactKey::new("123456789012", FactKind::TaskDefinition, "arn:x/web:3");
+    let absent = FactKey::new("123456789012", FactKind::Function, &unique("f"));
+    let p5 = Fact::InstanceType("p5.48xlarge".into());
+    stores
+        .recall
+        .remember(
+            &ours,
+            &[
+                (instance.clone(), Fact::InstanceType("t3.micro".into())),
+                (task.clone(), Fact::TaskSize { vcpu: 0.5, gb: 1.0 }),
+                (instance.clone(), Fact::InstanceType("m5.large".into())),
+            ],
+        )
+        .await
+        .expect("remember");
+    stores
+        .recall
+        .remember(&theirs, &[(instance.clone(), p5.clone())])
+        .await
+        .expect("remember");
+    assert_eq!(
+        stores
+            .recall
+            .facts(&ours, &[instance.clone(), absent.clone(), task.clone()])
+            .await
+            .expect("facts"),
+        vec![
+            Some(Fact::InstanceType("m5.large".into())),
+            None,
+            Some(Fact::TaskSize { vcpu: 0.5, gb: 1.0 }),
+        ],
+        "in the order asked, the later of two writes to one key, nothing for a key never written"
+    );
+    assert_eq!(
+        stores
+            .recall
+            .facts(&theirs, &[instance.clone(), task.clone()])
+            .await
+            .expect("facts"),
+        vec![Some(p5), None],
+        "another tenant's fact under the same account and name is its own"
+    );
+    let variants = Fact::Variants(vec![("ml.g5.xlarge".into(), 2)]);
+    stores
+        .recall
+        .remember(&ours, &[(instance.clone(), variants.clone())])
+        .await
+        .expect("overwrite");
+    assert_eq!(
+        stores
+            .recall
+            .facts(&ours, &[instance])
+            .await
+            .expect("facts"),
+        vec![Some(variants)],
+        "a later call replaces the fact"
+    );
+    assert_eq!(
+        stores.recall.facts(&ours, &[]).await.expect("facts"),
+        Vec::<Option<Fact>>::new()
+    );
 }
 
 async fn users_sign_in_by_email_in_one_tenant(stores: &Stores) {
@@ -196,9 +264,10 @@ async fn ingest_tokens_admit_one_account(stores: &Stores) {
         })
         .await
         .expect("tenant");
+    let account_id = unique_account_id();
     let grant = IngestGrant {
         tenant: tenant.clone(),
-        account_id: "123456789012".into(),
+        account_id: account_id.clone(),
     };
     assert!(
         matches!(
@@ -211,7 +280,7 @@ async fn ingest_tokens_admit_one_account(stores: &Stores) {
         role_arn: None,
         external_id: None,
         tenant: tenant.clone(),
-        account_id: "123456789012".into(),
+        account_id,
         name: None,
         created_at: at,
     };
@@ -920,19 +989,20 @@ async fn tenants_and_accounts(stores: &Stores) {
         .expect("tenants")
         .contains(&tenant));
 
-    let role = format!("arn:aws:iam::210987654321:role/{}", unique("dd0c-reader"));
+    let (first_id, second_id) = (unique_account_id(), unique_account_id());
+    let role = format!("arn:aws:iam::{first_id}:role/{}", unique("dd0c-reader"));
     let account = Account {
         role_arn: Some(role.clone()),
         external_id: Some(unique("ext")),
         tenant: name.clone(),
-        account_id: "210987654321".into(),
+        account_id: first_id.clone(),
         name: Some("prod".into()),
         created_at: at,
     };
     let other = Account {
         role_arn: None,
         external_id: None,
-        account_id: "123456789012".into(),
+        account_id: second_id.clone(),
         name: None,
         ..account.clone()
     };
@@ -960,8 +1030,8 @@ async fn tenants_and_accounts(stores: &Stores) {
         .await
         .expect("add tenant");
     let same_role = Account {
-        tenant: rival,
-        account_id: "555555555555".into(),
+        tenant: rival.clone(),
+        account_id: unique_account_id(),
         ..account.clone()
     };
     assert!(
@@ -971,15 +1041,35 @@ async fn tenants_and_accounts(stores: &Stores) {
         ),
         "a role belongs to one tenant"
     );
+    let same_account = Account {
+        tenant: rival.clone(),
+        role_arn: None,
+        external_id: None,
+        ..account.clone()
+    };
+    assert!(
+        matches!(
+            stores.tenants.add_account(&same_account).await,
+            Err(PortError::Conflict(_))
+        ),
+        "an AWS account belongs to one tenant"
+    );
+    assert_eq!(
+        stores.tenants.accounts(&rival).await.expect("accounts"),
+        vec![],
+        "a refused claim adds nothing"
+    );
+    let mut by_id = vec![other.clone(), account.clone()];
+    by_id.sort_by(|a, b| a.account_id.cmp(&b.account_id));
     assert_eq!(
         stores.tenants.accounts(&name).await.expect("accounts"),
-        vec![other.clone(), account.clone()],
+        by_id,
         "by id"
     );
     assert_eq!(
         stores
             .tenants
-            .account(&name, "210987654321")
+            .account(&name, &first_id)
             .await
             .expect("account"),
         Some(account)
@@ -987,18 +1077,18 @@ async fn tenants_and_accounts(stores: &Stores) {
     assert_eq!(
         stores
             .tenants
-            .account(&unique("x"), "210987654321")
+            .account(&unique("x"), &first_id)
             .await
             .expect("account"),
         None
     );
     stores
         .tenants
-        .remove_account(&name, "210987654321")
+        .remove_account(&name, &first_id)
         .await
         .expect("remove");
     assert!(matches!(
-        stores.tenants.remove_account(&name, "210987654321").await,
+        stores.tenants.remove_account(&name, &first_id).await,
         Err(PortError::NotFound(_))
     ));
     assert_eq!(

@@ -1,0 +1,149 @@
+//! The normalizers of every tenant, for the services: each tenant has its own [`Normalizer`],
+//! whose [`crate::Recall`] is a bounded cache of what the [`RecallStore`] keeps for that tenant.
+//!
+//! So what one tenant's records teach (an instance's type, a task's size) prices only that
+//! tenant's later records, however the AWS account ids overlap; one tenant's flood evicts only
+//! its own cache, and the store still has everything; a restart or another replica prices the
+//! same, because a fact missing from the cache is looked up in the store.
+//!
+//! [`Normalizers::run`] is the one way in. In order:
+//! 1. lock the tenant's normalizer (records of one tenant are priced one call at a time, in
+//!    order; other tenants' go on in parallel);
+//! 2. run the job off the async workers, since pricing a large push is CPU work;
+//! 3. if lookups missed, ask the store; if it had any of them, undo what the run learned, put
+//!    them in the cache and run again, so the result is what it would have been with a warm cache;
+//! 4. store what the run learned.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use dd0c_ports::recall::RecallStore;
+use dd0c_ports::PortError;
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+use crate::{Admitted, Item, Normalizer, PriceCatalog};
+
+/// Every tenant's normalizer.
+pub struct Normalizers {
+    catalog: Arc<PriceCatalog>,
+    store: Arc<dyn RecallStore>,
+    tenants: Mutex<HashMap<String, Arc<AsyncMutex<Normalizer>>>>,
+}
+
+impl std::fmt::Debug for Normalizers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Normalizers").finish_non_exhaustive()
+    }
+}
+
+impl Normalizers {
+    /// Normalizers pricing with `catalog`, keeping what they learn in `store`.
+    pub fn new(catalog: Arc<PriceCatalog>, store: Arc<dyn RecallStore>) -> Self {
+        Normalizers {
+            catalog,
+            store,
+            tenants: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Normalizes, for `tenant`, the records of a pushed document that belong to `account_id`
+    /// ([`Normalizer::normalize_account`]), in input order.
+    pub async fn normalize_account(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        bytes: Vec<u8>,
+        origin: &str,
+    ) -> Result<Vec<Admitted>, PortError> {
+        let (tenant_name, account_id, origin) =
+            (tenant.to_owned(), account_id.to_owned(), origin.to_owned());
+        self.run(tenant, move |normalizer| {
+            let mut admitted = Vec::new();
+            normalizer.normalize_account(&tenant_name, &account_id, &bytes, &origin, &mut |a| {
+                admitted.push(a)
+            });
+            admitted
+        })
+        .await
+    }
+
+    /// Normalizes one bare record of `tenant` ([`Normalizer::normalize_for`]).
+    pub async fn normalize_record(&self, tenant: &str, text: String) -> Result<Item, PortError> {
+        let tenant_name = tenant.to_owned();
+        self.run(tenant, move |normalizer| {
+            normalizer.normalize_for(&tenant_name, &text)
+        })
+        .await
+    }
+
+    /// Runs `job` on `tenant`'s normalizer with what the store knows, and stores what it learned
+    /// (the steps in the module's doc). `job` may run twice, each time from the same state.
+    pub async fn run<R, J>(&self, tenant: &str, job: J) -> Result<R, PortError>
+    where
+        R: Send + 'static,
+        J: Fn(&mut Normalizer) -> R + Send + Sync + 'static,
+    {
+        let job = Arc::new(job);
+        let normalizer = self.normalizer(tenant).lock_owned().await;
+        let (mut normalizer, mut result) = off_workers(normalizer, job.clone()).await?;
+        let misses = normalizer.recall_mut().take_misses();
+        if !misses.is_empty() {
+            let stored = self.store.facts(tenant, &misses).await;
+            let found: Vec<_> = match stored {
+                Ok(facts) => misses
+                    .into_iter()
+                    .zip(facts)
+                    .filter_map(|(key, fact)| Some((key, fact?)))
+                    .collect(),
+                Err(e) => {
+                    normalizer.recall_mut().undo();
+                    return Err(e);
+                }
+            };
+            if !found.is_empty() {
+                normalizer.recall_mut().undo();
+                normalizer.recall_mut().insert(found);
+                (normalizer, result) = off_workers(normalizer, job).await?;
+                // What the second run still misses, the store does not have either.
+                normalizer.recall_mut().take_misses();
+            }
+        }
+        // Should this fail, the caller's retry learns the same facts again and stores them then.
+        let learned = normalizer.recall_mut().take_learned();
+        if !learned.is_empty() {
+            self.store.remember(tenant, &learned).await?;
+        }
+        Ok(result)
+    }
+
+    /// `tenant`'s normalizer, made on first use.
+    fn normalizer(&self, tenant: &str) -> Arc<AsyncMutex<Normalizer>> {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        tenants
+            .entry(tenant.to_owned())
+            .or_insert_with(|| {
+                Arc::new(AsyncMutex::new(Normalizer::new(
+                    self.catalog.clone(),
+                    tenant,
+                )))
+            })
+            .clone()
+    }
+}
+
+/// Runs `job` on the blocking pool, handing the normalizer back with its result.
+async fn off_workers<R, J>(
+    mut normalizer: OwnedMutexGuard<Normalizer>,
+    job: Arc<J>,
+) -> Result<(OwnedMutexGuard<Normalizer>, R), PortError>
+where
+    R: Send + 'static,
+    J: Fn(&mut Normalizer) -> R + Send + Sync + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        let result = job(&mut normalizer);
+        (normalizer, result)
+    })
+    .await
+    .map_err(|e| PortError::Backend(format!("normalizing stopped: {e}")))
+}

@@ -227,7 +227,7 @@ async fn post_events(
         .tokens
         .grant(&token_sha256(token))
         .await
-        .map_err(|e| ApiError::Unavailable(format!("checking the token: {e}")))?
+        .map_err(|e| ApiError::port("checking an ingest token", e))?
         .ok_or_else(|| ApiError::Unauthorized("unknown or revoked ingest token".into()))?;
     let bytes = read_body(body, &headers, app.max_body).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -239,7 +239,7 @@ async fn post_events(
         .normalizers
         .normalize_account(&grant.tenant, &grant.account_id, bytes, "body")
         .await
-        .map_err(|e| ApiError::Unavailable(format!("pricing the records: {e}")))?
+        .map_err(|e| ApiError::port("pricing pushed records", e))?
     {
         pushed.admit(admitted);
     }
@@ -279,7 +279,7 @@ async fn post_events(
         .score_queue
         .send_batch(pushed.messages)
         .await
-        .map_err(|e| ApiError::Unavailable(format!("queueing the cost events: {e}")))?;
+        .map_err(|e| ApiError::port("queueing cost events", e))?;
     let duplicates = outcomes
         .iter()
         .filter(|o| **o == SendOutcome::Duplicate)

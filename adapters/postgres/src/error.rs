@@ -16,6 +16,17 @@ pub(crate) fn backend(context: &str, error: sqlx::Error) -> PortError {
             // 57P01 admin shutdown, 57P03 cannot connect now, 08xxx connection exceptions.
             PortError::Unavailable(format!("{context}: {db}"))
         }
+        sqlx::Error::Database(db)
+            if db
+                .code()
+                .is_some_and(|c| matches!(c.as_ref(), "22021" | "22P05")) =>
+        {
+            // 22021 a NUL byte in text, 22P05 \u0000 in JSONB: the value itself cannot be
+            // stored, so retrying cannot help. The database's text stays out of the message.
+            PortError::Invalid(format!(
+                "{context}: a value holds a character that cannot be stored (NUL)"
+            ))
+        }
         other => PortError::Backend(format!("{context}: {other}")),
     }
 }

@@ -29,18 +29,27 @@ pub enum ApiError {
     Unavailable(String),
 }
 
-impl From<PortError> for ApiError {
-    fn from(error: PortError) -> Self {
+impl ApiError {
+    /// The answer to a port call (`context`, for the log) that failed: what the caller can act
+    /// on in the port's words (not found, conflict, invalid); a backend failure as a plain 503,
+    /// its details (SQL, the database's own text) only in the log.
+    pub fn port(context: &str, error: PortError) -> ApiError {
         match error {
             PortError::NotFound(what) => ApiError::NotFound(what),
             PortError::Conflict(what) => ApiError::Conflict(what),
             PortError::Invalid(what) => ApiError::BadRequest(what),
             PortError::Unauthorized(_) => ApiError::Unauthorized("invalid or expired token".into()),
             other => {
-                tracing::warn!(error = %other, "backend failure behind an API request");
+                tracing::warn!(error = %other, context, "backend failure behind an API request");
                 ApiError::Unavailable("a backend is unavailable; try again shortly".into())
             }
         }
+    }
+}
+
+impl From<PortError> for ApiError {
+    fn from(error: PortError) -> Self {
+        ApiError::port("an API request", error)
     }
 }
 

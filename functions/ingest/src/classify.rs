@@ -55,6 +55,8 @@ pub struct Recall {
     learned: Vec<(FactKey, Fact, Option<Fact>)>,
     /// Facts the current record taught so far.
     this_record: usize,
+    /// Where the current record's share of `learned` starts.
+    record_start: usize,
 }
 
 /// Bound on one tenant's cached facts; past it the cache starts over (the store still has them).
@@ -68,6 +70,13 @@ impl Recall {
     /// A new record begins: its share of learning starts at zero.
     pub(crate) fn begin_record(&mut self) {
         self.this_record = 0;
+        self.record_start = self.learned.len();
+    }
+
+    /// The current record was rejected: it teaches nothing.
+    pub(crate) fn reject_record(&mut self) {
+        let start = self.record_start.min(self.learned.len());
+        self.undo_from(start);
     }
 
     fn remember(&mut self, account: &str, kind: FactKind, name: &str, fact: Fact) {
@@ -118,13 +127,17 @@ impl Recall {
     /// Forgets what was learned since the last [`Recall::take_learned`], restoring what the
     /// cache held before, and the misses logged.
     pub fn undo(&mut self) {
-        for (key, _, before) in std::mem::take(&mut self.learned).into_iter().rev() {
+        self.undo_from(0);
+        self.misses.clear();
+    }
+
+    fn undo_from(&mut self, start: usize) {
+        for (key, _, before) in self.learned.drain(start..).rev() {
             match before {
                 Some(fact) => self.facts.insert(key, fact),
                 None => self.facts.remove(&key),
             };
         }
-        self.misses.clear();
     }
 
     /// Puts facts the store holds into the cache (learning nothing).
@@ -278,11 +291,14 @@ fn run_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
     let request = call.req.get("instancesSet").items();
     let mut count = 0;
     for item in &request {
-        count += item
-            .get("maxCount")
-            .count()?
-            .or(item.get("minCount").count()?)
-            .unwrap_or(1);
+        // Saturating: a sum past the bound is refused with the rest (crate::bounds::check_lines).
+        count = u32::saturating_add(
+            count,
+            item.get("maxCount")
+                .count()?
+                .or(item.get("minCount").count()?)
+                .unwrap_or(1),
+        );
     }
     one(priced(
         ctx,
@@ -328,7 +344,7 @@ fn start_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
                 || (known.is_none() && l.resource_type == "unknown")
         }) {
             Some(line) => {
-                line.quantity += 1;
+                line.quantity = line.quantity.saturating_add(1);
                 line.ids.push(instance_id);
             }
             None => lines.push(priced(

@@ -107,6 +107,10 @@ impl<'v> J<'v> {
             _ => None,
         };
         match parsed {
+            Some(n) if n > u64::from(crate::bounds::MAX_COUNT) => Err(self.error(format!(
+                "count {n} is more than the {} resources one call can create",
+                crate::bounds::MAX_COUNT
+            ))),
             Some(n) => u32::try_from(n)
                 .map(Some)
                 .map_err(|_| self.error(format!("count {n} is out of range"))),

@@ -10,6 +10,8 @@
 //!   [`Item`]: cost events, a skip with its [`SkipReason`], or a [`Rejection`] naming where it is
 //!   wrong. [`Normalizer::normalize_account`] does the same for an ingress that admits one
 //!   account's records and prices them on arrival.
+//! - [`bounds`] — what a record may hold (storable, printable text; real counts; no future
+//!   event time) before it is priced and queued.
 //! - [`catalog`] — the bundled (or user-supplied) price catalog and price estimation.
 //! - [`input`] — files, directories (recursive) and stdin.
 //! - [`normalizers`] — one normalizer per tenant, what each learns kept in the recall store:
@@ -18,6 +20,7 @@
 //! - `classify` — one pricing function per AWS API; `json` — lenient access to CloudTrail's
 //!   parameter dialects; `record` — the zero-copy record type and actor derivation.
 
+pub mod bounds;
 pub mod catalog;
 pub mod handler;
 pub mod input;
@@ -159,6 +162,8 @@ pub struct Normalizer {
     catalog: Arc<PriceCatalog>,
     tenant: String,
     recall: Recall,
+    /// How far past the clock an event time may be; `None`: any time (reading old files).
+    max_skew: Option<chrono::TimeDelta>,
 }
 
 impl Normalizer {
@@ -168,7 +173,15 @@ impl Normalizer {
             catalog,
             tenant: tenant.to_owned(),
             recall: Recall::default(),
+            max_skew: None,
         }
+    }
+
+    /// Rejects records whose `eventTime` is more than `skew` past the clock: what a service
+    /// that scores live events wants, so a forged far-future record cannot head every list.
+    pub fn refusing_future(mut self, skew: chrono::TimeDelta) -> Self {
+        self.max_skew = Some(skew);
+        self
     }
 
     /// What this normalizer learned and missed, for a caller that keeps it in a store
@@ -254,8 +267,24 @@ impl Normalizer {
         self.headed_record(node, text, header)
     }
 
-    /// [`Normalizer::record`] with the record's header already read.
+    /// [`Normalizer::record`] with the record's header already read. A rejected record teaches
+    /// nothing.
     fn headed_record(
+        &mut self,
+        node: &Node<'_>,
+        text: &str,
+        header: Header,
+    ) -> Result<Item, (String, String)> {
+        self.recall.begin_record();
+        let item = self.price(node, text, header);
+        if item.is_err() {
+            self.recall.reject_record();
+        }
+        item
+    }
+
+    /// Prices a record whose header has been read.
+    fn price(
         &mut self,
         node: &Node<'_>,
         text: &str,
@@ -268,6 +297,8 @@ impl Normalizer {
             region,
             account,
         } = header;
+        let latest = self.max_skew.map(|skew| chrono::Utc::now() + skew);
+        bounds::header(&source, &full_name, &region, &account, event_time, latest)?;
 
         if node.error_code.as_deref().is_some_and(|c| !c.is_empty()) {
             return Ok(Item::Skipped(SkipReason::FailedCall));
@@ -297,7 +328,6 @@ impl Normalizer {
             req: J::root(request.as_ref(), "requestParameters"),
             resp: J::root(response.as_ref(), "responseElements"),
         };
-        self.recall.begin_record();
         let mut ctx = Ctx {
             catalog: &self.catalog,
             recall: &mut self.recall,
@@ -310,18 +340,7 @@ impl Normalizer {
             Classified::Lines(lines) => lines,
         };
 
-        if let Some(line) = lines
-            .iter()
-            .find(|l| !(l.unit.hourly_usd * f64::from(l.quantity)).is_finite())
-        {
-            return Err((
-                "(record)".to_owned(),
-                format!(
-                    "the cost of {} {} is out of range",
-                    line.quantity, line.resource_type
-                ),
-            ));
-        }
+        bounds::lines(&lines)?;
         let base_id = match node.event_id.as_deref().filter(|id| !id.is_empty()) {
             Some(id) => id.to_owned(),
             None => derived_event_id(text),
@@ -357,7 +376,10 @@ impl Normalizer {
                     price_source: line.unit.source,
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
+        for event in &events {
+            bounds::event(event)?;
+        }
         Ok(Item::Cost(events))
     }
 }

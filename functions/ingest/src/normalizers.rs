@@ -23,10 +23,15 @@ use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 use crate::{Admitted, Item, Normalizer, PriceCatalog};
 
+/// How far past the clock a record's `eventTime` may be, by default: clocks differ a little,
+/// and CloudTrail does not record the future.
+pub const DEFAULT_MAX_SKEW: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
 /// Every tenant's normalizer.
 pub struct Normalizers {
     catalog: Arc<PriceCatalog>,
     store: Arc<dyn RecallStore>,
+    max_skew: chrono::TimeDelta,
     tenants: Mutex<HashMap<String, Arc<AsyncMutex<Normalizer>>>>,
 }
 
@@ -37,13 +42,21 @@ impl std::fmt::Debug for Normalizers {
 }
 
 impl Normalizers {
-    /// Normalizers pricing with `catalog`, keeping what they learn in `store`.
+    /// Normalizers pricing with `catalog`, keeping what they learn in `store`, refusing event
+    /// times more than [`DEFAULT_MAX_SKEW`] past the clock.
     pub fn new(catalog: Arc<PriceCatalog>, store: Arc<dyn RecallStore>) -> Self {
         Normalizers {
             catalog,
             store,
+            max_skew: DEFAULT_MAX_SKEW,
             tenants: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same, refusing event times more than `skew` past the clock.
+    pub fn refusing_future(mut self, skew: chrono::TimeDelta) -> Self {
+        self.max_skew = skew;
+        self
     }
 
     /// Normalizes, for `tenant`, the records of a pushed document that belong to `account_id`

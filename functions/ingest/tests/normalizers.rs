@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use common::{record, ACCOUNT};
 use dd0c_adapters_memory::MemoryStore;
+use dd0c_ingest::bounds::MAX_COUNT;
 use dd0c_ingest::normalizers::Normalizers;
 use dd0c_ingest::{Admitted, Item, PriceCatalog, MAX_FACTS_PER_RECORD};
 use dd0c_ports::domain::CostEvent;
@@ -91,7 +92,7 @@ async fn a_flood_of_instance_ids_neither_evicts_another_tenants_facts_nor_floods
     let store = Arc::new(MemoryStore::new());
     let n = normalizers(&store);
     priced(&n, "victim", &launch(&[("i-kept", "m5.large")])).await;
-    let ids: Vec<String> = (0..100_001).map(|i| format!("i-{i:08x}")).collect();
+    let ids: Vec<String> = (0..MAX_COUNT).map(|i| format!("i-{i:08x}")).collect();
     let flood: Vec<(&str, &str)> = ids.iter().map(|i| (i.as_str(), "t3.nano")).collect();
     priced(&n, "attacker", &launch(&flood)).await;
     assert_eq!(started_as(&n, "victim", "i-kept").await, "m5.large");
@@ -161,4 +162,32 @@ async fn a_document_priced_after_the_store_answered_a_miss_keeps_record_order() 
         vec![Some(Fact::InstanceType("m5.4xlarge".into()))],
         "what the push learned is stored"
     );
+}
+
+#[tokio::test]
+async fn a_record_launching_more_than_one_call_can_is_refused_and_teaches_nothing() {
+    let store = Arc::new(MemoryStore::new());
+    let n = normalizers(&store);
+    let ids: Vec<String> = (0..=MAX_COUNT).map(|i| format!("i-{i:08x}")).collect();
+    let flood: Vec<(&str, &str)> = ids.iter().map(|i| (i.as_str(), "t3.nano")).collect();
+    match n
+        .normalize_record("attacker", launch(&flood).to_string())
+        .await
+        .expect("normalized")
+    {
+        Item::Rejected(r) => assert!(
+            r.reason.contains(&format!("more than the {MAX_COUNT}")),
+            "{r}"
+        ),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    let stored = store
+        .facts(
+            "attacker",
+            &[FactKey::new(ACCOUNT, FactKind::Instance, &ids[0])],
+        )
+        .await
+        .expect("facts");
+    assert_eq!(stored, vec![None]);
+    assert_eq!(started_as(&n, "attacker", &ids[0]).await, "unknown");
 }

@@ -491,6 +491,9 @@ pub struct Settings {
     pub account_thresholds: BTreeMap<String, Thresholds>,
     /// Slack incoming webhook URL.
     pub slack_webhook_url: Option<String>,
+    /// The Slack workspace (`team.id`, `T…`) whose alert buttons may act on this tenant's
+    /// anomalies; unset, no button does.
+    pub slack_team_id: Option<String>,
     /// E-mail recipients.
     pub email_to: Vec<String>,
     /// Local hour (0–23) at which the daily digest goes out.
@@ -509,6 +512,7 @@ impl Default for Settings {
             thresholds: Thresholds::default(),
             account_thresholds: BTreeMap::new(),
             slack_webhook_url: None,
+            slack_team_id: None,
             email_to: Vec::new(),
             digest_hour: 9,
             digest_time_zone: "UTC".to_owned(),
@@ -557,12 +561,24 @@ impl Settings {
         Ok(())
     }
 
-    /// What every stored setting must satisfy: an http(s) Slack URL, e-mail addresses, a digest
-    /// hour of 0–23.
+    /// What every stored setting must satisfy: an http(s) Slack URL, a Slack team id, e-mail
+    /// addresses, a digest hour of 0–23.
     pub fn validate(&self) -> Result<(), String> {
         if let Some(url) = &self.slack_webhook_url {
             if !crate::webhook::is_http_url(url) {
                 return Err(format!("slack_webhook_url {url:?} is not an http(s) URL"));
+            }
+        }
+        if let Some(team) = &self.slack_team_id {
+            let shape = team.len() <= 32
+                && team.starts_with('T')
+                && team
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            if !shape {
+                return Err(format!(
+                    "slack_team_id {team:?} is not a Slack team id (T followed by letters and digits)"
+                ));
             }
         }
         if let Some(bad) = self.email_to.iter().find(|a| !crate::mail::is_address(a)) {

@@ -276,6 +276,7 @@ pub fn api(settings: &Settings) -> Result<axum::Router, StartError> {
         auth: Arc::new(auth),
         issuer: None,
         throttle: Default::default(),
+        trusted_proxies: Default::default(),
     }));
-    Ok(router)
+    Ok(router.layer(axum::middleware::map_response(dd0c_api::security_headers)))
 }

@@ -265,6 +265,9 @@ async fn parity_the_sample_gives_the_same_anomalies_on_lambda_as_self_hosted() {
         replica: "parity".into(),
         slack_signing_secret: None,
         jwt_secret: None,
+        trusted_proxies: Default::default(),
+        metrics_token: None,
+        max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
     };
     let dispatcher = dd0c_cost::serve::Dispatcher::new(
         backend.clone(),

@@ -229,6 +229,9 @@ impl Pipeline {
             replica: "bench".into(),
             slack_signing_secret: None,
             jwt_secret: None,
+            trusted_proxies: Default::default(),
+            metrics_token: None,
+            max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -142,6 +142,17 @@ pub struct ServeArgs {
     /// The HS256 secret of dashboard tokens (at least 32 bytes; required on Postgres).
     #[arg(long, env = "DD0C_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names
+    /// the client; from any other peer the header is ignored.
+    #[arg(long, env = "DD0C_TRUSTED_PROXIES", default_value = "", value_parser = clap::value_parser!(dd0c_api::TrustedProxies))]
+    pub trusted_proxies: dd0c_api::TrustedProxies,
+    /// The bearer token GET /metrics asks for; unset, /metrics is open (keep it off the public
+    /// listener then).
+    #[arg(long, env = "DD0C_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Minutes past the clock a pushed record's eventTime may be.
+    #[arg(long, default_value_t = 60, env = "DD0C_MAX_EVENT_SKEW_MINUTES")]
+    pub max_event_skew_minutes: u32,
 }
 
 #[derive(Debug, Subcommand)]

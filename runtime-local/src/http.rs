@@ -34,6 +34,8 @@ pub struct App {
     pub max_body: usize,
     /// The Slack app's signing secret; without it `/v1/slack/actions` answers 404.
     pub slack_signing_secret: Option<String>,
+    /// The bearer token `/metrics` asks for; `None`: open.
+    pub metrics_token: Option<String>,
     /// Slack requests already seen.
     pub slack_replays: crate::slack::ReplayCache,
     /// Prices pushed records on arrival, so only their cost events reach the database; each
@@ -117,9 +119,17 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
     }
 }
 
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
-async fn metrics(State(app): State<Arc<App>>) -> Response {
+/// Prometheus metrics; with `DD0C_METRICS_TOKEN` set, only for `Authorization: Bearer <it>`.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain"), (status = 401)), security((), ("metrics_token" = [])))]
+async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &app.metrics_token {
+        // Compared as digests, so the time taken says nothing about the token's characters.
+        let given = bearer(&headers).unwrap_or_default();
+        if token_sha256(given) != token_sha256(expected) {
+            return ApiError::Unauthorized("/metrics needs its bearer token".into())
+                .into_response();
+        }
+    }
     let mut depths = Vec::new();
     for (name, queue) in [
         ("ingest", &app.backend.ingest_queue),
@@ -162,6 +172,16 @@ async fn notification_gauges(backend: &Backend) -> String {
         }
     }
     out + &breakers
+}
+
+/// The bearer token of a request, if it has one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
 
 async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<u8>, ApiError> {
@@ -210,17 +230,9 @@ async fn post_events(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::Unauthorized(
-                "an ingest token is required: Authorization: Bearer <token>".into(),
-            )
-        })?;
+    let token = bearer(&headers).ok_or_else(|| {
+        ApiError::Unauthorized("an ingest token is required: Authorization: Bearer <token>".into())
+    })?;
     let grant = app
         .backend
         .stores

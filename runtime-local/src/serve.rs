@@ -83,6 +83,12 @@ pub struct ServeConfig {
     /// The dashboard tokens' HS256 secret (`DD0C_JWT_SECRET`); `None`: a random one for this
     /// process (tokens die with it).
     pub jwt_secret: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`DD0C_TRUSTED_PROXIES`).
+    pub trusted_proxies: dd0c_api::TrustedProxies,
+    /// The bearer token `/metrics` asks for (`DD0C_METRICS_TOKEN`); `None`: open.
+    pub metrics_token: Option<String>,
+    /// How far past the clock a record's event time may be.
+    pub max_event_skew: chrono::TimeDelta,
 }
 
 /// Everything a dispatcher process runs.
@@ -106,7 +112,10 @@ impl Dispatcher {
             .clone()
             .unwrap_or_else(dd0c_api::accounts::random_secret);
         let jwt = JwtAuth::new(&secret).map_err(anyhow::Error::msg)?;
-        let normalizers = Arc::new(Normalizers::new(catalog, backend.stores.recall.clone()));
+        let normalizers = Arc::new(
+            Normalizers::new(catalog, backend.stores.recall.clone())
+                .refusing_future(config.max_event_skew),
+        );
         Ok(Dispatcher {
             backend,
             config,
@@ -161,22 +170,27 @@ impl Dispatcher {
             auth: jwt.clone(),
             issuer: Some(jwt),
             throttle: Default::default(),
+            trusted_proxies: self.config.trusted_proxies.clone(),
         }));
         let (local, local_spec) = router(Arc::new(App {
             backend: self.backend.clone(),
             metrics: self.metrics.clone(),
             max_body: self.config.max_body,
             slack_signing_secret: self.config.slack_signing_secret.clone(),
+            metrics_token: self.config.metrics_token.clone(),
             slack_replays: crate::slack::ReplayCache::default(),
             normalizers: self.normalizers.clone(),
         }));
         let mut spec = api_spec;
         spec.merge(local_spec);
         let spec = Arc::new(crate::http::with_openapi_path(spec));
-        local.merge(api).route(
-            crate::http::OPENAPI_PATH,
-            axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }),
-        )
+        local
+            .merge(api)
+            .route(
+                crate::http::OPENAPI_PATH,
+                axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }),
+            )
+            .layer(axum::middleware::map_response(dd0c_api::security_headers))
     }
 
     /// Runs the configured roles until `shutdown`, then finishes the work in hand and returns.

@@ -66,6 +66,9 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         retention_every: Duration::from_secs(args.retention_every_seconds.max(1)),
         slack_signing_secret: args.slack_signing_secret.clone().filter(|s| !s.is_empty()),
         jwt_secret,
+        trusted_proxies: args.trusted_proxies.clone(),
+        metrics_token: args.metrics_token.clone().filter(|s| !s.is_empty()),
+        max_event_skew: chrono::TimeDelta::minutes(i64::from(args.max_event_skew_minutes)),
         replica: format!(
             "{}-{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),

@@ -1,7 +1,9 @@
 //! `POST /v1/slack/actions`: the buttons on an alert (Acknowledge, Snooze 24 h, Mark expected).
 //! Slack signs each request (v0: HMAC-SHA256 of `v0:{timestamp}:{raw body}` under the app's
 //! signing secret, `DD0C_SLACK_SIGNING_SECRET`); a request older than five minutes, or one seen
-//! before, is refused. The action goes through the scorer's feedback path, as the API's does.
+//! before, is refused; so is a click from a Slack workspace other than the one the alert's
+//! tenant bound (`slack_team_id`). The action goes through the scorer's feedback path, as the
+//! API's does.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -122,7 +124,15 @@ struct Form {
 struct Payload {
     #[serde(default)]
     user: SlackUser,
+    #[serde(default)]
+    team: SlackTeam,
     actions: Vec<SlackAction>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SlackTeam {
+    #[serde(default)]
+    id: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -181,11 +191,21 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<String, A
     let (tenant, ids) = action.value.split_once('/').ok_or_else(|| {
         ApiError::BadRequest(format!("action value {:?} is not tenant/ids", action.value))
     })?;
+    let stores = &app.backend.stores;
+    // One Slack app may serve many tenants: the value names the tenant, and the workspace the
+    // click came from must be the one that tenant bound, so a crafted value acts on nothing
+    // else. An unknown tenant reads as one with nothing bound.
+    let bound = stores.settings.settings(tenant).await?.slack_team_id;
+    if payload.team.id.is_empty() || bound.as_deref() != Some(payload.team.id.as_str()) {
+        return Err(ApiError::Forbidden(
+            "this Slack workspace is not bound to the alert's tenant (setting slack_team_id)"
+                .into(),
+        ));
+    }
     let by = format!(
         "slack:{}",
         payload.user.username.as_deref().unwrap_or(&payload.user.id)
     );
-    let stores = &app.backend.stores;
     let mut applied = 0;
     for id in ids.split(',').filter(|id| !id.is_empty()) {
         let feedback_action = match action.action_id.as_str() {

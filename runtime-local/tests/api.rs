@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use dd0c_cost::serve::Dispatcher;
 use dd0c_ingest::PriceCatalog;
-use dd0c_ports::conformance::{commit_anomalies, unique};
+use dd0c_ports::conformance::{commit_anomalies, unique, unique_account_id};
 use dd0c_ports::domain::{Account, Tenant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -55,8 +55,14 @@ async fn spawn_app() -> App {
     }
 }
 
-/// A tenant with one account and three anomalies; their ids.
+/// A tenant with one account (of its own: an AWS account belongs to one tenant) and three
+/// anomalies; their ids.
 async fn tenant_with_anomalies(app: &App, tenant: &str) -> Vec<String> {
+    tenant_with_account(app, tenant, &unique_account_id()).await
+}
+
+/// A tenant with account `account_id` and three anomalies in it; their ids.
+async fn tenant_with_account(app: &App, tenant: &str, account_id: &str) -> Vec<String> {
     let stores = &app.dispatcher.backend.stores;
     stores
         .tenants
@@ -72,13 +78,13 @@ async fn tenant_with_anomalies(app: &App, tenant: &str) -> Vec<String> {
             role_arn: None,
             external_id: None,
             tenant: tenant.into(),
-            account_id: "111122223333".into(),
+            account_id: account_id.into(),
             name: None,
             created_at: chrono::Utc::now(),
         })
         .await
         .expect("account");
-    commit_anomalies(stores.score.as_ref(), tenant, "111122223333", 3).await
+    commit_anomalies(stores.score.as_ref(), tenant, account_id, 3).await
 }
 
 /// `dd0c-cost user add`, the password on stdin.
@@ -121,6 +127,14 @@ async fn login(app: &App, email: &str, password: &str) -> reqwest::Response {
 async fn token(app: &App, email: &str) -> String {
     let response = login(app, email, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response
+            .headers()
+            .get("cache-control")
+            .map(|v| v.as_bytes()),
+        Some(&b"no-store"[..]),
+        "a token response is never cached"
+    );
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
@@ -157,8 +171,9 @@ async fn call(
 async fn users_sign_in_and_see_only_their_tenant() {
     let app = spawn_app().await;
     let (a, b) = (unique("a"), unique("b"));
-    let a_ids = tenant_with_anomalies(&app, &a).await;
-    let b_ids = tenant_with_anomalies(&app, &b).await;
+    let (a_account, b_account) = (unique_account_id(), unique_account_id());
+    let a_ids = tenant_with_account(&app, &a, &a_account).await;
+    let b_ids = tenant_with_account(&app, &b, &b_account).await;
     let (admin, member) = (
         format!("{}@a.example", unique("admin")),
         format!("{}@b.example", unique("member")),
@@ -347,6 +362,23 @@ async fn users_sign_in_and_see_only_their_tenant() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
+    let (status, claimed) = call(
+        &app,
+        "POST",
+        "/v1/accounts",
+        Some(&token_a),
+        Some(json!({ "account_id": b_account })),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "another tenant's AWS account: {claimed}"
+    );
+    assert!(
+        !claimed.to_string().contains(&b),
+        "a refused claim does not say who holds the account: {claimed}"
+    );
     let external_id = added["external_id"].as_str().expect("external id");
     assert!(
         external_id.len() == 36 && external_id.as_bytes()[14] == b'4',
@@ -518,11 +550,11 @@ async fn users_sign_in_and_see_only_their_tenant() {
         StatusCode::BAD_REQUEST
     );
 
-    // Removing "111122223333" removes the caller's account of that id, not the other tenant's.
+    // Removing an account removes the caller's own; the other tenant's are untouched.
     let (status, _) = call(
         &app,
         "DELETE",
-        "/v1/accounts/111122223333",
+        &format!("/v1/accounts/{a_account}"),
         Some(&token_a),
         None,
     )
@@ -703,4 +735,86 @@ async fn the_openapi_document_describes_every_route_and_only_served_ones() {
         );
     }
     assert_eq!(described.len(), ROUTES.len(), "described: {described:?}");
+}
+
+#[tokio::test]
+async fn rotating_a_forged_forwarded_for_does_not_escape_the_sign_in_throttle() {
+    let app = spawn_app().await;
+    let email = format!("{}@t.example", unique("victim"));
+    for attempt in 0..8 {
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/auth/login", app.address))
+            .header("x-forwarded-for", format!("198.51.100.{attempt}"))
+            .json(&json!({"email": unique("guess") + "@x.example", "password": "guess"}))
+            .send()
+            .await
+            .expect("sent");
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(attempt >= 5, "locked after {attempt} failures");
+            let other = login(&app, &email, "whatever").await;
+            assert_eq!(
+                other.status(),
+                StatusCode::TOO_MANY_REQUESTS,
+                "the socket's address is what is throttled"
+            );
+            return;
+        }
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    panic!("eight failures from one socket with rotating X-Forwarded-For were never throttled");
+}
+
+#[tokio::test]
+async fn every_response_says_nosniff_and_errors_are_problem_details() {
+    let app = spawn_app().await;
+    for path in ["/healthz", "/v1/me", "/openapi.json", "/v1/anomalies/x"] {
+        let response = reqwest::get(format!("{}{path}", app.address))
+            .await
+            .expect("sent");
+        assert_eq!(
+            response
+                .headers()
+                .get("x-content-type-options")
+                .map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..]),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn metrics_with_a_token_configured_refuse_a_scrape_without_it() {
+    let url = fresh_database().await;
+    let backend = dd0c_cost::backend::Backend::postgres(&url, 4)
+        .await
+        .expect("backend");
+    let mut serve = config("api");
+    serve.jwt_secret = Some(SECRET.into());
+    serve.metrics_token = Some("scrape-secret".into());
+    let dispatcher = Dispatcher::new(backend, serve, PriceCatalog::bundled()).expect("dispatcher");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("port");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let stop = CancellationToken::new();
+    let _stop = StopOnDrop(stop.clone());
+    tokio::spawn(dispatcher.run(Some(listener), stop));
+    let scrape = |token: Option<&'static str>| {
+        let mut request = reqwest::Client::new().get(format!("{address}/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(
+        scrape(None).await.expect("sent").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        scrape(Some("wrong")).await.expect("sent").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let scraped = scrape(Some("scrape-secret")).await.expect("sent");
+    assert_eq!(scraped.status(), StatusCode::OK);
+    assert!(scraped.text().await.expect("text").contains("# TYPE"));
 }

@@ -144,7 +144,7 @@ fn a_custom_catalog_prices_with_negotiated_rates_and_a_bad_one_is_refused() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let good = dir.join("rates.json");
     std::fs::write(&good, negotiated.to_string()).expect("written");
-    let record = r#"{"eventTime":"2026-03-01T10:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"CreateNatGateway","awsRegion":"us-east-1","recipientAccountId":"1","eventID":"e"}"#;
+    let record = r#"{"eventTime":"2026-03-01T10:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"CreateNatGateway","awsRegion":"us-east-1","recipientAccountId":"111122223333","eventID":"e"}"#;
     let out = dd0c(
         &["normalize", "--catalog", good.to_str().expect("utf-8"), "-"],
         Some(record.as_bytes()),

@@ -86,6 +86,7 @@ async fn alerts_reach_slack_and_the_inbox_once_panic_holds_them_and_buttons_work
     let inbox = format!("{}@example.com", unique("oncall"));
     let settings = Settings {
         slack_webhook_url: Some(slack.url(HOOK)),
+        slack_team_id: Some("T0DD0C".into()),
         email_to: vec![inbox.clone()],
         email_min_severity: Severity::Warning,
         ..Settings::default()
@@ -198,11 +199,29 @@ async fn alerts_reach_slack_and_the_inbox_once_panic_holds_them_and_buttons_work
         .and_then(|b| b["elements"][0]["value"].as_str())
         .expect("a button value")
         .to_owned();
-    let payload = serde_json::json!({"type": "block_actions", "user": {"id": "U1", "username": "maria"},
-        "actions": [{"action_id": "acknowledge", "value": value}]});
-    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form");
     let timestamp = chrono::Utc::now().timestamp().to_string();
-    let signature = dd0c_cost::slack::sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
+    let signed_by = |team: &str| {
+        let payload = serde_json::json!({"type": "block_actions", "user": {"id": "U1", "username": "maria"},
+            "team": {"id": team}, "actions": [{"action_id": "acknowledge", "value": value}]});
+        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form");
+        let signature = dd0c_cost::slack::sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
+        (body, signature)
+    };
+    let (elsewhere, elsewhere_signature) = signed_by("TOTHER");
+    let from_another_workspace = client
+        .post(format!("{address}/v1/slack/actions"))
+        .header("x-slack-request-timestamp", &timestamp)
+        .header("x-slack-signature", &elsewhere_signature)
+        .body(elsewhere)
+        .send()
+        .await
+        .expect("pressed");
+    assert_eq!(
+        from_another_workspace.status(),
+        reqwest::StatusCode::FORBIDDEN,
+        "a click from a workspace the tenant did not bind"
+    );
+    let (body, signature) = signed_by("T0DD0C");
     let press = || {
         client
             .post(format!("{address}/v1/slack/actions"))

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use dd0c_ports::auth::{token_sha256, IngestGrant};
@@ -121,7 +122,7 @@ pub(crate) async fn add(
     State(api): State<Arc<Api>>,
     caller: Caller,
     body: Result<Json<NewAccount>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<Added>), ApiError> {
+) -> Result<Response, ApiError> {
     caller.admin()?;
     let Json(new) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     check_account_id(&new.account_id)?;
@@ -160,7 +161,7 @@ pub(crate) async fn add(
             &token_sha256(&ingest_token),
         )
         .await?;
-    Ok((
+    Ok(crate::no_store((
         StatusCode::CREATED,
         Json(Added {
             account,
@@ -168,7 +169,7 @@ pub(crate) async fn add(
             iam_policy: iam_policy(),
             ingest_token,
         }),
-    ))
+    )))
 }
 
 #[utoipa::path(delete, path = "/v1/accounts/{account_id}", tag = "accounts", params(("account_id" = String, Path)), responses((status = 204), (status = 404)), security(("bearer" = [])))]
@@ -197,7 +198,7 @@ pub(crate) async fn add_token(
     State(api): State<Arc<Api>>,
     caller: Caller,
     Path(account_id): Path<String>,
-) -> Result<(StatusCode, Json<NewToken>), ApiError> {
+) -> Result<Response, ApiError> {
     caller.admin()?;
     let tenant = &caller.0.tenant;
     if api
@@ -221,13 +222,13 @@ pub(crate) async fn add_token(
             &hash,
         )
         .await?;
-    Ok((
+    Ok(crate::no_store((
         StatusCode::CREATED,
         Json(NewToken {
             ingest_token,
             token_sha256: hash,
         }),
-    ))
+    )))
 }
 
 #[utoipa::path(delete, path = "/v1/tokens/{token_sha256}", tag = "accounts", params(("token_sha256" = String, Path)), responses((status = 204), (status = 404)), security(("bearer" = [])))]

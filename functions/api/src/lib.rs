@@ -15,17 +15,18 @@
 //! - [`ApiError`] — failures as problem details, mapped in one place.
 
 pub mod accounts;
+pub mod client;
 pub mod passwords;
 pub mod throttle;
 
 mod error;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use chrono::{DateTime, TimeDelta, Utc};
 use dd0c_ports::auth::{Auth, Principal, Role, TokenIssuer};
@@ -39,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use client::{ClientAddress, TrustedProxies};
 pub use error::ApiError;
 
 /// Most anomalies one page returns.
@@ -57,6 +59,8 @@ pub struct Api {
     pub issuer: Option<Arc<dyn TokenIssuer>>,
     /// Failed sign-ins.
     pub throttle: throttle::Throttle,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The authenticated caller of a route.
@@ -153,35 +157,12 @@ struct Token {
     expires_in: u64,
 }
 
-/// Who is signing in, for throttling: behind a proxy the first `X-Forwarded-For` hop, else the
-/// socket peer (when the server records it), else nobody in particular.
-#[derive(Debug, Clone)]
-pub struct ClientAddress(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_owned());
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(a)| a.ip().to_string());
-        Ok(ClientAddress(forwarded.or(peer).unwrap_or_default()))
-    }
-}
-
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body(content = Object, description = "{\"email\", \"password\"}"), responses((status = 200, description = "A bearer token", body = Object), (status = 401, description = "Wrong e-mail or password"), (status = 429, description = "Too many failed sign-ins")))]
 async fn login(
     State(api): State<Arc<Api>>,
     ClientAddress(client): ClientAddress,
     body: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Token>, ApiError> {
+) -> Result<Response, ApiError> {
     let issuer = api.issuer.clone().ok_or_else(|| {
         ApiError::NotFound("sign-in goes through the identity provider here".into())
     })?;
@@ -243,11 +224,26 @@ async fn login(
         role: user.role,
     };
     let (access_token, expires_in) = issuer.issue(&principal)?;
-    Ok(Json(Token {
+    Ok(no_store(Json(Token {
         access_token,
         token_type: "Bearer",
         expires_in,
-    }))
+    })))
+}
+
+/// A response holding a secret (a token), which no cache may keep.
+pub(crate) fn no_store<T: IntoResponse>(body: T) -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], body).into_response()
+}
+
+/// Headers every response carries, in both runtimes: no content sniffing (a JSON body is never
+/// run as script or styled as HTML).
+pub async fn security_headers(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// Runs argon2 (tens of milliseconds of CPU) off the async workers.

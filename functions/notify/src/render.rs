@@ -46,6 +46,22 @@ pub(crate) fn render(name: &str, context: &impl Serialize) -> Result<String, Str
         .map_err(|e| format!("rendering {name}: {e}"))
 }
 
+/// `text` made literal in Slack's mrkdwn: `&`, `<` and `>` escaped as Slack asks, so an actor,
+/// region or resource type from a record can never become a mention (`<!channel>`), a link
+/// (`<mailto:…|…>`) or any other markup of Slack's.
+pub fn slack_text(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
 fn emoji(severity: Severity) -> &'static str {
     match severity {
         Severity::Critical => ":red_circle:",
@@ -155,7 +171,7 @@ impl Alert<'_> {
         let Some(first) = self.first() else {
             return json!({"text": "dd0c/cost: empty alert"});
         };
-        let field = |label: &str, value: String| json!({"type": "mrkdwn", "text": format!("*{label}*\n{value}")});
+        let field = |label: &str, value: String| json!({"type": "mrkdwn", "text": format!("*{label}*\n{}", slack_text(&value))});
         let resources: Vec<String> = self
             .anomalies
             .iter()
@@ -171,7 +187,10 @@ impl Alert<'_> {
                 }
             }
         }
-        let why: String = reasons.iter().map(|r| format!("• {r}\n")).collect();
+        let why: String = reasons
+            .iter()
+            .map(|r| format!("• {}\n", slack_text(r)))
+            .collect();
         let value = self.button_value();
         let button = |action: &str, label: &str, style: Option<&str>| {
             let mut b = json!({"type": "button", "action_id": action, "value": value,
@@ -184,10 +203,10 @@ impl Alert<'_> {
         let explanations: String = self
             .anomalies
             .iter()
-            .map(|a| format!("{}\n", a.explanation))
+            .map(|a| format!("{}\n", slack_text(&a.explanation)))
             .collect();
         json!({
-            "text": format!("{} {}", emoji(self.severity()), self.headline()),
+            "text": format!("{} {}", emoji(self.severity()), slack_text(&self.headline())),
             "blocks": [
                 {"type": "header", "text": {"type": "plain_text", "text": format!("{} cost anomaly — {}/month", capitalized(self.severity()), format_usd(self.total_monthly()))}},
                 {"type": "section", "text": {"type": "mrkdwn", "text": explanations.trim_end()}},
@@ -200,7 +219,7 @@ impl Alert<'_> {
                     field("Cost", format!("{}/h · {}/month", format_usd(self.total_hourly()), format_usd(self.total_monthly()))),
                 ]},
                 {"type": "section", "text": {"type": "mrkdwn", "text": format!("*Why*\n{}", why.trim_end())}},
-                {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("dd0c/cost · anomaly {} · {}", first.anomaly_id, first.event_time.to_rfc3339())}]},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_text(&format!("dd0c/cost · anomaly {} · {}", first.anomaly_id, first.event_time.to_rfc3339()))}]},
                 {"type": "actions", "block_id": "dd0c_feedback", "elements": [
                     button(ACTION_ACKNOWLEDGE, "Acknowledge", Some("primary")),
                     button(ACTION_SNOOZE_24H, "Snooze 24 h", None),

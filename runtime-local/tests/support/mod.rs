@@ -62,6 +62,9 @@ pub fn config(roles: &str) -> ServeConfig {
         replica: unique("replica"),
         slack_signing_secret: None,
         jwt_secret: None,
+        trusted_proxies: Default::default(),
+        metrics_token: None,
+        max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
     }
 }
 

@@ -1,0 +1,50 @@
+//! What a record wrote reaches Slack and e-mail as text, never as markup.
+
+use dd0c_notify::Alert;
+use dd0c_ports::conformance::{anomaly_for, cost_event};
+
+fn hostile_anomaly() -> dd0c_ports::domain::Anomaly {
+    let mut event = cost_event("acme", "111122223333", "evil-1", 0, 98.32);
+    event.actor_arn =
+        "arn:aws:iam::111122223333:user/<!channel> <mailto:it@evil.test|Reset your SSO password>"
+            .into();
+    event.region = "<!here>".into();
+    event.resource_type = "p5 & <script>".into();
+    let mut anomaly = anomaly_for(&event);
+    anomaly.actor_arn = event.actor_arn.clone();
+    anomaly.region = event.region.clone();
+    anomaly.resource_type = event.resource_type.clone();
+    anomaly.explanation = format!("{} launched in {}", event.actor_arn, event.region);
+    anomaly
+}
+
+#[test]
+fn slack_mentions_and_links_from_a_record_are_escaped_in_every_block() {
+    let anomalies = [hostile_anomaly()];
+    let payload = Alert {
+        anomalies: &anomalies,
+    }
+    .slack()
+    .to_string();
+    for injected in ["<!channel>", "<!here>", "<mailto:", "<script>"] {
+        assert!(
+            !payload.contains(injected),
+            "{injected} reached Slack: {payload}"
+        );
+    }
+    assert!(payload.contains("&lt;!channel&gt;"), "{payload}");
+    assert!(payload.contains("p5 &amp; &lt;script&gt;"), "{payload}");
+}
+
+#[test]
+fn e_mail_html_escapes_what_a_record_wrote() {
+    let anomalies = [hostile_anomaly()];
+    let mail = Alert {
+        anomalies: &anomalies,
+    }
+    .email(&["oncall@acme.example".into()])
+    .expect("rendered");
+    assert!(!mail.html.contains("<mailto:"), "{}", mail.html);
+    assert!(!mail.html.contains("<script>"), "{}", mail.html);
+    assert!(mail.html.contains("&lt;!here&gt;"), "{}", mail.html);
+}

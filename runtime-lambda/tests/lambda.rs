@@ -268,6 +268,7 @@ async fn parity_the_sample_gives_the_same_anomalies_on_lambda_as_self_hosted() {
         trusted_proxies: Default::default(),
         metrics_token: None,
         max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
+        http: Default::default(),
     };
     let dispatcher = dd0c_cost::serve::Dispatcher::new(
         backend.clone(),

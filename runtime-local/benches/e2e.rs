@@ -232,6 +232,7 @@ impl Pipeline {
             trusted_proxies: Default::default(),
             metrics_token: None,
             max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
+            http: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

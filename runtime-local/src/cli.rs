@@ -153,6 +153,15 @@ pub struct ServeArgs {
     /// Minutes past the clock a pushed record's eventTime may be.
     #[arg(long, default_value_t = 60, env = "DD0C_MAX_EVENT_SKEW_MINUTES")]
     pub max_event_skew_minutes: u32,
+    /// Seconds a connection may take to send a request's headers (idle keep-alive included).
+    #[arg(long, default_value_t = 10, env = "DD0C_HEADER_TIMEOUT_SECONDS")]
+    pub header_timeout_seconds: u64,
+    /// Seconds a request's body may take to arrive.
+    #[arg(long, default_value_t = 30, env = "DD0C_BODY_TIMEOUT_SECONDS")]
+    pub body_timeout_seconds: u64,
+    /// HTTP connections served at once; more wait in the listen backlog.
+    #[arg(long, default_value_t = 1024, env = "DD0C_MAX_CONNECTIONS")]
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Subcommand)]

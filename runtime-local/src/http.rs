@@ -185,10 +185,16 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let too_large = || ApiError::TooLarge(format!("the body exceeds {limit} bytes"));
-    let raw = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large())?;
+    let raw = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            ApiError::TooLarge(format!("the body exceeds {limit} bytes"))
+        } else {
+            // The server's body timeout, or the client went away mid-body.
+            ApiError::Timeout("the body did not arrive in time".into())
+        }
+    })?;
     match headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())

@@ -10,7 +10,8 @@
 //! - `read` — reading inputs with progress and rejections, shared by both.
 //! - `table` — the human-readable table output.
 //! - `serve_cmd`, `serve` — the local dispatcher: `backend` (Postgres or memory; Redis flags,
-//!   SMTP mail), `http` (the ingress and probes) and `slack` (signed button actions),
+//!   SMTP mail), `http` (the ingress and probes) and `slack` (signed button actions) under
+//!   `server` (the HTTP server with its timeouts and connection cap),
 //!   `consumer` + `handlers` (queue consumers of the `functions/`), the notifier loop,
 //!   `metrics`, and the scheduler (retention, daily digests).
 //! - `admin` — migrate, tenants, accounts, anomalies, invoke, dead letters, settings, panic.
@@ -27,5 +28,6 @@ pub mod normalize;
 pub mod read;
 pub mod serve;
 pub mod serve_cmd;
+pub mod server;
 pub mod slack;
 pub mod table;

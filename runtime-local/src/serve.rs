@@ -89,6 +89,8 @@ pub struct ServeConfig {
     pub metrics_token: Option<String>,
     /// How far past the clock a record's event time may be.
     pub max_event_skew: chrono::TimeDelta,
+    /// What one client may hold of the HTTP server.
+    pub http: crate::server::Limits,
 }
 
 /// Everything a dispatcher process runs.
@@ -235,15 +237,7 @@ impl Dispatcher {
             let listener = listener.context("the api role needs a listener")?;
             let router = self.router();
             let stop = shutdown.clone();
-            tasks.spawn(async move {
-                let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-                if let Err(e) = axum::serve(listener, service)
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await
-                {
-                    tracing::error!(error = %e, "the HTTP server stopped");
-                }
-            });
+            tasks.spawn(crate::server::run(listener, router, self.config.http, stop));
         }
         while tasks.join_next().await.is_some() {}
         Ok(())

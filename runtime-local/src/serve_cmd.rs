@@ -69,6 +69,11 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         trusted_proxies: args.trusted_proxies.clone(),
         metrics_token: args.metrics_token.clone().filter(|s| !s.is_empty()),
         max_event_skew: chrono::TimeDelta::minutes(i64::from(args.max_event_skew_minutes)),
+        http: crate::server::Limits {
+            header_timeout: Duration::from_secs(args.header_timeout_seconds.max(1)),
+            body_timeout: Duration::from_secs(args.body_timeout_seconds.max(1)),
+            max_connections: args.max_connections.max(1),
+        },
         replica: format!(
             "{}-{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),

@@ -7,12 +7,14 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use dd0c_cost::serve::Dispatcher;
+use dd0c_cost::serve::ServeConfig;
 use dd0c_ingest::PriceCatalog;
 use dd0c_ports::conformance::{commit_anomalies, unique, unique_account_id};
 use dd0c_ports::domain::{Account, Tenant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{config, fresh_database};
+use std::time::Duration;
+use support::{config, fresh_database, onboard};
 use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "9c1f0e5b7a3d4e2f8a6b0c1d2e3f40516273849a5b6c7d8e";
@@ -34,12 +36,18 @@ impl Drop for StopOnDrop {
 }
 
 async fn spawn_app() -> App {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with its configuration changed by `change`.
+async fn spawn_app_with(change: impl FnOnce(&mut ServeConfig)) -> App {
     let url = fresh_database().await;
     let backend = dd0c_cost::backend::Backend::postgres(&url, 10)
         .await
         .expect("backend");
     let mut serve = config("api");
     serve.jwt_secret = Some(SECRET.into());
+    change(&mut serve);
     let dispatcher = Dispatcher::new(backend, serve, PriceCatalog::bundled()).expect("dispatcher");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -784,21 +792,8 @@ async fn every_response_says_nosniff_and_errors_are_problem_details() {
 
 #[tokio::test]
 async fn metrics_with_a_token_configured_refuse_a_scrape_without_it() {
-    let url = fresh_database().await;
-    let backend = dd0c_cost::backend::Backend::postgres(&url, 4)
-        .await
-        .expect("backend");
-    let mut serve = config("api");
-    serve.jwt_secret = Some(SECRET.into());
-    serve.metrics_token = Some("scrape-secret".into());
-    let dispatcher = Dispatcher::new(backend, serve, PriceCatalog::bundled()).expect("dispatcher");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("port");
-    let address = format!("http://{}", listener.local_addr().expect("address"));
-    let stop = CancellationToken::new();
-    let _stop = StopOnDrop(stop.clone());
-    tokio::spawn(dispatcher.run(Some(listener), stop));
+    let app = spawn_app_with(|serve| serve.metrics_token = Some("scrape-secret".into())).await;
+    let address = app.address.clone();
     let scrape = |token: Option<&'static str>| {
         let mut request = reqwest::Client::new().get(format!("{address}/metrics"));
         if let Some(token) = token {
@@ -817,4 +812,91 @@ async fn metrics_with_a_token_configured_refuse_a_scrape_without_it() {
     let scraped = scrape(Some("scrape-secret")).await.expect("sent");
     assert_eq!(scraped.status(), StatusCode::OK);
     assert!(scraped.text().await.expect("text").contains("# TYPE"));
+}
+
+/// Reads from `stream` until the server closes it, for at most `within`; whether it did.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 1024];
+    let read = async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    };
+    tokio::time::timeout(within, read).await.is_ok()
+}
+
+fn short_limits(serve: &mut ServeConfig) {
+    serve.http.header_timeout = Duration::from_secs(1);
+    serve.http.body_timeout = Duration::from_secs(1);
+}
+
+#[tokio::test]
+async fn idle_and_slow_header_connections_are_closed_after_the_header_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(short_limits).await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut idle = tokio::net::TcpStream::connect(&host)
+        .await
+        .expect("connect");
+    let mut partial = tokio::net::TcpStream::connect(&host)
+        .await
+        .expect("connect");
+    partial
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("written");
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(10)).await,
+        "an idle connection is closed"
+    );
+    assert!(
+        closed_within(&mut partial, Duration::from_secs(10)).await,
+        "a connection whose headers never end is closed"
+    );
+    let healthy = reqwest::get(format!("{}/healthz", app.address))
+        .await
+        .expect("sent");
+    assert_eq!(healthy.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_body_dripped_past_the_body_timeout_is_refused_and_nothing_is_queued() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(short_limits).await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let account = unique_account_id();
+    let token = onboard(&app.dispatcher.backend, &account).await;
+    let mut stream = tokio::net::TcpStream::connect(&host)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 4096\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("headers");
+    for _ in 0..4 {
+        if stream.write_all(b"{").await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer),
+    )
+    .await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let depth = app
+        .dispatcher
+        .backend
+        .score_queue
+        .depth()
+        .await
+        .expect("depth");
+    assert_eq!(depth.visible, 0, "nothing queued");
 }

@@ -17,6 +17,8 @@ pub enum ApiError {
     NotFound(String),
     /// 409: it exists already.
     Conflict(String),
+    /// 408: the request did not arrive in time.
+    Timeout(String),
     /// 413.
     TooLarge(String),
     /// 400: the request is malformed; the detail names where.
@@ -61,6 +63,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(d) => (StatusCode::FORBIDDEN, "Forbidden", d),
             ApiError::NotFound(d) => (StatusCode::NOT_FOUND, "Not found", d),
             ApiError::Conflict(d) => (StatusCode::CONFLICT, "Conflict", d),
+            ApiError::Timeout(d) => (StatusCode::REQUEST_TIMEOUT, "Request timeout", d),
             ApiError::TooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", d),
             ApiError::BadRequest(d) => (StatusCode::BAD_REQUEST, "Bad request", d),
             ApiError::UnsupportedMedia(d) => (

@@ -65,6 +65,7 @@ pub fn config(roles: &str) -> ServeConfig {
         trusted_proxies: Default::default(),
         metrics_token: None,
         max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
+        http: Default::default(),
     }
 }
 

@@ -278,5 +278,5 @@ pub fn api(settings: &Settings) -> Result<axum::Router, StartError> {
         throttle: Default::default(),
         trusted_proxies: Default::default(),
     }));
-    Ok(router.layer(axum::middleware::map_response(dd0c_api::security_headers)))
+    Ok(router.layer(axum::middleware::map_response(dd0c_api::finish_response)))
 }

@@ -192,7 +192,7 @@ impl Dispatcher {
                 crate::http::OPENAPI_PATH,
                 axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }),
             )
-            .layer(axum::middleware::map_response(dd0c_api::security_headers))
+            .layer(axum::middleware::map_response(dd0c_api::finish_response))
     }
 
     /// Runs the configured roles until `shutdown`, then finishes the work in hand and returns.

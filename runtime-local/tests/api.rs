@@ -900,3 +900,108 @@ async fn a_body_dripped_past_the_body_timeout_is_refused_and_nothing_is_queued()
         .expect("depth");
     assert_eq!(depth.visible, 0, "nothing queued");
 }
+
+/// A launch of one m5.large in `account`, with its event id and time.
+fn launch_record(account: &str, event_id: &str, time: &str) -> Value {
+    dd0c_tests::record(
+        &dd0c_tests::iam_user(account, "dev"),
+        account,
+        "us-east-1",
+        time,
+        "ec2.amazonaws.com",
+        "RunInstances",
+        json!({"instancesSet": {"items": [{"maxCount": 1}]}, "instanceType": "m5.large"}),
+        json!({"instancesSet": {"items": [{"instanceId": "i-1", "instanceType": "m5.large"}]}}),
+        event_id,
+    )
+}
+
+#[tokio::test]
+async fn pushes_that_could_not_be_stored_or_would_head_every_list_are_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let account = unique_account_id();
+    let token = onboard(&app.dispatcher.backend, &account).await;
+    for (record, field) in [
+        (
+            launch_record(&account, "evt\u{0}1", "2026-03-01T10:00:00Z"),
+            "eventID",
+        ),
+        (
+            launch_record(&account, "evt-future", "9999-12-31T23:59:59Z"),
+            "eventTime",
+        ),
+    ] {
+        let pushed = reqwest::Client::new()
+            .post(format!("{}/v1/events", app.address))
+            .bearer_auth(&token)
+            .json(&record)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(pushed.status(), StatusCode::BAD_REQUEST, "{field}");
+        let problem: Value = pushed.json().await.expect("problem details");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(&format!("field {field}")), "{detail}");
+    }
+    let depth = app
+        .dispatcher
+        .backend
+        .score_queue
+        .depth()
+        .await
+        .expect("depth");
+    assert_eq!(depth.visible, 0, "nothing queued");
+}
+
+#[tokio::test]
+async fn a_nul_in_a_cursor_an_id_or_an_e_mail_is_a_bad_request_without_the_databases_words() {
+    let app = spawn_app().await;
+    let tenant = unique("t");
+    tenant_with_anomalies(&app, &tenant).await;
+    let email = format!("{}@t.example", unique("admin"));
+    assert!(add_user(&app.url, &tenant, &email, "admin", PASSWORD)
+        .status
+        .success());
+    let bearer = token(&app, &email).await;
+    for path in [
+        "/v1/anomalies?cursor=%00",
+        "/v1/anomalies/%00",
+        "/v1/anomalies?account=%00",
+    ] {
+        let (status, body) = call(&app, "GET", path, Some(&bearer), None).await;
+        assert!(
+            status == StatusCode::BAD_REQUEST || status == StatusCode::NOT_FOUND,
+            "{path}: {status} {body}"
+        );
+        assert!(!body.to_string().contains("0x00"), "{path}: {body}");
+    }
+    let login = login(&app, "a\u{0}b@t.example", PASSWORD).await;
+    assert!(login.status().is_client_error(), "{}", login.status());
+    let body = login.text().await.expect("text");
+    assert!(!body.contains("0x00") && !body.contains("UTF8"), "{body}");
+}
+
+#[tokio::test]
+async fn a_malformed_snooze_body_is_answered_as_problem_details() {
+    let app = spawn_app().await;
+    let tenant = unique("t");
+    let ids = tenant_with_anomalies(&app, &tenant).await;
+    let email = format!("{}@t.example", unique("admin"));
+    assert!(add_user(&app.url, &tenant, &email, "admin", PASSWORD)
+        .status
+        .success());
+    let bearer = token(&app, &email).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/anomalies/{}/snooze", app.address, ids[0]))
+        .bearer_auth(&bearer)
+        .header("content-type", "application/json")
+        .body("{\"hours\": \"a day\"}")
+        .send()
+        .await
+        .expect("sent");
+    assert!(response.status().is_client_error(), "{}", response.status());
+    assert_eq!(
+        response.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(&b"application/problem+json"[..])
+    );
+}

@@ -77,19 +77,47 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable(d) => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable", d),
         };
-        let body = serde_json::json!({"type": "about:blank", "title": title, "status": status.as_u16(), "detail": detail});
-        let mut response = (status, Json(body)).into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        if status == StatusCode::UNAUTHORIZED {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        if let Some(seconds) = retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
+        problem(status, title, detail, retry_after)
     }
+}
+
+/// A problem-details response (RFC 9457).
+fn problem(status: StatusCode, title: &str, detail: String, retry_after: Option<u64>) -> Response {
+    let body = serde_json::json!({"type": "about:blank", "title": title, "status": status.as_u16(), "detail": detail});
+    let mut response = (status, Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    if let Some(seconds) = retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// Longest framework error text kept as a problem's detail.
+const MAX_DETAIL: usize = 4096;
+
+/// `response` as problem details if it is an error in another form (axum's extractors answer
+/// in plain text); any other response as it is.
+pub(crate) async fn as_problem(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let text = match axum::body::to_bytes(response.into_body(), MAX_DETAIL).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let title = status.canonical_reason().unwrap_or("Error").to_owned();
+    let detail = if text.is_empty() { title.clone() } else { text };
+    problem(status, &title, detail, None)
 }

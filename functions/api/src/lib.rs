@@ -236,9 +236,11 @@ pub(crate) fn no_store<T: IntoResponse>(body: T) -> Response {
     ([(header::CACHE_CONTROL, "no-store")], body).into_response()
 }
 
-/// Headers every response carries, in both runtimes: no content sniffing (a JSON body is never
-/// run as script or styled as HTML).
-pub async fn security_headers(mut response: Response) -> Response {
+/// How every response leaves, in both runtimes: an error the framework answered itself (a bad
+/// path or query, an unreadable body: plain text) as problem details like every other, and no
+/// content sniffing (a JSON body is never run as script or styled as HTML).
+pub async fn finish_response(response: Response) -> Response {
+    let mut response = error::as_problem(response).await;
     response.headers_mut().insert(
         header::X_CONTENT_TYPE_OPTIONS,
         header::HeaderValue::from_static("nosniff"),

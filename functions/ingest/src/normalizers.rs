@@ -135,10 +135,8 @@ impl Normalizers {
         tenants
             .entry(tenant.to_owned())
             .or_insert_with(|| {
-                Arc::new(AsyncMutex::new(Normalizer::new(
-                    self.catalog.clone(),
-                    tenant,
-                )))
+                let normalizer = Normalizer::new(self.catalog.clone(), tenant);
+                Arc::new(AsyncMutex::new(normalizer.refusing_future(self.max_skew)))
             })
             .clone()
     }

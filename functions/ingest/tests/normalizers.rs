@@ -191,3 +191,19 @@ async fn a_record_launching_more_than_one_call_can_is_refused_and_teaches_nothin
     assert_eq!(stored, vec![None]);
     assert_eq!(started_as(&n, "attacker", &ids[0]).await, "unknown");
 }
+
+#[tokio::test]
+async fn a_services_normalizers_refuse_an_event_time_past_the_clock() {
+    let store = Arc::new(MemoryStore::new());
+    let n = normalizers(&store);
+    let mut future = launch(&[("i-f", "m5.large")]);
+    future["eventTime"] = json!("9999-12-31T23:59:59Z");
+    match n
+        .normalize_record("acme", future.to_string())
+        .await
+        .expect("normalized")
+    {
+        Item::Rejected(r) => assert_eq!(r.field, "eventTime"),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}

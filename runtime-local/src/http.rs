@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use dd0c_ingest::bounds::MAX_RECORDS_PER_PUSH;
 use dd0c_ingest::handler::score_message;
 use dd0c_ingest::normalizers::Normalizers;
 use dd0c_ingest::{Admitted, Item};
@@ -255,11 +256,24 @@ async fn post_events(
     let mut pushed = Pushed::default();
     for admitted in app
         .normalizers
-        .normalize_account(&grant.tenant, &grant.account_id, bytes, "body")
+        .normalize_account(
+            &grant.tenant,
+            &grant.account_id,
+            bytes,
+            "body",
+            MAX_RECORDS_PER_PUSH,
+        )
         .await
         .map_err(|e| ApiError::port("pricing pushed records", e))?
     {
         pushed.admit(admitted);
+    }
+    if pushed.over_limit > 0 {
+        return Err(ApiError::TooLarge(format!(
+            "the body holds {} records, more than the {MAX_RECORDS_PER_PUSH} one push may; \
+             nothing was queued: push them in smaller parts",
+            MAX_RECORDS_PER_PUSH + pushed.over_limit
+        )));
     }
     if let Some(e) = pushed.encode_error {
         return Err(ApiError::BadRequest(format!(
@@ -328,6 +342,8 @@ struct Pushed {
     rejected: usize,
     /// Of `rejected`, those valid but of another account.
     other_account: usize,
+    /// Records past the most one push may hold.
+    over_limit: usize,
     reasons: Vec<String>,
     /// Score-queue messages of the accepted records' cost events.
     messages: Vec<OutgoingMessage>,
@@ -345,6 +361,7 @@ impl Pushed {
                     "record {index}: recipientAccountId {account_id} is not this token's account"
                 ));
             }
+            Admitted::OverLimit { .. } => self.over_limit += 1,
             Admitted::Item(Item::Cost(events)) => {
                 self.accepted += 1;
                 for event in &events {

@@ -1005,3 +1005,49 @@ async fn a_malformed_snooze_body_is_answered_as_problem_details() {
         Some(&b"application/problem+json"[..])
     );
 }
+
+#[tokio::test]
+async fn a_push_of_more_records_than_the_documented_maximum_is_refused_whole() {
+    let app = spawn_app().await;
+    let account = unique_account_id();
+    let token = onboard(&app.dispatcher.backend, &account).await;
+    let records: Vec<Value> = (0..=dd0c_ingest::bounds::MAX_RECORDS_PER_PUSH)
+        .map(|i| {
+            json!({"eventTime": "2026-03-01T10:00:00Z", "eventSource": "ec2.amazonaws.com",
+                "eventName": if i == 0 { "RunInstances" } else { "DescribeInstances" },
+                "awsRegion": "us-east-1", "recipientAccountId": account, "eventID": format!("e-{i}"),
+                "requestParameters": {"instanceType": "m5.large", "instancesSet": {"items": [{"maxCount": 1}]}}})
+        })
+        .collect();
+    // Gzip, as CloudTrail files come: the records fit the inflated size, not their number.
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gzip.write_all(json!({ "Records": records }).to_string().as_bytes())
+        .expect("compressed");
+    let pushed = reqwest::Client::new()
+        .post(format!("{}/v1/events", app.address))
+        .bearer_auth(&token)
+        .header("content-encoding", "gzip")
+        .body(gzip.finish().expect("compressed"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(pushed.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let problem: Value = pushed.json().await.expect("problem details");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("10001 records")),
+        "{problem}"
+    );
+    let depth = app
+        .dispatcher
+        .backend
+        .score_queue
+        .depth()
+        .await
+        .expect("depth");
+    assert_eq!(
+        depth.visible, 0,
+        "nothing queued, the launch first included"
+    );
+}

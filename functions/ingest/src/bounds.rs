@@ -9,6 +9,10 @@ use dd0c_ports::domain::{is_account_id, CostEvent};
 
 use crate::classify::Line;
 
+/// Most records one push may hold: a CloudTrail log file holds far fewer, and a push is
+/// priced whole before it is answered.
+pub const MAX_RECORDS_PER_PUSH: usize = 10_000;
+
 /// Most resources one call may create (in one line of its cost, or counted in one field).
 pub const MAX_COUNT: u32 = 100_000;
 

@@ -106,6 +106,11 @@ pub enum Admitted {
         /// Its `recipientAccountId` (or `userIdentity.accountId`).
         account_id: String,
     },
+    /// A record past the most one document may hold: not read further.
+    OverLimit {
+        /// 0-based position within the document.
+        index: usize,
+    },
 }
 
 /// Counts over everything read; `Display` prints the summary line of `dd0c-cost normalize`.
@@ -208,19 +213,22 @@ impl Normalizer {
 
     /// Normalizes, for `tenant`, the records of a pushed document that belong to `account_id`,
     /// parsing each record once: what an ingress that prices on arrival needs. A valid record of
-    /// another account is reported as [`Admitted::OtherAccount`] and not priced; everything else
-    /// as its [`Item`], in input order.
+    /// another account is reported as [`Admitted::OtherAccount`] and not priced, a record past
+    /// the first `max_records` as [`Admitted::OverLimit`]; everything else as its [`Item`], in
+    /// input order.
     pub fn normalize_account(
         &mut self,
         tenant: &str,
         account_id: &str,
         bytes: &[u8],
         origin: &str,
+        max_records: usize,
         sink: &mut dyn FnMut(Admitted),
     ) {
         self.serve_tenant(tenant);
         walk::document(bytes, origin, &mut |leaf| {
             sink(match leaf {
+                Leaf::Record { index, .. } if index >= max_records => Admitted::OverLimit { index },
                 Leaf::Record { node, text, index } => match header(node) {
                     Ok(h) if h.account != account_id => Admitted::OtherAccount {
                         index,

@@ -60,21 +60,28 @@ impl Normalizers {
     }
 
     /// Normalizes, for `tenant`, the records of a pushed document that belong to `account_id`
-    /// ([`Normalizer::normalize_account`]), in input order.
+    /// ([`Normalizer::normalize_account`]), in input order; past the first `max_records`, each
+    /// is only reported as [`Admitted::OverLimit`].
     pub async fn normalize_account(
         &self,
         tenant: &str,
         account_id: &str,
         bytes: Vec<u8>,
         origin: &str,
+        max_records: usize,
     ) -> Result<Vec<Admitted>, PortError> {
         let (tenant_name, account_id, origin) =
             (tenant.to_owned(), account_id.to_owned(), origin.to_owned());
         self.run(tenant, move |normalizer| {
             let mut admitted = Vec::new();
-            normalizer.normalize_account(&tenant_name, &account_id, &bytes, &origin, &mut |a| {
-                admitted.push(a)
-            });
+            normalizer.normalize_account(
+                &tenant_name,
+                &account_id,
+                &bytes,
+                &origin,
+                max_records,
+                &mut |a| admitted.push(a),
+            );
             admitted
         })
         .await

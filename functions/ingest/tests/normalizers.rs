@@ -143,7 +143,7 @@ async fn a_document_priced_after_the_store_answered_a_miss_keeps_record_order() 
     let push: Vec<Value> = vec![start("i-1"), resize("i-1", "m5.4xlarge"), start("i-2")];
     let body = serde_json::to_vec(&json!({ "Records": push })).expect("json");
     let types: Vec<String> = n
-        .normalize_account("acme", ACCOUNT, body, "body")
+        .normalize_account("acme", ACCOUNT, body, "body", usize::MAX)
         .await
         .expect("normalized")
         .into_iter()

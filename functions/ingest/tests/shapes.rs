@@ -295,9 +295,14 @@ fn normalize_account_prices_only_the_admitted_accounts_records() {
     let file = own_other_and_bad();
     let mut normalizer = Normalizer::new(PriceCatalog::bundled(), "default");
     let mut found = Vec::new();
-    normalizer.normalize_account("acme", "111122223333", file.as_bytes(), "push", &mut |a| {
-        found.push(a)
-    });
+    normalizer.normalize_account(
+        "acme",
+        "111122223333",
+        file.as_bytes(),
+        "push",
+        usize::MAX,
+        &mut |a| found.push(a),
+    );
     let [Admitted::Item(Item::Cost(events)), other, Admitted::Item(Item::Rejected(bad))] =
         &found[..]
     else {

@@ -267,6 +267,7 @@ async fn parity_the_sample_gives_the_same_anomalies_on_lambda_as_self_hosted() {
         jwt_secret: None,
         trusted_proxies: Default::default(),
         metrics_token: None,
+        metrics_tenant_labels: false,
         max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
         http: Default::default(),
     };

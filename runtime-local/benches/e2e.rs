@@ -231,6 +231,7 @@ impl Pipeline {
             jwt_secret: None,
             trusted_proxies: Default::default(),
             metrics_token: None,
+            metrics_tenant_labels: false,
             max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
             http: Default::default(),
         };

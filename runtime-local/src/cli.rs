@@ -150,6 +150,9 @@ pub struct ServeArgs {
     /// listener then).
     #[arg(long, env = "DD0C_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Label metrics with tenant names (off: counts across tenants, so a scrape lists none).
+    #[arg(long, env = "DD0C_METRICS_TENANT_LABELS")]
+    pub metrics_tenant_labels: bool,
     /// Minutes past the clock a pushed record's eventTime may be.
     #[arg(long, default_value_t = 60, env = "DD0C_MAX_EVENT_SKEW_MINUTES")]
     pub max_event_skew_minutes: u32,

@@ -37,6 +37,8 @@ pub struct App {
     pub slack_signing_secret: Option<String>,
     /// The bearer token `/metrics` asks for; `None`: open.
     pub metrics_token: Option<String>,
+    /// Whether metrics name tenants (an operator's choice: a scrape then lists every tenant).
+    pub metrics_tenant_labels: bool,
     /// Slack requests already seen.
     pub slack_replays: crate::slack::ReplayCache,
     /// Prices pushed records on arrival, so only their cost events reach the database; each
@@ -141,38 +143,75 @@ async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         }
     }
     let mut text = app.metrics.render(&depths);
-    text.push_str(&notification_gauges(&app.backend).await);
+    text.push_str(&notification_gauges(&app.backend, app.metrics_tenant_labels).await);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
-/// Panic mode per tenant and open breakers per tenant and channel, read at scrape time from
-/// the shared flags (what every replica sees). Unreadable flags are left out, not guessed.
-async fn notification_gauges(backend: &Backend) -> String {
+/// Panic mode and open breakers, read at scrape time from the shared flags (what every replica
+/// sees): per tenant and channel when `per_tenant`, else how many tenants are in each state.
+/// Unreadable flags are left out, not guessed.
+async fn notification_gauges(backend: &Backend, per_tenant: bool) -> String {
     use std::fmt::Write;
     let Ok(tenants) = backend.stores.tenants.tenants().await else {
         return String::new();
     };
     let now = chrono::Utc::now();
-    let mut out = String::from("# TYPE dd0c_panic_mode gauge\n");
-    let mut breakers = String::from("# TYPE dd0c_breaker_open gauge\n");
-    for tenant in tenants {
-        let name = &tenant.name;
-        if let Ok(on) = backend.flags.panic_mode(name).await {
-            let _ = writeln!(out, "dd0c_panic_mode{{tenant=\"{name}\"}} {}", u8::from(on));
+    let channels = [dd0c_notify::Channel::Slack, dd0c_notify::Channel::Email];
+    let mut panicking = Vec::new();
+    let mut open: Vec<(&str, &str, bool)> = Vec::new();
+    for tenant in &tenants {
+        if let Ok(on) = backend.flags.panic_mode(&tenant.name).await {
+            panicking.push((tenant.name.as_str(), on));
         }
-        for channel in [dd0c_notify::Channel::Slack, dd0c_notify::Channel::Email] {
-            if let Ok(state) = backend.flags.breaker(&channel.breaker_key(name)).await {
-                let open = !dd0c_notify::breaker::allows(state.as_ref(), now);
-                let _ = writeln!(
-                    breakers,
-                    "dd0c_breaker_open{{tenant=\"{name}\",channel=\"{}\"}} {}",
-                    channel.as_str(),
-                    u8::from(open)
-                );
+        for channel in channels {
+            if let Ok(state) = backend
+                .flags
+                .breaker(&channel.breaker_key(&tenant.name))
+                .await
+            {
+                let is_open = !dd0c_notify::breaker::allows(state.as_ref(), now);
+                open.push((tenant.name.as_str(), channel.as_str(), is_open));
             }
         }
     }
-    out + &breakers
+    let mut out = String::new();
+    if per_tenant {
+        out.push_str("# TYPE dd0c_panic_mode gauge\n");
+        for (tenant, on) in &panicking {
+            let _ = writeln!(
+                out,
+                "dd0c_panic_mode{{tenant=\"{tenant}\"}} {}",
+                u8::from(*on)
+            );
+        }
+        out.push_str("# TYPE dd0c_breaker_open gauge\n");
+        for (tenant, channel, is_open) in &open {
+            let _ = writeln!(
+                out,
+                "dd0c_breaker_open{{tenant=\"{tenant}\",channel=\"{channel}\"}} {}",
+                u8::from(*is_open)
+            );
+        }
+    } else {
+        let in_panic = panicking.iter().filter(|(_, on)| *on).count();
+        let _ = writeln!(
+            out,
+            "# TYPE dd0c_tenants_in_panic_mode gauge\ndd0c_tenants_in_panic_mode {in_panic}"
+        );
+        out.push_str("# TYPE dd0c_breakers_open gauge\n");
+        for channel in channels {
+            let n = open
+                .iter()
+                .filter(|(_, c, is_open)| *is_open && *c == channel.as_str())
+                .count();
+            let _ = writeln!(
+                out,
+                "dd0c_breakers_open{{channel=\"{}\"}} {n}",
+                channel.as_str()
+            );
+        }
+    }
+    out
 }
 
 /// The bearer token of a request, if it has one.
@@ -316,8 +355,13 @@ async fn post_events(
         .iter()
         .filter(|o| **o == SendOutcome::Duplicate)
         .count();
+    let tenant_label = if app.metrics_tenant_labels {
+        grant.tenant.as_str()
+    } else {
+        "all"
+    };
     app.metrics
-        .count(Counter::Accepted, &grant.tenant, pushed.accepted as u64);
+        .count(Counter::Accepted, tenant_label, pushed.accepted as u64);
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {

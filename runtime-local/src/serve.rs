@@ -87,6 +87,8 @@ pub struct ServeConfig {
     pub trusted_proxies: dd0c_api::TrustedProxies,
     /// The bearer token `/metrics` asks for (`DD0C_METRICS_TOKEN`); `None`: open.
     pub metrics_token: Option<String>,
+    /// Whether metrics name tenants (`DD0C_METRICS_TENANT_LABELS`).
+    pub metrics_tenant_labels: bool,
     /// How far past the clock a record's event time may be.
     pub max_event_skew: chrono::TimeDelta,
     /// What one client may hold of the HTTP server.
@@ -180,6 +182,7 @@ impl Dispatcher {
             max_body: self.config.max_body,
             slack_signing_secret: self.config.slack_signing_secret.clone(),
             metrics_token: self.config.metrics_token.clone(),
+            metrics_tenant_labels: self.config.metrics_tenant_labels,
             slack_replays: crate::slack::ReplayCache::default(),
             normalizers: self.normalizers.clone(),
         }));

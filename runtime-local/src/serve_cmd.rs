@@ -68,6 +68,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         jwt_secret,
         trusted_proxies: args.trusted_proxies.clone(),
         metrics_token: args.metrics_token.clone().filter(|s| !s.is_empty()),
+        metrics_tenant_labels: args.metrics_tenant_labels,
         max_event_skew: chrono::TimeDelta::minutes(i64::from(args.max_event_skew_minutes)),
         http: crate::server::Limits {
             header_timeout: Duration::from_secs(args.header_timeout_seconds.max(1)),

@@ -809,9 +809,15 @@ async fn metrics_with_a_token_configured_refuse_a_scrape_without_it() {
         scrape(Some("wrong")).await.expect("sent").status(),
         StatusCode::UNAUTHORIZED
     );
+    onboard(&app.dispatcher.backend, &unique_account_id()).await;
     let scraped = scrape(Some("scrape-secret")).await.expect("sent");
     assert_eq!(scraped.status(), StatusCode::OK);
-    assert!(scraped.text().await.expect("text").contains("# TYPE"));
+    let text = scraped.text().await.expect("text");
+    assert!(text.contains("dd0c_tenants_in_panic_mode 0"), "{text}");
+    assert!(
+        !text.contains(support::TENANT),
+        "no tenant is named unless the operator opts in: {text}"
+    );
 }
 
 /// Reads from `stream` until the server closes it, for at most `within`; whether it did.

@@ -9,11 +9,14 @@
 //!   seed-dependent times, and which events those are ([`Story::mistakes`]).
 //! - [`CaptureServer`] — a loopback HTTP server that records webhook posts (Slack's side).
 //! - [`lambda`] — the Lambda Runtime API on loopback, to run the real Lambda binaries.
+//! - [`mutate`] — random damage to records, for the property tests of the normalizer and the
+//!   HTTP edge.
 //! - [`Rng`] — a small deterministic generator (SplitMix64), stable across platforms and
 //!   dependency versions, so a seed always tells the same story.
 
 mod capture;
 pub mod lambda;
+pub mod mutate;
 mod story;
 
 pub use capture::CaptureServer;

@@ -90,7 +90,8 @@ pub struct IngestGrant {
 pub trait IngestTokens: Send + Sync {
     /// Records a token hash for an account; `NotFound` if the tenant has no such account.
     async fn add_token(&self, grant: &IngestGrant, token_sha256: &str) -> PortResult<()>;
-    /// The grant of an unrevoked token hash, or `None`.
+    /// The grant of an unrevoked token hash whose account its tenant still has, or `None`: once
+    /// an account is removed from a tenant, its tokens admit nothing.
     async fn grant(&self, token_sha256: &str) -> PortResult<Option<IngestGrant>>;
     /// Revokes a token hash; `NotFound` if unknown.
     async fn revoke_token(&self, token_sha256: &str) -> PortResult<()>;

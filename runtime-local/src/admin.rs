@@ -76,11 +76,23 @@ pub async fn tenant(command: TenantCommand) -> Result<ExitCode> {
 }
 
 pub async fn account(command: AccountCommand) -> Result<ExitCode> {
-    let AccountCommand::Add {
-        tenant,
-        account_id,
-        name,
-    } = command;
+    let (tenant, account_id, name) = match command {
+        AccountCommand::Add {
+            tenant,
+            account_id,
+            name,
+        } => (tenant, account_id, name),
+        AccountCommand::Remove { tenant, account_id } => {
+            let backend = backend().await?;
+            backend
+                .stores
+                .tenants
+                .remove_account(&tenant, &account_id)
+                .await?;
+            println!("removed tenant={tenant} account_id={account_id}");
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     if !dd0c_ports::domain::is_account_id(&account_id) {
         bail!("--account-id {account_id:?} is not a 12-digit AWS account id");
     }

@@ -189,6 +189,15 @@ pub enum AccountCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Remove an AWS account from a tenant, with its ingest tokens: how an operator settles
+    /// two tenants' claim to one account.
+    Remove {
+        #[arg(long)]
+        tenant: String,
+        /// The 12-digit AWS account id.
+        #[arg(long = "account-id")]
+        account_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -278,3 +278,45 @@ async fn an_administrator_routes_alerts_and_pulls_the_panic_switch() {
         .await
         .expect("read"));
 }
+
+#[tokio::test]
+async fn an_operator_settles_two_tenants_claim_to_one_account() {
+    let url = fresh_database().await;
+    stdout(&dd0c(&url, &["migrate"]));
+    stdout(&dd0c(&url, &["tenant", "add", "squatter"]));
+    stdout(&dd0c(&url, &["tenant", "add", "owner"]));
+    let add = |tenant: &str| {
+        dd0c(
+            &url,
+            &[
+                "account",
+                "add",
+                "--tenant",
+                tenant,
+                "--account-id",
+                "123456789012",
+            ],
+        )
+    };
+    stdout(&add("squatter"));
+    let refused = add("owner");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "a held account is refused");
+    assert!(said.contains("already connected"), "{said}");
+    assert!(
+        !said.contains("squatter"),
+        "the holder is not named: {said}"
+    );
+    stdout(&dd0c(
+        &url,
+        &[
+            "account",
+            "remove",
+            "--tenant",
+            "squatter",
+            "--account-id",
+            "123456789012",
+        ],
+    ));
+    assert!(stdout(&add("owner")).contains("ingest_token="));
+}

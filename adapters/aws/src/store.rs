@@ -959,7 +959,11 @@ impl IngestTokens for DynamoStore {
         if matches!(item.get("revoked"), Some(AttributeValue::Bool(true))) {
             return Ok(None);
         }
-        from_doc(&item).map(Some)
+        // Tokens are keyed by hash alone, so removing an account cannot find them: a token
+        // admits only while its account is still its tenant's.
+        let grant: IngestGrant = from_doc(&item)?;
+        let held = self.account(&grant.tenant, &grant.account_id).await?;
+        Ok(held.map(|_| grant))
     }
 
     async fn revoke_token(&self, token_sha256: &str) -> PortResult<()> {

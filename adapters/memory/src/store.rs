@@ -359,11 +359,18 @@ impl TenantStore for MemoryStore {
     }
 
     async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()> {
-        match lock(&self.inner)
+        let mut inner = lock(&self.inner);
+        match inner
             .accounts
             .remove(&(tenant.to_owned(), account_id.to_owned()))
         {
-            Some(_) => Ok(()),
+            Some(_) => {
+                // Its tokens go with it, as Postgres' foreign key cascades them.
+                inner
+                    .tokens
+                    .retain(|_, (g, _)| !(g.tenant == tenant && g.account_id == account_id));
+                Ok(())
+            }
             None => Err(PortError::NotFound(format!(
                 "account {account_id} in tenant {tenant}"
             ))),

@@ -289,7 +289,7 @@ async fn ingest_tokens_admit_one_account(stores: &Stores) {
     stores.tokens.add_token(&grant, &hash).await.expect("token");
     assert_eq!(
         stores.tokens.grant(&hash).await.expect("grant"),
-        Some(grant)
+        Some(grant.clone())
     );
     assert_eq!(
         stores.tokens.grant(&unique("hash")).await.expect("grant"),
@@ -300,6 +300,18 @@ async fn ingest_tokens_admit_one_account(stores: &Stores) {
         stores.tokens.grant(&hash).await.expect("grant"),
         None,
         "a revoked token admits nothing"
+    );
+    let kept = unique("hash");
+    stores.tokens.add_token(&grant, &kept).await.expect("token");
+    stores
+        .tenants
+        .remove_account(&tenant, &grant.account_id)
+        .await
+        .expect("removed");
+    assert_eq!(
+        stores.tokens.grant(&kept).await.expect("grant"),
+        None,
+        "a removed account's token admits nothing"
     );
     assert!(matches!(
         stores.tokens.revoke_token(&unique("hash")).await,

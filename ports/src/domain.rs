@@ -35,6 +35,25 @@ pub fn format_usd(amount: f64) -> String {
     )
 }
 
+/// `text` with its control characters written as `\u{…}` escapes, for a log line: text that came
+/// from a record (an actor, an explanation) can then never end a line and forge the next one.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    format!("\\u{{{:04x}}}", u32::from(c))
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// What a person recognizes of an actor ARN: `role/ci-deployer` of
 /// `arn:aws:iam::1:role/path/ci-deployer`, `root`, `user/ana`; services stay as they are.
 pub fn actor_name(arn: &str) -> String {
@@ -614,6 +633,15 @@ pub struct OutboxMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_text_cannot_end_a_log_line() {
+        assert_eq!(printable("plain"), "plain");
+        assert_eq!(
+            printable("x\r\nINFO forged\u{0}"),
+            "x\\u{000d}\\u{000a}INFO forged\\u{0000}"
+        );
+    }
 
     #[test]
     fn instance_family_reads_every_class_naming_scheme() {

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use dd0c_ports::baseline::{Baseline, BaselineKey};
-use dd0c_ports::domain::{Anomaly, AnomalyStatus, CostEvent, OutboxMessage, Settings};
+use dd0c_ports::domain::{printable, Anomaly, AnomalyStatus, CostEvent, OutboxMessage, Settings};
 use dd0c_ports::store::{
     AnomalyStore, BaselineWrite, CommitOutcome, Consumed, ScoreBatch, ScoreStore, ScoredEvent,
     SettingsStore,
@@ -70,7 +70,13 @@ pub enum Scored {
 /// Logs a raised anomaly with its explanation — the line an operator reads first, the same in
 /// every runtime.
 pub fn log_raised(anomaly: &Anomaly) {
-    tracing::info!(severity = %anomaly.severity, anomaly = %anomaly.anomaly_id, tenant = %anomaly.tenant, "{}", anomaly.explanation);
+    tracing::info!(
+        severity = %anomaly.severity,
+        anomaly = %printable(&anomaly.anomaly_id),
+        tenant = %anomaly.tenant,
+        "{}",
+        printable(&anomaly.explanation)
+    );
 }
 
 /// How long a scorer uses a tenant's settings before reading them again: settings changes take

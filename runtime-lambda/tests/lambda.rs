@@ -257,20 +257,10 @@ async fn parity_the_sample_gives_the_same_anomalies_on_lambda_as_self_hosted() {
     dd0c_cost::serve_cmd::queue_sample(&backend, &sample)
         .await
         .expect("queued");
-    let config = dd0c_cost::serve::ServeConfig {
-        roles: dd0c_cost::serve::parse_roles("ingest,score").expect("roles"),
-        consumer: dd0c_cost::consumer::ConsumerConfig::default(),
-        max_body: 1 << 20,
-        retention_every: Duration::from_secs(3600),
-        replica: "parity".into(),
-        slack_signing_secret: None,
-        jwt_secret: None,
-        trusted_proxies: Default::default(),
-        metrics_token: None,
-        metrics_tenant_labels: false,
-        max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
-        http: Default::default(),
-    };
+    let config = dd0c_cost::serve::ServeConfig::defaults(
+        dd0c_cost::serve::parse_roles("ingest,score").expect("roles"),
+        "parity",
+    );
     let dispatcher = dd0c_cost::serve::Dispatcher::new(
         backend.clone(),
         config,

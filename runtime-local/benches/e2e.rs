@@ -219,21 +219,11 @@ impl Pipeline {
     /// Starts a dispatcher with `roles`; cancel the token to stop it.
     async fn start(&mut self, roles: &str) -> CancellationToken {
         let config = ServeConfig {
-            roles: parse_roles(roles).expect("roles"),
             consumer: ConsumerConfig {
                 idle: Duration::from_millis(10),
                 ..ConsumerConfig::default()
             },
-            max_body: 5 << 20,
-            retention_every: Duration::from_secs(3600),
-            replica: "bench".into(),
-            slack_signing_secret: None,
-            jwt_secret: None,
-            trusted_proxies: Default::default(),
-            metrics_token: None,
-            metrics_tenant_labels: false,
-            max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
-            http: Default::default(),
+            ..ServeConfig::defaults(parse_roles(roles).expect("roles"), "bench")
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -9,7 +9,6 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use dd0c_cost::backend::Backend;
-use dd0c_cost::consumer::ConsumerConfig;
 use dd0c_cost::serve::{parse_roles, Dispatcher, ServeConfig};
 use dd0c_ingest::bounds::MAX_RECORDS_PER_PUSH;
 use dd0c_ingest::PriceCatalog;
@@ -117,18 +116,8 @@ async fn main() {
         .await
         .expect("token");
     let config = ServeConfig {
-        roles: parse_roles("api").expect("roles"),
-        consumer: ConsumerConfig::default(),
         max_body: 50 << 20,
-        retention_every: Duration::from_secs(3600),
-        replica: "bench".into(),
-        slack_signing_secret: None,
-        jwt_secret: None,
-        trusted_proxies: Default::default(),
-        metrics_token: None,
-        metrics_tenant_labels: false,
-        max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
-        http: Default::default(),
+        ..ServeConfig::defaults(parse_roles("api").expect("roles"), "bench")
     };
     let dispatcher = Dispatcher::new(backend, config, PriceCatalog::bundled()).expect("dispatcher");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

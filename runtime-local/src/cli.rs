@@ -128,7 +128,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 5, env = "DD0C_MAX_RECEIVES")]
     pub max_receives: u32,
     /// Largest request body accepted by POST /v1/events, in bytes.
-    #[arg(long, default_value_t = 5 << 20, env = "DD0C_MAX_BODY_BYTES")]
+    #[arg(long, default_value_t = crate::serve::DEFAULT_MAX_BODY, env = "DD0C_MAX_BODY_BYTES")]
     pub max_body_bytes: usize,
     /// Period of the retention job, in seconds.
     #[arg(long, default_value_t = 3600, env = "DD0C_RETENTION_EVERY_SECONDS")]

@@ -95,6 +95,30 @@ pub struct ServeConfig {
     pub http: crate::server::Limits,
 }
 
+impl ServeConfig {
+    /// `roles` with every other setting at its documented default, as replica `replica`: what
+    /// tests and benchmarks start from, changing what they measure.
+    pub fn defaults(roles: BTreeSet<Role>, replica: &str) -> ServeConfig {
+        ServeConfig {
+            roles,
+            consumer: ConsumerConfig::default(),
+            max_body: DEFAULT_MAX_BODY,
+            retention_every: Duration::from_secs(3600),
+            replica: replica.to_owned(),
+            slack_signing_secret: None,
+            jwt_secret: None,
+            trusted_proxies: Default::default(),
+            metrics_token: None,
+            metrics_tenant_labels: false,
+            max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
+            http: Default::default(),
+        }
+    }
+}
+
+/// Largest `POST /v1/events` body by default, in bytes.
+pub const DEFAULT_MAX_BODY: usize = 5 << 20;
+
 /// Everything a dispatcher process runs.
 #[derive(Clone)]
 #[allow(missing_debug_implementations)]

@@ -57,22 +57,45 @@ pub async fn ingest_message(
 
 /// [`ingest_message`] for several queued records, all or nothing: every record normalizes and
 /// all their cost events go to the score queue in one atomic batch, or nothing is sent and the
-/// error names the first record that failed (by its position in `bodies`).
+/// error names the first record that failed (by its position in `bodies`). Each tenant's records
+/// are priced in one call of its normalizer, in their order.
 pub async fn ingest_messages(
     normalizers: &Normalizers,
     score_queue: &dyn Queue,
     bodies: &[&str],
 ) -> Result<Vec<Ingested>, String> {
-    let mut ingested = Vec::with_capacity(bodies.len());
+    let at = |index: usize, e: String| {
+        if bodies.len() == 1 {
+            e
+        } else {
+            format!("message {index}: {e}")
+        }
+    };
+    let messages = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            serde_json::from_str::<IngestMessage>(body)
+                .map_err(|e| at(i, format!("not an ingest message: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let items = price_by_tenant(normalizers, &messages).await?;
+    let mut ingested = Vec::with_capacity(items.len());
     let mut outgoing = Vec::new();
-    for (index, body) in bodies.iter().enumerate() {
-        let item = normalize_message(normalizers, body).await.map_err(|e| {
-            if bodies.len() == 1 {
-                e
-            } else {
-                format!("message {index}: {e}")
+    for (index, item) in items.into_iter().enumerate() {
+        let item = match item {
+            Item::Cost(events) => Ingested::Priced(events),
+            Item::Skipped(reason) => Ingested::Skipped(reason),
+            Item::Rejected(rejection) => {
+                return Err(at(
+                    index,
+                    format!(
+                        "invalid record: field {}: {}",
+                        rejection.field, rejection.reason
+                    ),
+                ))
             }
-        })?;
+        };
         if let Ingested::Priced(events) = &item {
             for event in events {
                 outgoing.push(score_message(event).map_err(|e| e.to_string())?);
@@ -87,20 +110,35 @@ pub async fn ingest_messages(
     Ok(ingested)
 }
 
-/// One queued record through the normalizer; a rejected record is an error naming the field.
-async fn normalize_message(normalizers: &Normalizers, body: &str) -> Result<Ingested, String> {
-    let message: IngestMessage =
-        serde_json::from_str(body).map_err(|e| format!("not an ingest message: {e}"))?;
-    let item = normalizers
-        .normalize_record(&message.tenant, message.record.get().to_owned())
-        .await
-        .map_err(|e| format!("pricing with what the tenant's records taught: {e}"))?;
-    match item {
-        Item::Cost(events) => Ok(Ingested::Priced(events)),
-        Item::Skipped(reason) => Ok(Ingested::Skipped(reason)),
-        Item::Rejected(rejection) => Err(format!(
-            "invalid record: field {}: {}",
-            rejection.field, rejection.reason
-        )),
+/// Each message's record priced by its tenant's normalizer, one call per tenant, in the
+/// messages' order.
+async fn price_by_tenant(
+    normalizers: &Normalizers,
+    messages: &[IngestMessage],
+) -> Result<Vec<Item>, String> {
+    let mut tenants: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (index, message) in messages.iter().enumerate() {
+        match tenants.iter_mut().find(|(t, _)| *t == message.tenant) {
+            Some((_, indices)) => indices.push(index),
+            None => tenants.push((&message.tenant, vec![index])),
+        }
     }
+    let mut items: Vec<Option<Item>> = (0..messages.len()).map(|_| None).collect();
+    for (tenant, indices) in tenants {
+        let texts = indices
+            .iter()
+            .map(|&i| messages[i].record.get().to_owned())
+            .collect();
+        let priced = normalizers
+            .normalize_records(tenant, texts)
+            .await
+            .map_err(|e| format!("pricing with what the tenant's records taught: {e}"))?;
+        for (index, item) in indices.into_iter().zip(priced) {
+            items[index] = Some(item);
+        }
+    }
+    items
+        .into_iter()
+        .map(|item| item.ok_or_else(|| "a message was not priced".to_owned()))
+        .collect()
 }

@@ -89,9 +89,25 @@ impl Normalizers {
 
     /// Normalizes one bare record of `tenant` ([`Normalizer::normalize_for`]).
     pub async fn normalize_record(&self, tenant: &str, text: String) -> Result<Item, PortError> {
+        let mut items = self.normalize_records(tenant, vec![text]).await?;
+        items
+            .pop()
+            .ok_or_else(|| PortError::Backend("normalizing produced no item".into()))
+    }
+
+    /// Normalizes bare records of `tenant` in order, in one call of its normalizer: one trip to
+    /// the store for what they miss, one for what they teach.
+    pub async fn normalize_records(
+        &self,
+        tenant: &str,
+        texts: Vec<String>,
+    ) -> Result<Vec<Item>, PortError> {
         let tenant_name = tenant.to_owned();
         self.run(tenant, move |normalizer| {
-            normalizer.normalize_for(&tenant_name, &text)
+            texts
+                .iter()
+                .map(|text| normalizer.normalize_for(&tenant_name, text))
+                .collect()
         })
         .await
     }

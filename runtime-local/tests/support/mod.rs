@@ -49,7 +49,6 @@ pub async fn application_role_url(owner_url: &str) -> String {
 
 pub fn config(roles: &str) -> ServeConfig {
     ServeConfig {
-        roles: parse_roles(roles).expect("roles"),
         consumer: ConsumerConfig {
             batch: 20,
             visibility: Duration::from_secs(2),
@@ -58,15 +57,7 @@ pub fn config(roles: &str) -> ServeConfig {
             concurrency: 2,
         },
         max_body: 1 << 20,
-        retention_every: Duration::from_secs(3600),
-        replica: unique("replica"),
-        slack_signing_secret: None,
-        jwt_secret: None,
-        trusted_proxies: Default::default(),
-        metrics_token: None,
-        metrics_tenant_labels: false,
-        max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
-        http: Default::default(),
+        ..ServeConfig::defaults(parse_roles(roles).expect("roles"), &unique("replica"))
     }
 }
 

@@ -53,9 +53,7 @@ pub struct Recall {
     misses: Vec<FactKey>,
     /// What was learned, in order, with what the cache held before (for [`Recall::undo`]).
     learned: Vec<(FactKey, Fact, Option<Fact>)>,
-    /// Facts the current record taught so far.
-    this_record: usize,
-    /// Where the current record's share of `learned` starts.
+    /// Where the current record's share of `learned` starts (never past its end).
     record_start: usize,
 }
 
@@ -69,27 +67,29 @@ pub const MAX_FACTS_PER_RECORD: usize = 1_000;
 impl Recall {
     /// A new record begins: its share of learning starts at zero.
     pub(crate) fn begin_record(&mut self) {
-        self.this_record = 0;
         self.record_start = self.learned.len();
     }
 
     /// The current record was rejected: it teaches nothing.
     pub(crate) fn reject_record(&mut self) {
-        let start = self.record_start.min(self.learned.len());
-        self.undo_from(start);
+        self.undo_from(self.record_start);
     }
 
     fn remember(&mut self, account: &str, kind: FactKind, name: &str, fact: Fact) {
-        if self.this_record >= MAX_FACTS_PER_RECORD {
+        if self.learned.len() - self.record_start >= MAX_FACTS_PER_RECORD {
             return;
         }
-        self.this_record += 1;
         let key = FactKey::new(account, kind, name);
+        let before = self.cache(key.clone(), fact.clone());
+        self.learned.push((key, fact, before));
+    }
+
+    /// Puts `fact` in the bounded cache (starting it over when full), returning what was there.
+    fn cache(&mut self, key: FactKey, fact: Fact) -> Option<Fact> {
         if self.facts.len() >= MAX_FACTS && !self.facts.contains_key(&key) {
             self.facts.clear();
         }
-        let before = self.facts.insert(key.clone(), fact.clone());
-        self.learned.push((key, fact, before));
+        self.facts.insert(key, fact)
     }
 
     fn recall(&mut self, account: &str, kind: FactKind, name: &str) -> Option<&Fact> {
@@ -118,6 +118,7 @@ impl Recall {
 
     /// The facts learned since the last call (or [`Recall::undo`]), in order.
     pub fn take_learned(&mut self) -> Vec<(FactKey, Fact)> {
+        self.record_start = 0;
         std::mem::take(&mut self.learned)
             .into_iter()
             .map(|(key, fact, _)| (key, fact))
@@ -132,6 +133,8 @@ impl Recall {
     }
 
     fn undo_from(&mut self, start: usize) {
+        // `learned` shrinks: the current record's start stays within it.
+        self.record_start = self.record_start.min(start);
         for (key, _, before) in self.learned.drain(start..).rev() {
             match before {
                 Some(fact) => self.facts.insert(key, fact),
@@ -143,10 +146,7 @@ impl Recall {
     /// Puts facts the store holds into the cache (learning nothing).
     pub fn insert(&mut self, facts: impl IntoIterator<Item = (FactKey, Fact)>) {
         for (key, fact) in facts {
-            if self.facts.len() >= MAX_FACTS && !self.facts.contains_key(&key) {
-                self.facts.clear();
-            }
-            self.facts.insert(key, fact);
+            self.cache(key, fact);
         }
     }
 }

@@ -21,6 +21,7 @@ use utoipa_axum::routes;
 
 use crate::backend::Backend;
 use crate::metrics::{Counter, Metrics};
+use dd0c_api::bearer;
 pub use dd0c_api::ApiError;
 
 /// How many rejection reasons a response lists.
@@ -212,16 +213,6 @@ async fn notification_gauges(backend: &Backend, per_tenant: bool) -> String {
         }
     }
     out
-}
-
-/// The bearer token of a request, if it has one.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
 }
 
 async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<u8>, ApiError> {

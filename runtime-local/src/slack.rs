@@ -16,8 +16,7 @@ use axum::Json;
 use chrono::{TimeDelta, Utc};
 use dd0c_notify::render::{ACTION_ACKNOWLEDGE, ACTION_MARK_EXPECTED, ACTION_SNOOZE_24H};
 use dd0c_ports::domain::{FeedbackAction, SnoozeScope};
-use dd0c_ports::PortError;
-use dd0c_score::{feedback, ScoreError};
+use dd0c_score::feedback;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
@@ -216,7 +215,7 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<String, A
                     .anomalies
                     .anomaly(tenant, id)
                     .await
-                    .map_err(|e| ApiError::Unavailable(e.to_string()))?
+                    .map_err(|e| ApiError::port("reading an anomaly", e))?
                     .ok_or_else(|| ApiError::NotFound(format!("no anomaly {id}")))?;
                 FeedbackAction::Snooze {
                     scope: SnoozeScope::Actor(anomaly.actor_arn),
@@ -234,11 +233,7 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<String, A
             &by,
             Utc::now(),
         )
-        .await
-        .map_err(|e| match e {
-            ScoreError::Store(PortError::NotFound(what)) => ApiError::NotFound(what),
-            other => ApiError::Unavailable(other.to_string()),
-        })?;
+        .await?;
         applied += 1;
     }
     let done = match action.action_id.as_str() {

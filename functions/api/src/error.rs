@@ -5,6 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use dd0c_ports::PortError;
+use dd0c_score::ScoreError;
 
 /// A failed request.
 #[derive(Debug)]
@@ -44,6 +45,20 @@ impl ApiError {
             other => {
                 tracing::warn!(error = %other, context, "backend failure behind an API request");
                 ApiError::Unavailable("a backend is unavailable; try again shortly".into())
+            }
+        }
+    }
+}
+
+impl From<ScoreError> for ApiError {
+    /// A feedback or scoring call that failed: a store's failure as [`ApiError::port`] maps it;
+    /// contention (other scorers kept winning) as a plain 503.
+    fn from(error: ScoreError) -> Self {
+        match error {
+            ScoreError::Store(port) => ApiError::port("applying feedback", port),
+            contended @ ScoreError::Contended(_) => {
+                tracing::warn!(error = %contended, "feedback lost the baseline race");
+                ApiError::Unavailable("the anomaly's baseline is busy; try again shortly".into())
             }
         }
     }

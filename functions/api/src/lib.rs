@@ -35,7 +35,7 @@ use dd0c_ports::domain::{
 };
 use dd0c_ports::flags::Flags;
 use dd0c_ports::store::{AnomalyFilter, Stores};
-use dd0c_score::{feedback, ScoreError};
+use dd0c_score::feedback;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -71,15 +71,9 @@ impl FromRequestParts<Arc<Api>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, api: &Arc<Api>) -> Result<Self, ApiError> {
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| {
-                ApiError::Unauthorized("an Authorization: Bearer token is required".into())
-            })?;
+        let bearer = bearer(&parts.headers).ok_or_else(|| {
+            ApiError::Unauthorized("an Authorization: Bearer token is required".into())
+        })?;
         api.auth
             .verify(bearer)
             .await
@@ -229,6 +223,16 @@ async fn login(
         token_type: "Bearer",
         expires_in,
     })))
+}
+
+/// The bearer token of a request (`Authorization: Bearer <token>`), if it has one.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
 
 /// A response holding a secret (a token), which no cache may keep.
@@ -407,11 +411,7 @@ async fn act(
         &principal.subject,
         now,
     )
-    .await
-    .map_err(|e| match e {
-        ScoreError::Store(port) => ApiError::from(port),
-        other => ApiError::Unavailable(other.to_string()),
-    })?;
+    .await?;
     anomaly(State(api.clone()), Caller(principal.clone()), Path(id)).await
 }
 

@@ -408,6 +408,20 @@ pub fn is_account_id(id: &str) -> bool {
     id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Longest tenant name.
+pub const MAX_TENANT_NAME: usize = 64;
+
+/// Whether `name` may name a tenant: letters, digits, `-` and `_`, at most [`MAX_TENANT_NAME`].
+/// Tenant names go into wire keys (`tenant#account`, `tenant/ids`) and store keys, so they hold
+/// none of the separators those use.
+pub fn valid_tenant_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_TENANT_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// An AWS account watched for a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {

@@ -11,6 +11,8 @@
 //! - [`store`] — persistence ports split by capability; [`store::ScoreStore::commit`] is the one
 //!   atomic step of the scorer (processed-event record + baselines + anomaly + outbox).
 //! - [`queue`] — FIFO-by-group work queues with visibility timeouts and dead letters.
+//! - [`keys`] — wire keys (queue group and deduplication keys, Slack action values), each
+//!   written by `Display` and read by `FromStr`.
 //! - [`recall`] — what the normalizer learns from one record to price a later one, per tenant.
 //! - [`auth`], [`mail`], [`webhook`], [`archive`], [`flags`], [`clock`] — the remaining ports.
 //! - [`PortError`] — the one error type every port returns.
@@ -21,6 +23,7 @@ pub mod baseline;
 pub mod clock;
 pub mod domain;
 pub mod flags;
+pub mod keys;
 pub mod mail;
 pub mod queue;
 pub mod recall;

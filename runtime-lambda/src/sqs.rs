@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dd0c_adapters_aws::SqsQueue;
+use dd0c_function::{Batches, Settle};
 use dd0c_ports::queue::Delivery;
 use dd0c_ports::PortResult;
 use serde::{Deserialize, Serialize};
@@ -53,16 +54,6 @@ pub struct ItemFailure {
     pub item_identifier: String,
 }
 
-/// A function on queue messages.
-#[async_trait]
-pub trait BatchHandler: Send + Sync {
-    /// Handles a whole batch in one step (all or nothing); `Err` says why it could not, and the
-    /// messages are then handled one by one, which isolates a failure.
-    async fn handle_all(&self, deliveries: &[Delivery]) -> Result<(), String>;
-    /// Handles one message.
-    async fn handle(&self, delivery: &Delivery) -> Result<(), String>;
-}
-
 /// The queues events come from, by ARN, for dead-lettering (looked up once each).
 #[derive(Debug)]
 pub struct SourceQueues {
@@ -88,17 +79,35 @@ impl SourceQueues {
         known.insert(arn.to_owned(), queue.clone());
         Ok(queue)
     }
+}
 
-    async fn dead_letter(
-        &self,
-        record: &SqsRecord,
-        delivery: &Delivery,
-        error: &str,
-    ) -> PortResult<()> {
-        self.queue(&record.event_source_arn)
-            .await?
-            .dead_letter_delivery(delivery, error)
-            .await
+/// Settling in Lambda: the event source mapping deletes what the response does not report, so
+/// only dead-lettering is done here.
+struct FromSqs<'a> {
+    sources: &'a SourceQueues,
+    /// Each delivery's queue ARN, by message id.
+    arns: HashMap<&'a str, &'a str>,
+}
+
+#[async_trait]
+impl Settle for FromSqs<'_> {
+    async fn done(&self, _deliveries: &[&Delivery]) {}
+
+    async fn dead_letter(&self, delivery: &Delivery, error: &str) -> bool {
+        let Some(arn) = self.arns.get(delivery.message_id.as_str()) else {
+            return false;
+        };
+        let moved = match self.sources.queue(arn).await {
+            Ok(queue) => queue.dead_letter_delivery(delivery, error).await,
+            Err(e) => Err(e),
+        };
+        match moved {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(sqs_message = %delivery.message_id, error = %e, "dead-lettering failed; will retry");
+                false
+            }
+        }
     }
 }
 
@@ -127,78 +136,62 @@ fn delivery_of(record: &SqsRecord) -> Result<Delivery, String> {
     })
 }
 
-/// Handles one SQS batch: whole where the handler can, else in order. At the first message that
-/// fails — and is not dead-lettered because this was its last allowed delivery — it stops and
-/// reports that message and every one after it: on a FIFO queue a later message of the group
-/// must not overtake it, and Lambda delivers the reported ones again, in order.
+/// Handles one SQS batch by the batch policy of [`dd0c_function`] and reports the messages to
+/// deliver again: those that failed (and were not dead-lettered on their last allowed delivery)
+/// and those held behind a failure in their group. A record that is not a FIFO delivery is
+/// reported too, with the error logged.
 pub async fn handle_batch(
     event: &SqsEvent,
-    handler: &dyn BatchHandler,
+    function: &dyn Batches,
     sources: &SourceQueues,
     max_receives: u32,
 ) -> BatchResponse {
-    let deliveries: Vec<Result<Delivery, String>> = event.records.iter().map(delivery_of).collect();
-    if deliveries.len() > 1 {
-        let whole: Option<Vec<Delivery>> = deliveries
+    let mut failed = Vec::new();
+    let mut deliveries = Vec::with_capacity(event.records.len());
+    for record in &event.records {
+        match delivery_of(record) {
+            Ok(delivery) => deliveries.push(delivery),
+            Err(error) => {
+                tracing::warn!(sqs_message = %record.message_id, %error, "not a FIFO delivery; it will be delivered again");
+                failed.push(record.message_id.clone());
+            }
+        }
+    }
+    let settle = FromSqs {
+        sources,
+        arns: event
+            .records
             .iter()
-            .map(|d| d.as_ref().ok().cloned())
-            .collect();
-        if let Some(whole) = whole {
-            match handler.handle_all(&whole).await {
-                Ok(()) => return BatchResponse::default(),
-                Err(error) => {
-                    tracing::debug!(%error, "batch not handled whole; one message at a time")
-                }
-            }
+            .map(|r| (r.message_id.as_str(), r.event_source_arn.as_str()))
+            .collect(),
+    };
+    let outcomes = function.run(&deliveries, max_receives, &settle).await;
+    for (delivery, outcome) in deliveries.iter().zip(outcomes) {
+        if outcome.redeliver() {
+            failed.push(delivery.message_id.clone());
         }
     }
-    for (index, (record, delivery)) in event.records.iter().zip(&deliveries).enumerate() {
-        let (error, receives) = match delivery {
-            Ok(delivery) => match handler.handle(delivery).await {
-                Ok(()) => continue,
-                Err(error) => (error, delivery.receive_count),
-            },
-            Err(error) => (error.clone(), u32::MAX),
-        };
-        if receives >= max_receives {
-            if let Ok(delivery) = delivery {
-                match sources.dead_letter(record, delivery, &error).await {
-                    Ok(()) => {
-                        tracing::error!(sqs_message = %record.message_id, receives, %error, "dead-lettered");
-                        continue;
-                    }
-                    Err(e) => {
-                        tracing::warn!(sqs_message = %record.message_id, error = %e, "dead-lettering failed; will retry")
-                    }
-                }
-            }
-        }
-        tracing::warn!(sqs_message = %record.message_id, receives, %error, "failed; this message and the rest of the batch will be delivered again");
-        return BatchResponse {
-            batch_item_failures: event.records[index..]
-                .iter()
-                .map(|r| ItemFailure {
-                    item_identifier: r.message_id.clone(),
-                })
-                .collect(),
-        };
+    BatchResponse {
+        batch_item_failures: failed
+            .into_iter()
+            .map(|item_identifier| ItemFailure { item_identifier })
+            .collect(),
     }
-    BatchResponse::default()
 }
 
-/// Runs `handler` as a Lambda function on SQS batches until the runtime stops it.
-pub async fn run<H: BatchHandler + 'static>(
+/// Runs `function` as a Lambda function on SQS batches until the runtime stops it.
+pub async fn run<F: Batches + 'static>(
     settings: &crate::Settings,
-    handler: H,
+    function: F,
 ) -> Result<(), lambda_runtime::Error> {
     let sources = SourceQueues::new(&settings.aws);
-    let (handler, sources, max_receives) = (&handler, &sources, settings.max_receives);
+    let (function, sources, max_receives) = (&function, &sources, settings.max_receives);
     // Boxed: the runtime's future nests deeply enough to reach rustc's layout query limit
     // inside a binary's `main`, depending on what else is linked.
     Box::pin(lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
             Ok::<_, lambda_runtime::Error>(
-                handle_batch(&event.payload, handler, sources, max_receives).await,
+                handle_batch(&event.payload, function, sources, max_receives).await,
             )
         },
     )))

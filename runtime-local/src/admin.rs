@@ -7,23 +7,24 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use chrono::Utc;
-use dd0c_ingest::handler::{ingest_message, IngestMessage, Ingested};
+use dd0c_ingest::handler::{ingest_messages, IngestMessage, Ingested};
 use dd0c_ingest::normalizers::Normalizers;
 use dd0c_ingest::{Item, Normalizer, PriceCatalog};
-use dd0c_ports::auth::{token_sha256, IngestGrant};
-use dd0c_ports::domain::{Account, CostEvent, Tenant};
+use dd0c_ports::domain::{CostEvent, Tenant};
 use dd0c_ports::store::AnomalyFilter;
 use dd0c_score::{Scored, Scorer};
+
+use dd0c_api::accounts::{onboard, NewAccount};
 
 use crate::backend::Backend;
 use crate::cli::{
     AccountCommand, AnomaliesCommand, DlqCommand, Format, Function, InvokeArgs, PanicArgs,
     SettingsCommand, Switch, TenantCommand,
 };
-use crate::cli::{UserCommand, UserRole};
+use crate::cli::{BackendArgs, UserCommand, UserRole};
 
-async fn backend() -> Result<Backend> {
-    let backend = Backend::from_env().await?;
+async fn backend(args: &BackendArgs) -> Result<Backend> {
+    let backend = Backend::from_args(args).await?;
     if backend.pool.is_none() {
         eprintln!("dd0c-cost: DATABASE_URL is not set: this command runs on an empty in-memory store and keeps nothing");
     }
@@ -38,31 +39,27 @@ async fn existing_tenant(backend: &Backend, tenant: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn migrate() -> Result<ExitCode> {
+pub async fn migrate(args: &BackendArgs) -> Result<ExitCode> {
     // The schema's owner migrates; the application may connect as a role that owns nothing.
-    let owner = std::env::var("DD0C_OWNER_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    let url = match owner {
-        Some(url) => url,
-        None => std::env::var("DATABASE_URL")
-            .context("migrate needs DATABASE_URL (e.g. postgres://user:pass@host:5432/dd0c)")?,
-    };
-    Backend::postgres(&url, 2).await?;
+    let url = args
+        .owner_database_url
+        .as_ref()
+        .or(args.database_url.as_ref())
+        .context("migrate needs DATABASE_URL (e.g. postgres://user:pass@host:5432/dd0c)")?;
+    Backend::postgres(url, 2).await?;
     println!("migrated");
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn tenant(command: TenantCommand) -> Result<ExitCode> {
+pub async fn tenant(args: &BackendArgs, command: TenantCommand) -> Result<ExitCode> {
     let TenantCommand::Add { name } = command;
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        bail!("tenant name {name:?} must be letters, digits, '-' and '_'");
+    if !dd0c_ports::domain::valid_tenant_name(&name) {
+        bail!(
+            "tenant name {name:?} must be letters, digits, '-' and '_', at most {} of them",
+            dd0c_ports::domain::MAX_TENANT_NAME
+        );
     }
-    backend()
+    backend(args)
         .await?
         .stores
         .tenants
@@ -75,7 +72,7 @@ pub async fn tenant(command: TenantCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn account(command: AccountCommand) -> Result<ExitCode> {
+pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<ExitCode> {
     let (tenant, account_id, name) = match command {
         AccountCommand::Add {
             tenant,
@@ -83,7 +80,7 @@ pub async fn account(command: AccountCommand) -> Result<ExitCode> {
             name,
         } => (tenant, account_id, name),
         AccountCommand::Remove { tenant, account_id } => {
-            let backend = backend().await?;
+            let backend = backend(args).await?;
             backend
                 .stores
                 .tenants
@@ -93,48 +90,26 @@ pub async fn account(command: AccountCommand) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     };
-    if !dd0c_ports::domain::is_account_id(&account_id) {
-        bail!("--account-id {account_id:?} is not a 12-digit AWS account id");
-    }
-    let backend = backend().await?;
+    let backend = backend(args).await?;
     existing_tenant(&backend, &tenant).await?;
-    backend
-        .stores
-        .tenants
-        .add_account(&Account {
-            role_arn: None,
-            external_id: None,
-            tenant: tenant.clone(),
-            account_id: account_id.clone(),
-            name,
-            created_at: Utc::now(),
-        })
-        .await?;
-    let token = dd0c_api::accounts::new_ingest_token();
-    let hash = token_sha256(&token);
-    backend
-        .stores
-        .tokens
-        .add_token(
-            &IngestGrant {
-                tenant: tenant.clone(),
-                account_id: account_id.clone(),
-            },
-            &hash,
-        )
-        .await?;
-    println!("tenant={tenant} account_id={account_id}");
-    println!("ingest_token={token}");
+    let new = NewAccount {
+        account_id,
+        name,
+        role_arn: None,
+    };
+    let added = onboard(&backend.stores, &tenant, new).await?;
+    println!("tenant={tenant} account_id={}", added.account.account_id);
+    println!("ingest_token={}", added.ingest_token);
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn anomalies(command: AnomaliesCommand) -> Result<ExitCode> {
+pub async fn anomalies(args: &BackendArgs, command: AnomaliesCommand) -> Result<ExitCode> {
     let AnomaliesCommand::List {
         tenant,
         format,
         limit,
     } = command;
-    let backend = backend().await?;
+    let backend = backend(args).await?;
     let page = backend
         .stores
         .anomalies
@@ -155,12 +130,12 @@ pub async fn anomalies(command: AnomaliesCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn invoke(args: InvokeArgs) -> Result<ExitCode> {
-    let bytes =
-        std::fs::read(&args.event).with_context(|| format!("reading {}", args.event.display()))?;
-    let backend = backend().await?;
-    let origin = args.event.display().to_string();
-    match args.function {
+pub async fn invoke(args: &BackendArgs, given: InvokeArgs) -> Result<ExitCode> {
+    let bytes = std::fs::read(&given.event)
+        .with_context(|| format!("reading {}", given.event.display()))?;
+    let backend = backend(args).await?;
+    let origin = given.event.display().to_string();
+    match given.function {
         Function::Ingest => {
             let normalizers =
                 Normalizers::new(PriceCatalog::bundled(), backend.stores.recall.clone());
@@ -171,22 +146,20 @@ pub async fn invoke(args: InvokeArgs) -> Result<ExitCode> {
             });
             for text in records {
                 let message = IngestMessage {
-                    tenant: args.tenant.clone(),
+                    tenant: given.tenant.clone(),
                     record: serde_json::value::RawValue::from_string(text)?,
                 };
-                match ingest_message(
-                    &normalizers,
-                    backend.score_queue.as_ref(),
-                    &serde_json::to_string(&message)?,
-                )
-                .await
+                match ingest_messages(&normalizers, backend.score_queue.as_ref(), &[&message])
+                    .await
+                    .map(|mut ingested| ingested.pop())
                 {
-                    Ok(Ingested::Priced(events)) => {
+                    Ok(Some(Ingested::Priced(events))) => {
                         for event in &events {
                             println!("{}", serde_json::to_string(event)?);
                         }
                     }
-                    Ok(Ingested::Skipped(reason)) => eprintln!("skipped: {reason:?}"),
+                    Ok(Some(Ingested::Skipped(reason))) => eprintln!("skipped: {reason:?}"),
+                    Ok(None) => {}
                     Err(e) => eprintln!("failed: {e}"),
                 }
             }
@@ -200,7 +173,7 @@ pub async fn invoke(args: InvokeArgs) -> Result<ExitCode> {
             let event: CostEvent = match serde_json::from_slice(&bytes) {
                 Ok(event) => event,
                 Err(_) => {
-                    let mut normalizer = Normalizer::new(PriceCatalog::bundled(), &args.tenant);
+                    let mut normalizer = Normalizer::new(PriceCatalog::bundled(), &given.tenant);
                     match normalizer.normalize_record(&String::from_utf8_lossy(&bytes), &origin, 0) {
                         Item::Cost(mut events) if !events.is_empty() => events.remove(0),
                         other => bail!("{origin} is neither a cost event nor a priced CloudTrail record ({other:?})"),
@@ -217,8 +190,8 @@ pub async fn invoke(args: InvokeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn dlq(command: DlqCommand) -> Result<ExitCode> {
-    let backend = backend().await?;
+pub async fn dlq(args: &BackendArgs, command: DlqCommand) -> Result<ExitCode> {
+    let backend = backend(args).await?;
     match command {
         DlqCommand::List { queue } => {
             for dead in backend.queue(&queue)?.dead_letters(1000).await? {
@@ -247,8 +220,8 @@ pub async fn dlq(command: DlqCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn settings(command: SettingsCommand) -> Result<ExitCode> {
-    let backend = backend().await?;
+pub async fn settings(args: &BackendArgs, command: SettingsCommand) -> Result<ExitCode> {
+    let backend = backend(args).await?;
     let tenant = match &command {
         SettingsCommand::Show { tenant } | SettingsCommand::Set { tenant, .. } => tenant.clone(),
     };
@@ -276,23 +249,23 @@ pub async fn settings(command: SettingsCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn panic(args: PanicArgs) -> Result<ExitCode> {
-    if std::env::var("DD0C_REDIS_URL").map_or(true, |u| u.is_empty()) {
+pub async fn panic(args: &BackendArgs, given: PanicArgs) -> Result<ExitCode> {
+    if args.redis_url.is_none() {
         bail!("panic mode is shared with the running dispatchers through Redis: set DD0C_REDIS_URL (as they have it)");
     }
-    let backend = backend().await?;
-    existing_tenant(&backend, &args.tenant).await?;
-    let on = args.state == Switch::On;
-    backend.flags.set_panic_mode(&args.tenant, on).await?;
+    let backend = backend(args).await?;
+    existing_tenant(&backend, &given.tenant).await?;
+    let on = given.state == Switch::On;
+    backend.flags.set_panic_mode(&given.tenant, on).await?;
     if on {
         println!(
             "panic=on tenant={}: notifications are held until `dd0c-cost panic off`",
-            args.tenant
+            given.tenant
         );
     } else {
         println!(
             "panic=off tenant={}: held notifications go out now",
-            args.tenant
+            given.tenant
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -301,7 +274,7 @@ pub async fn panic(args: PanicArgs) -> Result<ExitCode> {
 /// The shortest password `user add` accepts.
 const MIN_PASSWORD_CHARS: usize = 12;
 
-pub async fn user(command: UserCommand) -> Result<ExitCode> {
+pub async fn user(args: &BackendArgs, command: UserCommand) -> Result<ExitCode> {
     let UserCommand::Add {
         tenant,
         email,
@@ -310,7 +283,7 @@ pub async fn user(command: UserCommand) -> Result<ExitCode> {
     if !dd0c_ports::mail::is_address(&email) {
         bail!("--email {email:?} is not an e-mail address");
     }
-    let backend = backend().await?;
+    let backend = backend(args).await?;
     existing_tenant(&backend, &tenant).await?;
     let password = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         rpassword::prompt_password(format!("Password for {email}: "))?

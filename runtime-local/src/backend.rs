@@ -1,6 +1,7 @@
-//! Which adapters back the process: Postgres (+ pgmq) when `DATABASE_URL` is set, else the
-//! embedded in-memory default; Redis flags when `DD0C_REDIS_URL` is set, else in-process ones;
-//! SMTP mail when `DD0C_SMTP_URL` is set (with `DD0C_MAIL_FROM`), else no e-mail.
+//! Which adapters back the process, from [`BackendArgs`]: Postgres (+ pgmq) when `DATABASE_URL`
+//! is set, else the embedded in-memory default; Redis flags when `DD0C_REDIS_URL` is set, else
+//! in-process ones; SMTP mail when `DD0C_SMTP_URL` is set (with `DD0C_MAIL_FROM`), else no
+//! e-mail.
 
 use std::sync::Arc;
 
@@ -15,6 +16,8 @@ use dd0c_ports::mail::Mail;
 use dd0c_ports::queue::Queue;
 use dd0c_ports::store::Stores;
 use dd0c_ports::webhook::Webhook;
+
+use crate::cli::BackendArgs;
 
 /// The queue of admitted CloudTrail records.
 pub const INGEST_QUEUE: &str = "ingest";
@@ -122,44 +125,34 @@ impl Backend {
         })
     }
 
-    /// Postgres when `DATABASE_URL` is set, else memory; then the flags and mail the
-    /// environment configures.
-    pub async fn from_env() -> Result<Backend> {
-        let backend = match env("DATABASE_URL") {
+    /// The backend `args` configure: Postgres when a database URL is given, else memory; then
+    /// Redis flags and SMTP mail where given. The one place a backend is built from settings.
+    pub async fn from_args(args: &BackendArgs) -> Result<Backend> {
+        let mut backend = match &args.database_url {
             Some(url) => {
-                let connections = match env("DD0C_DB_CONNECTIONS") {
-                    Some(text) => parse_connections(&text)?,
-                    None => default_connections(),
-                };
-                Self::postgres_as(&url, env("DD0C_OWNER_DATABASE_URL").as_deref(), connections)
-                    .await?
+                let connections = args.db_connections.unwrap_or_else(default_connections);
+                Self::postgres_as(url, args.owner_database_url.as_deref(), connections).await?
             }
             None => Self::memory()?,
         };
-        backend.with_env_channels().await
-    }
-
-    /// Redis flags from `DD0C_REDIS_URL` and SMTP mail from `DD0C_SMTP_URL` +
-    /// `DD0C_MAIL_FROM`, where set.
-    pub async fn with_env_channels(mut self) -> Result<Backend> {
-        if let Some(url) = env("DD0C_REDIS_URL") {
-            self.flags = Arc::new(
-                RedisFlags::connect(&url)
+        if let Some(url) = &args.redis_url {
+            backend.flags = Arc::new(
+                RedisFlags::connect(url)
                     .await
                     .context("connecting to DD0C_REDIS_URL")?,
             );
-            self.description.push_str("; flags in Redis");
+            backend.description.push_str("; flags in Redis");
         }
-        if let Some(url) = env("DD0C_SMTP_URL") {
-            let from = env("DD0C_MAIL_FROM").context(
+        if let Some(url) = &args.smtp_url {
+            let from = args.mail_from.as_deref().context(
                 "DD0C_MAIL_FROM must be set with DD0C_SMTP_URL: the sender of alert e-mail",
             )?;
-            self.mail = Some(Arc::new(
-                SmtpMail::new(&url, &from).map_err(anyhow::Error::msg)?,
+            backend.mail = Some(Arc::new(
+                SmtpMail::new(url, from).map_err(anyhow::Error::msg)?,
             ));
-            self.description.push_str("; mail over SMTP");
+            backend.description.push_str("; mail over SMTP");
         }
-        Ok(self)
+        Ok(backend)
     }
 
     /// Whether the backend answers.
@@ -169,7 +162,16 @@ impl Backend {
             None => true,
         }
     }
+}
 
+#[async_trait::async_trait]
+impl dd0c_api::operations::Readiness for Backend {
+    async fn ready(&self) -> bool {
+        Backend::ready(self).await
+    }
+}
+
+impl Backend {
     /// The queues by name.
     pub fn queue(&self, name: &str) -> Result<Arc<dyn Queue>> {
         match name {
@@ -190,34 +192,12 @@ pub fn default_connections() -> u32 {
     u32::try_from(cpus * 2).unwrap_or(u32::MAX).clamp(4, 16)
 }
 
-fn parse_connections(text: &str) -> Result<u32> {
-    match text.parse::<u32>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => anyhow::bail!(
-            "DD0C_DB_CONNECTIONS={text:?}: expected a number of connections, 1 or more"
-        ),
-    }
-}
-
-/// A non-empty environment variable.
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn connections_come_from_a_positive_count_and_bad_values_name_the_variable() {
-        assert_eq!(parse_connections("12").expect("a count"), 12);
-        for bad in ["0", "-3", "many", "4.5"] {
-            let error = parse_connections(bad).expect_err(bad).to_string();
-            assert!(
-                error.contains("DD0C_DB_CONNECTIONS") && error.contains(bad),
-                "{error}"
-            );
-        }
+    fn the_default_connection_count_stays_within_its_bounds() {
         assert!((4..=16).contains(&default_connections()));
     }
 }

@@ -8,6 +8,38 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+/// Where state lives and how alerts leave: every command that touches the backend reads these.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BackendArgs {
+    /// Postgres (queues on pgmq); unset: the embedded in-memory store, which keeps nothing.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The schema owner's connection: migrations run through it and DATABASE_URL may then be a
+    /// role that owns nothing, so row-level security applies to it.
+    #[arg(
+        long,
+        global = true,
+        env = "DD0C_OWNER_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub owner_database_url: Option<String>,
+    /// Postgres connections per process [default: two per CPU, from 4 to 16].
+    #[arg(long, global = true, env = "DD0C_DB_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_connections: Option<u32>,
+    /// Redis for panic mode and circuit breakers shared by every replica; unset: in-process.
+    #[arg(long, global = true, env = "DD0C_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// SMTP server for alert e-mail (smtp://user:pass@host:port, ?tls=none|starttls|tls);
+    /// unset: no e-mail.
+    #[arg(long, global = true, env = "DD0C_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of alert e-mail (required with DD0C_SMTP_URL).
+    #[arg(long, global = true, env = "DD0C_MAIL_FROM")]
+    pub mail_from: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,9 +138,9 @@ pub struct PanicArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Roles to run, comma-separated: api, ingest, score, notify, scheduler (default: all).
-    #[arg(long, default_value = "", env = "DD0C_ROLES")]
-    pub role: String,
+    /// Roles to run, comma-separated [default: all].
+    #[arg(long, value_enum, value_delimiter = ',', env = "DD0C_ROLES")]
+    pub role: Vec<crate::serve::Role>,
     /// Address of the HTTP API.
     #[arg(long, default_value = "127.0.0.1:8080", env = "DD0C_LISTEN")]
     pub listen: String,

@@ -1,44 +1,16 @@
-//! A queue consumer: receive a batch and hand it to the function whole where it can take it
-//! (one commit for the lot); otherwise — or when that fails — run each group's messages in order
-//! (different groups concurrently), acknowledge successes, stop a group at its first failure (its
-//! later messages come back after the visibility timeout, still in order), and dead-letter a
-//! message whose handler has failed on its `max_receives`-th delivery.
+//! A queue consumer: receives batches from a pgmq (or memory) queue and runs a function on each
+//! by the one batch policy of [`dd0c_function`]; settling here means acknowledging on the queue,
+//! dead-lettering on it, and counting in the metrics.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use dd0c_api::metrics::{Counter, Metrics};
+use dd0c_function::{Batches, Outcome, Settle};
 use dd0c_ports::queue::{Delivery, Queue};
 use dd0c_ports::{PortError, PortResult};
 use tokio_util::sync::CancellationToken;
-
-use crate::metrics::{Counter, Metrics};
-
-/// One function run on queue messages.
-#[async_trait]
-pub trait Handler: Send + Sync {
-    /// The function's name (metrics, logs).
-    fn name(&self) -> &'static str;
-    /// Handles one message; an error leaves it for redelivery.
-    async fn handle(&self, delivery: &Delivery) -> Result<Handled, String>;
-
-    /// Handles a whole receive, all or nothing, where the function can do that in fewer round
-    /// trips than message by message (groups in order, as [`Handler::handle`] would one by
-    /// one). `None`: nothing was done — a message failed, or the batch could not commit as a
-    /// whole — and the consumer handles each message on its own, which isolates the failure.
-    async fn handle_all(&self, _deliveries: &[Delivery]) -> Option<Handled> {
-        None
-    }
-}
-
-/// What became of a handled message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handled {
-    /// Done; the consumer acknowledges it.
-    Done,
-    /// Done, and already removed from its queue in the handler's own transaction.
-    Acknowledged,
-}
 
 /// How a consumer reads its queue.
 #[derive(Debug, Clone, Copy)]
@@ -74,115 +46,33 @@ impl Default for ConsumerConfig {
     }
 }
 
-/// A handler bound to its queue.
+/// A function bound to its queue.
 #[derive(Clone)]
 #[allow(missing_debug_implementations)]
 pub struct Consumer {
     pub queue: Arc<dyn Queue>,
-    pub handler: Arc<dyn Handler>,
+    pub function: Arc<dyn Batches>,
     pub config: ConsumerConfig,
     pub metrics: Arc<Metrics>,
 }
 
 impl Consumer {
-    /// Receives one batch and processes it completely; returns how many messages it received.
+    /// Receives one batch and settles it completely (see [`dd0c_function::run_batch`]);
+    /// returns how many messages it received.
     pub async fn try_execute_batch(&self) -> PortResult<usize> {
         let deliveries = self
             .queue
             .receive(self.config.batch, self.config.visibility)
             .await?;
-        let count = deliveries.len();
-        if count > 1 && self.try_handle_all(&deliveries).await {
-            return Ok(count);
-        }
-        let mut groups: Vec<Vec<&Delivery>> = Vec::new();
-        for delivery in &deliveries {
-            match groups
-                .iter_mut()
-                .find(|g| g[0].group_key == delivery.group_key)
-            {
-                Some(group) => group.push(delivery),
-                None => groups.push(vec![delivery]),
-            }
-        }
-        futures_util::future::join_all(groups.into_iter().map(|group| self.process_group(group)))
-            .await;
-        Ok(count)
-    }
-
-    /// The batch path: whether the handler did the whole receive at once.
-    async fn try_handle_all(&self, deliveries: &[Delivery]) -> bool {
-        let name = self.handler.name();
-        let started = Instant::now();
-        let Some(handled) = self.handler.handle_all(deliveries).await else {
-            return false;
+        let settle = OnQueue {
+            queue: self.queue.as_ref(),
+            metrics: &self.metrics,
+            name: self.function.name(),
         };
-        let elapsed = started.elapsed();
-        for _ in deliveries {
-            self.metrics.observe(name, elapsed);
-        }
-        self.metrics
-            .count(Counter::Processed, name, deliveries.len() as u64);
-        if handled == Handled::Done {
-            let receipts: Vec<String> = deliveries.iter().map(|d| d.receipt.clone()).collect();
-            // A receipt that went stale meanwhile was redelivered, and the idempotent handler
-            // will find that delivery's work done.
-            if let Err(e) = self.queue.ack_all(&receipts).await {
-                tracing::warn!(function = name, error = %e, "acknowledgement failed; the messages will be redelivered");
-            }
-        }
-        true
-    }
-
-    async fn process_group(&self, group: Vec<&Delivery>) {
-        for delivery in group {
-            if !self.process(delivery).await {
-                break;
-            }
-        }
-    }
-
-    /// Handles one message; whether it succeeded.
-    async fn process(&self, delivery: &Delivery) -> bool {
-        let name = self.handler.name();
-        let started = Instant::now();
-        let outcome = self.handler.handle(delivery).await;
-        self.metrics.observe(name, started.elapsed());
-        match outcome {
-            Ok(Handled::Acknowledged) => {
-                self.metrics.count(Counter::Processed, name, 1);
-                true
-            }
-            Ok(Handled::Done) => {
-                self.metrics.count(Counter::Processed, name, 1);
-                match self.queue.ack(&delivery.receipt).await {
-                    // Already archived by the handler's own commit, or redelivered elsewhere,
-                    // where the idempotent handler will find it done.
-                    Ok(()) | Err(PortError::Conflict(_)) => {}
-                    Err(e) => {
-                        tracing::warn!(function = name, message = %delivery.message_id, error = %e, "acknowledgement failed; the message will be redelivered")
-                    }
-                }
-                true
-            }
-            Err(error) => {
-                self.metrics.count(Counter::Failed, name, 1);
-                if delivery.receive_count >= self.config.max_receives {
-                    match self.queue.dead_letter(&delivery.receipt, &error).await {
-                        Ok(()) => {
-                            self.metrics.count(Counter::DeadLettered, name, 1);
-                            tracing::error!(function = name, message = %delivery.message_id, receives = delivery.receive_count, %error, "dead-lettered");
-                        }
-                        Err(e) => {
-                            tracing::warn!(function = name, message = %delivery.message_id, error = %e, "dead-lettering failed; will retry")
-                        }
-                    }
-                } else {
-                    tracing::warn!(function = name, message = %delivery.message_id, receives = delivery.receive_count, %error, "handler failed; will retry");
-                }
-                false
-            }
-        }
+        self.function
+            .run(&deliveries, self.config.max_receives, &settle)
+            .await;
+        Ok(deliveries.len())
     }
 
     /// Consumes until `shutdown`, finishing the batch in hand. Backend outages are waited out.
@@ -197,7 +87,7 @@ impl Consumer {
                 }
                 Err(e) => {
                     backoff = (backoff * 2).min(Duration::from_secs(5));
-                    tracing::warn!(function = self.handler.name(), error = %e, retry_in = ?backoff, "queue unavailable");
+                    tracing::warn!(function = self.function.name(), error = %e, retry_in = ?backoff, "queue unavailable");
                     backoff
                 }
             };
@@ -206,5 +96,59 @@ impl Consumer {
                 _ = tokio::time::sleep(pause) => {}
             }
         }
+    }
+}
+
+/// Settling on the consumer's own queue.
+struct OnQueue<'a> {
+    queue: &'a dyn Queue,
+    metrics: &'a Metrics,
+    name: &'static str,
+}
+
+#[async_trait]
+impl Settle for OnQueue<'_> {
+    async fn done(&self, deliveries: &[&Delivery]) {
+        let outcome = match deliveries {
+            [one] => self.queue.ack(&one.receipt).await.map(|()| 1),
+            many => {
+                let receipts: Vec<String> = many.iter().map(|d| d.receipt.clone()).collect();
+                self.queue.ack_all(&receipts).await
+            }
+        };
+        match outcome {
+            // Conflict: already archived by the function's own commit, or redelivered
+            // elsewhere, where the idempotent function will find it done.
+            Ok(_) | Err(PortError::Conflict(_)) => {}
+            Err(e) => {
+                tracing::warn!(function = self.name, error = %e, "acknowledgement failed; the messages will be redelivered")
+            }
+        }
+    }
+
+    async fn dead_letter(&self, delivery: &Delivery, error: &str) -> bool {
+        match self.queue.dead_letter(&delivery.receipt, error).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(function = self.name, message = %delivery.message_id, error = %e, "dead-lettering failed; will retry");
+                false
+            }
+        }
+    }
+
+    fn observe(&self, outcome: &Outcome, messages: usize, took: Duration) {
+        let counter = match outcome {
+            Outcome::Held => return,
+            Outcome::Done | Outcome::Removed => Counter::Processed,
+            Outcome::Retry(_) => Counter::Failed,
+            Outcome::DeadLettered(_) => {
+                self.metrics.count(Counter::DeadLettered, self.name, 1);
+                Counter::Failed
+            }
+        };
+        for _ in 0..messages {
+            self.metrics.observe(self.name, took);
+        }
+        self.metrics.count(counter, self.name, messages as u64);
     }
 }

@@ -10,10 +10,9 @@
 //! - `read` — reading inputs with progress and rejections, shared by both.
 //! - `table` — the human-readable table output.
 //! - `serve_cmd`, `serve` — the local dispatcher: `backend` (Postgres or memory; Redis flags,
-//!   SMTP mail), `http` (the ingress and probes) and `slack` (signed button actions) under
-//!   `server` (the HTTP server with its timeouts and connection cap),
-//!   `consumer` + `handlers` (queue consumers of the `functions/`), the notifier loop,
-//!   `metrics`, and the scheduler (retention, daily digests).
+//!   SMTP mail), the one Router of `functions/api` under `server` (the HTTP server with its
+//!   timeouts and connection cap), `consumer` (pgmq deliveries into the one function contract
+//!   of `dd0c-function`), the notifier loop and the scheduler (retention, daily digests).
 //! - `admin` — migrate, tenants, accounts, anomalies, invoke, dead letters, settings, panic.
 
 pub mod admin;
@@ -21,13 +20,9 @@ pub mod analyze;
 pub mod backend;
 pub mod cli;
 pub mod consumer;
-pub mod handlers;
-pub mod http;
-pub mod metrics;
 pub mod normalize;
 pub mod read;
 pub mod serve;
 pub mod serve_cmd;
 pub mod server;
-pub mod slack;
 pub mod table;

@@ -8,19 +8,20 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = dd0c_cost::cli::Cli::parse();
+    let backend = &cli.backend;
     let result = match cli.command {
         dd0c_cost::cli::Command::Normalize(args) => dd0c_cost::normalize::run(args),
         dd0c_cost::cli::Command::Analyze(args) => dd0c_cost::analyze::run(args),
-        dd0c_cost::cli::Command::Serve(args) => service(dd0c_cost::serve_cmd::serve(args)),
-        dd0c_cost::cli::Command::Migrate => service(dd0c_cost::admin::migrate()),
-        dd0c_cost::cli::Command::Tenant(c) => service(dd0c_cost::admin::tenant(c)),
-        dd0c_cost::cli::Command::Account(c) => service(dd0c_cost::admin::account(c)),
-        dd0c_cost::cli::Command::Anomalies(c) => service(dd0c_cost::admin::anomalies(c)),
-        dd0c_cost::cli::Command::Invoke(args) => service(dd0c_cost::admin::invoke(args)),
-        dd0c_cost::cli::Command::Dlq(c) => service(dd0c_cost::admin::dlq(c)),
-        dd0c_cost::cli::Command::Settings(c) => service(dd0c_cost::admin::settings(c)),
-        dd0c_cost::cli::Command::Panic(args) => service(dd0c_cost::admin::panic(args)),
-        dd0c_cost::cli::Command::User(c) => service(dd0c_cost::admin::user(c)),
+        dd0c_cost::cli::Command::Serve(args) => service(dd0c_cost::serve_cmd::serve(backend, args)),
+        dd0c_cost::cli::Command::Migrate => service(dd0c_cost::admin::migrate(backend)),
+        dd0c_cost::cli::Command::Tenant(c) => service(dd0c_cost::admin::tenant(backend, c)),
+        dd0c_cost::cli::Command::Account(c) => service(dd0c_cost::admin::account(backend, c)),
+        dd0c_cost::cli::Command::Anomalies(c) => service(dd0c_cost::admin::anomalies(backend, c)),
+        dd0c_cost::cli::Command::Invoke(args) => service(dd0c_cost::admin::invoke(backend, args)),
+        dd0c_cost::cli::Command::Dlq(c) => service(dd0c_cost::admin::dlq(backend, c)),
+        dd0c_cost::cli::Command::Settings(c) => service(dd0c_cost::admin::settings(backend, c)),
+        dd0c_cost::cli::Command::Panic(args) => service(dd0c_cost::admin::panic(backend, args)),
+        dd0c_cost::cli::Command::User(c) => service(dd0c_cost::admin::user(backend, c)),
     };
     match result {
         Ok(code) => code,

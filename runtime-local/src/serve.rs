@@ -13,17 +13,20 @@ use dd0c_ingest::PriceCatalog;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, INGEST_QUEUE, SCORE_QUEUE};
 use crate::consumer::{Consumer, ConsumerConfig};
-use crate::handlers::{Ingest, Score};
-use crate::http::{router, App};
-use crate::metrics::{Counter, Metrics};
 use dd0c_adapters_jwt::JwtAuth;
+use dd0c_api::metrics::{Counter, Metrics};
+use dd0c_function::Batches;
+use dd0c_ingest::handler::{Ingest, Source};
 use dd0c_notify::Notifier;
 use dd0c_ports::clock::SystemClock;
+use dd0c_ports::queue::Queue;
+use dd0c_score::function::Score;
+use dd0c_score::Scorer;
 
 /// What a process does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Role {
     /// The HTTP surface.
     Api,
@@ -37,35 +40,39 @@ pub enum Role {
     Scheduler,
 }
 
+/// A role name that is none of [`Role`]'s.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown role {0:?} (roles: api, ingest, score, notify, scheduler)")]
+pub struct UnknownRole(String);
+
 impl FromStr for Role {
-    type Err = String;
+    type Err = UnknownRole;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "api" => Ok(Role::Api),
-            "ingest" => Ok(Role::Ingest),
-            "score" => Ok(Role::Score),
-            "notify" => Ok(Role::Notify),
-            "scheduler" => Ok(Role::Scheduler),
-            other => Err(format!(
-                "unknown role {other:?} (roles: api, ingest, score, notify, scheduler)"
-            )),
-        }
+        <Role as clap::ValueEnum>::from_str(s.trim(), false)
+            .map_err(|_| UnknownRole(s.trim().into()))
+    }
+}
+
+/// The roles given; none means every role.
+pub fn roles(given: &[Role]) -> BTreeSet<Role> {
+    if given.is_empty() {
+        <Role as clap::ValueEnum>::value_variants()
+            .iter()
+            .copied()
+            .collect()
+    } else {
+        given.iter().copied().collect()
     }
 }
 
 /// Parses `api,score`; empty means every role.
-pub fn parse_roles(text: &str) -> Result<BTreeSet<Role>, String> {
-    if text.trim().is_empty() {
-        return Ok([
-            Role::Api,
-            Role::Ingest,
-            Role::Score,
-            Role::Notify,
-            Role::Scheduler,
-        ]
-        .into());
-    }
-    text.split(',').map(Role::from_str).collect()
+pub fn parse_roles(text: &str) -> Result<BTreeSet<Role>, UnknownRole> {
+    let given = text
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(Role::from_str)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(roles(&given))
 }
 
 /// How the dispatcher runs.
@@ -116,8 +123,7 @@ impl ServeConfig {
     }
 }
 
-/// Largest `POST /v1/events` body by default, in bytes.
-pub const DEFAULT_MAX_BODY: usize = 5 << 20;
+pub use dd0c_api::ingest::DEFAULT_MAX_BODY;
 
 /// Everything a dispatcher process runs.
 #[derive(Clone)]
@@ -155,21 +161,31 @@ impl Dispatcher {
 
     /// The ingest function's consumer (tests step it with `try_execute_batch`).
     pub fn ingest_consumer(&self) -> Consumer {
-        let handler = Arc::new(Ingest::new(&self.backend, self.normalizers.clone()));
-        Consumer {
-            queue: self.backend.ingest_queue.clone(),
-            handler,
-            config: self.config.consumer,
-            metrics: self.metrics.clone(),
-        }
+        let backend = &self.backend;
+        let ingest = Ingest::new(
+            self.normalizers.clone(),
+            backend.score_queue.clone(),
+            Source::Admitted,
+        );
+        self.consumer(&backend.ingest_queue, Arc::new(ingest))
     }
 
     /// The score function's consumer.
     pub fn score_consumer(&self) -> Consumer {
-        let handler = Arc::new(Score::new(&self.backend));
+        let stores = &self.backend.stores;
+        let scorer = Scorer::new(
+            stores.score.clone(),
+            stores.anomalies.clone(),
+            stores.settings.clone(),
+        );
+        let score = Score::new(scorer, SCORE_QUEUE);
+        self.consumer(&self.backend.score_queue, Arc::new(score))
+    }
+
+    fn consumer(&self, queue: &Arc<dyn Queue>, function: Arc<dyn Batches>) -> Consumer {
         Consumer {
-            queue: self.backend.score_queue.clone(),
-            handler,
+            queue: queue.clone(),
+            function,
             config: self.config.consumer,
             metrics: self.metrics.clone(),
         }
@@ -188,38 +204,35 @@ impl Dispatcher {
         }
     }
 
-    /// The HTTP router: the ingress, probes and Slack actions, the dashboard API, and the
-    /// OpenAPI 3.1 document of all of them at `GET /openapi.json`.
+    /// The HTTP router: every route of `functions/api` over this backend.
     pub fn router(&self) -> axum::Router {
+        let backend = &self.backend;
         let jwt = Arc::new(self.jwt.clone());
-        let (api, api_spec) = dd0c_api::router(Arc::new(dd0c_api::Api {
-            stores: self.backend.stores.clone(),
-            flags: self.backend.flags.clone(),
-            auth: jwt.clone(),
-            issuer: Some(jwt),
-            throttle: Default::default(),
-            trusted_proxies: self.config.trusted_proxies.clone(),
-        }));
-        let (local, local_spec) = router(Arc::new(App {
-            backend: self.backend.clone(),
-            metrics: self.metrics.clone(),
-            max_body: self.config.max_body,
-            slack_signing_secret: self.config.slack_signing_secret.clone(),
-            metrics_token: self.config.metrics_token.clone(),
-            metrics_tenant_labels: self.config.metrics_tenant_labels,
-            slack_replays: crate::slack::ReplayCache::default(),
+        let mut api =
+            dd0c_api::Api::new(backend.stores.clone(), backend.flags.clone(), jwt.clone());
+        api.issuer = Some(jwt);
+        api.trusted_proxies = self.config.trusted_proxies.clone();
+        api.edge = Some(dd0c_api::ingest::Edge {
             normalizers: self.normalizers.clone(),
-        }));
-        let mut spec = api_spec;
-        spec.merge(local_spec);
-        let spec = Arc::new(crate::http::with_openapi_path(spec));
-        local
-            .merge(api)
-            .route(
-                crate::http::OPENAPI_PATH,
-                axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }),
-            )
-            .layer(axum::middleware::map_response(dd0c_api::finish_response))
+            score_queue: backend.score_queue.clone(),
+            max_body: self.config.max_body,
+        });
+        api.slack = self
+            .config
+            .slack_signing_secret
+            .as_deref()
+            .map(dd0c_api::slack::SlackApp::new);
+        api.operations = dd0c_api::operations::Operations {
+            metrics: self.metrics.clone(),
+            metrics_token: self.config.metrics_token.clone(),
+            tenant_labels: self.config.metrics_tenant_labels,
+            queues: vec![
+                (INGEST_QUEUE.into(), backend.ingest_queue.clone()),
+                (SCORE_QUEUE.into(), backend.score_queue.clone()),
+            ],
+            readiness: Arc::new(backend.clone()),
+        };
+        dd0c_api::app(Arc::new(api))
     }
 
     /// Runs the configured roles until `shutdown`, then finishes the work in hand and returns.
@@ -430,6 +443,7 @@ mod tests {
         assert_eq!(parse_roles("").expect("roles").len(), 5);
         assert!(parse_roles("api,zombie")
             .expect_err("unknown")
+            .to_string()
             .contains("zombie"));
         let at = DateTime::parse_from_rfc3339("2026-03-01T10:17:42Z")
             .expect("time")

@@ -6,21 +6,20 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use dd0c_ingest::handler::{group_key, IngestMessage};
+use dd0c_ingest::handler::IngestMessage;
 use dd0c_ingest::input;
 use dd0c_ingest::PriceCatalog;
 use dd0c_ports::domain::{Account, Tenant, DEFAULT_TENANT};
-use dd0c_ports::queue::OutgoingMessage;
 use dd0c_ports::PortError;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::Backend;
-use crate::cli::ServeArgs;
+use crate::cli::{BackendArgs, ServeArgs};
 use crate::consumer::ConsumerConfig;
-use crate::serve::{parse_roles, terminated, Dispatcher, Role, ServeConfig};
+use crate::serve::{roles, terminated, Dispatcher, Role, ServeConfig};
 
-pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
-    let roles = parse_roles(&args.role).map_err(anyhow::Error::msg)?;
+pub async fn serve(backend_args: &BackendArgs, args: ServeArgs) -> Result<ExitCode> {
+    let roles = roles(&args.role);
     let jwt_secret = args.jwt_secret.clone().filter(|s| !s.is_empty());
     if let Some(why) = jwt_secret
         .as_deref()
@@ -28,11 +27,11 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
     {
         anyhow::bail!(why);
     }
-    let persistent = std::env::var("DATABASE_URL").is_ok_and(|u| !u.is_empty());
+    let persistent = backend_args.database_url.is_some();
     if persistent && roles.contains(&Role::Api) && jwt_secret.is_none() {
         anyhow::bail!("DD0C_JWT_SECRET must be set for the api role on Postgres: dashboard tokens are signed with it (e.g. `openssl rand -hex 32`)");
     }
-    let backend = Backend::from_env().await?;
+    let backend = Backend::from_args(backend_args).await?;
     tracing::info!(backend = %backend.description, roles = ?roles, "dd0c-cost serve starting");
     let catalog = match &args.catalog {
         Some(path) => Arc::new(PriceCatalog::from_path(path)?),
@@ -172,18 +171,10 @@ pub async fn queue_sample(backend: &Backend, dir: &std::path::Path) -> Result<()
         }
     }
     let count = records.len();
-    let mut batch = Vec::with_capacity(count);
-    for record in &records {
-        let body = serde_json::to_string(&IngestMessage {
-            tenant: DEFAULT_TENANT.into(),
-            record: serde_json::value::RawValue::from_string(record.text.clone())?,
-        })?;
-        batch.push(OutgoingMessage {
-            group_key: group_key(DEFAULT_TENANT, &record.account_id),
-            dedup_key: format!("{DEFAULT_TENANT}#{}", record.event_id),
-            body,
-        });
-    }
+    let batch = records
+        .iter()
+        .map(|r| IngestMessage::outgoing(DEFAULT_TENANT, &r.account_id, &r.event_id, &r.text))
+        .collect::<Result<Vec<_>, _>>()?;
     for chunk in batch.chunks(500) {
         backend.ingest_queue.send_batch(chunk.to_vec()).await?;
     }

@@ -363,7 +363,7 @@ async fn two_dispatchers_share_the_work_and_each_tick() {
     assert_matches(&database_url, &want).await;
     let busy = |d: &dd0c_cost::serve::Dispatcher| {
         d.metrics
-            .value(dd0c_cost::metrics::Counter::Processed, "score")
+            .value(dd0c_api::metrics::Counter::Processed, "score")
     };
     assert!(
         busy(&first) > 0 && busy(&second) > 0,
@@ -377,10 +377,10 @@ async fn two_dispatchers_share_the_work_and_each_tick() {
         .expect("count");
     let ran = first
         .metrics
-        .value(dd0c_cost::metrics::Counter::JobRuns, "retention")
+        .value(dd0c_api::metrics::Counter::JobRuns, "retention")
         + second
             .metrics
-            .value(dd0c_cost::metrics::Counter::JobRuns, "retention");
+            .value(dd0c_api::metrics::Counter::JobRuns, "retention");
     assert!(ticks >= 2, "the job ticked: {ticks}");
     assert_eq!(
         ran, ticks as u64,

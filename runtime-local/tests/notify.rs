@@ -204,7 +204,7 @@ async fn alerts_reach_slack_and_the_inbox_once_panic_holds_them_and_buttons_work
         let payload = serde_json::json!({"type": "block_actions", "user": {"id": "U1", "username": "maria"},
             "team": {"id": team}, "actions": [{"action_id": "acknowledge", "value": value}]});
         let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form");
-        let signature = dd0c_cost::slack::sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
+        let signature = dd0c_api::slack::sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
         (body, signature)
     };
     let (elsewhere, elsewhere_signature) = signed_by("TOTHER");

@@ -12,6 +12,7 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use dd0c_ports::auth::{token_sha256, IngestGrant};
 use dd0c_ports::baseline::Baseline;
 use dd0c_ports::domain::Account;
+use dd0c_ports::store::Stores;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -80,23 +81,27 @@ pub fn iam_policy() -> Value {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
-    account_id: String,
+    /// The 12-digit AWS account id.
+    pub account_id: String,
+    /// A human name ("prod").
     #[serde(default)]
-    name: Option<String>,
+    pub name: Option<String>,
+    /// The role dd0c/cost assumes in the account (with the ExternalId returned).
     #[serde(default)]
-    role_arn: Option<String>,
+    pub role_arn: Option<String>,
 }
 
 /// A freshly added account.
 #[derive(Debug, Serialize)]
 pub struct Added {
-    account: Account,
+    /// The account as stored.
+    pub account: Account,
     /// The ExternalId to put in the role's trust policy.
-    external_id: String,
+    pub external_id: String,
     /// The permissions to grant that role.
-    iam_policy: Value,
+    pub iam_policy: Value,
     /// The account's first ingest token (shown once).
-    ingest_token: String,
+    pub ingest_token: String,
 }
 
 #[utoipa::path(get, path = "/v1/accounts", tag = "accounts", responses((status = 200, body = Object)), security(("bearer" = [])))]
@@ -125,51 +130,58 @@ pub(crate) async fn add(
 ) -> Result<Response, ApiError> {
     caller.admin()?;
     let Json(new) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let added = onboard(&api.stores, &caller.0.tenant, new).await?;
+    Ok(crate::no_store((StatusCode::CREATED, Json(added))))
+}
+
+/// Onboards an account for `tenant` — the API's `POST /v1/accounts` and the CLI's `account add`
+/// alike: checks the request, generates the ExternalId here (a client never chooses it), stores
+/// the account and its first ingest token, and returns what the customer needs to finish.
+pub async fn onboard(stores: &Stores, tenant: &str, new: NewAccount) -> Result<Added, ApiError> {
     check_account_id(&new.account_id)?;
     if let Some(arn) = &new.role_arn {
-        let valid = arn.starts_with("arn:aws:iam::")
-            && arn.split(':').nth(4) == Some(new.account_id.as_str())
-            && arn
-                .split(':')
-                .nth(5)
-                .is_some_and(|r| r.starts_with("role/"));
-        if !valid {
-            return Err(ApiError::BadRequest(format!(
-                "role_arn {arn:?} is not a role of account {}",
-                new.account_id
-            )));
-        }
+        check_role_arn(arn, &new.account_id)?;
     }
     let external_id = new_external_id();
     let account = Account {
-        tenant: caller.0.tenant.clone(),
+        tenant: tenant.to_owned(),
         account_id: new.account_id,
         name: new.name,
         created_at: Utc::now(),
         role_arn: new.role_arn,
         external_id: Some(external_id.clone()),
     };
-    api.stores.tenants.add_account(&account).await?;
+    stores.tenants.add_account(&account).await?;
     let ingest_token = new_ingest_token();
-    api.stores
+    let grant = IngestGrant {
+        tenant: account.tenant.clone(),
+        account_id: account.account_id.clone(),
+    };
+    stores
         .tokens
-        .add_token(
-            &IngestGrant {
-                tenant: account.tenant.clone(),
-                account_id: account.account_id.clone(),
-            },
-            &token_sha256(&ingest_token),
-        )
+        .add_token(&grant, &token_sha256(&ingest_token))
         .await?;
-    Ok(crate::no_store((
-        StatusCode::CREATED,
-        Json(Added {
-            account,
-            external_id,
-            iam_policy: iam_policy(),
-            ingest_token,
-        }),
-    )))
+    Ok(Added {
+        account,
+        external_id,
+        iam_policy: iam_policy(),
+        ingest_token,
+    })
+}
+
+/// A role ARN must name a role of the account being added.
+fn check_role_arn(arn: &str, account_id: &str) -> Result<(), ApiError> {
+    let mut parts = arn.split(':');
+    let valid = arn.starts_with("arn:aws:iam::")
+        && parts.nth(4) == Some(account_id)
+        && parts.next().is_some_and(|r| r.starts_with("role/"));
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "role_arn {arn:?} is not a role of account {account_id}"
+        )))
+    }
 }
 
 #[utoipa::path(delete, path = "/v1/accounts/{account_id}", tag = "accounts", params(("account_id" = String, Path)), responses((status = 204), (status = 404)), security(("bearer" = [])))]

@@ -7,28 +7,38 @@ use axum::Json;
 use dd0c_ports::PortError;
 use dd0c_score::ScoreError;
 
-/// A failed request.
-#[derive(Debug)]
+/// A failed request; `Display` is the detail the caller reads.
+#[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 401: no or invalid credentials.
+    #[error("{0}")]
     Unauthorized(String),
     /// 403: valid credentials, not allowed.
+    #[error("{0}")]
     Forbidden(String),
     /// 404: nothing of the caller's tenant under this name.
+    #[error("{0}")]
     NotFound(String),
     /// 409: it exists already.
+    #[error("{0}")]
     Conflict(String),
     /// 408: the request did not arrive in time.
+    #[error("{0}")]
     Timeout(String),
     /// 413.
+    #[error("{0}")]
     TooLarge(String),
     /// 400: the request is malformed; the detail names where.
+    #[error("{0}")]
     BadRequest(String),
     /// 415.
+    #[error("{0}")]
     UnsupportedMedia(String),
     /// 429: too many failed sign-ins; retry after the given seconds.
+    #[error("{0}")]
     TooManyRequests(String, u64),
     /// 503: a backend does not answer.
+    #[error("{0}")]
     Unavailable(String),
 }
 

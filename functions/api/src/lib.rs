@@ -1,22 +1,30 @@
 //! # dd0c-api
 //!
-//! The dashboard API: one axum [`Router`] served by the local dispatcher (and, in the cloud, by
-//! `lambda-api`). Every route but sign-in takes a bearer token, and every store call takes the
-//! caller's tenant from that token — never from the request — so one tenant cannot name
-//! another's data: it gets 404 or an empty list.
+//! Every HTTP route of dd0c/cost: one axum [`Router`] ([`app`]) that the local dispatcher and
+//! `lambda-api` both mount as it is. Dashboard routes take a bearer token, and every store call
+//! takes the caller's tenant from that token — never from the request — so one tenant cannot
+//! name another's data: it gets 404 or an empty list. Push ingestion takes an account's ingest
+//! token; Slack actions a Slack signature.
 //!
 //! Map:
-//! - [`router`] — the routes (`/v1/auth/login`, `/v1/me`, `/v1/anomalies…`, `/v1/accounts…`,
-//!   `/v1/tokens/…`, `/v1/baselines`, `/v1/costs`, `/v1/settings`, `/v1/panic`).
-//! - [`accounts`] — onboarding (server-side ExternalId, the IAM policy), ingest tokens,
-//!   baselines and the cost time series.
+//! - [`router`] — the routes and the OpenAPI document generated from the same handlers;
+//!   [`app`] adds `/openapi.json` and the response finishing both runtimes use.
+//! - [`accounts`] — onboarding (server-side ExternalId, the IAM policy; the CLI calls the same
+//!   [`accounts::onboard`]), ingest tokens, baselines and the cost time series.
+//! - [`ingest`] — `POST /v1/events`: pushed CloudTrail priced on arrival.
+//! - [`slack`] — `POST /v1/slack/actions`: the alert buttons, signed by Slack.
+//! - [`operations`] — `/healthz`, `/readyz`, `/metrics`; [`metrics`] — the counters.
 //! - [`passwords`] — argon2id hashing at OWASP's minimum, upgraded on sign-in.
 //! - [`throttle`] — failed sign-ins per e-mail and per address.
 //! - [`ApiError`] — failures as problem details, mapped in one place.
 
 pub mod accounts;
 pub mod client;
+pub mod ingest;
+pub mod metrics;
+pub mod operations;
 pub mod passwords;
+pub mod slack;
 pub mod throttle;
 
 mod error;
@@ -61,6 +69,30 @@ pub struct Api {
     pub throttle: throttle::Throttle,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// Push ingestion (`POST /v1/events`); `None`: 404.
+    pub edge: Option<ingest::Edge>,
+    /// The Slack app of the alert buttons (`POST /v1/slack/actions`); `None`: 404.
+    pub slack: Option<slack::SlackApp>,
+    /// Probes and metrics.
+    pub operations: operations::Operations,
+}
+
+impl Api {
+    /// The API over `stores` and `flags`, verifying tokens with `auth`; no local sign-in, push
+    /// ingestion or Slack app until set, and operations at their defaults.
+    pub fn new(stores: Stores, flags: Arc<dyn Flags>, auth: Arc<dyn Auth>) -> Self {
+        Api {
+            stores,
+            flags,
+            auth,
+            issuer: None,
+            throttle: Default::default(),
+            trusted_proxies: Default::default(),
+            edge: None,
+            slack: None,
+            operations: Default::default(),
+        }
+    }
 }
 
 /// The authenticated caller of a route.
@@ -95,6 +127,11 @@ impl Caller {
 /// cannot be served without being described.
 pub fn router(api: Arc<Api>) -> (Router, utoipa::openapi::OpenApi) {
     let (router, spec) = OpenApiRouter::with_openapi(document())
+        .routes(routes!(ingest::post_events))
+        .routes(routes!(slack::actions))
+        .routes(routes!(operations::healthz))
+        .routes(routes!(operations::readyz))
+        .routes(routes!(operations::metrics))
         .routes(routes!(login))
         .routes(routes!(me))
         .routes(routes!(anomalies))
@@ -109,7 +146,20 @@ pub fn router(api: Arc<Api>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(settings, put_settings))
         .routes(routes!(panic, put_panic))
         .split_for_parts();
-    (router.with_state(api), spec)
+    (router.with_state(api), operations::with_openapi_path(spec))
+}
+
+/// What both runtimes serve: every route, the OpenAPI 3.1 document of all of them at
+/// `GET /openapi.json`, and every response finished by [`finish_response`].
+pub fn app(api: Arc<Api>) -> Router {
+    let (router, spec) = router(api);
+    let spec = Arc::new(spec);
+    router
+        .route(
+            operations::OPENAPI_PATH,
+            axum::routing::get(move || async move { Json(spec.as_ref().clone()) }),
+        )
+        .layer(axum::middleware::map_response(finish_response))
 }
 
 /// The document's header: title, version, the bearer scheme.

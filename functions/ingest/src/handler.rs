@@ -1,15 +1,25 @@
-//! The ingest function: one queued CloudTrail record in, its cost events out to the score queue.
-//! The same function serves the local dispatcher (pgmq) and Lambda (SQS).
+//! The ingest function: queued CloudTrail records in, their cost events out to the score queue,
+//! with the raw messages archived first where an archive is configured. The same function runs
+//! in the local dispatcher (records the HTTP edge admitted, or the demo sample) and on Lambda
+//! (EventBridge envelopes); [`Source`] says which a queue carries.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use dd0c_function::{FunctionError, Handled, QueueFunction, Received};
+use dd0c_ports::archive::Archive;
 use dd0c_ports::domain::CostEvent;
-use dd0c_ports::queue::{OutgoingMessage, Queue};
+use dd0c_ports::keys::{DedupKey, GroupKey};
+use dd0c_ports::queue::{Delivery, OutgoingMessage, Queue};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::normalizers::Normalizers;
 use crate::{Item, SkipReason};
 
-/// A record admitted by the ingress, queued for the ingest function.
+/// A record queued for the ingest function with the tenant it belongs to.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct IngestMessage {
     /// The tenant the record belongs to (from the ingest token that admitted it).
@@ -18,16 +28,32 @@ pub struct IngestMessage {
     pub record: Box<RawValue>,
 }
 
-/// The group of an account's messages: every queue keeps one account's events in order.
-pub fn group_key(tenant: &str, account_id: &str) -> String {
-    format!("{tenant}#{account_id}")
+impl IngestMessage {
+    /// The ingest-queue message of `record` for `tenant`: grouped by account, deduplicated by
+    /// the record's event id.
+    pub fn outgoing(
+        tenant: &str,
+        account_id: &str,
+        event_id: &str,
+        record: &str,
+    ) -> Result<OutgoingMessage, serde_json::Error> {
+        let message = IngestMessage {
+            tenant: tenant.to_owned(),
+            record: RawValue::from_string(record.to_owned())?,
+        };
+        Ok(OutgoingMessage {
+            group_key: GroupKey::new(tenant, account_id).to_string(),
+            dedup_key: DedupKey::new(tenant, event_id).to_string(),
+            body: serde_json::to_string(&message)?,
+        })
+    }
 }
 
 /// The score-queue message of a cost event: grouped by account, deduplicated by event id.
 pub fn score_message(event: &CostEvent) -> Result<OutgoingMessage, serde_json::Error> {
     Ok(OutgoingMessage {
-        group_key: group_key(&event.tenant, &event.account_id),
-        dedup_key: format!("{}#{}", event.tenant, event.event_id),
+        group_key: GroupKey::new(&event.tenant, &event.account_id).to_string(),
+        dedup_key: DedupKey::new(&event.tenant, &event.event_id).to_string(),
         body: serde_json::to_string(event)?,
     })
 }
@@ -41,45 +67,202 @@ pub enum Ingested {
     Skipped(SkipReason),
 }
 
-/// Normalizes one queued record with its tenant's normalizer and sends its cost events to the
-/// score queue in one atomic batch. Errors (a malformed message, an invalid record, a queue
-/// failure) leave the message for redelivery and, in the end, the dead letters.
-pub async fn ingest_message(
-    normalizers: &Normalizers,
-    score_queue: &dyn Queue,
-    body: &str,
-) -> Result<Ingested, String> {
-    let mut ingested = ingest_messages(normalizers, score_queue, &[body]).await?;
-    ingested
-        .pop()
-        .ok_or_else(|| "ingesting produced no outcome".to_owned())
+/// What an ingest queue carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// [`IngestMessage`]s: records an edge admitted with their tenant.
+    Admitted,
+    /// EventBridge events (`{"account", "detail": <CloudTrail record>, …}`) grouped by
+    /// [`GroupKey`], whose tenant the group names and whose account must be the event's.
+    EventBridge,
 }
 
-/// [`ingest_message`] for several queued records, all or nothing: every record normalizes and
-/// all their cost events go to the score queue in one atomic batch, or nothing is sent and the
-/// error names the first record that failed (by its position in `bodies`). Each tenant's records
-/// are priced in one call of its normalizer, in their order.
+/// The part of an EventBridge event ingest reads.
+#[derive(Debug, Deserialize)]
+struct Envelope<'a> {
+    account: String,
+    #[serde(borrow)]
+    detail: &'a RawValue,
+}
+
+/// The ingest function.
+#[allow(missing_debug_implementations)]
+pub struct Ingest {
+    normalizers: Arc<Normalizers>,
+    score_queue: Arc<dyn Queue>,
+    source: Source,
+    archive: Option<Arc<dyn Archive>>,
+}
+
+impl Ingest {
+    /// Reads `source` messages and sends cost events to `score_queue`.
+    pub fn new(normalizers: Arc<Normalizers>, score_queue: Arc<dyn Queue>, source: Source) -> Self {
+        Ingest {
+            normalizers,
+            score_queue,
+            source,
+            archive: None,
+        }
+    }
+
+    /// Keeps each batch's messages as received in `archive` before ingesting them.
+    pub fn archiving(mut self, archive: Arc<dyn Archive>) -> Self {
+        self.archive = Some(archive);
+        self
+    }
+
+    /// Keeps the batch's bodies as received, one JSON-lines object per tenant under
+    /// `raw/{tenant}/{yyyy/mm/dd/hh}/{first message id}.jsonl`.
+    async fn archive(
+        &self,
+        archive: &dyn Archive,
+        batch: &[Received<'_, IngestMessage>],
+    ) -> Result<(), FunctionError> {
+        let now = Utc::now();
+        let mut by_tenant: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for received in batch {
+            by_tenant
+                .entry(&received.message.tenant)
+                .or_default()
+                .push(&received.delivery.body);
+        }
+        for (tenant, bodies) in by_tenant {
+            let key = format!(
+                "raw/{tenant}/{}/{}.jsonl",
+                now.format("%Y/%m/%d/%H"),
+                batch[0].delivery.message_id
+            );
+            let mut lines = bodies.join("\n");
+            lines.push('\n');
+            archive
+                .put(&key, lines.as_bytes())
+                .await
+                .map_err(FunctionError::port("archiving the raw events"))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl QueueFunction for Ingest {
+    type Message = IngestMessage;
+
+    fn name(&self) -> &'static str {
+        "ingest"
+    }
+
+    fn decode(&self, delivery: &Delivery) -> Result<IngestMessage, FunctionError> {
+        match self.source {
+            Source::Admitted => serde_json::from_str(&delivery.body).map_err(|e| {
+                FunctionError::malformed(delivery, format!("not an ingest message: {e}"))
+            }),
+            Source::EventBridge => from_envelope(delivery),
+        }
+    }
+
+    async fn handle_all(
+        &self,
+        batch: &[Received<'_, IngestMessage>],
+    ) -> Result<Handled, FunctionError> {
+        if let Some(archive) = &self.archive {
+            self.archive(archive.as_ref(), batch).await?;
+        }
+        let messages: Vec<&IngestMessage> = batch.iter().map(|r| &r.message).collect();
+        ingest_messages(&self.normalizers, self.score_queue.as_ref(), &messages).await?;
+        Ok(Handled::Done)
+    }
+
+    async fn handle(
+        &self,
+        message: &Received<'_, IngestMessage>,
+    ) -> Result<Handled, FunctionError> {
+        let one = Received {
+            delivery: message.delivery,
+            message: IngestMessage {
+                tenant: message.message.tenant.clone(),
+                record: message.message.record.clone(),
+            },
+        };
+        self.handle_all(std::slice::from_ref(&one)).await
+    }
+}
+
+/// The ingest message of an EventBridge event: its group names the tenant, and must name the
+/// event's account.
+fn from_envelope(delivery: &Delivery) -> Result<IngestMessage, FunctionError> {
+    let envelope: Envelope = serde_json::from_str(&delivery.body).map_err(|e| {
+        FunctionError::malformed(
+            delivery,
+            format!("not an EventBridge event with a detail: {e}"),
+        )
+    })?;
+    let group: GroupKey = delivery
+        .group_key
+        .parse()
+        .map_err(|e| FunctionError::malformed(delivery, e))?;
+    if group.account_id != envelope.account {
+        return Err(FunctionError::malformed(
+            delivery,
+            format!(
+                "the event's account {} is not the group's account {}",
+                envelope.account, group.account_id
+            ),
+        ));
+    }
+    Ok(IngestMessage {
+        tenant: group.tenant,
+        record: envelope.detail.to_owned(),
+    })
+}
+
+/// Why queued records could not be ingested.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// A record is invalid (named by its position among the messages when there are several).
+    #[error("{at}invalid record: field {field}: {reason}")]
+    Invalid {
+        /// `message N: ` or nothing.
+        at: String,
+        /// The field at fault.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A cost event could not be encoded for the score queue.
+    #[error("encoding a cost event: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// The normalizer answered for fewer records than it was given.
+    #[error("message {0} was not priced")]
+    Unpriced(usize),
+    /// The recall store or the score queue failed.
+    #[error("{what}: {source}")]
+    Port {
+        /// What was being done.
+        what: &'static str,
+        /// The port's error.
+        source: dd0c_ports::PortError,
+    },
+}
+
+impl From<IngestError> for FunctionError {
+    fn from(error: IngestError) -> Self {
+        match error {
+            IngestError::Port { what, source } => FunctionError::Port { what, source },
+            other => FunctionError::Invalid(other.to_string()),
+        }
+    }
+}
+
+/// Ingests queued records, all or nothing: every record normalizes and all their cost events go
+/// to the score queue in one atomic batch, or nothing is sent and the error names the first
+/// record that failed (by its position in `messages`). Each tenant's records are priced in one
+/// call of its normalizer, in their order.
 pub async fn ingest_messages(
     normalizers: &Normalizers,
     score_queue: &dyn Queue,
-    bodies: &[&str],
-) -> Result<Vec<Ingested>, String> {
-    let at = |index: usize, e: String| {
-        if bodies.len() == 1 {
-            e
-        } else {
-            format!("message {index}: {e}")
-        }
-    };
-    let messages = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, body)| {
-            serde_json::from_str::<IngestMessage>(body)
-                .map_err(|e| at(i, format!("not an ingest message: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let items = price_by_tenant(normalizers, &messages).await?;
+    messages: &[&IngestMessage],
+) -> Result<Vec<Ingested>, IngestError> {
+    let items = price_by_tenant(normalizers, messages).await?;
     let mut ingested = Vec::with_capacity(items.len());
     let mut outgoing = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
@@ -87,18 +270,20 @@ pub async fn ingest_messages(
             Item::Cost(events) => Ingested::Priced(events),
             Item::Skipped(reason) => Ingested::Skipped(reason),
             Item::Rejected(rejection) => {
-                return Err(at(
-                    index,
-                    format!(
-                        "invalid record: field {}: {}",
-                        rejection.field, rejection.reason
-                    ),
-                ))
+                return Err(IngestError::Invalid {
+                    at: if messages.len() == 1 {
+                        String::new()
+                    } else {
+                        format!("message {index}: ")
+                    },
+                    field: rejection.field.to_string(),
+                    reason: rejection.reason.to_string(),
+                })
             }
         };
         if let Ingested::Priced(events) = &item {
             for event in events {
-                outgoing.push(score_message(event).map_err(|e| e.to_string())?);
+                outgoing.push(score_message(event)?);
             }
         }
         ingested.push(item);
@@ -106,7 +291,10 @@ pub async fn ingest_messages(
     score_queue
         .send_batch(outgoing)
         .await
-        .map_err(|e| format!("sending to the score queue: {e}"))?;
+        .map_err(|source| IngestError::Port {
+            what: "sending to the score queue",
+            source,
+        })?;
     Ok(ingested)
 }
 
@@ -114,8 +302,8 @@ pub async fn ingest_messages(
 /// messages' order.
 async fn price_by_tenant(
     normalizers: &Normalizers,
-    messages: &[IngestMessage],
-) -> Result<Vec<Item>, String> {
+    messages: &[&IngestMessage],
+) -> Result<Vec<Item>, IngestError> {
     let mut tenants: Vec<(&str, Vec<usize>)> = Vec::new();
     for (index, message) in messages.iter().enumerate() {
         match tenants.iter_mut().find(|(t, _)| *t == message.tenant) {
@@ -132,13 +320,17 @@ async fn price_by_tenant(
         let priced = normalizers
             .normalize_records(tenant, texts)
             .await
-            .map_err(|e| format!("pricing with what the tenant's records taught: {e}"))?;
+            .map_err(|source| IngestError::Port {
+                what: "pricing with what the tenant's records taught",
+                source,
+            })?;
         for (index, item) in indices.into_iter().zip(priced) {
             items[index] = Some(item);
         }
     }
     items
         .into_iter()
-        .map(|item| item.ok_or_else(|| "a message was not priced".to_owned()))
+        .enumerate()
+        .map(|(index, item)| item.ok_or(IngestError::Unpriced(index)))
         .collect()
 }

@@ -4,6 +4,7 @@
 use std::sync::OnceLock;
 
 use dd0c_ports::domain::{actor_name, format_usd, Anomaly, Severity};
+use dd0c_ports::keys::ActionValue;
 use dd0c_ports::mail::Email;
 use minijinja::Environment;
 use serde::Serialize;
@@ -155,14 +156,16 @@ impl Alert<'_> {
 
     /// The value carried by the buttons: `tenant/id,id,…`.
     fn button_value(&self) -> String {
-        let tenant = self.first().map(|a| a.tenant.as_str()).unwrap_or_default();
-        let ids: Vec<&str> = self
-            .anomalies
-            .iter()
-            .take(MAX_IDS_PER_BUTTON)
-            .map(|a| a.anomaly_id.as_str())
-            .collect();
-        format!("{tenant}/{}", ids.join(","))
+        ActionValue {
+            tenant: self.first().map(|a| a.tenant.clone()).unwrap_or_default(),
+            anomaly_ids: self
+                .anomalies
+                .iter()
+                .take(MAX_IDS_PER_BUTTON)
+                .map(|a| a.anomaly_id.clone())
+                .collect(),
+        }
+        .to_string()
     }
 
     /// The Slack incoming-webhook payload: Block Kit with the facts, the reasons and the

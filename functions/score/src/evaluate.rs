@@ -71,109 +71,223 @@ fn stats(baseline: &Baseline) -> BaselineStats {
     }
 }
 
-/// What the burst window says about this event.
-struct Burst {
-    quantity: u32,
-    hourly: f64,
-    peak_before: u32,
-    fired: bool,
-}
-
-/// Scores `event` against its kind and account baselines under thresholds `t`.
+/// Scores `event` against its kind and account baselines under thresholds `t`: the policy's
+/// steps in the module doc's order.
 pub fn evaluate(
     event: &CostEvent,
     kind: &Baseline,
     account: &Baseline,
     t: &Thresholds,
 ) -> Evaluation {
-    let priced = event.price_source != PriceSource::Unknown && event.hourly_usd > 0.0;
-    let kind_warm = kind.stats.n >= t.min_samples;
-    let account_warm = account.stats.n >= t.min_samples;
-    let family = event.instance_family();
-    let mut reasons: Vec<Reason> = Vec::new();
-    let mut surprise_points = 0.0;
-    let mut z_strong = false;
+    let facts = Facts::of(event, kind, account, t);
+    let mut surprise = Surprise::default();
+    zscore(&facts, &mut surprise);
+    novelty(&facts, &mut surprise);
+    let mut burst = burst(&facts);
+    let dollars = dollars(&facts, &burst);
+    if dollars.burst_raised {
+        surprise.burst(&facts, &burst);
+    }
+    cold_start(&facts, &dollars, &mut surprise);
+    let severity = severity(&surprise, &dollars, t);
+    let z_fired = surprise.z_fired;
+    let anomaly = severity.map(|severity| raise(&facts, severity, &dollars, surprise));
+    if dollars.burst_raised && anomaly.is_some() {
+        burst.window.alerted = anomaly
+            .as_ref()
+            .map(|a| a.severity)
+            .max(burst.window.alerted);
+    }
+    let (kind, account) = learn(&facts, z_fired && anomaly.is_some(), burst);
+    Evaluation {
+        anomaly,
+        kind,
+        account,
+    }
+}
 
-    // Z-score against the kind's baseline, above the last step already alerted on.
-    let mut z_fired = false;
-    if priced && kind_warm {
-        let sd = kind
-            .stats
-            .sd()
-            .max(t.sd_floor_usd)
-            .max(t.sd_floor_ratio * kind.stats.mean);
-        let z = (event.hourly_usd - kind.stats.mean) / sd;
-        let above_step = event.hourly_usd > kind.alert_ceiling_hourly * (1.0 + t.step_tolerance);
-        if z >= t.z_warning && above_step {
-            z_fired = true;
-            z_strong = z >= t.z_critical;
-            surprise_points += (z / t.z_critical).min(2.0);
-            reasons.push(Reason {
-                signal: Signal::Zscore,
-                observed: round2(z),
-                threshold: Some(t.z_warning),
-                baseline: Some(stats(kind)),
-                detail: explain::zscore_detail(event, kind, z),
-            });
+/// What every step reads: the event, its baselines, the thresholds and what follows from them.
+struct Facts<'a> {
+    event: &'a CostEvent,
+    kind: &'a Baseline,
+    account: &'a Baseline,
+    t: &'a Thresholds,
+    /// The event has a real price.
+    priced: bool,
+    /// The kind's baseline has enough priced events for a Z-score and a burst.
+    kind_warm: bool,
+    /// The account's baseline has enough events for novelty.
+    account_warm: bool,
+    family: Option<&'a str>,
+    window_length: Duration,
+}
+
+impl<'a> Facts<'a> {
+    fn of(
+        event: &'a CostEvent,
+        kind: &'a Baseline,
+        account: &'a Baseline,
+        t: &'a Thresholds,
+    ) -> Self {
+        Facts {
+            event,
+            kind,
+            account,
+            t,
+            priced: event.price_source != PriceSource::Unknown && event.hourly_usd > 0.0,
+            kind_warm: kind.stats.n >= t.min_samples,
+            account_warm: account.stats.n >= t.min_samples,
+            family: event.instance_family(),
+            window_length: Duration::minutes(i64::from(t.burst_window_minutes)),
         }
     }
 
-    // Novelty against what the account (and the kind) has seen.
-    let mut novelties = 0;
-    if account_warm {
-        let mut novel = |signal: Signal, observed: f64, detail: String| {
-            novelties += 1;
-            reasons.push(Reason {
-                signal,
-                observed,
-                threshold: None,
-                baseline: None,
-                detail,
-            });
-        };
-        if is_new(&account.actors, &event.actor_arn) {
-            novel(Signal::NewActor, 1.0, explain::new_actor_detail(event));
-        }
-        if is_new(&account.regions, &event.region) {
-            novel(
-                Signal::NewRegion,
-                1.0,
-                format!("first activity in {} for this account", event.region),
-            );
-        }
-        if let Some(f) = family.filter(|f| is_new(&account.instance_families, f)) {
-            novel(
-                Signal::NewInstanceFamily,
-                1.0,
-                format!("instance family {f} never used in this account"),
-            );
-        }
-        if event.resource_type != "unknown" && is_new(&kind.resource_types, &event.resource_type) {
-            novel(
-                Signal::NewResourceType,
-                1.0,
-                explain::new_type_detail(event, kind),
-            );
-        }
-        surprise_points += 0.5 * f64::from(novelties);
-    }
-
-    // Burst: this actor's window of this kind. Windows that closed without alerting teach the
-    // kind what a normal batch is; a burst never raises its own bar.
-    let window_length = Duration::minutes(i64::from(t.burst_window_minutes));
-    let closed = |w: &BurstWindow| {
-        w.entries
+    /// Whether a burst window has no entry inside this event's window any more.
+    fn closed(&self, window: &BurstWindow) -> bool {
+        window
+            .entries
             .iter()
-            .all(|e| event.event_time - e.at >= window_length)
-    };
+            .all(|e| self.event.event_time - e.at >= self.window_length)
+    }
+}
+
+/// The signals that fired, their reasons and surprise points (summed in the policy's order).
+#[derive(Default)]
+struct Surprise {
+    reasons: Vec<Reason>,
+    points: f64,
+    z_fired: bool,
+    z_strong: bool,
+    novelties: u32,
+    burst_raised: bool,
+    cold: bool,
+}
+
+impl Surprise {
+    fn burst(&mut self, facts: &Facts, burst: &Burst) {
+        let t = facts.t;
+        self.burst_raised = true;
+        self.points += 1.0;
+        self.reasons.push(Reason {
+            signal: Signal::Burst,
+            observed: f64::from(burst.quantity),
+            threshold: Some(round2(t.burst_factor * f64::from(burst.peak_before.max(1)))),
+            baseline: None,
+            detail: explain::burst_detail(
+                facts.event,
+                burst.quantity,
+                burst.peak_before,
+                t.burst_window_minutes,
+            ),
+        });
+    }
+
+    /// Something is surprising: any signal, cold start included.
+    fn any(&self) -> bool {
+        self.z_fired || self.novelties > 0 || self.burst_raised || self.cold
+    }
+
+    /// A surprise strong enough to lift info to warning.
+    fn strong(&self) -> bool {
+        self.z_strong || self.novelties >= 2 || self.burst_raised
+    }
+}
+
+/// Step 1a: the Z-score against the kind's baseline, above the last step already alerted on.
+fn zscore(facts: &Facts, surprise: &mut Surprise) {
+    let (event, kind, t) = (facts.event, facts.kind, facts.t);
+    if !(facts.priced && facts.kind_warm) {
+        return;
+    }
+    let sd = kind
+        .stats
+        .sd()
+        .max(t.sd_floor_usd)
+        .max(t.sd_floor_ratio * kind.stats.mean);
+    let z = (event.hourly_usd - kind.stats.mean) / sd;
+    let above_step = event.hourly_usd > kind.alert_ceiling_hourly * (1.0 + t.step_tolerance);
+    if z >= t.z_warning && above_step {
+        surprise.z_fired = true;
+        surprise.z_strong = z >= t.z_critical;
+        surprise.points += (z / t.z_critical).min(2.0);
+        surprise.reasons.push(Reason {
+            signal: Signal::Zscore,
+            observed: round2(z),
+            threshold: Some(t.z_warning),
+            baseline: Some(stats(kind)),
+            detail: explain::zscore_detail(event, kind, z),
+        });
+    }
+}
+
+/// Step 1b: novelty against what the account (and the kind) has seen.
+fn novelty(facts: &Facts, surprise: &mut Surprise) {
+    let (event, kind, account) = (facts.event, facts.kind, facts.account);
+    if !facts.account_warm {
+        return;
+    }
+    let mut novel = Vec::new();
+    if is_new(&account.actors, &event.actor_arn) {
+        novel.push((Signal::NewActor, explain::new_actor_detail(event)));
+    }
+    if is_new(&account.regions, &event.region) {
+        novel.push((
+            Signal::NewRegion,
+            format!("first activity in {} for this account", event.region),
+        ));
+    }
+    if let Some(f) = facts
+        .family
+        .filter(|f| is_new(&account.instance_families, f))
+    {
+        novel.push((
+            Signal::NewInstanceFamily,
+            format!("instance family {f} never used in this account"),
+        ));
+    }
+    if event.resource_type != "unknown" && is_new(&kind.resource_types, &event.resource_type) {
+        novel.push((
+            Signal::NewResourceType,
+            explain::new_type_detail(event, kind),
+        ));
+    }
+    surprise.novelties = novel.len() as u32;
+    surprise.points += 0.5 * f64::from(surprise.novelties);
+    surprise
+        .reasons
+        .extend(novel.into_iter().map(|(signal, detail)| Reason {
+            signal,
+            observed: 1.0,
+            threshold: None,
+            baseline: None,
+            detail,
+        }));
+}
+
+/// What the burst window says about this event, and the window as this event leaves it.
+struct Burst {
+    quantity: u32,
+    hourly: f64,
+    peak_before: u32,
+    fired: bool,
+    /// The kind's largest closed window that did not alert.
+    peak: u32,
+    /// The actor's window with this event in it.
+    window: BurstWindow,
+}
+
+/// Step 1c: this actor's window of this kind. Windows that closed without alerting teach the
+/// kind what a normal batch is; a burst never raises its own bar.
+fn burst(facts: &Facts) -> Burst {
+    let (event, kind, t) = (facts.event, facts.kind, facts.t);
     let peak = kind
         .windows
         .values()
-        .filter(|w| closed(w) && w.alerted.is_none())
+        .filter(|w| facts.closed(w) && w.alerted.is_none())
         .map(window_quantity)
         .fold(kind.peak_window_quantity, u32::max);
     let mut window = match kind.windows.get(&event.actor_arn) {
-        Some(open) if !closed(open) => open.clone(),
+        Some(open) if !facts.closed(open) => open.clone(),
         _ => BurstWindow {
             entries: Vec::new(),
             peak_at_open: peak,
@@ -182,7 +296,7 @@ pub fn evaluate(
     };
     window
         .entries
-        .retain(|e| event.event_time - e.at < window_length);
+        .retain(|e| event.event_time - e.at < facts.window_length);
     window.entries.push(WindowEntry {
         at: event.event_time,
         hourly_usd: event.hourly_usd,
@@ -194,133 +308,164 @@ pub fn evaluate(
         next.quantity = next.quantity.saturating_add(oldest.quantity);
         next.hourly_usd += oldest.hourly_usd;
     }
-    let burst = {
-        let quantity = window_quantity(&window);
-        let hourly: f64 = window.entries.iter().map(|e| e.hourly_usd).sum();
-        let bar = (t.burst_factor * f64::from(window.peak_at_open.max(1)))
-            .max(f64::from(t.burst_min_quantity));
-        let fired = kind_warm && window.entries.len() >= 2 && f64::from(quantity) >= bar;
-        Burst {
-            quantity,
-            hourly,
-            peak_before: window.peak_at_open,
-            fired,
-        }
-    };
+    let quantity = window_quantity(&window);
+    let hourly: f64 = window.entries.iter().map(|e| e.hourly_usd).sum();
+    let bar = (t.burst_factor * f64::from(window.peak_at_open.max(1)))
+        .max(f64::from(t.burst_min_quantity));
+    Burst {
+        quantity,
+        hourly,
+        peak_before: window.peak_at_open,
+        fired: facts.kind_warm && window.entries.len() >= 2 && f64::from(quantity) >= bar,
+        peak,
+        window,
+    }
+}
 
-    // Dollars: the burst's when it raises (once per severity level per window), else the event's.
+/// Step 2: the cost judged and its dollar level.
+struct Dollars {
+    /// The burst raises (once per severity level per window), so its cost is judged.
+    burst_raised: bool,
+    hourly: f64,
+    monthly: f64,
+    quantity: u32,
+    level: Option<Severity>,
+}
+
+/// The burst's dollars when it raises, else the event's.
+fn dollars(facts: &Facts, burst: &Burst) -> Dollars {
+    let (event, t) = (facts.event, facts.t);
     let burst_dollars = dollar_level(burst.hourly, burst.hourly * HOURS_PER_MONTH, t);
-    let burst_raised = priced && burst.fired && burst_dollars > window.alerted;
+    let burst_raised = facts.priced && burst.fired && burst_dollars > burst.window.alerted;
     let (hourly, quantity) = if burst_raised {
         (burst.hourly, burst.quantity)
     } else {
         (event.hourly_usd, event.quantity)
     };
     let monthly = hourly * HOURS_PER_MONTH;
-    let dollars = if priced {
-        dollar_level(hourly, monthly, t)
-    } else {
-        None
-    };
-
-    if burst_raised {
-        surprise_points += 1.0;
-        reasons.push(Reason {
-            signal: Signal::Burst,
-            observed: f64::from(burst.quantity),
-            threshold: Some(round2(t.burst_factor * f64::from(burst.peak_before.max(1)))),
-            baseline: None,
-            detail: explain::burst_detail(
-                event,
-                burst.quantity,
-                burst.peak_before,
-                t.burst_window_minutes,
-            ),
-        });
+    Dollars {
+        burst_raised,
+        hourly,
+        monthly,
+        quantity,
+        level: if facts.priced {
+            dollar_level(hourly, monthly, t)
+        } else {
+            None
+        },
     }
-    let cold = !account_warm && dollars >= Some(Severity::Warning);
-    if cold {
-        surprise_points += 0.5;
-        reasons.push(Reason {
-            signal: Signal::ColdStart,
-            observed: account.stats.n as f64,
-            threshold: Some(t.min_samples as f64),
-            baseline: Some(stats(account)),
-            detail: format!(
-                "this account has fewer than {} priced events, so dollars alone decide",
-                t.min_samples
-            ),
-        });
-    }
+}
 
-    let surprising = z_fired || novelties > 0 || burst_raised || cold;
-    let strong = z_strong || novelties >= 2 || burst_raised;
-    let severity = match (surprising, dollars) {
+/// Step 1d, which needs the dollars: an account still warming up, where dollars alone decide
+/// from warning up.
+fn cold_start(facts: &Facts, dollars: &Dollars, surprise: &mut Surprise) {
+    let (account, t) = (facts.account, facts.t);
+    if facts.account_warm || dollars.level < Some(Severity::Warning) {
+        return;
+    }
+    surprise.cold = true;
+    surprise.points += 0.5;
+    surprise.reasons.push(Reason {
+        signal: Signal::ColdStart,
+        observed: account.stats.n as f64,
+        threshold: Some(t.min_samples as f64),
+        baseline: Some(stats(account)),
+        detail: format!(
+            "this account has fewer than {} priced events, so dollars alone decide",
+            t.min_samples
+        ),
+    });
+}
+
+/// Step 3: the dollar level when something is surprising, info lifted to warning by a strong
+/// surprise; with `combine = or`, a warning-level cost without surprise too.
+fn severity(surprise: &Surprise, dollars: &Dollars, t: &Thresholds) -> Option<Severity> {
+    match (surprise.any(), dollars.level) {
         (_, None) => None,
-        (true, Some(Severity::Info)) if strong => Some(Severity::Warning),
+        (true, Some(Severity::Info)) if surprise.strong() => Some(Severity::Warning),
         (true, level) => level,
         (false, level) if t.combine == Combine::Or && level >= Some(Severity::Warning) => level,
         (false, _) => None,
+    }
+}
+
+/// Step 4: the anomaly, with the dollar reason (from warning up), its score and explanation.
+fn raise(facts: &Facts, severity: Severity, dollars: &Dollars, surprise: Surprise) -> Anomaly {
+    let (event, t) = (facts.event, facts.t);
+    let Surprise {
+        mut reasons,
+        points,
+        burst_raised,
+        ..
+    } = surprise;
+    if let Some(level) = dollars.level.filter(|_| severity >= Severity::Warning) {
+        reasons.push(dollar_reason(level, dollars, t));
+    }
+    let impact = (1.0 + dollars.monthly / t.info_monthly_usd.max(0.01))
+        .log10()
+        .min(4.0);
+    let score = round2(100.0 * ((points.min(3.0) / 3.0) * (impact / 4.0)).sqrt());
+    let mut anomaly = Anomaly {
+        anomaly_id: anomaly_id(&event.tenant, &event.event_id),
+        event_id: event.event_id.clone(),
+        event_time: event.event_time,
+        tenant: event.tenant.clone(),
+        account_id: event.account_id.clone(),
+        region: event.region.clone(),
+        actor_arn: event.actor_arn.clone(),
+        resource_kind: event.resource_kind.clone(),
+        resource_type: event.resource_type.clone(),
+        quantity: dollars.quantity,
+        hourly_usd: round6(dollars.hourly),
+        monthly_usd: round6(dollars.monthly),
+        severity,
+        score,
+        reasons,
+        explanation: String::new(),
+        status: AnomalyStatus::Open,
     };
+    anomaly.explanation = explain::sentence(event, &anomaly, burst_raised);
+    anomaly
+}
 
-    let anomaly = severity.map(|severity| {
-        if let Some(level) = dollars.filter(|_| severity >= Severity::Warning) {
-            let (signal, observed, threshold) = if monthly >= threshold_for(level, t).0 {
-                (Signal::MonthlyUsd, monthly, threshold_for(level, t).0)
-            } else {
-                (Signal::HourlyUsd, hourly, threshold_for(level, t).1)
-            };
-            let detail = format!(
-                "{} crosses the {} threshold of {}",
-                format_usd(observed),
-                level,
-                format_usd(threshold)
-            );
-            reasons.push(Reason {
-                signal,
-                observed: round2(observed),
-                threshold: Some(threshold),
-                baseline: None,
-                detail,
-            });
-        }
-        let impact = (1.0 + monthly / t.info_monthly_usd.max(0.01))
-            .log10()
-            .min(4.0);
-        let score = round2(100.0 * ((surprise_points.min(3.0) / 3.0) * (impact / 4.0)).sqrt());
-        let mut anomaly = Anomaly {
-            anomaly_id: anomaly_id(&event.tenant, &event.event_id),
-            event_id: event.event_id.clone(),
-            event_time: event.event_time,
-            tenant: event.tenant.clone(),
-            account_id: event.account_id.clone(),
-            region: event.region.clone(),
-            actor_arn: event.actor_arn.clone(),
-            resource_kind: event.resource_kind.clone(),
-            resource_type: event.resource_type.clone(),
-            quantity,
-            hourly_usd: round6(hourly),
-            monthly_usd: round6(monthly),
-            severity,
-            score,
-            reasons,
-            explanation: String::new(),
-            status: AnomalyStatus::Open,
-        };
-        anomaly.explanation = explain::sentence(event, &anomaly, burst_raised);
-        anomaly
-    });
+/// The threshold a cost of dollar level `level` crossed: monthly where it did, else hourly.
+fn dollar_reason(level: Severity, dollars: &Dollars, t: &Thresholds) -> Reason {
+    let (signal, observed, threshold) = if dollars.monthly >= threshold_for(level, t).0 {
+        (
+            Signal::MonthlyUsd,
+            dollars.monthly,
+            threshold_for(level, t).0,
+        )
+    } else {
+        (Signal::HourlyUsd, dollars.hourly, threshold_for(level, t).1)
+    };
+    Reason {
+        signal,
+        observed: round2(observed),
+        threshold: Some(threshold),
+        baseline: None,
+        detail: format!(
+            "{} crosses the {} threshold of {}",
+            format_usd(observed),
+            level,
+            format_usd(threshold)
+        ),
+    }
+}
 
-    // Learn from the event whatever was decided.
-    let mut kind_after = kind.clone();
-    let mut account_after = account.clone();
+/// Step 5: learn from the event whatever was decided; the kind remembers the step alerted on
+/// (`z_alerted`) and the actor's window.
+fn learn(facts: &Facts, z_alerted: bool, burst: Burst) -> (Baseline, Baseline) {
+    let event = facts.event;
+    let mut kind_after = facts.kind.clone();
+    let mut account_after = facts.account.clone();
     for baseline in [&mut kind_after, &mut account_after] {
-        if priced {
+        if facts.priced {
             baseline.stats.push(event.hourly_usd);
         }
         remember(&mut baseline.actors, &event.actor_arn);
         remember(&mut baseline.regions, &event.region);
-        if let Some(f) = family {
+        if let Some(f) = facts.family {
             remember(&mut baseline.instance_families, f);
         }
         if event.resource_type != "unknown" {
@@ -332,21 +477,15 @@ pub fn evaluate(
                 .map_or(event.event_time, |u| u.max(event.event_time)),
         );
     }
-    if z_fired && anomaly.is_some() {
+    if z_alerted {
         kind_after.alert_ceiling_hourly = kind_after.alert_ceiling_hourly.max(event.hourly_usd);
     }
-    if burst_raised && anomaly.is_some() {
-        window.alerted = anomaly.as_ref().map(|a| a.severity).max(window.alerted);
-    }
-    kind_after.peak_window_quantity = peak;
-    kind_after.windows.retain(|_, w| !closed(w));
-    kind_after.windows.insert(event.actor_arn.clone(), window);
-
-    Evaluation {
-        anomaly,
-        kind: kind_after,
-        account: account_after,
-    }
+    kind_after.peak_window_quantity = burst.peak;
+    kind_after.windows.retain(|_, w| !facts.closed(w));
+    kind_after
+        .windows
+        .insert(event.actor_arn.clone(), burst.window);
+    (kind_after, account_after)
 }
 
 fn window_quantity(window: &BurstWindow) -> u32 {

@@ -10,11 +10,14 @@
 //! - [`Scorer`] — runs `evaluate` through the store ports exactly once per event: the
 //!   processed-event record, both baselines, the anomaly and its outbox message commit together,
 //!   and a version conflict (another scorer got there first) re-reads and retries.
+//! - [`function`] — the score function of both runtimes: a receive scored in one commit where it
+//!   can, a wake-up for a queue-driven notifier per anomaly raised.
 //! - [`feedback`] — acknowledge, snooze, mark expected (teaches the baseline), resolve.
 //! - `explain` — the reason phrases and the sentence on every anomaly.
 
 pub mod evaluate;
 pub mod feedback;
+pub mod function;
 
 mod explain;
 
@@ -163,16 +166,6 @@ impl Scorer {
     /// and returns [`Scored::Duplicate`].
     pub async fn score(&self, event: &CostEvent) -> Result<Scored, ScoreError> {
         self.score_message(event, None).await
-    }
-
-    /// Scores the cost event in a score-queue message body, consuming the message in the same
-    /// commit where the store can. A body that is not a cost event is an error.
-    pub async fn score_body(&self, body: &str, consumed: &Consumed) -> Result<Scored, String> {
-        let event: CostEvent =
-            serde_json::from_str(body).map_err(|e| format!("not a cost event: {e}"))?;
-        self.score_message(&event, Some(consumed))
-            .await
-            .map_err(|e| e.to_string())
     }
 
     /// Scores a cost event that arrived as the queue message `consumed`, which the store

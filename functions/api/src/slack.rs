@@ -16,12 +16,13 @@ use axum::Json;
 use chrono::{TimeDelta, Utc};
 use dd0c_notify::render::{ACTION_ACKNOWLEDGE, ACTION_MARK_EXPECTED, ACTION_SNOOZE_24H};
 use dd0c_ports::domain::{FeedbackAction, SnoozeScope};
+use dd0c_ports::keys::ActionValue;
 use dd0c_score::feedback;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::http::{ApiError, App};
+use crate::{Api, ApiError};
 
 /// How far a request's timestamp may be from now, in seconds.
 pub const WINDOW_SECONDS: i64 = 300;
@@ -96,6 +97,25 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The Slack app whose buttons post here.
+#[derive(Debug)]
+pub struct SlackApp {
+    /// Its signing secret (`DD0C_SLACK_SIGNING_SECRET`).
+    pub signing_secret: String,
+    /// Requests already seen.
+    pub replays: ReplayCache,
+}
+
+impl SlackApp {
+    /// The app signing with `signing_secret`.
+    pub fn new(signing_secret: &str) -> Self {
+        SlackApp {
+            signing_secret: signing_secret.to_owned(),
+            replays: ReplayCache::default(),
+        }
+    }
+}
+
 /// Signatures seen within the window: a captured request cannot be played again. Per process;
 /// behind a load balancer each replica refuses what it has seen (the timestamp window bounds the
 /// rest).
@@ -154,8 +174,12 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// The Acknowledge / Snooze 24 h / Mark expected buttons of a Slack alert, signed by Slack.
 #[utoipa::path(post, path = "/v1/slack/actions", tag = "notifications", request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "payload=<Slack interaction JSON>"), responses((status = 200, body = Object), (status = 401, description = "Bad, stale or replayed signature"), (status = 404, description = "Not configured")))]
-pub async fn actions(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    match handle(&app, &headers, &body).await {
+pub(crate) async fn actions(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&api, &headers, &body).await {
         Ok(text) => {
             Json(serde_json::json!({"response_type": "ephemeral", "text": text})).into_response()
         }
@@ -163,8 +187,8 @@ pub async fn actions(State(app): State<Arc<App>>, headers: HeaderMap, body: Byte
     }
 }
 
-async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
-    let secret = app.slack_signing_secret.as_deref().ok_or_else(|| {
+async fn handle(api: &Api, headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
+    let slack = api.slack.as_ref().ok_or_else(|| {
         ApiError::NotFound("Slack actions are not configured (DD0C_SLACK_SIGNING_SECRET)".into())
     })?;
     let now = Utc::now().timestamp();
@@ -173,9 +197,17 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<String, A
         header(headers, "x-slack-signature"),
     );
     let unauthorized = |e: Refused| ApiError::Unauthorized(e.to_string());
-    verify(secret.as_bytes(), timestamp, signature, body, now).map_err(unauthorized)?;
+    verify(
+        slack.signing_secret.as_bytes(),
+        timestamp,
+        signature,
+        body,
+        now,
+    )
+    .map_err(unauthorized)?;
     let sent = timestamp.and_then(|t| t.parse().ok()).unwrap_or(now);
-    app.slack_replays
+    slack
+        .replays
         .admit(signature.unwrap_or_default(), sent, now)
         .map_err(unauthorized)?;
 
@@ -187,10 +219,12 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<String, A
         .actions
         .first()
         .ok_or_else(|| ApiError::BadRequest("payload: no action".into()))?;
-    let (tenant, ids) = action.value.split_once('/').ok_or_else(|| {
-        ApiError::BadRequest(format!("action value {:?} is not tenant/ids", action.value))
-    })?;
-    let stores = &app.backend.stores;
+    let ActionValue {
+        tenant,
+        anomaly_ids,
+    } = action.value.parse()?;
+    let tenant = tenant.as_str();
+    let stores = &api.stores;
     // One Slack app may serve many tenants: the value names the tenant, and the workspace the
     // click came from must be the one that tenant bound, so a crafted value acts on nothing
     // else. An unknown tenant reads as one with nothing bound.
@@ -206,7 +240,7 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<String, A
         payload.user.username.as_deref().unwrap_or(&payload.user.id)
     );
     let mut applied = 0;
-    for id in ids.split(',').filter(|id| !id.is_empty()) {
+    for id in &anomaly_ids {
         let feedback_action = match action.action_id.as_str() {
             ACTION_ACKNOWLEDGE => FeedbackAction::Acknowledge,
             ACTION_MARK_EXPECTED => FeedbackAction::MarkExpected,

@@ -1,5 +1,5 @@
-//! The HTTP surface of the dispatcher: `POST /v1/events`, `POST /v1/slack/actions`,
-//! `GET /healthz`, `GET /readyz`, `GET /metrics`. Errors are problem details (RFC 9457), mapped in one place.
+//! `POST /v1/events`: CloudTrail pushed by a customer's shipper, admitted by an account's ingest
+//! token, priced on arrival, its cost events queued for scoring.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -7,45 +7,36 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
+use axum::Json;
 use dd0c_ingest::bounds::MAX_RECORDS_PER_PUSH;
 use dd0c_ingest::handler::score_message;
 use dd0c_ingest::normalizers::Normalizers;
 use dd0c_ingest::{Admitted, Item};
 use dd0c_ports::auth::token_sha256;
-use dd0c_ports::queue::{OutgoingMessage, SendOutcome};
+use dd0c_ports::queue::{OutgoingMessage, Queue, SendOutcome};
 use serde::Serialize;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use crate::backend::Backend;
-use crate::metrics::{Counter, Metrics};
-use dd0c_api::bearer;
-pub use dd0c_api::ApiError;
+use crate::metrics::Counter;
+use crate::{bearer, Api, ApiError};
 
 /// How many rejection reasons a response lists.
 const REASONS_SHOWN: usize = 20;
 
-/// Shared by every request.
+/// Largest `POST /v1/events` body by default, in bytes.
+pub const DEFAULT_MAX_BODY: usize = 5 << 20;
+
+/// What push ingestion needs; an API without it answers `POST /v1/events` with 404 (in the
+/// cloud, CloudTrail arrives through EventBridge instead).
 #[allow(missing_debug_implementations)]
-pub struct App {
-    pub backend: Backend,
-    pub metrics: Arc<Metrics>,
-    /// Largest accepted request body, compressed or not (bytes).
-    pub max_body: usize,
-    /// The Slack app's signing secret; without it `/v1/slack/actions` answers 404.
-    pub slack_signing_secret: Option<String>,
-    /// The bearer token `/metrics` asks for; `None`: open.
-    pub metrics_token: Option<String>,
-    /// Whether metrics name tenants (an operator's choice: a scrape then lists every tenant).
-    pub metrics_tenant_labels: bool,
-    /// Slack requests already seen.
-    pub slack_replays: crate::slack::ReplayCache,
+pub struct Edge {
     /// Prices pushed records on arrival, so only their cost events reach the database; each
     /// tenant's normalizer remembers facts across records (instance types, task sizes), shared
     /// with the ingest function.
     pub normalizers: Arc<Normalizers>,
+    /// Where cost events go.
+    pub score_queue: Arc<dyn Queue>,
+    /// Largest accepted request body, compressed or not (bytes).
+    pub max_body: usize,
 }
 
 /// The answer to an accepted push.
@@ -64,155 +55,6 @@ pub struct Accepted {
     pub rejected: usize,
     /// Why, for the first few.
     pub rejections: Vec<String>,
-}
-
-/// Where the OpenAPI document is served.
-pub const OPENAPI_PATH: &str = "/openapi.json";
-
-/// `spec` with its own path described, the ingest-token scheme declared, as OpenAPI 3.1.
-pub fn with_openapi_path(mut spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
-    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
-    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-    use utoipa::openapi::ResponseBuilder;
-    let operation = OperationBuilder::new()
-        .tag("operations")
-        .summary(Some("This document"))
-        .response("200", ResponseBuilder::new().description("OpenAPI 3.1"))
-        .build();
-    spec.paths.paths.insert(
-        OPENAPI_PATH.into(),
-        PathItem::new(HttpMethod::Get, operation),
-    );
-    let ingest = SecurityScheme::Http(
-        HttpBuilder::new()
-            .scheme(HttpAuthScheme::Bearer)
-            .description(Some("An account's ingest token (dd0c_ing_…)"))
-            .build(),
-    );
-    spec.components
-        .get_or_insert_with(Default::default)
-        .add_security_scheme("ingest_token", ingest);
-    spec
-}
-
-/// The router over `app` and its OpenAPI paths.
-pub fn router(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
-    let (router, spec) = OpenApiRouter::new()
-        .routes(routes!(post_events))
-        .routes(routes!(crate::slack::actions))
-        .routes(routes!(healthz))
-        .routes(routes!(readyz))
-        .routes(routes!(metrics))
-        .split_for_parts();
-    (router.with_state(app), spec)
-}
-
-/// Liveness.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "ok")))]
-async fn healthz() -> &'static str {
-    "ok"
-}
-
-/// Readiness: whether the database answers.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
-async fn readyz(State(app): State<Arc<App>>) -> Response {
-    if app.backend.ready().await {
-        (StatusCode::OK, "ready").into_response()
-    } else {
-        ApiError::Unavailable("the database does not answer".into()).into_response()
-    }
-}
-
-/// Prometheus metrics; with `DD0C_METRICS_TOKEN` set, only for `Authorization: Bearer <it>`.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain"), (status = 401)), security((), ("metrics_token" = [])))]
-async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Some(expected) = &app.metrics_token {
-        // Compared as digests, so the time taken says nothing about the token's characters.
-        let given = bearer(&headers).unwrap_or_default();
-        if token_sha256(given) != token_sha256(expected) {
-            return ApiError::Unauthorized("/metrics needs its bearer token".into())
-                .into_response();
-        }
-    }
-    let mut depths = Vec::new();
-    for (name, queue) in [
-        ("ingest", &app.backend.ingest_queue),
-        ("score", &app.backend.score_queue),
-    ] {
-        if let Ok(d) = queue.depth().await {
-            depths.push((name.to_owned(), d.visible, d.in_flight, d.dead));
-        }
-    }
-    let mut text = app.metrics.render(&depths);
-    text.push_str(&notification_gauges(&app.backend, app.metrics_tenant_labels).await);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
-}
-
-/// Panic mode and open breakers, read at scrape time from the shared flags (what every replica
-/// sees): per tenant and channel when `per_tenant`, else how many tenants are in each state.
-/// Unreadable flags are left out, not guessed.
-async fn notification_gauges(backend: &Backend, per_tenant: bool) -> String {
-    use std::fmt::Write;
-    let Ok(tenants) = backend.stores.tenants.tenants().await else {
-        return String::new();
-    };
-    let now = chrono::Utc::now();
-    let channels = [dd0c_notify::Channel::Slack, dd0c_notify::Channel::Email];
-    let mut panicking = Vec::new();
-    let mut open: Vec<(&str, &str, bool)> = Vec::new();
-    for tenant in &tenants {
-        if let Ok(on) = backend.flags.panic_mode(&tenant.name).await {
-            panicking.push((tenant.name.as_str(), on));
-        }
-        for channel in channels {
-            if let Ok(state) = backend
-                .flags
-                .breaker(&channel.breaker_key(&tenant.name))
-                .await
-            {
-                let is_open = !dd0c_notify::breaker::allows(state.as_ref(), now);
-                open.push((tenant.name.as_str(), channel.as_str(), is_open));
-            }
-        }
-    }
-    let mut out = String::new();
-    if per_tenant {
-        out.push_str("# TYPE dd0c_panic_mode gauge\n");
-        for (tenant, on) in &panicking {
-            let _ = writeln!(
-                out,
-                "dd0c_panic_mode{{tenant=\"{tenant}\"}} {}",
-                u8::from(*on)
-            );
-        }
-        out.push_str("# TYPE dd0c_breaker_open gauge\n");
-        for (tenant, channel, is_open) in &open {
-            let _ = writeln!(
-                out,
-                "dd0c_breaker_open{{tenant=\"{tenant}\",channel=\"{channel}\"}} {}",
-                u8::from(*is_open)
-            );
-        }
-    } else {
-        let in_panic = panicking.iter().filter(|(_, on)| *on).count();
-        let _ = writeln!(
-            out,
-            "# TYPE dd0c_tenants_in_panic_mode gauge\ndd0c_tenants_in_panic_mode {in_panic}"
-        );
-        out.push_str("# TYPE dd0c_breakers_open gauge\n");
-        for channel in channels {
-            let n = open
-                .iter()
-                .filter(|(_, c, is_open)| *is_open && *c == channel.as_str())
-                .count();
-            let _ = writeln!(
-                out,
-                "dd0c_breakers_open{{channel=\"{}\"}} {n}",
-                channel.as_str()
-            );
-        }
-    }
-    out
 }
 
 async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<u8>, ApiError> {
@@ -262,29 +104,33 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<
 /// reads and free changes that make up most of CloudTrail never reach the database, and a
 /// record the normalizer refuses is refused to the pusher, naming the field.
 #[utoipa::path(post, path = "/v1/events", tag = "ingest", request_body(content = Object, description = "CloudTrail: S3 log file, EventBridge envelope, SQS/SNS message, record, array or NDJSON"), responses((status = 202, description = "{accepted, priced, duplicates, skipped, rejected, rejections}", body = Object), (status = 400), (status = 401), (status = 403), (status = 413)), security(("ingest_token" = [])))]
-async fn post_events(
-    State(app): State<Arc<App>>,
+pub(crate) async fn post_events(
+    State(api): State<Arc<Api>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let edge = api.edge.as_ref().ok_or_else(|| {
+        ApiError::NotFound(
+            "push ingestion is not served here: CloudTrail arrives through EventBridge".into(),
+        )
+    })?;
     let token = bearer(&headers).ok_or_else(|| {
         ApiError::Unauthorized("an ingest token is required: Authorization: Bearer <token>".into())
     })?;
-    let grant = app
-        .backend
+    let grant = api
         .stores
         .tokens
         .grant(&token_sha256(token))
         .await
         .map_err(|e| ApiError::port("checking an ingest token", e))?
         .ok_or_else(|| ApiError::Unauthorized("unknown or revoked ingest token".into()))?;
-    let bytes = read_body(body, &headers, app.max_body).await?;
+    let bytes = read_body(body, &headers, edge.max_body).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("the body is empty".into()));
     }
 
     let mut pushed = Pushed::default();
-    for admitted in app
+    for admitted in edge
         .normalizers
         .normalize_account(
             &grant.tenant,
@@ -310,12 +156,12 @@ async fn post_events(
             "a record could not be queued: {e}"
         )));
     }
-    app.metrics.count(
+    api.operations.metrics.count(
         Counter::Rejected,
         "other_account",
         pushed.other_account as u64,
     );
-    app.metrics.count(
+    api.operations.metrics.count(
         Counter::Rejected,
         "invalid",
         (pushed.rejected - pushed.other_account) as u64,
@@ -336,8 +182,7 @@ async fn post_events(
             pushed.other_account, grant.account_id
         )));
     }
-    let outcomes = app
-        .backend
+    let outcomes = edge
         .score_queue
         .send_batch(pushed.messages)
         .await
@@ -346,12 +191,13 @@ async fn post_events(
         .iter()
         .filter(|o| **o == SendOutcome::Duplicate)
         .count();
-    let tenant_label = if app.metrics_tenant_labels {
+    let tenant_label = if api.operations.tenant_labels {
         grant.tenant.as_str()
     } else {
         "all"
     };
-    app.metrics
+    api.operations
+        .metrics
         .count(Counter::Accepted, tenant_label, pushed.accepted as u64);
     Ok((
         StatusCode::ACCEPTED,

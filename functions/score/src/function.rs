@@ -1,0 +1,140 @@
+//! The score function: cost events from the score queue, scored in one commit per receive where
+//! it can, and one wake-up per raised anomaly for a notifier that waits on a queue (Lambda's);
+//! the local notifier polls the outbox, which the commit already filled.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use dd0c_function::{FunctionError, Handled, QueueFunction, Received};
+use dd0c_ports::domain::{Anomaly, CostEvent};
+use dd0c_ports::keys::DedupKey;
+use dd0c_ports::queue::{Delivery, OutgoingMessage, Queue};
+use dd0c_ports::store::Consumed;
+
+use crate::{log_raised, ScoreError, Scored, Scorer};
+
+/// The score function on the queue named `queue`.
+#[allow(missing_debug_implementations)]
+pub struct Score {
+    scorer: Scorer,
+    queue: String,
+    wake: Option<Arc<dyn Queue>>,
+}
+
+impl Score {
+    /// Scores the cost events of the queue named `queue` (the name a store that archives
+    /// consumed messages in its commit knows it by).
+    pub fn new(scorer: Scorer, queue: &str) -> Self {
+        Score {
+            scorer,
+            queue: queue.to_owned(),
+            wake: None,
+        }
+    }
+
+    /// Sends a wake-up to `notify_queue` for each anomaly raised.
+    pub fn waking(mut self, notify_queue: Arc<dyn Queue>) -> Self {
+        self.wake = Some(notify_queue);
+        self
+    }
+
+    /// The delivery as consumed by a scoring commit, where the store archives it there.
+    fn consumed(&self, delivery: &Delivery) -> Option<Consumed> {
+        self.scorer.archives_consumed().then(|| Consumed {
+            queue: self.queue.clone(),
+            receipt: delivery.receipt.clone(),
+        })
+    }
+
+    /// How a committed score leaves its message: removed in the commit where the store can.
+    fn committed(&self) -> Handled {
+        if self.scorer.archives_consumed() {
+            Handled::Removed
+        } else {
+            Handled::Done
+        }
+    }
+
+    /// Logs each raised anomaly and wakes the notifier for it. The outbox already holds them
+    /// (same commit), so a failed wake-up only delays them to the notifier's next scheduled run.
+    async fn raised(&self, raised: &[&Anomaly]) {
+        raised.iter().copied().for_each(log_raised);
+        let Some(queue) = &self.wake else { return };
+        if raised.is_empty() {
+            return;
+        }
+        let wake_ups = raised
+            .iter()
+            .map(|anomaly| OutgoingMessage {
+                group_key: anomaly.tenant.clone(),
+                dedup_key: DedupKey::new(&anomaly.tenant, &anomaly.anomaly_id).to_string(),
+                body:
+                    serde_json::json!({"tenant": anomaly.tenant, "anomaly_id": anomaly.anomaly_id})
+                        .to_string(),
+            })
+            .collect();
+        if let Err(error) = queue.send_batch(wake_ups).await {
+            tracing::warn!(%error, "could not wake the notifier; its schedule will deliver the outbox");
+        }
+    }
+}
+
+impl From<ScoreError> for FunctionError {
+    fn from(error: ScoreError) -> Self {
+        match error {
+            ScoreError::Store(source) => FunctionError::Port {
+                what: "scoring",
+                source,
+            },
+            other => FunctionError::Contended(other.to_string()),
+        }
+    }
+}
+
+#[async_trait]
+impl QueueFunction for Score {
+    type Message = CostEvent;
+
+    fn name(&self) -> &'static str {
+        "score"
+    }
+
+    fn decode(&self, delivery: &Delivery) -> Result<CostEvent, FunctionError> {
+        serde_json::from_str(&delivery.body)
+            .map_err(|e| FunctionError::malformed(delivery, format!("not a cost event: {e}")))
+    }
+
+    async fn handle_all(
+        &self,
+        batch: &[Received<'_, CostEvent>],
+    ) -> Result<Handled, FunctionError> {
+        let consumed: Vec<Option<Consumed>> =
+            batch.iter().map(|r| self.consumed(r.delivery)).collect();
+        let items: Vec<(&CostEvent, Option<&Consumed>)> = batch
+            .iter()
+            .zip(&consumed)
+            .map(|(r, c)| (&r.message, c.as_ref()))
+            .collect();
+        let raised = self.scorer.score_batch(&items).await?.ok_or_else(|| {
+            FunctionError::NotWhole("the batch overlaps earlier or concurrent work".into())
+        })?;
+        self.raised(&raised.iter().flatten().collect::<Vec<_>>())
+            .await;
+        Ok(self.committed())
+    }
+
+    async fn handle(&self, received: &Received<'_, CostEvent>) -> Result<Handled, FunctionError> {
+        let consumed = self.consumed(received.delivery);
+        match self
+            .scorer
+            .score_message(&received.message, consumed.as_ref())
+            .await?
+        {
+            Scored::New(anomaly) => {
+                self.raised(&anomaly.iter().collect::<Vec<_>>()).await;
+                Ok(self.committed())
+            }
+            Scored::Duplicate => Ok(Handled::Done),
+        }
+    }
+}

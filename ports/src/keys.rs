@@ -1,0 +1,170 @@
+//! Wire keys: the strings one part writes and another reads back — a queue message's group and
+//! deduplication keys, the value a Slack alert's buttons carry. Each is a type whose `Display`
+//! writes the wire form and whose `FromStr` reads it, so the format lives in one place.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::PortError;
+
+/// The group of an account's queue messages (`tenant#account`): every queue keeps one account's
+/// events in order, and different accounts' run side by side.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupKey {
+    /// The tenant.
+    pub tenant: String,
+    /// The AWS account.
+    pub account_id: String,
+}
+
+impl GroupKey {
+    /// The group of `account_id`'s messages for `tenant`.
+    pub fn new(tenant: &str, account_id: &str) -> Self {
+        GroupKey {
+            tenant: tenant.to_owned(),
+            account_id: account_id.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for GroupKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.tenant, self.account_id)
+    }
+}
+
+impl FromStr for GroupKey {
+    type Err = PortError;
+
+    /// Tenant names hold no `#` (see [`crate::domain::valid_tenant_name`]); account ids are
+    /// digits.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once('#') {
+            Some((tenant, account_id))
+                if !tenant.is_empty() && !account_id.is_empty() && !account_id.contains('#') =>
+            {
+                Ok(GroupKey::new(tenant, account_id))
+            }
+            _ => Err(PortError::Invalid(format!(
+                "group key {s:?} is not tenant#account"
+            ))),
+        }
+    }
+}
+
+/// A queue message's deduplication key (`tenant#id`): a second send of the same id for the same
+/// tenant within the queue's window is dropped. The id is a cost event's or a CloudTrail
+/// record's event id, or an anomaly id for a notifier wake-up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DedupKey {
+    /// The tenant.
+    pub tenant: String,
+    /// What is sent once.
+    pub id: String,
+}
+
+impl DedupKey {
+    /// The key of `id` for `tenant`.
+    pub fn new(tenant: &str, id: &str) -> Self {
+        DedupKey {
+            tenant: tenant.to_owned(),
+            id: id.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for DedupKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.tenant, self.id)
+    }
+}
+
+impl FromStr for DedupKey {
+    type Err = PortError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once('#') {
+            Some((tenant, id)) if !tenant.is_empty() && !id.is_empty() => {
+                Ok(DedupKey::new(tenant, id))
+            }
+            _ => Err(PortError::Invalid(format!(
+                "deduplication key {s:?} is not tenant#id"
+            ))),
+        }
+    }
+}
+
+/// What a Slack alert's buttons carry (`tenant/id,id,…`): the anomalies a click acts on. The
+/// tenant is checked against the workspace the click came from before anything is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionValue {
+    /// The alert's tenant.
+    pub tenant: String,
+    /// Its anomalies.
+    pub anomaly_ids: Vec<String>,
+}
+
+impl fmt::Display for ActionValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.tenant, self.anomaly_ids.join(","))
+    }
+}
+
+impl FromStr for ActionValue {
+    type Err = PortError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (tenant, ids) = s
+            .split_once('/')
+            .filter(|(tenant, _)| !tenant.is_empty())
+            .ok_or_else(|| PortError::Invalid(format!("action value {s:?} is not tenant/ids")))?;
+        Ok(ActionValue {
+            tenant: tenant.to_owned(),
+            anomaly_ids: ids
+                .split(',')
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_key_reads_back_what_it_writes() {
+        let group = GroupKey::new("acme", "123456789012");
+        assert_eq!(group.to_string(), "acme#123456789012");
+        assert_eq!(group.to_string().parse::<GroupKey>().expect("group"), group);
+
+        let dedup = DedupKey::new("acme", "evt#2");
+        assert_eq!(dedup.to_string(), "acme#evt#2");
+        assert_eq!(dedup.to_string().parse::<DedupKey>().expect("dedup"), dedup);
+
+        let value = ActionValue {
+            tenant: "acme".into(),
+            anomaly_ids: vec!["a1".into(), "a2".into()],
+        };
+        assert_eq!(value.to_string(), "acme/a1,a2");
+        assert_eq!(
+            value.to_string().parse::<ActionValue>().expect("value"),
+            value
+        );
+    }
+
+    #[test]
+    fn malformed_keys_are_refused_with_the_text() {
+        for bad in ["acme", "#1", "acme#", "a#b#c"] {
+            let error = bad.parse::<GroupKey>().expect_err(bad).to_string();
+            assert!(error.contains(bad), "{error}");
+        }
+        for bad in ["acme", "#x", "acme#"] {
+            assert!(bad.parse::<DedupKey>().is_err(), "{bad}");
+        }
+        for bad in ["acme", "/a1"] {
+            assert!(bad.parse::<ActionValue>().is_err(), "{bad}");
+        }
+    }
+}

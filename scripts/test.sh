@@ -13,6 +13,8 @@
 #   $DD0C_TEST_MAILDIR.
 # - The moto AWS emulator (PyPI `moto[server]`, same virtualenv) on port $DD0C_TEST_MOTO_PORT
 #   (55500): $DD0C_TEST_AWS_ENDPOINT.
+# - schemathesis (PyPI, same virtualenv), which the `openapi` tests run against the API:
+#   $DD0C_TEST_SCHEMATHESIS. `scripts/test.sh openapi` runs just those.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Outside the checkout: the postgres user must be able to reach it, and a clone may live under a
@@ -102,13 +104,16 @@ start_redis() {
   say "Redis on 127.0.0.1:$redis_port"
 }
 
-# The virtualenv with aiosmtpd and moto, made or completed when something is missing.
+# The virtualenv with aiosmtpd, moto and schemathesis, made or completed when something is
+# missing.
 python_tools() {
-  if ! "$venv/bin/python" -c "import aiosmtpd, moto" >/dev/null 2>&1; then
-    say "installing aiosmtpd and moto[server] from PyPI into $venv"
+  if ! "$venv/bin/python" -c "import aiosmtpd, moto, schemathesis" >/dev/null 2>&1; then
+    say "installing aiosmtpd, moto[server] and schemathesis from PyPI into $venv"
     [ -x "$venv/bin/pip" ] || python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
-    "$venv/bin/pip" install -q 'aiosmtpd>=1.4' 'moto[server]>=5.1'
+    "$venv/bin/pip" install -q 'aiosmtpd>=1.4' 'moto[server]>=5.1' 'schemathesis==4.32.5'
   fi
+  # The API's OpenAPI test runs it against `dd0c-cost serve`.
+  export DD0C_TEST_SCHEMATHESIS="$venv/bin/schemathesis"
 }
 
 start_moto() {

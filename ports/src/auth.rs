@@ -8,6 +8,7 @@ use crate::PortResult;
 /// What a principal may do within its tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Everything, settings and accounts included.
     Admin,
@@ -17,6 +18,7 @@ pub enum Role {
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Principal {
     /// Stable subject id (user id, token id).
     pub subject: String,

@@ -29,6 +29,7 @@ pub const MAX_WINDOW_ENTRIES: usize = 64;
 /// Numerically stable in one pass; `merge` is Chan et al.'s parallel combination, so a baseline
 /// backfilled from history can be folded into a live one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Welford {
     /// Number of observations.
     pub n: u64,
@@ -82,6 +83,7 @@ impl Welford {
 
 /// Identifies a baseline.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BaselineKey {
     /// The owning tenant.
     pub tenant: String,
@@ -109,6 +111,7 @@ impl BaselineKey {
 
 /// One priced event remembered inside a burst window.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WindowEntry {
     /// Event time.
     pub at: DateTime<Utc>,
@@ -120,6 +123,7 @@ pub struct WindowEntry {
 
 /// One actor's recent events of one kind, for burst detection.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BurstWindow {
     /// The events still inside the window, oldest first.
     pub entries: Vec<WindowEntry>,
@@ -132,6 +136,7 @@ pub struct BurstWindow {
 
 /// Everything the scorer knows about one (tenant, account, kind).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Baseline {
     /// Which baseline.
     pub key: BaselineKey,

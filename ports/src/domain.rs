@@ -67,6 +67,7 @@ pub fn actor_name(arn: &str) -> String {
 /// Where a price came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PriceSource {
     /// Looked up in the price catalog for this exact type and region.
     Catalog,
@@ -160,6 +161,7 @@ pub fn instance_family(resource_type: &str) -> Option<&str> {
 /// How urgent an anomaly is. Ordered: `Info < Warning < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Severity {
     /// Worth a line in the digest.
     Info,
@@ -203,6 +205,7 @@ impl FromStr for Severity {
 /// The signal behind one reason of an anomaly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Signal {
     /// The event's hourly cost is far above this account's baseline for the kind.
     Zscore,
@@ -233,6 +236,7 @@ impl Signal {
 
 /// The statistics of a baseline at the moment a reason was computed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BaselineStats {
     /// Number of priced events folded in.
     pub n: u64,
@@ -244,6 +248,7 @@ pub struct BaselineStats {
 
 /// One structured reason of an anomaly: which signal fired, on what value, against what.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reason {
     /// The signal.
     pub signal: Signal,
@@ -260,6 +265,7 @@ pub struct Reason {
 /// Where an anomaly stands in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AnomalyStatus {
     /// Raised and not acted on.
     Open,
@@ -288,6 +294,7 @@ impl AnomalyStatus {
 
 /// A scored cost event that stands out, with everything needed to explain it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Anomaly {
     /// Derived from the event id, so re-scoring the same event yields the same id in every mode.
     pub anomaly_id: String,
@@ -328,6 +335,7 @@ pub struct Anomaly {
 /// What a person did about an anomaly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum FeedbackAction {
     /// "I've seen it."
     Acknowledge,
@@ -347,6 +355,7 @@ pub enum FeedbackAction {
 /// What a snooze silences, within one tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "by", content = "value", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SnoozeScope {
     /// Everything this actor ARN does.
     Actor(String),
@@ -382,6 +391,7 @@ pub struct Snooze {
 
 /// A recorded piece of feedback: who did what to which anomaly, when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Feedback {
     /// The anomaly acted on.
     pub anomaly_id: String,
@@ -408,6 +418,11 @@ pub fn is_account_id(id: &str) -> bool {
     id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Whether `c` is white space or a control character: what no URL, address or name holds.
+pub fn is_blank(c: char) -> bool {
+    c.is_whitespace() || c.is_control()
+}
+
 /// Longest tenant name.
 pub const MAX_TENANT_NAME: usize = 64;
 
@@ -424,6 +439,7 @@ pub fn valid_tenant_name(name: &str) -> bool {
 
 /// An AWS account watched for a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
     /// The owning tenant.
     pub tenant: String,
@@ -444,6 +460,7 @@ pub struct Account {
 /// Scoring thresholds; tenant-wide, optionally overridden per account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Thresholds {
     /// Dollar floor for any anomaly: below this monthly cost nothing is raised (USD/month).
     pub info_monthly_usd: f64,
@@ -465,6 +482,8 @@ pub struct Thresholds {
     pub combine: Combine,
     /// Priced events a baseline needs before its Z-score and novelty signals count (cold start);
     /// until then dollars alone decide, from the warning thresholds up.
+    #[serde(deserialize_with = "integral")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 1_000_000))]
     pub min_samples: u64,
     /// Floor on the standard deviation in USD/h, so identical routine events do not make a
     /// cent's difference infinitely surprising.
@@ -475,16 +494,78 @@ pub struct Thresholds {
     /// expected) for the baseline, times 1 + this tolerance: one alert per step change.
     pub step_tolerance: f64,
     /// Length of the sliding window for bursts (minutes).
+    #[serde(deserialize_with = "integral")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 10_080))]
     pub burst_window_minutes: u32,
     /// Resources one actor must create of one kind within the window to count as a burst.
+    #[serde(deserialize_with = "integral")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 1_000_000))]
     pub burst_min_quantity: u32,
     /// …and how many times the kind's largest earlier window that must be.
     pub burst_factor: f64,
 }
 
+impl Thresholds {
+    /// The counts within their documented bounds.
+    pub fn validate(&self) -> Result<(), String> {
+        let bounds = [
+            ("min_samples", self.min_samples, 1_000_000),
+            (
+                "burst_window_minutes",
+                u64::from(self.burst_window_minutes),
+                10_080,
+            ),
+            (
+                "burst_min_quantity",
+                u64::from(self.burst_min_quantity),
+                1_000_000,
+            ),
+        ];
+        match bounds.iter().find(|(_, value, most)| value > most) {
+            Some((name, value, most)) => Err(format!("{name} {value} is above {most}")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Reads a JSON integer for an unsigned field, written as an integer or as an integral number
+/// (`10.0`): JSON does not tell them apart, and clients that keep numbers as floats send the
+/// latter.
+pub fn integral<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let whole = match (number.as_u64(), number.as_f64()) {
+        (Some(n), _) => Some(n),
+        (None, Some(f)) if f >= 0.0 && f.fract() == 0.0 && f < 18_446_744_073_709_551_616.0 => {
+            Some(f as u64)
+        }
+        _ => None,
+    };
+    whole.and_then(|n| T::try_from(n).ok()).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "{number} is not a whole number in the field's range"
+        ))
+    })
+}
+
+/// [`integral`] for an optional field.
+pub fn integral_option<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    #[derive(Deserialize)]
+    struct Whole<T: TryFrom<u64>>(#[serde(deserialize_with = "integral")] T);
+    Ok(Option::<Whole<T>>::deserialize(deserializer)?.map(|Whole(n)| n))
+}
+
 /// How dollar and statistical thresholds combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Combine {
     /// Dollar floor AND surprise.
     And,
@@ -517,21 +598,34 @@ impl Default for Thresholds {
 /// A tenant's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Settings {
     /// Tenant-wide thresholds.
     pub thresholds: Thresholds,
     /// Per-account overrides, keyed by AWS account id.
+    #[cfg_attr(feature = "openapi", schema(schema_with = account_thresholds_schema))]
     pub account_thresholds: BTreeMap<String, Thresholds>,
     /// Slack incoming webhook URL.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^https?://[^/\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+        )
+    )]
     pub slack_webhook_url: Option<String>,
     /// The Slack workspace (`team.id`, `T…`) whose alert buttons may act on this tenant's
     /// anomalies; unset, no button does.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^T[A-Z0-9]{0,31}$"))]
     pub slack_team_id: Option<String>,
     /// E-mail recipients.
+    #[cfg_attr(feature = "openapi", schema(inline, value_type = Vec<EmailAddress>))]
     pub email_to: Vec<String>,
     /// Local hour (0–23) at which the daily digest goes out.
+    #[serde(deserialize_with = "integral")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 23))]
     pub digest_hour: u8,
     /// IANA time zone of `digest_hour`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = time_zone_schema))]
     pub digest_time_zone: String,
     /// The least severity posted to Slack.
     pub slack_min_severity: Severity,
@@ -595,8 +689,9 @@ impl Settings {
     }
 
     /// What every stored setting must satisfy: an http(s) Slack URL, a Slack team id, e-mail
-    /// addresses, a digest hour of 0–23.
+    /// addresses, a digest hour of 0–23 in an IANA time zone.
     pub fn validate(&self) -> Result<(), String> {
+        time_zone(&self.digest_time_zone).map_err(|e| format!("digest_time_zone: {e}"))?;
         if let Some(url) = &self.slack_webhook_url {
             if !crate::webhook::is_http_url(url) {
                 return Err(format!("slack_webhook_url {url:?} is not an http(s) URL"));
@@ -617,6 +712,18 @@ impl Settings {
         if let Some(bad) = self.email_to.iter().find(|a| !crate::mail::is_address(a)) {
             return Err(format!("email_to: {bad:?} is not an e-mail address"));
         }
+        if let Some(bad) = self.account_thresholds.keys().find(|a| !is_account_id(a)) {
+            return Err(format!(
+                "account_thresholds: {bad:?} is not a 12-digit AWS account id"
+            ));
+        }
+        for (name, thresholds) in std::iter::once(("thresholds", &self.thresholds)).chain(
+            self.account_thresholds
+                .iter()
+                .map(|(account, t)| (account.as_str(), t)),
+        ) {
+            thresholds.validate().map_err(|e| format!("{name}: {e}"))?;
+        }
         if self.digest_hour > 23 {
             return Err(format!("digest_hour {} is not 0–23", self.digest_hour));
         }
@@ -629,6 +736,46 @@ impl Settings {
             .get(account_id)
             .unwrap_or(&self.thresholds)
     }
+}
+
+/// The IANA time zone `name` (`Europe/Berlin`), or why not.
+pub fn time_zone(name: &str) -> Result<chrono_tz::Tz, String> {
+    name.parse()
+        .map_err(|_| format!("{name:?} is not an IANA time zone (such as Europe/Berlin)"))
+}
+
+/// An e-mail address as [`crate::mail::is_address`] takes it.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(
+    pattern = r"^[^@\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+@[^@\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$"
+)]
+#[allow(dead_code)]
+struct EmailAddress(String);
+
+/// The schema of per-account thresholds: an object keyed by account id.
+#[cfg(feature = "openapi")]
+fn account_thresholds_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let account_id = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^[0-9]{12}$"))
+        .build();
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(account_id))
+        .additional_properties(Some(utoipa::openapi::Ref::from_schema_name("Thresholds")))
+        .build()
+}
+
+/// The schema of a time zone: one of the IANA names.
+#[cfg(feature = "openapi")]
+fn time_zone_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+        .description(Some("An IANA time zone"))
+        .build()
 }
 
 /// A message the scorer leaves for the notifier, written in the same atomic step as its anomaly.

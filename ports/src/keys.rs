@@ -129,6 +129,64 @@ impl FromStr for ActionValue {
     }
 }
 
+/// Where a page of anomalies resumes (`{unix seconds}.{nanoseconds}~{anomaly id}`): after the
+/// anomaly with this event time and id, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// The last listed anomaly's event time.
+    pub event_time: chrono::DateTime<chrono::Utc>,
+    /// Its id.
+    pub anomaly_id: String,
+}
+
+impl Cursor {
+    /// The shape of a cursor, for documents that describe it; [`FromStr`] accepts exactly this.
+    pub const PATTERN: &'static str = r"^[0-9]{1,11}\.[0-9]{9}~[A-Za-z0-9_.:#-]{1,128}$";
+}
+
+/// Whether `id` has the shape of an anomaly id (what [`Cursor::PATTERN`] allows after `~`).
+pub fn is_anomaly_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.:#-".contains(&b))
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{:09}~{}",
+            self.event_time.timestamp(),
+            self.event_time.timestamp_subsec_nanos(),
+            self.anomaly_id
+        )
+    }
+}
+
+impl FromStr for Cursor {
+    type Err = PortError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let malformed = || PortError::Invalid(format!("malformed cursor {s:?}"));
+        let (time, anomaly_id) = s.split_once('~').ok_or_else(malformed)?;
+        let (seconds, nanos) = time.split_once('.').ok_or_else(malformed)?;
+        let digits = |text: &str, range: std::ops::RangeInclusive<usize>| {
+            range.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
+        };
+        if !digits(seconds, 1..=11) || !digits(nanos, 9..=9) || !is_anomaly_id(anomaly_id) {
+            return Err(malformed());
+        }
+        let seconds: i64 = seconds.parse().map_err(|_| malformed())?;
+        let nanos: u32 = nanos.parse().map_err(|_| malformed())?;
+        let event_time = chrono::DateTime::from_timestamp(seconds, nanos).ok_or_else(malformed)?;
+        Ok(Cursor {
+            event_time,
+            anomaly_id: anomaly_id.to_owned(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +223,15 @@ mod tests {
         }
         for bad in ["acme", "/a1"] {
             assert!(bad.parse::<ActionValue>().is_err(), "{bad}");
+        }
+        for bad in [
+            "1.000000000",
+            "1.5~an",
+            "x.000000000~an",
+            "1.000000000~a b",
+            "1.000000000~",
+        ] {
+            assert!(bad.parse::<Cursor>().is_err(), "{bad}");
         }
     }
 }

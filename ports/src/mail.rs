@@ -45,7 +45,7 @@ impl Email {
 pub fn is_address(address: &str) -> bool {
     matches!(address.split_once('@'), Some((local, domain))
         if !local.is_empty() && !domain.is_empty() && !domain.contains('@'))
-        && !address.contains(char::is_whitespace)
+        && !address.contains(crate::domain::is_blank)
 }
 
 /// Sends mail.

@@ -188,24 +188,17 @@ impl AnomalyFilter {
 /// The cursor after `anomaly` in a listing of anomalies (by event time, then id): opaque to
 /// callers, shared by the adapters.
 pub fn anomaly_cursor(anomaly: &Anomaly) -> String {
-    format!(
-        "{}|{}",
-        anomaly
-            .event_time
-            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        anomaly.anomaly_id
-    )
+    crate::keys::Cursor {
+        event_time: anomaly.event_time,
+        anomaly_id: anomaly.anomaly_id.clone(),
+    }
+    .to_string()
 }
 
 /// Reads a cursor of [`anomaly_cursor`] as (event time, anomaly id); a malformed one is `Invalid`.
 pub fn decode_cursor(cursor: &str) -> PortResult<(DateTime<Utc>, String)> {
-    let invalid =
-        |why: String| crate::PortError::Invalid(format!("malformed cursor {cursor:?}{why}"));
-    let (time, id) = cursor
-        .split_once('|')
-        .ok_or_else(|| invalid(String::new()))?;
-    let time = DateTime::parse_from_rfc3339(time).map_err(|e| invalid(format!(": {e}")))?;
-    Ok((time.with_timezone(&Utc), id.to_owned()))
+    let cursor: crate::keys::Cursor = cursor.parse()?;
+    Ok((cursor.event_time, cursor.anomaly_id))
 }
 
 /// One page of a list, newest first.

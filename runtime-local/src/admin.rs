@@ -95,7 +95,7 @@ pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<Exit
     let new = NewAccount {
         account_id,
         name,
-        role_arn: None,
+        role_name: None,
     };
     let added = onboard(&backend.stores, &tenant, new).await?;
     println!("tenant={tenant} account_id={}", added.account.account_id);
@@ -236,8 +236,6 @@ pub async fn settings(args: &BackendArgs, command: SettingsCommand) -> Result<Ex
                 .set(key.trim(), value.trim())
                 .map_err(anyhow::Error::msg)?;
         }
-        dd0c_notify::digest::time_zone(&settings.digest_time_zone)
-            .map_err(|e| anyhow::anyhow!("digest_time_zone: {e}"))?;
         backend
             .stores
             .settings

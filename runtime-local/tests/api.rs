@@ -358,18 +358,21 @@ async fn users_sign_in_and_see_only_their_tenant() {
     );
 
     // Onboarding: the ExternalId is the server's (a UUIDv4), never the client's.
-    let role = |account: &str| format!("arn:aws:iam::{account}:role/dd0c-cost-reader");
     let (status, added) = call(
         &app,
         "POST",
         "/v1/accounts",
         Some(&token_a),
         Some(
-            json!({"account_id": "444455556666", "name": "data", "role_arn": role("444455556666")}),
+            json!({"account_id": "444455556666", "name": "data", "role_name": "dd0c-cost-reader"}),
         ),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(
+        added["account"]["role_arn"], "arn:aws:iam::444455556666:role/dd0c-cost-reader",
+        "the role is the added account's"
+    );
     let (status, claimed) = call(
         &app,
         "POST",

@@ -16,8 +16,10 @@ use dd0c_ports::store::Stores;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::{Api, ApiError, Caller};
+use crate::error::refusals::{AdminOnly, Invalid, JsonBody, Missing, Signed};
+use crate::{time_param, Api, ApiError, Caller, Problem};
 
 /// Most cost events one time series reads.
 const MAX_SERIES_EVENTS: usize = 100_000;
@@ -78,33 +80,39 @@ pub fn iam_policy() -> Value {
 }
 
 /// An account add request. The ExternalId is generated here: a client-chosen one is refused.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
     /// The 12-digit AWS account id.
+    #[schema(pattern = "^[0-9]{12}$")]
     pub account_id: String,
-    /// A human name ("prod").
+    /// A human name ("prod"): printable, at most 256 characters.
     #[serde(default)]
+    #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,256}$")]
     pub name: Option<String>,
-    /// The role dd0c/cost assumes in the account (with the ExternalId returned).
+    /// The name of the role dd0c/cost assumes in this account, with the ExternalId returned
+    /// (IAM role name characters, at most 64).
     #[serde(default)]
-    pub role_arn: Option<String>,
+    #[schema(pattern = "^[A-Za-z0-9+=,.@_-]{1,64}$")]
+    pub role_name: Option<String>,
 }
 
 /// A freshly added account.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Added {
     /// The account as stored.
     pub account: Account,
     /// The ExternalId to put in the role's trust policy.
     pub external_id: String,
     /// The permissions to grant that role.
+    #[schema(value_type = Object)]
     pub iam_policy: Value,
     /// The account's first ingest token (shown once).
     pub ingest_token: String,
 }
 
-#[utoipa::path(get, path = "/v1/accounts", tag = "accounts", responses((status = 200, body = Object)), security(("bearer" = [])))]
+/// The tenant's AWS accounts.
+#[utoipa::path(get, path = "/v1/accounts", tag = "accounts", responses((status = 200, description = "The accounts", body = Vec<Account>), Signed), security(("bearer" = [])))]
 pub(crate) async fn list(
     State(api): State<Arc<Api>>,
     Caller(principal): Caller,
@@ -122,7 +130,13 @@ fn check_account_id(account_id: &str) -> Result<(), ApiError> {
     }
 }
 
-#[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body(content = Object, description = "{\"account_id\", \"name\", \"role_arn\"}"), responses((status = 201, description = "The account, its ExternalId, IAM policy and first ingest token", body = Object), (status = 400), (status = 403), (status = 409)), security(("bearer" = [])))]
+/// Adds an AWS account (admins): its ExternalId, the IAM policy to grant and its first ingest
+/// token come back.
+#[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = NewAccount,
+    responses((status = 201, description = "The account, its ExternalId, IAM policy and first ingest token", body = Added),
+        JsonBody, AdminOnly, Signed,
+        (status = 409, description = "The account is already watched", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
 pub(crate) async fn add(
     State(api): State<Arc<Api>>,
     caller: Caller,
@@ -139,16 +153,23 @@ pub(crate) async fn add(
 /// the account and its first ingest token, and returns what the customer needs to finish.
 pub async fn onboard(stores: &Stores, tenant: &str, new: NewAccount) -> Result<Added, ApiError> {
     check_account_id(&new.account_id)?;
-    if let Some(arn) = &new.role_arn {
-        check_role_arn(arn, &new.account_id)?;
+    if let Some(name) = new.name.as_deref().filter(|n| !valid_name(n)) {
+        return Err(ApiError::BadRequest(format!(
+            "name {name:?}: 1 to {MAX_NAME} printable characters"
+        )));
     }
+    let role_arn = new
+        .role_name
+        .as_deref()
+        .map(|role| role_arn(&new.account_id, role))
+        .transpose()?;
     let external_id = new_external_id();
     let account = Account {
         tenant: tenant.to_owned(),
         account_id: new.account_id,
         name: new.name,
         created_at: Utc::now(),
-        role_arn: new.role_arn,
+        role_arn,
         external_id: Some(external_id.clone()),
     };
     stores.tenants.add_account(&account).await?;
@@ -169,49 +190,77 @@ pub async fn onboard(stores: &Stores, tenant: &str, new: NewAccount) -> Result<A
     })
 }
 
-/// A role ARN must name a role of the account being added.
-fn check_role_arn(arn: &str, account_id: &str) -> Result<(), ApiError> {
-    let mut parts = arn.split(':');
-    let valid = arn.starts_with("arn:aws:iam::")
-        && parts.nth(4) == Some(account_id)
-        && parts.next().is_some_and(|r| r.starts_with("role/"));
+/// Longest account name.
+const MAX_NAME: usize = 256;
+
+fn valid_name(name: &str) -> bool {
+    (1..=MAX_NAME).contains(&name.chars().count()) && !name.contains(char::is_control)
+}
+
+/// The ARN of role `name` in `account_id`; a name IAM would refuse is refused here.
+fn role_arn(account_id: &str, name: &str) -> Result<String, ApiError> {
+    let valid = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
     if valid {
-        Ok(())
+        Ok(format!("arn:aws:iam::{account_id}:role/{name}"))
     } else {
         Err(ApiError::BadRequest(format!(
-            "role_arn {arn:?} is not a role of account {account_id}"
+            "role_name {name:?}: up to 64 letters, digits and +=,.@_-"
         )))
     }
 }
 
-#[utoipa::path(delete, path = "/v1/accounts/{account_id}", tag = "accounts", params(("account_id" = String, Path)), responses((status = 204), (status = 404)), security(("bearer" = [])))]
+/// An account id from a path: one of another shape names no account.
+fn path_account(account_id: &str) -> Result<&str, ApiError> {
+    if dd0c_ports::domain::is_account_id(account_id) {
+        Ok(account_id)
+    } else {
+        Err(ApiError::NotFound(format!("no account {account_id:?}")))
+    }
+}
+
+/// Removes an account and its ingest tokens (admins).
+#[utoipa::path(delete, path = "/v1/accounts/{account_id}", tag = "accounts",
+    params(("account_id" = String, Path, pattern = "^[0-9]{12}$")),
+    responses((status = 204, description = "Removed"), Missing, AdminOnly, Signed),
+    security(("bearer" = [])))]
 pub(crate) async fn remove(
     State(api): State<Arc<Api>>,
     caller: Caller,
     Path(account_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.admin()?;
+    let account_id = path_account(&account_id)?;
     api.stores
         .tenants
-        .remove_account(&caller.0.tenant, &account_id)
+        .remove_account(&caller.0.tenant, account_id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// A new ingest token (shown once) and the hash it is stored and revoked by.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct NewToken {
+    /// The token (`dd0c_ing_…`), shown this once.
     ingest_token: String,
+    /// Its SHA-256, hex: what revokes it.
     token_sha256: String,
 }
 
-#[utoipa::path(post, path = "/v1/accounts/{account_id}/tokens", tag = "accounts", params(("account_id" = String, Path)), responses((status = 201, body = Object), (status = 404)), security(("bearer" = [])))]
+/// A further ingest token for an account (admins).
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/tokens", tag = "accounts",
+    params(("account_id" = String, Path, pattern = "^[0-9]{12}$")),
+    responses((status = 201, description = "The token", body = NewToken), Missing, AdminOnly, Signed),
+    security(("bearer" = [])))]
 pub(crate) async fn add_token(
     State(api): State<Arc<Api>>,
     caller: Caller,
     Path(account_id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.admin()?;
+    let account_id = path_account(&account_id)?.to_owned();
     let tenant = &caller.0.tenant;
     if api
         .stores
@@ -243,13 +292,21 @@ pub(crate) async fn add_token(
     )))
 }
 
-#[utoipa::path(delete, path = "/v1/tokens/{token_sha256}", tag = "accounts", params(("token_sha256" = String, Path)), responses((status = 204), (status = 404)), security(("bearer" = [])))]
+/// Revokes an ingest token by its hash (admins).
+#[utoipa::path(delete, path = "/v1/tokens/{token_sha256}", tag = "accounts",
+    params(("token_sha256" = String, Path, pattern = "^[0-9a-f]{64}$")),
+    responses((status = 204, description = "Revoked"), Missing, AdminOnly, Signed),
+    security(("bearer" = [])))]
 pub(crate) async fn revoke_token(
     State(api): State<Arc<Api>>,
     caller: Caller,
     Path(hash): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.admin()?;
+    let is_hash = hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !is_hash {
+        return Err(ApiError::NotFound("no such ingest token".into()));
+    }
     // Another tenant's token is answered like an unknown one.
     match api.stores.tokens.grant(&hash).await? {
         Some(grant) if grant.tenant == caller.0.tenant => {
@@ -260,84 +317,129 @@ pub(crate) async fn revoke_token(
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Which baselines. An empty value is the same as none.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct BaselineQuery {
+    /// One AWS account's.
+    #[param(pattern = "^([0-9]{12})?$")]
     account: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/baselines", tag = "baselines", params(("account" = Option<String>, Query)), responses((status = 200, body = Object)), security(("bearer" = [])))]
+/// The tenant's baselines: what the scorer has learned per account and resource kind.
+#[utoipa::path(get, path = "/v1/baselines", tag = "baselines", params(BaselineQuery),
+    responses((status = 200, description = "The baselines", body = Vec<Baseline>), Invalid, Signed),
+    security(("bearer" = [])))]
 pub(crate) async fn baselines(
     State(api): State<Arc<Api>>,
     Caller(principal): Caller,
-    Query(query): Query<BaselineQuery>,
+    query: Result<Query<BaselineQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<Baseline>>, ApiError> {
-    Ok(Json(
-        api.stores
-            .score
-            .baselines(&principal.tenant, query.account.as_deref())
-            .await?,
-    ))
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let account = query.account.as_deref().filter(|a| !a.is_empty());
+    if let Some(account) = account {
+        check_account_id(account)?;
+    }
+    let baselines = api.stores.score.baselines(&principal.tenant, account).await;
+    Ok(Json(baselines?))
 }
 
-#[derive(Debug, Deserialize)]
+/// The width of a point of the cost series.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Bucket {
+    /// An hour.
+    Hour,
+    /// A day (UTC).
+    #[default]
+    Day,
+}
+
+impl Bucket {
+    fn width(self) -> TimeDelta {
+        match self {
+            Bucket::Hour => TimeDelta::hours(1),
+            Bucket::Day => TimeDelta::days(1),
+        }
+    }
+}
+
+/// The series' range and width.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct CostQuery {
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-    /// `hour` or `day` (default).
+    /// From this time on (RFC 3339; default: seven days before `to`).
+    #[param(value_type = Option<String>, format = DateTime)]
+    from: Option<String>,
+    /// Before this time (RFC 3339; default: now). A range that ends before it starts holds
+    /// nothing.
+    #[param(value_type = Option<String>, format = DateTime)]
+    to: Option<String>,
+    /// The width of a point (default `day`).
+    #[param(value_type = Option<Bucket>)]
     bucket: Option<String>,
 }
 
 /// New spend per bucket: the $/h of resources created in it, by account and resource kind.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CostSeries {
-    bucket: &'static str,
+    /// The width of a point.
+    bucket: Bucket,
+    /// The range's start.
     from: DateTime<Utc>,
+    /// The range's end.
     to: DateTime<Utc>,
+    /// One line per account and resource kind.
     series: Vec<Series>,
 }
 
 /// One line of the chart.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Series {
+    /// The AWS account.
     account_id: String,
+    /// The resource kind.
     resource_kind: String,
+    /// Its buckets with spend, in time order.
     points: Vec<Point>,
 }
 
 /// One bucket of a line.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Point {
+    /// The bucket's start.
     at: DateTime<Utc>,
+    /// USD per hour of the resources created in it.
     hourly_usd: f64,
+    /// How many cost events.
     events: u32,
 }
 
-#[utoipa::path(get, path = "/v1/costs", tag = "baselines", params(("from" = Option<String>, Query), ("to" = Option<String>, Query), ("bucket" = Option<String>, Query, description = "hour or day")), responses((status = 200, body = Object), (status = 400)), security(("bearer" = [])))]
+/// New spend over time: the $/h of resources created per bucket, by account and kind.
+#[utoipa::path(get, path = "/v1/costs", tag = "baselines", params(CostQuery),
+    responses((status = 200, description = "The series", body = CostSeries), Invalid, Signed),
+    security(("bearer" = [])))]
 pub(crate) async fn costs(
     State(api): State<Arc<Api>>,
     Caller(principal): Caller,
     query: Result<Query<CostQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<CostSeries>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let (bucket, width) = match query.bucket.as_deref().unwrap_or("day") {
-        "hour" => ("hour", TimeDelta::hours(1)),
-        "day" => ("day", TimeDelta::days(1)),
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "bucket {other:?}: hour or day"
-            )))
-        }
+    let bucket = match query.bucket.as_deref() {
+        None => Bucket::default(),
+        Some(text) => serde_json::from_value(Value::from(text))
+            .map_err(|_| ApiError::BadRequest(format!("bucket {text:?}: hour or day")))?,
     };
-    let to = query.to.unwrap_or_else(Utc::now);
-    let from = query.from.unwrap_or(to - TimeDelta::days(7));
-    if from >= to {
-        return Err(ApiError::BadRequest("from must be before to".into()));
-    }
-    let events = api
-        .stores
-        .events
-        .cost_events(&principal.tenant, from, to, MAX_SERIES_EVENTS)
-        .await?;
+    let width = bucket.width();
+    let to = time_param("to", query.to.as_deref())?.unwrap_or_else(Utc::now);
+    let from = time_param("from", query.from.as_deref())?.unwrap_or(to - TimeDelta::days(7));
+    let events = if from < to {
+        let events = &api.stores.events;
+        let found = events.cost_events(&principal.tenant, from, to, MAX_SERIES_EVENTS);
+        found.await?
+    } else {
+        Vec::new()
+    };
     // (account, kind) → bucket start → ($/h created, events).
     type Buckets = BTreeMap<DateTime<Utc>, (f64, u32)>;
     let mut lines: BTreeMap<(String, String), Buckets> = BTreeMap::new();

@@ -106,9 +106,29 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The body of every failed request: problem details (RFC 9457), served as
+/// `application/problem+json`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`: the status says what kind of problem it is.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The status's name.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong, for the caller: which field, which value.
+    pub detail: String,
+}
+
 /// A problem-details response (RFC 9457).
 fn problem(status: StatusCode, title: &str, detail: String, retry_after: Option<u64>) -> Response {
-    let body = serde_json::json!({"type": "about:blank", "title": title, "status": status.as_u16(), "detail": detail});
+    let body = Problem {
+        kind: "about:blank".into(),
+        title: title.into(),
+        status: status.as_u16(),
+        detail,
+    };
     let mut response = (status, Json(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -145,4 +165,75 @@ pub(crate) async fn as_problem(response: Response) -> Response {
     let title = status.canonical_reason().unwrap_or("Error").to_owned();
     let detail = if text.is_empty() { title.clone() } else { text };
     problem(status, &title, detail, None)
+}
+
+/// The failures routes share, each a set of documented problem responses (see [`Problem`]);
+/// routes list the sets that apply to them beside their own responses.
+pub(crate) mod refusals {
+    use std::collections::BTreeMap;
+
+    use utoipa::openapi::{ContentBuilder, HeaderBuilder, RefOr, Response, ResponseBuilder};
+    use utoipa::IntoResponses;
+
+    /// `(status, description)` pairs as problem-details responses.
+    fn problems(statuses: &[(&str, &str)]) -> BTreeMap<String, RefOr<Response>> {
+        statuses
+            .iter()
+            .map(|(status, description)| {
+                let content = ContentBuilder::new()
+                    .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+                    .build();
+                let mut response = ResponseBuilder::new()
+                    .description(*description)
+                    .content("application/problem+json", content);
+                if *status == "429" {
+                    let seconds = HeaderBuilder::new()
+                        .schema(Some(
+                            utoipa::openapi::schema::ObjectBuilder::new()
+                                .schema_type(utoipa::openapi::schema::Type::Integer)
+                                .build(),
+                        ))
+                        .description(Some("Seconds to wait"))
+                        .build();
+                    response = response.header("Retry-After", seconds);
+                }
+                ((*status).to_owned(), RefOr::T(response.build()))
+            })
+            .collect()
+    }
+
+    macro_rules! refusal {
+        ($(#[$doc:meta])* $name:ident: $($status:literal => $description:literal),+) => {
+            $(#[$doc])*
+            pub(crate) struct $name;
+            impl IntoResponses for $name {
+                fn responses() -> BTreeMap<String, RefOr<Response>> {
+                    problems(&[$(($status, $description)),+])
+                }
+            }
+        };
+    }
+
+    refusal!(
+        /// A route behind a dashboard token, on a backend that may be down.
+        Signed: "401" => "No, an invalid or an expired token",
+                "503" => "A backend is unavailable; try again shortly"
+    );
+    refusal!(
+        /// A route only admins may call.
+        AdminOnly: "403" => "The caller is not an admin"
+    );
+    refusal!(
+        /// A route whose query or path names something wrongly.
+        Invalid: "400" => "A parameter is malformed; the detail names it"
+    );
+    refusal!(
+        /// A route that reads a JSON body.
+        JsonBody: "400" => "The body is not what the route takes; the detail names where",
+                  "415" => "The body is not application/json"
+    );
+    refusal!(
+        /// A route about one thing of the caller's tenant.
+        Missing: "404" => "The caller's tenant has no such thing"
+    );
 }

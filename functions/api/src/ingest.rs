@@ -17,7 +17,7 @@ use dd0c_ports::queue::{OutgoingMessage, Queue, SendOutcome};
 use serde::Serialize;
 
 use crate::metrics::Counter;
-use crate::{bearer, Api, ApiError};
+use crate::{bearer, Api, ApiError, Problem};
 
 /// How many rejection reasons a response lists.
 const REASONS_SHOWN: usize = 20;
@@ -40,7 +40,7 @@ pub struct Edge {
 }
 
 /// The answer to an accepted push.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     /// Records admitted: valid CloudTrail of the token's account, normalized on arrival.
     pub accepted: usize,
@@ -103,7 +103,19 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<
 /// are priced here, on arrival: only cost events are queued (for the score function), so the
 /// reads and free changes that make up most of CloudTrail never reach the database, and a
 /// record the normalizer refuses is refused to the pusher, naming the field.
-#[utoipa::path(post, path = "/v1/events", tag = "ingest", request_body(content = Object, description = "CloudTrail: S3 log file, EventBridge envelope, SQS/SNS message, record, array or NDJSON"), responses((status = 202, description = "{accepted, priced, duplicates, skipped, rejected, rejections}", body = Object), (status = 400), (status = 401), (status = 403), (status = 413)), security(("ingest_token" = [])))]
+#[utoipa::path(post, path = "/v1/events", tag = "ingest",
+    request_body(description = "CloudTrail in any shape: an S3 log file, an EventBridge envelope, an SQS or SNS message, a record, an array or NDJSON; gzip with Content-Encoding: gzip",
+        content((serde_json::Value = "application/json"), (String = "application/x-ndjson"))),
+    responses((status = 202, description = "What became of the records", body = Accepted),
+        (status = 400, description = "No valid CloudTrail record, or the body is empty or not gzip as it says", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No, an unknown or a revoked ingest token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "None of the records is the token's account's", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Push ingestion is not served here", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "The body did not arrive in time", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body, inflated or not, or its record count is too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "A Content-Encoding other than gzip", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A backend is unavailable; try again shortly", body = Problem, content_type = "application/problem+json")),
+    security(("ingest_token" = [])))]
 pub(crate) async fn post_events(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,

@@ -14,7 +14,7 @@ use dd0c_ports::queue::Queue;
 use dd0c_ports::store::TenantStore;
 
 use crate::metrics::Metrics;
-use crate::{bearer, Api, ApiError};
+use crate::{bearer, Api, ApiError, Problem};
 
 /// Whether the backend answers (`GET /readyz`): the runtime knows what to ask.
 #[async_trait]
@@ -69,10 +69,22 @@ pub(crate) fn with_openapi_path(mut spec: utoipa::openapi::OpenApi) -> utoipa::o
     use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
     use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     use utoipa::openapi::ResponseBuilder;
+    let document = utoipa::openapi::ContentBuilder::new()
+        .schema(Some(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::Object)
+                .build(),
+        ))
+        .build();
     let operation = OperationBuilder::new()
         .tag("operations")
         .summary(Some("This document"))
-        .response("200", ResponseBuilder::new().description("OpenAPI 3.1"))
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("OpenAPI 3.1")
+                .content("application/json", document),
+        )
         .build();
     spec.paths.paths.insert(
         OPENAPI_PATH.into(),
@@ -97,13 +109,13 @@ pub(crate) fn with_openapi_path(mut spec: utoipa::openapi::OpenApi) -> utoipa::o
 }
 
 /// Liveness.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "ok")))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process serves", body = String, content_type = "text/plain")))]
 pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
 /// Readiness: whether the database answers.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "The backend answers", body = String, content_type = "text/plain"), (status = 503, description = "The backend does not answer", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn readyz(State(api): State<Arc<Api>>) -> Response {
     if api.operations.readiness.ready().await {
         (StatusCode::OK, "ready").into_response()
@@ -113,7 +125,7 @@ pub(crate) async fn readyz(State(api): State<Arc<Api>>) -> Response {
 }
 
 /// Prometheus metrics; with `DD0C_METRICS_TOKEN` set, only for `Authorization: Bearer <it>`.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain"), (status = 401)), security((), ("metrics_token" = [])))]
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"), (status = 401, description = "The metrics token is required and was not given", body = Problem, content_type = "application/problem+json")), security((), ("metrics_token" = [])))]
 pub(crate) async fn metrics(State(api): State<Arc<Api>>, headers: HeaderMap) -> Response {
     let operations = &api.operations;
     if let Some(expected) = &operations.metrics_token {

@@ -22,7 +22,7 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::{Api, ApiError};
+use crate::{Api, ApiError, Problem};
 
 /// How far a request's timestamp may be from now, in seconds.
 pub const WINDOW_SECONDS: i64 = 300;
@@ -134,9 +134,21 @@ impl ReplayCache {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct Form {
+/// The form Slack posts.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct SlackForm {
+    /// The interaction, JSON.
     payload: String,
+}
+
+/// What the clicker sees.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct SlackReply {
+    /// Always `ephemeral`: only the clicker sees it.
+    #[schema(value_type = String)]
+    response_type: &'static str,
+    /// What was done.
+    text: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,16 +185,27 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The Acknowledge / Snooze 24 h / Mark expected buttons of a Slack alert, signed by Slack.
-#[utoipa::path(post, path = "/v1/slack/actions", tag = "notifications", request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "payload=<Slack interaction JSON>"), responses((status = 200, body = Object), (status = 401, description = "Bad, stale or replayed signature"), (status = 404, description = "Not configured")))]
+#[utoipa::path(post, path = "/v1/slack/actions", tag = "notifications",
+    request_body(content = SlackForm, content_type = "application/x-www-form-urlencoded"),
+    params(("X-Slack-Request-Timestamp" = Option<String>, Header, description = "Unix seconds, when Slack sent it"),
+        ("X-Slack-Signature" = Option<String>, Header, description = "v0=<HMAC-SHA256 hex>")),
+    responses((status = 200, description = "What Slack shows the clicker", body = SlackReply),
+        (status = 400, description = "Not a Slack interaction, or not one of the alert's buttons", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A missing, wrong, stale or replayed signature", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The workspace is not bound to the alert's tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Slack actions are not configured here, or the anomaly is gone", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A backend is unavailable; try again shortly", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn actions(
     State(api): State<Arc<Api>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     match handle(&api, &headers, &body).await {
-        Ok(text) => {
-            Json(serde_json::json!({"response_type": "ephemeral", "text": text})).into_response()
-        }
+        Ok(text) => Json(SlackReply {
+            response_type: "ephemeral",
+            text,
+        })
+        .into_response(),
         Err(error) => error.into_response(),
     }
 }
@@ -211,7 +234,7 @@ async fn handle(api: &Api, headers: &HeaderMap, body: &[u8]) -> Result<String, A
         .admit(signature.unwrap_or_default(), sent, now)
         .map_err(unauthorized)?;
 
-    let form: Form = serde_urlencoded::from_bytes(body)
+    let form: SlackForm = serde_urlencoded::from_bytes(body)
         .map_err(|e| ApiError::BadRequest(format!("not a Slack interaction form: {e}")))?;
     let payload: Payload = serde_json::from_str(&form.payload)
         .map_err(|e| ApiError::BadRequest(format!("payload: {e}")))?;

@@ -30,10 +30,7 @@ pub fn due(settings: &Settings, now: DateTime<Utc>) -> Option<NaiveDate> {
 }
 
 /// The IANA time zone `name` (`Europe/Berlin`), or an error saying it is not one.
-pub fn time_zone(name: &str) -> Result<chrono_tz::Tz, String> {
-    name.parse()
-        .map_err(|_| format!("{name:?} is not an IANA time zone (such as Europe/Berlin)"))
-}
+pub use dd0c_ports::domain::time_zone;
 
 /// One tenant's digest.
 #[derive(Debug, Clone, PartialEq)]

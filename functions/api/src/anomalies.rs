@@ -1,0 +1,311 @@
+//! Anomalies: the filtered, paged list (`GET /v1/anomalies`), one anomaly with its feedback
+//! (`GET /v1/anomalies/{id}`), and acting on one (`POST /v1/anomalies/{id}/{action}`).
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use chrono::{DateTime, TimeDelta, Utc};
+use dd0c_ports::domain::{
+    is_account_id, Anomaly, AnomalyStatus, Feedback, FeedbackAction, Severity, SnoozeScope,
+};
+use dd0c_ports::keys::{is_anomaly_id, Cursor};
+use dd0c_ports::store::AnomalyFilter;
+use dd0c_score::feedback;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::refusals::{Invalid, JsonBody, Missing, Signed};
+use crate::{time_param, Api, ApiError, Caller};
+
+/// Most anomalies one page returns.
+pub const MAX_PAGE: u32 = 200;
+
+/// The list's filters and paging. An empty value is the same as none, but for a time.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// Severities to list, comma-separated.
+    #[param(pattern = "^((critical|warning|info)(,(critical|warning|info))*)?$")]
+    severity: Option<String>,
+    /// Statuses to list, comma-separated.
+    #[param(
+        pattern = "^((open|acknowledged|snoozed|expected|resolved)(,(open|acknowledged|snoozed|expected|resolved))*)?$"
+    )]
+    status: Option<String>,
+    /// One AWS account.
+    #[param(pattern = "^([0-9]{12})?$")]
+    account: Option<String>,
+    /// Anomalies from this time on (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    from: Option<String>,
+    /// Anomalies before this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    to: Option<String>,
+    /// The `next_cursor` of the page before.
+    #[param(pattern = r"^([0-9]{1,11}\.[0-9]{9}~[A-Za-z0-9_.:#-]{1,128})?$")]
+    cursor: Option<String>,
+    /// Anomalies per page (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+}
+
+/// One page of anomalies, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AnomalyPage {
+    /// The anomalies.
+    items: Vec<Anomaly>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    next_cursor: Option<String>,
+}
+
+/// `Some(text)` unless it is absent or empty.
+fn given(text: &Option<String>) -> Option<&str> {
+    text.as_deref().filter(|t| !t.is_empty())
+}
+
+/// A comma-separated query parameter of enum values, spelled as in JSON (`critical,warning`).
+fn parse_list<T: serde::de::DeserializeOwned>(
+    name: &str,
+    text: Option<&str>,
+) -> Result<Vec<T>, ApiError> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .map(|s| {
+            serde_json::from_value(serde_json::Value::from(s))
+                .map_err(|_| ApiError::BadRequest(format!("{name}: {s:?} is not a known value")))
+        })
+        .collect()
+}
+
+impl ListQuery {
+    /// The store's filter: every parameter checked as the document describes it.
+    fn filter(&self) -> Result<AnomalyFilter, ApiError> {
+        let account_id = given(&self.account).map(str::to_owned);
+        if let Some(account) = account_id.as_deref().filter(|a| !is_account_id(a)) {
+            return Err(ApiError::BadRequest(format!(
+                "account: {account:?} is not a 12-digit AWS account id"
+            )));
+        }
+        Ok(AnomalyFilter {
+            severities: parse_list::<Severity>("severity", given(&self.severity))?,
+            statuses: parse_list::<AnomalyStatus>("status", given(&self.status))?,
+            account_id,
+            from: time_param("from", self.from.as_deref())?,
+            to: time_param("to", self.to.as_deref())?,
+        })
+    }
+
+    /// The cursor, checked.
+    fn cursor(&self) -> Result<Option<&str>, ApiError> {
+        let cursor = given(&self.cursor);
+        if let Some(cursor) = cursor {
+            Cursor::from_str(cursor)?;
+        }
+        Ok(cursor)
+    }
+}
+
+/// The caller's tenant's anomalies, newest first.
+#[utoipa::path(get, path = "/v1/anomalies", tag = "anomalies", params(ListQuery),
+    responses((status = 200, description = "A page of anomalies", body = AnomalyPage), Invalid, Signed),
+    security(("bearer" = [])))]
+pub(crate) async fn list(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<AnomalyPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let filter = query.filter()?;
+    let limit = match query.limit.unwrap_or(50) {
+        limit @ 1..=MAX_PAGE => limit as usize,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "limit {other}: 1 to {MAX_PAGE}"
+            )))
+        }
+    };
+    let page = api
+        .stores
+        .anomalies
+        .anomalies(&principal.tenant, &filter, query.cursor()?, limit)
+        .await?;
+    Ok(Json(AnomalyPage {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// An anomaly and what people did about it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AnomalyDetail {
+    /// The anomaly.
+    anomaly: Anomaly,
+    /// Its feedback, oldest first.
+    feedback: Vec<Feedback>,
+}
+
+/// An anomaly id from a path: one of another shape names nothing.
+fn anomaly_id(id: &str) -> Result<&str, ApiError> {
+    if is_anomaly_id(id) {
+        Ok(id)
+    } else {
+        Err(ApiError::NotFound(format!("no anomaly {id:?}")))
+    }
+}
+
+/// One anomaly with its feedback.
+#[utoipa::path(get, path = "/v1/anomalies/{id}", tag = "anomalies",
+    params(("id" = String, Path, pattern = "^[A-Za-z0-9_.:#-]{1,128}$", description = "The anomaly id")),
+    responses((status = 200, description = "The anomaly", body = AnomalyDetail), Missing, Signed),
+    security(("bearer" = [])))]
+pub(crate) async fn detail(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<AnomalyDetail>, ApiError> {
+    let id = anomaly_id(&id)?;
+    let anomalies = &api.stores.anomalies;
+    let anomaly = anomalies
+        .anomaly(&principal.tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no anomaly {id}")))?;
+    let feedback = anomalies.feedback(&principal.tenant, id).await?;
+    Ok(Json(AnomalyDetail { anomaly, feedback }))
+}
+
+/// What a person does about an anomaly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Action {
+    /// "I've seen it."
+    Acknowledge,
+    /// Silence what it matches for a while (body: `hours`, `scope`).
+    Snooze,
+    /// "This is normal": the baseline learns it.
+    Expected,
+    /// "Dealt with."
+    Resolve,
+}
+
+impl FromStr for Action {
+    type Err = ApiError;
+    fn from_str(s: &str) -> Result<Self, ApiError> {
+        serde_json::from_value(serde_json::Value::from(s)).map_err(|_| {
+            ApiError::NotFound(format!(
+                "no action {s:?} (acknowledge, snooze, expected, resolve)"
+            ))
+        })
+    }
+}
+
+/// The longest snooze: 90 days.
+const MAX_SNOOZE_HOURS: u32 = 24 * 90;
+
+/// What a snooze silences.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum SnoozeBy {
+    /// Everything the anomaly's actor does.
+    #[default]
+    Actor,
+    /// Every anomaly of its resource kind.
+    ResourceKind,
+    /// Everything in its account.
+    Account,
+}
+
+/// Options of an action; only a snooze reads them.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ActBody {
+    /// Snooze length in hours (default 24).
+    #[serde(default, deserialize_with = "dd0c_ports::domain::integral_option")]
+    #[schema(minimum = 1, maximum = 2160)]
+    hours: Option<u32>,
+    /// What a snooze silences (default `actor`).
+    scope: Option<SnoozeBy>,
+}
+
+impl ActBody {
+    /// The body of a request: none, only white space or `null` is the defaults.
+    fn read(bytes: &[u8]) -> Result<ActBody, ApiError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(ActBody::default());
+        }
+        let body: ActBody = serde_json::from_slice::<Option<ActBody>>(bytes)
+            .map_err(|e| ApiError::BadRequest(format!("the body: {e}")))?
+            .unwrap_or_default();
+        match body.hours {
+            Some(hours) if !(1..=MAX_SNOOZE_HOURS).contains(&hours) => Err(ApiError::BadRequest(
+                format!("hours {hours}: 1 to {MAX_SNOOZE_HOURS}"),
+            )),
+            _ => Ok(body),
+        }
+    }
+
+    /// The feedback `action` on `anomaly` at `now`.
+    fn feedback(&self, action: Action, anomaly: &Anomaly, now: DateTime<Utc>) -> FeedbackAction {
+        match action {
+            Action::Acknowledge => FeedbackAction::Acknowledge,
+            Action::Expected => FeedbackAction::MarkExpected,
+            Action::Resolve => FeedbackAction::Resolve,
+            Action::Snooze => {
+                let hours = self.hours.unwrap_or(24);
+                let scope = match self.scope.unwrap_or_default() {
+                    SnoozeBy::Actor => SnoozeScope::Actor(anomaly.actor_arn.clone()),
+                    SnoozeBy::ResourceKind => {
+                        SnoozeScope::ResourceKind(anomaly.resource_kind.clone())
+                    }
+                    SnoozeBy::Account => SnoozeScope::Account(anomaly.account_id.clone()),
+                };
+                FeedbackAction::Snooze {
+                    scope,
+                    until: now + TimeDelta::hours(i64::from(hours)),
+                }
+            }
+        }
+    }
+}
+
+/// Acknowledges, snoozes, marks expected or resolves an anomaly; answers it as it is then.
+#[utoipa::path(post, path = "/v1/anomalies/{id}/{action}", tag = "anomalies",
+    params(("id" = String, Path, pattern = "^[A-Za-z0-9_.:#-]{1,128}$", description = "The anomaly id"),
+        ("action" = inline(Action), Path)),
+    request_body(content = Option<ActBody>, description = "Snooze options; optional"),
+    responses((status = 200, description = "The anomaly after the action", body = AnomalyDetail), JsonBody, Missing, Signed),
+    security(("bearer" = [])))]
+pub(crate) async fn act(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+    Path((id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<AnomalyDetail>, ApiError> {
+    let (id, action) = (anomaly_id(&id)?, action.parse::<Action>()?);
+    let body = ActBody::read(&body)?;
+    let (tenant, stores) = (&principal.tenant, &api.stores);
+    let found = stores
+        .anomalies
+        .anomaly(tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no anomaly {id}")))?;
+    let now = Utc::now();
+    let action = body.feedback(action, &found, now);
+    let (score, anomalies) = (stores.score.as_ref(), stores.anomalies.as_ref());
+    feedback::apply(
+        score,
+        anomalies,
+        tenant,
+        id,
+        action,
+        &principal.subject,
+        now,
+    )
+    .await?;
+    let id = id.to_owned();
+    detail(State(api.clone()), Caller(principal.clone()), Path(id)).await
+}

@@ -1,0 +1,126 @@
+//! The tenant's settings (`/v1/settings`) and panic mode with the channels' circuit breakers
+//! (`/v1/panic`).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use dd0c_ports::domain::Settings;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::refusals::{AdminOnly, JsonBody, Signed};
+use crate::{Api, ApiError, Caller};
+
+/// The tenant's settings.
+#[utoipa::path(get, path = "/v1/settings", tag = "settings", responses((status = 200, description = "The settings", body = Settings), Signed), security(("bearer" = [])))]
+pub(crate) async fn settings(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+) -> Result<Json<Settings>, ApiError> {
+    Ok(Json(api.stores.settings.settings(&principal.tenant).await?))
+}
+
+/// Replaces the tenant's settings (admins); absent fields take their defaults.
+#[utoipa::path(put, path = "/v1/settings", tag = "settings", request_body = Settings, responses((status = 200, description = "The settings stored", body = Settings), JsonBody, AdminOnly, Signed), security(("bearer" = [])))]
+pub(crate) async fn put_settings(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    body: Result<Json<Settings>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Settings>, ApiError> {
+    caller.admin()?;
+    let Json(settings) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    settings.validate().map_err(ApiError::BadRequest)?;
+    api.stores
+        .settings
+        .put_settings(&caller.0.tenant, &settings)
+        .await?;
+    Ok(Json(settings))
+}
+
+/// Panic mode on or off.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Panic {
+    /// On: every notification of the tenant is held; off: held ones go out.
+    on: bool,
+}
+
+/// Panic mode and the circuit breakers of the tenant's notification channels.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PanicState {
+    /// Whether notifications are held.
+    on: bool,
+    /// Each channel's breaker.
+    breakers: Vec<ChannelBreaker>,
+}
+
+/// A notification channel.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ChannelName {
+    /// Slack incoming webhooks.
+    Slack,
+    /// E-mail.
+    Email,
+}
+
+/// One channel's circuit breaker.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ChannelBreaker {
+    /// The channel.
+    channel: ChannelName,
+    /// Skipped until `open_until` (then one trial goes through).
+    open: bool,
+    /// Failures in a row.
+    consecutive_failures: u32,
+    /// When the next trial may go.
+    open_until: Option<DateTime<Utc>>,
+}
+
+/// Panic mode and the channels' circuit breakers.
+#[utoipa::path(get, path = "/v1/panic", tag = "settings", responses((status = 200, description = "Panic mode and breakers", body = PanicState), Signed), security(("bearer" = [])))]
+pub(crate) async fn panic(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+) -> Result<Json<PanicState>, ApiError> {
+    let now = Utc::now();
+    let mut breakers = Vec::new();
+    let channels = [
+        (ChannelName::Slack, dd0c_notify::Channel::Slack),
+        (ChannelName::Email, dd0c_notify::Channel::Email),
+    ];
+    for (name, channel) in channels {
+        let state = api
+            .flags
+            .breaker(&channel.breaker_key(&principal.tenant))
+            .await?;
+        breakers.push(ChannelBreaker {
+            channel: name,
+            open: !dd0c_notify::breaker::allows(state.as_ref(), now),
+            consecutive_failures: state.map_or(0, |s| s.consecutive_failures),
+            open_until: state.and_then(|s| s.open_until),
+        });
+    }
+    Ok(Json(PanicState {
+        on: api.flags.panic_mode(&principal.tenant).await?,
+        breakers,
+    }))
+}
+
+/// Turns panic mode on or off (admins).
+#[utoipa::path(put, path = "/v1/panic", tag = "settings", request_body = Panic, responses((status = 200, description = "Panic mode as set", body = Panic), JsonBody, AdminOnly, Signed), security(("bearer" = [])))]
+pub(crate) async fn put_panic(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    body: Result<Json<Panic>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Panic>, ApiError> {
+    caller.admin()?;
+    let Json(wanted) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    api.flags
+        .set_panic_mode(&caller.0.tenant, wanted.on)
+        .await?;
+    tracing::info!(tenant = %caller.0.tenant, on = wanted.on, by = %caller.0.subject, "panic mode set");
+    Ok(Json(wanted))
+}

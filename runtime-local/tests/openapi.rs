@@ -1,0 +1,153 @@
+//! The API against its own OpenAPI document: `dd0c-cost serve` on a fresh Postgres database with
+//! a signed-in admin, probed by schemathesis with every check (`--checks all`): responses and
+//! statuses as documented, schema-valid requests accepted, schema-violating ones refused,
+//! authentication enforced, deleted things gone. `scripts/test.sh openapi` runs it alone.
+
+mod support;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::fresh_database;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_dd0c-cost");
+const PASSWORD: &str = "correct horse battery staple";
+
+/// `dd0c-cost` with `args` on `database_url`; panics with its stderr unless it succeeds.
+fn dd0c(database_url: &str, args: &[&str], stdin: &str) {
+    let mut child = Command::new(BINARY)
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("DD0C_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dd0c-cost runs");
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).expect("stdin");
+    }
+    let output = child.wait_with_output().expect("finished");
+    assert!(
+        output.status.success(),
+        "dd0c-cost {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The server, stopped when dropped.
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// `dd0c-cost serve` on `database_url`, answering on `address`.
+async fn serve(database_url: &str, address: &str) -> Serve {
+    let secret = dd0c_api::accounts::random_secret();
+    let child = Command::new(BINARY)
+        .args(["serve", "--listen", address])
+        .env("DATABASE_URL", database_url)
+        .env("DD0C_JWT_SECRET", &secret)
+        .env("DD0C_SLACK_SIGNING_SECRET", &secret[..32])
+        .env("DD0C_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("serve starts");
+    let serve = Serve(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("http://{address}/readyz"))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "serve never answered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    serve
+}
+
+/// A dashboard token of `email`.
+async fn sign_in(address: &str, email: &str) -> String {
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{address}/v1/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("a token");
+    answer["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn schemathesis_finds_no_difference_between_the_api_and_its_openapi_document() {
+    let schemathesis = std::env::var("DD0C_TEST_SCHEMATHESIS").expect(
+        "DD0C_TEST_SCHEMATHESIS: run the tests with scripts/test.sh, which installs schemathesis",
+    );
+    let database_url = fresh_database().await;
+    dd0c(&database_url, &["migrate"], "");
+    dd0c(&database_url, &["tenant", "add", "acme"], "");
+    let email = "admin@acme.example";
+    let user = [
+        "user", "add", "--tenant", "acme", "--email", email, "--role", "admin",
+    ];
+    dd0c(&database_url, &user, &format!("{PASSWORD}\n"));
+    let address = format!("127.0.0.1:{}", free_port());
+    let _serve = serve(&database_url, &address).await;
+    let token = sign_in(&address, email).await;
+
+    let report = tempfile_dir();
+    let output = tokio::process::Command::new(&schemathesis)
+        .arg("run")
+        .arg(format!("http://{address}/openapi.json"))
+        .args([
+            "--checks",
+            "all",
+            "--max-examples",
+            "60",
+            "--seed",
+            "20261130",
+        ])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
+        .args(["--report-dir", &report])
+        .current_dir(&report)
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .expect("schemathesis runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found differences:\n{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        text.contains("Tested: 21"),
+        "every operation was tested:\n{text}"
+    );
+}
+
+/// A directory of its own for schemathesis' files (its example database, its reports).
+fn tempfile_dir() -> String {
+    let dir = std::env::temp_dir().join(dd0c_ports::conformance::unique("schemathesis"));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    dir.display().to_string()
+}

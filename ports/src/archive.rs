@@ -17,25 +17,25 @@ pub trait Archive: Send + Sync {
 }
 
 /// Checks an archive key as every adapter must.
-pub fn validate_key(key: &str) -> Result<(), String> {
+pub fn validate_key(key: &str) -> Result<(), crate::PortError> {
     if key.is_empty() || key.starts_with('/') {
-        return Err(format!("archive key {key:?} must be a relative path"));
+        return Err(crate::PortError::Invalid(format!("archive key {key:?} must be a relative path")));
     }
     if key
         .split('/')
         .any(|segment| segment.is_empty() || segment == "." || segment == "..")
     {
-        return Err(format!(
+        return Err(crate::PortError::Invalid(format!(
             "archive key {key:?} has an empty, '.' or '..' segment"
-        ));
+        )));
     }
     if !key
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "/-_.=:#".contains(c))
     {
-        return Err(format!(
+        return Err(crate::PortError::Invalid(format!(
             "archive key {key:?} has characters outside [A-Za-z0-9/-_.=:#]"
-        ));
+        )));
     }
     Ok(())
 }

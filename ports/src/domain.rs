@@ -8,6 +8,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::PortError;
+
 /// Hours in the month used for every monthly projection (AWS's own convention: 365 × 24 / 12).
 pub const HOURS_PER_MONTH: f64 = 730.0;
 
@@ -507,7 +509,7 @@ pub struct Thresholds {
 
 impl Thresholds {
     /// The counts within their documented bounds.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), PortError> {
         let bounds = [
             ("min_samples", self.min_samples, 1_000_000),
             (
@@ -522,7 +524,7 @@ impl Thresholds {
             ),
         ];
         match bounds.iter().find(|(_, value, most)| value > most) {
-            Some((name, value, most)) => Err(format!("{name} {value} is above {most}")),
+            Some((name, value, most)) => Err(PortError::Invalid(format!("{name} {value} is above {most}"))),
             None => Ok(()),
         }
     }
@@ -655,8 +657,8 @@ impl Settings {
     /// parses (numbers, `true`, `null`) and as a string otherwise, and `email_to` takes a
     /// comma-separated list. The result must still be valid settings (see
     /// [`Settings::validate`]); the error names the key.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
-        let mut document = serde_json::to_value(&*self).map_err(|e| e.to_string())?;
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), PortError> {
+        let mut document = serde_json::to_value(&*self).map_err(|e| PortError::Backend(e.to_string()))?;
         let parsed = if key == "email_to" {
             serde_json::Value::from(
                 value
@@ -672,9 +674,9 @@ impl Settings {
         for part in key.split('.') {
             let object = slot
                 .as_object_mut()
-                .ok_or_else(|| format!("{key}: {part:?} is not inside an object"))?;
+                .ok_or_else(|| PortError::Invalid(format!("{key}: {part:?} is not inside an object")))?;
             if !object.contains_key(part) && !key.starts_with("account_thresholds.") {
-                return Err(format!("{key}: no setting named {part:?}"));
+                return Err(PortError::Invalid(format!("{key}: no setting named {part:?}")));
             }
             slot = object
                 .entry(part.to_owned())
@@ -682,19 +684,19 @@ impl Settings {
         }
         *slot = parsed;
         let updated: Settings =
-            serde_json::from_value(document).map_err(|e| format!("{key}: {e}"))?;
-        updated.validate().map_err(|e| format!("{key}: {e}"))?;
+            serde_json::from_value(document).map_err(|e| PortError::Invalid(format!("{key}: {e}")))?;
+        updated.validate().map_err(|e| within(key, e))?;
         *self = updated;
         Ok(())
     }
 
     /// What every stored setting must satisfy: an http(s) Slack URL, a Slack team id, e-mail
     /// addresses, a digest hour of 0–23 in an IANA time zone.
-    pub fn validate(&self) -> Result<(), String> {
-        time_zone(&self.digest_time_zone).map_err(|e| format!("digest_time_zone: {e}"))?;
+    pub fn validate(&self) -> Result<(), PortError> {
+        time_zone(&self.digest_time_zone).map_err(|e| within("digest_time_zone", e))?;
         if let Some(url) = &self.slack_webhook_url {
             if !crate::webhook::is_http_url(url) {
-                return Err(format!("slack_webhook_url {url:?} is not an http(s) URL"));
+                return Err(PortError::Invalid(format!("slack_webhook_url {url:?} is not an http(s) URL")));
             }
         }
         if let Some(team) = &self.slack_team_id {
@@ -704,28 +706,28 @@ impl Settings {
                     .bytes()
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
             if !shape {
-                return Err(format!(
+                return Err(PortError::Invalid(format!(
                     "slack_team_id {team:?} is not a Slack team id (T followed by letters and digits)"
-                ));
+                )));
             }
         }
         if let Some(bad) = self.email_to.iter().find(|a| !crate::mail::is_address(a)) {
-            return Err(format!("email_to: {bad:?} is not an e-mail address"));
+            return Err(PortError::Invalid(format!("email_to: {bad:?} is not an e-mail address")));
         }
         if let Some(bad) = self.account_thresholds.keys().find(|a| !is_account_id(a)) {
-            return Err(format!(
+            return Err(PortError::Invalid(format!(
                 "account_thresholds: {bad:?} is not a 12-digit AWS account id"
-            ));
+            )));
         }
         for (name, thresholds) in std::iter::once(("thresholds", &self.thresholds)).chain(
             self.account_thresholds
                 .iter()
                 .map(|(account, t)| (account.as_str(), t)),
         ) {
-            thresholds.validate().map_err(|e| format!("{name}: {e}"))?;
+            thresholds.validate().map_err(|e| within(name, e))?;
         }
         if self.digest_hour > 23 {
-            return Err(format!("digest_hour {} is not 0–23", self.digest_hour));
+            return Err(PortError::Invalid(format!("digest_hour {} is not 0–23", self.digest_hour)));
         }
         Ok(())
     }
@@ -738,10 +740,20 @@ impl Settings {
     }
 }
 
+/// `error` about the value of `field`, said so.
+fn within(field: &str, error: PortError) -> PortError {
+    match error {
+        PortError::Invalid(why) => PortError::Invalid(format!("{field}: {why}")),
+        other => other,
+    }
+}
+
 /// The IANA time zone `name` (`Europe/Berlin`), or why not.
-pub fn time_zone(name: &str) -> Result<chrono_tz::Tz, String> {
-    name.parse()
-        .map_err(|_| format!("{name:?} is not an IANA time zone (such as Europe/Berlin)"))
+pub fn time_zone(name: &str) -> Result<chrono_tz::Tz, PortError> {
+    name.parse().map_err(|_| {
+        PortError::Invalid(format!("{name:?} is not an IANA time zone (such as Europe/Berlin)"
+        ))
+    })
 }
 
 /// An e-mail address as [`crate::mail::is_address`] takes it.

@@ -22,20 +22,24 @@ impl Email {
     /// Checks what every adapter must refuse with `Invalid` before sending anything: no
     /// recipient, an address without a single `@` between non-empty parts, an empty subject, or a
     /// subject with a line break (header injection).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::PortError> {
         if self.to.is_empty() {
-            return Err("no recipient".into());
+            return Err(crate::PortError::Invalid("no recipient".into()));
         }
         for address in &self.to {
             if !is_address(address) {
-                return Err(format!("recipient {address:?} is not an e-mail address"));
+                return Err(crate::PortError::Invalid(format!(
+                    "recipient {address:?} is not an e-mail address"
+                )));
             }
         }
         if self.subject.trim().is_empty() {
-            return Err("empty subject".into());
+            return Err(crate::PortError::Invalid("empty subject".into()));
         }
         if self.subject.contains(['\r', '\n']) {
-            return Err("subject contains a line break".into());
+            return Err(crate::PortError::Invalid(
+                "subject contains a line break".into(),
+            ));
         }
         Ok(())
     }

@@ -46,11 +46,11 @@ pub fn score(settings: &Settings) -> Result<Score, StartError> {
 pub fn notifier(settings: &Settings) -> Result<Notifier, StartError> {
     let stores = stores(settings);
     let mail = match optional("DD0C_MAIL_FROM") {
-        Some(from) => Some(Arc::new(SesMail::new(&settings.aws, &from).map_err(|why| {
+        Some(from) => Some(Arc::new(SesMail::new(&settings.aws, &from).map_err(|e| {
             StartError::Invalid {
                 name: "DD0C_MAIL_FROM",
                 value: from.clone(),
-                why,
+                why: e.to_string(),
             }
         })?) as Arc<dyn dd0c_ports::mail::Mail>),
         None => None,

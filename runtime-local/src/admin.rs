@@ -232,9 +232,7 @@ pub async fn settings(args: &BackendArgs, command: SettingsCommand) -> Result<Ex
             let (key, value) = assignment
                 .split_once('=')
                 .with_context(|| format!("{assignment:?} is not KEY=VALUE"))?;
-            settings
-                .set(key.trim(), value.trim())
-                .map_err(anyhow::Error::msg)?;
+            settings.set(key.trim(), value.trim())?;
         }
         backend
             .stores
@@ -293,7 +291,7 @@ pub async fn user(args: &BackendArgs, command: UserCommand) -> Result<ExitCode> 
     if password.chars().count() < MIN_PASSWORD_CHARS {
         bail!("the password must have at least {MIN_PASSWORD_CHARS} characters");
     }
-    let password_hash = dd0c_api::passwords::hash(&password).map_err(anyhow::Error::msg)?;
+    let password_hash = dd0c_api::passwords::hash(&password)?;
     backend
         .stores
         .users

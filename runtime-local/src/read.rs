@@ -27,7 +27,7 @@ pub fn each_item(
     args: &InputArgs,
     sink: &mut dyn FnMut(Item) -> Result<()>,
 ) -> Result<(Summary, usize)> {
-    let sources = input::expand(&args.paths).map_err(anyhow::Error::msg)?;
+    let sources = input::expand(&args.paths)?;
     let mut normalizer = Normalizer::new(catalog(args)?, &args.tenant);
     let total: u64 = sources.iter().filter_map(Source::len).sum();
     let progress = if std::io::stderr().is_terminal() && total >= PROGRESS_FROM_BYTES {

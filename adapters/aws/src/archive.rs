@@ -42,7 +42,7 @@ impl S3Archive {
 #[async_trait]
 impl Archive for S3Archive {
     async fn put(&self, key: &str, bytes: &[u8]) -> PortResult<()> {
-        validate_key(key).map_err(PortError::Invalid)?;
+        validate_key(key)?;
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -55,7 +55,7 @@ impl Archive for S3Archive {
     }
 
     async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>> {
-        validate_key(key).map_err(PortError::Invalid)?;
+        validate_key(key)?;
         let object = match self
             .client
             .get_object()

@@ -20,7 +20,7 @@ pub struct SesMail {
 
 impl SesMail {
     /// A sender through `config`'s SES, mailing as `from` (an identity verified in SES).
-    pub fn new(config: &aws_config::SdkConfig, from: &str) -> Result<Self, String> {
+    pub fn new(config: &aws_config::SdkConfig, from: &str) -> PortResult<Self> {
         Ok(SesMail {
             client: aws_sdk_sesv2::Client::new(config),
             from: mime::sender(from)?,

@@ -76,7 +76,7 @@ async fn ses_mail_passes_the_mail_suite_against_moto() {
 #[tokio::test]
 async fn a_sender_that_is_not_a_mailbox_names_the_setting() {
     let error = SesMail::new(&config().await, "not a mailbox").expect_err("refused");
-    assert!(error.contains("DD0C_MAIL_FROM"), "{error}");
+    assert!(error.to_string().contains("DD0C_MAIL_FROM"), "{error}");
 }
 
 /// A fresh table in moto, made by the adapters' own definition.

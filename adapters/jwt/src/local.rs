@@ -88,9 +88,9 @@ pub fn weak_secret(secret: &str) -> Option<String> {
 
 impl JwtAuth {
     /// Tokens under `secret`; refused when [`weak_secret`] says so.
-    pub fn new(secret: &str) -> Result<JwtAuth, String> {
+    pub fn new(secret: &str) -> PortResult<JwtAuth> {
         if let Some(why) = weak_secret(secret) {
-            return Err(why);
+            return Err(PortError::Invalid(why));
         }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);

@@ -60,7 +60,7 @@ impl MemoryMail {
 #[async_trait]
 impl Mail for MemoryMail {
     async fn send(&self, email: &Email) -> PortResult<String> {
-        email.validate().map_err(PortError::Invalid)?;
+        email.validate()?;
         let mut sent = lock(&self.sent);
         sent.push(email.clone());
         Ok(format!("memory-{}", sent.len()))
@@ -83,7 +83,7 @@ impl MemoryArchive {
 #[async_trait]
 impl Archive for MemoryArchive {
     async fn put(&self, key: &str, bytes: &[u8]) -> PortResult<()> {
-        validate_key(key).map_err(PortError::Invalid)?;
+        validate_key(key)?;
         lock(&self.objects).insert(key.to_owned(), bytes.to_vec());
         Ok(())
     }

@@ -10,14 +10,14 @@ pub use lettre::message::Mailbox as Sender;
 
 /// The sender configured in `DD0C_MAIL_FROM` (`alerts@acme.example` or
 /// `dd0c/cost <alerts@acme.example>`), or an error naming the setting.
-pub fn sender(from: &str) -> Result<Sender, String> {
+pub fn sender(from: &str) -> PortResult<Sender> {
     from.parse()
-        .map_err(|e| format!("DD0C_MAIL_FROM {from:?} is not a mailbox: {e}"))
+        .map_err(|e| PortError::Invalid(format!("DD0C_MAIL_FROM {from:?} is not a mailbox: {e}")))
 }
 
 /// `email` from `from`, after [`Email::validate`] (an invalid message is `Invalid`).
 pub fn message(from: &Sender, email: &Email) -> PortResult<Message> {
-    email.validate().map_err(PortError::Invalid)?;
+    email.validate()?;
     let mut builder = Message::builder()
         .message_id(None)
         .from(from.clone())

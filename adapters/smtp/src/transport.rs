@@ -22,10 +22,12 @@ pub struct SmtpMail {
 
 impl SmtpMail {
     /// A sender through the server at `url` (see the crate doc), mailing as `from`.
-    pub fn new(url: &str, from: &str) -> Result<SmtpMail, String> {
+    pub fn new(url: &str, from: &str) -> PortResult<SmtpMail> {
         let from = mime::sender(from)?;
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&without_tls_none(url))
-            .map_err(|e| format!("DD0C_SMTP_URL is not a valid SMTP URL: {e}"))?
+            .map_err(|e| {
+                PortError::Invalid(format!("DD0C_SMTP_URL is not a valid SMTP URL: {e}"))
+            })?
             .timeout(Some(TIMEOUT))
             .build();
         Ok(SmtpMail { transport, from })

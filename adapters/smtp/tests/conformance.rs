@@ -61,11 +61,11 @@ async fn configuration_errors_name_the_setting() {
     let error = SmtpMail::new("smtp://localhost", "not a mailbox")
         .err()
         .expect("refused");
-    assert!(error.contains("DD0C_MAIL_FROM"), "{error}");
+    assert!(error.to_string().contains("DD0C_MAIL_FROM"), "{error}");
     let error = SmtpMail::new("http://localhost", "alerts@dd0c.test")
         .err()
         .expect("refused");
-    assert!(error.contains("DD0C_SMTP_URL"), "{error}");
+    assert!(error.to_string().contains("DD0C_SMTP_URL"), "{error}");
 }
 
 #[tokio::test]

@@ -13,19 +13,30 @@ pub const ITERATIONS: u32 = 2;
 /// Parallelism.
 pub const PARALLELISM: u32 = 1;
 
-fn policy() -> Result<Argon2<'static>, String> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
-        .map_err(|e| format!("argon2 parameters: {e}"))?;
+/// Why a password could not be hashed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// The policy's parameters are out of argon2's range.
+    #[error("argon2 parameters: {0}")]
+    Policy(argon2::Error),
+    /// Hashing failed.
+    #[error("hashing: {0}")]
+    Hash(argon2::password_hash::Error),
+}
+
+fn policy() -> Result<Argon2<'static>, HashError> {
+    let params =
+        Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).map_err(HashError::Policy)?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
 /// The PHC string of `password` under the current policy, with a fresh salt.
-pub fn hash(password: &str) -> Result<String, String> {
+pub fn hash(password: &str) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     policy()?
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| format!("hashing: {e}"))
+        .map_err(HashError::Hash)
 }
 
 /// The outcome of checking a password.

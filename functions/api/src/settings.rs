@@ -31,7 +31,7 @@ pub(crate) async fn put_settings(
 ) -> Result<Json<Settings>, ApiError> {
     caller.admin()?;
     let Json(settings) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    settings.validate().map_err(ApiError::BadRequest)?;
+    settings.validate()?;
     api.stores
         .settings
         .put_settings(&caller.0.tenant, &settings)

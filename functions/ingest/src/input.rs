@@ -53,23 +53,41 @@ fn is_log_file(path: &Path) -> bool {
             .any(|ext| name.ends_with(ext))
 }
 
+/// Why inputs could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// A path that does not exist.
+    #[error("{}: no such file or directory", .0.display())]
+    Missing(PathBuf),
+    /// A directory that could not be read.
+    #[error("cannot read directory {}: {source}", path.display())]
+    Directory {
+        /// The directory.
+        path: PathBuf,
+        /// Why not.
+        source: std::io::Error,
+    },
+}
+
 /// Expands paths into sources: `-` is stdin, a directory is every log file below it (sorted),
 /// anything else a file. A path that does not exist is an error naming it.
-pub fn expand(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<Source>, InputError> {
     let mut sources = Vec::new();
     for path in paths {
         if path.as_os_str() == "-" {
             sources.push(Source::Stdin);
         } else if path.is_dir() {
             let mut files = Vec::new();
-            collect(path, &mut files)
-                .map_err(|e| format!("cannot read directory {}: {e}", path.display()))?;
+            collect(path, &mut files).map_err(|source| InputError::Directory {
+                path: path.clone(),
+                source,
+            })?;
             files.sort();
             sources.extend(files.into_iter().map(Source::File));
         } else if path.exists() {
             sources.push(Source::File(path.clone()));
         } else {
-            return Err(format!("{}: no such file or directory", path.display()));
+            return Err(InputError::Missing(path.clone()));
         }
     }
     Ok(sources)

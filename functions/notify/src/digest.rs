@@ -172,7 +172,7 @@ impl Digest {
     }
 
     /// The digest e-mail to `to`.
-    pub fn email(&self, to: &[String]) -> Result<Email, String> {
+    pub fn email(&self, to: &[String]) -> Result<Email, crate::render::RenderError> {
         let context = self.context();
         Ok(Email {
             to: to.to_vec(),

@@ -86,6 +86,20 @@ pub struct Round {
     pub completed: usize,
 }
 
+/// Why a notification did not go out.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// No mail backend is configured.
+    #[error("no mail backend is configured")]
+    NoMail,
+    /// The message did not render.
+    #[error(transparent)]
+    Render(#[from] render::RenderError),
+    /// The webhook or the mail backend refused it or failed.
+    #[error(transparent)]
+    Port(#[from] dd0c_ports::PortError),
+}
+
 /// The ports a notifier uses.
 #[derive(Clone)]
 #[allow(missing_debug_implementations)]
@@ -265,8 +279,8 @@ impl Notifier {
         }
         if let (Some(mail), false) = (&self.mail, settings.email_to.is_empty()) {
             let sent = match digest.email(&settings.email_to) {
-                Ok(email) => mail.send(&email).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e),
+                Ok(email) => mail.send(&email).await.map_err(SendError::from),
+                Err(e) => Err(SendError::from(e)),
             };
             match sent {
                 Ok(_) => reached.push(Channel::Email),
@@ -318,24 +332,17 @@ impl Notifier {
         channel: Channel,
         settings: &Settings,
         alert: &Alert<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), SendError> {
         match channel {
             Channel::Slack => {
                 let url = settings.slack_webhook_url.as_deref().unwrap_or_default();
-                self.webhook
-                    .post(url, &alert.slack())
-                    .await
-                    .map_err(|e| e.to_string())
+                Ok(self.webhook.post(url, &alert.slack()).await?)
             }
             Channel::Email => {
-                let Some(mail) = &self.mail else {
-                    return Err("no mail backend is configured".into());
-                };
+                let mail = self.mail.as_ref().ok_or(SendError::NoMail)?;
                 let email = alert.email(&settings.email_to)?;
-                mail.send(&email)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
+                mail.send(&email).await?;
+                Ok(())
             }
         }
     }

@@ -39,12 +39,22 @@ fn templates() -> &'static Environment<'static> {
     })
 }
 
+/// A bundled template that did not render.
+#[derive(Debug, thiserror::Error)]
+#[error("rendering {name}: {source}")]
+pub struct RenderError {
+    /// The template.
+    pub name: &'static str,
+    /// minijinja's error.
+    pub source: minijinja::Error,
+}
+
 /// Renders the bundled template `name` with `context`.
-pub(crate) fn render(name: &str, context: &impl Serialize) -> Result<String, String> {
+pub(crate) fn render(name: &'static str, context: &impl Serialize) -> Result<String, RenderError> {
     templates()
         .get_template(name)
         .and_then(|t| t.render(context))
-        .map_err(|e| format!("rendering {name}: {e}"))
+        .map_err(|source| RenderError { name, source })
 }
 
 /// `text` made literal in Slack's mrkdwn: `&`, `<` and `>` escaped as Slack asks, so an actor,
@@ -233,7 +243,7 @@ impl Alert<'_> {
     }
 
     /// The e-mail to `to`: subject, and text and HTML parts from the alert templates.
-    pub fn email(&self, to: &[String]) -> Result<Email, String> {
+    pub fn email(&self, to: &[String]) -> Result<Email, RenderError> {
         let context = AlertContext {
             headline: self.headline(),
             actor: self

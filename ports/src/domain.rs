@@ -420,11 +420,6 @@ pub fn is_account_id(id: &str) -> bool {
     id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Whether `c` is white space or a control character: what no URL, address or name holds.
-pub fn is_blank(c: char) -> bool {
-    c.is_whitespace() || c.is_control()
-}
-
 /// Longest tenant name.
 pub const MAX_TENANT_NAME: usize = 64;
 

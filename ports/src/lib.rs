@@ -15,6 +15,7 @@
 //!   written by `Display` and read by `FromStr`.
 //! - [`recall`] — what the normalizer learns from one record to price a later one, per tenant.
 //! - [`auth`], [`mail`], [`webhook`], [`archive`], [`flags`], [`clock`] — the remaining ports.
+//! - [`text`] — what no URL, address or name may hold.
 //! - [`PortError`] — the one error type every port returns.
 
 pub mod archive;
@@ -28,6 +29,7 @@ pub mod mail;
 pub mod queue;
 pub mod recall;
 pub mod store;
+pub mod text;
 pub mod webhook;
 
 #[cfg(feature = "conformance")]

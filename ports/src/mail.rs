@@ -49,7 +49,7 @@ impl Email {
 pub fn is_address(address: &str) -> bool {
     matches!(address.split_once('@'), Some((local, domain))
         if !local.is_empty() && !domain.is_empty() && !domain.contains('@'))
-        && !address.contains(crate::domain::is_blank)
+        && !address.contains(crate::text::is_blank)
 }
 
 /// Sends mail.

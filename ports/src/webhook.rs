@@ -18,5 +18,5 @@ pub fn is_http_url(url: &str) -> bool {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
-    matches!(rest, Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !url.contains(crate::domain::is_blank))
+    matches!(rest, Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !url.contains(crate::text::is_blank))
 }

@@ -73,9 +73,6 @@ async fn request(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let (path, query) = path_and_query
-        .split_once('?')
-        .unwrap_or((path_and_query, ""));
     let mut headers = json!({"host": "api.dd0c.test"});
     if body.is_some() {
         headers["content-type"] = json!("application/json");
@@ -83,13 +80,27 @@ async fn request(
     if let Some(token) = token {
         headers["authorization"] = json!(format!("Bearer {token}"));
     }
+    send(api, method, path_and_query, headers, body.map(|b| b.to_string())).await
+}
+
+/// A request with these headers and this body as API Gateway hands it over.
+async fn send(
+    api: &RuntimeApi,
+    method: &str,
+    path_and_query: &str,
+    headers: Value,
+    body: Option<String>,
+) -> (u16, Value) {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
     let event = json!({
         "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
         "headers": headers,
         "requestContext": {"accountId": "123456789012", "apiId": "test", "domainName": "api.dd0c.test",
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.1", "userAgent": "test"},
             "requestId": unique("r"), "routeKey": "$default", "stage": "$default", "time": "28/Nov/2026:00:00:00 +0000", "timeEpoch": 0},
-        "body": body.map(|b| b.to_string()),
+        "body": body,
         "isBase64Encoded": false
     });
     let invocation = api.invoke(event, INVOKE_TIMEOUT).await.expect("invoked");
@@ -335,4 +346,67 @@ async fn lambda_api_shows_each_tenant_only_its_own_data_on_dynamodb() {
     }
     let (status, _) = request(&api, "GET", "/v1/me", Some(&token_a), None).await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn lambda_api_serves_the_alert_buttons_and_its_openapi_document() {
+    let cloud = Cloud::new().await;
+    let tenant = unique("t");
+    let (ids, _) = tenant_with_anomalies(&cloud, &tenant, "333333333333").await;
+    let settings = dd0c_ports::domain::Settings {
+        slack_team_id: Some("T0DD0C".into()),
+        ..Default::default()
+    };
+    dd0c_ports::store::SettingsStore::put_settings(&cloud.store(), &tenant, &settings)
+        .await
+        .expect("settings");
+    let secret = "8f742231b10e8888abcd99yyyzzz85a5";
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let _function = dd0c_tests::lambda::Function::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_lambda-api")),
+        &api,
+        &[
+            cloud.env(),
+            vec![
+                ("DD0C_COGNITO_ISSUER", user_pool().await),
+                ("DD0C_COGNITO_CLIENT_ID", CLIENT.to_owned()),
+                ("DD0C_SLACK_SIGNING_SECRET", secret.to_owned()),
+            ],
+        ]
+        .concat(),
+    )
+    .expect("spawn");
+
+    // A click on Acknowledge, signed as Slack signs it.
+    let payload = json!({"team": {"id": "T0DD0C"}, "user": {"id": "U1", "username": "maria"},
+        "actions": [{"action_id": "acknowledge", "value": format!("{tenant}/{}", ids[0])}]});
+    let body = format!(
+        "payload={}",
+        serde_urlencoded::to_string([("p", payload.to_string())])
+            .expect("form")
+            .trim_start_matches("p=")
+    );
+    let timestamp = now().to_string();
+    let signature = dd0c_api::slack::sign(secret.as_bytes(), &timestamp, body.as_bytes());
+    let headers = json!({"host": "api.dd0c.test", "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": timestamp, "x-slack-signature": signature});
+    let (status, answer) = send(&api, "POST", "/v1/slack/actions", headers.clone(), Some(body.clone())).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer["text"].as_str().is_some_and(|t| t.starts_with("Acknowledged: 1 anomaly")),
+        "{answer}"
+    );
+    let anomaly = dd0c_ports::store::AnomalyStore::anomaly(&cloud.store(), &tenant, &ids[0])
+        .await
+        .expect("read")
+        .expect("the anomaly");
+    assert_eq!(anomaly.status, dd0c_ports::domain::AnomalyStatus::Acknowledged);
+    let (status, _) = send(&api, "POST", "/v1/slack/actions", headers, Some(body)).await;
+    assert_eq!(status, 401, "the same signed request a second time is a replay");
+
+    let (status, document) = request(&api, "GET", "/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    for path in ["/v1/slack/actions", "/v1/anomalies/{id}/{action}", "/openapi.json"] {
+        assert!(document["paths"].get(path).is_some(), "{path} is described");
+    }
 }

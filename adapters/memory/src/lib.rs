@@ -6,13 +6,21 @@
 //! same conformance suites as the Postgres and AWS adapters. State lives behind one `std` mutex
 //! per adapter that is never held across an `.await`.
 
-mod misc;
+mod archive;
+mod auth;
+mod flags;
+mod mail;
 mod queue;
 mod store;
+mod webhook;
 
-pub use misc::{MemoryArchive, MemoryAuth, MemoryFlags, MemoryMail, MemoryWebhook};
+pub use archive::MemoryArchive;
+pub use auth::MemoryAuth;
+pub use flags::MemoryFlags;
+pub use mail::MemoryMail;
 pub use queue::MemoryQueue;
 pub use store::MemoryStore;
+pub use webhook::MemoryWebhook;
 
 use std::sync::{Mutex, MutexGuard};
 

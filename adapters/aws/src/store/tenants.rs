@@ -1,0 +1,105 @@
+//! Tenants and their accounts (one tenant per AWS account).
+
+use super::*;
+
+#[async_trait]
+impl TenantStore for DynamoStore {
+    async fn add_tenant(&self, tenant: &Tenant) -> PortResult<()> {
+        let mut item = doc_item(tenant_pk(&tenant.name), "TENANT", tenant)?;
+        item.insert("gsi1pk".into(), s(TENANTS_INDEX_PK));
+        item.insert("gsi1sk".into(), s(&tenant.name));
+        match self.put_new(item).await? {
+            true => Ok(()),
+            false => Err(PortError::Conflict(format!(
+                "tenant {} exists",
+                tenant.name
+            ))),
+        }
+    }
+
+    async fn tenant(&self, name: &str) -> PortResult<Option<Tenant>> {
+        self.get(tenant_pk(name), "TENANT")
+            .await?
+            .map(|item| from_doc(&item))
+            .transpose()
+    }
+
+    async fn tenants(&self) -> PortResult<Vec<Tenant>> {
+        let range = Range {
+            index: Some(GSI1),
+            ..Range::prefix(TENANTS_INDEX_PK.to_owned(), "")
+        };
+        self.query_docs(&range, usize::MAX).await
+    }
+
+    async fn add_account(&self, account: &Account) -> PortResult<()> {
+        let mut items = vec![TransactWriteItem::builder()
+            .put(self.create(doc_item(
+                tenant_pk(&account.tenant),
+                format!("ACCOUNT#{}", account.account_id),
+                account,
+            )?)?)
+            .build()];
+        let mut owner = key(account_owner_pk(&account.account_id), "OWNER");
+        owner.insert("tenant".into(), s(&account.tenant));
+        items.push(
+            TransactWriteItem::builder()
+                .put(self.create(owner)?)
+                .build(),
+        );
+        if let Some(role_arn) = &account.role_arn {
+            let mut guard = key(role_pk(role_arn), "ROLE");
+            guard.insert("tenant".into(), s(&account.tenant));
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.create(guard)?)
+                    .build(),
+            );
+        }
+        match self.transact(items).await? {
+            None => Ok(()),
+            Some(_) => Err(PortError::Conflict(account_taken(account))),
+        }
+    }
+
+    async fn account(&self, tenant: &str, account_id: &str) -> PortResult<Option<Account>> {
+        self.get(tenant_pk(tenant), &format!("ACCOUNT#{account_id}"))
+            .await?
+            .map(|item| from_doc(&item))
+            .transpose()
+    }
+
+    async fn accounts(&self, tenant: &str) -> PortResult<Vec<Account>> {
+        self.query_docs(&Range::prefix(tenant_pk(tenant), "ACCOUNT#"), usize::MAX)
+            .await
+    }
+
+    async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()> {
+        let missing = || PortError::NotFound(format!("account {account_id} in tenant {tenant}"));
+        let account = self
+            .account(tenant, account_id)
+            .await?
+            .ok_or_else(missing)?;
+        let delete = |pk: String, sk: String| {
+            build(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(pk, sk)))
+                    .condition_expression("attribute_exists(pk)")
+                    .build(),
+            )
+            .map(|d| TransactWriteItem::builder().delete(d).build())
+        };
+        let mut items = vec![
+            delete(tenant_pk(tenant), format!("ACCOUNT#{account_id}"))?,
+            delete(account_owner_pk(account_id), "OWNER".into())?,
+        ];
+        if let Some(role_arn) = &account.role_arn {
+            items.push(delete(role_pk(role_arn), "ROLE".into())?);
+        }
+        match self.transact(items).await? {
+            None => Ok(()),
+            Some(_) => Err(missing()),
+        }
+    }
+}

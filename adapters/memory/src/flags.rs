@@ -1,0 +1,45 @@
+//! Panic mode and circuit breakers in this process.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use dd0c_ports::flags::{BreakerState, Flags};
+use dd0c_ports::PortResult;
+
+use crate::lock;
+
+/// Panic mode and breakers in memory (single-process installs).
+#[derive(Debug, Default)]
+pub struct MemoryFlags {
+    panic: Mutex<HashMap<String, bool>>,
+    breakers: Mutex<HashMap<String, BreakerState>>,
+}
+
+impl MemoryFlags {
+    /// Everything off.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl Flags for MemoryFlags {
+    async fn panic_mode(&self, tenant: &str) -> PortResult<bool> {
+        Ok(lock(&self.panic).get(tenant).copied().unwrap_or(false))
+    }
+
+    async fn set_panic_mode(&self, tenant: &str, on: bool) -> PortResult<()> {
+        lock(&self.panic).insert(tenant.to_owned(), on);
+        Ok(())
+    }
+
+    async fn breaker(&self, channel: &str) -> PortResult<Option<BreakerState>> {
+        Ok(lock(&self.breakers).get(channel).copied())
+    }
+
+    async fn put_breaker(&self, channel: &str, state: &BreakerState) -> PortResult<()> {
+        lock(&self.breakers).insert(channel.to_owned(), *state);
+        Ok(())
+    }
+}

@@ -1,0 +1,104 @@
+//! Tenants and their accounts (one tenant per AWS account).
+
+use super::*;
+
+#[async_trait]
+impl TenantStore for PgStore {
+    async fn add_tenant(&self, tenant: &Tenant) -> PortResult<()> {
+        match sqlx::query("INSERT INTO tenants (name, created_at) VALUES ($1, $2)")
+            .bind(&tenant.name)
+            .bind(tenant.created_at)
+            .execute(&self.pool)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_violation(&e, "23505") => Err(PortError::Conflict(format!(
+                "tenant {} exists",
+                tenant.name
+            ))),
+            Err(e) => Err(backend("adding a tenant", e)),
+        }
+    }
+
+    async fn tenant(&self, name: &str) -> PortResult<Option<Tenant>> {
+        let row: Option<(String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT name, created_at FROM tenants WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| backend("reading a tenant", e))?;
+        Ok(row.map(|(name, created_at)| Tenant { name, created_at }))
+    }
+
+    async fn tenants(&self) -> PortResult<Vec<Tenant>> {
+        let rows: Vec<(String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT name, created_at FROM tenants ORDER BY name")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| backend("listing tenants", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, created_at)| Tenant { name, created_at })
+            .collect())
+    }
+
+    async fn add_account(&self, account: &Account) -> PortResult<()> {
+        match self.scoped(&account.tenant, async |c| sqlx::query("INSERT INTO accounts (tenant_id, account_id, name, created_at, role_arn, external_id) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&account.tenant)
+            .bind(&account.account_id)
+            .bind(&account.name)
+            .bind(account.created_at)
+            .bind(&account.role_arn)
+            .bind(&account.external_id)
+            .execute(c)
+            .await).await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_violation(&e, "23505") => Err(PortError::Conflict(account_taken(account))),
+            Err(e) => Err(backend("adding an account", e)),
+        }
+    }
+
+    async fn account(&self, tenant: &str, account_id: &str) -> PortResult<Option<Account>> {
+        let row: Option<AccountRow> = self.scoped(tenant, async |c| sqlx::query_as(
+            "SELECT tenant_id, account_id, name, created_at, role_arn, external_id FROM accounts WHERE tenant_id = $1 AND account_id = $2",
+        )
+        .bind(tenant)
+        .bind(account_id)
+        .fetch_optional(c)
+        .await).await
+        .map_err(|e| backend("reading an account", e))?;
+        Ok(row.map(account_of))
+    }
+
+    async fn accounts(&self, tenant: &str) -> PortResult<Vec<Account>> {
+        let rows: Vec<AccountRow> = self.scoped(tenant, async |c| sqlx::query_as(
+            "SELECT tenant_id, account_id, name, created_at, role_arn, external_id FROM accounts WHERE tenant_id = $1 ORDER BY account_id",
+        )
+        .bind(tenant)
+        .fetch_all(c)
+        .await).await
+        .map_err(|e| backend("listing accounts", e))?;
+        Ok(rows.into_iter().map(account_of).collect())
+    }
+
+    async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()> {
+        let removed = self
+            .scoped(tenant, async |c| {
+                sqlx::query("DELETE FROM accounts WHERE tenant_id = $1 AND account_id = $2")
+                    .bind(tenant)
+                    .bind(account_id)
+                    .execute(c)
+                    .await
+            })
+            .await
+            .map_err(|e| backend("removing an account", e))?
+            .rows_affected();
+        if removed == 0 {
+            return Err(PortError::NotFound(format!(
+                "account {account_id} in tenant {tenant}"
+            )));
+        }
+        Ok(())
+    }
+}

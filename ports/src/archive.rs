@@ -19,7 +19,9 @@ pub trait Archive: Send + Sync {
 /// Checks an archive key as every adapter must.
 pub fn validate_key(key: &str) -> Result<(), crate::PortError> {
     if key.is_empty() || key.starts_with('/') {
-        return Err(crate::PortError::Invalid(format!("archive key {key:?} must be a relative path")));
+        return Err(crate::PortError::Invalid(format!(
+            "archive key {key:?} must be a relative path"
+        )));
     }
     if key
         .split('/')

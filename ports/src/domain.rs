@@ -519,7 +519,9 @@ impl Thresholds {
             ),
         ];
         match bounds.iter().find(|(_, value, most)| value > most) {
-            Some((name, value, most)) => Err(PortError::Invalid(format!("{name} {value} is above {most}"))),
+            Some((name, value, most)) => Err(PortError::Invalid(format!(
+                "{name} {value} is above {most}"
+            ))),
             None => Ok(()),
         }
     }
@@ -653,7 +655,8 @@ impl Settings {
     /// comma-separated list. The result must still be valid settings (see
     /// [`Settings::validate`]); the error names the key.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), PortError> {
-        let mut document = serde_json::to_value(&*self).map_err(|e| PortError::Backend(e.to_string()))?;
+        let mut document =
+            serde_json::to_value(&*self).map_err(|e| PortError::Backend(e.to_string()))?;
         let parsed = if key == "email_to" {
             serde_json::Value::from(
                 value
@@ -667,19 +670,21 @@ impl Settings {
         };
         let mut slot = &mut document;
         for part in key.split('.') {
-            let object = slot
-                .as_object_mut()
-                .ok_or_else(|| PortError::Invalid(format!("{key}: {part:?} is not inside an object")))?;
+            let object = slot.as_object_mut().ok_or_else(|| {
+                PortError::Invalid(format!("{key}: {part:?} is not inside an object"))
+            })?;
             if !object.contains_key(part) && !key.starts_with("account_thresholds.") {
-                return Err(PortError::Invalid(format!("{key}: no setting named {part:?}")));
+                return Err(PortError::Invalid(format!(
+                    "{key}: no setting named {part:?}"
+                )));
             }
             slot = object
                 .entry(part.to_owned())
                 .or_insert_with(|| serde_json::json!({}));
         }
         *slot = parsed;
-        let updated: Settings =
-            serde_json::from_value(document).map_err(|e| PortError::Invalid(format!("{key}: {e}")))?;
+        let updated: Settings = serde_json::from_value(document)
+            .map_err(|e| PortError::Invalid(format!("{key}: {e}")))?;
         updated.validate().map_err(|e| within(key, e))?;
         *self = updated;
         Ok(())
@@ -691,7 +696,9 @@ impl Settings {
         time_zone(&self.digest_time_zone).map_err(|e| within("digest_time_zone", e))?;
         if let Some(url) = &self.slack_webhook_url {
             if !crate::webhook::is_http_url(url) {
-                return Err(PortError::Invalid(format!("slack_webhook_url {url:?} is not an http(s) URL")));
+                return Err(PortError::Invalid(format!(
+                    "slack_webhook_url {url:?} is not an http(s) URL"
+                )));
             }
         }
         if let Some(team) = &self.slack_team_id {
@@ -707,7 +714,9 @@ impl Settings {
             }
         }
         if let Some(bad) = self.email_to.iter().find(|a| !crate::mail::is_address(a)) {
-            return Err(PortError::Invalid(format!("email_to: {bad:?} is not an e-mail address")));
+            return Err(PortError::Invalid(format!(
+                "email_to: {bad:?} is not an e-mail address"
+            )));
         }
         if let Some(bad) = self.account_thresholds.keys().find(|a| !is_account_id(a)) {
             return Err(PortError::Invalid(format!(
@@ -722,7 +731,10 @@ impl Settings {
             thresholds.validate().map_err(|e| within(name, e))?;
         }
         if self.digest_hour > 23 {
-            return Err(PortError::Invalid(format!("digest_hour {} is not 0–23", self.digest_hour)));
+            return Err(PortError::Invalid(format!(
+                "digest_hour {} is not 0–23",
+                self.digest_hour
+            )));
         }
         Ok(())
     }
@@ -746,7 +758,8 @@ fn within(field: &str, error: PortError) -> PortError {
 /// The IANA time zone `name` (`Europe/Berlin`), or why not.
 pub fn time_zone(name: &str) -> Result<chrono_tz::Tz, PortError> {
     name.parse().map_err(|_| {
-        PortError::Invalid(format!("{name:?} is not an IANA time zone (such as Europe/Berlin)"
+        PortError::Invalid(format!(
+            "{name:?} is not an IANA time zone (such as Europe/Berlin)"
         ))
     })
 }

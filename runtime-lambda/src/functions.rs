@@ -45,16 +45,17 @@ pub fn score(settings: &Settings) -> Result<Score, StartError> {
 /// The notifier on the table's outbox, Slack webhooks and SES (when `DD0C_MAIL_FROM` is set).
 pub fn notifier(settings: &Settings) -> Result<Notifier, StartError> {
     let stores = stores(settings);
-    let mail = match optional("DD0C_MAIL_FROM") {
-        Some(from) => Some(Arc::new(SesMail::new(&settings.aws, &from).map_err(|e| {
-            StartError::Invalid {
-                name: "DD0C_MAIL_FROM",
-                value: from.clone(),
-                why: e.to_string(),
-            }
-        })?) as Arc<dyn dd0c_ports::mail::Mail>),
-        None => None,
-    };
+    let mail =
+        match optional("DD0C_MAIL_FROM") {
+            Some(from) => Some(Arc::new(SesMail::new(&settings.aws, &from).map_err(|e| {
+                StartError::Invalid {
+                    name: "DD0C_MAIL_FROM",
+                    value: from.clone(),
+                    why: e.to_string(),
+                }
+            })?) as Arc<dyn dd0c_ports::mail::Mail>),
+            None => None,
+        };
     let webhook = dd0c_adapters_http::HttpWebhook::new().map_err(|e| StartError::Client {
         what: "the Slack webhook client",
         why: e.to_string(),

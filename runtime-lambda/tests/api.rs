@@ -80,7 +80,14 @@ async fn request(
     if let Some(token) = token {
         headers["authorization"] = json!(format!("Bearer {token}"));
     }
-    send(api, method, path_and_query, headers, body.map(|b| b.to_string())).await
+    send(
+        api,
+        method,
+        path_and_query,
+        headers,
+        body.map(|b| b.to_string()),
+    )
+    .await
 }
 
 /// A request with these headers and this body as API Gateway hands it over.
@@ -390,23 +397,42 @@ async fn lambda_api_serves_the_alert_buttons_and_its_openapi_document() {
     let signature = dd0c_api::slack::sign(secret.as_bytes(), &timestamp, body.as_bytes());
     let headers = json!({"host": "api.dd0c.test", "content-type": "application/x-www-form-urlencoded",
         "x-slack-request-timestamp": timestamp, "x-slack-signature": signature});
-    let (status, answer) = send(&api, "POST", "/v1/slack/actions", headers.clone(), Some(body.clone())).await;
+    let (status, answer) = send(
+        &api,
+        "POST",
+        "/v1/slack/actions",
+        headers.clone(),
+        Some(body.clone()),
+    )
+    .await;
     assert_eq!(status, 200, "{answer}");
     assert!(
-        answer["text"].as_str().is_some_and(|t| t.starts_with("Acknowledged: 1 anomaly")),
+        answer["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Acknowledged: 1 anomaly")),
         "{answer}"
     );
     let anomaly = dd0c_ports::store::AnomalyStore::anomaly(&cloud.store(), &tenant, &ids[0])
         .await
         .expect("read")
         .expect("the anomaly");
-    assert_eq!(anomaly.status, dd0c_ports::domain::AnomalyStatus::Acknowledged);
+    assert_eq!(
+        anomaly.status,
+        dd0c_ports::domain::AnomalyStatus::Acknowledged
+    );
     let (status, _) = send(&api, "POST", "/v1/slack/actions", headers, Some(body)).await;
-    assert_eq!(status, 401, "the same signed request a second time is a replay");
+    assert_eq!(
+        status, 401,
+        "the same signed request a second time is a replay"
+    );
 
     let (status, document) = request(&api, "GET", "/openapi.json", None, None).await;
     assert_eq!(status, 200);
-    for path in ["/v1/slack/actions", "/v1/anomalies/{id}/{action}", "/openapi.json"] {
+    for path in [
+        "/v1/slack/actions",
+        "/v1/anomalies/{id}/{action}",
+        "/openapi.json",
+    ] {
         assert!(document["paths"].get(path).is_some(), "{path} is described");
     }
 }

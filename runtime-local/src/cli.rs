@@ -12,6 +12,26 @@ pub struct Cli {
     pub backend: BackendArgs,
 }
 
+impl Cli {
+    /// The command line, with every setting's variable read where its flag is absent. A
+    /// variable set to the empty string counts as unset (as compose files and shells leave
+    /// them), so its default applies.
+    pub fn from_env_and_args() -> Cli {
+        let empty: Vec<std::ffi::OsString> = std::env::vars_os()
+            .filter(|(name, value)| {
+                let name = name.to_string_lossy();
+                value.is_empty() && (name.starts_with("DD0C_") || name == "DATABASE_URL")
+            })
+            .map(|(name, _)| name)
+            .collect();
+        for name in empty {
+            // Single-threaded still: nothing else reads the environment yet.
+            std::env::remove_var(name);
+        }
+        Cli::parse()
+    }
+}
+
 /// Where state lives and how alerts leave: every command that touches the backend reads these.
 #[derive(Debug, Clone, Default, Args)]
 pub struct BackendArgs {

@@ -4,10 +4,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = dd0c_cost::cli::Cli::parse();
+    let cli = dd0c_cost::cli::Cli::from_env_and_args();
     let backend = &cli.backend;
     let result = match cli.command {
         dd0c_cost::cli::Command::Normalize(args) => dd0c_cost::normalize::run(args),

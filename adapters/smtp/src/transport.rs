@@ -25,9 +25,7 @@ impl SmtpMail {
     pub fn new(url: &str, from: &str) -> PortResult<SmtpMail> {
         let from = mime::sender(from)?;
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&without_tls_none(url))
-            .map_err(|e| {
-                PortError::Invalid(format!("DD0C_SMTP_URL is not a valid SMTP URL: {e}"))
-            })?
+            .map_err(|e| PortError::Invalid(format!("DD0C_SMTP_URL is not a valid SMTP URL: {e}")))?
             .timeout(Some(TIMEOUT))
             .build();
         Ok(SmtpMail { transport, from })

@@ -29,16 +29,16 @@ use crate::table::{
     time_key, Item, GSI1, TTL_ATTRIBUTE,
 };
 
-mod score;
 mod anomalies;
 mod events;
-mod tenants;
-mod settings;
 mod outbox;
+mod recall;
 mod schedule;
+mod score;
+mod settings;
+mod tenants;
 mod tokens;
 mod users;
-mod recall;
 
 /// How long processed-event records are kept: EventBridge retries for 24 hours and a DLQ redrive
 /// can come 14 days later; one day more for clock skew and TTL's own lag.

@@ -20,16 +20,16 @@ use dd0c_ports::{PortError, PortResult};
 
 use crate::lock;
 
-mod score;
 mod anomalies;
 mod events;
-mod tenants;
-mod settings;
 mod outbox;
+mod recall;
 mod schedule;
+mod score;
+mod settings;
+mod tenants;
 mod tokens;
 mod users;
-mod recall;
 
 /// Orders anomalies and cost events within a tenant by time, then id.
 type TimeKey = (String, DateTime<Utc>, String);

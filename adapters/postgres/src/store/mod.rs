@@ -24,16 +24,16 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction};
 use crate::error::{backend, payload};
 use crate::queue::delete_delivered;
 
-mod score;
 mod anomalies;
 mod events;
-mod tenants;
-mod settings;
 mod outbox;
+mod recall;
 mod schedule;
+mod score;
+mod settings;
+mod tenants;
 mod tokens;
 mod users;
-mod recall;
 
 /// An `accounts` row: tenant, id, name, created, role, ExternalId.
 type AccountRow = (

@@ -33,22 +33,26 @@ impl fmt::Display for GroupKey {
     }
 }
 
+/// `tenant#rest` as its two parts, both non-empty; tenant names hold no `#` (see
+/// [`crate::domain::valid_tenant_name`]). `what` names the key in the error.
+fn tenant_and<'a>(s: &'a str, what: &str) -> Result<(&'a str, &'a str), PortError> {
+    s.split_once('#')
+        .filter(|(tenant, rest)| !tenant.is_empty() && !rest.is_empty())
+        .ok_or_else(|| PortError::Invalid(format!("{what} {s:?} is not tenant#…")))
+}
+
 impl FromStr for GroupKey {
     type Err = PortError;
 
-    /// Tenant names hold no `#` (see [`crate::domain::valid_tenant_name`]); account ids are
-    /// digits.
+    /// Account ids are digits: a second `#` is refused.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.split_once('#') {
-            Some((tenant, account_id))
-                if !tenant.is_empty() && !account_id.is_empty() && !account_id.contains('#') =>
-            {
-                Ok(GroupKey::new(tenant, account_id))
-            }
-            _ => Err(PortError::Invalid(format!(
+        let (tenant, account_id) = tenant_and(s, "group key")?;
+        if account_id.contains('#') {
+            return Err(PortError::Invalid(format!(
                 "group key {s:?} is not tenant#account"
-            ))),
+            )));
         }
+        Ok(GroupKey::new(tenant, account_id))
     }
 }
 
@@ -83,14 +87,8 @@ impl FromStr for DedupKey {
     type Err = PortError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.split_once('#') {
-            Some((tenant, id)) if !tenant.is_empty() && !id.is_empty() => {
-                Ok(DedupKey::new(tenant, id))
-            }
-            _ => Err(PortError::Invalid(format!(
-                "deduplication key {s:?} is not tenant#id"
-            ))),
-        }
+        let (tenant, id) = tenant_and(s, "deduplication key")?;
+        Ok(DedupKey::new(tenant, id))
     }
 }
 

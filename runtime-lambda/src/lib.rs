@@ -9,17 +9,17 @@
 //! | `lambda-score` | SQS FIFO batch of cost events | scores them (one DynamoDB transaction per batch), wakes the notifier when an anomaly is raised |
 //! | `lambda-notify` | SQS batch of wake-ups, or an EventBridge schedule | delivers the outbox to Slack and SES |
 //! | `lambda-digest` | EventBridge schedule | sends the daily digests that are due |
-//! | `lambda-api` | API Gateway HTTP API (payload v2) | the dashboard API, Cognito tokens |
+//! | `lambda-api` | API Gateway HTTP API (payload v2) | every route of `dd0c-api` but push ingestion (Slack actions and `/openapi.json` included), Cognito tokens |
 //!
 //! Map:
 //! - [`env`] — configuration from the environment (its doc lists every variable), JSON logs,
 //!   typed failures ([`Failure`]: `errorType` `dd0c.NotFound`, `dd0c.Unavailable`, …), and the SDK configuration (no IMDS probing: region and credentials come from the
 //!   variables Lambda sets).
-//! - [`sqs`] — the SQS event and the partial batch response: a batch is handled whole where the
-//!   function can; otherwise in order, stopping at the first failure, which is reported with
-//!   everything after it (FIFO order), and a message failing on its last delivery goes to the
-//!   dead-letter queue with its error.
-//! - [`functions`] — the functions bound to their ports.
+//! - [`sqs`] — translation only: an SQS event into deliveries for the batch policy of
+//!   `dd0c-function`, and its outcomes into the partial batch response (a failed message and the
+//!   rest of its group are delivered again; a message failing on its last delivery goes to the
+//!   dead-letter queue with its error).
+//! - [`functions`] — the functions of `functions/` bound to the AWS adapters.
 
 pub mod env;
 pub mod functions;

@@ -111,28 +111,36 @@ impl Settle for FromSqs<'_> {
     }
 }
 
+/// A record that is not a FIFO delivery.
+#[derive(Debug, thiserror::Error)]
+#[error("message {message_id}: {what} (is the queue FIFO?)")]
+pub struct NotFifo {
+    /// The record's message id.
+    pub message_id: String,
+    /// What it lacks.
+    pub what: String,
+}
+
 /// A record as the queue port's delivery; a record without the FIFO attributes is refused with
 /// the name of what it lacks.
-fn delivery_of(record: &SqsRecord) -> Result<Delivery, String> {
-    let attribute = |name: &str| {
-        record.attributes.get(name).cloned().ok_or_else(|| {
-            format!(
-                "message {}: no {name} attribute (is the queue FIFO?)",
-                record.message_id
-            )
-        })
+fn delivery_of(record: &SqsRecord) -> Result<Delivery, NotFifo> {
+    let not_fifo = |what: String| NotFifo {
+        message_id: record.message_id.clone(),
+        what,
     };
+    let attribute = |name: &str| {
+        (record.attributes.get(name).cloned())
+            .ok_or_else(|| not_fifo(format!("no {name} attribute")))
+    };
+    let receive_count = attribute("ApproximateReceiveCount")?;
     Ok(Delivery {
         message_id: record.message_id.clone(),
         receipt: record.receipt_handle.clone(),
         group_key: attribute("MessageGroupId")?,
         body: record.body.clone(),
-        receive_count: attribute("ApproximateReceiveCount")?.parse().map_err(|e| {
-            format!(
-                "message {}: ApproximateReceiveCount: {e}",
-                record.message_id
-            )
-        })?,
+        receive_count: receive_count
+            .parse()
+            .map_err(|e| not_fifo(format!("ApproximateReceiveCount {receive_count:?}: {e}")))?,
     })
 }
 

@@ -65,6 +65,28 @@ fn sign(claims: &Value, pem: &str) -> String {
     .expect("signed")
 }
 
+/// `lambda-api` under a fresh Runtime API, on `cloud`'s table, trusting the user pool at
+/// `issuer`, with `extra` variables.
+async fn spawn_api(
+    cloud: &Cloud,
+    issuer: &str,
+    extra: &[(&'static str, String)],
+) -> (RuntimeApi, dd0c_tests::lambda::Function) {
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let cognito = [
+        ("DD0C_COGNITO_ISSUER", issuer.to_owned()),
+        ("DD0C_COGNITO_CLIENT_ID", CLIENT.to_owned()),
+    ];
+    let env = [cloud.env(), cognito.to_vec(), extra.to_vec()].concat();
+    let function = dd0c_tests::lambda::Function::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_lambda-api")),
+        &api,
+        &env,
+    )
+    .expect("spawn");
+    (api, function)
+}
+
 /// One API Gateway HTTP API (payload 2.0) request through the function: status and JSON body.
 async fn request(
     api: &RuntimeApi,
@@ -181,20 +203,7 @@ async fn lambda_api_shows_each_tenant_only_its_own_data_on_dynamodb() {
     let (a, b) = (unique("a"), unique("b"));
     let (a_ids, _) = tenant_with_anomalies(&cloud, &a, "111111111111").await;
     let (b_ids, b_token) = tenant_with_anomalies(&cloud, &b, "222222222222").await;
-    let api = RuntimeApi::start().await.expect("runtime API");
-    let _function = dd0c_tests::lambda::Function::spawn(
-        std::path::Path::new(env!("CARGO_BIN_EXE_lambda-api")),
-        &api,
-        &[
-            cloud.env(),
-            vec![
-                ("DD0C_COGNITO_ISSUER", issuer.clone()),
-                ("DD0C_COGNITO_CLIENT_ID", CLIENT.to_owned()),
-            ],
-        ]
-        .concat(),
-    )
-    .expect("spawn");
+    let (api, _function) = spawn_api(&cloud, &issuer, &[]).await;
     let token_a = sign(&claims(&issuer, &a, "admin"), POOL_PEM);
     let token_b = sign(&claims(&issuer, &b, "admin"), POOL_PEM);
 
@@ -368,21 +377,9 @@ async fn lambda_api_serves_the_alert_buttons_and_its_openapi_document() {
         .await
         .expect("settings");
     let secret = "8f742231b10e8888abcd99yyyzzz85a5";
-    let api = RuntimeApi::start().await.expect("runtime API");
-    let _function = dd0c_tests::lambda::Function::spawn(
-        std::path::Path::new(env!("CARGO_BIN_EXE_lambda-api")),
-        &api,
-        &[
-            cloud.env(),
-            vec![
-                ("DD0C_COGNITO_ISSUER", user_pool().await),
-                ("DD0C_COGNITO_CLIENT_ID", CLIENT.to_owned()),
-                ("DD0C_SLACK_SIGNING_SECRET", secret.to_owned()),
-            ],
-        ]
-        .concat(),
-    )
-    .expect("spawn");
+    let issuer = user_pool().await;
+    let extra = [("DD0C_SLACK_SIGNING_SECRET", secret.to_owned())];
+    let (api, _function) = spawn_api(&cloud, &issuer, &extra).await;
 
     // A click on Acknowledge, signed as Slack signs it.
     let payload = json!({"team": {"id": "T0DD0C"}, "user": {"id": "U1", "username": "maria"},

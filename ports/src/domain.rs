@@ -483,7 +483,8 @@ pub struct Thresholds {
     #[cfg_attr(feature = "openapi", schema(maximum = 1_000_000))]
     pub min_samples: u64,
     /// Floor on the standard deviation in USD/h, so identical routine events do not make a
-    /// cent's difference infinitely surprising.
+    /// cent's difference infinitely surprising (at least a millionth of a dollar).
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.000001))]
     pub sd_floor_usd: f64,
     /// Floor on the standard deviation as a fraction of the mean.
     pub sd_floor_ratio: f64,
@@ -502,8 +503,11 @@ pub struct Thresholds {
     pub burst_factor: f64,
 }
 
+/// The least standard-deviation floor a tenant may set (USD/h).
+pub const MIN_SD_FLOOR_USD: f64 = 0.000_001;
+
 impl Thresholds {
-    /// The counts within their documented bounds.
+    /// The counts within their documented bounds, and a standard-deviation floor above zero.
     pub fn validate(&self) -> Result<(), PortError> {
         let bounds = [
             ("min_samples", self.min_samples, 1_000_000),
@@ -518,12 +522,19 @@ impl Thresholds {
                 1_000_000,
             ),
         ];
-        match bounds.iter().find(|(_, value, most)| value > most) {
-            Some((name, value, most)) => Err(PortError::Invalid(format!(
+        if let Some((name, value, most)) = bounds.iter().find(|(_, value, most)| value > most) {
+            return Err(PortError::Invalid(format!(
                 "{name} {value} is above {most}"
-            ))),
-            None => Ok(()),
+            )));
         }
+        // A zero floor with a flat baseline would divide by zero: an infinite Z-score.
+        if self.sd_floor_usd.is_nan() || self.sd_floor_usd < MIN_SD_FLOOR_USD {
+            return Err(PortError::Invalid(format!(
+                "sd_floor_usd {} is below {MIN_SD_FLOOR_USD}",
+                self.sd_floor_usd
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -814,6 +825,40 @@ pub struct OutboxMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Settings `key=value` makes, or the error it gives.
+    fn set(key: &str, value: &str) -> Result<Settings, String> {
+        let mut settings = Settings::default();
+        settings
+            .set(key, value)
+            .map(|()| settings)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn settings_refuse_each_value_their_document_refuses_naming_the_key() {
+        for (key, value) in [
+            ("digest_time_zone", "Mars/Olympus"),
+            ("digest_hour", "24"),
+            ("slack_webhook_url", "https://hooks.slack.com/a\u{7}b"),
+            ("slack_team_id", "t123"),
+            ("email_to", "a@b,not an address"),
+            ("thresholds.sd_floor_usd", "0"),
+            ("thresholds.min_samples", "1000001"),
+            ("thresholds.burst_window_minutes", "10081"),
+            ("account_thresholds.prod", "{}"),
+        ] {
+            let error = set(key, value).expect_err(key);
+            assert!(
+                error.contains(key.split('.').next().unwrap_or(key)),
+                "{key}: {error}"
+            );
+        }
+        let hours = set("digest_hour", "23.0").expect("an integral number is an integer");
+        assert_eq!(hours.digest_hour, 23);
+        let account = set("account_thresholds.123456789012", "{\"min_samples\": 3}").expect("set");
+        assert_eq!(account.thresholds_for("123456789012").min_samples, 3);
+    }
 
     #[test]
     fn printable_text_cannot_end_a_log_line() {

@@ -1060,3 +1060,36 @@ async fn a_push_of_more_records_than_the_documented_maximum_is_refused_whole() {
         "nothing queued, the launch first included"
     );
 }
+
+#[tokio::test]
+async fn an_empty_parameter_is_refused_where_the_document_gives_it_a_format_and_absent_where_it_allows_empty(
+) {
+    let app = spawn_app().await;
+    let tenant = unique("t");
+    tenant_with_anomalies(&app, &tenant).await;
+    let email = format!("{}@t.example", unique("admin"));
+    assert!(add_user(&app.url, &tenant, &email, "admin", PASSWORD)
+        .status
+        .success());
+    let bearer = token(&app, &email).await;
+    for path in [
+        "/v1/costs?bucket=",
+        "/v1/costs?to=",
+        "/v1/costs?from=",
+        "/v1/anomalies?from=",
+        "/v1/anomalies?to=",
+        "/v1/anomalies?limit=0",
+        "/v1/anomalies?limit=201",
+    ] {
+        let (status, body) = call(&app, "GET", path, Some(&bearer), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+    }
+    for path in [
+        "/v1/anomalies?severity=&status=&account=&cursor=",
+        "/v1/baselines?account=",
+        "/v1/costs?bucket=hour",
+    ] {
+        let (status, body) = call(&app, "GET", path, Some(&bearer), None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+}

@@ -370,13 +370,16 @@ impl Bucket {
 pub(crate) struct CostQuery {
     /// From this time on (RFC 3339; default: seven days before `to`).
     #[param(value_type = Option<String>, format = DateTime)]
+    #[serde(default, deserialize_with = "crate::as_given")]
     from: Option<String>,
     /// Before this time (RFC 3339; default: now). A range that ends before it starts holds
     /// nothing.
     #[param(value_type = Option<String>, format = DateTime)]
+    #[serde(default, deserialize_with = "crate::as_given")]
     to: Option<String>,
     /// The width of a point (default `day`).
     #[param(value_type = Option<Bucket>)]
+    #[serde(default, deserialize_with = "crate::as_given")]
     bucket: Option<String>,
 }
 

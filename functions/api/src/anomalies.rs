@@ -40,9 +40,11 @@ pub(crate) struct ListQuery {
     account: Option<String>,
     /// Anomalies from this time on (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
+    #[serde(default, deserialize_with = "crate::as_given")]
     from: Option<String>,
     /// Anomalies before this time (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
+    #[serde(default, deserialize_with = "crate::as_given")]
     to: Option<String>,
     /// The `next_cursor` of the page before.
     #[param(pattern = r"^([0-9]{1,11}\.[0-9]{9}~[A-Za-z0-9_.:#-]{1,128})?$")]

@@ -185,6 +185,14 @@ fn document() -> utoipa::openapi::OpenApi {
     spec
 }
 
+/// A query parameter as given, an empty value included: serde's `Option` reads `?to=` as absent,
+/// but a parameter whose document says what it must be must be refused when empty.
+pub(crate) fn as_given<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    <String as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 /// An RFC 3339 time query parameter named `name`.
 pub(crate) fn time_param(
     name: &str,

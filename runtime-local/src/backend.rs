@@ -147,37 +147,29 @@ impl Backend {
             let from = args.mail_from.as_deref().context(
                 "DD0C_MAIL_FROM must be set with DD0C_SMTP_URL: the sender of alert e-mail",
             )?;
-            backend.mail = Some(Arc::new(
-                SmtpMail::new(url, from).map_err(anyhow::Error::msg)?,
-            ));
+            backend.mail = Some(Arc::new(SmtpMail::new(url, from)?));
             backend.description.push_str("; mail over SMTP");
         }
         Ok(backend)
     }
 
-    /// Whether the backend answers.
-    pub async fn ready(&self) -> bool {
-        match &self.pool {
-            Some(pool) => dd0c_adapters_postgres::ping(pool).await,
-            None => true,
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl dd0c_api::operations::Readiness for Backend {
-    async fn ready(&self) -> bool {
-        Backend::ready(self).await
-    }
-}
-
-impl Backend {
     /// The queues by name.
     pub fn queue(&self, name: &str) -> Result<Arc<dyn Queue>> {
         match name {
             INGEST_QUEUE => Ok(self.ingest_queue.clone()),
             SCORE_QUEUE => Ok(self.score_queue.clone()),
             other => anyhow::bail!("no queue {other:?} (queues: {INGEST_QUEUE}, {SCORE_QUEUE})"),
+        }
+    }
+}
+
+/// `/readyz`: whether the database answers (the in-memory default always does).
+#[async_trait::async_trait]
+impl dd0c_api::operations::Readiness for Backend {
+    async fn ready(&self) -> bool {
+        match &self.pool {
+            Some(pool) => dd0c_adapters_postgres::ping(pool).await,
+            None => true,
         }
     }
 }

@@ -145,7 +145,7 @@ impl Dispatcher {
             .jwt_secret
             .clone()
             .unwrap_or_else(dd0c_api::accounts::random_secret);
-        let jwt = JwtAuth::new(&secret).map_err(anyhow::Error::msg)?;
+        let jwt = JwtAuth::new(&secret)?;
         let normalizers = Arc::new(
             Normalizers::new(catalog, backend.stores.recall.clone())
                 .refusing_future(config.max_event_skew),

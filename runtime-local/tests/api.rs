@@ -132,6 +132,18 @@ async fn login(app: &App, email: &str, password: &str) -> reqwest::Response {
         .expect("sent")
 }
 
+/// A new tenant with three anomalies and a signed-in admin: the anomaly ids and the admin's
+/// token.
+async fn admin_with_anomalies(app: &App) -> (Vec<String>, String) {
+    let tenant = unique("t");
+    let ids = tenant_with_anomalies(app, &tenant).await;
+    let email = format!("{}@t.example", unique("admin"));
+    assert!(add_user(&app.url, &tenant, &email, "admin", PASSWORD)
+        .status
+        .success());
+    (ids, token(app, &email).await)
+}
+
 async fn token(app: &App, email: &str) -> String {
     let response = login(app, email, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -965,13 +977,7 @@ async fn pushes_that_could_not_be_stored_or_would_head_every_list_are_refused_na
 #[tokio::test]
 async fn a_nul_in_a_cursor_an_id_or_an_e_mail_is_a_bad_request_without_the_databases_words() {
     let app = spawn_app().await;
-    let tenant = unique("t");
-    tenant_with_anomalies(&app, &tenant).await;
-    let email = format!("{}@t.example", unique("admin"));
-    assert!(add_user(&app.url, &tenant, &email, "admin", PASSWORD)
-        .status
-        .success());
-    let bearer = token(&app, &email).await;
+    let (_, bearer) = admin_with_anomalies(&app).await;
     for path in [
         "/v1/anomalies?cursor=%00",
         "/v1/anomalies/%00",
@@ -993,13 +999,7 @@ async fn a_nul_in_a_cursor_an_id_or_an_e_mail_is_a_bad_request_without_the_datab
 #[tokio::test]
 async fn a_malformed_snooze_body_is_answered_as_problem_details() {
     let app = spawn_app().await;
-    let tenant = unique("t");
-    let ids = tenant_with_anomalies(&app, &tenant).await;
-    let email = format!("{}@t.example", unique("admin"));
-    assert!(add_user(&app.url, &tenant, &email, "admin", PASSWORD)
-        .status
-        .success());
-    let bearer = token(&app, &email).await;
+    let (ids, bearer) = admin_with_anomalies(&app).await;
     let response = reqwest::Client::new()
         .post(format!("{}/v1/anomalies/{}/snooze", app.address, ids[0]))
         .bearer_auth(&bearer)
@@ -1065,13 +1065,7 @@ async fn a_push_of_more_records_than_the_documented_maximum_is_refused_whole() {
 async fn an_empty_parameter_is_refused_where_the_document_gives_it_a_format_and_absent_where_it_allows_empty(
 ) {
     let app = spawn_app().await;
-    let tenant = unique("t");
-    tenant_with_anomalies(&app, &tenant).await;
-    let email = format!("{}@t.example", unique("admin"));
-    assert!(add_user(&app.url, &tenant, &email, "admin", PASSWORD)
-        .status
-        .success());
-    let bearer = token(&app, &email).await;
+    let (_, bearer) = admin_with_anomalies(&app).await;
     for path in [
         "/v1/costs?bucket=",
         "/v1/costs?to=",

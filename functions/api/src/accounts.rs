@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::refusals::{AdminOnly, Invalid, JsonBody, Missing, Signed};
-use crate::{time_param, Api, ApiError, Caller, Problem};
+use crate::{given, time_param, Api, ApiError, Caller, Problem};
 
 /// Most cost events one time series reads.
 const MAX_SERIES_EVENTS: usize = 100_000;
@@ -120,12 +120,13 @@ pub(crate) async fn list(
     Ok(Json(api.stores.tenants.accounts(&principal.tenant).await?))
 }
 
-fn check_account_id(account_id: &str) -> Result<(), ApiError> {
+/// `account_id`, given as `field`, is a 12-digit AWS account id.
+pub(crate) fn check_account_id(field: &str, account_id: &str) -> Result<(), ApiError> {
     if dd0c_ports::domain::is_account_id(account_id) {
         Ok(())
     } else {
         Err(ApiError::BadRequest(format!(
-            "account_id {account_id:?} is not a 12-digit AWS account id"
+            "{field} {account_id:?} is not a 12-digit AWS account id"
         )))
     }
 }
@@ -152,7 +153,7 @@ pub(crate) async fn add(
 /// alike: checks the request, generates the ExternalId here (a client never chooses it), stores
 /// the account and its first ingest token, and returns what the customer needs to finish.
 pub async fn onboard(stores: &Stores, tenant: &str, new: NewAccount) -> Result<Added, ApiError> {
-    check_account_id(&new.account_id)?;
+    check_account_id("account_id", &new.account_id)?;
     if let Some(name) = new.name.as_deref().filter(|n| !valid_name(n)) {
         return Err(ApiError::BadRequest(format!(
             "name {name:?}: 1 to {MAX_NAME} printable characters"
@@ -336,9 +337,9 @@ pub(crate) async fn baselines(
     query: Result<Query<BaselineQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<Baseline>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let account = query.account.as_deref().filter(|a| !a.is_empty());
+    let account = given(&query.account);
     if let Some(account) = account {
-        check_account_id(account)?;
+        check_account_id("account", account)?;
     }
     let baselines = api.stores.score.baselines(&principal.tenant, account).await;
     Ok(Json(baselines?))
@@ -370,16 +371,13 @@ impl Bucket {
 pub(crate) struct CostQuery {
     /// From this time on (RFC 3339; default: seven days before `to`).
     #[param(value_type = Option<String>, format = DateTime)]
-    #[serde(default, deserialize_with = "crate::as_given")]
     from: Option<String>,
     /// Before this time (RFC 3339; default: now). A range that ends before it starts holds
     /// nothing.
     #[param(value_type = Option<String>, format = DateTime)]
-    #[serde(default, deserialize_with = "crate::as_given")]
     to: Option<String>,
     /// The width of a point (default `day`).
     #[param(value_type = Option<Bucket>)]
-    #[serde(default, deserialize_with = "crate::as_given")]
     bucket: Option<String>,
 }
 

@@ -8,9 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{DateTime, TimeDelta, Utc};
-use dd0c_ports::domain::{
-    is_account_id, Anomaly, AnomalyStatus, Feedback, FeedbackAction, Severity, SnoozeScope,
-};
+use dd0c_ports::domain::{Anomaly, AnomalyStatus, Feedback, FeedbackAction, Severity, SnoozeScope};
 use dd0c_ports::keys::{is_anomaly_id, Cursor};
 use dd0c_ports::store::AnomalyFilter;
 use dd0c_score::feedback;
@@ -18,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::refusals::{Invalid, JsonBody, Missing, Signed};
-use crate::{time_param, Api, ApiError, Caller};
+use crate::{given, time_param, Api, ApiError, Caller};
 
 /// Most anomalies one page returns.
 pub const MAX_PAGE: u32 = 200;
@@ -40,11 +38,9 @@ pub(crate) struct ListQuery {
     account: Option<String>,
     /// Anomalies from this time on (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
-    #[serde(default, deserialize_with = "crate::as_given")]
     from: Option<String>,
     /// Anomalies before this time (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
-    #[serde(default, deserialize_with = "crate::as_given")]
     to: Option<String>,
     /// The `next_cursor` of the page before.
     #[param(pattern = r"^([0-9]{1,11}\.[0-9]{9}~[A-Za-z0-9_.:#-]{1,128})?$")]
@@ -61,11 +57,6 @@ pub(crate) struct AnomalyPage {
     items: Vec<Anomaly>,
     /// Pass as `cursor` for the next page; absent on the last.
     next_cursor: Option<String>,
-}
-
-/// `Some(text)` unless it is absent or empty.
-fn given(text: &Option<String>) -> Option<&str> {
-    text.as_deref().filter(|t| !t.is_empty())
 }
 
 /// A comma-separated query parameter of enum values, spelled as in JSON (`critical,warning`).
@@ -88,10 +79,8 @@ impl ListQuery {
     /// The store's filter: every parameter checked as the document describes it.
     fn filter(&self) -> Result<AnomalyFilter, ApiError> {
         let account_id = given(&self.account).map(str::to_owned);
-        if let Some(account) = account_id.as_deref().filter(|a| !is_account_id(a)) {
-            return Err(ApiError::BadRequest(format!(
-                "account: {account:?} is not a 12-digit AWS account id"
-            )));
+        if let Some(account) = &account_id {
+            crate::accounts::check_account_id("account", account)?;
         }
         Ok(AnomalyFilter {
             severities: parse_list::<Severity>("severity", given(&self.severity))?,

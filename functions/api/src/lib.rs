@@ -185,12 +185,10 @@ fn document() -> utoipa::openapi::OpenApi {
     spec
 }
 
-/// A query parameter as given, an empty value included: serde's `Option` reads `?to=` as absent,
-/// but a parameter whose document says what it must be must be refused when empty.
-pub(crate) fn as_given<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<String>, D::Error> {
-    <String as serde::Deserialize>::deserialize(deserializer).map(Some)
+/// A query parameter's value unless it is absent or empty: for the parameters whose document
+/// allows an empty value and says it is the same as none.
+pub(crate) fn given(text: &Option<String>) -> Option<&str> {
+    text.as_deref().filter(|t| !t.is_empty())
 }
 
 /// An RFC 3339 time query parameter named `name`.

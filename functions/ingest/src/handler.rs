@@ -110,37 +110,6 @@ impl Ingest {
         self.archive = Some(archive);
         self
     }
-
-    /// Keeps the batch's bodies as received, one JSON-lines object per tenant under
-    /// `raw/{tenant}/{yyyy/mm/dd/hh}/{first message id}.jsonl`.
-    async fn archive(
-        &self,
-        archive: &dyn Archive,
-        batch: &[Received<'_, IngestMessage>],
-    ) -> Result<(), FunctionError> {
-        let now = Utc::now();
-        let mut by_tenant: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for received in batch {
-            by_tenant
-                .entry(&received.message.tenant)
-                .or_default()
-                .push(&received.delivery.body);
-        }
-        for (tenant, bodies) in by_tenant {
-            let key = format!(
-                "raw/{tenant}/{}/{}.jsonl",
-                now.format("%Y/%m/%d/%H"),
-                batch[0].delivery.message_id
-            );
-            let mut lines = bodies.join("\n");
-            lines.push('\n');
-            archive
-                .put(&key, lines.as_bytes())
-                .await
-                .map_err(FunctionError::port("archiving the raw events"))?;
-        }
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -165,7 +134,7 @@ impl QueueFunction for Ingest {
         batch: &[Received<'_, IngestMessage>],
     ) -> Result<Handled, FunctionError> {
         if let Some(archive) = &self.archive {
-            self.archive(archive.as_ref(), batch).await?;
+            archive_raw(archive.as_ref(), batch).await?;
         }
         let messages: Vec<&IngestMessage> = batch.iter().map(|r| &r.message).collect();
         ingest_messages(&self.normalizers, self.score_queue.as_ref(), &messages).await?;
@@ -176,15 +145,38 @@ impl QueueFunction for Ingest {
         &self,
         message: &Received<'_, IngestMessage>,
     ) -> Result<Handled, FunctionError> {
-        let one = Received {
-            delivery: message.delivery,
-            message: IngestMessage {
-                tenant: message.message.tenant.clone(),
-                record: message.message.record.clone(),
-            },
-        };
-        self.handle_all(std::slice::from_ref(&one)).await
+        self.handle_all(std::slice::from_ref(message)).await
     }
+}
+
+/// Keeps the batch's bodies as received, one JSON-lines object per tenant under
+/// `raw/{tenant}/{yyyy/mm/dd/hh}/{first message id}.jsonl`.
+async fn archive_raw(
+    archive: &dyn Archive,
+    batch: &[Received<'_, IngestMessage>],
+) -> Result<(), FunctionError> {
+    let now = Utc::now();
+    let mut by_tenant: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for received in batch {
+        by_tenant
+            .entry(&received.message.tenant)
+            .or_default()
+            .push(&received.delivery.body);
+    }
+    for (tenant, bodies) in by_tenant {
+        let key = format!(
+            "raw/{tenant}/{}/{}.jsonl",
+            now.format("%Y/%m/%d/%H"),
+            batch[0].delivery.message_id
+        );
+        let mut lines = bodies.join("\n");
+        lines.push('\n');
+        archive
+            .put(&key, lines.as_bytes())
+            .await
+            .map_err(FunctionError::port("archiving the raw events"))?;
+    }
+    Ok(())
 }
 
 /// The ingest message of an EventBridge event: its group names the tenant, and must name the

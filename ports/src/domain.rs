@@ -452,6 +452,10 @@ pub struct Account {
     /// The ExternalId of that role's trust policy, generated server-side (never by the client).
     #[serde(default)]
     pub external_id: Option<String>,
+    /// The access key id a self-hosted install reads the account with, when it has no role;
+    /// its secret is stored sealed, apart ([`crate::store::TenantStore::account_secret`]).
+    #[serde(default)]
+    pub access_key_id: Option<String>,
 }
 
 /// Scoring thresholds; tenant-wide, optionally overridden per account.
@@ -641,6 +645,8 @@ pub struct Settings {
     pub slack_min_severity: Severity,
     /// The least severity e-mailed.
     pub email_min_severity: Severity,
+    /// The zombie hunter's thresholds and lookbacks.
+    pub zombies: crate::zombie::ZombieSettings,
 }
 
 impl Default for Settings {
@@ -655,6 +661,7 @@ impl Default for Settings {
             digest_time_zone: "UTC".to_owned(),
             slack_min_severity: Severity::Warning,
             email_min_severity: Severity::Critical,
+            zombies: crate::zombie::ZombieSettings::default(),
         }
     }
 }
@@ -747,6 +754,9 @@ impl Settings {
                 self.digest_hour
             )));
         }
+        self.zombies
+            .validate()
+            .map_err(|e| within("zombies", e))?;
         Ok(())
     }
 

@@ -15,6 +15,9 @@
 //!   written by `Display` and read by `FromStr`.
 //! - [`recall`] — what the normalizer learns from one record to price a later one, per tenant.
 //! - [`auth`], [`mail`], [`webhook`], [`archive`], [`flags`], [`clock`] — the remaining ports.
+//! - [`zombie`] — the zombie hunter: findings, its settings, the inventory and metrics ports on
+//!   a customer account, and the findings store.
+//! - [`secrets`] — customer secrets sealed at rest under `DD0C_SECRETS_KEY`.
 //! - [`text`] — what no URL, address or name may hold.
 //! - [`PortError`] — the one error type every port returns.
 
@@ -28,9 +31,11 @@ pub mod keys;
 pub mod mail;
 pub mod queue;
 pub mod recall;
+pub mod secrets;
 pub mod store;
 pub mod text;
 pub mod webhook;
+pub mod zombie;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

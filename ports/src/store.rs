@@ -303,8 +303,14 @@ pub trait TenantStore: Send + Sync {
     async fn account(&self, tenant: &str, account_id: &str) -> PortResult<Option<Account>>;
     /// A tenant's accounts, by id.
     async fn accounts(&self, tenant: &str) -> PortResult<Vec<Account>>;
-    /// Removes an account; `NotFound` if the tenant does not have it.
+    /// Removes an account (and its sealed secret); `NotFound` if the tenant does not have it.
     async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()>;
+    /// Stores an account's sealed secret access key ([`crate::secrets`]); `NotFound` if the
+    /// tenant does not have the account. Never returned by any listing.
+    async fn put_account_secret(&self, tenant: &str, account_id: &str, sealed: &str)
+        -> PortResult<()>;
+    /// The account's sealed secret access key, if one was stored.
+    async fn account_secret(&self, tenant: &str, account_id: &str) -> PortResult<Option<String>>;
 }
 
 /// Tenant settings.
@@ -372,6 +378,8 @@ pub struct Stores {
     pub users: Arc<dyn crate::auth::Users>,
     /// What the normalizer learned, per tenant.
     pub recall: Arc<dyn crate::recall::RecallStore>,
+    /// The zombie hunter's findings.
+    pub zombies: Arc<dyn crate::zombie::ZombieStore>,
 }
 
 impl Stores {
@@ -388,6 +396,7 @@ impl Stores {
             + Schedule
             + crate::auth::Users
             + crate::recall::RecallStore
+            + crate::zombie::ZombieStore
             + 'static,
     {
         Stores {
@@ -400,6 +409,7 @@ impl Stores {
             tokens: store.clone(),
             users: store.clone(),
             recall: store.clone(),
+            zombies: store.clone(),
             schedule: store,
         }
     }

@@ -167,6 +167,7 @@ async fn tenant_with_anomalies(
             created_at: chrono::Utc::now(),
             role_arn: None,
             external_id: None,
+            access_key_id: None,
         })
         .await
         .expect("account");

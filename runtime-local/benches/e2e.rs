@@ -183,6 +183,7 @@ async fn onboarded(url: &str) -> Pipeline {
             .add_account(&Account {
                 role_arn: None,
                 external_id: None,
+                access_key_id: None,
                 tenant: TENANT.into(),
                 account_id: account_id.clone(),
                 name: None,

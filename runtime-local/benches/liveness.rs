@@ -100,6 +100,7 @@ async fn main() {
             created_at: now,
             role_arn: None,
             external_id: None,
+            access_key_id: None,
         })
         .await
         .expect("account");

@@ -160,6 +160,7 @@ pub async fn queue_sample(backend: &Backend, dir: &std::path::Path) -> Result<()
         let account = Account {
             role_arn: None,
             external_id: None,
+            access_key_id: None,
             tenant: DEFAULT_TENANT.into(),
             account_id: (*account_id).to_owned(),
             name: None,

@@ -85,6 +85,7 @@ async fn tenant_with_account(app: &App, tenant: &str, account_id: &str) -> Vec<S
         .add_account(&Account {
             role_arn: None,
             external_id: None,
+            access_key_id: None,
             tenant: tenant.into(),
             account_id: account_id.into(),
             name: None,

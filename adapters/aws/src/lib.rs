@@ -7,24 +7,46 @@
 //! - [`SesMail`] — the mail port on SES v2 (raw MIME, HTML + text).
 //! - [`S3Archive`] — raw payloads in an S3 bucket.
 //! - [`customer_config`] — STS AssumeRole (with ExternalId) into a customer's account.
+//! - [`AwsCloud`] — the zombie hunter's read ports on a customer account: [`AwsInventory`]
+//!   (EC2, ELB, ELBv2, RDS) and [`CloudWatchMetrics`] (feature `inventory`).
+//!
+//! Features: `cloud` (the cloud mode's own services) and `inventory` (reading customer accounts);
+//! the self-hosted binary takes only the latter.
 //!
 //! Clients come from [`sdk_config`]: the SDK's standard chain (environment, profile, instance
 //! role) and `AWS_ENDPOINT_URL` for an emulator such as moto.
 
+#[cfg(feature = "cloud")]
 mod archive;
 mod credentials;
+mod error;
+#[cfg(feature = "cloud")]
 mod flags;
+#[cfg(feature = "inventory")]
+mod inventory;
+#[cfg(feature = "cloud")]
 mod mail;
+#[cfg(feature = "cloud")]
 mod queue;
+#[cfg(feature = "cloud")]
 mod store;
+#[cfg(feature = "cloud")]
 pub mod table;
 
+#[cfg(feature = "cloud")]
 pub use archive::S3Archive;
 pub use credentials::customer_config;
+#[cfg(feature = "cloud")]
 pub use flags::DynamoFlags;
+#[cfg(feature = "inventory")]
+pub use inventory::{AwsCloud, AwsInventory, CloudWatchMetrics, SCANNER_ACTIONS};
+#[cfg(feature = "cloud")]
 pub use mail::SesMail;
+#[cfg(feature = "cloud")]
 pub use queue::SqsQueue;
+#[cfg(feature = "cloud")]
 pub use store::{DynamoStore, PROCESSED_RETENTION};
+#[cfg(feature = "cloud")]
 pub use table::create_table;
 
 /// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).

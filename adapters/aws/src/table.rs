@@ -34,7 +34,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
@@ -110,25 +109,7 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Port
     Ok(())
 }
 
-/// An SDK failure as a port error naming the call: the service's code and message when it
-/// answered, else `Unavailable` (no connection, a timeout) with the whole cause chain.
-pub(crate) fn sdk<E>(call: &str, error: E) -> PortError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match error.code() {
-        Some(code) => PortError::Backend(format!(
-            "{call}: {code}: {}",
-            error.message().unwrap_or("no message")
-        )),
-        None => PortError::Unavailable(format!("{call}: {}", DisplayErrorContext(error))),
-    }
-}
-
-/// Whether an SDK failure is the service's `code` (e.g. `ConditionalCheckFailedException`).
-pub(crate) fn is_code<E: ProvideErrorMetadata>(error: &E, code: &str) -> bool {
-    error.code() == Some(code)
-}
+pub(crate) use crate::error::{is_code, sdk};
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())

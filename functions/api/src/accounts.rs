@@ -172,6 +172,7 @@ pub async fn onboard(stores: &Stores, tenant: &str, new: NewAccount) -> Result<A
         created_at: Utc::now(),
         role_arn,
         external_id: Some(external_id.clone()),
+        access_key_id: None,
     };
     stores.tenants.add_account(&account).await?;
     let ingest_token = new_ingest_token();

@@ -455,6 +455,68 @@ impl PriceCatalog {
         base.times(factor).at_best(source)
     }
 
+    /// One EBS volume per hour: its capacity, plus the IOPS and throughput provisioned beyond
+    /// what its type includes.
+    pub fn ebs_volume(
+        &self,
+        volume_type: &str,
+        size_gb: f64,
+        iops: f64,
+        throughput_mibps: f64,
+        region: &str,
+    ) -> Price {
+        let extras = &self.file.ebs_extras;
+        let mut price = self
+            .storage_gb_hourly("ebs", volume_type, region)
+            .times(size_gb);
+        if let Some(per_iops) = extras.iops_month.get(volume_type) {
+            let free = if volume_type == "gp3" {
+                extras.gp3_free_iops
+            } else {
+                0.0
+            };
+            price = price.plus(self.monthly_to_hourly((iops - free).max(0.0) * per_iops, region));
+        }
+        if let Some(per_mibps) = extras.throughput_mibps_month.get(volume_type) {
+            let billable = (throughput_mibps - extras.gp3_free_throughput_mibps).max(0.0);
+            price = price.plus(self.monthly_to_hourly(billable * per_mibps, region));
+        }
+        price
+    }
+
+    /// One RDS instance class per hour under its engine: MySQL's price × the engine's
+    /// multiplier (without an engine, an estimate at MySQL's).
+    pub fn rds_class(&self, class: &str, engine: Option<&str>, region: &str) -> Price {
+        let base = self.hourly("rds.instance", class, region);
+        let (factor, certainty) = match engine {
+            Some(e) => self.rds_engine(e),
+            None => (1.0, PriceSource::Estimated),
+        };
+        base.times(factor).at_best(certainty)
+    }
+
+    /// One RDS DB instance per hour: its class under its engine and its storage (`(GB, type)`;
+    /// Aurora's storage bills by use, so none), both doubled by Multi-AZ.
+    pub fn rds_instance(
+        &self,
+        class: &str,
+        engine: Option<&str>,
+        multi_az: bool,
+        storage: Option<(f64, &str)>,
+        region: &str,
+    ) -> Price {
+        let az_factor = if multi_az { self.rds_multi_az() } else { 1.0 };
+        let mut price = self.rds_class(class, engine, region).times(az_factor);
+        let is_aurora = engine.is_some_and(|e| e.starts_with("aurora"));
+        if let (false, Some((gb, storage_type))) = (is_aurora, storage) {
+            price = price.plus(
+                self.storage_gb_hourly("rds", storage_type, region)
+                    .times(gb * az_factor),
+            );
+        }
+        price
+    }
+
     /// EBS extras (IOPS, throughput).
     pub fn ebs_extras(&self) -> &EbsExtras {
         &self.file.ebs_extras

@@ -9,6 +9,7 @@ mod fixtures;
 mod others;
 mod queue;
 mod stores;
+mod zombies;
 
 pub use fixtures::{anomaly_for, commit_anomalies, cost_event, unique, unique_account_id};
 pub use others::{
@@ -17,3 +18,4 @@ pub use others::{
 };
 pub use queue::queue_suite;
 pub use stores::store_suite;
+pub use zombies::{finding, zombie_store_suite};

@@ -32,6 +32,79 @@ pub async fn store_suite(stores: Stores) {
     processed_records_are_forgotten_after_retention(&stores).await;
     users_sign_in_by_email_in_one_tenant(&stores).await;
     learned_facts_are_kept_per_tenant(&stores).await;
+    account_secrets_stay_apart_and_go_with_the_account(&stores).await;
+    super::zombies::zombie_store_suite(&stores).await;
+}
+
+async fn account_secrets_stay_apart_and_go_with_the_account(stores: &Stores) {
+    let (ours, theirs) = (unique("t"), unique("t"));
+    let at = chrono::Utc::now();
+    for name in [&ours, &theirs] {
+        stores
+            .tenants
+            .add_tenant(&Tenant {
+                name: name.clone(),
+                created_at: at,
+            })
+            .await
+            .expect("add tenant");
+    }
+    let account = Account {
+        tenant: ours.clone(),
+        account_id: unique_account_id(),
+        name: None,
+        created_at: at,
+        role_arn: None,
+        external_id: None,
+        access_key_id: Some("AKIAEXAMPLEKEY000001".into()),
+    };
+    stores
+        .tenants
+        .add_account(&account)
+        .await
+        .expect("add account");
+    assert!(
+        matches!(
+            stores
+                .tenants
+                .put_account_secret(&theirs, &account.account_id, "v1:00")
+                .await,
+            Err(PortError::NotFound(_))
+        ),
+        "a secret goes only to an account the tenant has"
+    );
+    stores
+        .tenants
+        .put_account_secret(&ours, &account.account_id, "v1:sealed")
+        .await
+        .expect("secret stored");
+    let read = |tenant: String| {
+        let id = account.account_id.clone();
+        async move {
+            stores
+                .tenants
+                .account_secret(&tenant, &id)
+                .await
+                .expect("secret read")
+        }
+    };
+    assert_eq!(read(ours.clone()).await.as_deref(), Some("v1:sealed"));
+    assert_eq!(read(theirs.clone()).await, None, "another tenant reads nothing");
+    assert_eq!(
+        stores
+            .tenants
+            .account(&ours, &account.account_id)
+            .await
+            .expect("account read"),
+        Some(account.clone()),
+        "the account keeps its key id and carries no secret"
+    );
+    stores
+        .tenants
+        .remove_account(&ours, &account.account_id)
+        .await
+        .expect("account removed");
+    assert_eq!(read(ours.clone()).await, None, "the secret goes with its account");
 }
 
 async fn learned_facts_are_kept_per_tenant(stores: &Stores) {
@@ -279,6 +352,7 @@ async fn ingest_tokens_admit_one_account(stores: &Stores) {
     let account = Account {
         role_arn: None,
         external_id: None,
+        access_key_id: None,
         tenant: tenant.clone(),
         account_id,
         name: None,
@@ -1006,6 +1080,7 @@ async fn tenants_and_accounts(stores: &Stores) {
     let account = Account {
         role_arn: Some(role.clone()),
         external_id: Some(unique("ext")),
+        access_key_id: None,
         tenant: name.clone(),
         account_id: first_id.clone(),
         name: Some("prod".into()),
@@ -1014,6 +1089,7 @@ async fn tenants_and_accounts(stores: &Stores) {
     let other = Account {
         role_arn: None,
         external_id: None,
+        access_key_id: None,
         account_id: second_id.clone(),
         name: None,
         ..account.clone()
@@ -1057,6 +1133,7 @@ async fn tenants_and_accounts(stores: &Stores) {
         tenant: rival.clone(),
         role_arn: None,
         external_id: None,
+        access_key_id: None,
         ..account.clone()
     };
     assert!(

@@ -78,6 +78,7 @@ pub async fn onboard(backend: &Backend, account_id: &str) -> String {
         .add_account(&Account {
             role_arn: None,
             external_id: None,
+            access_key_id: None,
             tenant: TENANT.into(),
             account_id: account_id.into(),
             name: None,

@@ -39,6 +39,7 @@ mod settings;
 mod tenants;
 mod tokens;
 mod users;
+mod zombies;
 
 /// How long processed-event records are kept: EventBridge retries for 24 hours and a DLQ redrive
 /// can come 14 days later; one day more for clock skew and TTL's own lag.

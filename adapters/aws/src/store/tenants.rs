@@ -102,4 +102,36 @@ impl TenantStore for DynamoStore {
             Some(_) => Err(missing()),
         }
     }
+
+    async fn put_account_secret(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        sealed: &str,
+    ) -> PortResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(tenant_pk(tenant), format!("ACCOUNT#{account_id}"))))
+            .update_expression("SET secret_sealed = :sealed")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":sealed", s(sealed))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_code(&e, "ConditionalCheckFailedException") => Err(PortError::NotFound(
+                format!("account {account_id} in tenant {tenant}"),
+            )),
+            Err(e) => Err(sdk("DynamoDB UpdateItem", e)),
+        }
+    }
+
+    async fn account_secret(&self, tenant: &str, account_id: &str) -> PortResult<Option<String>> {
+        Ok(self
+            .get(tenant_pk(tenant), &format!("ACCOUNT#{account_id}"))
+            .await?
+            .and_then(|item| item.get("secret_sealed")?.as_s().ok().cloned()))
+    }
 }

@@ -30,6 +30,7 @@ mod settings;
 mod tenants;
 mod tokens;
 mod users;
+mod zombies;
 
 /// Orders anomalies and cost events within a tenant by time, then id.
 type TimeKey = (String, DateTime<Utc>, String);
@@ -46,6 +47,7 @@ struct Inner {
     snoozes: Vec<Snooze>,
     tenants: BTreeMap<String, Tenant>,
     accounts: BTreeMap<(String, String), Account>,
+    account_secrets: HashMap<(String, String), String>,
     settings: HashMap<String, Settings>,
     outbox: BTreeMap<(DateTime<Utc>, String), OutboxMessage>,
     /// Per outbox id: until when it is claimed, and the channels that have it.
@@ -53,6 +55,7 @@ struct Inner {
     tokens: HashMap<String, (IngestGrant, bool)>,
     users: BTreeMap<String, User>,
     facts: HashMap<(String, FactKey), Fact>,
+    findings: BTreeMap<(String, String), dd0c_ports::zombie::Finding>,
 }
 
 impl Inner {

@@ -68,6 +68,9 @@ impl TenantStore for MemoryStore {
             .remove(&(tenant.to_owned(), account_id.to_owned()))
         {
             Some(_) => {
+                inner
+                    .account_secrets
+                    .remove(&(tenant.to_owned(), account_id.to_owned()));
                 // Its tokens go with it, as Postgres' foreign key cascades them.
                 inner
                     .tokens
@@ -78,5 +81,29 @@ impl TenantStore for MemoryStore {
                 "account {account_id} in tenant {tenant}"
             ))),
         }
+    }
+
+    async fn put_account_secret(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        sealed: &str,
+    ) -> PortResult<()> {
+        let mut inner = lock(&self.inner);
+        let key = (tenant.to_owned(), account_id.to_owned());
+        if !inner.accounts.contains_key(&key) {
+            return Err(PortError::NotFound(format!(
+                "account {account_id} in tenant {tenant}"
+            )));
+        }
+        inner.account_secrets.insert(key, sealed.to_owned());
+        Ok(())
+    }
+
+    async fn account_secret(&self, tenant: &str, account_id: &str) -> PortResult<Option<String>> {
+        Ok(lock(&self.inner)
+            .account_secrets
+            .get(&(tenant.to_owned(), account_id.to_owned()))
+            .cloned())
     }
 }

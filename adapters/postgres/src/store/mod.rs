@@ -34,8 +34,9 @@ mod settings;
 mod tenants;
 mod tokens;
 mod users;
+mod zombies;
 
-/// An `accounts` row: tenant, id, name, created, role, ExternalId.
+/// An `accounts` row: tenant, id, name, created, role, ExternalId, access key id.
 type AccountRow = (
     String,
     String,
@@ -43,10 +44,11 @@ type AccountRow = (
     DateTime<Utc>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 fn account_of(
-    (tenant, account_id, name, created_at, role_arn, external_id): AccountRow,
+    (tenant, account_id, name, created_at, role_arn, external_id, access_key_id): AccountRow,
 ) -> Account {
     Account {
         tenant,
@@ -55,6 +57,7 @@ fn account_of(
         created_at,
         role_arn,
         external_id,
+        access_key_id,
     }
 }
 

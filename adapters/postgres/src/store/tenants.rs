@@ -43,13 +43,14 @@ impl TenantStore for PgStore {
     }
 
     async fn add_account(&self, account: &Account) -> PortResult<()> {
-        match self.scoped(&account.tenant, async |c| sqlx::query("INSERT INTO accounts (tenant_id, account_id, name, created_at, role_arn, external_id) VALUES ($1, $2, $3, $4, $5, $6)")
+        match self.scoped(&account.tenant, async |c| sqlx::query("INSERT INTO accounts (tenant_id, account_id, name, created_at, role_arn, external_id, access_key_id) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&account.tenant)
             .bind(&account.account_id)
             .bind(&account.name)
             .bind(account.created_at)
             .bind(&account.role_arn)
             .bind(&account.external_id)
+            .bind(&account.access_key_id)
             .execute(c)
             .await).await
         {
@@ -61,7 +62,7 @@ impl TenantStore for PgStore {
 
     async fn account(&self, tenant: &str, account_id: &str) -> PortResult<Option<Account>> {
         let row: Option<AccountRow> = self.scoped(tenant, async |c| sqlx::query_as(
-            "SELECT tenant_id, account_id, name, created_at, role_arn, external_id FROM accounts WHERE tenant_id = $1 AND account_id = $2",
+            "SELECT tenant_id, account_id, name, created_at, role_arn, external_id, access_key_id FROM accounts WHERE tenant_id = $1 AND account_id = $2",
         )
         .bind(tenant)
         .bind(account_id)
@@ -73,7 +74,7 @@ impl TenantStore for PgStore {
 
     async fn accounts(&self, tenant: &str) -> PortResult<Vec<Account>> {
         let rows: Vec<AccountRow> = self.scoped(tenant, async |c| sqlx::query_as(
-            "SELECT tenant_id, account_id, name, created_at, role_arn, external_id FROM accounts WHERE tenant_id = $1 ORDER BY account_id",
+            "SELECT tenant_id, account_id, name, created_at, role_arn, external_id, access_key_id FROM accounts WHERE tenant_id = $1 ORDER BY account_id",
         )
         .bind(tenant)
         .fetch_all(c)
@@ -100,5 +101,49 @@ impl TenantStore for PgStore {
             )));
         }
         Ok(())
+    }
+
+    async fn put_account_secret(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        sealed: &str,
+    ) -> PortResult<()> {
+        let updated = self
+            .scoped(tenant, async |c| {
+                sqlx::query(
+                    "UPDATE accounts SET secret_sealed = $3 WHERE tenant_id = $1 AND account_id = $2",
+                )
+                .bind(tenant)
+                .bind(account_id)
+                .bind(sealed)
+                .execute(c)
+                .await
+            })
+            .await
+            .map_err(|e| backend("storing an account's secret", e))?
+            .rows_affected();
+        if updated == 0 {
+            return Err(PortError::NotFound(format!(
+                "account {account_id} in tenant {tenant}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn account_secret(&self, tenant: &str, account_id: &str) -> PortResult<Option<String>> {
+        let row: Option<(Option<String>,)> = self
+            .scoped(tenant, async |c| {
+                sqlx::query_as(
+                    "SELECT secret_sealed FROM accounts WHERE tenant_id = $1 AND account_id = $2",
+                )
+                .bind(tenant)
+                .bind(account_id)
+                .fetch_optional(c)
+                .await
+            })
+            .await
+            .map_err(|e| backend("reading an account's secret", e))?;
+        Ok(row.and_then(|(sealed,)| sealed))
     }
 }

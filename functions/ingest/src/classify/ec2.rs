@@ -158,23 +158,9 @@ pub(super) fn create_volume(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
     };
     let iops = field("iops").number()?.unwrap_or(0.0);
     let throughput = field("throughput").number()?.unwrap_or(0.0);
-    let catalog = ctx.catalog;
-    let mut unit = catalog
-        .storage_gb_hourly("ebs", &volume_type, call.region)
-        .times(size_gb);
-    let extras = catalog.ebs_extras();
-    if let Some(per_iops) = extras.iops_month.get(&volume_type) {
-        let free = if volume_type == "gp3" {
-            extras.gp3_free_iops
-        } else {
-            0.0
-        };
-        unit = unit.plus(catalog.monthly_to_hourly((iops - free).max(0.0) * per_iops, call.region));
-    }
-    if let Some(per_mibps) = extras.throughput_mibps_month.get(&volume_type) {
-        let billable = (throughput - extras.gp3_free_throughput_mibps).max(0.0);
-        unit = unit.plus(catalog.monthly_to_hourly(billable * per_mibps, call.region));
-    }
+    let mut unit = ctx
+        .catalog
+        .ebs_volume(&volume_type, size_gb, iops, throughput, call.region);
     if !size_known {
         unit = unit.at_best(PriceSource::Estimated);
     }

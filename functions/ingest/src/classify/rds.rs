@@ -12,20 +12,6 @@ pub(super) fn either<'v>(call: &Call<'v>, name: &str) -> J<'v> {
     }
 }
 
-pub(super) fn rds_class_price(
-    ctx: &Ctx<'_>,
-    class: &str,
-    engine: Option<&str>,
-    region: &str,
-) -> Price {
-    let base = ctx.catalog.hourly("rds.instance", class, region);
-    let (factor, certainty) = match engine {
-        Some(e) => ctx.catalog.rds_engine(e),
-        None => (1.0, PriceSource::Estimated),
-    };
-    base.times(factor).at_best(certainty)
-}
-
 pub(super) fn create_db_instance(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
     let ids = id(&either(call, "dBInstanceIdentifier"));
     let Some(class) = either(call, "dBInstanceClass").text() else {
@@ -41,23 +27,15 @@ pub(super) fn create_db_instance(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome 
     };
     let engine = either(call, "engine").text();
     let multi_az = either(call, "multiAZ").bool().unwrap_or(false);
-    let az_factor = if multi_az {
-        ctx.catalog.rds_multi_az()
-    } else {
-        1.0
-    };
-    let mut unit = rds_class_price(ctx, &class, engine.as_deref(), call.region).times(az_factor);
-    let is_aurora = engine.as_deref().is_some_and(|e| e.starts_with("aurora"));
-    if let (false, Some(gb)) = (is_aurora, either(call, "allocatedStorage").number()?) {
-        let storage_type = either(call, "storageType")
-            .text()
-            .unwrap_or_else(|| "gp2".into());
-        unit = unit.plus(
-            ctx.catalog
-                .storage_gb_hourly("rds", &storage_type, call.region)
-                .times(gb * az_factor),
-        );
-    }
+    let storage_type = either(call, "storageType")
+        .text()
+        .unwrap_or_else(|| "gp2".into());
+    let storage = either(call, "allocatedStorage")
+        .number()?
+        .map(|gb| (gb, storage_type.as_ref()));
+    let unit = ctx
+        .catalog
+        .rds_instance(&class, engine.as_deref(), multi_az, storage, call.region);
     one(Line {
         kind: "rds.instance",
         resource_type: class,
@@ -88,7 +66,7 @@ pub(super) fn create_db_cluster(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
     if let Some(class) = either(call, "dBClusterInstanceClass").text() {
         // A Multi-AZ DB cluster: one writer and two readable standbys of the class.
         let engine = either(call, "engine").text();
-        let unit = rds_class_price(ctx, &class, engine.as_deref(), call.region);
+        let unit = ctx.catalog.rds_class(&class, engine.as_deref(), call.region);
         return one(Line {
             kind: "rds.cluster",
             resource_type: class,

@@ -1,0 +1,480 @@
+//! The hunt: one account's scan, region by region, and what it changes in the findings store.
+//!
+//! [`Hunter::scan`] for each account asked for:
+//! 1. opens the account ([`CloudAccess`]) — its role, or its access key unsealed;
+//! 2. picks the regions: those asked for, else the tenant's configured ones and every region
+//!    its CloudTrail showed activity in (at least `us-east-1`);
+//! 3. per region, side by side: describes the inventory, judges it ([`crate::judge`]) and reads
+//!    the candidates' metrics ([`crate::fetch`]);
+//! 4. records the result ([`Hunter::record`]): findings keep their id, first-seen time and an
+//!    `ignored` status across scans; a finding whose resource is no longer in its region
+//!    becomes `gone` (its waste saved); one whose resource is there but no longer idle is
+//!    forgotten. Regions that failed change nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use dd0c_ingest::PriceCatalog;
+use dd0c_ports::clock::Clock;
+use dd0c_ports::domain::Account;
+use dd0c_ports::store::Stores;
+use dd0c_ports::zombie::{
+    CloudAccess, CustomerAccount, Finding, FindingFilter, FindingStatus, RegionInventory,
+    ZombieSettings, ZombieState,
+};
+use dd0c_ports::PortResult;
+use futures_util::stream::{self, StreamExt};
+
+use crate::credentials::Credentials;
+use crate::judge::{self, Candidate, Region};
+use crate::signals::Verdict;
+use crate::waste::{cents, Waste};
+use crate::ZombieError;
+
+/// Regions of one account scanned at once.
+const REGION_CONCURRENCY: usize = 4;
+
+/// How far back CloudTrail activity makes a region worth scanning.
+const ACTIVE_REGION_DAYS: i64 = 35;
+
+/// Most cost events read to find the active regions.
+const MAX_REGION_EVENTS: usize = 100_000;
+
+/// The region scanned when nothing else names one.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// What to scan.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanRequest {
+    /// The tenant.
+    pub tenant: String,
+    /// One account, or all of the tenant's.
+    pub account_id: Option<String>,
+    /// These regions only (empty: the account's active and configured regions).
+    pub regions: Vec<String>,
+}
+
+/// A region that could not be scanned; its findings are left as they were.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionFailure {
+    /// The account.
+    pub account_id: String,
+    /// The region.
+    pub region: String,
+    /// Why.
+    pub error: String,
+}
+
+/// What a scan found and did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanReport {
+    /// The findings standing after the scan (open and ignored), most waste first.
+    pub findings: Vec<Finding>,
+    /// Findings this scan saw disappear.
+    pub gone: Vec<Finding>,
+    /// Resources described.
+    pub resources: usize,
+    /// Regions scanned.
+    pub regions: usize,
+    /// Requests made to the customer's account.
+    pub api_calls: u64,
+    /// The IAM actions those requests needed.
+    pub actions: BTreeSet<String>,
+    /// Regions that failed.
+    pub failures: Vec<RegionFailure>,
+}
+
+impl ScanReport {
+    /// Findings without data.
+    pub fn no_data(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.state == ZombieState::NoData)
+            .count()
+    }
+
+    /// Open idle waste, USD a month.
+    pub fn waste_monthly_usd(&self) -> f64 {
+        cents(open_waste(&self.findings))
+    }
+
+    fn absorb(&mut self, other: ScanReport) {
+        self.findings.extend(other.findings);
+        self.gone.extend(other.gone);
+        self.resources += other.resources;
+        self.regions += other.regions;
+        self.api_calls += other.api_calls;
+        self.actions.extend(other.actions);
+        self.failures.extend(other.failures);
+    }
+}
+
+/// The monthly waste of open, idle findings (ignored and no-data ones are not waste).
+pub fn open_waste(findings: &[Finding]) -> f64 {
+    findings
+        .iter()
+        .filter(|f| f.status == FindingStatus::Open && f.state == ZombieState::Idle)
+        .map(|f| f.monthly_waste_usd)
+        .sum()
+}
+
+/// One region's result.
+struct RegionScan {
+    region: String,
+    findings: Vec<Finding>,
+    present: BTreeSet<String>,
+}
+
+/// Scans accounts and keeps their findings.
+#[allow(missing_debug_implementations)]
+pub struct Hunter {
+    stores: Stores,
+    cloud: Arc<dyn CloudAccess>,
+    credentials: Credentials,
+    catalog: Arc<PriceCatalog>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Hunter {
+    /// A hunter reading accounts through `cloud`, keeping findings in `stores`; `credentials`
+    /// unseals access keys.
+    pub fn new(
+        stores: Stores,
+        cloud: Arc<dyn CloudAccess>,
+        credentials: Credentials,
+        catalog: Arc<PriceCatalog>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Hunter {
+            stores,
+            cloud,
+            credentials,
+            catalog,
+            clock,
+        }
+    }
+
+    /// Scans the accounts of `request` and records what was found.
+    pub async fn scan(&self, request: &ScanRequest) -> Result<ScanReport, ZombieError> {
+        let accounts = self.accounts(request).await?;
+        let settings = self
+            .stores
+            .settings
+            .settings(&request.tenant)
+            .await
+            .map_err(ZombieError::port("reading the tenant's settings"))?
+            .zombies;
+        let mut report = ScanReport::default();
+        for account in accounts {
+            report.absorb(self.scan_account(&account, &settings, &request.regions).await?);
+        }
+        report.findings.sort_by(dd0c_ports::zombie::by_waste);
+        Ok(report)
+    }
+
+    /// Scans every account of every tenant (the daily run); an account that cannot be opened
+    /// is logged and skipped. Returns each tenant's report.
+    pub async fn scan_everything(&self) -> Result<Vec<(String, ScanReport)>, ZombieError> {
+        let tenants = self
+            .stores
+            .tenants
+            .tenants()
+            .await
+            .map_err(ZombieError::port("listing tenants"))?;
+        let mut reports = Vec::new();
+        for tenant in tenants {
+            let request = ScanRequest {
+                tenant: tenant.name.clone(),
+                ..ScanRequest::default()
+            };
+            match self.scan(&request).await {
+                Ok(report) => reports.push((tenant.name, report)),
+                Err(error) => tracing::warn!(tenant = %tenant.name, %error, "zombie scan failed"),
+            }
+        }
+        Ok(reports)
+    }
+
+    async fn accounts(&self, request: &ScanRequest) -> Result<Vec<Account>, ZombieError> {
+        let tenants = &self.stores.tenants;
+        if tenants
+            .tenant(&request.tenant)
+            .await
+            .map_err(ZombieError::port("reading the tenant"))?
+            .is_none()
+        {
+            return Err(ZombieError::NoTenant(request.tenant.clone()));
+        }
+        match &request.account_id {
+            Some(id) => match tenants
+                .account(&request.tenant, id)
+                .await
+                .map_err(ZombieError::port("reading the account"))?
+            {
+                Some(account) => Ok(vec![account]),
+                None => Err(ZombieError::NoAccount {
+                    tenant: request.tenant.clone(),
+                    account_id: id.clone(),
+                }),
+            },
+            None => tenants
+                .accounts(&request.tenant)
+                .await
+                .map_err(ZombieError::port("listing the accounts")),
+        }
+    }
+
+    async fn scan_account(
+        &self,
+        account: &Account,
+        settings: &ZombieSettings,
+        asked: &[String],
+    ) -> Result<ScanReport, ZombieError> {
+        let key = self.credentials.access_key(account).await?;
+        let connection = self
+            .cloud
+            .open(account, key.as_ref())
+            .await
+            .map_err(ZombieError::port("opening the account"))?;
+        let regions = self.regions(account, settings, asked).await?;
+        let now = self.clock.now();
+        let scans: Vec<(String, PortResult<(RegionScan, usize)>)> =
+            stream::iter(regions.iter().map(|region| {
+                let connection = &connection;
+                async move {
+                    let scanned = self
+                        .scan_region(connection, account, region, settings, now)
+                        .await;
+                    (region.clone(), scanned)
+                }
+            }))
+            .buffer_unordered(REGION_CONCURRENCY)
+            .collect()
+            .await;
+        let mut report = ScanReport::default();
+        let mut scanned = Vec::new();
+        for (region, result) in scans {
+            match result {
+                Ok((scan, resources)) => {
+                    report.resources += resources;
+                    report.regions += 1;
+                    scanned.push(scan);
+                }
+                Err(error) => report.failures.push(RegionFailure {
+                    account_id: account.account_id.clone(),
+                    region,
+                    error: error.to_string(),
+                }),
+            }
+        }
+        let (findings, gone) = self
+            .record(account, scanned, now)
+            .await
+            .map_err(ZombieError::port("recording findings"))?;
+        report.findings = findings;
+        report.gone = gone;
+        report.api_calls = connection.calls.count();
+        report.actions = connection.calls.actions().into_iter().collect();
+        Ok(report)
+    }
+
+    /// The regions to scan: those asked for; else the configured ones and those the account's
+    /// CloudTrail was active in lately; else [`DEFAULT_REGION`].
+    async fn regions(
+        &self,
+        account: &Account,
+        settings: &ZombieSettings,
+        asked: &[String],
+    ) -> Result<Vec<String>, ZombieError> {
+        if !asked.is_empty() {
+            return Ok(asked.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect());
+        }
+        let now = self.clock.now();
+        let events = self
+            .stores
+            .events
+            .cost_events(
+                &account.tenant,
+                now - Duration::days(ACTIVE_REGION_DAYS),
+                now,
+                MAX_REGION_EVENTS,
+            )
+            .await
+            .map_err(ZombieError::port("reading the account's recent regions"))?;
+        let mut regions: BTreeSet<String> = settings.regions.iter().cloned().collect();
+        regions.extend(
+            events
+                .into_iter()
+                .filter(|e| e.account_id == account.account_id)
+                .map(|e| e.region),
+        );
+        if regions.is_empty() {
+            regions.insert(DEFAULT_REGION.to_owned());
+        }
+        Ok(regions.into_iter().collect())
+    }
+
+    async fn scan_region(
+        &self,
+        connection: &CustomerAccount,
+        account: &Account,
+        region: &str,
+        settings: &ZombieSettings,
+        now: DateTime<Utc>,
+    ) -> PortResult<(RegionScan, usize)> {
+        let inventory = connection.inventory.region(region).await?;
+        let at = Region {
+            account_id: &account.account_id,
+            region,
+            settings,
+            waste: Waste::new(&self.catalog, region),
+            now,
+        };
+        let candidates = judge::candidates(&inventory, &at);
+        let signals: Vec<_> = candidates.iter().map(|c| c.signals.clone()).collect();
+        let verdicts =
+            crate::fetch::verdicts(connection.metrics.as_ref(), region, &signals, now).await?;
+        let findings = candidates
+            .iter()
+            .zip(verdicts)
+            .filter_map(|(c, v)| finding(account, region, c, v, now))
+            .collect();
+        let present = resource_ids(&inventory);
+        let resources = present.len();
+        Ok((
+            RegionScan {
+                region: region.to_owned(),
+                findings,
+                present,
+            },
+            resources,
+        ))
+    }
+
+    /// Merges the scanned regions' findings with the stored ones of the same account and
+    /// regions; returns the standing findings and those newly gone.
+    async fn record(
+        &self,
+        account: &Account,
+        scans: Vec<RegionScan>,
+        now: DateTime<Utc>,
+    ) -> PortResult<(Vec<Finding>, Vec<Finding>)> {
+        let tenant = &account.tenant;
+        let stored: BTreeMap<String, Finding> = self
+            .stores
+            .zombies
+            .findings(
+                tenant,
+                &FindingFilter {
+                    account_id: Some(account.account_id.clone()),
+                    ..FindingFilter::default()
+                },
+            )
+            .await?
+            .into_iter()
+            .map(|f| (f.finding_id.clone(), f))
+            .collect();
+        let mut standing = Vec::new();
+        let mut gone = Vec::new();
+        let mut forgotten = Vec::new();
+        for scan in scans {
+            let mut seen = BTreeSet::new();
+            for mut finding in scan.findings {
+                if let Some(before) = stored.get(&finding.finding_id) {
+                    carry_over(&mut finding, before);
+                }
+                seen.insert(finding.finding_id.clone());
+                standing.push(finding);
+            }
+            for before in stored.values().filter(|f| f.region == scan.region) {
+                if seen.contains(&before.finding_id) || before.status == FindingStatus::Gone {
+                    continue;
+                }
+                if scan.present.contains(&before.resource_id) {
+                    forgotten.push(before.finding_id.clone());
+                } else {
+                    gone.push(Finding {
+                        status: FindingStatus::Gone,
+                        gone_at: Some(now),
+                        ..before.clone()
+                    });
+                }
+            }
+        }
+        let mut writes = standing.clone();
+        writes.extend(gone.iter().cloned());
+        self.stores.zombies.put_findings(&writes).await?;
+        self.stores
+            .zombies
+            .remove_findings(tenant, &forgotten)
+            .await?;
+        Ok((standing, gone))
+    }
+}
+
+/// A stored finding's history carried into this scan's: its first sighting, and an `ignored`
+/// status with its reason. A gone resource that is back opens again.
+fn carry_over(finding: &mut Finding, before: &Finding) {
+    finding.first_seen = finding.first_seen.min(before.first_seen);
+    if before.status == FindingStatus::Ignored {
+        finding.status = FindingStatus::Ignored;
+        finding.ignored_reason = before.ignored_reason.clone();
+    }
+}
+
+/// The finding a candidate makes under its signals' verdicts, if any.
+fn finding(
+    account: &Account,
+    region: &str,
+    c: &Candidate,
+    verdicts: Vec<Option<Verdict>>,
+    now: DateTime<Utc>,
+) -> Option<Finding> {
+    let mut evidence = c.facts.clone();
+    let mut no_data = false;
+    for verdict in verdicts {
+        match verdict? {
+            Verdict::Busy => return None,
+            Verdict::Idle(e) => evidence.push(e),
+            Verdict::NoData(e) => {
+                no_data = true;
+                evidence.push(e);
+            }
+        }
+    }
+    Some(Finding {
+        finding_id: Finding::id_for(&account.tenant, &account.account_id, region, c.kind, &c.resource_id),
+        tenant: account.tenant.clone(),
+        account_id: account.account_id.clone(),
+        region: region.to_owned(),
+        kind: c.kind,
+        resource_id: c.resource_id.clone(),
+        resource_arn: c.resource_arn.clone(),
+        resource_type: c.resource_type.clone(),
+        state: if no_data { ZombieState::NoData } else { ZombieState::Idle },
+        monthly_waste_usd: c.monthly_waste_usd,
+        explanation: judge::explain(c, &evidence, no_data),
+        evidence,
+        first_seen: if no_data { now } else { c.idle_since.min(now) },
+        last_seen: now,
+        status: FindingStatus::Open,
+        ignored_reason: None,
+        gone_at: None,
+    })
+}
+
+/// Every resource id of a region's inventory: what "still there" means.
+fn resource_ids(inventory: &RegionInventory) -> BTreeSet<String> {
+    let i = inventory;
+    i.instances
+        .iter()
+        .map(|x| x.id.clone())
+        .chain(i.volumes.iter().map(|x| x.id.clone()))
+        .chain(i.addresses.iter().map(|x| x.allocation_id.clone()))
+        .chain(i.nat_gateways.iter().map(|x| x.id.clone()))
+        .chain(i.load_balancers.iter().map(|x| x.name.clone()))
+        .chain(i.databases.iter().map(|x| x.id.clone()))
+        .chain(i.snapshots.iter().map(|x| x.id.clone()))
+        .collect()
+}

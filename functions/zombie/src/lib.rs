@@ -1,0 +1,65 @@
+//! # dd0c-zombie
+//!
+//! The zombie hunter: idle and forgotten resources of a customer account, each with its monthly
+//! waste, the evidence per signal and one sentence of explanation, kept between daily scans.
+//! Written over ports only: the inventory and metrics of an account come through
+//! [`dd0c_ports::zombie::CloudAccess`], findings go to [`dd0c_ports::zombie::ZombieStore`].
+//!
+//! Map:
+//! - [`hunt`] — [`Hunter`]: one scan, region by region, recorded (open, ignored, gone).
+//! - [`judge`] — what each kind of resource is judged on, and its explanation.
+//! - [`signals`] — a metric signal and its verdict (idle, busy, or no data — never idle).
+//! - [`fetch`] — every signal of a region read in as few `GetMetricData` requests as possible.
+//! - [`waste`] — monthly waste from the bundled price catalog.
+//! - [`credentials`] — access keys unsealed for accounts without a role.
+//! - [`summary`] — open waste, savings, and ignoring a finding: what the API and digest show.
+
+pub mod credentials;
+pub mod fetch;
+pub mod hunt;
+pub mod judge;
+pub mod signals;
+pub mod summary;
+pub mod waste;
+
+pub use credentials::Credentials;
+pub use hunt::{Hunter, ScanReport, ScanRequest};
+
+use dd0c_ports::PortError;
+
+/// Why a scan could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ZombieError {
+    /// No such tenant.
+    #[error("no tenant {0:?}")]
+    NoTenant(String),
+    /// The tenant has no such account.
+    #[error("tenant {tenant:?} has no account {account_id}")]
+    NoAccount {
+        /// The tenant.
+        tenant: String,
+        /// The account asked for.
+        account_id: String,
+    },
+    /// An account with an access key id but no stored secret.
+    #[error("account {0} has an access key id but no stored secret key; add the account again")]
+    NoSecret(String),
+    /// An access key is stored but the install has no key to open it.
+    #[error("DD0C_SECRETS_KEY is not set: the account's secret key cannot be opened")]
+    NoSecretsKey,
+    /// A port failed.
+    #[error("{what}: {source}")]
+    Port {
+        /// What was being done.
+        what: &'static str,
+        /// The port's error.
+        source: PortError,
+    },
+}
+
+impl ZombieError {
+    /// Wraps a port error with what was being done, for `map_err`.
+    pub fn port(what: &'static str) -> impl FnOnce(PortError) -> ZombieError {
+        move |source| ZombieError::Port { what, source }
+    }
+}

@@ -17,3 +17,13 @@ impl Clock for SystemClock {
         Utc::now()
     }
 }
+
+/// A clock stopped at one instant: judging as of a given time, and tests.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}

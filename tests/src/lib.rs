@@ -11,10 +11,13 @@
 //! - [`lambda`] — the Lambda Runtime API on loopback, to run the real Lambda binaries.
 //! - [`mutate`] — random damage to records, for the property tests of the normalizer and the
 //!   HTTP edge.
+//! - `estate` (feature `aws`) — a zombie estate planted in moto, and what a correct hunter finds.
 //! - [`Rng`] — a small deterministic generator (SplitMix64), stable across platforms and
 //!   dependency versions, so a seed always tells the same story.
 
 mod capture;
+#[cfg(feature = "aws")]
+pub mod estate;
 pub mod lambda;
 pub mod mutate;
 mod story;

@@ -39,7 +39,7 @@ pub use credentials::customer_config;
 #[cfg(feature = "cloud")]
 pub use flags::DynamoFlags;
 #[cfg(feature = "inventory")]
-pub use inventory::{AwsCloud, AwsInventory, CloudWatchMetrics, SCANNER_ACTIONS};
+pub use inventory::{AwsCloud, AwsInventory, CloudWatchMetrics};
 #[cfg(feature = "cloud")]
 pub use mail::SesMail;
 #[cfg(feature = "cloud")]

@@ -27,6 +27,26 @@ pub use hunt::{Hunter, ScanReport, ScanRequest};
 
 use dd0c_ports::PortError;
 
+/// Every IAM action a scan calls in a customer account: the read-only policy handed to
+/// customers lists exactly these (the AWS adapter's test scans moto and compares what it
+/// recorded).
+pub const READ_ACTIONS: &[&str] = &[
+    "cloudwatch:GetMetricData",
+    "ec2:DescribeAddresses",
+    "ec2:DescribeImages",
+    "ec2:DescribeInstances",
+    "ec2:DescribeNatGateways",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSnapshots",
+    "ec2:DescribeVolumes",
+    "elasticloadbalancing:DescribeInstanceHealth",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "rds:DescribeDBInstances",
+];
+
 /// Why a scan could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ZombieError {

@@ -22,6 +22,11 @@ fn ec2_tags(pairs: &[Tag]) -> Tags {
     super::tags(pairs.iter().map(|t| (t.key(), t.value())))
 }
 
+/// An id the API gave, treating an empty one (some emulators send `""`) as none.
+fn present(id: Option<&str>) -> Option<String> {
+    id.filter(|id| !id.is_empty()).map(str::to_owned)
+}
+
 fn filter(name: &str, values: &[&str]) -> Filter {
     values
         .iter()
@@ -139,10 +144,10 @@ impl Ec2 {
                     .unwrap_or_default()
                     .to_owned(),
                 public_ip: a.public_ip().unwrap_or_default().to_owned(),
-                instance_id: a.instance_id().map(str::to_owned),
-                associated: a.association_id().is_some()
-                    || a.instance_id().is_some()
-                    || a.network_interface_id().is_some(),
+                instance_id: present(a.instance_id()),
+                associated: [a.association_id(), a.instance_id(), a.network_interface_id()]
+                    .into_iter()
+                    .any(|id| present(id).is_some()),
                 tags: ec2_tags(a.tags()),
             })
             .collect())

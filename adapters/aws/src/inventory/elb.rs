@@ -11,7 +11,7 @@ use dd0c_ports::PortResult;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::{tags, time, Recorder};
-use crate::error::sdk;
+use crate::error::{is_code, sdk};
 
 /// Most names or ARNs one `DescribeTags` takes.
 const TAGS_PER_CALL: usize = 20;
@@ -186,7 +186,12 @@ impl Elb {
             .send();
         let mut health = Health::default();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk("ELBv2 DescribeTargetGroups", e))?;
+            let page = match page {
+                Ok(page) => page,
+                // Some implementations answer a load balancer without groups so.
+                Err(e) if is_code(&e, "TargetGroupNotFound") => break,
+                Err(e) => return Err(sdk("ELBv2 DescribeTargetGroups", e)),
+            };
             for group in page.target_groups() {
                 let Some(group_arn) = group.target_group_arn() else { continue };
                 let output = self

@@ -7,7 +7,8 @@
 //! - [`CloudWatchMetrics`] reads statistics with `GetMetricData`, 500 queries a request.
 //!
 //! Every request passes a [`Recorder`], which counts it and names its IAM action, so a scan can
-//! report its request count and a test can compare the actions with the policy handed out.
+//! report its request count and a test can compare the actions with the policy handed out
+//! (`dd0c_zombie::READ_ACTIONS`).
 
 mod cloudwatch;
 mod ec2;
@@ -34,25 +35,6 @@ use dd0c_ports::zombie::{
 use dd0c_ports::PortResult;
 
 pub use cloudwatch::CloudWatchMetrics;
-
-/// Every IAM action the scanner calls: the read-only policy handed to customers lists exactly
-/// these (a test scans moto and compares what was recorded).
-pub const SCANNER_ACTIONS: &[&str] = &[
-    "cloudwatch:GetMetricData",
-    "ec2:DescribeAddresses",
-    "ec2:DescribeImages",
-    "ec2:DescribeInstances",
-    "ec2:DescribeNatGateways",
-    "ec2:DescribeRouteTables",
-    "ec2:DescribeSnapshots",
-    "ec2:DescribeVolumes",
-    "elasticloadbalancing:DescribeInstanceHealth",
-    "elasticloadbalancing:DescribeLoadBalancers",
-    "elasticloadbalancing:DescribeTags",
-    "elasticloadbalancing:DescribeTargetGroups",
-    "elasticloadbalancing:DescribeTargetHealth",
-    "rds:DescribeDBInstances",
-];
 
 /// Attempts per request: throttling (`RequestLimitExceeded`, `Throttling`) is retried with
 /// backoff by the SDK's standard mode; a scan makes bursts of describes, so more than default.

@@ -1,0 +1,160 @@
+//! The zombie hunter's AWS read ports against moto: a planted estate (`dd0c_tests::estate`) is
+//! scanned through [`AwsCloud`] (the account's role, with its ExternalId) and every planted
+//! zombie is found with its waste and nothing busy is; the requests made are exactly the
+//! actions of the policy handed to customers; a resource deleted between scans becomes `gone`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region};
+use dd0c_adapters_aws::AwsCloud;
+use dd0c_adapters_memory::MemoryStore;
+use dd0c_ports::clock::FixedClock;
+use dd0c_ports::domain::{Account, Tenant};
+use dd0c_ports::store::Stores;
+use dd0c_ports::zombie::{Finding, FindingStatus};
+use dd0c_tests::estate::{Estate, Expected, REGION};
+use dd0c_zombie::{Credentials, Hunter, ScanRequest};
+
+fn endpoint() -> String {
+    std::env::var("DD0C_TEST_AWS_ENDPOINT")
+        .expect("DD0C_TEST_AWS_ENDPOINT: run the tests with scripts/test.sh, which starts moto")
+}
+
+async fn host_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(Region::new(REGION))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await
+}
+
+/// A tenant with the estate's account, and a hunter judging as of the estate's time.
+async fn hunter_for(estate: &Estate) -> (Hunter, Stores) {
+    let stores = Stores::of(Arc::new(MemoryStore::new()));
+    stores
+        .tenants
+        .add_tenant(&Tenant {
+            name: "acme".into(),
+            created_at: estate.now,
+        })
+        .await
+        .expect("tenant");
+    stores
+        .tenants
+        .add_account(&Account {
+            tenant: "acme".into(),
+            account_id: estate.account_id.clone(),
+            name: None,
+            created_at: estate.now,
+            role_arn: Some(estate.role_arn.clone()),
+            external_id: Some(estate.external_id.clone()),
+            access_key_id: None,
+        })
+        .await
+        .expect("account");
+    let hunter = Hunter::new(
+        stores.clone(),
+        Arc::new(AwsCloud::new(host_config().await)),
+        Credentials::new(stores.tenants.clone(), None),
+        dd0c_ingest::PriceCatalog::bundled(),
+        Arc::new(FixedClock(estate.now)),
+    );
+    (hunter, stores)
+}
+
+fn request(estate: &Estate) -> ScanRequest {
+    ScanRequest {
+        tenant: "acme".into(),
+        account_id: Some(estate.account_id.clone()),
+        regions: vec![REGION.into()],
+    }
+}
+
+fn found(findings: &[Finding]) -> Vec<Expected> {
+    let mut found: Vec<Expected> = findings
+        .iter()
+        .map(|f| Expected {
+            kind: dd0c_ports::zombie::ZombieKind::ALL
+                .iter()
+                .find(|k| **k == f.kind)
+                .map(|k| k.as_str())
+                .unwrap_or_default(),
+            resource_id: f.resource_id.clone(),
+            state: f.state.as_str(),
+            monthly_waste_usd: f.monthly_waste_usd,
+        })
+        .collect();
+    found.sort_by(|a, b| a.resource_id.cmp(&b.resource_id));
+    found
+}
+
+#[tokio::test]
+async fn every_planted_zombie_is_found_with_its_waste_and_nothing_busy_is() {
+    let estate = Estate::plant(&endpoint()).await;
+    let (hunter, _) = hunter_for(&estate).await;
+    let report = hunter.scan(&request(&estate)).await.expect("the scan runs");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let mut expected = estate.expected.clone();
+    expected.sort_by(|a, b| a.resource_id.cmp(&b.resource_id));
+    assert_eq!(found(&report.findings), expected);
+    for spared in &estate.spared {
+        assert!(
+            !report.findings.iter().any(|f| &f.resource_id == spared),
+            "{spared} is busy, in use or ignored, yet reported"
+        );
+    }
+    for finding in &report.findings {
+        assert!(!finding.evidence.is_empty(), "{} has no evidence", finding.resource_id);
+        assert!(
+            finding.explanation.contains(&finding.resource_id)
+                || finding.explanation.contains("load balancer"),
+            "the explanation names the resource: {}",
+            finding.explanation
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_scan_calls_exactly_the_actions_of_the_policy_handed_out() {
+    let estate = Estate::plant(&endpoint()).await;
+    let (hunter, _) = hunter_for(&estate).await;
+    let report = hunter.scan(&request(&estate)).await.expect("the scan runs");
+    let policy: BTreeSet<String> = dd0c_zombie::READ_ACTIONS
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+    assert_eq!(report.actions, policy);
+    assert!(report.api_calls >= policy.len() as u64);
+}
+
+#[tokio::test]
+async fn a_resource_deleted_between_scans_becomes_gone_and_its_waste_saved() {
+    let estate = Estate::plant(&endpoint()).await;
+    let (hunter, stores) = hunter_for(&estate).await;
+    hunter.scan(&request(&estate)).await.expect("the first scan");
+    let loose = estate.delete_loose_volume().await;
+    let second = hunter.scan(&request(&estate)).await.expect("the second scan");
+    assert_eq!(
+        second.gone.iter().map(|f| f.resource_id.as_str()).collect::<Vec<_>>(),
+        vec![loose.as_str()]
+    );
+    let summary = dd0c_zombie::summary::summary(stores.zombies.as_ref(), "acme", estate.now)
+        .await
+        .expect("a summary");
+    assert_eq!(summary.saved_this_month_usd, 8.0, "100 GiB of gp3 saved");
+    let stored = stores
+        .zombies
+        .findings("acme", &Default::default())
+        .await
+        .expect("findings");
+    let gone = stored
+        .iter()
+        .find(|f| f.resource_id == loose)
+        .expect("the gone finding is kept");
+    assert_eq!(gone.status, FindingStatus::Gone);
+    assert_eq!(gone.gone_at, Some(estate.now));
+}

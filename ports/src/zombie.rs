@@ -674,6 +674,27 @@ pub fn by_waste(a: &Finding, b: &Finding) -> std::cmp::Ordering {
         .then_with(|| a.finding_id.cmp(&b.finding_id))
 }
 
+/// The monthly waste of open, idle findings: ignored ones are meant to be so, and no-data ones
+/// are not known to be idle.
+pub fn open_waste(findings: &[Finding]) -> f64 {
+    findings
+        .iter()
+        .filter(|f| f.status == FindingStatus::Open && f.state == ZombieState::Idle)
+        .map(|f| f.monthly_waste_usd)
+        .sum()
+}
+
+/// The monthly waste of idle findings whose resource went away at or after `since`: what
+/// removing them saved.
+pub fn saved_since(findings: &[Finding], since: DateTime<Utc>) -> f64 {
+    findings
+        .iter()
+        .filter(|f| f.state == ZombieState::Idle && f.status == FindingStatus::Gone)
+        .filter(|f| f.gone_at.is_some_and(|t| t >= since))
+        .map(|f| f.monthly_waste_usd)
+        .sum()
+}
+
 /// Findings between scans.
 #[async_trait]
 pub trait ZombieStore: Send + Sync {

@@ -71,6 +71,78 @@ pub fn notifier(settings: &Settings) -> Result<Notifier, StartError> {
     })
 }
 
+/// The zombie hunter on the table, reading customer accounts through their roles (assumed
+/// with the function's own role and each account's ExternalId).
+pub fn hunter(settings: &Settings, clock: Arc<dyn dd0c_ports::clock::Clock>) -> dd0c_zombie::Hunter {
+    let stores = stores(settings);
+    dd0c_zombie::Hunter::new(
+        stores.clone(),
+        Arc::new(dd0c_adapters_aws::AwsCloud::new(settings.aws.clone())),
+        dd0c_zombie::Credentials::new(stores.tenants, None),
+        PriceCatalog::bundled(),
+        clock,
+    )
+}
+
+/// One `lambda-zombie` invocation: an EventBridge scheduled event scans every tenant as of the
+/// event's `time`; an event naming a `tenant` (with an optional `account_id` and `regions`)
+/// scans just that, on demand. Answers each tenant's figures.
+pub async fn hunt(settings: &Settings, event: &serde_json::Value) -> Result<serde_json::Value, crate::Failure> {
+    let at = event
+        .get("time")
+        .and_then(|t| t.as_str())
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc));
+    let clock: Arc<dyn dd0c_ports::clock::Clock> = match at {
+        Some(at) => Arc::new(dd0c_ports::clock::FixedClock(at)),
+        None => Arc::new(SystemClock),
+    };
+    let hunter = hunter(settings, clock);
+    let reports = match event.get("tenant").and_then(|t| t.as_str()) {
+        Some(tenant) => {
+            let request = dd0c_zombie::ScanRequest {
+                tenant: tenant.to_owned(),
+                account_id: event
+                    .get("account_id")
+                    .and_then(|a| a.as_str())
+                    .map(str::to_owned),
+                regions: event
+                    .get("regions")
+                    .and_then(|r| r.as_array())
+                    .map(|r| r.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+                    .unwrap_or_default(),
+            };
+            vec![(
+                tenant.to_owned(),
+                hunter.scan(&request).await.map_err(dd0c_ports::PortError::from)?,
+            )]
+        }
+        None => hunter
+            .scan_everything()
+            .await
+            .map_err(dd0c_ports::PortError::from)?,
+    };
+    Ok(serde_json::Value::Array(
+        reports
+            .into_iter()
+            .map(|(tenant, report)| {
+                serde_json::json!({
+                    "tenant": tenant,
+                    "findings": report.findings,
+                    "resources": report.resources,
+                    "no_data": report.no_data(),
+                    "waste_monthly_usd": report.waste_monthly_usd(),
+                    "api_calls": report.api_calls,
+                    "gone": report.gone.len(),
+                    "failures": report.failures.iter().map(|f| serde_json::json!({
+                        "account_id": f.account_id, "region": f.region, "error": f.error,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    ))
+}
+
 /// Rounds over the outbox until a round claims nothing (at most `limit` rounds, so one
 /// invocation stays well inside its timeout); returns how many messages were completed.
 pub async fn deliver_outbox(notifier: &Notifier, limit: usize) -> dd0c_ports::PortResult<usize> {

@@ -14,7 +14,7 @@ use dd0c_ports::domain::{CostEvent, Tenant};
 use dd0c_ports::store::AnomalyFilter;
 use dd0c_score::{Scored, Scorer};
 
-use dd0c_api::accounts::{onboard, NewAccount};
+use dd0c_api::accounts::{onboard, NewAccessKey, NewAccount};
 
 use crate::backend::Backend;
 use crate::cli::{
@@ -23,7 +23,7 @@ use crate::cli::{
 };
 use crate::cli::{BackendArgs, UserCommand, UserRole};
 
-async fn backend(args: &BackendArgs) -> Result<Backend> {
+pub(crate) async fn backend(args: &BackendArgs) -> Result<Backend> {
     let backend = Backend::from_args(args).await?;
     if backend.pool.is_none() {
         eprintln!("dd0c-cost: DATABASE_URL is not set: this command runs on an empty in-memory store and keeps nothing");
@@ -32,7 +32,7 @@ async fn backend(args: &BackendArgs) -> Result<Backend> {
 }
 
 /// Fails unless `tenant` exists: a typo must not create settings nobody reads.
-async fn existing_tenant(backend: &Backend, tenant: &str) -> Result<()> {
+pub(crate) async fn existing_tenant(backend: &Backend, tenant: &str) -> Result<()> {
     if backend.stores.tenants.tenant(tenant).await?.is_none() {
         bail!("no tenant {tenant:?}: create it with `dd0c-cost tenant add {tenant}`");
     }
@@ -73,12 +73,14 @@ pub async fn tenant(args: &BackendArgs, command: TenantCommand) -> Result<ExitCo
 }
 
 pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<ExitCode> {
-    let (tenant, account_id, name) = match command {
+    let (tenant, account_id, name, role_arn, access_key_id) = match command {
         AccountCommand::Add {
             tenant,
             account_id,
             name,
-        } => (tenant, account_id, name),
+            role_arn,
+            access_key_id,
+        } => (tenant, account_id, name, role_arn, access_key_id),
         AccountCommand::Remove { tenant, account_id } => {
             let backend = backend(args).await?;
             backend
@@ -90,17 +92,71 @@ pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<Exit
             return Ok(ExitCode::SUCCESS);
         }
     };
+    let role_name = role_arn
+        .as_deref()
+        .map(|arn| role_name_of(arn, &account_id))
+        .transpose()?;
+    if access_key_id.is_some() && args.secrets_key.is_none() {
+        bail!(
+            "DD0C_SECRETS_KEY must be set to store an access key (make one with `openssl rand -hex 32`, and keep it)"
+        );
+    }
+    let access_key = match access_key_id {
+        Some(access_key_id) => Some(NewAccessKey {
+            secret_access_key: read_secret(&format!("Secret access key for {access_key_id}: "))?,
+            access_key_id,
+        }),
+        None => None,
+    };
     let backend = backend(args).await?;
     existing_tenant(&backend, &tenant).await?;
     let new = NewAccount {
         account_id,
         name,
-        role_name: None,
+        role_name,
+        access_key,
     };
-    let added = onboard(&backend.stores, &tenant, new).await?;
-    println!("tenant={tenant} account_id={}", added.account.account_id);
+    let added = onboard(&backend.stores, &tenant, new, args.secrets_key.as_ref()).await?;
+    let account = &added.account;
+    println!("tenant={tenant} account_id={}", account.account_id);
+    if let Some(role) = &account.role_arn {
+        println!("role_arn={role} external_id={}", added.external_id);
+    }
+    if let Some(key) = &account.access_key_id {
+        println!("access_key_id={key} (secret key stored sealed)");
+    }
     println!("ingest_token={}", added.ingest_token);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The role name of `arn`, a role of `account_id` at the root path.
+fn role_name_of(arn: &str, account_id: &str) -> Result<String> {
+    let Some((account, name)) = arn
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(":iam::"))
+        .and_then(|(_, rest)| rest.split_once(":role/"))
+    else {
+        bail!("--role-arn {arn:?} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
+    };
+    if account != account_id {
+        bail!("--role-arn {arn:?} is a role of account {account}, not of {account_id}");
+    }
+    if name.contains('/') {
+        bail!("--role-arn {arn:?}: roles under a path are not supported; use a role at the root path");
+    }
+    Ok(name.to_owned())
+}
+
+/// A secret from a prompt, or from stdin's first line when it is not a terminal — never from
+/// the command line, where other users and shell history would see it.
+fn read_secret(prompt: &str) -> Result<String> {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        Ok(rpassword::prompt_password(prompt)?)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
 }
 
 pub async fn anomalies(args: &BackendArgs, command: AnomaliesCommand) -> Result<ExitCode> {
@@ -281,13 +337,7 @@ pub async fn user(args: &BackendArgs, command: UserCommand) -> Result<ExitCode> 
     }
     let backend = backend(args).await?;
     existing_tenant(&backend, &tenant).await?;
-    let password = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        rpassword::prompt_password(format!("Password for {email}: "))?
-    } else {
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        line.trim_end_matches(['\r', '\n']).to_owned()
-    };
+    let password = read_secret(&format!("Password for {email}: "))?;
     if password.chars().count() < MIN_PASSWORD_CHARS {
         bail!("the password must have at least {MIN_PASSWORD_CHARS} characters");
     }

@@ -43,6 +43,8 @@ pub struct Backend {
     pub webhook: Arc<dyn Webhook>,
     /// The Postgres pool, when on Postgres (readiness).
     pub pool: Option<PgPool>,
+    /// Seals and opens customer secret keys (`DD0C_SECRETS_KEY`), when configured.
+    pub secrets: Option<dd0c_ports::secrets::SecretsKey>,
     /// One line saying what this is, for the first log line.
     pub description: String,
 }
@@ -59,6 +61,7 @@ impl Backend {
             mail: None,
             webhook: Arc::new(HttpWebhook::new()?),
             pool: None,
+            secrets: None,
             description:
                 "embedded in-memory store (DATABASE_URL is not set): nothing survives a restart"
                     .into(),
@@ -121,6 +124,7 @@ impl Backend {
             mail: None,
             webhook: Arc::new(HttpWebhook::new()?),
             pool: Some(pool),
+            secrets: None,
             description: format!("Postgres at {host} (queues on pgmq)"),
         })
     }
@@ -135,6 +139,7 @@ impl Backend {
             }
             None => Self::memory()?,
         };
+        backend.secrets = args.secrets_key.clone();
         if let Some(url) = &args.redis_url {
             backend.flags = Arc::new(
                 RedisFlags::connect(url)

@@ -60,6 +60,17 @@ pub struct BackendArgs {
     /// The sender of alert e-mail (required with DD0C_SMTP_URL).
     #[arg(long, global = true, env = "DD0C_MAIL_FROM")]
     pub mail_from: Option<String>,
+    /// The key customer secret keys are sealed under at rest: 32 bytes in hex (`openssl rand
+    /// -hex 32`). Required to store or use an account's access key; keep it, or those accounts
+    /// must be added again.
+    #[arg(
+        long,
+        global = true,
+        env = "DD0C_SECRETS_KEY",
+        hide_env_values = true,
+        value_parser = clap::value_parser!(dd0c_ports::secrets::SecretsKey)
+    )]
+    pub secrets_key: Option<dd0c_ports::secrets::SecretsKey>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +106,51 @@ pub enum Command {
     /// Manage dashboard users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Find idle and forgotten resources in the tenant's AWS accounts, and their monthly waste.
+    #[command(subcommand)]
+    Zombies(ZombiesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ZombiesCommand {
+    /// Scan now and print every finding (open and ignored), most waste first; a summary line
+    /// goes to stderr.
+    Scan {
+        #[arg(long)]
+        tenant: String,
+        /// One account (default: all of the tenant's).
+        #[arg(long = "account")]
+        account_id: Option<String>,
+        /// Regions to scan (repeatable; default: those in the account's CloudTrail and the
+        /// tenant's `zombies.regions` setting).
+        #[arg(long = "region")]
+        regions: Vec<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Judge as of this time (RFC 3339) instead of now.
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// List the stored findings, most waste first.
+    List {
+        #[arg(long)]
+        tenant: String,
+        /// Only these statuses (open, ignored, gone; comma-separated) [default: open,ignored].
+        #[arg(long, value_delimiter = ',')]
+        status: Vec<dd0c_ports::zombie::FindingStatus>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Leave a finding alone: later scans keep it ignored and no total counts it.
+    Ignore {
+        #[arg(long)]
+        tenant: String,
+        /// The finding id (`zf_…`).
+        id: String,
+        /// Why it is meant to be so.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -240,6 +296,15 @@ pub enum AccountCommand {
         /// A human name ("prod").
         #[arg(long)]
         name: Option<String>,
+        /// A role in the account to read it through, assumed with the host's own credentials
+        /// and the ExternalId this prints (put it in the role's trust policy).
+        #[arg(long, value_name = "ARN", conflicts_with = "access_key_id")]
+        role_arn: Option<String>,
+        /// Instead of a role: an access key to read the account with. Its secret key is read
+        /// from a prompt, or from stdin when it is not a terminal; it is stored sealed under
+        /// DD0C_SECRETS_KEY.
+        #[arg(long, value_name = "ID")]
+        access_key_id: Option<String>,
     },
     /// Remove an AWS account from a tenant, with its ingest tokens: how an operator settles
     /// two tenants' claim to one account.

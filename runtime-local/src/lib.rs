@@ -14,11 +14,14 @@
 //!   timeouts and connection cap), `consumer` (pgmq deliveries into the one function contract
 //!   of `dd0c-function`), the notifier loop and the scheduler (retention, daily digests).
 //! - `admin` — migrate, tenants, accounts, anomalies, invoke, dead letters, settings, panic.
+//! - `zombies` — `zombies scan|list|ignore`, and the hunter the scheduler runs daily; `cloud` —
+//!   how this build reads customer AWS accounts (feature `aws`).
 
 pub mod admin;
 pub mod analyze;
 pub mod backend;
 pub mod cli;
+pub mod cloud;
 pub mod consumer;
 pub mod normalize;
 pub mod read;
@@ -26,3 +29,4 @@ pub mod serve;
 pub mod serve_cmd;
 pub mod server;
 pub mod table;
+pub mod zombies;

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         dd0c_cost::cli::Command::Settings(c) => service(dd0c_cost::admin::settings(backend, c)),
         dd0c_cost::cli::Command::Panic(args) => service(dd0c_cost::admin::panic(backend, args)),
         dd0c_cost::cli::Command::User(c) => service(dd0c_cost::admin::user(backend, c)),
+        dd0c_cost::cli::Command::Zombies(c) => service(dd0c_cost::zombies::zombies(backend, c)),
     };
     match result {
         Ok(code) => code,

@@ -211,6 +211,7 @@ impl Dispatcher {
         let mut api =
             dd0c_api::Api::new(backend.stores.clone(), backend.flags.clone(), jwt.clone());
         api.issuer = Some(jwt);
+        api.secrets = backend.secrets.clone();
         api.trusted_proxies = self.config.trusted_proxies.clone();
         api.edge = Some(dd0c_api::ingest::Edge {
             normalizers: self.normalizers.clone(),
@@ -356,17 +357,46 @@ async fn digests(dispatcher: &Dispatcher, replica: &str) -> dd0c_ports::PortResu
     let stores = &dispatcher.backend.stores;
     let sent = dispatcher
         .notifier()
-        .send_due_digests(
-            stores.tenants.as_ref(),
-            stores.anomalies.as_ref(),
-            stores.schedule.as_ref(),
-            replica,
-        )
+        .send_due_digests(stores, replica)
         .await?;
     dispatcher
         .metrics
         .count(Counter::JobRuns, "digest", sent.len() as u64);
     Ok(())
+}
+
+/// Starts the day's zombie scan of every account on the first tick of each UTC day, on one
+/// replica; it runs beside the other jobs (a scan takes as long as the accounts' APIs do).
+async fn hunt_zombies_daily(dispatcher: &Dispatcher, now: DateTime<Utc>, replica: &str) {
+    let day = tick_of(now, Duration::from_secs(86_400));
+    match dispatcher
+        .backend
+        .stores
+        .schedule
+        .claim_tick("zombies", day, replica)
+        .await
+    {
+        Ok(true) => {
+            dispatcher.metrics.count(Counter::JobRuns, "zombies", 1);
+            let hunter = crate::zombies::hunter(&dispatcher.backend, Arc::new(SystemClock));
+            tokio::spawn(async move {
+                match hunter.scan_everything().await {
+                    Ok(reports) => {
+                        for (tenant, report) in reports {
+                            tracing::info!(
+                                job = "zombies", %tenant, findings = report.findings.len(),
+                                waste_monthly_usd = report.waste_monthly_usd(),
+                                failures = report.failures.len(), "ran"
+                            );
+                        }
+                    }
+                    Err(e) => tracing::warn!(job = "zombies", error = %e, "failed"),
+                }
+            });
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!(job = "zombies", error = %e, "could not claim the tick"),
+    }
 }
 
 async fn scheduler(
@@ -395,6 +425,7 @@ async fn scheduler(
             Ok(false) => {}
             Err(e) => tracing::warn!(job = "retention", error = %e, "could not claim the tick"),
         }
+        hunt_zombies_daily(&dispatcher, now, &replica).await;
         if let Err(e) = digests(&dispatcher, &replica).await {
             tracing::warn!(job = "digest", error = %e, "failed");
         }

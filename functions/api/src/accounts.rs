@@ -12,6 +12,7 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use dd0c_ports::auth::{token_sha256, IngestGrant};
 use dd0c_ports::baseline::Baseline;
 use dd0c_ports::domain::Account;
+use dd0c_ports::secrets::SecretsKey;
 use dd0c_ports::store::Stores;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -60,20 +61,15 @@ pub fn new_external_id() -> String {
     )
 }
 
-/// The read-only permissions dd0c/cost needs in a customer account (zombie hunting reads
-/// resources and their metrics; nothing is ever changed).
+/// The read-only permissions dd0c/cost needs in a customer account: exactly the actions the
+/// zombie hunter calls (`dd0c_zombie::READ_ACTIONS`); nothing is ever changed.
 pub fn iam_policy() -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Sid": "Dd0cCostReadOnly",
             "Effect": "Allow",
-            "Action": [
-                "ec2:Describe*", "rds:Describe*", "elasticloadbalancing:Describe*",
-                "elasticache:Describe*", "es:Describe*", "sagemaker:List*", "sagemaker:Describe*",
-                "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics",
-                "tag:GetResources"
-            ],
+            "Action": dd0c_zombie::READ_ACTIONS,
             "Resource": "*"
         }]
     })
@@ -95,6 +91,57 @@ pub struct NewAccount {
     #[serde(default)]
     #[schema(pattern = "^[A-Za-z0-9+=,.@_-]{1,64}$")]
     pub role_name: Option<String>,
+    /// Instead of a role (self-hosted): an access key dd0c/cost reads the account with. Its
+    /// secret is stored sealed under the server's `DD0C_SECRETS_KEY` and never returned.
+    #[serde(default)]
+    pub access_key: Option<NewAccessKey>,
+}
+
+/// An access key pair, as given once.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccessKey {
+    /// The access key id (`AKIA…`).
+    #[schema(pattern = "^[A-Z0-9]{16,128}$")]
+    pub access_key_id: String,
+    /// The secret access key.
+    #[schema(write_only, pattern = "^[A-Za-z0-9/+=]{16,128}$")]
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for NewAccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccessKey")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl NewAccessKey {
+    fn check(&self) -> Result<(), ApiError> {
+        let id_ok = (16..=128).contains(&self.access_key_id.len())
+            && self
+                .access_key_id
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if !id_ok {
+            return Err(ApiError::BadRequest(
+                "access_key.access_key_id: 16 to 128 capital letters and digits".into(),
+            ));
+        }
+        let secret_ok = (16..=128).contains(&self.secret_access_key.len())
+            && self
+                .secret_access_key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/+=".contains(&b));
+        if !secret_ok {
+            return Err(ApiError::BadRequest(
+                "access_key.secret_access_key: 16 to 128 letters, digits and /+=".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A freshly added account.
@@ -136,7 +183,7 @@ pub(crate) fn check_account_id(field: &str, account_id: &str) -> Result<(), ApiE
 #[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = NewAccount,
     responses((status = 201, description = "The account, its ExternalId, IAM policy and first ingest token", body = Added),
         JsonBody, AdminOnly, Signed,
-        (status = 409, description = "The account is already watched", body = Problem, content_type = "application/problem+json")),
+        (status = 409, description = "The account is already watched; or both a role and an access key were given, or an access key where the server keeps no secrets", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn add(
     State(api): State<Arc<Api>>,
@@ -145,15 +192,43 @@ pub(crate) async fn add(
 ) -> Result<Response, ApiError> {
     caller.admin()?;
     let Json(new) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let added = onboard(&api.stores, &caller.0.tenant, new).await?;
+    let added = onboard(&api.stores, &caller.0.tenant, new, api.secrets.as_ref()).await?;
     Ok(crate::no_store((StatusCode::CREATED, Json(added))))
 }
 
 /// Onboards an account for `tenant` — the API's `POST /v1/accounts` and the CLI's `account add`
 /// alike: checks the request, generates the ExternalId here (a client never chooses it), stores
-/// the account and its first ingest token, and returns what the customer needs to finish.
-pub async fn onboard(stores: &Stores, tenant: &str, new: NewAccount) -> Result<Added, ApiError> {
+/// the account, its access key's secret sealed under `secrets`, and its first ingest token, and
+/// returns what the customer needs to finish.
+pub async fn onboard(
+    stores: &Stores,
+    tenant: &str,
+    new: NewAccount,
+    secrets: Option<&SecretsKey>,
+) -> Result<Added, ApiError> {
     check_account_id("account_id", &new.account_id)?;
+    if let Some(key) = &new.access_key {
+        key.check()?;
+    }
+    let sealing = match (&new.role_name, &new.access_key, secrets) {
+        (Some(_), Some(_), _) => {
+            return Err(ApiError::Conflict(
+                "give a role_name or an access_key, not both".into(),
+            ))
+        }
+        (None, Some(_), None) => {
+            return Err(ApiError::Conflict(
+                "this server keeps no secrets: set DD0C_SECRETS_KEY (openssl rand -hex 32) to \
+                 store an access key"
+                    .into(),
+            ))
+        }
+        (None, Some(key), Some(secrets)) => Some(secrets.seal(
+            &key.secret_access_key,
+            &dd0c_zombie::credentials::secret_owner(tenant, &new.account_id),
+        )),
+        _ => None,
+    };
     if let Some(name) = new.name.as_deref().filter(|n| !valid_name(n)) {
         return Err(ApiError::BadRequest(format!(
             "name {name:?}: 1 to {MAX_NAME} printable characters"
@@ -172,9 +247,23 @@ pub async fn onboard(stores: &Stores, tenant: &str, new: NewAccount) -> Result<A
         created_at: Utc::now(),
         role_arn,
         external_id: Some(external_id.clone()),
-        access_key_id: None,
+        access_key_id: new.access_key.as_ref().map(|k| k.access_key_id.clone()),
     };
     stores.tenants.add_account(&account).await?;
+    if let Some(sealed) = sealing {
+        if let Err(e) = stores
+            .tenants
+            .put_account_secret(tenant, &account.account_id, &sealed)
+            .await
+        {
+            // No account may stay behind without its secret: it could never be read.
+            let _ = stores
+                .tenants
+                .remove_account(tenant, &account.account_id)
+                .await;
+            return Err(e.into());
+        }
+    }
     let ingest_token = new_ingest_token();
     let grant = IngestGrant {
         tenant: account.tenant.clone(),

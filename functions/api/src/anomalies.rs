@@ -60,7 +60,7 @@ pub(crate) struct AnomalyPage {
 }
 
 /// A comma-separated query parameter of enum values, spelled as in JSON (`critical,warning`).
-fn parse_list<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_list<T: serde::de::DeserializeOwned>(
     name: &str,
     text: Option<&str>,
 ) -> Result<Vec<T>, ApiError> {

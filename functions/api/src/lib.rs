@@ -11,6 +11,7 @@
 //!   [`app`] adds `/openapi.json` and the response finishing both runtimes use.
 //! - [`accounts`] — onboarding (server-side ExternalId, the IAM policy; the CLI calls the same
 //!   [`accounts::onboard`]), ingest tokens, baselines and the cost time series.
+//! - [`zombies`] — the zombie hunter's findings: listed by waste, summed up, ignored.
 //! - [`ingest`] — `POST /v1/events`: pushed CloudTrail priced on arrival.
 //! - [`slack`] — `POST /v1/slack/actions`: the alert buttons, signed by Slack.
 //! - [`operations`] — `/healthz`, `/readyz`, `/metrics`; [`metrics`] — the counters.
@@ -29,6 +30,7 @@ pub mod passwords;
 pub mod settings;
 pub mod slack;
 pub mod throttle;
+pub mod zombies;
 
 mod error;
 
@@ -69,6 +71,8 @@ pub struct Api {
     pub slack: Option<slack::SlackApp>,
     /// Probes and metrics.
     pub operations: operations::Operations,
+    /// Seals the secret of an account's access key; `None`: access keys are refused.
+    pub secrets: Option<dd0c_ports::secrets::SecretsKey>,
 }
 
 impl Api {
@@ -85,6 +89,7 @@ impl Api {
             edge: None,
             slack: None,
             operations: Default::default(),
+            secrets: None,
         }
     }
 }
@@ -138,6 +143,9 @@ pub fn router(api: Arc<Api>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(accounts::baselines))
         .routes(routes!(accounts::costs))
         .routes(routes!(settings::settings, settings::put_settings))
+        .routes(routes!(zombies::list))
+        .routes(routes!(zombies::summary))
+        .routes(routes!(zombies::ignore))
         .routes(routes!(settings::panic, settings::put_panic))
         .split_for_parts();
     (router.with_state(api), operations::with_openapi_path(spec))

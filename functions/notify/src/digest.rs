@@ -1,6 +1,7 @@
 //! The daily digest: a tenant's last 24 hours of anomalies — counts by severity, dollars at
-//! stake, top actors, new actors and regions — by e-mail and Slack, once a day at the tenant's
-//! `digest_hour` in its `digest_time_zone`.
+//! stake, top actors, new actors and regions — and its zombies — the top open ones, their total
+//! monthly waste, and what removing some saved since the last digest — by e-mail and Slack,
+//! once a day at the tenant's `digest_hour` in its `digest_time_zone`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,6 +9,9 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
 use dd0c_ports::domain::{actor_name, format_usd, Anomaly, Settings, Severity, Signal};
 use dd0c_ports::mail::Email;
 use dd0c_ports::store::{AnomalyFilter, AnomalyStore};
+use dd0c_ports::zombie::{
+    open_waste, saved_since, Finding, FindingFilter, FindingStatus, ZombieState, ZombieStore,
+};
 use dd0c_ports::PortResult;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -18,6 +22,8 @@ use crate::render::render;
 const MAX_LISTED: usize = 1000;
 /// Actors named under "top actors".
 const TOP_ACTORS: usize = 5;
+/// Zombies named under "top zombies".
+const TOP_ZOMBIES: usize = 5;
 
 /// The local day whose digest is due at `now`: today in the tenant's time zone once its digest
 /// hour has come (the scheduler claims each day once, so a digest held by panic mode or missed
@@ -41,6 +47,19 @@ pub struct Digest {
     pub day: NaiveDate,
     /// The anomalies of the 24 hours before it was built, newest first.
     pub anomalies: Vec<Anomaly>,
+    /// The open idle findings with the most waste.
+    pub top_zombies: Vec<Finding>,
+    /// Open idle findings in all.
+    pub open_zombies: usize,
+    /// Their monthly waste (USD/month).
+    pub zombie_waste_usd: f64,
+    /// The monthly waste of zombies gone in the 24 hours before it was built (USD/month saved).
+    pub saved_usd: f64,
+}
+
+#[derive(Serialize)]
+struct ZombieLine {
+    explanation: String,
 }
 
 #[derive(Serialize)]
@@ -69,12 +88,18 @@ struct DigestContext {
     new_actors: Vec<String>,
     new_regions: Vec<String>,
     items: Vec<DigestItem>,
+    open_zombies: usize,
+    zombie_waste: String,
+    saved: String,
+    has_savings: bool,
+    zombies: Vec<ZombieLine>,
 }
 
 impl Digest {
-    /// Reads the tenant's anomalies of the 24 hours before `now`.
+    /// Reads the tenant's anomalies of the 24 hours before `now`, and its findings.
     pub async fn build(
         anomalies: &dyn AnomalyStore,
+        zombies: &dyn ZombieStore,
         tenant: &str,
         day: NaiveDate,
         now: DateTime<Utc>,
@@ -97,16 +122,26 @@ impl Digest {
             }
         }
         listed.truncate(MAX_LISTED);
+        let findings = zombies.findings(tenant, &FindingFilter::default()).await?;
+        let open: Vec<Finding> = findings
+            .iter()
+            .filter(|f| f.status == FindingStatus::Open && f.state == ZombieState::Idle)
+            .cloned()
+            .collect();
         Ok(Digest {
             tenant: tenant.to_owned(),
             day,
             anomalies: listed,
+            open_zombies: open.len(),
+            zombie_waste_usd: open_waste(&findings),
+            saved_usd: saved_since(&findings, now - TimeDelta::hours(24)),
+            top_zombies: open.into_iter().take(TOP_ZOMBIES).collect(),
         })
     }
 
     /// Whether there is nothing to report (no digest is sent then).
     pub fn is_empty(&self) -> bool {
-        self.anomalies.is_empty()
+        self.anomalies.is_empty() && self.open_zombies == 0 && self.saved_usd == 0.0
     }
 
     fn count(&self, severity: Severity) -> usize {
@@ -168,6 +203,17 @@ impl Digest {
                     explanation: a.explanation.clone(),
                 })
                 .collect(),
+            open_zombies: self.open_zombies,
+            zombie_waste: format_usd(self.zombie_waste_usd),
+            saved: format_usd(self.saved_usd),
+            has_savings: self.saved_usd > 0.0,
+            zombies: self
+                .top_zombies
+                .iter()
+                .map(|f| ZombieLine {
+                    explanation: f.explanation.clone(),
+                })
+                .collect(),
         }
     }
 
@@ -177,10 +223,12 @@ impl Digest {
         Ok(Email {
             to: to.to_vec(),
             subject: format!(
-                "[dd0c/cost] Daily digest {}: {} anomalies, {}/month at stake",
+                "[dd0c/cost] Daily digest {}: {} anomalies, {}/month at stake, {} zombies wasting {}/month",
                 self.day,
                 self.anomalies.len(),
-                format_usd(self.at_stake())
+                format_usd(self.at_stake()),
+                self.open_zombies,
+                format_usd(self.zombie_waste_usd)
             ),
             text: render("digest.txt", &context)?,
             html: render("digest.html", &context)?,
@@ -218,6 +266,19 @@ impl Digest {
         }
         if !novelties.is_empty() {
             blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": novelties.join("\n")}}));
+        }
+        if context.open_zombies > 0 || context.has_savings {
+            let mut text = format!(
+                "*Zombies:* {} open, *{}/month* wasted.",
+                context.open_zombies, context.zombie_waste
+            );
+            if context.has_savings {
+                text.push_str(&format!(" Removed since the last digest: *{}/month* saved.", context.saved));
+            }
+            for zombie in &context.zombies {
+                text.push_str(&format!("\n• {}", zombie.explanation));
+            }
+            blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}));
         }
         json!({
             "text": format!("dd0c/cost daily digest {}: {} anomalies, {}/month at stake", context.day, context.count, context.at_stake),

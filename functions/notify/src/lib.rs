@@ -29,7 +29,7 @@ use dd0c_ports::clock::Clock;
 use dd0c_ports::domain::{Settings, Severity};
 use dd0c_ports::flags::Flags;
 use dd0c_ports::mail::Mail;
-use dd0c_ports::store::{AnomalyStore, Claimed, OutboxStore, Schedule, SettingsStore, TenantStore};
+use dd0c_ports::store::{Claimed, OutboxStore, SettingsStore, Stores};
 use dd0c_ports::webhook::Webhook;
 use dd0c_ports::PortResult;
 
@@ -261,12 +261,19 @@ impl Notifier {
     /// logged, not retried: tomorrow's digest covers the next day.
     pub async fn send_digest(
         &self,
-        anomalies: &dyn AnomalyStore,
+        stores: &Stores,
         tenant: &str,
         settings: &Settings,
         day: chrono::NaiveDate,
     ) -> PortResult<Vec<Channel>> {
-        let digest = digest::Digest::build(anomalies, tenant, day, self.clock.now()).await?;
+        let digest = digest::Digest::build(
+            stores.anomalies.as_ref(),
+            stores.zombies.as_ref(),
+            tenant,
+            day,
+            self.clock.now(),
+        )
+        .await?;
         let mut reached = Vec::new();
         if digest.is_empty() {
             return Ok(reached);
@@ -296,14 +303,12 @@ impl Notifier {
     /// the channels reached.
     pub async fn send_due_digests(
         &self,
-        tenants: &dyn TenantStore,
-        anomalies: &dyn AnomalyStore,
-        schedule: &dyn Schedule,
+        stores: &Stores,
         replica: &str,
     ) -> PortResult<Vec<(String, chrono::NaiveDate, Vec<Channel>)>> {
         let now = self.clock.now();
         let mut sent = Vec::new();
-        for tenant in tenants.tenants().await? {
+        for tenant in stores.tenants.tenants().await? {
             let settings = self.settings.settings(&tenant.name).await?;
             let Some(day) = digest::due(&settings, now) else {
                 continue;
@@ -312,14 +317,15 @@ impl Notifier {
                 continue;
             }
             let tick = day.and_time(chrono::NaiveTime::MIN).and_utc();
-            if !schedule
+            if !stores
+                .schedule
                 .claim_tick(&format!("digest:{}", tenant.name), tick, replica)
                 .await?
             {
                 continue;
             }
             let reached = self
-                .send_digest(anomalies, &tenant.name, &settings, day)
+                .send_digest(stores, &tenant.name, &settings, day)
                 .await?;
             tracing::info!(job = "digest", tenant = %tenant.name, %day, channels = ?reached, "ran");
             sent.push((tenant.name, day, reached));

@@ -10,7 +10,9 @@ use dd0c_ports::clock::Clock;
 use dd0c_ports::conformance::{anomaly_for, cost_event, unique};
 use dd0c_ports::domain::{actor_name, Anomaly, OutboxMessage, Reason, Settings, Severity, Signal};
 use dd0c_ports::flags::Flags;
-use dd0c_ports::store::{CommitOutcome, OutboxStore, ScoreCommit, ScoreStore, SettingsStore};
+use dd0c_ports::store::{
+    CommitOutcome, OutboxStore, ScoreCommit, ScoreStore, SettingsStore, Stores,
+};
 
 const SLACK: &str = "https://hooks.slack.test/services/T1/B1/x";
 const LEASE: Duration = Duration::from_millis(150);
@@ -396,7 +398,7 @@ async fn the_digest_is_due_at_the_tenants_hour_and_sums_the_day() {
         world
             .notifier
             .send_digest(
-                world.store.as_ref(),
+                &Stores::of(world.store.clone()),
                 &world.tenant,
                 &settings,
                 at.date_naive(),
@@ -432,3 +434,59 @@ async fn the_digest_is_due_at_the_tenants_hour_and_sums_the_day() {
         .await
         .is_empty());
 }
+
+#[tokio::test]
+async fn the_digest_shows_the_top_zombies_their_waste_and_what_was_saved() {
+    use dd0c_ports::conformance::finding;
+    use dd0c_ports::zombie::{FindingStatus, ZombieKind, ZombieStore};
+    let world = World::new().await;
+    let now = world.clock.now();
+    let account = "123456789012";
+    let mut nat = finding(&world.tenant, account, ZombieKind::NatIdle, "nat-0abc", 32.85);
+    nat.explanation = "NAT gateway nat-0abc moved no packet for 32 days.".into();
+    let volume = finding(&world.tenant, account, ZombieKind::EbsUnattached, "vol-0abc", 8.0);
+    let mut ignored = finding(&world.tenant, account, ZombieKind::RdsIdle, "reports", 54.17);
+    ignored.status = FindingStatus::Ignored;
+    let mut removed = finding(&world.tenant, account, ZombieKind::Ec2Idle, "i-0abc", 61.54);
+    removed.status = FindingStatus::Gone;
+    removed.gone_at = Some(now - TimeDelta::hours(3));
+    let mut long_gone = finding(&world.tenant, account, ZombieKind::Ec2Idle, "i-0old", 99.0);
+    long_gone.status = FindingStatus::Gone;
+    long_gone.gone_at = Some(now - TimeDelta::days(3));
+    world
+        .store
+        .put_findings(&[nat.clone(), volume, ignored, removed, long_gone])
+        .await
+        .expect("findings");
+    let settings = world.store.settings(&world.tenant).await.expect("settings");
+    let reached = world
+        .notifier
+        .send_digest(
+            &Stores::of(world.store.clone()),
+            &world.tenant,
+            &settings,
+            now.date_naive(),
+        )
+        .await
+        .expect("digest");
+    assert_eq!(
+        reached,
+        [Channel::Slack, Channel::Email],
+        "zombies alone make a digest"
+    );
+    let mail = world.mail.sent().pop().expect("mailed");
+    assert!(
+        mail.subject.contains("2 zombies wasting $40.85/month"),
+        "open idle findings only: {}",
+        mail.subject
+    );
+    assert!(
+        mail.text.contains("Removed since the last digest: $61.54/month saved"),
+        "savings of the last 24 hours only: {}",
+        mail.text
+    );
+    assert!(mail.text.contains(&nat.explanation), "{}", mail.text);
+    let post = world.webhook.posts_to(SLACK).pop().expect("posted");
+    assert!(post.to_string().contains("*$40.85/month* wasted"), "{post}");
+}
+

@@ -20,7 +20,7 @@ use dd0c_ports::clock::Clock;
 use dd0c_ports::domain::Account;
 use dd0c_ports::store::Stores;
 use dd0c_ports::zombie::{
-    CloudAccess, CustomerAccount, Finding, FindingFilter, FindingStatus, RegionInventory,
+    open_waste, CloudAccess, CustomerAccount, Finding, FindingFilter, FindingStatus, RegionInventory,
     ZombieSettings, ZombieState,
 };
 use dd0c_ports::PortResult;
@@ -108,15 +108,6 @@ impl ScanReport {
         self.actions.extend(other.actions);
         self.failures.extend(other.failures);
     }
-}
-
-/// The monthly waste of open, idle findings (ignored and no-data ones are not waste).
-pub fn open_waste(findings: &[Finding]) -> f64 {
-    findings
-        .iter()
-        .filter(|f| f.status == FindingStatus::Open && f.state == ZombieState::Idle)
-        .map(|f| f.monthly_waste_usd)
-        .sum()
 }
 
 /// One region's result.
@@ -239,16 +230,13 @@ impl Hunter {
             .map_err(ZombieError::port("opening the account"))?;
         let regions = self.regions(account, settings, asked).await?;
         let now = self.clock.now();
-        let scans: Vec<(String, PortResult<(RegionScan, usize)>)> =
-            stream::iter(regions.iter().map(|region| {
-                let connection = &connection;
-                async move {
-                    let scanned = self
-                        .scan_region(connection, account, region, settings, now)
-                        .await;
-                    (region.clone(), scanned)
-                }
-            }))
+        // Futures made up front (not in a closure over the stream): the scan stays `Send` for
+        // any caller that spawns it.
+        let regional: Vec<_> = regions
+            .iter()
+            .map(|region| self.scan_region(&connection, account, region, settings, now))
+            .collect();
+        let scans: Vec<(String, PortResult<(RegionScan, usize)>)> = stream::iter(regional)
             .buffer_unordered(REGION_CONCURRENCY)
             .collect()
             .await;
@@ -316,6 +304,20 @@ impl Hunter {
     }
 
     async fn scan_region(
+        &self,
+        connection: &CustomerAccount,
+        account: &Account,
+        region: &str,
+        settings: &ZombieSettings,
+        now: DateTime<Utc>,
+    ) -> (String, PortResult<(RegionScan, usize)>) {
+        let scanned = self
+            .judge_region(connection, account, region, settings, now)
+            .await;
+        (region.to_owned(), scanned)
+    }
+
+    async fn judge_region(
         &self,
         connection: &CustomerAccount,
         account: &Account,

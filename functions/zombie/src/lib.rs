@@ -83,3 +83,23 @@ impl ZombieError {
         move |source| ZombieError::Port { what, source }
     }
 }
+
+impl From<ZombieError> for PortError {
+    /// The port error a caller reports: missing things are `NotFound`, missing secrets
+    /// `Invalid`, and a port's failure keeps its kind with what was being done in front.
+    fn from(error: ZombieError) -> Self {
+        let text = error.to_string();
+        match error {
+            ZombieError::NoTenant(_) | ZombieError::NoAccount { .. } => PortError::NotFound(text),
+            ZombieError::NoSecret(_) | ZombieError::NoSecretsKey => PortError::Invalid(text),
+            ZombieError::Port { source, .. } => match source {
+                PortError::NotFound(_) => PortError::NotFound(text),
+                PortError::Conflict(_) => PortError::Conflict(text),
+                PortError::Invalid(_) => PortError::Invalid(text),
+                PortError::Unauthorized(_) => PortError::Unauthorized(text),
+                PortError::Unavailable(_) => PortError::Unavailable(text),
+                PortError::Backend(_) => PortError::Backend(text),
+            },
+        }
+    }
+}

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use dd0c_ports::zombie::{
-    Finding, FindingFilter, FindingStatus, ZombieKind, ZombieState, ZombieStore,
+    open_waste, saved_since, Finding, FindingFilter, FindingStatus, ZombieKind, ZombieState,
+    ZombieStore,
 };
 use dd0c_ports::{PortError, PortResult};
 use serde::Serialize;
 
-use crate::hunt::open_waste;
 use crate::waste::cents;
 
 /// A tenant's findings in figures.
@@ -39,18 +39,6 @@ pub struct KindTotal {
     pub count: usize,
     /// Their monthly waste (USD/month).
     pub monthly_usd: f64,
-}
-
-/// The monthly waste of findings that went away at or after `since`: what removing them saved.
-pub fn saved_since(findings: &[Finding], since: DateTime<Utc>) -> f64 {
-    cents(
-        findings
-            .iter()
-            .filter(|f| f.state == ZombieState::Idle)
-            .filter(|f| f.status == FindingStatus::Gone && f.gone_at.is_some_and(|t| t >= since))
-            .map(|f| f.monthly_waste_usd)
-            .sum(),
-    )
 }
 
 fn month_start(now: DateTime<Utc>) -> DateTime<Utc> {
@@ -87,7 +75,7 @@ pub async fn summary(
             .filter(|f| f.status == FindingStatus::Ignored)
             .count(),
         waste_open_monthly_usd: cents(open_waste(&findings)),
-        saved_this_month_usd: saved_since(&findings, month_start(now)),
+        saved_this_month_usd: cents(saved_since(&findings, month_start(now))),
         by_kind,
     })
 }

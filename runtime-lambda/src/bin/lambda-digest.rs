@@ -14,12 +14,7 @@ async fn main() -> Result<(), Error> {
         async move {
             let replica = event.context.request_id;
             let sent = notifier
-                .send_due_digests(
-                    stores.tenants.as_ref(),
-                    stores.anomalies.as_ref(),
-                    stores.schedule.as_ref(),
-                    &replica,
-                )
+                .send_due_digests(stores, &replica)
                 .await
                 .map_err(Failure)?;
             Ok::<_, Failure>(serde_json::json!({ "digests": sent.len() }))

@@ -1,0 +1,142 @@
+//! The zombie hunter's findings: listed by waste, summed up (open waste, saved this month),
+//! and ignored with a reason.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use chrono::Utc;
+use dd0c_ports::zombie::{Finding, FindingFilter, FindingStatus, ZombieKind};
+use dd0c_zombie::summary::Summary;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::anomalies::parse_list;
+use crate::error::refusals::{Invalid, JsonBody, Missing, Signed};
+use crate::{given, Api, ApiError, Caller};
+
+/// Most findings one list returns.
+const MAX_LIST: u32 = 500;
+
+/// Longest reason for ignoring a finding.
+const MAX_REASON: usize = 500;
+
+/// The list's filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// One AWS account.
+    #[param(pattern = "^([0-9]{12})?$")]
+    account: Option<String>,
+    /// Kinds to list, comma-separated.
+    #[param(
+        pattern = "^(((ec2\\.idle|ec2\\.stopped|ebs\\.unattached|eip\\.unassociated|elb\\.idle|nat\\.idle|rds\\.idle|snapshot\\.orphaned)(,(ec2\\.idle|ec2\\.stopped|ebs\\.unattached|eip\\.unassociated|elb\\.idle|nat\\.idle|rds\\.idle|snapshot\\.orphaned))*)?)$"
+    )]
+    kind: Option<String>,
+    /// Statuses to list, comma-separated (default: all).
+    #[param(pattern = "^((open|ignored|gone)(,(open|ignored|gone))*)?$")]
+    status: Option<String>,
+    /// Findings to return, most waste first (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+}
+
+/// Findings, most waste first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct FindingList {
+    /// The findings.
+    items: Vec<Finding>,
+    /// How many matched (more than `items` when the limit cut the list).
+    matched: usize,
+}
+
+/// The caller's tenant's findings, most waste first.
+#[utoipa::path(get, path = "/v1/zombies", tag = "zombies", params(ListQuery),
+    responses((status = 200, description = "Findings, most waste first", body = FindingList), Invalid, Signed),
+    security(("bearer" = [])))]
+pub(crate) async fn list(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<FindingList>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let account_id = given(&query.account).map(str::to_owned);
+    if let Some(account) = &account_id {
+        crate::accounts::check_account_id("account", account)?;
+    }
+    let filter = FindingFilter {
+        account_id,
+        region: None,
+        kinds: parse_list::<ZombieKind>("kind", given(&query.kind))?,
+        statuses: parse_list::<FindingStatus>("status", given(&query.status))?,
+    };
+    let limit = match query.limit.unwrap_or(100) {
+        limit @ 1..=MAX_LIST => limit as usize,
+        other => return Err(ApiError::BadRequest(format!("limit {other}: 1 to {MAX_LIST}"))),
+    };
+    let mut items = api
+        .stores
+        .zombies
+        .findings(&principal.tenant, &filter)
+        .await?;
+    let matched = items.len();
+    items.truncate(limit);
+    Ok(Json(FindingList { items, matched }))
+}
+
+/// Open waste, what was saved this month, and the open findings per kind.
+#[utoipa::path(get, path = "/v1/zombies/summary", tag = "zombies",
+    responses((status = 200, description = "The findings in figures", body = Summary), Signed),
+    security(("bearer" = [])))]
+pub(crate) async fn summary(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+) -> Result<Json<Summary>, ApiError> {
+    Ok(Json(
+        dd0c_zombie::summary::summary(api.stores.zombies.as_ref(), &principal.tenant, Utc::now())
+            .await?,
+    ))
+}
+
+/// Why a finding is left alone.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IgnoreBody {
+    /// Why it is meant to be so ("standby for the DR drill"): printable, at most 500 characters.
+    #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$", max_length = 500)]
+    reason: String,
+}
+
+/// Leaves a finding alone: later scans keep it ignored and no total counts its waste.
+#[utoipa::path(post, path = "/v1/zombies/{id}/ignore", tag = "zombies",
+    params(("id" = String, Path, pattern = "^zf_[0-9a-f]{24}$", description = "The finding id")),
+    request_body = IgnoreBody,
+    responses((status = 200, description = "The finding, ignored", body = Finding), JsonBody, Missing, Signed,
+        (status = 409, description = "The resource is gone", body = crate::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn ignore(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+    Path(id): Path<String>,
+    body: Result<Json<IgnoreBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Finding>, ApiError> {
+    if !Finding::is_id(&id) {
+        return Err(ApiError::NotFound(format!("no finding {id:?}")));
+    }
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let reason = body.reason.trim();
+    // Blank as the document's pattern sees it: white space (with U+FEFF) or control only.
+    let blank = |c: char| dd0c_ports::text::is_blank(c) || c == '\u{feff}';
+    if body.reason.chars().all(blank)
+        || body.reason.chars().count() > MAX_REASON
+        || body.reason.chars().any(char::is_control)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "reason: 1 to {MAX_REASON} printable characters"
+        )));
+    }
+    let finding =
+        dd0c_zombie::summary::ignore(api.stores.zombies.as_ref(), &principal.tenant, &id, reason)
+            .await?;
+    Ok(Json(finding))
+}

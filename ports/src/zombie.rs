@@ -122,6 +122,9 @@ pub struct Evidence {
     pub statistic: String,
     /// The period of one datapoint, in seconds (0 for a described fact).
     pub period_seconds: u32,
+    /// The unit of `threshold` and `observed` (`%`, `MB`, `requests`; empty for a count).
+    #[serde(default)]
+    pub unit: String,
     /// Days the signal covers.
     pub days_evaluated: u32,
     /// Datapoints read.

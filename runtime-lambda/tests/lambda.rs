@@ -417,3 +417,84 @@ async fn a_failed_invocation_reports_a_typed_error() {
         "{error}"
     );
 }
+
+/// The estate's tenant and account, in `tenants`.
+async fn connect_estate(tenants: &dyn TenantStore, estate: &dd0c_tests::estate::Estate) {
+    tenants
+        .add_tenant(&Tenant {
+            name: "acme".into(),
+            created_at: estate.now,
+        })
+        .await
+        .expect("tenant");
+    tenants
+        .add_account(&dd0c_ports::domain::Account {
+            tenant: "acme".into(),
+            account_id: estate.account_id.clone(),
+            name: None,
+            created_at: estate.now,
+            role_arn: Some(estate.role_arn.clone()),
+            external_id: Some(estate.external_id.clone()),
+            access_key_id: None,
+        })
+        .await
+        .expect("account");
+}
+
+#[tokio::test]
+async fn parity_lambda_zombie_finds_what_the_self_hosted_hunter_finds() {
+    let estate = dd0c_tests::estate::Estate::plant(&support::endpoint()).await;
+
+    // Self-hosted: the hunter on Postgres.
+    let owner = std::env::var("DATABASE_URL").expect("DATABASE_URL: run scripts/test.sh");
+    let backend = dd0c_cost::backend::Backend::postgres(&fresh_database(&owner).await, 4)
+        .await
+        .expect("backend");
+    connect_estate(backend.stores.tenants.as_ref(), &estate).await;
+    let hunter = dd0c_zombie::Hunter::new(
+        backend.stores.clone(),
+        std::sync::Arc::new(dd0c_adapters_aws::AwsCloud::new(support::aws().await)),
+        dd0c_zombie::Credentials::new(backend.stores.tenants.clone(), None),
+        dd0c_ingest::PriceCatalog::bundled(),
+        std::sync::Arc::new(dd0c_ports::clock::FixedClock(estate.now)),
+    );
+    let self_hosted = hunter
+        .scan(&dd0c_zombie::ScanRequest {
+            tenant: "acme".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the self-hosted scan")
+        .findings;
+
+    // Cloud: lambda-zombie on DynamoDB, invoked by its schedule.
+    let cloud = Cloud::new().await;
+    connect_estate(&cloud.store(), &estate).await;
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let _zombie = cloud.spawn(env!("CARGO_BIN_EXE_lambda-zombie"), &api);
+    let scheduled = serde_json::json!({
+        "source": "aws.events", "detail-type": "Scheduled Event",
+        "time": estate.now.to_rfc3339(), "detail": {}
+    });
+    let invocation = api
+        .invoke(scheduled, support::INVOKE_TIMEOUT)
+        .await
+        .expect("answered");
+    let Outcome::Response(answer) = invocation.outcome else {
+        panic!("a response: {:?}", invocation.outcome);
+    };
+    assert_eq!(answer[0]["tenant"], "acme", "{answer}");
+    let lambda: Vec<dd0c_ports::zombie::Finding> =
+        serde_json::from_value(answer[0]["findings"].clone()).expect("findings");
+    assert_eq!(self_hosted.len(), estate.expected.len(), "every planted zombie");
+    assert_eq!(lambda, self_hosted, "the same findings, field by field");
+    let stored = dd0c_ports::zombie::ZombieStore::findings(
+        &cloud.store(),
+        "acme",
+        &Default::default(),
+    )
+    .await
+    .expect("stored findings");
+    assert_eq!(stored, self_hosted, "kept in DynamoDB as on Postgres");
+}
+

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use dd0c_ports::zombie::{MetricQuery, MetricSeries, Metrics};
 use dd0c_ports::PortResult;
 
@@ -37,7 +37,7 @@ pub async fn verdicts(
         return Ok(verdicts);
     };
     // One window for every query: a request has one start and end time.
-    let from = now - Duration::days(i64::from(longest));
+    let from = crate::signals::window_start(now, longest);
     let mut pending = staged(signals);
     let mut busy = vec![false; signals.len()];
     let mut parts: BTreeMap<(usize, usize), Vec<MetricSeries>> = BTreeMap::new();

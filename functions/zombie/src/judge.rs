@@ -86,6 +86,7 @@ fn fact(what: &str, observed: f64, threshold: f64) -> Evidence {
         metric: what.to_owned(),
         statistic: "describe".to_owned(),
         period_seconds: 0,
+        unit: String::new(),
         days_evaluated: 0,
         datapoints: 1,
         threshold: Some(threshold),
@@ -178,12 +179,13 @@ fn instances<'a>(
             };
             match i.state.as_str() {
                 "running" if at.older_than(i.launched, s.ec2_lookback_days) => {
-                    let signal = |metrics, statistic, unit_divisor, threshold| Signal {
+                    let signal = |metrics, statistic, unit_divisor, unit, threshold| Signal {
                         namespace: "AWS/EC2",
                         metrics,
                         dimension: ("InstanceId", i.id.clone()),
                         statistic,
                         unit_divisor,
+                        unit,
                         threshold,
                         lookback_days: s.ec2_lookback_days,
                     };
@@ -193,12 +195,14 @@ fn instances<'a>(
                                 &["CPUUtilization"],
                                 Statistic::Maximum,
                                 1.0,
+                                "%",
                                 s.ec2_cpu_max_percent,
                             ),
                             signal(
                                 &["NetworkIn", "NetworkOut"],
                                 Statistic::Sum,
                                 1e6,
+                                " MB a day",
                                 s.ec2_network_max_mb_per_day,
                             ),
                         ],
@@ -287,12 +291,13 @@ fn nat_gateways<'a>(
         .filter(|n| !inventory.routed_nat_gateways.contains(&n.id) && !ignored(&n.tags))
         .filter(move |n| at.older_than(n.created, s.nat_lookback_days))
         .map(move |n| {
-            let signal = |metric: &'static [&'static str], statistic| Signal {
+            let signal = |metric: &'static [&'static str], statistic, unit| Signal {
                 namespace: "AWS/NATGateway",
                 metrics: metric,
                 dimension: ("NatGatewayId", n.id.clone()),
                 statistic,
                 unit_divisor: 1.0,
+                unit,
                 threshold: 0.0,
                 lookback_days: s.nat_lookback_days,
             };
@@ -304,9 +309,9 @@ fn nat_gateways<'a>(
                 monthly_waste_usd: cents(at.waste.nat_gateway()),
                 facts: vec![fact("route tables using it", 0.0, 0.0)],
                 signals: vec![
-                    signal(&["ActiveConnectionCount"], Statistic::Maximum),
-                    signal(&["PacketsInFromSource"], Statistic::Sum),
-                    signal(&["PacketsInFromDestination"], Statistic::Sum),
+                    signal(&["ActiveConnectionCount"], Statistic::Maximum, " connections"),
+                    signal(&["PacketsInFromSource"], Statistic::Sum, " packets a day"),
+                    signal(&["PacketsInFromDestination"], Statistic::Sum, " packets a day"),
                 ],
                 idle_since: at.days_ago(s.nat_lookback_days),
                 subject: format!("NAT gateway {} (in no route table)", n.id),
@@ -346,17 +351,18 @@ fn load_balancers<'a>(
             if lb.healthy_targets == 0 {
                 return base;
             }
-            let (namespace, dimension, metric, threshold): (_, _, &'static [&'static str], _) =
+            let (namespace, dimension, metric, unit, threshold): (_, _, &'static [&'static str], _, _) =
                 match lb.lb_type.as_str() {
                     "classic" => (
                         "AWS/ELB",
                         "LoadBalancerName",
                         &["RequestCount"],
+                        " requests a day",
                         s.elb_idle_requests_per_day,
                     ),
-                    "network" => ("AWS/NetworkELB", "LoadBalancer", &["NewFlowCount"], 0.0),
-                    "gateway" => ("AWS/GatewayELB", "LoadBalancer", &["NewFlowCount"], 0.0),
-                    _ => ("AWS/ApplicationELB", "LoadBalancer", &["RequestCount"], 0.0),
+                    "network" => ("AWS/NetworkELB", "LoadBalancer", &["NewFlowCount"], " flows a day", 0.0),
+                    "gateway" => ("AWS/GatewayELB", "LoadBalancer", &["NewFlowCount"], " flows a day", 0.0),
+                    _ => ("AWS/ApplicationELB", "LoadBalancer", &["RequestCount"], " requests a day", 0.0),
                 };
             Candidate {
                 facts: Vec::new(),
@@ -366,6 +372,7 @@ fn load_balancers<'a>(
                     dimension: (dimension, lb.metric_dimension.clone()),
                     statistic: Statistic::Sum,
                     unit_divisor: 1.0,
+                    unit,
                     threshold,
                     lookback_days: s.elb_lookback_days,
                 }],
@@ -403,6 +410,7 @@ fn databases<'a>(
                 dimension: ("DBInstanceIdentifier", db.id.clone()),
                 statistic: Statistic::Maximum,
                 unit_divisor: 1.0,
+                unit: " connections",
                 threshold: 0.0,
                 lookback_days: s.rds_lookback_days,
             }],
@@ -491,10 +499,11 @@ pub fn explain(candidate: &Candidate, evidence: &[Evidence], no_data: bool) -> S
                 .filter(|e| e.statistic != "describe")
                 .map(|e| {
                     format!(
-                        "{} at most {} against a limit of {}",
+                        "{} at most {}{unit}, limit {}{unit}",
                         e.metric,
                         trim(e.observed.unwrap_or(0.0)),
-                        trim(e.threshold.unwrap_or(0.0))
+                        trim(e.threshold.unwrap_or(0.0)),
+                        unit = e.unit
                     )
                 })
                 .collect();

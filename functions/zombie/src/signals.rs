@@ -4,11 +4,19 @@
 //! busiest day over its lookback. At or under the threshold the signal says idle; without any
 //! datapoint it says no data — never idle.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, DurationRound, Duration, Utc};
 use dd0c_ports::zombie::{Evidence, MetricQuery, MetricSeries, Statistic};
 
 /// Seconds per datapoint: one a day, the grain every published idleness rule is stated in.
 pub const PERIOD_SECONDS: u32 = 86_400;
+
+/// Where a lookback of `days` ending at `now` starts: whole UTC days before today, so daily
+/// datapoints (which CloudWatch aligns to the day) fall wholly in or out of it, and today so
+/// far counts too.
+pub fn window_start(now: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+    let today = now.duration_trunc(Duration::days(1)).unwrap_or(now);
+    today - Duration::days(i64::from(days))
+}
 
 /// One signal of one resource.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +31,8 @@ pub struct Signal {
     pub statistic: Statistic,
     /// Each summed value is divided by this before the threshold applies (bytes → MB).
     pub unit_divisor: f64,
+    /// The unit of the threshold, after the divisor (`%`, `MB`).
+    pub unit: &'static str,
     /// The most a day may show for the resource to be idle.
     pub threshold: f64,
     /// Days judged, ending now.
@@ -61,10 +71,10 @@ impl Signal {
         format!("{} {}", self.namespace, self.metrics.join("+"))
     }
 
-    /// Judges the series of this signal's queries (in their order) over the lookback ending
-    /// at `now`.
+    /// Judges the series of this signal's queries (in their order) over its window ending at
+    /// `now` ([`window_start`]).
     pub fn judge(&self, series: &[&MetricSeries], now: DateTime<Utc>) -> Verdict {
-        let since = now - Duration::days(i64::from(self.lookback_days));
+        let since = window_start(now, self.lookback_days);
         let mut days: std::collections::BTreeMap<DateTime<Utc>, f64> = Default::default();
         let mut datapoints = 0u32;
         for s in series {
@@ -78,6 +88,7 @@ impl Signal {
             metric: self.label(),
             statistic: self.statistic.as_str().to_owned(),
             period_seconds: PERIOD_SECONDS,
+            unit: self.unit.to_owned(),
             days_evaluated: self.lookback_days,
             datapoints,
             threshold: Some(self.threshold),
@@ -102,6 +113,7 @@ mod tests {
             dimension: ("InstanceId", "i-1".into()),
             statistic: Statistic::Maximum,
             unit_divisor: 1.0,
+            unit: "%",
             threshold,
             lookback_days: 14,
         }

@@ -36,6 +36,7 @@ pub fn finding(
             metric: "attachments".to_owned(),
             statistic: "describe".to_owned(),
             period_seconds: 0,
+            unit: String::new(),
             days_evaluated: 7,
             datapoints: 1,
             threshold: Some(0.0),

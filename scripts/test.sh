@@ -146,7 +146,7 @@ stop_services() {
 trap stop_services EXIT
 
 # Build before starting the services, so that they live only as long as the tests use them.
-cargo test --workspace --locked --no-run
+cargo test --workspace --locked --features dd0c-cost/aws --no-run
 
 start_postgres
 start_redis
@@ -154,4 +154,4 @@ python_tools
 start_smtp
 start_moto
 
-cargo test --workspace --locked -- "$@"
+cargo test --workspace --locked --features dd0c-cost/aws -- "$@"

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "9c1f0e5b7a3d4e2f8a6b0c1d2e3f40516273849a5b6c7d8e";
 const PASSWORD: &str = "correct horse battery staple";
+const SECRETS_KEY: &str = "3e1f5a7c9b0d2e4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f1a3c5e7b9d0f";
 
 struct App {
     address: String,
@@ -42,9 +43,10 @@ async fn spawn_app() -> App {
 /// [`spawn_app`] with its configuration changed by `change`.
 async fn spawn_app_with(change: impl FnOnce(&mut ServeConfig)) -> App {
     let url = fresh_database().await;
-    let backend = dd0c_cost::backend::Backend::postgres(&url, 10)
+    let mut backend = dd0c_cost::backend::Backend::postgres(&url, 10)
         .await
         .expect("backend");
+    backend.secrets = Some(SECRETS_KEY.parse().expect("a secrets key"));
     let mut serve = config("api");
     serve.jwt_secret = Some(SECRET.into());
     change(&mut serve);
@@ -684,7 +686,7 @@ async fn sign_in_is_throttled_and_weak_hashes_are_upgraded() {
 }
 
 /// Every route the dispatcher serves, as users call them (README, ARCHITECTURE.md).
-const ROUTES: [(&str, &str); 22] = [
+const ROUTES: [(&str, &str); 25] = [
     ("post", "/v1/events"),
     ("post", "/v1/slack/actions"),
     ("post", "/v1/auth/login"),
@@ -703,6 +705,9 @@ const ROUTES: [(&str, &str); 22] = [
     ("put", "/v1/settings"),
     ("get", "/v1/panic"),
     ("put", "/v1/panic"),
+    ("get", "/v1/zombies"),
+    ("get", "/v1/zombies/summary"),
+    ("post", "/v1/zombies/{id}/ignore"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -1088,3 +1093,113 @@ async fn an_empty_parameter_is_refused_where_the_document_gives_it_a_format_and_
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
     }
 }
+
+#[tokio::test]
+async fn zombie_findings_are_listed_by_waste_summed_and_ignored_within_the_tenant() {
+    use dd0c_ports::conformance::finding;
+    use dd0c_ports::zombie::{FindingStatus, ZombieKind};
+    let app = spawn_app().await;
+    let (_, ours) = admin_with_anomalies(&app).await;
+    let (_, theirs) = admin_with_anomalies(&app).await;
+    let (_, me) = call(&app, "GET", "/v1/me", Some(&ours), None).await;
+    let tenant = me["tenant"].as_str().expect("tenant").to_owned();
+    let account = unique_account_id();
+    let nat = finding(&tenant, &account, ZombieKind::NatIdle, "nat-1", 32.85);
+    let volume = finding(&tenant, &account, ZombieKind::EbsUnattached, "vol-1", 8.0);
+    let mut gone = finding(&tenant, &account, ZombieKind::Ec2Idle, "i-1", 61.54);
+    gone.status = FindingStatus::Gone;
+    gone.gone_at = Some(chrono::Utc::now());
+    app.dispatcher
+        .backend
+        .stores
+        .zombies
+        .put_findings(&[nat.clone(), volume.clone(), gone])
+        .await
+        .expect("findings");
+
+    let (status, listed) = call(&app, "GET", "/v1/zombies?status=open", Some(&ours), None).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let ids: Vec<&str> = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|f| f["finding_id"].as_str())
+        .collect();
+    assert_eq!(ids, [nat.finding_id.as_str(), volume.finding_id.as_str()], "open, by waste");
+    let (_, by_kind) = call(&app, "GET", "/v1/zombies?kind=ebs.unattached", Some(&ours), None).await;
+    assert_eq!(by_kind["matched"], 1, "{by_kind}");
+    let (status, refused) = call(&app, "GET", "/v1/zombies?kind=ebs.attached", Some(&ours), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+
+    let (_, summary) = call(&app, "GET", "/v1/zombies/summary", Some(&ours), None).await;
+    assert_eq!(summary["waste_open_monthly_usd"], 40.85, "{summary}");
+    assert_eq!(summary["saved_this_month_usd"], 61.54, "{summary}");
+
+    let ignore = format!("/v1/zombies/{}/ignore", volume.finding_id);
+    let (status, _) = call(&app, "POST", &ignore, Some(&theirs), Some(json!({"reason": "x"}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's finding is not found");
+    let (status, blank) = call(&app, "POST", &ignore, Some(&ours), Some(json!({"reason": "  "}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{blank}");
+    let body = json!({"reason": "scratch volume of the DR drill"});
+    let (status, ignored) = call(&app, "POST", &ignore, Some(&ours), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{ignored}");
+    assert_eq!(ignored["status"], "ignored");
+    assert_eq!(ignored["ignored_reason"], "scratch volume of the DR drill");
+    let (_, summary) = call(&app, "GET", "/v1/zombies/summary", Some(&ours), None).await;
+    assert_eq!(summary["waste_open_monthly_usd"], 32.85, "an ignored finding is no waste");
+    assert_eq!(summary["ignored"], 1);
+    let (_, others) = call(&app, "GET", "/v1/zombies", Some(&theirs), None).await;
+    assert_eq!(others["matched"], 0, "each tenant sees its own findings only");
+}
+
+#[tokio::test]
+async fn an_account_added_with_an_access_key_keeps_its_secret_sealed_and_unreturned() {
+    let app = spawn_app().await;
+    let (_, token) = admin_with_anomalies(&app).await;
+    let account = unique_account_id();
+    let secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY00";
+    let key = json!({"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": secret});
+    let (status, both) = call(
+        &app,
+        "POST",
+        "/v1/accounts",
+        Some(&token),
+        Some(json!({"account_id": account, "role_name": "reader", "access_key": key})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "a role or a key, not both: {both}");
+    let (status, added) = call(
+        &app,
+        "POST",
+        "/v1/accounts",
+        Some(&token),
+        Some(json!({"account_id": account, "access_key": key})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(added["account"]["access_key_id"], "AKIAIOSFODNN7EXAMPLE");
+    let (_, listed) = call(&app, "GET", "/v1/accounts", Some(&token), None).await;
+    for answer in [&added, &listed] {
+        assert!(!answer.to_string().contains(secret), "the secret is never returned: {answer}");
+    }
+    let stores = &app.dispatcher.backend.stores;
+    let tenant = listed[0]["tenant"].as_str().expect("tenant");
+    let sealed = stores
+        .tenants
+        .account_secret(tenant, &account)
+        .await
+        .expect("read")
+        .expect("a sealed secret");
+    let opened = app
+        .dispatcher
+        .backend
+        .secrets
+        .as_ref()
+        .expect("a key")
+        .open(&sealed, &dd0c_zombie::credentials::secret_owner(tenant, &account))
+        .expect("opens for its account");
+    assert_eq!(opened, secret);
+    let policy = added["iam_policy"]["Statement"][0]["Action"].clone();
+    assert_eq!(policy, json!(dd0c_zombie::READ_ACTIONS), "the policy lists what a scan calls");
+}
+

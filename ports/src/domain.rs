@@ -754,9 +754,7 @@ impl Settings {
                 self.digest_hour
             )));
         }
-        self.zombies
-            .validate()
-            .map_err(|e| within("zombies", e))?;
+        self.zombies.validate().map_err(|e| within("zombies", e))?;
         Ok(())
     }
 

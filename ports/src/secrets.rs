@@ -130,7 +130,10 @@ mod tests {
         assert!(key.open(&sealed, "other/123456789012").is_err());
         let other: SecretsKey = KEY.replace("00", "ff").parse().expect("a valid key");
         assert!(other.open(&sealed, "acme/123456789012").is_err());
-        assert_ne!(sealed, key.seal("wJalrXUtnFEMI/K7MDENG", "acme/123456789012"));
+        assert_ne!(
+            sealed,
+            key.seal("wJalrXUtnFEMI/K7MDENG", "acme/123456789012")
+        );
     }
 
     #[test]

@@ -307,8 +307,12 @@ pub trait TenantStore: Send + Sync {
     async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()>;
     /// Stores an account's sealed secret access key ([`crate::secrets`]); `NotFound` if the
     /// tenant does not have the account. Never returned by any listing.
-    async fn put_account_secret(&self, tenant: &str, account_id: &str, sealed: &str)
-        -> PortResult<()>;
+    async fn put_account_secret(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        sealed: &str,
+    ) -> PortResult<()>;
     /// The account's sealed secret access key, if one was stored.
     async fn account_secret(&self, tenant: &str, account_id: &str) -> PortResult<Option<String>>;
 }

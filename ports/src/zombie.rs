@@ -305,12 +305,32 @@ impl ZombieSettings {
             )));
         }
         let days = [
-            ("ec2_lookback_days", self.ec2_lookback_days, MAX_LOOKBACK_DAYS),
+            (
+                "ec2_lookback_days",
+                self.ec2_lookback_days,
+                MAX_LOOKBACK_DAYS,
+            ),
             ("ec2_stopped_days", self.ec2_stopped_days, MAX_LOOKBACK_DAYS),
-            ("ebs_unattached_days", self.ebs_unattached_days, MAX_LOOKBACK_DAYS),
-            ("elb_lookback_days", self.elb_lookback_days, MAX_LOOKBACK_DAYS),
-            ("nat_lookback_days", self.nat_lookback_days, MAX_LOOKBACK_DAYS),
-            ("rds_lookback_days", self.rds_lookback_days, MAX_LOOKBACK_DAYS),
+            (
+                "ebs_unattached_days",
+                self.ebs_unattached_days,
+                MAX_LOOKBACK_DAYS,
+            ),
+            (
+                "elb_lookback_days",
+                self.elb_lookback_days,
+                MAX_LOOKBACK_DAYS,
+            ),
+            (
+                "nat_lookback_days",
+                self.nat_lookback_days,
+                MAX_LOOKBACK_DAYS,
+            ),
+            (
+                "rds_lookback_days",
+                self.rds_lookback_days,
+                MAX_LOOKBACK_DAYS,
+            ),
             ("snapshot_min_age_days", self.snapshot_min_age_days, 3650),
         ];
         if let Some((name, value, most)) = days.iter().find(|(_, v, most)| *v == 0 || v > most) {
@@ -589,20 +609,26 @@ pub struct ApiCalls(Arc<CallLog>);
 #[derive(Debug, Default)]
 struct CallLog {
     count: AtomicU64,
-    actions: std::sync::Mutex<BTreeSet<String>>,
+    actions: std::sync::Mutex<BTreeMap<String, u64>>,
 }
 
 impl ApiCalls {
+    fn actions_held(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, u64>> {
+        self.0
+            .actions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Records one request of `action`, named as IAM names it (`ec2:DescribeInstances`).
     pub fn record(&self, action: &str) {
         self.0.count.fetch_add(1, Ordering::Relaxed);
-        let mut actions = self
-            .0
-            .actions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !actions.contains(action) {
-            actions.insert(action.to_owned());
+        let mut actions = self.actions_held();
+        match actions.get_mut(action) {
+            Some(n) => *n += 1,
+            None => {
+                actions.insert(action.to_owned(), 1);
+            }
         }
     }
 
@@ -611,15 +637,9 @@ impl ApiCalls {
         self.0.count.load(Ordering::Relaxed)
     }
 
-    /// Every action requested so far, sorted.
-    pub fn actions(&self) -> Vec<String> {
-        self.0
-            .actions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .cloned()
-            .collect()
+    /// Requests so far per action.
+    pub fn by_action(&self) -> BTreeMap<String, u64> {
+        self.actions_held().clone()
     }
 }
 

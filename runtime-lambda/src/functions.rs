@@ -73,7 +73,10 @@ pub fn notifier(settings: &Settings) -> Result<Notifier, StartError> {
 
 /// The zombie hunter on the table, reading customer accounts through their roles (assumed
 /// with the function's own role and each account's ExternalId).
-pub fn hunter(settings: &Settings, clock: Arc<dyn dd0c_ports::clock::Clock>) -> dd0c_zombie::Hunter {
+pub fn hunter(
+    settings: &Settings,
+    clock: Arc<dyn dd0c_ports::clock::Clock>,
+) -> dd0c_zombie::Hunter {
     let stores = stores(settings);
     dd0c_zombie::Hunter::new(
         stores.clone(),
@@ -87,7 +90,10 @@ pub fn hunter(settings: &Settings, clock: Arc<dyn dd0c_ports::clock::Clock>) -> 
 /// One `lambda-zombie` invocation: an EventBridge scheduled event scans every tenant as of the
 /// event's `time`; an event naming a `tenant` (with an optional `account_id` and `regions`)
 /// scans just that, on demand. Answers each tenant's figures.
-pub async fn hunt(settings: &Settings, event: &serde_json::Value) -> Result<serde_json::Value, crate::Failure> {
+pub async fn hunt(
+    settings: &Settings,
+    event: &serde_json::Value,
+) -> Result<serde_json::Value, crate::Failure> {
     let at = event
         .get("time")
         .and_then(|t| t.as_str())
@@ -109,12 +115,19 @@ pub async fn hunt(settings: &Settings, event: &serde_json::Value) -> Result<serd
                 regions: event
                     .get("regions")
                     .and_then(|r| r.as_array())
-                    .map(|r| r.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+                    .map(|r| {
+                        r.iter()
+                            .filter_map(|x| x.as_str().map(str::to_owned))
+                            .collect()
+                    })
                     .unwrap_or_default(),
             };
             vec![(
                 tenant.to_owned(),
-                hunter.scan(&request).await.map_err(dd0c_ports::PortError::from)?,
+                hunter
+                    .scan(&request)
+                    .await
+                    .map_err(dd0c_ports::PortError::from)?,
             )]
         }
         None => hunter

@@ -486,15 +486,15 @@ async fn parity_lambda_zombie_finds_what_the_self_hosted_hunter_finds() {
     assert_eq!(answer[0]["tenant"], "acme", "{answer}");
     let lambda: Vec<dd0c_ports::zombie::Finding> =
         serde_json::from_value(answer[0]["findings"].clone()).expect("findings");
-    assert_eq!(self_hosted.len(), estate.expected.len(), "every planted zombie");
+    assert_eq!(
+        self_hosted.len(),
+        estate.expected.len(),
+        "every planted zombie"
+    );
     assert_eq!(lambda, self_hosted, "the same findings, field by field");
-    let stored = dd0c_ports::zombie::ZombieStore::findings(
-        &cloud.store(),
-        "acme",
-        &Default::default(),
-    )
-    .await
-    .expect("stored findings");
+    let stored =
+        dd0c_ports::zombie::ZombieStore::findings(&cloud.store(), "acme", &Default::default())
+            .await
+            .expect("stored findings");
     assert_eq!(stored, self_hosted, "kept in DynamoDB as on Postgres");
 }
-

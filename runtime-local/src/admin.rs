@@ -142,7 +142,9 @@ fn role_name_of(arn: &str, account_id: &str) -> Result<String> {
         bail!("--role-arn {arn:?} is a role of account {account}, not of {account_id}");
     }
     if name.contains('/') {
-        bail!("--role-arn {arn:?}: roles under a path are not supported; use a role at the root path");
+        bail!(
+            "--role-arn {arn:?}: roles under a path are not supported; use a role at the root path"
+        );
     }
     Ok(name.to_owned())
 }

@@ -52,8 +52,10 @@ pub async fn zombies(args: &BackendArgs, command: ZombiesCommand) -> Result<Exit
             print(&report.findings, format)?;
             for failure in &report.failures {
                 eprintln!(
-                    "dd0c-cost: account {} region {} was not scanned: {}",
-                    failure.account_id, failure.region, failure.error
+                    "dd0c-cost: account {} ({}) was not scanned: {}",
+                    failure.account_id,
+                    failure.region.as_deref().unwrap_or("every region"),
+                    failure.error
                 );
             }
             eprintln!(
@@ -102,7 +104,10 @@ pub async fn zombies(args: &BackendArgs, command: ZombiesCommand) -> Result<Exit
                 reason.trim(),
             )
             .await?;
-            println!("ignored {} ({} {})", finding.finding_id, finding.kind, finding.resource_id);
+            println!(
+                "ignored {} ({} {})",
+                finding.finding_id, finding.kind, finding.resource_id
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1125,10 +1125,28 @@ async fn zombie_findings_are_listed_by_waste_summed_and_ignored_within_the_tenan
         .iter()
         .filter_map(|f| f["finding_id"].as_str())
         .collect();
-    assert_eq!(ids, [nat.finding_id.as_str(), volume.finding_id.as_str()], "open, by waste");
-    let (_, by_kind) = call(&app, "GET", "/v1/zombies?kind=ebs.unattached", Some(&ours), None).await;
+    assert_eq!(
+        ids,
+        [nat.finding_id.as_str(), volume.finding_id.as_str()],
+        "open, by waste"
+    );
+    let (_, by_kind) = call(
+        &app,
+        "GET",
+        "/v1/zombies?kind=ebs.unattached",
+        Some(&ours),
+        None,
+    )
+    .await;
     assert_eq!(by_kind["matched"], 1, "{by_kind}");
-    let (status, refused) = call(&app, "GET", "/v1/zombies?kind=ebs.attached", Some(&ours), None).await;
+    let (status, refused) = call(
+        &app,
+        "GET",
+        "/v1/zombies?kind=ebs.attached",
+        Some(&ours),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
 
     let (_, summary) = call(&app, "GET", "/v1/zombies/summary", Some(&ours), None).await;
@@ -1136,9 +1154,27 @@ async fn zombie_findings_are_listed_by_waste_summed_and_ignored_within_the_tenan
     assert_eq!(summary["saved_this_month_usd"], 61.54, "{summary}");
 
     let ignore = format!("/v1/zombies/{}/ignore", volume.finding_id);
-    let (status, _) = call(&app, "POST", &ignore, Some(&theirs), Some(json!({"reason": "x"}))).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's finding is not found");
-    let (status, blank) = call(&app, "POST", &ignore, Some(&ours), Some(json!({"reason": "  "}))).await;
+    let (status, _) = call(
+        &app,
+        "POST",
+        &ignore,
+        Some(&theirs),
+        Some(json!({"reason": "x"})),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "another tenant's finding is not found"
+    );
+    let (status, blank) = call(
+        &app,
+        "POST",
+        &ignore,
+        Some(&ours),
+        Some(json!({"reason": "  "})),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{blank}");
     let body = json!({"reason": "scratch volume of the DR drill"});
     let (status, ignored) = call(&app, "POST", &ignore, Some(&ours), Some(body)).await;
@@ -1146,10 +1182,16 @@ async fn zombie_findings_are_listed_by_waste_summed_and_ignored_within_the_tenan
     assert_eq!(ignored["status"], "ignored");
     assert_eq!(ignored["ignored_reason"], "scratch volume of the DR drill");
     let (_, summary) = call(&app, "GET", "/v1/zombies/summary", Some(&ours), None).await;
-    assert_eq!(summary["waste_open_monthly_usd"], 32.85, "an ignored finding is no waste");
+    assert_eq!(
+        summary["waste_open_monthly_usd"], 32.85,
+        "an ignored finding is no waste"
+    );
     assert_eq!(summary["ignored"], 1);
     let (_, others) = call(&app, "GET", "/v1/zombies", Some(&theirs), None).await;
-    assert_eq!(others["matched"], 0, "each tenant sees its own findings only");
+    assert_eq!(
+        others["matched"], 0,
+        "each tenant sees its own findings only"
+    );
 }
 
 #[tokio::test]
@@ -1167,7 +1209,11 @@ async fn an_account_added_with_an_access_key_keeps_its_secret_sealed_and_unretur
         Some(json!({"account_id": account, "role_name": "reader", "access_key": key})),
     )
     .await;
-    assert_eq!(status, StatusCode::CONFLICT, "a role or a key, not both: {both}");
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a role or a key, not both: {both}"
+    );
     let (status, added) = call(
         &app,
         "POST",
@@ -1180,7 +1226,10 @@ async fn an_account_added_with_an_access_key_keeps_its_secret_sealed_and_unretur
     assert_eq!(added["account"]["access_key_id"], "AKIAIOSFODNN7EXAMPLE");
     let (_, listed) = call(&app, "GET", "/v1/accounts", Some(&token), None).await;
     for answer in [&added, &listed] {
-        assert!(!answer.to_string().contains(secret), "the secret is never returned: {answer}");
+        assert!(
+            !answer.to_string().contains(secret),
+            "the secret is never returned: {answer}"
+        );
     }
     let stores = &app.dispatcher.backend.stores;
     let tenant = listed[0]["tenant"].as_str().expect("tenant");
@@ -1196,10 +1245,16 @@ async fn an_account_added_with_an_access_key_keeps_its_secret_sealed_and_unretur
         .secrets
         .as_ref()
         .expect("a key")
-        .open(&sealed, &dd0c_zombie::credentials::secret_owner(tenant, &account))
+        .open(
+            &sealed,
+            &dd0c_zombie::credentials::secret_owner(tenant, &account),
+        )
         .expect("opens for its account");
     assert_eq!(opened, secret);
     let policy = added["iam_policy"]["Statement"][0]["Action"].clone();
-    assert_eq!(policy, json!(dd0c_zombie::READ_ACTIONS), "the policy lists what a scan calls");
+    assert_eq!(
+        policy,
+        json!(dd0c_zombie::READ_ACTIONS),
+        "the policy lists what a scan calls"
+    );
 }
-

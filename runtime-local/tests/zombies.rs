@@ -65,7 +65,11 @@ fn found(stdout: &[u8]) -> Vec<Expected> {
                 .find(|k| f["kind"] == *k)
                 .expect("a known kind"),
             resource_id: f["resource_id"].as_str().unwrap_or_default().to_owned(),
-            state: if f["state"] == "idle" { "idle" } else { "no_data" },
+            state: if f["state"] == "idle" {
+                "idle"
+            } else {
+                "no_data"
+            },
             monthly_waste_usd: f["monthly_waste_usd"].as_f64().unwrap_or_default(),
         })
         .collect();
@@ -81,14 +85,27 @@ fn expected(estate: &Estate) -> Vec<Expected> {
 
 async fn tenant(database_url: &str) {
     ok(dd0c(database_url, &["migrate"], "", &[]), "migrate");
-    ok(dd0c(database_url, &["tenant", "add", "acme"], "", &[]), "tenant add");
+    ok(
+        dd0c(database_url, &["tenant", "add", "acme"], "", &[]),
+        "tenant add",
+    );
 }
 
 fn scan(database_url: &str, estate: &Estate, env: &[(&str, &str)]) -> Output {
     let as_of = estate.now.to_rfc3339();
     let args = [
-        "zombies", "scan", "--tenant", "acme", "--account", &estate.account_id, "--region",
-        REGION, "--format", "jsonl", "--as-of", &as_of,
+        "zombies",
+        "scan",
+        "--tenant",
+        "acme",
+        "--account",
+        &estate.account_id,
+        "--region",
+        REGION,
+        "--format",
+        "jsonl",
+        "--as-of",
+        &as_of,
     ];
     dd0c(database_url, &args, "", env)
 }
@@ -102,8 +119,14 @@ async fn a_scan_through_the_accounts_role_lists_every_planted_zombie_and_nothing
         dd0c(
             &database_url,
             &[
-                "account", "add", "--tenant", "acme", "--account-id", &estate.account_id,
-                "--role-arn", &estate.role_arn,
+                "account",
+                "add",
+                "--tenant",
+                "acme",
+                "--account-id",
+                &estate.account_id,
+                "--role-arn",
+                &estate.role_arn,
             ],
             "",
             &[],
@@ -124,18 +147,29 @@ async fn a_scan_through_the_accounts_role_lists_every_planted_zombie_and_nothing
         .map(|e| e.monthly_waste_usd)
         .sum();
     assert!(
-        summary.contains(&format!("findings={planted} no_data=1 waste_monthly_usd={waste:.2}")),
+        summary.contains(&format!(
+            "findings={planted} no_data=1 waste_monthly_usd={waste:.2}"
+        )),
         "{summary}"
     );
     assert!(summary.contains("api_calls="), "{summary}");
 
     let listed = ok(
-        dd0c(&database_url, &["zombies", "list", "--tenant", "acme"], "", &[]),
+        dd0c(
+            &database_url,
+            &["zombies", "list", "--tenant", "acme"],
+            "",
+            &[],
+        ),
         "zombies list",
     );
     let table = String::from_utf8_lossy(&listed.stdout);
     for zombie in &estate.expected {
-        assert!(table.contains(&zombie.resource_id), "{} listed:\n{table}", zombie.resource_id);
+        assert!(
+            table.contains(&zombie.resource_id),
+            "{} listed:\n{table}",
+            zombie.resource_id
+        );
     }
 }
 
@@ -153,12 +187,21 @@ async fn an_account_read_by_access_key_keeps_its_secret_sealed_and_is_scanned_al
     let database_url = support::fresh_database().await;
     tenant(&database_url).await;
     let add = [
-        "account", "add", "--tenant", "acme", "--account-id", &estate.account_id,
-        "--access-key-id", keys.access_key_id(),
+        "account",
+        "add",
+        "--tenant",
+        "acme",
+        "--account-id",
+        &estate.account_id,
+        "--access-key-id",
+        keys.access_key_id(),
     ];
     let secret = format!("{}\n", keys.secret_access_key());
     let refused = dd0c(&database_url, &add, &secret, &[]);
-    assert!(!refused.status.success(), "no DD0C_SECRETS_KEY, no stored secret");
+    assert!(
+        !refused.status.success(),
+        "no DD0C_SECRETS_KEY, no stored secret"
+    );
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("DD0C_SECRETS_KEY"),
         "the refusal names the setting"
@@ -166,7 +209,9 @@ async fn an_account_read_by_access_key_keeps_its_secret_sealed_and_is_scanned_al
     let with_key = [("DD0C_SECRETS_KEY", SECRETS_KEY)];
     ok(dd0c(&database_url, &add, &secret, &with_key), "account add");
 
-    let pool = sqlx::PgPool::connect(&database_url).await.expect("database");
+    let pool = sqlx::PgPool::connect(&database_url)
+        .await
+        .expect("database");
     let (sealed,): (String,) =
         sqlx::query_as("SELECT secret_sealed FROM accounts WHERE account_id = $1")
             .bind(&estate.account_id)
@@ -178,7 +223,10 @@ async fn an_account_read_by_access_key_keeps_its_secret_sealed_and_is_scanned_al
     let output = ok(scan(&database_url, &estate, &with_key), "zombies scan");
     assert_eq!(found(&output.stdout), expected(&estate));
     let without = scan(&database_url, &estate, &[]);
-    assert!(!without.status.success(), "the secret cannot be opened without the key");
+    assert!(
+        !without.status.success(),
+        "the secret cannot be opened without the key"
+    );
     assert!(
         String::from_utf8_lossy(&without.stderr).contains("DD0C_SECRETS_KEY"),
         "{}",

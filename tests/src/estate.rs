@@ -86,9 +86,10 @@ pub async fn account_config(endpoint: &str, account_id: &str, external_id: &str)
 fn tags(kind: ResourceType, pairs: &[(&str, &str)]) -> TagSpecification {
     pairs
         .iter()
-        .fold(TagSpecification::builder().resource_type(kind), |t, (k, v)| {
-            t.tags(Tag::builder().key(*k).value(*v).build())
-        })
+        .fold(
+            TagSpecification::builder().resource_type(kind),
+            |t, (k, v)| t.tags(Tag::builder().key(*k).value(*v).build()),
+        )
         .build()
 }
 
@@ -125,13 +126,25 @@ impl Planter {
     }
 
     /// One datapoint a day for `days` days before `now`.
-    async fn daily(&self, namespace: &str, metric: &str, dimension: (&str, &str), days: i64, value: f64) {
+    async fn daily(
+        &self,
+        namespace: &str,
+        metric: &str,
+        dimension: (&str, &str),
+        days: i64,
+        value: f64,
+    ) {
         let data: Vec<MetricDatum> = (0..days)
             .map(|d| {
                 let at = self.now - Duration::days(d) - Duration::hours(1);
                 MetricDatum::builder()
                     .metric_name(metric)
-                    .dimensions(Dimension::builder().name(dimension.0).value(dimension.1).build())
+                    .dimensions(
+                        Dimension::builder()
+                            .name(dimension.0)
+                            .value(dimension.1)
+                            .build(),
+                    )
                     .timestamp(CwTime::from_secs(at.timestamp()))
                     .value(value)
                     .build()
@@ -147,9 +160,24 @@ impl Planter {
     }
 
     async fn ec2_metrics(&self, id: &str, cpu: f64, network_bytes: f64) {
-        self.daily("AWS/EC2", "CPUUtilization", ("InstanceId", id), 14, cpu).await;
-        self.daily("AWS/EC2", "NetworkIn", ("InstanceId", id), 14, network_bytes / 2.0).await;
-        self.daily("AWS/EC2", "NetworkOut", ("InstanceId", id), 14, network_bytes / 2.0).await;
+        self.daily("AWS/EC2", "CPUUtilization", ("InstanceId", id), 14, cpu)
+            .await;
+        self.daily(
+            "AWS/EC2",
+            "NetworkIn",
+            ("InstanceId", id),
+            14,
+            network_bytes / 2.0,
+        )
+        .await;
+        self.daily(
+            "AWS/EC2",
+            "NetworkOut",
+            ("InstanceId", id),
+            14,
+            network_bytes / 2.0,
+        )
+        .await;
     }
 
     async fn address(&self) -> (String, String) {
@@ -207,8 +235,13 @@ impl Planter {
             .and_then(|n| n.nat_gateway_id())
             .expect("an id")
             .to_owned();
-        for metric in ["ActiveConnectionCount", "PacketsInFromSource", "PacketsInFromDestination"] {
-            self.daily("AWS/NATGateway", metric, ("NatGatewayId", &id), 32, 0.0).await;
+        for metric in [
+            "ActiveConnectionCount",
+            "PacketsInFromSource",
+            "PacketsInFromDestination",
+        ] {
+            self.daily("AWS/NATGateway", metric, ("NatGatewayId", &id), 32, 0.0)
+                .await;
         }
         id
     }
@@ -221,7 +254,11 @@ impl Estate {
         let external_id = format!("ext-{account_id}");
         let config = account_config(endpoint, &account_id, &external_id).await;
         let ec2 = aws_sdk_ec2::Client::new(&config);
-        let subnets_out = ec2.describe_subnets().send().await.expect("default subnets");
+        let subnets_out = ec2
+            .describe_subnets()
+            .send()
+            .await
+            .expect("default subnets");
         let subnets: Vec<String> = subnets_out
             .subnets()
             .iter()
@@ -255,7 +292,9 @@ impl Estate {
         spared.push(busy.clone());
         let (silent, _) = p.instance("t3.medium", &[]).await;
         expect("ec2.idle", &silent, "no_data", 0.0416 * HOURS + ROOT_VOLUME);
-        let (kept, _) = p.instance("t3.large", &[("dd0c:ignore", "load test rig")]).await;
+        let (kept, _) = p
+            .instance("t3.large", &[("dd0c:ignore", "load test rig")])
+            .await;
         p.ec2_metrics(&kept, 0.5, 0.0).await;
         spared.push(kept);
         let (stopped, _) = p.instance("m5.large", &[]).await;
@@ -302,7 +341,12 @@ impl Estate {
             .await
             .expect("moto creates a route table");
         ec2.create_route()
-            .route_table_id(table.route_table().and_then(|t| t.route_table_id()).expect("an id"))
+            .route_table_id(
+                table
+                    .route_table()
+                    .and_then(|t| t.route_table_id())
+                    .expect("an id"),
+            )
             .destination_cidr_block("0.0.0.0/0")
             .nat_gateway_id(&standby)
             .send()
@@ -320,10 +364,17 @@ impl Estate {
                 .subnets(&p.subnets[1])
                 .send()
         };
-        create_lb("empty").await.expect("moto creates a load balancer");
+        create_lb("empty")
+            .await
+            .expect("moto creates a load balancer");
         expect("elb.idle", "empty", "idle", 0.0225 * HOURS);
-        let web = create_lb("web").await.expect("moto creates a load balancer");
-        let web_arn = web.load_balancers()[0].load_balancer_arn().expect("an ARN").to_owned();
+        let web = create_lb("web")
+            .await
+            .expect("moto creates a load balancer");
+        let web_arn = web.load_balancers()[0]
+            .load_balancer_arn()
+            .expect("an ARN")
+            .to_owned();
         let group = v2
             .create_target_group()
             .name("web")
@@ -333,7 +384,10 @@ impl Estate {
             .send()
             .await
             .expect("moto creates a target group");
-        let group_arn = group.target_groups()[0].target_group_arn().expect("an ARN").to_owned();
+        let group_arn = group.target_groups()[0]
+            .target_group_arn()
+            .expect("an ARN")
+            .to_owned();
         v2.register_targets()
             .target_group_arn(&group_arn)
             .targets(
@@ -357,9 +411,18 @@ impl Estate {
             .send()
             .await
             .expect("moto creates a listener");
-        let dimension = web_arn.split_once(":loadbalancer/").map(|(_, t)| t).unwrap_or_default();
-        p.daily("AWS/ApplicationELB", "RequestCount", ("LoadBalancer", dimension), 7, 5000.0)
-            .await;
+        let dimension = web_arn
+            .split_once(":loadbalancer/")
+            .map(|(_, t)| t)
+            .unwrap_or_default();
+        p.daily(
+            "AWS/ApplicationELB",
+            "RequestCount",
+            ("LoadBalancer", dimension),
+            7,
+            5000.0,
+        )
+        .await;
         spared.push("web".to_owned());
         let classic = aws_sdk_elasticloadbalancing::Client::new(&config);
         for name in ["legacy", "legacy-busy"] {
@@ -391,8 +454,14 @@ impl Estate {
             .send()
             .await
             .expect("moto registers an instance");
-        p.daily("AWS/ELB", "RequestCount", ("LoadBalancerName", "legacy-busy"), 7, 1000.0)
-            .await;
+        p.daily(
+            "AWS/ELB",
+            "RequestCount",
+            ("LoadBalancerName", "legacy-busy"),
+            7,
+            1000.0,
+        )
+        .await;
         spared.push("legacy-busy".to_owned());
 
         // A database nobody connects to.
@@ -407,10 +476,21 @@ impl Estate {
             .send()
             .await
             .expect("moto creates a database");
-        p.daily("AWS/RDS", "DatabaseConnections", ("DBInstanceIdentifier", "reports"), 7, 0.0)
-            .await;
+        p.daily(
+            "AWS/RDS",
+            "DatabaseConnections",
+            ("DBInstanceIdentifier", "reports"),
+            7,
+            0.0,
+        )
+        .await;
         // PostgreSQL's engine multiplier on MySQL's class price, and 20 GiB of gp2 at $0.115.
-        expect("rds.idle", "reports", "idle", 0.068 * 1.045 * HOURS + 20.0 * 0.115);
+        expect(
+            "rds.idle",
+            "reports",
+            "idle",
+            0.068 * 1.045 * HOURS + 20.0 * 0.115,
+        );
 
         Estate {
             role_arn: format!("arn:aws:iam::{account_id}:role/dd0c-reader"),

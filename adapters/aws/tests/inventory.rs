@@ -108,7 +108,11 @@ async fn every_planted_zombie_is_found_with_its_waste_and_nothing_busy_is() {
         );
     }
     for finding in &report.findings {
-        assert!(!finding.evidence.is_empty(), "{} has no evidence", finding.resource_id);
+        assert!(
+            !finding.evidence.is_empty(),
+            "{} has no evidence",
+            finding.resource_id
+        );
         assert!(
             finding.explanation.contains(&finding.resource_id)
                 || finding.explanation.contains("load balancer"),
@@ -127,7 +131,10 @@ async fn a_scan_calls_exactly_the_actions_of_the_policy_handed_out() {
         .iter()
         .map(|a| (*a).to_owned())
         .collect();
-    assert_eq!(report.actions, policy);
+    assert_eq!(
+        report.actions.keys().cloned().collect::<BTreeSet<_>>(),
+        policy
+    );
     assert!(report.api_calls >= policy.len() as u64);
 }
 
@@ -135,11 +142,21 @@ async fn a_scan_calls_exactly_the_actions_of_the_policy_handed_out() {
 async fn a_resource_deleted_between_scans_becomes_gone_and_its_waste_saved() {
     let estate = Estate::plant(&endpoint()).await;
     let (hunter, stores) = hunter_for(&estate).await;
-    hunter.scan(&request(&estate)).await.expect("the first scan");
+    hunter
+        .scan(&request(&estate))
+        .await
+        .expect("the first scan");
     let loose = estate.delete_loose_volume().await;
-    let second = hunter.scan(&request(&estate)).await.expect("the second scan");
+    let second = hunter
+        .scan(&request(&estate))
+        .await
+        .expect("the second scan");
     assert_eq!(
-        second.gone.iter().map(|f| f.resource_id.as_str()).collect::<Vec<_>>(),
+        second
+            .gone
+            .iter()
+            .map(|f| f.resource_id.as_str())
+            .collect::<Vec<_>>(),
         vec![loose.as_str()]
     );
     let summary = dd0c_zombie::summary::summary(stores.zombies.as_ref(), "acme", estate.now)

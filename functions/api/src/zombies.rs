@@ -72,7 +72,11 @@ pub(crate) async fn list(
     };
     let limit = match query.limit.unwrap_or(100) {
         limit @ 1..=MAX_LIST => limit as usize,
-        other => return Err(ApiError::BadRequest(format!("limit {other}: 1 to {MAX_LIST}"))),
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "limit {other}: 1 to {MAX_LIST}"
+            )))
+        }
     };
     let mut items = api
         .stores
@@ -103,7 +107,10 @@ pub(crate) async fn summary(
 #[serde(deny_unknown_fields)]
 pub(crate) struct IgnoreBody {
     /// Why it is meant to be so ("standby for the DR drill"): printable, at most 500 characters.
-    #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$", max_length = 500)]
+    #[schema(
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$",
+        max_length = 500
+    )]
     reason: String,
 }
 

@@ -273,7 +273,10 @@ impl Digest {
                 context.open_zombies, context.zombie_waste
             );
             if context.has_savings {
-                text.push_str(&format!(" Removed since the last digest: *{}/month* saved.", context.saved));
+                text.push_str(&format!(
+                    " Removed since the last digest: *{}/month* saved.",
+                    context.saved
+                ));
             }
             for zombie in &context.zombies {
                 text.push_str(&format!("\n• {}", zombie.explanation));

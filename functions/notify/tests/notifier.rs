@@ -442,10 +442,28 @@ async fn the_digest_shows_the_top_zombies_their_waste_and_what_was_saved() {
     let world = World::new().await;
     let now = world.clock.now();
     let account = "123456789012";
-    let mut nat = finding(&world.tenant, account, ZombieKind::NatIdle, "nat-0abc", 32.85);
+    let mut nat = finding(
+        &world.tenant,
+        account,
+        ZombieKind::NatIdle,
+        "nat-0abc",
+        32.85,
+    );
     nat.explanation = "NAT gateway nat-0abc moved no packet for 32 days.".into();
-    let volume = finding(&world.tenant, account, ZombieKind::EbsUnattached, "vol-0abc", 8.0);
-    let mut ignored = finding(&world.tenant, account, ZombieKind::RdsIdle, "reports", 54.17);
+    let volume = finding(
+        &world.tenant,
+        account,
+        ZombieKind::EbsUnattached,
+        "vol-0abc",
+        8.0,
+    );
+    let mut ignored = finding(
+        &world.tenant,
+        account,
+        ZombieKind::RdsIdle,
+        "reports",
+        54.17,
+    );
     ignored.status = FindingStatus::Ignored;
     let mut removed = finding(&world.tenant, account, ZombieKind::Ec2Idle, "i-0abc", 61.54);
     removed.status = FindingStatus::Gone;
@@ -481,7 +499,8 @@ async fn the_digest_shows_the_top_zombies_their_waste_and_what_was_saved() {
         mail.subject
     );
     assert!(
-        mail.text.contains("Removed since the last digest: $61.54/month saved"),
+        mail.text
+            .contains("Removed since the last digest: $61.54/month saved"),
         "savings of the last 24 hours only: {}",
         mail.text
     );
@@ -489,4 +508,3 @@ async fn the_digest_shows_the_top_zombies_their_waste_and_what_was_saved() {
     let post = world.webhook.posts_to(SLACK).pop().expect("posted");
     assert!(post.to_string().contains("*$40.85/month* wasted"), "{post}");
 }
-

@@ -20,8 +20,8 @@ use dd0c_ports::clock::Clock;
 use dd0c_ports::domain::Account;
 use dd0c_ports::store::Stores;
 use dd0c_ports::zombie::{
-    open_waste, CloudAccess, CustomerAccount, Finding, FindingFilter, FindingStatus, RegionInventory,
-    ZombieSettings, ZombieState,
+    open_waste, CloudAccess, CustomerAccount, Finding, FindingFilter, FindingStatus,
+    RegionInventory, ZombieSettings, ZombieState,
 };
 use dd0c_ports::PortResult;
 use futures_util::stream::{self, StreamExt};
@@ -55,13 +55,13 @@ pub struct ScanRequest {
     pub regions: Vec<String>,
 }
 
-/// A region that could not be scanned; its findings are left as they were.
+/// An account or region that could not be scanned; its findings are left as they were.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RegionFailure {
+pub struct ScanFailure {
     /// The account.
     pub account_id: String,
-    /// The region.
-    pub region: String,
+    /// The region; `None` when the account could not be read at all.
+    pub region: Option<String>,
     /// Why.
     pub error: String,
 }
@@ -79,10 +79,10 @@ pub struct ScanReport {
     pub regions: usize,
     /// Requests made to the customer's account.
     pub api_calls: u64,
-    /// The IAM actions those requests needed.
-    pub actions: BTreeSet<String>,
-    /// Regions that failed.
-    pub failures: Vec<RegionFailure>,
+    /// Those requests per IAM action (`cloudwatch:GetMetricData`).
+    pub actions: BTreeMap<String, u64>,
+    /// Accounts and regions that could not be scanned.
+    pub failures: Vec<ScanFailure>,
 }
 
 impl ScanReport {
@@ -105,7 +105,9 @@ impl ScanReport {
         self.resources += other.resources;
         self.regions += other.regions;
         self.api_calls += other.api_calls;
-        self.actions.extend(other.actions);
+        for (action, n) in other.actions {
+            *self.actions.entry(action).or_default() += n;
+        }
         self.failures.extend(other.failures);
     }
 }
@@ -158,14 +160,27 @@ impl Hunter {
             .zombies;
         let mut report = ScanReport::default();
         for account in accounts {
-            report.absorb(self.scan_account(&account, &settings, &request.regions).await?);
+            match self
+                .scan_account(&account, &settings, &request.regions)
+                .await
+            {
+                Ok(scanned) => report.absorb(scanned),
+                // One account asked for: its failure is the answer. Otherwise one account
+                // that cannot be read does not keep the others from being scanned.
+                Err(error) if request.account_id.is_some() => return Err(error),
+                Err(error) => report.failures.push(ScanFailure {
+                    account_id: account.account_id.clone(),
+                    region: None,
+                    error: error.to_string(),
+                }),
+            }
         }
         report.findings.sort_by(dd0c_ports::zombie::by_waste);
         Ok(report)
     }
 
-    /// Scans every account of every tenant (the daily run); an account that cannot be opened
-    /// is logged and skipped. Returns each tenant's report.
+    /// Scans every account of every tenant (the daily run); a tenant whose scan cannot run is
+    /// logged and skipped. Returns each tenant's report, its failures included.
     pub async fn scan_everything(&self) -> Result<Vec<(String, ScanReport)>, ZombieError> {
         let tenants = self
             .stores
@@ -249,9 +264,9 @@ impl Hunter {
                     report.regions += 1;
                     scanned.push(scan);
                 }
-                Err(error) => report.failures.push(RegionFailure {
+                Err(error) => report.failures.push(ScanFailure {
                     account_id: account.account_id.clone(),
-                    region,
+                    region: Some(region),
                     error: error.to_string(),
                 }),
             }
@@ -263,7 +278,7 @@ impl Hunter {
         report.findings = findings;
         report.gone = gone;
         report.api_calls = connection.calls.count();
-        report.actions = connection.calls.actions().into_iter().collect();
+        report.actions = connection.calls.by_action();
         Ok(report)
     }
 
@@ -276,7 +291,12 @@ impl Hunter {
         asked: &[String],
     ) -> Result<Vec<String>, ZombieError> {
         if !asked.is_empty() {
-            return Ok(asked.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect());
+            return Ok(asked
+                .iter()
+                .cloned()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect());
         }
         let now = self.clock.now();
         let events = self
@@ -446,7 +466,13 @@ fn finding(
         }
     }
     Some(Finding {
-        finding_id: Finding::id_for(&account.tenant, &account.account_id, region, c.kind, &c.resource_id),
+        finding_id: Finding::id_for(
+            &account.tenant,
+            &account.account_id,
+            region,
+            c.kind,
+            &c.resource_id,
+        ),
         tenant: account.tenant.clone(),
         account_id: account.account_id.clone(),
         region: region.to_owned(),
@@ -454,7 +480,11 @@ fn finding(
         resource_id: c.resource_id.clone(),
         resource_arn: c.resource_arn.clone(),
         resource_type: c.resource_type.clone(),
-        state: if no_data { ZombieState::NoData } else { ZombieState::Idle },
+        state: if no_data {
+            ZombieState::NoData
+        } else {
+            ZombieState::Idle
+        },
         monthly_waste_usd: c.monthly_waste_usd,
         explanation: judge::explain(c, &evidence, no_data),
         evidence,

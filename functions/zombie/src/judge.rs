@@ -60,10 +60,7 @@ pub struct Region<'a> {
 
 impl Region<'_> {
     fn arn(&self, resource: &str) -> String {
-        format!(
-            "arn:aws:ec2:{}:{}:{resource}",
-            self.region, self.account_id
-        )
+        format!("arn:aws:ec2:{}:{}:{resource}", self.region, self.account_id)
     }
 
     /// Whether a resource created at `created` is at least `days` old (unknown: judged).
@@ -123,7 +120,11 @@ struct Attached {
 }
 
 fn attached(instance: &Instance, inventory: &RegionInventory, at: &Region<'_>) -> Attached {
-    let volumes: BTreeMap<&str, _> = inventory.volumes.iter().map(|v| (v.id.as_str(), v)).collect();
+    let volumes: BTreeMap<&str, _> = inventory
+        .volumes
+        .iter()
+        .map(|v| (v.id.as_str(), v))
+        .collect();
     let own_volumes: Vec<_> = instance
         .volume_ids
         .iter()
@@ -157,11 +158,7 @@ fn instances<'a>(
                 (0, 0) => String::new(),
                 (v, 0) => format!(" with {}", plural(v, "volume")),
                 (0, a) => format!(" with {}", plural(a, "address")),
-                (v, a) => format!(
-                    " with {} and {}",
-                    plural(v, "volume"),
-                    plural(a, "address")
-                ),
+                (v, a) => format!(" with {} and {}", plural(v, "volume"), plural(a, "address")),
             };
             let subject = format!("{} instance {}{with}", i.instance_type, i.id);
             let base = Candidate {
@@ -309,9 +306,17 @@ fn nat_gateways<'a>(
                 monthly_waste_usd: cents(at.waste.nat_gateway()),
                 facts: vec![fact("route tables using it", 0.0, 0.0)],
                 signals: vec![
-                    signal(&["ActiveConnectionCount"], Statistic::Maximum, " connections"),
+                    signal(
+                        &["ActiveConnectionCount"],
+                        Statistic::Maximum,
+                        " connections",
+                    ),
                     signal(&["PacketsInFromSource"], Statistic::Sum, " packets a day"),
-                    signal(&["PacketsInFromDestination"], Statistic::Sum, " packets a day"),
+                    signal(
+                        &["PacketsInFromDestination"],
+                        Statistic::Sum,
+                        " packets a day",
+                    ),
                 ],
                 idle_since: at.days_ago(s.nat_lookback_days),
                 subject: format!("NAT gateway {} (in no route table)", n.id),
@@ -351,19 +356,42 @@ fn load_balancers<'a>(
             if lb.healthy_targets == 0 {
                 return base;
             }
-            let (namespace, dimension, metric, unit, threshold): (_, _, &'static [&'static str], _, _) =
-                match lb.lb_type.as_str() {
-                    "classic" => (
-                        "AWS/ELB",
-                        "LoadBalancerName",
-                        &["RequestCount"],
-                        " requests a day",
-                        s.elb_idle_requests_per_day,
-                    ),
-                    "network" => ("AWS/NetworkELB", "LoadBalancer", &["NewFlowCount"], " flows a day", 0.0),
-                    "gateway" => ("AWS/GatewayELB", "LoadBalancer", &["NewFlowCount"], " flows a day", 0.0),
-                    _ => ("AWS/ApplicationELB", "LoadBalancer", &["RequestCount"], " requests a day", 0.0),
-                };
+            let (namespace, dimension, metric, unit, threshold): (
+                _,
+                _,
+                &'static [&'static str],
+                _,
+                _,
+            ) = match lb.lb_type.as_str() {
+                "classic" => (
+                    "AWS/ELB",
+                    "LoadBalancerName",
+                    &["RequestCount"],
+                    " requests a day",
+                    s.elb_idle_requests_per_day,
+                ),
+                "network" => (
+                    "AWS/NetworkELB",
+                    "LoadBalancer",
+                    &["NewFlowCount"],
+                    " flows a day",
+                    0.0,
+                ),
+                "gateway" => (
+                    "AWS/GatewayELB",
+                    "LoadBalancer",
+                    &["NewFlowCount"],
+                    " flows a day",
+                    0.0,
+                ),
+                _ => (
+                    "AWS/ApplicationELB",
+                    "LoadBalancer",
+                    &["RequestCount"],
+                    " requests a day",
+                    0.0,
+                ),
+            };
             Candidate {
                 facts: Vec::new(),
                 signals: vec![Signal {
@@ -436,9 +464,7 @@ fn snapshots<'a>(
                 .volume_id
                 .as_deref()
                 .is_none_or(|v| !volumes.contains(v));
-            source_gone
-                && !inventory.image_snapshots.contains(&snap.id)
-                && !ignored(&snap.tags)
+            source_gone && !inventory.image_snapshots.contains(&snap.id) && !ignored(&snap.tags)
         })
         .filter(move |snap| at.older_than(snap.started, s.snapshot_min_age_days))
         .map(move |snap| {
@@ -462,9 +488,9 @@ fn snapshots<'a>(
                     snap.volume_id.as_deref().unwrap_or("an unknown volume")
                 ),
                 facts_text: Some(match age {
-                    Some(days) => format!(
-                        "is {days} days old, its volume is gone and no image uses it"
-                    ),
+                    Some(days) => {
+                        format!("is {days} days old, its volume is gone and no image uses it")
+                    }
                     None => "has lost its volume and no image uses it".to_owned(),
                 }),
                 action: "deleting it",

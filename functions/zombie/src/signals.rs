@@ -4,7 +4,7 @@
 //! busiest day over its lookback. At or under the threshold the signal says idle; without any
 //! datapoint it says no data — never idle.
 
-use chrono::{DateTime, DurationRound, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use dd0c_ports::zombie::{Evidence, MetricQuery, MetricSeries, Statistic};
 
 /// Seconds per datapoint: one a day, the grain every published idleness rule is stated in.
@@ -147,7 +147,11 @@ mod tests {
         let stale = series(now, &[(20, 90.0)]);
         assert!(matches!(
             cpu(5.0).judge(&[&stale], now),
-            Verdict::NoData(Evidence { datapoints: 0, observed: None, .. })
+            Verdict::NoData(Evidence {
+                datapoints: 0,
+                observed: None,
+                ..
+            })
         ));
     }
 

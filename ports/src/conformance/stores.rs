@@ -89,7 +89,11 @@ async fn account_secrets_stay_apart_and_go_with_the_account(stores: &Stores) {
         }
     };
     assert_eq!(read(ours.clone()).await.as_deref(), Some("v1:sealed"));
-    assert_eq!(read(theirs.clone()).await, None, "another tenant reads nothing");
+    assert_eq!(
+        read(theirs.clone()).await,
+        None,
+        "another tenant reads nothing"
+    );
     assert_eq!(
         stores
             .tenants
@@ -104,7 +108,11 @@ async fn account_secrets_stay_apart_and_go_with_the_account(stores: &Stores) {
         .remove_account(&ours, &account.account_id)
         .await
         .expect("account removed");
-    assert_eq!(read(ours.clone()).await, None, "the secret goes with its account");
+    assert_eq!(
+        read(ours.clone()).await,
+        None,
+        "the secret goes with its account"
+    );
 }
 
 async fn learned_facts_are_kept_per_tenant(stores: &Stores) {

@@ -5,9 +5,7 @@ use chrono::{Duration, TimeZone, Utc};
 
 use super::fixtures::{unique, unique_account_id};
 use crate::store::Stores;
-use crate::zombie::{
-    Evidence, Finding, FindingFilter, FindingStatus, ZombieKind, ZombieState,
-};
+use crate::zombie::{Evidence, Finding, FindingFilter, FindingStatus, ZombieKind, ZombieState};
 
 /// A finding of `kind` on `resource_id` with `waste` USD/month.
 pub fn finding(
@@ -189,7 +187,10 @@ async fn findings_are_forgotten_on_request(stores: &Stores) {
         .zombies
         .remove_findings(
             &ours,
-            &[dropped.finding_id.clone(), "zf_000000000000000000000000".to_owned()],
+            &[
+                dropped.finding_id.clone(),
+                "zf_000000000000000000000000".to_owned(),
+            ],
         )
         .await
         .expect("findings removed, unknown ids skipped");

@@ -48,7 +48,9 @@ fn query(q: &MetricQuery) -> MetricDataQuery {
         .dimensions
         .iter()
         .fold(
-            Metric::builder().namespace(&q.namespace).metric_name(&q.metric),
+            Metric::builder()
+                .namespace(&q.namespace)
+                .metric_name(&q.metric),
             |m, (name, value)| m.dimensions(Dimension::builder().name(name).value(value).build()),
         )
         .build();
@@ -75,8 +77,10 @@ impl Metrics for CloudWatchMetrics {
         to: DateTime<Utc>,
     ) -> PortResult<Vec<MetricSeries>> {
         let client = self.client(region);
-        let mut points: HashMap<&str, Vec<(DateTime<Utc>, f64)>> =
-            queries.iter().map(|q| (q.id.as_str(), Vec::new())).collect();
+        let mut points: HashMap<&str, Vec<(DateTime<Utc>, f64)>> = queries
+            .iter()
+            .map(|q| (q.id.as_str(), Vec::new()))
+            .collect();
         for chunk in queries.chunks(QUERIES_PER_CALL) {
             let mut token = None;
             loop {

@@ -145,9 +145,13 @@ impl Ec2 {
                     .to_owned(),
                 public_ip: a.public_ip().unwrap_or_default().to_owned(),
                 instance_id: present(a.instance_id()),
-                associated: [a.association_id(), a.instance_id(), a.network_interface_id()]
-                    .into_iter()
-                    .any(|id| present(id).is_some()),
+                associated: [
+                    a.association_id(),
+                    a.instance_id(),
+                    a.network_interface_id(),
+                ]
+                .into_iter()
+                .any(|id| present(id).is_some()),
                 tags: ec2_tags(a.tags()),
             })
             .collect())
@@ -164,7 +168,9 @@ impl Ec2 {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| sdk("EC2 DescribeNatGateways", e))?;
             for n in page.nat_gateways() {
-                let Some(id) = n.nat_gateway_id() else { continue };
+                let Some(id) = n.nat_gateway_id() else {
+                    continue;
+                };
                 found.push(NatGateway {
                     id: id.to_owned(),
                     state: n.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),

@@ -67,7 +67,9 @@ impl Elb {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| sdk("ELB DescribeLoadBalancers", e))?;
             for lb in page.load_balancer_descriptions() {
-                let Some(name) = lb.load_balancer_name() else { continue };
+                let Some(name) = lb.load_balancer_name() else {
+                    continue;
+                };
                 found.push(LoadBalancer {
                     name: name.to_owned(),
                     arn: format!(
@@ -193,7 +195,9 @@ impl Elb {
                 Err(e) => return Err(sdk("ELBv2 DescribeTargetGroups", e)),
             };
             for group in page.target_groups() {
-                let Some(group_arn) = group.target_group_arn() else { continue };
+                let Some(group_arn) = group.target_group_arn() else {
+                    continue;
+                };
                 let output = self
                     .v2
                     .describe_target_health()

@@ -56,7 +56,8 @@ impl Intercept for Recorder {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(metadata) = cfg.load::<Metadata>() {
-            self.0.record(&iam_action(metadata.service(), metadata.name()));
+            self.0
+                .record(&iam_action(metadata.service(), metadata.name()));
         }
         Ok(())
     }

@@ -30,7 +30,9 @@ impl Rds {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| sdk("RDS DescribeDBInstances", e))?;
             for db in page.db_instances() {
-                let Some(id) = db.db_instance_identifier() else { continue };
+                let Some(id) = db.db_instance_identifier() else {
+                    continue;
+                };
                 found.push(Database {
                     id: id.to_owned(),
                     arn: db.db_instance_arn().unwrap_or_default().to_owned(),

@@ -113,7 +113,10 @@ impl TenantStore for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(tenant_pk(tenant), format!("ACCOUNT#{account_id}"))))
+            .set_key(Some(key(
+                tenant_pk(tenant),
+                format!("ACCOUNT#{account_id}"),
+            )))
             .update_expression("SET secret_sealed = :sealed")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":sealed", s(sealed))

@@ -66,7 +66,9 @@ pub(super) fn create_db_cluster(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
     if let Some(class) = either(call, "dBClusterInstanceClass").text() {
         // A Multi-AZ DB cluster: one writer and two readable standbys of the class.
         let engine = either(call, "engine").text();
-        let unit = ctx.catalog.rds_class(&class, engine.as_deref(), call.region);
+        let unit = ctx
+            .catalog
+            .rds_class(&class, engine.as_deref(), call.region);
         return one(Line {
             kind: "rds.cluster",
             resource_type: class,

@@ -428,15 +428,7 @@ async fn connect_estate(tenants: &dyn TenantStore, estate: &dd0c_tests::estate::
         .await
         .expect("tenant");
     tenants
-        .add_account(&dd0c_ports::domain::Account {
-            tenant: "acme".into(),
-            account_id: estate.account_id.clone(),
-            name: None,
-            created_at: estate.now,
-            role_arn: Some(estate.role_arn.clone()),
-            external_id: Some(estate.external_id.clone()),
-            access_key_id: None,
-        })
+        .add_account(&estate.account("acme"))
         .await
         .expect("account");
 }

@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,19 +16,7 @@ const PASSWORD: &str = "correct horse battery staple";
 
 /// `dd0c-cost` with `args` on `database_url`; panics with its stderr unless it succeeds.
 fn dd0c(database_url: &str, args: &[&str], stdin: &str) {
-    let mut child = Command::new(BINARY)
-        .args(args)
-        .env("DATABASE_URL", database_url)
-        .env("DD0C_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("dd0c-cost runs");
-    if let Some(mut input) = child.stdin.take() {
-        input.write_all(stdin.as_bytes()).expect("stdin");
-    }
-    let output = child.wait_with_output().expect("finished");
+    let output = support::dd0c_cost(BINARY, database_url, args, stdin, &[]);
     assert!(
         output.status.success(),
         "dd0c-cost {args:?}: {}",

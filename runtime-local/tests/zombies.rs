@@ -7,8 +7,7 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use dd0c_tests::estate::{Estate, Expected, REGION};
 use serde_json::Value;
@@ -21,27 +20,18 @@ fn endpoint() -> String {
         .expect("DD0C_TEST_AWS_ENDPOINT: run the tests with scripts/test.sh, which starts moto")
 }
 
-/// Runs `dd0c-cost` on `database_url` with the host's AWS credentials pointing at moto.
+/// Runs `dd0c-cost` on `database_url` with the host's AWS credentials pointing at moto (and
+/// no secrets key unless `env` gives one).
 fn dd0c(database_url: &str, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
-    let mut child = Command::new(BINARY)
-        .args(args)
-        .env("DATABASE_URL", database_url)
-        .env("DD0C_LOG", "warn")
-        .env("AWS_ENDPOINT_URL", endpoint())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", REGION)
-        .env_remove("DD0C_SECRETS_KEY")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("dd0c-cost runs");
-    if let Some(mut input) = child.stdin.take() {
-        input.write_all(stdin.as_bytes()).expect("stdin");
-    }
-    child.wait_with_output().expect("finished")
+    let endpoint = endpoint();
+    let aws = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", REGION),
+        ("DD0C_SECRETS_KEY", ""),
+    ];
+    support::dd0c_cost(BINARY, database_url, args, stdin, &[&aws[..], env].concat())
 }
 
 fn ok(output: Output, what: &str) -> Output {

@@ -93,6 +93,21 @@ fn tags(kind: ResourceType, pairs: &[(&str, &str)]) -> TagSpecification {
         .build()
 }
 
+/// One CloudWatch datapoint of `metric` for the resource `dimension` names.
+pub fn datum(metric: &str, dimension: (&str, &str), at: DateTime<Utc>, value: f64) -> MetricDatum {
+    MetricDatum::builder()
+        .metric_name(metric)
+        .dimensions(
+            Dimension::builder()
+                .name(dimension.0)
+                .value(dimension.1)
+                .build(),
+        )
+        .timestamp(CwTime::from_secs(at.timestamp()))
+        .value(value)
+        .build()
+}
+
 struct Planter {
     ec2: aws_sdk_ec2::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
@@ -137,17 +152,7 @@ impl Planter {
         let data: Vec<MetricDatum> = (0..days)
             .map(|d| {
                 let at = self.now - Duration::days(d) - Duration::hours(1);
-                MetricDatum::builder()
-                    .metric_name(metric)
-                    .dimensions(
-                        Dimension::builder()
-                            .name(dimension.0)
-                            .value(dimension.1)
-                            .build(),
-                    )
-                    .timestamp(CwTime::from_secs(at.timestamp()))
-                    .value(value)
-                    .build()
+                datum(metric, dimension, at, value)
             })
             .collect();
         self.cloudwatch
@@ -500,6 +505,19 @@ impl Estate {
             expected,
             spared,
             config,
+        }
+    }
+
+    /// The estate's account as `tenant` connects it: through its role, with its ExternalId.
+    pub fn account(&self, tenant: &str) -> dd0c_ports::domain::Account {
+        dd0c_ports::domain::Account {
+            tenant: tenant.to_owned(),
+            account_id: self.account_id.clone(),
+            name: None,
+            created_at: self.now,
+            role_arn: Some(self.role_arn.clone()),
+            external_id: Some(self.external_id.clone()),
+            access_key_id: None,
         }
     }
 

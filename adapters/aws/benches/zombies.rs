@@ -12,8 +12,6 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_cloudwatch::primitives::DateTime as CwTime;
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
 use chrono::{DateTime, Utc};
 use dd0c_adapters_aws::AwsCloud;
 use dd0c_adapters_memory::MemoryStore;
@@ -24,6 +22,7 @@ use dd0c_ports::zombie::{
     AccessKey, CloudAccess, CustomerAccount, MetricQuery, MetricSeries, Metrics,
 };
 use dd0c_ports::PortResult;
+use dd0c_tests::estate::datum;
 use dd0c_zombie::{Credentials, Hunter, ScanReport, ScanRequest};
 
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
@@ -51,20 +50,6 @@ async fn host() -> SdkConfig {
         ))
         .load()
         .await
-}
-
-fn datum(metric: &str, dimension: (&str, &str), at: DateTime<Utc>, value: f64) -> MetricDatum {
-    MetricDatum::builder()
-        .metric_name(metric)
-        .dimensions(
-            Dimension::builder()
-                .name(dimension.0)
-                .value(dimension.1)
-                .build(),
-        )
-        .timestamp(CwTime::from_secs(at.timestamp()))
-        .value(value)
-        .build()
 }
 
 /// One region's share of the estate in the account `config` reaches.

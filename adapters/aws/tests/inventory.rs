@@ -10,7 +10,7 @@ use aws_config::{BehaviorVersion, Region};
 use dd0c_adapters_aws::AwsCloud;
 use dd0c_adapters_memory::MemoryStore;
 use dd0c_ports::clock::FixedClock;
-use dd0c_ports::domain::{Account, Tenant};
+use dd0c_ports::domain::Tenant;
 use dd0c_ports::store::Stores;
 use dd0c_ports::zombie::{Finding, FindingStatus};
 use dd0c_tests::estate::{Estate, Expected, REGION};
@@ -45,15 +45,7 @@ async fn hunter_for(estate: &Estate) -> (Hunter, Stores) {
         .expect("tenant");
     stores
         .tenants
-        .add_account(&Account {
-            tenant: "acme".into(),
-            account_id: estate.account_id.clone(),
-            name: None,
-            created_at: estate.now,
-            role_arn: Some(estate.role_arn.clone()),
-            external_id: Some(estate.external_id.clone()),
-            access_key_id: None,
-        })
+        .add_account(&estate.account("acme"))
         .await
         .expect("account");
     let hunter = Hunter::new(

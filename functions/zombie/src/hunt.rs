@@ -112,10 +112,19 @@ impl ScanReport {
     }
 }
 
+/// What every region of one account's scan reads.
+struct AccountScan<'a> {
+    connection: &'a CustomerAccount,
+    account: &'a Account,
+    settings: &'a ZombieSettings,
+    now: DateTime<Utc>,
+}
+
 /// One region's result.
 struct RegionScan {
     region: String,
     findings: Vec<Finding>,
+    /// Every resource id described: what "still there" means.
     present: BTreeSet<String>,
 }
 
@@ -245,13 +254,19 @@ impl Hunter {
             .map_err(ZombieError::port("opening the account"))?;
         let regions = self.regions(account, settings, asked).await?;
         let now = self.clock.now();
+        let scope = AccountScan {
+            connection: &connection,
+            account,
+            settings,
+            now,
+        };
         // Futures made up front (not in a closure over the stream): the scan stays `Send` for
         // any caller that spawns it.
         let regional: Vec<_> = regions
             .iter()
-            .map(|region| self.scan_region(&connection, account, region, settings, now))
+            .map(|region| self.scan_region(&scope, region))
             .collect();
-        let scans: Vec<(String, PortResult<(RegionScan, usize)>)> = stream::iter(regional)
+        let scans: Vec<(String, PortResult<RegionScan>)> = stream::iter(regional)
             .buffer_unordered(REGION_CONCURRENCY)
             .collect()
             .await;
@@ -259,8 +274,8 @@ impl Hunter {
         let mut scanned = Vec::new();
         for (region, result) in scans {
             match result {
-                Ok((scan, resources)) => {
-                    report.resources += resources;
+                Ok(scan) => {
+                    report.resources += scan.present.len();
                     report.regions += 1;
                     scanned.push(scan);
                 }
@@ -323,28 +338,23 @@ impl Hunter {
         Ok(regions.into_iter().collect())
     }
 
+    /// One region's scan, named by its region whatever its outcome.
     async fn scan_region(
         &self,
-        connection: &CustomerAccount,
-        account: &Account,
+        scope: &AccountScan<'_>,
         region: &str,
-        settings: &ZombieSettings,
-        now: DateTime<Utc>,
-    ) -> (String, PortResult<(RegionScan, usize)>) {
-        let scanned = self
-            .judge_region(connection, account, region, settings, now)
-            .await;
-        (region.to_owned(), scanned)
+    ) -> (String, PortResult<RegionScan>) {
+        (region.to_owned(), self.judge_region(scope, region).await)
     }
 
-    async fn judge_region(
-        &self,
-        connection: &CustomerAccount,
-        account: &Account,
-        region: &str,
-        settings: &ZombieSettings,
-        now: DateTime<Utc>,
-    ) -> PortResult<(RegionScan, usize)> {
+    /// Describes the region, judges what it holds and reads the candidates' metrics.
+    async fn judge_region(&self, scope: &AccountScan<'_>, region: &str) -> PortResult<RegionScan> {
+        let AccountScan {
+            connection,
+            account,
+            settings,
+            now,
+        } = *scope;
         let inventory = connection.inventory.region(region).await?;
         let at = Region {
             account_id: &account.account_id,
@@ -362,16 +372,11 @@ impl Hunter {
             .zip(verdicts)
             .filter_map(|(c, v)| finding(account, region, c, v, now))
             .collect();
-        let present = resource_ids(&inventory);
-        let resources = present.len();
-        Ok((
-            RegionScan {
-                region: region.to_owned(),
-                findings,
-                present,
-            },
-            resources,
-        ))
+        Ok(RegionScan {
+            region: region.to_owned(),
+            findings,
+            present: resource_ids(&inventory),
+        })
     }
 
     /// Merges the scanned regions' findings with the stored ones of the same account and

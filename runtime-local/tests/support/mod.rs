@@ -20,6 +20,33 @@ use dd0c_score::{Scored, Scorer};
 
 pub const TENANT: &str = "acme";
 
+/// Runs the `dd0c-cost` binary (`binary`: the test's `env!("CARGO_BIN_EXE_dd0c-cost")`) on
+/// `database_url` with `args`, `stdin` written to it and `env` added; quiet logs.
+pub fn dd0c_cost(
+    binary: &str,
+    database_url: &str,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(binary)
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("DD0C_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dd0c-cost runs");
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).expect("stdin");
+    }
+    child.wait_with_output().expect("finished")
+}
+
 /// A fresh, migrated database; its URL.
 pub async fn fresh_database() -> String {
     let server = std::env::var("DATABASE_URL")

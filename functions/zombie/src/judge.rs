@@ -209,7 +209,9 @@ fn instances<'a>(
                 "stopped" => {
                     let since = i.stopped_since?;
                     let days = (at.now - since).num_days();
-                    (days >= i64::from(s.ec2_stopped_days)).then(|| Candidate {
+                    // Stopped with nothing attached, it costs nothing: no waste to report.
+                    let wasting = extra.monthly_usd > 0.0;
+                    (wasting && days >= i64::from(s.ec2_stopped_days)).then(|| Candidate {
                         kind: ZombieKind::Ec2Stopped,
                         monthly_waste_usd: cents(extra.monthly_usd),
                         facts: vec![fact(

@@ -115,10 +115,35 @@ async fn every_planted_zombie_is_found_with_its_waste_and_nothing_busy_is() {
 }
 
 #[tokio::test]
-async fn a_scan_calls_exactly_the_actions_of_the_policy_handed_out() {
+async fn a_scan_assumes_the_role_with_its_external_id_and_calls_exactly_the_policys_actions() {
     let estate = Estate::plant(&endpoint()).await;
     let (hunter, _) = hunter_for(&estate).await;
     let report = hunter.scan(&request(&estate)).await.expect("the scan runs");
+    // moto accepts any ExternalId, so the request must be seen to carry the account's.
+    let recorded: serde_json::Value = reqwest::get(format!("{}/moto-api/data.json", endpoint()))
+        .await
+        .expect("moto answers")
+        .json()
+        .await
+        .expect("json");
+    let sessions: Vec<&serde_json::Value> = recorded["sts"]["AssumedRole"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter(|r| {
+                    r["role_arn"] == estate.role_arn && r["session_name"] == "dd0c-cost-acme"
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(!sessions.is_empty(), "the scan assumed the account's role");
+    for session in sessions {
+        assert_eq!(
+            session["external_id"],
+            estate.external_id.as_str(),
+            "{session}"
+        );
+    }
     let policy: BTreeSet<String> = dd0c_zombie::READ_ACTIONS
         .iter()
         .map(|a| (*a).to_owned())

@@ -164,7 +164,7 @@ async fn a_scan_through_the_accounts_role_lists_every_planted_zombie_and_nothing
 }
 
 #[tokio::test]
-async fn an_account_read_by_access_key_keeps_its_secret_sealed_and_is_scanned_alike() {
+async fn zombies_of_an_account_read_by_access_key_are_found_alike_and_its_secret_stays_sealed() {
     use aws_credential_types::provider::ProvideCredentials;
     let estate = Estate::plant(&endpoint()).await;
     let keys = estate

@@ -115,7 +115,7 @@ async fn every_planted_zombie_is_found_with_its_waste_and_nothing_busy_is() {
 }
 
 #[tokio::test]
-async fn a_scan_assumes_the_role_with_its_external_id_and_calls_exactly_the_policys_actions() {
+async fn a_zombie_scan_assumes_the_role_with_its_external_id_and_calls_exactly_the_policys_actions() {
     let estate = Estate::plant(&endpoint()).await;
     let (hunter, _) = hunter_for(&estate).await;
     let report = hunter.scan(&request(&estate)).await.expect("the scan runs");

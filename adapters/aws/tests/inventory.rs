@@ -115,7 +115,8 @@ async fn every_planted_zombie_is_found_with_its_waste_and_nothing_busy_is() {
 }
 
 #[tokio::test]
-async fn a_zombie_scan_assumes_the_role_with_its_external_id_and_calls_exactly_the_policys_actions() {
+async fn a_zombie_scan_assumes_the_role_with_its_external_id_and_calls_exactly_the_policys_actions()
+{
     let estate = Estate::plant(&endpoint()).await;
     let (hunter, _) = hunter_for(&estate).await;
     let report = hunter.scan(&request(&estate)).await.expect("the scan runs");
@@ -156,18 +157,38 @@ async fn a_zombie_scan_assumes_the_role_with_its_external_id_and_calls_exactly_t
 }
 
 #[tokio::test]
-async fn a_resource_deleted_between_scans_becomes_gone_and_its_waste_saved() {
+async fn a_zombie_whose_resource_is_deleted_becomes_gone_and_an_ignored_one_stays_ignored() {
     let estate = Estate::plant(&endpoint()).await;
     let (hunter, stores) = hunter_for(&estate).await;
-    hunter
+    let first = hunter
         .scan(&request(&estate))
         .await
         .expect("the first scan");
+    let address = first
+        .findings
+        .iter()
+        .find(|f| f.kind == dd0c_ports::zombie::ZombieKind::EipUnassociated)
+        .expect("the free address")
+        .clone();
+    dd0c_zombie::summary::ignore(stores.zombies.as_ref(), "acme", &address.finding_id, "DNS")
+        .await
+        .expect("ignored");
     let loose = estate.delete_loose_volume().await;
     let second = hunter
         .scan(&request(&estate))
         .await
         .expect("the second scan");
+    let kept = second
+        .findings
+        .iter()
+        .find(|f| f.finding_id == address.finding_id)
+        .expect("still a finding");
+    assert_eq!(kept.status, FindingStatus::Ignored, "ignored across scans");
+    assert_eq!(kept.ignored_reason.as_deref(), Some("DNS"));
+    assert_eq!(
+        kept.first_seen, address.first_seen,
+        "idle since the first sighting"
+    );
     assert_eq!(
         second
             .gone

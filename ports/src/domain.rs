@@ -669,13 +669,13 @@ impl Default for Settings {
 impl Settings {
     /// Sets one setting from `key=value` text, as operators type it: `key` names a field, with
     /// dots for nested ones (`thresholds.warning_monthly_usd`); `value` is read as JSON when it
-    /// parses (numbers, `true`, `null`) and as a string otherwise, and `email_to` takes a
-    /// comma-separated list. The result must still be valid settings (see
+    /// parses (numbers, `true`, `null`) and as a string otherwise, and `email_to` and
+    /// `zombies.regions` take a comma-separated list. The result must still be valid settings (see
     /// [`Settings::validate`]); the error names the key.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), PortError> {
         let mut document =
             serde_json::to_value(&*self).map_err(|e| PortError::Backend(e.to_string()))?;
-        let parsed = if key == "email_to" {
+        let parsed = if key == "email_to" || key == "zombies.regions" {
             serde_json::Value::from(
                 value
                     .split(',')
@@ -855,6 +855,10 @@ mod tests {
             ("thresholds.min_samples", "1000001"),
             ("thresholds.burst_window_minutes", "10081"),
             ("account_thresholds.prod", "{}"),
+            ("zombies.regions", "us-east-1,mars-1"),
+            ("zombies.ec2_lookback_days", "0"),
+            ("zombies.ec2_cpu_max_percent", "101"),
+            ("zombies.snapshot_min_age_days", "3651"),
         ] {
             let error = set(key, value).expect_err(key);
             assert!(
@@ -866,6 +870,8 @@ mod tests {
         assert_eq!(hours.digest_hour, 23);
         let account = set("account_thresholds.123456789012", "{\"min_samples\": 3}").expect("set");
         assert_eq!(account.thresholds_for("123456789012").min_samples, 3);
+        let zombies = set("zombies.regions", "us-east-1, eu-west-1").expect("a region list");
+        assert_eq!(zombies.zombies.regions, ["us-east-1", "eu-west-1"]);
     }
 
     #[test]

@@ -72,10 +72,7 @@ pub trait Auth: Send + Sync {
 /// How an ingest token is stored and looked up: the lowercase hex SHA-256 of the token.
 pub fn token_sha256(token: &str) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::text::hex(&sha2::Sha256::digest(token.as_bytes()))
 }
 
 /// The account an ingest token admits records for.

@@ -11,6 +11,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 
+use crate::text::hex;
 use crate::PortError;
 
 const VERSION: &str = "v1:";
@@ -66,7 +67,7 @@ impl SecretsKey {
             )
             // Encryption fails only for messages longer than the cipher's 256 GiB limit.
             .unwrap_or_default();
-        format!("{VERSION}{}{}", to_hex(&nonce), to_hex(&sealed))
+        format!("{VERSION}{}{}", hex(&nonce), hex(&sealed))
     }
 
     /// Opens what [`SecretsKey::seal`] sealed for `owner`; `Invalid` under another key, for
@@ -96,10 +97,6 @@ impl SecretsKey {
             .map_err(|_| refused())?;
         String::from_utf8(plain).map_err(|_| refused())
     }
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn from_hex(text: &str) -> Option<Vec<u8>> {

@@ -194,8 +194,7 @@ impl Finding {
             hash.update([0u8]);
         }
         let digest = hash.finalize();
-        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-        format!("zf_{hex}")
+        format!("zf_{}", crate::text::hex(&digest[..12]))
     }
 
     /// Whether `id` has the shape of [`Finding::id_for`].

@@ -14,6 +14,7 @@ use dd0c_ports::baseline::Baseline;
 use dd0c_ports::domain::Account;
 use dd0c_ports::secrets::SecretsKey;
 use dd0c_ports::store::Stores;
+use dd0c_ports::text::hex;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -29,10 +30,6 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     bytes
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// 32 random bytes from the operating system, hex: ingest tokens, per-process signing keys.

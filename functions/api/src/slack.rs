@@ -78,13 +78,7 @@ pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
     mac.update(format!("v0:{timestamp}:").as_bytes());
     mac.update(body);
     let digest = mac.finalize().into_bytes();
-    format!(
-        "v0={}",
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
+    format!("v0={}", dd0c_ports::text::hex(&digest))
 }
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {

@@ -512,8 +512,7 @@ pub fn derived_event_id(text: &str) -> String {
         .map(|v| v.to_string())
         .unwrap_or_else(|_| text.to_owned());
     let digest = Sha256::digest(canonical.as_bytes());
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    format!("sha256:{}", dd0c_ports::text::hex(&digest[..16]))
 }
 
 /// Names the first field of a record object whose type is wrong (the typed parse only says

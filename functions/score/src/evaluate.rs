@@ -47,8 +47,7 @@ pub struct Evaluation {
 /// The id of the anomaly an event raises: the same in every mode and on every retry.
 pub fn anomaly_id(tenant: &str, event_id: &str) -> String {
     let digest = Sha256::digest(format!("{tenant}\n{event_id}").as_bytes());
-    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-    format!("an-{hex}")
+    format!("an-{}", dd0c_ports::text::hex(&digest[..12]))
 }
 
 fn dollar_level(hourly: f64, monthly: f64, t: &Thresholds) -> Option<Severity> {

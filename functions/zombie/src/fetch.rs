@@ -28,12 +28,17 @@ struct Slot {
 pub async fn verdicts(
     metrics: &dyn Metrics,
     region: &str,
-    signals: &[Vec<Signal>],
+    signals: &[&[Signal]],
     now: DateTime<Utc>,
 ) -> PortResult<Vec<Vec<Option<Verdict>>>> {
     let mut verdicts: Vec<Vec<Option<Verdict>>> =
         signals.iter().map(|s| vec![None; s.len()]).collect();
-    let Some(longest) = signals.iter().flatten().map(|s| s.lookback_days).max() else {
+    let Some(longest) = signals
+        .iter()
+        .flat_map(|s| s.iter())
+        .map(|s| s.lookback_days)
+        .max()
+    else {
         return Ok(verdicts);
     };
     // One window for every query: a request has one start and end time.
@@ -64,8 +69,8 @@ pub async fn verdicts(
 }
 
 /// Every query, first signals first, with ids unique within a request.
-fn staged(signals: &[Vec<Signal>]) -> VecDeque<Slot> {
-    let stages = signals.iter().map(Vec::len).max().unwrap_or(0);
+fn staged(signals: &[&[Signal]]) -> VecDeque<Slot> {
+    let stages = signals.iter().map(|s| s.len()).max().unwrap_or(0);
     let mut slots = VecDeque::new();
     let mut n = 0usize;
     for stage in 0..stages {

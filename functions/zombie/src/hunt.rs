@@ -28,7 +28,7 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::credentials::Credentials;
 use crate::judge::{self, Candidate, Region};
-use crate::signals::Verdict;
+use crate::signals::{Signal, Verdict};
 use crate::waste::{cents, Waste};
 use crate::ZombieError;
 
@@ -167,12 +167,11 @@ impl Hunter {
             .await
             .map_err(ZombieError::port("reading the tenant's settings"))?
             .zombies;
+        let mut plan = self.regions(request, &settings, &accounts).await?;
         let mut report = ScanReport::default();
         for account in accounts {
-            match self
-                .scan_account(&account, &settings, &request.regions)
-                .await
-            {
+            let regions = plan.remove(&account.account_id).unwrap_or_default();
+            match self.scan_account(&account, &settings, &regions).await {
                 Ok(scanned) => report.absorb(scanned),
                 // One account asked for: its failure is the answer. Otherwise one account
                 // that cannot be read does not keep the others from being scanned.
@@ -244,7 +243,7 @@ impl Hunter {
         &self,
         account: &Account,
         settings: &ZombieSettings,
-        asked: &[String],
+        regions: &[String],
     ) -> Result<ScanReport, ZombieError> {
         let key = self.credentials.access_key(account).await?;
         let connection = self
@@ -252,7 +251,6 @@ impl Hunter {
             .open(account, key.as_ref())
             .await
             .map_err(ZombieError::port("opening the account"))?;
-        let regions = self.regions(account, settings, asked).await?;
         let now = self.clock.now();
         let scope = AccountScan {
             connection: &connection,
@@ -297,45 +295,52 @@ impl Hunter {
         Ok(report)
     }
 
-    /// The regions to scan: those asked for; else the configured ones and those the account's
-    /// CloudTrail was active in lately; else [`DEFAULT_REGION`].
+    /// The regions to scan per account: those asked for; else the configured ones and those
+    /// each account's CloudTrail was active in lately (the tenant's cost events, read once for
+    /// all its accounts); else [`DEFAULT_REGION`].
     async fn regions(
         &self,
-        account: &Account,
+        request: &ScanRequest,
         settings: &ZombieSettings,
-        asked: &[String],
-    ) -> Result<Vec<String>, ZombieError> {
-        if !asked.is_empty() {
-            return Ok(asked
-                .iter()
-                .cloned()
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect());
+        accounts: &[Account],
+    ) -> Result<BTreeMap<String, Vec<String>>, ZombieError> {
+        let mut active: BTreeMap<&str, BTreeSet<String>> = accounts
+            .iter()
+            .map(|a| (a.account_id.as_str(), BTreeSet::new()))
+            .collect();
+        if request.regions.is_empty() {
+            let now = self.clock.now();
+            let events = self
+                .stores
+                .events
+                .cost_events(
+                    &request.tenant,
+                    now - Duration::days(ACTIVE_REGION_DAYS),
+                    now,
+                    MAX_REGION_EVENTS,
+                )
+                .await
+                .map_err(ZombieError::port("reading the accounts' recent regions"))?;
+            for event in events {
+                if let Some(seen) = active.get_mut(event.account_id.as_str()) {
+                    seen.insert(event.region);
+                }
+            }
         }
-        let now = self.clock.now();
-        let events = self
-            .stores
-            .events
-            .cost_events(
-                &account.tenant,
-                now - Duration::days(ACTIVE_REGION_DAYS),
-                now,
-                MAX_REGION_EVENTS,
-            )
-            .await
-            .map_err(ZombieError::port("reading the account's recent regions"))?;
-        let mut regions: BTreeSet<String> = settings.regions.iter().cloned().collect();
-        regions.extend(
-            events
-                .into_iter()
-                .filter(|e| e.account_id == account.account_id)
-                .map(|e| e.region),
-        );
-        if regions.is_empty() {
-            regions.insert(DEFAULT_REGION.to_owned());
-        }
-        Ok(regions.into_iter().collect())
+        Ok(active
+            .into_iter()
+            .map(|(account_id, seen)| {
+                let mut regions: BTreeSet<String> = if request.regions.is_empty() {
+                    settings.regions.iter().cloned().chain(seen).collect()
+                } else {
+                    request.regions.iter().cloned().collect()
+                };
+                if regions.is_empty() {
+                    regions.insert(DEFAULT_REGION.to_owned());
+                }
+                (account_id.to_owned(), regions.into_iter().collect())
+            })
+            .collect())
     }
 
     /// One region's scan, named by its region whatever its outcome.
@@ -364,7 +369,7 @@ impl Hunter {
             now,
         };
         let candidates = judge::candidates(&inventory, &at);
-        let signals: Vec<_> = candidates.iter().map(|c| c.signals.clone()).collect();
+        let signals: Vec<&[Signal]> = candidates.iter().map(|c| c.signals.as_slice()).collect();
         let verdicts =
             crate::fetch::verdicts(connection.metrics.as_ref(), region, &signals, now).await?;
         let findings = candidates
@@ -493,7 +498,7 @@ fn finding(
         monthly_waste_usd: c.monthly_waste_usd,
         explanation: judge::explain(c, &evidence, no_data),
         evidence,
-        first_seen: if no_data { now } else { c.idle_since.min(now) },
+        first_seen: if no_data { now } else { c.idle_since(now) },
         last_seen: now,
         status: FindingStatus::Open,
         ignored_reason: None,

@@ -33,8 +33,8 @@ pub struct Candidate {
     pub facts: Vec<Evidence>,
     /// Metric signals, each of which must say idle.
     pub signals: Vec<Signal>,
-    /// Since when it is known idle, if the finding is new.
-    pub idle_since: DateTime<Utc>,
+    /// When a described fact dates the idleness (an instance's stop time).
+    pub since: Option<DateTime<Utc>>,
     /// The resource in words (`t3.large instance i-0abc with 2 volumes`).
     pub subject: String,
     /// Why, for a candidate judged by facts alone.
@@ -42,6 +42,21 @@ pub struct Candidate {
     /// What saves the money (`terminating it`).
     pub action: &'static str,
 }
+
+impl Candidate {
+    /// Idle since: the start of its longest signal's lookback (every day of which was idle),
+    /// else the time a described fact dates, else `now`.
+    pub fn idle_since(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let since = match self.signals.iter().map(|s| s.lookback_days).max() {
+            Some(days) => now - Duration::days(i64::from(days)),
+            None => self.since.unwrap_or(now),
+        };
+        since.min(now)
+    }
+}
+
+/// The statistic of a described fact's evidence (not a metric's).
+pub const DESCRIBED: &str = "describe";
 
 /// The context of one region's judgement.
 #[derive(Debug, Clone, Copy)]
@@ -67,10 +82,6 @@ impl Region<'_> {
     fn older_than(&self, created: Option<DateTime<Utc>>, days: u32) -> bool {
         created.is_none_or(|c| self.now - c >= Duration::days(i64::from(days)))
     }
-
-    fn days_ago(&self, days: u32) -> DateTime<Utc> {
-        self.now - Duration::days(i64::from(days))
-    }
 }
 
 fn ignored(tags: &Tags) -> bool {
@@ -81,7 +92,7 @@ fn ignored(tags: &Tags) -> bool {
 fn fact(what: &str, observed: f64, threshold: f64) -> Evidence {
     Evidence {
         metric: what.to_owned(),
-        statistic: "describe".to_owned(),
+        statistic: DESCRIBED.to_owned(),
         period_seconds: 0,
         unit: String::new(),
         days_evaluated: 0,
@@ -169,7 +180,7 @@ fn instances<'a>(
                 monthly_waste_usd: cents(at.waste.instance(i) + extra.monthly_usd),
                 facts: Vec::new(),
                 signals: Vec::new(),
-                idle_since: at.days_ago(s.ec2_lookback_days),
+                since: None,
                 subject,
                 facts_text: None,
                 action: "terminating it",
@@ -219,7 +230,7 @@ fn instances<'a>(
                             days as f64,
                             f64::from(s.ec2_stopped_days),
                         )],
-                        idle_since: since,
+                        since: Some(since),
                         facts_text: Some(format!(
                             "has been stopped for {days} days; its storage and addresses still bill"
                         )),
@@ -248,7 +259,7 @@ fn volumes<'a>(
             monthly_waste_usd: cents(at.waste.volume(v)),
             facts: vec![fact("attachments", 0.0, 0.0)],
             signals: Vec::new(),
-            idle_since: at.now,
+            since: None,
             subject: format!("{} GiB {} volume {}", v.size_gib, v.volume_type, v.id),
             facts_text: Some("is attached to nothing".to_owned()),
             action: "deleting it (after a snapshot, if its data matters)",
@@ -271,7 +282,7 @@ fn addresses<'a>(
             monthly_waste_usd: cents(at.waste.address()),
             facts: vec![fact("associations", 0.0, 0.0)],
             signals: Vec::new(),
-            idle_since: at.now,
+            since: None,
             subject: format!("Elastic IP {} ({})", a.public_ip, a.allocation_id),
             facts_text: Some("is associated with nothing".to_owned()),
             action: "releasing it",
@@ -320,7 +331,7 @@ fn nat_gateways<'a>(
                         " packets a day",
                     ),
                 ],
-                idle_since: at.days_ago(s.nat_lookback_days),
+                since: None,
                 subject: format!("NAT gateway {} (in no route table)", n.id),
                 facts_text: None,
                 action: "deleting it",
@@ -347,7 +358,7 @@ fn load_balancers<'a>(
                 monthly_waste_usd: cents(at.waste.load_balancer(lb)),
                 facts: vec![fact("healthy targets", f64::from(lb.healthy_targets), 0.0)],
                 signals: Vec::new(),
-                idle_since: at.now,
+                since: None,
                 subject: format!("{} load balancer {}", lb.lb_type, lb.name),
                 facts_text: Some(format!(
                     "has no healthy targets ({} registered)",
@@ -406,7 +417,7 @@ fn load_balancers<'a>(
                     threshold,
                     lookback_days: s.elb_lookback_days,
                 }],
-                idle_since: at.days_ago(s.elb_lookback_days),
+                since: None,
                 facts_text: None,
                 ..base
             }
@@ -444,7 +455,7 @@ fn databases<'a>(
                 threshold: 0.0,
                 lookback_days: s.rds_lookback_days,
             }],
-            idle_since: at.days_ago(s.rds_lookback_days),
+            since: None,
             subject: format!("{} {} database {}", db.class, db.engine, db.id),
             facts_text: None,
             action: "deleting it (after a final snapshot)",
@@ -482,7 +493,7 @@ fn snapshots<'a>(
                     fact("images using it", 0.0, 0.0),
                 ],
                 signals: Vec::new(),
-                idle_since: at.now,
+                since: None,
                 subject: format!(
                     "{} GiB snapshot {} of {}",
                     snap.size_gib,
@@ -507,7 +518,7 @@ pub fn explain(candidate: &Candidate, evidence: &[Evidence], no_data: bool) -> S
     if no_data {
         let missing: Vec<&str> = evidence
             .iter()
-            .filter(|e| e.datapoints == 0 && e.statistic != "describe")
+            .filter(|e| e.datapoints == 0 && e.statistic != DESCRIBED)
             .map(|e| e.metric.as_str())
             .collect();
         let days = evidence.iter().map(|e| e.days_evaluated).max().unwrap_or(0);
@@ -524,7 +535,7 @@ pub fn explain(candidate: &Candidate, evidence: &[Evidence], no_data: bool) -> S
         None => {
             let signals: Vec<String> = evidence
                 .iter()
-                .filter(|e| e.statistic != "describe")
+                .filter(|e| e.statistic != DESCRIBED)
                 .map(|e| {
                     format!(
                         "{} at most {}{unit}, limit {}{unit}",

@@ -18,9 +18,6 @@ use crate::{given, Api, ApiError, Caller};
 /// Most findings one list returns.
 const MAX_LIST: u32 = 500;
 
-/// Longest reason for ignoring a finding.
-const MAX_REASON: usize = 500;
-
 /// The list's filters.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -131,19 +128,12 @@ pub(crate) async fn ignore(
         return Err(ApiError::NotFound(format!("no finding {id:?}")));
     }
     let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let reason = body.reason.trim();
-    // Blank as the document's pattern sees it: white space (with U+FEFF) or control only.
-    let blank = |c: char| dd0c_ports::text::is_blank(c) || c == '\u{feff}';
-    if body.reason.chars().all(blank)
-        || body.reason.chars().count() > MAX_REASON
-        || body.reason.chars().any(char::is_control)
-    {
-        return Err(ApiError::BadRequest(format!(
-            "reason: 1 to {MAX_REASON} printable characters"
-        )));
-    }
-    let finding =
-        dd0c_zombie::summary::ignore(api.stores.zombies.as_ref(), &principal.tenant, &id, reason)
-            .await?;
+    let finding = dd0c_zombie::summary::ignore(
+        api.stores.zombies.as_ref(),
+        &principal.tenant,
+        &id,
+        &body.reason,
+    )
+    .await?;
     Ok(Json(finding))
 }

@@ -80,14 +80,35 @@ pub async fn summary(
     })
 }
 
-/// Marks a finding ignored with `reason`: later scans keep it so and no total counts it.
-/// `NotFound` when the tenant has no such finding; a gone one cannot be ignored.
+/// Longest reason for ignoring a finding.
+pub const MAX_REASON: usize = 500;
+
+/// `reason` without its surrounding white space, if it says something: at most
+/// [`MAX_REASON`] characters, none a control character, not blank (U+FEFF counts as blank,
+/// as it does in the API document's pattern).
+pub fn check_reason(reason: &str) -> PortResult<&str> {
+    let blank = |c: char| dd0c_ports::text::is_blank(c) || c == '\u{feff}';
+    if reason.chars().all(blank)
+        || reason.chars().count() > MAX_REASON
+        || reason.chars().any(char::is_control)
+    {
+        return Err(PortError::Invalid(format!(
+            "reason: 1 to {MAX_REASON} printable characters"
+        )));
+    }
+    Ok(reason.trim())
+}
+
+/// Marks a finding ignored with `reason` ([`check_reason`]): later scans keep it so and no
+/// total counts it. `NotFound` when the tenant has no such finding; a gone one cannot be
+/// ignored.
 pub async fn ignore(
     store: &dyn ZombieStore,
     tenant: &str,
     finding_id: &str,
     reason: &str,
 ) -> PortResult<Finding> {
+    let reason = check_reason(reason)?;
     let mut finding = store
         .finding(tenant, finding_id)
         .await?

@@ -287,6 +287,11 @@ pub fn account_taken(account: &Account) -> String {
     )
 }
 
+/// The [`crate::PortError::NotFound`] of an account the tenant does not have.
+pub fn no_account(tenant: &str, account_id: &str) -> crate::PortError {
+    crate::PortError::NotFound(format!("account {account_id} in tenant {tenant}"))
+}
+
 /// Tenants and their AWS accounts.
 #[async_trait]
 pub trait TenantStore: Send + Sync {

@@ -75,7 +75,7 @@ impl TenantStore for DynamoStore {
     }
 
     async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()> {
-        let missing = || PortError::NotFound(format!("account {account_id} in tenant {tenant}"));
+        let missing = || no_account(tenant, account_id);
         let account = self
             .account(tenant, account_id)
             .await?
@@ -124,9 +124,9 @@ impl TenantStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if is_code(&e, "ConditionalCheckFailedException") => Err(PortError::NotFound(
-                format!("account {account_id} in tenant {tenant}"),
-            )),
+            Err(e) if is_code(&e, "ConditionalCheckFailedException") => {
+                Err(no_account(tenant, account_id))
+            }
             Err(e) => Err(sdk("DynamoDB UpdateItem", e)),
         }
     }

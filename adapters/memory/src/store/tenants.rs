@@ -77,9 +77,7 @@ impl TenantStore for MemoryStore {
                     .retain(|_, (g, _)| !(g.tenant == tenant && g.account_id == account_id));
                 Ok(())
             }
-            None => Err(PortError::NotFound(format!(
-                "account {account_id} in tenant {tenant}"
-            ))),
+            None => Err(no_account(tenant, account_id)),
         }
     }
 
@@ -92,9 +90,7 @@ impl TenantStore for MemoryStore {
         let mut inner = lock(&self.inner);
         let key = (tenant.to_owned(), account_id.to_owned());
         if !inner.accounts.contains_key(&key) {
-            return Err(PortError::NotFound(format!(
-                "account {account_id} in tenant {tenant}"
-            )));
+            return Err(no_account(tenant, account_id));
         }
         inner.account_secrets.insert(key, sealed.to_owned());
         Ok(())

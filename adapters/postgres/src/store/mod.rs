@@ -12,9 +12,9 @@ use dd0c_ports::domain::{
 };
 use dd0c_ports::recall::{Fact, FactKey, RecallStore};
 use dd0c_ports::store::{
-    account_taken, anomaly_cursor, decode_cursor, AnomalyFilter, AnomalyStore, BaselineWrite,
-    Claimed, CommitOutcome, CostEventStore, OutboxStore, Page, Schedule, ScoreBatch, ScoreStore,
-    SettingsStore, TenantStore,
+    account_taken, anomaly_cursor, decode_cursor, no_account, AnomalyFilter, AnomalyStore,
+    BaselineWrite, Claimed, CommitOutcome, CostEventStore, OutboxStore, Page, Schedule, ScoreBatch,
+    ScoreStore, SettingsStore, TenantStore,
 };
 use dd0c_ports::{PortError, PortResult};
 use serde::de::DeserializeOwned;

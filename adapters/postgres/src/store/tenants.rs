@@ -96,9 +96,7 @@ impl TenantStore for PgStore {
             .map_err(|e| backend("removing an account", e))?
             .rows_affected();
         if removed == 0 {
-            return Err(PortError::NotFound(format!(
-                "account {account_id} in tenant {tenant}"
-            )));
+            return Err(no_account(tenant, account_id));
         }
         Ok(())
     }
@@ -124,9 +122,7 @@ impl TenantStore for PgStore {
             .map_err(|e| backend("storing an account's secret", e))?
             .rows_affected();
         if updated == 0 {
-            return Err(PortError::NotFound(format!(
-                "account {account_id} in tenant {tenant}"
-            )));
+            return Err(no_account(tenant, account_id));
         }
         Ok(())
     }

@@ -416,7 +416,9 @@ fn header(node: &Node<'_>) -> Result<Header, (String, String)> {
     let event_time = record::parse_time(&time_text).ok_or_else(|| {
         (
             "eventTime".to_owned(),
-            format!("{time_text:?} is not an RFC 3339 timestamp"),
+            format!(
+                "{time_text:?} is neither RFC 3339 nor a UTC \"YYYY-MM-DD HH:MM:SS\" time"
+            ),
         )
     })?;
     let region = required(&node.aws_region, "awsRegion")?;

@@ -158,11 +158,17 @@ fn role_arn_of_session(session_arn: &str) -> Option<String> {
     Some(format!("arn:{partition}:iam::{account}:role/{role}"))
 }
 
-/// Parses `eventTime` (RFC 3339; CloudTrail writes `2024-05-01T12:00:00Z`).
+/// Parses `eventTime`: RFC 3339 as CloudTrail writes it (`2024-05-01T12:00:00Z`), or the UTC
+/// `2024-05-01 12:00:00[.fraction]` that CloudTrail Lake queries, Athena and SIEM exports write.
 pub(crate) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
-        .ok()
         .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+                .ok()
+                .map(|t| t.and_utc())
+        })
 }
 
 /// Drops an API-version suffix: `UpdateFunctionCode20150331v2` → `UpdateFunctionCode`.

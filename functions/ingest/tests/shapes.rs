@@ -184,12 +184,41 @@ fn garbage_is_rejected_with_origin_index_and_field_and_reading_goes_on() {
     let shown = rejections(&items)[0].to_string();
     assert_eq!(
         shown,
-        "input.json: record 1: field eventTime: \"yesterday\" is not an RFC 3339 timestamp"
+        "input.json: record 1: field eventTime: \"yesterday\" is neither RFC 3339 nor a UTC \"YYYY-MM-DD HH:MM:SS\" time"
     );
     assert!(
         rejections(&items)[1].reason.starts_with("not valid JSON"),
         "{:?}",
         rejections(&items)[1]
+    );
+}
+
+#[test]
+fn export_timestamps_are_read_as_utc() {
+    // CloudTrail Lake, Athena and SIEM exports write eventTime without the T and the zone.
+    let mut whole = nat_gateway("lake-1");
+    whole["eventTime"] = json!("2024-05-01 12:00:00");
+    let mut fraction = nat_gateway("lake-2");
+    fraction["eventTime"] = json!("2024-05-01 12:00:00.250");
+    let mut missing = nat_gateway("lake-3");
+    missing.as_object_mut().unwrap().remove("eventTime");
+    let text = format!("{whole}\n{fraction}\n{missing}\n");
+    let (items, _) = normalize(text.as_bytes());
+    let times: Vec<String> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Cost(events) => Some(events[0].event_time.to_rfc3339()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        times,
+        ["2024-05-01T12:00:00+00:00", "2024-05-01T12:00:00.250+00:00"]
+    );
+    let refused = rejections(&items);
+    assert_eq!(
+        (refused[0].field.as_str(), refused[0].reason.as_str()),
+        ("eventTime", "is missing")
     );
 }
 

@@ -17,7 +17,9 @@
 //! - [`auth`], [`mail`], [`webhook`], [`archive`], [`flags`], [`clock`] — the remaining ports.
 //! - [`zombie`] — the zombie hunter: findings, its settings, the inventory and metrics ports on
 //!   a customer account, and the findings store.
-//! - [`secrets`] — customer secrets sealed at rest under `DD0C_SECRETS_KEY`.
+//! - [`secrets`] — customer secrets sealed at rest under `DD0C_SECRETS_KEY`, and the
+//!   [`secrets::Credentials`] an account is read with.
+//! - [`sources`] — ingestion without EventBridge: trail buckets polled, agents, ingest lag.
 //! - [`text`] — what no URL, address or name may hold.
 //! - [`PortError`] — the one error type every port returns.
 
@@ -32,6 +34,7 @@ pub mod mail;
 pub mod queue;
 pub mod recall;
 pub mod secrets;
+pub mod sources;
 pub mod store;
 pub mod text;
 pub mod webhook;

@@ -11,8 +11,11 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 
+use crate::domain::Account;
+use crate::store::TenantStore;
 use crate::text::hex;
-use crate::PortError;
+use crate::zombie::AccessKey;
+use crate::{PortError, PortResult};
 
 const VERSION: &str = "v1:";
 const NONCE_BYTES: usize = 24;
@@ -138,5 +141,57 @@ mod tests {
         let error = "abc".parse::<SecretsKey>().expect_err("too short");
         assert!(error.to_string().contains("openssl rand -hex 32"));
         assert!(KEY.replace('0', "g").parse::<SecretsKey>().is_err());
+    }
+}
+
+/// What a sealed secret is bound to: its tenant and account.
+pub fn secret_owner(tenant: &str, account_id: &str) -> String {
+    format!("{tenant}/{account_id}")
+}
+
+/// The way into a customer account for whatever reads it (the zombie hunter, the trail poller):
+/// its role (assumed by the adapter, with its ExternalId), or its access key — the secret stored
+/// sealed, opened here under `DD0C_SECRETS_KEY`.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct Credentials {
+    tenants: std::sync::Arc<dyn TenantStore>,
+    key: Option<SecretsKey>,
+}
+
+impl Credentials {
+    /// Sealed secrets read from `tenants`, opened with `key` (none configured: an account with
+    /// an access key cannot be read, and says so).
+    pub fn new(tenants: std::sync::Arc<dyn TenantStore>, key: Option<SecretsKey>) -> Self {
+        Credentials { tenants, key }
+    }
+
+    /// The access key to read `account` with: none for an account with a role (or with
+    /// neither, which the adapter refuses, naming it). `Invalid` when the secret is missing or
+    /// cannot be opened.
+    pub async fn access_key(&self, account: &Account) -> PortResult<Option<AccessKey>> {
+        let (None, Some(key_id)) = (&account.role_arn, &account.access_key_id) else {
+            return Ok(None);
+        };
+        let sealed = self
+            .tenants
+            .account_secret(&account.tenant, &account.account_id)
+            .await?
+            .ok_or_else(|| {
+                PortError::Invalid(format!(
+                    "account {} has an access key id but no stored secret key; add the account again",
+                    account.account_id
+                ))
+            })?;
+        let key = self.key.as_ref().ok_or_else(|| {
+            PortError::Invalid(
+                "DD0C_SECRETS_KEY is not set: the account's secret key cannot be opened".into(),
+            )
+        })?;
+        let secret = key.open(&sealed, &secret_owner(&account.tenant, &account.account_id))?;
+        Ok(Some(AccessKey {
+            access_key_id: key_id.clone(),
+            secret_access_key: secret,
+        }))
     }
 }

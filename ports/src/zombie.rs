@@ -664,6 +664,13 @@ pub trait CloudAccess: Send + Sync {
         account: &Account,
         access_key: Option<&AccessKey>,
     ) -> PortResult<CustomerAccount>;
+    /// The account's CloudTrail bucket `bucket`, read the same way ([`crate::sources`]).
+    async fn trail(
+        &self,
+        account: &Account,
+        access_key: Option<&AccessKey>,
+        bucket: &str,
+    ) -> PortResult<crate::sources::OpenTrail>;
 }
 
 /// A filter for listing findings. Empty fields match everything.

@@ -81,7 +81,7 @@ pub fn hunter(
     dd0c_zombie::Hunter::new(
         stores.clone(),
         Arc::new(dd0c_adapters_aws::AwsCloud::new(settings.aws.clone())),
-        dd0c_zombie::Credentials::new(stores.tenants, None),
+        dd0c_ports::secrets::Credentials::new(stores.tenants, None),
         PriceCatalog::bundled(),
         clock,
     )

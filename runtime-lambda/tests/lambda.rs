@@ -446,7 +446,7 @@ async fn parity_lambda_zombie_finds_what_the_self_hosted_hunter_finds() {
     let hunter = dd0c_zombie::Hunter::new(
         backend.stores.clone(),
         std::sync::Arc::new(dd0c_adapters_aws::AwsCloud::new(support::aws().await)),
-        dd0c_zombie::Credentials::new(backend.stores.tenants.clone(), None),
+        dd0c_ports::secrets::Credentials::new(backend.stores.tenants.clone(), None),
         dd0c_ingest::PriceCatalog::bundled(),
         std::sync::Arc::new(dd0c_ports::clock::FixedClock(estate.now)),
     );

@@ -10,7 +10,8 @@ use dd0c_ingest::PriceCatalog;
 use dd0c_ports::clock::{Clock, FixedClock, SystemClock};
 use dd0c_ports::domain::format_usd;
 use dd0c_ports::zombie::{Finding, FindingFilter, FindingStatus};
-use dd0c_zombie::{Credentials, Hunter, ScanRequest};
+use dd0c_ports::secrets::Credentials;
+use dd0c_zombie::{Hunter, ScanRequest};
 
 use crate::admin::{backend, existing_tenant};
 use crate::backend::Backend;

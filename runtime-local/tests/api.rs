@@ -1247,7 +1247,7 @@ async fn an_account_added_with_an_access_key_keeps_its_secret_sealed_and_unretur
         .expect("a key")
         .open(
             &sealed,
-            &dd0c_zombie::credentials::secret_owner(tenant, &account),
+            &dd0c_ports::secrets::secret_owner(tenant, &account),
         )
         .expect("opens for its account");
     assert_eq!(opened, secret);

@@ -23,7 +23,8 @@ use dd0c_ports::zombie::{
 };
 use dd0c_ports::PortResult;
 use dd0c_tests::estate::datum;
-use dd0c_zombie::{Credentials, Hunter, ScanReport, ScanRequest};
+use dd0c_ports::secrets::Credentials;
+use dd0c_zombie::{Hunter, ScanReport, ScanRequest};
 
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
 /// Per region: instances (each with its root volume), of which busy and idle; the rest report

@@ -14,7 +14,8 @@ use dd0c_ports::domain::Tenant;
 use dd0c_ports::store::Stores;
 use dd0c_ports::zombie::{Finding, FindingStatus};
 use dd0c_tests::estate::{Estate, Expected, REGION};
-use dd0c_zombie::{Credentials, Hunter, ScanRequest};
+use dd0c_ports::secrets::Credentials;
+use dd0c_zombie::{Hunter, ScanRequest};
 
 fn endpoint() -> String {
     std::env::var("DD0C_TEST_AWS_ENDPOINT")

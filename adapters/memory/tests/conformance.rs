@@ -95,3 +95,38 @@ async fn memory_webhook_passes_the_webhook_suite() {
     let webhook = Arc::new(MemoryWebhook::new());
     conformance::webhook_suite(webhook.as_ref(), &Hooks(webhook.clone())).await;
 }
+
+#[tokio::test]
+async fn memory_sources_pass_the_source_store_suite() {
+    conformance::source_store_suite(&dd0c_adapters_memory::MemorySources::default()).await;
+}
+
+#[tokio::test]
+async fn memory_sources_kept_in_a_file_pass_it_and_read_back_after_a_restart() {
+    use dd0c_ports::sources::{SourceStore, Trail};
+    let dir = std::env::temp_dir().join(format!("dd0c-sources-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("sources.json");
+    let _ = std::fs::remove_file(&file);
+    let store = dd0c_adapters_memory::MemorySources::persisted(&file).unwrap();
+    conformance::source_store_suite(&store).await;
+    let trails = store.trails().await.unwrap();
+    let trail = Trail {
+        tenant: "kept".into(),
+        account_id: "123456789012".into(),
+        location: "s3://kept-bucket".parse().unwrap(),
+    };
+    store.put_trail(&trail).await.unwrap();
+    drop(store);
+    let restarted = dd0c_adapters_memory::MemorySources::persisted(&file).unwrap();
+    let mut expected = trails;
+    expected.push(trail);
+    expected.sort_by(|a, b| (&a.tenant, &a.account_id).cmp(&(&b.tenant, &b.account_id)));
+    assert_eq!(restarted.trails().await.unwrap(), expected);
+    std::fs::write(&file, b"{not json").unwrap();
+    let error = dd0c_adapters_memory::MemorySources::persisted(&file)
+        .err()
+        .expect("a broken state file is refused");
+    assert!(error.to_string().contains("not a source state file"), "{error}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

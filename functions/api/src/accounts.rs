@@ -222,7 +222,7 @@ pub async fn onboard(
         }
         (None, Some(key), Some(secrets)) => Some(secrets.seal(
             &key.secret_access_key,
-            &dd0c_zombie::credentials::secret_owner(tenant, &new.account_id),
+            &dd0c_ports::secrets::secret_owner(tenant, &new.account_id),
         )),
         _ => None,
     };

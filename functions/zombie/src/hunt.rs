@@ -26,7 +26,7 @@ use dd0c_ports::zombie::{
 use dd0c_ports::PortResult;
 use futures_util::stream::{self, StreamExt};
 
-use crate::credentials::Credentials;
+use dd0c_ports::secrets::Credentials;
 use crate::judge::{self, Candidate, Region};
 use crate::signals::{Signal, Verdict};
 use crate::waste::{cents, Waste};
@@ -245,7 +245,11 @@ impl Hunter {
         settings: &ZombieSettings,
         regions: &[String],
     ) -> Result<ScanReport, ZombieError> {
-        let key = self.credentials.access_key(account).await?;
+        let key = self
+            .credentials
+            .access_key(account)
+            .await
+            .map_err(ZombieError::port("opening the account's credentials"))?;
         let connection = self
             .cloud
             .open(account, key.as_ref())

@@ -11,10 +11,8 @@
 //! - [`signals`] — a metric signal and its verdict (idle, busy, or no data — never idle).
 //! - [`fetch`] — every signal of a region read in as few `GetMetricData` requests as possible.
 //! - [`waste`] — monthly waste from the bundled price catalog.
-//! - [`credentials`] — access keys unsealed for accounts without a role.
 //! - [`summary`] — open waste, savings, and ignoring a finding: what the API and digest show.
 
-pub mod credentials;
 pub mod fetch;
 pub mod hunt;
 pub mod judge;
@@ -22,7 +20,6 @@ pub mod signals;
 pub mod summary;
 pub mod waste;
 
-pub use credentials::Credentials;
 pub use hunt::{Hunter, ScanReport, ScanRequest};
 
 use dd0c_ports::PortError;
@@ -61,12 +58,6 @@ pub enum ZombieError {
         /// The account asked for.
         account_id: String,
     },
-    /// An account with an access key id but no stored secret.
-    #[error("account {0} has an access key id but no stored secret key; add the account again")]
-    NoSecret(String),
-    /// An access key is stored but the install has no key to open it.
-    #[error("DD0C_SECRETS_KEY is not set: the account's secret key cannot be opened")]
-    NoSecretsKey,
     /// A port failed.
     #[error("{what}: {source}")]
     Port {
@@ -91,7 +82,6 @@ impl From<ZombieError> for PortError {
         let text = error.to_string();
         match error {
             ZombieError::NoTenant(_) | ZombieError::NoAccount { .. } => PortError::NotFound(text),
-            ZombieError::NoSecret(_) | ZombieError::NoSecretsKey => PortError::Invalid(text),
             ZombieError::Port { source, .. } => match source {
                 PortError::NotFound(_) => PortError::NotFound(text),
                 PortError::Conflict(_) => PortError::Conflict(text),

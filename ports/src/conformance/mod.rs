@@ -8,6 +8,7 @@
 mod fixtures;
 mod others;
 mod queue;
+mod sources;
 mod stores;
 mod zombies;
 
@@ -17,5 +18,6 @@ pub use others::{
     WebhookSink,
 };
 pub use queue::queue_suite;
+pub use sources::source_store_suite;
 pub use stores::store_suite;
 pub use zombies::{finding, zombie_store_suite};

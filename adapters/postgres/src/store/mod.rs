@@ -1,7 +1,7 @@
 //! [`PgStore`]: every store port on Postgres — payloads as JSONB, row-level security by tenant,
 //! the scoring commit in one transaction — one file per capability.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -31,6 +31,7 @@ mod recall;
 mod schedule;
 mod score;
 mod settings;
+mod sources;
 mod tenants;
 mod tokens;
 mod users;

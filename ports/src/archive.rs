@@ -14,6 +14,8 @@ pub trait Archive: Send + Sync {
     async fn get(&self, key: &str) -> PortResult<Option<Vec<u8>>>;
     /// Keys starting with `prefix`, sorted, at most `limit`.
     async fn list(&self, prefix: &str, limit: usize) -> PortResult<Vec<String>>;
+    /// Deletes the object under `key`; deleting what is not there is not an error.
+    async fn delete(&self, key: &str) -> PortResult<()>;
 }
 
 /// Checks an archive key as every adapter must.

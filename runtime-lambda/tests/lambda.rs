@@ -110,10 +110,27 @@ async fn a_fifo_batch_reports_its_first_failure_and_everything_after_it() {
         .collect();
     assert_eq!(scored, vec!["ev-first".to_owned(), "ev-second".to_owned()]);
     let raw = dd0c_adapters_aws::S3Archive::new(&cloud.aws, &cloud.bucket);
-    let archived = dd0c_ports::archive::Archive::list(&raw, "raw/acme/", 100)
+    let folder = dd0c_ingest::archive::account_folder("acme", ACCOUNT);
+    let mut archived_ids = Vec::new();
+    for key in dd0c_ports::archive::Archive::list(&raw, &folder, 100)
         .await
-        .expect("archive");
-    assert!(!archived.is_empty(), "the raw envelopes are archived");
+        .expect("archive")
+    {
+        let bytes = dd0c_ports::archive::Archive::get(&raw, &key)
+            .await
+            .expect("archived object")
+            .expect("listed, so there");
+        for record in dd0c_ingest::archive::read_raw(&bytes).expect("gzip JSON lines") {
+            let record: serde_json::Value = serde_json::from_str(&record).expect("a record");
+            archived_ids.push(record["eventID"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    archived_ids.sort();
+    assert_eq!(
+        archived_ids,
+        ["ev-first", "ev-second"],
+        "the raw records are archived under their tenant and account"
+    );
 }
 
 #[tokio::test]

@@ -73,14 +73,22 @@ pub async fn tenant(args: &BackendArgs, command: TenantCommand) -> Result<ExitCo
 }
 
 pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<ExitCode> {
-    let (tenant, account_id, name, role_arn, access_key_id) = match command {
+    let added_account = match command {
         AccountCommand::Add {
             tenant,
             account_id,
             name,
             role_arn,
             access_key_id,
-        } => (tenant, account_id, name, role_arn, access_key_id),
+            cloudtrail_s3,
+        } => (
+            tenant,
+            account_id,
+            name,
+            role_arn,
+            access_key_id,
+            cloudtrail_s3,
+        ),
         AccountCommand::Remove { tenant, account_id } => {
             let backend = backend(args).await?;
             backend
@@ -88,10 +96,12 @@ pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<Exit
                 .tenants
                 .remove_account(&tenant, &account_id)
                 .await?;
+            backend.sources.remove_trail(&tenant, &account_id).await?;
             println!("removed tenant={tenant} account_id={account_id}");
             return Ok(ExitCode::SUCCESS);
         }
     };
+    let (tenant, account_id, name, role_arn, access_key_id, cloudtrail_s3) = added_account;
     let role_name = role_arn
         .as_deref()
         .map(|arn| role_name_of(arn, &account_id))
@@ -110,13 +120,22 @@ pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<Exit
     };
     let backend = backend(args).await?;
     existing_tenant(&backend, &tenant).await?;
+    let new_trail = cloudtrail_s3.clone();
     let new = NewAccount {
         account_id,
         name,
         role_name,
         access_key,
+        cloudtrail_s3,
     };
-    let added = onboard(&backend.stores, &tenant, new, args.secrets_key.as_ref()).await?;
+    let added = onboard(
+        &backend.stores,
+        &tenant,
+        new,
+        args.secrets_key.as_ref(),
+        Some(backend.sources.as_ref()),
+    )
+    .await?;
     let account = &added.account;
     println!("tenant={tenant} account_id={}", account.account_id);
     if let Some(role) = &account.role_arn {
@@ -124,6 +143,9 @@ pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<Exit
     }
     if let Some(key) = &account.access_key_id {
         println!("access_key_id={key} (secret key stored sealed)");
+    }
+    if let Some(trail) = &new_trail {
+        println!("cloudtrail_s3={trail} (polled by the ingest role)");
     }
     println!("ingest_token={}", added.ingest_token);
     Ok(ExitCode::SUCCESS)

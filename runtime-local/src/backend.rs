@@ -7,17 +7,22 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use dd0c_adapters_http::HttpWebhook;
-use dd0c_adapters_memory::{MemoryFlags, MemoryQueue, MemoryStore};
+use dd0c_adapters_memory::{MemoryFlags, MemoryQueue, MemorySources, MemoryStore};
 use dd0c_adapters_postgres::{PgPool, PgStore, PgmqQueue};
 use dd0c_adapters_redis::RedisFlags;
 use dd0c_adapters_smtp::SmtpMail;
+use dd0c_ports::archive::Archive;
 use dd0c_ports::flags::Flags;
 use dd0c_ports::mail::Mail;
 use dd0c_ports::queue::Queue;
+use dd0c_ports::sources::SourceStore;
 use dd0c_ports::store::Stores;
 use dd0c_ports::webhook::Webhook;
 
 use crate::cli::BackendArgs;
+
+/// Days the raw archive keeps by default (`DD0C_ARCHIVE_RETENTION_DAYS`).
+pub const DEFAULT_ARCHIVE_RETENTION_DAYS: u32 = 90;
 
 /// The queue of admitted CloudTrail records.
 pub const INGEST_QUEUE: &str = "ingest";
@@ -45,6 +50,12 @@ pub struct Backend {
     pub pool: Option<PgPool>,
     /// Seals and opens customer secret keys (`DD0C_SECRETS_KEY`), when configured.
     pub secrets: Option<dd0c_ports::secrets::SecretsKey>,
+    /// What the trail poller and the agents have done.
+    pub sources: Arc<dyn SourceStore>,
+    /// Where raw records are kept (`DD0C_ARCHIVE`), when configured.
+    pub archive: Option<Arc<dyn Archive>>,
+    /// Days the archive keeps.
+    pub archive_retention_days: u32,
     /// One line saying what this is, for the first log line.
     pub description: String,
 }
@@ -62,6 +73,9 @@ impl Backend {
             webhook: Arc::new(HttpWebhook::new()?),
             pool: None,
             secrets: None,
+            sources: Arc::new(MemorySources::default()),
+            archive: None,
+            archive_retention_days: DEFAULT_ARCHIVE_RETENTION_DAYS,
             description:
                 "embedded in-memory store (DATABASE_URL is not set): nothing survives a restart"
                     .into(),
@@ -117,7 +131,10 @@ impl Backend {
         );
         let host = database_url.rsplit('@').next().unwrap_or("postgres");
         Ok(Backend {
-            stores: Stores::of(store),
+            stores: Stores::of(store.clone()),
+            sources: store,
+            archive: None,
+            archive_retention_days: DEFAULT_ARCHIVE_RETENTION_DAYS,
             ingest_queue,
             score_queue,
             flags: Arc::new(MemoryFlags::new()),
@@ -140,6 +157,17 @@ impl Backend {
             None => Self::memory()?,
         };
         backend.secrets = args.secrets_key.clone();
+        if let Some(location) = &args.archive {
+            backend.archive = Some(
+                crate::archive::open(location, args.archive_s3_endpoint.as_deref())
+                    .await
+                    .with_context(|| format!("opening the archive DD0C_ARCHIVE={location}"))?,
+            );
+            backend
+                .description
+                .push_str(&format!("; raw archive at {location}"));
+        }
+        backend.archive_retention_days = args.archive_retention_days;
         if let Some(url) = &args.redis_url {
             backend.flags = Arc::new(
                 RedisFlags::connect(url)

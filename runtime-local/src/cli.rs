@@ -71,6 +71,16 @@ pub struct BackendArgs {
         value_parser = clap::value_parser!(dd0c_ports::secrets::SecretsKey)
     )]
     pub secrets_key: Option<dd0c_ports::secrets::SecretsKey>,
+    /// Where raw CloudTrail records are kept: `file:///var/lib/dd0c/archive` or
+    /// `s3://BUCKET[/PREFIX]` (S3 needs a build with `--features aws`); unset: not kept.
+    #[arg(long, global = true, env = "DD0C_ARCHIVE")]
+    pub archive: Option<crate::archive::ArchiveLocation>,
+    /// The endpoint of an S3-compatible store (MinIO…) for an `s3://` archive; unset: AWS S3.
+    #[arg(long, global = true, env = "DD0C_ARCHIVE_S3_ENDPOINT")]
+    pub archive_s3_endpoint: Option<String>,
+    /// Days raw records are kept in the archive; older days are deleted daily.
+    #[arg(long, global = true, env = "DD0C_ARCHIVE_RETENTION_DAYS", default_value_t = crate::backend::DEFAULT_ARCHIVE_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub archive_retention_days: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +119,9 @@ pub enum Command {
     /// Find idle and forgotten resources in the tenant's AWS accounts, and their monthly waste.
     #[command(subcommand)]
     Zombies(ZombiesCommand),
+    /// Read an account's older CloudTrail files — from its trail bucket since a day, or from a
+    /// local directory — into scoring, with a progress bar and a rate summary.
+    Backfill(BackfillArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,6 +274,10 @@ pub struct ServeArgs {
     /// Label metrics with tenant names (off: counts across tenants, so a scrape lists none).
     #[arg(long, env = "DD0C_METRICS_TENANT_LABELS")]
     pub metrics_tenant_labels: bool,
+    /// Seconds between polls of the trail buckets (`account add --cloudtrail-s3`), by the
+    /// ingest role.
+    #[arg(long, default_value_t = 60, env = "DD0C_POLL_SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub poll_seconds: u64,
     /// Minutes past the clock a pushed record's eventTime may be.
     #[arg(long, default_value_t = 60, env = "DD0C_MAX_EVENT_SKEW_MINUTES")]
     pub max_event_skew_minutes: u32,
@@ -305,6 +322,11 @@ pub enum AccountCommand {
         /// DD0C_SECRETS_KEY.
         #[arg(long, value_name = "ID")]
         access_key_id: Option<String>,
+        /// The account's CloudTrail bucket, `s3://BUCKET[/PREFIX]` (the folder above
+        /// `AWSLogs/`; organization trails too): the ingest role polls it with the account's
+        /// role or access key.
+        #[arg(long = "cloudtrail-s3", value_name = "S3_URL")]
+        cloudtrail_s3: Option<String>,
     },
     /// Remove an AWS account from a tenant, with its ingest tokens: how an operator settles
     /// two tenants' claim to one account.
@@ -315,6 +337,22 @@ pub enum AccountCommand {
         #[arg(long = "account-id")]
         account_id: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    #[arg(long)]
+    pub tenant: String,
+    /// The 12-digit AWS account id.
+    #[arg(long = "account")]
+    pub account_id: String,
+    /// The first day (YYYY-MM-DD, UTC) to read from the account's trail bucket; files already
+    /// read are skipped.
+    #[arg(long, value_name = "DATE", required_unless_present = "from")]
+    pub since: Option<chrono::NaiveDate>,
+    /// Read CloudTrail files (any shape, gzip or not) under this directory instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "since")]
+    pub from: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,11 +1,13 @@
-//! How this process reads customer AWS accounts: the AWS adapter when built with the `aws`
-//! feature (its SDK configuration loaded on first use, so commands that never scan never
-//! look for credentials), else a stand-in that says how to get one.
+//! How this process reads customer AWS accounts (the zombie hunter, the trail poller): the AWS
+//! adapter when built with the `aws` feature (its SDK configuration loaded on first use, so
+//! commands that never read an account never look for credentials), else a stand-in that says
+//! how to get one.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use dd0c_ports::domain::Account;
+use dd0c_ports::sources::OpenTrail;
 use dd0c_ports::zombie::{AccessKey, CloudAccess, CustomerAccount};
 use dd0c_ports::{PortError, PortResult};
 
@@ -25,14 +27,29 @@ pub fn cloud_access() -> Arc<dyn CloudAccess> {
 #[derive(Debug, Clone, Copy)]
 pub struct NoAws;
 
-#[async_trait]
-impl CloudAccess for NoAws {
-    async fn open(&self, account: &Account, _: Option<&AccessKey>) -> PortResult<CustomerAccount> {
-        Err(PortError::Unavailable(format!(
+impl NoAws {
+    fn refuse(account: &Account) -> PortError {
+        PortError::Unavailable(format!(
             "cannot read account {}: this dd0c-cost was built without AWS access (build it with \
              `cargo build --release -p dd0c-cost --features aws`, as the compose image is)",
             account.account_id
-        )))
+        ))
+    }
+}
+
+#[async_trait]
+impl CloudAccess for NoAws {
+    async fn open(&self, account: &Account, _: Option<&AccessKey>) -> PortResult<CustomerAccount> {
+        Err(Self::refuse(account))
+    }
+
+    async fn trail(
+        &self,
+        account: &Account,
+        _: Option<&AccessKey>,
+        _: &str,
+    ) -> PortResult<OpenTrail> {
+        Err(Self::refuse(account))
     }
 }
 
@@ -47,15 +64,9 @@ mod aws {
     #[derive(Debug, Default)]
     pub struct LazyAws(OnceCell<AwsCloud>);
 
-    #[async_trait]
-    impl CloudAccess for LazyAws {
-        async fn open(
-            &self,
-            account: &Account,
-            key: Option<&AccessKey>,
-        ) -> PortResult<CustomerAccount> {
-            let cloud = self
-                .0
+    impl LazyAws {
+        async fn cloud(&self) -> &AwsCloud {
+            self.0
                 .get_or_init(|| async {
                     let region = aws_config::meta::region::RegionProviderChain::default_provider()
                         .or_else("us-east-1");
@@ -65,8 +76,27 @@ mod aws {
                         .await;
                     AwsCloud::new(config)
                 })
-                .await;
-            cloud.open(account, key).await
+                .await
+        }
+    }
+
+    #[async_trait]
+    impl CloudAccess for LazyAws {
+        async fn open(
+            &self,
+            account: &Account,
+            key: Option<&AccessKey>,
+        ) -> PortResult<CustomerAccount> {
+            self.cloud().await.open(account, key).await
+        }
+
+        async fn trail(
+            &self,
+            account: &Account,
+            key: Option<&AccessKey>,
+            bucket: &str,
+        ) -> PortResult<OpenTrail> {
+            self.cloud().await.trail(account, key, bucket).await
         }
     }
 }

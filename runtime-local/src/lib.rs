@@ -14,11 +14,14 @@
 //!   timeouts and connection cap), `consumer` (pgmq deliveries into the one function contract
 //!   of `dd0c-function`), the notifier loop and the scheduler (retention, daily digests).
 //! - `admin` — migrate, tenants, accounts, anomalies, invoke, dead letters, settings, panic.
+//! - `trails` — the trail poller the ingest role runs, and `backfill`; `archive` — the raw
+//!   archive `DD0C_ARCHIVE` names.
 //! - `zombies` — `zombies scan|list|ignore`, and the hunter the scheduler runs daily; `cloud` —
 //!   how this build reads customer AWS accounts (feature `aws`).
 
 pub mod admin;
 pub mod analyze;
+pub mod archive;
 pub mod backend;
 pub mod cli;
 pub mod cloud;
@@ -29,4 +32,5 @@ pub mod serve;
 pub mod serve_cmd;
 pub mod server;
 pub mod table;
+pub mod trails;
 pub mod zombies;

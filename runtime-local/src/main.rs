@@ -21,6 +21,9 @@ fn main() -> ExitCode {
         dd0c_cost::cli::Command::Panic(args) => service(dd0c_cost::admin::panic(backend, args)),
         dd0c_cost::cli::Command::User(c) => service(dd0c_cost::admin::user(backend, c)),
         dd0c_cost::cli::Command::Zombies(c) => service(dd0c_cost::zombies::zombies(backend, c)),
+        dd0c_cost::cli::Command::Backfill(args) => {
+            service(dd0c_cost::trails::backfill_command(backend, args))
+        }
     };
     match result {
         Ok(code) => code,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use dd0c_ingest::admit::Admitter;
 use dd0c_ingest::normalizers::Normalizers;
 use dd0c_ingest::PriceCatalog;
 use tokio::net::TcpListener;
@@ -100,6 +101,8 @@ pub struct ServeConfig {
     pub max_event_skew: chrono::TimeDelta,
     /// What one client may hold of the HTTP server.
     pub http: crate::server::Limits,
+    /// How often the ingest role polls the trail buckets.
+    pub poll_every: Duration,
 }
 
 impl ServeConfig {
@@ -119,11 +122,16 @@ impl ServeConfig {
             metrics_tenant_labels: false,
             max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
             http: Default::default(),
+            poll_every: DEFAULT_POLL_EVERY,
         }
     }
 }
 
 pub use dd0c_api::ingest::DEFAULT_MAX_BODY;
+
+/// How often trail buckets are polled by default: CloudTrail delivers a file about every five
+/// minutes per region, so a minute adds little to its own delay.
+pub const DEFAULT_POLL_EVERY: Duration = Duration::from_secs(60);
 
 /// Everything a dispatcher process runs.
 #[derive(Clone)]
@@ -159,14 +167,27 @@ impl Dispatcher {
         })
     }
 
+    /// Admits one account's records at an edge (push, trail poller, agents): priced here,
+    /// archived where an archive is configured, cost events queued for scoring.
+    pub fn admitter(&self) -> Arc<Admitter> {
+        Arc::new(Admitter {
+            normalizers: self.normalizers.clone(),
+            score_queue: self.backend.score_queue.clone(),
+            archive: self.backend.archive.clone(),
+        })
+    }
+
     /// The ingest function's consumer (tests step it with `try_execute_batch`).
     pub fn ingest_consumer(&self) -> Consumer {
         let backend = &self.backend;
-        let ingest = Ingest::new(
+        let mut ingest = Ingest::new(
             self.normalizers.clone(),
             backend.score_queue.clone(),
             Source::Admitted,
         );
+        if let Some(archive) = &backend.archive {
+            ingest = ingest.archiving(archive.clone());
+        }
         self.consumer(&backend.ingest_queue, Arc::new(ingest))
     }
 
@@ -213,9 +234,9 @@ impl Dispatcher {
         api.issuer = Some(jwt);
         api.secrets = backend.secrets.clone();
         api.trusted_proxies = self.config.trusted_proxies.clone();
+        api.sources = Some(backend.sources.clone());
         api.edge = Some(dd0c_api::ingest::Edge {
-            normalizers: self.normalizers.clone(),
-            score_queue: backend.score_queue.clone(),
+            admitter: self.admitter(),
             max_body: self.config.max_body,
         });
         api.slack = self
@@ -258,6 +279,14 @@ impl Dispatcher {
                 tasks.spawn(consumer.clone().run(shutdown.clone()));
             }
         }
+        if roles.contains(&Role::Ingest) {
+            tasks.spawn(crate::trails::poll_trails(
+                self.clone(),
+                self.config.poll_every,
+                self.config.replica.clone(),
+                shutdown.clone(),
+            ));
+        }
         if roles.contains(&Role::Notify) {
             tasks.spawn(notify(
                 self.notifier(),
@@ -290,14 +319,15 @@ impl Dispatcher {
 const RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(15);
 
 /// The start of the period containing `now`.
-fn tick_of(now: DateTime<Utc>, every: Duration) -> DateTime<Utc> {
+pub(crate) fn tick_of(now: DateTime<Utc>, every: Duration) -> DateTime<Utc> {
     let period = every.as_secs().max(1) as i64;
     let start = now.timestamp() - now.timestamp().rem_euclid(period);
     DateTime::from_timestamp(start, 0).unwrap_or(now)
 }
 
-/// The retention job: processed-event records past [`RETENTION`] and expired deduplication
-/// keys of both queues. Returns how many records it forgot.
+/// The retention job: processed-event records past [`RETENTION`], expired deduplication keys of
+/// both queues, and archived days past the archive's retention. Returns how many records and
+/// objects it forgot.
 async fn forget_expired(backend: &Backend, now: DateTime<Utc>) -> dd0c_ports::PortResult<u64> {
     let mut forgotten = backend
         .stores
@@ -306,6 +336,21 @@ async fn forget_expired(backend: &Backend, now: DateTime<Utc>) -> dd0c_ports::Po
         .await?;
     for queue in [&backend.ingest_queue, &backend.score_queue] {
         forgotten += queue.forget_expired_dedup_keys().await?;
+    }
+    if let Some(archive) = &backend.archive {
+        let cutoff =
+            (now - chrono::TimeDelta::days(backend.archive_retention_days.into())).date_naive();
+        for tenant in backend.stores.tenants.tenants().await? {
+            for account in backend.stores.tenants.accounts(&tenant.name).await? {
+                forgotten += dd0c_ingest::archive::expire(
+                    archive.as_ref(),
+                    &tenant.name,
+                    &account.account_id,
+                    cutoff,
+                )
+                .await?;
+            }
+        }
     }
     Ok(forgotten)
 }

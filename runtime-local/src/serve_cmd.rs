@@ -69,6 +69,7 @@ pub async fn serve(backend_args: &BackendArgs, args: ServeArgs) -> Result<ExitCo
         metrics_token: args.metrics_token.clone().filter(|s| !s.is_empty()),
         metrics_tenant_labels: args.metrics_tenant_labels,
         max_event_skew: chrono::TimeDelta::minutes(i64::from(args.max_event_skew_minutes)),
+        poll_every: Duration::from_secs(args.poll_seconds),
         http: crate::server::Limits {
             header_timeout: Duration::from_secs(args.header_timeout_seconds.max(1)),
             body_timeout: Duration::from_secs(args.body_timeout_seconds.max(1)),

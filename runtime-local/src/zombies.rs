@@ -9,8 +9,8 @@ use anyhow::Result;
 use dd0c_ingest::PriceCatalog;
 use dd0c_ports::clock::{Clock, FixedClock, SystemClock};
 use dd0c_ports::domain::format_usd;
-use dd0c_ports::zombie::{Finding, FindingFilter, FindingStatus};
 use dd0c_ports::secrets::Credentials;
+use dd0c_ports::zombie::{Finding, FindingFilter, FindingStatus};
 use dd0c_zombie::{Hunter, ScanRequest};
 
 use crate::admin::{backend, existing_tenant};

@@ -17,13 +17,13 @@ use dd0c_adapters_aws::AwsCloud;
 use dd0c_adapters_memory::MemoryStore;
 use dd0c_ports::clock::FixedClock;
 use dd0c_ports::domain::{Account, Tenant};
+use dd0c_ports::secrets::Credentials;
 use dd0c_ports::store::Stores;
 use dd0c_ports::zombie::{
     AccessKey, CloudAccess, CustomerAccount, MetricQuery, MetricSeries, Metrics,
 };
 use dd0c_ports::PortResult;
 use dd0c_tests::estate::datum;
-use dd0c_ports::secrets::Credentials;
 use dd0c_zombie::{Hunter, ScanReport, ScanRequest};
 
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];

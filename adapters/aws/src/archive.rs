@@ -1,17 +1,21 @@
-//! [`S3Archive`]: raw CloudTrail payloads in an S3 bucket (`DD0C_ARCHIVE_BUCKET`).
+//! [`S3Archive`]: raw CloudTrail payloads in an S3 bucket (`DD0C_ARCHIVE_BUCKET` in the cloud,
+//! `DD0C_ARCHIVE=s3://…` self-hosted, on AWS or an S3-compatible store), optionally under a
+//! key prefix.
 
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
 use dd0c_ports::archive::{validate_key, Archive};
 use dd0c_ports::{PortError, PortResult};
 
-use crate::table::sdk;
+use crate::error::sdk;
 
 /// The archive port on one S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3Archive {
     client: aws_sdk_s3::Client,
     bucket: String,
+    /// Prepended to every key: empty, or a folder ending with `/`.
+    prefix: String,
 }
 
 impl S3Archive {
@@ -24,7 +28,23 @@ impl S3Archive {
         S3Archive {
             client: aws_sdk_s3::Client::from_conf(s3),
             bucket: bucket.to_owned(),
+            prefix: String::new(),
         }
+    }
+
+    /// The same archive with every key under `prefix` (a folder; empty for the root).
+    pub fn under(mut self, prefix: &str) -> Self {
+        let prefix = prefix.trim_matches('/');
+        self.prefix = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        };
+        self
+    }
+
+    fn object_key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
     }
 
     /// Creates the bucket (emulators and tests; the CDK app declares the real one).
@@ -46,7 +66,7 @@ impl Archive for S3Archive {
         self.client
             .put_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(self.object_key(key))
             .body(ByteStream::from(bytes.to_vec()))
             .send()
             .await
@@ -60,7 +80,7 @@ impl Archive for S3Archive {
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(self.object_key(key))
             .send()
             .await
         {
@@ -82,13 +102,19 @@ impl Archive for S3Archive {
                 .client
                 .list_objects_v2()
                 .bucket(&self.bucket)
-                .prefix(prefix)
+                .prefix(self.object_key(prefix))
                 .max_keys((limit - keys.len()).min(1000) as i32)
                 .set_continuation_token(token)
                 .send()
                 .await
                 .map_err(|e| sdk("S3 ListObjectsV2", e))?;
-            keys.extend(output.contents().iter().filter_map(|o| o.key.clone()));
+            keys.extend(
+                output
+                    .contents()
+                    .iter()
+                    .filter_map(|o| o.key.as_deref()?.strip_prefix(&self.prefix))
+                    .map(str::to_owned),
+            );
             token = output.next_continuation_token;
             if token.is_none() {
                 break;
@@ -96,5 +122,17 @@ impl Archive for S3Archive {
         }
         keys.truncate(limit);
         Ok(keys)
+    }
+
+    async fn delete(&self, key: &str) -> PortResult<()> {
+        validate_key(key)?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(key))
+            .send()
+            .await
+            .map_err(|e| sdk("S3 DeleteObject", e))?;
+        Ok(())
     }
 }

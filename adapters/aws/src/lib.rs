@@ -16,7 +16,7 @@
 //! Clients come from [`sdk_config`]: the SDK's standard chain (environment, profile, instance
 //! role) and `AWS_ENDPOINT_URL` for an emulator such as moto.
 
-#[cfg(feature = "cloud")]
+#[cfg(feature = "s3")]
 mod archive;
 mod credentials;
 mod error;
@@ -33,13 +33,13 @@ mod store;
 #[cfg(feature = "cloud")]
 pub mod table;
 
-#[cfg(feature = "cloud")]
+#[cfg(feature = "s3")]
 pub use archive::S3Archive;
 pub use credentials::customer_config;
 #[cfg(feature = "cloud")]
 pub use flags::DynamoFlags;
 #[cfg(feature = "inventory")]
-pub use inventory::{AwsCloud, AwsInventory, CloudWatchMetrics};
+pub use inventory::{AwsCloud, AwsInventory, CloudWatchMetrics, S3Trail};
 #[cfg(feature = "cloud")]
 pub use mail::SesMail;
 #[cfg(feature = "cloud")]

@@ -11,10 +11,10 @@ use dd0c_adapters_aws::AwsCloud;
 use dd0c_adapters_memory::MemoryStore;
 use dd0c_ports::clock::FixedClock;
 use dd0c_ports::domain::Tenant;
+use dd0c_ports::secrets::Credentials;
 use dd0c_ports::store::Stores;
 use dd0c_ports::zombie::{Finding, FindingStatus};
 use dd0c_tests::estate::{Estate, Expected, REGION};
-use dd0c_ports::secrets::Credentials;
 use dd0c_zombie::{Hunter, ScanRequest};
 
 fn endpoint() -> String {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use dd0c_adapters_aws::{
     create_table, customer_config, DynamoFlags, DynamoStore, S3Archive, SesMail, SqsQueue,
 };
+use dd0c_ports::archive::Archive;
 use dd0c_ports::conformance::{self, email_from_mime, unique, MailSink};
 use dd0c_ports::domain::Account;
 use dd0c_ports::mail::Email;
@@ -139,6 +140,21 @@ async fn s3_archive_passes_the_archive_suite_against_moto() {
     let archive = S3Archive::new(&config, &unique("raw"));
     archive.create_bucket().await.expect("bucket");
     conformance::archive_suite(&archive).await;
+}
+
+#[tokio::test]
+async fn s3_archive_under_a_prefix_passes_the_archive_suite_and_writes_there() {
+    let config = config().await;
+    let bucket = unique("raw");
+    let root = S3Archive::new(&config, &bucket);
+    root.create_bucket().await.expect("bucket");
+    let archive = S3Archive::new(&config, &bucket).under("dd0c/raw/");
+    conformance::archive_suite(&archive).await;
+    archive.put("kept/a.jsonl.gz", b"x").await.expect("put");
+    assert_eq!(
+        root.list("dd0c/raw/kept/", 10).await.expect("list"),
+        vec!["dd0c/raw/kept/a.jsonl.gz".to_owned()]
+    );
 }
 
 #[tokio::test]

@@ -43,4 +43,10 @@ impl Archive for MemoryArchive {
             .map(|(key, _)| key.clone())
             .collect())
     }
+
+    async fn delete(&self, key: &str) -> PortResult<()> {
+        validate_key(key)?;
+        lock(&self.objects).remove(key);
+        Ok(())
+    }
 }

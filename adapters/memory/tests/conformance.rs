@@ -127,6 +127,9 @@ async fn memory_sources_kept_in_a_file_pass_it_and_read_back_after_a_restart() {
     let error = dd0c_adapters_memory::MemorySources::persisted(&file)
         .err()
         .expect("a broken state file is refused");
-    assert!(error.to_string().contains("not a source state file"), "{error}");
+    assert!(
+        error.to_string().contains("not a source state file"),
+        "{error}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

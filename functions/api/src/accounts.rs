@@ -13,6 +13,7 @@ use dd0c_ports::auth::{token_sha256, IngestGrant};
 use dd0c_ports::baseline::Baseline;
 use dd0c_ports::domain::Account;
 use dd0c_ports::secrets::SecretsKey;
+use dd0c_ports::sources::{SourceStore, Trail, TrailLocation};
 use dd0c_ports::store::Stores;
 use dd0c_ports::text::hex;
 use rand::RngCore;
@@ -92,6 +93,11 @@ pub struct NewAccount {
     /// secret is stored sealed under the server's `DD0C_SECRETS_KEY` and never returned.
     #[serde(default)]
     pub access_key: Option<NewAccessKey>,
+    /// Self-hosted: the account's CloudTrail bucket (`s3://BUCKET[/PREFIX]`, the folder above
+    /// `AWSLogs/`), polled with the account's role or access key.
+    #[serde(default)]
+    #[schema(pattern = "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\u0000-\\u001f]*)?$")]
+    pub cloudtrail_s3: Option<String>,
 }
 
 /// An access key pair, as given once.
@@ -189,7 +195,14 @@ pub(crate) async fn add(
 ) -> Result<Response, ApiError> {
     caller.admin()?;
     let Json(new) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let added = onboard(&api.stores, &caller.0.tenant, new, api.secrets.as_ref()).await?;
+    let added = onboard(
+        &api.stores,
+        &caller.0.tenant,
+        new,
+        api.secrets.as_ref(),
+        api.sources.as_deref(),
+    )
+    .await?;
     Ok(crate::no_store((StatusCode::CREATED, Json(added))))
 }
 
@@ -202,8 +215,10 @@ pub async fn onboard(
     tenant: &str,
     new: NewAccount,
     secrets: Option<&SecretsKey>,
+    sources: Option<&dyn SourceStore>,
 ) -> Result<Added, ApiError> {
     check_account_id("account_id", &new.account_id)?;
+    let trail = trail_of(&new, sources)?;
     if let Some(key) = &new.access_key {
         key.check()?;
     }
@@ -261,6 +276,20 @@ pub async fn onboard(
             return Err(e.into());
         }
     }
+    if let (Some(location), Some(sources)) = (trail, sources) {
+        let trail = Trail {
+            tenant: tenant.to_owned(),
+            account_id: account.account_id.clone(),
+            location,
+        };
+        if let Err(e) = sources.put_trail(&trail).await {
+            let _ = stores
+                .tenants
+                .remove_account(tenant, &account.account_id)
+                .await;
+            return Err(e.into());
+        }
+    }
     let ingest_token = new_ingest_token();
     let grant = IngestGrant {
         tenant: account.tenant.clone(),
@@ -276,6 +305,32 @@ pub async fn onboard(
         iam_policy: iam_policy(),
         ingest_token,
     })
+}
+
+/// The trail bucket a new account is to be polled from, checked: a location that parses, on a
+/// server that polls, for an account it can read (a role or an access key).
+fn trail_of(
+    new: &NewAccount,
+    sources: Option<&dyn SourceStore>,
+) -> Result<Option<TrailLocation>, ApiError> {
+    let Some(text) = &new.cloudtrail_s3 else {
+        return Ok(None);
+    };
+    let location: TrailLocation = text
+        .parse()
+        .map_err(|e: dd0c_ports::PortError| ApiError::BadRequest(format!("cloudtrail_s3: {e}")))?;
+    if sources.is_none() {
+        return Err(ApiError::Conflict(
+            "this server polls no trail buckets: CloudTrail arrives through EventBridge".into(),
+        ));
+    }
+    if new.role_name.is_none() && new.access_key.is_none() {
+        return Err(ApiError::BadRequest(
+            "cloudtrail_s3: the bucket is read as the account: give a role_name or an access_key"
+                .into(),
+        ));
+    }
+    Ok(Some(location))
 }
 
 /// Longest account name.
@@ -325,6 +380,9 @@ pub(crate) async fn remove(
         .tenants
         .remove_account(&caller.0.tenant, account_id)
         .await?;
+    if let Some(sources) = &api.sources {
+        sources.remove_trail(&caller.0.tenant, account_id).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -8,19 +8,13 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
+use dd0c_ingest::admit::Admitter;
 use dd0c_ingest::bounds::MAX_RECORDS_PER_PUSH;
-use dd0c_ingest::handler::score_message;
-use dd0c_ingest::normalizers::Normalizers;
-use dd0c_ingest::{Admitted, Item};
 use dd0c_ports::auth::token_sha256;
-use dd0c_ports::queue::{OutgoingMessage, Queue, SendOutcome};
 use serde::Serialize;
 
 use crate::metrics::Counter;
 use crate::{bearer, Api, ApiError, Problem};
-
-/// How many rejection reasons a response lists.
-const REASONS_SHOWN: usize = 20;
 
 /// Largest `POST /v1/events` body by default, in bytes.
 pub const DEFAULT_MAX_BODY: usize = 5 << 20;
@@ -29,12 +23,10 @@ pub const DEFAULT_MAX_BODY: usize = 5 << 20;
 /// cloud, CloudTrail arrives through EventBridge instead).
 #[allow(missing_debug_implementations)]
 pub struct Edge {
-    /// Prices pushed records on arrival, so only their cost events reach the database; each
-    /// tenant's normalizer remembers facts across records (instance types, task sizes), shared
-    /// with the ingest function.
-    pub normalizers: Arc<Normalizers>,
-    /// Where cost events go.
-    pub score_queue: Arc<dyn Queue>,
+    /// Prices pushed records on arrival, so only their cost events reach the database (each
+    /// tenant's normalizer, shared with the ingest function, remembers facts across records),
+    /// and archives the raw records where an archive is configured.
+    pub admitter: Arc<Admitter>,
     /// Largest accepted request body, compressed or not (bytes).
     pub max_body: usize,
 }
@@ -141,10 +133,9 @@ pub(crate) async fn post_events(
         return Err(ApiError::BadRequest("the body is empty".into()));
     }
 
-    let mut pushed = Pushed::default();
-    for admitted in edge
-        .normalizers
-        .normalize_account(
+    let mut pushed = edge
+        .admitter
+        .price(
             &grant.tenant,
             &grant.account_id,
             bytes,
@@ -152,10 +143,7 @@ pub(crate) async fn post_events(
             MAX_RECORDS_PER_PUSH,
         )
         .await
-        .map_err(|e| ApiError::port("pricing pushed records", e))?
-    {
-        pushed.admit(admitted);
-    }
+        .map_err(|e| ApiError::port("pricing pushed records", e))?;
     if pushed.over_limit > 0 {
         return Err(ApiError::TooLarge(format!(
             "the body holds {} records, more than the {MAX_RECORDS_PER_PUSH} one push may; \
@@ -163,7 +151,7 @@ pub(crate) async fn post_events(
             MAX_RECORDS_PER_PUSH + pushed.over_limit
         )));
     }
-    if let Some(e) = pushed.encode_error {
+    if let Some(e) = &pushed.encode_error {
         return Err(ApiError::BadRequest(format!(
             "a record could not be queued: {e}"
         )));
@@ -194,15 +182,11 @@ pub(crate) async fn post_events(
             pushed.other_account, grant.account_id
         )));
     }
-    let outcomes = edge
-        .score_queue
-        .send_batch(pushed.messages)
+    let queued = edge
+        .admitter
+        .queue(&mut pushed, chrono::Utc::now())
         .await
         .map_err(|e| ApiError::port("queueing cost events", e))?;
-    let duplicates = outcomes
-        .iter()
-        .filter(|o| **o == SendOutcome::Duplicate)
-        .count();
     let tenant_label = if api.operations.tenant_labels {
         grant.tenant.as_str()
     } else {
@@ -215,70 +199,11 @@ pub(crate) async fn post_events(
         StatusCode::ACCEPTED,
         Json(Accepted {
             accepted: pushed.accepted,
-            priced: outcomes.len() - duplicates,
-            duplicates,
+            priced: queued.priced,
+            duplicates: queued.duplicates,
             skipped: pushed.skipped,
             rejected: pushed.rejected,
             rejections: pushed.reasons,
         }),
     ))
-}
-
-/// What a push's records became, record by record.
-#[derive(Default)]
-struct Pushed {
-    /// Valid records of the token's account.
-    accepted: usize,
-    /// Accepted records that create nothing billable.
-    skipped: usize,
-    /// Records refused, of another account or invalid.
-    rejected: usize,
-    /// Of `rejected`, those valid but of another account.
-    other_account: usize,
-    /// Records past the most one push may hold.
-    over_limit: usize,
-    reasons: Vec<String>,
-    /// Score-queue messages of the accepted records' cost events.
-    messages: Vec<OutgoingMessage>,
-    encode_error: Option<String>,
-}
-
-impl Pushed {
-    /// Counts one record of the body; a record the normalizer refuses is refused to the
-    /// pusher, naming the field.
-    fn admit(&mut self, admitted: Admitted) {
-        match admitted {
-            Admitted::OtherAccount { index, account_id } => {
-                self.other_account += 1;
-                self.refuse(format!(
-                    "record {index}: recipientAccountId {account_id} is not this token's account"
-                ));
-            }
-            Admitted::OverLimit { .. } => self.over_limit += 1,
-            Admitted::Item(Item::Cost(events)) => {
-                self.accepted += 1;
-                for event in &events {
-                    match score_message(event) {
-                        Ok(message) => self.messages.push(message),
-                        Err(e) => self.encode_error = Some(e.to_string()),
-                    }
-                }
-            }
-            Admitted::Item(Item::Skipped(_)) => {
-                self.accepted += 1;
-                self.skipped += 1;
-            }
-            Admitted::Item(Item::Rejected(r)) => self.refuse(format!(
-                "record {}: field {}: {}",
-                r.index, r.field, r.reason
-            )),
-        }
-    }
-
-    fn refuse(&mut self, reason: String) {
-        self.rejected += 1;
-        if self.reasons.len() < REASONS_SHOWN {
-            self.reasons.push(reason);
-        }
-    }
 }

@@ -12,6 +12,7 @@
 //! - [`accounts`] — onboarding (server-side ExternalId, the IAM policy; the CLI calls the same
 //!   [`accounts::onboard`]), ingest tokens, baselines and the cost time series.
 //! - [`zombies`] — the zombie hunter's findings: listed by waste, summed up, ignored.
+//! - [`sources`] — trail buckets and agents (self-hosted): `/v1/ingest`, `/v1/agents`, lag.
 //! - [`ingest`] — `POST /v1/events`: pushed CloudTrail priced on arrival.
 //! - [`slack`] — `POST /v1/slack/actions`: the alert buttons, signed by Slack.
 //! - [`operations`] — `/healthz`, `/readyz`, `/metrics`; [`metrics`] — the counters.
@@ -29,6 +30,7 @@ pub mod operations;
 pub mod passwords;
 pub mod settings;
 pub mod slack;
+pub mod sources;
 pub mod throttle;
 pub mod zombies;
 
@@ -73,6 +75,9 @@ pub struct Api {
     pub operations: operations::Operations,
     /// Seals the secret of an account's access key; `None`: access keys are refused.
     pub secrets: Option<dd0c_ports::secrets::SecretsKey>,
+    /// Trail buckets polled and agents (self-hosted); `None`: `/v1/ingest` and `/v1/agents`
+    /// answer 404 and an account's `cloudtrail_s3` is refused.
+    pub sources: Option<Arc<dyn dd0c_ports::sources::SourceStore>>,
 }
 
 impl Api {
@@ -90,6 +95,7 @@ impl Api {
             slack: None,
             operations: Default::default(),
             secrets: None,
+            sources: None,
         }
     }
 }
@@ -146,6 +152,8 @@ pub fn router(api: Arc<Api>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(zombies::list))
         .routes(routes!(zombies::summary))
         .routes(routes!(zombies::ignore))
+        .routes(routes!(sources::ingest))
+        .routes(routes!(sources::agents))
         .routes(routes!(settings::panic, settings::put_panic))
         .split_for_parts();
     (router.with_state(api), operations::with_openapi_path(spec))

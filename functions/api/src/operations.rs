@@ -149,6 +149,11 @@ pub(crate) async fn metrics(State(api): State<Arc<Api>>, headers: HeaderMap) -> 
         operations.tenant_labels,
     );
     text.push_str(&gauges.await);
+    if let Some(sources) = &api.sources {
+        text.push_str(
+            &crate::sources::lag_gauges(sources.as_ref(), operations.tenant_labels).await,
+        );
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -149,30 +149,27 @@ impl QueueFunction for Ingest {
     }
 }
 
-/// Keeps the batch's bodies as received, one JSON-lines object per tenant under
-/// `raw/{tenant}/{yyyy/mm/dd/hh}/{first message id}.jsonl`.
+/// Keeps the batch's records as received, one archive object per tenant and account
+/// ([`crate::archive`]); the account is the one the message's group names.
 async fn archive_raw(
     archive: &dyn Archive,
     batch: &[Received<'_, IngestMessage>],
 ) -> Result<(), FunctionError> {
     let now = Utc::now();
-    let mut by_tenant: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut by_account: BTreeMap<GroupKey, Vec<String>> = BTreeMap::new();
     for received in batch {
-        by_tenant
-            .entry(&received.message.tenant)
+        let group: GroupKey = received
+            .delivery
+            .group_key
+            .parse()
+            .map_err(|e| FunctionError::malformed(received.delivery, e))?;
+        by_account
+            .entry(group)
             .or_default()
-            .push(&received.delivery.body);
+            .push(received.message.record.get().to_owned());
     }
-    for (tenant, bodies) in by_tenant {
-        let key = format!(
-            "raw/{tenant}/{}/{}.jsonl",
-            now.format("%Y/%m/%d/%H"),
-            batch[0].delivery.message_id
-        );
-        let mut lines = bodies.join("\n");
-        lines.push('\n');
-        archive
-            .put(&key, lines.as_bytes())
+    for (group, records) in by_account {
+        crate::archive::put_raw(archive, &group.tenant, &group.account_id, now, &records)
             .await
             .map_err(FunctionError::port("archiving the raw events"))?;
     }

@@ -17,14 +17,20 @@
 //! - [`normalizers`] — one normalizer per tenant, what each learns kept in the recall store:
 //!   what the services use, so no tenant's records can teach, read or evict another's facts.
 //! - [`handler`] — the ingest function: a queued record in, cost events out to the score queue.
+//! - [`admit`] — one account's records admitted at an edge that prices on arrival (push, the
+//!   trail poller, the agents); [`archive`] — the raw archive's layout and retention.
+//! - [`trail`] — the trail poller: a customer's CloudTrail bucket read by checkpoint.
 //! - `classify` — one pricing function per AWS API; `json` — lenient access to CloudTrail's
 //!   parameter dialects; `record` — the zero-copy record type and actor derivation.
 
+pub mod admit;
+pub mod archive;
 pub mod bounds;
 pub mod catalog;
 pub mod handler;
 pub mod input;
 pub mod normalizers;
+pub mod trail;
 
 mod classify;
 mod json;
@@ -215,7 +221,7 @@ impl Normalizer {
     /// parsing each record once: what an ingress that prices on arrival needs. A valid record of
     /// another account is reported as [`Admitted::OtherAccount`] and not priced, a record past
     /// the first `max_records` as [`Admitted::OverLimit`]; everything else as its [`Item`], in
-    /// input order.
+    /// input order, each with the record's text (empty where no record could be read).
     pub fn normalize_account(
         &mut self,
         tenant: &str,
@@ -223,11 +229,15 @@ impl Normalizer {
         bytes: &[u8],
         origin: &str,
         max_records: usize,
-        sink: &mut dyn FnMut(Admitted),
+        sink: &mut dyn FnMut(Admitted, &str),
     ) {
         self.serve_tenant(tenant);
         walk::document(bytes, origin, &mut |leaf| {
-            sink(match leaf {
+            let text = match &leaf {
+                Leaf::Record { text, .. } => *text,
+                Leaf::Rejected(_) => "",
+            };
+            let admitted = match leaf {
                 Leaf::Record { index, .. } if index >= max_records => Admitted::OverLimit { index },
                 Leaf::Record { node, text, index } => match header(node) {
                     Ok(h) if h.account != account_id => Admitted::OtherAccount {
@@ -242,7 +252,8 @@ impl Normalizer {
                     ),
                 },
                 Leaf::Rejected(rejection) => Admitted::Item(Item::Rejected(rejection)),
-            })
+            };
+            sink(admitted, text);
         });
     }
 
@@ -416,9 +427,7 @@ fn header(node: &Node<'_>) -> Result<Header, (String, String)> {
     let event_time = record::parse_time(&time_text).ok_or_else(|| {
         (
             "eventTime".to_owned(),
-            format!(
-                "{time_text:?} is neither RFC 3339 nor a UTC \"YYYY-MM-DD HH:MM:SS\" time"
-            ),
+            format!("{time_text:?} is neither RFC 3339 nor a UTC \"YYYY-MM-DD HH:MM:SS\" time"),
         )
     })?;
     let region = required(&node.aws_region, "awsRegion")?;

@@ -27,6 +27,15 @@ use crate::{Admitted, Item, Normalizer, PriceCatalog};
 /// and CloudTrail does not record the future.
 pub const DEFAULT_MAX_SKEW: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
+/// What [`Normalizers::normalize_account`] made of one document.
+#[derive(Debug, Default)]
+pub struct AccountDocument {
+    /// Each record, in input order.
+    pub admitted: Vec<Admitted>,
+    /// The texts of the account's valid records, when asked for.
+    pub raw: Vec<String>,
+}
+
 /// Every tenant's normalizer.
 pub struct Normalizers {
     catalog: Arc<PriceCatalog>,
@@ -61,7 +70,8 @@ impl Normalizers {
 
     /// Normalizes, for `tenant`, the records of a pushed document that belong to `account_id`
     /// ([`Normalizer::normalize_account`]), in input order; past the first `max_records`, each
-    /// is only reported as [`Admitted::OverLimit`].
+    /// is only reported as [`Admitted::OverLimit`]. With `keep_raw`, the text of every valid
+    /// record of the account comes back too, for the raw archive.
     pub async fn normalize_account(
         &self,
         tenant: &str,
@@ -69,20 +79,28 @@ impl Normalizers {
         bytes: Vec<u8>,
         origin: &str,
         max_records: usize,
-    ) -> Result<Vec<Admitted>, PortError> {
+        keep_raw: bool,
+    ) -> Result<AccountDocument, PortError> {
         let (tenant_name, account_id, origin) =
             (tenant.to_owned(), account_id.to_owned(), origin.to_owned());
         self.run(tenant, move |normalizer| {
-            let mut admitted = Vec::new();
+            let mut document = AccountDocument::default();
             normalizer.normalize_account(
                 &tenant_name,
                 &account_id,
                 &bytes,
                 &origin,
                 max_records,
-                &mut |a| admitted.push(a),
+                &mut |admitted, text| {
+                    let valid =
+                        matches!(admitted, Admitted::Item(Item::Cost(_) | Item::Skipped(_)));
+                    if keep_raw && valid {
+                        document.raw.push(text.to_owned());
+                    }
+                    document.admitted.push(admitted);
+                },
             );
-            admitted
+            document
         })
         .await
     }

@@ -143,9 +143,10 @@ async fn a_document_priced_after_the_store_answered_a_miss_keeps_record_order() 
     let push: Vec<Value> = vec![start("i-1"), resize("i-1", "m5.4xlarge"), start("i-2")];
     let body = serde_json::to_vec(&json!({ "Records": push })).expect("json");
     let types: Vec<String> = n
-        .normalize_account("acme", ACCOUNT, body, "body", usize::MAX)
+        .normalize_account("acme", ACCOUNT, body, "body", usize::MAX, false)
         .await
         .expect("normalized")
+        .admitted
         .into_iter()
         .flat_map(|a| match a {
             Admitted::Item(Item::Cost(events)) => events,

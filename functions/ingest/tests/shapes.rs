@@ -330,7 +330,7 @@ fn normalize_account_prices_only_the_admitted_accounts_records() {
         file.as_bytes(),
         "push",
         usize::MAX,
-        &mut |a| found.push(a),
+        &mut |a, _| found.push(a),
     );
     let [Admitted::Item(Item::Cost(events)), other, Admitted::Item(Item::Rejected(bad))] =
         &found[..]

@@ -26,11 +26,11 @@ use dd0c_ports::zombie::{
 use dd0c_ports::PortResult;
 use futures_util::stream::{self, StreamExt};
 
-use dd0c_ports::secrets::Credentials;
 use crate::judge::{self, Candidate, Region};
 use crate::signals::{Signal, Verdict};
 use crate::waste::{cents, Waste};
 use crate::ZombieError;
+use dd0c_ports::secrets::Credentials;
 
 /// Regions of one account scanned at once.
 const REGION_CONCURRENCY: usize = 4;

@@ -183,7 +183,7 @@ pub async fn archive_suite(archive: &dyn Archive) {
     );
     assert_eq!(
         archive.list(&format!("{prefix}/"), 10).await.expect("list"),
-        vec![a.clone(), b]
+        vec![a.clone(), b.clone()]
     );
     assert_eq!(
         archive
@@ -194,12 +194,23 @@ pub async fn archive_suite(archive: &dyn Archive) {
     );
     assert_eq!(
         archive.list(&format!("{prefix}/"), 1).await.expect("list"),
-        vec![a]
+        vec![a.clone()]
+    );
+    archive.delete(&a).await.expect("delete");
+    archive.delete(&a).await.expect("deleting what is gone");
+    assert_eq!(archive.get(&a).await.expect("get"), None, "deleted");
+    assert_eq!(
+        archive.list(&format!("{prefix}/"), 10).await.expect("list"),
+        vec![b.clone()]
     );
     for bad in ["", "/etc/passwd", "a/../b", "a//b", "a/./b", "a b"] {
         assert!(
             matches!(archive.put(bad, b"x").await, Err(PortError::Invalid(_))),
             "key {bad:?} must be Invalid"
+        );
+        assert!(
+            matches!(archive.delete(bad).await, Err(PortError::Invalid(_))),
+            "deleting key {bad:?} must be Invalid"
         );
     }
 }

@@ -56,7 +56,11 @@ async fn trails_are_replaced_per_account_and_removed(store: &dyn SourceStore) {
         .into_iter()
         .filter(|t| t.tenant == tenant)
         .collect();
-    assert_eq!(mine, vec![trail.clone()], "one trail per account, the latest");
+    assert_eq!(
+        mine,
+        vec![trail.clone()],
+        "one trail per account, the latest"
+    );
     assert!(store.remove_trail(&tenant, &account_id).await.unwrap());
     assert!(!store.remove_trail(&tenant, &account_id).await.unwrap());
     assert!(!store

@@ -5,6 +5,7 @@
 //! - [`AwsInventory`] describes one region ([`Inventory`]): EC2 in [`ec2`], Classic and v2 load
 //!   balancers in [`elb`], RDS in [`rds`] — every page, the services side by side.
 //! - [`CloudWatchMetrics`] reads statistics with `GetMetricData`, 500 queries a request.
+//! - [`S3Trail`] reads the account's CloudTrail bucket for the trail poller.
 //!
 //! Every request passes a [`Recorder`], which counts it and names its IAM action, so a scan can
 //! report its request count and a test can compare the actions with the policy handed out
@@ -14,6 +15,7 @@ mod cloudwatch;
 mod ec2;
 mod elb;
 mod rds;
+mod trail;
 
 use std::sync::Arc;
 
@@ -29,12 +31,14 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use chrono::{DateTime, Utc};
 use dd0c_ports::domain::Account;
+use dd0c_ports::sources::OpenTrail;
 use dd0c_ports::zombie::{
     AccessKey, ApiCalls, CloudAccess, CustomerAccount, Inventory, RegionInventory, Tags,
 };
 use dd0c_ports::PortResult;
 
 pub use cloudwatch::CloudWatchMetrics;
+pub use trail::S3Trail;
 
 /// Attempts per request: throttling (`RequestLimitExceeded`, `Throttling`) is retried with
 /// backoff by the SDK's standard mode; a scan makes bursts of describes, so more than default.
@@ -70,6 +74,7 @@ fn iam_action(service: &str, operation: &str) -> String {
         "Elastic Load Balancing" | "Elastic Load Balancing v2" => "elasticloadbalancing",
         "RDS" => "rds",
         "CloudWatch" => "cloudwatch",
+        "S3" => "s3",
         other => other,
     };
     format!("{prefix}:{operation}")
@@ -87,15 +92,14 @@ impl AwsCloud {
     pub fn new(base: SdkConfig) -> Self {
         AwsCloud { base }
     }
-}
 
-#[async_trait]
-impl CloudAccess for AwsCloud {
-    async fn open(
+    /// The configuration that reads `account`: its access key when it has no role, else its
+    /// role (with its ExternalId); retries throttled requests.
+    async fn account_config(
         &self,
         account: &Account,
         access_key: Option<&AccessKey>,
-    ) -> PortResult<CustomerAccount> {
+    ) -> PortResult<SdkConfig> {
         let config = match (account.role_arn.is_some(), access_key) {
             (false, Some(key)) => self
                 .base
@@ -114,10 +118,21 @@ impl CloudAccess for AwsCloud {
             // own credentials by mistake.
             _ => crate::customer_config(&self.base, account).await?,
         };
-        let config = config
+        Ok(config
             .to_builder()
             .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-            .build();
+            .build())
+    }
+}
+
+#[async_trait]
+impl CloudAccess for AwsCloud {
+    async fn open(
+        &self,
+        account: &Account,
+        access_key: Option<&AccessKey>,
+    ) -> PortResult<CustomerAccount> {
+        let config = self.account_config(account, access_key).await?;
         let calls = ApiCalls::default();
         Ok(CustomerAccount {
             inventory: Arc::new(AwsInventory::new(
@@ -126,6 +141,20 @@ impl CloudAccess for AwsCloud {
                 calls.clone(),
             )),
             metrics: Arc::new(CloudWatchMetrics::new(config, calls.clone())),
+            calls,
+        })
+    }
+
+    async fn trail(
+        &self,
+        account: &Account,
+        access_key: Option<&AccessKey>,
+        bucket: &str,
+    ) -> PortResult<OpenTrail> {
+        let config = self.account_config(account, access_key).await?;
+        let calls = ApiCalls::default();
+        Ok(OpenTrail {
+            bucket: Arc::new(S3Trail::new(&config, bucket, &Recorder(calls.clone()))),
             calls,
         })
     }

@@ -231,13 +231,7 @@ impl SourceStore for PgStore {
     }
 
     async fn ingest_status(&self, tenant: Option<&str>) -> PortResult<Vec<IngestStatus>> {
-        type Row = (
-            String,
-            String,
-            String,
-            DateTime<Utc>,
-            Option<DateTime<Utc>>,
-        );
+        type Row = (String, String, String, DateTime<Utc>, Option<DateTime<Utc>>);
         let rows: Vec<Row> = self
             .scoped(tenant.unwrap_or(EVERY_TENANT), async |c| {
                 sqlx::query_as(

@@ -1,0 +1,467 @@
+//! The trail poller: reads a customer's CloudTrail bucket with the account's credentials and
+//! hands each new log file to a [`Deliver`] — the admitter in the dispatcher, the spool in
+//! `dd0c-agent`.
+//!
+//! CloudTrail writes `[PREFIX/]AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz`
+//! (digests go to a sibling `CloudTrail-Digest/` folder, never read). One pass over a trail:
+//! 1. open the bucket as the account ([`CloudAccess::trail`]);
+//! 2. find the account's region folders, directly and under each organization folder;
+//! 3. per region folder, list the keys after its checkpoint, rewound by [`REWIND`] because a
+//!    file can land after one named later than it; skip those already read (key + ETag);
+//! 4. per new file, in key order: read it, deliver it, record it read — which also moves the
+//!    checkpoint — so a pass stopped anywhere repeats nothing delivered and loses nothing not.
+//!
+//! A pass costs two listings for discovery, one listing per region folder and one read per new
+//! file: it follows what is new, not what the bucket holds.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use dd0c_ports::secrets::Credentials;
+use dd0c_ports::sources::{OpenTrail, SourceStore, Trail, TrailObject};
+use dd0c_ports::store::TenantStore;
+use dd0c_ports::zombie::CloudAccess;
+use dd0c_ports::PortError;
+
+use crate::admit::Admitter;
+
+/// How far before its checkpoint a folder is listed again: CloudTrail names a file by its
+/// window, and a file can be delivered after the next window's.
+pub const REWIND: Duration = Duration::hours(1);
+
+/// How far back a trail's first pass reads (older files are for `backfill`).
+pub const FIRST_PASS: Duration = Duration::days(1);
+
+/// Keys one listing asks for.
+const PAGE: usize = 1000;
+
+/// What became of one delivered file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// Records in the file.
+    pub records: usize,
+    /// Cost events they became (queued or, in the agent, to be forwarded).
+    pub cost_events: usize,
+}
+
+/// Where a poller hands each new file.
+#[async_trait]
+pub trait Deliver: Send + Sync {
+    /// Takes one file of `account_id`'s records; once this returns, the file counts as read.
+    async fn deliver(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        origin: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Delivered, PortError>;
+}
+
+#[async_trait]
+impl Deliver for Admitter {
+    async fn deliver(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        origin: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Delivered, PortError> {
+        let (priced, queued) = self
+            .admit(tenant, account_id, bytes, origin, Utc::now())
+            .await?;
+        Ok(Delivered {
+            records: priced.accepted + priced.rejected,
+            cost_events: queued.priced + queued.duplicates,
+        })
+    }
+}
+
+/// Where a pass starts in each region folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// At the folder's checkpoint (rewound); a folder without one from [`FIRST_PASS`] ago.
+    Checkpoint,
+    /// At this day, whatever the checkpoint (a backfill).
+    Since(NaiveDate),
+}
+
+/// Why a trail could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("trail {location} of account {account_id} (tenant {tenant}): {what}: {source}")]
+pub struct TrailError {
+    /// The tenant.
+    pub tenant: String,
+    /// The account.
+    pub account_id: String,
+    /// Where its trail writes.
+    pub location: String,
+    /// What was being done.
+    pub what: &'static str,
+    /// The port's error.
+    pub source: PortError,
+}
+
+/// What one pass over one trail did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrailPass {
+    /// Region folders found.
+    pub folders: usize,
+    /// Files read and delivered.
+    pub files: usize,
+    /// Bytes of those files.
+    pub bytes: u64,
+    /// Records they held.
+    pub records: usize,
+    /// Cost events the records became.
+    pub cost_events: usize,
+    /// Requests made to the bucket.
+    pub requests: u64,
+}
+
+impl TrailPass {
+    fn add(&mut self, object: &TrailObject, delivered: Delivered) {
+        self.files += 1;
+        self.bytes += object.size;
+        self.records += delivered.records;
+        self.cost_events += delivered.cost_events;
+    }
+}
+
+/// A new file found in a region folder.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    /// The region folder.
+    pub folder: String,
+    /// The file.
+    pub object: TrailObject,
+}
+
+/// Reads trails.
+#[allow(missing_debug_implementations)]
+pub struct Poller {
+    sources: Arc<dyn SourceStore>,
+    tenants: Arc<dyn TenantStore>,
+    cloud: Arc<dyn CloudAccess>,
+    credentials: Credentials,
+    deliver: Arc<dyn Deliver>,
+}
+
+impl Poller {
+    /// A poller keeping its progress in `sources`, opening accounts found in `tenants` through
+    /// `cloud` with `credentials`, handing files to `deliver`.
+    pub fn new(
+        sources: Arc<dyn SourceStore>,
+        tenants: Arc<dyn TenantStore>,
+        cloud: Arc<dyn CloudAccess>,
+        credentials: Credentials,
+        deliver: Arc<dyn Deliver>,
+    ) -> Self {
+        Poller {
+            sources,
+            tenants,
+            cloud,
+            credentials,
+            deliver,
+        }
+    }
+
+    /// One pass over every trail: each trail's failure is reported and the others still read.
+    pub async fn poll_all(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Vec<(Trail, Result<TrailPass, TrailError>)> {
+        let trails = match self.sources.trails().await {
+            Ok(trails) => trails,
+            Err(source) => {
+                tracing::warn!(error = %source, "cannot list the trails to poll");
+                return Vec::new();
+            }
+        };
+        let mut passes = Vec::with_capacity(trails.len());
+        for trail in trails {
+            let pass = self.poll(&trail, now).await;
+            passes.push((trail, pass));
+        }
+        passes
+    }
+
+    /// One pass over one trail from its checkpoints (the steps in the module's doc).
+    pub async fn poll(&self, trail: &Trail, now: DateTime<Utc>) -> Result<TrailPass, TrailError> {
+        let open = self.open(trail).await?;
+        let folders = self.region_folders(trail, &open).await?;
+        let mut pass = TrailPass {
+            folders: folders.len(),
+            ..TrailPass::default()
+        };
+        for folder in &folders {
+            let mut after = self
+                .start_after(trail, folder, Start::Checkpoint, now)
+                .await?;
+            loop {
+                let (files, listed_to) = self
+                    .new_files(trail, &open, folder, after.as_deref())
+                    .await?;
+                for file in &files {
+                    let delivered = self.read(trail, &open, file, now).await?;
+                    pass.add(&file.object, delivered);
+                }
+                match listed_to {
+                    Some(last) => after = Some(last),
+                    None => break,
+                }
+            }
+        }
+        pass.requests = open.calls.count();
+        Ok(pass)
+    }
+
+    /// Every file of the trail from `since` not yet read, in folder and key order: what a
+    /// backfill reads (listed first, so its progress has a total).
+    pub async fn backlog(
+        &self,
+        trail: &Trail,
+        since: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<(OpenTrail, Vec<NewFile>), TrailError> {
+        let open = self.open(trail).await?;
+        let mut backlog = Vec::new();
+        for folder in self.region_folders(trail, &open).await? {
+            let mut after = self
+                .start_after(trail, &folder, Start::Since(since), now)
+                .await?;
+            loop {
+                let (files, listed_to) = self
+                    .new_files(trail, &open, &folder, after.as_deref())
+                    .await?;
+                backlog.extend(files);
+                match listed_to {
+                    Some(last) => after = Some(last),
+                    None => break,
+                }
+            }
+        }
+        Ok((open, backlog))
+    }
+
+    /// Reads one new file, delivers it and records it read.
+    pub async fn read(
+        &self,
+        trail: &Trail,
+        open: &OpenTrail,
+        file: &NewFile,
+        now: DateTime<Utc>,
+    ) -> Result<Delivered, TrailError> {
+        let key = &file.object.key;
+        let bytes = open
+            .bucket
+            .read(key)
+            .await
+            .map_err(fail(trail, "reading a log file"))?;
+        let delivered = self
+            .deliver
+            .deliver(&trail.tenant, &trail.account_id, key, bytes)
+            .await
+            .map_err(fail(trail, "delivering a log file"))?;
+        let newest = window_of(key).or(Some(file.object.last_modified));
+        self.sources
+            .mark_read(
+                &trail.tenant,
+                &trail.account_id,
+                &file.folder,
+                &file.object,
+                newest,
+                now,
+            )
+            .await
+            .map_err(fail(trail, "recording a log file read"))?;
+        Ok(delivered)
+    }
+
+    /// The bucket, opened as the trail's account.
+    async fn open(&self, trail: &Trail) -> Result<OpenTrail, TrailError> {
+        let account = self
+            .tenants
+            .account(&trail.tenant, &trail.account_id)
+            .await
+            .and_then(|a| {
+                a.ok_or_else(|| dd0c_ports::store::no_account(&trail.tenant, &trail.account_id))
+            })
+            .map_err(fail(trail, "finding the account"))?;
+        let key = self
+            .credentials
+            .access_key(&account)
+            .await
+            .map_err(fail(trail, "opening the account's credentials"))?;
+        self.cloud
+            .trail(&account, key.as_ref(), &trail.location.bucket)
+            .await
+            .map_err(fail(trail, "opening the bucket"))
+    }
+
+    /// The account's region folders (`…/ACCOUNT/CloudTrail/REGION/`), directly under
+    /// `AWSLogs/` and under each organization folder, sorted.
+    async fn region_folders(
+        &self,
+        trail: &Trail,
+        open: &OpenTrail,
+    ) -> Result<Vec<String>, TrailError> {
+        let logs = trail.location.logs_folder();
+        let top = open
+            .bucket
+            .folders(&logs)
+            .await
+            .map_err(fail(trail, "listing AWSLogs/"))?;
+        let mut accounts = Vec::new();
+        for folder in top {
+            let name = folder[logs.len()..].trim_end_matches('/');
+            if name == trail.account_id {
+                accounts.push(folder.clone());
+            } else if name.starts_with("o-") {
+                accounts.push(format!("{folder}{}/", trail.account_id));
+            }
+        }
+        let mut regions = Vec::new();
+        for account in accounts {
+            let found = open
+                .bucket
+                .folders(&format!("{account}CloudTrail/"))
+                .await
+                .map_err(fail(trail, "listing the region folders"))?;
+            regions.extend(found);
+        }
+        regions.sort();
+        Ok(regions)
+    }
+
+    /// The key a folder's listing starts after.
+    async fn start_after(
+        &self,
+        trail: &Trail,
+        folder: &str,
+        start: Start,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, TrailError> {
+        let day = |d: NaiveDate| Some(format!("{folder}{}", d.format("%Y/%m/%d/")));
+        Ok(match start {
+            // A listing starts after `YYYY/MM/DD/` itself, so with that day's first file.
+            Start::Since(since) => day(since),
+            Start::Checkpoint => {
+                match self
+                    .sources
+                    .checkpoint(&trail.tenant, &trail.account_id, folder)
+                    .await
+                    .map_err(fail(trail, "reading a checkpoint"))?
+                {
+                    Some(key) => Some(rewound(folder, &key)),
+                    None => day((now - FIRST_PASS).date_naive()),
+                }
+            }
+        })
+    }
+
+    /// One listing of `folder` after `after`: the log files not yet read, and the last key
+    /// listed when the listing was full (there may be more).
+    async fn new_files(
+        &self,
+        trail: &Trail,
+        open: &OpenTrail,
+        folder: &str,
+        after: Option<&str>,
+    ) -> Result<(Vec<NewFile>, Option<String>), TrailError> {
+        let listed = open
+            .bucket
+            .objects_after(folder, after, PAGE)
+            .await
+            .map_err(fail(trail, "listing log files"))?;
+        let more = (listed.len() == PAGE).then(|| listed[PAGE - 1].key.clone());
+        let logs: Vec<TrailObject> = listed
+            .into_iter()
+            .filter(|o| o.key.ends_with(".json.gz") && !o.key.contains("/CloudTrail-Digest/"))
+            .collect();
+        let read = self
+            .sources
+            .already_read(&trail.tenant, &trail.account_id, &logs)
+            .await
+            .map_err(fail(trail, "looking up files read"))?;
+        let files = logs
+            .into_iter()
+            .zip(read)
+            .filter(|(_, read)| !read)
+            .map(|(object, _)| NewFile {
+                folder: folder.to_owned(),
+                object,
+            })
+            .collect();
+        Ok((files, more))
+    }
+}
+
+fn fail<'t>(trail: &'t Trail, what: &'static str) -> impl FnOnce(PortError) -> TrailError + 't {
+    move |source| TrailError {
+        tenant: trail.tenant.clone(),
+        account_id: trail.account_id.clone(),
+        location: trail.location.to_string(),
+        what,
+        source,
+    }
+}
+
+/// The end of the window a log file covers, from its name
+/// (`ACCOUNT_CloudTrail_REGION_20261130T1205Z_unique.json.gz`).
+pub fn window_of(key: &str) -> Option<DateTime<Utc>> {
+    let name = key.rsplit('/').next()?;
+    name.split('_').find_map(|part| {
+        NaiveDateTime::parse_from_str(part, "%Y%m%dT%H%MZ")
+            .ok()
+            .map(|t| t.and_utc())
+    })
+}
+
+/// A checkpoint moved [`REWIND`] back: the key, in the same folder, of a file named for a
+/// window that much earlier; the checkpoint itself when its name carries no window.
+fn rewound(folder: &str, checkpoint: &str) -> String {
+    let Some(window) = window_of(checkpoint) else {
+        return checkpoint.to_owned();
+    };
+    let earlier = window - REWIND;
+    let name = checkpoint.rsplit('/').next().unwrap_or_default();
+    let stamp = window.format("%Y%m%dT%H%MZ").to_string();
+    let before = name.split(&stamp).next().unwrap_or_default();
+    format!(
+        "{folder}{}{before}{}",
+        earlier.format("%Y/%m/%d/"),
+        earlier.format("%Y%m%dT%H%MZ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_name_gives_its_window() {
+        let key = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/30/\
+                   111122223333_CloudTrail_us-east-1_20261130T1205Z_aBc.json.gz";
+        assert_eq!(
+            window_of(key).map(|t| t.to_rfc3339()),
+            Some("2026-11-30T12:05:00+00:00".to_owned())
+        );
+        assert_eq!(window_of("AWSLogs/x/notes.txt"), None);
+    }
+
+    #[test]
+    fn a_checkpoint_is_rewound_across_midnight_in_its_folder() {
+        let folder = "AWSLogs/111122223333/CloudTrail/us-east-1/";
+        let key = format!(
+            "{folder}2026/12/01/111122223333_CloudTrail_us-east-1_20261201T0030Z_aBc.json.gz"
+        );
+        let back = rewound(folder, &key);
+        assert_eq!(
+            back,
+            format!("{folder}2026/11/30/111122223333_CloudTrail_us-east-1_20261130T2330Z")
+        );
+        assert!(back < key);
+        assert_eq!(rewound(folder, "odd-key"), "odd-key");
+    }
+}

@@ -1,0 +1,192 @@
+//! The trail poller in the dispatcher (the ingest role polls every account's trail bucket, one
+//! replica per period) and `dd0c-cost backfill`, which reads older files — from the bucket,
+//! or from a local directory — with a progress bar and a rate summary.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use dd0c_ingest::trail::{Deliver, Poller};
+use dd0c_ports::secrets::Credentials;
+use tokio_util::sync::CancellationToken;
+
+use crate::serve::Dispatcher;
+
+/// The poller over `dispatcher`'s backend, delivering to its admitter.
+pub fn poller(dispatcher: &Dispatcher) -> Poller {
+    let backend = &dispatcher.backend;
+    Poller::new(
+        backend.sources.clone(),
+        backend.stores.tenants.clone(),
+        crate::cloud::cloud_access(),
+        Credentials::new(backend.stores.tenants.clone(), backend.secrets.clone()),
+        dispatcher.admitter() as Arc<dyn Deliver>,
+    )
+}
+
+/// Polls every trail each `every` until `shutdown`; replicas claim each period, so one polls.
+pub async fn poll_trails(
+    dispatcher: Dispatcher,
+    every: Duration,
+    replica: String,
+    shutdown: CancellationToken,
+) {
+    let poller = poller(&dispatcher);
+    while !shutdown.is_cancelled() {
+        let now = Utc::now();
+        let tick = crate::serve::tick_of(now, every);
+        match dispatcher
+            .backend
+            .stores
+            .schedule
+            .claim_tick("trails", tick, &replica)
+            .await
+        {
+            Ok(true) => poll_once(&poller, now).await,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(job = "trails", error = %e, "could not claim the tick"),
+        }
+        let next =
+            tick + chrono::TimeDelta::from_std(every).unwrap_or(chrono::TimeDelta::minutes(1));
+        let wait = (next - Utc::now())
+            .to_std()
+            .unwrap_or(Duration::from_millis(100));
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// One pass over every trail, logged.
+pub async fn poll_once(poller: &Poller, now: DateTime<Utc>) {
+    for (trail, pass) in poller.poll_all(now).await {
+        match pass {
+            Ok(pass) if pass.files > 0 => tracing::info!(
+                job = "trails", tenant = %trail.tenant, account_id = %trail.account_id,
+                files = pass.files, records = pass.records, cost_events = pass.cost_events,
+                requests = pass.requests, "read"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(job = "trails", error = %e, "failed"),
+        }
+    }
+}
+
+/// `dd0c-cost backfill` on the backend `args` configure.
+pub async fn backfill_command(
+    args: &crate::cli::BackendArgs,
+    backfill_args: crate::cli::BackfillArgs,
+) -> Result<ExitCode> {
+    let backend = crate::admin::backend(args).await?;
+    crate::admin::existing_tenant(&backend, &backfill_args.tenant).await?;
+    let config = crate::serve::ServeConfig::defaults(Default::default(), "backfill");
+    let dispatcher = Dispatcher::new(backend, config, dd0c_ingest::PriceCatalog::bundled())?;
+    backfill(
+        &dispatcher,
+        &backfill_args.tenant,
+        &backfill_args.account_id,
+        backfill_args.since,
+        backfill_args.from.as_deref(),
+    )
+    .await
+}
+
+/// `dd0c-cost backfill`: the account's trail from `since` (or the files under `from`).
+pub async fn backfill(
+    dispatcher: &Dispatcher,
+    tenant: &str,
+    account_id: &str,
+    since: Option<NaiveDate>,
+    from: Option<&std::path::Path>,
+) -> Result<ExitCode> {
+    let started = Instant::now();
+    let (files, bytes, records, cost_events) = match (from, since) {
+        (Some(dir), _) => from_directory(dispatcher, tenant, account_id, dir).await?,
+        (None, Some(since)) => from_bucket(dispatcher, tenant, account_id, since).await?,
+        (None, None) => bail!("give --since DATE (the account's trail bucket) or --from DIR"),
+    };
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    eprintln!(
+        "backfill: {files} files, {:.1} MB, {records} records, {cost_events} cost events in {seconds:.1} s ({:.0} records/s, {:.1} MB/s)",
+        bytes as f64 / 1e6,
+        records as f64 / seconds,
+        bytes as f64 / 1e6 / seconds,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bar(total: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {what} {{per_sec}} eta {{eta}}"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+async fn from_bucket(
+    dispatcher: &Dispatcher,
+    tenant: &str,
+    account_id: &str,
+    since: NaiveDate,
+) -> Result<(usize, u64, usize, usize)> {
+    let trail = dispatcher
+        .backend
+        .sources
+        .trails()
+        .await?
+        .into_iter()
+        .find(|t| t.tenant == tenant && t.account_id == account_id)
+        .with_context(|| {
+            format!(
+                "account {account_id} of tenant {tenant} has no trail bucket: add it with \
+                 `account add --cloudtrail-s3 s3://…`, or backfill --from a directory"
+            )
+        })?;
+    let poller = poller(dispatcher);
+    let now = Utc::now();
+    let (open, backlog) = poller.backlog(&trail, since, now).await?;
+    let progress = bar(backlog.len() as u64, "files");
+    let (mut bytes, mut records, mut cost_events) = (0, 0, 0);
+    for file in &backlog {
+        let delivered = poller.read(&trail, &open, file, now).await?;
+        bytes += file.object.size;
+        records += delivered.records;
+        cost_events += delivered.cost_events;
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok((backlog.len(), bytes, records, cost_events))
+}
+
+async fn from_directory(
+    dispatcher: &Dispatcher,
+    tenant: &str,
+    account_id: &str,
+    dir: &std::path::Path,
+) -> Result<(usize, u64, usize, usize)> {
+    let sources = dd0c_ingest::input::expand(&[dir.to_owned()])
+        .with_context(|| format!("listing {}", dir.display()))?;
+    let admitter = dispatcher.admitter();
+    let progress = bar(sources.len() as u64, "files");
+    let (mut bytes, mut records, mut cost_events) = (0, 0, 0);
+    for source in &sources {
+        let content = source
+            .read()
+            .with_context(|| format!("reading {}", source.label()))?;
+        bytes += content.len() as u64;
+        let delivered = admitter
+            .deliver(tenant, account_id, &source.label(), content)
+            .await?;
+        records += delivered.records;
+        cost_events += delivered.cost_events;
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok((sources.len(), bytes, records, cost_events))
+}

@@ -274,6 +274,17 @@ pub struct ServeArgs {
     /// Label metrics with tenant names (off: counts across tenants, so a scrape lists none).
     #[arg(long, env = "DD0C_METRICS_TENANT_LABELS")]
     pub metrics_tenant_labels: bool,
+    /// Where the ingest role listens for dd0c-agents (gRPC), e.g. 0.0.0.0:4317; unset: no
+    /// agents.
+    #[arg(long, env = "DD0C_GRPC_LISTEN")]
+    pub grpc_listen: Option<std::net::SocketAddr>,
+    /// The gRPC listener's certificate chain (PEM); with DD0C_TLS_KEY it serves TLS, else plain
+    /// HTTP/2 (behind a proxy that terminates TLS).
+    #[arg(long, env = "DD0C_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of DD0C_TLS_CERT (PEM).
+    #[arg(long, env = "DD0C_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Seconds between polls of the trail buckets (`account add --cloudtrail-s3`), by the
     /// ingest role.
     #[arg(long, default_value_t = 60, env = "DD0C_POLL_SECONDS", value_parser = clap::value_parser!(u64).range(1..))]

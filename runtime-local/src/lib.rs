@@ -14,6 +14,7 @@
 //!   timeouts and connection cap), `consumer` (pgmq deliveries into the one function contract
 //!   of `dd0c-function`), the notifier loop and the scheduler (retention, daily digests).
 //! - `admin` — migrate, tenants, accounts, anomalies, invoke, dead letters, settings, panic.
+//! - `grpc` — the ingest role's gRPC listener for agents.
 //! - `trails` — the trail poller the ingest role runs, and `backfill`; `archive` — the raw
 //!   archive `DD0C_ARCHIVE` names.
 //! - `zombies` — `zombies scan|list|ignore`, and the hunter the scheduler runs daily; `cloud` —
@@ -26,6 +27,7 @@ pub mod backend;
 pub mod cli;
 pub mod cloud;
 pub mod consumer;
+pub mod grpc;
 pub mod normalize;
 pub mod read;
 pub mod serve;

@@ -88,9 +88,36 @@ pub async fn serve(backend_args: &BackendArgs, args: ServeArgs) -> Result<ExitCo
         tracing::info!("shutting down: finishing work in hand");
         stop.cancel();
     });
-    Dispatcher::new(backend, config, catalog)?
-        .run(listener, shutdown)
-        .await?;
+    let roles_ingest = config.roles.contains(&Role::Ingest);
+    let dispatcher = Dispatcher::new(backend, config, catalog)?;
+    let agents = match args.grpc_listen.filter(|_| roles_ingest) {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("listening for agents on {address} (DD0C_GRPC_LISTEN)"))?;
+            let tls = match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => Some(crate::grpc::Tls {
+                    cert: std::fs::read(cert)
+                        .with_context(|| format!("reading DD0C_TLS_CERT {}", cert.display()))?,
+                    key: std::fs::read(key)
+                        .with_context(|| format!("reading DD0C_TLS_KEY {}", key.display()))?,
+                }),
+                _ => None,
+            };
+            tracing::info!(%address, tls = tls.is_some(), "listening for agents (gRPC)");
+            Some(tokio::spawn(crate::grpc::serve(
+                dispatcher.clone(),
+                listener,
+                tls,
+                shutdown.clone(),
+            )))
+        }
+        None => None,
+    };
+    dispatcher.run(listener, shutdown).await?;
+    if let Some(agents) = agents {
+        agents.await.context("the gRPC listener")??;
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -686,7 +686,7 @@ async fn sign_in_is_throttled_and_weak_hashes_are_upgraded() {
 }
 
 /// Every route the dispatcher serves, as users call them (README, ARCHITECTURE.md).
-const ROUTES: [(&str, &str); 25] = [
+const ROUTES: [(&str, &str); 27] = [
     ("post", "/v1/events"),
     ("post", "/v1/slack/actions"),
     ("post", "/v1/auth/login"),
@@ -708,6 +708,8 @@ const ROUTES: [(&str, &str); 25] = [
     ("get", "/v1/zombies"),
     ("get", "/v1/zombies/summary"),
     ("post", "/v1/zombies/{id}/ignore"),
+    ("get", "/v1/ingest"),
+    ("get", "/v1/agents"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),

@@ -20,6 +20,7 @@ where
 }
 
 /// Whether an SDK failure is the service's `code` (e.g. `ConditionalCheckFailedException`).
+#[cfg_attr(not(any(feature = "cloud", feature = "inventory")), allow(dead_code))]
 pub(crate) fn is_code<E: ProvideErrorMetadata>(error: &E, code: &str) -> bool {
     error.code() == Some(code)
 }

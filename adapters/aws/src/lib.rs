@@ -10,8 +10,11 @@
 //! - [`AwsCloud`] — the zombie hunter's read ports on a customer account: [`AwsInventory`]
 //!   (EC2, ELB, ELBv2, RDS) and [`CloudWatchMetrics`] (feature `inventory`).
 //!
-//! Features: `cloud` (the cloud mode's own services) and `inventory` (reading customer accounts);
-//! the self-hosted binary takes only the latter.
+//! - [`EventQueue`] — the customer's SQS queue of CloudTrail events, for `dd0c-agent`.
+//!
+//! Features: `cloud` (the cloud mode's own services), `inventory` (reading customer accounts,
+//! their trail buckets included), `s3` (the archive) and `sqs` (the agent's queue); the
+//! self-hosted binary takes `inventory`, the agent `sqs`.
 //!
 //! Clients come from [`sdk_config`]: the SDK's standard chain (environment, profile, instance
 //! role) and `AWS_ENDPOINT_URL` for an emulator such as moto.
@@ -20,6 +23,8 @@
 mod archive;
 mod credentials;
 mod error;
+#[cfg(feature = "sqs")]
+mod events;
 #[cfg(feature = "cloud")]
 mod flags;
 #[cfg(feature = "inventory")]
@@ -36,6 +41,8 @@ pub mod table;
 #[cfg(feature = "s3")]
 pub use archive::S3Archive;
 pub use credentials::customer_config;
+#[cfg(feature = "sqs")]
+pub use events::{EventQueue, Received};
 #[cfg(feature = "cloud")]
 pub use flags::DynamoFlags;
 #[cfg(feature = "inventory")]

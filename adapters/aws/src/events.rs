@@ -1,0 +1,116 @@
+//! [`EventQueue`]: a customer's SQS queue that an EventBridge rule fills with "AWS API Call via
+//! CloudTrail" events, read by `dd0c-agent` (feature `sqs`).
+
+use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use dd0c_ports::{PortError, PortResult};
+
+use crate::error::sdk;
+
+/// One received message: its receipt handle and body.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// What deletes it.
+    pub receipt: String,
+    /// The EventBridge event, JSON.
+    pub body: String,
+}
+
+/// A standard or FIFO SQS queue of events.
+#[derive(Debug, Clone)]
+pub struct EventQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl EventQueue {
+    /// The queue at `url`.
+    pub fn new(config: &aws_config::SdkConfig, url: &str) -> Self {
+        EventQueue {
+            client: aws_sdk_sqs::Client::new(config),
+            url: url.to_owned(),
+        }
+    }
+
+    /// Creates a standard queue named `name` and returns its URL (tests).
+    pub async fn create(config: &aws_config::SdkConfig, name: &str) -> PortResult<String> {
+        let created = aws_sdk_sqs::Client::new(config)
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .map_err(|e| sdk("SQS CreateQueue", e))?;
+        created
+            .queue_url
+            .ok_or_else(|| PortError::Backend("SQS CreateQueue answered no URL".into()))
+    }
+
+    /// Up to `max` (at most 10) messages, waiting up to `wait_seconds` for the first.
+    pub async fn receive(&self, max: i32, wait_seconds: i32) -> PortResult<Vec<Received>> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(max.clamp(1, 10))
+            .wait_time_seconds(wait_seconds.clamp(0, 20))
+            .send()
+            .await
+            .map_err(|e| sdk("SQS ReceiveMessage", e))?;
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| {
+                Some(Received {
+                    receipt: m.receipt_handle?,
+                    body: m.body?,
+                })
+            })
+            .collect())
+    }
+
+    /// Deletes received messages (at most 10).
+    pub async fn delete(&self, receipts: &[String]) -> PortResult<()> {
+        if receipts.is_empty() {
+            return Ok(());
+        }
+        let entries = receipts
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(r)
+                    .build()
+                    .map_err(|e| PortError::Invalid(format!("SQS delete entry: {e}")))
+            })
+            .collect::<PortResult<Vec<_>>>()?;
+        let output = self
+            .client
+            .delete_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| sdk("SQS DeleteMessageBatch", e))?;
+        match output.failed.first() {
+            Some(f) => Err(PortError::Backend(format!(
+                "SQS DeleteMessageBatch: {}: {}",
+                f.code,
+                f.message.as_deref().unwrap_or("no message")
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends one message (tests).
+    pub async fn send(&self, body: &str) -> PortResult<()> {
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| sdk("SQS SendMessage", e))?;
+        Ok(())
+    }
+}

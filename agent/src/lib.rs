@@ -1,0 +1,141 @@
+//! # dd0c-agent
+//!
+//! A small process in the customer's VPC that forwards CloudTrail to a self-hosted dd0c/cost
+//! over gRPC, in seconds rather than CloudTrail's S3 delivery delay.
+//!
+//! Map:
+//! - [`Agent`] — the settings (flags and `DD0C_AGENT_*` variables) and [`run`].
+//! - [`sqs`] — the source: an SQS queue an EventBridge rule in the account fills with "AWS API
+//!   Call via CloudTrail" events; each batch is filtered ([`Filter`]), spooled, then deleted.
+//! - [`spool`] — batches on disk until the dispatcher acknowledges them.
+//! - [`forward`] — the gRPC stream to the dispatcher and the heartbeats.
+
+pub mod forward;
+pub mod spool;
+pub mod sqs;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use dd0c_ingest::{Item, Normalizer, PriceCatalog, SkipReason};
+use tokio_util::sync::CancellationToken;
+
+/// What the agent forwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Forward {
+    /// Every change: the records the shared normalizer does not classify as reads or failed
+    /// calls — most of CloudTrail's volume — so what later prices depend on still arrives.
+    Cost,
+    /// Every record.
+    All,
+}
+
+/// The agent's settings.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "dd0c-agent",
+    version,
+    about = "Forwards CloudTrail to dd0c/cost over gRPC."
+)]
+pub struct Agent {
+    /// The dispatcher's gRPC address (https://host:port with TLS, http:// without).
+    #[arg(long, env = "DD0C_AGENT_ENDPOINT")]
+    pub endpoint: String,
+    /// The account's ingest token (`dd0c-cost account add` prints it).
+    #[arg(long, env = "DD0C_AGENT_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// A PEM CA certificate to trust for the dispatcher (a private CA); unset: the web's roots.
+    #[arg(long, env = "DD0C_AGENT_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// The SQS queue an EventBridge rule fills with "AWS API Call via CloudTrail" events.
+    #[arg(long, env = "DD0C_AGENT_SQS_QUEUE_URL")]
+    pub sqs_queue_url: String,
+    /// What to forward.
+    #[arg(long, value_enum, default_value = "cost", env = "DD0C_AGENT_FORWARD")]
+    pub forward: Forward,
+    /// Where batches wait for the dispatcher, and the agent keeps its id.
+    #[arg(
+        long,
+        default_value = "/var/lib/dd0c-agent",
+        env = "DD0C_AGENT_SPOOL_DIR"
+    )]
+    pub spool_dir: PathBuf,
+    /// The most the spool holds; when full, the source pauses (SQS keeps the rest).
+    #[arg(long, default_value_t = 256 << 20, env = "DD0C_AGENT_SPOOL_MAX_BYTES")]
+    pub spool_max_bytes: u64,
+    /// Seconds between heartbeats.
+    #[arg(long, default_value_t = 30, env = "DD0C_AGENT_HEARTBEAT_SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub heartbeat_seconds: u64,
+}
+
+/// Decides what is forwarded, with the shared normalizer.
+#[allow(missing_debug_implementations)]
+pub struct Filter {
+    normalizer: Mutex<Normalizer>,
+    forward: Forward,
+}
+
+impl Filter {
+    /// A filter by `forward`.
+    pub fn new(forward: Forward) -> Self {
+        Filter {
+            normalizer: Mutex::new(Normalizer::new(PriceCatalog::bundled(), "agent")),
+            forward,
+        }
+    }
+
+    /// Whether `record` is forwarded.
+    pub fn keeps(&self, record: &str) -> bool {
+        if self.forward == Forward::All {
+            return true;
+        }
+        let item = self
+            .normalizer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .normalize_record(record, "sqs", 0);
+        !matches!(
+            item,
+            Item::Skipped(SkipReason::ReadOnly | SkipReason::FailedCall) | Item::Rejected(_)
+        )
+    }
+}
+
+/// The `eventTime` of a record, if it has one.
+pub fn event_time(record: &str) -> Option<DateTime<Utc>> {
+    let value: serde_json::Value = serde_json::from_str(record).ok()?;
+    DateTime::parse_from_rfc3339(value.get("eventTime")?.as_str()?)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// What the agent has done, for its heartbeats.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Records forwarded and acknowledged.
+    pub forwarded: std::sync::atomic::AtomicU64,
+    /// The newest event time read, in Unix milliseconds.
+    pub newest_ms: std::sync::atomic::AtomicI64,
+}
+
+/// Runs the agent until `shutdown`: the source and the forwarder side by side.
+pub async fn run(agent: Agent, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let spool = Arc::new(spool::Spool::open(&agent.spool_dir, agent.spool_max_bytes)?);
+    let stats = Arc::new(Stats::default());
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let forwarder = forward::Forwarder::new(&agent, spool.clone(), stats.clone(), wake.clone())?;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let source = sqs::SqsSource {
+        queue: dd0c_adapters_aws::EventQueue::new(&config, &agent.sqs_queue_url),
+        filter: Filter::new(agent.forward),
+        spool,
+        stats,
+        wake,
+    };
+    tracing::info!(endpoint = %agent.endpoint, queue = %agent.sqs_queue_url, forward = ?agent.forward, "dd0c-agent starting");
+    tokio::join!(source.run(shutdown.clone()), forwarder.run(shutdown));
+    Ok(())
+}

@@ -1,0 +1,331 @@
+//! `dd0c-agent` end to end: the real binary reads an SQS queue in moto, forwards over TLS (a CA
+//! made here) to the dispatcher's gRPC service on Postgres; the dispatcher goes away for 30 s
+//! while events arrive, and every cost event is still scored exactly once after it returns. A
+//! wrong token is refused.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use dd0c_adapters_aws::EventQueue;
+use dd0c_cost::backend::Backend;
+use dd0c_cost::serve::{parse_roles, Dispatcher, ServeConfig};
+use dd0c_grpc::proto::ingest_client::IngestClient;
+use dd0c_grpc::proto::Beat;
+use dd0c_ingest::{Item, Normalizer, PriceCatalog};
+use dd0c_ports::auth::{token_sha256, IngestGrant};
+use dd0c_ports::conformance::unique;
+use dd0c_ports::domain::{Account, Tenant};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+const TENANT: &str = "acme";
+
+fn endpoint() -> String {
+    std::env::var("DD0C_TEST_AWS_ENDPOINT")
+        .expect("DD0C_TEST_AWS_ENDPOINT: run the tests with scripts/test.sh, which starts moto")
+}
+
+async fn moto() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await
+}
+
+/// A CA, and a server certificate for `localhost` it signed: (CA PEM, cert PEM, key PEM).
+fn certificates() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca = rcgen::CertificateParams::new(Vec::new()).expect("params");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).expect("CA");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let server = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .expect("params")
+        .signed_by(&key, &ca_cert, &ca_key)
+        .expect("server certificate");
+    (ca_cert.pem(), server.pem(), key.serialize_pem())
+}
+
+/// The records of one account of a generated story, and the cost events they make.
+fn records() -> (String, Vec<Value>, usize) {
+    let story = dd0c_tests::story(5, NaiveDate::from_ymd_opt(2026, 2, 1).unwrap(), 3);
+    let account = story
+        .records
+        .iter()
+        .find(|r| r["eventName"] == "RunInstances")
+        .expect("a launch")["recipientAccountId"]
+        .as_str()
+        .expect("account")
+        .to_owned();
+    let records: Vec<Value> = story
+        .records
+        .iter()
+        .filter(|r| r["recipientAccountId"] == account)
+        .cloned()
+        .collect();
+    let mut normalizer = Normalizer::new(PriceCatalog::bundled(), TENANT);
+    let cost_events = records
+        .iter()
+        .map(
+            |r| match normalizer.normalize_record(&r.to_string(), "test", 0) {
+                Item::Cost(events) => events.len(),
+                _ => 0,
+            },
+        )
+        .sum();
+    (account, records, cost_events)
+}
+
+fn envelope(record: &Value) -> String {
+    json!({
+        "version": "0",
+        "id": unique("ev"),
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.ec2",
+        "account": record["recipientAccountId"],
+        "time": record["eventTime"],
+        "region": record["awsRegion"],
+        "resources": [],
+        "detail": record,
+    })
+    .to_string()
+}
+
+async fn scored(database_url: &str) -> usize {
+    let pool = dd0c_adapters_postgres::connect(database_url, 1)
+        .await
+        .expect("connects");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    pool.close().await;
+    n as usize
+}
+
+/// Scores what arrives until `want` cost events are scored (or a minute passes).
+async fn score_until(dispatcher: &Dispatcher, database_url: &str, want: usize) -> usize {
+    let score = dispatcher.score_consumer();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        while score.try_execute_batch().await.expect("score") > 0 {}
+        let n = scored(database_url).await;
+        if n >= want || std::time::Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_agent_forwards_over_tls_exactly_once_across_a_dispatcher_outage() {
+    let server = std::env::var("DATABASE_URL").expect("DATABASE_URL: run scripts/test.sh");
+    let database_url =
+        dd0c_adapters_postgres::create_database(&server, &unique("t").replace('-', "_"))
+            .await
+            .expect("database");
+    let backend = Backend::postgres(&database_url, 4).await.expect("backend");
+    let config = ServeConfig::defaults(parse_roles("ingest,score").unwrap(), &unique("r"));
+    let dispatcher = Dispatcher::new(backend, config, PriceCatalog::bundled()).expect("dispatcher");
+    let (account, records, cost_events) = records();
+    let stores = &dispatcher.backend.stores;
+    stores
+        .tenants
+        .add_tenant(&Tenant {
+            name: TENANT.into(),
+            created_at: Utc::now(),
+        })
+        .await
+        .expect("tenant");
+    stores
+        .tenants
+        .add_account(&Account {
+            tenant: TENANT.into(),
+            account_id: account.clone(),
+            name: None,
+            created_at: Utc::now(),
+            role_arn: None,
+            external_id: None,
+            access_key_id: None,
+        })
+        .await
+        .expect("account");
+    let token = format!("dd0c_ing_{}", unique("tok"));
+    stores
+        .tokens
+        .add_token(
+            &IngestGrant {
+                tenant: TENANT.into(),
+                account_id: account.clone(),
+            },
+            &token_sha256(&token),
+        )
+        .await
+        .expect("token");
+
+    let dir = std::env::temp_dir().join(unique("dd0c-agent"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ca, cert, key) = certificates();
+    std::fs::write(dir.join("ca.pem"), &ca).unwrap();
+    let tls = || dd0c_cost::grpc::Tls {
+        cert: cert.clone().into_bytes(),
+        key: key.clone().into_bytes(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let grpc = tokio::spawn(dd0c_cost::grpc::serve(
+        dispatcher.clone(),
+        listener,
+        Some(tls()),
+        stop.clone(),
+    ));
+
+    let aws = moto().await;
+    let url = EventQueue::create(&aws, &unique("cloudtrail"))
+        .await
+        .expect("queue");
+    let queue = EventQueue::new(&aws, &url);
+    let (first, second) = records.split_at(records.len() / 2);
+    for record in first {
+        queue.send(&envelope(record)).await.expect("sent");
+    }
+    let spool = dir.join("spool");
+    let _agent = Killed(
+        Command::new(env!("CARGO_BIN_EXE_dd0c-agent"))
+            .env(
+                "DD0C_AGENT_ENDPOINT",
+                format!("https://localhost:{}", address.port()),
+            )
+            .env("DD0C_AGENT_TOKEN", &token)
+            .env("DD0C_AGENT_CA_CERT", dir.join("ca.pem"))
+            .env("DD0C_AGENT_SQS_QUEUE_URL", &url)
+            .env("DD0C_AGENT_SPOOL_DIR", &spool)
+            .env("DD0C_AGENT_HEARTBEAT_SECONDS", "1")
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("DD0C_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("dd0c-agent starts"),
+    );
+    let mut normalizer = Normalizer::new(PriceCatalog::bundled(), TENANT);
+    let first_events: usize = first
+        .iter()
+        .map(
+            |r| match normalizer.normalize_record(&r.to_string(), "test", 0) {
+                Item::Cost(events) => events.len(),
+                _ => 0,
+            },
+        )
+        .sum();
+    assert_eq!(
+        score_until(&dispatcher, &database_url, first_events).await,
+        first_events,
+        "the first half arrives through the agent"
+    );
+
+    // The dispatcher goes away for 30 s while the rest arrives: the agent spools it.
+    stop.cancel();
+    grpc.await.expect("joined").expect("served");
+    for record in second {
+        queue.send(&envelope(record)).await.expect("sent");
+    }
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(
+        scored(&database_url).await,
+        first_events,
+        "nothing arrives meanwhile"
+    );
+    let spooled = std::fs::read_dir(&spool)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        })
+        .count();
+    assert!(spooled > 0, "the agent keeps what it read on disk");
+
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .expect("the same port");
+    let again = CancellationToken::new();
+    let grpc = tokio::spawn(dd0c_cost::grpc::serve(
+        dispatcher.clone(),
+        listener,
+        Some(tls()),
+        again.clone(),
+    ));
+    assert_eq!(
+        score_until(&dispatcher, &database_url, cost_events).await,
+        cost_events,
+        "every cost event scored exactly once after the dispatcher returns"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    while dispatcher
+        .score_consumer()
+        .try_execute_batch()
+        .await
+        .expect("score")
+        > 0
+    {}
+    assert_eq!(scored(&database_url).await, cost_events, "and none twice");
+
+    let agents = dispatcher
+        .backend
+        .sources
+        .agents(TENANT)
+        .await
+        .expect("agents");
+    assert_eq!(agents.len(), 1, "{agents:?}");
+    assert_eq!(agents[0].account_id, account);
+    assert!(agents[0].newest_event_time.is_some(), "{agents:?}");
+
+    // A token that admits nothing is refused.
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("https://localhost:{}", address.port()))
+            .unwrap()
+            .tls_config(
+                tonic::transport::ClientTlsConfig::new()
+                    .ca_certificate(tonic::transport::Certificate::from_pem(&ca)),
+            )
+            .unwrap()
+            .connect()
+            .await
+            .expect("connects");
+    let mut request = tonic::Request::new(Beat {
+        agent_id: "intruder".into(),
+        version: "1".into(),
+        hostname: "h".into(),
+        source: "sqs".into(),
+        ..Beat::default()
+    });
+    request
+        .metadata_mut()
+        .insert("authorization", "Bearer dd0c_ing_wrong".parse().unwrap());
+    let refused = IngestClient::new(channel)
+        .heartbeat(request)
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+
+    again.cancel();
+    grpc.await.expect("joined").expect("served");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

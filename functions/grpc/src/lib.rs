@@ -1,0 +1,182 @@
+//! # dd0c-grpc
+//!
+//! Agent ingestion over gRPC (`proto/ingest.proto`): the generated client and server in
+//! [`proto`], and [`IngestService`] — the server the dispatcher's ingest role runs on
+//! `DD0C_GRPC_LISTEN`. It admits records exactly as `POST /v1/events` does: the ingest token in
+//! the call's `authorization` metadata names one account, whose records are priced on arrival
+//! (through the shared [`Admitter`]) and whose cost events are queued; another account's are
+//! refused. Heartbeats go to the [`SourceStore`], for `GET /v1/agents`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use dd0c_ingest::admit::Admitter;
+use dd0c_ingest::bounds::MAX_RECORDS_PER_PUSH;
+use dd0c_ports::auth::{token_sha256, IngestGrant, IngestTokens};
+use dd0c_ports::sources::{AgentBeat, SourceStore};
+use futures_util::Stream;
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+/// The generated messages, client and server.
+#[allow(
+    missing_docs,
+    missing_debug_implementations,
+    clippy::all,
+    clippy::pedantic
+)]
+pub mod proto {
+    tonic::include_proto!("dd0c.agent.v1");
+}
+
+use proto::ingest_server::{Ingest, IngestServer};
+use proto::{Ack, Batch, Beat, BeatAck};
+
+/// The ingest service.
+#[allow(missing_debug_implementations)]
+pub struct IngestService {
+    tokens: Arc<dyn IngestTokens>,
+    sources: Arc<dyn SourceStore>,
+    admitter: Arc<Admitter>,
+}
+
+impl IngestService {
+    /// Admits with `admitter` the records of the accounts `tokens` grant; heartbeats to `sources`.
+    pub fn new(
+        tokens: Arc<dyn IngestTokens>,
+        sources: Arc<dyn SourceStore>,
+        admitter: Arc<Admitter>,
+    ) -> Self {
+        IngestService {
+            tokens,
+            sources,
+            admitter,
+        }
+    }
+
+    /// The tonic server of this service.
+    pub fn server(self) -> IngestServer<Self> {
+        IngestServer::new(self)
+    }
+
+    /// The account the call's bearer token admits.
+    async fn grant(&self, metadata: &tonic::metadata::MetadataMap) -> Result<IngestGrant, Status> {
+        let token = metadata
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| token_sha256(t.trim()))
+            .ok_or_else(|| {
+                Status::unauthenticated(
+                    "an ingest token is required: authorization: Bearer <token>",
+                )
+            })?;
+        self.tokens
+            .grant(&token)
+            .await
+            .map_err(|e| Status::unavailable(format!("checking the ingest token: {e}")))?
+            .ok_or_else(|| Status::unauthenticated("unknown or revoked ingest token"))
+    }
+}
+
+/// Admits one batch of `grant`'s account.
+async fn admit(admitter: &Admitter, grant: &IngestGrant, batch: Batch) -> Result<Ack, Status> {
+    if batch.records.len() > MAX_RECORDS_PER_PUSH {
+        return Err(Status::invalid_argument(format!(
+            "batch {} holds {} records, more than the {MAX_RECORDS_PER_PUSH} one batch may",
+            batch.seq,
+            batch.records.len()
+        )));
+    }
+    let body = batch.records.join("\n").into_bytes();
+    let mut priced = admitter
+        .price(
+            &grant.tenant,
+            &grant.account_id,
+            body,
+            "agent",
+            MAX_RECORDS_PER_PUSH,
+        )
+        .await
+        .map_err(|e| Status::unavailable(format!("pricing batch {}: {e}", batch.seq)))?;
+    let queued = admitter
+        .queue(&mut priced, Utc::now())
+        .await
+        .map_err(|e| Status::unavailable(format!("queueing batch {}: {e}", batch.seq)))?;
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok(Ack {
+        seq: batch.seq,
+        accepted: count(priced.accepted),
+        priced: count(queued.priced),
+        duplicates: count(queued.duplicates),
+        rejected: count(priced.rejected),
+        rejections: priced.reasons,
+    })
+}
+
+type AckStream = Pin<Box<dyn Stream<Item = Result<Ack, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Ingest for IngestService {
+    type ForwardStream = AckStream;
+
+    async fn forward(
+        &self,
+        request: Request<Streaming<Batch>>,
+    ) -> Result<Response<AckStream>, Status> {
+        let (metadata, _, mut batches) = request.into_parts();
+        let grant = self.grant(&metadata).await?;
+        let admitter = self.admitter.clone();
+        let (acks, receiver) = tokio::sync::mpsc::channel(16);
+        // Batches are admitted one at a time, in order: an Ack means its batch is queued. The
+        // first failure ends the stream; the agent sends the unacknowledged batches again.
+        tokio::spawn(async move {
+            while let Some(batch) = batches.next().await {
+                let outcome = match batch {
+                    Ok(batch) => admit(&admitter, &grant, batch).await,
+                    Err(status) => Err(status),
+                };
+                let failed = outcome.is_err();
+                if acks.send(outcome).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let acks: AckStream = Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver));
+        Ok(Response::new(acks))
+    }
+
+    async fn heartbeat(&self, request: Request<Beat>) -> Result<Response<BeatAck>, Status> {
+        let grant = self.grant(request.metadata()).await?;
+        let beat = request.into_inner();
+        let text = |s: String, field: &str, max: usize| -> Result<String, Status> {
+            if s.is_empty() || s.len() > max || s.chars().any(char::is_control) {
+                Err(Status::invalid_argument(format!(
+                    "{field}: 1 to {max} printable characters"
+                )))
+            } else {
+                Ok(s)
+            }
+        };
+        let beat = AgentBeat {
+            tenant: grant.tenant,
+            account_id: grant.account_id,
+            agent_id: text(beat.agent_id, "agent_id", 64)?,
+            version: text(beat.version, "version", 32)?,
+            hostname: text(beat.hostname, "hostname", 255)?,
+            source: text(beat.source, "source", 16)?,
+            last_seen: Utc::now(),
+            newest_event_time: (beat.newest_event_unix_ms > 0)
+                .then(|| DateTime::from_timestamp_millis(beat.newest_event_unix_ms))
+                .flatten(),
+            spooled: beat.spooled,
+            forwarded: beat.forwarded,
+        };
+        self.sources
+            .heartbeat(&beat)
+            .await
+            .map_err(|e| Status::unavailable(format!("storing the heartbeat: {e}")))?;
+        Ok(Response::new(BeatAck {}))
+    }
+}

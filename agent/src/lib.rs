@@ -121,6 +121,7 @@ pub struct Stats {
 
 /// Runs the agent until `shutdown`: the source and the forwarder side by side.
 pub async fn run(agent: Agent, shutdown: CancellationToken) -> anyhow::Result<()> {
+    dd0c_grpc::install_crypto();
     let spool = Arc::new(spool::Spool::open(&agent.spool_dir, agent.spool_max_bytes)?);
     let stats = Arc::new(Stats::default());
     let wake = Arc::new(tokio::sync::Notify::new());

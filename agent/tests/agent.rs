@@ -298,6 +298,7 @@ async fn the_agent_forwards_over_tls_exactly_once_across_a_dispatcher_outage() {
     assert!(agents[0].newest_event_time.is_some(), "{agents:?}");
 
     // A token that admits nothing is refused.
+    dd0c_grpc::install_crypto();
     let channel =
         tonic::transport::Endpoint::from_shared(format!("https://localhost:{}", address.port()))
             .unwrap()

@@ -24,6 +24,7 @@ pub async fn serve(
     tls: Option<Tls>,
     shutdown: CancellationToken,
 ) -> Result<()> {
+    dd0c_grpc::install_crypto();
     let backend = &dispatcher.backend;
     let service = dd0c_grpc::IngestService::new(
         backend.stores.tokens.clone(),

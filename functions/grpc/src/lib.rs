@@ -33,6 +33,12 @@ pub mod proto {
 use proto::ingest_server::{Ingest, IngestServer};
 use proto::{Ack, Batch, Beat, BeatAck};
 
+/// Selects rustls' ring provider for this process's gRPC TLS, once: the AWS SDK in the same
+/// process brings aws-lc-rs too, and rustls refuses to guess between two.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The ingest service.
 #[allow(missing_debug_implementations)]
 pub struct IngestService {

@@ -29,6 +29,7 @@ pub struct Forwarder {
     wake: Arc<tokio::sync::Notify>,
     agent_id: String,
     heartbeat: Duration,
+    source: &'static str,
 }
 
 impl Forwarder {
@@ -64,6 +65,7 @@ impl Forwarder {
             stats,
             wake,
             heartbeat: Duration::from_secs(agent.heartbeat_seconds),
+            source: if agent.cloudtrail_s3.is_some() { "s3" } else { "sqs" },
         })
     }
 
@@ -143,7 +145,7 @@ impl Forwarder {
             agent_id: self.agent_id.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             hostname: hostname(),
-            source: "sqs".to_owned(),
+            source: self.source.to_owned(),
             newest_event_unix_ms: self.stats.newest_ms.load(Ordering::Relaxed),
             spooled: self.spool.len()? as u64,
             forwarded: self.stats.forwarded.load(Ordering::Relaxed),

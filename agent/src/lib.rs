@@ -5,11 +5,13 @@
 //!
 //! Map:
 //! - [`Agent`] — the settings (flags and `DD0C_AGENT_*` variables) and [`run`].
-//! - [`sqs`] — the source: an SQS queue an EventBridge rule in the account fills with "AWS API
-//!   Call via CloudTrail" events; each batch is filtered ([`Filter`]), spooled, then deleted.
+//! - the sources, one of: [`sqs`] — an SQS queue an EventBridge rule in the account fills with
+//!   "AWS API Call via CloudTrail" events (seconds of latency); [`bucket`] — the trail bucket,
+//!   through the dispatcher's own poller code. Records are filtered ([`Filter`]) and spooled.
 //! - [`spool`] — batches on disk until the dispatcher acknowledges them.
 //! - [`forward`] — the gRPC stream to the dispatcher and the heartbeats.
 
+pub mod bucket;
 pub mod forward;
 pub mod spool;
 pub mod sqs;
@@ -49,8 +51,18 @@ pub struct Agent {
     #[arg(long, env = "DD0C_AGENT_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
     /// The SQS queue an EventBridge rule fills with "AWS API Call via CloudTrail" events.
-    #[arg(long, env = "DD0C_AGENT_SQS_QUEUE_URL")]
-    pub sqs_queue_url: String,
+    #[arg(long, env = "DD0C_AGENT_SQS_QUEUE_URL", required_unless_present = "cloudtrail_s3", conflicts_with = "cloudtrail_s3")]
+    pub sqs_queue_url: Option<String>,
+    /// Instead of a queue: the account's CloudTrail bucket, `s3://BUCKET[/PREFIX]`, read with
+    /// the host's credentials.
+    #[arg(long = "cloudtrail-s3", env = "DD0C_AGENT_CLOUDTRAIL_S3", requires = "account_id")]
+    pub cloudtrail_s3: Option<dd0c_ports::sources::TrailLocation>,
+    /// The account whose folders of the bucket are read (its ingest token's account).
+    #[arg(long = "account-id", env = "DD0C_AGENT_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// Seconds between polls of the bucket.
+    #[arg(long, default_value_t = 60, env = "DD0C_AGENT_POLL_SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub poll_seconds: u64,
     /// What to forward.
     #[arg(long, value_enum, default_value = "cost", env = "DD0C_AGENT_FORWARD")]
     pub forward: Forward,
@@ -129,14 +141,45 @@ pub async fn run(agent: Agent, shutdown: CancellationToken) -> anyhow::Result<()
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
-    let source = sqs::SqsSource {
-        queue: dd0c_adapters_aws::EventQueue::new(&config, &agent.sqs_queue_url),
-        filter: Filter::new(agent.forward),
-        spool,
-        stats,
-        wake,
-    };
-    tracing::info!(endpoint = %agent.endpoint, queue = %agent.sqs_queue_url, forward = ?agent.forward, "dd0c-agent starting");
-    tokio::join!(source.run(shutdown.clone()), forwarder.run(shutdown));
+    let filter = Filter::new(agent.forward);
+    tracing::info!(endpoint = %agent.endpoint, forward = ?agent.forward, "dd0c-agent starting");
+    match (&agent.sqs_queue_url, &agent.cloudtrail_s3, &agent.account_id) {
+        (Some(url), _, _) => {
+            let source = sqs::SqsSource {
+                queue: dd0c_adapters_aws::EventQueue::new(&config, url),
+                filter,
+                spool,
+                stats,
+                wake,
+            };
+            tokio::join!(source.run(shutdown.clone()), forwarder.run(shutdown));
+        }
+        (None, Some(location), Some(account_id)) => {
+            let state = dd0c_adapters_memory::MemorySources::persisted(
+                &agent.spool_dir.join("sources.json"),
+            )?;
+            let poller = dd0c_ingest::trail::Poller::new(
+                Arc::new(state),
+                Arc::new(bucket::HostTrails(config)),
+                Arc::new(bucket::ToSpool {
+                    filter,
+                    spool: spool.clone(),
+                    stats,
+                    wake,
+                }),
+            );
+            let trail = dd0c_ports::sources::Trail {
+                tenant: "agent".to_owned(),
+                account_id: account_id.clone(),
+                location: location.clone(),
+            };
+            let every = std::time::Duration::from_secs(agent.poll_seconds);
+            tokio::join!(
+                bucket::run(poller, trail, spool, every, shutdown.clone()),
+                forwarder.run(shutdown)
+            );
+        }
+        _ => anyhow::bail!("give --sqs-queue-url, or --cloudtrail-s3 with --account-id"),
+    }
     Ok(())
 }

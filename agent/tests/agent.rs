@@ -108,6 +108,22 @@ async fn scored(database_url: &str) -> usize {
     n as usize
 }
 
+fn agent(env: &[(&str, String)]) -> Killed {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dd0c-agent"));
+    command
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("DD0C_AGENT_HEARTBEAT_SECONDS", "1")
+        .env("DD0C_LOG", "warn")
+        .stdout(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    Killed(command.spawn().expect("dd0c-agent starts"))
+}
+
 /// Scores what arrives until `want` cost events are scored (or a minute passes).
 async fn score_until(dispatcher: &Dispatcher, database_url: &str, want: usize) -> usize {
     let score = dispatcher.score_consumer();
@@ -122,17 +138,9 @@ async fn score_until(dispatcher: &Dispatcher, database_url: &str, want: usize) -
     }
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_agent_forwards_over_tls_exactly_once_across_a_dispatcher_outage() {
+/// A dispatcher on a fresh database with the story's account onboarded: the database URL,
+/// the dispatcher, the account, its records, the cost events they make and its ingest token.
+async fn setup() -> (String, Dispatcher, String, Vec<Value>, usize, String) {
     let server = std::env::var("DATABASE_URL").expect("DATABASE_URL: run scripts/test.sh");
     let database_url =
         dd0c_adapters_postgres::create_database(&server, &unique("t").replace('-', "_"))
@@ -177,6 +185,22 @@ async fn the_agent_forwards_over_tls_exactly_once_across_a_dispatcher_outage() {
         .await
         .expect("token");
 
+    (database_url, dispatcher, account, records, cost_events, token)
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_agent_forwards_over_tls_exactly_once_across_a_dispatcher_outage() {
+    let (database_url, dispatcher, account, records, cost_events, token) = setup().await;
+
     let dir = std::env::temp_dir().join(unique("dd0c-agent"));
     std::fs::create_dir_all(&dir).unwrap();
     let (ca, cert, key) = certificates();
@@ -205,26 +229,13 @@ async fn the_agent_forwards_over_tls_exactly_once_across_a_dispatcher_outage() {
         queue.send(&envelope(record)).await.expect("sent");
     }
     let spool = dir.join("spool");
-    let _agent = Killed(
-        Command::new(env!("CARGO_BIN_EXE_dd0c-agent"))
-            .env(
-                "DD0C_AGENT_ENDPOINT",
-                format!("https://localhost:{}", address.port()),
-            )
-            .env("DD0C_AGENT_TOKEN", &token)
-            .env("DD0C_AGENT_CA_CERT", dir.join("ca.pem"))
-            .env("DD0C_AGENT_SQS_QUEUE_URL", &url)
-            .env("DD0C_AGENT_SPOOL_DIR", &spool)
-            .env("DD0C_AGENT_HEARTBEAT_SECONDS", "1")
-            .env("AWS_ENDPOINT_URL", endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("DD0C_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("dd0c-agent starts"),
-    );
+    let _agent = agent(&[
+        ("DD0C_AGENT_ENDPOINT", format!("https://localhost:{}", address.port())),
+        ("DD0C_AGENT_TOKEN", token.clone()),
+        ("DD0C_AGENT_CA_CERT", dir.join("ca.pem").display().to_string()),
+        ("DD0C_AGENT_SQS_QUEUE_URL", url.clone()),
+        ("DD0C_AGENT_SPOOL_DIR", spool.display().to_string()),
+    ]);
     let mut normalizer = Normalizer::new(PriceCatalog::bundled(), TENANT);
     let first_events: usize = first
         .iter()
@@ -327,6 +338,58 @@ async fn the_agent_forwards_over_tls_exactly_once_across_a_dispatcher_outage() {
     assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
 
     again.cancel();
+    grpc.await.expect("joined").expect("served");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_agent_reads_the_trail_bucket_with_the_pollers_code_and_forwards_over_h2c() {
+    let (database_url, dispatcher, account, records, cost_events, token) = setup().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let grpc = tokio::spawn(dd0c_cost::grpc::serve(
+        dispatcher.clone(),
+        listener,
+        None,
+        stop.clone(),
+    ));
+    let aws = moto().await;
+    let bucket = unique("trail");
+    let writer = dd0c_adapters_aws::S3Archive::new(&aws, &bucket);
+    writer.create_bucket().await.expect("bucket");
+    let day = Utc::now();
+    for (n, chunk) in records.chunks(50).enumerate() {
+        let key = format!(
+            "AWSLogs/{account}/CloudTrail/us-east-1/{}/{account}_CloudTrail_us-east-1_{}_{n}.json.gz",
+            day.format("%Y/%m/%d"),
+            day.format("%Y%m%dT%H%MZ")
+        );
+        let file = serde_json::to_vec(&json!({ "Records": chunk })).unwrap();
+        dd0c_ports::archive::Archive::put(&writer, &key, &file)
+            .await
+            .expect("log file");
+    }
+    let dir = std::env::temp_dir().join(unique("dd0c-agent"));
+    let _agent = agent(&[
+        ("DD0C_AGENT_ENDPOINT", format!("http://127.0.0.1:{}", address.port())),
+        ("DD0C_AGENT_TOKEN", token),
+        ("DD0C_AGENT_CLOUDTRAIL_S3", format!("s3://{bucket}")),
+        ("DD0C_AGENT_ACCOUNT_ID", account.clone()),
+        ("DD0C_AGENT_POLL_SECONDS", "1".to_owned()),
+        ("DD0C_AGENT_SPOOL_DIR", dir.display().to_string()),
+    ]);
+    assert_eq!(
+        score_until(&dispatcher, &database_url, cost_events).await,
+        cost_events,
+        "every cost event of the bucket arrives once"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    while dispatcher.score_consumer().try_execute_batch().await.expect("score") > 0 {}
+    assert_eq!(scored(&database_url).await, cost_events, "and none twice");
+    let agents = dispatcher.backend.sources.agents(TENANT).await.expect("agents");
+    assert_eq!(agents.first().map(|a| a.source.as_str()), Some("s3"), "{agents:?}");
+    stop.cancel();
     grpc.await.expect("joined").expect("served");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
-use dd0c_ingest::trail::{Deliver, Poller};
+use dd0c_ingest::trail::{AccountTrails, Deliver, Poller};
 use dd0c_ports::secrets::Credentials;
 use tokio_util::sync::CancellationToken;
 
@@ -19,9 +19,11 @@ pub fn poller(dispatcher: &Dispatcher) -> Poller {
     let backend = &dispatcher.backend;
     Poller::new(
         backend.sources.clone(),
-        backend.stores.tenants.clone(),
-        crate::cloud::cloud_access(),
-        Credentials::new(backend.stores.tenants.clone(), backend.secrets.clone()),
+        Arc::new(AccountTrails {
+            tenants: backend.stores.tenants.clone(),
+            cloud: crate::cloud::cloud_access(),
+            credentials: Credentials::new(backend.stores.tenants.clone(), backend.secrets.clone()),
+        }),
         dispatcher.admitter() as Arc<dyn Deliver>,
     )
 }

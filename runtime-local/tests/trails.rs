@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{Duration, Utc};
 use dd0c_adapters_aws::S3Archive;
-use dd0c_ingest::trail::{Deliver, Delivered, Poller};
+use dd0c_ingest::trail::{AccountTrails, Deliver, Delivered, Poller};
 use dd0c_ports::archive::Archive;
 use dd0c_ports::conformance::unique;
 use dd0c_ports::domain::{Account, Tenant};
@@ -133,9 +133,11 @@ fn poller(dispatcher: &dd0c_cost::serve::Dispatcher, deliver: Arc<dyn Deliver>) 
     let backend = &dispatcher.backend;
     Poller::new(
         backend.sources.clone(),
-        backend.stores.tenants.clone(),
-        dd0c_cost::cloud::cloud_access(),
-        Credentials::new(backend.stores.tenants.clone(), None),
+        Arc::new(AccountTrails {
+            tenants: backend.stores.tenants.clone(),
+            cloud: dd0c_cost::cloud::cloud_access(),
+            credentials: Credentials::new(backend.stores.tenants.clone(), None),
+        }),
         deliver,
     )
 }

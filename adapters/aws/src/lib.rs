@@ -33,10 +33,14 @@ mod inventory;
 mod mail;
 #[cfg(feature = "cloud")]
 mod queue;
+#[cfg(feature = "s3")]
+mod recorder;
 #[cfg(feature = "cloud")]
 mod store;
 #[cfg(feature = "cloud")]
 pub mod table;
+#[cfg(feature = "s3")]
+mod trail;
 
 #[cfg(feature = "s3")]
 pub use archive::S3Archive;
@@ -46,7 +50,7 @@ pub use events::{EventQueue, Received};
 #[cfg(feature = "cloud")]
 pub use flags::DynamoFlags;
 #[cfg(feature = "inventory")]
-pub use inventory::{AwsCloud, AwsInventory, CloudWatchMetrics, S3Trail};
+pub use inventory::{AwsCloud, AwsInventory, CloudWatchMetrics};
 #[cfg(feature = "cloud")]
 pub use mail::SesMail;
 #[cfg(feature = "cloud")]
@@ -55,6 +59,8 @@ pub use queue::SqsQueue;
 pub use store::{DynamoStore, PROCESSED_RETENTION};
 #[cfg(feature = "cloud")]
 pub use table::create_table;
+#[cfg(feature = "s3")]
+pub use trail::S3Trail;
 
 /// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).
 pub async fn sdk_config() -> aws_config::SdkConfig {

@@ -4,7 +4,8 @@
 //!
 //! CloudTrail writes `[PREFIX/]AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz`
 //! (digests go to a sibling `CloudTrail-Digest/` folder, never read). One pass over a trail:
-//! 1. open the bucket as the account ([`CloudAccess::trail`]);
+//! 1. open the bucket ([`TrailAccess`]: as the account in the dispatcher, with the host's own
+//!    credentials in the agent);
 //! 2. find the account's region folders, directly and under each organization folder;
 //! 3. per region folder, list the keys after its checkpoint, rewound by [`REWIND`] because a
 //!    file can land after one named later than it; skip those already read (key + ETag);
@@ -77,6 +78,40 @@ impl Deliver for Admitter {
     }
 }
 
+/// How a poller opens a trail's bucket.
+#[async_trait]
+pub trait TrailAccess: Send + Sync {
+    /// The bucket of `trail`, ready to read.
+    async fn open(&self, trail: &Trail) -> Result<OpenTrail, PortError>;
+}
+
+/// The dispatcher's way in: as the trail's account (from the tenant store), with its role or
+/// its sealed access key.
+#[allow(missing_debug_implementations)]
+pub struct AccountTrails {
+    /// Where accounts are.
+    pub tenants: Arc<dyn TenantStore>,
+    /// Opens an account.
+    pub cloud: Arc<dyn CloudAccess>,
+    /// Unseals access keys.
+    pub credentials: Credentials,
+}
+
+#[async_trait]
+impl TrailAccess for AccountTrails {
+    async fn open(&self, trail: &Trail) -> Result<OpenTrail, PortError> {
+        let account = self
+            .tenants
+            .account(&trail.tenant, &trail.account_id)
+            .await?
+            .ok_or_else(|| dd0c_ports::store::no_account(&trail.tenant, &trail.account_id))?;
+        let key = self.credentials.access_key(&account).await?;
+        self.cloud
+            .trail(&account, key.as_ref(), &trail.location.bucket)
+            .await
+    }
+}
+
 /// Where a pass starts in each region folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Start {
@@ -141,27 +176,21 @@ pub struct NewFile {
 #[allow(missing_debug_implementations)]
 pub struct Poller {
     sources: Arc<dyn SourceStore>,
-    tenants: Arc<dyn TenantStore>,
-    cloud: Arc<dyn CloudAccess>,
-    credentials: Credentials,
+    access: Arc<dyn TrailAccess>,
     deliver: Arc<dyn Deliver>,
 }
 
 impl Poller {
-    /// A poller keeping its progress in `sources`, opening accounts found in `tenants` through
-    /// `cloud` with `credentials`, handing files to `deliver`.
+    /// A poller keeping its progress in `sources`, opening buckets through `access`, handing
+    /// files to `deliver`.
     pub fn new(
         sources: Arc<dyn SourceStore>,
-        tenants: Arc<dyn TenantStore>,
-        cloud: Arc<dyn CloudAccess>,
-        credentials: Credentials,
+        access: Arc<dyn TrailAccess>,
         deliver: Arc<dyn Deliver>,
     ) -> Self {
         Poller {
             sources,
-            tenants,
-            cloud,
-            credentials,
+            access,
             deliver,
         }
     }
@@ -278,23 +307,10 @@ impl Poller {
         Ok(delivered)
     }
 
-    /// The bucket, opened as the trail's account.
+    /// The bucket.
     async fn open(&self, trail: &Trail) -> Result<OpenTrail, TrailError> {
-        let account = self
-            .tenants
-            .account(&trail.tenant, &trail.account_id)
-            .await
-            .and_then(|a| {
-                a.ok_or_else(|| dd0c_ports::store::no_account(&trail.tenant, &trail.account_id))
-            })
-            .map_err(fail(trail, "finding the account"))?;
-        let key = self
-            .credentials
-            .access_key(&account)
-            .await
-            .map_err(fail(trail, "opening the account's credentials"))?;
-        self.cloud
-            .trail(&account, key.as_ref(), &trail.location.bucket)
+        self.access
+            .open(trail)
             .await
             .map_err(fail(trail, "opening the bucket"))
     }

@@ -5,7 +5,7 @@
 //! - [`AwsInventory`] describes one region ([`Inventory`]): EC2 in [`ec2`], Classic and v2 load
 //!   balancers in [`elb`], RDS in [`rds`] — every page, the services side by side.
 //! - [`CloudWatchMetrics`] reads statistics with `GetMetricData`, 500 queries a request.
-//! - [`S3Trail`] reads the account's CloudTrail bucket for the trail poller.
+//! - [`crate::S3Trail`] reads the account's CloudTrail bucket for the trail poller.
 //!
 //! Every request passes a [`Recorder`], which counts it and names its IAM action, so a scan can
 //! report its request count and a test can compare the actions with the policy handed out
@@ -15,7 +15,6 @@ mod cloudwatch;
 mod ec2;
 mod elb;
 mod rds;
-mod trail;
 
 use std::sync::Arc;
 
@@ -23,12 +22,6 @@ use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 use chrono::{DateTime, Utc};
 use dd0c_ports::domain::Account;
 use dd0c_ports::sources::OpenTrail;
@@ -38,47 +31,12 @@ use dd0c_ports::zombie::{
 use dd0c_ports::PortResult;
 
 pub use cloudwatch::CloudWatchMetrics;
-pub use trail::S3Trail;
+use crate::recorder::Recorder;
+use crate::trail::S3Trail;
 
 /// Attempts per request: throttling (`RequestLimitExceeded`, `Throttling`) is retried with
 /// backoff by the SDK's standard mode; a scan makes bursts of describes, so more than default.
 const MAX_ATTEMPTS: u32 = 6;
-
-/// Counts every request (each attempt) and names its IAM action.
-#[derive(Debug, Clone)]
-struct Recorder(ApiCalls);
-
-impl Intercept for Recorder {
-    fn name(&self) -> &'static str {
-        "dd0c-call-recorder"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Some(metadata) = cfg.load::<Metadata>() {
-            self.0
-                .record(&iam_action(metadata.service(), metadata.name()));
-        }
-        Ok(())
-    }
-}
-
-/// The IAM name of an SDK operation (`ec2:DescribeInstances`).
-fn iam_action(service: &str, operation: &str) -> String {
-    let prefix = match service {
-        "EC2" => "ec2",
-        "Elastic Load Balancing" | "Elastic Load Balancing v2" => "elasticloadbalancing",
-        "RDS" => "rds",
-        "CloudWatch" => "cloudwatch",
-        "S3" => "s3",
-        other => other,
-    };
-    format!("{prefix}:{operation}")
-}
 
 /// Opens customer accounts from the host's own SDK configuration.
 #[derive(Debug, Clone)]
@@ -154,7 +112,7 @@ impl CloudAccess for AwsCloud {
         let config = self.account_config(account, access_key).await?;
         let calls = ApiCalls::default();
         Ok(OpenTrail {
-            bucket: Arc::new(S3Trail::new(&config, bucket, &Recorder(calls.clone()))),
+            bucket: Arc::new(S3Trail::new(&config, bucket, calls.clone())),
             calls,
         })
     }

@@ -7,8 +7,11 @@ use chrono::{DateTime, Utc};
 use dd0c_ports::sources::{TrailBucket, TrailObject};
 use dd0c_ports::{PortError, PortResult};
 
-use super::Recorder;
+use dd0c_ports::sources::OpenTrail;
+use dd0c_ports::zombie::ApiCalls;
+
 use crate::error::sdk;
+use crate::recorder::Recorder;
 
 /// One trail bucket.
 #[derive(Debug, Clone)]
@@ -18,17 +21,26 @@ pub struct S3Trail {
 }
 
 impl S3Trail {
-    /// Reads `bucket` with `config`'s credentials, each request counted by `recorder`;
+    /// Reads `bucket` with `config`'s credentials, each request counted in `calls`;
     /// path-style addresses where an explicit endpoint (an emulator, an S3-compatible store)
     /// is configured, which those serve without DNS tricks.
-    pub(super) fn new(config: &aws_config::SdkConfig, bucket: &str, recorder: &Recorder) -> Self {
+    pub fn new(config: &aws_config::SdkConfig, bucket: &str, calls: ApiCalls) -> Self {
         let s3 = aws_sdk_s3::config::Builder::from(config)
             .force_path_style(config.endpoint_url().is_some())
-            .interceptor(recorder.clone())
+            .interceptor(Recorder(calls))
             .build();
         S3Trail {
             client: aws_sdk_s3::Client::from_conf(s3),
             bucket: bucket.to_owned(),
+        }
+    }
+
+    /// `bucket` read with `config`'s own credentials (`dd0c-agent`, inside the account).
+    pub fn open(config: &aws_config::SdkConfig, bucket: &str) -> OpenTrail {
+        let calls = ApiCalls::default();
+        OpenTrail {
+            bucket: std::sync::Arc::new(S3Trail::new(config, bucket, calls.clone())),
+            calls,
         }
     }
 }

@@ -79,11 +79,11 @@ impl FromStr for TrailLocation {
         {
             return Err(invalid("has an empty, '.' or '..' folder in its prefix"));
         }
-        if prefix.ends_with("AWSLogs") || prefix.contains("AWSLogs/") {
-            return Err(invalid(
-                "must name the trail's prefix, the folder above AWSLogs/",
-            ));
-        }
+        // A location copied down to AWSLogs/ (or below) names the trail above it.
+        let prefix = match prefix.find("AWSLogs") {
+            Some(at) if at == 0 || prefix[..at].ends_with('/') => prefix[..at].trim_end_matches('/'),
+            _ => prefix,
+        };
         Ok(TrailLocation {
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
@@ -303,6 +303,10 @@ mod tests {
         }
         let location: TrailLocation = "s3://trail-bucket/team/".parse().unwrap();
         assert_eq!(location.logs_folder(), "team/AWSLogs/");
+        for copied in ["s3://trail-bucket/team/AWSLogs", "s3://trail-bucket/team/AWSLogs/123456789012/"] {
+            let location: TrailLocation = copied.parse().unwrap();
+            assert_eq!(location.to_string(), "s3://trail-bucket/team", "{copied}");
+        }
     }
 
     #[test]
@@ -311,7 +315,6 @@ mod tests {
             ("trail-bucket", "must start with s3://"),
             ("s3://Trail_Bucket", "names no valid bucket"),
             ("s3://trail-bucket/a/../b", "'..'"),
-            ("s3://trail-bucket/AWSLogs", "above AWSLogs/"),
         ] {
             let error = text.parse::<TrailLocation>().unwrap_err().to_string();
             assert!(error.contains(why), "{text}: {error}");

@@ -1260,3 +1260,122 @@ async fn an_account_added_with_an_access_key_keeps_its_secret_sealed_and_unretur
         "the policy lists what a scan calls"
     );
 }
+
+#[tokio::test]
+async fn a_trail_bucket_is_watched_per_account_and_its_lag_shown_within_the_tenant() {
+    let app = spawn_app().await;
+    let (_, token) = admin_with_anomalies(&app).await;
+    let account = unique_account_id();
+    let (status, refused) = call(
+        &app,
+        "POST",
+        "/v1/accounts",
+        Some(&token),
+        Some(json!({"account_id": account, "cloudtrail_s3": "s3://org-trail/team"})),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a bucket needs a role or a key to be read: {refused}"
+    );
+    let (status, added) = call(
+        &app,
+        "POST",
+        "/v1/accounts",
+        Some(&token),
+        Some(json!({"account_id": account, "role_name": "dd0c-reader",
+                    "cloudtrail_s3": "s3://org-trail/team/AWSLogs/"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    let (status, ingest) = call(&app, "GET", "/v1/ingest", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        ingest,
+        json!([{"account_id": account, "source": "s3", "cloudtrail_s3": "s3://org-trail/team",
+                "last_seen": null, "newest_event_time": null, "lag_seconds": null}]),
+        "watched, nothing read yet; the location copied down to AWSLogs/ names the trail"
+    );
+
+    // A file read and an agent's heartbeat show, with their lag, to this tenant only.
+    let tenant = added["account"]["tenant"].as_str().expect("tenant").to_owned();
+    let sources = &app.dispatcher.backend.sources;
+    let newest = chrono::Utc::now() - chrono::TimeDelta::minutes(7);
+    let file = dd0c_ports::sources::TrailObject {
+        key: format!("team/AWSLogs/{account}/CloudTrail/us-east-1/f.json.gz"),
+        etag: "e".into(),
+        size: 1,
+        last_modified: newest,
+    };
+    sources
+        .mark_read(&tenant, &account, "f/", &file, Some(newest), chrono::Utc::now())
+        .await
+        .expect("read");
+    sources
+        .heartbeat(&dd0c_ports::sources::AgentBeat {
+            tenant: tenant.clone(),
+            account_id: account.clone(),
+            agent_id: "agent-1".into(),
+            version: "0.1.0".into(),
+            hostname: "ip-10-0-0-1".into(),
+            source: "sqs".into(),
+            last_seen: chrono::Utc::now(),
+            newest_event_time: Some(newest),
+            spooled: 2,
+            forwarded: 40,
+        })
+        .await
+        .expect("heartbeat");
+    let (_, ingest) = call(&app, "GET", "/v1/ingest", Some(&token), None).await;
+    let lags: Vec<(String, f64)> = ingest
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|v| {
+            (
+                v["source"].as_str().unwrap_or_default().to_owned(),
+                v["lag_seconds"].as_f64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(lags.len(), 2, "{ingest}");
+    assert!(
+        lags.iter().all(|(_, lag)| (420.0..480.0).contains(lag)),
+        "seven minutes behind: {ingest}"
+    );
+    let (_, agents) = call(&app, "GET", "/v1/agents", Some(&token), None).await;
+    assert_eq!(agents[0]["agent_id"], "agent-1", "{agents}");
+    assert_eq!(agents[0]["spooled"], 2);
+    let metrics = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .expect("scraped")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(&format!(
+            "dd0c_ingest_lag_seconds{{account=\"{account}\",source=\"s3\"}}"
+        )),
+        "{metrics}"
+    );
+
+    let (_, other) = admin_with_anomalies(&app).await;
+    for path in ["/v1/ingest", "/v1/agents"] {
+        let (status, seen) = call(&app, "GET", path, Some(&other), None).await;
+        assert_eq!((status, seen), (StatusCode::OK, json!([])), "{path}");
+    }
+    let (status, _) = call(
+        &app,
+        "DELETE",
+        &format!("/v1/accounts/{account}"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        sources.trails().await.expect("trails").iter().all(|t| t.account_id != account),
+        "a removed account's trail is no longer polled"
+    );
+}

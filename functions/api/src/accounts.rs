@@ -96,7 +96,7 @@ pub struct NewAccount {
     /// Self-hosted: the account's CloudTrail bucket (`s3://BUCKET[/PREFIX]`, the folder above
     /// `AWSLogs/`), polled with the account's role or access key.
     #[serde(default)]
-    #[schema(pattern = "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\u0000-\\u001f]*)?$")]
+    #[schema(pattern = "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9_=-][A-Za-z0-9_.=-]*)*/?$")]
     pub cloudtrail_s3: Option<String>,
 }
 
@@ -186,7 +186,7 @@ pub(crate) fn check_account_id(field: &str, account_id: &str) -> Result<(), ApiE
 #[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = NewAccount,
     responses((status = 201, description = "The account, its ExternalId, IAM policy and first ingest token", body = Added),
         JsonBody, AdminOnly, Signed,
-        (status = 409, description = "The account is already watched; or both a role and an access key were given, or an access key where the server keeps no secrets", body = Problem, content_type = "application/problem+json")),
+        (status = 409, description = "The account is already watched; or both a role and an access key were given, or an access key where the server keeps no secrets; or a CloudTrail bucket without a role or an access key to read it, or where no bucket is polled", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn add(
     State(api): State<Arc<Api>>,
@@ -325,7 +325,7 @@ fn trail_of(
         ));
     }
     if new.role_name.is_none() && new.access_key.is_none() {
-        return Err(ApiError::BadRequest(
+        return Err(ApiError::Conflict(
             "cloudtrail_s3: the bucket is read as the account: give a role_name or an access_key"
                 .into(),
         ));

@@ -275,3 +275,117 @@ async fn assert_scored_once(database_url: &str, expected: &Expected) {
         .expect("anomalies");
     assert!(anomalies > 0, "the story's expensive mistakes are raised");
 }
+
+const BINARY: &str = env!("CARGO_BIN_EXE_dd0c-cost");
+
+/// Runs `dd0c-cost` against moto (the host's credentials) with a file archive under `archive`.
+fn dd0c(database_url: &str, archive: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let endpoint = endpoint();
+    let archive = format!("file://{}", archive.display());
+    let output = support::dd0c_cost(
+        BINARY,
+        database_url,
+        args,
+        "",
+        &[
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", REGION),
+            ("DD0C_ARCHIVE", archive.as_str()),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "dd0c-cost {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Every record kept in the file archive under `root`: gzip JSON lines, read back.
+fn archived(root: &std::path::Path) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut dirs = vec![root.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("archive object");
+                for line in dd0c_ingest::archive::read_raw(&bytes).expect("gzip JSON lines") {
+                    let record: Value = serde_json::from_str(&line).expect("a record");
+                    ids.push(record["eventID"].as_str().unwrap_or_default().to_owned());
+                }
+            }
+        }
+    }
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn backfill_killed_mid_run_and_run_again_reads_every_file_once_and_archives_it() {
+    let database_url = fresh_database().await;
+    let (records, account, _) = support::story(13, 3);
+    let records = of_account(records, &account);
+    let (bucket, location) = Bucket::plant(&account, &records).await;
+    let archive = std::env::temp_dir().join(unique("dd0c-archive"));
+    dd0c(&database_url, &archive, &["migrate"]);
+    dd0c(&database_url, &archive, &["tenant", "add", TENANT]);
+    let role = format!("arn:aws:iam::{account}:role/dd0c-reader");
+    let added = dd0c(
+        &database_url,
+        &archive,
+        &[
+            "account", "add", "--tenant", TENANT, "--account-id", &account, "--role-arn", &role,
+            "--cloudtrail-s3", &location,
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&added.stdout).contains(&format!("cloudtrail_s3={location}")),
+        "{}",
+        String::from_utf8_lossy(&added.stdout)
+    );
+    let since = Utc::now().format("%Y-%m-%d").to_string();
+    let backfill = ["backfill", "--tenant", TENANT, "--account", &account, "--since", &since];
+
+    // Killed part-way (wherever it got to), then run again to the end.
+    let mut first = std::process::Command::new(BINARY)
+        .args(backfill)
+        .env("DATABASE_URL", &database_url)
+        .env("DD0C_LOG", "warn")
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env("DD0C_ARCHIVE", format!("file://{}", archive.display()))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("backfill starts");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let _ = first.kill();
+    let _ = first.wait();
+    let again = dd0c(&database_url, &archive, &backfill);
+    let summary = String::from_utf8_lossy(&again.stderr).to_string();
+    assert!(summary.contains("records/s"), "a rate summary: {summary}");
+    let nothing = dd0c(&database_url, &archive, &backfill);
+    assert!(
+        String::from_utf8_lossy(&nothing.stderr).contains("backfill: 0 files"),
+        "a third run finds nothing new: {}",
+        String::from_utf8_lossy(&nothing.stderr)
+    );
+
+    let dispatcher = support::dispatcher(&database_url, "score").await;
+    drain(&dispatcher).await;
+    assert_scored_once(&database_url, &expected(&records).await).await;
+    let mut valid: Vec<String> = records
+        .iter()
+        .map(|r| r["eventID"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    valid.sort();
+    assert_eq!(archived(&archive), valid, "every record archived, once");
+    assert!(bucket.files.len() > 1);
+    std::fs::remove_dir_all(&archive).unwrap();
+}

@@ -1,8 +1,8 @@
 //! The raw archive's layout, the same in both modes: each batch of one account's records as a
-//! gzip JSON-lines object under `raw/{tenant}/{account}/{yyyy}/{mm}/{dd}/{hhmmss}-{digest}.jsonl.gz`,
-//! the day being the day of arrival. The digest is the content's, so a batch archived twice
-//! (a retried file, a redelivered message) is one object; the date in the path lets retention
-//! delete whole days, oldest first.
+//! gzip JSON-lines object under `raw/{tenant}/{account}/{yyyy}/{mm}/{dd}/{digest}.jsonl.gz`, the
+//! day being the day of arrival. The name is the content's digest, so a batch archived twice the
+//! same day (a retried file, a redelivered message, a restarted poller) is one object; the date
+//! in the path lets retention delete whole days, oldest first.
 
 use std::io::Write;
 
@@ -33,12 +33,11 @@ pub async fn put_raw(
         lines.push_str(record);
         lines.push('\n');
     }
-    let digest = hex(&Sha256::digest(lines.as_bytes())[..8]);
+    let digest = hex(&Sha256::digest(lines.as_bytes())[..16]);
     let key = format!(
-        "{}{}/{}-{digest}.jsonl.gz",
+        "{}{}/{digest}.jsonl.gz",
         account_folder(tenant, account_id),
         now.format("%Y/%m/%d"),
-        now.format("%H%M%S"),
     );
     archive.put(&key, &gzip(lines.as_bytes())?).await
 }

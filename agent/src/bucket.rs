@@ -25,7 +25,10 @@ pub struct HostTrails(pub aws_config::SdkConfig);
 #[async_trait]
 impl TrailAccess for HostTrails {
     async fn open(&self, trail: &Trail) -> Result<OpenTrail, PortError> {
-        Ok(dd0c_adapters_aws::S3Trail::open(&self.0, &trail.location.bucket))
+        Ok(dd0c_adapters_aws::S3Trail::open(
+            &self.0,
+            &trail.location.bucket,
+        ))
     }
 }
 
@@ -89,7 +92,12 @@ pub async fn run(
         match spool.has_room() {
             Ok(true) => match poller.poll(&trail, Utc::now()).await {
                 Ok(pass) if pass.files > 0 => {
-                    tracing::info!(source = "s3", files = pass.files, records = pass.records, "read")
+                    tracing::info!(
+                        source = "s3",
+                        files = pass.files,
+                        records = pass.records,
+                        "read"
+                    )
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(source = "s3", error = %e, "retrying next poll"),

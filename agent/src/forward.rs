@@ -65,7 +65,11 @@ impl Forwarder {
             stats,
             wake,
             heartbeat: Duration::from_secs(agent.heartbeat_seconds),
-            source: if agent.cloudtrail_s3.is_some() { "s3" } else { "sqs" },
+            source: if agent.cloudtrail_s3.is_some() {
+                "s3"
+            } else {
+                "sqs"
+            },
         })
     }
 

@@ -51,11 +51,20 @@ pub struct Agent {
     #[arg(long, env = "DD0C_AGENT_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
     /// The SQS queue an EventBridge rule fills with "AWS API Call via CloudTrail" events.
-    #[arg(long, env = "DD0C_AGENT_SQS_QUEUE_URL", required_unless_present = "cloudtrail_s3", conflicts_with = "cloudtrail_s3")]
+    #[arg(
+        long,
+        env = "DD0C_AGENT_SQS_QUEUE_URL",
+        required_unless_present = "cloudtrail_s3",
+        conflicts_with = "cloudtrail_s3"
+    )]
     pub sqs_queue_url: Option<String>,
     /// Instead of a queue: the account's CloudTrail bucket, `s3://BUCKET[/PREFIX]`, read with
     /// the host's credentials.
-    #[arg(long = "cloudtrail-s3", env = "DD0C_AGENT_CLOUDTRAIL_S3", requires = "account_id")]
+    #[arg(
+        long = "cloudtrail-s3",
+        env = "DD0C_AGENT_CLOUDTRAIL_S3",
+        requires = "account_id"
+    )]
     pub cloudtrail_s3: Option<dd0c_ports::sources::TrailLocation>,
     /// The account whose folders of the bucket are read (its ingest token's account).
     #[arg(long = "account-id", env = "DD0C_AGENT_ACCOUNT_ID")]
@@ -143,7 +152,11 @@ pub async fn run(agent: Agent, shutdown: CancellationToken) -> anyhow::Result<()
         .await;
     let filter = Filter::new(agent.forward);
     tracing::info!(endpoint = %agent.endpoint, forward = ?agent.forward, "dd0c-agent starting");
-    match (&agent.sqs_queue_url, &agent.cloudtrail_s3, &agent.account_id) {
+    match (
+        &agent.sqs_queue_url,
+        &agent.cloudtrail_s3,
+        &agent.account_id,
+    ) {
         (Some(url), _, _) => {
             let source = sqs::SqsSource {
                 queue: dd0c_adapters_aws::EventQueue::new(&config, url),

@@ -68,8 +68,14 @@ fn records() -> (String, Vec<Value>, usize) {
         .filter(|r| r["recipientAccountId"] == account)
         .cloned()
         .collect();
+    let cost_events = cost_events_of(&records);
+    (account, records, cost_events)
+}
+
+/// The cost events `records` make, priced in order as the dispatcher prices them.
+fn cost_events_of(records: &[Value]) -> usize {
     let mut normalizer = Normalizer::new(PriceCatalog::bundled(), TENANT);
-    let cost_events = records
+    records
         .iter()
         .map(
             |r| match normalizer.normalize_record(&r.to_string(), "test", 0) {
@@ -77,8 +83,7 @@ fn records() -> (String, Vec<Value>, usize) {
                 _ => 0,
             },
         )
-        .sum();
-    (account, records, cost_events)
+        .sum()
 }
 
 fn envelope(record: &Value) -> String {
@@ -185,7 +190,14 @@ async fn setup() -> (String, Dispatcher, String, Vec<Value>, usize, String) {
         .await
         .expect("token");
 
-    (database_url, dispatcher, account, records, cost_events, token)
+    (
+        database_url,
+        dispatcher,
+        account,
+        records,
+        cost_events,
+        token,
+    )
 }
 
 struct Killed(Child);
@@ -230,22 +242,19 @@ async fn the_agent_forwards_over_tls_exactly_once_across_a_dispatcher_outage() {
     }
     let spool = dir.join("spool");
     let _agent = agent(&[
-        ("DD0C_AGENT_ENDPOINT", format!("https://localhost:{}", address.port())),
+        (
+            "DD0C_AGENT_ENDPOINT",
+            format!("https://localhost:{}", address.port()),
+        ),
         ("DD0C_AGENT_TOKEN", token.clone()),
-        ("DD0C_AGENT_CA_CERT", dir.join("ca.pem").display().to_string()),
+        (
+            "DD0C_AGENT_CA_CERT",
+            dir.join("ca.pem").display().to_string(),
+        ),
         ("DD0C_AGENT_SQS_QUEUE_URL", url.clone()),
         ("DD0C_AGENT_SPOOL_DIR", spool.display().to_string()),
     ]);
-    let mut normalizer = Normalizer::new(PriceCatalog::bundled(), TENANT);
-    let first_events: usize = first
-        .iter()
-        .map(
-            |r| match normalizer.normalize_record(&r.to_string(), "test", 0) {
-                Item::Cost(events) => events.len(),
-                _ => 0,
-            },
-        )
-        .sum();
+    let first_events = cost_events_of(first);
     assert_eq!(
         score_until(&dispatcher, &database_url, first_events).await,
         first_events,
@@ -372,7 +381,10 @@ async fn the_agent_reads_the_trail_bucket_with_the_pollers_code_and_forwards_ove
     }
     let dir = std::env::temp_dir().join(unique("dd0c-agent"));
     let _agent = agent(&[
-        ("DD0C_AGENT_ENDPOINT", format!("http://127.0.0.1:{}", address.port())),
+        (
+            "DD0C_AGENT_ENDPOINT",
+            format!("http://127.0.0.1:{}", address.port()),
+        ),
         ("DD0C_AGENT_TOKEN", token),
         ("DD0C_AGENT_CLOUDTRAIL_S3", format!("s3://{bucket}")),
         ("DD0C_AGENT_ACCOUNT_ID", account.clone()),
@@ -385,10 +397,25 @@ async fn the_agent_reads_the_trail_bucket_with_the_pollers_code_and_forwards_ove
         "every cost event of the bucket arrives once"
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
-    while dispatcher.score_consumer().try_execute_batch().await.expect("score") > 0 {}
+    while dispatcher
+        .score_consumer()
+        .try_execute_batch()
+        .await
+        .expect("score")
+        > 0
+    {}
     assert_eq!(scored(&database_url).await, cost_events, "and none twice");
-    let agents = dispatcher.backend.sources.agents(TENANT).await.expect("agents");
-    assert_eq!(agents.first().map(|a| a.source.as_str()), Some("s3"), "{agents:?}");
+    let agents = dispatcher
+        .backend
+        .sources
+        .agents(TENANT)
+        .await
+        .expect("agents");
+    assert_eq!(
+        agents.first().map(|a| a.source.as_str()),
+        Some("s3"),
+        "{agents:?}"
+    );
     stop.cancel();
     grpc.await.expect("joined").expect("served");
     std::fs::remove_dir_all(&dir).unwrap();

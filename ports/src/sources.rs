@@ -81,7 +81,9 @@ impl FromStr for TrailLocation {
         }
         // A location copied down to AWSLogs/ (or below) names the trail above it.
         let prefix = match prefix.find("AWSLogs") {
-            Some(at) if at == 0 || prefix[..at].ends_with('/') => prefix[..at].trim_end_matches('/'),
+            Some(at) if at == 0 || prefix[..at].ends_with('/') => {
+                prefix[..at].trim_end_matches('/')
+            }
             _ => prefix,
         };
         Ok(TrailLocation {
@@ -303,7 +305,10 @@ mod tests {
         }
         let location: TrailLocation = "s3://trail-bucket/team/".parse().unwrap();
         assert_eq!(location.logs_folder(), "team/AWSLogs/");
-        for copied in ["s3://trail-bucket/team/AWSLogs", "s3://trail-bucket/team/AWSLogs/123456789012/"] {
+        for copied in [
+            "s3://trail-bucket/team/AWSLogs",
+            "s3://trail-bucket/team/AWSLogs/123456789012/",
+        ] {
             let location: TrailLocation = copied.parse().unwrap();
             assert_eq!(location.to_string(), "s3://trail-bucket/team", "{copied}");
         }

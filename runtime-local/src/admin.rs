@@ -73,7 +73,7 @@ pub async fn tenant(args: &BackendArgs, command: TenantCommand) -> Result<ExitCo
 }
 
 pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<ExitCode> {
-    let added_account = match command {
+    let (tenant, account_id, name, role_arn, access_key_id, cloudtrail_s3) = match command {
         AccountCommand::Add {
             tenant,
             account_id,
@@ -101,7 +101,6 @@ pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<Exit
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let (tenant, account_id, name, role_arn, access_key_id, cloudtrail_s3) = added_account;
     let role_name = role_arn
         .as_deref()
         .map(|arn| role_name_of(arn, &account_id))

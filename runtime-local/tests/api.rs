@@ -1289,6 +1289,13 @@ async fn a_trail_bucket_is_watched_per_account_and_its_lag_shown_within_the_tena
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(
+        added["iam_policy"]["Statement"][1],
+        json!({"Sid": "Dd0cCostTrailBucket", "Effect": "Allow",
+               "Action": ["s3:ListBucket", "s3:GetObject"],
+               "Resource": ["arn:aws:s3:::org-trail", "arn:aws:s3:::org-trail/*"]}),
+        "the policy reads that bucket and nothing else of S3"
+    );
     let (status, ingest) = call(&app, "GET", "/v1/ingest", Some(&token), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -1299,7 +1306,10 @@ async fn a_trail_bucket_is_watched_per_account_and_its_lag_shown_within_the_tena
     );
 
     // A file read and an agent's heartbeat show, with their lag, to this tenant only.
-    let tenant = added["account"]["tenant"].as_str().expect("tenant").to_owned();
+    let tenant = added["account"]["tenant"]
+        .as_str()
+        .expect("tenant")
+        .to_owned();
     let sources = &app.dispatcher.backend.sources;
     let newest = chrono::Utc::now() - chrono::TimeDelta::minutes(7);
     let file = dd0c_ports::sources::TrailObject {
@@ -1309,7 +1319,14 @@ async fn a_trail_bucket_is_watched_per_account_and_its_lag_shown_within_the_tena
         last_modified: newest,
     };
     sources
-        .mark_read(&tenant, &account, "f/", &file, Some(newest), chrono::Utc::now())
+        .mark_read(
+            &tenant,
+            &account,
+            "f/",
+            &file,
+            Some(newest),
+            chrono::Utc::now(),
+        )
         .await
         .expect("read");
     sources
@@ -1375,7 +1392,12 @@ async fn a_trail_bucket_is_watched_per_account_and_its_lag_shown_within_the_tena
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(
-        sources.trails().await.expect("trails").iter().all(|t| t.account_id != account),
+        sources
+            .trails()
+            .await
+            .expect("trails")
+            .iter()
+            .all(|t| t.account_id != account),
         "a removed account's trail is no longer polled"
     );
 }

@@ -16,7 +16,7 @@ use dd0c_adapters_aws::S3Archive;
 use dd0c_ingest::trail::{AccountTrails, Deliver, Delivered, Poller};
 use dd0c_ports::archive::Archive;
 use dd0c_ports::conformance::unique;
-use dd0c_ports::domain::{Account, Tenant};
+use dd0c_ports::domain::Account;
 use dd0c_ports::secrets::Credentials;
 use dd0c_ports::sources::Trail;
 use dd0c_ports::PortError;
@@ -145,29 +145,19 @@ fn poller(dispatcher: &dd0c_cost::serve::Dispatcher, deliver: Arc<dyn Deliver>) 
 /// The tenant, the account (read through its role) and its trail.
 async fn watch(dispatcher: &dd0c_cost::serve::Dispatcher, account: &str, location: &str) -> Trail {
     let backend = &dispatcher.backend;
-    let now = Utc::now();
-    let _ = backend
-        .stores
-        .tenants
-        .add_tenant(&Tenant {
-            name: TENANT.into(),
-            created_at: now,
-        })
-        .await;
-    backend
-        .stores
-        .tenants
-        .add_account(&Account {
+    support::add_account(
+        backend,
+        &Account {
             tenant: TENANT.into(),
             account_id: account.into(),
             name: None,
-            created_at: now,
+            created_at: Utc::now(),
             role_arn: Some(format!("arn:aws:iam::{account}:role/dd0c-reader")),
             external_id: Some(EXTERNAL_ID.into()),
             access_key_id: None,
-        })
-        .await
-        .expect("account");
+        },
+    )
+    .await;
     let trail = Trail {
         tenant: TENANT.into(),
         account_id: account.into(),
@@ -326,7 +316,7 @@ fn archived(root: &std::path::Path) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn backfill_killed_mid_run_and_run_again_reads_every_file_once_and_archives_it() {
+async fn a_trail_backfill_killed_mid_run_and_run_again_reads_every_file_once_and_archives_it() {
     let database_url = fresh_database().await;
     let (records, account, _) = support::story(13, 3);
     let records = of_account(records, &account);
@@ -339,8 +329,16 @@ async fn backfill_killed_mid_run_and_run_again_reads_every_file_once_and_archive
         &database_url,
         &archive,
         &[
-            "account", "add", "--tenant", TENANT, "--account-id", &account, "--role-arn", &role,
-            "--cloudtrail-s3", &location,
+            "account",
+            "add",
+            "--tenant",
+            TENANT,
+            "--account-id",
+            &account,
+            "--role-arn",
+            &role,
+            "--cloudtrail-s3",
+            &location,
         ],
     );
     assert!(
@@ -349,7 +347,15 @@ async fn backfill_killed_mid_run_and_run_again_reads_every_file_once_and_archive
         String::from_utf8_lossy(&added.stdout)
     );
     let since = Utc::now().format("%Y-%m-%d").to_string();
-    let backfill = ["backfill", "--tenant", TENANT, "--account", &account, "--since", &since];
+    let backfill = [
+        "backfill",
+        "--tenant",
+        TENANT,
+        "--account",
+        &account,
+        "--since",
+        &since,
+    ];
 
     // Killed part-way (wherever it got to), then run again to the end.
     let mut first = std::process::Command::new(BINARY)

@@ -174,6 +174,15 @@ impl CloudAccess for Unbatched {
         opened.metrics = Arc::new(OneQueryPerRequest(opened.metrics));
         Ok(opened)
     }
+
+    async fn trail(
+        &self,
+        account: &Account,
+        key: Option<&AccessKey>,
+        bucket: &str,
+    ) -> PortResult<dd0c_ports::sources::OpenTrail> {
+        self.0.trail(account, key, bucket).await
+    }
 }
 
 /// A fresh tenant's scan of the account through `cloud`, timed.

@@ -6,6 +6,19 @@ use dd0c_ports::{PortError, PortResult};
 
 use crate::error::sdk;
 
+/// The entries of one SQS batch call, identified by their position.
+pub(crate) fn batch_entries<T, E, B: std::fmt::Display>(
+    items: &[T],
+    entry: impl Fn(String, &T) -> Result<E, B>,
+) -> PortResult<Vec<E>> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| entry(i.to_string(), item))
+        .collect::<Result<_, _>>()
+        .map_err(|e| PortError::Backend(format!("building an SQS batch entry: {e}")))
+}
+
 /// One received message: its receipt handle and body.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -73,17 +86,12 @@ impl EventQueue {
         if receipts.is_empty() {
             return Ok(());
         }
-        let entries = receipts
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(r)
-                    .build()
-                    .map_err(|e| PortError::Invalid(format!("SQS delete entry: {e}")))
-            })
-            .collect::<PortResult<Vec<_>>>()?;
+        let entries = batch_entries(receipts, |id, receipt| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(id)
+                .receipt_handle(receipt)
+                .build()
+        })?;
         let output = self
             .client
             .delete_message_batch()

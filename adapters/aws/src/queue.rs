@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use dd0c_ports::queue::{DeadLetter, Delivery, OutgoingMessage, Queue, QueueDepth, SendOutcome};
 use dd0c_ports::{PortError, PortResult};
 
+use crate::events::batch_entries;
 use crate::table::sdk;
 
 /// SQS's limit on the entries of one batch call.
@@ -131,19 +132,6 @@ async fn url_of(client: &aws_sdk_sqs::Client, arn: &str) -> PortResult<String> {
         .map_err(|e| sdk("SQS GetQueueUrl", e))?
         .queue_url
         .ok_or_else(|| PortError::Backend(format!("no URL for queue {arn}")))
-}
-
-/// The entries of one SQS batch call, identified by their position.
-fn batch_entries<T, E, B: std::fmt::Display>(
-    items: &[T],
-    entry: impl Fn(String, &T) -> Result<E, B>,
-) -> PortResult<Vec<E>> {
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| entry(i.to_string(), item))
-        .collect::<Result<_, _>>()
-        .map_err(|e| PortError::Backend(format!("building an SQS batch entry: {e}")))
 }
 
 /// A message SQS FIFO accepts: group and dedup keys within its limits.

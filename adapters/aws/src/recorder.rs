@@ -33,8 +33,12 @@ impl Intercept for Recorder {
     }
 }
 
-/// The IAM name of an SDK operation (`ec2:DescribeInstances`).
+/// The IAM name of an SDK operation (`ec2:DescribeInstances`; S3's `ListObjectsV2` is
+/// authorized as `s3:ListBucket`).
 pub(crate) fn iam_action(service: &str, operation: &str) -> String {
+    if (service, operation) == ("S3", "ListObjectsV2") {
+        return "s3:ListBucket".to_owned();
+    }
     let prefix = match service {
         "EC2" => "ec2",
         "Elastic Load Balancing" | "Elastic Load Balancing v2" => "elasticloadbalancing",

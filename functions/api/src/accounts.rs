@@ -60,17 +60,25 @@ pub fn new_external_id() -> String {
 }
 
 /// The read-only permissions dd0c/cost needs in a customer account: exactly the actions the
-/// zombie hunter calls (`dd0c_zombie::READ_ACTIONS`); nothing is ever changed.
-pub fn iam_policy() -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "Dd0cCostReadOnly",
+/// zombie hunter calls (`dd0c_zombie::READ_ACTIONS`), and with a trail bucket to poll, listing
+/// and reading that bucket alone; nothing is ever changed.
+pub fn iam_policy(trail: Option<&TrailLocation>) -> Value {
+    let mut statements = vec![json!({
+        "Sid": "Dd0cCostReadOnly",
+        "Effect": "Allow",
+        "Action": dd0c_zombie::READ_ACTIONS,
+        "Resource": "*"
+    })];
+    if let Some(trail) = trail {
+        let bucket = format!("arn:aws:s3:::{}", trail.bucket);
+        statements.push(json!({
+            "Sid": "Dd0cCostTrailBucket",
             "Effect": "Allow",
-            "Action": dd0c_zombie::READ_ACTIONS,
-            "Resource": "*"
-        }]
-    })
+            "Action": ["s3:ListBucket", "s3:GetObject"],
+            "Resource": [bucket.clone(), format!("{bucket}/*")]
+        }));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
 }
 
 /// An account add request. The ExternalId is generated here: a client-chosen one is refused.
@@ -96,7 +104,9 @@ pub struct NewAccount {
     /// Self-hosted: the account's CloudTrail bucket (`s3://BUCKET[/PREFIX]`, the folder above
     /// `AWSLogs/`), polled with the account's role or access key.
     #[serde(default)]
-    #[schema(pattern = "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9_=-][A-Za-z0-9_.=-]*)*/?$")]
+    #[schema(
+        pattern = "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9_=-][A-Za-z0-9_.=-]*)*/?$"
+    )]
     pub cloudtrail_s3: Option<String>,
 }
 
@@ -219,6 +229,7 @@ pub async fn onboard(
 ) -> Result<Added, ApiError> {
     check_account_id("account_id", &new.account_id)?;
     let trail = trail_of(&new, sources)?;
+    let policy = iam_policy(trail.as_ref());
     if let Some(key) = &new.access_key {
         key.check()?;
     }
@@ -302,7 +313,7 @@ pub async fn onboard(
     Ok(Added {
         account,
         external_id,
-        iam_policy: iam_policy(),
+        iam_policy: policy,
         ingest_token,
     })
 }

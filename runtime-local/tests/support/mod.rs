@@ -88,31 +88,36 @@ pub fn config(roles: &str) -> ServeConfig {
     }
 }
 
-/// Creates the tenant and account and returns a working ingest token.
-pub async fn onboard(backend: &Backend, account_id: &str) -> String {
-    let now = chrono::Utc::now();
+/// Adds `account` to its tenant, creating the tenant when it is new.
+pub async fn add_account(backend: &Backend, account: &Account) {
     let _ = backend
         .stores
         .tenants
         .add_tenant(&Tenant {
-            name: TENANT.into(),
-            created_at: now,
+            name: account.tenant.clone(),
+            created_at: account.created_at,
         })
         .await;
     backend
         .stores
         .tenants
-        .add_account(&Account {
-            role_arn: None,
-            external_id: None,
-            access_key_id: None,
-            tenant: TENANT.into(),
-            account_id: account_id.into(),
-            name: None,
-            created_at: now,
-        })
+        .add_account(account)
         .await
         .expect("account");
+}
+
+/// Creates the tenant and account and returns a working ingest token.
+pub async fn onboard(backend: &Backend, account_id: &str) -> String {
+    let account = Account {
+        role_arn: None,
+        external_id: None,
+        access_key_id: None,
+        tenant: TENANT.into(),
+        account_id: account_id.into(),
+        name: None,
+        created_at: chrono::Utc::now(),
+    };
+    add_account(backend, &account).await;
     let token = format!("dd0c_ing_{}", unique("tok"));
     let hash = token_sha256(&token);
     backend

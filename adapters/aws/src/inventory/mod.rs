@@ -30,9 +30,9 @@ use dd0c_ports::zombie::{
 };
 use dd0c_ports::PortResult;
 
-pub use cloudwatch::CloudWatchMetrics;
 use crate::recorder::Recorder;
 use crate::trail::S3Trail;
+pub use cloudwatch::CloudWatchMetrics;
 
 /// Attempts per request: throttling (`RequestLimitExceeded`, `Throttling`) is retried with
 /// backoff by the SDK's standard mode; a scan makes bursts of describes, so more than default.

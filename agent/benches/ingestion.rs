@@ -129,12 +129,15 @@ async fn grpc(address: &str, records: &[String]) -> f64 {
         .enumerate()
         .map(|(seq, c)| Batch {
             seq: seq as u64,
-            records: c.to_vec(),
+            records: c.join("\n").into(),
         })
         .collect();
     let count = batches.len();
     let channel = tonic::transport::Endpoint::from_shared(address.to_owned())
         .expect("address")
+        .tcp_nodelay(true)
+        .initial_stream_window_size(dd0c_grpc::STREAM_WINDOW)
+        .initial_connection_window_size(dd0c_grpc::CONNECTION_WINDOW)
         .connect()
         .await
         .expect("connects");

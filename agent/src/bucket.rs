@@ -67,10 +67,13 @@ impl Deliver for ToSpool {
                 }
             }
         });
-        if !records.is_empty() {
+        // A log file can hold more records than one batch may carry.
+        for batch in records.chunks(crate::BATCH_RECORDS) {
             self.spool
-                .push(&records)
+                .push(batch)
                 .map_err(|e| PortError::Backend(format!("spooling {origin}: {e:#}")))?;
+        }
+        if !records.is_empty() {
             self.wake.notify_one();
         }
         Ok(Delivered {

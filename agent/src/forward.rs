@@ -42,7 +42,10 @@ impl Forwarder {
     ) -> Result<Forwarder> {
         let mut endpoint = Endpoint::from_shared(agent.endpoint.clone())
             .with_context(|| format!("DD0C_AGENT_ENDPOINT {:?}", agent.endpoint))?
-            .connect_timeout(Duration::from_secs(5));
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .initial_stream_window_size(dd0c_grpc::STREAM_WINDOW)
+            .initial_connection_window_size(dd0c_grpc::CONNECTION_WINDOW);
         if agent.endpoint.starts_with("https://") {
             let tls = match &agent.ca_cert {
                 Some(path) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(
@@ -126,7 +129,7 @@ impl Forwarder {
             pending.iter().map(|b| (b.seq, b.records.len())).collect();
         let batches = pending.into_iter().map(|b| Batch {
             seq: b.seq,
-            records: b.records,
+            records: b.records.join("\n").into(),
         });
         let mut acks = client
             .forward(self.request(tokio_stream::iter(batches)))

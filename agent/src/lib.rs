@@ -23,6 +23,10 @@ use chrono::{DateTime, Utc};
 use dd0c_ingest::{Item, Normalizer, PriceCatalog, SkipReason};
 use tokio_util::sync::CancellationToken;
 
+/// Most records one spooled batch holds: well within what the dispatcher admits in one batch
+/// (`dd0c_ingest::bounds::MAX_RECORDS_PER_PUSH`).
+pub const BATCH_RECORDS: usize = 1_000;
+
 /// What the agent forwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Forward {

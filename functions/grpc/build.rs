@@ -4,6 +4,8 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto/ingest.proto");
     let descriptors = protox::compile(["proto/ingest.proto"], ["proto"])?;
-    tonic_build::configure().compile_fds(descriptors)?;
+    tonic_build::configure()
+        .bytes(["."])
+        .compile_fds(descriptors)?;
     Ok(())
 }

@@ -31,7 +31,10 @@ pub async fn serve(
         backend.sources.clone(),
         dispatcher.admitter(),
     );
-    let mut server = tonic::transport::Server::builder();
+    let mut server = tonic::transport::Server::builder()
+        .initial_stream_window_size(dd0c_grpc::STREAM_WINDOW)
+        .initial_connection_window_size(dd0c_grpc::CONNECTION_WINDOW)
+        .max_frame_size(dd0c_grpc::MAX_FRAME);
     if let Some(tls) = tls {
         server = server
             .tls_config(
@@ -40,7 +43,7 @@ pub async fn serve(
             )
             .context("DD0C_TLS_CERT / DD0C_TLS_KEY")?;
     }
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     server
         .add_service(service.server())
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())

@@ -33,6 +33,17 @@ pub mod proto {
 use proto::ingest_server::{Ingest, IngestServer};
 use proto::{Ack, Batch, Beat, BeatAck};
 
+/// HTTP/2 flow-control window of one stream, both ends: a batch of a thousand records is about
+/// half a megabyte, and HTTP/2's default window (64 KiB) would stall it for window updates.
+pub const STREAM_WINDOW: u32 = 4 << 20;
+
+/// HTTP/2 flow-control window of a connection, both ends.
+pub const CONNECTION_WINDOW: u32 = 8 << 20;
+
+/// Largest HTTP/2 frame the listener accepts: a batch then arrives in a few frames rather than
+/// HTTP/2's default of 16 KiB each.
+pub const MAX_FRAME: u32 = 1 << 20;
+
 /// Selects rustls' ring provider for this process's gRPC TLS, once: the AWS SDK in the same
 /// process brings aws-lc-rs too, and rustls refuses to guess between two.
 pub fn install_crypto() {
@@ -88,24 +99,22 @@ impl IngestService {
 
 /// Admits one batch of `grant`'s account.
 async fn admit(admitter: &Admitter, grant: &IngestGrant, batch: Batch) -> Result<Ack, Status> {
-    if batch.records.len() > MAX_RECORDS_PER_PUSH {
-        return Err(Status::invalid_argument(format!(
-            "batch {} holds {} records, more than the {MAX_RECORDS_PER_PUSH} one batch may",
-            batch.seq,
-            batch.records.len()
-        )));
-    }
-    let body = batch.records.join("\n").into_bytes();
     let mut priced = admitter
         .price(
             &grant.tenant,
             &grant.account_id,
-            body,
+            batch.records.into(),
             "agent",
             MAX_RECORDS_PER_PUSH,
         )
         .await
         .map_err(|e| Status::unavailable(format!("pricing batch {}: {e}", batch.seq)))?;
+    if priced.over_limit > 0 {
+        return Err(Status::invalid_argument(format!(
+            "batch {} holds more than the {MAX_RECORDS_PER_PUSH} records one batch may",
+            batch.seq
+        )));
+    }
     let queued = admitter
         .queue(&mut priced, Utc::now())
         .await

@@ -265,7 +265,9 @@ pub trait SourceStore: Send + Sync {
         account_id: &str,
         folder: &str,
     ) -> PortResult<Option<String>>;
-    /// Which of `objects` were already read (same key and ETag), in their order.
+    /// Which of `objects` were already read (same key and ETag), in their order. A store may
+    /// forget files read more than a few days ago: a poll lists only what follows a folder's
+    /// checkpoint less an hour (`dd0c_ingest::trail::REWIND`), so it never meets them again.
     async fn already_read(
         &self,
         tenant: &str,

@@ -2,7 +2,7 @@
 //! reading a trail bucket, optionally kept in a JSON file rewritten (atomically) after every
 //! change, so a restarted agent repeats nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -20,10 +20,14 @@ type Account = (String, String);
 struct State {
     trails: BTreeMap<String, Trail>,
     checkpoints: BTreeMap<String, String>,
-    read: BTreeSet<String>,
+    /// Files read, with when.
+    read: BTreeMap<String, DateTime<Utc>>,
     agents: BTreeMap<String, AgentBeat>,
     status: BTreeMap<String, IngestStatus>,
 }
+
+/// How long a file read is remembered.
+const FORGET_READ_AFTER: chrono::TimeDelta = chrono::TimeDelta::days(3);
 
 /// A JSON-safe map key of parts that hold no NUL.
 fn key(parts: &[&str]) -> String {
@@ -137,7 +141,7 @@ impl SourceStore for MemorySources {
             .map(|o| {
                 state
                     .read
-                    .contains(&key(&[tenant, account_id, &o.key, &o.etag]))
+                    .contains_key(&key(&[tenant, account_id, &o.key, &o.etag]))
             })
             .collect())
     }
@@ -153,7 +157,12 @@ impl SourceStore for MemorySources {
     ) -> PortResult<()> {
         self.change(|s| {
             s.read
-                .insert(key(&[tenant, account_id, &object.key, &object.etag]));
+                .insert(key(&[tenant, account_id, &object.key, &object.etag]), at);
+            // A poll lists only what follows its folder's checkpoint, less an hour: files read
+            // days ago are never listed again, so the state (rewritten whole on each change)
+            // stays the size of a few days' files.
+            s.read
+                .retain(|_, read_at| at - *read_at < FORGET_READ_AFTER);
             let checkpoint = s
                 .checkpoints
                 .entry(key(&[tenant, account_id, folder]))

@@ -133,3 +133,29 @@ async fn memory_sources_kept_in_a_file_pass_it_and_read_back_after_a_restart() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn memory_sources_forget_files_read_days_ago_so_a_kept_state_stays_small() {
+    use dd0c_ports::sources::{SourceStore, TrailObject};
+    let store = dd0c_adapters_memory::MemorySources::default();
+    let now = chrono::Utc::now();
+    let file = |key: &str| TrailObject {
+        key: key.to_owned(),
+        etag: "e".to_owned(),
+        size: 1,
+        last_modified: now,
+    };
+    let (old, new) = (file("f/old.json.gz"), file("f/new.json.gz"));
+    store
+        .mark_read("t", "1", "f/", &old, None, now - chrono::TimeDelta::days(4))
+        .await
+        .unwrap();
+    store
+        .mark_read("t", "1", "f/", &new, None, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.already_read("t", "1", &[old, new]).await.unwrap(),
+        vec![false, true]
+    );
+}

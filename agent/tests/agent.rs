@@ -200,6 +200,29 @@ async fn setup() -> (String, Dispatcher, String, Vec<Value>, usize, String) {
     )
 }
 
+/// Every one of `want` cost events arrives and is scored, and, a while later, none twice.
+async fn assert_scored_exactly(
+    dispatcher: &Dispatcher,
+    database_url: &str,
+    want: usize,
+    how: &str,
+) {
+    assert_eq!(
+        score_until(dispatcher, database_url, want).await,
+        want,
+        "every cost event scored {how}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    while dispatcher
+        .score_consumer()
+        .try_execute_batch()
+        .await
+        .expect("score")
+        > 0
+    {}
+    assert_eq!(scored(database_url).await, want, "and none twice {how}");
+}
+
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -292,20 +315,13 @@ async fn the_agent_forwards_over_tls_exactly_once_across_a_dispatcher_outage() {
         Some(tls()),
         again.clone(),
     ));
-    assert_eq!(
-        score_until(&dispatcher, &database_url, cost_events).await,
+    assert_scored_exactly(
+        &dispatcher,
+        &database_url,
         cost_events,
-        "every cost event scored exactly once after the dispatcher returns"
-    );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    while dispatcher
-        .score_consumer()
-        .try_execute_batch()
-        .await
-        .expect("score")
-        > 0
-    {}
-    assert_eq!(scored(&database_url).await, cost_events, "and none twice");
+        "after the dispatcher returns",
+    )
+    .await;
 
     let agents = dispatcher
         .backend
@@ -391,20 +407,7 @@ async fn the_agent_reads_the_trail_bucket_with_the_pollers_code_and_forwards_ove
         ("DD0C_AGENT_POLL_SECONDS", "1".to_owned()),
         ("DD0C_AGENT_SPOOL_DIR", dir.display().to_string()),
     ]);
-    assert_eq!(
-        score_until(&dispatcher, &database_url, cost_events).await,
-        cost_events,
-        "every cost event of the bucket arrives once"
-    );
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    while dispatcher
-        .score_consumer()
-        .try_execute_batch()
-        .await
-        .expect("score")
-        > 0
-    {}
-    assert_eq!(scored(&database_url).await, cost_events, "and none twice");
+    assert_scored_exactly(&dispatcher, &database_url, cost_events, "from the bucket").await;
     let agents = dispatcher
         .backend
         .sources

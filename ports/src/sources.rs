@@ -256,8 +256,8 @@ pub trait SourceStore: Send + Sync {
     async fn put_trail(&self, trail: &Trail) -> PortResult<()>;
     /// Stops watching an account's trail; whether it had one.
     async fn remove_trail(&self, tenant: &str, account_id: &str) -> PortResult<bool>;
-    /// Every trail to poll, by tenant and account.
-    async fn trails(&self) -> PortResult<Vec<Trail>>;
+    /// The trails to poll, by tenant and account: one tenant's, or every tenant's with `None`.
+    async fn trails(&self, tenant: Option<&str>) -> PortResult<Vec<Trail>>;
     /// The key last read under `folder` of the account's trail.
     async fn checkpoint(
         &self,

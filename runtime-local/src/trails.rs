@@ -140,10 +140,10 @@ async fn from_bucket(
     let trail = dispatcher
         .backend
         .sources
-        .trails()
+        .trails(Some(tenant))
         .await?
         .into_iter()
-        .find(|t| t.tenant == tenant && t.account_id == account_id)
+        .find(|t| t.account_id == account_id)
         .with_context(|| {
             format!(
                 "account {account_id} of tenant {tenant} has no trail bucket: add it with \

@@ -1393,7 +1393,7 @@ async fn a_trail_bucket_is_watched_per_account_and_its_lag_shown_within_the_tena
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(
         sources
-            .trails()
+            .trails(None)
             .await
             .expect("trails")
             .iter()

@@ -29,7 +29,8 @@ struct State {
 /// How long a file read is remembered.
 const FORGET_READ_AFTER: chrono::TimeDelta = chrono::TimeDelta::days(3);
 
-/// A JSON-safe map key of parts that hold no NUL.
+/// One map key of several parts, joined by the unit separator (a control character that tenant
+/// names, account ids and CloudTrail's keys and ETags do not use).
 fn key(parts: &[&str]) -> String {
     parts.join("\u{1f}")
 }
@@ -113,8 +114,13 @@ impl SourceStore for MemorySources {
         self.change(|s| s.trails.remove(&key(&[tenant, account_id])).is_some())
     }
 
-    async fn trails(&self) -> PortResult<Vec<Trail>> {
-        Ok(lock(&self.state).trails.values().cloned().collect())
+    async fn trails(&self, tenant: Option<&str>) -> PortResult<Vec<Trail>> {
+        Ok(lock(&self.state)
+            .trails
+            .values()
+            .filter(|t| tenant.is_none_or(|name| t.tenant == name))
+            .cloned()
+            .collect())
     }
 
     async fn checkpoint(

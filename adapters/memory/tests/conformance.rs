@@ -110,7 +110,7 @@ async fn memory_sources_kept_in_a_file_pass_it_and_read_back_after_a_restart() {
     let _ = std::fs::remove_file(&file);
     let store = dd0c_adapters_memory::MemorySources::persisted(&file).unwrap();
     conformance::source_store_suite(&store).await;
-    let trails = store.trails().await.unwrap();
+    let trails = store.trails(None).await.unwrap();
     let trail = Trail {
         tenant: "kept".into(),
         account_id: "123456789012".into(),
@@ -122,7 +122,7 @@ async fn memory_sources_kept_in_a_file_pass_it_and_read_back_after_a_restart() {
     let mut expected = trails;
     expected.push(trail);
     expected.sort_by(|a, b| (&a.tenant, &a.account_id).cmp(&(&b.tenant, &b.account_id)));
-    assert_eq!(restarted.trails().await.unwrap(), expected);
+    assert_eq!(restarted.trails(None).await.unwrap(), expected);
     std::fs::write(&file, b"{not json").unwrap();
     let error = dd0c_adapters_memory::MemorySources::persisted(&file)
         .err()

@@ -67,7 +67,7 @@ pub(crate) async fn ingest(
     let store = sources(&api)?;
     let tenant = &principal.tenant;
     let now = Utc::now();
-    let trails = store.trails().await?;
+    let trails = store.trails(Some(tenant)).await?;
     let mut views: Vec<IngestView> = store
         .ingest_status(Some(tenant))
         .await?
@@ -78,7 +78,7 @@ pub(crate) async fn ingest(
                 .then(|| {
                     trails
                         .iter()
-                        .find(|t| t.tenant == *tenant && t.account_id == s.account_id)
+                        .find(|t| t.account_id == s.account_id)
                         .map(|t| t.location.to_string())
                 })
                 .flatten(),
@@ -89,7 +89,7 @@ pub(crate) async fn ingest(
         })
         .collect();
     // A trail not yet read still shows, with nothing seen.
-    for trail in trails.iter().filter(|t| t.tenant == *tenant) {
+    for trail in &trails {
         let listed = views
             .iter()
             .any(|v| v.account_id == trail.account_id && v.source == SourceKind::S3);

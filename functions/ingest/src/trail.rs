@@ -200,7 +200,7 @@ impl Poller {
         &self,
         now: DateTime<Utc>,
     ) -> Vec<(Trail, Result<TrailPass, TrailError>)> {
-        let trails = match self.sources.trails().await {
+        let trails = match self.sources.trails(None).await {
             Ok(trails) => trails,
             Err(source) => {
                 tracing::warn!(error = %source, "cannot list the trails to poll");
@@ -224,21 +224,12 @@ impl Poller {
             ..TrailPass::default()
         };
         for folder in &folders {
-            let mut after = self
-                .start_after(trail, folder, Start::Checkpoint, now)
-                .await?;
-            loop {
-                let (files, listed_to) = self
-                    .new_files(trail, &open, folder, after.as_deref())
-                    .await?;
-                for file in &files {
-                    let delivered = self.read(trail, &open, file, now).await?;
-                    pass.add(&file.object, delivered);
-                }
-                match listed_to {
-                    Some(last) => after = Some(last),
-                    None => break,
-                }
+            for file in self
+                .unread_in(trail, &open, folder, Start::Checkpoint, now)
+                .await?
+            {
+                let delivered = self.read(trail, &open, &file, now).await?;
+                pass.add(&file.object, delivered);
             }
         }
         pass.requests = open.calls.count();
@@ -256,19 +247,10 @@ impl Poller {
         let open = self.open(trail).await?;
         let mut backlog = Vec::new();
         for folder in self.region_folders(trail, &open).await? {
-            let mut after = self
-                .start_after(trail, &folder, Start::Since(since), now)
-                .await?;
-            loop {
-                let (files, listed_to) = self
-                    .new_files(trail, &open, &folder, after.as_deref())
-                    .await?;
-                backlog.extend(files);
-                match listed_to {
-                    Some(last) => after = Some(last),
-                    None => break,
-                }
-            }
+            backlog.extend(
+                self.unread_in(trail, &open, &folder, Start::Since(since), now)
+                    .await?,
+            );
         }
         Ok((open, backlog))
     }
@@ -374,6 +356,30 @@ impl Poller {
                 }
             }
         })
+    }
+
+    /// The log files of `folder` not yet read from `start` on, in key order, every page of the
+    /// listing.
+    async fn unread_in(
+        &self,
+        trail: &Trail,
+        open: &OpenTrail,
+        folder: &str,
+        start: Start,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NewFile>, TrailError> {
+        let mut unread = Vec::new();
+        let mut after = self.start_after(trail, folder, start, now).await?;
+        loop {
+            let (files, listed_to) = self
+                .new_files(trail, open, folder, after.as_deref())
+                .await?;
+            unread.extend(files);
+            match listed_to {
+                Some(last) => after = Some(last),
+                None => return Ok(unread),
+            }
+        }
     }
 
     /// One listing of `folder` after `after`: the log files not yet read, and the last key

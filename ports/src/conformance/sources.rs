@@ -49,26 +49,28 @@ async fn trails_are_replaced_per_account_and_removed(store: &dyn SourceStore) {
     store.put_trail(&trail).await.expect("trail stored");
     trail.location = "s3://trail-two/org".parse().unwrap();
     store.put_trail(&trail).await.expect("trail replaced");
-    let mine: Vec<Trail> = store
-        .trails()
+    let other = Trail {
+        tenant: unique("t"),
+        ..trail.clone()
+    };
+    store
+        .put_trail(&other)
         .await
-        .expect("trails listed")
-        .into_iter()
-        .filter(|t| t.tenant == tenant)
-        .collect();
+        .expect("another tenant's trail");
+    let mine = store.trails(Some(&tenant)).await.expect("trails listed");
     assert_eq!(
         mine,
         vec![trail.clone()],
-        "one trail per account, the latest"
+        "one trail per account, the latest, and only the tenant's"
+    );
+    let every = store.trails(None).await.expect("every trail");
+    assert!(
+        every.contains(&trail) && every.contains(&other),
+        "{every:?}"
     );
     assert!(store.remove_trail(&tenant, &account_id).await.unwrap());
     assert!(!store.remove_trail(&tenant, &account_id).await.unwrap());
-    assert!(!store
-        .trails()
-        .await
-        .unwrap()
-        .iter()
-        .any(|t| t.tenant == tenant));
+    assert!(store.trails(Some(&tenant)).await.unwrap().is_empty());
 }
 
 async fn a_file_read_is_remembered_by_key_and_etag(store: &dyn SourceStore) {

@@ -64,13 +64,14 @@ impl SourceStore for PgStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn trails(&self) -> PortResult<Vec<Trail>> {
+    async fn trails(&self, tenant: Option<&str>) -> PortResult<Vec<Trail>> {
         let rows: Vec<(String, String, String)> = self
-            .scoped(EVERY_TENANT, async |c| {
+            .scoped(tenant.unwrap_or(EVERY_TENANT), async |c| {
                 sqlx::query_as(
                     "SELECT tenant_id, account_id, location FROM trails \
-                     ORDER BY tenant_id, account_id",
+                     WHERE $1::text IS NULL OR tenant_id = $1 ORDER BY tenant_id, account_id",
                 )
+                .bind(tenant)
                 .fetch_all(c)
                 .await
             })

@@ -16,7 +16,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use crate::spool::Spool;
 use crate::{Agent, Stats};
 
-/// Longest pause between reconnection attempts.
+/// Longest pause after a failed round.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Sends the spool to the dispatcher.
@@ -76,14 +76,14 @@ impl Forwarder {
         })
     }
 
-    /// Forwards until `shutdown`, reconnecting with backoff.
+    /// Forwards until `shutdown` over one connection, which the channel re-establishes when it
+    /// breaks; failed rounds back off.
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut client = IngestClient::new(self.endpoint.connect_lazy());
         let mut backoff = Duration::from_millis(200);
         let mut last_beat: Option<tokio::time::Instant> = None;
         while !shutdown.is_cancelled() {
             let outcome = async {
-                let channel = self.endpoint.connect().await.context("connecting")?;
-                let mut client = IngestClient::new(channel);
                 if last_beat.is_none_or(|t| t.elapsed() >= self.heartbeat) {
                     self.beat(&mut client).await?;
                     last_beat = Some(tokio::time::Instant::now());

@@ -346,7 +346,11 @@ async fn a_trail_backfill_killed_mid_run_and_run_again_reads_every_file_once_and
         "{}",
         String::from_utf8_lossy(&added.stdout)
     );
-    let since = Utc::now().format("%Y-%m-%d").to_string();
+    // The files are named for windows up to an hour back: yesterday's folder shortly after
+    // midnight.
+    let since = (Utc::now() - Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
     let backfill = [
         "backfill",
         "--tenant",

@@ -308,6 +308,9 @@ pub trait TenantStore: Send + Sync {
     async fn account(&self, tenant: &str, account_id: &str) -> PortResult<Option<Account>>;
     /// A tenant's accounts, by id.
     async fn accounts(&self, tenant: &str) -> PortResult<Vec<Account>>;
+    /// The tenant watching this AWS account, if any: how a record arriving on the cloud's
+    /// shared event bus, which names only its account, finds its tenant.
+    async fn owner(&self, account_id: &str) -> PortResult<Option<String>>;
     /// Removes an account (and its sealed secret); `NotFound` if the tenant does not have it.
     async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()>;
     /// Stores an account's sealed secret access key ([`crate::secrets`]); `NotFound` if the

@@ -11,6 +11,7 @@
 //! | `DD0C_COGNITO_JWKS_URL` | api | where the pool's keys are, when not `{issuer}/.well-known/jwks.json` |
 //! | `DD0C_SLACK_SIGNING_SECRET` | api | the Slack app's signing secret; unset: `/v1/slack/actions` answers 404 |
 //! | `DD0C_METRICS_TOKEN` | api | the bearer token `/metrics` asks for; unset: open |
+//! | `DD0C_ONBOARDING_TEMPLATE_URL`, `DD0C_EVENT_BUS_ARN` | api | the customer template and the bus its rules forward to: a new account's quick-create link; unset: none |
 //! | `DD0C_MAX_RECEIVES` | SQS functions | deliveries before a failing message is dead-lettered (5) |
 //! | `DD0C_LOG` | all | the log filter (`info`) |
 //! | `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` | all | set by Lambda |

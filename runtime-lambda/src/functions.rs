@@ -19,16 +19,17 @@ pub fn stores(settings: &Settings) -> Stores {
     Stores::of(Arc::new(DynamoStore::new(&settings.aws, &settings.table)))
 }
 
-/// The ingest function: EventBridge envelopes archived raw to S3 (`DD0C_ARCHIVE_BUCKET`),
-/// their cost events sent to the score queue (`DD0C_SCORE_QUEUE_URL`).
+/// The ingest function: EventBridge envelopes of the accounts tenants watch archived raw to S3
+/// (`DD0C_ARCHIVE_BUCKET`), their cost events sent to the score queue (`DD0C_SCORE_QUEUE_URL`).
 pub fn ingest(settings: &Settings) -> Result<Ingest, StartError> {
-    let normalizers = Normalizers::new(PriceCatalog::bundled(), stores(settings).recall);
+    let stores = stores(settings);
+    let normalizers = Normalizers::new(PriceCatalog::bundled(), stores.recall);
     let score_queue = SqsQueue::new(&settings.aws, &required("DD0C_SCORE_QUEUE_URL")?);
     let archive = S3Archive::new(&settings.aws, &required("DD0C_ARCHIVE_BUCKET")?);
     Ok(Ingest::new(
         Arc::new(normalizers),
         Arc::new(score_queue),
-        Source::EventBridge,
+        Source::EventBridge(stores.tenants),
     )
     .archiving(Arc::new(archive)))
 }
@@ -194,5 +195,32 @@ pub fn api(settings: &Settings) -> Result<axum::Router, StartError> {
         .as_deref()
         .map(dd0c_api::slack::SlackApp::new);
     api.operations.metrics_token = optional("DD0C_METRICS_TOKEN");
+    api.quick_create = quick_create()?;
     Ok(dd0c_api::app(Arc::new(api)))
+}
+
+/// The customer template's quick-create link (`DD0C_ONBOARDING_TEMPLATE_URL` with
+/// `DD0C_EVENT_BUS_ARN`): both or neither.
+fn quick_create() -> Result<Option<dd0c_api::quick_create::QuickCreate>, StartError> {
+    const TEMPLATE: &str = "DD0C_ONBOARDING_TEMPLATE_URL";
+    const BUS: &str = "DD0C_EVENT_BUS_ARN";
+    let (template, bus) = match (optional(TEMPLATE), optional(BUS)) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => return Err(StartError::Missing(BUS)),
+        (None, Some(_)) => return Err(StartError::Missing(TEMPLATE)),
+        (Some(template), Some(bus)) => (template, bus),
+    };
+    dd0c_api::quick_create::QuickCreate::new(&template, &bus)
+        .map(Some)
+        .map_err(|e| StartError::Invalid {
+            name: match e {
+                dd0c_api::quick_create::QuickCreateError::TemplateUrl(_) => TEMPLATE,
+                dd0c_api::quick_create::QuickCreateError::BusArn(_) => BUS,
+            },
+            value: match &e {
+                dd0c_api::quick_create::QuickCreateError::TemplateUrl(v)
+                | dd0c_api::quick_create::QuickCreateError::BusArn(v) => v.clone(),
+            },
+            why: e.to_string(),
+        })
 }

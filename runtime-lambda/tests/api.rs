@@ -434,3 +434,48 @@ async fn lambda_api_serves_the_alert_buttons_and_its_openapi_document() {
         assert!(document["paths"].get(path).is_some(), "{path} is described");
     }
 }
+
+/// In the cloud a new account comes back with the quick-create link of the customer template:
+/// its ExternalId, our account and bus filled in, the template's role assumed.
+#[tokio::test]
+async fn lambda_api_answers_a_new_account_with_its_quick_create_link() {
+    let cloud = Cloud::new().await;
+    let issuer = user_pool().await;
+    let tenant = unique("t");
+    cloud.watch(&tenant, std::iter::empty()).await;
+    let bus = "arn:aws:events:us-east-1:210987654321:event-bus/dd0c-cost-customers";
+    let extra = [
+        (
+            "DD0C_ONBOARDING_TEMPLATE_URL",
+            "https://assets.example.com/customer.template.json".to_owned(),
+        ),
+        ("DD0C_EVENT_BUS_ARN", bus.to_owned()),
+    ];
+    let (api, _function) = spawn_api(&cloud, &issuer, &extra).await;
+    let admin = sign(&claims(&issuer, &tenant, "admin"), POOL_PEM);
+    let (status, added) = request(
+        &api,
+        "POST",
+        "/v1/accounts",
+        Some(&admin),
+        Some(json!({"account_id": "333344445555", "name": "prod"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{added}");
+    let external_id = added["external_id"].as_str().expect("an ExternalId");
+    let url = added["quick_create_url"].as_str().expect("a link");
+    assert!(url.starts_with("https://us-east-1.console.aws.amazon.com/cloudformation/home?region=us-east-1#/stacks/quickcreate?"), "{url}");
+    assert!(
+        url.contains(&format!("param_ExternalId={external_id}")),
+        "{url}"
+    );
+    assert!(url.contains("param_Dd0cAccountId=210987654321"), "{url}");
+    assert!(
+        url.contains("templateURL=https%3A%2F%2Fassets.example.com%2Fcustomer.template.json"),
+        "{url}"
+    );
+    assert_eq!(
+        added["account"]["role_arn"], "arn:aws:iam::333344445555:role/dd0c-cost-reader",
+        "the role the template creates"
+    );
+}

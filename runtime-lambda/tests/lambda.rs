@@ -43,7 +43,7 @@ async fn a_fifo_batch_reports_its_first_failure_and_everything_after_it() {
         .send_records("acme", std::slice::from_ref(&first))
         .await;
     let poison = OutgoingMessage {
-        group_key: format!("acme#{ACCOUNT}"),
+        group_key: support::BUS_GROUP.into(),
         dedup_key: "poison".into(),
         body: "this is not an EventBridge event".into(),
     };
@@ -180,6 +180,66 @@ async fn account_baseline(cloud: &Cloud) -> dd0c_ports::baseline::Baseline {
 }
 
 /// The body of the one message on the score queue, left there.
+/// The shared event bus carries every customer's events in one message group: each record goes
+/// to the tenant watching its account, and one of an account nobody watches is dropped, not
+/// retried.
+#[tokio::test]
+async fn each_event_goes_to_the_tenant_watching_its_account() {
+    let cloud = Cloud::new().await;
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let _ingest = cloud.spawn(INGEST, &api);
+    let (theirs, nobodys) = ("444455556666", "777788889999");
+    cloud
+        .send_records("acme", &[launch(ACCOUNT, "ev-acme", 0, 1)])
+        .await;
+    cloud
+        .send_records("globex", &[launch(theirs, "ev-globex", 1, 1)])
+        .await;
+    let stray = launch(nobodys, "ev-stray", 2, 1);
+    cloud
+        .queue(&cloud.ingest_queue)
+        .send(OutgoingMessage {
+            group_key: support::BUS_GROUP.into(),
+            dedup_key: stray.1.clone(),
+            body: support::envelope(nobodys, &stray.2),
+        })
+        .await
+        .expect("sent");
+
+    let invocations = cloud.drain(&cloud.ingest_queue, &api).await;
+    let delivered: usize = invocations.iter().map(|(e, _)| message_ids(e).len()).sum();
+    assert_eq!(delivered, 3, "one group, one delivery each");
+    assert!(invocations
+        .iter()
+        .all(|(_, i)| matches!(&i.outcome, Outcome::Response(a) if failures(a).is_empty())));
+    let score = cloud.queue(&cloud.score_queue);
+    let mut tenants: Vec<(String, String)> = score
+        .receive(10, Duration::from_secs(30))
+        .await
+        .expect("receive")
+        .iter()
+        .map(|d| {
+            let event: dd0c_ports::domain::CostEvent =
+                serde_json::from_str(&d.body).expect("a cost event");
+            (event.tenant, event.event_id)
+        })
+        .collect();
+    tenants.sort();
+    assert_eq!(
+        tenants,
+        [
+            ("acme".to_owned(), "ev-acme".to_owned()),
+            ("globex".to_owned(), "ev-globex".to_owned())
+        ]
+    );
+    assert!(cloud
+        .queue(&cloud.ingest_queue)
+        .dead_letters(10)
+        .await
+        .expect("dead letters")
+        .is_empty());
+}
+
 async fn cost_events_in_queue(cloud: &Cloud) -> String {
     let queue = cloud.queue(&cloud.score_queue);
     let got = queue

@@ -169,6 +169,10 @@ pub struct Added {
     pub iam_policy: Value,
     /// The account's first ingest token (shown once).
     pub ingest_token: String,
+    /// Cloud: the CloudFormation quick-create link that creates the role (with this
+    /// ExternalId) and the rule forwarding the account's CloudTrail, in one click.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quick_create_url: Option<String>,
 }
 
 /// The tenant's AWS accounts.
@@ -204,8 +208,11 @@ pub(crate) async fn add(
     body: Result<Json<NewAccount>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     caller.admin()?;
-    let Json(new) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let added = onboard(
+    let Json(mut new) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if api.quick_create.is_some() && new.role_name.is_none() && new.access_key.is_none() {
+        new.role_name = Some(crate::quick_create::ROLE_NAME.into());
+    }
+    let mut added = onboard(
         &api.stores,
         &caller.0.tenant,
         new,
@@ -213,6 +220,7 @@ pub(crate) async fn add(
         api.sources.as_deref(),
     )
     .await?;
+    added.quick_create_url = api.quick_create.as_ref().map(|q| q.url(&added.external_id));
     Ok(crate::no_store((StatusCode::CREATED, Json(added))))
 }
 
@@ -315,6 +323,7 @@ pub async fn onboard(
         external_id,
         iam_policy: policy,
         ingest_token,
+        quick_create_url: None,
     })
 }
 

@@ -28,6 +28,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod operations;
 pub mod passwords;
+pub mod quick_create;
 pub mod settings;
 pub mod slack;
 pub mod sources;
@@ -78,6 +79,9 @@ pub struct Api {
     /// Trail buckets polled and agents (self-hosted); `None`: `/v1/ingest` and `/v1/agents`
     /// answer 404 and an account's `cloudtrail_s3` is refused.
     pub sources: Option<Arc<dyn dd0c_ports::sources::SourceStore>>,
+    /// The cloud's customer template: a new account's answer carries its quick-create link,
+    /// and the role the template creates is the one assumed when none is named.
+    pub quick_create: Option<quick_create::QuickCreate>,
 }
 
 impl Api {
@@ -96,6 +100,7 @@ impl Api {
             operations: Default::default(),
             secrets: None,
             sources: None,
+            quick_create: None,
         }
     }
 }

@@ -13,6 +13,7 @@ use dd0c_ports::archive::Archive;
 use dd0c_ports::domain::CostEvent;
 use dd0c_ports::keys::{DedupKey, GroupKey};
 use dd0c_ports::queue::{Delivery, OutgoingMessage, Queue};
+use dd0c_ports::store::TenantStore;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -68,13 +69,16 @@ pub enum Ingested {
 }
 
 /// What an ingest queue carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
 pub enum Source {
-    /// [`IngestMessage`]s: records an edge admitted with their tenant.
+    /// [`IngestMessage`]s: records an edge admitted with their tenant, grouped by
+    /// [`GroupKey`].
     Admitted,
-    /// EventBridge events (`{"account", "detail": <CloudTrail record>, …}`) grouped by
-    /// [`GroupKey`], whose tenant the group names and whose account must be the event's.
-    EventBridge,
+    /// EventBridge events (`{"account", "detail": <CloudTrail record>, …}`) from the shared
+    /// event bus every customer's rule forwards to: the tenant is the one watching the event's
+    /// account ([`TenantStore::owner`]), so connecting an account needs no change to the bus.
+    EventBridge(Arc<dyn TenantStore>),
 }
 
 /// The part of an EventBridge event ingest reads.
@@ -83,6 +87,27 @@ struct Envelope<'a> {
     account: String,
     #[serde(borrow)]
     detail: &'a RawValue,
+}
+
+/// An ingest-queue message, decoded.
+#[derive(Debug)]
+pub enum Inbound {
+    /// A record an edge admitted for a tenant; the delivery's group names its account.
+    Admitted(IngestMessage),
+    /// A CloudTrail record from the shared event bus, and the account that sent it.
+    Event {
+        /// The AWS account EventBridge says the event came from.
+        account_id: String,
+        /// The CloudTrail record, verbatim.
+        record: Box<RawValue>,
+    },
+}
+
+/// A record with the tenant and account it belongs to.
+#[derive(Debug)]
+struct Routed {
+    account_id: String,
+    message: IngestMessage,
 }
 
 /// The ingest function.
@@ -110,96 +135,130 @@ impl Ingest {
         self.archive = Some(archive);
         self
     }
+
+    /// Each message with its tenant and account. An event of an account no tenant watches (a
+    /// customer who removed the account but kept its rule) is dropped with a warning: no
+    /// redelivery would give it a tenant.
+    async fn route(&self, batch: &[Received<'_, Inbound>]) -> Result<Vec<Routed>, FunctionError> {
+        let mut owners: BTreeMap<&str, Option<String>> = BTreeMap::new();
+        let mut routed = Vec::with_capacity(batch.len());
+        for received in batch {
+            let (tenant, account_id, record) = match &received.message {
+                Inbound::Admitted(message) => {
+                    let group: GroupKey = received
+                        .delivery
+                        .group_key
+                        .parse()
+                        .map_err(|e| FunctionError::malformed(received.delivery, e))?;
+                    (message.tenant.clone(), group.account_id, &message.record)
+                }
+                Inbound::Event { account_id, record } => {
+                    let Some(tenant) = self.owner(&mut owners, account_id).await? else {
+                        tracing::warn!(
+                            account_id,
+                            message_id = received.delivery.message_id,
+                            "dropping an event of an account no tenant watches"
+                        );
+                        continue;
+                    };
+                    (tenant, account_id.clone(), record)
+                }
+            };
+            routed.push(Routed {
+                account_id,
+                message: IngestMessage {
+                    tenant,
+                    record: record.clone(),
+                },
+            });
+        }
+        Ok(routed)
+    }
+
+    /// The tenant watching `account_id`, looked up once a batch.
+    async fn owner<'a>(
+        &self,
+        known: &mut BTreeMap<&'a str, Option<String>>,
+        account_id: &'a str,
+    ) -> Result<Option<String>, FunctionError> {
+        if let Some(owner) = known.get(account_id) {
+            return Ok(owner.clone());
+        }
+        let Source::EventBridge(tenants) = &self.source else {
+            return Ok(None);
+        };
+        let owner = tenants
+            .owner(account_id)
+            .await
+            .map_err(FunctionError::port("finding the account's tenant"))?;
+        known.insert(account_id, owner.clone());
+        Ok(owner)
+    }
 }
 
 #[async_trait]
 impl QueueFunction for Ingest {
-    type Message = IngestMessage;
+    type Message = Inbound;
 
     fn name(&self) -> &'static str {
         "ingest"
     }
 
-    fn decode(&self, delivery: &Delivery) -> Result<IngestMessage, FunctionError> {
+    fn decode(&self, delivery: &Delivery) -> Result<Inbound, FunctionError> {
         match self.source {
-            Source::Admitted => serde_json::from_str(&delivery.body).map_err(|e| {
-                FunctionError::malformed(delivery, format!("not an ingest message: {e}"))
-            }),
-            Source::EventBridge => from_envelope(delivery),
+            Source::Admitted => serde_json::from_str(&delivery.body)
+                .map(Inbound::Admitted)
+                .map_err(|e| {
+                    FunctionError::malformed(delivery, format!("not an ingest message: {e}"))
+                }),
+            Source::EventBridge(_) => from_envelope(delivery),
         }
     }
 
-    async fn handle_all(
-        &self,
-        batch: &[Received<'_, IngestMessage>],
-    ) -> Result<Handled, FunctionError> {
+    async fn handle_all(&self, batch: &[Received<'_, Inbound>]) -> Result<Handled, FunctionError> {
+        let routed = self.route(batch).await?;
         if let Some(archive) = &self.archive {
-            archive_raw(archive.as_ref(), batch).await?;
+            archive_raw(archive.as_ref(), &routed).await?;
         }
-        let messages: Vec<&IngestMessage> = batch.iter().map(|r| &r.message).collect();
+        let messages: Vec<&IngestMessage> = routed.iter().map(|r| &r.message).collect();
         ingest_messages(&self.normalizers, self.score_queue.as_ref(), &messages).await?;
         Ok(Handled::Done)
     }
 
-    async fn handle(
-        &self,
-        message: &Received<'_, IngestMessage>,
-    ) -> Result<Handled, FunctionError> {
+    async fn handle(&self, message: &Received<'_, Inbound>) -> Result<Handled, FunctionError> {
         self.handle_all(std::slice::from_ref(message)).await
     }
 }
 
 /// Keeps the batch's records as received, one archive object per tenant and account
-/// ([`crate::archive`]); the account is the one the message's group names.
-async fn archive_raw(
-    archive: &dyn Archive,
-    batch: &[Received<'_, IngestMessage>],
-) -> Result<(), FunctionError> {
+/// ([`crate::archive`]).
+async fn archive_raw(archive: &dyn Archive, routed: &[Routed]) -> Result<(), FunctionError> {
     let now = Utc::now();
-    let mut by_account: BTreeMap<GroupKey, Vec<String>> = BTreeMap::new();
-    for received in batch {
-        let group: GroupKey = received
-            .delivery
-            .group_key
-            .parse()
-            .map_err(|e| FunctionError::malformed(received.delivery, e))?;
+    let mut by_account: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
+    for r in routed {
         by_account
-            .entry(group)
+            .entry((&r.message.tenant, &r.account_id))
             .or_default()
-            .push(received.message.record.get().to_owned());
+            .push(r.message.record.get().to_owned());
     }
-    for (group, records) in by_account {
-        crate::archive::put_raw(archive, &group.tenant, &group.account_id, now, &records)
+    for ((tenant, account_id), records) in by_account {
+        crate::archive::put_raw(archive, tenant, account_id, now, &records)
             .await
             .map_err(FunctionError::port("archiving the raw events"))?;
     }
     Ok(())
 }
 
-/// The ingest message of an EventBridge event: its group names the tenant, and must name the
-/// event's account.
-fn from_envelope(delivery: &Delivery) -> Result<IngestMessage, FunctionError> {
+/// The record of an EventBridge event and the account it came from.
+fn from_envelope(delivery: &Delivery) -> Result<Inbound, FunctionError> {
     let envelope: Envelope = serde_json::from_str(&delivery.body).map_err(|e| {
         FunctionError::malformed(
             delivery,
             format!("not an EventBridge event with a detail: {e}"),
         )
     })?;
-    let group: GroupKey = delivery
-        .group_key
-        .parse()
-        .map_err(|e| FunctionError::malformed(delivery, e))?;
-    if group.account_id != envelope.account {
-        return Err(FunctionError::malformed(
-            delivery,
-            format!(
-                "the event's account {} is not the group's account {}",
-                envelope.account, group.account_id
-            ),
-        ));
-    }
-    Ok(IngestMessage {
-        tenant: group.tenant,
+    Ok(Inbound::Event {
+        account_id: envelope.account,
         record: envelope.detail.to_owned(),
     })
 }

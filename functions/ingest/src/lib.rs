@@ -47,7 +47,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub use catalog::{CatalogError, Price, PriceCatalog};
-pub use classify::{Recall, MAX_FACTS_PER_RECORD};
+pub use classify::{priced_calls, Recall, MAX_FACTS_PER_RECORD};
 
 use classify::{Call, Classified, Ctx};
 use json::J;

@@ -25,6 +25,7 @@ pub async fn store_suite(stores: Stores) {
     snoozes_expire(&stores).await;
     cost_events_by_time_range(&stores).await;
     tenants_and_accounts(&stores).await;
+    an_aws_account_names_its_tenant(&stores).await;
     settings_default_and_round_trip(&stores).await;
     outbox_delivers_once(&stores).await;
     ingest_tokens_admit_one_account(&stores).await;
@@ -1194,6 +1195,51 @@ async fn tenants_and_accounts(stores: &Stores) {
         stores.tenants.accounts(&name).await.expect("accounts"),
         vec![other]
     );
+}
+
+async fn an_aws_account_names_its_tenant(stores: &Stores) {
+    let (name, rival) = (unique("acme"), unique("rival"));
+    let at = cost_event(&name, "1", "x", 0, 1.0).event_time;
+    for tenant in [&name, &rival] {
+        stores
+            .tenants
+            .add_tenant(&Tenant {
+                name: tenant.clone(),
+                created_at: at,
+            })
+            .await
+            .expect("add tenant");
+    }
+    let (ours, theirs) = (unique_account_id(), unique_account_id());
+    for (tenant, account_id) in [(&name, &ours), (&rival, &theirs)] {
+        stores
+            .tenants
+            .add_account(&Account {
+                tenant: tenant.clone(),
+                account_id: account_id.clone(),
+                name: None,
+                created_at: at,
+                role_arn: None,
+                external_id: None,
+                access_key_id: None,
+            })
+            .await
+            .expect("add account");
+    }
+    let owner = |id: String| async move { stores.tenants.owner(&id).await.expect("owner") };
+    assert_eq!(owner(ours.clone()).await, Some(name.clone()));
+    assert_eq!(owner(theirs.clone()).await, Some(rival));
+    assert_eq!(
+        owner(unique_account_id()).await,
+        None,
+        "an account nobody watches"
+    );
+    stores
+        .tenants
+        .remove_account(&name, &ours)
+        .await
+        .expect("remove");
+    assert_eq!(owner(ours).await, None, "a removed account has no owner");
 }
 
 async fn settings_default_and_round_trip(stores: &Stores) {

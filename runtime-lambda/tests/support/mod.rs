@@ -9,7 +9,10 @@ use std::time::Duration;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use dd0c_adapters_aws::{create_table, DynamoStore, S3Archive, SqsQueue};
 use dd0c_ports::conformance::unique;
+use dd0c_ports::domain::{Account, Tenant};
 use dd0c_ports::queue::{OutgoingMessage, Queue};
+use dd0c_ports::store::TenantStore;
+use dd0c_ports::PortError;
 use dd0c_tests::lambda::{Function, Invocation, Outcome, RuntimeApi};
 use serde_json::{json, Value};
 
@@ -43,6 +46,10 @@ pub struct Cloud {
     pub max_receives: u32,
     sqs: aws_sdk_sqs::Client,
 }
+
+/// The message group of the shared event bus's rule to the ingest queue (infra-cdk sets the
+/// same): one group, since the tenant is found from the event's account.
+pub const BUS_GROUP: &str = "cloudtrail";
 
 impl Cloud {
     pub async fn new() -> Cloud {
@@ -105,13 +112,19 @@ impl Cloud {
         Function::spawn(&PathBuf::from(binary), api, &self.env()).expect("the Lambda binary starts")
     }
 
-    /// Sends CloudTrail records to the ingest queue as the tenant's EventBridge rule would: the
-    /// envelope, grouped by tenant#account, deduplicated by event id.
+    /// Sends CloudTrail records of accounts `tenant` watches (connected here when they are not
+    /// yet) to the ingest queue as the shared event bus's rule would: the envelope, in the
+    /// rule's one message group, deduplicated by event id.
     pub async fn send_records(&self, tenant: &str, records: &[(String, String, String)]) {
+        self.watch(
+            tenant,
+            records.iter().map(|(account, _, _)| account.as_str()),
+        )
+        .await;
         let messages: Vec<OutgoingMessage> = records
             .iter()
             .map(|(account, event_id, text)| OutgoingMessage {
-                group_key: format!("{tenant}#{account}"),
+                group_key: BUS_GROUP.into(),
                 dedup_key: event_id.clone(),
                 body: envelope(account, text),
             })
@@ -121,6 +134,42 @@ impl Cloud {
                 .send_batch(chunk.to_vec())
                 .await
                 .expect("sent");
+        }
+    }
+
+    /// Connects `accounts` to `tenant` (creating the tenant), skipping those connected already.
+    pub async fn watch(&self, tenant: &str, accounts: impl Iterator<Item = &str>) {
+        let store = self.store();
+        let created_at = chrono::Utc::now();
+        match store
+            .add_tenant(&Tenant {
+                name: tenant.into(),
+                created_at,
+            })
+            .await
+        {
+            Ok(()) | Err(PortError::Conflict(_)) => {}
+            Err(e) => panic!("tenant {tenant}: {e}"),
+        }
+        let mut accounts: Vec<&str> = accounts.collect();
+        accounts.sort();
+        accounts.dedup();
+        for account_id in accounts {
+            if store.owner(account_id).await.expect("owner").is_some() {
+                continue;
+            }
+            store
+                .add_account(&Account {
+                    tenant: tenant.into(),
+                    account_id: account_id.into(),
+                    name: None,
+                    created_at,
+                    role_arn: None,
+                    external_id: None,
+                    access_key_id: None,
+                })
+                .await
+                .expect("account");
         }
     }
 

@@ -74,6 +74,13 @@ impl TenantStore for DynamoStore {
             .await
     }
 
+    async fn owner(&self, account_id: &str) -> PortResult<Option<String>> {
+        Ok(self
+            .get(account_owner_pk(account_id), "OWNER")
+            .await?
+            .and_then(|item| item.get("tenant")?.as_s().ok().cloned()))
+    }
+
     async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()> {
         let missing = || no_account(tenant, account_id);
         let account = self

@@ -61,6 +61,14 @@ impl TenantStore for MemoryStore {
             .collect())
     }
 
+    async fn owner(&self, account_id: &str) -> PortResult<Option<String>> {
+        Ok(lock(&self.inner)
+            .accounts
+            .keys()
+            .find(|(_, id)| id == account_id)
+            .map(|(tenant, _)| tenant.clone()))
+    }
+
     async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()> {
         let mut inner = lock(&self.inner);
         match inner

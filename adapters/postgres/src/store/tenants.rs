@@ -83,6 +83,18 @@ impl TenantStore for PgStore {
         Ok(rows.into_iter().map(account_of).collect())
     }
 
+    async fn owner(&self, account_id: &str) -> PortResult<Option<String>> {
+        // Before the tenant is known, as an ingest-token lookup: every tenant's rows.
+        self.scoped(EVERY_TENANT, async |c| {
+            sqlx::query_scalar("SELECT tenant_id FROM accounts WHERE account_id = $1")
+                .bind(account_id)
+                .fetch_optional(c)
+                .await
+        })
+        .await
+        .map_err(|e| backend("finding an account's tenant", e))
+    }
+
     async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()> {
         let removed = self
             .scoped(tenant, async |c| {

@@ -193,58 +193,145 @@ pub(crate) struct Ctx<'c> {
 
 type Classifier = fn(&Call<'_>, &mut Ctx<'_>) -> Outcome;
 
+/// Every call that can create cost, by event source and base event name, with its classifier.
+/// The cloud's customer template forwards exactly these calls (`dd0c-lambda`'s contract).
+const CALLS: &[(&str, &[&str], Classifier)] = &[
+    ("ec2.amazonaws.com", &["RunInstances"], run_instances),
+    ("ec2.amazonaws.com", &["StartInstances"], start_instances),
+    (
+        "ec2.amazonaws.com",
+        &["ModifyInstanceAttribute"],
+        modify_instance_attribute,
+    ),
+    ("ec2.amazonaws.com", &["CreateVolume"], create_volume),
+    ("ec2.amazonaws.com", &["AllocateAddress"], allocate_address),
+    (
+        "ec2.amazonaws.com",
+        &["CreateNatGateway"],
+        create_nat_gateway,
+    ),
+    ("ec2.amazonaws.com", &["CreateFleet"], create_fleet),
+    (
+        "ec2.amazonaws.com",
+        &["RequestSpotInstances"],
+        request_spot_instances,
+    ),
+    (
+        "ec2.amazonaws.com",
+        &["CreateVpcEndpoint"],
+        create_vpc_endpoint,
+    ),
+    (
+        "ec2.amazonaws.com",
+        &["CreateTransitGateway", "CreateTransitGatewayVpcAttachment"],
+        create_transit_gateway,
+    ),
+    (
+        "autoscaling.amazonaws.com",
+        &[
+            "CreateAutoScalingGroup",
+            "UpdateAutoScalingGroup",
+            "SetDesiredCapacity",
+        ],
+        autoscaling_group,
+    ),
+    (
+        "elasticloadbalancing.amazonaws.com",
+        &["CreateLoadBalancer"],
+        create_load_balancer,
+    ),
+    (
+        "rds.amazonaws.com",
+        &[
+            "CreateDBInstance",
+            "CreateDBInstanceReadReplica",
+            "RestoreDBInstanceFromDBSnapshot",
+            "RestoreDBInstanceToPointInTime",
+        ],
+        create_db_instance,
+    ),
+    ("rds.amazonaws.com", &["CreateDBCluster"], create_db_cluster),
+    (
+        "elasticache.amazonaws.com",
+        &["CreateCacheCluster", "CreateReplicationGroup"],
+        create_cache,
+    ),
+    (
+        "redshift.amazonaws.com",
+        &["CreateCluster"],
+        create_redshift_cluster,
+    ),
+    (
+        "es.amazonaws.com",
+        &["CreateDomain", "CreateElasticsearchDomain"],
+        create_search_domain,
+    ),
+    ("eks.amazonaws.com", &["CreateCluster"], create_eks_cluster),
+    ("eks.amazonaws.com", &["CreateNodegroup"], create_nodegroup),
+    (
+        "sagemaker.amazonaws.com",
+        &["CreateEndpointConfig"],
+        remember_endpoint_config,
+    ),
+    (
+        "sagemaker.amazonaws.com",
+        &["CreateEndpoint"],
+        create_endpoint,
+    ),
+    (
+        "sagemaker.amazonaws.com",
+        &["CreateNotebookInstance"],
+        create_notebook,
+    ),
+    (
+        "sagemaker.amazonaws.com",
+        &["CreateTrainingJob"],
+        create_training_job,
+    ),
+    (
+        "elasticmapreduce.amazonaws.com",
+        &["RunJobFlow"],
+        run_job_flow,
+    ),
+    (
+        "kafka.amazonaws.com",
+        &["CreateCluster", "CreateClusterV2"],
+        create_msk_cluster,
+    ),
+    (
+        "ecs.amazonaws.com",
+        &["RegisterTaskDefinition"],
+        remember_task_definition,
+    ),
+    ("ecs.amazonaws.com", &["CreateService"], create_service),
+    ("dynamodb.amazonaws.com", &["CreateTable"], create_table),
+    ("kinesis.amazonaws.com", &["CreateStream"], create_stream),
+    (
+        "lambda.amazonaws.com",
+        &["CreateFunction", "UpdateFunctionConfiguration"],
+        remember_function_memory,
+    ),
+    (
+        "lambda.amazonaws.com",
+        &["PutProvisionedConcurrencyConfig"],
+        provisioned_concurrency,
+    ),
+];
+
 /// The classifier for a call, or `None` if the call never creates cost.
 pub(crate) fn classifier(source: &str, name: &str) -> Option<Classifier> {
-    let f: Classifier = match (source, name) {
-        ("ec2.amazonaws.com", "RunInstances") => run_instances,
-        ("ec2.amazonaws.com", "StartInstances") => start_instances,
-        ("ec2.amazonaws.com", "ModifyInstanceAttribute") => modify_instance_attribute,
-        ("ec2.amazonaws.com", "CreateVolume") => create_volume,
-        ("ec2.amazonaws.com", "AllocateAddress") => allocate_address,
-        ("ec2.amazonaws.com", "CreateNatGateway") => create_nat_gateway,
-        ("ec2.amazonaws.com", "CreateFleet") => create_fleet,
-        ("ec2.amazonaws.com", "RequestSpotInstances") => request_spot_instances,
-        ("ec2.amazonaws.com", "CreateVpcEndpoint") => create_vpc_endpoint,
-        ("ec2.amazonaws.com", "CreateTransitGateway" | "CreateTransitGatewayVpcAttachment") => {
-            create_transit_gateway
-        }
-        (
-            "autoscaling.amazonaws.com",
-            "CreateAutoScalingGroup" | "UpdateAutoScalingGroup" | "SetDesiredCapacity",
-        ) => autoscaling_group,
-        ("elasticloadbalancing.amazonaws.com", "CreateLoadBalancer") => create_load_balancer,
-        (
-            "rds.amazonaws.com",
-            "CreateDBInstance"
-            | "CreateDBInstanceReadReplica"
-            | "RestoreDBInstanceFromDBSnapshot"
-            | "RestoreDBInstanceToPointInTime",
-        ) => create_db_instance,
-        ("rds.amazonaws.com", "CreateDBCluster") => create_db_cluster,
-        ("elasticache.amazonaws.com", "CreateCacheCluster" | "CreateReplicationGroup") => {
-            create_cache
-        }
-        ("redshift.amazonaws.com", "CreateCluster") => create_redshift_cluster,
-        ("es.amazonaws.com", "CreateDomain" | "CreateElasticsearchDomain") => create_search_domain,
-        ("eks.amazonaws.com", "CreateCluster") => create_eks_cluster,
-        ("eks.amazonaws.com", "CreateNodegroup") => create_nodegroup,
-        ("sagemaker.amazonaws.com", "CreateEndpointConfig") => remember_endpoint_config,
-        ("sagemaker.amazonaws.com", "CreateEndpoint") => create_endpoint,
-        ("sagemaker.amazonaws.com", "CreateNotebookInstance") => create_notebook,
-        ("sagemaker.amazonaws.com", "CreateTrainingJob") => create_training_job,
-        ("elasticmapreduce.amazonaws.com", "RunJobFlow") => run_job_flow,
-        ("kafka.amazonaws.com", "CreateCluster" | "CreateClusterV2") => create_msk_cluster,
-        ("ecs.amazonaws.com", "RegisterTaskDefinition") => remember_task_definition,
-        ("ecs.amazonaws.com", "CreateService") => create_service,
-        ("dynamodb.amazonaws.com", "CreateTable") => create_table,
-        ("kinesis.amazonaws.com", "CreateStream") => create_stream,
-        ("lambda.amazonaws.com", "CreateFunction" | "UpdateFunctionConfiguration") => {
-            remember_function_memory
-        }
-        ("lambda.amazonaws.com", "PutProvisionedConcurrencyConfig") => provisioned_concurrency,
-        _ => return None,
-    };
-    Some(f)
+    CALLS
+        .iter()
+        .find(|(s, names, _)| *s == source && names.contains(&name))
+        .map(|(_, _, f)| *f)
+}
+
+/// The calls that can create cost, as (event source, base event name): what a CloudTrail
+/// filter must let through for nothing priced to be missed.
+pub fn priced_calls() -> impl Iterator<Item = (&'static str, &'static str)> {
+    CALLS
+        .iter()
+        .flat_map(|(source, names, _)| names.iter().map(move |name| (*source, *name)))
 }
 
 fn one(line: Line) -> Outcome {

@@ -15,6 +15,10 @@
 #   (55500): $DD0C_TEST_AWS_ENDPOINT.
 # - schemathesis (PyPI, same virtualenv), which the `openapi` tests run against the API:
 #   $DD0C_TEST_SCHEMATHESIS. `scripts/test.sh openapi` runs just those.
+# - cfn-lint (PyPI, same virtualenv) and infra-cdk's Node packages (`npm ci`; Node.js and npm
+#   from Debian's packages when missing): the CDK app's tests (Vitest) run first, then its stack
+#   is synthesized for the deploy test: $DD0C_TEST_CDK_TEMPLATE, $DD0C_TEST_CFN_LINT.
+#   `scripts/test.sh cdk` runs just those.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Outside the checkout: the postgres user must be able to reach it, and a clone may live under a
@@ -107,13 +111,34 @@ start_redis() {
 # The virtualenv with aiosmtpd, moto and schemathesis, made or completed when something is
 # missing.
 python_tools() {
-  if ! "$venv/bin/python" -c "import aiosmtpd, moto, schemathesis" >/dev/null 2>&1; then
-    say "installing aiosmtpd, moto[server] and schemathesis from PyPI into $venv"
+  if ! "$venv/bin/python" -c "import aiosmtpd, moto, schemathesis, cfnlint" >/dev/null 2>&1; then
+    say "installing aiosmtpd, moto[server], schemathesis and cfn-lint from PyPI into $venv"
     [ -x "$venv/bin/pip" ] || python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
-    "$venv/bin/pip" install -q 'aiosmtpd>=1.4' 'moto[server]>=5.1' 'schemathesis==4.32.5'
+    "$venv/bin/pip" install -q 'aiosmtpd>=1.4' 'moto[server]>=5.1' 'schemathesis==4.32.5' 'cfn-lint==1.58.0'
   fi
   # The API's OpenAPI test runs it against `dd0c-cost serve`.
   export DD0C_TEST_SCHEMATHESIS="$venv/bin/schemathesis"
+  export DD0C_TEST_CFN_LINT="$venv/bin/cfn-lint"
+}
+
+# infra-cdk's packages, and its stack synthesized offline (with placeholder binaries) for the
+# deploy test.
+infra_cdk() {
+  if ! command -v npm >/dev/null 2>&1; then
+    say "installing Node.js and npm from Debian's packages"
+    apt_install nodejs npm
+  fi
+  (cd infra-cdk && npm ci --no-audit --no-fund --loglevel=error)
+  local bin
+  for bin in lambda-ingest lambda-score lambda-notify lambda-digest lambda-zombie lambda-api; do
+    mkdir -p "$state/lambda/$bin"
+    printf '#!/bin/sh\n' >"$state/lambda/$bin/bootstrap"
+  done
+  (cd infra-cdk && npx cdk synth --quiet --no-notices --output "$state/cdk.out" \
+    -c lambdaDir="$state/lambda" >"$state/cdk-synth.log" 2>&1) \
+    || { cat "$state/cdk-synth.log" >&2; exit 1; }
+  export DD0C_TEST_CDK_TEMPLATE="$state/cdk.out/Dd0cCost.template.json"
+  say "infra-cdk synthesized into $state/cdk.out"
 }
 
 start_moto() {
@@ -147,6 +172,8 @@ trap stop_services EXIT
 
 # Build before starting the services, so that they live only as long as the tests use them.
 cargo test --workspace --locked --features dd0c-cost/aws --no-run
+export CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=1
+infra_cdk
 
 start_postgres
 start_redis
@@ -154,4 +181,7 @@ python_tools
 start_smtp
 start_moto
 
+if [ $# -eq 0 ] || [ "$1" = cdk ]; then
+  (cd infra-cdk && npx vitest run)
+fi
 cargo test --workspace --locked --features dd0c-cost/aws -- "$@"

@@ -56,6 +56,9 @@ pub fn optional(name: &'static str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// Deliveries of a failing message before it is dead-lettered, unless `DD0C_MAX_RECEIVES`.
+pub const DEFAULT_MAX_RECEIVES: u32 = 5;
+
 /// What every function starts from.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -74,7 +77,7 @@ impl Settings {
         init_logs();
         let region = required("AWS_REGION")?;
         let max_receives = match optional("DD0C_MAX_RECEIVES") {
-            None => 5,
+            None => DEFAULT_MAX_RECEIVES,
             Some(value) => value.parse().map_err(|e| StartError::Invalid {
                 name: "DD0C_MAX_RECEIVES",
                 value,

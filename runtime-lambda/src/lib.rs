@@ -20,7 +20,9 @@
 //!   rest of its group are delivered again; a message failing on its last delivery goes to the
 //!   dead-letter queue with its error).
 //! - [`functions`] — the functions of `functions/` bound to the AWS adapters.
+//! - [`contract`] — what infra-cdk must agree with (`infra-cdk/contract.json`).
 
+pub mod contract;
 pub mod env;
 pub mod functions;
 pub mod sqs;

@@ -323,6 +323,151 @@ async fn every_anomaly(store: &dyn AnomalyStore) -> Vec<Anomaly> {
 
 #[tokio::test]
 async fn parity_the_sample_gives_the_same_anomalies_on_lambda_as_self_hosted() {
+    assert_sample_parity(Cloud::new().await).await;
+}
+
+/// infra-cdk's stack, created in moto's CloudFormation as far as moto goes, holds the table and
+/// queues the functions need: the sample through `lambda-ingest` and `lambda-score` on them
+/// gives the self-hosted anomalies.
+#[tokio::test]
+async fn parity_the_sample_gives_the_same_anomalies_on_the_stack_infra_cdk_synthesizes() {
+    use support::stack::{reduce, synthesized, CloudFormation};
+    let reduced = reduce(&synthesized(None));
+    println!("moto creates {} resources:", reduced.kept.len());
+    for (id, kind) in &reduced.kept {
+        println!("  + {id} ({kind})");
+    }
+    println!("and leaves out {}:", reduced.left_out.len());
+    for (id, kind, why) in &reduced.left_out {
+        println!("  - {id} ({kind}): {why}");
+    }
+    let kept = |kind: &str| reduced.kept.iter().filter(|(_, k)| k == kind).count();
+    assert_eq!(kept("AWS::DynamoDB::Table"), 1);
+    assert_eq!(
+        kept("AWS::SQS::Queue"),
+        6,
+        "three queues and their dead-letter queues"
+    );
+    assert_eq!(kept("AWS::Events::EventBus"), 1);
+    assert_eq!(
+        kept("AWS::S3::Bucket"),
+        2,
+        "the archive and the dashboard's bucket"
+    );
+
+    let name = dd0c_ports::conformance::unique("dd0c");
+    let cloudformation = CloudFormation::new(&support::endpoint());
+    let created = cloudformation
+        .create(
+            &name,
+            &reduced.template,
+            &[
+                ("MailFrom", "alerts@example.com"),
+                ("AuthDomainPrefix", name.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, "CREATE_COMPLETE", "{created:?}");
+    assert_eq!(created.resources.len(), reduced.kept.len(), "{created:?}");
+    assert!(
+        created
+            .resources
+            .iter()
+            .all(|(_, status)| status == "CREATE_COMPLETE"),
+        "{created:?}"
+    );
+
+    // The customer's template, with what the quick-create link fills in: the role and the rule
+    // forwarding to the bus the stack made.
+    let customer = cloudformation
+        .create(
+            &format!("{name}-customer"),
+            &synthesized(Some("customer.template.json")),
+            &[
+                ("ExternalId", "dd0c-ext-0123456789abcdef"),
+                ("Dd0cAccountId", "123456789012"),
+                ("EventBusArn", &created.outputs["EventBusArn"]),
+                ("RoleName", &format!("dd0c-cost-{name}")),
+            ],
+        )
+        .await;
+    assert_eq!(customer.status, "CREATE_COMPLETE", "{customer:?}");
+    let mut resources: Vec<&str> = customer
+        .resources
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .collect();
+    resources.sort();
+    assert_eq!(
+        resources,
+        ["ForwardRole", "ForwardRule", "ReadOnlyRole"],
+        "{customer:?}"
+    );
+    assert!(customer.outputs["RoleArn"].ends_with(&format!(":role/dd0c-cost-{name}")));
+
+    let cloud = Cloud::of_stack(&created.outputs).await;
+    assert_the_bus_rule_forwards_only_priced_calls(&cloud, &created.outputs["EventBusArn"]).await;
+    let dead = cloud
+        .queue(&cloud.ingest_queue)
+        .dead_letters(1)
+        .await
+        .expect("the ingest queue names its dead-letter queue");
+    assert!(dead.is_empty());
+    assert_sample_parity(cloud).await;
+}
+
+/// The stack's rule on the customers' bus sends a successful priced call to the ingest queue, in
+/// the one message group, and drops a read and a failed call.
+async fn assert_the_bus_rule_forwards_only_priced_calls(cloud: &Cloud, bus_arn: &str) {
+    let record = |event_id: &str, name: &str, error: Option<&str>| {
+        let (_, _, text) = launch(ACCOUNT, event_id, 0, 1);
+        let mut record: serde_json::Value = serde_json::from_str(&text).expect("a record");
+        record["eventName"] = name.into();
+        if let Some(code) = error {
+            record["errorCode"] = code.into();
+        }
+        record
+    };
+    let records = [
+        record("ev-priced", "RunInstances", None),
+        record("ev-read", "DescribeInstances", None),
+        record(
+            "ev-failed",
+            "RunInstances",
+            Some("Client.UnauthorizedOperation"),
+        ),
+    ];
+    support::stack::put_cloudtrail_events(&support::endpoint(), bus_arn, &records).await;
+    let queue = cloud.queue(&cloud.ingest_queue);
+    let delivered = queue
+        .receive(10, Duration::from_secs(30))
+        .await
+        .expect("receive");
+    let arrived: Vec<(String, String)> = delivered
+        .iter()
+        .map(|d| {
+            let event: serde_json::Value = serde_json::from_str(&d.body).expect("an event");
+            (
+                d.group_key.clone(),
+                event["detail"]["eventID"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        arrived,
+        [(support::BUS_GROUP.to_owned(), "ev-priced".to_owned())]
+    );
+    for d in delivered {
+        queue.ack(&d.receipt).await.expect("ack");
+    }
+}
+
+/// The bundled sample through the self-hosted dispatcher, then through `lambda-ingest` and
+/// `lambda-score` on `cloud`: the same anomalies.
+async fn assert_sample_parity(cloud: Cloud) {
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/cloudtrail");
 
     // Self-hosted: the dispatcher's consumers on Postgres and pgmq.
@@ -354,7 +499,6 @@ async fn parity_the_sample_gives_the_same_anomalies_on_lambda_as_self_hosted() {
     let self_hosted = every_anomaly(backend.stores.anomalies.as_ref()).await;
 
     // Cloud: the Lambda binaries on moto's SQS FIFO and DynamoDB.
-    let cloud = Cloud::new().await;
     cloud
         .store()
         .add_tenant(&Tenant {

@@ -58,7 +58,7 @@ pub use queue::SqsQueue;
 #[cfg(feature = "cloud")]
 pub use store::{DynamoStore, PROCESSED_RETENTION};
 #[cfg(feature = "cloud")]
-pub use table::create_table;
+pub use table::{create_table, table_shape};
 #[cfg(feature = "s3")]
 pub use trail::S3Trail;
 

@@ -46,11 +46,34 @@ use serde::Serialize;
 /// One DynamoDB item.
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
+/// The table's partition and sort keys (strings).
+pub const KEYS: (&str, &str) = ("pk", "sk");
+
 /// The global secondary index of the cross-partition lists.
 pub const GSI1: &str = "gsi1";
 
+/// GSI1's partition and sort keys (strings), every attribute projected.
+pub const GSI1_KEYS: (&str, &str) = ("gsi1pk", "gsi1sk");
+
 /// The attribute DynamoDB's TTL reads (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+/// The table's shape as infra-cdk must declare it (its `contract.json`): keys, GSI1, TTL,
+/// on-demand billing — what [`create_table`] creates.
+pub fn table_shape() -> serde_json::Value {
+    serde_json::json!({
+        "partition_key": KEYS.0,
+        "sort_key": KEYS.1,
+        "indexes": [{
+            "name": GSI1,
+            "partition_key": GSI1_KEYS.0,
+            "sort_key": GSI1_KEYS.1,
+            "projection": "ALL",
+        }],
+        "ttl_attribute": TTL_ATTRIBUTE,
+        "billing_mode": "PAY_PER_REQUEST",
+    })
+}
 
 /// Creates the table (keys, GSI1, on-demand billing) and turns on its TTL.
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> PortResult<()> {
@@ -70,8 +93,8 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Port
     };
     let gsi = GlobalSecondaryIndex::builder()
         .index_name(GSI1)
-        .key_schema(key("gsi1pk", KeyType::Hash)?)
-        .key_schema(key("gsi1sk", KeyType::Range)?)
+        .key_schema(key(GSI1_KEYS.0, KeyType::Hash)?)
+        .key_schema(key(GSI1_KEYS.1, KeyType::Range)?)
         .projection(
             Projection::builder()
                 .projection_type(ProjectionType::All)
@@ -82,12 +105,12 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Port
     client
         .create_table()
         .table_name(name)
-        .key_schema(key("pk", KeyType::Hash)?)
-        .key_schema(key("sk", KeyType::Range)?)
-        .attribute_definitions(string("pk")?)
-        .attribute_definitions(string("sk")?)
-        .attribute_definitions(string("gsi1pk")?)
-        .attribute_definitions(string("gsi1sk")?)
+        .key_schema(key(KEYS.0, KeyType::Hash)?)
+        .key_schema(key(KEYS.1, KeyType::Range)?)
+        .attribute_definitions(string(KEYS.0)?)
+        .attribute_definitions(string(KEYS.1)?)
+        .attribute_definitions(string(GSI1_KEYS.0)?)
+        .attribute_definitions(string(GSI1_KEYS.1)?)
         .global_secondary_indexes(gsi)
         .billing_mode(BillingMode::PayPerRequest)
         .send()

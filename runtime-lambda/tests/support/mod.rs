@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod stack;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -47,9 +49,7 @@ pub struct Cloud {
     sqs: aws_sdk_sqs::Client,
 }
 
-/// The message group of the shared event bus's rule to the ingest queue (infra-cdk sets the
-/// same): one group, since the tenant is found from the event's account.
-pub const BUS_GROUP: &str = "cloudtrail";
+pub use dd0c_lambda::contract::INGEST_GROUP as BUS_GROUP;
 
 impl Cloud {
     pub async fn new() -> Cloud {
@@ -84,6 +84,28 @@ impl Cloud {
             notify_queue,
             bucket,
             max_receives,
+        }
+    }
+
+    /// The table, queues and archive a stack created (its outputs, named as infra-cdk names
+    /// them); the functions' redelivery limit as the stack sets it.
+    pub async fn of_stack(outputs: &std::collections::BTreeMap<String, String>) -> Cloud {
+        let output = |key: &str| {
+            outputs
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| panic!("the stack has no output {key}: {outputs:?}"))
+        };
+        let aws = aws().await;
+        Cloud {
+            sqs: aws_sdk_sqs::Client::new(&aws),
+            aws,
+            table: output("TableName"),
+            ingest_queue: output("IngestQueueUrl"),
+            score_queue: output("ScoreQueueUrl"),
+            notify_queue: output("NotifyQueueUrl"),
+            bucket: output("ArchiveBucket"),
+            max_receives: dd0c_lambda::env::DEFAULT_MAX_RECEIVES,
         }
     }
 

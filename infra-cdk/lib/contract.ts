@@ -1,0 +1,32 @@
+/**
+ * What the Rust code says the stacks must agree with: `contract.json`, generated and checked by
+ * `cargo test -p dd0c-lambda --test contract` (DD0C_BLESS=1 rewrites it).
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface Contract {
+  table: {
+    partition_key: string;
+    sort_key: string;
+    indexes: { name: string; partition_key: string; sort_key: string; projection: string }[];
+    ttl_attribute: string;
+    billing_mode: string;
+  };
+  max_receives: number;
+  ingest_group: string;
+  customer: {
+    stack_name: string;
+    role_name: string;
+    read_actions: string[];
+    event_pattern: {
+      'detail-type': string[];
+      source: string[];
+      detail: { eventName: { prefix: string }[]; errorCode: unknown[] };
+    };
+  };
+}
+
+export const contract: Contract = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../contract.json', import.meta.url)), 'utf8'),
+);

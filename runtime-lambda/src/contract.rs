@@ -1,0 +1,52 @@
+//! What infra-cdk must agree with, generated from the code: `infra-cdk/contract.json`.
+//!
+//! The CDK app and the customer's template read that file; a test here fails when the file no
+//! longer says what the code says (`DD0C_BLESS=1` rewrites it), so a new priced call, a new
+//! read action of the zombie hunter or a change to the table reaches the deployed stacks.
+
+use serde_json::{json, Value};
+
+/// The message group of the shared event bus's rule to the ingest queue: one group, since the
+/// tenant comes from the event's account ([`dd0c_ingest::handler::Source::EventBridge`]).
+pub const INGEST_GROUP: &str = "cloudtrail";
+
+/// The contract: the table's shape, the queues' redelivery limit, the ingest rule's message
+/// group, and the customer template's role and CloudTrail filter.
+pub fn contract() -> Value {
+    json!({
+        "table": dd0c_adapters_aws::table_shape(),
+        "max_receives": crate::env::DEFAULT_MAX_RECEIVES,
+        "ingest_group": INGEST_GROUP,
+        "customer": {
+            "stack_name": dd0c_api::quick_create::STACK_NAME,
+            "role_name": dd0c_api::quick_create::ROLE_NAME,
+            "read_actions": dd0c_zombie::READ_ACTIONS,
+            "event_pattern": event_pattern(),
+        },
+    })
+}
+
+/// The EventBridge pattern of the CloudTrail calls that can create cost and succeeded: every
+/// priced call's service and name. Names match by prefix because some services suffix an API
+/// version (`CreateFunction20150331`); the classifier drops what it does not price.
+pub fn event_pattern() -> Value {
+    let mut sources: Vec<String> = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    for (source, name) in dd0c_ingest::priced_calls() {
+        let service = source.trim_end_matches(".amazonaws.com");
+        sources.push(format!("aws.{service}"));
+        names.push(name);
+    }
+    sources.sort();
+    sources.dedup();
+    names.sort();
+    names.dedup();
+    json!({
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "source": sources,
+        "detail": {
+            "eventName": names.iter().map(|n| json!({"prefix": n})).collect::<Vec<_>>(),
+            "errorCode": [{"exists": false}],
+        },
+    })
+}

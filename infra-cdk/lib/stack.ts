@@ -264,6 +264,8 @@ export class Dd0cCostStack extends Stack {
       ...common,
       DD0C_COGNITO_ISSUER: pool.userPoolProviderUrl,
       DD0C_COGNITO_CLIENT_ID: client.userPoolClientId,
+      // The pool's custom:tenant is in its ID tokens (access tokens would need a trigger).
+      DD0C_COGNITO_TOKEN_USE: 'id',
       DD0C_ONBOARDING_TEMPLATE_URL: template.httpUrl,
       DD0C_EVENT_BUS_ARN: bus.eventBusArn,
     });

@@ -9,6 +9,7 @@
 //! | `DD0C_MAIL_FROM` | notify, digest | the SES sender; unset: nothing is e-mailed |
 //! | `DD0C_COGNITO_ISSUER`, `DD0C_COGNITO_CLIENT_ID` | api | the user pool URL and app client (required there) |
 //! | `DD0C_COGNITO_JWKS_URL` | api | where the pool's keys are, when not `{issuer}/.well-known/jwks.json` |
+//! | `DD0C_COGNITO_TOKEN_USE` | api | the tokens the API takes: `access` (default) or `id` (a pool whose tenant attribute only ID tokens carry) |
 //! | `DD0C_SLACK_SIGNING_SECRET` | api | the Slack app's signing secret; unset: `/v1/slack/actions` answers 404 |
 //! | `DD0C_METRICS_TOKEN` | api | the bearer token `/metrics` asks for; unset: open |
 //! | `DD0C_ONBOARDING_TEMPLATE_URL`, `DD0C_EVENT_BUS_ARN` | api | the customer template and the bus its rules forward to: a new account's quick-create link; unset: none |

@@ -436,7 +436,9 @@ async fn lambda_api_serves_the_alert_buttons_and_its_openapi_document() {
 }
 
 /// In the cloud a new account comes back with the quick-create link of the customer template:
-/// its ExternalId, our account and bus filled in, the template's role assumed.
+/// its ExternalId, our account and bus filled in, the template's role assumed. Configured as
+/// infra-cdk configures it: ID tokens (where the pool puts `custom:tenant`), the role from the
+/// pool's groups.
 #[tokio::test]
 async fn lambda_api_answers_a_new_account_with_its_quick_create_link() {
     let cloud = Cloud::new().await;
@@ -450,9 +452,37 @@ async fn lambda_api_answers_a_new_account_with_its_quick_create_link() {
             "https://assets.example.com/customer.template.json".to_owned(),
         ),
         ("DD0C_EVENT_BUS_ARN", bus.to_owned()),
+        ("DD0C_COGNITO_TOKEN_USE", "id".to_owned()),
     ];
     let (api, _function) = spawn_api(&cloud, &issuer, &extra).await;
-    let admin = sign(&claims(&issuer, &tenant, "admin"), POOL_PEM);
+    let id_token = |groups: Value| {
+        sign(
+            &json!({"sub": unique("user"), "iss": issuer, "aud": CLIENT, "token_use": "id",
+                    "exp": now() + 600, "iat": now(), "email": "maria@example.com",
+                    "custom:tenant": tenant, "cognito:groups": groups}),
+            POOL_PEM,
+        )
+    };
+    let member = id_token(json!(["member"]));
+    let (status, _) = request(
+        &api,
+        "POST",
+        "/v1/accounts",
+        Some(&member),
+        Some(json!({"account_id": "333344445555"})),
+    )
+    .await;
+    assert_eq!(status, 403, "a member adds no account");
+    let (status, _) = request(
+        &api,
+        "GET",
+        "/v1/me",
+        Some(&sign(&claims(&issuer, &tenant, "admin"), POOL_PEM)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401, "an access token where ID tokens are taken");
+    let admin = id_token(json!(["admin"]));
     let (status, added) = request(
         &api,
         "POST",

@@ -2,7 +2,8 @@
 //! pool's JWKS; `iss` must be the pool; `exp` required; `token_use` must be the one the API
 //! expects; an ID token's `aud`, or an access token's `client_id`, must be the app client —
 //! checked explicitly, since the two token kinds carry it differently. The tenant comes from a
-//! custom claim (`custom:tenant` by default), the role from `custom:role` (`admin`, else member).
+//! custom claim (`custom:tenant` by default); the role is admin when the user is in the pool's
+//! `admin` group (`cognito:groups`) or `custom:role` says `admin`, else member.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -178,6 +179,14 @@ impl CognitoAuth {
     }
 }
 
+/// Whether `cognito:groups` (in ID and access tokens alike) names `admin`.
+fn in_admin_group(claims: &Map<String, Value>) -> bool {
+    claims
+        .get("cognito:groups")
+        .and_then(Value::as_array)
+        .is_some_and(|groups| groups.iter().any(|g| g == "admin"))
+}
+
 fn string<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     claims
         .get(name)
@@ -222,7 +231,7 @@ impl Auth for CognitoAuth {
             subject: subject.to_owned(),
             email: string(&claims, "email").map(str::to_owned),
             tenant: tenant.to_owned(),
-            role: if string(&claims, "custom:role") == Some("admin") {
+            role: if in_admin_group(&claims) || string(&claims, "custom:role") == Some("admin") {
                 Role::Admin
             } else {
                 Role::Member

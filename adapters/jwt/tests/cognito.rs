@@ -294,3 +294,32 @@ async fn unknown_keys_refetch_at_most_once_per_interval_and_rotation_is_picked_u
         "one refetch for the rotation"
     );
 }
+
+/// The pool's `admin` group makes an admin, as `custom:role` does; any other group, or none,
+/// a member.
+#[tokio::test]
+async fn the_pools_admin_group_makes_an_admin_and_other_groups_members() {
+    let pool = pool().await;
+    let auth = CognitoAuth::new(config(&pool, TokenUse::Access)).expect("auth");
+    let plain = without(&access_claims(&pool.issuer), "custom:role");
+    for (groups, role) in [
+        (json!(["admin"]), Role::Admin),
+        (json!(["member", "admin"]), Role::Admin),
+        (json!(["member"]), Role::Member),
+        (json!([]), Role::Member),
+        (json!("admin"), Role::Member),
+    ] {
+        let token = sign(
+            &with(&plain, &[("cognito:groups", groups.clone())]),
+            POOL_PEM,
+            Some("k1"),
+        );
+        let principal = auth.verify(&token).await.expect("verifies");
+        assert_eq!(principal.role, role, "cognito:groups {groups}");
+    }
+    let token = sign(&plain, POOL_PEM, Some("k1"));
+    assert_eq!(
+        auth.verify(&token).await.expect("verifies").role,
+        Role::Member
+    );
+}

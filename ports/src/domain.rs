@@ -458,6 +458,21 @@ pub struct Account {
     pub access_key_id: Option<String>,
 }
 
+impl Account {
+    /// An account of `tenant` with no name, role or access key yet: one that only sends events.
+    pub fn new(tenant: &str, account_id: &str, created_at: DateTime<Utc>) -> Account {
+        Account {
+            tenant: tenant.to_owned(),
+            account_id: account_id.to_owned(),
+            name: None,
+            created_at,
+            role_arn: None,
+            external_id: None,
+            access_key_id: None,
+        }
+    }
+}
+
 /// Scoring thresholds; tenant-wide, optionally overridden per account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -221,17 +221,16 @@ fn quick_create() -> Result<Option<dd0c_api::quick_create::QuickCreate>, StartEr
         (None, Some(_)) => return Err(StartError::Missing(TEMPLATE)),
         (Some(template), Some(bus)) => (template, bus),
     };
-    dd0c_api::quick_create::QuickCreate::new(&template, &bus)
-        .map(Some)
-        .map_err(|e| StartError::Invalid {
-            name: match e {
-                dd0c_api::quick_create::QuickCreateError::TemplateUrl(_) => TEMPLATE,
-                dd0c_api::quick_create::QuickCreateError::BusArn(_) => BUS,
-            },
-            value: match &e {
-                dd0c_api::quick_create::QuickCreateError::TemplateUrl(v)
-                | dd0c_api::quick_create::QuickCreateError::BusArn(v) => v.clone(),
-            },
+    use dd0c_api::quick_create::{QuickCreate, QuickCreateError};
+    QuickCreate::new(&template, &bus).map(Some).map_err(|e| {
+        let (name, value) = match &e {
+            QuickCreateError::TemplateUrl(value) => (TEMPLATE, value.clone()),
+            QuickCreateError::BusArn(value) => (BUS, value.clone()),
+        };
+        StartError::Invalid {
+            name,
+            value,
             why: e.to_string(),
-        })
+        }
+    })
 }

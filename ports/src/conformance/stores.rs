@@ -1214,15 +1214,7 @@ async fn an_aws_account_names_its_tenant(stores: &Stores) {
     for (tenant, account_id) in [(&name, &ours), (&rival, &theirs)] {
         stores
             .tenants
-            .add_account(&Account {
-                tenant: tenant.clone(),
-                account_id: account_id.clone(),
-                name: None,
-                created_at: at,
-                role_arn: None,
-                external_id: None,
-                access_key_id: None,
-            })
+            .add_account(&Account::new(tenant, account_id, at))
             .await
             .expect("add account");
     }

@@ -181,15 +181,7 @@ impl Cloud {
                 continue;
             }
             store
-                .add_account(&Account {
-                    tenant: tenant.into(),
-                    account_id: account_id.into(),
-                    name: None,
-                    created_at,
-                    role_arn: None,
-                    external_id: None,
-                    access_key_id: None,
-                })
+                .add_account(&Account::new(tenant, account_id, created_at))
                 .await
                 .expect("account");
         }

@@ -286,6 +286,8 @@ pub trait SourceStore: Send + Sync {
         newest_event_time: Option<DateTime<Utc>>,
         at: DateTime<Utc>,
     ) -> PortResult<()>;
+    /// Forgets the files read before `before`, every tenant's (the retention job); how many.
+    async fn forget_reads_before(&self, before: DateTime<Utc>) -> PortResult<u64>;
     /// Stores an agent's heartbeat (replacing its previous one) and updates the account's agent
     /// status.
     async fn heartbeat(&self, beat: &AgentBeat) -> PortResult<()>;

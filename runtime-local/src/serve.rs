@@ -314,8 +314,9 @@ impl Dispatcher {
     }
 }
 
-/// Keeps processed-event records 15 days: longer than EventBridge retries (24 h) and dead-letter
-/// redrives (14 days).
+/// Keeps processed-event records, and the trail files read, 15 days: longer than EventBridge
+/// retries (24 h) and dead-letter redrives (14 days); a trail file is listed again only by a
+/// backfill over its day.
 const RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(15);
 
 /// The start of the period containing `now`.
@@ -325,8 +326,8 @@ pub(crate) fn tick_of(now: DateTime<Utc>, every: Duration) -> DateTime<Utc> {
     DateTime::from_timestamp(start, 0).unwrap_or(now)
 }
 
-/// The retention job: processed-event records past [`RETENTION`], expired deduplication keys of
-/// both queues, and archived days past the archive's retention. Returns how many records and
+/// The retention job: processed-event records and trail files read past [`RETENTION`], expired
+/// deduplication keys of both queues, and archived days past the archive's retention. Returns how many records and
 /// objects it forgot.
 async fn forget_expired(backend: &Backend, now: DateTime<Utc>) -> dd0c_ports::PortResult<u64> {
     let mut forgotten = backend
@@ -334,6 +335,7 @@ async fn forget_expired(backend: &Backend, now: DateTime<Utc>) -> dd0c_ports::Po
         .score
         .forget_processed_before(now - RETENTION)
         .await?;
+    forgotten += backend.sources.forget_reads_before(now - RETENTION).await?;
     for queue in [&backend.ingest_queue, &backend.score_queue] {
         forgotten += queue.forget_expired_dedup_keys().await?;
     }

@@ -152,6 +152,14 @@ impl SourceStore for MemorySources {
             .collect())
     }
 
+    async fn forget_reads_before(&self, before: DateTime<Utc>) -> PortResult<u64> {
+        self.change(|s| {
+            let held = s.read.len();
+            s.read.retain(|_, read_at| *read_at >= before);
+            (held - s.read.len()) as u64
+        })
+    }
+
     async fn mark_read(
         &self,
         tenant: &str,

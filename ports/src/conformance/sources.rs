@@ -10,6 +10,7 @@ pub async fn source_store_suite(store: &dyn SourceStore) {
     trails_are_replaced_per_account_and_removed(store).await;
     a_file_read_is_remembered_by_key_and_etag(store).await;
     the_checkpoint_only_moves_forward(store).await;
+    files_read_before_a_time_are_forgotten(store).await;
     heartbeats_replace_and_stay_in_their_tenant(store).await;
     ingest_status_keeps_the_newest_event(store).await;
 }
@@ -21,6 +22,35 @@ fn object(key: &str, etag: &str) -> TrailObject {
         size: 100,
         last_modified: Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap(),
     }
+}
+
+/// Reads a day apart, long ago (no other suite's reads are older): forgetting before the second
+/// forgets only the first.
+async fn files_read_before_a_time_are_forgotten(store: &dyn SourceStore) {
+    let (tenant, account_id) = (unique("t"), unique_account_id());
+    let day = Utc.with_ymd_and_hms(2001, 1, 1, 0, 0, 0).unwrap();
+    let (old, new) = (
+        object("AWSLogs/a/old.json.gz", "e1"),
+        object("AWSLogs/a/new.json.gz", "e2"),
+    );
+    for (file, at) in [(&old, day), (&new, day + Duration::days(1))] {
+        store
+            .mark_read(&tenant, &account_id, "AWSLogs/a/", file, None, at)
+            .await
+            .expect("mark read");
+    }
+    let forgotten = store
+        .forget_reads_before(day + Duration::hours(12))
+        .await
+        .expect("forget");
+    assert!(forgotten >= 1, "the older read is forgotten: {forgotten}");
+    assert_eq!(
+        store
+            .already_read(&tenant, &account_id, &[old, new])
+            .await
+            .expect("already read"),
+        [false, true]
+    );
 }
 
 fn beat(tenant: &str, account_id: &str, agent_id: &str) -> AgentBeat {

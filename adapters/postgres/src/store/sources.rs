@@ -143,6 +143,18 @@ impl SourceStore for PgStore {
             .collect())
     }
 
+    async fn forget_reads_before(&self, before: DateTime<Utc>) -> PortResult<u64> {
+        self.scoped(EVERY_TENANT, async |c| {
+            sqlx::query("DELETE FROM trail_files_read WHERE read_at < $1")
+                .bind(before)
+                .execute(c)
+                .await
+        })
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(|e| backend("forgetting files read", e))
+    }
+
     async fn mark_read(
         &self,
         tenant: &str,

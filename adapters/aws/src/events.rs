@@ -19,6 +19,37 @@ pub(crate) fn batch_entries<T, E, B: std::fmt::Display>(
         .map_err(|e| PortError::Backend(format!("building an SQS batch entry: {e}")))
 }
 
+/// Deletes up to ten received messages of the queue at `url` in one `DeleteMessageBatch`; an
+/// entry SQS refuses is an error naming its code.
+pub(crate) async fn delete_batch(
+    client: &aws_sdk_sqs::Client,
+    url: &str,
+    receipts: &[impl AsRef<str>],
+) -> PortResult<()> {
+    let entries = batch_entries(receipts, |id, receipt| {
+        DeleteMessageBatchRequestEntry::builder()
+            .id(id)
+            .receipt_handle(receipt.as_ref())
+            .build()
+    })?;
+    let output = client
+        .delete_message_batch()
+        .queue_url(url)
+        .set_entries(Some(entries))
+        .send()
+        .await
+        .map_err(|e| sdk("SQS DeleteMessageBatch", e))?;
+    match output.failed.first() {
+        Some(f) => Err(PortError::Backend(format!(
+            "SQS DeleteMessageBatch: entry {} failed: {}: {}",
+            f.id,
+            f.code,
+            f.message.as_deref().unwrap_or("no message")
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// One received message: its receipt handle and body.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -86,28 +117,7 @@ impl EventQueue {
         if receipts.is_empty() {
             return Ok(());
         }
-        let entries = batch_entries(receipts, |id, receipt| {
-            DeleteMessageBatchRequestEntry::builder()
-                .id(id)
-                .receipt_handle(receipt)
-                .build()
-        })?;
-        let output = self
-            .client
-            .delete_message_batch()
-            .queue_url(&self.url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| sdk("SQS DeleteMessageBatch", e))?;
-        match output.failed.first() {
-            Some(f) => Err(PortError::Backend(format!(
-                "SQS DeleteMessageBatch: {}: {}",
-                f.code,
-                f.message.as_deref().unwrap_or("no message")
-            ))),
-            None => Ok(()),
-        }
+        delete_batch(&self.client, &self.url, receipts).await
     }
 
     /// Sends one message (tests).

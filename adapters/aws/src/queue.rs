@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
-    MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
-    SendMessageBatchRequestEntry,
+    ChangeMessageVisibilityBatchRequestEntry, Message, MessageAttributeValue,
+    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use chrono::{DateTime, Utc};
 use dd0c_ports::queue::{DeadLetter, Delivery, OutgoingMessage, Queue, QueueDepth, SendOutcome};
@@ -493,26 +492,7 @@ impl Queue for SqsQueue {
             receipts.iter().filter(|r| !received.is_stale(r)).collect()
         };
         for chunk in fresh.chunks(SQS_BATCH) {
-            let entries = batch_entries(chunk, |id, receipt| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(id)
-                    .receipt_handle(receipt.as_str())
-                    .build()
-            })?;
-            let output = self
-                .client
-                .delete_message_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| sdk("SQS DeleteMessageBatch", e))?;
-            if let Some(failed) = output.failed.first() {
-                return Err(PortError::Backend(format!(
-                    "SQS DeleteMessageBatch: entry {} failed: {}",
-                    failed.id, failed.code
-                )));
-            }
+            crate::events::delete_batch(&self.client, &self.url, chunk).await?;
             let mut received = lock(&self.received);
             for receipt in chunk {
                 received.forget(receipt);

@@ -337,17 +337,22 @@ async fn processed_records_are_forgotten_after_retention(stores: &Stores) {
     );
 }
 
-async fn ingest_tokens_admit_one_account(stores: &Stores) {
-    let tenant = unique("t");
-    let at = cost_event(&tenant, "1", "x", 0, 1.0).event_time;
+/// Adds the tenant `name`.
+async fn add_tenant(stores: &Stores, name: &str, at: chrono::DateTime<chrono::Utc>) {
     stores
         .tenants
         .add_tenant(&Tenant {
-            name: tenant.clone(),
+            name: name.to_owned(),
             created_at: at,
         })
         .await
-        .expect("tenant");
+        .expect("add tenant");
+}
+
+async fn ingest_tokens_admit_one_account(stores: &Stores) {
+    let tenant = unique("t");
+    let at = cost_event(&tenant, "1", "x", 0, 1.0).event_time;
+    add_tenant(stores, &tenant, at).await;
     let account_id = unique_account_id();
     let grant = IngestGrant {
         tenant: tenant.clone(),
@@ -1201,14 +1206,7 @@ async fn an_aws_account_names_its_tenant(stores: &Stores) {
     let (name, rival) = (unique("acme"), unique("rival"));
     let at = cost_event(&name, "1", "x", 0, 1.0).event_time;
     for tenant in [&name, &rival] {
-        stores
-            .tenants
-            .add_tenant(&Tenant {
-                name: tenant.clone(),
-                created_at: at,
-            })
-            .await
-            .expect("add tenant");
+        add_tenant(stores, tenant, at).await;
     }
     let (ours, theirs) = (unique_account_id(), unique_account_id());
     for (tenant, account_id) in [(&name, &ours), (&rival, &theirs)] {

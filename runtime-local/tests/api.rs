@@ -1292,7 +1292,7 @@ async fn a_trail_bucket_is_watched_per_account_and_its_lag_shown_within_the_tena
     assert_eq!(
         added["iam_policy"]["Statement"][1],
         json!({"Sid": "Dd0cCostTrailBucket", "Effect": "Allow",
-               "Action": ["s3:ListBucket", "s3:GetObject"],
+               "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject"],
                "Resource": ["arn:aws:s3:::org-trail", "arn:aws:s3:::org-trail/*"]}),
         "the policy reads that bucket and nothing else of S3"
     );

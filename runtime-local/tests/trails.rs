@@ -208,11 +208,12 @@ async fn a_trail_bucket_alone_is_scored_once_across_a_stopped_pass_and_new_files
     let pass = poller.poll(&trail, Utc::now()).await.expect("pass");
     assert_eq!(pass.files, 2, "only the new files: {pass:?}");
 
-    // A pass with nothing new lists and reads nothing else: AWSLogs/, the account's two
-    // CloudTrail/ folders (direct and under the organization), one listing per region.
+    // A pass with nothing new lists and reads nothing else: the bucket's region, AWSLogs/, the
+    // account's two CloudTrail/ folders (direct and under the organization), one listing per
+    // region.
     let idle = poller.poll(&trail, Utc::now()).await.expect("pass");
     assert_eq!(idle.files, 0);
-    assert_eq!(idle.requests, 3 + idle.folders as u64, "{idle:?}");
+    assert_eq!(idle.requests, 4 + idle.folders as u64, "{idle:?}");
 
     drain(&dispatcher).await;
     assert_scored_once(&database_url, &expected(&records).await).await;

@@ -1,5 +1,7 @@
 //! [`S3Trail`]: a customer's CloudTrail bucket, read with the account's credentials
-//! ([`dd0c_ports::sources::TrailBucket`]).
+//! ([`dd0c_ports::sources::TrailBucket`]). S3 answers a request sent to another region than the
+//! bucket's with a redirect the SDK does not follow, so the bucket's region is looked up
+//! (`GetBucketLocation`) before the first read.
 
 use async_trait::async_trait;
 use aws_sdk_s3::types::Object;
@@ -14,9 +16,12 @@ use crate::error::sdk;
 use crate::recorder::Recorder;
 
 /// One trail bucket.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct S3Trail {
-    client: aws_sdk_s3::Client,
+    /// The client in the configuration's region, which finds the bucket's.
+    base: aws_sdk_s3::Client,
+    /// The client in the bucket's region, once known.
+    regional: tokio::sync::OnceCell<aws_sdk_s3::Client>,
     bucket: String,
 }
 
@@ -30,7 +35,8 @@ impl S3Trail {
             .interceptor(Recorder(calls))
             .build();
         S3Trail {
-            client: aws_sdk_s3::Client::from_conf(s3),
+            base: aws_sdk_s3::Client::from_conf(s3),
+            regional: tokio::sync::OnceCell::new(),
             bucket: bucket.to_owned(),
         }
     }
@@ -42,6 +48,53 @@ impl S3Trail {
             bucket: std::sync::Arc::new(S3Trail::new(config, bucket, calls.clone())),
             calls,
         }
+    }
+
+    /// The bucket's region, as reads use it.
+    pub async fn region(&self) -> PortResult<String> {
+        Ok(self
+            .client()
+            .await?
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default())
+    }
+
+    /// The client for the bucket's region: looked up once, the configuration's own client when
+    /// the regions agree.
+    async fn client(&self) -> PortResult<&aws_sdk_s3::Client> {
+        self.regional
+            .get_or_try_init(|| async {
+                let location = self
+                    .base
+                    .get_bucket_location()
+                    .bucket(&self.bucket)
+                    .send()
+                    .await
+                    .map_err(|e| sdk("S3 GetBucketLocation", e))?;
+                let region = bucket_region(location.location_constraint().map(|c| c.as_str()));
+                let config = self.base.config();
+                if config.region().map(|r| r.as_ref()) == Some(region) {
+                    return Ok(self.base.clone());
+                }
+                let regional = config
+                    .to_builder()
+                    .region(aws_sdk_s3::config::Region::new(region.to_owned()))
+                    .build();
+                Ok(aws_sdk_s3::Client::from_conf(regional))
+            })
+            .await
+    }
+}
+
+/// The region a `GetBucketLocation` answer names: none (or empty) is us-east-1, and `EU` is the
+/// legacy name of eu-west-1.
+fn bucket_region(constraint: Option<&str>) -> &str {
+    match constraint {
+        None | Some("") => "us-east-1",
+        Some("EU") => "eu-west-1",
+        Some(region) => region,
     }
 }
 
@@ -61,12 +114,25 @@ fn trail_object(object: Object) -> Option<TrailObject> {
     })
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_bucket_location_names_its_region() {
+        use super::bucket_region;
+        assert_eq!(bucket_region(None), "us-east-1");
+        assert_eq!(bucket_region(Some("")), "us-east-1");
+        assert_eq!(bucket_region(Some("EU")), "eu-west-1");
+        assert_eq!(bucket_region(Some("ap-south-2")), "ap-south-2");
+    }
+}
+
 #[async_trait]
 impl TrailBucket for S3Trail {
     async fn folders(&self, folder: &str) -> PortResult<Vec<String>> {
         let mut folders = Vec::new();
         let mut pages = self
-            .client
+            .client()
+            .await?
             .list_objects_v2()
             .bucket(&self.bucket)
             .prefix(folder)
@@ -96,7 +162,8 @@ impl TrailBucket for S3Trail {
         let mut token: Option<String> = None;
         while objects.len() < limit {
             let page = self
-                .client
+                .client()
+                .await?
                 .list_objects_v2()
                 .bucket(&self.bucket)
                 .prefix(folder)
@@ -123,7 +190,8 @@ impl TrailBucket for S3Trail {
 
     async fn read(&self, key: &str) -> PortResult<Vec<u8>> {
         let object = self
-            .client
+            .client()
+            .await?
             .get_object()
             .bucket(&self.bucket)
             .key(key)

@@ -248,3 +248,59 @@ async fn processed_event_records_expire_after_at_least_fifteen_days() {
         Some(dd0c_adapters_aws::table::TTL_ATTRIBUTE)
     );
 }
+
+/// A trail bucket in another region than the configuration's is read in its own region (S3
+/// would answer the wrong region with a redirect), found with one `GetBucketLocation`.
+#[tokio::test]
+async fn a_trail_bucket_in_another_region_is_read_in_its_region() {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    use dd0c_ports::sources::TrailBucket;
+    let config = config().await;
+    let bucket = unique("trail-eu");
+    let eu = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .region(Region::new("eu-west-1"))
+            .force_path_style(true)
+            .build(),
+    );
+    eu.create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("bucket");
+    eu.put_object()
+        .bucket(&bucket)
+        .key("AWSLogs/111122223333/CloudTrail/eu-west-1/x.json.gz")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"records"))
+        .send()
+        .await
+        .expect("object");
+    let calls = dd0c_ports::zombie::ApiCalls::default();
+    let trail = dd0c_adapters_aws::S3Trail::new(&config, &bucket, calls.clone());
+    assert_eq!(trail.region().await.expect("region"), "eu-west-1");
+    let read = trail
+        .read("AWSLogs/111122223333/CloudTrail/eu-west-1/x.json.gz")
+        .await
+        .expect("read");
+    assert_eq!(read, b"records");
+    let by_action = calls.by_action();
+    assert_eq!(
+        by_action.get("s3:GetBucketLocation"),
+        Some(&1),
+        "{by_action:?}"
+    );
+    assert_eq!(by_action.get("s3:GetObject"), Some(&1), "{by_action:?}");
+
+    let home = unique("trail-home");
+    dd0c_adapters_aws::S3Archive::new(&config, &home)
+        .create_bucket()
+        .await
+        .expect("bucket");
+    let trail = dd0c_adapters_aws::S3Trail::new(&config, &home, Default::default());
+    assert_eq!(trail.region().await.expect("region"), "us-east-1");
+}

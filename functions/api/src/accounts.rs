@@ -74,7 +74,7 @@ pub fn iam_policy(trail: Option<&TrailLocation>) -> Value {
         statements.push(json!({
             "Sid": "Dd0cCostTrailBucket",
             "Effect": "Allow",
-            "Action": ["s3:ListBucket", "s3:GetObject"],
+            "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject"],
             "Resource": [bucket.clone(), format!("{bucket}/*")]
         }));
     }

@@ -5,8 +5,6 @@
 //! the role's name as parameters; the link fills them in, so one click in the customer's console
 //! creates the read-only role and the forwarding rule.
 
-use std::fmt;
-
 /// The stack name the link proposes.
 pub const STACK_NAME: &str = "dd0c-cost";
 
@@ -69,31 +67,12 @@ impl QuickCreate {
             ("param_EventBusArn", self.bus_arn.as_str()),
             ("param_RoleName", ROLE_NAME),
         ];
-        let query: Vec<String> = params
-            .iter()
-            .map(|(k, v)| format!("{k}={}", Encoded(v)))
-            .collect();
+        // Encoding a list of string pairs cannot fail.
+        let query = serde_urlencoded::to_string(params).unwrap_or_default();
         format!(
-            "https://{region}.console.aws.amazon.com/cloudformation/home?region={region}#/stacks/quickcreate?{}",
-            query.join("&"),
+            "https://{region}.console.aws.amazon.com/cloudformation/home?region={region}#/stacks/quickcreate?{query}",
             region = self.region
         )
-    }
-}
-
-/// A query value, percent-encoded but for RFC 3986's unreserved characters.
-struct Encoded<'a>(&'a str);
-
-impl fmt::Display for Encoded<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0.bytes() {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                write!(f, "{}", b as char)?;
-            } else {
-                write!(f, "%{b:02X}")?;
-            }
-        }
-        Ok(())
     }
 }
 

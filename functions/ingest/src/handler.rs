@@ -3,6 +3,7 @@
 //! in the local dispatcher (records the HTTP edge admitted, or the demo sample) and on Lambda
 //! (EventBridge envelopes); [`Source`] says which a queue carries.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use crate::normalizers::Normalizers;
 use crate::{Item, SkipReason};
 
 /// A record queued for the ingest function with the tenant it belongs to.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IngestMessage {
     /// The tenant the record belongs to (from the ingest token that admitted it).
     pub tenant: String,
@@ -103,11 +104,12 @@ pub enum Inbound {
     },
 }
 
-/// A record with the tenant and account it belongs to.
+/// A record with the tenant and account it belongs to: an admitted message as received, an
+/// event's record with the tenant found for it.
 #[derive(Debug)]
-struct Routed {
+struct Routed<'a> {
     account_id: String,
-    message: IngestMessage,
+    message: Cow<'a, IngestMessage>,
 }
 
 /// The ingest function.
@@ -139,18 +141,21 @@ impl Ingest {
     /// Each message with its tenant and account. An event of an account no tenant watches (a
     /// customer who removed the account but kept its rule) is dropped with a warning: no
     /// redelivery would give it a tenant.
-    async fn route(&self, batch: &[Received<'_, Inbound>]) -> Result<Vec<Routed>, FunctionError> {
+    async fn route<'a>(
+        &self,
+        batch: &'a [Received<'_, Inbound>],
+    ) -> Result<Vec<Routed<'a>>, FunctionError> {
         let mut owners: BTreeMap<&str, Option<String>> = BTreeMap::new();
         let mut routed = Vec::with_capacity(batch.len());
         for received in batch {
-            let (tenant, account_id, record) = match &received.message {
+            let (account_id, message) = match &received.message {
                 Inbound::Admitted(message) => {
                     let group: GroupKey = received
                         .delivery
                         .group_key
                         .parse()
                         .map_err(|e| FunctionError::malformed(received.delivery, e))?;
-                    (message.tenant.clone(), group.account_id, &message.record)
+                    (group.account_id, Cow::Borrowed(message))
                 }
                 Inbound::Event { account_id, record } => {
                     let Some(tenant) = self.owner(&mut owners, account_id).await? else {
@@ -161,15 +166,16 @@ impl Ingest {
                         );
                         continue;
                     };
-                    (tenant, account_id.clone(), record)
+                    let message = IngestMessage {
+                        tenant,
+                        record: record.clone(),
+                    };
+                    (account_id.clone(), Cow::Owned(message))
                 }
             };
             routed.push(Routed {
                 account_id,
-                message: IngestMessage {
-                    tenant,
-                    record: record.clone(),
-                },
+                message,
             });
         }
         Ok(routed)
@@ -220,7 +226,7 @@ impl QueueFunction for Ingest {
         if let Some(archive) = &self.archive {
             archive_raw(archive.as_ref(), &routed).await?;
         }
-        let messages: Vec<&IngestMessage> = routed.iter().map(|r| &r.message).collect();
+        let messages: Vec<&IngestMessage> = routed.iter().map(|r| r.message.as_ref()).collect();
         ingest_messages(&self.normalizers, self.score_queue.as_ref(), &messages).await?;
         Ok(Handled::Done)
     }
@@ -232,7 +238,7 @@ impl QueueFunction for Ingest {
 
 /// Keeps the batch's records as received, one archive object per tenant and account
 /// ([`crate::archive`]).
-async fn archive_raw(archive: &dyn Archive, routed: &[Routed]) -> Result<(), FunctionError> {
+async fn archive_raw(archive: &dyn Archive, routed: &[Routed<'_>]) -> Result<(), FunctionError> {
     let now = Utc::now();
     let mut by_account: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
     for r in routed {

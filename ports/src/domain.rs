@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::PortError;
+use crate::{FieldError, PortError};
 
 /// Hours in the month used for every monthly projection (AWS's own convention: 365 × 24 / 12).
 pub const HOURS_PER_MONTH: f64 = 730.0;
@@ -25,7 +25,7 @@ pub fn format_usd(amount: f64) -> String {
     let digits = (cents / 100).abs().to_string();
     let mut grouped = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -316,6 +316,10 @@ pub struct Anomaly {
     pub resource_kind: String,
     /// What type within the kind.
     pub resource_type: String,
+    /// The resources the event created (instance ids, …) as CloudTrail names them; for a burst,
+    /// the latest event's.
+    #[serde(default)]
+    pub resource_ids: Vec<String>,
     /// How many (for a burst: the whole window's count).
     pub quantity: u32,
     /// USD per hour at stake (for a burst: the whole window's).
@@ -527,7 +531,7 @@ pub const MIN_SD_FLOOR_USD: f64 = 0.000_001;
 
 impl Thresholds {
     /// The counts within their documented bounds, and a standard-deviation floor above zero.
-    pub fn validate(&self) -> Result<(), PortError> {
+    pub fn validate(&self) -> Result<(), FieldError> {
         let bounds = [
             ("min_samples", self.min_samples, 1_000_000),
             (
@@ -542,16 +546,14 @@ impl Thresholds {
             ),
         ];
         if let Some((name, value, most)) = bounds.iter().find(|(_, value, most)| value > most) {
-            return Err(PortError::Invalid(format!(
-                "{name} {value} is above {most}"
-            )));
+            return Err(FieldError::new(name, format!("{value} is above {most}")));
         }
         // A zero floor with a flat baseline would divide by zero: an infinite Z-score.
         if self.sd_floor_usd.is_nan() || self.sd_floor_usd < MIN_SD_FLOOR_USD {
-            return Err(PortError::Invalid(format!(
-                "sd_floor_usd {} is below {MIN_SD_FLOOR_USD}",
-                self.sd_floor_usd
-            )));
+            return Err(FieldError::new(
+                "sd_floor_usd",
+                format!("{} is below {MIN_SD_FLOOR_USD}", self.sd_floor_usd),
+            ));
         }
         Ok(())
     }
@@ -718,20 +720,26 @@ impl Settings {
         *slot = parsed;
         let updated: Settings = serde_json::from_value(document)
             .map_err(|e| PortError::Invalid(format!("{key}: {e}")))?;
-        updated.validate().map_err(|e| within(key, e))?;
+        updated.validate()?;
         *self = updated;
         Ok(())
     }
 
     /// What every stored setting must satisfy: an http(s) Slack URL, a Slack team id, e-mail
-    /// addresses, a digest hour of 0–23 in an IANA time zone.
-    pub fn validate(&self) -> Result<(), PortError> {
-        time_zone(&self.digest_time_zone).map_err(|e| within("digest_time_zone", e))?;
+    /// addresses, a digest hour of 0–23 in an IANA time zone; the error names the field.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if time_zone(&self.digest_time_zone).is_err() {
+            return Err(FieldError::new(
+                "digest_time_zone",
+                not_a_time_zone(&self.digest_time_zone),
+            ));
+        }
         if let Some(url) = &self.slack_webhook_url {
             if !crate::webhook::is_http_url(url) {
-                return Err(PortError::Invalid(format!(
-                    "slack_webhook_url {url:?} is not an http(s) URL"
-                )));
+                return Err(FieldError::new(
+                    "slack_webhook_url",
+                    format!("{url:?} is not an http(s) URL"),
+                ));
             }
         }
         if let Some(team) = &self.slack_team_id {
@@ -741,35 +749,39 @@ impl Settings {
                     .bytes()
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
             if !shape {
-                return Err(PortError::Invalid(format!(
-                    "slack_team_id {team:?} is not a Slack team id (T followed by letters and digits)"
-                )));
+                return Err(FieldError::new(
+                    "slack_team_id",
+                    format!("{team:?} is not a Slack team id (T followed by letters and digits)"),
+                ));
             }
         }
         if let Some(bad) = self.email_to.iter().find(|a| !crate::mail::is_address(a)) {
-            return Err(PortError::Invalid(format!(
-                "email_to: {bad:?} is not an e-mail address"
-            )));
+            return Err(FieldError::new(
+                "email_to",
+                format!("{bad:?} is not an e-mail address"),
+            ));
         }
         if let Some(bad) = self.account_thresholds.keys().find(|a| !is_account_id(a)) {
-            return Err(PortError::Invalid(format!(
-                "account_thresholds: {bad:?} is not a 12-digit AWS account id"
-            )));
+            return Err(FieldError::new(
+                "account_thresholds",
+                format!("{bad:?} is not a 12-digit AWS account id"),
+            ));
         }
-        for (name, thresholds) in std::iter::once(("thresholds", &self.thresholds)).chain(
-            self.account_thresholds
-                .iter()
-                .map(|(account, t)| (account.as_str(), t)),
-        ) {
-            thresholds.validate().map_err(|e| within(name, e))?;
+        self.thresholds
+            .validate()
+            .map_err(|e| e.within("thresholds"))?;
+        for (account, thresholds) in &self.account_thresholds {
+            thresholds
+                .validate()
+                .map_err(|e| e.within(account).within("account_thresholds"))?;
         }
         if self.digest_hour > 23 {
-            return Err(PortError::Invalid(format!(
-                "digest_hour {} is not 0–23",
-                self.digest_hour
-            )));
+            return Err(FieldError::new(
+                "digest_hour",
+                format!("{} is not 0–23", self.digest_hour),
+            ));
         }
-        self.zombies.validate().map_err(|e| within("zombies", e))?;
+        self.zombies.validate().map_err(|e| e.within("zombies"))?;
         Ok(())
     }
 
@@ -781,21 +793,15 @@ impl Settings {
     }
 }
 
-/// `error` about the value of `field`, said so.
-fn within(field: &str, error: PortError) -> PortError {
-    match error {
-        PortError::Invalid(why) => PortError::Invalid(format!("{field}: {why}")),
-        other => other,
-    }
-}
-
 /// The IANA time zone `name` (`Europe/Berlin`), or why not.
 pub fn time_zone(name: &str) -> Result<chrono_tz::Tz, PortError> {
-    name.parse().map_err(|_| {
-        PortError::Invalid(format!(
-            "{name:?} is not an IANA time zone (such as Europe/Berlin)"
-        ))
-    })
+    name.parse()
+        .map_err(|_| PortError::Invalid(not_a_time_zone(name)))
+}
+
+/// Why `name` is refused as a time zone.
+fn not_a_time_zone(name: &str) -> String {
+    format!("{name:?} is not an IANA time zone (such as Europe/Berlin)")
 }
 
 /// An e-mail address as [`crate::mail::is_address`] takes it.

@@ -35,5 +35,40 @@ impl PortError {
     }
 }
 
+/// A value refused, said of the field holding it: `field` is its dotted path in the document
+/// (`thresholds.min_samples`), so a form can show `reason` beside that field.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{field}: {reason}")]
+pub struct FieldError {
+    /// Where: the field's dotted path.
+    pub field: String,
+    /// Why, without the field's name.
+    pub reason: String,
+}
+
+impl FieldError {
+    /// `reason` against `field`.
+    pub fn new(field: &str, reason: impl Into<String>) -> Self {
+        FieldError {
+            field: field.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The same error, its field inside `outer` (`min_samples` inside `thresholds`).
+    pub fn within(self, outer: &str) -> Self {
+        FieldError {
+            field: format!("{outer}.{}", self.field),
+            reason: self.reason,
+        }
+    }
+}
+
+impl From<FieldError> for PortError {
+    fn from(error: FieldError) -> Self {
+        PortError::Invalid(error.to_string())
+    }
+}
+
 /// Shorthand for results of port methods.
 pub type PortResult<T> = Result<T, PortError>;

@@ -44,4 +44,4 @@ pub mod zombie;
 pub mod conformance;
 
 mod error;
-pub use error::{PortError, PortResult};
+pub use error::{FieldError, PortError, PortResult};

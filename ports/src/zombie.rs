@@ -26,10 +26,9 @@ use crate::{PortError, PortResult};
 pub const IGNORE_TAG: &str = "dd0c:ignore";
 
 macro_rules! wire_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
+    ($(#[doc = $doc:literal])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[doc = $doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant,)+
         }
@@ -45,6 +44,23 @@ macro_rules! wire_enum {
                 }
             }
         }
+
+        // Written by hand: the derive does not see a `serde(rename)` made by this macro, and
+        // would describe the variants' Rust names instead of what goes on the wire.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let doc: &[&str] = &[$($doc),*];
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some(doc.iter().map(|line| line.trim()).collect::<Vec<_>>().join(" ")))
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -297,11 +313,12 @@ pub fn is_region(region: &str) -> bool {
 
 impl ZombieSettings {
     /// Refuses values no scan could use; the error names the field.
-    pub fn validate(&self) -> Result<(), PortError> {
+    pub fn validate(&self) -> Result<(), crate::FieldError> {
         if let Some(bad) = self.regions.iter().find(|r| !is_region(r)) {
-            return Err(PortError::Invalid(format!(
-                "regions: {bad:?} is not an AWS region name"
-            )));
+            return Err(crate::FieldError::new(
+                "regions",
+                format!("{bad:?} is not an AWS region name"),
+            ));
         }
         let days = [
             (
@@ -333,9 +350,10 @@ impl ZombieSettings {
             ("snapshot_min_age_days", self.snapshot_min_age_days, 3650),
         ];
         if let Some((name, value, most)) = days.iter().find(|(_, v, most)| *v == 0 || v > most) {
-            return Err(PortError::Invalid(format!(
-                "{name} {value} is not 1–{most} days"
-            )));
+            return Err(crate::FieldError::new(
+                name,
+                format!("{value} is not 1–{most} days"),
+            ));
         }
         let amounts = [
             ("ec2_cpu_max_percent", self.ec2_cpu_max_percent, 100.0),
@@ -354,9 +372,10 @@ impl ZombieSettings {
             .iter()
             .find(|(_, v, most)| !v.is_finite() || *v < 0.0 || v > most)
         {
-            return Err(PortError::Invalid(format!(
-                "{name} {value} is out of range"
-            )));
+            return Err(crate::FieldError::new(
+                name,
+                format!("{value} is out of range"),
+            ));
         }
         Ok(())
     }
@@ -710,7 +729,13 @@ pub fn open_waste(findings: &[Finding]) -> f64 {
         .iter()
         .filter(|f| f.status == FindingStatus::Open && f.state == ZombieState::Idle)
         .map(|f| f.monthly_waste_usd)
-        .sum()
+        .fold(0.0, dollars)
+}
+
+/// Adds dollars from a positive zero: `Sum` for `f64` starts at `-0.0`, which an empty list
+/// would show as "-$0.00".
+fn dollars(total: f64, usd: f64) -> f64 {
+    total + usd
 }
 
 /// The monthly waste of idle findings whose resource went away at or after `since`: what
@@ -721,7 +746,7 @@ pub fn saved_since(findings: &[Finding], since: DateTime<Utc>) -> f64 {
         .filter(|f| f.state == ZombieState::Idle && f.status == FindingStatus::Gone)
         .filter(|f| f.gone_at.is_some_and(|t| t >= since))
         .map(|f| f.monthly_waste_usd)
-        .sum()
+        .fold(0.0, dollars)
 }
 
 /// Findings between scans.
@@ -735,4 +760,15 @@ pub trait ZombieStore: Send + Sync {
     async fn put_findings(&self, findings: &[Finding]) -> PortResult<()>;
     /// Forgets findings of this tenant (a resource no longer idle); unknown ids are skipped.
     async fn remove_findings(&self, tenant: &str, finding_ids: &[String]) -> PortResult<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_findings_waste_and_save_a_positive_zero() {
+        assert!(open_waste(&[]).is_sign_positive());
+        assert!(saved_since(&[], Utc::now()).is_sign_positive());
+    }
 }

@@ -102,7 +102,7 @@ impl ListQuery {
 }
 
 /// The caller's tenant's anomalies, newest first.
-#[utoipa::path(get, path = "/v1/anomalies", tag = "anomalies", params(ListQuery),
+#[utoipa::path(get, path = "/v1/anomalies", operation_id = "list_anomalies", tag = "anomalies", params(ListQuery),
     responses((status = 200, description = "A page of anomalies", body = AnomalyPage), Invalid, Signed),
     security(("bearer" = [])))]
 pub(crate) async fn list(

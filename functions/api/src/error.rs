@@ -4,7 +4,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use dd0c_ports::PortError;
+use dd0c_ports::{FieldError, PortError};
 use dd0c_score::ScoreError;
 
 /// A failed request; `Display` is the detail the caller reads.
@@ -31,6 +31,9 @@ pub enum ApiError {
     /// 400: the request is malformed; the detail names where.
     #[error("{0}")]
     BadRequest(String),
+    /// 400: a value refused; the problem's `field` names where, for a form to show it there.
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
     /// 415.
     #[error("{0}")]
     UnsupportedMedia(String),
@@ -83,6 +86,7 @@ impl From<PortError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut retry_after = None;
+        let mut field = None;
         let (status, title, detail) = match self {
             ApiError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "Unauthorized", d),
             ApiError::Forbidden(d) => (StatusCode::FORBIDDEN, "Forbidden", d),
@@ -91,6 +95,11 @@ impl IntoResponse for ApiError {
             ApiError::Timeout(d) => (StatusCode::REQUEST_TIMEOUT, "Request timeout", d),
             ApiError::TooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", d),
             ApiError::BadRequest(d) => (StatusCode::BAD_REQUEST, "Bad request", d),
+            ApiError::Invalid(e) => {
+                let detail = e.to_string();
+                field = Some(e.field);
+                (StatusCode::BAD_REQUEST, "Bad request", detail)
+            }
             ApiError::UnsupportedMedia(d) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Unsupported media type",
@@ -102,7 +111,15 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable(d) => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable", d),
         };
-        problem(status, title, detail, retry_after)
+        problem(
+            status,
+            title,
+            Details {
+                detail,
+                field,
+                retry_after,
+            },
+        )
     }
 }
 
@@ -119,15 +136,32 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong, for the caller: which field, which value.
     pub detail: String,
+    /// The field of the request body refused (a dotted path, `thresholds.min_samples`), when
+    /// one is: where a form shows the detail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// What a problem says beyond its status.
+struct Details {
+    detail: String,
+    field: Option<String>,
+    retry_after: Option<u64>,
 }
 
 /// A problem-details response (RFC 9457).
-fn problem(status: StatusCode, title: &str, detail: String, retry_after: Option<u64>) -> Response {
+fn problem(status: StatusCode, title: &str, details: Details) -> Response {
+    let Details {
+        detail,
+        field,
+        retry_after,
+    } = details;
     let body = Problem {
         kind: "about:blank".into(),
         title: title.into(),
         status: status.as_u16(),
         detail,
+        field,
     };
     let mut response = (status, Json(body)).into_response();
     let headers = response.headers_mut();
@@ -164,7 +198,12 @@ pub(crate) async fn as_problem(response: Response) -> Response {
     };
     let title = status.canonical_reason().unwrap_or("Error").to_owned();
     let detail = if text.is_empty() { title.clone() } else { text };
-    problem(status, &title, detail, None)
+    let details = Details {
+        detail,
+        field: None,
+        retry_after: None,
+    };
+    problem(status, &title, details)
 }
 
 /// The failures routes share, each a set of documented problem responses (see [`Problem`]);

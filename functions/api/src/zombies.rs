@@ -48,7 +48,7 @@ pub(crate) struct FindingList {
 }
 
 /// The caller's tenant's findings, most waste first.
-#[utoipa::path(get, path = "/v1/zombies", tag = "zombies", params(ListQuery),
+#[utoipa::path(get, path = "/v1/zombies", operation_id = "list_zombies", tag = "zombies", params(ListQuery),
     responses((status = 200, description = "Findings, most waste first", body = FindingList), Invalid, Signed),
     security(("bearer" = [])))]
 pub(crate) async fn list(
@@ -136,4 +136,32 @@ pub(crate) async fn ignore(
     )
     .await?;
     Ok(Json(finding))
+}
+
+#[cfg(test)]
+mod tests {
+    use dd0c_ports::zombie::{FindingStatus, ZombieKind, ZombieState};
+    use serde_json::Value;
+
+    /// The values a schema describes, and the values serde writes.
+    fn described_and_written<T: utoipa::PartialSchema + serde::Serialize>(
+        all: &[T],
+    ) -> (Value, Value) {
+        let schema = serde_json::to_value(T::schema()).expect("schema");
+        let written = all
+            .iter()
+            .map(|v| serde_json::to_value(v).expect("value"))
+            .collect();
+        (schema["enum"].clone(), Value::Array(written))
+    }
+
+    #[test]
+    fn the_document_describes_the_zombie_enums_as_they_are_written() {
+        let (described, written) = described_and_written(ZombieKind::ALL);
+        assert_eq!(described, written);
+        let (described, written) = described_and_written(ZombieState::ALL);
+        assert_eq!(described, written);
+        let (described, written) = described_and_written(FindingStatus::ALL);
+        assert_eq!(described, written);
+    }
 }

@@ -414,6 +414,7 @@ fn raise(facts: &Facts, severity: Severity, dollars: &Dollars, surprise: Surpris
         actor_arn: event.actor_arn.clone(),
         resource_kind: event.resource_kind.clone(),
         resource_type: event.resource_type.clone(),
+        resource_ids: event.resource_ids.clone(),
         quantity: dollars.quantity,
         hourly_usd: round6(dollars.hourly),
         monthly_usd: round6(dollars.monthly),

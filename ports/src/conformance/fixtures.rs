@@ -78,6 +78,7 @@ pub fn anomaly_for(event: &CostEvent) -> Anomaly {
         actor_arn: event.actor_arn.clone(),
         resource_kind: event.resource_kind.clone(),
         resource_type: event.resource_type.clone(),
+        resource_ids: event.resource_ids.clone(),
         quantity: event.quantity,
         hourly_usd: event.hourly_usd,
         monthly_usd: event.monthly_usd,

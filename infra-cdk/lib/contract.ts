@@ -14,6 +14,11 @@ export interface Contract {
     billing_mode: string;
   };
   max_receives: number;
+  dashboard: {
+    /** The policy `dd0c-cost serve` sends, `identity_provider` standing for the provider's origin. */
+    content_security_policy: string;
+    identity_provider: string;
+  };
   ingest_group: string;
   customer: {
     stack_name: string;

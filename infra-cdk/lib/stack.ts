@@ -201,12 +201,29 @@ export class Dd0cCostStack extends Stack {
       autoDeleteObjects: false,
     });
     const httpApi = new apigw.HttpApi(this, 'Api', { description: 'dd0c/cost API (lambda-api)' });
+    const hostedUi = `https://${domain.domainName}.auth.${this.region}.amazoncognito.com`;
+    const headers = new cloudfront.ResponseHeadersPolicy(this, 'DashboardHeaders', {
+      comment: 'dd0c/cost dashboard: the Content-Security-Policy dd0c-cost serve sends',
+      securityHeadersBehavior: {
+        contentSecurityPolicy: {
+          contentSecurityPolicy: contract.dashboard.content_security_policy.replace(
+            contract.dashboard.identity_provider,
+            hostedUi,
+          ),
+          override: true,
+        },
+        contentTypeOptions: { override: true },
+        frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },
+        referrerPolicy: { referrerPolicy: cloudfront.HeadersReferrerPolicy.NO_REFERRER, override: true },
+        strictTransportSecurity: { accessControlMaxAge: Duration.days(365), includeSubdomains: true, override: true },
+      },
+    });
     const distribution = new cloudfront.Distribution(this, 'Site', {
       defaultRootObject: 'index.html',
       defaultBehavior: {
         origin: origins.S3BucketOrigin.withOriginAccessControl(site),
         viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-        responseHeadersPolicy: cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+        responseHeadersPolicy: headers,
       },
       additionalBehaviors: {
         '/v1/*': {
@@ -320,7 +337,7 @@ export class Dd0cCostStack extends Stack {
       mode: 'cloud',
       api: '',
       cognito: {
-        domain: `https://${domain.domainName}.auth.${this.region}.amazoncognito.com`,
+        domain: hostedUi,
         client_id: client.userPoolClientId,
         redirect_uri: `${siteUrl}/`,
       },

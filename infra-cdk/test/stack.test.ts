@@ -255,6 +255,19 @@ describe('API, sign-in and dashboard', () => {
     }
   });
 
+  it('sends the dashboard the Content-Security-Policy dd0c-cost serve sends, naming the hosted UI', () => {
+    const [, distribution] = ofType('AWS::CloudFront::Distribution')[0];
+    const policyId = distribution.Properties.DistributionConfig.DefaultCacheBehavior.ResponseHeadersPolicyId.Ref;
+    const headers = resources[policyId].Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig;
+    const csp = JSON.stringify(headers.ContentSecurityPolicy.ContentSecurityPolicy);
+    const [before] = contract.dashboard.content_security_policy.split(contract.dashboard.identity_provider);
+    expect(csp).toContain(before);
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain(contract.dashboard.identity_provider);
+    expect(csp).toContain(ofType('AWS::Cognito::UserPoolDomain')[0][0]);
+    expect(headers.FrameOptions.FrameOption).toBe('DENY');
+  });
+
   it('gives lambda-api the customer template and the bus for quick-create links', () => {
     const env = resources[logicalId('lambda-api')].Properties.Environment.Variables;
     expect(target(env.DD0C_EVENT_BUS_ARN)).toBe(

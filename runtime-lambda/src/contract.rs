@@ -10,10 +10,24 @@ use serde_json::{json, Value};
 /// tenant comes from the event's account ([`dd0c_ingest::handler::Source::EventBridge`]).
 pub const INGEST_GROUP: &str = "cloudtrail";
 
+/// Where the dashboard's Content-Security-Policy names the identity provider's origin, which
+/// the stack knows only at deploy.
+pub const IDENTITY_PROVIDER: &str = "{identity_provider}";
+
 /// The contract: the table's shape, the queues' redelivery limit, the ingest rule's message
-/// group, and the customer template's role and CloudTrail filter.
+/// group, the customer template's role and CloudTrail filter, and the dashboard's
+/// Content-Security-Policy (the one `dd0c-cost serve` sends, for CloudFront to send).
 pub fn contract() -> Value {
+    let dashboard = dd0c_api::dashboard::Config::cloud(dd0c_api::dashboard::HostedUi {
+        domain: IDENTITY_PROVIDER.into(),
+        client_id: String::new(),
+        redirect_uri: None,
+    });
     json!({
+        "dashboard": {
+            "content_security_policy": dashboard.content_security_policy(),
+            "identity_provider": IDENTITY_PROVIDER,
+        },
         "table": dd0c_adapters_aws::table_shape(),
         "max_receives": crate::env::DEFAULT_MAX_RECEIVES,
         "ingest_group": INGEST_GROUP,

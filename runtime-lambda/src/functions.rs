@@ -182,17 +182,13 @@ pub fn api(settings: &Settings) -> Result<axum::Router, StartError> {
         &required("DD0C_COGNITO_CLIENT_ID")?,
     );
     cognito.jwks_url = optional("DD0C_COGNITO_JWKS_URL");
-    cognito.token_use = match optional("DD0C_COGNITO_TOKEN_USE").as_deref() {
-        None | Some("access") => dd0c_adapters_jwt::TokenUse::Access,
-        Some("id") => dd0c_adapters_jwt::TokenUse::Id,
-        Some(other) => {
-            return Err(StartError::Invalid {
-                name: "DD0C_COGNITO_TOKEN_USE",
-                value: other.to_owned(),
-                why: "`access` or `id`".into(),
-            })
-        }
-    };
+    if let Some(token_use) = optional("DD0C_COGNITO_TOKEN_USE") {
+        cognito.token_use = token_use.parse().map_err(|why| StartError::Invalid {
+            name: "DD0C_COGNITO_TOKEN_USE",
+            value: token_use.clone(),
+            why,
+        })?;
+    }
     let auth = dd0c_adapters_jwt::CognitoAuth::new(cognito).map_err(|e| StartError::Client {
         what: "the Cognito verifier",
         why: e.to_string(),

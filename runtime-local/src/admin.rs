@@ -52,7 +52,15 @@ pub async fn migrate(args: &BackendArgs) -> Result<ExitCode> {
 }
 
 pub async fn tenant(args: &BackendArgs, command: TenantCommand) -> Result<ExitCode> {
-    let TenantCommand::Add { name } = command;
+    let name = match command {
+        TenantCommand::Add { name } => name,
+        TenantCommand::List => {
+            for tenant in backend(args).await?.stores.tenants.tenants().await? {
+                println!("{}", tenant.name);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     if !dd0c_ports::domain::valid_tenant_name(&name) {
         bail!(
             "tenant name {name:?} must be letters, digits, '-' and '_', at most {} of them",

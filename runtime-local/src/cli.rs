@@ -91,7 +91,7 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Run the dispatcher: HTTP ingress, queue consumers and scheduler (Postgres when
     /// DATABASE_URL is set, else in memory).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and install pgmq (needs DATABASE_URL).
     Migrate,
     /// Manage tenants.
@@ -122,6 +122,9 @@ pub enum Command {
     /// Read an account's older CloudTrail files — from its trail bucket since a day, or from a
     /// local directory — into scoring, with a progress bar and a rate summary.
     Backfill(BackfillArgs),
+    /// Exit 0 when the `serve` process beside this one (same environment) is healthy: its
+    /// listener answers /readyz, and its heartbeat file is fresh; for container healthchecks.
+    Healthcheck(HealthcheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,14 +228,35 @@ pub struct PanicArgs {
     pub tenant: String,
 }
 
-#[derive(Debug, Args)]
-pub struct ServeArgs {
+/// What a serving process is, as `serve` runs it and `healthcheck` checks it: both read the
+/// same environment, so a container's healthcheck needs no flags.
+#[derive(Debug, Clone, Args)]
+pub struct ProcessArgs {
     /// Roles to run, comma-separated [default: all].
     #[arg(long, value_enum, value_delimiter = ',', env = "DD0C_ROLES")]
     pub role: Vec<crate::serve::Role>,
-    /// Address of the HTTP API.
+    /// Address of the HTTP listener (the api and dashboard roles).
     #[arg(long, default_value = "127.0.0.1:8080", env = "DD0C_LISTEN")]
     pub listen: String,
+    /// A file the process rewrites every few seconds while its backend answers, for
+    /// `dd0c-cost healthcheck` (roles without a listener have nothing else to ask).
+    #[arg(long, value_name = "FILE", env = "DD0C_HEALTH_FILE")]
+    pub health_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    #[command(flatten)]
+    pub process: ProcessArgs,
+    /// Oldest heartbeat (DD0C_HEALTH_FILE) still healthy, in seconds.
+    #[arg(long, default_value_t = 30, env = "DD0C_HEALTH_MAX_AGE_SECONDS")]
+    pub max_age_seconds: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub process: ProcessArgs,
     /// Load the bundled sample (or the CloudTrail under DIR) into tenant `default` on start.
     #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "samples/cloudtrail")]
     pub demo: Option<PathBuf>,
@@ -301,6 +325,34 @@ pub struct ServeArgs {
     /// HTTP connections served at once; more wait in the listen backlog.
     #[arg(long, default_value_t = 1024, env = "DD0C_MAX_CONNECTIONS")]
     pub max_connections: usize,
+    /// The built dashboard (`dashboard/dist`) to serve at `/`; with --demo, `dashboard/dist`
+    /// when it is built.
+    #[arg(long, value_name = "DIR", env = "DD0C_DASHBOARD_DIR")]
+    pub dashboard_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cognito: CognitoArgs,
+}
+
+/// Sign-in through a Cognito user pool (or an OIDC provider issuing tokens of its shape) instead
+/// of local users: the API verifies the pool's tokens and issues none.
+#[derive(Debug, Args)]
+pub struct CognitoArgs {
+    /// The pool URL (`https://cognito-idp.REGION.amazonaws.com/POOL_ID`): the tokens' issuer.
+    #[arg(long, env = "DD0C_COGNITO_ISSUER", requires_all = ["cognito_client_id", "cognito_domain"])]
+    pub cognito_issuer: Option<String>,
+    /// The pool's public app client (authorization code with PKCE).
+    #[arg(long, env = "DD0C_COGNITO_CLIENT_ID", requires = "cognito_issuer")]
+    pub cognito_client_id: Option<String>,
+    /// The hosted sign-in's origin (`https://NAME.auth.REGION.amazoncognito.com`).
+    #[arg(long, env = "DD0C_COGNITO_DOMAIN", requires = "cognito_issuer")]
+    pub cognito_domain: Option<String>,
+    /// Where the pool's keys are, when not `{issuer}/.well-known/jwks.json`.
+    #[arg(long, env = "DD0C_COGNITO_JWKS_URL", requires = "cognito_issuer")]
+    pub cognito_jwks_url: Option<String>,
+    /// The tokens the API takes: `id` (a pool whose tenant attribute only ID tokens carry) or
+    /// `access`.
+    #[arg(long, env = "DD0C_COGNITO_TOKEN_USE", default_value = "id")]
+    pub cognito_token_use: dd0c_adapters_jwt::TokenUse,
 }
 
 #[derive(Debug, Subcommand)]
@@ -310,6 +362,8 @@ pub enum TenantCommand {
         /// Its name.
         name: String,
     },
+    /// Print every tenant's name, one a line.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@
 //!   of `dd0c-function`), the notifier loop and the scheduler (retention, daily digests).
 //! - `admin` — migrate, tenants, accounts, anomalies, invoke, dead letters, settings, panic.
 //! - `grpc` — the ingest role's gRPC listener for agents.
+//! - `health` — the heartbeat `serve` keeps and `dd0c-cost healthcheck`, for containers.
 //! - `trails` — the trail poller the ingest role runs, and `backfill`; `archive` — the raw
 //!   archive `DD0C_ARCHIVE` names.
 //! - `zombies` — `zombies scan|list|ignore`, and the hunter the scheduler runs daily; `cloud` —
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod cloud;
 pub mod consumer;
 pub mod grpc;
+pub mod health;
 pub mod normalize;
 pub mod read;
 pub mod serve;

@@ -39,11 +39,18 @@ pub enum Role {
     Notify,
     /// Runs scheduled jobs (one replica per tick).
     Scheduler,
+    /// Serves the dashboard alone (the api role serves it too, beside the API).
+    Dashboard,
+}
+
+/// Whether `roles` serve HTTP (and so need `--listen`).
+pub fn listens(roles: &BTreeSet<Role>) -> bool {
+    roles.contains(&Role::Api) || roles.contains(&Role::Dashboard)
 }
 
 /// A role name that is none of [`Role`]'s.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown role {0:?} (roles: api, ingest, score, notify, scheduler)")]
+#[error("unknown role {0:?} (roles: api, ingest, score, notify, scheduler, dashboard)")]
 pub struct UnknownRole(String);
 
 impl FromStr for Role {
@@ -103,6 +110,12 @@ pub struct ServeConfig {
     pub http: crate::server::Limits,
     /// How often the ingest role polls the trail buckets.
     pub poll_every: Duration,
+    /// Users sign in through this Cognito pool instead of locally; `None`: local users.
+    pub cognito: Option<dd0c_adapters_jwt::CognitoConfig>,
+    /// The web app served at `/`.
+    pub dashboard: Option<dd0c_api::dashboard::Dashboard>,
+    /// The heartbeat file kept for `dd0c-cost healthcheck` (`DD0C_HEALTH_FILE`).
+    pub health_file: Option<std::path::PathBuf>,
 }
 
 impl ServeConfig {
@@ -123,6 +136,9 @@ impl ServeConfig {
             max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
             http: Default::default(),
             poll_every: DEFAULT_POLL_EVERY,
+            cognito: None,
+            health_file: None,
+            dashboard: None,
         }
     }
 }
@@ -144,6 +160,8 @@ pub struct Dispatcher {
     pub metrics: Arc<Metrics>,
     /// Issues and verifies dashboard tokens.
     pub jwt: JwtAuth,
+    /// Verifies the pool's tokens when users sign in through Cognito.
+    pub cognito: Option<Arc<dd0c_adapters_jwt::CognitoAuth>>,
 }
 
 impl Dispatcher {
@@ -154,6 +172,10 @@ impl Dispatcher {
             .clone()
             .unwrap_or_else(dd0c_api::accounts::random_secret);
         let jwt = JwtAuth::new(&secret)?;
+        let cognito = match &config.cognito {
+            Some(pool) => Some(Arc::new(dd0c_adapters_jwt::CognitoAuth::new(pool.clone())?)),
+            None => None,
+        };
         let normalizers = Arc::new(
             Normalizers::new(catalog, backend.stores.recall.clone())
                 .refusing_future(config.max_event_skew),
@@ -164,6 +186,7 @@ impl Dispatcher {
             normalizers,
             metrics: Arc::new(Metrics::default()),
             jwt,
+            cognito,
         })
     }
 
@@ -225,13 +248,21 @@ impl Dispatcher {
         }
     }
 
-    /// The HTTP router: every route of `functions/api` over this backend.
+    /// The HTTP router: every route of `functions/api` over this backend, and the dashboard
+    /// when one is configured. Tokens are this process's own (local sign-in), or the Cognito
+    /// pool's when one is configured (then it issues none).
     pub fn router(&self) -> axum::Router {
         let backend = &self.backend;
         let jwt = Arc::new(self.jwt.clone());
-        let mut api =
-            dd0c_api::Api::new(backend.stores.clone(), backend.flags.clone(), jwt.clone());
-        api.issuer = Some(jwt);
+        let auth: Arc<dyn dd0c_ports::auth::Auth> = match &self.cognito {
+            Some(cognito) => cognito.clone(),
+            None => jwt.clone(),
+        };
+        let mut api = dd0c_api::Api::new(backend.stores.clone(), backend.flags.clone(), auth);
+        if self.cognito.is_none() {
+            api.issuer = Some(jwt);
+        }
+        api.dashboard = self.config.dashboard.clone();
         api.secrets = backend.secrets.clone();
         api.trusted_proxies = self.config.trusted_proxies.clone();
         api.sources = Some(backend.sources.clone());
@@ -303,11 +334,26 @@ impl Dispatcher {
                 shutdown.clone(),
             ));
         }
-        if roles.contains(&Role::Api) {
-            let listener = listener.context("the api role needs a listener")?;
-            let router = self.router();
+        if listens(roles) {
+            let listener = listener.context("the api and dashboard roles need a listener")?;
+            let router = match roles.contains(&Role::Api) {
+                true => self.router(),
+                false => dd0c_api::dashboard::app(
+                    self.config
+                        .dashboard
+                        .clone()
+                        .context("the dashboard role needs DD0C_DASHBOARD_DIR")?,
+                ),
+            };
             let stop = shutdown.clone();
             tasks.spawn(crate::server::run(listener, router, self.config.http, stop));
+        }
+        if let Some(path) = &self.config.health_file {
+            tasks.spawn(crate::health::heartbeat(
+                Arc::new(self.backend.clone()),
+                path.clone(),
+                shutdown.clone(),
+            ));
         }
         while tasks.join_next().await.is_some() {}
         Ok(())
@@ -518,7 +564,18 @@ mod tests {
             parse_roles("api, score").expect("roles"),
             [Role::Api, Role::Score].into()
         );
-        assert_eq!(parse_roles("").expect("roles").len(), 5);
+        assert_eq!(
+            parse_roles("").expect("roles"),
+            [
+                Role::Api,
+                Role::Ingest,
+                Role::Score,
+                Role::Notify,
+                Role::Scheduler,
+                Role::Dashboard
+            ]
+            .into()
+        );
         assert!(parse_roles("api,zombie")
             .expect_err("unknown")
             .to_string()

@@ -609,6 +609,40 @@ async fn users_sign_in_and_see_only_their_tenant() {
 }
 
 #[tokio::test]
+async fn a_refused_setting_is_answered_naming_its_field() {
+    let app = spawn_app().await;
+    let (_, token) = admin_with_anomalies(&app).await;
+    let refused = [
+        (
+            json!({"slack_webhook_url": "ftp://hooks.example"}),
+            "slack_webhook_url",
+        ),
+        (json!({"digest_hour": 30}), "digest_hour"),
+        (
+            json!({"thresholds": {"min_samples": 2_000_000}}),
+            "thresholds.min_samples",
+        ),
+        (
+            json!({"zombies": {"regions": ["mars-1"]}}),
+            "zombies.regions",
+        ),
+    ];
+    for (body, field) in refused {
+        let (status, problem) = call(&app, "PUT", "/v1/settings", Some(&token), Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+        assert_eq!(problem["field"], field, "{problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with(field)),
+            "{problem}"
+        );
+    }
+    let (_, unchanged) = call(&app, "GET", "/v1/settings", Some(&token), None).await;
+    assert_eq!(unchanged["digest_hour"], 9, "nothing refused was stored");
+}
+
+#[tokio::test]
 async fn sign_in_is_throttled_and_weak_hashes_are_upgraded() {
     use argon2::password_hash::{PasswordHasher, SaltString};
     let app = spawn_app().await;
@@ -716,15 +750,20 @@ const ROUTES: [(&str, &str); 27] = [
     ("get", "/openapi.json"),
 ];
 
-#[tokio::test]
-async fn the_openapi_document_describes_every_route_and_only_served_ones() {
-    let app = spawn_app().await;
-    let spec: Value = reqwest::get(format!("{}/openapi.json", app.address))
+/// The document `app` serves at `/openapi.json`.
+async fn served_document(app: &App) -> Value {
+    reqwest::get(format!("{}/openapi.json", app.address))
         .await
         .expect("served")
         .json()
         .await
-        .expect("json");
+        .expect("json")
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_and_only_served_ones() {
+    let app = spawn_app().await;
+    let spec = served_document(&app).await;
     assert!(
         spec["openapi"]
             .as_str()
@@ -734,9 +773,17 @@ async fn the_openapi_document_describes_every_route_and_only_served_ones() {
     );
     let paths = spec["paths"].as_object().expect("paths");
     let mut described = Vec::new();
+    let mut operation_ids = std::collections::BTreeSet::new();
     for (path, item) in paths {
-        for method in item.as_object().expect("item").keys() {
+        for (method, operation) in item.as_object().expect("item") {
             described.push((method.clone(), path.clone()));
+            if let Some(id) = operation["operationId"].as_str() {
+                // Generated clients name a function per operation: two of one name collide.
+                assert!(
+                    operation_ids.insert(id.to_owned()),
+                    "operationId {id} is not unique"
+                );
+            }
         }
     }
     for (method, path) in ROUTES {
@@ -766,6 +813,25 @@ async fn the_openapi_document_describes_every_route_and_only_served_ones() {
         );
     }
     assert_eq!(described.len(), ROUTES.len(), "described: {described:?}");
+}
+
+/// The dashboard's typed client is generated from `dashboard/openapi.json`: that copy must be
+/// the document served, so a changed route breaks the dashboard's build, not its users.
+/// `DD0C_BLESS=1` rewrites it.
+#[tokio::test]
+async fn the_dashboards_copy_of_the_openapi_document_is_the_one_served() {
+    let served = served_document(&spawn_app().await).await;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboard/openapi.json");
+    let text = serde_json::to_string_pretty(&served).expect("json") + "\n";
+    if std::env::var_os("DD0C_BLESS").is_some() {
+        std::fs::write(&path, &text).expect("written");
+    }
+    let copy = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        copy == text,
+        "{} is not the served document: run `DD0C_BLESS=1 scripts/test.sh dashboards_copy`, then rebuild the dashboard",
+        path.display()
+    );
 }
 
 #[tokio::test]

@@ -34,6 +34,25 @@ impl TokenUse {
     }
 }
 
+impl std::fmt::Display for TokenUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TokenUse {
+    type Err = String;
+
+    /// `id` or `access`, as the claim `token_use` spells them.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "id" => Ok(TokenUse::Id),
+            "access" => Ok(TokenUse::Access),
+            other => Err(format!("{other:?} is not a token use: `access` or `id`")),
+        }
+    }
+}
+
 /// Where the pool is and what its tokens must say.
 #[derive(Debug, Clone)]
 pub struct CognitoConfig {

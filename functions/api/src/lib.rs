@@ -15,6 +15,7 @@
 //! - [`sources`] — trail buckets and agents (self-hosted): `/v1/ingest`, `/v1/agents`, lag.
 //! - [`ingest`] — `POST /v1/events`: pushed CloudTrail priced on arrival.
 //! - [`slack`] — `POST /v1/slack/actions`: the alert buttons, signed by Slack.
+//! - [`dashboard`] — the built web app at `/` with its `config.json` and security headers.
 //! - [`operations`] — `/healthz`, `/readyz`, `/metrics`; [`metrics`] — the counters.
 //! - [`passwords`] — argon2id hashing at OWASP's minimum, upgraded on sign-in.
 //! - [`throttle`] — failed sign-ins per e-mail and per address.
@@ -24,6 +25,7 @@ pub mod accounts;
 pub mod anomalies;
 pub mod auth;
 pub mod client;
+pub mod dashboard;
 pub mod ingest;
 pub mod metrics;
 pub mod operations;
@@ -82,6 +84,9 @@ pub struct Api {
     /// The cloud's customer template: a new account's answer carries its quick-create link,
     /// and the role the template creates is the one assumed when none is named.
     pub quick_create: Option<quick_create::QuickCreate>,
+    /// The web app served at `/`; `None`: `/` says how to build it (the cloud serves it from
+    /// CloudFront).
+    pub dashboard: Option<dashboard::Dashboard>,
 }
 
 impl Api {
@@ -101,6 +106,7 @@ impl Api {
             secrets: None,
             sources: None,
             quick_create: None,
+            dashboard: None,
         }
     }
 }
@@ -165,8 +171,10 @@ pub fn router(api: Arc<Api>) -> (Router, utoipa::openapi::OpenApi) {
 }
 
 /// What both runtimes serve: every route, the OpenAPI 3.1 document of all of them at
-/// `GET /openapi.json`, and every response finished by [`finish_response`].
+/// `GET /openapi.json`, the dashboard where one is set, and every response finished by
+/// [`finish_response`].
 pub fn app(api: Arc<Api>) -> Router {
+    let dashboard = Arc::new(api.dashboard.clone());
     let (router, spec) = router(api);
     let spec = Arc::new(spec);
     router
@@ -174,6 +182,9 @@ pub fn app(api: Arc<Api>) -> Router {
             operations::OPENAPI_PATH,
             axum::routing::get(move || async move { Json(spec.as_ref().clone()) }),
         )
+        .fallback(move |request: axum::extract::Request| async move {
+            dashboard::fallback(dashboard.as_ref().as_ref(), request).await
+        })
         .layer(axum::middleware::map_response(finish_response))
 }
 

@@ -1,0 +1,239 @@
+/**
+ * The dashboard end to end: Chromium against the real `dd0c-cost serve` on Postgres with the
+ * demo's sample scored (see global.ts). One test per behaviour; each signs in afresh.
+ */
+import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, inject, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { accessible, launch, screenshot, signIn, tabToken } from './browser';
+import { get, tokenFor } from './server';
+import { USERS } from './users';
+import { ZOMBIES } from './seed';
+
+const main = inject('main');
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser.close();
+});
+beforeEach(async () => {
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+});
+afterEach(async () => {
+  await context.close();
+});
+
+interface Listed {
+  items: { anomaly_id: string; severity: string; status: string; account_id: string; resource_type: string }[];
+}
+
+/** The critical p5 launch of the sample, as the API lists it. */
+async function criticalLaunch(token: string) {
+  const page = await get<Listed>(main, '/v1/anomalies?severity=critical&limit=200', token);
+  const launch = page.items.find((a) => a.resource_type === 'p5.48xlarge');
+  expect(launch, 'the sample has a critical p5.48xlarge launch').toBeTruthy();
+  return launch!;
+}
+
+describe('the dashboard', () => {
+  it('refuses wrong credentials as such', async () => {
+    await page.goto(main);
+    await page.getByLabel('Email').fill(USERS.admin.email);
+    await page.getByLabel('Password').fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('Wrong e-mail or password');
+    await accessible(page, 'sign-in');
+    await screenshot(page, 'sign-in');
+  });
+
+  it('signs in and the anomalies list shows a critical launch', async () => {
+    await signIn(page, main, USERS.admin.email, USERS.admin.password);
+    await expect.poll(() => page.locator('.cards .figure').first().textContent()).toMatch(/^[1-9]/);
+    await page.locator('figure.chart svg rect').first().waitFor();
+    await accessible(page, 'overview');
+    await screenshot(page, 'overview');
+    await page.getByRole('link', { name: 'Anomalies' }).click();
+    const row = page.locator('tr', { hasText: 'p5.48xlarge' }).filter({ has: page.locator('.badge.critical') });
+    await row.first().waitFor();
+    expect(await row.first().textContent()).toMatch(/temp-contractor/);
+    await accessible(page, 'anomalies');
+    await screenshot(page, 'anomalies');
+  });
+
+  it('shows an anomaly with each reason against its threshold and baseline', async () => {
+    await signIn(page, main, USERS.admin.email, USERS.admin.password);
+    const launch = await criticalLaunch(await tabToken(page));
+    await page.goto(`${main}/anomalies/${encodeURIComponent(launch.anomaly_id)}`);
+    await page.getByRole('heading', { name: 'Why it stands out' }).waitFor();
+    const explanation = await page.locator('.explanation').textContent();
+    expect(explanation).toMatch(/launched 2 × p5\.48xlarge in sa-east-1/);
+    const reasons = page.locator('table tbody tr');
+    expect(await reasons.count()).toBeGreaterThan(1);
+    expect(await page.locator('table').textContent()).toMatch(/New actor/);
+    await accessible(page, 'anomaly detail');
+    await screenshot(page, 'anomaly-detail');
+  });
+
+  it('acknowledges an anomaly, and it stays so after a reload and in the API', async () => {
+    await signIn(page, main, USERS.admin.email, USERS.admin.password);
+    const token = await tabToken(page);
+    const open = await get<Listed>(main, '/v1/anomalies?status=open&limit=200', token);
+    const target = open.items.find((a) => a.severity !== 'critical') ?? open.items[0];
+    await page.goto(`${main}/anomalies?status=open`);
+    const row = page.locator(`tr[data-anomaly="${target.anomaly_id}"]`);
+    await row.getByRole('button', { name: 'Acknowledge' }).click();
+    await expect.poll(() => row.locator('.status').textContent()).toBe('acknowledged');
+    await page.goto(`${main}/anomalies/${encodeURIComponent(target.anomaly_id)}`);
+    await page.reload();
+    await expect.poll(() => page.locator('.facts .status').textContent()).toBe('acknowledged');
+    expect(await page.locator('.history').textContent()).toContain(`${USERS.admin.email} acknowledged`);
+    const stored = await get<{ anomaly: { status: string } }>(main, `/v1/anomalies/${encodeURIComponent(target.anomaly_id)}`, token);
+    expect(stored.anomaly.status).toBe('acknowledged');
+  });
+
+  it('shows a refused setting at the field it names', async () => {
+    await signIn(page, main, USERS.admin.email, USERS.admin.password);
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByLabel('Slack webhook URL').fill('ftp://hooks.example/x');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    const field = page.locator('[data-field="slack_webhook_url"]');
+    await expect.poll(() => field.locator('.error').textContent()).toMatch(/not an http\(s\) URL/);
+    expect(await page.getByLabel('Slack webhook URL').getAttribute('aria-invalid')).toBe('true');
+    await accessible(page, 'settings');
+    await screenshot(page, 'settings');
+    await page.getByLabel('Slack webhook URL').fill('https://hooks.slack.com/services/T0/B0/x');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Saved.').waitFor();
+    const stored = await get<{ slack_webhook_url: string }>(main, '/v1/settings', await tabToken(page));
+    expect(stored.slack_webhook_url).toBe('https://hooks.slack.com/services/T0/B0/x');
+  });
+
+  it('turns panic mode on and off, each after a confirmation', async () => {
+    await signIn(page, main, USERS.admin.email, USERS.admin.password);
+    const token = await tabToken(page);
+    await page.getByRole('link', { name: 'Panic mode' }).click();
+    await page.getByRole('button', { name: 'Turn panic mode on' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Turn on' }).click();
+    await page.getByRole('button', { name: 'Turn panic mode off' }).waitFor();
+    expect((await get<{ on: boolean }>(main, '/v1/panic', token)).on).toBe(true);
+    await accessible(page, 'panic');
+    await screenshot(page, 'panic');
+    await page.getByRole('button', { name: 'Turn panic mode off' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Turn off' }).click();
+    await page.getByRole('button', { name: 'Turn panic mode on' }).waitFor();
+    expect((await get<{ on: boolean }>(main, '/v1/panic', token)).on).toBe(false);
+  });
+
+  it('adds an account with the wizard and hands out the policy, ExternalId and a token shown once', async () => {
+    await signIn(page, main, USERS.admin.email, USERS.admin.password);
+    await page.getByRole('link', { name: 'Accounts' }).click();
+    await page.getByRole('button', { name: 'Add account' }).click();
+    await page.getByLabel('Account id').fill('123412341234');
+    await page.getByLabel('Name', { exact: true }).fill('staging');
+    await page.getByRole('form', { name: 'Add account' }).getByRole('button', { name: 'Add account' }).click();
+    const setUp = page.getByRole('region', { name: 'Connect the account' });
+    await setUp.waitFor();
+    expect(await setUp.getByLabel('IAM policy').textContent()).toContain('ec2:DescribeInstances');
+    expect(await setUp.getByLabel('Ingest token').textContent()).toMatch(/^dd0c_ing_/);
+    await accessible(page, 'accounts');
+    await screenshot(page, 'accounts');
+    const accounts = await get<{ account_id: string }[]>(main, '/v1/accounts', await tabToken(page));
+    expect(accounts.map((a) => a.account_id)).toContain('123412341234');
+  });
+
+  it('issues an ingest token shown once, and revokes it', async () => {
+    await signIn(page, main, USERS.admin.email, USERS.admin.password);
+    await page.getByRole('link', { name: 'Accounts' }).click();
+    const row = page.locator('tr', { hasText: '679212434927' });
+    await row.getByRole('button', { name: 'New ingest token' }).click();
+    const issued = page.getByRole('region', { name: 'New ingest token' });
+    const token = ((await issued.getByLabel('Ingest token').textContent()) ?? '').trim();
+    expect(token).toMatch(/^dd0c_ing_/);
+    const push = () =>
+      fetch(`${main}/v1/events`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{"Records": []}' });
+    expect((await push()).status).not.toBe(401);
+    await issued.getByRole('button', { name: 'Revoke' }).click();
+    await issued.getByText('Revoked.').waitFor();
+    expect((await push()).status).toBe(401);
+  });
+
+  it('signs out: the session is gone from the tab', async () => {
+    await signIn(page, main, USERS.admin.email, USERS.admin.password);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem('dd0c.session'))).toBeNull();
+    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    await page.reload();
+    await page.getByLabel('Password').waitFor();
+  });
+
+  it('lists zombies by waste with their evidence, and ignores one with a reason', async () => {
+    await signIn(page, main, USERS.admin.email, USERS.admin.password);
+    await page.getByRole('link', { name: 'Zombies' }).click();
+    await page.locator('.total').waitFor();
+    const listed = await page.locator('article.finding').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-finding')));
+    expect(listed).toEqual(ZOMBIES.map((z) => z.id));
+    const total = await page.locator('.total').textContent();
+    expect(total).toMatch(/\$630\.72\/mo of open waste in 2 findings · \$0\.00\/mo saved this month/);
+    expect(await page.locator('article.finding').first().textContent()).toContain('AWS/EC2 CPUUtilization');
+    await accessible(page, 'zombies');
+    await screenshot(page, 'zombies');
+    const smaller = page.locator(`article[data-finding="${ZOMBIES[1].id}"]`);
+    await smaller.getByRole('button', { name: 'Ignore' }).click();
+    await smaller.getByLabel('Reason').fill('standby for the DR drill');
+    await smaller.getByRole('button', { name: 'Ignore' }).click();
+    await expect.poll(() => page.locator('article.finding').count()).toBe(1);
+    await expect.poll(() => page.locator('.total').textContent()).toMatch(/1 ignored/);
+    const ignored = await get<{ items: { finding_id: string; ignored_reason: string }[] }>(main, '/v1/zombies?status=ignored', await tabToken(page));
+    expect(ignored.items).toEqual([expect.objectContaining({ finding_id: ZOMBIES[1].id, ignored_reason: 'standby for the DR drill' })]);
+  });
+
+  it('shows a member no admin controls, and says why', async () => {
+    await signIn(page, main, USERS.member.email, USERS.member.password);
+    await page.getByRole('link', { name: 'Accounts' }).click();
+    await page.getByText('needs the admin role').waitFor();
+    expect(await page.getByRole('button', { name: 'Add account' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Remove' }).count()).toBe(0);
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByLabel('Slack webhook URL').waitFor();
+    expect(await page.getByRole('button', { name: 'Save settings' }).count()).toBe(0);
+    expect(await page.getByLabel('Slack webhook URL').isDisabled()).toBe(true);
+    await page.getByRole('link', { name: 'Panic mode' }).click();
+    await page.locator('p.panic').waitFor();
+    expect(await page.getByRole('button', { name: /Turn panic mode/ }).count()).toBe(0);
+    // A member may still act on anomalies.
+    await page.getByRole('link', { name: 'Anomalies' }).click();
+    await page.getByRole('button', { name: 'Acknowledge' }).first().waitFor();
+  });
+
+  it('shows another tenant none of the first tenant’s data', async () => {
+    const admin = await tokenFor(main, USERS.admin.email, USERS.admin.password);
+    const theirs = await get<{ account_id: string }[]>(main, '/v1/accounts', admin);
+    await signIn(page, main, USERS.globex.email, USERS.globex.password);
+    await page.getByRole('link', { name: 'Anomalies' }).click();
+    await page.getByText('No anomalies match.').waitFor();
+    await page.getByRole('link', { name: 'Accounts' }).click();
+    await page.getByRole('cell', { name: USERS.globex.account }).waitFor();
+    const text = (await page.locator('main').textContent()) ?? '';
+    for (const a of theirs) expect(text).not.toContain(a.account_id);
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByText('No open anomalies.').waitFor();
+  });
+
+  it('serves the app with a strict Content-Security-Policy and deep links', async () => {
+    const response = await fetch(`${main}/anomalies/some-id`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/text\/html/);
+    const csp = response.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect((await fetch(`${main}/assets/missing.js`)).status).toBe(404);
+    const config = await (await fetch(`${main}/config.json`)).json();
+    expect(config).toEqual({ mode: 'local', api: '' });
+  });
+});

@@ -1,0 +1,41 @@
+/** The frame of every signed-in page: navigation, who is signed in, sign-out. */
+import type { ReactNode } from 'react';
+import { Link } from '../router';
+import { useSigned } from '../session';
+
+const PAGES = [
+  ['/', 'Overview'],
+  ['/anomalies', 'Anomalies'],
+  ['/zombies', 'Zombies'],
+  ['/accounts', 'Accounts'],
+  ['/settings', 'Settings'],
+  ['/panic', 'Panic mode'],
+] as const;
+
+export function Layout({ path, children }: { path: string; children: ReactNode }) {
+  const { principal, signOut } = useSigned();
+  const active = (href: string) => (href === '/' ? path === '/' : path.startsWith(href));
+  return (
+    <div className="shell">
+      <header>
+        <span className="brand">
+          dd0c<span className="accent">/cost</span>
+        </span>
+        <nav aria-label="Pages">
+          {PAGES.map(([href, label]) => (
+            <Link key={href} href={href} aria-current={active(href) ? 'page' : undefined}>
+              {label}
+            </Link>
+          ))}
+        </nav>
+        <span className="who">
+          {principal.email ?? principal.subject} · {principal.tenant} · {principal.role}
+        </span>
+        <button type="button" onClick={signOut}>
+          Sign out
+        </button>
+      </header>
+      <main>{children}</main>
+    </div>
+  );
+}

@@ -1,0 +1,35 @@
+/** How figures read on every page. */
+
+const usd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumFractionDigits: 2 });
+const usdWhole = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumFractionDigits: 0 });
+
+/** `$1,234.56`, or whole dollars from ten thousand up. */
+export function money(value: number): string {
+  return Math.abs(value) >= 10_000 ? usdWhole.format(value) : usd.format(value);
+}
+
+export function perHour(value: number): string {
+  return `${money(value)}/h`;
+}
+
+export function perMonth(value: number): string {
+  return `${money(value)}/mo`;
+}
+
+/** `2026-12-01 14:03 UTC`: one zone for everyone looking at the same anomaly. */
+export function when(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** The readable end of an ARN: `user/temp-contractor` of `arn:aws:iam::1:user/temp-contractor`. */
+export function actor(arn: string): string {
+  const resource = arn.split(':').slice(5).join(':');
+  return resource || arn;
+}
+
+/** `2 × p5.48xlarge`. */
+export function what(quantity: number, type: string): string {
+  return `${quantity} × ${type}`;
+}

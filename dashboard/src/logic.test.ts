@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { parseConfig, ConfigError } from './config';
+import { base64url, challenge, authorizeUrl, finish } from './auth/pkce';
+import { stack } from './chart';
+import { summarize } from './pages/Overview';
+import { fromForm } from './pages/Settings';
+import { listQuery } from './pages/Anomalies';
+import { ApiProblem, type Anomaly, type CostSeries, type Settings } from './api/client';
+import { explain, fieldOf } from './problem';
+import { actor, money, when } from './format';
+import { match } from './router';
+
+describe('config.json', () => {
+  it('takes the local mode with the API on this origin', () => {
+    expect(parseConfig({ mode: 'local', api: '' })).toEqual({ mode: 'local', api: '' });
+  });
+  it('names what a cloud configuration lacks', () => {
+    expect(() => parseConfig({ mode: 'cloud', api: '' })).toThrow(/cognito.domain and cognito.client_id/);
+    expect(() => parseConfig({ mode: 'both' })).toThrow(ConfigError);
+  });
+  it('trims the trailing slash of the provider', () => {
+    const c = parseConfig({ mode: 'cloud', api: '', cognito: { domain: 'https://idp.example/', client_id: 'c' } });
+    expect(c.cognito).toEqual({ domain: 'https://idp.example', client_id: 'c', redirect_uri: undefined });
+  });
+});
+
+describe('PKCE', () => {
+  it('computes the S256 challenge as Node computes SHA-256', async () => {
+    const verifier = 'dBjftJeZ4CVP-mJ92IgF2hYPPd1x_-_dR-BkANdn0qM';
+    expect(await challenge(verifier)).toBe(createHash('sha256').update(verifier).digest('base64url'));
+  });
+  it('encodes base64url without padding', () => {
+    expect(base64url(new Uint8Array([251, 255]))).toBe('-_8');
+  });
+  it('asks for a code with the challenge and refuses a return with another state', async () => {
+    const hosted = { domain: 'https://idp.example', client_id: 'app', redirect_uri: 'https://dash.example/' };
+    const url = new URL(await authorizeUrl(hosted, '/anomalies'));
+    expect(url.pathname).toBe('/oauth2/authorize');
+    expect(url.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(url.searchParams.get('redirect_uri')).toBe('https://dash.example/');
+    expect(url.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    await expect(finish(hosted, '?code=abc&state=forged')).rejects.toThrow(/not started in this tab/);
+    expect(await finish(hosted, '?severity=critical')).toBeNull();
+  });
+});
+
+const series: CostSeries = {
+  bucket: 'day',
+  from: '2026-11-25T00:00:00Z',
+  to: '2026-12-01T12:00:00Z',
+  series: [
+    { account_id: '111111111111', resource_kind: 'ec2', points: [{ at: '2026-11-30T00:00:00Z', hourly_usd: 2, events: 1 }] },
+    { account_id: '111111111111', resource_kind: 'rds', points: [{ at: '2026-11-30T00:00:00Z', hourly_usd: 1, events: 1 }] },
+    { account_id: '222222222222', resource_kind: 'ec2', points: [{ at: '2026-12-01T00:00:00Z', hourly_usd: 5, events: 2 }] },
+  ],
+};
+
+describe('the spend chart', () => {
+  it('stacks each day by account, the largest group first', () => {
+    const s = stack(series, 'account', 7);
+    expect(s.stacks).toHaveLength(7);
+    expect(s.stacks[5]).toEqual({ at: '2026-11-30', parts: { '111111111111': 3 }, total: 3 });
+    expect(s.groups).toEqual(['222222222222', '111111111111']);
+    expect(s.max).toBe(5);
+  });
+  it('stacks by resource kind', () => {
+    expect(stack(series, 'kind', 7).stacks[5].parts).toEqual({ ec2: 2, rds: 1 });
+  });
+});
+
+const anomaly = (severity: Anomaly['severity'], actorArn: string, monthly: number): Anomaly => ({
+  anomaly_id: `a-${Math.random()}`,
+  event_id: 'e',
+  event_time: '2026-11-30T10:00:00Z',
+  tenant: 't',
+  account_id: '111111111111',
+  region: 'us-east-1',
+  actor_arn: actorArn,
+  resource_kind: 'ec2',
+  resource_type: 'p5.48xlarge',
+  quantity: 1,
+  hourly_usd: monthly / 730,
+  monthly_usd: monthly,
+  severity,
+  score: 50,
+  reasons: [],
+  explanation: '',
+  status: 'open',
+});
+
+describe('the overview', () => {
+  it('counts by severity and ranks actors by cost at stake', () => {
+    const s = summarize([
+      anomaly('critical', 'arn:aws:iam::1:user/a', 100),
+      anomaly('critical', 'arn:aws:iam::1:user/b', 500),
+      anomaly('info', 'arn:aws:iam::1:user/a', 10),
+    ]);
+    expect(s.bySeverity).toEqual({ critical: 2, warning: 0, info: 1 });
+    expect(s.actors).toEqual([
+      ['arn:aws:iam::1:user/b', 500],
+      ['arn:aws:iam::1:user/a', 110],
+    ]);
+  });
+});
+
+describe('the anomalies filters', () => {
+  it('turns days into a whole-day RFC 3339 range and leaves empty filters out', () => {
+    const q = listQuery(new URLSearchParams('severity=critical&from=2026-11-01&to=2026-11-02&account='));
+    expect(q).toMatchObject({ severity: 'critical', from: '2026-11-01T00:00:00.000Z', to: '2026-11-02T23:59:59.999Z', account: undefined });
+  });
+});
+
+describe('settings', () => {
+  it('keeps what the form does not show and sends numbers as numbers', () => {
+    const base = { digest_hour: 9, thresholds: { min_samples: 10 }, zombies: { regions: ['eu-west-1'] } } as unknown as Settings;
+    const form = new FormData();
+    form.set('digest_hour', '30');
+    form.set('email_to', 'a@x.example, ,b@x.example');
+    form.set('thresholds.min_samples', '12');
+    const s = fromForm(base, form);
+    expect(s.digest_hour).toBe(30);
+    expect(s.email_to).toEqual(['a@x.example', 'b@x.example']);
+    expect(s.thresholds.min_samples).toBe(12);
+    expect(s.zombies).toEqual({ regions: ['eu-west-1'] });
+  });
+  it('finds the form field a refusal names, nested ones included', () => {
+    const refusal = new ApiProblem(400, { type: 'about:blank', title: 'Bad request', status: 400, detail: 'x', field: 'thresholds.min_samples' }, null);
+    expect(fieldOf(refusal, ['digest_hour', 'thresholds.min_samples'])).toBe('thresholds.min_samples');
+    expect(fieldOf(refusal, ['thresholds'])).toBe('thresholds');
+    expect(fieldOf(new Error('x'), ['digest_hour'])).toBeNull();
+  });
+  it('explains a 403 and a 429 instead of passing them on', () => {
+    expect(explain(new ApiProblem(403, { type: 'about:blank', title: 'Forbidden', status: 403, detail: 'this needs the admin role' }, null))).toMatch(/Ask an admin/);
+    expect(explain(new ApiProblem(429, { type: 'about:blank', title: 'x', status: 429, detail: 'x' }, 42))).toMatch(/42 seconds/);
+  });
+});
+
+describe('formats and routes', () => {
+  it('reads money, ARNs and times the same way everywhere', () => {
+    expect(money(1234.5)).toBe('$1,234.50');
+    expect(money(226804.58)).toBe('$226,805');
+    expect(actor('arn:aws:iam::679212434927:user/temp-contractor')).toBe('user/temp-contractor');
+    expect(when('2026-11-30T10:03:00Z')).toBe('2026-11-30 10:03 UTC');
+  });
+  it('matches a page with its parameters', () => {
+    expect(match('/anomalies/:id', '/anomalies/a%231')).toEqual({ id: 'a#1' });
+    expect(match('/anomalies/:id', '/anomalies')).toBeNull();
+  });
+});

@@ -1,0 +1,276 @@
+/**
+ * Accounts: the AWS accounts watched, the Add account wizard and ingest tokens (admins).
+ *
+ * Self-hosted, the wizard hands out the read-only IAM policy, the role's ExternalId (or takes
+ * an access key), a CloudTrail bucket to poll or the agent's command with its token. In the
+ * cloud it hands out the CloudFormation quick-create link. Tokens are shown once.
+ */
+import { useState, type FormEvent } from 'react';
+import { api, ok, type Schemas } from '../api/client';
+import { Failure, Loading, useLoad } from '../components/common';
+import { when } from '../format';
+import { explain } from '../problem';
+import { useSigned } from '../session';
+
+type Access = 'role' | 'key' | 'none';
+
+export function Accounts() {
+  const { isAdmin } = useSigned();
+  const list = useLoad(() => ok(api().GET('/v1/accounts')), []);
+  const [adding, setAdding] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [token, setToken] = useState<{ account: string; issued: Schemas['NewToken'] } | null>(null);
+
+  const remove = async (accountId: string) => {
+    if (!window.confirm(`Stop watching account ${accountId}? Its anomalies stay.`)) return;
+    try {
+      await ok(api().DELETE('/v1/accounts/{account_id}', { params: { path: { account_id: accountId } } }));
+      await list.reload();
+    } catch (e) {
+      setError(explain(e));
+    }
+  };
+  const newToken = async (accountId: string) => {
+    try {
+      const issued = await ok(api().POST('/v1/accounts/{account_id}/tokens', { params: { path: { account_id: accountId } } }));
+      setToken({ account: accountId, issued });
+    } catch (e) {
+      setError(explain(e));
+    }
+  };
+
+  return (
+    <section>
+      <h1>Accounts</h1>
+      <Failure message={list.error ?? error} />
+      {isAdmin && !adding && (
+        <button type="button" className="primary" onClick={() => setAdding(true)}>
+          Add account
+        </button>
+      )}
+      {!isAdmin && <p className="muted">Adding and removing accounts and tokens needs the admin role.</p>}
+      {adding && <AddAccount close={() => setAdding(false)} added={() => void list.reload()} />}
+      {token && <Issued account={token.account} issued={token.issued} done={() => setToken(null)} />}
+      <Loading when={list.loading && !list.data} />
+      {list.data && list.data.length === 0 && <p>No accounts yet.</p>}
+      {list.data && list.data.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Account</th>
+              <th scope="col">Name</th>
+              <th scope="col">Read with</th>
+              <th scope="col">Added</th>
+              {isAdmin && <th scope="col">Manage</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {list.data.map((a) => (
+              <tr key={a.account_id}>
+                <td>{a.account_id}</td>
+                <td>{a.name ?? '—'}</td>
+                <td>{a.role_arn ?? (a.access_key_id ? `access key ${a.access_key_id}` : 'nothing yet')}</td>
+                <td>{when(a.created_at)}</td>
+                {isAdmin && (
+                  <td>
+                    <span className="actions">
+                      <button type="button" onClick={() => void newToken(a.account_id)}>
+                        New ingest token
+                      </button>
+                      <button type="button" onClick={() => void remove(a.account_id)}>
+                        Remove
+                      </button>
+                    </span>
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+/** A token just issued: shown once, with what revokes it. */
+function Issued({ account, issued, done }: { account: string; issued: Schemas['NewToken']; done: () => void }) {
+  const [revoked, setRevoked] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const revoke = async () => {
+    try {
+      await ok(api().DELETE('/v1/tokens/{token_sha256}', { params: { path: { token_sha256: issued.token_sha256 } } }));
+      setRevoked(true);
+    } catch (e) {
+      setError(explain(e));
+    }
+  };
+  return (
+    <div className="panel" role="region" aria-label="New ingest token">
+      <h2>Ingest token for {account}</h2>
+      <p>Copy it now: it is shown this once.</p>
+      <Copyable text={issued.ingest_token} label="Ingest token" />
+      <p className="muted">SHA-256 (what revokes it): {issued.token_sha256}</p>
+      {revoked ? <p role="status">Revoked.</p> : <button type="button" onClick={() => void revoke()}>Revoke</button>}
+      <button type="button" onClick={done}>
+        Done
+      </button>
+      <Failure message={error} />
+    </div>
+  );
+}
+
+export function Copyable({ text, label }: { text: string; label: string }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <div className="copyable">
+      {/* Focusable: a long policy scrolls, and a keyboard must reach it. */}
+      <pre aria-label={label} tabIndex={0}>
+        {text}
+      </pre>
+      <button
+        type="button"
+        onClick={() => {
+          void navigator.clipboard?.writeText(text).then(() => setCopied(true));
+        }}
+      >
+        {copied ? 'Copied' : `Copy ${label}`}
+      </button>
+    </div>
+  );
+}
+
+/** The wizard: the account, how to read it, then what to set up in AWS. */
+function AddAccount({ close, added }: { close: () => void; added: () => void }) {
+  const { config } = useSigned();
+  const cloud = config.mode === 'cloud';
+  const [access, setAccess] = useState<Access>(cloud ? 'none' : 'role');
+  const [result, setResult] = useState<Schemas['Added'] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  const submit = async (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    const text = (k: string) => String(form.get(k) ?? '').trim() || null;
+    const body: Schemas['NewAccount'] = { account_id: text('account_id') ?? '', name: text('name') };
+    if (access === 'role') body.role_name = text('role_name');
+    if (access === 'key') {
+      body.access_key = { access_key_id: text('access_key_id') ?? '', secret_access_key: text('secret_access_key') ?? '' };
+    }
+    if (!cloud) body.cloudtrail_s3 = text('cloudtrail_s3');
+    setError(null);
+    try {
+      setResult(await ok(api().POST('/v1/accounts', { body })));
+      added();
+    } catch (err) {
+      setError(explain(err));
+    }
+  };
+
+  if (result) return <SetUp added={result} cloud={cloud} close={close} />;
+  return (
+    <form className="panel" onSubmit={submit} aria-label="Add account">
+      <h2>Add an AWS account</h2>
+      <label>
+        Account id
+        <input name="account_id" required inputMode="numeric" pattern="[0-9]{12}" placeholder="123456789012" />
+      </label>
+      <label>
+        Name
+        <input name="name" placeholder="prod" maxLength={256} />
+      </label>
+      {!cloud && (
+        <fieldset>
+          <legend>How dd0c/cost reads the account</legend>
+          <label className="choice">
+            <input type="radio" name="access" checked={access === 'role'} onChange={() => setAccess('role')} /> An IAM role with an
+            ExternalId (recommended)
+          </label>
+          <label className="choice">
+            <input type="radio" name="access" checked={access === 'key'} onChange={() => setAccess('key')} /> An access key of a
+            read-only user
+          </label>
+          <label className="choice">
+            <input type="radio" name="access" checked={access === 'none'} onChange={() => setAccess('none')} /> Neither yet (push
+            CloudTrail only)
+          </label>
+          {access === 'role' && (
+            <label>
+              Role name
+              <input name="role_name" defaultValue="dd0c-cost-reader" pattern="[A-Za-z0-9+=,.@_\-]{1,64}" />
+            </label>
+          )}
+          {access === 'key' && (
+            <>
+              <label>
+                Access key id
+                <input name="access_key_id" required placeholder="AKIA…" />
+              </label>
+              <label>
+                Secret access key
+                <input name="secret_access_key" type="password" required autoComplete="off" />
+              </label>
+            </>
+          )}
+          <label>
+            CloudTrail bucket to poll (optional)
+            <input name="cloudtrail_s3" placeholder="s3://my-trail-bucket/prefix" />
+          </label>
+        </fieldset>
+      )}
+      <button type="submit" className="primary">
+        Add account
+      </button>
+      <button type="button" onClick={close}>
+        Cancel
+      </button>
+      <Failure message={error} />
+    </form>
+  );
+}
+
+/** What to do in AWS after adding: the quick-create link, or the policy, ids and commands. */
+function SetUp({ added, cloud, close }: { added: Schemas['Added']; cloud: boolean; close: () => void }) {
+  return (
+    <div className="panel" role="region" aria-label="Connect the account">
+      <h2>Connect account {added.account.account_id}</h2>
+      {cloud && added.quick_create_url ? (
+        <>
+          <p>Open this link signed in to that AWS account: one CloudFormation stack creates the read-only role and forwards CloudTrail.</p>
+          <p>
+            <a href={added.quick_create_url} target="_blank" rel="noreferrer">
+              Launch the CloudFormation stack
+            </a>
+          </p>
+        </>
+      ) : (
+        <>
+          <ol className="steps">
+            <li>
+              In account {added.account.account_id}, create the role
+              {added.account.role_arn ? ` ${added.account.role_arn}` : ''} trusted with ExternalId:
+              <Copyable text={added.external_id} label="ExternalId" />
+            </li>
+            <li>
+              Give it this read-only policy:
+              <Copyable text={JSON.stringify(added.iam_policy, null, 2)} label="IAM policy" />
+            </li>
+            <li>
+              Send its CloudTrail: push it with this token (shown once; a trail bucket given above is polled
+              already):
+              <Copyable text={added.ingest_token} label="Ingest token" />
+              or run the agent beside an EventBridge rule → SQS queue, pointed at the dispatcher&apos;s gRPC address
+              (its <code>DD0C_GRPC_LISTEN</code>):
+              <Copyable
+                text={`dd0c-agent --endpoint https://DD0C_HOST:4317 --token ${added.ingest_token} --sqs-queue-url https://sqs.REGION.amazonaws.com/${added.account.account_id}/dd0c-cloudtrail`}
+                label="Agent command"
+              />
+            </li>
+          </ol>
+        </>
+      )}
+      <button type="button" onClick={close}>
+        Done
+      </button>
+    </div>
+  );
+}

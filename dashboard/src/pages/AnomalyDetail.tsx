@@ -1,0 +1,114 @@
+/**
+ * One anomaly: the sentence that explains it, each reason with its observed value against its
+ * threshold and the baseline it was compared with, the resources, and what people did about it.
+ */
+import { api, ok, type Schemas } from '../api/client';
+import { Actions } from '../components/Actions';
+import { Failure, Loading, SeverityBadge, useLoad } from '../components/common';
+import { actor, perHour, perMonth, what, when } from '../format';
+import { Link } from '../router';
+
+const SIGNALS: Record<Schemas['Signal'], string> = {
+  zscore: 'Z-score',
+  new_actor: 'New actor',
+  new_resource_type: 'New resource type',
+  new_region: 'New region',
+  new_instance_family: 'New instance family',
+  burst: 'Burst',
+  hourly_usd: 'Hourly cost',
+  monthly_usd: 'Monthly cost',
+  cold_start: 'Cold start',
+};
+
+const number = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Number(v.toPrecision(4)).toString());
+
+/** A reason's value in its signal's unit: dollars for the cost signals, else a plain figure. */
+function inUnit(signal: Schemas['Signal'], v: number): string {
+  if (signal === 'hourly_usd') return perHour(v);
+  if (signal === 'monthly_usd') return perMonth(v);
+  return number(v);
+}
+
+function feedbackText(f: Schemas['Feedback']): string {
+  if (f.action === 'snooze') return `snoozed until ${when(f.until)}`;
+  if (f.action === 'mark_expected') return 'marked expected';
+  return f.action === 'acknowledge' ? 'acknowledged' : 'resolved';
+}
+
+export function AnomalyPage({ id }: { id: string }) {
+  const detail = useLoad(() => ok(api().GET('/v1/anomalies/{id}', { params: { path: { id } } })), [id]);
+  const d = detail.data;
+  return (
+    <section>
+      <p>
+        <Link href="/anomalies">← Anomalies</Link>
+      </p>
+      <Failure message={detail.error} />
+      <Loading when={detail.loading && !d} />
+      {d && (
+        <>
+          <h1>
+            <SeverityBadge severity={d.anomaly.severity} /> {what(d.anomaly.quantity, d.anomaly.resource_type)} in {d.anomaly.region}
+          </h1>
+          <p className="explanation">{d.anomaly.explanation}</p>
+          <dl className="facts">
+            <dt>When</dt>
+            <dd>{when(d.anomaly.event_time)}</dd>
+            <dt>Who</dt>
+            <dd title={d.anomaly.actor_arn}>{actor(d.anomaly.actor_arn)}</dd>
+            <dt>Account</dt>
+            <dd>{d.anomaly.account_id}</dd>
+            <dt>Cost</dt>
+            <dd>
+              {perHour(d.anomaly.hourly_usd)} · about {perMonth(d.anomaly.monthly_usd)}
+            </dd>
+            <dt>Status</dt>
+            <dd className="status">{d.anomaly.status}</dd>
+            <dt>Resources</dt>
+            <dd>{d.anomaly.resource_ids?.length ? d.anomaly.resource_ids.join(', ') : 'not named by the event'}</dd>
+            <dt>Event</dt>
+            <dd>{d.anomaly.event_id}</dd>
+          </dl>
+          <Actions id={d.anomaly.anomaly_id} done={(after) => detail.setData(after)} />
+
+          <h2>Why it stands out</h2>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Signal</th>
+                <th scope="col">Detail</th>
+                <th scope="col" className="num">Observed</th>
+                <th scope="col" className="num">Threshold</th>
+                <th scope="col">Baseline (n, mean, sd)</th>
+              </tr>
+            </thead>
+            <tbody>
+              {d.anomaly.reasons.map((r, i) => (
+                <tr key={i}>
+                  <td>{SIGNALS[r.signal]}</td>
+                  <td>{r.detail}</td>
+                  <td className="num">{inUnit(r.signal, r.observed)}</td>
+                  <td className="num">{r.threshold == null ? '—' : inUnit(r.signal, r.threshold)}</td>
+                  <td>{r.baseline ? `n=${r.baseline.n}, mean ${perHour(r.baseline.mean)}, sd ${perHour(r.baseline.sd)}` : '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+
+          <h2>History</h2>
+          {d.feedback.length === 0 ? (
+            <p>Nobody has acted on it yet.</p>
+          ) : (
+            <ol className="history">
+              {d.feedback.map((f, i) => (
+                <li key={i}>
+                  {when(f.at)}: {f.by} {feedbackText(f)}
+                </li>
+              ))}
+            </ol>
+          )}
+        </>
+      )}
+    </section>
+  );
+}

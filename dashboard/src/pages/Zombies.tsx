@@ -1,0 +1,87 @@
+/** Zombies: idle and forgotten resources by monthly waste, their evidence, and Ignore. */
+import { useState, type FormEvent } from 'react';
+import { api, ok, type Finding } from '../api/client';
+import { Failure, Loading, useLoad } from '../components/common';
+import { perMonth, when } from '../format';
+import { explain } from '../problem';
+
+export function Zombies() {
+  const list = useLoad(() => ok(api().GET('/v1/zombies', { params: { query: { status: 'open', limit: 500 } } })), []);
+  const summary = useLoad(() => ok(api().GET('/v1/zombies/summary')), []);
+  return (
+    <section>
+      <h1>Zombies</h1>
+      <Failure message={list.error ?? summary.error} />
+      {summary.data && (
+        <p className="total">
+          <strong>{perMonth(summary.data.waste_open_monthly_usd)}</strong> of open waste in {summary.data.open} findings ·{' '}
+          {perMonth(summary.data.saved_this_month_usd)} saved this month · {summary.data.ignored} ignored
+        </p>
+      )}
+      <Loading when={list.loading && !list.data} />
+      {list.data && list.data.items.length === 0 && <p>No idle resources found in the last scan.</p>}
+      {list.data?.items.map((f) => (
+        <Zombie
+          key={f.finding_id}
+          finding={f}
+          ignored={() => {
+            list.setData((l) => l && { ...l, items: l.items.filter((x) => x.finding_id !== f.finding_id) });
+            void summary.reload();
+          }}
+        />
+      ))}
+    </section>
+  );
+}
+
+function Zombie({ finding: f, ignored }: { finding: Finding; ignored: () => void }) {
+  const [asking, setAsking] = useState(false);
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const ignore = async (e: FormEvent) => {
+    e.preventDefault();
+    try {
+      await ok(api().POST('/v1/zombies/{id}/ignore', { params: { path: { id: f.finding_id } }, body: { reason } }));
+      ignored();
+    } catch (err) {
+      setError(explain(err));
+    }
+  };
+  return (
+    <article className="finding" data-finding={f.finding_id}>
+      <h2>
+        {f.resource_id} <span className="muted">({f.resource_type}, {f.region}, account {f.account_id})</span>
+      </h2>
+      <p>
+        <strong>{perMonth(f.monthly_waste_usd)}</strong> · {f.explanation} Idle since {when(f.first_seen)}.
+      </p>
+      {f.evidence.length > 0 && (
+        <ul className="evidence">
+          {f.evidence.map((e, i) => (
+            <li key={i}>
+              {e.metric} ({e.statistic}, {e.days_evaluated} days): {e.observed ?? 'no data'} {e.unit}
+              {e.threshold != null && ` against a limit of ${e.threshold}`}
+            </li>
+          ))}
+        </ul>
+      )}
+      {asking ? (
+        <form onSubmit={ignore} className="inline">
+          <label>
+            Reason
+            <input value={reason} required maxLength={500} onChange={(e) => setReason(e.target.value)} placeholder="standby for the DR drill" />
+          </label>
+          <button type="submit">Ignore</button>
+          <button type="button" onClick={() => setAsking(false)}>
+            Cancel
+          </button>
+        </form>
+      ) : (
+        <button type="button" onClick={() => setAsking(true)}>
+          Ignore
+        </button>
+      )}
+      <Failure message={error} />
+    </article>
+  );
+}

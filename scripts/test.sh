@@ -19,6 +19,13 @@
 #   from Debian's packages when missing): the CDK app's tests (Vitest) run first, then its stack
 #   is synthesized for the deploy test: $DD0C_TEST_CDK_TEMPLATE, $DD0C_TEST_CFN_LINT.
 #   `scripts/test.sh cdk` runs just those.
+# - The dashboard's Node packages (`npm ci`) and build, and Debian's chromium when missing: its
+#   Vitest tests, then end to end (Chromium driven by playwright-core against `dd0c-cost serve`
+#   on Postgres), then its benchmark, which prints figures. `scripts/test.sh ui` runs just those.
+# - The self-hosted deployment (tests/compose/run.sh): Debian's docker.io, docker-compose and
+#   debootstrap when missing, dockerd when none answers, our images and stand-ins for postgres,
+#   redis and caddy; install.sh brings the stack up and the scenario drives it through caddy.
+#   `scripts/test.sh compose` runs just that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Outside the checkout: the postgres user must be able to reach it, and a clone may live under a
@@ -86,8 +93,7 @@ start_postgres() {
 
 # Waits until something listens on 127.0.0.1:$1, for at most 20 s.
 wait_port() {
-  local i
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
     sleep 0.2
   done
@@ -141,6 +147,17 @@ infra_cdk() {
   say "infra-cdk synthesized into $state/cdk.out"
 }
 
+# The dashboard's packages and its build, which the end-to-end tests serve; Chromium for them.
+dashboard() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    say "installing Chromium from Debian's packages"
+    apt_install chromium
+  fi
+  (cd dashboard && npm ci --no-audit --no-fund --loglevel=error && npm run build >"$state/dashboard-build.log" 2>&1) \
+    || { cat "$state/dashboard-build.log" >&2; exit 1; }
+  say "dashboard built into dashboard/dist"
+}
+
 start_moto() {
   MOTO_PORT="$moto_port" "$venv/bin/python" scripts/moto_serial.py 127.0.0.1 "$moto_port" >"$state/moto.log" 2>&1 &
   pids+=($!)
@@ -174,6 +191,7 @@ trap stop_services EXIT
 cargo test --workspace --locked --features dd0c-cost/aws --no-run
 export CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=1
 infra_cdk
+dashboard
 
 start_postgres
 start_redis
@@ -184,4 +202,12 @@ start_moto
 if [ $# -eq 0 ] || [ "$1" = cdk ]; then
   (cd infra-cdk && npx vitest run)
 fi
+if [ $# -eq 0 ] || [ "$1" = ui ]; then
+  export DD0C_COST_BIN="$PWD/target/debug/dd0c-cost"
+  (cd dashboard && npx vitest run && npm run --silent e2e && npm run --silent bench)
+fi
 cargo test --workspace --locked --features dd0c-cost/aws -- "$@"
+if [ $# -eq 0 ] || [ "$1" = compose ]; then
+  DD0C_COST_BIN="$PWD/target/debug/dd0c-cost" DD0C_AGENT_BIN="$PWD/target/debug/dd0c-agent" \
+    tests/compose/run.sh
+fi

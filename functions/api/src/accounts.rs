@@ -176,7 +176,7 @@ pub struct Added {
 }
 
 /// The tenant's AWS accounts.
-#[utoipa::path(get, path = "/v1/accounts", tag = "accounts", responses((status = 200, description = "The accounts", body = Vec<Account>), Signed), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/accounts", operation_id = "list_accounts", tag = "accounts", responses((status = 200, description = "The accounts", body = Vec<Account>), Signed), security(("bearer" = [])))]
 pub(crate) async fn list(
     State(api): State<Arc<Api>>,
     Caller(principal): Caller,
@@ -642,4 +642,37 @@ pub(crate) async fn costs(
             })
             .collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JSON block after `<!-- iam-policy: MARK -->` in docs/self-hosted.md.
+    fn documented_policy(mark: &str) -> Value {
+        let doc = include_str!("../../../docs/self-hosted.md");
+        let after = doc
+            .split_once(&format!("<!-- iam-policy: {mark} -->"))
+            .unwrap_or_else(|| panic!("docs/self-hosted.md has no iam-policy block {mark:?}"))
+            .1;
+        let block = after
+            .split_once("```json\n")
+            .and_then(|(_, rest)| rest.split_once("```"))
+            .expect("a ```json block follows the mark")
+            .0;
+        serde_json::from_str(block).expect("the documented policy is JSON")
+    }
+
+    #[test]
+    fn the_self_hosted_guide_documents_the_policy_the_api_hands_out() {
+        assert_eq!(documented_policy("read-only"), iam_policy(None));
+        let trail = TrailLocation {
+            bucket: "example-trail-bucket".into(),
+            prefix: String::new(),
+        };
+        assert_eq!(
+            documented_policy("trail-bucket example-trail-bucket"),
+            iam_policy(Some(&trail))
+        );
+    }
 }

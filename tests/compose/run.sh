@@ -15,7 +15,7 @@ say() { echo "tests/compose/run.sh: $*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/dd0c-compose"
 state=$(mktemp -d /tmp/dd0c-compose.XXXXXX)
-dockerd_pid=""
+dockerd_started=""
 
 # Fixed ports on loopback: the stack is one host's processes (network_mode: host).
 export DD0C_TEST_HTTP_PORT="${DD0C_TEST_HTTP_PORT:-18080}"
@@ -43,9 +43,10 @@ engine() {
     return
   fi
   say "starting dockerd (vfs, no bridge: containers use the host's network)"
+  # Its own pid file: the job's pid is a shell's (as_root), which a kill would not pass on.
   as_root dockerd --storage-driver=vfs --bridge=none --iptables=false --ip6tables=false \
-    >"$state/dockerd.log" 2>&1 &
-  dockerd_pid=$!
+    --pidfile "$state/dockerd.pid" >"$state/dockerd.log" 2>&1 &
+  dockerd_started=1
   for _ in $(seq 60); do
     docker info >/dev/null 2>&1 && return
     sleep 1
@@ -97,7 +98,10 @@ finish() {
   fi
   ./install.sh --uninstall --purge >/dev/null 2>&1 || true
   rm -rf docker/prebuilt "$hostnet"
-  if [ -n "$dockerd_pid" ]; then as_root kill "$dockerd_pid" 2>/dev/null || true; wait 2>/dev/null || true; fi
+  if [ -n "$dockerd_started" ] && [ -s "$state/dockerd.pid" ]; then
+    as_root kill "$(cat "$state/dockerd.pid")" 2>/dev/null || true
+    wait 2>/dev/null || true # the job ends when dockerd has stopped
+  fi
   rm -rf "$state"
   exit "$status"
 }

@@ -88,6 +88,7 @@ describe('the dashboard', () => {
     const row = page.locator(`tr[data-anomaly="${target.anomaly_id}"]`);
     await row.getByRole('button', { name: 'Acknowledge' }).click();
     await expect.poll(() => row.locator('.status').textContent()).toBe('acknowledged');
+    expect(await row.getByRole('button', { name: 'Acknowledge' }).isDisabled()).toBe(true);
     await page.goto(`${main}/anomalies/${encodeURIComponent(target.anomaly_id)}`);
     await page.reload();
     await expect.poll(() => page.locator('.facts .status').textContent()).toBe('acknowledged');

@@ -4,16 +4,20 @@ import { api, ok, type AnomalyDetail } from '../api/client';
 import { explain } from '../problem';
 
 type Action = 'acknowledge' | 'snooze' | 'expected' | 'resolve';
+type Status = AnomalyDetail['anomaly']['status'];
 
-const BUTTONS: [Action, string][] = [
-  ['acknowledge', 'Acknowledge'],
-  ['snooze', 'Snooze 24 h'],
-  ['expected', 'Mark expected'],
-  ['resolve', 'Resolve'],
+/** Each button, and the status it leaves the anomaly in when that status is final for it (a
+ * snooze can always be renewed). */
+const BUTTONS: [Action, string, Status | null][] = [
+  ['acknowledge', 'Acknowledge', 'acknowledged'],
+  ['snooze', 'Snooze 24 h', null],
+  ['expected', 'Mark expected', 'expected'],
+  ['resolve', 'Resolve', 'resolved'],
 ];
 
-/** Acts on anomaly `id`; `done` gets the anomaly as it is afterwards. */
-export function Actions({ id, done }: { id: string; done: (after: AnomalyDetail) => void }) {
+/** Acts on anomaly `id`, now in `status`: the button that would change nothing is disabled;
+ * `done` gets the anomaly as it is afterwards. */
+export function Actions({ id, status, done }: { id: string; status: Status; done: (after: AnomalyDetail) => void }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const act = async (action: Action) => {
@@ -30,8 +34,8 @@ export function Actions({ id, done }: { id: string; done: (after: AnomalyDetail)
   };
   return (
     <span className="actions">
-      {BUTTONS.map(([action, label]) => (
-        <button key={action} type="button" disabled={busy} onClick={() => void act(action)}>
+      {BUTTONS.map(([action, label, leaves]) => (
+        <button key={action} type="button" disabled={busy || leaves === status} onClick={() => void act(action)}>
           {label}
         </button>
       ))}

@@ -2,6 +2,7 @@ import { describe, expect, it, afterEach } from 'vitest';
 import { cleanup, render, screen } from '@testing-library/react';
 import { StackedBars } from './StackedBars';
 import { Login } from '../pages/Login';
+import { Actions } from './Actions';
 
 afterEach(cleanup);
 
@@ -20,6 +21,15 @@ describe('components', () => {
     expect(container.querySelectorAll('rect')).toHaveLength(2);
     expect(screen.getByText('111111111111')).toBeTruthy();
     expect(screen.getByRole('img').getAttribute('aria-label')).toMatch(/by account/);
+  });
+
+  it('an anomaly offers only the actions that would change it', () => {
+    render(<Actions id="a-1" status="acknowledged" done={() => {}} />);
+    const disabled = (name: string) => (screen.getByRole('button', { name }) as HTMLButtonElement).disabled;
+    expect(disabled('Acknowledge')).toBe(true);
+    expect(disabled('Snooze 24 h')).toBe(false);
+    expect(disabled('Mark expected')).toBe(false);
+    expect(disabled('Resolve')).toBe(false);
   });
 
   it('the local sign-in has labelled Email and Password fields and a Sign in button', () => {

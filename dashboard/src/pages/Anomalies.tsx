@@ -126,7 +126,7 @@ export function Anomalies({ query }: { query: URLSearchParams }) {
                 <td className="num">{perMonth(a.monthly_usd)}</td>
                 <td className="status">{a.status}</td>
                 <td>
-                  <Actions id={a.anomaly_id} done={(after) => replace(after.anomaly)} />
+                  <Actions id={a.anomaly_id} status={a.status} done={(after) => replace(after.anomaly)} />
                 </td>
               </tr>
             ))}

@@ -69,7 +69,7 @@ export function AnomalyPage({ id }: { id: string }) {
             <dt>Event</dt>
             <dd>{d.anomaly.event_id}</dd>
           </dl>
-          <Actions id={d.anomaly.anomaly_id} done={(after) => detail.setData(after)} />
+          <Actions id={d.anomaly.anomaly_id} status={d.anomaly.status} done={(after) => detail.setData(after)} />
 
           <h2>Why it stands out</h2>
           <table>

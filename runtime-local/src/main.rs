@@ -10,7 +10,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         dd0c_cost::cli::Command::Normalize(args) => dd0c_cost::normalize::run(args),
         dd0c_cost::cli::Command::Analyze(args) => dd0c_cost::analyze::run(args),
-        dd0c_cost::cli::Command::Serve(args) => service(dd0c_cost::serve_cmd::serve(backend, *args)),
+        dd0c_cost::cli::Command::Serve(args) => {
+            service(dd0c_cost::serve_cmd::serve(backend, *args))
+        }
         dd0c_cost::cli::Command::Migrate => service(dd0c_cost::admin::migrate(backend)),
         dd0c_cost::cli::Command::Tenant(c) => service(dd0c_cost::admin::tenant(backend, c)),
         dd0c_cost::cli::Command::Account(c) => service(dd0c_cost::admin::account(backend, c)),

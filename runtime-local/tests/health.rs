@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,12 +17,26 @@ impl Drop for Serve {
     }
 }
 
-/// A fresh directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dd0c-health-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
+/// A fresh directory for one test, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("dd0c-health-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        Scratch(dir)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn free_port() -> u16 {
@@ -104,7 +118,7 @@ fn head_of(port: u16, path: &str) -> String {
         .to_lowercase()
 }
 
-fn dashboard_build(dir: &Path) -> PathBuf {
+fn dashboard_build(dir: &Scratch) -> PathBuf {
     let build = dir.join("dist");
     std::fs::create_dir_all(&build).expect("dist");
     std::fs::write(
@@ -117,7 +131,7 @@ fn dashboard_build(dir: &Path) -> PathBuf {
 
 #[test]
 fn the_dashboard_role_alone_serves_the_app_and_is_healthy_until_killed() {
-    let dir = scratch("dashboard");
+    let dir = Scratch::new("dashboard");
     let port = free_port();
     let env = [
         ("DD0C_ROLES", "dashboard".to_owned()),
@@ -155,7 +169,7 @@ fn the_dashboard_role_alone_serves_the_app_and_is_healthy_until_killed() {
 
 #[test]
 fn a_scorer_has_no_listener_and_is_judged_by_its_heartbeat() {
-    let dir = scratch("scorer");
+    let dir = Scratch::new("scorer");
     let env = [
         ("DD0C_ROLES", "score".to_owned()),
         ("DD0C_HEALTH_FILE", dir.join("health").display().to_string()),

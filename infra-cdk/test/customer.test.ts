@@ -5,14 +5,13 @@
  * and cfn-lint (when `DD0C_TEST_CFN_LINT` names it, as scripts/test.sh does) finds no error.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { contract } from '../lib/contract.js';
 import { customerTemplate } from '../lib/customer-template.js';
-import { placeholderBinaries } from './fixtures.js';
+import { placeholderBinaries, scratch } from './fixtures.js';
 
 const template = customerTemplate() as any;
 const here = fileURLToPath(new URL('..', import.meta.url));
@@ -68,7 +67,7 @@ describe('the customer template', () => {
 });
 
 describe('cdk synth', () => {
-  const out = mkdtempSync(path.join(tmpdir(), 'dd0c-synth-'));
+  const out = scratch('synth-');
 
   it('synthesizes offline from the CLI, writing the stack and the customer template', () => {
     const run = spawnSync(

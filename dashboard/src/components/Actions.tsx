@@ -1,7 +1,6 @@
 /** The four things a person does about an anomaly, as buttons. */
-import { useState } from 'react';
 import { api, ok, type AnomalyDetail } from '../api/client';
-import { explain } from '../problem';
+import { useAction } from './common';
 
 type Action = 'acknowledge' | 'snooze' | 'expected' | 'resolve';
 type Status = AnomalyDetail['anomaly']['status'];
@@ -18,20 +17,12 @@ const BUTTONS: [Action, string, Status | null][] = [
 /** Acts on anomaly `id`, now in `status`: the button that would change nothing is disabled;
  * `done` gets the anomaly as it is afterwards. */
 export function Actions({ id, status, done }: { id: string; status: Status; done: (after: AnomalyDetail) => void }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const act = async (action: Action) => {
-    setBusy(true);
-    setError(null);
-    try {
+  const { busy, error, run } = useAction();
+  const act = (action: Action) =>
+    run(async () => {
       const body = action === 'snooze' ? { hours: 24 } : undefined;
       done(await ok(api().POST('/v1/anomalies/{id}/{action}', { params: { path: { id, action } }, body })));
-    } catch (e) {
-      setError(explain(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <span className="actions">
       {BUTTONS.map(([action, label, leaves]) => (

@@ -29,6 +29,27 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
   return { data, error, loading, reload, setData };
 }
 
+/**
+ * Runs what a person asked for (a button, a form): `busy` while it runs, `error` why it was
+ * refused, cleared when the next attempt starts.
+ */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = useCallback(async (action: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (e) {
+      setError(explain(e));
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { busy, error, run };
+}
+
 export function SeverityBadge({ severity }: { severity: Severity }) {
   return <span className={`badge ${severity}`}>{severity}</span>;
 }

@@ -7,9 +7,8 @@
  */
 import { useState, type FormEvent } from 'react';
 import { api, ok, type Schemas } from '../api/client';
-import { Failure, Loading, useLoad } from '../components/common';
+import { Failure, Loading, useAction, useLoad } from '../components/common';
 import { when } from '../format';
-import { explain } from '../problem';
 import { useSigned } from '../session';
 
 type Access = 'role' | 'key' | 'none';
@@ -18,26 +17,21 @@ export function Accounts() {
   const { isAdmin } = useSigned();
   const list = useLoad(() => ok(api().GET('/v1/accounts')), []);
   const [adding, setAdding] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { error, run } = useAction();
   const [token, setToken] = useState<{ account: string; issued: Schemas['NewToken'] } | null>(null);
 
   const remove = async (accountId: string) => {
     if (!window.confirm(`Stop watching account ${accountId}? Its anomalies stay.`)) return;
-    try {
+    await run(async () => {
       await ok(api().DELETE('/v1/accounts/{account_id}', { params: { path: { account_id: accountId } } }));
       await list.reload();
-    } catch (e) {
-      setError(explain(e));
-    }
+    });
   };
-  const newToken = async (accountId: string) => {
-    try {
+  const newToken = (accountId: string) =>
+    run(async () => {
       const issued = await ok(api().POST('/v1/accounts/{account_id}/tokens', { params: { path: { account_id: accountId } } }));
       setToken({ account: accountId, issued });
-    } catch (e) {
-      setError(explain(e));
-    }
-  };
+    });
 
   return (
     <section>
@@ -95,15 +89,12 @@ export function Accounts() {
 /** A token just issued: shown once, with what revokes it. */
 function Issued({ account, issued, done }: { account: string; issued: Schemas['NewToken']; done: () => void }) {
   const [revoked, setRevoked] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const revoke = async () => {
-    try {
+  const { error, run } = useAction();
+  const revoke = () =>
+    run(async () => {
       await ok(api().DELETE('/v1/tokens/{token_sha256}', { params: { path: { token_sha256: issued.token_sha256 } } }));
       setRevoked(true);
-    } catch (e) {
-      setError(explain(e));
-    }
-  };
+    });
   return (
     <div className="panel" role="region" aria-label="New ingest token">
       <h2>Ingest token for {account}</h2>
@@ -145,9 +136,9 @@ function AddAccount({ close, added }: { close: () => void; added: () => void }) 
   const cloud = config.mode === 'cloud';
   const [access, setAccess] = useState<Access>(cloud ? 'none' : 'role');
   const [result, setResult] = useState<Schemas['Added'] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { error, run } = useAction();
 
-  const submit = async (e: FormEvent<HTMLFormElement>) => {
+  const submit = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const form = new FormData(e.currentTarget);
     const text = (k: string) => String(form.get(k) ?? '').trim() || null;
@@ -157,13 +148,10 @@ function AddAccount({ close, added }: { close: () => void; added: () => void }) 
       body.access_key = { access_key_id: text('access_key_id') ?? '', secret_access_key: text('secret_access_key') ?? '' };
     }
     if (!cloud) body.cloudtrail_s3 = text('cloudtrail_s3');
-    setError(null);
-    try {
+    return run(async () => {
       setResult(await ok(api().POST('/v1/accounts', { body })));
       added();
-    } catch (err) {
-      setError(explain(err));
-    }
+    });
   };
 
   if (result) return <SetUp added={result} cloud={cloud} close={close} />;

@@ -2,29 +2,25 @@
  * Panic mode: hold every notification of the tenant (an alert storm, a broken channel) and
  * release them later; and each channel's circuit breaker.
  */
-import { useRef, useState } from 'react';
+import { useRef } from 'react';
 import { api, ok } from '../api/client';
-import { Failure, Loading, useLoad } from '../components/common';
+import { Failure, Loading, useAction, useLoad } from '../components/common';
 import { when } from '../format';
-import { explain } from '../problem';
 import { useSigned } from '../session';
 
 export function Panic() {
   const { isAdmin } = useSigned();
   const state = useLoad(() => ok(api().GET('/v1/panic')), []);
-  const [error, setError] = useState<string | null>(null);
+  const { error, run } = useAction();
   const dialog = useRef<HTMLDialogElement>(null);
   const on = state.data?.on ?? false;
 
-  const set = async (wanted: boolean) => {
+  const set = (wanted: boolean) => {
     dialog.current?.close();
-    setError(null);
-    try {
+    return run(async () => {
       await ok(api().PUT('/v1/panic', { body: { on: wanted } }));
       await state.reload();
-    } catch (e) {
-      setError(explain(e));
-    }
+    });
   };
 
   return (

@@ -1,9 +1,8 @@
 /** Zombies: idle and forgotten resources by monthly waste, their evidence, and Ignore. */
 import { useState, type FormEvent } from 'react';
 import { api, ok, type Finding } from '../api/client';
-import { Failure, Loading, useLoad } from '../components/common';
+import { Failure, Loading, useAction, useLoad } from '../components/common';
 import { perMonth, when } from '../format';
-import { explain } from '../problem';
 
 export function Zombies() {
   const list = useLoad(() => ok(api().GET('/v1/zombies', { params: { query: { status: 'open', limit: 500 } } })), []);
@@ -37,15 +36,13 @@ export function Zombies() {
 function Zombie({ finding: f, ignored }: { finding: Finding; ignored: () => void }) {
   const [asking, setAsking] = useState(false);
   const [reason, setReason] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const ignore = async (e: FormEvent) => {
+  const { error, run } = useAction();
+  const ignore = (e: FormEvent) => {
     e.preventDefault();
-    try {
+    return run(async () => {
       await ok(api().POST('/v1/zombies/{id}/ignore', { params: { path: { id: f.finding_id } }, body: { reason } }));
       ignored();
-    } catch (err) {
-      setError(explain(err));
-    }
+    });
   };
   return (
     <article className="finding" data-finding={f.finding_id}>

@@ -37,6 +37,8 @@ impl TrailAccess for HostTrails {
 pub struct ToSpool {
     /// What is forwarded.
     pub filter: Filter,
+    /// The most one file may inflate to.
+    pub inflate: dd0c_ingest::inflate::InflateLimit,
     /// Where batches wait.
     pub spool: Arc<Spool>,
     /// Newest event time read.
@@ -56,7 +58,7 @@ impl Deliver for ToSpool {
     ) -> Result<Delivered, PortError> {
         let mut records = Vec::new();
         let mut read = 0;
-        dd0c_ingest::split_records(&bytes, origin, &mut |record| {
+        let split = dd0c_ingest::split_records(&bytes, origin, self.inflate, &mut |record| {
             read += 1;
             if let Ok(record) = record {
                 self.stats
@@ -67,6 +69,10 @@ impl Deliver for ToSpool {
                 }
             }
         });
+        if let Err(refused) = split {
+            // Reading it again would refuse it again: it counts as read, and says why not.
+            tracing::warn!(file = %origin, error = %refused, "trail file skipped");
+        }
         // A log file can hold more records than one batch may carry.
         for batch in records.chunks(crate::BATCH_RECORDS) {
             self.spool

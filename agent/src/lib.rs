@@ -92,6 +92,9 @@ pub struct Agent {
     /// Seconds between heartbeats.
     #[arg(long, default_value_t = 30, env = "DD0C_AGENT_HEARTBEAT_SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub heartbeat_seconds: u64,
+    /// Bytes one gzip trail file may inflate to; a file past it is skipped and logged.
+    #[arg(long, default_value_t = dd0c_ingest::inflate::DEFAULT_MAX_INFLATED_BYTES, env = "DD0C_MAX_INFLATED_BYTES")]
+    pub max_inflated_bytes: usize,
 }
 
 /// Decides what is forwarded, with the shared normalizer.
@@ -180,6 +183,7 @@ pub async fn run(agent: Agent, shutdown: CancellationToken) -> anyhow::Result<()
                 Arc::new(bucket::HostTrails(config)),
                 Arc::new(bucket::ToSpool {
                     filter,
+                    inflate: dd0c_ingest::inflate::InflateLimit(agent.max_inflated_bytes),
                     spool: spool.clone(),
                     stats,
                     wake,

@@ -227,10 +227,12 @@ pub async fn invoke(args: &BackendArgs, given: InvokeArgs) -> Result<ExitCode> {
             let normalizers =
                 Normalizers::new(PriceCatalog::bundled(), backend.stores.recall.clone());
             let mut records = Vec::new();
-            dd0c_ingest::split_records(&bytes, &origin, &mut |r| match r {
+            let limit = normalizers.inflate_limit();
+            dd0c_ingest::split_records(&bytes, &origin, limit, &mut |r| match r {
                 Ok(raw) => records.push(raw.text.to_owned()),
                 Err(rejection) => eprintln!("rejected: {rejection}"),
-            });
+            })
+            .with_context(|| format!("reading {origin}"))?;
             for text in records {
                 let message = IngestMessage {
                     tenant: given.tenant.clone(),

@@ -302,6 +302,16 @@ pub struct ServeArgs {
     /// agents.
     #[arg(long, env = "DD0C_GRPC_LISTEN")]
     pub grpc_listen: Option<std::net::SocketAddr>,
+    /// gRPC connections served at once; more wait in the listen backlog.
+    #[arg(long, default_value_t = 1024, env = "DD0C_GRPC_MAX_CONNECTIONS")]
+    pub grpc_max_connections: usize,
+    /// Seconds a gRPC connection may send nothing before it is closed (agents reconnect by
+    /// themselves); its first bytes must come within DD0C_HEADER_TIMEOUT_SECONDS.
+    #[arg(long, default_value_t = 300, env = "DD0C_GRPC_IDLE_SECONDS")]
+    pub grpc_idle_seconds: u64,
+    /// Calls one gRPC connection may carry at once.
+    #[arg(long, default_value_t = 16, env = "DD0C_GRPC_MAX_STREAMS")]
+    pub grpc_max_streams: u32,
     /// The gRPC listener's certificate chain (PEM); with DD0C_TLS_KEY it serves TLS, else plain
     /// HTTP/2 (behind a proxy that terminates TLS).
     #[arg(long, env = "DD0C_TLS_CERT", requires = "tls_key")]
@@ -316,6 +326,10 @@ pub struct ServeArgs {
     /// Minutes past the clock a pushed record's eventTime may be.
     #[arg(long, default_value_t = 60, env = "DD0C_MAX_EVENT_SKEW_MINUTES")]
     pub max_event_skew_minutes: u32,
+    /// Bytes one gzip input (a push, an agent's batch, a trail file) may inflate to; past it
+    /// the input is refused whole (413, RESOURCE_EXHAUSTED, a skipped file logged).
+    #[arg(long, default_value_t = dd0c_ingest::inflate::DEFAULT_MAX_INFLATED_BYTES, env = "DD0C_MAX_INFLATED_BYTES", value_parser = clap::value_parser!(usize))]
+    pub max_inflated_bytes: usize,
     /// Seconds a connection may take to send a request's headers (idle keep-alive included).
     #[arg(long, default_value_t = 10, env = "DD0C_HEADER_TIMEOUT_SECONDS")]
     pub header_timeout_seconds: u64,
@@ -499,6 +513,9 @@ pub struct InputArgs {
     /// Tenant the events belong to.
     #[arg(long, default_value = dd0c_ports::domain::DEFAULT_TENANT)]
     pub tenant: String,
+    /// Bytes one gzip file may inflate to; a file past it is reported and skipped.
+    #[arg(long, default_value_t = dd0c_ingest::inflate::DEFAULT_MAX_INFLATED_BYTES, env = "DD0C_MAX_INFLATED_BYTES")]
+    pub max_inflated_bytes: usize,
 }
 
 #[derive(Debug, Args)]

@@ -106,8 +106,12 @@ pub struct ServeConfig {
     pub metrics_tenant_labels: bool,
     /// How far past the clock a record's event time may be.
     pub max_event_skew: chrono::TimeDelta,
+    /// The most one pushed, polled or forwarded input may inflate to.
+    pub inflate: dd0c_ingest::inflate::InflateLimit,
     /// What one client may hold of the HTTP server.
     pub http: crate::server::Limits,
+    /// The gRPC listener's limits.
+    pub grpc: crate::grpc::Limits,
     /// How often the ingest role polls the trail buckets.
     pub poll_every: Duration,
     /// Users sign in through this Cognito pool instead of locally; `None`: local users.
@@ -134,7 +138,9 @@ impl ServeConfig {
             metrics_token: None,
             metrics_tenant_labels: false,
             max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
+            inflate: dd0c_ingest::inflate::InflateLimit::default(),
             http: Default::default(),
+            grpc: Default::default(),
             poll_every: DEFAULT_POLL_EVERY,
             cognito: None,
             health_file: None,
@@ -178,7 +184,8 @@ impl Dispatcher {
         };
         let normalizers = Arc::new(
             Normalizers::new(catalog, backend.stores.recall.clone())
-                .refusing_future(config.max_event_skew),
+                .refusing_future(config.max_event_skew)
+                .inflating_at_most(config.inflate),
         );
         Ok(Dispatcher {
             backend,

@@ -118,11 +118,18 @@ fn serve_config(
         metrics_token: args.metrics_token.clone().filter(|s| !s.is_empty()),
         metrics_tenant_labels: args.metrics_tenant_labels,
         max_event_skew: chrono::TimeDelta::minutes(i64::from(args.max_event_skew_minutes)),
+        inflate: dd0c_ingest::inflate::InflateLimit(args.max_inflated_bytes),
         poll_every: Duration::from_secs(args.poll_seconds),
         http: crate::server::Limits {
             header_timeout: Duration::from_secs(args.header_timeout_seconds.max(1)),
             body_timeout: Duration::from_secs(args.body_timeout_seconds.max(1)),
             max_connections: args.max_connections.max(1),
+        },
+        grpc: crate::grpc::Limits {
+            max_connections: args.grpc_max_connections.max(1),
+            handshake_timeout: Duration::from_secs(args.header_timeout_seconds.max(1)),
+            idle_timeout: Duration::from_secs(args.grpc_idle_seconds.max(1)),
+            max_streams: args.grpc_max_streams.max(1),
         },
         // Containers on one host's network share its name, and each is process 1: the random
         // part keeps replicas apart in job claims.
@@ -284,7 +291,8 @@ pub fn sample_records(dir: &std::path::Path) -> Result<Vec<SampleRecord>> {
         let bytes = source
             .read()
             .with_context(|| format!("reading {}", source.label()))?;
-        dd0c_ingest::split_records(&bytes, &source.label(), &mut |record| {
+        let limit = dd0c_ingest::inflate::InflateLimit::default();
+        dd0c_ingest::split_records(&bytes, &source.label(), limit, &mut |record| {
             if let Ok(raw) = record {
                 records.push(SampleRecord {
                     event_time: raw.event_time,
@@ -296,7 +304,8 @@ pub fn sample_records(dir: &std::path::Path) -> Result<Vec<SampleRecord>> {
                     text: raw.text.to_owned(),
                 });
             }
-        });
+        })
+        .with_context(|| format!("reading {}", source.label()))?;
     }
     records.sort_by_key(|r| r.event_time);
     Ok(records)

@@ -1,7 +1,6 @@
 //! `POST /v1/events`: CloudTrail pushed by a customer's shipper, admitted by an account's ingest
 //! token, priced on arrival, its cost events queued for scoring.
 
-use std::io::Read;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -10,6 +9,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use dd0c_ingest::admit::Admitter;
 use dd0c_ingest::bounds::MAX_RECORDS_PER_PUSH;
+use dd0c_ingest::inflate::{InflateError, InflateLimit};
 use dd0c_ports::auth::token_sha256;
 use serde::Serialize;
 
@@ -49,7 +49,14 @@ pub struct Accepted {
     pub rejections: Vec<String>,
 }
 
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<u8>, ApiError> {
+/// The body, inflated when its `Content-Encoding` says gzip (within `inflate`); gzip found in
+/// it after that is the document's own and is inflated, within the same bound, as it is priced.
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+    inflate: InflateLimit,
+) -> Result<Vec<u8>, ApiError> {
     let raw = axum::body::to_bytes(body, limit).await.map_err(|e| {
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
@@ -66,25 +73,14 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Vec<
     {
         None => Ok(raw.to_vec()),
         Some(e) if e == "identity" => Ok(raw.to_vec()),
-        Some(e) if e == "gzip" => {
-            // Bound the inflated size too: a small gzip bomb must not exhaust memory.
-            let mut inflated = Vec::new();
-            let read = flate2::read::MultiGzDecoder::new(&raw[..])
-                .take(limit as u64 * 10 + 1)
-                .read_to_end(&mut inflated)
-                .map_err(|e| {
-                    ApiError::BadRequest(format!(
-                        "Content-Encoding is gzip but the body is not: {e}"
-                    ))
-                })?;
-            if read > limit * 10 {
-                return Err(ApiError::TooLarge(format!(
-                    "the body inflates beyond {} bytes",
-                    limit * 10
-                )));
+        Some(e) if e == "gzip" => inflate.gunzip(&raw).map_err(|e| match e {
+            InflateError::TooLarge { .. } => {
+                ApiError::TooLarge(format!("the body is refused: {e}; nothing was queued"))
             }
-            Ok(inflated)
-        }
+            InflateError::Corrupt(e) => {
+                ApiError::BadRequest(format!("Content-Encoding is gzip but the body is not: {e}"))
+            }
+        }),
         Some(other) => Err(ApiError::UnsupportedMedia(format!(
             "Content-Encoding {other:?} is not supported (use gzip or none)"
         ))),
@@ -128,7 +124,8 @@ pub(crate) async fn post_events(
         .await
         .map_err(|e| ApiError::port("checking an ingest token", e))?
         .ok_or_else(|| ApiError::Unauthorized("unknown or revoked ingest token".into()))?;
-    let bytes = read_body(body, &headers, edge.max_body).await?;
+    let inflate = edge.admitter.normalizers.inflate_limit();
+    let bytes = read_body(body, &headers, edge.max_body, inflate).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("the body is empty".into()));
     }
@@ -144,6 +141,11 @@ pub(crate) async fn post_events(
         )
         .await
         .map_err(|e| ApiError::port("pricing pushed records", e))?;
+    if let Some(refused) = &pushed.refused {
+        return Err(ApiError::TooLarge(format!(
+            "the body is refused: {refused}; nothing was queued"
+        )));
+    }
     if pushed.over_limit > 0 {
         return Err(ApiError::TooLarge(format!(
             "the body holds {} records, more than the {MAX_RECORDS_PER_PUSH} one push may; \

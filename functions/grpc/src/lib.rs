@@ -44,6 +44,10 @@ pub const CONNECTION_WINDOW: u32 = 8 << 20;
 /// HTTP/2's default of 16 KiB each.
 pub const MAX_FRAME: u32 = 1 << 20;
 
+/// How long a stream trusts its token's grant before asking the store again: revoking the
+/// token or removing its account ends an open stream within this.
+pub const GRANT_RECHECK: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Selects rustls' ring provider for this process's gRPC TLS, once: the AWS SDK in the same
 /// process brings aws-lc-rs too, and rustls refuses to guess between two.
 pub fn install_crypto() {
@@ -79,21 +83,52 @@ impl IngestService {
 
     /// The account the call's bearer token admits.
     async fn grant(&self, metadata: &tonic::metadata::MetadataMap) -> Result<IngestGrant, Status> {
-        let token = metadata
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|t| token_sha256(t.trim()))
-            .ok_or_else(|| {
-                Status::unauthenticated(
-                    "an ingest token is required: authorization: Bearer <token>",
-                )
-            })?;
-        self.tokens
-            .grant(&token)
-            .await
-            .map_err(|e| Status::unavailable(format!("checking the ingest token: {e}")))?
-            .ok_or_else(|| Status::unauthenticated("unknown or revoked ingest token"))
+        grant_of(self.tokens.as_ref(), &token_hash(metadata)?).await
+    }
+}
+
+/// The hash of the call's bearer token.
+fn token_hash(metadata: &tonic::metadata::MetadataMap) -> Result<String, Status> {
+    metadata
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| token_sha256(t.trim()))
+        .ok_or_else(|| {
+            Status::unauthenticated("an ingest token is required: authorization: Bearer <token>")
+        })
+}
+
+/// The account a token hash admits, while the token is unrevoked and its account kept.
+async fn grant_of(tokens: &dyn IngestTokens, hash: &str) -> Result<IngestGrant, Status> {
+    tokens
+        .grant(hash)
+        .await
+        .map_err(|e| Status::unavailable(format!("checking the ingest token: {e}")))?
+        .ok_or_else(|| Status::unauthenticated("unknown or revoked ingest token"))
+}
+
+/// A stream's grant, asked for again once it is older than [`GRANT_RECHECK`].
+struct Granted {
+    tokens: Arc<dyn IngestTokens>,
+    hash: String,
+    grant: IngestGrant,
+    checked: tokio::time::Instant,
+}
+
+impl Granted {
+    /// The grant, still valid within [`GRANT_RECHECK`]; an error once it is not.
+    async fn current(&mut self) -> Result<&IngestGrant, Status> {
+        if self.checked.elapsed() >= GRANT_RECHECK {
+            let grant = grant_of(self.tokens.as_ref(), &self.hash).await?;
+            if grant != self.grant {
+                return Err(Status::unauthenticated(
+                    "the ingest token now admits another account",
+                ));
+            }
+            self.checked = tokio::time::Instant::now();
+        }
+        Ok(&self.grant)
     }
 }
 
@@ -109,6 +144,12 @@ async fn admit(admitter: &Admitter, grant: &IngestGrant, batch: Batch) -> Result
         )
         .await
         .map_err(|e| Status::unavailable(format!("pricing batch {}: {e}", batch.seq)))?;
+    if let Some(refused) = &priced.refused {
+        return Err(Status::resource_exhausted(format!(
+            "batch {}: {refused}; nothing was queued",
+            batch.seq
+        )));
+    }
     if priced.over_limit > 0 {
         return Err(Status::invalid_argument(format!(
             "batch {} holds more than the {MAX_RECORDS_PER_PUSH} records one batch may",
@@ -141,16 +182,24 @@ impl Ingest for IngestService {
         request: Request<Streaming<Batch>>,
     ) -> Result<Response<AckStream>, Status> {
         let (metadata, _, mut batches) = request.into_parts();
-        let grant = self.grant(&metadata).await?;
+        let hash = token_hash(&metadata)?;
+        let mut granted = Granted {
+            grant: grant_of(self.tokens.as_ref(), &hash).await?,
+            tokens: self.tokens.clone(),
+            hash,
+            checked: tokio::time::Instant::now(),
+        };
         let admitter = self.admitter.clone();
         let (acks, receiver) = tokio::sync::mpsc::channel(16);
         // Batches are admitted one at a time, in order: an Ack means its batch is queued. The
-        // first failure ends the stream; the agent sends the unacknowledged batches again.
+        // first failure ends the stream (a revoked token's too: its grant is checked again
+        // before a batch once it is older than GRANT_RECHECK); the agent sends the
+        // unacknowledged batches again.
         tokio::spawn(async move {
             while let Some(batch) = batches.next().await {
-                let outcome = match batch {
-                    Ok(batch) => admit(&admitter, &grant, batch).await,
-                    Err(status) => Err(status),
+                let outcome = match (batch, granted.current().await) {
+                    (Ok(batch), Ok(grant)) => admit(&admitter, grant, batch).await,
+                    (Err(status), _) | (_, Err(status)) => Err(status),
                 };
                 let failed = outcome.is_err();
                 if acks.send(outcome).await.is_err() || failed {

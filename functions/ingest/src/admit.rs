@@ -13,6 +13,7 @@ use dd0c_ports::queue::{OutgoingMessage, Queue, SendOutcome};
 use dd0c_ports::PortError;
 
 use crate::handler::score_message;
+use crate::inflate::InflateError;
 use crate::normalizers::Normalizers;
 use crate::{Admitted, Item};
 
@@ -47,6 +48,9 @@ pub struct Priced {
     pub other_account: usize,
     /// Records past the most one document may hold.
     pub over_limit: usize,
+    /// Why the document was refused whole, before any record (it inflates past the bound):
+    /// then every count is zero and nothing is queued.
+    pub refused: Option<InflateError>,
     /// Why records were refused, for the first few.
     pub reasons: Vec<String>,
     /// The newest `eventTime` among the cost events.
@@ -133,6 +137,7 @@ impl Admitter {
             tenant: tenant.to_owned(),
             account_id: account_id.to_owned(),
             raw: document.raw,
+            refused: document.refused,
             ..Priced::default()
         };
         for admitted in document.admitted {
@@ -174,7 +179,8 @@ impl Admitter {
         })
     }
 
-    /// Both steps, for sources that refuse nothing as a whole (the poller, the agents).
+    /// Both steps, for sources that answer no one (the poller): a document refused whole
+    /// (`refused`) queues nothing.
     pub async fn admit(
         &self,
         tenant: &str,
@@ -186,6 +192,9 @@ impl Admitter {
         let mut priced = self
             .price(tenant, account_id, bytes, origin, usize::MAX)
             .await?;
+        if priced.refused.is_some() {
+            return Ok((priced, Queued::default()));
+        }
         let queued = self.queue(&mut priced, now).await?;
         Ok((priced, queued))
     }

@@ -14,6 +14,8 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use sha2::{Digest, Sha256};
 
+use crate::inflate::InflateLimit;
+
 /// How many keys one listing of the retention sweep reads.
 const SWEEP_PAGE: usize = 1000;
 
@@ -47,11 +49,15 @@ pub fn account_folder(tenant: &str, account_id: &str) -> String {
     format!("raw/{tenant}/{account_id}/")
 }
 
-/// The records of an archived object, one JSON text per line.
+/// The records of an archived object, one JSON text per line (inflated within the default
+/// bound: the archive is a bucket others may write to).
 pub fn read_raw(bytes: &[u8]) -> Result<Vec<String>, PortError> {
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(bytes), &mut text)
-        .map_err(|e| PortError::Invalid(format!("not a gzip JSON-lines archive object: {e}")))?;
+    let invalid =
+        |e: String| PortError::Invalid(format!("not a gzip JSON-lines archive object: {e}"));
+    let inflated = InflateLimit::default()
+        .gunzip(bytes)
+        .map_err(|e| invalid(e.to_string()))?;
+    let text = String::from_utf8(inflated).map_err(|e| invalid(e.to_string()))?;
     Ok(text.lines().map(str::to_owned).collect())
 }
 

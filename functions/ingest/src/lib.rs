@@ -12,6 +12,7 @@
 //!   account's records and prices them on arrival.
 //! - [`bounds`] — what a record may hold (storable, printable text; real counts; no future
 //!   event time) before it is priced and queued.
+//! - [`inflate`] — gzip inflated under a bound, on every path that inflates.
 //! - [`catalog`] — the bundled (or user-supplied) price catalog and price estimation.
 //! - [`input`] — files, directories (recursive) and stdin.
 //! - [`normalizers`] — one normalizer per tenant, what each learns kept in the recall store:
@@ -28,6 +29,7 @@ pub mod archive;
 pub mod bounds;
 pub mod catalog;
 pub mod handler;
+pub mod inflate;
 pub mod input;
 pub mod normalizers;
 pub mod trail;
@@ -50,6 +52,7 @@ pub use catalog::{CatalogError, Price, PriceCatalog};
 pub use classify::{priced_calls, Recall, MAX_FACTS_PER_RECORD};
 
 use classify::{Call, Classified, Ctx};
+use inflate::{InflateError, InflateLimit};
 use json::J;
 use record::Node;
 use walk::Leaf;
@@ -175,6 +178,8 @@ pub struct Normalizer {
     recall: Recall,
     /// How far past the clock an event time may be; `None`: any time (reading old files).
     max_skew: Option<chrono::TimeDelta>,
+    /// The most a gzip input may inflate to.
+    inflate: InflateLimit,
 }
 
 impl Normalizer {
@@ -185,6 +190,7 @@ impl Normalizer {
             tenant: tenant.to_owned(),
             recall: Recall::default(),
             max_skew: None,
+            inflate: InflateLimit::default(),
         }
     }
 
@@ -192,6 +198,12 @@ impl Normalizer {
     /// that scores live events wants, so a forged far-future record cannot head every list.
     pub fn refusing_future(mut self, skew: chrono::TimeDelta) -> Self {
         self.max_skew = Some(skew);
+        self
+    }
+
+    /// Refuses inputs that inflate past `limit` (the default is [`inflate::DEFAULT_MAX_INFLATED_BYTES`]).
+    pub fn inflating_at_most(mut self, limit: InflateLimit) -> Self {
+        self.inflate = limit;
         self
     }
 
@@ -203,9 +215,9 @@ impl Normalizer {
 
     /// Normalizes one input of any shape (gzip-compressed or not), calling `sink` once per
     /// record in input order. `origin` names the input in rejections. Never fails: what cannot
-    /// be read is reported as rejections.
+    /// be read is reported as rejections, an input that inflates past the bound as one.
     pub fn normalize_document(&mut self, bytes: &[u8], origin: &str, sink: &mut dyn FnMut(Item)) {
-        walk::document(bytes, origin, &mut |leaf| {
+        let walked = walk::document(bytes, self.inflate, origin, &mut |leaf| {
             sink(match leaf {
                 Leaf::Record { node, text, index } => {
                     self.record(node, text).unwrap_or_else(|(field, reason)| {
@@ -215,13 +227,17 @@ impl Normalizer {
                 Leaf::Rejected(rejection) => Item::Rejected(rejection),
             })
         });
+        if let Err(e) = walked {
+            sink(Item::Rejected(reject(origin, 0, "(file)", e.to_string())));
+        }
     }
 
     /// Normalizes, for `tenant`, the records of a pushed document that belong to `account_id`,
     /// parsing each record once: what an ingress that prices on arrival needs. A valid record of
     /// another account is reported as [`Admitted::OtherAccount`] and not priced, a record past
     /// the first `max_records` as [`Admitted::OverLimit`]; everything else as its [`Item`], in
-    /// input order, each with the record's text (empty where no record could be read).
+    /// input order, each with the record's text (empty where no record could be read). An
+    /// input that inflates past the bound is refused whole, before any record.
     pub fn normalize_account(
         &mut self,
         tenant: &str,
@@ -230,9 +246,10 @@ impl Normalizer {
         origin: &str,
         max_records: usize,
         sink: &mut dyn FnMut(Admitted, &str),
-    ) {
+    ) -> Result<(), InflateError> {
         self.serve_tenant(tenant);
-        walk::document(bytes, origin, &mut |leaf| {
+        let limit = self.inflate;
+        walk::document(bytes, limit, origin, &mut |leaf| {
             let text = match &leaf {
                 Leaf::Record { text, .. } => *text,
                 Leaf::Rejected(_) => "",
@@ -254,7 +271,7 @@ impl Normalizer {
                 Leaf::Rejected(rejection) => Admitted::Item(Item::Rejected(rejection)),
             };
             sink(admitted, text);
-        });
+        })
     }
 
     /// Normalizes one bare record for `tenant` (the ingest function serves every tenant with
@@ -473,13 +490,14 @@ pub struct RawRecord<'a> {
 
 /// Splits a document of any shape into its records, each checked for the fields every record
 /// needs but not classified or priced: what an ingress needs to admit records by account before
-/// queueing them for the normalizer.
+/// queueing them for the normalizer. A document that inflates past `limit` is refused whole.
 pub fn split_records(
     bytes: &[u8],
     origin: &str,
+    limit: InflateLimit,
     sink: &mut dyn FnMut(Result<RawRecord<'_>, Rejection>),
-) {
-    walk::document(bytes, origin, &mut |leaf| match leaf {
+) -> Result<(), InflateError> {
+    walk::document(bytes, limit, origin, &mut |leaf| match leaf {
         Leaf::Record { node, text, index } => sink(match header(node) {
             Ok(h) => Ok(RawRecord {
                 index,
@@ -491,7 +509,7 @@ pub fn split_records(
             Err((field, reason)) => Err(reject(origin, index, &field, reason)),
         }),
         Leaf::Rejected(rejection) => sink(Err(rejection)),
-    });
+    })
 }
 
 /// Rounds to 1/1,000,000 USD so output is stable across platforms and free of float noise.

@@ -21,6 +21,7 @@ use dd0c_ports::recall::RecallStore;
 use dd0c_ports::PortError;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
+use crate::inflate::{InflateError, InflateLimit};
 use crate::{Admitted, Item, Normalizer, PriceCatalog};
 
 /// How far past the clock a record's `eventTime` may be, by default: clocks differ a little,
@@ -34,6 +35,9 @@ pub struct AccountDocument {
     pub admitted: Vec<Admitted>,
     /// The texts of the account's valid records, when asked for.
     pub raw: Vec<String>,
+    /// Why the document was refused whole (it inflates past the bound), if it was: then it
+    /// was refused before any record, and nothing else is set.
+    pub refused: Option<InflateError>,
 }
 
 /// Every tenant's normalizer.
@@ -41,6 +45,7 @@ pub struct Normalizers {
     catalog: Arc<PriceCatalog>,
     store: Arc<dyn RecallStore>,
     max_skew: chrono::TimeDelta,
+    inflate: InflateLimit,
     tenants: Mutex<HashMap<String, Arc<AsyncMutex<Normalizer>>>>,
 }
 
@@ -58,6 +63,7 @@ impl Normalizers {
             catalog,
             store,
             max_skew: DEFAULT_MAX_SKEW,
+            inflate: InflateLimit::default(),
             tenants: Mutex::new(HashMap::new()),
         }
     }
@@ -66,6 +72,17 @@ impl Normalizers {
     pub fn refusing_future(mut self, skew: chrono::TimeDelta) -> Self {
         self.max_skew = skew;
         self
+    }
+
+    /// The same, refusing inputs that inflate past `limit`.
+    pub fn inflating_at_most(mut self, limit: InflateLimit) -> Self {
+        self.inflate = limit;
+        self
+    }
+
+    /// The bound on what one input may inflate to.
+    pub fn inflate_limit(&self) -> InflateLimit {
+        self.inflate
     }
 
     /// Normalizes, for `tenant`, the records of a pushed document that belong to `account_id`
@@ -85,7 +102,7 @@ impl Normalizers {
             (tenant.to_owned(), account_id.to_owned(), origin.to_owned());
         self.run(tenant, move |normalizer| {
             let mut document = AccountDocument::default();
-            normalizer.normalize_account(
+            let walked = normalizer.normalize_account(
                 &tenant_name,
                 &account_id,
                 &bytes,
@@ -100,6 +117,7 @@ impl Normalizers {
                     document.admitted.push(admitted);
                 },
             );
+            document.refused = walked.err();
             document
         })
         .await
@@ -177,7 +195,11 @@ impl Normalizers {
             .entry(tenant.to_owned())
             .or_insert_with(|| {
                 let normalizer = Normalizer::new(self.catalog.clone(), tenant);
-                Arc::new(AsyncMutex::new(normalizer.refusing_future(self.max_skew)))
+                Arc::new(AsyncMutex::new(
+                    normalizer
+                        .refusing_future(self.max_skew)
+                        .inflating_at_most(self.inflate),
+                ))
             })
             .clone()
     }

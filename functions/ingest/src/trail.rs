@@ -71,6 +71,10 @@ impl Deliver for Admitter {
         let (priced, queued) = self
             .admit(tenant, account_id, bytes, origin, Utc::now())
             .await?;
+        if let Some(refused) = &priced.refused {
+            // Reading it again would refuse it again: it counts as read, and says why not.
+            tracing::warn!(%tenant, %account_id, file = %origin, error = %refused, "trail file skipped");
+        }
         Ok(Delivered {
             records: priced.accepted + priced.rejected,
             cost_events: queued.priced + queued.duplicates,

@@ -2,10 +2,9 @@
 //! (one document or NDJSON, resynchronizing after a line that does not parse), arrays, S3 log
 //! files `{"Records": [...]}`, EventBridge envelopes, SQS messages and SNS notifications.
 
-use std::io::Read;
-
 use serde_json::value::RawValue;
 
+use crate::inflate::{InflateError, InflateLimit};
 use crate::record::Node;
 use crate::{explain_bad_record, preview, reject, Rejection};
 
@@ -23,23 +22,26 @@ pub(crate) enum Leaf<'n, 'a> {
     Rejected(Rejection),
 }
 
-/// Walks one input (gzip detected by its magic bytes), calling `leaf` per record in order.
-pub(crate) fn document(bytes: &[u8], origin: &str, leaf: &mut dyn FnMut(Leaf<'_, '_>)) {
+/// Walks one input (gzip detected by its magic bytes, inflated within `limit`), calling `leaf`
+/// per record in order. An input that inflates past `limit` is refused whole, before any leaf.
+pub(crate) fn document(
+    bytes: &[u8],
+    limit: InflateLimit,
+    origin: &str,
+    leaf: &mut dyn FnMut(Leaf<'_, '_>),
+) -> Result<(), InflateError> {
     let mut index = 0;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut inflated = Vec::new();
-        match flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut inflated) {
-            Ok(_) => walk_stream(&inflated, origin, &mut index, leaf),
-            Err(e) => leaf(Leaf::Rejected(reject(
-                origin,
-                0,
-                "(file)",
-                format!("not a readable gzip stream: {e}"),
-            ))),
-        }
-    } else {
-        walk_stream(bytes, origin, &mut index, leaf);
+    match limit.inflate(bytes) {
+        Ok(text) => walk_stream(&text, origin, &mut index, leaf),
+        Err(InflateError::Corrupt(e)) => leaf(Leaf::Rejected(reject(
+            origin,
+            0,
+            "(file)",
+            format!("not a readable gzip stream: {e}"),
+        ))),
+        Err(too_large) => return Err(too_large),
     }
+    Ok(())
 }
 
 /// Reads concatenated JSON values (one document, or NDJSON), resynchronizing at the next

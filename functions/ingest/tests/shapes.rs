@@ -296,7 +296,8 @@ fn own_other_and_bad() -> String {
 fn split_records_yields_each_valid_record_with_its_account() {
     let file = own_other_and_bad();
     let mut found = Vec::new();
-    dd0c_ingest::split_records(file.as_bytes(), "push", &mut |r| {
+    let limit = dd0c_ingest::inflate::InflateLimit::default();
+    dd0c_ingest::split_records(file.as_bytes(), "push", limit, &mut |r| {
         found.push(
             r.map(|raw| {
                 (
@@ -308,7 +309,8 @@ fn split_records_yields_each_valid_record_with_its_account() {
             })
             .map_err(|e| (e.index, e.field)),
         )
-    });
+    })
+    .expect("within the bound");
     assert_eq!(
         found,
         vec![
@@ -324,14 +326,16 @@ fn normalize_account_prices_only_the_admitted_accounts_records() {
     let file = own_other_and_bad();
     let mut normalizer = Normalizer::new(PriceCatalog::bundled(), "default");
     let mut found = Vec::new();
-    normalizer.normalize_account(
-        "acme",
-        "111122223333",
-        file.as_bytes(),
-        "push",
-        usize::MAX,
-        &mut |a, _| found.push(a),
-    );
+    normalizer
+        .normalize_account(
+            "acme",
+            "111122223333",
+            file.as_bytes(),
+            "push",
+            usize::MAX,
+            &mut |a, _| found.push(a),
+        )
+        .expect("within the bound");
     let [Admitted::Item(Item::Cost(events)), other, Admitted::Item(Item::Rejected(bad))] =
         &found[..]
     else {
@@ -352,4 +356,48 @@ fn normalize_account_prices_only_the_admitted_accounts_records() {
         }
     );
     assert_eq!((bad.index, bad.field.as_str()), (2, "eventTime"));
+}
+
+/// A file of `size` inflated bytes (one record padded), gzip-compressed.
+fn padded_gzip(size: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let pad = "x".repeat(size);
+    let mut record = nat_gateway("big");
+    record["requestParameters"]["pad"] = json!(pad);
+    gz.write_all(json!({ "Records": [record] }).to_string().as_bytes())
+        .unwrap();
+    gz.finish().unwrap()
+}
+
+#[test]
+fn split_records_refuses_a_file_that_inflates_past_the_bound_before_any_record() {
+    let file = padded_gzip(1 << 20);
+    let mut seen = 0;
+    let refused = dd0c_ingest::split_records(
+        &file,
+        "bucket/big.json.gz",
+        dd0c_ingest::inflate::InflateLimit(1 << 20),
+        &mut |_| seen += 1,
+    )
+    .expect_err("past the bound");
+    assert!(refused.to_string().contains("1048576 bytes"), "{refused}");
+    assert_eq!(seen, 0);
+}
+
+#[test]
+fn analyze_reports_a_file_past_the_bound_as_one_rejection_of_the_file() {
+    let file = padded_gzip(1 << 20);
+    let mut normalizer = Normalizer::new(PriceCatalog::bundled(), "default")
+        .inflating_at_most(dd0c_ingest::inflate::InflateLimit(1 << 20));
+    let mut items = Vec::new();
+    normalizer.normalize_document(&file, "big.json.gz", &mut |item| items.push(item));
+    let [Item::Rejected(rejection)] = &items[..] else {
+        panic!("one rejection: {items:?}");
+    };
+    assert_eq!(rejection.field, "(file)");
+    assert!(
+        rejection.reason.contains("DD0C_MAX_INFLATED_BYTES"),
+        "{rejection}"
+    );
 }

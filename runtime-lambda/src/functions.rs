@@ -57,10 +57,11 @@ pub fn notifier(settings: &Settings) -> Result<Notifier, StartError> {
             })?) as Arc<dyn dd0c_ports::mail::Mail>),
             None => None,
         };
-    let webhook = dd0c_adapters_http::HttpWebhook::new().map_err(|e| StartError::Client {
-        what: "the Slack webhook client",
-        why: e.to_string(),
-    })?;
+    let webhook =
+        dd0c_adapters_http::HttpWebhook::new(outbound()).map_err(|e| StartError::Client {
+            what: "the Slack webhook client",
+            why: e.to_string(),
+        })?;
     Ok(Notifier {
         outbox: stores.outbox,
         settings: stores.settings,
@@ -202,8 +203,16 @@ pub fn api(settings: &Settings) -> Result<axum::Router, StartError> {
         .as_deref()
         .map(dd0c_api::slack::SlackApp::new);
     api.operations.metrics_token = optional("DD0C_METRICS_TOKEN");
+    api.outbound = outbound();
     api.quick_create = quick_create()?;
     Ok(dd0c_api::app(Arc::new(api)))
+}
+
+/// Where URLs that tenants set may lead: public https hosts, and the private ones named in
+/// `DD0C_OUTBOUND_PRIVATE_HOSTS` (comma-separated).
+fn outbound() -> dd0c_ports::webhook::Outbound {
+    let hosts = optional("DD0C_OUTBOUND_PRIVATE_HOSTS").unwrap_or_default();
+    dd0c_ports::webhook::Outbound::allowing_private(hosts.split(','))
 }
 
 /// The customer template's quick-create link (`DD0C_ONBOARDING_TEMPLATE_URL` with

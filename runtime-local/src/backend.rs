@@ -17,6 +17,7 @@ use dd0c_ports::mail::Mail;
 use dd0c_ports::queue::Queue;
 use dd0c_ports::sources::SourceStore;
 use dd0c_ports::store::Stores;
+use dd0c_ports::webhook::Outbound;
 use dd0c_ports::webhook::Webhook;
 
 use crate::cli::BackendArgs;
@@ -44,8 +45,10 @@ pub struct Backend {
     pub flags: Arc<dyn Flags>,
     /// Outbound mail, when configured.
     pub mail: Option<Arc<dyn Mail>>,
-    /// Slack incoming webhooks.
+    /// Slack incoming webhooks, posting only where `outbound` allows.
     pub webhook: Arc<dyn Webhook>,
+    /// Where URLs that tenants set may lead (`DD0C_OUTBOUND_PRIVATE_HOSTS`).
+    pub outbound: Outbound,
     /// The Postgres pool, when on Postgres (readiness).
     pub pool: Option<PgPool>,
     /// Seals and opens customer secret keys (`DD0C_SECRETS_KEY`), when configured.
@@ -70,7 +73,8 @@ impl Backend {
             score_queue: Arc::new(MemoryQueue::new()),
             flags: Arc::new(MemoryFlags::new()),
             mail: None,
-            webhook: Arc::new(HttpWebhook::new()?),
+            webhook: Arc::new(HttpWebhook::new(Outbound::default())?),
+            outbound: Outbound::default(),
             pool: None,
             secrets: None,
             sources: Arc::new(MemorySources::default()),
@@ -139,7 +143,8 @@ impl Backend {
             score_queue,
             flags: Arc::new(MemoryFlags::new()),
             mail: None,
-            webhook: Arc::new(HttpWebhook::new()?),
+            webhook: Arc::new(HttpWebhook::new(Outbound::default())?),
+            outbound: Outbound::default(),
             pool: Some(pool),
             secrets: None,
             description: format!("Postgres at {host} (queues on pgmq)"),
@@ -157,6 +162,7 @@ impl Backend {
             None => Self::memory()?,
         };
         backend.secrets = args.secrets_key.clone();
+        backend = backend.outbound(Outbound::allowing_private(&args.outbound_private_hosts))?;
         if let Some(location) = &args.archive {
             backend.archive = Some(
                 crate::archive::open(location, args.archive_s3_endpoint.as_deref())
@@ -184,6 +190,13 @@ impl Backend {
             backend.description.push_str("; mail over SMTP");
         }
         Ok(backend)
+    }
+
+    /// The same, posting to tenants' URLs where `outbound` allows.
+    pub fn outbound(mut self, outbound: Outbound) -> Result<Backend> {
+        self.webhook = Arc::new(HttpWebhook::new(outbound.clone())?);
+        self.outbound = outbound;
+        Ok(self)
     }
 
     /// The queues by name.

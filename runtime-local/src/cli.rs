@@ -50,6 +50,16 @@ pub struct BackendArgs {
     /// Postgres connections per process [default: two per CPU, from 4 to 16].
     #[arg(long, global = true, env = "DD0C_DB_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
     pub db_connections: Option<u32>,
+    /// Private hosts (names or addresses, comma-separated) that URLs tenants set may reach
+    /// anyway, over http too: an in-house relay. Every other such URL must be https to a
+    /// public address; loopback, private, link-local and metadata addresses are refused.
+    #[arg(
+        long,
+        global = true,
+        env = "DD0C_OUTBOUND_PRIVATE_HOSTS",
+        value_delimiter = ','
+    )]
+    pub outbound_private_hosts: Vec<String>,
     /// Redis for panic mode and circuit breakers shared by every replica; unset: in-process.
     #[arg(long, global = true, env = "DD0C_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,

@@ -271,6 +271,7 @@ impl Dispatcher {
         }
         api.dashboard = self.config.dashboard.clone();
         api.secrets = backend.secrets.clone();
+        api.outbound = backend.outbound.clone();
         api.trusted_proxies = self.config.trusted_proxies.clone();
         api.sources = Some(backend.sources.clone());
         api.edge = Some(dd0c_api::ingest::Edge {

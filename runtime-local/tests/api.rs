@@ -643,6 +643,37 @@ async fn a_refused_setting_is_answered_naming_its_field() {
 }
 
 #[tokio::test]
+async fn a_webhook_url_into_the_servers_own_network_is_refused_naming_its_field() {
+    let app = spawn_app().await;
+    let (_, token) = admin_with_anomalies(&app).await;
+    for (url, why) in [
+        (
+            "https://169.254.169.254/latest/meta-data/iam/",
+            "link-local",
+        ),
+        ("https://127.0.0.1:5432/", "loopback"),
+        ("https://localhost/hook", "loopback"),
+        ("https://10.0.0.8/hook", "private"),
+        ("https://[::ffff:192.168.1.1]/hook", "private"),
+        ("http://hooks.slack.com/services/T/B/x", "https"),
+    ] {
+        let body = json!({ "slack_webhook_url": url });
+        let (status, problem) = call(&app, "PUT", "/v1/settings", Some(&token), Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {problem}");
+        assert_eq!(problem["field"], "slack_webhook_url", "{problem}");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(why), "{url}: {problem}");
+    }
+    let body = json!({"slack_webhook_url": "https://hooks.slack.com/services/T1/B1/x"});
+    let (status, stored) = call(&app, "PUT", "/v1/settings", Some(&token), Some(body)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a public https URL is kept: {stored}"
+    );
+}
+
+#[tokio::test]
 async fn sign_in_is_throttled_and_weak_hashes_are_upgraded() {
     use argon2::password_hash::{PasswordHasher, SaltString};
     let app = spawn_app().await;

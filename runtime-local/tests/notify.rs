@@ -14,6 +14,7 @@ use dd0c_cost::serve::Dispatcher;
 use dd0c_ingest::PriceCatalog;
 use dd0c_ports::conformance::unique;
 use dd0c_ports::domain::{AnomalyStatus, Settings, Severity};
+use dd0c_ports::webhook::Outbound;
 use dd0c_tests::CaptureServer;
 use support::{config, expected, fresh_database, of_account, onboard, story, TENANT};
 use tokio_util::sync::CancellationToken;
@@ -70,7 +71,9 @@ async fn alerts_reach_slack_and_the_inbox_once_panic_holds_them_and_buttons_work
     let database_url = fresh_database().await;
     let mut backend = dd0c_cost::backend::Backend::postgres(&database_url, 20)
         .await
-        .expect("backend");
+        .expect("backend")
+        .outbound(Outbound::allowing_private(["127.0.0.1"]))
+        .expect("the Slack stand-in on loopback allowed");
     let redis =
         std::env::var("DD0C_TEST_REDIS_URL").expect("DD0C_TEST_REDIS_URL: run scripts/test.sh");
     let smtp =

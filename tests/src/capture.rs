@@ -1,5 +1,6 @@
 //! [`CaptureServer`]: a real HTTP server on loopback that plays Slack's side of an incoming
-//! webhook in tests — it records every POSTed JSON body by path and can be told to fail.
+//! webhook in tests — it records every POSTed JSON body by path and can be told to fail or to
+//! redirect.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -37,14 +38,22 @@ async fn receive(
     State(recorded): State<Arc<Mutex<Recorded>>>,
     Path(path): Path<String>,
     Json(body): Json<Value>,
-) -> StatusCode {
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let mut recorded = recorded.lock().unwrap_or_else(|p| p.into_inner());
     let path = format!("/{path}");
+    if let Some(target) = path.strip_prefix("/moved") {
+        return (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(axum::http::header::LOCATION, target.to_owned())],
+        )
+            .into_response();
+    }
     if recorded.failing.contains(&path) || path.starts_with("/fail") {
-        return StatusCode::INTERNAL_SERVER_ERROR;
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     recorded.posts.push((path, body));
-    StatusCode::OK
+    StatusCode::OK.into_response()
 }
 
 impl CaptureServer {
@@ -66,7 +75,8 @@ impl CaptureServer {
         })
     }
 
-    /// The URL of `path` (which starts with `/`); paths under `/fail` always answer 500.
+    /// The URL of `path` (which starts with `/`); paths under `/fail` always answer 500, and
+    /// `/moved/P` redirects (307) to `/P`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -1,9 +1,16 @@
-//! HttpWebhook against a real HTTP server on loopback.
+//! HttpWebhook against a real HTTP server on loopback (an operator-allowed private host), and
+//! the destinations it refuses.
+
+use std::str::FromStr;
 
 use async_trait::async_trait;
-use dd0c_adapters_http::HttpWebhook;
+use dd0c_adapters_http::{HttpWebhook, PublicOnly};
 use dd0c_ports::conformance::{self, WebhookSink};
+use dd0c_ports::webhook::{Outbound, Webhook};
+use dd0c_ports::PortError;
 use dd0c_tests::CaptureServer;
+use reqwest::dns::{Name, Resolve};
+use serde_json::json;
 
 struct Captured(CaptureServer);
 
@@ -20,24 +27,76 @@ impl WebhookSink for Captured {
     }
 }
 
+fn allowing_loopback() -> HttpWebhook {
+    HttpWebhook::new(Outbound::allowing_private(["127.0.0.1"])).expect("client")
+}
+
 #[tokio::test]
 async fn http_webhook_passes_the_webhook_suite_against_a_real_server() {
     let server = CaptureServer::start().await.expect("server");
-    let webhook = HttpWebhook::new().expect("client");
-    conformance::webhook_suite(&webhook, &Captured(server)).await;
+    conformance::webhook_suite(&allowing_loopback(), &Captured(server)).await;
 }
 
 #[tokio::test]
 async fn a_refused_connection_is_a_backend_error() {
-    let webhook = HttpWebhook::new().expect("client");
-    let result = dd0c_ports::webhook::Webhook::post(
-        &webhook,
-        "http://127.0.0.1:9/x",
-        &serde_json::json!({}),
-    )
-    .await;
+    let result = allowing_loopback()
+        .post("http://127.0.0.1:9/x", &json!({}))
+        .await;
+    assert!(matches!(result, Err(PortError::Backend(_))), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_loopback_server_is_refused_unless_the_operator_allows_it_and_nothing_reaches_it() {
+    let server = CaptureServer::start().await.expect("server");
+    let webhook = HttpWebhook::new(Outbound::default()).expect("client");
+    let https = server.url("/services/x").replace("http://", "https://");
+    for url in [server.url("/services/x"), https] {
+        let result = webhook.post(&url, &json!({"text": "hi"})).await;
+        assert!(
+            matches!(result, Err(PortError::Invalid(_))),
+            "{url}: {result:?}"
+        );
+    }
+    assert!(server.posts("/services/x").is_empty());
+}
+
+#[tokio::test]
+async fn the_metadata_service_is_refused_before_any_connection() {
+    let webhook = HttpWebhook::new(Outbound::default()).expect("client");
+    let result = webhook
+        .post("https://169.254.169.254/latest/meta-data/", &json!({}))
+        .await;
+    let Err(PortError::Invalid(why)) = result else {
+        panic!("{result:?}");
+    };
+    assert!(why.contains("link-local"), "{why}");
+}
+
+#[tokio::test]
+async fn a_name_resolving_to_loopback_is_refused_at_connect_time() {
+    let resolved = PublicOnly(Outbound::default())
+        .resolve(Name::from_str("localhost").expect("a name"))
+        .await;
+    let error = resolved.err().expect("refused").to_string();
+    assert!(error.contains("loopback"), "{error}");
+    let allowed = PublicOnly(Outbound::allowing_private(["localhost"]))
+        .resolve(Name::from_str("localhost").expect("a name"))
+        .await;
+    assert!(allowed.is_ok());
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    let server = CaptureServer::start().await.expect("server");
+    let result = allowing_loopback()
+        .post(&server.url("/moved/services/x"), &json!({"text": "hi"}))
+        .await;
+    let Err(PortError::Backend(why)) = result else {
+        panic!("{result:?}");
+    };
+    assert!(why.contains("307") && why.contains("redirect"), "{why}");
     assert!(
-        matches!(result, Err(dd0c_ports::PortError::Backend(_))),
-        "{result:?}"
+        server.posts("/services/x").is_empty(),
+        "the redirect was followed"
     );
 }

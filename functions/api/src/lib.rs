@@ -87,6 +87,8 @@ pub struct Api {
     /// The web app served at `/`; `None`: `/` says how to build it (the cloud serves it from
     /// CloudFront).
     pub dashboard: Option<dashboard::Dashboard>,
+    /// Where URLs that tenants set may lead: checked, and their hosts resolved, when saved.
+    pub outbound: dd0c_ports::webhook::Outbound,
 }
 
 impl Api {
@@ -107,6 +109,7 @@ impl Api {
             sources: None,
             quick_create: None,
             dashboard: None,
+            outbound: Default::default(),
         }
     }
 }

@@ -7,6 +7,8 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use dd0c_ports::domain::Settings;
+use dd0c_ports::webhook::Outbound;
+use dd0c_ports::FieldError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -32,11 +34,28 @@ pub(crate) async fn put_settings(
     caller.admin()?;
     let Json(settings) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     settings.validate()?;
+    if let Some(url) = &settings.slack_webhook_url {
+        reachable(&api.outbound, url)
+            .await
+            .map_err(|why| FieldError::new("slack_webhook_url", why))?;
+    }
     api.stores
         .settings
         .put_settings(&caller.0.tenant, &settings)
         .await?;
     Ok(Json(settings))
+}
+
+/// Whether `url`, a URL a tenant sets, may be requested: its shape, and the addresses its host
+/// resolves to now. A host that does not resolve is let through (it may later); the webhook
+/// client checks the addresses again whenever it connects.
+async fn reachable(outbound: &Outbound, url: &str) -> Result<(), String> {
+    let host = outbound.check_url(url)?;
+    if let Ok(addresses) = tokio::net::lookup_host((host.as_str(), 443)).await {
+        let ips: Vec<_> = addresses.map(|a| a.ip()).collect();
+        outbound.check_addresses(&host, &ips)?;
+    }
+    Ok(())
 }
 
 /// Panic mode on or off.

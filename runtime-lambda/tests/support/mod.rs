@@ -118,6 +118,8 @@ impl Cloud {
             ("DD0C_NOTIFY_QUEUE_URL", self.notify_queue.clone()),
             ("DD0C_ARCHIVE_BUCKET", self.bucket.clone()),
             ("DD0C_MAX_RECEIVES", self.max_receives.to_string()),
+            // The Slack stand-in listens on loopback.
+            ("DD0C_OUTBOUND_PRIVATE_HOSTS", "127.0.0.1".into()),
         ]
     }
 

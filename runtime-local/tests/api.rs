@@ -673,6 +673,114 @@ async fn a_webhook_url_into_the_servers_own_network_is_refused_naming_its_field(
     );
 }
 
+/// A member and an admin of a new tenant with three anomalies: the ids and both tokens.
+async fn member_and_admin(app: &App) -> (Vec<String>, String, String) {
+    let tenant = unique("t");
+    let ids = tenant_with_anomalies(app, &tenant).await;
+    let (member, admin) = (
+        format!("{}@t.example", unique("member")),
+        format!("{}@t.example", unique("admin")),
+    );
+    assert!(add_user(&app.url, &tenant, &member, "member", PASSWORD)
+        .status
+        .success());
+    assert!(add_user(&app.url, &tenant, &admin, "admin", PASSWORD)
+        .status
+        .success());
+    (ids, token(app, &member).await, token(app, &admin).await)
+}
+
+#[tokio::test]
+async fn a_member_may_not_silence_beyond_one_actor_for_a_week_nor_mark_expected() {
+    let app = spawn_app().await;
+    let (ids, member, admin) = member_and_admin(&app).await;
+    let act = |action: &str, id: &str| format!("/v1/anomalies/{id}/{action}");
+    for (action, body) in [
+        ("expected", None),
+        ("snooze", Some(json!({"scope": "account", "hours": 24}))),
+        ("snooze", Some(json!({"scope": "resource_kind"}))),
+        ("snooze", Some(json!({"hours": 24 * 90}))),
+    ] {
+        let (status, problem) = call(
+            &app,
+            "POST",
+            &act(action, &ids[0]),
+            Some(&member),
+            body.clone(),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "{action} {body:?}: {problem}"
+        );
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("admin")),
+            "{problem}"
+        );
+    }
+    let (_, unchanged) = call(
+        &app,
+        "GET",
+        &format!("/v1/anomalies/{}", ids[0]),
+        Some(&member),
+        None,
+    )
+    .await;
+    assert_eq!(
+        unchanged["anomaly"]["status"], "open",
+        "nothing refused was applied"
+    );
+    for (action, body) in [
+        ("snooze", Some(json!({"scope": "actor", "hours": 168}))),
+        ("acknowledge", None),
+        ("resolve", None),
+    ] {
+        let (status, answer) = call(&app, "POST", &act(action, &ids[1]), Some(&member), body).await;
+        assert_eq!(status, StatusCode::OK, "a member may {action}: {answer}");
+    }
+    for (action, body) in [
+        ("expected", None),
+        (
+            "snooze",
+            Some(json!({"scope": "account", "hours": 24 * 90})),
+        ),
+    ] {
+        let (status, answer) = call(&app, "POST", &act(action, &ids[2]), Some(&admin), body).await;
+        assert_eq!(status, StatusCode::OK, "an admin may {action}: {answer}");
+    }
+}
+
+#[tokio::test]
+async fn an_action_body_that_is_not_an_object_is_refused() {
+    let app = spawn_app().await;
+    let (ids, token) = admin_with_anomalies(&app).await;
+    let path = format!("/v1/anomalies/{}/acknowledge", ids[0]);
+    for body in [json!([null, null]), json!([24, "actor"]), json!(7)] {
+        let (status, problem) = call(&app, "POST", &path, Some(&token), Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {problem}");
+    }
+}
+
+#[tokio::test]
+async fn a_member_reads_the_slack_webhook_url_only_to_its_host() {
+    let app = spawn_app().await;
+    let (_, member, admin) = member_and_admin(&app).await;
+    let hook = "https://hooks.slack.com/services/T1/B1/secret";
+    let body = json!({"slack_webhook_url": hook});
+    let (status, _) = call(&app, "PUT", "/v1/settings", Some(&admin), Some(body)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, seen) = call(&app, "GET", "/v1/settings", Some(&member), None).await;
+    assert_eq!(
+        seen["slack_webhook_url"],
+        "https://hooks.slack.com/(hidden)"
+    );
+    let (_, seen) = call(&app, "GET", "/v1/settings", Some(&admin), None).await;
+    assert_eq!(seen["slack_webhook_url"], hook, "an admin reads it whole");
+}
+
 #[tokio::test]
 async fn sign_in_is_throttled_and_weak_hashes_are_upgraded() {
     use argon2::password_hash::{PasswordHasher, SaltString};

@@ -1,22 +1,33 @@
-/** The four things a person does about an anomaly, as buttons. */
+/** The four things a person does about an anomaly, as buttons; "Mark expected" only for admins
+ * (it teaches the baseline what is normal for the whole tenant). */
 import { api, ok, type AnomalyDetail } from '../api/client';
 import { useAction } from './common';
 
 type Action = 'acknowledge' | 'snooze' | 'expected' | 'resolve';
 type Status = AnomalyDetail['anomaly']['status'];
 
-/** Each button, and the status it leaves the anomaly in when that status is final for it (a
- * snooze can always be renewed). */
-const BUTTONS: [Action, string, Status | null][] = [
-  ['acknowledge', 'Acknowledge', 'acknowledged'],
-  ['snooze', 'Snooze 24 h', null],
-  ['expected', 'Mark expected', 'expected'],
-  ['resolve', 'Resolve', 'resolved'],
+/** Each button, the status it leaves the anomaly in when that status is final for it (a
+ * snooze can always be renewed), and whether it needs the admin role. */
+const BUTTONS: [Action, string, Status | null, boolean][] = [
+  ['acknowledge', 'Acknowledge', 'acknowledged', false],
+  ['snooze', 'Snooze 24 h', null, false],
+  ['expected', 'Mark expected', 'expected', true],
+  ['resolve', 'Resolve', 'resolved', false],
 ];
 
 /** Acts on anomaly `id`, now in `status`: the button that would change nothing is disabled;
  * `done` gets the anomaly as it is afterwards. */
-export function Actions({ id, status, done }: { id: string; status: Status; done: (after: AnomalyDetail) => void }) {
+export function Actions({
+  id,
+  status,
+  isAdmin,
+  done,
+}: {
+  id: string;
+  status: Status;
+  isAdmin: boolean;
+  done: (after: AnomalyDetail) => void;
+}) {
   const { busy, error, run } = useAction();
   const act = (action: Action) =>
     run(async () => {
@@ -25,7 +36,7 @@ export function Actions({ id, status, done }: { id: string; status: Status; done
     });
   return (
     <span className="actions">
-      {BUTTONS.map(([action, label, leaves]) => (
+      {BUTTONS.filter(([, , , adminOnly]) => isAdmin || !adminOnly).map(([action, label, leaves]) => (
         <button key={action} type="button" disabled={busy || leaves === status} onClick={() => void act(action)}>
           {label}
         </button>

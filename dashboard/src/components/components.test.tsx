@@ -24,12 +24,18 @@ describe('components', () => {
   });
 
   it('an anomaly offers only the actions that would change it', () => {
-    render(<Actions id="a-1" status="acknowledged" done={() => {}} />);
+    render(<Actions id="a-1" status="acknowledged" isAdmin done={() => {}} />);
     const disabled = (name: string) => (screen.getByRole('button', { name }) as HTMLButtonElement).disabled;
     expect(disabled('Acknowledge')).toBe(true);
     expect(disabled('Snooze 24 h')).toBe(false);
     expect(disabled('Mark expected')).toBe(false);
     expect(disabled('Resolve')).toBe(false);
+  });
+
+  it('a member is not offered Mark expected, which needs an admin', () => {
+    render(<Actions id="a-1" status="open" isAdmin={false} done={() => {}} />);
+    expect(screen.queryByRole('button', { name: 'Mark expected' })).toBeNull();
+    expect(screen.getByRole('button', { name: 'Snooze 24 h' })).toBeTruthy();
   });
 
   it('the local sign-in has labelled Email and Password fields and a Sign in button', () => {

@@ -8,6 +8,7 @@ import { Actions } from '../components/Actions';
 import { Failure, Loading, SeverityBadge, useLoad } from '../components/common';
 import { actor, perHour, perMonth, what, when } from '../format';
 import { Link, navigate } from '../router';
+import { useSigned } from '../session';
 
 const FILTERS = ['severity', 'status', 'account', 'from', 'to'] as const;
 const STATUSES: Anomaly['status'][] = ['open', 'acknowledged', 'snoozed', 'expected', 'resolved'];
@@ -48,6 +49,7 @@ export function listQuery(query: URLSearchParams) {
 }
 
 export function Anomalies({ query }: { query: URLSearchParams }) {
+  const { isAdmin } = useSigned();
   const key = query.toString();
   const page = useLoad(() => ok(api().GET('/v1/anomalies', { params: { query: listQuery(query) } })), [key]);
   const [earlier, setEarlier] = useState<string[]>([]);
@@ -126,7 +128,7 @@ export function Anomalies({ query }: { query: URLSearchParams }) {
                 <td className="num">{perMonth(a.monthly_usd)}</td>
                 <td className="status">{a.status}</td>
                 <td>
-                  <Actions id={a.anomaly_id} status={a.status} done={(after) => replace(after.anomaly)} />
+                  <Actions id={a.anomaly_id} status={a.status} isAdmin={isAdmin} done={(after) => replace(after.anomaly)} />
                 </td>
               </tr>
             ))}

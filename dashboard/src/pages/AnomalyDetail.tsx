@@ -7,6 +7,7 @@ import { Actions } from '../components/Actions';
 import { Failure, Loading, SeverityBadge, useLoad } from '../components/common';
 import { actor, perHour, perMonth, what, when } from '../format';
 import { Link } from '../router';
+import { useSigned } from '../session';
 
 const SIGNALS: Record<Schemas['Signal'], string> = {
   zscore: 'Z-score',
@@ -36,6 +37,7 @@ function feedbackText(f: Schemas['Feedback']): string {
 }
 
 export function AnomalyPage({ id }: { id: string }) {
+  const { isAdmin } = useSigned();
   const detail = useLoad(() => ok(api().GET('/v1/anomalies/{id}', { params: { path: { id } } })), [id]);
   const d = detail.data;
   return (
@@ -69,7 +71,7 @@ export function AnomalyPage({ id }: { id: string }) {
             <dt>Event</dt>
             <dd>{d.anomaly.event_id}</dd>
           </dl>
-          <Actions id={d.anomaly.anomaly_id} status={d.anomaly.status} done={(after) => detail.setData(after)} />
+          <Actions id={d.anomaly.anomaly_id} status={d.anomaly.status} isAdmin={isAdmin} done={(after) => detail.setData(after)} />
 
           <h2>Why it stands out</h2>
           <table>

@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{DateTime, TimeDelta, Utc};
+use dd0c_ports::auth::Role;
 use dd0c_ports::domain::{Anomaly, AnomalyStatus, Feedback, FeedbackAction, Severity, SnoozeScope};
 use dd0c_ports::keys::{is_anomaly_id, Cursor};
 use dd0c_ports::store::AnomalyFilter;
@@ -15,7 +16,7 @@ use dd0c_score::feedback;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::refusals::{Invalid, JsonBody, Missing, Signed};
+use crate::error::refusals::{AdminOnly, Invalid, JsonBody, Missing, Signed};
 use crate::{given, time_param, Api, ApiError, Caller};
 
 /// Most anomalies one page returns.
@@ -197,6 +198,9 @@ impl FromStr for Action {
 /// The longest snooze: 90 days.
 const MAX_SNOOZE_HOURS: u32 = 24 * 90;
 
+/// The longest snooze a member may set: silencing for longer is a decision for an admin.
+const MEMBER_MAX_SNOOZE_HOURS: u32 = 24 * 7;
+
 /// What a snooze silences.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -223,12 +227,20 @@ pub(crate) struct ActBody {
 }
 
 impl ActBody {
-    /// The body of a request: none, only white space or `null` is the defaults.
+    /// The body of a request: none, only white space or `null` is the defaults; anything else
+    /// must be an object (serde would also read a struct from an array).
     fn read(bytes: &[u8]) -> Result<ActBody, ApiError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(ActBody::default());
         }
-        let body: ActBody = serde_json::from_slice::<Option<ActBody>>(bytes)
+        let value: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::BadRequest(format!("the body: {e}")))?;
+        if !(value.is_object() || value.is_null()) {
+            return Err(ApiError::BadRequest(
+                "the body: an object (hours, scope) or nothing".into(),
+            ));
+        }
+        let body: ActBody = serde_json::from_value::<Option<ActBody>>(value)
             .map_err(|e| ApiError::BadRequest(format!("the body: {e}")))?
             .unwrap_or_default();
         match body.hours {
@@ -236,6 +248,32 @@ impl ActBody {
                 format!("hours {hours}: 1 to {MAX_SNOOZE_HOURS}"),
             )),
             _ => Ok(body),
+        }
+    }
+
+    /// Whether `role` may take `action` so: what silences beyond one actor for a week, or
+    /// teaches the baseline that a cost is normal, changes what the whole tenant is alerted to,
+    /// and is an admin's decision. A member may acknowledge, resolve, and snooze an anomaly's
+    /// actor for up to a week.
+    fn allowed(&self, action: Action, role: Role) -> Result<(), ApiError> {
+        if role == Role::Admin {
+            return Ok(());
+        }
+        let refuse = |what: &str| {
+            Err(ApiError::Forbidden(format!(
+                "{what} needs the admin role; a member may acknowledge, resolve, and snooze an \
+                 anomaly's actor for up to {MEMBER_MAX_SNOOZE_HOURS} hours"
+            )))
+        };
+        match action {
+            Action::Expected => refuse("marking an anomaly expected"),
+            Action::Snooze if self.scope.is_some_and(|s| s != SnoozeBy::Actor) => {
+                refuse("snoozing a whole resource kind or account")
+            }
+            Action::Snooze if self.hours.is_some_and(|h| h > MEMBER_MAX_SNOOZE_HOURS) => {
+                refuse("a snooze longer than a week")
+            }
+            _ => Ok(()),
         }
     }
 
@@ -264,11 +302,13 @@ impl ActBody {
 }
 
 /// Acknowledges, snoozes, marks expected or resolves an anomaly; answers it as it is then.
+/// A member may acknowledge, resolve, and snooze the anomaly's actor for up to a week; marking
+/// expected, a snooze of a resource kind or an account, or a longer one, needs an admin (403).
 #[utoipa::path(post, path = "/v1/anomalies/{id}/{action}", tag = "anomalies",
     params(("id" = String, Path, pattern = "^[A-Za-z0-9_.:#-]{1,128}$", description = "The anomaly id"),
         ("action" = inline(Action), Path)),
     request_body(content = Option<ActBody>, description = "Snooze options; optional"),
-    responses((status = 200, description = "The anomaly after the action", body = AnomalyDetail), JsonBody, Missing, Signed),
+    responses((status = 200, description = "The anomaly after the action", body = AnomalyDetail), JsonBody, AdminOnly, Missing, Signed),
     security(("bearer" = [])))]
 pub(crate) async fn act(
     State(api): State<Arc<Api>>,
@@ -278,6 +318,7 @@ pub(crate) async fn act(
 ) -> Result<Json<AnomalyDetail>, ApiError> {
     let (id, action) = (anomaly_id(&id)?, action.parse::<Action>()?);
     let body = ActBody::read(&body)?;
+    body.allowed(action, principal.role)?;
     let (tenant, stores) = (&principal.tenant, &api.stores);
     let found = stores
         .anomalies

@@ -15,13 +15,26 @@ use utoipa::ToSchema;
 use crate::error::refusals::{AdminOnly, JsonBody, Signed};
 use crate::{Api, ApiError, Caller};
 
-/// The tenant's settings.
+/// The tenant's settings; a member sees the Slack webhook URL only to its host (the rest of it
+/// is a credential: whoever holds it can post to the channel).
 #[utoipa::path(get, path = "/v1/settings", tag = "settings", responses((status = 200, description = "The settings", body = Settings), Signed), security(("bearer" = [])))]
 pub(crate) async fn settings(
     State(api): State<Arc<Api>>,
-    Caller(principal): Caller,
+    caller: Caller,
 ) -> Result<Json<Settings>, ApiError> {
-    Ok(Json(api.stores.settings.settings(&principal.tenant).await?))
+    let mut settings = api.stores.settings.settings(&caller.0.tenant).await?;
+    if caller.admin().is_err() {
+        settings.slack_webhook_url = settings.slack_webhook_url.as_deref().map(redacted);
+    }
+    Ok(Json(settings))
+}
+
+/// `url` to its origin: `https://hooks.slack.com/(hidden)`.
+fn redacted(url: &str) -> String {
+    let origin = url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| "https://(hidden)".to_owned());
+    format!("{origin}/(hidden)")
 }
 
 /// Replaces the tenant's settings (admins); absent fields take their defaults.

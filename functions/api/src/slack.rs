@@ -1,4 +1,5 @@
-//! `POST /v1/slack/actions`: the buttons on an alert (Acknowledge, Snooze 24 h, Mark expected).
+//! `POST /v1/slack/actions`: the buttons on an alert (Acknowledge, Snooze 24 h): what a member
+//! may do, since anyone in the channel can click. "Mark expected" on an older alert is refused.
 //! Slack signs each request (v0: HMAC-SHA256 of `v0:{timestamp}:{raw body}` under the app's
 //! signing secret, `DD0C_SLACK_SIGNING_SECRET`); a request older than five minutes, or one seen
 //! before, is refused; so is a click from a Slack workspace other than the one the alert's
@@ -178,7 +179,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The Acknowledge / Snooze 24 h / Mark expected buttons of a Slack alert, signed by Slack.
+/// The Acknowledge / Snooze 24 h buttons of a Slack alert, signed by Slack.
 #[utoipa::path(post, path = "/v1/slack/actions", tag = "notifications",
     request_body(content = SlackForm, content_type = "application/x-www-form-urlencoded"),
     params(("X-Slack-Request-Timestamp" = Option<String>, Header, description = "Unix seconds, when Slack sent it"),
@@ -260,7 +261,11 @@ async fn handle(api: &Api, headers: &HeaderMap, body: &[u8]) -> Result<String, A
     for id in &anomaly_ids {
         let feedback_action = match action.action_id.as_str() {
             ACTION_ACKNOWLEDGE => FeedbackAction::Acknowledge,
-            ACTION_MARK_EXPECTED => FeedbackAction::MarkExpected,
+            ACTION_MARK_EXPECTED => {
+                return Err(ApiError::Forbidden(
+                    "marking an anomaly expected needs an admin: open it in the dashboard".into(),
+                ))
+            }
             ACTION_SNOOZE_24H => {
                 let anomaly = stores
                     .anomalies
@@ -289,8 +294,7 @@ async fn handle(api: &Api, headers: &HeaderMap, body: &[u8]) -> Result<String, A
     }
     let done = match action.action_id.as_str() {
         ACTION_ACKNOWLEDGE => "Acknowledged",
-        ACTION_SNOOZE_24H => "Snoozed for 24 hours",
-        _ => "Marked expected",
+        _ => "Snoozed for 24 hours",
     };
     Ok(format!(
         "{done}: {applied} anomal{} (by {by})",

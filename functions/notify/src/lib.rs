@@ -10,7 +10,7 @@
 //!   and record each channel's delivery so a retry never repeats a channel that already has it.
 //!   Whatever is not delivered stays in the outbox and is claimed again when the lease lapses:
 //!   held, never dropped.
-//! - [`render`] — Slack Block Kit (with Acknowledge / Snooze 24 h / Mark expected buttons) and
+//! - [`render`] — Slack Block Kit (with Acknowledge / Snooze 24 h buttons) and
 //!   the HTML + text e-mail, from the templates in `templates/`.
 //! - [`breaker`] — circuit-breaker transitions per tenant and channel.
 //! - [`digest`] — the daily digest per tenant at its hour and time zone;

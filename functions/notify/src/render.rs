@@ -10,11 +10,13 @@ use minijinja::Environment;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-/// The Slack action ids of the three buttons; `POST /v1/slack/actions` maps them back.
+/// The Slack action ids of the two buttons; `POST /v1/slack/actions` maps them back. Whoever
+/// sees the channel can click, so the buttons do what a member may: no "Mark expected", which
+/// needs an admin (in the dashboard).
 pub const ACTION_ACKNOWLEDGE: &str = "acknowledge";
-/// Snoozes the anomaly's actor × resource type for 24 hours.
+/// Snoozes the anomaly's actor for 24 hours.
 pub const ACTION_SNOOZE_24H: &str = "snooze_24h";
-/// Marks the anomaly expected (teaches the baseline).
+/// Marked the anomaly expected, on alerts sent before that needed an admin: now refused.
 pub const ACTION_MARK_EXPECTED: &str = "mark_expected";
 
 /// At most this many anomalies are named in one button's value (Slack's 2,000-character cap).
@@ -179,7 +181,7 @@ impl Alert<'_> {
     }
 
     /// The Slack incoming-webhook payload: Block Kit with the facts, the reasons and the
-    /// Acknowledge / Snooze 24 h / Mark expected buttons, plus a plain `text` fallback.
+    /// Acknowledge / Snooze 24 h buttons, plus a plain `text` fallback.
     pub fn slack(&self) -> Value {
         let Some(first) = self.first() else {
             return json!({"text": "dd0c/cost: empty alert"});
@@ -236,7 +238,6 @@ impl Alert<'_> {
                 {"type": "actions", "block_id": "dd0c_feedback", "elements": [
                     button(ACTION_ACKNOWLEDGE, "Acknowledge", Some("primary")),
                     button(ACTION_SNOOZE_24H, "Snooze 24 h", None),
-                    button(ACTION_MARK_EXPECTED, "Mark expected", None),
                 ]},
             ]
         })

@@ -144,11 +144,21 @@ fn poller(dispatcher: &dd0c_cost::serve::Dispatcher, deliver: Arc<dyn Deliver>) 
 
 /// The tenant, the account (read through its role) and its trail.
 async fn watch(dispatcher: &dd0c_cost::serve::Dispatcher, account: &str, location: &str) -> Trail {
+    watch_for(dispatcher, TENANT, account, location).await
+}
+
+/// [`watch`] for `tenant`.
+async fn watch_for(
+    dispatcher: &dd0c_cost::serve::Dispatcher,
+    tenant: &str,
+    account: &str,
+    location: &str,
+) -> Trail {
     let backend = &dispatcher.backend;
     support::add_account(
         backend,
         &Account {
-            tenant: TENANT.into(),
+            tenant: tenant.into(),
             account_id: account.into(),
             name: None,
             created_at: Utc::now(),
@@ -159,7 +169,7 @@ async fn watch(dispatcher: &dd0c_cost::serve::Dispatcher, account: &str, locatio
     )
     .await;
     let trail = Trail {
-        tenant: TENANT.into(),
+        tenant: tenant.into(),
         account_id: account.into(),
         location: location.parse().expect("location"),
     };
@@ -227,6 +237,100 @@ async fn a_trail_bucket_alone_is_scored_once_across_a_stopped_pass_and_new_files
     assert!(
         lag < 3_700.0,
         "the newest file's window is within the hour: {lag}"
+    );
+}
+
+/// Records which files were delivered, in order.
+#[derive(Default)]
+struct Recorded(std::sync::Mutex<Vec<(String, String)>>);
+
+#[async_trait]
+impl Deliver for Recorded {
+    async fn deliver(
+        &self,
+        tenant: &str,
+        _account_id: &str,
+        origin: &str,
+        _bytes: Vec<u8>,
+    ) -> Result<Delivered, PortError> {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        seen.push((tenant.to_owned(), origin.to_owned()));
+        Ok(Delivered::default())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_tenants_crowded_bucket_does_not_hold_up_anothers_new_file() {
+    use dd0c_ingest::trail::{MAX_ORGANIZATION_FOLDERS, PASS_REQUESTS};
+    aws_env();
+    let database_url = fresh_database().await;
+    let dispatcher = support::dispatcher(&database_url, "ingest").await;
+    let (hog, quiet) = (unique("hog"), unique("quiet"));
+    let (hog_account, quiet_account) = (
+        dd0c_ports::conformance::unique_account_id(),
+        dd0c_ports::conformance::unique_account_id(),
+    );
+    // The crowded bucket: organization folders by the hundred, and a backlog of files.
+    let (mut crowded, crowded_at) = Bucket::plant(&hog_account, &[]).await;
+    for n in 0..120 {
+        let key = format!("AWSLogs/o-{n:010}/placeholder");
+        crowded.writer.put(&key, b"{}").await.expect("prefix");
+    }
+    for n in 0..100 {
+        crowded.put(REGION, false, n % 60, &[]).await;
+    }
+    let (mut fresh, fresh_at) = Bucket::plant(&quiet_account, &[]).await;
+    fresh.put(REGION, false, 1, &[]).await;
+    let hog_trail = watch_for(&dispatcher, &hog, &hog_account, &crowded_at).await;
+    watch_for(&dispatcher, &quiet, &quiet_account, &fresh_at).await;
+
+    let recorded = Arc::new(Recorded::default());
+    let poller = poller(&dispatcher, recorded.clone());
+    let first = poller.poll_all(Utc::now()).await;
+    let pass = |tenant: &str| {
+        first
+            .iter()
+            .find(|(t, _)| t.tenant == tenant)
+            .and_then(|(_, p)| p.as_ref().ok())
+            .cloned()
+            .expect("a pass")
+    };
+    assert_eq!(
+        pass(&quiet).files,
+        1,
+        "the other tenant's new file is read in the first pass"
+    );
+    let crowded_pass = pass(&hog);
+    let bound = PASS_REQUESTS + MAX_ORGANIZATION_FOLDERS as u64 + 4;
+    assert!(
+        crowded_pass.requests <= bound && crowded_pass.deferred,
+        "one pass over the crowded trail stays within {bound} requests: {crowded_pass:?}"
+    );
+
+    // What was deferred is read in later passes, every file once.
+    for _ in 0..10 {
+        if !poller
+            .poll(&hog_trail, Utc::now())
+            .await
+            .expect("pass")
+            .deferred
+        {
+            break;
+        }
+    }
+    let seen = recorded.0.lock().expect("recorded").clone();
+    let mut crowded_files: Vec<&String> = seen
+        .iter()
+        .filter(|(t, _)| *t == hog)
+        .map(|(_, f)| f)
+        .collect();
+    crowded_files.sort();
+    crowded_files.dedup();
+    assert_eq!(crowded_files.len(), 100);
+    assert_eq!(
+        seen.iter().filter(|(t, _)| *t == hog).count(),
+        100,
+        "none twice"
     );
 }
 

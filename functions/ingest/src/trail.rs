@@ -14,6 +14,12 @@
 //!
 //! A pass costs two listings for discovery, one listing per region folder and one read per new
 //! file: it follows what is new, not what the bucket holds.
+//!
+//! Every tenant's trails share the poller, and a bucket is the tenant's to fill: a pass over one
+//! trail makes at most [`PASS_REQUESTS`] requests (shared among its region folders; what is
+//! left is read next pass, from the checkpoints), looks in at most [`MAX_ORGANIZATION_FOLDERS`]
+//! organization folders, and [`Poller::poll_all`] takes trails in turn by tenant, a few at
+//! once, so one tenant's backlog delays another's new file by one bounded pass at most.
 
 use std::sync::Arc;
 
@@ -36,6 +42,20 @@ pub const FIRST_PASS: Duration = Duration::days(1);
 
 /// Keys one listing asks for.
 const PAGE: usize = 1000;
+
+/// Requests one pass over one trail may make, about; its region folders share them.
+pub const PASS_REQUESTS: u64 = 64;
+
+/// Requests each region folder gets in a pass however many folders share [`PASS_REQUESTS`]:
+/// a listing and a few reads.
+const FOLDER_REQUESTS: u64 = 4;
+
+/// Organization folders (`AWSLogs/o-…/`) a pass looks in for the account: a bucket holds one per
+/// organization whose trail writes to it.
+pub const MAX_ORGANIZATION_FOLDERS: usize = 16;
+
+/// Trails polled at once.
+const TRAILS_AT_ONCE: usize = 4;
 
 /// What became of one delivered file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -148,6 +168,8 @@ pub struct TrailPass {
     pub folders: usize,
     /// Files read and delivered.
     pub files: usize,
+    /// Whether files were left for the next pass (the pass's requests were spent).
+    pub deferred: bool,
     /// Bytes of those files.
     pub bytes: u64,
     /// Records they held.
@@ -199,11 +221,13 @@ impl Poller {
         }
     }
 
-    /// One pass over every trail: each trail's failure is reported and the others still read.
+    /// One pass over every trail, in turn by tenant and [`TRAILS_AT_ONCE`] at a time: each
+    /// trail's failure is reported and the others still read.
     pub async fn poll_all(
         &self,
         now: DateTime<Utc>,
     ) -> Vec<(Trail, Result<TrailPass, TrailError>)> {
+        use futures_util::StreamExt;
         let trails = match self.sources.trails(None).await {
             Ok(trails) => trails,
             Err(source) => {
@@ -211,15 +235,18 @@ impl Poller {
                 return Vec::new();
             }
         };
-        let mut passes = Vec::with_capacity(trails.len());
-        for trail in trails {
-            let pass = self.poll(&trail, now).await;
-            passes.push((trail, pass));
-        }
-        passes
+        futures_util::stream::iter(in_turn_by_tenant(trails))
+            .map(|trail| async move {
+                let pass = self.poll(&trail, now).await;
+                (trail, pass)
+            })
+            .buffer_unordered(TRAILS_AT_ONCE)
+            .collect()
+            .await
     }
 
-    /// One pass over one trail from its checkpoints (the steps in the module's doc).
+    /// One pass over one trail from its checkpoints (the steps in the module's doc), within
+    /// [`PASS_REQUESTS`].
     pub async fn poll(&self, trail: &Trail, now: DateTime<Utc>) -> Result<TrailPass, TrailError> {
         let open = self.open(trail).await?;
         let folders = self.region_folders(trail, &open).await?;
@@ -227,11 +254,19 @@ impl Poller {
             folders: folders.len(),
             ..TrailPass::default()
         };
+        let share = (PASS_REQUESTS / folders.len().max(1) as u64).max(FOLDER_REQUESTS);
         for folder in &folders {
-            for file in self
-                .unread_in(trail, &open, folder, Start::Checkpoint, now)
-                .await?
-            {
+            let until = open.calls.count() + share;
+            let start = Start::Checkpoint;
+            let (files, listed_all) = self
+                .unread_until(trail, &open, folder, start, now, Some(until))
+                .await?;
+            pass.deferred |= !listed_all;
+            for file in files {
+                if open.calls.count() >= until {
+                    pass.deferred = true;
+                    break;
+                }
                 let delivered = self.read(trail, &open, &file, now).await?;
                 pass.add(&file.object, delivered);
             }
@@ -251,10 +286,11 @@ impl Poller {
         let open = self.open(trail).await?;
         let mut backlog = Vec::new();
         for folder in self.region_folders(trail, &open).await? {
-            backlog.extend(
-                self.unread_in(trail, &open, &folder, Start::Since(since), now)
-                    .await?,
-            );
+            let start = Start::Since(since);
+            let (files, _) = self
+                .unread_until(trail, &open, &folder, start, now, None)
+                .await?;
+            backlog.extend(files);
         }
         Ok((open, backlog))
     }
@@ -315,13 +351,24 @@ impl Poller {
             .await
             .map_err(fail(trail, "listing AWSLogs/"))?;
         let mut accounts = Vec::new();
+        let mut organizations = 0;
         for folder in top {
             let name = folder[logs.len()..].trim_end_matches('/');
             if name == trail.account_id {
                 accounts.push(folder.clone());
             } else if name.starts_with("o-") {
-                accounts.push(format!("{folder}{}/", trail.account_id));
+                organizations += 1;
+                if organizations <= MAX_ORGANIZATION_FOLDERS {
+                    accounts.push(format!("{folder}{}/", trail.account_id));
+                }
             }
+        }
+        if organizations > MAX_ORGANIZATION_FOLDERS {
+            tracing::warn!(
+                tenant = %trail.tenant, account_id = %trail.account_id, location = %trail.location,
+                organizations, looked_in = MAX_ORGANIZATION_FOLDERS,
+                "the trail's bucket holds more organization folders than a pass looks in"
+            );
         }
         let mut regions = Vec::new();
         for account in accounts {
@@ -362,16 +409,18 @@ impl Poller {
         })
     }
 
-    /// The log files of `folder` not yet read from `start` on, in key order, every page of the
-    /// listing.
-    async fn unread_in(
+    /// The log files of `folder` not yet read from `start` on, in key order: every page of the
+    /// listing, or those listed before the trail's request count reaches `until`; and whether
+    /// the listing reached its end.
+    async fn unread_until(
         &self,
         trail: &Trail,
         open: &OpenTrail,
         folder: &str,
         start: Start,
         now: DateTime<Utc>,
-    ) -> Result<Vec<NewFile>, TrailError> {
+        until: Option<u64>,
+    ) -> Result<(Vec<NewFile>, bool), TrailError> {
         let mut unread = Vec::new();
         let mut after = self.start_after(trail, folder, start, now).await?;
         loop {
@@ -380,8 +429,11 @@ impl Poller {
                 .await?;
             unread.extend(files);
             match listed_to {
+                None => return Ok((unread, true)),
+                Some(_) if until.is_some_and(|u| open.calls.count() >= u) => {
+                    return Ok((unread, false))
+                }
                 Some(last) => after = Some(last),
-                None => return Ok(unread),
             }
         }
     }
@@ -421,6 +473,28 @@ impl Poller {
             .collect();
         Ok((files, more))
     }
+}
+
+/// `trails` reordered to take each tenant's in turn: the first of every tenant, then the second…
+fn in_turn_by_tenant(trails: Vec<Trail>) -> Vec<Trail> {
+    let mut by_tenant: std::collections::BTreeMap<String, std::collections::VecDeque<Trail>> =
+        std::collections::BTreeMap::new();
+    for trail in trails {
+        by_tenant
+            .entry(trail.tenant.clone())
+            .or_default()
+            .push_back(trail);
+    }
+    let mut turns = Vec::new();
+    while !by_tenant.is_empty() {
+        by_tenant.retain(|_, queue| {
+            if let Some(trail) = queue.pop_front() {
+                turns.push(trail);
+            }
+            !queue.is_empty()
+        });
+    }
+    turns
 }
 
 fn fail<'t>(trail: &'t Trail, what: &'static str) -> impl FnOnce(PortError) -> TrailError + 't {
@@ -464,6 +538,26 @@ fn rewound(folder: &str, checkpoint: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trails_are_taken_in_turn_by_tenant() {
+        let trail = |tenant: &str, account: &str| Trail {
+            tenant: tenant.into(),
+            account_id: account.into(),
+            location: "s3://trail-bucket".parse().unwrap(),
+        };
+        let trails = vec![
+            trail("a", "1"),
+            trail("a", "2"),
+            trail("a", "3"),
+            trail("b", "4"),
+        ];
+        let order: Vec<String> = in_turn_by_tenant(trails)
+            .into_iter()
+            .map(|t| t.account_id)
+            .collect();
+        assert_eq!(order, ["1", "4", "2", "3"]);
+    }
 
     #[test]
     fn a_file_name_gives_its_window() {

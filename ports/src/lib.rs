@@ -24,6 +24,7 @@
 //! - [`PortError`] — the one error type every port returns.
 
 pub mod archive;
+pub mod attempts;
 pub mod auth;
 pub mod baseline;
 pub mod clock;

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use dd0c_adapters_http::HttpWebhook;
-use dd0c_adapters_memory::{MemoryFlags, MemoryQueue, MemorySources, MemoryStore};
+use dd0c_adapters_memory::{MemoryAttempts, MemoryFlags, MemoryQueue, MemorySources, MemoryStore};
 use dd0c_adapters_postgres::{PgPool, PgStore, PgmqQueue};
-use dd0c_adapters_redis::RedisFlags;
+use dd0c_adapters_redis::{RedisAttempts, RedisFlags};
 use dd0c_adapters_smtp::SmtpMail;
 use dd0c_ports::archive::Archive;
+use dd0c_ports::attempts::Attempts;
 use dd0c_ports::flags::Flags;
 use dd0c_ports::mail::Mail;
 use dd0c_ports::queue::Queue;
@@ -43,6 +44,8 @@ pub struct Backend {
     pub score_queue: Arc<dyn Queue>,
     /// Panic mode and circuit breakers.
     pub flags: Arc<dyn Flags>,
+    /// Failed sign-ins, counted for every replica (beside the flags).
+    pub attempts: Arc<dyn Attempts>,
     /// Outbound mail, when configured.
     pub mail: Option<Arc<dyn Mail>>,
     /// Slack incoming webhooks, posting only where `outbound` allows.
@@ -72,6 +75,7 @@ impl Backend {
             ingest_queue: Arc::new(MemoryQueue::new()),
             score_queue: Arc::new(MemoryQueue::new()),
             flags: Arc::new(MemoryFlags::new()),
+            attempts: Arc::new(MemoryAttempts::new()),
             mail: None,
             webhook: Arc::new(HttpWebhook::new(Outbound::default())?),
             outbound: Outbound::default(),
@@ -142,6 +146,7 @@ impl Backend {
             ingest_queue,
             score_queue,
             flags: Arc::new(MemoryFlags::new()),
+            attempts: Arc::new(MemoryAttempts::new()),
             mail: None,
             webhook: Arc::new(HttpWebhook::new(Outbound::default())?),
             outbound: Outbound::default(),
@@ -175,11 +180,11 @@ impl Backend {
         }
         backend.archive_retention_days = args.archive_retention_days;
         if let Some(url) = &args.redis_url {
-            backend.flags = Arc::new(
-                RedisFlags::connect(url)
-                    .await
-                    .context("connecting to DD0C_REDIS_URL")?,
-            );
+            let flags = RedisFlags::connect(url)
+                .await
+                .context("connecting to DD0C_REDIS_URL")?;
+            backend.attempts = Arc::new(RedisAttempts::of(&flags));
+            backend.flags = Arc::new(flags);
             backend.description.push_str("; flags in Redis");
         }
         if let Some(url) = &args.smtp_url {

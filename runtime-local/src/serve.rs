@@ -268,6 +268,7 @@ impl Dispatcher {
         let mut api = dd0c_api::Api::new(backend.stores.clone(), backend.flags.clone(), auth);
         if self.cognito.is_none() {
             api.issuer = Some(jwt);
+            api.throttle = Some(dd0c_api::throttle::Throttle::new(backend.attempts.clone()));
         }
         api.dashboard = self.config.dashboard.clone();
         api.secrets = backend.secrets.clone();

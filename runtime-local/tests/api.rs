@@ -42,11 +42,21 @@ async fn spawn_app() -> App {
 
 /// [`spawn_app`] with its configuration changed by `change`.
 async fn spawn_app_with(change: impl FnOnce(&mut ServeConfig)) -> App {
-    let url = fresh_database().await;
+    spawn_app_on(&fresh_database().await, |_| {}, change).await
+}
+
+/// [`spawn_app`] on the database at `url`, with its backend and configuration changed.
+async fn spawn_app_on(
+    url: &str,
+    change_backend: impl FnOnce(&mut dd0c_cost::backend::Backend),
+    change: impl FnOnce(&mut ServeConfig),
+) -> App {
+    let url = url.to_owned();
     let mut backend = dd0c_cost::backend::Backend::postgres(&url, 10)
         .await
         .expect("backend");
     backend.secrets = Some(SECRETS_KEY.parse().expect("a secrets key"));
+    change_backend(&mut backend);
     let mut serve = config("api");
     serve.jwt_secret = Some(SECRET.into());
     change(&mut serve);
@@ -835,8 +845,9 @@ async fn sign_in_is_throttled_and_weak_hashes_are_upgraded() {
     );
     assert_eq!(wrong["detail"], nobody["detail"]);
 
-    // Five failures from one address (two above, three guesses) lock it for the window.
-    for _ in 0..3 {
+    // Five failures as one account from one address (one above, four guesses) lock the pair for
+    // the window.
+    for _ in 0..4 {
         assert_eq!(
             login(&app, &email, "guess").await.status(),
             StatusCode::UNAUTHORIZED
@@ -973,11 +984,129 @@ async fn the_dashboards_copy_of_the_openapi_document_is_the_one_served() {
     );
 }
 
+/// A sign-in as `email` from `client` (named by `X-Forwarded-For`, the app trusting loopback).
+async fn login_from(app: &App, client: &str, email: &str, password: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/v1/auth/login", app.address))
+        .header("x-forwarded-for", client)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("sent")
+}
+
+fn behind_a_proxy(serve: &mut ServeConfig) {
+    serve.trusted_proxies = "127.0.0.1".parse().expect("proxies");
+}
+
+/// A new tenant with two users; their e-mails.
+async fn two_users(app: &App) -> (String, String) {
+    let tenant = unique("t");
+    tenant_with_anomalies(app, &tenant).await;
+    let (a, b) = (
+        format!("{}@t.example", unique("a")),
+        format!("{}@t.example", unique("b")),
+    );
+    for email in [&a, &b] {
+        assert!(add_user(&app.url, &tenant, email, "member", PASSWORD)
+            .status
+            .success());
+    }
+    (a, b)
+}
+
+#[tokio::test]
+async fn typos_lock_neither_a_colleague_behind_the_same_address_nor_the_account_elsewhere() {
+    let app = spawn_app_with(behind_a_proxy).await;
+    let (typist, colleague) = two_users(&app).await;
+    let office = "203.0.113.10";
+    for _ in 0..dd0c_api::throttle::MAX_FAILURES {
+        let failed = login_from(&app, office, &typist, "typo").await;
+        assert_eq!(failed.status(), StatusCode::UNAUTHORIZED);
+    }
+    let locked = login_from(&app, office, &typist, PASSWORD).await;
+    assert_eq!(
+        locked.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the pair is locked"
+    );
+    let colleague_in = login_from(&app, office, &colleague, PASSWORD).await;
+    assert_eq!(
+        colleague_in.status(),
+        StatusCode::OK,
+        "a colleague behind the same address"
+    );
+    let elsewhere = login_from(&app, "198.51.100.7", &typist, PASSWORD).await;
+    assert_eq!(
+        elsewhere.status(),
+        StatusCode::OK,
+        "the account from another address"
+    );
+}
+
+#[tokio::test]
+async fn an_account_guessed_at_from_many_addresses_still_admits_its_owner() {
+    let app = spawn_app_with(behind_a_proxy).await;
+    let (owner, _) = two_users(&app).await;
+    for n in 0..dd0c_api::throttle::ACCOUNT_FAILURES {
+        let failed = login_from(&app, &format!("192.0.2.{n}"), &owner, "guess").await;
+        assert_eq!(failed.status(), StatusCode::UNAUTHORIZED, "guess {n}");
+    }
+    // Under attack, each address gets one try per spacing: a guesser waits…
+    let first = login_from(&app, "192.0.2.200", &owner, "guess").await;
+    assert_eq!(first.status(), StatusCode::UNAUTHORIZED);
+    let again = login_from(&app, "192.0.2.200", &owner, "guess").await;
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = again.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        wait <= dd0c_api::throttle::ACCOUNT_SPACING.as_secs(),
+        "{wait} s"
+    );
+    // …and the owner, from an address of their own, signs in.
+    let owner_in = login_from(&app, "198.51.100.23", &owner, PASSWORD).await;
+    assert_eq!(owner_in.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_counted_across_replicas_in_redis() {
+    let redis =
+        std::env::var("DD0C_TEST_REDIS_URL").expect("DD0C_TEST_REDIS_URL: run scripts/test.sh");
+    let url = fresh_database().await;
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let flags = dd0c_adapters_redis::RedisFlags::connect(&redis)
+            .await
+            .expect("Redis");
+        let attempts = std::sync::Arc::new(dd0c_adapters_redis::RedisAttempts::of(&flags));
+        replicas.push(spawn_app_on(&url, |b| b.attempts = attempts, behind_a_proxy).await);
+    }
+    let (owner, _) = two_users(&replicas[0]).await;
+    let client = format!("203.0.113.{}", rand::random::<u8>());
+    for n in 0..dd0c_api::throttle::MAX_FAILURES {
+        let replica = &replicas[n as usize % 2];
+        let failed = login_from(replica, &client, &owner, "guess").await;
+        assert_eq!(failed.status(), StatusCode::UNAUTHORIZED);
+    }
+    for replica in &replicas {
+        let locked = login_from(replica, &client, &owner, PASSWORD).await;
+        assert_eq!(
+            locked.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "every replica counts them"
+        );
+    }
+}
+
 #[tokio::test]
 async fn rotating_a_forged_forwarded_for_does_not_escape_the_sign_in_throttle() {
     let app = spawn_app().await;
     let email = format!("{}@t.example", unique("victim"));
-    for attempt in 0..8 {
+    let most = dd0c_api::throttle::ADDRESS_FAILURES;
+    for attempt in 0..most + 3 {
         let response = reqwest::Client::new()
             .post(format!("{}/v1/auth/login", app.address))
             .header("x-forwarded-for", format!("198.51.100.{attempt}"))
@@ -986,7 +1115,7 @@ async fn rotating_a_forged_forwarded_for_does_not_escape_the_sign_in_throttle() 
             .await
             .expect("sent");
         if response.status() == StatusCode::TOO_MANY_REQUESTS {
-            assert!(attempt >= 5, "locked after {attempt} failures");
+            assert!(attempt >= most, "locked after {attempt} failures");
             let other = login(&app, &email, "whatever").await;
             assert_eq!(
                 other.status(),
@@ -997,7 +1126,7 @@ async fn rotating_a_forged_forwarded_for_does_not_escape_the_sign_in_throttle() 
         }
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
-    panic!("eight failures from one socket with rotating X-Forwarded-For were never throttled");
+    panic!("failures from one socket with rotating X-Forwarded-For were never throttled");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 //! per adapter that is never held across an `.await`.
 
 mod archive;
+mod attempts;
 mod auth;
 mod flags;
 mod mail;
@@ -16,6 +17,7 @@ mod store;
 mod webhook;
 
 pub use archive::MemoryArchive;
+pub use attempts::MemoryAttempts;
 pub use auth::MemoryAuth;
 pub use flags::MemoryFlags;
 pub use mail::MemoryMail;

@@ -66,6 +66,11 @@ async fn memory_archive_passes_the_archive_suite() {
 }
 
 #[tokio::test]
+async fn memory_attempts_pass_the_attempts_suite() {
+    conformance::attempts_suite(&dd0c_adapters_memory::MemoryAttempts::new()).await;
+}
+
+#[tokio::test]
 async fn memory_flags_pass_the_flags_suite() {
     conformance::flags_suite(&MemoryFlags::new()).await;
 }

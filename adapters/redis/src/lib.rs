@@ -1,7 +1,8 @@
 //! # dd0c-adapters-redis
 //!
 //! [`RedisFlags`]: panic mode and circuit breakers in Redis (`DD0C_REDIS_URL`), so that every
-//! replica of a self-hosted install sees the same switch at once. Keys: `dd0c:panic:{tenant}`
+//! replica of a self-hosted install sees the same switch at once; [`RedisAttempts`] on the same
+//! connection: sign-in failures counted across replicas. Keys: `dd0c:panic:{tenant}`
 //! (present while panic mode is on) and `dd0c:breaker:{tenant}:{channel}` (the breaker state as
 //! JSON). A connection manager reconnects by itself after Redis restarts.
 
@@ -11,11 +12,15 @@ use dd0c_ports::{PortError, PortResult};
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
+mod attempts;
+
+pub use attempts::RedisAttempts;
+
 /// Flags in Redis.
 #[derive(Clone)]
 #[allow(missing_debug_implementations)]
 pub struct RedisFlags {
-    connection: ConnectionManager,
+    pub(crate) connection: ConnectionManager,
 }
 
 fn backend(what: &str, e: redis::RedisError) -> PortError {

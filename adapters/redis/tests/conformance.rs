@@ -12,6 +12,11 @@ async fn flags() -> RedisFlags {
 }
 
 #[tokio::test]
+async fn redis_attempts_pass_the_attempts_suite() {
+    conformance::attempts_suite(&dd0c_adapters_redis::RedisAttempts::of(&flags().await)).await;
+}
+
+#[tokio::test]
 async fn redis_flags_pass_the_flags_suite() {
     conformance::flags_suite(&flags().await).await;
 }

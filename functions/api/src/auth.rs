@@ -44,9 +44,11 @@ pub(crate) async fn login(
     ClientAddress(client): ClientAddress,
     body: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let issuer = api.issuer.clone().ok_or_else(|| {
-        ApiError::NotFound("sign-in goes through the identity provider here".into())
-    })?;
+    let (Some(issuer), Some(throttle)) = (api.issuer.clone(), api.throttle.clone()) else {
+        return Err(ApiError::NotFound(
+            "sign-in goes through the identity provider here".into(),
+        ));
+    };
     let Json(login) = body.map_err(|e| {
         ApiError::BadRequest(format!(
             "expected {{\"email\", \"password\"}}: {}",
@@ -54,8 +56,7 @@ pub(crate) async fn login(
         ))
     })?;
     let email = login.email.trim().to_lowercase();
-    let keys = [format!("email:{email}"), format!("addr:{client}")];
-    if let Some(seconds) = api.throttle.blocked(&keys) {
+    if let Some(seconds) = throttle.wait(&email, &client).await? {
         return Err(ApiError::TooManyRequests(
             format!("too many failed sign-ins; try again in {seconds} s"),
             seconds,
@@ -85,11 +86,11 @@ pub(crate) async fn login(
     let user = match (user, checked) {
         (Some(user), passwords::Checked::Right | passwords::Checked::RightButWeak) => user,
         _ => {
-            api.throttle.failed(&keys);
+            throttle.failed(&email, &client).await?;
             return Err(ApiError::Unauthorized("wrong e-mail or password".into()));
         }
     };
-    api.throttle.succeeded(&keys[0]);
+    throttle.succeeded(&email, &client).await?;
     if checked == passwords::Checked::RightButWeak {
         let rehashed = blocking(move || passwords::hash(&password)).await?;
         match rehashed {

@@ -18,7 +18,7 @@
 //! - [`dashboard`] — the built web app at `/` with its `config.json` and security headers.
 //! - [`operations`] — `/healthz`, `/readyz`, `/metrics`; [`metrics`] — the counters.
 //! - [`passwords`] — argon2id hashing at OWASP's minimum, upgraded on sign-in.
-//! - [`throttle`] — failed sign-ins per e-mail and per address.
+//! - [`throttle`] — failed sign-ins per address and account, per address, and per account.
 //! - [`ApiError`] — failures as problem details, mapped in one place.
 
 pub mod accounts;
@@ -66,8 +66,8 @@ pub struct Api {
     pub auth: Arc<dyn Auth>,
     /// Issues tokens at local sign-in; `None` where an identity provider signs users in.
     pub issuer: Option<Arc<dyn TokenIssuer>>,
-    /// Failed sign-ins.
-    pub throttle: throttle::Throttle,
+    /// Counts failed sign-ins; local sign-in is served only with it.
+    pub throttle: Option<throttle::Throttle>,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
     /// Push ingestion (`POST /v1/events`); `None`: 404.
@@ -100,7 +100,7 @@ impl Api {
             flags,
             auth,
             issuer: None,
-            throttle: Default::default(),
+            throttle: None,
             trusted_proxies: Default::default(),
             edge: None,
             slack: None,

@@ -1,51 +1,95 @@
-//! Sign-in throttling: at most [`MAX_FAILURES`] failed sign-ins per e-mail and per client
-//! address within [`WINDOW`]; beyond that, 429 until the oldest failure leaves the window.
-//! Per process: each replica counts what it sees.
+//! Sign-in throttling, counted in the [`Attempts`] port (Redis when configured), so that every
+//! replica sees the same counts. Failed sign-ins are counted three ways within [`WINDOW`]:
+//! - per client address and account: [`MAX_FAILURES`] lock that pair (429 until the window
+//!   ends) — one person's typos lock neither their colleagues behind the same address nor
+//!   their own account from elsewhere;
+//! - per address: [`ADDRESS_FAILURES`], across accounts (credential stuffing from one place);
+//! - per account: past [`ACCOUNT_FAILURES`] from anywhere the account is under attack, and each
+//!   address may then try it once per [`ACCOUNT_SPACING`]: guesses spread over many addresses
+//!   slow down, and the owner, from an address of their own, still signs in after that delay.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Failures allowed per key within the window.
-pub const MAX_FAILURES: usize = 5;
+use dd0c_ports::attempts::Attempts;
+use dd0c_ports::PortResult;
+
+/// Failures allowed per address and account within the window.
+pub const MAX_FAILURES: u64 = 5;
+/// Failures allowed per address, whatever the accounts, within the window.
+pub const ADDRESS_FAILURES: u64 = 30;
+/// Failures of one account, from anywhere, past which it is under attack.
+pub const ACCOUNT_FAILURES: u64 = 20;
+/// While an account is under attack, how often one address may try it.
+pub const ACCOUNT_SPACING: Duration = Duration::from_secs(30);
 /// The window.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 
-/// Failed sign-ins by key (`email:…`, `addr:…`).
-#[derive(Debug, Default)]
-pub struct Throttle(Mutex<HashMap<String, Vec<Instant>>>);
+/// The throttle over shared counts.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct Throttle {
+    attempts: Arc<dyn Attempts>,
+}
 
-impl Throttle {
-    /// Seconds until `keys` may try again, if any of them is over the limit.
-    pub fn blocked(&self, keys: &[String]) -> Option<u64> {
-        let now = Instant::now();
-        let mut failures = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        keys.iter()
-            .filter_map(|key| {
-                let times = failures.get_mut(key)?;
-                times.retain(|t| now.duration_since(*t) < WINDOW);
-                (times.len() >= MAX_FAILURES)
-                    .then(|| {
-                        times
-                            .first()
-                            .map(|oldest| (WINDOW - now.duration_since(*oldest)).as_secs() + 1)
-                    })
-                    .flatten()
-            })
-            .max()
-    }
+/// The keys one sign-in is counted under.
+struct Keys {
+    pair: String,
+    address: String,
+    account: String,
+    turn: String,
+}
 
-    /// Counts a failed sign-in against every key.
-    pub fn failed(&self, keys: &[String]) {
-        let now = Instant::now();
-        let mut failures = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        for key in keys {
-            failures.entry(key.clone()).or_default().push(now);
+impl Keys {
+    fn of(email: &str, client: &str) -> Self {
+        Keys {
+            pair: format!("signin:pair:{client}:{email}"),
+            address: format!("signin:address:{client}"),
+            account: format!("signin:account:{email}"),
+            turn: format!("signin:turn:{client}:{email}"),
         }
     }
+}
 
-    /// Forgets an e-mail's failures after a successful sign-in.
-    pub fn succeeded(&self, key: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+impl Throttle {
+    /// A throttle counting in `attempts`.
+    pub fn new(attempts: Arc<dyn Attempts>) -> Self {
+        Throttle { attempts }
+    }
+
+    /// Seconds until `client` may try to sign in as `email`, if it must wait.
+    pub async fn wait(&self, email: &str, client: &str) -> PortResult<Option<u64>> {
+        let keys = Keys::of(email, client);
+        for (key, most) in [
+            (&keys.pair, MAX_FAILURES),
+            (&keys.address, ADDRESS_FAILURES),
+        ] {
+            let tally = self.attempts.tally(key).await?;
+            if tally.count >= most {
+                return Ok(Some(tally.retry_after.max(1)));
+            }
+        }
+        if self.attempts.tally(&keys.account).await?.count >= ACCOUNT_FAILURES {
+            let turn = self.attempts.count(&keys.turn, ACCOUNT_SPACING).await?;
+            if turn.count > 1 {
+                return Ok(Some(turn.retry_after.max(1)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Counts a failed sign-in as `email` from `client`.
+    pub async fn failed(&self, email: &str, client: &str) -> PortResult<()> {
+        let keys = Keys::of(email, client);
+        for key in [&keys.pair, &keys.address, &keys.account] {
+            self.attempts.count(key, WINDOW).await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the pair's failures after a successful sign-in (the account's and the address's
+    /// run out with their windows: a success proves nothing about the other guesses).
+    pub async fn succeeded(&self, email: &str, client: &str) -> PortResult<()> {
+        self.attempts.forget(&Keys::of(email, client).pair).await
     }
 }

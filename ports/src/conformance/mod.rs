@@ -14,8 +14,8 @@ mod zombies;
 
 pub use fixtures::{anomaly_for, commit_anomalies, cost_event, unique, unique_account_id};
 pub use others::{
-    archive_suite, auth_suite, email_from_mime, flags_suite, mail_suite, webhook_suite, MailSink,
-    WebhookSink,
+    archive_suite, attempts_suite, auth_suite, email_from_mime, flags_suite, mail_suite,
+    webhook_suite, MailSink, WebhookSink,
 };
 pub use queue::queue_suite;
 pub use sources::source_store_suite;

@@ -251,3 +251,55 @@ pub async fn flags_suite(flags: &dyn Flags) {
         None
     );
 }
+
+/// Runs the attempts cases.
+pub async fn attempts_suite(attempts: &dyn crate::attempts::Attempts) {
+    use std::time::Duration;
+    let (a, b) = (unique("k"), unique("k"));
+    assert_eq!(
+        attempts.tally(&a).await.expect("tally").count,
+        0,
+        "none yet"
+    );
+    for n in 1..=3 {
+        let tally = attempts
+            .count(&a, Duration::from_secs(60))
+            .await
+            .expect("count");
+        assert_eq!(tally.count, n);
+        assert!((59..=60).contains(&tally.retry_after), "{tally:?}");
+    }
+    let tally = attempts.tally(&a).await.expect("tally");
+    assert_eq!(tally.count, 3);
+    assert!(
+        tally.retry_after >= 59,
+        "the window began with the first: {tally:?}"
+    );
+    assert_eq!(attempts.tally(&b).await.expect("tally").count, 0, "per key");
+    attempts.forget(&a).await.expect("forget");
+    assert_eq!(
+        attempts.tally(&a).await.expect("tally").count,
+        0,
+        "forgotten"
+    );
+
+    attempts
+        .count(&b, Duration::from_secs(1))
+        .await
+        .expect("count");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        attempts.tally(&b).await.expect("tally").count,
+        0,
+        "the count ends with its window"
+    );
+    assert_eq!(
+        attempts
+            .count(&b, Duration::from_secs(60))
+            .await
+            .expect("count")
+            .count,
+        1,
+        "a new window begins"
+    );
+}

@@ -37,16 +37,17 @@ pub fn format_usd(amount: f64) -> String {
     )
 }
 
-/// `text` with its control characters written as `\u{…}` escapes, for a log line: text that came
-/// from a record (an actor, an explanation) can then never end a line and forge the next one.
+/// `text` with its control and invisible format characters written as `\u{…}` escapes, for a
+/// log line: text that came from a record (an actor, an explanation) can then never end a line
+/// and forge the next one, nor read backwards.
 pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(crate::text::is_unprintable) {
         return std::borrow::Cow::Borrowed(text);
     }
     std::borrow::Cow::Owned(
         text.chars()
             .map(|c| {
-                if c.is_control() {
+                if crate::text::is_unprintable(c) {
                     format!("\\u{{{:04x}}}", u32::from(c))
                 } else {
                     c.to_string()
@@ -636,11 +637,14 @@ pub struct Settings {
     /// Per-account overrides, keyed by AWS account id.
     #[cfg_attr(feature = "openapi", schema(schema_with = account_thresholds_schema))]
     pub account_thresholds: BTreeMap<String, Thresholds>,
-    /// Slack incoming webhook URL.
+    /// Slack incoming webhook URL: https to a public host, by name (a name that resolves to a
+    /// loopback, private or link-local address is refused; an operator may allow private hosts,
+    /// plain http and addresses included, with `DD0C_OUTBOUND_PRIVATE_HOSTS`). A member reads
+    /// it only to its host.
     #[cfg_attr(
         feature = "openapi",
         schema(
-            pattern = r"^https?://[^/\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+            pattern = r"^https://[A-Za-z][A-Za-z0-9-]{0,62}(\.[A-Za-z0-9-]{1,63})*\.[A-Za-z][A-Za-z0-9-]{0,62}(/[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?$"
         )
     )]
     pub slack_webhook_url: Option<String>,

@@ -75,7 +75,7 @@ impl FromStr for TrailLocation {
         let prefix = prefix.trim_matches('/');
         if prefix.split('/').any(|p| p == "." || p == "..")
             || prefix.contains("//")
-            || prefix.chars().any(char::is_control)
+            || prefix.chars().any(crate::text::is_unprintable)
         {
             return Err(invalid("has an empty, '.' or '..' folder in its prefix"));
         }

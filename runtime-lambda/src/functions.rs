@@ -203,6 +203,7 @@ pub fn api(settings: &Settings) -> Result<axum::Router, StartError> {
         .as_deref()
         .map(dd0c_api::slack::SlackApp::new);
     api.operations.metrics_token = optional("DD0C_METRICS_TOKEN");
+    api.operations.metrics_public = optional("DD0C_METRICS_PUBLIC").as_deref() == Some("true");
     api.outbound = outbound();
     api.quick_create = quick_create()?;
     Ok(dd0c_api::app(Arc::new(api)))

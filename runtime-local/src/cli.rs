@@ -301,10 +301,14 @@ pub struct ServeArgs {
     /// the client; from any other peer the header is ignored.
     #[arg(long, env = "DD0C_TRUSTED_PROXIES", default_value = "", value_parser = clap::value_parser!(dd0c_api::TrustedProxies))]
     pub trusted_proxies: dd0c_api::TrustedProxies,
-    /// The bearer token GET /metrics asks for; unset, /metrics is open (keep it off the public
-    /// listener then).
+    /// The bearer token GET /metrics asks for; unset, /metrics answers 404 unless
+    /// --metrics-public.
     #[arg(long, env = "DD0C_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Serve GET /metrics to anyone when no DD0C_METRICS_TOKEN is set (it lists account ids and
+    /// queue depths: keep the listener private then).
+    #[arg(long, env = "DD0C_METRICS_PUBLIC")]
+    pub metrics_public: bool,
     /// Label metrics with tenant names (off: counts across tenants, so a scrape lists none).
     #[arg(long, env = "DD0C_METRICS_TENANT_LABELS")]
     pub metrics_tenant_labels: bool,

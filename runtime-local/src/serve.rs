@@ -102,6 +102,8 @@ pub struct ServeConfig {
     pub trusted_proxies: dd0c_api::TrustedProxies,
     /// The bearer token `/metrics` asks for (`DD0C_METRICS_TOKEN`); `None`: open.
     pub metrics_token: Option<String>,
+    /// Whether `/metrics` is served without a token.
+    pub metrics_public: bool,
     /// Whether metrics name tenants (`DD0C_METRICS_TENANT_LABELS`).
     pub metrics_tenant_labels: bool,
     /// How far past the clock a record's event time may be.
@@ -136,6 +138,7 @@ impl ServeConfig {
             jwt_secret: None,
             trusted_proxies: Default::default(),
             metrics_token: None,
+            metrics_public: false,
             metrics_tenant_labels: false,
             max_event_skew: dd0c_ingest::normalizers::DEFAULT_MAX_SKEW,
             inflate: dd0c_ingest::inflate::InflateLimit::default(),
@@ -287,6 +290,7 @@ impl Dispatcher {
         api.operations = dd0c_api::operations::Operations {
             metrics: self.metrics.clone(),
             metrics_token: self.config.metrics_token.clone(),
+            metrics_public: self.config.metrics_public,
             tenant_labels: self.config.metrics_tenant_labels,
             queues: vec![
                 (INGEST_QUEUE.into(), backend.ingest_queue.clone()),

@@ -116,6 +116,7 @@ fn serve_config(
         jwt_secret,
         trusted_proxies: args.trusted_proxies.clone(),
         metrics_token: args.metrics_token.clone().filter(|s| !s.is_empty()),
+        metrics_public: args.metrics_public,
         metrics_tenant_labels: args.metrics_tenant_labels,
         max_event_skew: chrono::TimeDelta::minutes(i64::from(args.max_event_skew_minutes)),
         inflate: dd0c_ingest::inflate::InflateLimit(args.max_inflated_bytes),

@@ -1148,6 +1148,22 @@ async fn every_response_says_nosniff_and_errors_are_problem_details() {
 }
 
 #[tokio::test]
+async fn metrics_without_a_token_are_not_served_unless_made_public() {
+    let app = spawn_app_with(|serve| serve.metrics_public = false).await;
+    let scraped = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .expect("sent");
+    assert_eq!(scraped.status(), StatusCode::NOT_FOUND);
+    let problem: Value = scraped.json().await.expect("problem details");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("DD0C_METRICS_TOKEN")),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
 async fn metrics_with_a_token_configured_refuse_a_scrape_without_it() {
     let app = spawn_app_with(|serve| serve.metrics_token = Some("scrape-secret".into())).await;
     let address = app.address.clone();

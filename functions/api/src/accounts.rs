@@ -90,7 +90,9 @@ pub struct NewAccount {
     pub account_id: String,
     /// A human name ("prod"): printable, at most 256 characters.
     #[serde(default)]
-    #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,256}$")]
+    #[schema(
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{1,256}$"
+    )]
     pub name: Option<String>,
     /// The name of the role dd0c/cost assumes in this account, with the ExternalId returned
     /// (IAM role name characters, at most 64).
@@ -357,7 +359,8 @@ fn trail_of(
 const MAX_NAME: usize = 256;
 
 fn valid_name(name: &str) -> bool {
-    (1..=MAX_NAME).contains(&name.chars().count()) && !name.contains(char::is_control)
+    (1..=MAX_NAME).contains(&name.chars().count())
+        && !name.contains(dd0c_ports::text::is_unprintable)
 }
 
 /// The ARN of role `name` in `account_id`; a name IAM would refuse is refused here.

@@ -39,8 +39,12 @@ impl Readiness for AlwaysReady {
 pub struct Operations {
     /// Counters and latencies of this process.
     pub metrics: Arc<Metrics>,
-    /// The bearer token `/metrics` asks for; `None`: open.
+    /// The bearer token `/metrics` asks for; `None`: `/metrics` is served only when
+    /// `metrics_public` says so.
     pub metrics_token: Option<String>,
+    /// Serve `/metrics` to anyone when no token is set (an operator's choice: a scrape lists
+    /// account ids and queue depths).
+    pub metrics_public: bool,
     /// Whether metrics name tenants (an operator's choice: a scrape then lists every tenant).
     pub tenant_labels: bool,
     /// The queues whose depth `/metrics` reports, by name.
@@ -54,6 +58,7 @@ impl Default for Operations {
         Operations {
             metrics: Arc::default(),
             metrics_token: None,
+            metrics_public: false,
             tenant_labels: false,
             queues: Vec::new(),
             readiness: Arc::new(AlwaysReady),
@@ -124,17 +129,27 @@ pub(crate) async fn readyz(State(api): State<Arc<Api>>) -> Response {
     }
 }
 
-/// Prometheus metrics; with `DD0C_METRICS_TOKEN` set, only for `Authorization: Bearer <it>`.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"), (status = 401, description = "The metrics token is required and was not given", body = Problem, content_type = "application/problem+json")), security((), ("metrics_token" = [])))]
+/// Prometheus metrics: with `DD0C_METRICS_TOKEN` set, only for `Authorization: Bearer <it>`;
+/// without, only when the operator made them public (`--metrics-public`), else 404.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"), (status = 401, description = "The metrics token is required and was not given", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No metrics token is set and metrics are not public", body = Problem, content_type = "application/problem+json")), security((), ("metrics_token" = [])))]
 pub(crate) async fn metrics(State(api): State<Arc<Api>>, headers: HeaderMap) -> Response {
     let operations = &api.operations;
-    if let Some(expected) = &operations.metrics_token {
-        // Compared as digests, so the time taken says nothing about the token's characters.
-        let given = bearer(&headers).unwrap_or_default();
-        if token_sha256(given) != token_sha256(expected) {
-            return ApiError::Unauthorized("/metrics needs its bearer token".into())
-                .into_response();
+    match &operations.metrics_token {
+        Some(expected) => {
+            // Compared as digests, so the time taken says nothing about the token's characters.
+            let given = bearer(&headers).unwrap_or_default();
+            if token_sha256(given) != token_sha256(expected) {
+                return ApiError::Unauthorized("/metrics needs its bearer token".into())
+                    .into_response();
+            }
         }
+        None if !operations.metrics_public => {
+            return ApiError::NotFound(
+                "/metrics is not served: set DD0C_METRICS_TOKEN (or --metrics-public)".into(),
+            )
+            .into_response();
+        }
+        None => {}
     }
     let mut depths = Vec::new();
     for (name, queue) in &operations.queues {

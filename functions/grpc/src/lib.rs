@@ -215,7 +215,7 @@ impl Ingest for IngestService {
         let grant = self.grant(request.metadata()).await?;
         let beat = request.into_inner();
         let text = |s: String, field: &str, max: usize| -> Result<String, Status> {
-            if s.is_empty() || s.len() > max || s.chars().any(char::is_control) {
+            if s.is_empty() || s.len() > max || s.chars().any(dd0c_ports::text::is_unprintable) {
                 Err(Status::invalid_argument(format!(
                     "{field}: 1 to {max} printable characters"
                 )))

@@ -25,12 +25,18 @@ pub const MAX_NAME: usize = 256;
 /// A field and what is wrong with it.
 pub(crate) type Refusal = (String, String);
 
-/// `value` of `field` is at most `max` characters long and holds no control character.
+/// `value` of `field` is at most `max` characters long and holds no control character and no
+/// invisible one that changes how it reads (a bidirectional override, a zero-width space).
 pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<(), Refusal> {
-    if let Some(c) = value.chars().find(|c| c.is_control()) {
+    if let Some(c) = value.chars().find(|c| dd0c_ports::text::is_unprintable(*c)) {
+        let kind = if c.is_control() {
+            "control"
+        } else {
+            "invisible formatting"
+        };
         return Err((
             field.to_owned(),
-            format!("holds the control character U+{:04X}", u32::from(c)),
+            format!("holds the {kind} character U+{:04X}", u32::from(c)),
         ));
     }
     let length = value.chars().count();

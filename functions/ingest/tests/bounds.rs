@@ -48,6 +48,26 @@ fn a_line_break_in_the_actor_arn_is_refused_so_it_cannot_forge_log_lines() {
 }
 
 #[test]
+fn a_bidirectional_override_in_the_actor_arn_is_refused_so_it_cannot_read_backwards() {
+    let spoofed = "arn:aws:iam::111122223333:user/admin\u{202E}nimda";
+    let r = with(launch(), "/userIdentity/arn", json!(spoofed));
+    let r = with(r, "/userIdentity/type", json!("IAMUser"));
+    let (field, reason) = refused(&r);
+    assert_eq!(field, "userIdentity.arn");
+    assert!(
+        reason.contains("invisible formatting character U+202E"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_zero_width_space_in_the_event_id_is_refused() {
+    let (field, reason) = refused(&with(launch(), "/eventID", json!("evt\u{200B}1")));
+    assert_eq!(field, "eventID");
+    assert!(reason.contains("U+200B"), "{reason}");
+}
+
+#[test]
 fn an_actor_arn_longer_than_iam_allows_is_refused() {
     let long = format!("arn:aws:iam::111122223333:user/{}", "a".repeat(1 << 20));
     let r = with(launch(), "/userIdentity/arn", json!(long));

@@ -90,7 +90,7 @@ pub fn check_reason(reason: &str) -> PortResult<&str> {
     let blank = |c: char| dd0c_ports::text::is_blank(c) || c == '\u{feff}';
     if reason.chars().all(blank)
         || reason.chars().count() > MAX_REASON
-        || reason.chars().any(char::is_control)
+        || reason.chars().any(dd0c_ports::text::is_unprintable)
     {
         return Err(PortError::Invalid(format!(
             "reason: 1 to {MAX_REASON} printable characters"

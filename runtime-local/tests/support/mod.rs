@@ -84,6 +84,8 @@ pub fn config(roles: &str) -> ServeConfig {
             concurrency: 2,
         },
         max_body: 1 << 20,
+        // The tests scrape /metrics without a token; one checks that it is closed by default.
+        metrics_public: true,
         ..ServeConfig::defaults(parse_roles(roles).expect("roles"), &unique("replica"))
     }
 }

@@ -100,7 +100,7 @@ DD0C_METRICS_TOKEN=$(secret)
 POSTGRES_PASSWORD=$(secret)
 DD0C_APP_PASSWORD=$(secret)
 # Mail and Slack (see docs/self-hosted.md), e.g.:
-# DD0C_SMTP_URL=smtp://user:password@smtp.example.com:587
+# DD0C_SMTP_URL=smtp://user:password@smtp.example.com:587?tls=required   (smtps://…:465: implicit TLS)
 # DD0C_MAIL_FROM=dd0c <dd0c@example.com>
 # DD0C_SLACK_SIGNING_SECRET=
 EOF

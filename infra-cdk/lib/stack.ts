@@ -3,8 +3,9 @@
  *
  * 1. customers' CloudTrail calls arrive on a custom event bus (admitting the accounts or the
  *    organization given as parameters); one rule sends them to the ingest queue in one message
- *    group — `lambda-ingest` finds each event's tenant by its account, so onboarding a customer
- *    changes no infrastructure;
+ *    group — `lambda-ingest` finds each event's tenant by its account, so connecting an account
+ *    of the admitted organization changes nothing here, and one outside it is one more value of
+ *    `CustomerAccounts` (`update-stack --use-previous-template`, no deploy);
  * 2. SQS FIFO queues (ingest, score, notify wake-ups), each with a FIFO dead-letter queue, feed
  *    one Lambda each with partial batch responses;
  * 3. the single DynamoDB table, shaped as `adapters/aws` defines it (`contract.json`);
@@ -285,6 +286,8 @@ export class Dd0cCostStack extends Stack {
       DD0C_COGNITO_TOKEN_USE: 'id',
       DD0C_ONBOARDING_TEMPLATE_URL: template.httpUrl,
       DD0C_EVENT_BUS_ARN: bus.eventBusArn,
+      // The Slack app's signing secret: with it the alert buttons act; empty, they answer 404.
+      DD0C_SLACK_SIGNING_SECRET: p.slackSigningSecret.valueAsString,
     });
 
     // Least privilege: the table for all; each queue to its consumer (and its own dead-letter
@@ -396,6 +399,11 @@ export class Dd0cCostStack extends Stack {
       alarmEmail: new CfnParameter(this, 'AlarmEmail', {
         default: '',
         description: 'Where alarms are e-mailed (empty: subscribe to the topic yourself)',
+      }),
+      slackSigningSecret: new CfnParameter(this, 'SlackSigningSecret', {
+        default: '',
+        noEcho: true,
+        description: "The Slack app's signing secret, for the alert buttons (empty: no buttons act)",
       }),
       archiveDays: new CfnParameter(this, 'ArchiveRetentionDays', {
         type: 'Number',

@@ -275,6 +275,14 @@ describe('API, sign-in and dashboard', () => {
     );
     expect(JSON.stringify(env.DD0C_ONBOARDING_TEMPLATE_URL)).toContain('https://s3.');
   });
+
+  it('gives lambda-api the Slack signing secret from a parameter that is never echoed', () => {
+    const env = resources[logicalId('lambda-api')].Properties.Environment.Variables;
+    expect(env.DD0C_SLACK_SIGNING_SECRET).toEqual({ Ref: 'SlackSigningSecret' });
+    const parameter = template.toJSON().Parameters.SlackSigningSecret;
+    expect(parameter.NoEcho).toBe(true);
+    expect(parameter.Default).toBe('');
+  });
 });
 
 describe('archive and alarms', () => {

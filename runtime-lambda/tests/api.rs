@@ -508,4 +508,25 @@ async fn lambda_api_answers_a_new_account_with_its_quick_create_link() {
         added["account"]["role_arn"], "arn:aws:iam::333344445555:role/dd0c-cost-reader",
         "the role the template creates"
     );
+    // The tenant began as the admin's custom:tenant; its first account records it, so the
+    // scheduled jobs find it. A second account shares the tenant's ExternalId (one StackSet
+    // value for an organization).
+    let recorded = cloud.store().tenant(&tenant).await.expect("read");
+    assert!(
+        recorded.is_some(),
+        "the tenant is recorded with its first account"
+    );
+    let (status, second) = request(
+        &api,
+        "POST",
+        "/v1/accounts",
+        Some(&admin),
+        Some(json!({"account_id": "333344445556"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(
+        second["external_id"], external_id,
+        "one ExternalId per tenant"
+    );
 }

@@ -63,8 +63,9 @@ pub struct BackendArgs {
     /// Redis for panic mode and circuit breakers shared by every replica; unset: in-process.
     #[arg(long, global = true, env = "DD0C_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
-    /// SMTP server for alert e-mail (smtp://user:pass@host:port, ?tls=none|starttls|tls);
-    /// unset: no e-mail.
+    /// SMTP server for alert e-mail: smtp://user:pass@host:587?tls=required (STARTTLS),
+    /// ?tls=opportunistic, smtps://user:pass@host:465 (implicit TLS), smtp://host:25 or
+    /// ?tls=none (plain); unset: no e-mail.
     #[arg(long, global = true, env = "DD0C_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
     /// The sender of alert e-mail (required with DD0C_SMTP_URL).

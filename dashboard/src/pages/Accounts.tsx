@@ -246,10 +246,11 @@ function SetUp({ added, cloud, close }: { added: Schemas['Added']; cloud: boolea
               Send its CloudTrail: push it with this token (shown once; a trail bucket given above is polled
               already):
               <Copyable text={added.ingest_token} label="Ingest token" />
-              or run the agent beside an EventBridge rule → SQS queue, pointed at the dispatcher&apos;s gRPC address
-              (its <code>DD0C_GRPC_LISTEN</code>):
+              or run the agent beside an EventBridge rule → SQS queue, pointed at this address (behind the
+              self-hosted install&apos;s caddy, which forwards the agent&apos;s gRPC; a dispatcher without it
+              listens on its <code>DD0C_GRPC_LISTEN</code>):
               <Copyable
-                text={`dd0c-agent --endpoint https://DD0C_HOST:4317 --token ${added.ingest_token} --sqs-queue-url https://sqs.REGION.amazonaws.com/${added.account.account_id}/dd0c-cloudtrail`}
+                text={`dd0c-agent --endpoint ${window.location.origin} --token ${added.ingest_token} --sqs-queue-url https://sqs.REGION.amazonaws.com/${added.account.account_id}/dd0c-cloudtrail`}
                 label="Agent command"
               />
             </li>

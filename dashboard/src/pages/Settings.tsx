@@ -1,7 +1,8 @@
 /**
- * Settings: where alerts go (Slack, e-mail, least severity each), the daily digest and the
- * scoring thresholds. The server validates; a refusal is shown at the field it names.
- * Members see the settings read-only.
+ * Settings: where alerts go (Slack and its workspace, e-mail, least severity each), the daily
+ * digest, the scoring thresholds and the zombie hunter's. The server validates; a refusal is
+ * shown at the field it names. Members see the settings read-only. Per-account thresholds are
+ * listed; they are set with `dd0c-cost settings set account_thresholds.ACCOUNT.NAME=VALUE`.
  */
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { api, ok, type Settings } from '../api/client';
@@ -25,14 +26,33 @@ const THRESHOLDS: [ThresholdName, string][] = [
   ['burst_min_quantity', 'Burst: least resources'],
 ];
 
+type Zombies = Settings['zombies'];
+type ZombieName = Exclude<keyof Zombies & string, 'regions'>;
+
+const ZOMBIES: [ZombieName, string][] = [
+  ['ec2_lookback_days', 'Instances: days of metrics read'],
+  ['ec2_cpu_max_percent', 'Instances: idle below CPU (%)'],
+  ['ec2_network_max_mb_per_day', 'Instances: idle below network (MB/day)'],
+  ['ec2_stopped_days', 'Instances: stopped for (days)'],
+  ['ebs_unattached_days', 'Volumes: unattached for (days)'],
+  ['snapshot_min_age_days', 'Snapshots: orphaned and older than (days)'],
+  ['elb_lookback_days', 'Load balancers: days of metrics read'],
+  ['elb_idle_requests_per_day', 'Load balancers: idle below (requests/day)'],
+  ['nat_lookback_days', 'NAT gateways: days of metrics read'],
+  ['rds_lookback_days', 'Databases: days of metrics read'],
+];
+
 const FIELDS = [
   'slack_webhook_url',
+  'slack_team_id',
   'slack_min_severity',
   'email_to',
   'email_min_severity',
   'digest_hour',
   'digest_time_zone',
   ...THRESHOLDS.map(([name]) => `thresholds.${name}`),
+  ...ZOMBIES.map(([name]) => `zombies.${name}`),
+  'zombies.regions',
 ];
 
 const ZONES: string[] = (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.('timeZone') ?? [];
@@ -43,9 +63,16 @@ export function fromForm(base: Settings, form: FormData): Settings {
   const number = (k: string) => (text(k) === '' ? Number.NaN : Number(text(k)));
   const thresholds = { ...base.thresholds };
   for (const [name] of THRESHOLDS) (thresholds as Record<string, unknown>)[name] = number(`thresholds.${name}`);
+  const zombies = { ...base.zombies };
+  for (const [name] of ZOMBIES) (zombies as Record<string, unknown>)[name] = number(`zombies.${name}`);
+  zombies.regions = text('zombies.regions')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   return {
     ...base,
     slack_webhook_url: text('slack_webhook_url') || null,
+    slack_team_id: text('slack_team_id') || null,
     slack_min_severity: text('slack_min_severity') as Settings['slack_min_severity'],
     email_to: text('email_to')
       .split(',')
@@ -55,6 +82,7 @@ export function fromForm(base: Settings, form: FormData): Settings {
     digest_hour: number('digest_hour'),
     digest_time_zone: text('digest_time_zone') as Settings['digest_time_zone'],
     thresholds,
+    zombies,
   };
 }
 
@@ -119,6 +147,11 @@ export function SettingsPage() {
               'Slack webhook URL',
               <input id="slack_webhook_url" name="slack_webhook_url" type="url" defaultValue={s.slack_webhook_url ?? ''} placeholder="https://hooks.slack.com/services/…" disabled={!isAdmin} {...wrong('slack_webhook_url')} />,
             )}
+            {field(
+              'slack_team_id',
+              'Slack workspace whose buttons may act (team id, T…)',
+              <input id="slack_team_id" name="slack_team_id" defaultValue={s.slack_team_id ?? ''} placeholder="T0123ABCD" disabled={!isAdmin} {...wrong('slack_team_id')} />,
+            )}
             {field('slack_min_severity', 'Least severity to Slack', severity('slack_min_severity', s.slack_min_severity ?? 'warning'))}
           </fieldset>
           <fieldset>
@@ -165,6 +198,46 @@ export function SettingsPage() {
                 />,
               ),
             )}
+          </fieldset>
+          <fieldset className="grid">
+            <legend>Zombie hunter</legend>
+            {ZOMBIES.map(([name, label]) =>
+              field(
+                `zombies.${name}`,
+                label,
+                <input
+                  id={`zombies.${name}`}
+                  name={`zombies.${name}`}
+                  type="number"
+                  step="any"
+                  defaultValue={String(s.zombies?.[name] ?? '')}
+                  disabled={!isAdmin}
+                  {...wrong(`zombies.${name}`)}
+                />,
+              ),
+            )}
+            {field(
+              'zombies.regions',
+              'Regions scanned besides those seen in CloudTrail (comma-separated)',
+              <input id="zombies.regions" name="zombies.regions" defaultValue={(s.zombies?.regions ?? []).join(', ')} disabled={!isAdmin} {...wrong('zombies.regions')} />,
+            )}
+          </fieldset>
+          <fieldset>
+            <legend>Per-account thresholds</legend>
+            {Object.keys(s.account_thresholds ?? {}).length === 0 ? (
+              <p className="muted">None: every account uses the thresholds above.</p>
+            ) : (
+              <ul>
+                {Object.entries(s.account_thresholds ?? {}).map(([account, t]) => (
+                  <li key={account}>
+                    {account}: critical from ${t.critical_monthly_usd}/month, warning from ${t.warning_monthly_usd}/month
+                  </li>
+                ))}
+              </ul>
+            )}
+            <p className="muted">
+              Set with <code>dd0c-cost settings set account_thresholds.ACCOUNT.critical_monthly_usd=VALUE</code>.
+            </p>
           </fieldset>
           {isAdmin && (
             <button type="submit" className="primary">

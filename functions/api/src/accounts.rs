@@ -77,8 +77,47 @@ pub fn iam_policy(trail: Option<&TrailLocation>) -> Value {
             "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject"],
             "Resource": [bucket.clone(), format!("{bucket}/*")]
         }));
+        // A trail may encrypt its files with a KMS key (SSE-KMS): reading them decrypts through
+        // S3, and only through S3. The key's policy must allow the role too.
+        statements.push(json!({
+            "Sid": "Dd0cCostTrailKms",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}}
+        }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// Records the tenant when its first account arrives: in the cloud a tenant begins as its first
+/// admin's `custom:tenant` in the user pool, and the scheduled jobs (digests, the zombie hunt)
+/// go through the tenants recorded.
+async fn ensure_tenant(stores: &Stores, tenant: &str) -> Result<(), ApiError> {
+    if stores.tenants.tenant(tenant).await?.is_some() {
+        return Ok(());
+    }
+    let new = dd0c_ports::domain::Tenant {
+        name: tenant.to_owned(),
+        created_at: Utc::now(),
+    };
+    match stores.tenants.add_tenant(&new).await {
+        // Another request recorded it first.
+        Ok(()) | Err(dd0c_ports::PortError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The tenant's ExternalId: the one its accounts already have, or a new one for its first.
+/// One per tenant, as AWS advises (unique per customer, which is what stops another customer
+/// of dd0c/cost from having us assume your role), so one StackSet can pass the same value to
+/// every account of an organization.
+async fn tenant_external_id(stores: &Stores, tenant: &str) -> Result<String, ApiError> {
+    let accounts = stores.tenants.accounts(tenant).await?;
+    Ok(accounts
+        .into_iter()
+        .find_map(|a| a.external_id)
+        .unwrap_or_else(new_external_id))
 }
 
 /// An account add request. The ExternalId is generated here: a client-chosen one is refused.
@@ -272,7 +311,8 @@ pub async fn onboard(
         .as_deref()
         .map(|role| role_arn(&new.account_id, role))
         .transpose()?;
-    let external_id = new_external_id();
+    ensure_tenant(stores, tenant).await?;
+    let external_id = tenant_external_id(stores, tenant).await?;
     let account = Account {
         tenant: tenant.to_owned(),
         account_id: new.account_id,

@@ -17,6 +17,12 @@ use crate::domain::{
 };
 use crate::PortResult;
 
+/// How long a processed event's record (what makes a redelivered event score once) and a trail
+/// file read are kept: longer than EventBridge retries (24 h) and dead-letter redrives
+/// (14 days). Both modes keep them this long: the retention job self-hosted, DynamoDB's TTL in
+/// the cloud.
+pub const PROCESSED_RETENTION: std::time::Duration = std::time::Duration::from_secs(15 * 24 * 3600);
+
 /// A baseline to write, with the version the writer read. `expected_version` 0 means "create:
 /// there must be no stored baseline under this key yet".
 #[derive(Debug, Clone, PartialEq)]
@@ -148,7 +154,7 @@ pub trait ScoreStore: Send + Sync {
     async fn commit_batch(&self, batch: ScoreBatch) -> PortResult<CommitOutcome>;
 
     /// Forgets processed-event records committed before `before` (retention; callers keep at
-    /// least 15 days). Returns how many were forgotten.
+    /// least [`PROCESSED_RETENTION`]). Returns how many were forgotten.
     async fn forget_processed_before(&self, before: DateTime<Utc>) -> PortResult<u64>;
 
     /// Atomically writes baselines outside a scoring step (feedback teaching the baseline):

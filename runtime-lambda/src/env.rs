@@ -124,6 +124,15 @@ impl From<dd0c_ports::PortError> for Failure {
     }
 }
 
+impl From<dd0c_function::FunctionError> for Failure {
+    fn from(error: dd0c_function::FunctionError) -> Self {
+        match error {
+            dd0c_function::FunctionError::Port { source, .. } => Failure(source),
+            other => Failure(dd0c_ports::PortError::Invalid(other.to_string())),
+        }
+    }
+}
+
 impl From<Failure> for lambda_runtime::Diagnostic {
     fn from(Failure(error): Failure) -> Self {
         use dd0c_ports::PortError::*;

@@ -99,12 +99,8 @@ pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<Exit
         ),
         AccountCommand::Remove { tenant, account_id } => {
             let backend = backend(args).await?;
-            backend
-                .stores
-                .tenants
-                .remove_account(&tenant, &account_id)
-                .await?;
-            backend.sources.remove_trail(&tenant, &account_id).await?;
+            let sources = Some(backend.sources.as_ref());
+            dd0c_api::accounts::offboard(&backend.stores, sources, &tenant, &account_id).await?;
             println!("removed tenant={tenant} account_id={account_id}");
             return Ok(ExitCode::SUCCESS);
         }

@@ -12,7 +12,8 @@
 //! - `serve_cmd`, `serve` — the local dispatcher: `backend` (Postgres or memory; Redis flags,
 //!   SMTP mail), the one Router of `functions/api` under `server` (the HTTP server with its
 //!   timeouts and connection cap), `consumer` (pgmq deliveries into the one function contract
-//!   of `dd0c-function`), the notifier loop and the scheduler (retention, daily digests).
+//!   of `dd0c-function`), the notifier loop; `jobs` — the scheduled jobs of `functions/` (trail
+//!   poll, retention, zombie hunt, digests), one replica per period.
 //! - `admin` — migrate, tenants, accounts, anomalies, invoke, dead letters, settings, panic.
 //! - `grpc` — the ingest role's gRPC listener for agents.
 //! - `health` — the heartbeat `serve` keeps and `dd0c-cost healthcheck`, for containers.
@@ -30,6 +31,7 @@ pub mod cloud;
 pub mod consumer;
 pub mod grpc;
 pub mod health;
+pub mod jobs;
 pub mod normalize;
 pub mod read;
 pub mod serve;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, Utc};
 use dd0c_ingest::admit::Admitter;
 use dd0c_ingest::normalizers::Normalizers;
 use dd0c_ingest::PriceCatalog;
@@ -18,13 +17,18 @@ use crate::backend::{Backend, INGEST_QUEUE, SCORE_QUEUE};
 use crate::consumer::{Consumer, ConsumerConfig};
 use dd0c_adapters_jwt::JwtAuth;
 use dd0c_api::metrics::{Counter, Metrics};
+use dd0c_function::job::Job;
 use dd0c_function::Batches;
 use dd0c_ingest::handler::{Ingest, Source};
+use dd0c_ingest::retention::Retention;
+use dd0c_ingest::trail::PollJob;
+use dd0c_notify::digest::DigestJob;
 use dd0c_notify::Notifier;
 use dd0c_ports::clock::SystemClock;
 use dd0c_ports::queue::Queue;
 use dd0c_score::function::Score;
 use dd0c_score::Scorer;
+use dd0c_zombie::HuntJob;
 
 /// What a process does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
@@ -301,6 +305,40 @@ impl Dispatcher {
         dd0c_api::app(Arc::new(api))
     }
 
+    /// The scheduled jobs of its roles: the trail poll (ingest); retention, the daily zombie
+    /// hunt and the digests (scheduler).
+    pub fn jobs(&self) -> Vec<Arc<dyn Job>> {
+        let (roles, backend) = (&self.config.roles, &self.backend);
+        let mut jobs: Vec<Arc<dyn Job>> = Vec::new();
+        if roles.contains(&Role::Ingest) {
+            jobs.push(Arc::new(PollJob {
+                poller: crate::trails::poller(self),
+                every: self.config.poll_every,
+            }));
+        }
+        if roles.contains(&Role::Scheduler) {
+            jobs.push(Arc::new(Retention {
+                stores: backend.stores.clone(),
+                sources: backend.sources.clone(),
+                queues: vec![backend.ingest_queue.clone(), backend.score_queue.clone()],
+                archive: backend
+                    .archive
+                    .clone()
+                    .map(|archive| (archive, backend.archive_retention_days)),
+                every: self.config.retention_every,
+            }));
+            jobs.push(Arc::new(HuntJob(crate::zombies::hunter(
+                backend,
+                Arc::new(SystemClock),
+            ))));
+            jobs.push(Arc::new(DigestJob {
+                notifier: self.notifier(),
+                stores: backend.stores.clone(),
+            }));
+        }
+        jobs
+    }
+
     /// Runs the configured roles until `shutdown`, then finishes the work in hand and returns.
     /// `listener` serves the API role (required when it is on).
     pub async fn run(
@@ -323,14 +361,6 @@ impl Dispatcher {
                 tasks.spawn(consumer.clone().run(shutdown.clone()));
             }
         }
-        if roles.contains(&Role::Ingest) {
-            tasks.spawn(crate::trails::poll_trails(
-                self.clone(),
-                self.config.poll_every,
-                self.config.replica.clone(),
-                shutdown.clone(),
-            ));
-        }
         if roles.contains(&Role::Notify) {
             tasks.spawn(notify(
                 self.notifier(),
@@ -339,10 +369,11 @@ impl Dispatcher {
                 shutdown.clone(),
             ));
         }
-        if roles.contains(&Role::Scheduler) {
-            tasks.spawn(scheduler(
-                self.clone(),
-                self.config.retention_every,
+        for job in self.jobs() {
+            tasks.spawn(crate::jobs::schedule(
+                job,
+                self.backend.stores.schedule.clone(),
+                self.metrics.clone(),
                 self.config.replica.clone(),
                 shutdown.clone(),
             ));
@@ -371,49 +402,6 @@ impl Dispatcher {
         while tasks.join_next().await.is_some() {}
         Ok(())
     }
-}
-
-/// Keeps processed-event records, and the trail files read, 15 days: longer than EventBridge
-/// retries (24 h) and dead-letter redrives (14 days); a trail file is listed again only by a
-/// backfill over its day.
-const RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(15);
-
-/// The start of the period containing `now`.
-pub(crate) fn tick_of(now: DateTime<Utc>, every: Duration) -> DateTime<Utc> {
-    let period = every.as_secs().max(1) as i64;
-    let start = now.timestamp() - now.timestamp().rem_euclid(period);
-    DateTime::from_timestamp(start, 0).unwrap_or(now)
-}
-
-/// The retention job: processed-event records and trail files read past [`RETENTION`], expired
-/// deduplication keys of both queues, and archived days past the archive's retention. Returns how many records and
-/// objects it forgot.
-async fn forget_expired(backend: &Backend, now: DateTime<Utc>) -> dd0c_ports::PortResult<u64> {
-    let mut forgotten = backend
-        .stores
-        .score
-        .forget_processed_before(now - RETENTION)
-        .await?;
-    forgotten += backend.sources.forget_reads_before(now - RETENTION).await?;
-    for queue in [&backend.ingest_queue, &backend.score_queue] {
-        forgotten += queue.forget_expired_dedup_keys().await?;
-    }
-    if let Some(archive) = &backend.archive {
-        let cutoff =
-            (now - chrono::TimeDelta::days(backend.archive_retention_days.into())).date_naive();
-        for tenant in backend.stores.tenants.tenants().await? {
-            for account in backend.stores.tenants.accounts(&tenant.name).await? {
-                forgotten += dd0c_ingest::archive::expire(
-                    archive.as_ref(),
-                    &tenant.name,
-                    &account.account_id,
-                    cutoff,
-                )
-                .await?;
-            }
-        }
-    }
-    Ok(forgotten)
 }
 
 /// The pause between notifier rounds that found nothing to do.
@@ -455,99 +443,6 @@ async fn notify(
     }
 }
 
-/// How often the scheduler looks for due digests.
-const DIGEST_CHECK: Duration = Duration::from_secs(60);
-
-/// Sends the due digests (see [`Notifier::send_due_digests`]).
-async fn digests(dispatcher: &Dispatcher, replica: &str) -> dd0c_ports::PortResult<()> {
-    let stores = &dispatcher.backend.stores;
-    let sent = dispatcher
-        .notifier()
-        .send_due_digests(stores, replica)
-        .await?;
-    dispatcher
-        .metrics
-        .count(Counter::JobRuns, "digest", sent.len() as u64);
-    Ok(())
-}
-
-/// Starts the day's zombie scan of every account on the first tick of each UTC day, on one
-/// replica; it runs beside the other jobs (a scan takes as long as the accounts' APIs do).
-async fn hunt_zombies_daily(dispatcher: &Dispatcher, now: DateTime<Utc>, replica: &str) {
-    let day = tick_of(now, Duration::from_secs(86_400));
-    match dispatcher
-        .backend
-        .stores
-        .schedule
-        .claim_tick("zombies", day, replica)
-        .await
-    {
-        Ok(true) => {
-            dispatcher.metrics.count(Counter::JobRuns, "zombies", 1);
-            let hunter = crate::zombies::hunter(&dispatcher.backend, Arc::new(SystemClock));
-            tokio::spawn(async move {
-                match hunter.scan_everything().await {
-                    Ok(reports) => {
-                        for (tenant, report) in reports {
-                            tracing::info!(
-                                job = "zombies", %tenant, findings = report.findings.len(),
-                                waste_monthly_usd = report.waste_monthly_usd(),
-                                failures = report.failures.len(), "ran"
-                            );
-                        }
-                    }
-                    Err(e) => tracing::warn!(job = "zombies", error = %e, "failed"),
-                }
-            });
-        }
-        Ok(false) => {}
-        Err(e) => tracing::warn!(job = "zombies", error = %e, "could not claim the tick"),
-    }
-}
-
-async fn scheduler(
-    dispatcher: Dispatcher,
-    retention_every: Duration,
-    replica: String,
-    shutdown: CancellationToken,
-) {
-    let backend = &dispatcher.backend;
-    while !shutdown.is_cancelled() {
-        let now = Utc::now();
-        let tick = tick_of(now, retention_every);
-        match backend
-            .stores
-            .schedule
-            .claim_tick("retention", tick, &replica)
-            .await
-        {
-            Ok(true) => {
-                dispatcher.metrics.count(Counter::JobRuns, "retention", 1);
-                match forget_expired(backend, now).await {
-                    Ok(n) => tracing::info!(job = "retention", %tick, forgotten = n, "ran"),
-                    Err(e) => tracing::warn!(job = "retention", error = %e, "failed"),
-                }
-            }
-            Ok(false) => {}
-            Err(e) => tracing::warn!(job = "retention", error = %e, "could not claim the tick"),
-        }
-        hunt_zombies_daily(&dispatcher, now, &replica).await;
-        if let Err(e) = digests(&dispatcher, &replica).await {
-            tracing::warn!(job = "digest", error = %e, "failed");
-        }
-        let next = tick
-            + chrono::TimeDelta::from_std(retention_every).unwrap_or(chrono::TimeDelta::hours(1));
-        let wait = (next - Utc::now())
-            .to_std()
-            .unwrap_or(Duration::from_millis(100))
-            .min(DIGEST_CHECK);
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(wait) => {}
-        }
-    }
-}
-
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn terminated() {
     let ctrl_c = async {
@@ -572,7 +467,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn roles_and_ticks() {
+    fn roles_parse_and_unknown_ones_are_named() {
         assert_eq!(
             parse_roles("api, score").expect("roles"),
             [Role::Api, Role::Score].into()
@@ -593,16 +488,5 @@ mod tests {
             .expect_err("unknown")
             .to_string()
             .contains("zombie"));
-        let at = DateTime::parse_from_rfc3339("2026-03-01T10:17:42Z")
-            .expect("time")
-            .with_timezone(&Utc);
-        assert_eq!(
-            tick_of(at, Duration::from_secs(3600)).to_rfc3339(),
-            "2026-03-01T10:00:00+00:00"
-        );
-        assert_eq!(
-            tick_of(at, Duration::from_secs(60)).to_rfc3339(),
-            "2026-03-01T10:17:00+00:00"
-        );
     }
 }

@@ -1,16 +1,15 @@
-//! The trail poller in the dispatcher (the ingest role polls every account's trail bucket, one
-//! replica per period) and `dd0c-cost backfill`, which reads older files — from the bucket,
+//! The trail poller over the dispatcher's backend (the ingest role schedules its
+//! [`dd0c_ingest::trail::PollJob`], one replica per period) and `dd0c-cost backfill`, which reads older files — from the bucket,
 //! or from a local directory — with a progress bar and a rate summary.
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use dd0c_ingest::trail::{AccountTrails, Deliver, Poller};
 use dd0c_ports::secrets::Credentials;
-use tokio_util::sync::CancellationToken;
 
 use crate::serve::Dispatcher;
 
@@ -26,55 +25,6 @@ pub fn poller(dispatcher: &Dispatcher) -> Poller {
         }),
         dispatcher.admitter() as Arc<dyn Deliver>,
     )
-}
-
-/// Polls every trail each `every` until `shutdown`; replicas claim each period, so one polls.
-pub async fn poll_trails(
-    dispatcher: Dispatcher,
-    every: Duration,
-    replica: String,
-    shutdown: CancellationToken,
-) {
-    let poller = poller(&dispatcher);
-    while !shutdown.is_cancelled() {
-        let now = Utc::now();
-        let tick = crate::serve::tick_of(now, every);
-        match dispatcher
-            .backend
-            .stores
-            .schedule
-            .claim_tick("trails", tick, &replica)
-            .await
-        {
-            Ok(true) => poll_once(&poller, now).await,
-            Ok(false) => {}
-            Err(e) => tracing::warn!(job = "trails", error = %e, "could not claim the tick"),
-        }
-        let next =
-            tick + chrono::TimeDelta::from_std(every).unwrap_or(chrono::TimeDelta::minutes(1));
-        let wait = (next - Utc::now())
-            .to_std()
-            .unwrap_or(Duration::from_millis(100));
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(wait) => {}
-        }
-    }
-}
-
-/// One pass over every trail, logged.
-pub async fn poll_once(poller: &Poller, now: DateTime<Utc>) {
-    for (trail, pass) in poller.poll_all(now).await {
-        match pass {
-            Ok(pass) if pass.files > 0 => tracing::info!(
-                job = "trails", tenant = %trail.tenant, account_id = %trail.account_id,
-                files = pass.files, records = pass.records, cost_events = pass.cost_events,
-                requests = pass.requests, "read"
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(job = "trails", error = %e, "failed"),
-        }
-    }
 }
 
 /// `dd0c-cost backfill` on the backend `args` configure.

@@ -13,7 +13,7 @@
 //! | account owner | `AWSACCOUNT#{account}` | `OWNER` | an AWS account belongs to one tenant (written with the account) |
 //! | learned fact | `TENANT#{t}` | `FACT#{account}/{kind}/{name}` | batch-get by key (`ports::recall`) |
 //! | baseline | `TENANT#{t}` | `BASELINE#{account}#{kind}` | get/batch-get; a tenant's (or account's) by prefix |
-//! | processed event | `TENANT#{t}` | `PROCESSED#{event_id}` | get (idempotency); TTL `expires_at` after 16 days |
+//! | processed event | `TENANT#{t}` | `PROCESSED#{event_id}` | get (idempotency); TTL `expires_at` after 15 days (`PROCESSED_RETENTION`) |
 //! | cost event | `TENANT#{t}` | `EVENT#{time}#{event_id}` | time range |
 //! | anomaly | `TENANT#{t}` | `ANOMALY#{time}#{anomaly_id}` | newest first, from/to and cursor as key bounds |
 //! | anomaly id | `TENANT#{t}` | `ANOMALYID#{anomaly_id}` | id → the anomaly's sort key |

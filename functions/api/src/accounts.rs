@@ -439,14 +439,30 @@ pub(crate) async fn remove(
 ) -> Result<StatusCode, ApiError> {
     caller.admin()?;
     let account_id = path_account(&account_id)?;
-    api.stores
-        .tenants
-        .remove_account(&caller.0.tenant, account_id)
-        .await?;
-    if let Some(sources) = &api.sources {
-        sources.remove_trail(&caller.0.tenant, account_id).await?;
-    }
+    offboard(
+        &api.stores,
+        api.sources.as_deref(),
+        &caller.0.tenant,
+        account_id,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes an account — `DELETE /v1/accounts/{id}` and `dd0c-cost account remove` alike: the
+/// account with its ingest tokens (they admit nothing from now on, open agent streams included)
+/// and its trail, where trails are polled.
+pub async fn offboard(
+    stores: &Stores,
+    sources: Option<&dyn SourceStore>,
+    tenant: &str,
+    account_id: &str,
+) -> Result<(), ApiError> {
+    stores.tenants.remove_account(tenant, account_id).await?;
+    if let Some(sources) = sources {
+        sources.remove_trail(tenant, account_id).await?;
+    }
+    Ok(())
 }
 
 /// A new ingest token (shown once) and the hash it is stored and revoked by.

@@ -14,6 +14,10 @@
 //! - [`Settle`] — what a runtime does with an outcome as it happens (acknowledge, dead-letter,
 //!   count), and [`Outcome`] — what became of each message.
 //! - [`Batches`] — any function behind one object type, so a runtime holds a list of them.
+//! - [`job`] — the scheduled jobs' contract: [`job::Job`] (name, period, one run) and the
+//!   tick replicas claim.
+
+pub mod job;
 
 use std::time::{Duration, Instant};
 

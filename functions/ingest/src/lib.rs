@@ -20,7 +20,8 @@
 //! - [`handler`] — the ingest function: a queued record in, cost events out to the score queue.
 //! - [`admit`] — one account's records admitted at an edge that prices on arrival (push, the
 //!   trail poller, the agents); [`archive`] — the raw archive's layout and retention.
-//! - [`trail`] — the trail poller: a customer's CloudTrail bucket read by checkpoint.
+//! - [`trail`] — the trail poller: a customer's CloudTrail bucket read by checkpoint, and its
+//!   scheduled job; [`retention`] — the job forgetting what is kept only for a while.
 //! - `classify` — one pricing function per AWS API; `json` — lenient access to CloudTrail's
 //!   parameter dialects; `record` — the zero-copy record type and actor derivation.
 
@@ -32,6 +33,7 @@ pub mod handler;
 pub mod inflate;
 pub mod input;
 pub mod normalizers;
+pub mod retention;
 pub mod trail;
 
 mod classify;

@@ -66,6 +66,53 @@ pub struct Delivered {
     pub cost_events: usize,
 }
 
+/// The poll as a scheduled job: one pass over every trail each period, each trail's outcome
+/// logged.
+#[allow(missing_debug_implementations)]
+pub struct PollJob {
+    /// The poller.
+    pub poller: Poller,
+    /// How often.
+    pub every: std::time::Duration,
+}
+
+#[async_trait]
+impl dd0c_function::job::Job for PollJob {
+    fn name(&self) -> &'static str {
+        "trails"
+    }
+
+    fn period(&self) -> std::time::Duration {
+        self.every
+    }
+
+    async fn run(
+        &self,
+        now: DateTime<Utc>,
+        _replica: &str,
+    ) -> Result<dd0c_function::job::JobRun, dd0c_function::FunctionError> {
+        let mut files = 0;
+        for (trail, pass) in self.poller.poll_all(now).await {
+            match pass {
+                Ok(pass) if pass.files > 0 => {
+                    files += pass.files as u64;
+                    tracing::info!(
+                        job = "trails", tenant = %trail.tenant, account_id = %trail.account_id,
+                        files = pass.files, records = pass.records, cost_events = pass.cost_events,
+                        requests = pass.requests, deferred = pass.deferred, "read"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(job = "trails", error = %e, "failed"),
+            }
+        }
+        Ok(dd0c_function::job::JobRun {
+            done: files,
+            summary: format!("{files} trail files read"),
+        })
+    }
+}
+
 /// Where a poller hands each new file.
 #[async_trait]
 pub trait Deliver: Send + Sync {

@@ -289,3 +289,43 @@ impl Digest {
         })
     }
 }
+
+/// The digests as a scheduled job: each period, every tenant whose digest is due gets it
+/// ([`crate::Notifier::send_due_digests`], which claims each tenant's day itself).
+#[allow(missing_debug_implementations)]
+pub struct DigestJob {
+    /// Sends them.
+    pub notifier: crate::Notifier,
+    /// Tenants, settings and the schedule's claims.
+    pub stores: dd0c_ports::store::Stores,
+}
+
+/// How often due digests are looked for: a digest goes out within this of its hour.
+pub const DIGEST_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
+
+#[async_trait::async_trait]
+impl dd0c_function::job::Job for DigestJob {
+    fn name(&self) -> &'static str {
+        "digest"
+    }
+
+    fn period(&self) -> std::time::Duration {
+        DIGEST_CHECK
+    }
+
+    async fn run(
+        &self,
+        _now: chrono::DateTime<chrono::Utc>,
+        replica: &str,
+    ) -> Result<dd0c_function::job::JobRun, dd0c_function::FunctionError> {
+        let sent = self
+            .notifier
+            .send_due_digests(&self.stores, replica)
+            .await
+            .map_err(dd0c_function::FunctionError::port("sending due digests"))?;
+        Ok(dd0c_function::job::JobRun {
+            done: sent.len() as u64,
+            summary: format!("{} digests sent", sent.len()),
+        })
+    }
+}

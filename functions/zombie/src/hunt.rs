@@ -524,3 +524,47 @@ fn resource_ids(inventory: &RegionInventory) -> BTreeSet<String> {
         .chain(i.snapshots.iter().map(|x| x.id.clone()))
         .collect()
 }
+
+/// The daily hunt as a scheduled job: every tenant's accounts, each tenant's figures logged.
+#[allow(missing_debug_implementations)]
+pub struct HuntJob(pub Hunter);
+
+/// A day.
+const DAILY: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+#[async_trait::async_trait]
+impl dd0c_function::job::Job for HuntJob {
+    fn name(&self) -> &'static str {
+        "zombies"
+    }
+
+    fn period(&self) -> std::time::Duration {
+        DAILY
+    }
+
+    async fn run(
+        &self,
+        _now: chrono::DateTime<chrono::Utc>,
+        _replica: &str,
+    ) -> Result<dd0c_function::job::JobRun, dd0c_function::FunctionError> {
+        let reports = self.0.scan_everything().await.map_err(|e| match e {
+            ZombieError::Port { what, source } => {
+                dd0c_function::FunctionError::Port { what, source }
+            }
+            other => dd0c_function::FunctionError::Invalid(other.to_string()),
+        })?;
+        let mut findings = 0;
+        for (tenant, report) in reports {
+            findings += report.findings.len() as u64;
+            tracing::info!(
+                job = "zombies", %tenant, findings = report.findings.len(),
+                waste_monthly_usd = report.waste_monthly_usd(),
+                failures = report.failures.len(), "ran"
+            );
+        }
+        Ok(dd0c_function::job::JobRun {
+            done: findings,
+            summary: format!("{findings} zombies found"),
+        })
+    }
+}

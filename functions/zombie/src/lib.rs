@@ -20,7 +20,7 @@ pub mod signals;
 pub mod summary;
 pub mod waste;
 
-pub use hunt::{Hunter, ScanReport, ScanRequest};
+pub use hunt::{HuntJob, Hunter, ScanReport, ScanRequest};
 
 use dd0c_ports::PortError;
 

@@ -1,23 +1,27 @@
-//! `lambda-digest`: on an EventBridge schedule, sends each tenant's daily digest once it is due.
+//! `lambda-digest`: on an EventBridge schedule, the digest job — each tenant's daily digest once
+//! it is due.
 
+use dd0c_function::job::Job;
 use dd0c_lambda::functions::{notifier, stores};
 use dd0c_lambda::{Failure, Settings};
+use dd0c_notify::digest::DigestJob;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let settings = Settings::load().await?;
-    let (notifier, stores) = (notifier(&settings)?, stores(&settings));
+    let job = DigestJob {
+        notifier: notifier(&settings)?,
+        stores: stores(&settings),
+    };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let (notifier, stores) = (&notifier, &stores);
+        let job = &job;
         async move {
-            let replica = event.context.request_id;
-            let sent = notifier
-                .send_due_digests(stores, &replica)
-                .await
-                .map_err(Failure)?;
-            Ok::<_, Failure>(serde_json::json!({ "digests": sent.len() }))
+            let run = job
+                .run(chrono::Utc::now(), &event.context.request_id)
+                .await?;
+            Ok::<_, Failure>(serde_json::json!({ "digests": run.done }))
         }
     }))
     .await

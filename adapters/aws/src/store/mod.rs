@@ -41,9 +41,9 @@ mod tokens;
 mod users;
 mod zombies;
 
-/// How long processed-event records are kept: EventBridge retries for 24 hours and a DLQ redrive
-/// can come 14 days later; one day more for clock skew and TTL's own lag.
-pub const PROCESSED_RETENTION: Duration = Duration::from_secs(16 * 24 * 3600);
+/// How long processed-event records are kept, as in every mode (TTL deletes later, never
+/// sooner).
+pub use dd0c_ports::store::PROCESSED_RETENTION;
 
 /// How long a schedule tick's claim is kept (only the current tick is ever asked about).
 const TICK_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);

@@ -66,8 +66,7 @@ pub fn notifier(settings: &Settings) -> Result<Notifier, StartError> {
         outbox: stores.outbox,
         settings: stores.settings,
         flags: Arc::new(DynamoFlags::new(&settings.aws, &settings.table)),
-        webhook: Arc::new(webhook),
-        mail,
+        channels: dd0c_notify::channels::standard(Arc::new(webhook), mail),
         clock: Arc::new(SystemClock),
         lease: dd0c_notify::LEASE,
     })

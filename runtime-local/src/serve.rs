@@ -255,8 +255,10 @@ impl Dispatcher {
             outbox: self.backend.stores.outbox.clone(),
             settings: self.backend.stores.settings.clone(),
             flags: self.backend.flags.clone(),
-            webhook: self.backend.webhook.clone(),
-            mail: self.backend.mail.clone(),
+            channels: dd0c_notify::channels::standard(
+                self.backend.webhook.clone(),
+                self.backend.mail.clone(),
+            ),
             clock: Arc::new(SystemClock),
             lease: self.config.consumer.visibility,
         }
@@ -419,8 +421,9 @@ async fn notify(
         let pause = match notifier.try_execute().await {
             Ok(round) => {
                 backoff = idle;
-                metrics.count(Counter::Notified, "slack", round.slack_sent as u64);
-                metrics.count(Counter::Notified, "email", round.email_sent as u64);
+                for (channel, sent) in &round.sent {
+                    metrics.count(Counter::Notified, channel.as_str(), *sent as u64);
+                }
                 metrics.count(Counter::Processed, "notify", round.completed as u64);
                 metrics.count(Counter::Failed, "notify", round.failed as u64);
                 metrics.count(Counter::Held, "panic_mode", round.held as u64);

@@ -185,7 +185,7 @@ async fn notification_gauges(
         return String::new();
     };
     let now = chrono::Utc::now();
-    let channels = [dd0c_notify::Channel::Slack, dd0c_notify::Channel::Email];
+    let channels = dd0c_notify::Channel::ALL;
     let mut panicking = Vec::new();
     let mut open: Vec<(&str, &str, bool)> = Vec::new();
     for tenant in &tenants {

@@ -98,6 +98,15 @@ pub(crate) enum ChannelName {
     Email,
 }
 
+impl From<dd0c_notify::Channel> for ChannelName {
+    fn from(channel: dd0c_notify::Channel) -> Self {
+        match channel {
+            dd0c_notify::Channel::Slack => ChannelName::Slack,
+            dd0c_notify::Channel::Email => ChannelName::Email,
+        }
+    }
+}
+
 /// One channel's circuit breaker.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ChannelBreaker {
@@ -119,11 +128,8 @@ pub(crate) async fn panic(
 ) -> Result<Json<PanicState>, ApiError> {
     let now = Utc::now();
     let mut breakers = Vec::new();
-    let channels = [
-        (ChannelName::Slack, dd0c_notify::Channel::Slack),
-        (ChannelName::Email, dd0c_notify::Channel::Email),
-    ];
-    for (name, channel) in channels {
+    for channel in dd0c_notify::Channel::ALL {
+        let name = ChannelName::from(channel);
         let state = api
             .flags
             .breaker(&channel.breaker_key(&principal.tenant))

@@ -12,11 +12,14 @@
 //!   held, never dropped.
 //! - [`render`] — Slack Block Kit (with Acknowledge / Snooze 24 h buttons) and
 //!   the HTML + text e-mail, from the templates in `templates/`.
+//! - [`channels`] — each channel in one place: its routing and how it sends ([`Channel`],
+//!   [`channels::Deliver`]).
 //! - [`breaker`] — circuit-breaker transitions per tenant and channel.
 //! - [`digest`] — the daily digest per tenant at its hour and time zone;
 //!   [`Notifier::send_due_digests`] sends the due ones, once per tenant and day.
 
 pub mod breaker;
+pub mod channels;
 pub mod digest;
 pub mod render;
 
@@ -28,12 +31,13 @@ use chrono::TimeDelta;
 use dd0c_ports::clock::Clock;
 use dd0c_ports::domain::{Settings, Severity};
 use dd0c_ports::flags::Flags;
-use dd0c_ports::mail::Mail;
 use dd0c_ports::store::{Claimed, OutboxStore, SettingsStore, Stores};
-use dd0c_ports::webhook::Webhook;
 use dd0c_ports::PortResult;
 
+pub use channels::Channel;
 pub use render::Alert;
+
+use channels::{Deliver, Message};
 
 /// How long a claim keeps other replicas off a message; also how soon a held or undelivered
 /// message is tried again.
@@ -43,41 +47,15 @@ pub const BATCH: usize = 100;
 /// One actor's anomalies this close together (from the first) make one alert.
 pub const GROUP_WINDOW: TimeDelta = TimeDelta::minutes(10);
 
-/// A delivery channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Channel {
-    /// The tenant's Slack incoming webhook.
-    Slack,
-    /// E-mail to the tenant's recipients.
-    Email,
-}
-
-impl Channel {
-    /// Its name in delivery records, breaker keys and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Slack => "slack",
-            Channel::Email => "email",
-        }
-    }
-
-    /// The breaker key of this channel for `tenant`.
-    pub fn breaker_key(self, tenant: &str) -> String {
-        format!("{tenant}:{}", self.as_str())
-    }
-}
-
 /// What one round did, for metrics and tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Round {
     /// Messages claimed.
     pub claimed: usize,
     /// Messages held because their tenant is in panic mode.
     pub held: usize,
     /// Alerts sent, per channel.
-    pub slack_sent: usize,
-    /// E-mails sent.
-    pub email_sent: usize,
+    pub sent: BTreeMap<Channel, usize>,
     /// Sends that failed.
     pub failed: usize,
     /// Alerts not tried because their channel's breaker is open.
@@ -89,9 +67,6 @@ pub struct Round {
 /// Why a notification did not go out.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// No mail backend is configured.
-    #[error("no mail backend is configured")]
-    NoMail,
     /// The message did not render.
     #[error(transparent)]
     Render(#[from] render::RenderError),
@@ -110,26 +85,25 @@ pub struct Notifier {
     pub settings: Arc<dyn SettingsStore>,
     /// Panic mode and breakers.
     pub flags: Arc<dyn Flags>,
-    /// Slack incoming webhooks.
-    pub webhook: Arc<dyn Webhook>,
-    /// Mail, when configured (without it nothing is e-mailed).
-    pub mail: Option<Arc<dyn Mail>>,
+    /// The ways out, in the order an alert takes them ([`channels::standard`]).
+    pub channels: Vec<Arc<dyn Deliver>>,
     /// Time, for breakers.
     pub clock: Arc<dyn Clock>,
     /// How long a claim lasts: [`LEASE`] in production.
     pub lease: Duration,
 }
 
-/// The channels `settings` route an anomaly of `severity` to, given what is configured.
-pub fn routes(settings: &Settings, mail_configured: bool, severity: Severity) -> Vec<Channel> {
-    let mut channels = Vec::new();
-    if settings.slack_webhook_url.is_some() && severity >= settings.slack_min_severity {
-        channels.push(Channel::Slack);
-    }
-    if mail_configured && !settings.email_to.is_empty() && severity >= settings.email_min_severity {
-        channels.push(Channel::Email);
-    }
+/// The channels of `channels` that `settings` route an anomaly of `severity` to.
+pub fn routes(
+    channels: &[Arc<dyn Deliver>],
+    settings: &Settings,
+    severity: Severity,
+) -> Vec<Channel> {
     channels
+        .iter()
+        .filter(|c| c.routes(settings, severity))
+        .map(|c| c.channel())
+        .collect()
 }
 
 /// Splits one tenant's claims into alerts: each actor's anomalies, in event-time order, within
@@ -194,11 +168,12 @@ impl Notifier {
     ) -> PortResult<()> {
         let routed: Vec<Vec<Channel>> = group
             .iter()
-            .map(|c| routes(settings, self.mail.is_some(), c.message.anomaly.severity))
+            .map(|c| routes(&self.channels, settings, c.message.anomaly.severity))
             .collect();
         let mut delivered: Vec<BTreeSet<String>> =
             group.iter().map(|c| c.delivered.clone()).collect();
-        for channel in [Channel::Slack, Channel::Email] {
+        for way in &self.channels {
+            let channel = way.channel();
             let waiting: Vec<usize> = (0..group.len())
                 .filter(|&i| {
                     routed[i].contains(&channel) && !delivered[i].contains(channel.as_str())
@@ -221,7 +196,7 @@ impl Notifier {
             let alert = Alert {
                 anomalies: &anomalies,
             };
-            match self.send(channel, settings, &alert).await {
+            match way.send(settings, Message::Alert(&alert)).await {
                 Ok(()) => {
                     for &i in &waiting {
                         self.outbox
@@ -229,10 +204,7 @@ impl Notifier {
                             .await?;
                         delivered[i].insert(channel.as_str().to_owned());
                     }
-                    match channel {
-                        Channel::Slack => round.slack_sent += 1,
-                        Channel::Email => round.email_sent += 1,
-                    }
+                    *round.sent.entry(channel).or_default() += 1;
                     if state.is_some_and(|s| s != breaker::after_success()) {
                         self.flags
                             .put_breaker(&key, &breaker::after_success())
@@ -278,20 +250,11 @@ impl Notifier {
         if digest.is_empty() {
             return Ok(reached);
         }
-        if let Some(url) = &settings.slack_webhook_url {
-            match self.webhook.post(url, &digest.slack()).await {
-                Ok(()) => reached.push(Channel::Slack),
-                Err(error) => tracing::warn!(%tenant, %error, "the digest did not reach Slack"),
-            }
-        }
-        if let (Some(mail), false) = (&self.mail, settings.email_to.is_empty()) {
-            let sent = match digest.email(&settings.email_to) {
-                Ok(email) => mail.send(&email).await.map_err(SendError::from),
-                Err(e) => Err(SendError::from(e)),
-            };
-            match sent {
-                Ok(_) => reached.push(Channel::Email),
-                Err(error) => tracing::warn!(%tenant, %error, "the digest was not e-mailed"),
+        for way in self.channels.iter().filter(|c| c.configured(settings)) {
+            let channel = way.channel().as_str();
+            match way.send(settings, Message::Digest(&digest)).await {
+                Ok(()) => reached.push(way.channel()),
+                Err(error) => tracing::warn!(%tenant, channel, %error, "the digest did not go out"),
             }
         }
         Ok(reached)
@@ -331,25 +294,5 @@ impl Notifier {
             sent.push((tenant.name, day, reached));
         }
         Ok(sent)
-    }
-
-    async fn send(
-        &self,
-        channel: Channel,
-        settings: &Settings,
-        alert: &Alert<'_>,
-    ) -> Result<(), SendError> {
-        match channel {
-            Channel::Slack => {
-                let url = settings.slack_webhook_url.as_deref().unwrap_or_default();
-                Ok(self.webhook.post(url, &alert.slack()).await?)
-            }
-            Channel::Email => {
-                let mail = self.mail.as_ref().ok_or(SendError::NoMail)?;
-                let email = alert.email(&settings.email_to)?;
-                mail.send(&email).await?;
-                Ok(())
-            }
-        }
     }
 }

@@ -5,6 +5,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use anyhow::{bail, Context, Result};
 use chrono::Utc;
 use dd0c_ingest::handler::{ingest_messages, IngestMessage, Ingested};
@@ -16,15 +18,62 @@ use dd0c_score::{Scored, Scorer};
 
 use dd0c_api::accounts::{onboard, NewAccessKey, NewAccount};
 
+use crate::backend::default_connections;
 use crate::backend::Backend;
 use crate::cli::{
     AccountCommand, AnomaliesCommand, DlqCommand, Format, Function, InvokeArgs, PanicArgs,
     SettingsCommand, Switch, TenantCommand,
 };
 use crate::cli::{BackendArgs, UserCommand, UserRole};
+use dd0c_adapters_redis::{RedisAttempts, RedisFlags};
+use dd0c_adapters_smtp::SmtpMail;
+use dd0c_ports::webhook::Outbound;
 
+/// The backend `args` configure: Postgres when a database URL is given, else memory; then
+/// Redis flags and SMTP mail where given. The one place a backend is built from settings.
+pub async fn open_backend(args: &BackendArgs) -> Result<Backend> {
+    let mut backend = match &args.database_url {
+        Some(url) => {
+            let connections = args.db_connections.unwrap_or_else(default_connections);
+            Backend::postgres_as(url, args.owner_database_url.as_deref(), connections).await?
+        }
+        None => Backend::memory()?,
+    };
+    backend.secrets = args.secrets_key.clone();
+    backend = backend.outbound(Outbound::allowing_private(&args.outbound_private_hosts))?;
+    if let Some(location) = &args.archive {
+        backend.archive = Some(
+            crate::archive::open(location, args.archive_s3_endpoint.as_deref())
+                .await
+                .with_context(|| format!("opening the archive DD0C_ARCHIVE={location}"))?,
+        );
+        backend
+            .description
+            .push_str(&format!("; raw archive at {location}"));
+    }
+    backend.archive_retention_days = args.archive_retention_days;
+    if let Some(url) = &args.redis_url {
+        let flags = RedisFlags::connect(url)
+            .await
+            .context("connecting to DD0C_REDIS_URL")?;
+        backend.attempts = Arc::new(RedisAttempts::of(&flags));
+        backend.flags = Arc::new(flags);
+        backend.description.push_str("; flags in Redis");
+    }
+    if let Some(url) = &args.smtp_url {
+        let from = args
+            .mail_from
+            .as_deref()
+            .context("DD0C_MAIL_FROM must be set with DD0C_SMTP_URL: the sender of alert e-mail")?;
+        backend.mail = Some(Arc::new(SmtpMail::new(url, from)?));
+        backend.description.push_str("; mail over SMTP");
+    }
+    Ok(backend)
+}
+
+/// [`open_backend`] for a command, warning when it keeps nothing.
 pub(crate) async fn backend(args: &BackendArgs) -> Result<Backend> {
-    let backend = Backend::from_args(args).await?;
+    let backend = open_backend(args).await?;
     if backend.pool.is_none() {
         eprintln!("dd0c-cost: DATABASE_URL is not set: this command runs on an empty in-memory store and keeps nothing");
     }

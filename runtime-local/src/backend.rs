@@ -9,8 +9,6 @@ use anyhow::{Context, Result};
 use dd0c_adapters_http::HttpWebhook;
 use dd0c_adapters_memory::{MemoryAttempts, MemoryFlags, MemoryQueue, MemorySources, MemoryStore};
 use dd0c_adapters_postgres::{PgPool, PgStore, PgmqQueue};
-use dd0c_adapters_redis::{RedisAttempts, RedisFlags};
-use dd0c_adapters_smtp::SmtpMail;
 use dd0c_ports::archive::Archive;
 use dd0c_ports::attempts::Attempts;
 use dd0c_ports::flags::Flags;
@@ -20,8 +18,6 @@ use dd0c_ports::sources::SourceStore;
 use dd0c_ports::store::Stores;
 use dd0c_ports::webhook::Outbound;
 use dd0c_ports::webhook::Webhook;
-
-use crate::cli::BackendArgs;
 
 /// Days the raw archive keeps by default (`DD0C_ARCHIVE_RETENTION_DAYS`).
 pub const DEFAULT_ARCHIVE_RETENTION_DAYS: u32 = 90;
@@ -156,52 +152,26 @@ impl Backend {
         })
     }
 
-    /// The backend `args` configure: Postgres when a database URL is given, else memory; then
-    /// Redis flags and SMTP mail where given. The one place a backend is built from settings.
-    pub async fn from_args(args: &BackendArgs) -> Result<Backend> {
-        let mut backend = match &args.database_url {
-            Some(url) => {
-                let connections = args.db_connections.unwrap_or_else(default_connections);
-                Self::postgres_as(url, args.owner_database_url.as_deref(), connections).await?
-            }
-            None => Self::memory()?,
-        };
-        backend.secrets = args.secrets_key.clone();
-        backend = backend.outbound(Outbound::allowing_private(&args.outbound_private_hosts))?;
-        if let Some(location) = &args.archive {
-            backend.archive = Some(
-                crate::archive::open(location, args.archive_s3_endpoint.as_deref())
-                    .await
-                    .with_context(|| format!("opening the archive DD0C_ARCHIVE={location}"))?,
-            );
-            backend
-                .description
-                .push_str(&format!("; raw archive at {location}"));
-        }
-        backend.archive_retention_days = args.archive_retention_days;
-        if let Some(url) = &args.redis_url {
-            let flags = RedisFlags::connect(url)
-                .await
-                .context("connecting to DD0C_REDIS_URL")?;
-            backend.attempts = Arc::new(RedisAttempts::of(&flags));
-            backend.flags = Arc::new(flags);
-            backend.description.push_str("; flags in Redis");
-        }
-        if let Some(url) = &args.smtp_url {
-            let from = args.mail_from.as_deref().context(
-                "DD0C_MAIL_FROM must be set with DD0C_SMTP_URL: the sender of alert e-mail",
-            )?;
-            backend.mail = Some(Arc::new(SmtpMail::new(url, from)?));
-            backend.description.push_str("; mail over SMTP");
-        }
-        Ok(backend)
-    }
-
     /// The same, posting to tenants' URLs where `outbound` allows.
     pub fn outbound(mut self, outbound: Outbound) -> Result<Backend> {
         self.webhook = Arc::new(HttpWebhook::new(outbound.clone())?);
         self.outbound = outbound;
         Ok(self)
+    }
+
+    /// The zombie hunter over these stores, reading accounts the way this build can, judging at
+    /// `clock`'s time.
+    pub fn hunter(&self, clock: Arc<dyn dd0c_ports::clock::Clock>) -> dd0c_zombie::Hunter {
+        dd0c_zombie::Hunter::new(
+            self.stores.clone(),
+            crate::cloud::cloud_access(),
+            dd0c_ports::secrets::Credentials::new(
+                self.stores.tenants.clone(),
+                self.secrets.clone(),
+            ),
+            dd0c_ingest::PriceCatalog::bundled(),
+            clock,
+        )
     }
 
     /// The queues by name.

@@ -16,8 +16,7 @@ use anyhow::{bail, Context, Result};
 use dd0c_api::operations::Readiness;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::HealthcheckArgs;
-use crate::serve::{listens, roles};
+use crate::serve::{listens, roles, Role};
 
 /// How often a serving process rewrites its heartbeat.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
@@ -57,23 +56,25 @@ fn beat(path: &Path) -> std::io::Result<()> {
     std::fs::rename(&partial, path)
 }
 
-/// `dd0c-cost healthcheck`: every check the process's settings allow, in turn; prints what was
-/// found and exits 0 when all pass, 1 when one fails.
-pub fn check(args: &HealthcheckArgs) -> Result<ExitCode> {
-    let process = &args.process;
-    let listens = listens(&roles(&process.role));
-    if !listens && process.health_file.is_none() {
-        bail!("nothing to check: this process has no listener (roles {:?}) and DD0C_HEALTH_FILE is not set", process.role);
+/// `dd0c-cost healthcheck`: every check the process's settings allow (its `role`s, the
+/// `listen` address, the `health_file` and its `max_age`), in turn; prints what was found and
+/// exits 0 when all pass, 1 when one fails.
+pub fn check(
+    role: &[Role],
+    listen: &str,
+    health_file: Option<&Path>,
+    max_age: Duration,
+) -> Result<ExitCode> {
+    let listens = listens(&roles(role));
+    if !listens && health_file.is_none() {
+        bail!("nothing to check: this process has no listener (roles {role:?}) and DD0C_HEALTH_FILE is not set");
     }
     let mut found = Vec::new();
     if listens {
-        found.push(ask_ready(&process.listen));
+        found.push(ask_ready(listen));
     }
-    if let Some(path) = &process.health_file {
-        found.push(heartbeat_age(
-            path,
-            Duration::from_secs(args.max_age_seconds),
-        ));
+    if let Some(path) = health_file {
+        found.push(heartbeat_age(path, max_age));
     }
     let mut healthy = true;
     for outcome in found {

@@ -3,6 +3,10 @@
 //! The `dd0c-cost` command and the local dispatcher, as a library so tests can run the
 //! dispatcher in process (`serve::run` on a listener of their own) and drive its consumers.
 //!
+//! Two layers: the dispatcher (`serve`, `jobs`, `consumer`, `server`, `grpc`, `health`,
+//! `backend`, `archive`, `cloud`) imports no command module; the commands (`cli`, `admin`,
+//! `serve_cmd`, `trails`, `zombies`, `analyze`, `normalize`, `read`, `table`) build on it.
+//!
 //! Map:
 //! - `cli` — the commands and flags (clap).
 //! - `normalize` — `dd0c-cost normalize`: CloudTrail in, priced cost events out.

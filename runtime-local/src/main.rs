@@ -23,7 +23,12 @@ fn main() -> ExitCode {
         dd0c_cost::cli::Command::Panic(args) => service(dd0c_cost::admin::panic(backend, args)),
         dd0c_cost::cli::Command::User(c) => service(dd0c_cost::admin::user(backend, c)),
         dd0c_cost::cli::Command::Zombies(c) => service(dd0c_cost::zombies::zombies(backend, c)),
-        dd0c_cost::cli::Command::Healthcheck(args) => dd0c_cost::health::check(&args),
+        dd0c_cost::cli::Command::Healthcheck(args) => dd0c_cost::health::check(
+            &args.process.role,
+            &args.process.listen,
+            args.process.health_file.as_deref(),
+            std::time::Duration::from_secs(args.max_age_seconds),
+        ),
         dd0c_cost::cli::Command::Backfill(args) => {
             service(dd0c_cost::trails::backfill_command(backend, args))
         }

@@ -307,6 +307,23 @@ impl Dispatcher {
         dd0c_api::app(Arc::new(api))
     }
 
+    /// The trail poller over this backend, delivering to its admitter.
+    pub fn poller(&self) -> dd0c_ingest::trail::Poller {
+        let backend = &self.backend;
+        dd0c_ingest::trail::Poller::new(
+            backend.sources.clone(),
+            Arc::new(dd0c_ingest::trail::AccountTrails {
+                tenants: backend.stores.tenants.clone(),
+                cloud: crate::cloud::cloud_access(),
+                credentials: dd0c_ports::secrets::Credentials::new(
+                    backend.stores.tenants.clone(),
+                    backend.secrets.clone(),
+                ),
+            }),
+            self.admitter() as Arc<dyn dd0c_ingest::trail::Deliver>,
+        )
+    }
+
     /// The scheduled jobs of its roles: the trail poll (ingest); retention, the daily zombie
     /// hunt and the digests (scheduler).
     pub fn jobs(&self) -> Vec<Arc<dyn Job>> {
@@ -314,7 +331,7 @@ impl Dispatcher {
         let mut jobs: Vec<Arc<dyn Job>> = Vec::new();
         if roles.contains(&Role::Ingest) {
             jobs.push(Arc::new(PollJob {
-                poller: crate::trails::poller(self),
+                poller: self.poller(),
                 every: self.config.poll_every,
             }));
         }
@@ -329,10 +346,7 @@ impl Dispatcher {
                     .map(|archive| (archive, backend.archive_retention_days)),
                 every: self.config.retention_every,
             }));
-            jobs.push(Arc::new(HuntJob(crate::zombies::hunter(
-                backend,
-                Arc::new(SystemClock),
-            ))));
+            jobs.push(Arc::new(HuntJob(backend.hunter(Arc::new(SystemClock)))));
             jobs.push(Arc::new(DigestJob {
                 notifier: self.notifier(),
                 stores: backend.stores.clone(),

@@ -24,7 +24,7 @@ use crate::serve::{listens, roles, terminated, Dispatcher, Role, ServeConfig};
 pub async fn serve(backend_args: &BackendArgs, args: ServeArgs) -> Result<ExitCode> {
     let roles = roles(&args.process.role);
     let jwt_secret = checked_jwt_secret(&args, &roles, backend_args.database_url.is_some())?;
-    let backend = Backend::from_args(backend_args).await?;
+    let backend = crate::admin::open_backend(backend_args).await?;
     tracing::info!(backend = %backend.description, roles = ?roles, "dd0c-cost serve starting");
     let catalog = match &args.catalog {
         Some(path) => Arc::new(PriceCatalog::from_path(path)?),

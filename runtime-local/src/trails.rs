@@ -3,29 +3,13 @@
 //! or from a local directory — with a progress bar and a rate summary.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use chrono::{NaiveDate, Utc};
-use dd0c_ingest::trail::{AccountTrails, Deliver, Poller};
-use dd0c_ports::secrets::Credentials;
+use dd0c_ingest::trail::Deliver;
 
 use crate::serve::Dispatcher;
-
-/// The poller over `dispatcher`'s backend, delivering to its admitter.
-pub fn poller(dispatcher: &Dispatcher) -> Poller {
-    let backend = &dispatcher.backend;
-    Poller::new(
-        backend.sources.clone(),
-        Arc::new(AccountTrails {
-            tenants: backend.stores.tenants.clone(),
-            cloud: crate::cloud::cloud_access(),
-            credentials: Credentials::new(backend.stores.tenants.clone(), backend.secrets.clone()),
-        }),
-        dispatcher.admitter() as Arc<dyn Deliver>,
-    )
-}
 
 /// `dd0c-cost backfill` on the backend `args` configure.
 pub async fn backfill_command(
@@ -100,7 +84,7 @@ async fn from_bucket(
                  `account add --cloudtrail-s3 s3://…`, or backfill --from a directory"
             )
         })?;
-    let poller = poller(dispatcher);
+    let poller = dispatcher.poller();
     let now = Utc::now();
     let (open, backlog) = poller.backlog(&trail, since, now).await?;
     let progress = bar(backlog.len() as u64, "files");

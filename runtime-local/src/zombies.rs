@@ -6,29 +6,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Result;
-use dd0c_ingest::PriceCatalog;
 use dd0c_ports::clock::{Clock, FixedClock, SystemClock};
 use dd0c_ports::domain::format_usd;
-use dd0c_ports::secrets::Credentials;
 use dd0c_ports::zombie::{Finding, FindingFilter, FindingStatus};
-use dd0c_zombie::{Hunter, ScanRequest};
+use dd0c_zombie::ScanRequest;
 
 use crate::admin::{backend, existing_tenant};
-use crate::backend::Backend;
 use crate::cli::{BackendArgs, Format, ZombiesCommand};
 use crate::table::{Align, Table};
-
-/// The hunter over `backend`'s stores, reading accounts the way this build can, judging at
-/// `clock`'s time.
-pub fn hunter(backend: &Backend, clock: Arc<dyn Clock>) -> Hunter {
-    Hunter::new(
-        backend.stores.clone(),
-        crate::cloud::cloud_access(),
-        Credentials::new(backend.stores.tenants.clone(), backend.secrets.clone()),
-        PriceCatalog::bundled(),
-        clock,
-    )
-}
 
 pub async fn zombies(args: &BackendArgs, command: ZombiesCommand) -> Result<ExitCode> {
     let backend = backend(args).await?;
@@ -49,7 +34,7 @@ pub async fn zombies(args: &BackendArgs, command: ZombiesCommand) -> Result<Exit
                 account_id,
                 regions,
             };
-            let report = hunter(&backend, clock).scan(&request).await?;
+            let report = backend.hunter(clock).scan(&request).await?;
             print(&report.findings, format)?;
             for failure in &report.failures {
                 eprintln!(

@@ -77,7 +77,7 @@ impl Deliver for ToSpool {
         for batch in records.chunks(crate::BATCH_RECORDS) {
             self.spool
                 .push(batch)
-                .map_err(|e| PortError::Backend(format!("spooling {origin}: {e:#}")))?;
+                .map_err(|e| PortError::caused(format!("spooling {origin}"), e))?;
         }
         if !records.is_empty() {
             self.wake.notify_one();

@@ -694,8 +694,8 @@ impl Settings {
     /// `zombies.regions` take a comma-separated list. The result must still be valid settings (see
     /// [`Settings::validate`]); the error names the key.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), PortError> {
-        let mut document =
-            serde_json::to_value(&*self).map_err(|e| PortError::Backend(e.to_string()))?;
+        let mut document = serde_json::to_value(&*self)
+            .map_err(|e| PortError::caused("the settings as JSON", e))?;
         let parsed = if key == "email_to" || key == "zombies.regions" {
             serde_json::Value::from(
                 value

@@ -19,18 +19,44 @@ pub enum PortError {
     /// The backend could not be reached or timed out; the same call may succeed later.
     #[error("unavailable: {0}")]
     Unavailable(String),
-    /// Any other backend failure, with the context of the call that failed.
-    #[error("{0}")]
-    Backend(String),
+    /// Any other backend failure: what was being done, and the backend's own error when there
+    /// is one — kept as this error's source, its text after the context.
+    #[error("{context}{}", .source.as_ref().map(|s| format!(": {s}")).unwrap_or_default())]
+    Backend {
+        /// What was being done.
+        context: String,
+        /// The backend's own error.
+        #[source]
+        source: Option<Cause>,
+    },
 }
 
+/// A backend's own error, the source of a [`PortError::Backend`].
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 impl PortError {
+    /// A backend failure of `context` with no error of the backend's own to keep.
+    pub fn backend(context: impl Into<String>) -> Self {
+        PortError::Backend {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// A backend failure of `context` caused by the backend's `source` error, which it keeps.
+    pub fn caused(context: impl Into<String>, source: impl Into<Cause>) -> Self {
+        PortError::Backend {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
     /// Whether retrying the same call later can succeed (queue consumers use this to decide between
     /// leaving a message for redelivery and dead-lettering it at once).
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            PortError::Conflict(_) | PortError::Unavailable(_) | PortError::Backend(_)
+            PortError::Conflict(_) | PortError::Unavailable(_) | PortError::Backend { .. }
         )
     }
 }
@@ -72,3 +98,24 @@ impl From<FieldError> for PortError {
 
 /// Shorthand for results of port methods.
 pub type PortResult<T> = Result<T, PortError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backend_error_keeps_its_cause_as_its_source() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "read-only disk");
+        let error = PortError::caused("writing the archive", io);
+        assert_eq!(error.to_string(), "writing the archive: read-only disk");
+        let source = std::error::Error::source(&error).expect("a source");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("the io::Error itself");
+        assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+        assert!(error.is_retryable());
+        let plain = PortError::backend("no QueueArn");
+        assert_eq!(plain.to_string(), "no QueueArn");
+        assert!(std::error::Error::source(&plain).is_none());
+    }
+}

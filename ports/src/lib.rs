@@ -45,4 +45,4 @@ pub mod zombie;
 pub mod conformance;
 
 mod error;
-pub use error::{FieldError, PortError, PortResult};
+pub use error::{Cause, FieldError, PortError, PortResult};

@@ -142,7 +142,7 @@ impl From<Failure> for lambda_runtime::Diagnostic {
             Invalid(_) => "Invalid",
             Unauthorized(_) => "Unauthorized",
             Unavailable(_) => "Unavailable",
-            Backend(_) => "Backend",
+            Backend { .. } => "Backend",
         };
         lambda_runtime::Diagnostic {
             error_type: format!("dd0c.{kind}"),

@@ -88,9 +88,10 @@ impl Archive for S3Archive {
             Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
             Err(e) => return Err(sdk("S3 GetObject", e)),
         };
-        let bytes = object.body.collect().await.map_err(|e| {
-            PortError::Backend(format!("S3 GetObject {key}: reading the body: {e}"))
-        })?;
+        let bytes =
+            object.body.collect().await.map_err(|e| {
+                PortError::caused(format!("S3 GetObject {key}: reading the body"), e)
+            })?;
         Ok(Some(bytes.to_vec()))
     }
 

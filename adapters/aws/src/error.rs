@@ -8,13 +8,16 @@ use dd0c_ports::PortError;
 /// answered, else `Unavailable` (no connection, a timeout) with the whole cause chain.
 pub(crate) fn sdk<E>(call: &str, error: E) -> PortError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     match error.code() {
-        Some(code) => PortError::Backend(format!(
-            "{call}: {code}: {}",
-            error.message().unwrap_or("no message")
-        )),
+        Some(code) => {
+            let context = format!(
+                "{call}: {code}: {}",
+                error.message().unwrap_or("no message")
+            );
+            PortError::caused(context, error)
+        }
         None => PortError::Unavailable(format!("{call}: {}", DisplayErrorContext(error))),
     }
 }

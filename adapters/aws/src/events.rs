@@ -7,7 +7,7 @@ use dd0c_ports::{PortError, PortResult};
 use crate::error::sdk;
 
 /// The entries of one SQS batch call, identified by their position.
-pub(crate) fn batch_entries<T, E, B: std::fmt::Display>(
+pub(crate) fn batch_entries<T, E, B: std::error::Error + Send + Sync + 'static>(
     items: &[T],
     entry: impl Fn(String, &T) -> Result<E, B>,
 ) -> PortResult<Vec<E>> {
@@ -16,7 +16,7 @@ pub(crate) fn batch_entries<T, E, B: std::fmt::Display>(
         .enumerate()
         .map(|(i, item)| entry(i.to_string(), item))
         .collect::<Result<_, _>>()
-        .map_err(|e| PortError::Backend(format!("building an SQS batch entry: {e}")))
+        .map_err(|e| PortError::caused("building an SQS batch entry", e))
 }
 
 /// Deletes up to ten received messages of the queue at `url` in one `DeleteMessageBatch`; an
@@ -40,7 +40,7 @@ pub(crate) async fn delete_batch(
         .await
         .map_err(|e| sdk("SQS DeleteMessageBatch", e))?;
     match output.failed.first() {
-        Some(f) => Err(PortError::Backend(format!(
+        Some(f) => Err(PortError::backend(format!(
             "SQS DeleteMessageBatch: entry {} failed: {}: {}",
             f.id,
             f.code,
@@ -85,7 +85,7 @@ impl EventQueue {
             .map_err(|e| sdk("SQS CreateQueue", e))?;
         created
             .queue_url
-            .ok_or_else(|| PortError::Backend("SQS CreateQueue answered no URL".into()))
+            .ok_or_else(|| PortError::backend("SQS CreateQueue answered no URL"))
     }
 
     /// Up to `max` (at most 10) messages, waiting up to `wait_seconds` for the first.

@@ -63,15 +63,15 @@ impl Flags for DynamoFlags {
         let json = item
             .get("state")
             .and_then(|v| v.as_s().ok())
-            .ok_or_else(|| PortError::Backend(format!("breaker {channel}: no state attribute")))?;
+            .ok_or_else(|| PortError::backend(format!("breaker {channel}: no state attribute")))?;
         serde_json::from_str(json).map(Some).map_err(|e| {
-            PortError::Backend(format!("breaker {channel}: stored state unreadable: {e}"))
+            PortError::caused(format!("breaker {channel}: stored state unreadable"), e)
         })
     }
 
     async fn put_breaker(&self, channel: &str, state: &BreakerState) -> PortResult<()> {
-        let json = serde_json::to_string(state)
-            .map_err(|e| PortError::Backend(format!("encoding a breaker: {e}")))?;
+        let json =
+            serde_json::to_string(state).map_err(|e| PortError::caused("encoding a breaker", e))?;
         let mut item = key(breaker_key(channel), STATE);
         item.insert("state".into(), s(json));
         put_item(&self.client, &self.table, item).await

@@ -101,7 +101,7 @@ fn string_attribute(value: impl Into<String>) -> PortResult<MessageAttributeValu
         .data_type("String")
         .string_value(value)
         .build()
-        .map_err(|e| PortError::Backend(format!("building a message attribute: {e}")))
+        .map_err(|e| PortError::caused("building a message attribute", e))
 }
 
 /// An SQS MessageGroupId or MessageDeduplicationId: at most 128 printable ASCII characters.
@@ -130,7 +130,7 @@ async fn url_of(client: &aws_sdk_sqs::Client, arn: &str) -> PortResult<String> {
         .await
         .map_err(|e| sdk("SQS GetQueueUrl", e))?
         .queue_url
-        .ok_or_else(|| PortError::Backend(format!("no URL for queue {arn}")))
+        .ok_or_else(|| PortError::backend(format!("no URL for queue {arn}")))
 }
 
 /// A message SQS FIFO accepts: group and dedup keys within its limits.
@@ -142,7 +142,7 @@ fn check_message(message: &OutgoingMessage) -> PortResult<()> {
 fn delivery_of(message: Message) -> PortResult<Delivery> {
     let attribute =
         |name: MessageSystemAttributeName| message.attributes().and_then(|a| a.get(&name)).cloned();
-    let missing = |what: &str| PortError::Backend(format!("SQS message without {what}"));
+    let missing = |what: &str| PortError::backend(format!("SQS message without {what}"));
     Ok(Delivery {
         message_id: message
             .message_id
@@ -241,7 +241,7 @@ impl SqsQueue {
                     .await
                     .map_err(|e| sdk("SQS CreateQueue", e))?
                     .queue_url
-                    .ok_or_else(|| PortError::Backend("CreateQueue returned no URL".into()))
+                    .ok_or_else(|| PortError::backend("CreateQueue returned no URL"))
             }
         };
         let dead_letter_url = create(format!("{name}-dlq.fifo"), None).await?;
@@ -254,7 +254,7 @@ impl SqsQueue {
             .map_err(|e| sdk("SQS GetQueueAttributes", e))?
             .attributes
             .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .ok_or_else(|| PortError::Backend("no QueueArn".into()))?;
+            .ok_or_else(|| PortError::backend("no QueueArn"))?;
         let policy = serde_json::json!({
             "deadLetterTargetArn": arn,
             "maxReceiveCount": max_receives,
@@ -455,7 +455,7 @@ impl Queue for SqsQueue {
                 .map_err(|e| sdk("SQS SendMessageBatch", e))?;
             // Later entries stay unsent, so a retry with the same dedup keys keeps the order.
             if let Some(failed) = output.failed.first() {
-                return Err(PortError::Backend(format!(
+                return Err(PortError::backend(format!(
                     "SQS SendMessageBatch: entry {} failed: {} {}",
                     failed.id,
                     failed.code,

@@ -82,14 +82,14 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Port
             .attribute_name(attribute)
             .key_type(kind)
             .build()
-            .map_err(|e| PortError::Backend(e.to_string()))
+            .map_err(|e| PortError::caused("building the table's key schema", e))
     };
     let string = |attribute: &str| {
         AttributeDefinition::builder()
             .attribute_name(attribute)
             .attribute_type(ScalarAttributeType::S)
             .build()
-            .map_err(|e| PortError::Backend(e.to_string()))
+            .map_err(|e| PortError::caused("building the table's attributes", e))
     };
     let gsi = GlobalSecondaryIndex::builder()
         .index_name(GSI1)
@@ -101,7 +101,7 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Port
                 .build(),
         )
         .build()
-        .map_err(|e| PortError::Backend(e.to_string()))?;
+        .map_err(|e| PortError::caused("building the table's index", e))?;
     client
         .create_table()
         .table_name(name)
@@ -124,7 +124,7 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Port
                 .enabled(true)
                 .attribute_name(TTL_ATTRIBUTE)
                 .build()
-                .map_err(|e| PortError::Backend(e.to_string()))?,
+                .map_err(|e| PortError::caused("building the table's TTL", e))?,
         )
         .send()
         .await
@@ -162,8 +162,8 @@ pub(crate) fn doc_item<T: Serialize>(
     sk: impl Into<String>,
     value: &T,
 ) -> PortResult<Item> {
-    let json = serde_json::to_string(value)
-        .map_err(|e| PortError::Backend(format!("encoding an item: {e}")))?;
+    let json =
+        serde_json::to_string(value).map_err(|e| PortError::caused("encoding an item", e))?;
     let mut item = key(pk, sk);
     item.insert("doc".into(), s(json));
     Ok(item)
@@ -173,11 +173,9 @@ pub(crate) fn doc_item<T: Serialize>(
 pub(crate) fn from_doc<T: DeserializeOwned>(item: &Item) -> PortResult<T> {
     let json = string(item, "doc")?;
     serde_json::from_str(json).map_err(|e| {
-        PortError::Backend(format!(
-            "item {}/{}: stored doc unreadable: {e}",
-            string(item, "pk").unwrap_or("?"),
-            string(item, "sk").unwrap_or("?")
-        ))
+        let (pk, sk) = (string(item, "pk"), string(item, "sk"));
+        let at = format!("{}/{}", pk.unwrap_or("?"), sk.unwrap_or("?"));
+        PortError::caused(format!("item {at}: stored doc unreadable"), e)
     })
 }
 
@@ -220,7 +218,7 @@ pub(crate) fn string<'a>(item: &'a Item, name: &str) -> PortResult<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
-        .ok_or_else(|| PortError::Backend(format!("item without string attribute {name:?}")))
+        .ok_or_else(|| PortError::backend(format!("item without string attribute {name:?}")))
 }
 
 /// A number attribute.
@@ -228,5 +226,5 @@ pub(crate) fn number(item: &Item, name: &str) -> PortResult<i64> {
     item.get(name)
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse().ok())
-        .ok_or_else(|| PortError::Backend(format!("item without number attribute {name:?}")))
+        .ok_or_else(|| PortError::backend(format!("item without number attribute {name:?}")))
 }

@@ -22,7 +22,7 @@ pub struct FileArchive {
 }
 
 fn io(what: &str, path: &Path, error: std::io::Error) -> PortError {
-    PortError::Backend(format!("{what} {}: {error}", path.display()))
+    PortError::caused(format!("{what} {}", path.display()), error)
 }
 
 impl FileArchive {
@@ -124,7 +124,7 @@ impl Archive for FileArchive {
             Ok(keys)
         })
         .await
-        .map_err(|e| PortError::Backend(format!("listing the archive: {e}")))?
+        .map_err(|e| PortError::caused("listing the archive", e))?
     }
 
     async fn delete(&self, key: &str) -> PortResult<()> {

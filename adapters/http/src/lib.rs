@@ -37,7 +37,7 @@ impl HttpWebhook {
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(PublicOnly(outbound.clone())))
             .build()
-            .map_err(|e| PortError::Backend(format!("building the HTTP client: {e}")))?;
+            .map_err(|e| PortError::caused("building the HTTP client", e))?;
         Ok(HttpWebhook { client, outbound })
     }
 }
@@ -67,19 +67,19 @@ impl Webhook for HttpWebhook {
         self.outbound.check_url(url).map_err(PortError::Invalid)?;
         let response =
             self.client.post(url).json(body).send().await.map_err(|e| {
-                PortError::Backend(format!("posting to the webhook: {}", causes(&e)))
+                PortError::backend(format!("posting to the webhook: {}", causes(&e)))
             })?;
         let status = response.status();
         if status.is_success() {
             Ok(())
         } else if status.is_redirection() {
-            Err(PortError::Backend(format!(
+            Err(PortError::backend(format!(
                 "the webhook answered {status}: redirects are not followed"
             )))
         } else {
             // Slack explains refusals in the body (`invalid_payload`, `no_active_hooks`…).
             let detail = response.text().await.unwrap_or_default();
-            Err(PortError::Backend(format!(
+            Err(PortError::backend(format!(
                 "the webhook answered {status}: {}",
                 detail.chars().take(200).collect::<String>()
             )))

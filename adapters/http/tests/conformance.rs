@@ -42,7 +42,10 @@ async fn a_refused_connection_is_a_backend_error() {
     let result = allowing_loopback()
         .post("http://127.0.0.1:9/x", &json!({}))
         .await;
-    assert!(matches!(result, Err(PortError::Backend(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(PortError::Backend { .. })),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -91,9 +94,10 @@ async fn a_redirect_is_not_followed() {
     let result = allowing_loopback()
         .post(&server.url("/moved/services/x"), &json!({"text": "hi"}))
         .await;
-    let Err(PortError::Backend(why)) = result else {
+    let Err(error @ PortError::Backend { .. }) = result else {
         panic!("{result:?}");
     };
+    let why = error.to_string();
     assert!(why.contains("307") && why.contains("redirect"), "{why}");
     assert!(
         server.posts("/services/x").is_empty(),

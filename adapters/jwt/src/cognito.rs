@@ -127,7 +127,7 @@ impl CognitoAuth {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
-            .map_err(|e| PortError::Backend(format!("building the HTTP client: {e}")))?;
+            .map_err(|e| PortError::caused("building the HTTP client", e))?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[config.issuer.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
@@ -177,10 +177,10 @@ impl CognitoAuth {
                 .send()
                 .await
                 .and_then(|r| r.error_for_status())
-                .map_err(|e| PortError::Backend(format!("fetching the pool's JWKS: {e}")))?
+                .map_err(|e| PortError::caused("fetching the pool's JWKS", e))?
                 .json()
                 .await
-                .map_err(|e| PortError::Backend(format!("reading the pool's JWKS: {e}")))?;
+                .map_err(|e| PortError::caused("reading the pool's JWKS", e))?;
             let mut by_kid = HashMap::new();
             for jwk in jwks.keys {
                 if let (Some(kid), "RSA", Some(n), Some(e)) =

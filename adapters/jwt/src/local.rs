@@ -122,7 +122,7 @@ impl TokenIssuer for JwtAuth {
             email: principal.email.clone(),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| PortError::Backend(format!("signing a token: {e}")))?;
+            .map_err(|e| PortError::caused("signing a token", e))?;
         Ok((token, TTL_SECONDS))
     }
 }

@@ -50,12 +50,7 @@ impl MemorySources {
                 PortError::Invalid(format!("{}: not a source state file: {e}", file.display()))
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
-            Err(e) => {
-                return Err(PortError::Backend(format!(
-                    "reading {}: {e}",
-                    file.display()
-                )))
-            }
+            Err(e) => return Err(PortError::caused(format!("reading {}", file.display()), e)),
         };
         Ok(MemorySources {
             state: Mutex::new(state),
@@ -70,11 +65,11 @@ impl MemorySources {
         let result = change(&mut state);
         if let Some(file) = &self.file {
             let bytes = serde_json::to_vec(&*state)
-                .map_err(|e| PortError::Backend(format!("encoding source state: {e}")))?;
+                .map_err(|e| PortError::caused("encoding source state", e))?;
             let temporary = file.with_extension("tmp");
             std::fs::write(&temporary, bytes)
                 .and_then(|()| std::fs::rename(&temporary, file))
-                .map_err(|e| PortError::Backend(format!("writing {}: {e}", file.display())))?;
+                .map_err(|e| PortError::caused(format!("writing {}", file.display()), e))?;
         }
         Ok(result)
     }

@@ -50,7 +50,7 @@ impl Webhook for MemoryWebhook {
             return Err(PortError::Invalid(format!("{url:?} is not an http(s) URL")));
         }
         if lock(&self.failing).contains(url) {
-            return Err(PortError::Backend(format!("{url} answered HTTP 500")));
+            return Err(PortError::backend(format!("{url} answered HTTP 500")));
         }
         lock(&self.posts).push((url.to_owned(), body.clone()));
         Ok(())

@@ -27,11 +27,11 @@ pub(crate) fn backend(context: &str, error: sqlx::Error) -> PortError {
                 "{context}: a value holds a character that cannot be stored (NUL)"
             ))
         }
-        other => PortError::Backend(format!("{context}: {other}")),
+        other => PortError::caused(context, other),
     }
 }
 
 /// Context for JSON (de)serialization of stored payloads.
 pub(crate) fn payload(context: &str, error: serde_json::Error) -> PortError {
-    PortError::Backend(format!("{context}: stored payload does not match: {error}"))
+    PortError::caused(format!("{context}: stored payload does not match"), error)
 }

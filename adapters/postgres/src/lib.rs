@@ -138,12 +138,12 @@ pub async fn migrate(pool: &PgPool) -> PortResult<()> {
     MIGRATOR
         .run(pool)
         .await
-        .map_err(|e| PortError::Backend(format!("applying migrations: {e}")))?;
+        .map_err(|e| PortError::caused("applying migrations", e))?;
     // pgmq's installer is not concurrency-safe: one replica installs at a time.
     let _guard = leader::advisory_lock(pool, "pgmq-install").await?;
     pgmq::install::install_sql_from_embedded(pool)
         .await
-        .map_err(|e| PortError::Backend(format!("installing pgmq: {e}")))?;
+        .map_err(|e| PortError::caused("installing pgmq", e))?;
     // The application role (migrations/0005_row_security.sql) works the queues too.
     for grant in [
         "GRANT USAGE, CREATE ON SCHEMA pgmq TO dd0c_app",

@@ -168,7 +168,7 @@ impl Queue for PgmqQueue {
         let mut outcomes = self.send_batch(vec![message]).await?;
         outcomes
             .pop()
-            .ok_or_else(|| PortError::Backend("a send returned no outcome".into()))
+            .ok_or_else(|| PortError::backend("a send returned no outcome"))
     }
 
     async fn send_batch(&self, messages: Vec<OutgoingMessage>) -> PortResult<Vec<SendOutcome>> {

@@ -24,7 +24,7 @@ pub struct RedisFlags {
 }
 
 fn backend(what: &str, e: redis::RedisError) -> PortError {
-    PortError::Backend(format!("Redis, {what}: {e}"))
+    PortError::caused(format!("Redis, {what}"), e)
 }
 
 impl RedisFlags {
@@ -77,15 +77,15 @@ impl Flags for RedisFlags {
         stored
             .map(|json| {
                 serde_json::from_str(&json).map_err(|e| {
-                    PortError::Backend(format!("breaker {channel}: stored state unreadable: {e}"))
+                    PortError::caused(format!("breaker {channel}: stored state unreadable"), e)
                 })
             })
             .transpose()
     }
 
     async fn put_breaker(&self, channel: &str, state: &BreakerState) -> PortResult<()> {
-        let json = serde_json::to_string(state)
-            .map_err(|e| PortError::Backend(format!("encoding a breaker: {e}")))?;
+        let json =
+            serde_json::to_string(state).map_err(|e| PortError::caused("encoding a breaker", e))?;
         self.connection
             .clone()
             .set(breaker_key(channel), json)

@@ -57,7 +57,7 @@ impl Mail for SmtpMail {
         self.transport
             .send(message)
             .await
-            .map_err(|e| PortError::Backend(format!("SMTP: {e}")))?;
+            .map_err(|e| PortError::caused("SMTP", e))?;
         Ok(message_id)
     }
 }

@@ -80,6 +80,6 @@ async fn a_server_that_is_down_is_a_backend_error() {
     };
     assert!(matches!(
         dd0c_ports::mail::Mail::send(&mail, &email).await,
-        Err(dd0c_ports::PortError::Backend(_))
+        Err(dd0c_ports::PortError::Backend { .. })
     ));
 }

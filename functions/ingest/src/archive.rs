@@ -66,7 +66,7 @@ fn gzip(bytes: &[u8]) -> Result<Vec<u8>, PortError> {
     encoder
         .write_all(bytes)
         .and_then(|()| encoder.finish())
-        .map_err(|e| PortError::Backend(format!("compressing archived records: {e}")))
+        .map_err(|e| PortError::caused("compressing archived records", e))
 }
 
 /// The day of an archive key in an account folder (`…/{yyyy}/{mm}/{dd}/…`).

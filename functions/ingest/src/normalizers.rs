@@ -128,7 +128,7 @@ impl Normalizers {
         let mut items = self.normalize_records(tenant, vec![text]).await?;
         items
             .pop()
-            .ok_or_else(|| PortError::Backend("normalizing produced no item".into()))
+            .ok_or_else(|| PortError::backend("normalizing produced no item"))
     }
 
     /// Normalizes bare records of `tenant` in order, in one call of its normalizer: one trip to
@@ -219,5 +219,5 @@ where
         (normalizer, result)
     })
     .await
-    .map_err(|e| PortError::Backend(format!("normalizing stopped: {e}")))
+    .map_err(|e| PortError::caused("normalizing stopped", e))
 }

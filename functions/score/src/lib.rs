@@ -246,8 +246,8 @@ impl Scorer {
                 let (Some((kind, _)), Some((account, _))) =
                     (baselines.get(&kind_key), baselines.get(&account_key))
                 else {
-                    return Err(ScoreError::Store(PortError::Backend(
-                        "a baseline read returned fewer rows than keys".into(),
+                    return Err(ScoreError::Store(PortError::backend(
+                        "a baseline read returned fewer rows than keys",
                     )));
                 };
                 evaluate(

@@ -82,13 +82,16 @@ impl From<ZombieError> for PortError {
         let text = error.to_string();
         match error {
             ZombieError::NoTenant(_) | ZombieError::NoAccount { .. } => PortError::NotFound(text),
-            ZombieError::Port { source, .. } => match source {
+            ZombieError::Port { what, source } => match source {
                 PortError::NotFound(_) => PortError::NotFound(text),
                 PortError::Conflict(_) => PortError::Conflict(text),
                 PortError::Invalid(_) => PortError::Invalid(text),
                 PortError::Unauthorized(_) => PortError::Unauthorized(text),
                 PortError::Unavailable(_) => PortError::Unavailable(text),
-                PortError::Backend(_) => PortError::Backend(text),
+                PortError::Backend { context, source } => PortError::Backend {
+                    context: format!("{what}: {context}"),
+                    source,
+                },
             },
         }
     }

@@ -140,7 +140,7 @@ pub async fn webhook_suite(webhook: &dyn Webhook, sink: &dyn WebhookSink) {
     assert!(
         matches!(
             webhook.post(&sink.failing_url(), &body).await,
-            Err(PortError::Backend(_))
+            Err(PortError::Backend { .. })
         ),
         "a 500 answer is a Backend error"
     );

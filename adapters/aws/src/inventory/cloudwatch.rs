@@ -97,7 +97,7 @@ impl Metrics for CloudWatchMetrics {
                 for result in output.metric_data_results() {
                     let id = result.id().unwrap_or_default();
                     let series = points.get_mut(id).ok_or_else(|| {
-                        PortError::Backend(format!(
+                        PortError::backend(format!(
                             "CloudWatch GetMetricData answered for query {id:?}, which was not asked"
                         ))
                     })?;

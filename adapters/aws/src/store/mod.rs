@@ -139,8 +139,8 @@ fn distinct() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
-fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> PortResult<T> {
-    built.map_err(|e| PortError::Backend(format!("building a DynamoDB request: {e}")))
+fn build<T, E: std::error::Error + Send + Sync + 'static>(built: Result<T, E>) -> PortResult<T> {
+    built.map_err(|e| PortError::caused("building a DynamoDB request", e))
 }
 
 impl DynamoStore {
@@ -339,7 +339,7 @@ impl DynamoStore {
     /// the items whose condition failed when it was cancelled for conditions.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> PortResult<Option<Vec<usize>>> {
         if items.len() > MAX_TRANSACTION_ITEMS {
-            return Err(PortError::Backend(format!(
+            return Err(PortError::backend(format!(
                 "{} writes do not fit one DynamoDB transaction (at most {MAX_TRANSACTION_ITEMS})",
                 items.len()
             )));

@@ -38,7 +38,7 @@ impl Users for DynamoStore {
             "admin" => Role::Admin,
             "member" => Role::Member,
             other => {
-                return Err(PortError::Backend(format!(
+                return Err(PortError::backend(format!(
                     "user {email}: unknown role {other:?}"
                 )))
             }

@@ -113,16 +113,28 @@ describe('the anomalies filters', () => {
 
 describe('settings', () => {
   it('keeps what the form does not show and sends numbers as numbers', () => {
-    const base = { digest_hour: 9, thresholds: { min_samples: 10 }, zombies: { regions: ['eu-west-1'] } } as unknown as Settings;
+    const perAccount = { '111122223333': { critical_monthly_usd: 9000 } };
+    const base = {
+      digest_hour: 9,
+      thresholds: { min_samples: 10 },
+      zombies: { regions: ['eu-west-1'], ec2_stopped_days: 30 },
+      account_thresholds: perAccount,
+    } as unknown as Settings;
     const form = new FormData();
     form.set('digest_hour', '30');
     form.set('email_to', 'a@x.example, ,b@x.example');
     form.set('thresholds.min_samples', '12');
+    form.set('zombies.ec2_stopped_days', '45');
+    form.set('zombies.regions', 'eu-west-1, ,us-east-1');
+    form.set('slack_team_id', 'T0123');
     const s = fromForm(base, form);
     expect(s.digest_hour).toBe(30);
     expect(s.email_to).toEqual(['a@x.example', 'b@x.example']);
     expect(s.thresholds.min_samples).toBe(12);
-    expect(s.zombies).toEqual({ regions: ['eu-west-1'] });
+    expect(s.zombies.ec2_stopped_days).toBe(45);
+    expect(s.zombies.regions).toEqual(['eu-west-1', 'us-east-1']);
+    expect(s.slack_team_id).toBe('T0123');
+    expect(s.account_thresholds).toEqual(perAccount);
   });
   it('finds the form field a refusal names, nested ones included', () => {
     const refusal = new ApiProblem(400, { type: 'about:blank', title: 'Bad request', status: 400, detail: 'x', field: 'thresholds.min_samples' }, null);

@@ -14,7 +14,7 @@ use dd0c_ports::domain::{Account, Tenant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::{config, fresh_database, onboard};
+use support::{closed_within, config, fresh_database, onboard};
 use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "9c1f0e5b7a3d4e2f8a6b0c1d2e3f40516273849a5b6c7d8e";
@@ -1194,19 +1194,6 @@ async fn metrics_with_a_token_configured_refuse_a_scrape_without_it() {
 }
 
 /// Reads from `stream` until the server closes it, for at most `within`; whether it did.
-async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
-    use tokio::io::AsyncReadExt;
-    let mut buffer = [0u8; 1024];
-    let read = async {
-        loop {
-            match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => continue,
-            }
-        }
-    };
-    tokio::time::timeout(within, read).await.is_ok()
-}
 
 fn short_limits(serve: &mut ServeConfig) {
     serve.http.header_timeout = Duration::from_secs(1);

@@ -18,7 +18,7 @@ use dd0c_ports::auth::token_sha256;
 use dd0c_ports::conformance::unique_account_id;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{config, fresh_database, onboard, TENANT};
+use support::{closed_within, config, fresh_database, onboard, TENANT};
 use tokio_util::sync::CancellationToken;
 
 /// What a bomb inflates to: far past the bound the tests set, so memory shows which won.
@@ -292,20 +292,6 @@ fn beat() -> Beat {
     }
 }
 
-async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
-    use tokio::io::AsyncReadExt;
-    let mut buffer = [0u8; 1024];
-    let read = async {
-        loop {
-            match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => continue,
-            }
-        }
-    };
-    tokio::time::timeout(within, read).await.is_ok()
-}
-
 #[tokio::test]
 async fn silent_grpc_connections_are_capped_and_closed_after_the_handshake_timeout() {
     let app = spawn_app_with(|serve| {
@@ -413,6 +399,21 @@ async fn second_batch_after(
     acks.message().await
 }
 
+/// The second batch was refused as unauthenticated, the stream ended, and only the first
+/// batch's launch is queued.
+async fn assert_the_stream_ended_after_the_first_batch(
+    app: &App,
+    answer: Result<Option<dd0c_grpc::proto::Ack>, tonic::Status>,
+) {
+    let status = answer.expect_err("the stream ends");
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    assert_eq!(
+        queued(app).await,
+        1,
+        "only the first batch's launch is queued"
+    );
+}
+
 #[tokio::test]
 async fn revoking_a_token_ends_its_open_stream_and_later_batches_are_not_queued() {
     let app = spawn_app().await;
@@ -426,13 +427,7 @@ async fn revoking_a_token_ends_its_open_stream_and_later_batches_are_not_queued(
             .expect("revoked");
     })
     .await;
-    let status = answer.expect_err("the stream ends");
-    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
-    assert_eq!(
-        queued(&app).await,
-        1,
-        "only the first batch's launch is queued"
-    );
+    assert_the_stream_ended_after_the_first_batch(&app, answer).await;
 }
 
 #[tokio::test]
@@ -448,11 +443,5 @@ async fn removing_an_account_ends_its_open_stream_and_later_batches_are_not_queu
             .expect("removed");
     })
     .await;
-    let status = answer.expect_err("the stream ends");
-    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
-    assert_eq!(
-        queued(&app).await,
-        1,
-        "only the first batch's launch is queued"
-    );
+    assert_the_stream_ended_after_the_first_batch(&app, answer).await;
 }

@@ -123,6 +123,12 @@ export function SettingsPage() {
   };
   const wrong = (name: string) =>
     refusal?.field === name ? { 'aria-invalid': true, 'aria-describedby': `${name}-error` } : {};
+  const number = (name: string, label: string, value: unknown) =>
+    field(
+      name,
+      label,
+      <input id={name} name={name} type="number" step="any" defaultValue={String(value ?? '')} disabled={!isAdmin} {...wrong(name)} />,
+    );
   const severity = (name: 'slack_min_severity' | 'email_min_severity', value: string) => (
     <select id={name} name={name} defaultValue={value} disabled={!isAdmin} {...wrong(name)}>
       <option value="info">Info and up</option>
@@ -183,39 +189,11 @@ export function SettingsPage() {
           </fieldset>
           <fieldset className="grid">
             <legend>Thresholds</legend>
-            {THRESHOLDS.map(([name, label]) =>
-              field(
-                `thresholds.${name}`,
-                label,
-                <input
-                  id={`thresholds.${name}`}
-                  name={`thresholds.${name}`}
-                  type="number"
-                  step="any"
-                  defaultValue={String(s.thresholds?.[name] ?? '')}
-                  disabled={!isAdmin}
-                  {...wrong(`thresholds.${name}`)}
-                />,
-              ),
-            )}
+            {THRESHOLDS.map(([name, label]) => number(`thresholds.${name}`, label, s.thresholds?.[name]))}
           </fieldset>
           <fieldset className="grid">
             <legend>Zombie hunter</legend>
-            {ZOMBIES.map(([name, label]) =>
-              field(
-                `zombies.${name}`,
-                label,
-                <input
-                  id={`zombies.${name}`}
-                  name={`zombies.${name}`}
-                  type="number"
-                  step="any"
-                  defaultValue={String(s.zombies?.[name] ?? '')}
-                  disabled={!isAdmin}
-                  {...wrong(`zombies.${name}`)}
-                />,
-              ),
-            )}
+            {ZOMBIES.map(([name, label]) => number(`zombies.${name}`, label, s.zombies?.[name]))}
             {field(
               'zombies.regions',
               'Regions scanned besides those seen in CloudTrail (comma-separated)',

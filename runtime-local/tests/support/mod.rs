@@ -308,3 +308,18 @@ pub fn log_file(records: &[serde_json::Value]) -> Vec<u8> {
     .expect("gzip");
     gz.finish().expect("gzip")
 }
+
+/// Whether the server closes `stream` (end of stream or an error) within `within`.
+pub async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 1024];
+    let read = async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    };
+    tokio::time::timeout(within, read).await.is_ok()
+}

@@ -211,7 +211,10 @@ mod tests {
     #[test]
     fn a_resolved_private_address_is_refused_unless_the_operator_allows_the_host() {
         let policy = Outbound::allowing_private(["relay.internal"]);
-        let inside: [IpAddr; 2] = ["8.8.8.8".parse().unwrap(), "10.0.0.7".parse().unwrap()];
+        let inside: [IpAddr; 2] = [
+            "8.8.8.8".parse().expect("an address"),
+            "10.0.0.7".parse().expect("an address"),
+        ];
         assert!(policy.check_addresses("hooks.example", &inside).is_err());
         assert!(policy.check_addresses("relay.internal", &inside).is_ok());
         assert_eq!(

@@ -45,7 +45,7 @@ mod tests {
     #[test]
     fn a_tick_is_the_start_of_its_period() {
         let now = DateTime::parse_from_rfc3339("2026-12-06T10:17:42Z")
-            .unwrap()
+            .expect("a time")
             .to_utc();
         let hour = tick_of(now, Duration::from_secs(3600));
         assert_eq!(hour.to_rfc3339(), "2026-12-06T10:00:00+00:00");

@@ -82,13 +82,13 @@ mod tests {
 
     fn gzip(bytes: &[u8]) -> Vec<u8> {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        encoder.write_all(bytes).unwrap();
-        encoder.finish().unwrap()
+        encoder.write_all(bytes).expect("compressed");
+        encoder.finish().expect("compressed")
     }
 
     #[test]
     fn plain_input_is_borrowed_as_it_is() {
-        let inflated = InflateLimit(4).inflate(b"{\"a\": 1}").unwrap();
+        let inflated = InflateLimit(4).inflate(b"{\"a\": 1}").expect("inflated");
         assert!(matches!(inflated, Cow::Borrowed(b"{\"a\": 1}")));
     }
 
@@ -96,14 +96,19 @@ mod tests {
     fn gzip_within_the_bound_is_inflated() {
         let text = vec![b'x'; 1000];
         assert_eq!(
-            InflateLimit(1000).inflate(&gzip(&text)).unwrap().as_ref(),
+            InflateLimit(1000)
+                .inflate(&gzip(&text))
+                .expect("inflated")
+                .as_ref(),
             &text[..]
         );
     }
 
     #[test]
     fn gzip_past_the_bound_is_refused() {
-        let error = InflateLimit(999).inflate(&gzip(&[b'x'; 1000])).unwrap_err();
+        let error = InflateLimit(999)
+            .inflate(&gzip(&[b'x'; 1000]))
+            .expect_err("refused");
         assert!(
             matches!(error, InflateError::TooLarge { limit: 999 }),
             "{error}"
@@ -117,7 +122,7 @@ mod tests {
         assert_eq!(
             InflateLimit(1 << 20)
                 .inflate(&gzip(&inner))
-                .unwrap()
+                .expect("inflated")
                 .as_ref(),
             &inner[..]
         );

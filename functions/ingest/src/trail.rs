@@ -591,7 +591,7 @@ mod tests {
         let trail = |tenant: &str, account: &str| Trail {
             tenant: tenant.into(),
             account_id: account.into(),
-            location: "s3://trail-bucket".parse().unwrap(),
+            location: "s3://trail-bucket".parse().expect("a location"),
         };
         let trails = vec![
             trail("a", "1"),

@@ -103,6 +103,8 @@ DD0C_APP_PASSWORD=$(secret)
 # DD0C_SMTP_URL=smtp://user:password@smtp.example.com:587?tls=required   (smtps://…:465: implicit TLS)
 # DD0C_MAIL_FROM=dd0c <dd0c@example.com>
 # DD0C_SLACK_SIGNING_SECRET=
+# Webhook URLs must be https to public hosts; private ones allowed anyway (an in-house relay):
+# DD0C_OUTBOUND_PRIVATE_HOSTS=relay.internal
 EOF
   )
   chmod 600 .env

@@ -20,6 +20,8 @@ dockerd_started=""
 # Fixed ports on loopback: the stack is one host's processes (network_mode: host).
 export DD0C_TEST_HTTP_PORT="${DD0C_TEST_HTTP_PORT:-18080}"
 export DD0C_BIND=127.0.0.1
+# The scenario's Slack stand-in listens on loopback.
+export DD0C_OUTBOUND_PRIVATE_HOSTS=127.0.0.1
 export DD0C_POSTGRES_HOST=127.0.0.1 DD0C_POSTGRES_PORT="${DD0C_TEST_COMPOSE_PG_PORT:-55433}"
 export DD0C_REDIS_HOST=127.0.0.1 DD0C_REDIS_PORT="${DD0C_TEST_COMPOSE_REDIS_PORT:-56380}"
 export DD0C_API_UPSTREAM=127.0.0.1:8080 DD0C_INGESTION_UPSTREAM=127.0.0.1:8081

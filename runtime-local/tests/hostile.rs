@@ -80,6 +80,12 @@ async fn within_memory<T>(refuse: impl std::future::Future<Output = T>) -> T {
     let before = peak_kb();
     let outcome = refuse.await;
     let grown = (peak_kb() - before) * 1024;
+    eprintln!(
+        "refusing a bomb of {} MiB grew peak memory by {} MiB (bound {} MiB)",
+        BOMB_INFLATES_TO >> 20,
+        grown >> 20,
+        LIMIT >> 20
+    );
     assert!(
         grown < PEAK_GROWTH,
         "peak memory grew by {} MiB refusing a bomb of {} MiB",

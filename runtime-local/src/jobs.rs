@@ -27,9 +27,11 @@ pub async fn schedule(
             Ok(true) => {
                 metrics.count(Counter::JobRuns, name, 1);
                 match job.run(now, &replica).await {
-                    Ok(run) => {
+                    // A run that did something is news; the minute's empty digest check is not.
+                    Ok(run) if run.done > 0 => {
                         tracing::info!(job = name, %tick, done = run.done, "{}", run.summary)
                     }
+                    Ok(run) => tracing::debug!(job = name, %tick, "{}", run.summary),
                     Err(e) => tracing::warn!(job = name, error = %e, "failed"),
                 }
             }

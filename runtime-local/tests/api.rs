@@ -14,7 +14,7 @@ use dd0c_ports::domain::{Account, Tenant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::{closed_within, config, fresh_database, onboard};
+use support::{closed_within, config, fresh_database, onboard, StopOnDrop};
 use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "9c1f0e5b7a3d4e2f8a6b0c1d2e3f40516273849a5b6c7d8e";
@@ -26,14 +26,6 @@ struct App {
     url: String,
     dispatcher: Dispatcher,
     _stop: StopOnDrop,
-}
-
-struct StopOnDrop(CancellationToken);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.cancel();
-    }
 }
 
 async fn spawn_app() -> App {

@@ -18,7 +18,7 @@ use dd0c_ports::auth::token_sha256;
 use dd0c_ports::conformance::unique_account_id;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{closed_within, config, fresh_database, onboard, TENANT};
+use support::{closed_within, config, fresh_database, onboard, StopOnDrop, TENANT};
 use tokio_util::sync::CancellationToken;
 
 /// What a bomb inflates to: far past the bound the tests set, so memory shows which won.
@@ -100,14 +100,6 @@ struct App {
     grpc: String,
     dispatcher: Dispatcher,
     _stop: StopOnDrop,
-}
-
-struct StopOnDrop(CancellationToken);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.cancel();
-    }
 }
 
 /// The API and the gRPC listener on a fresh database, the bound at [`LIMIT`].

@@ -323,3 +323,12 @@ pub async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration)
     };
     tokio::time::timeout(within, read).await.is_ok()
 }
+
+/// Cancels its token when dropped: a test's app stops with the test.
+pub struct StopOnDrop(pub tokio_util::sync::CancellationToken);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}

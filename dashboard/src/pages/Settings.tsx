@@ -2,7 +2,7 @@
  * Settings: where alerts go (Slack and its workspace, e-mail, least severity each), the daily
  * digest, the scoring thresholds and the zombie hunter's. The server validates; a refusal is
  * shown at the field it names. Members see the settings read-only. Per-account thresholds are
- * listed; they are set with `dd0c-cost settings set account_thresholds.ACCOUNT.NAME=VALUE`.
+ * listed; they are set with `dd0c-cost settings set` or in `PUT /v1/settings`.
  */
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { api, ok, type Settings } from '../api/client';
@@ -214,7 +214,8 @@ export function SettingsPage() {
               </ul>
             )}
             <p className="muted">
-              Set with <code>dd0c-cost settings set account_thresholds.ACCOUNT.critical_monthly_usd=VALUE</code>.
+              Set with <code>dd0c-cost settings set --tenant TENANT account_thresholds.ACCOUNT.critical_monthly_usd=VALUE</code>,
+              or as <code>account_thresholds</code> in <code>PUT /v1/settings</code>.
             </p>
           </fieldset>
           {isAdmin && (

@@ -341,10 +341,8 @@ pub struct ServeArgs {
     /// Minutes past the clock a pushed record's eventTime may be.
     #[arg(long, default_value_t = 60, env = "DD0C_MAX_EVENT_SKEW_MINUTES")]
     pub max_event_skew_minutes: u32,
-    /// Bytes one gzip input (a push, an agent's batch, a trail file) may inflate to; past it
-    /// the input is refused whole (413, RESOURCE_EXHAUSTED, a skipped file logged).
-    #[arg(long, default_value_t = dd0c_ingest::inflate::DEFAULT_MAX_INFLATED_BYTES, env = "DD0C_MAX_INFLATED_BYTES", value_parser = clap::value_parser!(usize))]
-    pub max_inflated_bytes: usize,
+    #[command(flatten)]
+    pub inflate: InflateArgs,
     /// Seconds a connection may take to send a request's headers (idle keep-alive included).
     #[arg(long, default_value_t = 10, env = "DD0C_HEADER_TIMEOUT_SECONDS")]
     pub header_timeout_seconds: u64,
@@ -528,9 +526,25 @@ pub struct InputArgs {
     /// Tenant the events belong to.
     #[arg(long, default_value = dd0c_ports::domain::DEFAULT_TENANT)]
     pub tenant: String,
-    /// Bytes one gzip file may inflate to; a file past it is reported and skipped.
+    #[command(flatten)]
+    pub inflate: InflateArgs,
+}
+
+/// How far one gzip input may inflate: `serve` and the commands that read files alike.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct InflateArgs {
+    /// Bytes one gzip input (a push, an agent's batch, a trail file, a file read here) may
+    /// inflate to; past it the input is refused whole, nothing of it queued (413,
+    /// RESOURCE_EXHAUSTED, a file skipped and reported).
     #[arg(long, default_value_t = dd0c_ingest::inflate::DEFAULT_MAX_INFLATED_BYTES, env = "DD0C_MAX_INFLATED_BYTES")]
     pub max_inflated_bytes: usize,
+}
+
+impl InflateArgs {
+    /// The bound these flags set.
+    pub fn limit(&self) -> dd0c_ingest::inflate::InflateLimit {
+        dd0c_ingest::inflate::InflateLimit(self.max_inflated_bytes)
+    }
 }
 
 #[derive(Debug, Args)]

@@ -28,8 +28,8 @@ pub fn each_item(
     sink: &mut dyn FnMut(Item) -> Result<()>,
 ) -> Result<(Summary, usize)> {
     let sources = input::expand(&args.paths)?;
-    let mut normalizer = Normalizer::new(catalog(args)?, &args.tenant)
-        .inflating_at_most(dd0c_ingest::inflate::InflateLimit(args.max_inflated_bytes));
+    let mut normalizer =
+        Normalizer::new(catalog(args)?, &args.tenant).inflating_at_most(args.inflate.limit());
     let total: u64 = sources.iter().filter_map(Source::len).sum();
     let progress = if std::io::stderr().is_terminal() && total >= PROGRESS_FROM_BYTES {
         let bar = ProgressBar::new(total);

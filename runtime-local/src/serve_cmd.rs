@@ -119,7 +119,7 @@ fn serve_config(
         metrics_public: args.metrics_public,
         metrics_tenant_labels: args.metrics_tenant_labels,
         max_event_skew: chrono::TimeDelta::minutes(i64::from(args.max_event_skew_minutes)),
-        inflate: dd0c_ingest::inflate::InflateLimit(args.max_inflated_bytes),
+        inflate: args.inflate.limit(),
         poll_every: Duration::from_secs(args.poll_seconds),
         http: crate::server::Limits {
             header_timeout: Duration::from_secs(args.header_timeout_seconds.max(1)),

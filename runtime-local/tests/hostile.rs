@@ -181,31 +181,29 @@ fn assert_refused_as_too_large((status, problem): (StatusCode, Value)) {
     );
 }
 
-#[tokio::test]
-async fn a_gzip_bomb_pushed_without_content_encoding_is_refused_within_memory() {
+/// Pushes `body` (with `encoding`) to a new app within memory: refused as too large, nothing
+/// queued.
+async fn assert_bomb_push_refused(body: Vec<u8>, encoding: Option<&str>) {
     let app = spawn_app().await;
     let token = onboard(&app.dispatcher.backend, &unique_account_id()).await;
-    let answer = within_memory(push(&app, &token, bomb().to_vec(), None)).await;
+    let answer = within_memory(push(&app, &token, body, encoding)).await;
     assert_refused_as_too_large(answer);
     assert_eq!(queued(&app).await, 0);
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_pushed_without_content_encoding_is_refused_within_memory() {
+    assert_bomb_push_refused(bomb().to_vec(), None).await;
 }
 
 #[tokio::test]
 async fn a_gzip_bomb_gzipped_again_with_content_encoding_is_refused_within_memory() {
-    let app = spawn_app().await;
-    let token = onboard(&app.dispatcher.backend, &unique_account_id()).await;
-    let twice = gzip(bomb());
-    let answer = within_memory(push(&app, &token, twice, Some("gzip"))).await;
-    assert_refused_as_too_large(answer);
-    assert_eq!(queued(&app).await, 0);
+    assert_bomb_push_refused(gzip(bomb()), Some("gzip")).await;
 }
 
 #[tokio::test]
 async fn a_bomb_as_the_content_encoding_itself_is_refused_within_memory() {
-    let app = spawn_app().await;
-    let token = onboard(&app.dispatcher.backend, &unique_account_id()).await;
-    let answer = within_memory(push(&app, &token, bomb().to_vec(), Some("gzip"))).await;
-    assert_refused_as_too_large(answer);
+    assert_bomb_push_refused(bomb().to_vec(), Some("gzip")).await;
 }
 
 #[tokio::test]

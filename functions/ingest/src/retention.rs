@@ -35,7 +35,7 @@ pub struct Retention {
 impl Retention {
     /// Forgets what is past its time as of `now`; how many records and objects.
     async fn forget(&self, now: DateTime<Utc>) -> Result<u64, PortError> {
-        let before = now - TimeDelta::from_std(PROCESSED_RETENTION).unwrap_or(TimeDelta::days(15));
+        let before = now - PROCESSED_RETENTION;
         let mut forgotten = self.stores.score.forget_processed_before(before).await?;
         forgotten += self.sources.forget_reads_before(before).await?;
         for queue in &self.queues {

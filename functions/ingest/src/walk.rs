@@ -33,11 +33,11 @@ pub(crate) fn document(
     let mut index = 0;
     match limit.inflate(bytes) {
         Ok(text) => walk_stream(&text, origin, &mut index, leaf),
-        Err(InflateError::Corrupt(e)) => leaf(Leaf::Rejected(reject(
+        Err(corrupt @ InflateError::Corrupt(_)) => leaf(Leaf::Rejected(reject(
             origin,
             0,
             "(file)",
-            format!("not a readable gzip stream: {e}"),
+            corrupt.to_string(),
         ))),
         Err(too_large) => return Err(too_large),
     }

@@ -57,17 +57,25 @@ engine() {
   exit 1
 }
 
+base_tar=bookworm-minbase-slim.tar
+
 base_image() {
   if docker image inspect debian:bookworm-slim >/dev/null 2>&1; then return; fi
-  if [ ! -s "$cache/bookworm-minbase.tar" ]; then
+  if [ ! -s "$cache/$base_tar" ]; then
     say "debootstrap bookworm (minbase) into $cache"
     mkdir -p "$cache"
     as_root debootstrap --variant=minbase bookworm "$state/root" http://deb.debian.org/debian \
       >"$state/debootstrap.log" 2>&1 || { tail -n 20 "$state/debootstrap.log" >&2; exit 1; }
-    as_root tar -C "$state/root" -cf "$cache/bookworm-minbase.tar" .
+    # Docker's vfs driver copies a whole root file system per layer and per container: what no
+    # image here needs (package lists and archives, translations, manuals) would be copied
+    # dozens of times. Images that install packages run apt-get update themselves.
+    as_root rm -rf "$state/root/var/lib/apt/lists" "$state/root/var/cache/apt" \
+      "$state/root/usr/share/locale" "$state/root/usr/share/doc" "$state/root/usr/share/man"
+    as_root install -d "$state/root/var/lib/apt/lists/partial" "$state/root/var/cache/apt/archives/partial"
+    as_root tar -C "$state/root" -cf "$cache/$base_tar" .
     as_root rm -rf "$state/root"
   fi
-  docker import "$cache/bookworm-minbase.tar" debian:bookworm-slim >/dev/null
+  docker import "$cache/$base_tar" debian:bookworm-slim >/dev/null
   say "imported debian:bookworm-slim"
 }
 
@@ -87,9 +95,10 @@ prebuilt() {
   if [ ! -x "$cost" ] || [ ! -x "$agent" ]; then say "build first: $cost and $agent are missing"; exit 1; fi
   [ -f dashboard/dist/index.html ] || { say "build the dashboard first (dashboard/dist)"; exit 1; }
   mkdir -p docker/prebuilt
-  # Without debug information: the images hold what runs.
-  strip --strip-debug -o docker/prebuilt/dd0c-cost "$cost"
-  strip --strip-debug -o docker/prebuilt/dd0c-agent "$agent"
+  # Without symbols or debug information: the images hold what runs, and every layer and
+  # container copies it (vfs).
+  strip --strip-all -o docker/prebuilt/dd0c-cost "$cost"
+  strip --strip-all -o docker/prebuilt/dd0c-agent "$agent"
 }
 
 finish() {
@@ -99,6 +108,9 @@ finish() {
     docker-compose logs --no-color --tail=40 >&2 2>/dev/null || true
   fi
   ./install.sh --uninstall --purge >/dev/null 2>&1 || true
+  # Each run builds new images; the old ones would pile up (vfs keeps full copies).
+  docker image prune --force >/dev/null 2>&1 || true
+  docker image rm dd0c-test/dd0c-cost:local dd0c-test/dd0c-dashboard:local >/dev/null 2>&1 || true
   rm -rf docker/prebuilt "$hostnet"
   if [ -n "$dockerd_started" ] && [ -s "$state/dockerd.pid" ]; then
     as_root kill "$(cat "$state/dockerd.pid")" 2>/dev/null || true

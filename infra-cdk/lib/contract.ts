@@ -27,7 +27,7 @@ export interface Contract {
     event_pattern: {
       'detail-type': string[];
       source: string[];
-      detail: { eventName: { prefix: string }[]; errorCode: unknown[] };
+      detail: { eventName: (string | { prefix: string })[]; errorCode: unknown[] };
     };
   };
 }

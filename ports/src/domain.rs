@@ -93,9 +93,82 @@ impl PriceSource {
     }
 }
 
-/// A priced resource creation (or resize, or start) derived from one CloudTrail record.
-/// One record yields several cost events when it creates resources of several types
-/// (e.g. an EMR cluster's master and core groups); their ids then carry a `#n` suffix.
+/// What a call did to the resources of its cost event. Creations, starts and resizes begin a
+/// rate and are scored; stops and ends close one and are only followed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Change {
+    /// New resources bill from now (`RunInstances`, `CreateDBInstance`, …).
+    #[default]
+    Create,
+    /// Stopped resources bill again (`StartInstances`, `StartDBInstance`, `ResumeCluster`).
+    Start,
+    /// The rate of existing resources changes: the event carries the new type, count and price
+    /// (`ModifyInstanceAttribute`, `ModifyDBInstance`, an Auto Scaling group's capacity).
+    Resize,
+    /// The resources' compute stops billing; what they keep (an instance's volumes, a stopped
+    /// database's storage) is priced as its own resource (`StopInstances`, `StopDBInstance`).
+    Stop,
+    /// The resources are gone (`TerminateInstances`, `DeleteVolume`, `DeleteDBInstance`, …).
+    End,
+}
+
+impl Change {
+    /// Every change, in the order a resource's life meets them.
+    pub const ALL: [Change; 5] = [
+        Change::Create,
+        Change::Start,
+        Change::Resize,
+        Change::Stop,
+        Change::End,
+    ];
+
+    /// The lowercase name used in JSON and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Create => "create",
+            Change::Start => "start",
+            Change::Resize => "resize",
+            Change::Stop => "stop",
+            Change::End => "end",
+        }
+    }
+
+    /// Whether the change begins a rate, so its event is priced and scored.
+    pub fn is_priced(self) -> bool {
+        matches!(self, Change::Create | Change::Start | Change::Resize)
+    }
+
+    /// Whether this is a creation (what cost events were before changes existed; their JSON
+    /// leaves the field out).
+    pub fn is_create(&self) -> bool {
+        *self == Change::Create
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Change {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Change::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown change {s:?} (expected create, start, resize, stop or end)")
+            })
+    }
+}
+
+/// A priced resource creation, start or resize — or a stop or end of resources — derived from
+/// one CloudTrail record. One record yields several cost events when it touches resources of
+/// several types (e.g. an EMR cluster's master and core groups); their ids then carry a `#n`
+/// suffix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CostEvent {
     /// CloudTrail `eventID` (or `sha256:` of the canonical record when missing), `#n` for the
@@ -136,6 +209,11 @@ pub struct CostEvent {
     pub monthly_usd: f64,
     /// Where `unit_hourly_usd` came from.
     pub price_source: PriceSource,
+    /// What the call did to the resources; absent in JSON for a creation. For a stop or an
+    /// end, the prices are those of what stops billing where the record tells it, else 0 and
+    /// `unknown`.
+    #[serde(default, skip_serializing_if = "Change::is_create")]
+    pub change: Change,
 }
 
 impl CostEvent {

@@ -13,6 +13,8 @@
 //! - [`queue`] — FIFO-by-group work queues with visibility timeouts and dead letters.
 //! - [`keys`] — wire keys (queue group and deduplication keys, Slack action values), each
 //!   written by `Display` and read by `FromStr`.
+//! - [`ledger`] — every priced resource followed from its creation to its end: what it cost,
+//!   what it will cost by month end, who ended it.
 //! - [`recall`] — what the normalizer learns from one record to price a later one, per tenant.
 //! - [`auth`], [`mail`], [`webhook`], [`archive`], [`flags`], [`clock`] — the remaining ports.
 //! - [`zombie`] — the zombie hunter: findings, its settings, the inventory and metrics ports on
@@ -31,6 +33,7 @@ pub mod clock;
 pub mod domain;
 pub mod flags;
 pub mod keys;
+pub mod ledger;
 pub mod mail;
 pub mod queue;
 pub mod recall;

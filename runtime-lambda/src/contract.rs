@@ -40,26 +40,43 @@ pub fn contract() -> Value {
     })
 }
 
-/// The EventBridge pattern of the CloudTrail calls that can create cost and succeeded: every
-/// priced call's service and name. Names match by prefix because some services suffix an API
-/// version (`CreateFunction20150331`); the classifier drops what it does not price.
+/// Services whose CloudTrail event names carry an API version (`CreateFunction20150331`).
+const VERSIONED_NAMES: &[&str] = &["lambda.amazonaws.com"];
+
+/// The EventBridge pattern of the CloudTrail calls that can create, change or end cost and
+/// succeeded: every such call's service and name. Names match exactly, but by prefix for the
+/// services that suffix an API version, which keeps the pattern within EventBridge's size
+/// limit; the classifier drops what it does not read (a name of one service matched in another).
 pub fn event_pattern() -> Value {
     let mut sources: Vec<String> = Vec::new();
-    let mut names: Vec<&str> = Vec::new();
+    let mut exact: Vec<&str> = Vec::new();
+    let mut prefixes: Vec<&str> = Vec::new();
     for (source, name) in dd0c_ingest::priced_calls() {
         let service = source.trim_end_matches(".amazonaws.com");
         sources.push(format!("aws.{service}"));
-        names.push(name);
+        if VERSIONED_NAMES.contains(&source) {
+            prefixes.push(name);
+        } else {
+            exact.push(name);
+        }
     }
     sources.sort();
     sources.dedup();
-    names.sort();
-    names.dedup();
+    for list in [&mut exact, &mut prefixes] {
+        list.sort();
+        list.dedup();
+    }
+    exact.retain(|name| !prefixes.iter().any(|p| name.starts_with(p)));
+    let names: Vec<Value> = exact
+        .iter()
+        .map(|n| json!(n))
+        .chain(prefixes.iter().map(|n| json!({"prefix": n})))
+        .collect();
     json!({
         "detail-type": ["AWS API Call via CloudTrail"],
         "source": sources,
         "detail": {
-            "eventName": names.iter().map(|n| json!({"prefix": n})).collect::<Vec<_>>(),
+            "eventName": names,
             "errorCode": [{"exists": false}],
         },
     })

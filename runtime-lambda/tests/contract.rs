@@ -28,18 +28,21 @@ fn the_customer_rule_forwards_every_priced_call() {
         .iter()
         .filter_map(|s| s.as_str())
         .collect();
-    let prefixes: Vec<&str> = pattern["detail"]["eventName"]
-        .as_array()
-        .expect("a list")
-        .iter()
-        .filter_map(|n| n["prefix"].as_str())
-        .collect();
+    let names = pattern["detail"]["eventName"].as_array().expect("a list");
+    let exact: Vec<&str> = names.iter().filter_map(|n| n.as_str()).collect();
+    let prefixes: Vec<&str> = names.iter().filter_map(|n| n["prefix"].as_str()).collect();
     for (source, name) in dd0c_ingest::priced_calls() {
         let service = format!("aws.{}", source.trim_end_matches(".amazonaws.com"));
         assert!(sources.contains(&service.as_str()), "{service}");
-        assert!(prefixes.iter().any(|p| name.starts_with(p)), "{name}");
+        assert!(
+            exact.contains(&name) || prefixes.iter().any(|p| name.starts_with(p)),
+            "{name}"
+        );
     }
-    assert!(prefixes.contains(&"RunInstances") && sources.contains(&"aws.ec2"));
+    assert!(exact.contains(&"RunInstances") && exact.contains(&"TerminateInstances"));
+    assert!(sources.contains(&"aws.ec2"));
+    // Lambda records its calls with an API version: `CreateFunction20150331`.
+    assert!(prefixes.contains(&"CreateFunction") && !exact.contains(&"CreateFunction"));
     let pattern = pattern.to_string();
     assert!(
         pattern.len() < 2048,

@@ -42,7 +42,7 @@ fn normalize_writes_cost_events_with_exactly_the_documented_fields() {
     let summary = stderr.lines().last().expect("a summary line");
     assert!(
         summary.starts_with(
-            "records=1231 cost_events=232 failed_calls=16 read_only=839 not_cost=143 rejected=1"
+            "records=1231 cost_events=232 ends=98 failed_calls=16 read_only=839 not_cost=45 rejected=1"
         ),
         "{summary}"
     );
@@ -55,7 +55,12 @@ fn normalize_writes_cost_events_with_exactly_the_documented_fields() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("json line"))
         .collect();
-    assert_eq!(lines.len(), 232);
+    assert_eq!(lines.len(), 232 + 98, "priced events and ends");
+    let ends = lines
+        .iter()
+        .filter(|l| matches!(l["change"].as_str(), Some("stop" | "end")))
+        .count();
+    assert_eq!(ends, 98);
     let keys: Vec<&str> = lines[0]
         .as_object()
         .expect("object")
@@ -123,8 +128,9 @@ fn normalize_fails_only_when_nothing_could_be_read() {
         Some(b"this is not json\n{\"Records\": 5}\n"),
     );
     assert_eq!(garbage.status.code(), Some(1));
-    assert!(text(&garbage.stderr)
-        .contains("records=2 cost_events=0 failed_calls=0 read_only=0 not_cost=0 rejected=2"));
+    assert!(text(&garbage.stderr).contains(
+        "records=2 cost_events=0 ends=0 failed_calls=0 read_only=0 not_cost=0 rejected=2"
+    ));
     let missing = dd0c(&["normalize", "/nonexistent/trail.json"], None);
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).contains("/nonexistent/trail.json: no such file or directory"));

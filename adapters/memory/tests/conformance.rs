@@ -18,6 +18,11 @@ async fn memory_store_passes_the_store_suite() {
 }
 
 #[tokio::test]
+async fn memory_store_passes_the_ledger_suite() {
+    conformance::ledger_suite(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
 async fn memory_queue_passes_the_queue_suite() {
     conformance::queue_suite(|| async { Arc::new(MemoryQueue::new()) as Arc<dyn Queue> }).await;
 }

@@ -56,6 +56,13 @@ async fn pg_store_passes_the_source_store_suite_as_the_application_role() {
 }
 
 #[tokio::test]
+async fn pg_store_passes_the_ledger_suite_as_the_application_role() {
+    let (owner, url) = fresh_database().await;
+    let app = app_pool(&owner, &url).await;
+    conformance::ledger_suite(&PgStore::new(app)).await;
+}
+
+#[tokio::test]
 async fn every_tenant_table_forces_row_security_on_a_role_that_cannot_bypass_it() {
     let (owner, url) = fresh_database().await;
     let app = app_pool(&owner, &url).await;

@@ -668,7 +668,8 @@ pub(crate) async fn costs(
     // (account, kind) → bucket start → ($/h created, events).
     type Buckets = BTreeMap<DateTime<Utc>, (f64, u32)>;
     let mut lines: BTreeMap<(String, String), Buckets> = BTreeMap::new();
-    for event in events {
+    // Stops and ends begin no spend (what they take away is the ledger's to say).
+    for event in events.into_iter().filter(|e| e.change.is_priced()) {
         let at = event
             .event_time
             .duration_trunc(width)

@@ -1,7 +1,8 @@
 //! # dd0c-ingest
 //!
-//! The CloudTrail normalizer: reads CloudTrail in every shape it arrives in and turns each
-//! resource-creating call into priced [`CostEvent`]s.
+//! The CloudTrail normalizer: reads CloudTrail in every shape it arrives in and turns each call
+//! that creates, starts, resizes, stops or ends priced resources into [`CostEvent`]s (their
+//! [`Change`](dd0c_ports::domain::Change) says which).
 //!
 //! Map:
 //! - [`Normalizer`] — the entry point: [`Normalizer::normalize_document`] walks any shape
@@ -54,6 +55,7 @@ pub use catalog::{CatalogError, Price, PriceCatalog};
 pub use classify::{priced_calls, Recall, MAX_FACTS_PER_RECORD};
 
 use classify::{Call, Classified, Ctx};
+use dd0c_ports::domain::Change;
 use inflate::{InflateError, InflateLimit};
 use json::J;
 use record::Node;
@@ -97,7 +99,8 @@ impl fmt::Display for Rejection {
 /// What one record amounted to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
-    /// Priced resource creations (one per resource group of the call).
+    /// Resources created, started, resized, stopped or ended (one event per resource group of
+    /// the call).
     Cost(Vec<CostEvent>),
     /// Valid, but nothing to price.
     Skipped(SkipReason),
@@ -129,8 +132,10 @@ pub enum Admitted {
 pub struct Summary {
     /// Every record read, valid or not.
     pub records: u64,
-    /// Cost events produced.
+    /// Priced cost events produced (creations, starts, resizes).
     pub cost_events: u64,
+    /// Stops and ends of resources produced.
+    pub ends: u64,
     /// Records skipped as failed calls.
     pub failed_calls: u64,
     /// Records skipped as read-only.
@@ -146,7 +151,15 @@ impl Summary {
     pub fn add(&mut self, item: &Item) {
         self.records += 1;
         match item {
-            Item::Cost(events) => self.cost_events += events.len() as u64,
+            Item::Cost(events) => {
+                for event in events {
+                    if event.change.is_priced() {
+                        self.cost_events += 1;
+                    } else {
+                        self.ends += 1;
+                    }
+                }
+            }
             Item::Skipped(SkipReason::FailedCall) => self.failed_calls += 1,
             Item::Skipped(SkipReason::ReadOnly) => self.read_only += 1,
             Item::Skipped(SkipReason::NotCost) => self.not_cost += 1,
@@ -159,9 +172,10 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "records={} cost_events={} failed_calls={} read_only={} not_cost={} rejected={}",
+            "records={} cost_events={} ends={} failed_calls={} read_only={} not_cost={} rejected={}",
             self.records,
             self.cost_events,
+            self.ends,
             self.failed_calls,
             self.read_only,
             self.not_cost,
@@ -348,7 +362,7 @@ impl Normalizer {
         {
             return Ok(Item::Skipped(SkipReason::ReadOnly));
         }
-        let Some(classify) = classify::classifier(&source, name) else {
+        let Some(rule) = classify::rule(&source, name) else {
             return Ok(Item::Skipped(SkipReason::NotCost));
         };
 
@@ -363,6 +377,7 @@ impl Normalizer {
         let call = Call {
             account: &account,
             region: &region,
+            invoked_by: record::invoking_service(node),
             req: J::root(request.as_ref(), "requestParameters"),
             resp: J::root(response.as_ref(), "responseElements"),
         };
@@ -370,13 +385,17 @@ impl Normalizer {
             catalog: &self.catalog,
             recall: &mut self.recall,
         };
-        let lines = match classify(&call, &mut ctx).map_err(|e| (e.field, e.reason))? {
+        let (change, lines) = match rule
+            .classify(&call, &mut ctx)
+            .map_err(|e| (e.field, e.reason))?
+        {
             Classified::NotCost => return Ok(Item::Skipped(SkipReason::NotCost)),
-            Classified::Lines(lines) if lines.is_empty() => {
-                return Ok(Item::Skipped(SkipReason::NotCost))
-            }
-            Classified::Lines(lines) => lines,
+            Classified::Lines(lines) => (Change::Create, lines),
+            Classified::Changed(change, lines) => (change, lines),
         };
+        if lines.is_empty() {
+            return Ok(Item::Skipped(SkipReason::NotCost));
+        }
 
         bounds::lines(&lines)?;
         let base_id = match node.event_id.as_deref().filter(|id| !id.is_empty()) {
@@ -412,6 +431,7 @@ impl Normalizer {
                     hourly_usd: round_usd(hourly),
                     monthly_usd: round_usd(hourly * HOURS_PER_MONTH),
                     price_source: line.unit.source,
+                    change,
                 }
             })
             .collect::<Vec<_>>();

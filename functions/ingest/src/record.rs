@@ -42,6 +42,8 @@ pub(crate) struct Node<'a> {
     pub read_only: Option<bool>,
     #[serde(rename = "userIdentity", borrow)]
     pub user_identity: Option<UserIdentity<'a>>,
+    #[serde(rename = "userAgent", borrow)]
+    pub user_agent: Option<Cow<'a, str>>,
     #[serde(rename = "requestParameters", borrow)]
     pub request_parameters: Option<&'a RawValue>,
     #[serde(rename = "responseElements", borrow)]
@@ -160,6 +162,18 @@ fn role_arn_of_session(session_arn: &str) -> Option<String> {
 
 /// Parses `eventTime`: RFC 3339 as CloudTrail writes it (`2024-05-01T12:00:00Z`), or the UTC
 /// `2024-05-01 12:00:00[.fraction]` that CloudTrail Lake queries, Athena and SIEM exports write.
+/// The AWS service that made the call for someone (`autoscaling.amazonaws.com` launching a
+/// group's instances): `userIdentity.invokedBy`, else a `userAgent` that is a service's name.
+pub(crate) fn invoking_service<'n>(node: &'n Node<'_>) -> Option<&'n str> {
+    let invoked_by = node
+        .user_identity
+        .as_ref()
+        .and_then(|identity| identity.invoked_by.as_deref());
+    invoked_by
+        .or(node.user_agent.as_deref())
+        .filter(|name| name.ends_with(".amazonaws.com"))
+}
+
 pub(crate) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))

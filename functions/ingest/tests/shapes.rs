@@ -74,7 +74,7 @@ fn an_s3_log_file_plain_and_gzipped() {
     assert_eq!(cost_ids(&items), vec!["a", "c"]);
     assert_eq!(
         summary.to_string(),
-        "records=3 cost_events=2 failed_calls=0 read_only=1 not_cost=0 rejected=0"
+        "records=3 cost_events=2 ends=0 failed_calls=0 read_only=1 not_cost=0 rejected=0"
     );
 
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -215,7 +215,7 @@ impl Scorer {
         events: &[(&CostEvent, Option<&Consumed>)],
     ) -> Result<(CommitOutcome, Vec<Option<Anomaly>>), ScoreError> {
         let mut keys: Vec<BaselineKey> = Vec::with_capacity(events.len() * 2);
-        for (event, _) in events {
+        for (event, _) in events.iter().filter(|(e, _)| e.change.is_priced()) {
             for key in [
                 BaselineKey::new(&event.tenant, &event.account_id, &event.resource_kind),
                 BaselineKey::account(&event.tenant, &event.account_id),
@@ -239,6 +239,18 @@ impl Scorer {
         let mut scored = Vec::with_capacity(events.len());
         let mut anomalies = Vec::with_capacity(events.len());
         for (event, consumed) in events {
+            if !event.change.is_priced() {
+                // A stop or an end begins no rate: nothing to score, and no baseline learns
+                // from it. It is committed all the same, so it is settled exactly once.
+                scored.push(ScoredEvent {
+                    event: (*event).clone(),
+                    anomaly: None,
+                    outbox: None,
+                    consumed: consumed.cloned(),
+                });
+                anomalies.push(None);
+                continue;
+            }
             let settings = self.settings_of(&event.tenant).await?;
             let kind_key = BaselineKey::new(&event.tenant, &event.account_id, &event.resource_kind);
             let account_key = BaselineKey::account(&event.tenant, &event.account_id);

@@ -7,8 +7,8 @@ use dd0c_adapters_memory::MemoryStore;
 use dd0c_ingest::PriceCatalog;
 use dd0c_ports::baseline::BaselineKey;
 use dd0c_ports::domain::{
-    Anomaly, AnomalyStatus, Combine, CostEvent, FeedbackAction, PriceSource, Settings, Severity,
-    Signal, SnoozeScope, HOURS_PER_MONTH,
+    Anomaly, AnomalyStatus, Change, Combine, CostEvent, FeedbackAction, PriceSource, Settings,
+    Severity, Signal, SnoozeScope, HOURS_PER_MONTH,
 };
 use dd0c_ports::store::{AnomalyFilter, AnomalyStore, OutboxStore, ScoreStore, SettingsStore};
 use dd0c_score::{feedback, Scored, Scorer};
@@ -69,6 +69,7 @@ impl World {
             hourly_usd: hourly,
             monthly_usd: hourly * HOURS_PER_MONTH,
             price_source: PriceSource::Catalog,
+            change: Default::default(),
         }
     }
 
@@ -430,6 +431,36 @@ async fn scoring_twice_changes_nothing() {
         .await
         .expect("list");
     assert_eq!(all.items, vec![first]);
+}
+
+#[tokio::test]
+async fn an_end_raises_nothing_teaches_no_baseline_and_settles_once() {
+    let mut world = World::new();
+    world.routine(14).await;
+    let key = BaselineKey::new("default", ACCOUNT, "ec2.instance");
+    let before = world.store.baseline(&key).await.expect("read");
+    // The intern's four p4d.24xlarge terminated: as dear an event as any, but it ends a rate.
+    let mut end = world.event(
+        INTERN,
+        "us-east-1",
+        "p4d.24xlarge",
+        4,
+        start() + Duration::days(14),
+    );
+    end.event_name = "TerminateInstances".into();
+    end.change = Change::End;
+    assert_eq!(world.score(&end).await, None);
+    assert_eq!(world.store.baseline(&key).await.expect("read"), before);
+    assert_eq!(
+        world.scorer.score(&end).await.expect("scores"),
+        Scored::Duplicate
+    );
+    // The same launch, scored as one, is critical: only the change kept it quiet.
+    let mut launch = end.clone();
+    launch.event_id = "ev-launch".into();
+    launch.change = Change::Create;
+    let raised = world.score(&launch).await.expect("raised");
+    assert_eq!(raised.severity, Severity::Critical);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

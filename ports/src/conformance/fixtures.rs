@@ -63,6 +63,7 @@ pub fn cost_event(
         hourly_usd,
         monthly_usd: hourly_usd * crate::domain::HOURS_PER_MONTH,
         price_source: PriceSource::Catalog,
+        change: Default::default(),
     }
 }
 

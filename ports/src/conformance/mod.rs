@@ -6,6 +6,7 @@
 //! suffix, so they can share one database with other tests and with each other.
 
 mod fixtures;
+mod ledger;
 mod others;
 mod queue;
 mod sources;
@@ -13,6 +14,7 @@ mod stores;
 mod zombies;
 
 pub use fixtures::{anomaly_for, commit_anomalies, cost_event, unique, unique_account_id};
+pub use ledger::ledger_suite;
 pub use others::{
     archive_suite, attempts_suite, auth_suite, email_from_mime, flags_suite, mail_suite,
     webhook_suite, MailSink, WebhookSink,

@@ -22,6 +22,7 @@ use crate::lock;
 
 mod anomalies;
 mod events;
+mod ledger;
 mod outbox;
 mod recall;
 mod schedule;
@@ -56,6 +57,8 @@ struct Inner {
     users: BTreeMap<String, User>,
     facts: HashMap<(String, FactKey), Fact>,
     findings: BTreeMap<(String, String), dd0c_ports::zombie::Finding>,
+    resources:
+        BTreeMap<(String, dd0c_ports::ledger::ResourceKey), dd0c_ports::ledger::ResourceRecord>,
 }
 
 impl Inner {

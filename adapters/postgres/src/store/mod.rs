@@ -26,6 +26,7 @@ use crate::queue::delete_delivered;
 
 mod anomalies;
 mod events;
+mod ledger;
 mod outbox;
 mod recall;
 mod schedule;

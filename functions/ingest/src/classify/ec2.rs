@@ -1,12 +1,27 @@
-//! EC2: instances (launched, started, resized), volumes, addresses, NAT gateways, fleets, spot
-//! requests, VPC endpoints and transit gateways.
+//! EC2: instances (launched, started, resized, stopped, terminated), volumes, addresses, NAT
+//! gateways, fleets, spot requests, VPC endpoints and transit gateways.
 
 use super::*;
+
+/// The tag Auto Scaling puts on the instances it launches for a group.
+const GROUP_TAG: &str = "aws:autoscaling:groupName";
 
 pub(super) fn run_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
     let requested_type = call.req.get("instanceType").str();
     let launched = call.resp.get("instancesSet").items();
+    if let Some(group) = launching_group(call) {
+        if ctx
+            .recall
+            .instance_type(call.account, FactKind::AutoScalingGroup, &group)
+            .is_some()
+        {
+            // The group's capacity was priced when it was set: counted once, there.
+            remember_types(call, ctx, &launched, requested_type);
+            return Ok(Classified::NotCost);
+        }
+    }
     if !launched.is_empty() {
+        remember_types(call, ctx, &launched, requested_type);
         let mut by_type: Vec<(Option<String>, Vec<String>)> = Vec::new();
         for instance in &launched {
             let resource_type = instance
@@ -15,14 +30,6 @@ pub(super) fn run_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
                 .or(requested_type)
                 .map(str::to_owned);
             let instance_id = instance.get("instanceId").text();
-            if let (Some(i), Some(t)) = (&instance_id, &resource_type) {
-                ctx.recall.remember(
-                    call.account,
-                    FactKind::Instance,
-                    i,
-                    Fact::InstanceType(t.clone()),
-                );
-            }
             match by_type.iter_mut().find(|(t, _)| *t == resource_type) {
                 Some((_, ids)) => ids.extend(instance_id),
                 None => by_type.push((resource_type, instance_id.into_iter().collect())),
@@ -68,19 +75,70 @@ pub(super) fn run_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
     ))
 }
 
-pub(super) fn start_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
-    let mut started: Vec<String> = Vec::new();
-    for item in call.resp.get("instancesSet").items() {
-        let was_stopped = item
-            .at(&["previousState", "name"])
-            .str()
-            .is_none_or(|s| s == "stopped");
-        if was_stopped {
-            started.extend(item.get("instanceId").text());
+/// The Auto Scaling group a launch is for, when Auto Scaling made it.
+fn launching_group(call: &Call<'_>) -> Option<String> {
+    if call.invoked_by != Some("autoscaling.amazonaws.com") {
+        return None;
+    }
+    call.req
+        .get("tagSpecificationSet")
+        .items()
+        .iter()
+        .flat_map(|spec| spec.get("tags").items())
+        .find(|tag| tag.get("key").str() == Some(GROUP_TAG))
+        .and_then(|tag| tag.get("value").text())
+}
+
+/// Remembers the type of each launched instance, so their later changes can be priced.
+fn remember_types(
+    call: &Call<'_>,
+    ctx: &mut Ctx<'_>,
+    launched: &[J<'_>],
+    requested_type: Option<&str>,
+) {
+    for instance in launched {
+        let resource_type = instance.get("instanceType").str().or(requested_type);
+        if let (Some(i), Some(t)) = (instance.get("instanceId").text(), resource_type) {
+            ctx.recall.remember(
+                call.account,
+                FactKind::Instance,
+                &i,
+                Fact::InstanceType(t.to_owned()),
+            );
         }
     }
-    if started.is_empty() {
-        started = call
+}
+
+pub(super) fn start_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
+    instances_moved(call, ctx, Change::Start, &["stopped"])
+}
+
+pub(super) fn stop_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
+    instances_moved(call, ctx, Change::Stop, &["pending", "running"])
+}
+
+pub(super) fn terminate_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
+    instances_moved(
+        call,
+        ctx,
+        Change::End,
+        &["pending", "running", "stopping", "stopped"],
+    )
+}
+
+/// Instances a call moves from one of the states `from` (as the response's `previousState`
+/// tells; the request's ids where the response lists none), grouped by the type recalled for
+/// each and priced at it.
+fn instances_moved(call: &Call<'_>, ctx: &mut Ctx<'_>, change: Change, from: &[&str]) -> Outcome {
+    let mut moved: Vec<String> = Vec::new();
+    for item in call.resp.get("instancesSet").items() {
+        let was = item.at(&["previousState", "name"]).str();
+        if was.is_none_or(|state| from.contains(&state)) {
+            moved.extend(item.get("instanceId").text());
+        }
+    }
+    if moved.is_empty() && !call.resp.get("instancesSet").is_present() {
+        moved = call
             .req
             .get("instancesSet")
             .items()
@@ -88,11 +146,16 @@ pub(super) fn start_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
             .filter_map(|i| i.get("instanceId").text())
             .collect();
     }
-    if started.is_empty() {
+    if moved.is_empty() {
         return Ok(Classified::NotCost);
     }
+    changed(change, by_recalled_type(call, ctx, moved))
+}
+
+/// Instances grouped by the type recalled for each (`unknown` where none is), priced at it.
+fn by_recalled_type(call: &Call<'_>, ctx: &mut Ctx<'_>, instances: Vec<String>) -> Vec<Line> {
     let mut lines: Vec<Line> = Vec::new();
-    for instance_id in started {
+    for instance_id in instances {
         let known = ctx
             .recall
             .instance_type(call.account, FactKind::Instance, &instance_id);
@@ -115,7 +178,7 @@ pub(super) fn start_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
             )),
         }
     }
-    Ok(Classified::Lines(lines))
+    lines
 }
 
 pub(super) fn modify_instance_attribute(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
@@ -131,7 +194,7 @@ pub(super) fn modify_instance_attribute(call: &Call<'_>, ctx: &mut Ctx<'_>) -> O
             Fact::InstanceType(new_type.to_owned()),
         );
     }
-    one(priced(
+    let line = priced(
         ctx,
         "ec2.instance",
         "ec2.instance",
@@ -139,7 +202,8 @@ pub(super) fn modify_instance_attribute(call: &Call<'_>, ctx: &mut Ctx<'_>) -> O
         1,
         ids,
         call.region,
-    ))
+    );
+    changed(Change::Resize, vec![line])
 }
 
 pub(super) fn create_volume(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
@@ -245,9 +309,22 @@ pub(super) fn create_fleet(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
         "ec2.instance",
         first_override,
         capacity,
-        Vec::new(),
+        id(&call.resp.get("fleetId")),
         call.region,
     ))
+}
+
+/// Deleted fleets end with their instances only when the call says so; otherwise the
+/// instances run on and end by their own termination.
+pub(super) fn delete_fleets(call: &Call<'_>, _ctx: &mut Ctx<'_>) -> Outcome {
+    if call.req.get("terminateInstances").bool() != Some(true) {
+        return Ok(Classified::NotCost);
+    }
+    let fleets = ids_at(&call.req, &["fleetId"]);
+    if fleets.is_empty() {
+        return Ok(Classified::NotCost);
+    }
+    changed(Change::End, vec![unpriced("ec2.instance", fleets)])
 }
 
 pub(super) fn request_spot_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {

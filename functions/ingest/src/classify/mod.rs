@@ -1,11 +1,13 @@
-//! From one CloudTrail call to the resources it creates: kind, type, count, ids and unit price.
-//! One function per API, each written from the API's request and response shapes, in one file
-//! per AWS service; this module keeps what they share: the call, the lines it creates, the
-//! context with the recall cache, and the table from (service, API) to classifier.
+//! From one CloudTrail call to the resources it creates, starts, resizes, stops or ends: kind,
+//! type, count, ids and unit price. One function per API that needs reading, each written from
+//! the API's request and response shapes, in one file per AWS service; calls that only end or
+//! stop what they name are rows of the table. This module keeps what they share: the call, the
+//! lines it touches, the context with the recall cache, and the table from (service, API) to
+//! how the call is read.
 
 use std::collections::HashMap;
 
-use dd0c_ports::domain::PriceSource;
+use dd0c_ports::domain::{Change, PriceSource};
 use dd0c_ports::recall::{Fact, FactKey, FactKind};
 
 use crate::catalog::{Price, PriceCatalog};
@@ -56,7 +58,10 @@ pub(crate) struct Line {
 /// What a call amounts to.
 #[derive(Debug)]
 pub(crate) enum Classified {
+    /// Resources created.
     Lines(Vec<Line>),
+    /// Existing resources started, resized, stopped or ended.
+    Changed(Change, Vec<Line>),
     /// A candidate call that creates nothing billable (a gateway endpoint, an on-demand table,
     /// a configuration dd0c/cost remembers for later pricing).
     NotCost,
@@ -69,6 +74,8 @@ type Outcome = Result<Classified, FieldError>;
 pub(crate) struct Call<'v> {
     pub account: &'v str,
     pub region: &'v str,
+    /// The AWS service that made the call for someone, if one did.
+    pub invoked_by: Option<&'v str>,
     pub req: J<'v>,
     pub resp: J<'v>,
 }
@@ -193,145 +200,244 @@ pub(crate) struct Ctx<'c> {
 
 type Classifier = fn(&Call<'_>, &mut Ctx<'_>) -> Outcome;
 
-/// Every call that can create cost, by event source and base event name, with its classifier.
-/// The cloud's customer template forwards exactly these calls (`dd0c-lambda`'s contract).
-const CALLS: &[(&str, &[&str], Classifier)] = &[
-    ("ec2.amazonaws.com", &["RunInstances"], run_instances),
-    ("ec2.amazonaws.com", &["StartInstances"], start_instances),
-    (
-        "ec2.amazonaws.com",
-        &["ModifyInstanceAttribute"],
-        modify_instance_attribute,
-    ),
-    ("ec2.amazonaws.com", &["CreateVolume"], create_volume),
-    ("ec2.amazonaws.com", &["AllocateAddress"], allocate_address),
-    (
-        "ec2.amazonaws.com",
-        &["CreateNatGateway"],
-        create_nat_gateway,
-    ),
-    ("ec2.amazonaws.com", &["CreateFleet"], create_fleet),
-    (
-        "ec2.amazonaws.com",
-        &["RequestSpotInstances"],
-        request_spot_instances,
-    ),
-    (
-        "ec2.amazonaws.com",
-        &["CreateVpcEndpoint"],
-        create_vpc_endpoint,
-    ),
-    (
-        "ec2.amazonaws.com",
-        &["CreateTransitGateway", "CreateTransitGatewayVpcAttachment"],
-        create_transit_gateway,
-    ),
-    (
-        "autoscaling.amazonaws.com",
-        &[
-            "CreateAutoScalingGroup",
-            "UpdateAutoScalingGroup",
-            "SetDesiredCapacity",
-        ],
-        autoscaling_group,
-    ),
-    (
-        "elasticloadbalancing.amazonaws.com",
-        &["CreateLoadBalancer"],
-        create_load_balancer,
-    ),
-    (
-        "rds.amazonaws.com",
-        &[
-            "CreateDBInstance",
-            "CreateDBInstanceReadReplica",
-            "RestoreDBInstanceFromDBSnapshot",
-            "RestoreDBInstanceToPointInTime",
-        ],
-        create_db_instance,
-    ),
-    ("rds.amazonaws.com", &["CreateDBCluster"], create_db_cluster),
-    (
-        "elasticache.amazonaws.com",
-        &["CreateCacheCluster", "CreateReplicationGroup"],
-        create_cache,
-    ),
-    (
-        "redshift.amazonaws.com",
-        &["CreateCluster"],
-        create_redshift_cluster,
-    ),
-    (
-        "es.amazonaws.com",
-        &["CreateDomain", "CreateElasticsearchDomain"],
-        create_search_domain,
-    ),
-    ("eks.amazonaws.com", &["CreateCluster"], create_eks_cluster),
-    ("eks.amazonaws.com", &["CreateNodegroup"], create_nodegroup),
-    (
-        "sagemaker.amazonaws.com",
-        &["CreateEndpointConfig"],
-        remember_endpoint_config,
-    ),
-    (
-        "sagemaker.amazonaws.com",
-        &["CreateEndpoint"],
-        create_endpoint,
-    ),
-    (
-        "sagemaker.amazonaws.com",
-        &["CreateNotebookInstance"],
-        create_notebook,
-    ),
-    (
-        "sagemaker.amazonaws.com",
-        &["CreateTrainingJob"],
-        create_training_job,
-    ),
-    (
-        "elasticmapreduce.amazonaws.com",
-        &["RunJobFlow"],
-        run_job_flow,
-    ),
-    (
-        "kafka.amazonaws.com",
-        &["CreateCluster", "CreateClusterV2"],
-        create_msk_cluster,
-    ),
-    (
-        "ecs.amazonaws.com",
-        &["RegisterTaskDefinition"],
-        remember_task_definition,
-    ),
-    ("ecs.amazonaws.com", &["CreateService"], create_service),
-    ("dynamodb.amazonaws.com", &["CreateTable"], create_table),
-    ("kinesis.amazonaws.com", &["CreateStream"], create_stream),
-    (
-        "lambda.amazonaws.com",
-        &["CreateFunction", "UpdateFunctionConfiguration"],
-        remember_function_memory,
-    ),
-    (
-        "lambda.amazonaws.com",
-        &["PutProvisionedConcurrencyConfig"],
-        provisioned_concurrency,
-    ),
+/// How a call of the table is read.
+#[derive(Clone, Copy)]
+pub(crate) enum Rule {
+    /// By a function written from the API's shapes.
+    Read(Classifier),
+    /// The call changes the resources of `kind` it names at the first of `paths` that names
+    /// any (request first, then response; lists are followed at every step): their ids are all
+    /// it tells, so their type and price are what the ledger holds from their creation.
+    Named {
+        change: Change,
+        kind: &'static str,
+        paths: &'static [&'static [&'static str]],
+    },
+}
+
+impl Rule {
+    /// What `call` amounts to under this rule.
+    pub(crate) fn classify(self, call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
+        match self {
+            Rule::Read(read) => read(call, ctx),
+            Rule::Named {
+                change,
+                kind,
+                paths,
+            } => Ok(named_outcome(call, change, kind, paths)),
+        }
+    }
+}
+
+/// Shorthand for the table's [`Rule::Named`] rows.
+const fn named(
+    change: Change,
+    kind: &'static str,
+    paths: &'static [&'static [&'static str]],
+) -> Rule {
+    Rule::Named {
+        change,
+        kind,
+        paths,
+    }
+}
+
+const fn read(classifier: Classifier) -> Rule {
+    Rule::Read(classifier)
+}
+
+use Change::{End, Start, Stop};
+
+/// Every call that can create, start, resize, stop or end cost, by event source and base
+/// event name, with how it is read. The cloud's customer template forwards exactly these calls
+/// (`dd0c-lambda`'s contract).
+#[rustfmt::skip]
+const CALLS: &[(&str, &[&str], Rule)] = &[
+    // EC2 instances; their volumes are their own resources and outlive a stop.
+    (EC2, &["RunInstances"], read(run_instances)),
+    (EC2, &["StartInstances"], read(start_instances)),
+    (EC2, &["ModifyInstanceAttribute"], read(modify_instance_attribute)),
+    (EC2, &["StopInstances"], read(stop_instances)),
+    (EC2, &["TerminateInstances"], read(terminate_instances)),
+    (EC2, &["CreateFleet"], read(create_fleet)),
+    (EC2, &["DeleteFleets"], read(delete_fleets)),
+    (EC2, &["RequestSpotInstances"], read(request_spot_instances)),
+    // A cancelled request launches nothing more; instances it launched run on (AWS's rule)
+    // and end by their own TerminateInstances.
+    (EC2, &["CancelSpotInstanceRequests"],
+        named(End, "ec2.instance", &[&["spotInstanceRequestIdSet", "spotInstanceRequestId"]])),
+    // EC2 networking and storage.
+    (EC2, &["CreateVolume"], read(create_volume)),
+    (EC2, &["DeleteVolume"], named(End, "ec2.volume", &[&["volumeId"]])),
+    (EC2, &["AllocateAddress"], read(allocate_address)),
+    (EC2, &["ReleaseAddress"], named(End, "ec2.elastic-ip", &[&["allocationId"], &["publicIp"]])),
+    (EC2, &["CreateNatGateway"], read(create_nat_gateway)),
+    (EC2, &["DeleteNatGateway"], named(End, "ec2.nat-gateway", &[&["natGatewayId"]])),
+    (EC2, &["CreateVpcEndpoint"], read(create_vpc_endpoint)),
+    (EC2, &["DeleteVpcEndpoints"], named(End, "ec2.vpc-endpoint", &[&["vpcEndpointId"]])),
+    (EC2, &["CreateTransitGateway", "CreateTransitGatewayVpcAttachment"], read(create_transit_gateway)),
+    (EC2, &["DeleteTransitGateway"], named(End, "ec2.transit-gateway", &[&["transitGatewayId"]])),
+    (EC2, &["DeleteTransitGatewayVpcAttachment"],
+        named(End, "ec2.transit-gateway", &[&["transitGatewayAttachmentId"]])),
+    // Auto Scaling: a group's capacity is its resource; the instances it launches are not
+    // priced again (see `run_instances`).
+    (AUTOSCALING, &["CreateAutoScalingGroup"], read(autoscaling_group)),
+    (AUTOSCALING, &["UpdateAutoScalingGroup", "SetDesiredCapacity"], read(autoscaling_capacity)),
+    (AUTOSCALING, &["DeleteAutoScalingGroup"],
+        named(End, "autoscaling.group", &[&["autoScalingGroupName"]])),
+    // Load balancers, both APIs: v2 names them by ARN, the classic one by name.
+    (ELB, &["CreateLoadBalancer"], read(create_load_balancer)),
+    (ELB, &["DeleteLoadBalancer"],
+        named(End, "elb.load-balancer", &[&["loadBalancerArn"], &["loadBalancerName"]])),
+    // RDS. AWS starts a stopped instance or cluster again after seven days; the ledger
+    // models that restart.
+    (RDS, &["CreateDBInstance", "CreateDBInstanceReadReplica",
+            "RestoreDBInstanceFromDBSnapshot", "RestoreDBInstanceToPointInTime"],
+        read(create_db_instance)),
+    (RDS, &["ModifyDBInstance"], read(modify_db_instance)),
+    (RDS, &["StopDBInstance"], named(Stop, "rds.instance", &[&["dBInstanceIdentifier"]])),
+    (RDS, &["StartDBInstance"], named(Start, "rds.instance", &[&["dBInstanceIdentifier"]])),
+    (RDS, &["DeleteDBInstance"], named(End, "rds.instance", &[&["dBInstanceIdentifier"]])),
+    (RDS, &["CreateDBCluster"], read(create_db_cluster)),
+    (RDS, &["StopDBCluster"], named(Stop, "rds.cluster", &[&["dBClusterIdentifier"]])),
+    (RDS, &["StartDBCluster"], named(Start, "rds.cluster", &[&["dBClusterIdentifier"]])),
+    (RDS, &["DeleteDBCluster"], named(End, "rds.cluster", &[&["dBClusterIdentifier"]])),
+    // ElastiCache.
+    (ELASTICACHE, &["CreateCacheCluster", "CreateReplicationGroup"], read(create_cache)),
+    (ELASTICACHE, &["DeleteCacheCluster", "DeleteReplicationGroup"],
+        named(End, "elasticache.node", &[&["cacheClusterId"], &["replicationGroupId"]])),
+    // Redshift: a paused cluster bills its storage only.
+    (REDSHIFT, &["CreateCluster"], read(create_redshift_cluster)),
+    (REDSHIFT, &["ResizeCluster"], read(resize_redshift_cluster)),
+    (REDSHIFT, &["PauseCluster"], named(Stop, "redshift.node", &[&["clusterIdentifier"]])),
+    (REDSHIFT, &["ResumeCluster"], named(Start, "redshift.node", &[&["clusterIdentifier"]])),
+    (REDSHIFT, &["DeleteCluster"], named(End, "redshift.node", &[&["clusterIdentifier"]])),
+    // OpenSearch (and Elasticsearch).
+    (OPENSEARCH, &["CreateDomain", "CreateElasticsearchDomain"], read(create_search_domain)),
+    (OPENSEARCH, &["DeleteDomain", "DeleteElasticsearchDomain"],
+        named(End, "opensearch.node", &[&["domainName"]])),
+    // EKS.
+    (EKS, &["CreateCluster"], read(create_eks_cluster)),
+    (EKS, &["DeleteCluster"], named(End, "eks.cluster", &[&["name"]])),
+    (EKS, &["CreateNodegroup"], read(create_nodegroup)),
+    (EKS, &["DeleteNodegroup"], named(End, "eks.nodegroup", &[&["nodegroupName"]])),
+    // SageMaker: a training job ends by itself when it completes; a stop ends it early.
+    (SAGEMAKER, &["CreateEndpointConfig"], read(remember_endpoint_config)),
+    (SAGEMAKER, &["CreateEndpoint"], read(create_endpoint)),
+    (SAGEMAKER, &["DeleteEndpoint"], named(End, "sagemaker.endpoint", &[&["endpointName"]])),
+    (SAGEMAKER, &["CreateNotebookInstance"], read(create_notebook)),
+    (SAGEMAKER, &["StopNotebookInstance"],
+        named(Stop, "sagemaker.notebook", &[&["notebookInstanceName"]])),
+    (SAGEMAKER, &["StartNotebookInstance"],
+        named(Start, "sagemaker.notebook", &[&["notebookInstanceName"]])),
+    (SAGEMAKER, &["DeleteNotebookInstance"],
+        named(End, "sagemaker.notebook", &[&["notebookInstanceName"]])),
+    (SAGEMAKER, &["CreateTrainingJob"], read(create_training_job)),
+    (SAGEMAKER, &["StopTrainingJob"], named(End, "sagemaker.training", &[&["trainingJobName"]])),
+    // EMR.
+    (EMR, &["RunJobFlow"], read(run_job_flow)),
+    (EMR, &["TerminateJobFlows"], named(End, "emr.instance", &[&["jobFlowIds"]])),
+    // MSK: clusters are named by ARN.
+    (MSK, &["CreateCluster", "CreateClusterV2"], read(create_msk_cluster)),
+    (MSK, &["DeleteCluster"], named(End, "msk.broker", &[&["clusterArn"]])),
+    // ECS services on Fargate.
+    (ECS, &["RegisterTaskDefinition"], read(remember_task_definition)),
+    (ECS, &["CreateService"], read(create_service)),
+    (ECS, &["DeleteService"], named(End, "ecs.service", &[&["service"]])),
+    // DynamoDB, Kinesis, Lambda.
+    (DYNAMODB, &["CreateTable"], read(create_table)),
+    (DYNAMODB, &["DeleteTable"], named(End, "dynamodb.table", &[&["tableName"]])),
+    (KINESIS, &["CreateStream"], read(create_stream)),
+    (KINESIS, &["DeleteStream"], named(End, "kinesis.stream", &[&["streamName"]])),
+    (LAMBDA, &["CreateFunction", "UpdateFunctionConfiguration"], read(remember_function_memory)),
+    (LAMBDA, &["PutProvisionedConcurrencyConfig"], read(provisioned_concurrency)),
+    (LAMBDA, &["DeleteProvisionedConcurrencyConfig"],
+        named(End, "lambda.provisioned-concurrency", &[&["functionName"]])),
 ];
 
-/// The classifier for a call, or `None` if the call never creates cost.
-pub(crate) fn classifier(source: &str, name: &str) -> Option<Classifier> {
+const EC2: &str = "ec2.amazonaws.com";
+const AUTOSCALING: &str = "autoscaling.amazonaws.com";
+const ELB: &str = "elasticloadbalancing.amazonaws.com";
+const RDS: &str = "rds.amazonaws.com";
+const ELASTICACHE: &str = "elasticache.amazonaws.com";
+const REDSHIFT: &str = "redshift.amazonaws.com";
+const OPENSEARCH: &str = "es.amazonaws.com";
+const EKS: &str = "eks.amazonaws.com";
+const SAGEMAKER: &str = "sagemaker.amazonaws.com";
+const EMR: &str = "elasticmapreduce.amazonaws.com";
+const MSK: &str = "kafka.amazonaws.com";
+const ECS: &str = "ecs.amazonaws.com";
+const DYNAMODB: &str = "dynamodb.amazonaws.com";
+const KINESIS: &str = "kinesis.amazonaws.com";
+const LAMBDA: &str = "lambda.amazonaws.com";
+
+/// How a call is read, or `None` if the call never touches cost.
+pub(crate) fn rule(source: &str, name: &str) -> Option<Rule> {
     CALLS
         .iter()
         .find(|(s, names, _)| *s == source && names.contains(&name))
         .map(|(_, _, f)| *f)
 }
 
-/// The calls that can create cost, as (event source, base event name): what a CloudTrail
-/// filter must let through for nothing priced to be missed.
+/// The calls that can create, change or end cost, as (event source, base event name): what a
+/// CloudTrail filter must let through for nothing priced, and no end of it, to be missed.
 pub fn priced_calls() -> impl Iterator<Item = (&'static str, &'static str)> {
     CALLS
         .iter()
         .flat_map(|(source, names, _)| names.iter().map(move |name| (*source, *name)))
+}
+
+/// A [`Rule::Named`] call: the ids it names, as one line of `kind` at no known price.
+fn named_outcome(
+    call: &Call<'_>,
+    change: Change,
+    kind: &'static str,
+    paths: &[&[&str]],
+) -> Classified {
+    let ids = paths
+        .iter()
+        .map(|path| {
+            let named = ids_at(&call.req, path);
+            if named.is_empty() {
+                ids_at(&call.resp, path)
+            } else {
+                named
+            }
+        })
+        .find(|ids| !ids.is_empty())
+        .unwrap_or_default();
+    if ids.is_empty() {
+        return Classified::NotCost;
+    }
+    Classified::Changed(change, vec![unpriced(kind, ids)])
+}
+
+/// The texts at `path` below `j`, following lists at every step.
+fn ids_at(j: &J<'_>, path: &[&str]) -> Vec<String> {
+    let mut level = vec![j.clone()];
+    for key in path {
+        level = level
+            .iter()
+            .flat_map(|parent| parent.get(key).items())
+            .collect();
+    }
+    level.iter().filter_map(J::text).collect()
+}
+
+/// Resources named by a call that does not tell their type: priced by the ledger, not here.
+fn unpriced(kind: &'static str, ids: Vec<String>) -> Line {
+    Line {
+        kind,
+        resource_type: "unknown".to_owned(),
+        quantity: u32::try_from(ids.len()).unwrap_or(u32::MAX),
+        ids,
+        unit: Price::UNKNOWN,
+    }
+}
+
+/// Existing resources changed: the lines as the call tells them.
+fn changed(change: Change, lines: Vec<Line>) -> Outcome {
+    Ok(Classified::Changed(change, lines))
 }
 
 fn one(line: Line) -> Outcome {

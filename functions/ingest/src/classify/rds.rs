@@ -45,6 +45,18 @@ pub(super) fn create_db_instance(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome 
     })
 }
 
+/// A class change (`dBInstanceClass` in the request): the instance's new rate. Other
+/// modifications leave the rate as it was.
+pub(super) fn modify_db_instance(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
+    if !call.req.get("dBInstanceClass").is_present() {
+        return Ok(Classified::NotCost);
+    }
+    match create_db_instance(call, ctx)? {
+        Classified::Lines(lines) => changed(Change::Resize, lines),
+        other => Ok(other),
+    }
+}
+
 pub(super) fn create_db_cluster(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
     let ids = id(&either(call, "dBClusterIdentifier"));
     if let Some(min_acu) = call

@@ -16,3 +16,11 @@ pub(super) fn create_redshift_cluster(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Out
         call.region,
     ))
 }
+
+/// A resize (`ResizeCluster`): the cluster's new node type and count.
+pub(super) fn resize_redshift_cluster(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
+    match create_redshift_cluster(call, ctx)? {
+        Classified::Lines(lines) => changed(Change::Resize, lines),
+        other => Ok(other),
+    }
+}

@@ -1,0 +1,349 @@
+//! The resource ledger: one row per resource (`migrations/0009_resource_ledger.sql`). Recording
+//! locks the rows of the resources it touches, in key order, merges the changes in Rust
+//! ([`dd0c_ports::ledger::merge`]) and writes back what changed, so concurrent recorders of one
+//! resource serialize and none loses the other's change. The link to an anomaly and the time a
+//! resource was found gone live in their own columns, written by their own statements.
+
+use dd0c_ports::ledger::{
+    decode_resource_cursor, ended_at, keys_of, merge, resource_cursor, ResourceChange,
+    ResourceFilter, ResourceKey, ResourceLedger, ResourceRecord,
+};
+
+use super::*;
+
+/// Attempts at a recording that a deadlock aborted.
+const RECORD_ATTEMPTS: u32 = 3;
+
+/// The columns every read selects, in [`RecordRow`]'s order.
+const COLUMNS: &str = "record, anomaly_id, unseen_at";
+
+type RecordRow = (
+    Json<serde_json::Value>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+);
+
+fn record_of((Json(value), anomaly_id, unseen_at): RecordRow) -> PortResult<ResourceRecord> {
+    let mut record: ResourceRecord = decode(value, "a ledger record")?;
+    record.anomaly_id = anomaly_id;
+    record.unseen_at = unseen_at;
+    Ok(record)
+}
+
+/// Keys bound as three arrays.
+struct KeyColumns {
+    accounts: Vec<String>,
+    regions: Vec<String>,
+    ids: Vec<String>,
+}
+
+impl KeyColumns {
+    fn of<'k>(keys: impl Iterator<Item = &'k ResourceKey>) -> Self {
+        let mut columns = KeyColumns {
+            accounts: Vec::new(),
+            regions: Vec::new(),
+            ids: Vec::new(),
+        };
+        for key in keys {
+            columns.accounts.push(key.account_id.clone());
+            columns.regions.push(key.region.clone());
+            columns.ids.push(key.resource_id.clone());
+        }
+        columns
+    }
+}
+
+/// Matches rows to the keys bound as `$2`, `$3`, `$4`.
+const KEYED: &str = "(account_id, region, resource_id) IN \
+     (SELECT * FROM unnest($2::text[], $3::text[], $4::text[]))";
+
+impl PgStore {
+    /// Creates the rows of `keys` that do not exist yet, each with an empty record.
+    async fn ensure_rows(
+        c: &mut PgConnection,
+        tenant: &str,
+        keys: &[ResourceKey],
+    ) -> Result<(), sqlx::Error> {
+        let columns = KeyColumns::of(keys.iter());
+        let empty: Vec<Json<serde_json::Value>> = keys
+            .iter()
+            .map(|key| {
+                Json(
+                    serde_json::to_value(ResourceRecord::new(tenant, key.clone()))
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        sqlx::query(
+            "INSERT INTO resources (tenant_id, account_id, region, resource_id, record) \
+             SELECT $1, a, r, i, j FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[]) \
+             AS t(a, r, i, j) ORDER BY a, r, i \
+             ON CONFLICT (tenant_id, account_id, region, resource_id) DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(&columns.accounts)
+        .bind(&columns.regions)
+        .bind(&columns.ids)
+        .bind(&empty)
+        .execute(c)
+        .await?;
+        Ok(())
+    }
+
+    /// One attempt at [`ResourceLedger::record`]: `Err` with a deadlock is worth another.
+    async fn try_record(
+        &self,
+        tenant: &str,
+        changes: &[ResourceChange],
+    ) -> Result<PortResult<Vec<ResourceRecord>>, sqlx::Error> {
+        let mut keys = keys_of(changes);
+        keys.sort();
+        let mut tx = self.begin(tenant).await?;
+        Self::ensure_rows(&mut tx, tenant, &keys).await?;
+        let columns = KeyColumns::of(keys.iter());
+        let rows: Vec<RecordRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND {KEYED} \
+             ORDER BY account_id, region, resource_id FOR UPDATE"
+        ))
+        .bind(tenant)
+        .bind(&columns.accounts)
+        .bind(&columns.regions)
+        .bind(&columns.ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let stored = match rows
+            .into_iter()
+            .map(record_of)
+            .collect::<PortResult<Vec<_>>>()
+        {
+            Ok(stored) => stored,
+            Err(error) => return Ok(Err(error)),
+        };
+        let merged = merge(tenant, stored, changes);
+        let written: Vec<&ResourceRecord> = merged
+            .iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(record, _)| record)
+            .collect();
+        if !written.is_empty() {
+            let columns = KeyColumns::of(written.iter().map(|r| &r.key));
+            let mut kinds = Vec::new();
+            let mut firsts = Vec::new();
+            let mut ends = Vec::new();
+            let mut payloads = Vec::new();
+            for record in &written {
+                kinds.push(record.resource_kind().to_owned());
+                firsts.push(record.first_at());
+                ends.push(ended_at(record));
+                match encode(record, "a ledger record") {
+                    Ok(value) => payloads.push(Json(value)),
+                    Err(error) => return Ok(Err(error)),
+                }
+            }
+            sqlx::query(
+                "UPDATE resources SET resource_kind = t.k, first_at = t.f, \
+                 ended_at = COALESCE(resources.unseen_at, t.e), record = t.j \
+                 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], \
+                 $7::timestamptz[], $8::jsonb[]) AS t(a, r, i, k, f, e, j) \
+                 WHERE tenant_id = $1 AND account_id = t.a AND region = t.r AND resource_id = t.i",
+            )
+            .bind(tenant)
+            .bind(&columns.accounts)
+            .bind(&columns.regions)
+            .bind(&columns.ids)
+            .bind(&kinds)
+            .bind(&firsts)
+            .bind(&ends)
+            .bind(&payloads)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Ok(merged.into_iter().map(|(record, _)| record).collect()))
+    }
+}
+
+#[async_trait]
+impl ResourceLedger for PgStore {
+    async fn record(
+        &self,
+        tenant: &str,
+        changes: &[ResourceChange],
+    ) -> PortResult<Vec<ResourceRecord>> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut attempt = 1;
+        loop {
+            match self.try_record(tenant, changes).await {
+                Ok(recorded) => return recorded,
+                Err(error) if is_retryable_conflict(&error) && attempt < RECORD_ATTEMPTS => {
+                    attempt += 1;
+                }
+                Err(error) => return Err(backend("recording resource changes", error)),
+            }
+        }
+    }
+
+    async fn resources(
+        &self,
+        tenant: &str,
+        keys: &[ResourceKey],
+    ) -> PortResult<Vec<Option<ResourceRecord>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let columns = KeyColumns::of(keys.iter());
+        let rows: Vec<RecordRow> = self
+            .scoped(tenant, async |c| {
+                sqlx::query_as(&format!(
+                    "SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND {KEYED}"
+                ))
+                .bind(tenant)
+                .bind(&columns.accounts)
+                .bind(&columns.regions)
+                .bind(&columns.ids)
+                .fetch_all(c)
+                .await
+            })
+            .await
+            .map_err(|e| backend("reading ledger records", e))?;
+        let mut found: HashMap<ResourceKey, ResourceRecord> = HashMap::new();
+        for row in rows {
+            let record = record_of(row)?;
+            found.insert(record.key.clone(), record);
+        }
+        Ok(keys.iter().map(|key| found.remove(key)).collect())
+    }
+
+    async fn of_anomaly(&self, tenant: &str, anomaly_id: &str) -> PortResult<Vec<ResourceRecord>> {
+        let rows: Vec<RecordRow> = self
+            .scoped(tenant, async |c| {
+                sqlx::query_as(&format!(
+                    "SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND anomaly_id = $2 \
+                     ORDER BY account_id, region, resource_id"
+                ))
+                .bind(tenant)
+                .bind(anomaly_id)
+                .fetch_all(c)
+                .await
+            })
+            .await
+            .map_err(|e| backend("reading an anomaly's resources", e))?;
+        rows.into_iter().map(record_of).collect()
+    }
+
+    async fn list(
+        &self,
+        tenant: &str,
+        filter: &ResourceFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> PortResult<Page<ResourceRecord>> {
+        let after = cursor.map(decode_resource_cursor).transpose()?;
+        let (at, key) = match after {
+            Some((at, key)) => (Some(at), Some(key)),
+            None => (None, None),
+        };
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let rows: Vec<RecordRow> = self
+            .scoped(tenant, async |c| {
+                sqlx::query_as(&format!(
+                    "SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND first_at IS NOT NULL \
+                     AND ($2::text IS NULL OR account_id = $2) \
+                     AND ($3::text IS NULL OR resource_kind = $3) \
+                     AND ($4::boolean IS NULL OR (ended_at IS NOT NULL) = $4) \
+                     AND ($5::timestamptz IS NULL OR (first_at, account_id, region, resource_id) \
+                          < ($5, $6::text, $7::text, $8::text)) \
+                     ORDER BY first_at DESC, account_id DESC, region DESC, resource_id DESC \
+                     LIMIT $9"
+                ))
+                .bind(tenant)
+                .bind(&filter.account_id)
+                .bind(&filter.resource_kind)
+                .bind(filter.ended)
+                .bind(at)
+                .bind(key.as_ref().map(|k| k.account_id.clone()))
+                .bind(key.as_ref().map(|k| k.region.clone()))
+                .bind(key.as_ref().map(|k| k.resource_id.clone()))
+                .bind(fetch)
+                .fetch_all(c)
+                .await
+            })
+            .await
+            .map_err(|e| backend("listing ledger records", e))?;
+        let items = rows
+            .into_iter()
+            .map(record_of)
+            .collect::<PortResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, limit, resource_cursor))
+    }
+
+    async fn link(&self, tenant: &str, keys: &[ResourceKey], anomaly_id: &str) -> PortResult<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut sorted = keys.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        let columns = KeyColumns::of(sorted.iter());
+        self.scoped(tenant, async |c| {
+            Self::ensure_rows(c, tenant, &sorted).await?;
+            sqlx::query(&format!(
+                "UPDATE resources SET anomaly_id = $5 \
+                 WHERE tenant_id = $1 AND anomaly_id IS NULL AND {KEYED}"
+            ))
+            .bind(tenant)
+            .bind(&columns.accounts)
+            .bind(&columns.regions)
+            .bind(&columns.ids)
+            .bind(anomaly_id)
+            .execute(c)
+            .await
+        })
+        .await
+        .map_err(|e| backend("linking resources to an anomaly", e))?;
+        Ok(())
+    }
+
+    async fn mark_unseen(
+        &self,
+        tenant: &str,
+        keys: &[ResourceKey],
+        at: DateTime<Utc>,
+    ) -> PortResult<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let columns = KeyColumns::of(keys.iter());
+        self.scoped(tenant, async |c| {
+            sqlx::query(&format!(
+                "UPDATE resources SET unseen_at = COALESCE(unseen_at, $5), \
+                 ended_at = COALESCE(ended_at, $5) WHERE tenant_id = $1 AND {KEYED}"
+            ))
+            .bind(tenant)
+            .bind(&columns.accounts)
+            .bind(&columns.regions)
+            .bind(&columns.ids)
+            .bind(at)
+            .execute(c)
+            .await
+        })
+        .await
+        .map_err(|e| backend("marking resources gone", e))?;
+        Ok(())
+    }
+
+    async fn prune_ended(&self, before: DateTime<Utc>) -> PortResult<u64> {
+        let done = self
+            .scoped(EVERY_TENANT, async |c| {
+                sqlx::query("DELETE FROM resources WHERE ended_at < $1")
+                    .bind(before)
+                    .execute(c)
+                    .await
+            })
+            .await
+            .map_err(|e| backend("pruning ended resources", e))?;
+        Ok(done.rows_affected())
+    }
+}

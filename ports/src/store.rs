@@ -398,6 +398,8 @@ pub struct Stores {
     pub recall: Arc<dyn crate::recall::RecallStore>,
     /// The zombie hunter's findings.
     pub zombies: Arc<dyn crate::zombie::ZombieStore>,
+    /// Every priced resource, followed to its end.
+    pub ledger: Arc<dyn crate::ledger::ResourceLedger>,
 }
 
 impl Stores {
@@ -415,6 +417,7 @@ impl Stores {
             + crate::auth::Users
             + crate::recall::RecallStore
             + crate::zombie::ZombieStore
+            + crate::ledger::ResourceLedger
             + 'static,
     {
         Stores {
@@ -428,6 +431,7 @@ impl Stores {
             users: store.clone(),
             recall: store.clone(),
             zombies: store.clone(),
+            ledger: store.clone(),
             schedule: store,
         }
     }

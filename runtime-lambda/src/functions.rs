@@ -38,9 +38,12 @@ pub fn ingest(settings: &Settings) -> Result<Ingest, StartError> {
 /// notify queue (`DD0C_NOTIFY_QUEUE_URL`) per anomaly raised.
 pub fn score(settings: &Settings) -> Result<Score, StartError> {
     let stores = stores(settings);
+    let ledger = stores.ledger.clone();
     let scorer = Scorer::new(stores.score, stores.anomalies, stores.settings);
     let notify_queue = SqsQueue::new(&settings.aws, &required("DD0C_NOTIFY_QUEUE_URL")?);
-    Ok(Score::new(scorer, "score").waking(Arc::new(notify_queue)))
+    Ok(Score::new(scorer, "score")
+        .waking(Arc::new(notify_queue))
+        .following(ledger))
 }
 
 /// The notifier on the table's outbox, Slack webhooks and SES (when `DD0C_MAIL_FROM` is set).

@@ -65,7 +65,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode> {
     let count = |s: Severity| anomalies.iter().filter(|a| a.severity == s).count();
     eprintln!(
         "{summary} scored={} anomalies={} critical={} warning={} info={}",
-        events.len(),
+        events.iter().filter(|e| e.change.is_priced()).count(),
         anomalies.len(),
         count(Severity::Critical),
         count(Severity::Warning),

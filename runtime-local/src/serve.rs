@@ -236,7 +236,7 @@ impl Dispatcher {
             stores.anomalies.clone(),
             stores.settings.clone(),
         );
-        let score = Score::new(scorer, SCORE_QUEUE);
+        let score = Score::new(scorer, SCORE_QUEUE).following(stores.ledger.clone());
         self.consumer(&self.backend.score_queue, Arc::new(score))
     }
 

@@ -90,11 +90,12 @@ async fn pushed_cloudtrail_becomes_scored_anomalies_in_postgres() {
     assert_eq!(body["accepted"], ours.len());
     assert_eq!(body["rejected"], 0);
     let priced = body["priced"].as_u64().expect("priced");
+    let queued = priced + body["ends"].as_u64().expect("ends");
     assert!(
         priced > 0 && body["skipped"].as_u64() > Some(0),
         "the story has reads and creations: {body}"
     );
-    assert_eq!(app.score_depth().await, priced);
+    assert_eq!(app.score_depth().await, queued);
     drain(&app.dispatcher).await;
 
     let want = expected(&ours).await;
@@ -127,7 +128,7 @@ async fn pushed_cloudtrail_becomes_scored_anomalies_in_postgres() {
         .await;
     assert_eq!(
         (status, body["priced"].as_u64(), body["duplicates"].as_u64()),
-        (StatusCode::ACCEPTED, Some(0), Some(priced)),
+        (StatusCode::ACCEPTED, Some(0), Some(queued)),
         "a re-push is deduplicated"
     );
     app.shutdown.cancel();
@@ -386,4 +387,105 @@ async fn two_dispatchers_share_the_work_and_each_tick() {
         ran, ticks as u64,
         "each tick ran exactly once across both replicas"
     );
+}
+
+/// A CloudTrail record of `account` by `actor` at `at`.
+fn trail(
+    account: &str,
+    actor: &str,
+    name: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    request: serde_json::Value,
+    response: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::{account}:user/{actor}"), "accountId": account},
+        "eventTime": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "requestParameters": request,
+        "responseElements": response,
+        "eventID": format!("{name}-{}", at.timestamp()),
+        "readOnly": false,
+        "recipientAccountId": account,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_launch_and_its_termination_leave_ended_resources_linked_to_the_anomaly() {
+    let account = dd0c_ports::conformance::unique_account_id();
+    let app = spawn_app(&account).await;
+    let ids = ["i-0a", "i-0b", "i-0c", "i-0d"];
+    let now = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).expect("now");
+    let launched_at = now - chrono::TimeDelta::hours(3);
+    let ended_at = launched_at + chrono::TimeDelta::minutes(130);
+    let launch = trail(
+        &account,
+        "intern",
+        "RunInstances",
+        launched_at,
+        serde_json::json!({"instanceType": "p4d.24xlarge", "instancesSet": {"items": [{"minCount": 4, "maxCount": 4}]}}),
+        serde_json::json!({"instancesSet": {"items": ids.iter().map(|i| serde_json::json!({"instanceId": i, "instanceType": "p4d.24xlarge"})).collect::<Vec<_>>()}}),
+    );
+    let terminate = trail(
+        &account,
+        "alice",
+        "TerminateInstances",
+        ended_at,
+        serde_json::json!({"instancesSet": {"items": ids.iter().map(|i| serde_json::json!({"instanceId": i})).collect::<Vec<_>>()}}),
+        serde_json::json!({"instancesSet": {"items": ids.iter().map(|i| serde_json::json!({"instanceId": i, "previousState": {"code": 16, "name": "running"}, "currentState": {"code": 32, "name": "shutting-down"}})).collect::<Vec<_>>()}}),
+    );
+    let (status, body) = app
+        .push(
+            Some(&app.token),
+            support::log_file(&[launch, terminate]),
+            true,
+        )
+        .await;
+    assert_eq!(
+        (status, body["priced"].as_u64(), body["ends"].as_u64()),
+        (StatusCode::ACCEPTED, Some(1), Some(1)),
+        "{body}"
+    );
+    drain(&app.dispatcher).await;
+
+    let stores = &app.dispatcher.backend.stores;
+    let anomalies = stores
+        .anomalies
+        .anomalies(TENANT, &Default::default(), None, 10)
+        .await
+        .expect("list");
+    let anomaly = anomalies.items.first().expect("the launch is an anomaly");
+    let mut linked = stores
+        .ledger
+        .of_anomaly(TENANT, &anomaly.anomaly_id)
+        .await
+        .expect("read");
+    linked.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(
+        linked
+            .iter()
+            .map(|r| r.key.resource_id.as_str())
+            .collect::<Vec<_>>(),
+        ids
+    );
+    let unit = anomaly.hourly_usd / 4.0;
+    for record in &linked {
+        let life = record.life(chrono::Utc::now());
+        let ended = life.ended.as_ref().expect("ended");
+        let by = ended.by.as_ref().expect("by a call");
+        assert!(
+            by.actor_arn.ends_with("user/alice") && ended.at == ended_at,
+            "{ended:?}"
+        );
+        let actual = life.actual_cost().expect("an actual cost");
+        let want = unit * 130.0 / 60.0;
+        assert!(
+            (actual - want).abs() <= want * 0.01,
+            "{actual} against {want}"
+        );
+    }
+    app.shutdown.cancel();
 }

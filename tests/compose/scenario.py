@@ -143,7 +143,8 @@ def sample_batches(suffix):
 
 
 def push(ingest_tokens, batches):
-    """POSTs each batch with its account's token; returns the cost events queued."""
+    """POSTs each batch with its account's token; returns the priced cost events queued (stops and
+    ends are queued too, to be followed, but teach no baseline)."""
     priced = 0
     for account, batch in batches:
         status, _, answer = request("POST", "/v1/events", data=batch, token=ingest_tokens[account],

@@ -104,6 +104,13 @@ async fn dynamo_store_passes_the_store_suite_against_moto() {
 }
 
 #[tokio::test]
+async fn dynamo_store_passes_the_ledger_suite_against_moto() {
+    let config = config().await;
+    let table = fresh_table(&config).await;
+    conformance::ledger_suite(&DynamoStore::new(&config, &table)).await;
+}
+
+#[tokio::test]
 async fn sqs_queue_passes_the_queue_suite_against_moto() {
     let config = config().await;
     conformance::queue_suite(|| async {

@@ -36,8 +36,11 @@ pub struct Edge {
 pub struct Accepted {
     /// Records admitted: valid CloudTrail of the token's account, normalized on arrival.
     pub accepted: usize,
-    /// Cost events the accepted records became, queued for scoring.
+    /// Priced cost events (resources created, started or resized) the accepted records
+    /// became, queued for scoring.
     pub priced: usize,
+    /// Stops and ends of resources the accepted records became, queued to be followed.
+    pub ends: usize,
     /// Cost events already queued within the deduplication window (not queued again).
     pub duplicates: usize,
     /// Accepted records that create nothing billable (reads, failed calls, free changes):
@@ -202,6 +205,7 @@ pub(crate) async fn post_events(
         Json(Accepted {
             accepted: pushed.accepted,
             priced: queued.priced,
+            ends: queued.ends,
             duplicates: queued.duplicates,
             skipped: pushed.skipped,
             rejected: pushed.rejected,

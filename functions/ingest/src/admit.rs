@@ -58,6 +58,8 @@ pub struct Priced {
     /// A cost event that could not be encoded, if any.
     pub encode_error: Option<String>,
     messages: Vec<OutgoingMessage>,
+    /// Per message: whether it is a stop or an end (followed, not scored).
+    ends: Vec<bool>,
     raw: Vec<String>,
 }
 
@@ -78,7 +80,10 @@ impl Priced {
                 for event in &events {
                     self.newest_event_time = self.newest_event_time.max(Some(event.event_time));
                     match score_message(event) {
-                        Ok(message) => self.messages.push(message),
+                        Ok(message) => {
+                            self.messages.push(message);
+                            self.ends.push(!event.change.is_priced());
+                        }
                         Err(e) => self.encode_error = Some(e.to_string()),
                     }
                 }
@@ -105,8 +110,10 @@ impl Priced {
 /// What queueing a priced document did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Queued {
-    /// Cost events queued for scoring.
+    /// Priced cost events (creations, starts, resizes) queued for scoring.
     pub priced: usize,
+    /// Stops and ends of resources queued, to be followed (not scored).
+    pub ends: usize,
     /// Cost events already queued within the deduplication window (not queued again).
     pub duplicates: usize,
 }
@@ -169,14 +176,15 @@ impl Admitter {
             .score_queue
             .send_batch(std::mem::take(&mut priced.messages))
             .await?;
-        let duplicates = outcomes
-            .iter()
-            .filter(|o| **o == SendOutcome::Duplicate)
-            .count();
-        Ok(Queued {
-            priced: outcomes.len() - duplicates,
-            duplicates,
-        })
+        let mut queued = Queued::default();
+        for (outcome, is_end) in outcomes.iter().zip(std::mem::take(&mut priced.ends)) {
+            match (outcome, is_end) {
+                (SendOutcome::Duplicate, _) => queued.duplicates += 1,
+                (_, true) => queued.ends += 1,
+                (_, false) => queued.priced += 1,
+            }
+        }
+        Ok(queued)
     }
 
     /// Both steps, for sources that answer no one (the poller): a document refused whole

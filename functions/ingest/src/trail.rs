@@ -144,7 +144,7 @@ impl Deliver for Admitter {
         }
         Ok(Delivered {
             records: priced.accepted + priced.rejected,
-            cost_events: queued.priced + queued.duplicates,
+            cost_events: queued.priced + queued.ends + queued.duplicates,
         })
     }
 }

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use dd0c_function::{FunctionError, Handled, QueueFunction, Received};
 use dd0c_ports::domain::{Anomaly, CostEvent};
 use dd0c_ports::keys::DedupKey;
+use dd0c_ports::ledger::{ResourceChange, ResourceKey, ResourceLedger};
 use dd0c_ports::queue::{Delivery, OutgoingMessage, Queue};
 use dd0c_ports::store::Consumed;
 
@@ -19,6 +20,7 @@ pub struct Score {
     scorer: Scorer,
     queue: String,
     wake: Option<Arc<dyn Queue>>,
+    ledger: Option<Arc<dyn ResourceLedger>>,
 }
 
 impl Score {
@@ -29,6 +31,62 @@ impl Score {
             scorer,
             queue: queue.to_owned(),
             wake: None,
+            ledger: None,
+        }
+    }
+
+    /// Follows every event's resources in `ledger`: their creations, starts, resizes, stops
+    /// and ends, and the anomaly that named them.
+    pub fn following(mut self, ledger: Arc<dyn ResourceLedger>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
+    /// Records the events' changes in the ledger, before they are scored: recording is
+    /// idempotent, so a batch whose commit fails and comes back records nothing twice, and a
+    /// committed batch has nothing left to lose.
+    async fn follow(&self, events: &[&CostEvent]) -> Result<(), FunctionError> {
+        let Some(ledger) = &self.ledger else {
+            return Ok(());
+        };
+        let mut by_tenant: Vec<(&str, Vec<ResourceChange>)> = Vec::new();
+        for event in events {
+            let changes = ResourceChange::of_event(event);
+            match by_tenant.iter_mut().find(|(t, _)| *t == event.tenant) {
+                Some((_, all)) => all.extend(changes),
+                None => by_tenant.push((&event.tenant, changes)),
+            }
+        }
+        for (tenant, changes) in by_tenant {
+            ledger
+                .record(tenant, &changes)
+                .await
+                .map_err(|source| FunctionError::Port {
+                    what: "recording resources in the ledger",
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Names each raised anomaly as the anomaly of the resources its event touched. A failure
+    /// is logged, not retried: the anomaly stands, and only its following is lost.
+    async fn link(&self, raised: &[&Anomaly], events: &[&CostEvent]) {
+        let Some(ledger) = &self.ledger else { return };
+        for anomaly in raised {
+            let Some(event) = events.iter().find(|e| e.event_id == anomaly.event_id) else {
+                continue;
+            };
+            let keys: Vec<ResourceKey> = ResourceChange::of_event(event)
+                .into_iter()
+                .map(|c| c.key)
+                .collect();
+            if let Err(error) = ledger
+                .link(&anomaly.tenant, &keys, &anomaly.anomaly_id)
+                .await
+            {
+                tracing::warn!(%error, anomaly_id = %anomaly.anomaly_id, "could not link the anomaly to its resources");
+            }
         }
     }
 
@@ -108,6 +166,8 @@ impl QueueFunction for Score {
         &self,
         batch: &[Received<'_, CostEvent>],
     ) -> Result<Handled, FunctionError> {
+        let events: Vec<&CostEvent> = batch.iter().map(|r| &r.message).collect();
+        self.follow(&events).await?;
         let consumed: Vec<Option<Consumed>> =
             batch.iter().map(|r| self.consumed(r.delivery)).collect();
         let items: Vec<(&CostEvent, Option<&Consumed>)> = batch
@@ -118,12 +178,14 @@ impl QueueFunction for Score {
         let raised = self.scorer.score_batch(&items).await?.ok_or_else(|| {
             FunctionError::NotWhole("the batch overlaps earlier or concurrent work".into())
         })?;
-        self.raised(&raised.iter().flatten().collect::<Vec<_>>())
-            .await;
+        let raised: Vec<&Anomaly> = raised.iter().flatten().collect();
+        self.link(&raised, &events).await;
+        self.raised(&raised).await;
         Ok(self.committed())
     }
 
     async fn handle(&self, received: &Received<'_, CostEvent>) -> Result<Handled, FunctionError> {
+        self.follow(&[&received.message]).await?;
         let consumed = self.consumed(received.delivery);
         match self
             .scorer
@@ -131,7 +193,9 @@ impl QueueFunction for Score {
             .await?
         {
             Scored::New(anomaly) => {
-                self.raised(&anomaly.iter().collect::<Vec<_>>()).await;
+                let raised: Vec<&Anomaly> = anomaly.iter().collect();
+                self.link(&raised, &[&received.message]).await;
+                self.raised(&raised).await;
                 Ok(self.committed())
             }
             Scored::Duplicate => Ok(Handled::Done),

@@ -214,7 +214,7 @@ pub async fn expected(records: &[serde_json::Value]) -> Expected {
     }
     let mut baselines: BTreeMap<(String, String), Welford> = BTreeMap::new();
     for e in &events {
-        if e.price_source != PriceSource::Unknown && e.hourly_usd > 0.0 {
+        if e.change.is_priced() && e.price_source != PriceSource::Unknown && e.hourly_usd > 0.0 {
             for kind in [e.resource_kind.as_str(), "*"] {
                 baselines
                     .entry((e.account_id.clone(), kind.to_owned()))

@@ -31,6 +31,7 @@ use crate::table::{
 
 mod anomalies;
 mod events;
+mod ledger;
 mod outbox;
 mod recall;
 mod schedule;

@@ -507,6 +507,31 @@ pub fn decode_resource_cursor(cursor: &str) -> PortResult<(DateTime<Utc>, Resour
     Ok((at.with_timezone(&Utc), key.parse().map_err(|_| bad())?))
 }
 
+/// A page of `records` (a tenant's, in any order) as [`ResourceLedger::list`] returns it: those
+/// with changes passing `filter`, newest first change first, after `cursor`. For adapters that
+/// read a tenant's records whole and page after the read.
+pub fn page_of(
+    records: impl IntoIterator<Item = ResourceRecord>,
+    filter: &ResourceFilter,
+    cursor: Option<&str>,
+    limit: usize,
+) -> PortResult<Page<ResourceRecord>> {
+    let after = cursor.map(decode_resource_cursor).transpose()?;
+    let order = |r: &ResourceRecord| (r.first_at(), r.key.clone());
+    let mut kept: Vec<ResourceRecord> = records
+        .into_iter()
+        .filter(|r| !r.changes.is_empty() && filter.matches(r))
+        .filter(|r| {
+            after
+                .as_ref()
+                .is_none_or(|(at, key)| order(r) < (Some(*at), key.clone()))
+        })
+        .collect();
+    kept.sort_by(|a, b| order(b).cmp(&order(a)));
+    kept.truncate(limit.saturating_add(1));
+    Ok(Page::from_overfetch(kept, limit, resource_cursor))
+}
+
 /// The resource ledger of every tenant.
 #[async_trait]
 pub trait ResourceLedger: Send + Sync {

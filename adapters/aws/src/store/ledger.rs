@@ -6,8 +6,8 @@
 //! Lists read the tenant's records whole and filter after the read.
 
 use dd0c_ports::ledger::{
-    decode_resource_cursor, ended_at, keys_of, merge, resource_cursor, ResourceChange,
-    ResourceFilter, ResourceKey, ResourceLedger, ResourceRecord,
+    ended_at, keys_of, merge, page_of, ResourceChange, ResourceFilter, ResourceKey, ResourceLedger,
+    ResourceRecord,
 };
 
 use super::*;
@@ -213,25 +213,7 @@ impl ResourceLedger for DynamoStore {
         cursor: Option<&str>,
         limit: usize,
     ) -> PortResult<Page<ResourceRecord>> {
-        let after = cursor.map(decode_resource_cursor).transpose()?;
-        let mut records: Vec<ResourceRecord> = self
-            .all_records(tenant)
-            .await?
-            .into_iter()
-            .filter(|r| !r.changes.is_empty() && filter.matches(r))
-            .collect();
-        let order = |r: &ResourceRecord| (r.first_at(), r.key.clone());
-        records.sort_by(|a, b| order(b).cmp(&order(a)));
-        let items = records
-            .into_iter()
-            .filter(|r| {
-                after
-                    .as_ref()
-                    .is_none_or(|(at, key)| order(r) < (Some(*at), key.clone()))
-            })
-            .take(limit.saturating_add(1))
-            .collect();
-        Ok(Page::from_overfetch(items, limit, resource_cursor))
+        page_of(self.all_records(tenant).await?, filter, cursor, limit)
     }
 
     async fn link(&self, tenant: &str, keys: &[ResourceKey], anomaly_id: &str) -> PortResult<()> {

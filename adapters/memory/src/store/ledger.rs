@@ -1,8 +1,8 @@
 //! The resource ledger.
 
 use dd0c_ports::ledger::{
-    decode_resource_cursor, ended_at, keys_of, merge, resource_cursor, ResourceChange,
-    ResourceFilter, ResourceKey, ResourceLedger, ResourceRecord,
+    ended_at, keys_of, merge, page_of, ResourceChange, ResourceFilter, ResourceKey, ResourceLedger,
+    ResourceRecord,
 };
 
 use super::*;
@@ -62,27 +62,13 @@ impl ResourceLedger for MemoryStore {
         cursor: Option<&str>,
         limit: usize,
     ) -> PortResult<Page<ResourceRecord>> {
-        let after = cursor.map(decode_resource_cursor).transpose()?;
-        let inner = lock(&self.inner);
-        let mut found: Vec<&ResourceRecord> = inner
+        let records: Vec<ResourceRecord> = lock(&self.inner)
             .resources
             .iter()
-            .filter(|((t, _), r)| t == tenant && !r.changes.is_empty() && filter.matches(r))
-            .map(|(_, r)| r)
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, r)| r.clone())
             .collect();
-        let order = |r: &ResourceRecord| (r.first_at(), r.key.clone());
-        found.sort_by(|a, b| order(b).cmp(&order(a)));
-        let items: Vec<ResourceRecord> = found
-            .into_iter()
-            .filter(|r| {
-                after.as_ref().is_none_or(|(at, key)| {
-                    (r.first_at(), r.key.clone()) < (Some(*at), key.clone())
-                })
-            })
-            .take(limit.saturating_add(1))
-            .cloned()
-            .collect();
-        Ok(Page::from_overfetch(items, limit, resource_cursor))
+        page_of(records, filter, cursor, limit)
     }
 
     async fn link(&self, tenant: &str, keys: &[ResourceKey], anomaly_id: &str) -> PortResult<()> {

@@ -483,10 +483,14 @@ pub struct Feedback {
     /// The action.
     #[serde(flatten)]
     pub action: FeedbackAction,
-    /// Who (user e-mail, Slack user id, or `cli`).
+    /// Who (user e-mail, Slack user id, `cli`, or `dd0c` for what dd0c/cost did itself).
     pub by: String,
     /// When.
     pub at: DateTime<Utc>,
+    /// What happened, where the action alone does not say (a resolution because every
+    /// resource ended: which call, whose, after how long, at what cost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A customer of dd0c/cost.

@@ -93,6 +93,9 @@ pub struct Mark {
     pub actor_arn: String,
     /// The cost event that told it.
     pub event_id: String,
+    /// The CloudTrail call (`TerminateInstances`).
+    #[serde(default)]
+    pub call: String,
 }
 
 /// One change of one resource, as a cost event told it.
@@ -133,6 +136,7 @@ impl ResourceChange {
             at: event.event_time,
             actor_arn: event.actor_arn.clone(),
             event_id: event.event_id.clone(),
+            call: event.event_name.clone(),
         };
         ids.into_iter()
             .map(|id| ResourceChange {
@@ -670,6 +674,7 @@ mod tests {
                 at,
                 actor_arn: "arn:aws:iam::111122223333:user/alice".into(),
                 event_id: event.into(),
+                call: format!("{change:?}"),
             },
         }
     }

@@ -3,7 +3,7 @@
 # local Docker engine, then tests/compose/scenario.py through caddy only.
 #
 # What the machine lacks is made here, from Debian's packages: the Docker engine (docker.io,
-# docker-compose; dockerd is started with the vfs driver and no bridge when none answers), a
+# docker-compose; dockerd is started with overlay2, else vfs, and no bridge when none answers), a
 # debian:bookworm-slim base (debootstrap, cached as a tarball under ~/.cache/dd0c-compose), and
 # stand-ins for the registry's postgres, redis and caddy (tests/compose/standins). Our images are
 # built from the Dockerfile with the binaries and dashboard compiled on the host:
@@ -44,17 +44,50 @@ engine() {
     say "using the Docker engine that answers"
     return
   fi
-  say "starting dockerd (vfs, no bridge: containers use the host's network)"
+  # overlay2 shares image layers between images and containers; vfs, which works on any file
+  # system, copies the whole root file system per layer and per container (many gigabytes for
+  # this test): overlay2 where the kernel and the file system allow it, else vfs.
+  for driver in overlay2 vfs; do
+    if start_dockerd "$driver"; then
+      say "dockerd started ($driver, no bridge: containers use the host's network)"
+      return
+    fi
+  done
+  exit 1
+}
+
+# Starts dockerd with the storage `driver`; false (dockerd stopped, its log shown) when it
+# does not answer or cannot run a container with it.
+start_dockerd() {
+  local driver="$1"
   # Its own pid file: the job's pid is a shell's (as_root), which a kill would not pass on.
-  as_root dockerd --storage-driver=vfs --bridge=none --iptables=false --ip6tables=false \
-    --pidfile "$state/dockerd.pid" >"$state/dockerd.log" 2>&1 &
+  as_root dockerd --storage-driver="$driver" --bridge=none --iptables=false --ip6tables=false \
+    --pidfile "$state/dockerd.pid" >"$state/dockerd-$driver.log" 2>&1 &
   dockerd_started=1
   for _ in $(seq 60); do
-    docker info >/dev/null 2>&1 && return
+    if docker info >/dev/null 2>&1; then
+      [ "$(docker info --format '{{.Driver}}' 2>/dev/null)" = "$driver" ] && return 0
+      break
+    fi
+    # dockerd gave up (the driver is not supported here).
+    [ -s "$state/dockerd.pid" ] && ! as_root kill -0 "$(cat "$state/dockerd.pid")" 2>/dev/null && break
     sleep 1
   done
-  cat "$state/dockerd.log" >&2
-  exit 1
+  say "dockerd with $driver did not start:"
+  tail -n 5 "$state/dockerd-$driver.log" >&2
+  stop_dockerd
+  return 1
+}
+
+stop_dockerd() {
+  if [ -s "$state/dockerd.pid" ]; then
+    as_root kill "$(cat "$state/dockerd.pid")" 2>/dev/null || true
+    for _ in $(seq 30); do
+      as_root kill -0 "$(cat "$state/dockerd.pid")" 2>/dev/null || break
+      sleep 1
+    done
+    rm -f "$state/dockerd.pid"
+  fi
 }
 
 base_tar=bookworm-minbase-slim.tar
@@ -66,7 +99,7 @@ base_image() {
     mkdir -p "$cache"
     as_root debootstrap --variant=minbase bookworm "$state/root" http://deb.debian.org/debian \
       >"$state/debootstrap.log" 2>&1 || { tail -n 20 "$state/debootstrap.log" >&2; exit 1; }
-    # Docker's vfs driver copies a whole root file system per layer and per container: what no
+    # Under vfs every layer and container is a whole root file system: what no
     # image here needs (package lists and archives, translations, manuals) would be copied
     # dozens of times. Images that install packages run apt-get update themselves.
     as_root rm -rf "$state/root/var/lib/apt/lists" "$state/root/var/cache/apt" \
@@ -96,7 +129,7 @@ prebuilt() {
   [ -f dashboard/dist/index.html ] || { say "build the dashboard first (dashboard/dist)"; exit 1; }
   mkdir -p docker/prebuilt
   # Without symbols or debug information: the images hold what runs, and every layer and
-  # container copies it (vfs).
+  # container may copy it (vfs).
   strip --strip-all -o docker/prebuilt/dd0c-cost "$cost"
   strip --strip-all -o docker/prebuilt/dd0c-agent "$agent"
 }
@@ -108,12 +141,12 @@ finish() {
     docker-compose logs --no-color --tail=40 >&2 2>/dev/null || true
   fi
   ./install.sh --uninstall --purge >/dev/null 2>&1 || true
-  # Each run builds new images; the old ones would pile up (vfs keeps full copies).
+  # Each run builds new images; the old ones would pile up.
   docker image prune --force >/dev/null 2>&1 || true
   docker image rm dd0c-test/dd0c-cost:local dd0c-test/dd0c-dashboard:local >/dev/null 2>&1 || true
   rm -rf docker/prebuilt "$hostnet"
-  if [ -n "$dockerd_started" ] && [ -s "$state/dockerd.pid" ]; then
-    as_root kill "$(cat "$state/dockerd.pid")" 2>/dev/null || true
+  if [ -n "$dockerd_started" ]; then
+    stop_dockerd
     wait 2>/dev/null || true # the job ends when dockerd has stopped
   fi
   rm -rf "$state"

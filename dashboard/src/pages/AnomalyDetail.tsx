@@ -105,6 +105,7 @@ export function AnomalyPage({ id }: { id: string }) {
               {d.feedback.map((f, i) => (
                 <li key={i}>
                   {when(f.at)}: {f.by} {feedbackText(f)}
+                  {f.note ? ` — ${f.note}` : ''}
                 </li>
               ))}
             </ol>

@@ -50,6 +50,7 @@ pub async fn apply(
         action,
         by: by.to_owned(),
         at,
+        note: None,
     };
     anomalies.record_feedback(tenant, &feedback, status).await?;
     Ok(status)

@@ -5,14 +5,21 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use dd0c_function::{FunctionError, Handled, QueueFunction, Received};
 use dd0c_ports::domain::{Anomaly, CostEvent};
 use dd0c_ports::keys::DedupKey;
 use dd0c_ports::ledger::{ResourceChange, ResourceKey, ResourceLedger};
 use dd0c_ports::queue::{Delivery, OutgoingMessage, Queue};
 use dd0c_ports::store::Consumed;
+use dd0c_ports::PortError;
 
-use crate::{log_raised, ScoreError, Scored, Scorer};
+use crate::{lifecycle, log_raised, ScoreError, Scored, Scorer};
+
+/// A port failure while doing `what`, as the function reports it.
+fn port(what: &'static str) -> impl Fn(PortError) -> FunctionError {
+    move |source| FunctionError::Port { what, source }
+}
 
 /// The score function on the queue named `queue`.
 #[allow(missing_debug_implementations)]
@@ -44,7 +51,8 @@ impl Score {
 
     /// Records the events' changes in the ledger, before they are scored: recording is
     /// idempotent, so a batch whose commit fails and comes back records nothing twice, and a
-    /// committed batch has nothing left to lose.
+    /// committed batch has nothing left to lose. An anomaly whose resources have now all ended
+    /// resolves itself.
     async fn follow(&self, events: &[&CostEvent]) -> Result<(), FunctionError> {
         let Some(ledger) = &self.ledger else {
             return Ok(());
@@ -57,20 +65,46 @@ impl Score {
                 None => by_tenant.push((&event.tenant, changes)),
             }
         }
+        let now = Utc::now();
         for (tenant, changes) in by_tenant {
-            ledger
+            let touched = ledger
                 .record(tenant, &changes)
                 .await
-                .map_err(|source| FunctionError::Port {
-                    what: "recording resources in the ledger",
-                    source,
-                })?;
+                .map_err(port("recording resources in the ledger"))?;
+            let mut ended: Vec<&str> = touched
+                .iter()
+                .filter(|r| r.life(now).ended.is_some())
+                .filter_map(|r| r.anomaly_id.as_deref())
+                .collect();
+            ended.sort_unstable();
+            ended.dedup();
+            for anomaly_id in ended {
+                self.settle(ledger.as_ref(), tenant, anomaly_id, now)
+                    .await
+                    .map_err(port("resolving an anomaly whose resources ended"))?;
+            }
         }
         Ok(())
     }
 
-    /// Names each raised anomaly as the anomaly of the resources its event touched. A failure
-    /// is logged, not retried: the anomaly stands, and only its following is lost.
+    /// Resolves the anomaly if every resource it named has ended, and logs it.
+    async fn settle(
+        &self,
+        ledger: &dyn ResourceLedger,
+        tenant: &str,
+        anomaly_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        let anomalies = self.scorer.anomaly_store();
+        if let Some(note) = lifecycle::settle(ledger, anomalies, tenant, anomaly_id, now).await? {
+            tracing::info!(%tenant, %anomaly_id, "anomaly resolved: {note}");
+        }
+        Ok(())
+    }
+
+    /// Names each raised anomaly as the anomaly of the resources its event touched, and
+    /// settles it: they may have ended already (a launch and its termination in one receive).
+    /// A failure is logged, not retried: the anomaly stands, and only its following is lost.
     async fn link(&self, raised: &[&Anomaly], events: &[&CostEvent]) {
         let Some(ledger) = &self.ledger else { return };
         for anomaly in raised {
@@ -81,19 +115,18 @@ impl Score {
                 .into_iter()
                 .map(|c| c.key)
                 .collect();
-            if let Err(error) = ledger
-                .link(&anomaly.tenant, &keys, &anomaly.anomaly_id)
-                .await
-            {
-                tracing::warn!(%error, anomaly_id = %anomaly.anomaly_id, "could not link the anomaly to its resources");
+            let (tenant, anomaly_id) = (&anomaly.tenant, &anomaly.anomaly_id);
+            let followed = match ledger.link(tenant, &keys, anomaly_id).await {
+                Ok(()) => {
+                    self.settle(ledger.as_ref(), tenant, anomaly_id, Utc::now())
+                        .await
+                }
+                Err(error) => Err(error),
+            };
+            if let Err(error) = followed {
+                tracing::warn!(%error, %anomaly_id, "could not follow the anomaly's resources");
             }
         }
-    }
-
-    /// Sends a wake-up to `notify_queue` for each anomaly raised.
-    pub fn waking(mut self, notify_queue: Arc<dyn Queue>) -> Self {
-        self.wake = Some(notify_queue);
-        self
     }
 
     /// The delivery as consumed by a scoring commit, where the store archives it there.

@@ -13,11 +13,13 @@
 //! - [`function`] — the score function of both runtimes: a receive scored in one commit where it
 //!   can, a wake-up for a queue-driven notifier per anomaly raised.
 //! - [`feedback`] — acknowledge, snooze, mark expected (teaches the baseline), resolve.
+//! - [`lifecycle`] — an anomaly whose resources have all ended resolves itself.
 //! - `explain` — the reason phrases and the sentence on every anomaly.
 
 pub mod evaluate;
 pub mod feedback;
 pub mod function;
+pub mod lifecycle;
 
 mod explain;
 
@@ -130,6 +132,11 @@ impl Scorer {
             settings,
             settings_cache: Arc::default(),
         }
+    }
+
+    /// The anomaly store it scores into.
+    pub(crate) fn anomaly_store(&self) -> &dyn AnomalyStore {
+        self.anomalies.as_ref()
     }
 
     /// The tenant's settings, read at most once per [`SETTINGS_TTL`].

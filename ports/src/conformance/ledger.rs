@@ -30,6 +30,7 @@ fn change(key: &ResourceKey, change: Change, hour: i64, event_id: &str) -> Resou
             at: epoch() + Duration::hours(hour),
             actor_arn: "arn:aws:iam::111122223333:user/alice".into(),
             event_id: event_id.into(),
+            call: format!("{change}"),
         },
     }
 }

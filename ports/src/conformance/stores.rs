@@ -792,6 +792,7 @@ async fn tenants_never_see_each_other(stores: &Stores) {
         action: FeedbackAction::Resolve,
         by: "mallory".into(),
         at: far,
+        note: None,
     };
     assert!(
         matches!(
@@ -922,6 +923,7 @@ async fn anomalies_page_filter_and_take_feedback(stores: &Stores) {
         action: FeedbackAction::Acknowledge,
         by: "ana@example.com".into(),
         at: target.event_time,
+        note: None,
     };
     stores
         .anomalies
@@ -931,6 +933,8 @@ async fn anomalies_page_filter_and_take_feedback(stores: &Stores) {
     let resolve = Feedback {
         action: FeedbackAction::Resolve,
         at: target.event_time + Duration::hours(1),
+        by: "dd0c".into(),
+        note: Some("every resource ended: TerminateInstances by user/alice".into()),
         ..ack.clone()
     };
     stores

@@ -80,14 +80,15 @@ start_dockerd() {
 }
 
 stop_dockerd() {
-  if [ -s "$state/dockerd.pid" ]; then
-    as_root kill "$(cat "$state/dockerd.pid")" 2>/dev/null || true
-    for _ in $(seq 30); do
-      as_root kill -0 "$(cat "$state/dockerd.pid")" 2>/dev/null || break
-      sleep 1
-    done
-    rm -f "$state/dockerd.pid"
-  fi
+  [ -s "$state/dockerd.pid" ] || return 0
+  local pid
+  pid=$(cat "$state/dockerd.pid")
+  rm -f "$state/dockerd.pid"
+  as_root kill "$pid" 2>/dev/null || true
+  for _ in $(seq 30); do
+    as_root kill -0 "$pid" 2>/dev/null || break
+    sleep 1
+  done
 }
 
 base_tar=bookworm-minbase-slim.tar

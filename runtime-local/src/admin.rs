@@ -52,6 +52,7 @@ pub async fn open_backend(args: &BackendArgs) -> Result<Backend> {
             .push_str(&format!("; raw archive at {location}"));
     }
     backend.archive_retention_days = args.archive_retention_days;
+    backend.ledger_retention_days = args.ledger_retention_days;
     if let Some(url) = &args.redis_url {
         let flags = RedisFlags::connect(url)
             .await

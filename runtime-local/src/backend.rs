@@ -58,6 +58,8 @@ pub struct Backend {
     pub archive: Option<Arc<dyn Archive>>,
     /// Days the archive keeps.
     pub archive_retention_days: u32,
+    /// Days the resource ledger keeps ended resources.
+    pub ledger_retention_days: u32,
     /// One line saying what this is, for the first log line.
     pub description: String,
 }
@@ -80,6 +82,7 @@ impl Backend {
             sources: Arc::new(MemorySources::default()),
             archive: None,
             archive_retention_days: DEFAULT_ARCHIVE_RETENTION_DAYS,
+            ledger_retention_days: dd0c_ports::ledger::DEFAULT_LEDGER_RETENTION_DAYS,
             description:
                 "embedded in-memory store (DATABASE_URL is not set): nothing survives a restart"
                     .into(),
@@ -139,6 +142,7 @@ impl Backend {
             sources: store,
             archive: None,
             archive_retention_days: DEFAULT_ARCHIVE_RETENTION_DAYS,
+            ledger_retention_days: dd0c_ports::ledger::DEFAULT_LEDGER_RETENTION_DAYS,
             ingest_queue,
             score_queue,
             flags: Arc::new(MemoryFlags::new()),

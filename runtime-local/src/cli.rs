@@ -92,6 +92,10 @@ pub struct BackendArgs {
     /// Days raw records are kept in the archive; older days are deleted daily.
     #[arg(long, global = true, env = "DD0C_ARCHIVE_RETENTION_DAYS", default_value_t = crate::backend::DEFAULT_ARCHIVE_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
     pub archive_retention_days: u32,
+    /// Days the resource ledger keeps a resource after it ended; the retention job forgets
+    /// older ones.
+    #[arg(long, global = true, env = "DD0C_LEDGER_RETENTION_DAYS", default_value_t = dd0c_ports::ledger::DEFAULT_LEDGER_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub ledger_retention_days: u32,
 }
 
 #[derive(Debug, Subcommand)]

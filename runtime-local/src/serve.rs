@@ -344,6 +344,7 @@ impl Dispatcher {
                     .archive
                     .clone()
                     .map(|archive| (archive, backend.archive_retention_days)),
+                ledger_days: backend.ledger_retention_days,
                 every: self.config.retention_every,
             }));
             jobs.push(Arc::new(HuntJob(backend.hunter(Arc::new(SystemClock)))));

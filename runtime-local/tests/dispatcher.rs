@@ -487,5 +487,128 @@ async fn a_launch_and_its_termination_leave_ended_resources_linked_to_the_anomal
             "{actual} against {want}"
         );
     }
+    let resolved = stores
+        .anomalies
+        .anomaly(TENANT, &anomaly.anomaly_id)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(resolved.status, dd0c_ports::domain::AnomalyStatus::Resolved);
+    let history = stores
+        .anomalies
+        .feedback(TENANT, &anomaly.anomaly_id)
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 1, "resolved once: {history:?}");
+    let note = history[0].note.as_deref().expect("a note");
+    assert!(
+        note.contains("TerminateInstances by user/alice after 2 h 10 min")
+            && note.starts_with("every resource ended (4)"),
+        "{note}"
+    );
+
+    // The retention job forgets ended resources past the ledger's retention, not before.
+    use dd0c_function::job::Job;
+    let retention = dd0c_ingest::retention::Retention {
+        stores: stores.clone(),
+        sources: app.dispatcher.backend.sources.clone(),
+        queues: Vec::new(),
+        archive: None,
+        ledger_days: 400,
+        every: Duration::from_secs(3600),
+    };
+    let keys: Vec<_> = linked.iter().map(|r| r.key.clone()).collect();
+    for (days, left) in [(399, 4), (401, 0)] {
+        retention
+            .run(ended_at + chrono::TimeDelta::days(days), "test")
+            .await
+            .expect("retention");
+        let found = stores.ledger.resources(TENANT, &keys).await.expect("read");
+        let kept = found.iter().filter(|r| r.is_some()).count();
+        assert_eq!(kept, left, "{days} days after the end");
+    }
+    app.shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_anomaly_stays_open_while_one_of_its_resources_runs_and_resolves_at_the_last_end() {
+    let account = dd0c_ports::conformance::unique_account_id();
+    let app = spawn_app(&account).await;
+    let now = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).expect("now");
+    let ids = ["i-1", "i-2"];
+    let terminate = |id: &str, actor: &str, at| {
+        trail(
+            &account,
+            actor,
+            "TerminateInstances",
+            at,
+            serde_json::json!({"instancesSet": {"items": [{"instanceId": id}]}}),
+            serde_json::json!({"instancesSet": {"items": [{"instanceId": id, "previousState": {"code": 16, "name": "running"}}]}}),
+        )
+    };
+    let launch = trail(
+        &account,
+        "intern",
+        "RunInstances",
+        now - chrono::TimeDelta::hours(5),
+        serde_json::json!({"instanceType": "p5.48xlarge", "instancesSet": {"items": [{"minCount": 2, "maxCount": 2}]}}),
+        serde_json::json!({"instancesSet": {"items": ids.iter().map(|i| serde_json::json!({"instanceId": i, "instanceType": "p5.48xlarge"})).collect::<Vec<_>>()}}),
+    );
+    let first_end = terminate("i-1", "alice", now - chrono::TimeDelta::hours(4));
+    app.push(
+        Some(&app.token),
+        support::log_file(&[launch, first_end]),
+        true,
+    )
+    .await;
+    drain(&app.dispatcher).await;
+    let stores = &app.dispatcher.backend.stores;
+    let first = |page: dd0c_ports::store::Page<dd0c_ports::domain::Anomaly>| {
+        page.items.into_iter().next().expect("an anomaly")
+    };
+    let anomaly = first(
+        stores
+            .anomalies
+            .anomalies(TENANT, &Default::default(), None, 10)
+            .await
+            .expect("list"),
+    );
+    assert_eq!(
+        anomaly.status,
+        dd0c_ports::domain::AnomalyStatus::Open,
+        "one still runs"
+    );
+
+    // A person acknowledges it; the last end resolves it all the same, recorded.
+    dd0c_score::feedback::apply(
+        stores.score.as_ref(),
+        stores.anomalies.as_ref(),
+        TENANT,
+        &anomaly.anomaly_id,
+        dd0c_ports::domain::FeedbackAction::Acknowledge,
+        "ana@example.com",
+        now,
+    )
+    .await
+    .expect("acknowledged");
+    let last_end = terminate("i-2", "bob", now - chrono::TimeDelta::hours(1));
+    app.push(Some(&app.token), support::log_file(&[last_end]), true)
+        .await;
+    drain(&app.dispatcher).await;
+    let after = stores
+        .anomalies
+        .anomaly(TENANT, &anomaly.anomaly_id)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(after.status, dd0c_ports::domain::AnomalyStatus::Resolved);
+    let history = stores
+        .anomalies
+        .feedback(TENANT, &anomaly.anomaly_id)
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 2, "{history:?}");
+    let note = history[1].note.as_deref().expect("a note");
+    assert!(note.contains("by user/bob after 4 h 0 min"), "{note}");
     app.shutdown.cancel();
 }

@@ -1,6 +1,7 @@
 //! The retention job: what the self-hosted backend keeps only for a while. Processed-event
 //! records and trail files read, past [`PROCESSED_RETENTION`]; the queues' expired
-//! deduplication keys; archived days past the archive's retention. (In the cloud, DynamoDB's
+//! deduplication keys; archived days past the archive's retention; resources the ledger saw
+//! end longer ago than its retention. (In the cloud, DynamoDB's
 //! TTL forgets processed records after the same [`PROCESSED_RETENTION`], and the archive
 //! bucket's lifecycle expires its days.)
 
@@ -28,6 +29,8 @@ pub struct Retention {
     pub queues: Vec<Arc<dyn Queue>>,
     /// The raw archive and the days it keeps, where there is one.
     pub archive: Option<(Arc<dyn Archive>, u32)>,
+    /// Days the resource ledger keeps a resource after its end.
+    pub ledger_days: u32,
     /// How often it runs.
     pub every: Duration,
 }
@@ -41,6 +44,8 @@ impl Retention {
         for queue in &self.queues {
             forgotten += queue.forget_expired_dedup_keys().await?;
         }
+        let ended_before = now - TimeDelta::days(self.ledger_days.into());
+        forgotten += self.stores.ledger.prune_ended(ended_before).await?;
         if let Some((archive, days)) = &self.archive {
             forgotten += self.expire_archive(archive.as_ref(), now, *days).await?;
         }

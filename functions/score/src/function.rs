@@ -16,11 +16,6 @@ use dd0c_ports::PortError;
 
 use crate::{lifecycle, log_raised, ScoreError, Scored, Scorer};
 
-/// A port failure while doing `what`, as the function reports it.
-fn port(what: &'static str) -> impl Fn(PortError) -> FunctionError {
-    move |source| FunctionError::Port { what, source }
-}
-
 /// The score function on the queue named `queue`.
 #[allow(missing_debug_implementations)]
 pub struct Score {
@@ -49,6 +44,12 @@ impl Score {
         self
     }
 
+    /// Sends a wake-up to `notify_queue` for each anomaly raised.
+    pub fn waking(mut self, notify_queue: Arc<dyn Queue>) -> Self {
+        self.wake = Some(notify_queue);
+        self
+    }
+
     /// Records the events' changes in the ledger, before they are scored: recording is
     /// idempotent, so a batch whose commit fails and comes back records nothing twice, and a
     /// committed batch has nothing left to lose. An anomaly whose resources have now all ended
@@ -70,7 +71,7 @@ impl Score {
             let touched = ledger
                 .record(tenant, &changes)
                 .await
-                .map_err(port("recording resources in the ledger"))?;
+                .map_err(FunctionError::port("recording resources in the ledger"))?;
             let mut ended: Vec<&str> = touched
                 .iter()
                 .filter(|r| r.life(now).ended.is_some())
@@ -81,7 +82,9 @@ impl Score {
             for anomaly_id in ended {
                 self.settle(ledger.as_ref(), tenant, anomaly_id, now)
                     .await
-                    .map_err(port("resolving an anomaly whose resources ended"))?;
+                    .map_err(FunctionError::port(
+                        "resolving an anomaly whose resources ended",
+                    ))?;
             }
         }
         Ok(())

@@ -91,15 +91,75 @@ impl PgStore {
     }
 
     /// One attempt at [`ResourceLedger::record`]: `Err` with a deadlock is worth another.
+    /// Resources new to the ledger (most changes are creations) are inserted whole in one
+    /// statement; only those it already holds are locked, merged and written back.
     async fn try_record(
         &self,
         tenant: &str,
         changes: &[ResourceChange],
     ) -> Result<PortResult<Vec<ResourceRecord>>, sqlx::Error> {
+        let mut fresh = merge(tenant, Vec::new(), changes);
+        fresh.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+        let mut tx = self.begin(tenant).await?;
+        let rows = match Columns::of(fresh.iter().map(|(r, _)| r)) {
+            Ok(rows) => rows,
+            Err(error) => return Ok(Err(error)),
+        };
+        let inserted: Vec<(String, String, String)> = sqlx::query_as(
+            "INSERT INTO resources (tenant_id, account_id, region, resource_id, resource_kind, \
+             first_at, ended_at, record) \
+             SELECT $1, a, r, i, k, f, e, j FROM unnest($2::text[], $3::text[], $4::text[], \
+             $5::text[], $6::timestamptz[], $7::timestamptz[], $8::jsonb[]) AS t(a, r, i, k, f, e, j) \
+             ON CONFLICT (tenant_id, account_id, region, resource_id) DO NOTHING \
+             RETURNING account_id, region, resource_id",
+        )
+        .bind(tenant)
+        .bind(&rows.keys.accounts)
+        .bind(&rows.keys.regions)
+        .bind(&rows.keys.ids)
+        .bind(&rows.kinds)
+        .bind(&rows.firsts)
+        .bind(&rows.ends)
+        .bind(&rows.payloads)
+        .fetch_all(&mut *tx)
+        .await?;
+        let inserted: HashSet<ResourceKey> = inserted
+            .into_iter()
+            .map(|(a, r, i)| ResourceKey::new(&a, &r, &i))
+            .collect();
+        let held: Vec<ResourceChange> = changes
+            .iter()
+            .filter(|c| !inserted.contains(&c.key))
+            .cloned()
+            .collect();
+        let mut records: HashMap<ResourceKey, ResourceRecord> = fresh
+            .into_iter()
+            .filter(|(r, _)| inserted.contains(&r.key))
+            .map(|(r, _)| (r.key.clone(), r))
+            .collect();
+        if !held.is_empty() {
+            match Self::merge_held(&mut tx, tenant, &held).await? {
+                Ok(merged) => records.extend(merged.into_iter().map(|r| (r.key.clone(), r))),
+                Err(error) => return Ok(Err(error)),
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(keys_of(changes)
+            .iter()
+            .filter_map(|key| records.remove(key))
+            .collect()))
+    }
+
+    /// Locks the rows of the resources `changes` touch (in key order), merges the changes into
+    /// their records and writes back those that changed.
+    async fn merge_held(
+        c: &mut PgConnection,
+        tenant: &str,
+        changes: &[ResourceChange],
+    ) -> Result<PortResult<Vec<ResourceRecord>>, sqlx::Error> {
         let mut keys = keys_of(changes);
         keys.sort();
-        let mut tx = self.begin(tenant).await?;
-        Self::ensure_rows(&mut tx, tenant, &keys).await?;
+        Self::ensure_rows(c, tenant, &keys).await?;
         let columns = KeyColumns::of(keys.iter());
         let rows: Vec<RecordRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND {KEYED} \
@@ -109,7 +169,7 @@ impl PgStore {
         .bind(&columns.accounts)
         .bind(&columns.regions)
         .bind(&columns.ids)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *c)
         .await?;
         let stored = match rows
             .into_iter()
@@ -120,26 +180,16 @@ impl PgStore {
             Err(error) => return Ok(Err(error)),
         };
         let merged = merge(tenant, stored, changes);
-        let written: Vec<&ResourceRecord> = merged
-            .iter()
-            .filter(|(_, changed)| *changed)
-            .map(|(record, _)| record)
-            .collect();
-        if !written.is_empty() {
-            let columns = KeyColumns::of(written.iter().map(|r| &r.key));
-            let mut kinds = Vec::new();
-            let mut firsts = Vec::new();
-            let mut ends = Vec::new();
-            let mut payloads = Vec::new();
-            for record in &written {
-                kinds.push(record.resource_kind().to_owned());
-                firsts.push(record.first_at());
-                ends.push(ended_at(record));
-                match encode(record, "a ledger record") {
-                    Ok(value) => payloads.push(Json(value)),
-                    Err(error) => return Ok(Err(error)),
-                }
-            }
+        let written = match Columns::of(
+            merged
+                .iter()
+                .filter(|(_, changed)| *changed)
+                .map(|(record, _)| record),
+        ) {
+            Ok(written) => written,
+            Err(error) => return Ok(Err(error)),
+        };
+        if !written.payloads.is_empty() {
             sqlx::query(
                 "UPDATE resources SET resource_kind = t.k, first_at = t.f, \
                  ended_at = COALESCE(resources.unseen_at, t.e), record = t.j \
@@ -148,18 +198,47 @@ impl PgStore {
                  WHERE tenant_id = $1 AND account_id = t.a AND region = t.r AND resource_id = t.i",
             )
             .bind(tenant)
-            .bind(&columns.accounts)
-            .bind(&columns.regions)
-            .bind(&columns.ids)
-            .bind(&kinds)
-            .bind(&firsts)
-            .bind(&ends)
-            .bind(&payloads)
-            .execute(&mut *tx)
+            .bind(&written.keys.accounts)
+            .bind(&written.keys.regions)
+            .bind(&written.keys.ids)
+            .bind(&written.kinds)
+            .bind(&written.firsts)
+            .bind(&written.ends)
+            .bind(&written.payloads)
+            .execute(&mut *c)
             .await?;
         }
-        tx.commit().await?;
         Ok(Ok(merged.into_iter().map(|(record, _)| record).collect()))
+    }
+}
+
+/// Records bound as the arrays of their row's columns.
+struct Columns {
+    keys: KeyColumns,
+    kinds: Vec<String>,
+    firsts: Vec<Option<DateTime<Utc>>>,
+    ends: Vec<Option<DateTime<Utc>>>,
+    payloads: Vec<Json<serde_json::Value>>,
+}
+
+impl Columns {
+    fn of<'r>(records: impl Iterator<Item = &'r ResourceRecord> + Clone) -> PortResult<Self> {
+        let mut columns = Columns {
+            keys: KeyColumns::of(records.clone().map(|r| &r.key)),
+            kinds: Vec::new(),
+            firsts: Vec::new(),
+            ends: Vec::new(),
+            payloads: Vec::new(),
+        };
+        for record in records {
+            columns.kinds.push(record.resource_kind().to_owned());
+            columns.firsts.push(record.first_at());
+            columns.ends.push(ended_at(record));
+            columns
+                .payloads
+                .push(Json(encode(record, "a ledger record")?));
+        }
+        Ok(columns)
     }
 }
 

@@ -481,11 +481,7 @@ pub struct ResourceFilter {
 impl ResourceFilter {
     /// Whether `record` passes (as of its stored changes).
     pub fn matches(&self, record: &ResourceRecord) -> bool {
-        let ended = record.unseen_at.is_some()
-            || record
-                .changes
-                .last()
-                .is_some_and(|c| c.change == Change::End);
+        let ended = ended_at(record).is_some();
         self.account_id
             .as_ref()
             .is_none_or(|a| *a == record.key.account_id)

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use dd0c_function::{FunctionError, Handled, QueueFunction, Received};
 use dd0c_ports::domain::{Anomaly, CostEvent};
 use dd0c_ports::keys::DedupKey;
-use dd0c_ports::ledger::{ResourceChange, ResourceKey, ResourceLedger};
+use dd0c_ports::ledger::{ended_at, ResourceChange, ResourceKey, ResourceLedger};
 use dd0c_ports::queue::{Delivery, OutgoingMessage, Queue};
 use dd0c_ports::store::Consumed;
 use dd0c_ports::PortError;
@@ -74,7 +74,7 @@ impl Score {
                 .map_err(FunctionError::port("recording resources in the ledger"))?;
             let mut ended: Vec<&str> = touched
                 .iter()
-                .filter(|r| r.life(now).ended.is_some())
+                .filter(|r| ended_at(r).is_some())
                 .filter_map(|r| r.anomaly_id.as_deref())
                 .collect();
             ended.sort_unstable();

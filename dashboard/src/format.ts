@@ -33,3 +33,17 @@ export function actor(arn: string): string {
 export function what(quantity: number, type: string): string {
   return `${quantity} × ${type}`;
 }
+
+/** What an anomaly's resources amount to, in a few words: `ended · cost $355.02`,
+ * `10 of 40 running · $32.77/h`, `4 running · $131.08/h`. */
+export function lifeOf(a: {
+  quantity: number;
+  running_count: number;
+  hourly_now_usd: number;
+  actual_cost_usd?: number | null;
+}): string {
+  if (a.actual_cost_usd != null) return `ended · cost ${money(a.actual_cost_usd)}`;
+  if (a.running_count === 0) return 'stopped';
+  const of = a.running_count < a.quantity ? `${a.running_count} of ${a.quantity}` : `${a.running_count}`;
+  return `${of} running · ${perHour(a.hourly_now_usd)}`;
+}

@@ -8,7 +8,7 @@ import { fromForm } from './pages/Settings';
 import { listQuery } from './pages/Anomalies';
 import { ApiProblem, type Anomaly, type CostSeries, type Settings } from './api/client';
 import { explain, fieldOf } from './problem';
-import { actor, money, when } from './format';
+import { actor, lifeOf, money, when } from './format';
 import { match } from './router';
 
 describe('config.json', () => {
@@ -87,6 +87,18 @@ const anomaly = (severity: Anomaly['severity'], actorArn: string, monthly: numbe
   reasons: [],
   explanation: '',
   status: 'open',
+  running_count: 1,
+  hourly_now_usd: monthly / 730,
+  cost_so_far_usd: 0,
+  forecast_month_end_usd: monthly,
+});
+
+describe("an anomaly's resources", () => {
+  it('read as ended with their cost, partly running, or running', () => {
+    expect(lifeOf({ quantity: 4, running_count: 0, hourly_now_usd: 0, actual_cost_usd: 355.02 })).toBe('ended · cost $355.02');
+    expect(lifeOf({ quantity: 40, running_count: 10, hourly_now_usd: 327.7 })).toBe('10 of 40 running · $327.70/h');
+    expect(lifeOf({ quantity: 4, running_count: 4, hourly_now_usd: 131.08, actual_cost_usd: null })).toBe('4 running · $131.08/h');
+  });
 });
 
 describe('the overview', () => {

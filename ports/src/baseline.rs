@@ -132,6 +132,10 @@ pub struct BurstWindow {
     pub peak_at_open: u32,
     /// The highest severity already raised for this window, so a burst alerts once per level.
     pub alerted: Option<Severity>,
+    /// The burst anomaly this window raised last: the resources its actor creates later in
+    /// the window follow it.
+    #[serde(default)]
+    pub anomaly_id: Option<String>,
 }
 
 /// Everything the scorer knows about one (tenant, account, kind).

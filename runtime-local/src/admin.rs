@@ -14,7 +14,7 @@ use dd0c_ingest::normalizers::Normalizers;
 use dd0c_ingest::{Item, Normalizer, PriceCatalog};
 use dd0c_ports::domain::{CostEvent, Tenant};
 use dd0c_ports::store::AnomalyFilter;
-use dd0c_score::{Scored, Scorer};
+use dd0c_score::{Scored, Scorer, Verdict};
 
 use dd0c_api::accounts::{onboard, NewAccessKey, NewAccount};
 
@@ -316,8 +316,11 @@ pub async fn invoke(args: &BackendArgs, given: InvokeArgs) -> Result<ExitCode> {
                 }
             };
             match scorer.score(&event).await? {
-                Scored::New(Some(anomaly)) => println!("{}", serde_json::to_string(&anomaly)?),
-                Scored::New(None) => eprintln!("scored: no anomaly"),
+                Scored::New(Verdict {
+                    anomaly: Some(anomaly),
+                    ..
+                }) => println!("{}", serde_json::to_string(&anomaly)?),
+                Scored::New(Verdict { anomaly: None, .. }) => eprintln!("scored: no anomaly"),
                 Scored::Duplicate => eprintln!("already scored: nothing changed"),
             }
         }

@@ -10,7 +10,7 @@ use dd0c_adapters_memory::MemoryStore;
 use dd0c_ingest::Item;
 use dd0c_ports::domain::{format_usd, Anomaly, CostEvent, Settings, Severity};
 use dd0c_ports::store::SettingsStore;
-use dd0c_score::{Scored, Scorer};
+use dd0c_score::{Scored, Scorer, Verdict};
 
 use crate::cli::{AnalyzeArgs, Format};
 use crate::read;
@@ -80,7 +80,10 @@ async fn score_all(tenant: &str, settings: Settings, events: &[CostEvent]) -> Re
     let scorer = Scorer::new(store.clone(), store.clone(), store);
     let mut anomalies = Vec::new();
     for event in events {
-        if let Scored::New(Some(anomaly)) = scorer
+        if let Scored::New(Verdict {
+            anomaly: Some(anomaly),
+            ..
+        }) = scorer
             .score(event)
             .await
             .with_context(|| format!("scoring {}", event.event_id))?

@@ -14,7 +14,7 @@ use dd0c_ports::domain::{Account, Tenant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::{closed_within, config, fresh_database, onboard, StopOnDrop};
+use support::{closed_within, config, drain, fresh_database, onboard, trail, StopOnDrop, TENANT};
 use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "9c1f0e5b7a3d4e2f8a6b0c1d2e3f40516273849a5b6c7d8e";
@@ -862,7 +862,7 @@ async fn sign_in_is_throttled_and_weak_hashes_are_upgraded() {
 }
 
 /// Every route the dispatcher serves, as users call them (README, ARCHITECTURE.md).
-const ROUTES: [(&str, &str); 27] = [
+const ROUTES: [(&str, &str); 28] = [
     ("post", "/v1/events"),
     ("post", "/v1/slack/actions"),
     ("post", "/v1/auth/login"),
@@ -881,6 +881,7 @@ const ROUTES: [(&str, &str); 27] = [
     ("put", "/v1/settings"),
     ("get", "/v1/panic"),
     ("put", "/v1/panic"),
+    ("get", "/v1/resources"),
     ("get", "/v1/zombies"),
     ("get", "/v1/zombies/summary"),
     ("post", "/v1/zombies/{id}/ignore"),
@@ -1727,4 +1728,137 @@ async fn a_trail_bucket_is_watched_per_account_and_its_lag_shown_within_the_tena
             .all(|t| t.account_id != account),
         "a removed account's trail is no longer polled"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forty_launched_and_thirty_terminated_leave_ten_running_and_listed() {
+    let app = spawn_app().await;
+    let account = unique_account_id();
+    let ingest = onboard(&app.dispatcher.backend, &account).await;
+    let email = format!("{}@t.example", unique("member"));
+    assert!(add_user(&app.url, TENANT, &email, "member", PASSWORD)
+        .status
+        .success());
+    let bearer = token(&app, &email).await;
+    let now = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).expect("now");
+    let ids: Vec<String> = (0..40).map(|i| format!("i-{i:02}")).collect();
+    let items = |ids: &[String]| -> Value {
+        json!({"items": ids.iter().map(|i| json!({"instanceId": i, "instanceType": "p4d.24xlarge"})).collect::<Vec<_>>()})
+    };
+    let launch = trail(
+        &account,
+        "intern",
+        "RunInstances",
+        now - chrono::TimeDelta::hours(3),
+        json!({"instanceType": "p4d.24xlarge", "instancesSet": {"items": [{"minCount": 40, "maxCount": 40}]}}),
+        json!({"instancesSet": items(&ids)}),
+    );
+    let terminate = trail(
+        &account,
+        "alice",
+        "TerminateInstances",
+        now - chrono::TimeDelta::hours(2),
+        json!({"instancesSet": items(&ids[..30])}),
+        json!({"instancesSet": items(&ids[..30])}),
+    );
+    let pushed = reqwest::Client::new()
+        .post(format!("{}/v1/events", app.address))
+        .bearer_auth(&ingest)
+        .body(support::log_file(&[launch, terminate]))
+        .header("Content-Encoding", "gzip")
+        .send()
+        .await
+        .expect("pushed");
+    assert_eq!(pushed.status(), StatusCode::ACCEPTED);
+    drain(&app.dispatcher).await;
+
+    let (status, page) = call(&app, "GET", "/v1/anomalies", Some(&bearer), None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let anomaly = &page["items"][0];
+    let hourly = anomaly["hourly_usd"].as_f64().expect("hourly");
+    assert_eq!(anomaly["status"], "open", "ten still run: {anomaly}");
+    assert_eq!(anomaly["running_count"], 10, "{anomaly}");
+    let now_hourly = anomaly["hourly_now_usd"].as_f64().expect("hourly now");
+    assert!((now_hourly - hourly / 4.0).abs() < 1e-6, "{anomaly}");
+    let so_far = anomaly["cost_so_far_usd"].as_f64().expect("so far");
+    let want = hourly + hourly / 4.0 * 2.0;
+    assert!(
+        (so_far - want).abs() <= want * 0.01,
+        "{so_far} against {want}"
+    );
+    assert!(
+        anomaly["forecast_month_end_usd"]
+            .as_f64()
+            .expect("forecast")
+            >= so_far
+    );
+    assert!(anomaly["ended_at"].is_null() && anomaly["actual_cost_usd"].is_null());
+
+    let (status, running) = call(
+        &app,
+        "GET",
+        "/v1/resources?running=true",
+        Some(&bearer),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{running}");
+    let mut listed: Vec<&str> = running["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|r| r["resource_id"].as_str().expect("id"))
+        .collect();
+    listed.sort_unstable();
+    assert_eq!(
+        listed,
+        ids[30..].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert!(running["items"][0]["running"].as_bool().expect("running"));
+
+    // The ended ones page by cursor, each once.
+    let mut ended = Vec::new();
+    let mut path = "/v1/resources?running=false&limit=7".to_owned();
+    loop {
+        let (status, page) = call(&app, "GET", &path, Some(&bearer), None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for r in page["items"].as_array().expect("items") {
+            assert_eq!(r["ended"]["by"]["call"], "TerminateInstances", "{r}");
+            ended.push(r["resource_id"].as_str().expect("id").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(cursor) => {
+                path = format!(
+                    "/v1/resources?running=false&limit=7&cursor={}",
+                    urlencode(cursor)
+                )
+            }
+            None => break,
+        }
+    }
+    ended.sort_unstable();
+    assert_eq!(ended, ids[..30]);
+    let (status, _) = call(
+        &app,
+        "GET",
+        "/v1/resources?running=maybe",
+        Some(&bearer),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = call(&app, "GET", "/v1/resources", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// `s` as a query value.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

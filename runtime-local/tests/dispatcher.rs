@@ -8,7 +8,7 @@ use std::time::Duration;
 use dd0c_ports::queue::OutgoingMessage;
 use reqwest::StatusCode;
 use support::{
-    assert_matches, dispatcher, drain, expected, fresh_database, onboard, story, TENANT,
+    assert_matches, dispatcher, drain, expected, fresh_database, onboard, story, trail, TENANT,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -387,30 +387,6 @@ async fn two_dispatchers_share_the_work_and_each_tick() {
         ran, ticks as u64,
         "each tick ran exactly once across both replicas"
     );
-}
-
-/// A CloudTrail record of `account` by `actor` at `at`.
-fn trail(
-    account: &str,
-    actor: &str,
-    name: &str,
-    at: chrono::DateTime<chrono::Utc>,
-    request: serde_json::Value,
-    response: serde_json::Value,
-) -> serde_json::Value {
-    serde_json::json!({
-        "eventVersion": "1.09",
-        "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::{account}:user/{actor}"), "accountId": account},
-        "eventTime": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "eventSource": "ec2.amazonaws.com",
-        "eventName": name,
-        "awsRegion": "us-east-1",
-        "requestParameters": request,
-        "responseElements": response,
-        "eventID": format!("{name}-{}", at.timestamp()),
-        "readOnly": false,
-        "recipientAccountId": account,
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use dd0c_adapters_memory::MemoryStore;
 use dd0c_ingest::{Item, Normalizer, PriceCatalog};
 use dd0c_ports::domain::{Anomaly, CostEvent, Severity, Signal};
-use dd0c_score::{Scored, Scorer};
+use dd0c_score::{Scored, Scorer, Verdict};
 
 async fn analyze(records: &[serde_json::Value]) -> Vec<Anomaly> {
     let mut normalizer = Normalizer::new(PriceCatalog::bundled(), "default");
@@ -27,7 +27,10 @@ async fn analyze(records: &[serde_json::Value]) -> Vec<Anomaly> {
     let scorer = Scorer::new(store.clone(), store.clone(), store);
     let mut anomalies = Vec::new();
     for event in &events {
-        if let Scored::New(Some(a)) = scorer.score(event).await.expect("scores") {
+        if let Scored::New(Verdict {
+            anomaly: Some(a), ..
+        }) = scorer.score(event).await.expect("scores")
+        {
             anomalies.push(a);
         }
     }

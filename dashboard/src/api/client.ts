@@ -10,7 +10,8 @@ import type { components, paths } from './schema';
 import * as session from '../auth/session';
 
 export type Schemas = components['schemas'];
-export type Anomaly = Schemas['Anomaly'];
+// Every anomaly the API returns comes with what its resources amount to now.
+export type Anomaly = Schemas['FollowedAnomaly'];
 export type AnomalyDetail = Schemas['AnomalyDetail'];
 export type Severity = Schemas['Severity'];
 /** Every severity, most severe first: the order pages list and count them in. */

@@ -6,7 +6,7 @@ import { useState, type FormEvent } from 'react';
 import { api, ok, SEVERITIES, type Anomaly } from '../api/client';
 import { Actions } from '../components/Actions';
 import { Failure, Loading, SeverityBadge, useLoad } from '../components/common';
-import { actor, perHour, perMonth, what, when } from '../format';
+import { actor, lifeOf, perHour, perMonth, what, when } from '../format';
 import { Link, navigate } from '../router';
 import { useSigned } from '../session';
 
@@ -108,6 +108,7 @@ export function Anomalies({ query }: { query: URLSearchParams }) {
               <th scope="col">Region</th>
               <th scope="col" className="num">$/h</th>
               <th scope="col" className="num">$/month</th>
+              <th scope="col">Resources</th>
               <th scope="col">Status</th>
               <th scope="col">Actions</th>
             </tr>
@@ -126,6 +127,7 @@ export function Anomalies({ query }: { query: URLSearchParams }) {
                 <td>{a.region}</td>
                 <td className="num">{perHour(a.hourly_usd)}</td>
                 <td className="num">{perMonth(a.monthly_usd)}</td>
+                <td>{lifeOf(a)}</td>
                 <td className="status">{a.status}</td>
                 <td>
                   <Actions id={a.anomaly_id} status={a.status} isAdmin={isAdmin} done={(after) => replace(after.anomaly)} />

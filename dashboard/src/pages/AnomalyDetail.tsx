@@ -5,7 +5,7 @@
 import { api, ok, type Schemas } from '../api/client';
 import { Actions } from '../components/Actions';
 import { Failure, Loading, SeverityBadge, useLoad } from '../components/common';
-import { actor, perHour, perMonth, what, when } from '../format';
+import { actor, lifeOf, money, perHour, perMonth, what, when } from '../format';
 import { Link } from '../router';
 import { useSigned } from '../session';
 
@@ -64,6 +64,24 @@ export function AnomalyPage({ id }: { id: string }) {
             <dd>
               {perHour(d.anomaly.hourly_usd)} · about {perMonth(d.anomaly.monthly_usd)}
             </dd>
+            <dt>Resources now</dt>
+            <dd>{lifeOf(d.anomaly)}</dd>
+            {d.anomaly.ended_at ? (
+              <>
+                <dt>Ended</dt>
+                <dd>
+                  {when(d.anomaly.ended_at)}
+                  {d.anomaly.ended_by ? ` by ${actor(d.anomaly.ended_by)}` : ''}
+                </dd>
+              </>
+            ) : (
+              <>
+                <dt>Cost so far</dt>
+                <dd>{money(d.anomaly.cost_so_far_usd)}</dd>
+                <dt>Left running to month end</dt>
+                <dd>{money(d.anomaly.forecast_month_end_usd)}</dd>
+              </>
+            )}
             <dt>Status</dt>
             <dd className="status">{d.anomaly.status}</dd>
             <dt>Resources</dt>

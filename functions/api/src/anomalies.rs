@@ -1,5 +1,7 @@
 //! Anomalies: the filtered, paged list (`GET /v1/anomalies`), one anomaly with its feedback
-//! (`GET /v1/anomalies/{id}`), and acting on one (`POST /v1/anomalies/{id}/{action}`).
+//! (`GET /v1/anomalies/{id}`), and acting on one (`POST /v1/anomalies/{id}/{action}`). Every
+//! anomaly is shown with what its resources amount to now ([`Followed`]): how many still run,
+//! the cost so far, the month-end forecast, and how they ended.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -11,8 +13,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use dd0c_ports::auth::Role;
 use dd0c_ports::domain::{Anomaly, AnomalyStatus, Feedback, FeedbackAction, Severity, SnoozeScope};
 use dd0c_ports::keys::{is_anomaly_id, Cursor};
+use dd0c_ports::ledger::Followed;
 use dd0c_ports::store::AnomalyFilter;
-use dd0c_score::feedback;
+use dd0c_score::{feedback, lifecycle};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -51,11 +54,31 @@ pub(crate) struct ListQuery {
     limit: Option<u32>,
 }
 
+/// An anomaly and what its resources amount to now.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct FollowedAnomaly {
+    /// The anomaly as it was raised, with its status.
+    #[serde(flatten)]
+    anomaly: Anomaly,
+    /// Its resources as of the request.
+    #[serde(flatten)]
+    followed: Followed,
+}
+
+impl FollowedAnomaly {
+    /// `anomaly` with its resources as the ledger holds them now.
+    async fn of(api: &Api, anomaly: Anomaly) -> Result<Self, ApiError> {
+        let followed =
+            lifecycle::followed(api.stores.ledger.as_ref(), &anomaly, Utc::now()).await?;
+        Ok(FollowedAnomaly { anomaly, followed })
+    }
+}
+
 /// One page of anomalies, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AnomalyPage {
     /// The anomalies.
-    items: Vec<Anomaly>,
+    items: Vec<FollowedAnomaly>,
     /// Pass as `cursor` for the next page; absent on the last.
     next_cursor: Option<String>,
 }
@@ -126,8 +149,12 @@ pub(crate) async fn list(
         .anomalies
         .anomalies(&principal.tenant, &filter, query.cursor()?, limit)
         .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for anomaly in page.items {
+        items.push(FollowedAnomaly::of(&api, anomaly).await?);
+    }
     Ok(Json(AnomalyPage {
-        items: page.items,
+        items,
         next_cursor: page.next_cursor,
     }))
 }
@@ -136,7 +163,7 @@ pub(crate) async fn list(
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AnomalyDetail {
     /// The anomaly.
-    anomaly: Anomaly,
+    anomaly: FollowedAnomaly,
     /// Its feedback, oldest first.
     feedback: Vec<Feedback>,
 }
@@ -167,6 +194,7 @@ pub(crate) async fn detail(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no anomaly {id}")))?;
     let feedback = anomalies.feedback(&principal.tenant, id).await?;
+    let anomaly = FollowedAnomaly::of(&api, anomaly).await?;
     Ok(Json(AnomalyDetail { anomaly, feedback }))
 }
 

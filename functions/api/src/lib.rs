@@ -11,6 +11,7 @@
 //!   [`app`] adds `/openapi.json` and the response finishing both runtimes use.
 //! - [`accounts`] — onboarding (server-side ExternalId, the IAM policy; the CLI calls the same
 //!   [`accounts::onboard`]), ingest tokens, baselines and the cost time series.
+//! - [`resources`] — the resources followed to their end, with their cost and burn now.
 //! - [`zombies`] — the zombie hunter's findings: listed by waste, summed up, ignored.
 //! - [`sources`] — trail buckets and agents (self-hosted): `/v1/ingest`, `/v1/agents`, lag.
 //! - [`ingest`] — `POST /v1/events`: pushed CloudTrail priced on arrival.
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod operations;
 pub mod passwords;
 pub mod quick_create;
+pub mod resources;
 pub mod settings;
 pub mod slack;
 pub mod sources;
@@ -163,6 +165,7 @@ pub fn router(api: Arc<Api>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(accounts::baselines))
         .routes(routes!(accounts::costs))
         .routes(routes!(settings::settings, settings::put_settings))
+        .routes(routes!(resources::list))
         .routes(routes!(zombies::list))
         .routes(routes!(zombies::summary))
         .routes(routes!(zombies::ignore))

@@ -74,7 +74,9 @@ fn main() {
         let started = Instant::now();
         runtime.block_on(async {
             for event in &events {
-                if let dd0c_score::Scored::New(Some(_)) = scorer.score(event).await.expect("scores")
+                if let dd0c_score::Scored::New(dd0c_score::Verdict {
+                    anomaly: Some(_), ..
+                }) = scorer.score(event).await.expect("scores")
                 {
                     anomalies += 1;
                 }

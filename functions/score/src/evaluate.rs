@@ -21,7 +21,7 @@
 //!    (Z/z_critical up to 2, 0.5 per novelty, 1 for a burst, 0.5 for cold start; at most 3) and
 //!    dollar impact (log10(1 + monthly / info_monthly_usd), at most 4).
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use dd0c_ports::baseline::{
     is_new, remember, Baseline, BurstWindow, WindowEntry, MAX_WINDOW_ENTRIES,
 };
@@ -38,6 +38,11 @@ use crate::explain;
 pub struct Evaluation {
     /// The anomaly raised, if any.
     pub anomaly: Option<Anomaly>,
+    /// For a burst the event raised: when its window opened. The actor's resources of the kind
+    /// created since are the anomaly's too.
+    pub burst_since: Option<DateTime<Utc>>,
+    /// The burst anomaly whose window the event joined without raising another.
+    pub joined: Option<String>,
     /// The kind baseline after this event.
     pub kind: Baseline,
     /// The account baseline after this event.
@@ -91,15 +96,21 @@ pub fn evaluate(
     let severity = severity(&surprise, &dollars, t);
     let z_fired = surprise.z_fired;
     let anomaly = severity.map(|severity| raise(&facts, severity, &dollars, surprise));
-    if dollars.burst_raised && anomaly.is_some() {
-        burst.window.alerted = anomaly
-            .as_ref()
-            .map(|a| a.severity)
-            .max(burst.window.alerted);
+    let (mut burst_since, mut joined) = (None, None);
+    match &anomaly {
+        Some(raised) if dollars.burst_raised => {
+            burst.window.alerted = Some(raised.severity).max(burst.window.alerted);
+            burst.window.anomaly_id = Some(raised.anomaly_id.clone());
+            burst_since = burst.window.entries.first().map(|e| e.at);
+        }
+        None if facts.priced => joined = burst.window.anomaly_id.clone(),
+        _ => {}
     }
     let (kind, account) = learn(&facts, z_fired && anomaly.is_some(), burst);
     Evaluation {
         anomaly,
+        burst_since,
+        joined,
         kind,
         account,
     }
@@ -291,6 +302,7 @@ fn burst(facts: &Facts) -> Burst {
             entries: Vec::new(),
             peak_at_open: peak,
             alerted: None,
+            anomaly_id: None,
         },
     };
     window

@@ -14,7 +14,7 @@ use dd0c_ports::queue::{Delivery, OutgoingMessage, Queue};
 use dd0c_ports::store::Consumed;
 use dd0c_ports::PortError;
 
-use crate::{lifecycle, log_raised, ScoreError, Scored, Scorer};
+use crate::{lifecycle, log_raised, ScoreError, Scored, Scorer, Verdict};
 
 /// The score function on the queue named `queue`.
 #[allow(missing_debug_implementations)]
@@ -105,20 +105,41 @@ impl Score {
         Ok(())
     }
 
-    /// Names each raised anomaly as the anomaly of the resources its event touched, and
-    /// settles it: they may have ended already (a launch and its termination in one receive).
-    /// A failure is logged, not retried: the anomaly stands, and only its following is lost.
-    async fn link(&self, raised: &[&Anomaly], events: &[&CostEvent]) {
+    /// Names each anomaly the anomaly of its resources — those its event touched, for a burst
+    /// those created in its window before it, and those of later events that joined its
+    /// window — and settles it: they may have ended already (a launch and its termination in
+    /// one receive). A failure is logged, not retried: the anomaly stands, and only its
+    /// following is lost.
+    async fn link(&self, scored: &[(&CostEvent, &Verdict)]) {
         let Some(ledger) = &self.ledger else { return };
-        for anomaly in raised {
-            let Some(event) = events.iter().find(|e| e.event_id == anomaly.event_id) else {
-                continue;
+        let mut links: Vec<(&str, &str, Vec<ResourceKey>)> = Vec::new();
+        for (event, verdict) in scored {
+            let anomaly_id = match (&verdict.anomaly, &verdict.joined) {
+                (Some(anomaly), _) => anomaly.anomaly_id.as_str(),
+                (None, Some(joined)) => joined.as_str(),
+                (None, None) => continue,
             };
-            let keys: Vec<ResourceKey> = ResourceChange::of_event(event)
+            let mut keys: Vec<ResourceKey> = ResourceChange::of_event(event)
                 .into_iter()
                 .map(|c| c.key)
                 .collect();
-            let (tenant, anomaly_id) = (&anomaly.tenant, &anomaly.anomaly_id);
+            if let (Some(anomaly), Some(since)) = (&verdict.anomaly, verdict.burst_since) {
+                match lifecycle::burst_resources(ledger.as_ref(), anomaly, since).await {
+                    Ok(window) => keys.extend(window),
+                    Err(error) => {
+                        tracing::warn!(%error, %anomaly_id, "could not find the burst's resources")
+                    }
+                }
+            }
+            match links
+                .iter_mut()
+                .find(|(t, a, _)| *t == event.tenant && *a == anomaly_id)
+            {
+                Some((_, _, all)) => all.extend(keys),
+                None => links.push((&event.tenant, anomaly_id, keys)),
+            }
+        }
+        for (tenant, anomaly_id, keys) in links {
             let followed = match ledger.link(tenant, &keys, anomaly_id).await {
                 Ok(()) => {
                     self.settle(ledger.as_ref(), tenant, anomaly_id, Utc::now())
@@ -211,11 +232,12 @@ impl QueueFunction for Score {
             .zip(&consumed)
             .map(|(r, c)| (&r.message, c.as_ref()))
             .collect();
-        let raised = self.scorer.score_batch(&items).await?.ok_or_else(|| {
+        let verdicts = self.scorer.score_batch(&items).await?.ok_or_else(|| {
             FunctionError::NotWhole("the batch overlaps earlier or concurrent work".into())
         })?;
-        let raised: Vec<&Anomaly> = raised.iter().flatten().collect();
-        self.link(&raised, &events).await;
+        let scored: Vec<(&CostEvent, &Verdict)> = events.iter().copied().zip(&verdicts).collect();
+        self.link(&scored).await;
+        let raised: Vec<&Anomaly> = verdicts.iter().filter_map(|v| v.anomaly.as_ref()).collect();
         self.raised(&raised).await;
         Ok(self.committed())
     }
@@ -228,9 +250,9 @@ impl QueueFunction for Score {
             .score_message(&received.message, consumed.as_ref())
             .await?
         {
-            Scored::New(anomaly) => {
-                let raised: Vec<&Anomaly> = anomaly.iter().collect();
-                self.link(&raised, &[&received.message]).await;
+            Scored::New(verdict) => {
+                self.link(&[(&received.message, &verdict)]).await;
+                let raised: Vec<&Anomaly> = verdict.anomaly.iter().collect();
                 self.raised(&raised).await;
                 Ok(self.committed())
             }

@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use dd0c_ports::baseline::{Baseline, BaselineKey};
 use dd0c_ports::domain::{printable, Anomaly, AnomalyStatus, CostEvent, OutboxMessage, Settings};
 use dd0c_ports::store::{
@@ -63,11 +64,25 @@ pub enum ScoreError {
     Contended(BaselineKey),
 }
 
+/// What scoring one event came to: the anomaly it raised, and which anomaly its resources
+/// follow when that is not only its own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verdict {
+    /// The anomaly it raised, if any.
+    pub anomaly: Option<Anomaly>,
+    /// For a burst it raised: when the burst's window opened. The actor's resources of the
+    /// kind created since follow the anomaly too.
+    pub burst_since: Option<DateTime<Utc>>,
+    /// The burst anomaly whose window the event joined without raising another: its
+    /// resources follow that anomaly.
+    pub joined: Option<String>,
+}
+
 /// What scoring one event did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scored {
-    /// Committed; the anomaly it raised, if any.
-    New(Option<Anomaly>),
+    /// Committed; what it came to.
+    New(Verdict),
     /// The event had been scored before: nothing changed.
     Duplicate,
 }
@@ -189,9 +204,11 @@ impl Scorer {
             if attempt > 0 {
                 back_off(&event.event_id, attempt).await;
             }
-            let (outcome, mut anomalies) = self.try_commit(&[(event, consumed)]).await?;
+            let (outcome, mut verdicts) = self.try_commit(&[(event, consumed)]).await?;
             match outcome {
-                CommitOutcome::Committed => return Ok(Scored::New(anomalies.pop().flatten())),
+                CommitOutcome::Committed => {
+                    return Ok(Scored::New(verdicts.pop().unwrap_or_default()))
+                }
                 CommitOutcome::AlreadyProcessed => return Ok(Scored::Duplicate),
                 CommitOutcome::VersionConflict => continue,
             }
@@ -210,9 +227,9 @@ impl Scorer {
     pub async fn score_batch(
         &self,
         events: &[(&CostEvent, Option<&Consumed>)],
-    ) -> Result<Option<Vec<Option<Anomaly>>>, ScoreError> {
-        let (outcome, anomalies) = self.try_commit(events).await?;
-        Ok((outcome == CommitOutcome::Committed).then_some(anomalies))
+    ) -> Result<Option<Vec<Verdict>>, ScoreError> {
+        let (outcome, verdicts) = self.try_commit(events).await?;
+        Ok((outcome == CommitOutcome::Committed).then_some(verdicts))
     }
 
     /// Reads every baseline `events` touch in one round trip, evaluates the events in order
@@ -220,7 +237,7 @@ impl Scorer {
     async fn try_commit(
         &self,
         events: &[(&CostEvent, Option<&Consumed>)],
-    ) -> Result<(CommitOutcome, Vec<Option<Anomaly>>), ScoreError> {
+    ) -> Result<(CommitOutcome, Vec<Verdict>), ScoreError> {
         let mut keys: Vec<BaselineKey> = Vec::with_capacity(events.len() * 2);
         for (event, _) in events.iter().filter(|(e, _)| e.change.is_priced()) {
             for key in [
@@ -244,7 +261,7 @@ impl Scorer {
             })
             .collect();
         let mut scored = Vec::with_capacity(events.len());
-        let mut anomalies = Vec::with_capacity(events.len());
+        let mut verdicts = Vec::with_capacity(events.len());
         for (event, consumed) in events {
             if !event.change.is_priced() {
                 // A stop or an end begins no rate: nothing to score, and no baseline learns
@@ -255,7 +272,7 @@ impl Scorer {
                     outbox: None,
                     consumed: consumed.cloned(),
                 });
-                anomalies.push(None);
+                verdicts.push(Verdict::default());
                 continue;
             }
             let settings = self.settings_of(&event.tenant).await?;
@@ -309,7 +326,11 @@ impl Scorer {
                 outbox,
                 consumed: consumed.cloned(),
             });
-            anomalies.push(anomaly);
+            verdicts.push(Verdict {
+                anomaly,
+                burst_since: evaluation.burst_since,
+                joined: evaluation.joined,
+            });
         }
         let batch = ScoreBatch {
             events: scored,
@@ -321,6 +342,6 @@ impl Scorer {
                 })
                 .collect(),
         };
-        Ok((self.store.commit_batch(batch).await?, anomalies))
+        Ok((self.store.commit_batch(batch).await?, verdicts))
     }
 }

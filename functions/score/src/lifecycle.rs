@@ -4,8 +4,10 @@
 //! person set before (an acknowledged anomaly too), once.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use dd0c_ports::domain::Anomaly;
+use dd0c_ports::domain::Change;
 use dd0c_ports::domain::{actor_name, format_usd, AnomalyStatus, Feedback, FeedbackAction};
-use dd0c_ports::ledger::{Life, ResourceLedger};
+use dd0c_ports::ledger::{Followed, Life, ResourceFilter, ResourceKey, ResourceLedger};
 use dd0c_ports::store::AnomalyStore;
 use dd0c_ports::PortError;
 
@@ -58,6 +60,59 @@ pub async fn settle(
         // Retention forgot the anomaly: nothing left to resolve.
         Err(PortError::NotFound(_)) => Ok(None),
         Err(error) => Err(error),
+    }
+}
+
+/// What `anomaly`'s resources amount to as of `now`, from the ledger where it holds them and
+/// as the anomaly counted them where it does not.
+pub async fn followed(
+    ledger: &dyn ResourceLedger,
+    anomaly: &Anomaly,
+    now: DateTime<Utc>,
+) -> Result<Followed, PortError> {
+    let records = ledger
+        .of_anomaly(&anomaly.tenant, &anomaly.anomaly_id)
+        .await?;
+    Ok(Followed::of_records(&records, now).unwrap_or_else(|| Followed::assumed(anomaly, now)))
+}
+
+/// The resources of a burst anomaly beyond its own event's: those of its kind its actor
+/// created in its account from `since` (when the burst's window opened) to its event, as the
+/// ledger holds them.
+pub async fn burst_resources(
+    ledger: &dyn ResourceLedger,
+    anomaly: &Anomaly,
+    since: DateTime<Utc>,
+) -> Result<Vec<ResourceKey>, PortError> {
+    const PAGE: usize = 200;
+    let filter = ResourceFilter {
+        account_id: Some(anomaly.account_id.clone()),
+        resource_kind: Some(anomaly.resource_kind.clone()),
+        ended: None,
+    };
+    let created_in_burst = |c: &dd0c_ports::ledger::ResourceChange| {
+        c.change == Change::Create
+            && c.mark.actor_arn == anomaly.actor_arn
+            && (since..=anomaly.event_time).contains(&c.mark.at)
+    };
+    let mut keys = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = ledger
+            .list(&anomaly.tenant, &filter, cursor.as_deref(), PAGE)
+            .await?;
+        let mut older = false;
+        for record in &page.items {
+            // Newest first: once a record began before the window, the rest did too.
+            older |= record.first_at().is_some_and(|at| at < since);
+            if record.changes.iter().any(created_in_burst) {
+                keys.push(record.key.clone());
+            }
+        }
+        match page.next_cursor {
+            Some(next) if !older => cursor = Some(next),
+            _ => return Ok(keys),
+        }
     }
 }
 

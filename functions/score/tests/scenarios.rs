@@ -75,7 +75,16 @@ impl World {
 
     async fn score(&self, event: &CostEvent) -> Option<Anomaly> {
         match self.scorer.score(event).await.expect("scores") {
-            Scored::New(anomaly) => anomaly,
+            Scored::New(verdict) => verdict.anomaly,
+            Scored::Duplicate => panic!("{} scored twice", event.event_id),
+        }
+    }
+
+    /// What one more m5.xlarge launched by CI at `at` comes to.
+    async fn verdict(&mut self, at: DateTime<Utc>) -> dd0c_score::Verdict {
+        let event = self.event(CI, "us-east-1", "m5.xlarge", 1, at);
+        match self.scorer.score(&event).await.expect("scores") {
+            Scored::New(verdict) => verdict,
             Scored::Duplicate => panic!("{} scored twice", event.event_id),
         }
     }
@@ -246,6 +255,20 @@ async fn forty_launches_in_ten_minutes_are_one_burst_that_escalates_once() {
         bursts[1].explanation
     );
     assert!(raised.len() <= 3, "no alert storm: {}", raised.len());
+}
+
+#[tokio::test]
+async fn launches_after_a_burst_alert_join_its_anomaly_until_the_window_closes() {
+    let mut world = World::new();
+    world.routine(14).await;
+    let from = start() + Duration::days(14);
+    let raised = world.burst(CI, "m5.xlarge", 40, from).await;
+    let last = raised.last().expect("the burst alerts");
+    let inside = world.verdict(from + Duration::seconds(20 * 40)).await;
+    assert_eq!(inside.anomaly, None, "no new alert inside the window");
+    assert_eq!(inside.joined.as_deref(), Some(last.anomaly_id.as_str()));
+    let after = world.verdict(from + Duration::days(1)).await;
+    assert_eq!(after.joined, None, "a closed window is followed by nothing");
 }
 
 #[tokio::test]
@@ -606,7 +629,7 @@ async fn batches_score_exactly_as_one_at_a_time() {
             .await
             .expect("scores")
             .expect("a fresh batch commits");
-        in_batches.extend(raised);
+        in_batches.extend(raised.into_iter().map(|v| v.anomaly));
     }
     assert_eq!(in_batches, one_by_one);
     assert!(

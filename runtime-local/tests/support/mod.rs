@@ -16,7 +16,7 @@ use dd0c_ports::auth::{token_sha256, IngestGrant};
 use dd0c_ports::baseline::Welford;
 use dd0c_ports::conformance::unique;
 use dd0c_ports::domain::{Account, Anomaly, CostEvent, PriceSource, Tenant};
-use dd0c_score::{Scored, Scorer};
+use dd0c_score::{Scored, Scorer, Verdict};
 
 pub const TENANT: &str = "acme";
 
@@ -227,7 +227,10 @@ pub async fn expected(records: &[serde_json::Value]) -> Expected {
     let scorer = Scorer::new(store.clone(), store.clone(), store);
     let mut anomalies = Vec::new();
     for e in &events {
-        if let Scored::New(Some(a)) = scorer.score(e).await.expect("scores") {
+        if let Scored::New(Verdict {
+            anomaly: Some(a), ..
+        }) = scorer.score(e).await.expect("scores")
+        {
             anomalies.push(a);
         }
     }
@@ -331,4 +334,28 @@ impl Drop for StopOnDrop {
     fn drop(&mut self) {
         self.0.cancel();
     }
+}
+
+/// A CloudTrail record of `account` by `actor` at `at`.
+pub fn trail(
+    account: &str,
+    actor: &str,
+    name: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    request: serde_json::Value,
+    response: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::{account}:user/{actor}"), "accountId": account},
+        "eventTime": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "requestParameters": request,
+        "responseElements": response,
+        "eventID": format!("{name}-{}", at.timestamp()),
+        "readOnly": false,
+        "recipientAccountId": account,
+    })
 }

@@ -5,8 +5,8 @@
 //! resource was found gone live in their own columns, written by their own statements.
 
 use dd0c_ports::ledger::{
-    decode_resource_cursor, ended_at, keys_of, merge, resource_cursor, ResourceChange,
-    ResourceFilter, ResourceKey, ResourceLedger, ResourceRecord,
+    ended_at, keys_of, merge, ResourceChange, ResourceCursor, ResourceFilter, ResourceKey,
+    ResourceLedger, ResourceRecord,
 };
 
 use super::*;
@@ -319,9 +319,9 @@ impl ResourceLedger for PgStore {
         cursor: Option<&str>,
         limit: usize,
     ) -> PortResult<Page<ResourceRecord>> {
-        let after = cursor.map(decode_resource_cursor).transpose()?;
+        let after = cursor.map(str::parse::<ResourceCursor>).transpose()?;
         let (at, key) = match after {
-            Some((at, key)) => (Some(at), Some(key)),
+            Some(c) => (Some(c.first_at), Some(c.key)),
             None => (None, None),
         };
         let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
@@ -355,7 +355,9 @@ impl ResourceLedger for PgStore {
             .into_iter()
             .map(record_of)
             .collect::<PortResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, limit, resource_cursor))
+        Ok(Page::from_overfetch(items, limit, |r| {
+            ResourceCursor::after(r).to_string()
+        }))
     }
 
     async fn link(&self, tenant: &str, keys: &[ResourceKey], anomaly_id: &str) -> PortResult<()> {

@@ -11,7 +11,7 @@
 //! Map: [`ResourceKey`] names a resource; [`ResourceChange`] is one change of one resource, made
 //! from a cost event by [`ResourceChange::of_event`]; [`ResourceRecord`] is what the ledger
 //! stores; [`Life`] is what it derives (intervals, cost so far, forecast, end); [`ResourceLedger`]
-//! is the port.
+//! is the port; [`Followed`] is what one anomaly's resources amount to.
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,6 +19,10 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
+
+mod followed;
+
+pub use followed::{month_end, CostedInterval, Followed, ResourceView, UNSEEN};
 
 use crate::domain::{Change, CostEvent, PriceSource};
 use crate::store::Page;
@@ -493,18 +497,64 @@ impl ResourceFilter {
     }
 }
 
-/// The cursor of a record in a list (newest first change first).
-pub fn resource_cursor(record: &ResourceRecord) -> String {
-    let at = record.first_at().unwrap_or(DateTime::<Utc>::MIN_UTC);
-    format!("{}|{}", at.to_rfc3339(), record.key)
+/// Where a page of resources resumes (`{unix seconds}.{nanoseconds}~{account/region/id}`):
+/// after the record with this first change time and key, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceCursor {
+    /// The last listed record's first change time.
+    pub first_at: DateTime<Utc>,
+    /// Its key.
+    pub key: ResourceKey,
 }
 
-/// Reads a [`resource_cursor`].
-pub fn decode_resource_cursor(cursor: &str) -> PortResult<(DateTime<Utc>, ResourceKey)> {
-    let bad = || PortError::Invalid(format!("cursor {cursor:?} is not one this API gave"));
-    let (at, key) = cursor.split_once('|').ok_or_else(bad)?;
-    let at = DateTime::parse_from_rfc3339(at).map_err(|_| bad())?;
-    Ok((at.with_timezone(&Utc), key.parse().map_err(|_| bad())?))
+impl ResourceCursor {
+    /// The shape of a cursor, for documents that describe it; [`FromStr`] accepts exactly this.
+    pub const PATTERN: &'static str = r"^[0-9]{1,11}\.[0-9]{9}~[^/]+/[^/]+/.+$";
+
+    /// The cursor after `record` in a list.
+    pub fn after(record: &ResourceRecord) -> Self {
+        ResourceCursor {
+            first_at: record.first_at().unwrap_or(DateTime::UNIX_EPOCH),
+            key: record.key.clone(),
+        }
+    }
+}
+
+impl fmt::Display for ResourceCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{:09}~{}",
+            self.first_at.timestamp(),
+            self.first_at.timestamp_subsec_nanos(),
+            self.key
+        )
+    }
+}
+
+impl FromStr for ResourceCursor {
+    type Err = PortError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || PortError::Invalid(format!("cursor {s:?} is not one this API gave"));
+        let (time, key) = s.split_once('~').ok_or_else(bad)?;
+        let (seconds, nanos) = time.split_once('.').ok_or_else(bad)?;
+        let digits = |text: &str, range: std::ops::RangeInclusive<usize>| {
+            range.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
+        };
+        if !digits(seconds, 1..=11) || !digits(nanos, 9..=9) {
+            return Err(bad());
+        }
+        let first_at = DateTime::from_timestamp(
+            seconds.parse().map_err(|_| bad())?,
+            nanos.parse().map_err(|_| bad())?,
+        )
+        .ok_or_else(bad)?;
+        Ok(ResourceCursor {
+            first_at,
+            key: key.parse().map_err(|_| bad())?,
+        })
+    }
 }
 
 /// A page of `records` (a tenant's, in any order) as [`ResourceLedger::list`] returns it: those
@@ -516,7 +566,7 @@ pub fn page_of(
     cursor: Option<&str>,
     limit: usize,
 ) -> PortResult<Page<ResourceRecord>> {
-    let after = cursor.map(decode_resource_cursor).transpose()?;
+    let after = cursor.map(str::parse::<ResourceCursor>).transpose()?;
     let order = |r: &ResourceRecord| (r.first_at(), r.key.clone());
     let mut kept: Vec<ResourceRecord> = records
         .into_iter()
@@ -524,12 +574,14 @@ pub fn page_of(
         .filter(|r| {
             after
                 .as_ref()
-                .is_none_or(|(at, key)| order(r) < (Some(*at), key.clone()))
+                .is_none_or(|c| order(r) < (Some(c.first_at), c.key.clone()))
         })
         .collect();
     kept.sort_by(|a, b| order(b).cmp(&order(a)));
     kept.truncate(limit.saturating_add(1));
-    Ok(Page::from_overfetch(kept, limit, resource_cursor))
+    Ok(Page::from_overfetch(kept, limit, |r| {
+        ResourceCursor::after(r).to_string()
+    }))
 }
 
 /// The resource ledger of every tenant.
@@ -555,7 +607,7 @@ pub trait ResourceLedger: Send + Sync {
     async fn of_anomaly(&self, tenant: &str, anomaly_id: &str) -> PortResult<Vec<ResourceRecord>>;
 
     /// A page of the tenant's records passing `filter`, newest first change first, after
-    /// `cursor` ([`resource_cursor`]).
+    /// `cursor` ([`ResourceCursor`]).
     async fn list(
         &self,
         tenant: &str,
@@ -786,8 +838,19 @@ mod tests {
             "e1",
             Some(1.0),
         )]);
-        let (at, key) = decode_resource_cursor(&resource_cursor(&r)).expect("reads");
-        assert_eq!((at, key), (t(0), r.key));
-        assert!(decode_resource_cursor("nonsense").is_err());
+        let cursor = ResourceCursor::after(&r);
+        assert_eq!(cursor.first_at, t(0));
+        assert_eq!(
+            cursor.to_string().parse::<ResourceCursor>().expect("reads"),
+            cursor
+        );
+        for bad in [
+            "nonsense",
+            "1.5~1/r/i",
+            "99999999999.000000000~1/r",
+            "-1.000000000~1/r/i",
+        ] {
+            assert!(bad.parse::<ResourceCursor>().is_err(), "{bad}");
+        }
     }
 }

@@ -13,6 +13,7 @@ use dd0c_ingest::handler::{ingest_messages, IngestMessage, Ingested};
 use dd0c_ingest::normalizers::Normalizers;
 use dd0c_ingest::{Item, Normalizer, PriceCatalog};
 use dd0c_ports::domain::{CostEvent, Tenant};
+use dd0c_ports::ledger::{ResourceFilter, ResourceView};
 use dd0c_ports::store::AnomalyFilter;
 use dd0c_score::{Scored, Scorer, Verdict};
 
@@ -22,7 +23,7 @@ use crate::backend::default_connections;
 use crate::backend::Backend;
 use crate::cli::{
     AccountCommand, AnomaliesCommand, DlqCommand, Format, Function, InvokeArgs, PanicArgs,
-    SettingsCommand, Switch, TenantCommand,
+    ResourcesCommand, SettingsCommand, Switch, TenantCommand,
 };
 use crate::cli::{BackendArgs, UserCommand, UserRole};
 use dd0c_adapters_redis::{RedisAttempts, RedisFlags};
@@ -248,16 +249,72 @@ pub async fn anomalies(args: &BackendArgs, command: AnomaliesCommand) -> Result<
         .anomalies
         .anomalies(&tenant, &AnomalyFilter::default(), None, limit)
         .await?;
+    let now = Utc::now();
+    let mut items = Vec::with_capacity(page.items.len());
+    for anomaly in page.items {
+        items.push(
+            dd0c_score::lifecycle::followed(backend.stores.ledger.as_ref(), anomaly, now).await?,
+        );
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
         Format::Jsonl => {
-            for anomaly in &page.items {
-                serde_json::to_writer(&mut out, anomaly)?;
+            for item in &items {
+                serde_json::to_writer(&mut out, item)?;
                 out.write_all(b"\n")?;
             }
         }
-        Format::Table => write!(out, "{}", crate::analyze::report(&page.items, false))?,
+        Format::Table => write!(out, "{}", crate::analyze::report_followed(&items))?,
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `resources list`: pages through the tenant's ledger up to the limit.
+pub async fn resources(args: &BackendArgs, command: ResourcesCommand) -> Result<ExitCode> {
+    let ResourcesCommand::List {
+        tenant,
+        running,
+        ended,
+        format,
+        limit,
+    } = command;
+    let backend = backend(args).await?;
+    let filter = ResourceFilter {
+        ended: (running || ended).then_some(ended),
+        ..ResourceFilter::default()
+    };
+    let now = Utc::now();
+    let mut views: Vec<ResourceView> = Vec::new();
+    let mut cursor: Option<String> = None;
+    while views.len() < limit {
+        let page = backend
+            .stores
+            .ledger
+            .list(
+                &tenant,
+                &filter,
+                cursor.as_deref(),
+                (limit - views.len()).min(500),
+            )
+            .await?;
+        views.extend(page.items.iter().map(|r| ResourceView::of(r, now)));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match format {
+        Format::Jsonl => {
+            for view in &views {
+                serde_json::to_writer(&mut out, view)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Format::Table => write!(out, "{}", crate::table::resources(&views))?,
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

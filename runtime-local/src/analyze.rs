@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use dd0c_adapters_memory::MemoryStore;
 use dd0c_ingest::Item;
 use dd0c_ports::domain::{format_usd, Anomaly, CostEvent, Settings, Severity};
+use dd0c_ports::ledger::FollowedAnomaly;
 use dd0c_ports::store::SettingsStore;
 use dd0c_score::{Scored, Scorer, Verdict};
 
@@ -95,7 +96,22 @@ async fn score_all(tenant: &str, settings: Settings, events: &[CostEvent]) -> Re
 }
 
 /// The table of anomalies, then each one's explanation.
+/// [`report`] of anomalies with what their resources amount to now: a column more.
+pub fn report_followed(items: &[FollowedAnomaly]) -> String {
+    let anomalies: Vec<Anomaly> = items.iter().map(|i| i.anomaly.clone()).collect();
+    let now: Vec<String> = items
+        .iter()
+        .map(|i| i.followed.in_words(i.anomaly.quantity))
+        .collect();
+    table_of(&anomalies, Some(&now), false)
+}
+
+/// The anomalies as a table, each explained, with what is at stake.
 pub fn report(anomalies: &[Anomaly], color: bool) -> String {
+    table_of(anomalies, None, color)
+}
+
+fn table_of(anomalies: &[Anomaly], now: Option<&[String]>, color: bool) -> String {
     if anomalies.is_empty() {
         return "No anomalies: nothing costly stood out.\n".to_owned();
     }
@@ -123,19 +139,27 @@ pub fn report(anomalies: &[Anomaly], color: bool) -> String {
         ("$/MONTH", Align::Right),
         ("SCORE", Align::Right),
     ]);
+    if now.is_some() {
+        table.column("RESOURCES NOW", Align::Left);
+    }
     for (i, a) in anomalies.iter().enumerate() {
-        table.row(vec![
-            (i + 1).to_string(),
-            a.severity.as_str().to_uppercase(),
-            a.event_time.format("%Y-%m-%d %H:%M").to_string(),
-            a.account_id.clone(),
-            a.region.clone(),
-            short_actor(&a.actor_arn, None),
-            format!("{} × {}", a.quantity, a.resource_type),
-            format_usd(a.hourly_usd),
-            format_usd(a.monthly_usd),
-            format!("{:.0}", a.score),
-        ]);
+        table.row(
+            vec![
+                (i + 1).to_string(),
+                a.severity.as_str().to_uppercase(),
+                a.event_time.format("%Y-%m-%d %H:%M").to_string(),
+                a.account_id.clone(),
+                a.region.clone(),
+                short_actor(&a.actor_arn, None),
+                format!("{} × {}", a.quantity, a.resource_type),
+                format_usd(a.hourly_usd),
+                format_usd(a.monthly_usd),
+                format!("{:.0}", a.score),
+            ]
+            .into_iter()
+            .chain(now.map(|n| n[i].clone()))
+            .collect(),
+        );
     }
     let mut text = table.to_string();
     if color {

@@ -118,6 +118,9 @@ pub enum Command {
     /// Inspect anomalies.
     #[command(subcommand)]
     Anomalies(AnomaliesCommand),
+    /// The resources dd0c/cost followed from creation to end, with their cost.
+    #[command(subcommand)]
+    Resources(ResourcesCommand),
     /// Run one function once on a fixture, like `sam local invoke`.
     Invoke(InvokeArgs),
     /// Inspect and redrive dead letters.
@@ -457,6 +460,26 @@ pub enum AnomaliesCommand {
     List {
         #[arg(long)]
         tenant: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ResourcesCommand {
+    /// List a tenant's resources, the newest first.
+    List {
+        #[arg(long)]
+        tenant: String,
+        /// Only those not ended (a stopped one among them).
+        #[arg(long, conflicts_with = "ended")]
+        running: bool,
+        /// Only those ended.
+        #[arg(long)]
+        ended: bool,
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
         /// At most this many.

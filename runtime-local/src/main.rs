@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         dd0c_cost::cli::Command::Tenant(c) => service(dd0c_cost::admin::tenant(backend, c)),
         dd0c_cost::cli::Command::Account(c) => service(dd0c_cost::admin::account(backend, c)),
         dd0c_cost::cli::Command::Anomalies(c) => service(dd0c_cost::admin::anomalies(backend, c)),
+        dd0c_cost::cli::Command::Resources(c) => service(dd0c_cost::admin::resources(backend, c)),
         dd0c_cost::cli::Command::Invoke(args) => service(dd0c_cost::admin::invoke(backend, args)),
         dd0c_cost::cli::Command::Dlq(c) => service(dd0c_cost::admin::dlq(backend, c)),
         dd0c_cost::cli::Command::Settings(c) => service(dd0c_cost::admin::settings(backend, c)),

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use dd0c_ports::domain::actor_name;
+use dd0c_ports::domain::{actor_name, format_usd};
+use dd0c_ports::ledger::ResourceView;
 
 /// Column alignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +28,11 @@ impl Table {
             columns: columns.to_vec(),
             rows: Vec::new(),
         }
+    }
+
+    /// Adds a column at the right, before any row.
+    pub fn column(&mut self, name: &'static str, align: Align) {
+        self.columns.push((name, align));
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -87,6 +93,60 @@ pub fn short_actor(arn: &str, session: Option<&str>) -> String {
         Some(s) => format!("{} ({s})", actor_name(arn)),
         None => actor_name(arn),
     }
+}
+
+/// Followed resources, one a row: where, what, who made it, what it does now and its cost.
+pub fn resources(views: &[ResourceView]) -> String {
+    if views.is_empty() {
+        return "No resources followed yet.\n".to_owned();
+    }
+    let mut table = Table::new(&[
+        ("ACCOUNT", Align::Left),
+        ("REGION", Align::Left),
+        ("RESOURCE", Align::Left),
+        ("WHAT", Align::Left),
+        ("CREATED (UTC)", Align::Left),
+        ("BY", Align::Left),
+        ("NOW", Align::Left),
+        ("$/HOUR", Align::Right),
+        ("COST", Align::Right),
+    ]);
+    for v in views {
+        let now = match &v.ended {
+            Some(ended) => format!(
+                "ended {}{}",
+                ended.at.format("%Y-%m-%d %H:%M"),
+                ended
+                    .by
+                    .as_ref()
+                    .map(|m| format!(" by {}", actor_name(&m.actor_arn)))
+                    .unwrap_or_default()
+            ),
+            None if v.running => "running".to_owned(),
+            None => "stopped".to_owned(),
+        };
+        table.row(vec![
+            v.account_id.clone(),
+            v.region.clone(),
+            v.resource_id.clone(),
+            format!("{} × {}", v.quantity, v.resource_type),
+            v.created.as_ref().map_or("—".to_owned(), |m| {
+                m.at.format("%Y-%m-%d %H:%M").to_string()
+            }),
+            v.created
+                .as_ref()
+                .map_or("—".to_owned(), |m| actor_name(&m.actor_arn)),
+            now,
+            format_usd(v.hourly_now_usd),
+            format_usd(v.cost_so_far_usd),
+        ]);
+    }
+    let burn: f64 = views.iter().map(|v| v.hourly_now_usd).sum();
+    format!(
+        "{table}\n{} resources; {}/hour running now.\n",
+        views.len(),
+        format_usd(burn)
+    )
 }
 
 #[cfg(test)]

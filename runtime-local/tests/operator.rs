@@ -109,11 +109,32 @@ async fn an_administrator_onboards_an_account_pushes_cloudtrail_and_reads_anomal
         ),
         (Some("critical"), Some("p4d.24xlarge"), Some(4))
     );
+    assert_eq!(anomaly["running_count"], 4, "{anomaly}");
+    assert!(anomaly["forecast_month_end_usd"].as_f64().expect("forecast") > 0.0);
     let table = stdout(&dd0c(&url, &["anomalies", "list", "--tenant", "acme"]));
     assert!(
-        table.contains("CRITICAL") && table.contains("user/intern launched 4 × p4d.24xlarge"),
+        table.contains("CRITICAL")
+            && table.contains("user/intern launched 4 × p4d.24xlarge")
+            && table.contains("RESOURCES NOW")
+            && table.contains("4 running · $"),
         "{table}"
     );
+    let resources = stdout(&dd0c(
+        &url,
+        &["resources", "list", "--tenant", "acme", "--running"],
+    ));
+    assert!(
+        resources.contains("4 × p4d.24xlarge")
+            && resources.contains("user/intern")
+            && resources.contains("running")
+            && resources.contains("1 resources;"),
+        "{resources}"
+    );
+    let ended = stdout(&dd0c(
+        &url,
+        &["resources", "list", "--tenant", "acme", "--ended"],
+    ));
+    assert_eq!(ended, "No resources followed yet.\n");
     let other = stdout(&dd0c(
         &url,
         &[

@@ -1,6 +1,6 @@
 //! Anomalies: the filtered, paged list (`GET /v1/anomalies`), one anomaly with its feedback
 //! (`GET /v1/anomalies/{id}`), and acting on one (`POST /v1/anomalies/{id}/{action}`). Every
-//! anomaly is shown with what its resources amount to now ([`Followed`]): how many still run,
+//! anomaly is shown with what its resources amount to now ([`FollowedAnomaly`]): how many still run,
 //! the cost so far, the month-end forecast, and how they ended.
 
 use std::str::FromStr;
@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use dd0c_ports::auth::Role;
 use dd0c_ports::domain::{Anomaly, AnomalyStatus, Feedback, FeedbackAction, Severity, SnoozeScope};
 use dd0c_ports::keys::{is_anomaly_id, Cursor};
-use dd0c_ports::ledger::Followed;
+use dd0c_ports::ledger::FollowedAnomaly;
 use dd0c_ports::store::AnomalyFilter;
 use dd0c_score::{feedback, lifecycle};
 use serde::{Deserialize, Serialize};
@@ -54,24 +54,9 @@ pub(crate) struct ListQuery {
     limit: Option<u32>,
 }
 
-/// An anomaly and what its resources amount to now.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct FollowedAnomaly {
-    /// The anomaly as it was raised, with its status.
-    #[serde(flatten)]
-    anomaly: Anomaly,
-    /// Its resources as of the request.
-    #[serde(flatten)]
-    followed: Followed,
-}
-
-impl FollowedAnomaly {
-    /// `anomaly` with its resources as the ledger holds them now.
-    async fn of(api: &Api, anomaly: Anomaly) -> Result<Self, ApiError> {
-        let followed =
-            lifecycle::followed(api.stores.ledger.as_ref(), &anomaly, Utc::now()).await?;
-        Ok(FollowedAnomaly { anomaly, followed })
-    }
+/// `anomaly` with its resources as the ledger holds them now.
+async fn followed(api: &Api, anomaly: Anomaly) -> Result<FollowedAnomaly, ApiError> {
+    Ok(lifecycle::followed(api.stores.ledger.as_ref(), anomaly, Utc::now()).await?)
 }
 
 /// One page of anomalies, newest first.
@@ -151,7 +136,7 @@ pub(crate) async fn list(
         .await?;
     let mut items = Vec::with_capacity(page.items.len());
     for anomaly in page.items {
-        items.push(FollowedAnomaly::of(&api, anomaly).await?);
+        items.push(followed(&api, anomaly).await?);
     }
     Ok(Json(AnomalyPage {
         items,
@@ -194,7 +179,7 @@ pub(crate) async fn detail(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no anomaly {id}")))?;
     let feedback = anomalies.feedback(&principal.tenant, id).await?;
-    let anomaly = FollowedAnomaly::of(&api, anomaly).await?;
+    let anomaly = followed(&api, anomaly).await?;
     Ok(Json(AnomalyDetail { anomaly, feedback }))
 }
 

@@ -7,7 +7,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use dd0c_ports::domain::Anomaly;
 use dd0c_ports::domain::Change;
 use dd0c_ports::domain::{actor_name, format_usd, AnomalyStatus, Feedback, FeedbackAction};
-use dd0c_ports::ledger::{Followed, Life, ResourceFilter, ResourceKey, ResourceLedger};
+use dd0c_ports::ledger::{
+    Followed, FollowedAnomaly, Life, ResourceFilter, ResourceKey, ResourceLedger,
+};
 use dd0c_ports::store::AnomalyStore;
 use dd0c_ports::PortError;
 
@@ -63,17 +65,19 @@ pub async fn settle(
     }
 }
 
-/// What `anomaly`'s resources amount to as of `now`, from the ledger where it holds them and
-/// as the anomaly counted them where it does not.
+/// `anomaly` with what its resources amount to as of `now`: from the ledger where it holds
+/// them, as the anomaly counted them where it does not.
 pub async fn followed(
     ledger: &dyn ResourceLedger,
-    anomaly: &Anomaly,
+    anomaly: Anomaly,
     now: DateTime<Utc>,
-) -> Result<Followed, PortError> {
+) -> Result<FollowedAnomaly, PortError> {
     let records = ledger
         .of_anomaly(&anomaly.tenant, &anomaly.anomaly_id)
         .await?;
-    Ok(Followed::of_records(&records, now).unwrap_or_else(|| Followed::assumed(anomaly, now)))
+    let followed =
+        Followed::of_records(&records, now).unwrap_or_else(|| Followed::assumed(&anomaly, now));
+    Ok(FollowedAnomaly { anomaly, followed })
 }
 
 /// The resources of a burst anomaly beyond its own event's: those of its kind its actor

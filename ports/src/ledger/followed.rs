@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Ended, Interval, Life, Mark, ResourceRecord};
-use crate::domain::Anomaly;
+use crate::domain::{format_usd, Anomaly};
 
 /// Who ended a resource that the zombie hunter found gone with no end event.
 pub const UNSEEN: &str = "unseen";
@@ -107,6 +107,19 @@ impl ResourceView {
     }
 }
 
+/// An anomaly and what its resources amount to now: how the API, the CLI and the dashboard
+/// show every anomaly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FollowedAnomaly {
+    /// The anomaly as it was raised, with its status.
+    #[serde(flatten)]
+    pub anomaly: Anomaly,
+    /// Its resources as of the request.
+    #[serde(flatten)]
+    pub followed: Followed,
+}
+
 /// The first instant of the UTC calendar month after `now`'s: where a month-end forecast stops.
 pub fn month_end(now: DateTime<Utc>) -> DateTime<Utc> {
     let (year, month) = match now.month() {
@@ -158,6 +171,20 @@ impl Followed {
             }),
             actual_cost_usd: last_end.map(|_| lives.iter().filter_map(Life::actual_cost).sum()),
         })
+    }
+
+    /// In a few words, for `quantity` units counted at the alert: `ended · cost $355.02`,
+    /// `10 of 40 running · $327.70/h`, `4 running · $131.08/h`, `stopped`.
+    pub fn in_words(&self, quantity: u32) -> String {
+        if let Some(actual) = self.actual_cost_usd {
+            return format!("ended · cost {}", format_usd(actual));
+        }
+        let hourly = format_usd(self.hourly_now_usd);
+        match self.running_count {
+            0 => "stopped".to_owned(),
+            n if n < quantity => format!("{n} of {quantity} running · {hourly}/h"),
+            n => format!("{n} running · {hourly}/h"),
+        }
     }
 
     /// What `anomaly` amounts to when the ledger holds none of its resources (an anomaly
@@ -268,6 +295,22 @@ mod tests {
         let actual = followed.actual_cost_usd.expect("actual");
         assert!((actual - 32.77 * (1.0 + 130.0 / 60.0)).abs() < 1e-6);
         assert_eq!(followed.forecast_month_end_usd, actual);
+    }
+
+    #[test]
+    fn in_words_an_end_shows_its_cost_and_a_partial_end_what_runs() {
+        let mut followed = Followed {
+            running_count: 10,
+            hourly_now_usd: 327.7,
+            cost_so_far_usd: 0.0,
+            forecast_month_end_usd: 0.0,
+            ended_at: None,
+            ended_by: None,
+            actual_cost_usd: None,
+        };
+        assert_eq!(followed.in_words(40), "10 of 40 running · $327.70/h");
+        followed.actual_cost_usd = Some(355.02);
+        assert_eq!(followed.in_words(40), "ended · cost $355.02");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 mod followed;
 
-pub use followed::{month_end, CostedInterval, Followed, ResourceView, UNSEEN};
+pub use followed::{month_end, CostedInterval, Followed, FollowedAnomaly, ResourceView, UNSEEN};
 
 use crate::domain::{Change, CostEvent, PriceSource};
 use crate::store::Page;

@@ -110,7 +110,12 @@ async fn an_administrator_onboards_an_account_pushes_cloudtrail_and_reads_anomal
         (Some("critical"), Some("p4d.24xlarge"), Some(4))
     );
     assert_eq!(anomaly["running_count"], 4, "{anomaly}");
-    assert!(anomaly["forecast_month_end_usd"].as_f64().expect("forecast") > 0.0);
+    assert!(
+        anomaly["forecast_month_end_usd"]
+            .as_f64()
+            .expect("forecast")
+            > 0.0
+    );
     let table = stdout(&dd0c(&url, &["anomalies", "list", "--tenant", "acme"]));
     assert!(
         table.contains("CRITICAL")

@@ -195,6 +195,7 @@ impl Notifier {
                 .collect();
             let alert = Alert {
                 anomalies: &anomalies,
+                at: now,
             };
             match way.send(settings, Message::Alert(&alert)).await {
                 Ok(()) => {

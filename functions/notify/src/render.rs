@@ -3,8 +3,10 @@
 
 use std::sync::OnceLock;
 
+use chrono::{DateTime, Utc};
 use dd0c_ports::domain::{actor_name, format_usd, Anomaly, Severity};
 use dd0c_ports::keys::ActionValue;
+use dd0c_ports::ledger::Followed;
 use dd0c_ports::mail::Email;
 use minijinja::Environment;
 use serde::Serialize;
@@ -96,6 +98,8 @@ fn capitalized(severity: Severity) -> &'static str {
 pub struct Alert<'a> {
     /// At least one anomaly.
     pub anomalies: &'a [Anomaly],
+    /// When it is sent: what is left running is counted from here to the month's end.
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Serialize)]
@@ -117,6 +121,7 @@ struct AlertContext {
     account_id: String,
     total_hourly: String,
     total_monthly: String,
+    left_running: String,
     items: Vec<Item>,
     anomaly_ids: Vec<String>,
 }
@@ -137,6 +142,15 @@ impl Alert<'_> {
 
     fn total_monthly(&self) -> f64 {
         self.anomalies.iter().map(|a| a.monthly_usd).sum()
+    }
+
+    /// What the anomalies' resources cost from their creation to the end of the month if
+    /// nothing ends: the forecast every alert states.
+    pub fn left_running_to_month_end(&self) -> f64 {
+        self.anomalies
+            .iter()
+            .map(|a| Followed::assumed(a, self.at).forecast_month_end_usd)
+            .sum()
     }
 
     fn first(&self) -> Option<&Anomaly> {
@@ -232,6 +246,7 @@ impl Alert<'_> {
                     field("Region", regions.join(", ")),
                     field("Resources", resources.join(", ")),
                     field("Cost", format!("{}/h · {}/month", format_usd(self.total_hourly()), format_usd(self.total_monthly()))),
+                    field("Left running to month end", format_usd(self.left_running_to_month_end())),
                 ]},
                 {"type": "section", "text": {"type": "mrkdwn", "text": format!("*Why*\n{}", why.trim_end())}},
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_text(&format!("dd0c/cost · anomaly {} · {}", first.anomaly_id, first.event_time.to_rfc3339()))}]},
@@ -257,6 +272,7 @@ impl Alert<'_> {
                 .unwrap_or_default(),
             total_hourly: format_usd(self.total_hourly()),
             total_monthly: format_usd(self.total_monthly()),
+            left_running: format_usd(self.left_running_to_month_end()),
             items: self
                 .anomalies
                 .iter()

@@ -23,6 +23,7 @@ fn slack_mentions_and_links_from_a_record_are_escaped_in_every_block() {
     let anomalies = [hostile_anomaly()];
     let payload = Alert {
         anomalies: &anomalies,
+        at: chrono::Utc::now(),
     }
     .slack()
     .to_string();
@@ -41,6 +42,7 @@ fn e_mail_html_escapes_what_a_record_wrote() {
     let anomalies = [hostile_anomaly()];
     let mail = Alert {
         anomalies: &anomalies,
+        at: chrono::Utc::now(),
     }
     .email(&["oncall@acme.example".into()])
     .expect("rendered");

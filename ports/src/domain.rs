@@ -935,6 +935,35 @@ pub struct OutboxMessage {
     pub anomaly: Anomaly,
     /// When it was written.
     pub created_at: DateTime<Utc>,
+    /// For a follow-up: how the anomaly resolved itself; `None` for the alert itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
+}
+
+/// How an alerted anomaly resolved itself, as its follow-up tells it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resolution {
+    /// The history entry's note: the call that ended the last resource, its actor, how long
+    /// the resources ran and what they cost.
+    pub note: String,
+    /// What the resources cost from their creation to their ends.
+    pub actual_cost_usd: f64,
+    /// The month-end forecast the alert stated, less the actual cost: what ending them saved.
+    pub avoided_usd: f64,
+}
+
+impl OutboxMessage {
+    /// The follow-up of `anomaly`, which resolved itself at `at`: one per anomaly, whoever
+    /// writes it.
+    pub fn follow_up(anomaly: Anomaly, resolution: Resolution, at: DateTime<Utc>) -> Self {
+        OutboxMessage {
+            outbox_id: format!("{}.resolved", anomaly.anomaly_id),
+            tenant: anomaly.tenant.clone(),
+            anomaly,
+            created_at: at,
+            resolution: Some(resolution),
+        }
+    }
 }
 
 #[cfg(test)]

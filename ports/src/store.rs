@@ -353,6 +353,9 @@ pub trait OutboxStore: Send + Sync {
     async fn mark_channel_delivered(&self, outbox_id: &str, channel: &str) -> PortResult<()>;
     /// Marks a message delivered; delivering twice is not an error.
     async fn mark_delivered(&self, outbox_id: &str) -> PortResult<()>;
+    /// Adds `message` outside a scoring commit (a follow-up); one of its id still pending is
+    /// left as it is.
+    async fn enqueue(&self, message: &OutboxMessage) -> PortResult<()>;
 }
 
 /// A claimed outbox message and the channels that already have it.

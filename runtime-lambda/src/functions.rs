@@ -35,15 +35,15 @@ pub fn ingest(settings: &Settings) -> Result<Ingest, StartError> {
 }
 
 /// The score function: one DynamoDB transaction per batch where it can, and a wake-up on the
-/// notify queue (`DD0C_NOTIFY_QUEUE_URL`) per anomaly raised.
+/// notify queue (`DD0C_NOTIFY_QUEUE_URL`) per anomaly raised or resolved by its resources.
 pub fn score(settings: &Settings) -> Result<Score, StartError> {
     let stores = stores(settings);
-    let ledger = stores.ledger.clone();
+    let (ledger, outbox) = (stores.ledger.clone(), stores.outbox.clone());
     let scorer = Scorer::new(stores.score, stores.anomalies, stores.settings);
     let notify_queue = SqsQueue::new(&settings.aws, &required("DD0C_NOTIFY_QUEUE_URL")?);
     Ok(Score::new(scorer, "score")
         .waking(Arc::new(notify_queue))
-        .following(ledger))
+        .following(ledger, outbox))
 }
 
 /// The notifier on the table's outbox, Slack webhooks and SES (when `DD0C_MAIL_FROM` is set).

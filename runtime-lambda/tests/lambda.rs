@@ -569,6 +569,7 @@ async fn a_wake_up_has_the_notifier_deliver_the_outbox_to_slack() {
         tenant: "acme".into(),
         anomaly: anomaly.clone(),
         created_at: Utc::now(),
+        resolution: None,
     };
     store
         .commit(ScoreCommit {

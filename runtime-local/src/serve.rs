@@ -236,7 +236,8 @@ impl Dispatcher {
             stores.anomalies.clone(),
             stores.settings.clone(),
         );
-        let score = Score::new(scorer, SCORE_QUEUE).following(stores.ledger.clone());
+        let score =
+            Score::new(scorer, SCORE_QUEUE).following(stores.ledger.clone(), stores.outbox.clone());
         self.consumer(&self.backend.score_queue, Arc::new(score))
     }
 

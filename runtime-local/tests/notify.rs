@@ -1,7 +1,8 @@
 //! Alerts end to end on real parts: CloudTrail pushed over HTTP → scored in Postgres → Slack (a
 //! loopback HTTP server) and e-mail (aiosmtpd, a real SMTP server), with panic mode in Redis —
 //! held while it is on, each alert delivered exactly once when it is lifted — and the Slack
-//! buttons acting on the anomaly through a signed request.
+//! buttons acting on the anomaly through a signed request; and the follow-up an alerted
+//! anomaly sends when its resources end.
 
 mod support;
 
@@ -16,7 +17,7 @@ use dd0c_ports::conformance::unique;
 use dd0c_ports::domain::{AnomalyStatus, Settings, Severity};
 use dd0c_ports::webhook::Outbound;
 use dd0c_tests::CaptureServer;
-use support::{config, expected, fresh_database, of_account, onboard, story, TENANT};
+use support::{config, expected, fresh_database, of_account, onboard, story, trail, TENANT};
 use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "slack-signing-secret-for-tests";
@@ -280,6 +281,175 @@ async fn alerts_reach_slack_and_the_inbox_once_panic_holds_them_and_buttons_work
         metrics.contains("dd0c_notifications_held_total{reason=\"panic_mode\"}"),
         "{metrics}"
     );
+    shutdown.cancel();
+    running.await.expect("task").expect("stopped cleanly");
+}
+
+/// The first dollar amount after `label` in `text`: `cost $355.02,` → 355.02.
+fn dollars_after(text: &str, label: &str) -> Option<f64> {
+    let (_, rest) = text.split_once(label)?;
+    let amount: String = rest
+        .trim_start()
+        .trim_start_matches('$')
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.')
+        .filter(|c| *c != ',')
+        .collect();
+    amount.trim_end_matches('.').parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_alerted_launch_whose_instances_end_follows_up_once_with_its_cost_and_what_it_avoided() {
+    let slack = CaptureServer::start().await.expect("Slack stand-in");
+    let database_url = fresh_database().await;
+    let mut backend = dd0c_cost::backend::Backend::postgres(&database_url, 20)
+        .await
+        .expect("backend")
+        .outbound(Outbound::allowing_private(["127.0.0.1"]))
+        .expect("the Slack stand-in on loopback allowed");
+    let smtp =
+        std::env::var("DD0C_TEST_SMTP_URL").expect("DD0C_TEST_SMTP_URL: run scripts/test.sh");
+    backend.mail = Some(std::sync::Arc::new(
+        SmtpMail::new(&smtp, "dd0c/cost <alerts@dd0c.test>").expect("SMTP"),
+    ));
+    let account = dd0c_ports::conformance::unique_account_id();
+    let token = onboard(&backend, &account).await;
+    let inbox = format!("{}@example.com", unique("finops"));
+    let settings = Settings {
+        slack_webhook_url: Some(slack.url(HOOK)),
+        email_to: vec![inbox.clone()],
+        email_min_severity: Severity::Warning,
+        ..Settings::default()
+    };
+    backend
+        .stores
+        .settings
+        .put_settings(TENANT, &settings)
+        .await
+        .expect("settings");
+    let dispatcher = Dispatcher::new(
+        backend.clone(),
+        config("api,ingest,score,notify"),
+        PriceCatalog::bundled(),
+    )
+    .expect("dispatcher");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("port");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(dispatcher.clone().run(Some(listener), shutdown.clone()));
+    let client = reqwest::Client::new();
+    let push = async |record: &serde_json::Value| {
+        let response = client
+            .post(format!("{address}/v1/events"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"Records": [record]}))
+            .send()
+            .await
+            .expect("pushed");
+        assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
+    };
+
+    // The intern's 4 × p4d.24xlarge, alerted as they launch.
+    let ids = ["i-0a", "i-0b", "i-0c", "i-0d"];
+    let now = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).expect("now");
+    let launched_at = now - chrono::TimeDelta::hours(3);
+    let launch = trail(
+        &account,
+        "intern",
+        "RunInstances",
+        launched_at,
+        serde_json::json!({"instanceType": "p4d.24xlarge", "instancesSet": {"items": [{"minCount": 4, "maxCount": 4}]}}),
+        serde_json::json!({"instancesSet": {"items": ids.iter().map(|i| serde_json::json!({"instanceId": i, "instanceType": "p4d.24xlarge"})).collect::<Vec<_>>()}}),
+    );
+    push(&launch).await;
+    until("the alert on Slack", Duration::from_secs(30), async || {
+        slack.posts(HOOK).len() == 1
+    })
+    .await;
+    let page = backend
+        .stores
+        .anomalies
+        .anomalies(TENANT, &Default::default(), None, 10)
+        .await
+        .expect("list");
+    let anomaly = page
+        .items
+        .first()
+        .expect("the launch is an anomaly")
+        .clone();
+
+    // Alice terminates them 2 h 10 min later; the end arrives twice.
+    let terminate = trail(
+        &account,
+        "alice",
+        "TerminateInstances",
+        launched_at + chrono::TimeDelta::minutes(130),
+        serde_json::json!({"instancesSet": {"items": ids.iter().map(|i| serde_json::json!({"instanceId": i})).collect::<Vec<_>>()}}),
+        serde_json::json!({"instancesSet": {"items": ids.iter().map(|i| serde_json::json!({"instanceId": i, "currentState": {"code": 32, "name": "shutting-down"}})).collect::<Vec<_>>()}}),
+    );
+    push(&terminate).await;
+    until(
+        "the follow-up on Slack",
+        Duration::from_secs(30),
+        async || slack.posts(HOOK).len() == 2,
+    )
+    .await;
+    let follow_up = slack.posts(HOOK)[1].clone();
+    let text = follow_up["text"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        text.contains("Resolved: 4 × p4d.24xlarge in us-east-1"),
+        "{text}"
+    );
+    let note = follow_up["blocks"][1]["text"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        note.contains("TerminateInstances by user/alice after 2 h 10 min"),
+        "{note}"
+    );
+    assert!(
+        !follow_up["blocks"]
+            .as_array()
+            .is_some_and(|b| b.iter().any(|b| b["type"] == "actions")),
+        "nothing left to click: {follow_up}"
+    );
+    let actual = dollars_after(&text, "cost").expect("the actual cost");
+    let want = anomaly.hourly_usd * 130.0 / 60.0;
+    assert!(
+        (actual - want).abs() <= want * 0.01,
+        "actual {actual} against {want}"
+    );
+    let month_end = dd0c_ports::ledger::month_end(launched_at);
+    let forecast = anomaly.hourly_usd * (month_end - launched_at).num_seconds() as f64 / 3600.0;
+    let avoided = dollars_after(&text, ",").expect("what was avoided");
+    assert!(
+        text.contains(" avoided") && (avoided - (forecast - actual).max(0.0)).abs() <= 1.0,
+        "avoided {avoided} against a forecast of {forecast}: {text}"
+    );
+    until("both e-mails", Duration::from_secs(30), async || {
+        mails_to(&inbox).len() == 2
+    })
+    .await;
+    assert!(
+        mails_to(&inbox).iter().any(
+            |m| m.contains("Subject: [dd0c/cost] Resolved: 4 ") && m.contains("Actual cost: $")
+        ),
+        "the follow-up mailed"
+    );
+
+    // The end again, and time for the notifier: still one follow-up.
+    push(&terminate).await;
+    support::drain(&dispatcher).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        slack.posts(HOOK).len(),
+        2,
+        "one follow-up, however often the end comes"
+    );
+    let outbox = backend.stores.outbox.clone();
+    assert!(outbox.pending(10).await.expect("pending").is_empty());
     shutdown.cancel();
     running.await.expect("task").expect("stopped cleanly");
 }

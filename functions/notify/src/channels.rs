@@ -11,7 +11,7 @@ use dd0c_ports::mail::Mail;
 use dd0c_ports::webhook::Webhook;
 
 use crate::digest::Digest;
-use crate::render::Alert;
+use crate::render::{Alert, Resolved};
 use crate::SendError;
 
 /// A delivery channel.
@@ -47,6 +47,8 @@ impl Channel {
 pub enum Message<'a> {
     /// An alert: one actor's anomalies.
     Alert(&'a Alert<'a>),
+    /// The follow-up of an alerted anomaly that resolved itself.
+    Resolved(&'a Resolved<'a>),
     /// A tenant's daily digest.
     Digest(&'a Digest),
 }
@@ -86,6 +88,7 @@ impl Deliver for Slack {
         let url = settings.slack_webhook_url.as_deref().unwrap_or_default();
         let body = match message {
             Message::Alert(alert) => alert.slack(),
+            Message::Resolved(resolved) => resolved.slack(),
             Message::Digest(digest) => digest.slack(),
         };
         Ok(self.0.post(url, &body).await?)
@@ -113,6 +116,7 @@ impl Deliver for Email {
     async fn send(&self, settings: &Settings, message: Message<'_>) -> Result<(), SendError> {
         let email = match message {
             Message::Alert(alert) => alert.email(&settings.email_to)?,
+            Message::Resolved(resolved) => resolved.email(&settings.email_to)?,
             Message::Digest(digest) => digest.email(&settings.email_to)?,
         };
         self.0.send(&email).await?;

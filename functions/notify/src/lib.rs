@@ -6,7 +6,8 @@
 //! Map:
 //! - [`Notifier::try_execute`] — one round: claim outbox messages (a lease keeps replicas from
 //!   sending twice), hold those of tenants in panic mode, group each actor's anomalies within
-//!   [`GROUP_WINDOW`] into one alert, send it on every routed channel whose breaker is closed,
+//!   [`GROUP_WINDOW`] into one alert (an anomaly's follow-up, written when it resolved itself,
+//!   goes alone), send it on every routed channel whose breaker is closed,
 //!   and record each channel's delivery so a retry never repeats a channel that already has it.
 //!   Whatever is not delivered stays in the outbox and is claimed again when the lease lapses:
 //!   held, never dropped.
@@ -35,7 +36,7 @@ use dd0c_ports::store::{Claimed, OutboxStore, SettingsStore, Stores};
 use dd0c_ports::PortResult;
 
 pub use channels::Channel;
-pub use render::Alert;
+pub use render::{Alert, Resolved};
 
 use channels::{Deliver, Message};
 
@@ -107,16 +108,23 @@ pub fn routes(
 }
 
 /// Splits one tenant's claims into alerts: each actor's anomalies, in event-time order, within
-/// [`GROUP_WINDOW`] of the first of the alert.
+/// [`GROUP_WINDOW`] of the first of the alert. A follow-up goes alone.
 fn alerts(mut claims: Vec<Claimed>) -> Vec<Vec<Claimed>> {
-    claims.sort_by(|a, b| {
-        (&a.message.anomaly.actor_arn, a.message.anomaly.event_time)
-            .cmp(&(&b.message.anomaly.actor_arn, b.message.anomaly.event_time))
-    });
+    let order = |c: &Claimed| {
+        let m = &c.message;
+        (
+            m.resolution.is_some(),
+            m.anomaly.actor_arn.clone(),
+            m.anomaly.event_time,
+        )
+    };
+    claims.sort_by_key(order);
     let mut groups: Vec<Vec<Claimed>> = Vec::new();
     for claim in claims {
         let joins = groups.last().and_then(|g| g.first()).is_some_and(|first| {
-            first.message.anomaly.actor_arn == claim.message.anomaly.actor_arn
+            first.message.resolution.is_none()
+                && claim.message.resolution.is_none()
+                && first.message.anomaly.actor_arn == claim.message.anomaly.actor_arn
                 && claim.message.anomaly.event_time - first.message.anomaly.event_time
                     <= GROUP_WINDOW
         });
@@ -197,7 +205,19 @@ impl Notifier {
                 anomalies: &anomalies,
                 at: now,
             };
-            match way.send(settings, Message::Alert(&alert)).await {
+            let resolved = group[0]
+                .message
+                .resolution
+                .as_ref()
+                .map(|resolution| Resolved {
+                    anomaly: &group[0].message.anomaly,
+                    resolution,
+                });
+            let message = match &resolved {
+                Some(resolved) => Message::Resolved(resolved),
+                None => Message::Alert(&alert),
+            };
+            match way.send(settings, message).await {
                 Ok(()) => {
                     for &i in &waiting {
                         self.outbox

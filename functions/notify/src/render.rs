@@ -1,10 +1,10 @@
-//! What an alert looks like: Slack Block Kit with action buttons, and an HTML + text e-mail
-//! rendered from the templates in `templates/`.
+//! What an alert and its follow-up look like: Slack Block Kit (the alert with action buttons),
+//! and an HTML + text e-mail rendered from the templates in `templates/`.
 
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
-use dd0c_ports::domain::{actor_name, format_usd, Anomaly, Severity};
+use dd0c_ports::domain::{actor_name, format_usd, Anomaly, Resolution, Severity};
 use dd0c_ports::keys::ActionValue;
 use dd0c_ports::ledger::Followed;
 use dd0c_ports::mail::Email;
@@ -32,6 +32,8 @@ fn templates() -> &'static Environment<'static> {
         for (name, source) in [
             ("alert.txt", include_str!("../templates/alert.txt")),
             ("alert.html", include_str!("../templates/alert.html")),
+            ("resolved.txt", include_str!("../templates/resolved.txt")),
+            ("resolved.html", include_str!("../templates/resolved.html")),
             ("digest.txt", include_str!("../templates/digest.txt")),
             ("digest.html", include_str!("../templates/digest.html")),
         ] {
@@ -298,6 +300,95 @@ impl Alert<'_> {
             subject: format!("[dd0c/cost] {}", self.headline()),
             text: render("alert.txt", &context)?,
             html: render("alert.html", &context)?,
+        })
+    }
+}
+
+/// The follow-up of an alerted anomaly that resolved itself: how its resources ended, what
+/// they cost and what ending them avoided.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved<'a> {
+    /// The anomaly, resolved.
+    pub anomaly: &'a Anomaly,
+    /// How.
+    pub resolution: &'a Resolution,
+}
+
+#[derive(Serialize)]
+struct ResolvedContext {
+    headline: String,
+    resource: String,
+    region: String,
+    account_id: String,
+    event_time: String,
+    severity: String,
+    actor: String,
+    note: String,
+    actual_cost: String,
+    avoided: String,
+    anomaly_id: String,
+}
+
+impl Resolved<'_> {
+    fn what(&self) -> String {
+        let a = self.anomaly;
+        format!("{} × {} in {}", a.quantity, a.resource_type, a.region)
+    }
+
+    /// One line: resolved, what, the actual cost and what was avoided.
+    pub fn headline(&self) -> String {
+        format!(
+            "Resolved: {} — cost {}, {} avoided",
+            self.what(),
+            format_usd(self.resolution.actual_cost_usd),
+            format_usd(self.resolution.avoided_usd)
+        )
+    }
+
+    /// The Slack incoming-webhook payload: no buttons, nothing is left to act on.
+    pub fn slack(&self) -> Value {
+        let a = self.anomaly;
+        let r = self.resolution;
+        let field = |label: &str, value: String| json!({"type": "mrkdwn", "text": format!("*{label}*\n{}", slack_text(&value))});
+        json!({
+            "text": format!(":white_check_mark: {}", slack_text(&self.headline())),
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": format!("Resolved: {} cost anomaly", capitalized(a.severity))}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": slack_text(&r.note)}},
+                {"type": "section", "fields": [
+                    field("Resources", format!("{} × {}", a.quantity, a.resource_type)),
+                    field("Account", a.account_id.clone()),
+                    field("Region", a.region.clone()),
+                    field("Raised by", format!("`{}`", actor_name(&a.actor_arn))),
+                    field("Actual cost", format_usd(r.actual_cost_usd)),
+                    field("Avoided", format!("{} against leaving it running to month end", format_usd(r.avoided_usd))),
+                ]},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_text(&format!("dd0c/cost · anomaly {} · raised {}", a.anomaly_id, a.event_time.to_rfc3339()))}]},
+            ]
+        })
+    }
+
+    /// The e-mail to `to`: subject, and text and HTML parts from the follow-up templates.
+    pub fn email(&self, to: &[String]) -> Result<Email, RenderError> {
+        let a = self.anomaly;
+        let context = ResolvedContext {
+            headline: self.headline(),
+            resource: format!("{} × {}", a.quantity, a.resource_type),
+            region: a.region.clone(),
+            account_id: a.account_id.clone(),
+            event_time: a.event_time.to_rfc3339(),
+            severity: a.severity.to_string(),
+            actor: a.actor_arn.clone(),
+            note: self.resolution.note.clone(),
+            actual_cost: format_usd(self.resolution.actual_cost_usd),
+            avoided: format_usd(self.resolution.avoided_usd),
+            anomaly_id: a.anomaly_id.clone(),
+        };
+        Ok(Email {
+            to: to.to_vec(),
+            subject: format!("[dd0c/cost] {}", self.headline()),
+            text: render("resolved.txt", &context)?,
+            html: render("resolved.html", &context)?,
         })
     }
 }

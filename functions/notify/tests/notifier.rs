@@ -115,6 +115,7 @@ impl World {
                 tenant: self.tenant.clone(),
                 anomaly: anomaly.clone(),
                 created_at: event.event_time,
+                resolution: None,
             }),
             consumed: None,
         };

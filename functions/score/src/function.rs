@@ -11,7 +11,7 @@ use dd0c_ports::domain::{Anomaly, CostEvent};
 use dd0c_ports::keys::DedupKey;
 use dd0c_ports::ledger::{ended_at, ResourceChange, ResourceKey, ResourceLedger};
 use dd0c_ports::queue::{Delivery, OutgoingMessage, Queue};
-use dd0c_ports::store::Consumed;
+use dd0c_ports::store::{Consumed, OutboxStore};
 use dd0c_ports::PortError;
 
 use crate::{lifecycle, log_raised, ScoreError, Scored, Scorer, Verdict};
@@ -23,6 +23,7 @@ pub struct Score {
     queue: String,
     wake: Option<Arc<dyn Queue>>,
     ledger: Option<Arc<dyn ResourceLedger>>,
+    follow_ups: Option<Arc<dyn OutboxStore>>,
 }
 
 impl Score {
@@ -34,13 +35,20 @@ impl Score {
             queue: queue.to_owned(),
             wake: None,
             ledger: None,
+            follow_ups: None,
         }
     }
 
     /// Follows every event's resources in `ledger`: their creations, starts, resizes, stops
-    /// and ends, and the anomaly that named them.
-    pub fn following(mut self, ledger: Arc<dyn ResourceLedger>) -> Self {
+    /// and ends, and the anomaly that named them. An alerted anomaly that resolves itself
+    /// leaves its follow-up in `outbox`.
+    pub fn following(
+        mut self,
+        ledger: Arc<dyn ResourceLedger>,
+        outbox: Arc<dyn OutboxStore>,
+    ) -> Self {
         self.ledger = Some(ledger);
+        self.follow_ups = Some(outbox);
         self
     }
 
@@ -90,7 +98,8 @@ impl Score {
         Ok(())
     }
 
-    /// Resolves the anomaly if every resource it named has ended, and logs it.
+    /// Resolves the anomaly if every resource it named has ended, logs it, and leaves its
+    /// follow-up in the outbox if it was alerted, waking the notifier.
     async fn settle(
         &self,
         ledger: &dyn ResourceLedger,
@@ -99,8 +108,15 @@ impl Score {
         now: DateTime<Utc>,
     ) -> Result<(), PortError> {
         let anomalies = self.scorer.anomaly_store();
-        if let Some(note) = lifecycle::settle(ledger, anomalies, tenant, anomaly_id, now).await? {
-            tracing::info!(%tenant, %anomaly_id, "anomaly resolved: {note}");
+        let Some(settled) = lifecycle::settle(ledger, anomalies, tenant, anomaly_id, now).await?
+        else {
+            return Ok(());
+        };
+        let resolution = &settled.resolution;
+        tracing::info!(%tenant, %anomaly_id, actual_cost_usd = resolution.actual_cost_usd, avoided_usd = resolution.avoided_usd, "anomaly resolved: {}", resolution.note);
+        if let (Some(outbox), Some(follow_up)) = (&self.follow_ups, settled.follow_up()) {
+            outbox.enqueue(&follow_up).await?;
+            self.wake([(tenant, follow_up.outbox_id.as_str())]).await;
         }
         Ok(())
     }
@@ -174,20 +190,28 @@ impl Score {
     /// (same commit), so a failed wake-up only delays them to the notifier's next scheduled run.
     async fn raised(&self, raised: &[&Anomaly]) {
         raised.iter().copied().for_each(log_raised);
+        self.wake(
+            raised
+                .iter()
+                .map(|a| (a.tenant.as_str(), a.anomaly_id.as_str())),
+        )
+        .await;
+    }
+
+    /// Wakes the notifier for each `(tenant, outbox id)`.
+    async fn wake<'a>(&self, messages: impl IntoIterator<Item = (&'a str, &'a str)>) {
         let Some(queue) = &self.wake else { return };
-        if raised.is_empty() {
-            return;
-        }
-        let wake_ups = raised
-            .iter()
-            .map(|anomaly| OutgoingMessage {
-                group_key: anomaly.tenant.clone(),
-                dedup_key: DedupKey::new(&anomaly.tenant, &anomaly.anomaly_id).to_string(),
-                body:
-                    serde_json::json!({"tenant": anomaly.tenant, "anomaly_id": anomaly.anomaly_id})
-                        .to_string(),
+        let wake_ups: Vec<OutgoingMessage> = messages
+            .into_iter()
+            .map(|(tenant, id)| OutgoingMessage {
+                group_key: tenant.to_owned(),
+                dedup_key: DedupKey::new(tenant, id).to_string(),
+                body: serde_json::json!({"tenant": tenant, "outbox_id": id}).to_string(),
             })
             .collect();
+        if wake_ups.is_empty() {
+            return;
+        }
         if let Err(error) = queue.send_batch(wake_ups).await {
             tracing::warn!(%error, "could not wake the notifier; its schedule will deliver the outbox");
         }

@@ -319,6 +319,7 @@ impl Scorer {
                     tenant: a.tenant.clone(),
                     anomaly: a.clone(),
                     created_at: event.event_time,
+                    resolution: None,
                 });
             scored.push(ScoredEvent {
                 event: (*event).clone(),

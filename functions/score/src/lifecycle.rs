@@ -6,7 +6,9 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use dd0c_ports::domain::Anomaly;
 use dd0c_ports::domain::Change;
-use dd0c_ports::domain::{actor_name, format_usd, AnomalyStatus, Feedback, FeedbackAction};
+use dd0c_ports::domain::{
+    actor_name, format_usd, AnomalyStatus, Feedback, FeedbackAction, OutboxMessage, Resolution,
+};
 use dd0c_ports::ledger::{
     Followed, FollowedAnomaly, Life, ResourceFilter, ResourceKey, ResourceLedger,
 };
@@ -16,16 +18,39 @@ use dd0c_ports::PortError;
 /// Who a resolution by dd0c/cost itself is recorded as.
 pub const BY: &str = "dd0c";
 
+/// An anomaly that has just resolved itself.
+#[derive(Debug, Clone)]
+pub struct Settled {
+    /// The anomaly, now resolved.
+    pub anomaly: Anomaly,
+    /// What its follow-up says.
+    pub resolution: Resolution,
+    /// When the last of its resources ended.
+    pub at: DateTime<Utc>,
+    /// Whether it was alerted (raised while no snooze matched): only then does a follow-up
+    /// go to the channels.
+    pub alerted: bool,
+}
+
+impl Settled {
+    /// The follow-up for the channels that got the alert; `None` when there was no alert.
+    pub fn follow_up(&self) -> Option<OutboxMessage> {
+        self.alerted.then(|| {
+            OutboxMessage::follow_up(self.anomaly.clone(), self.resolution.clone(), self.at)
+        })
+    }
+}
+
 /// Resolves `anomaly_id` of `tenant` if every resource the ledger holds for it has ended (as
-/// of `now`), returning the history entry's note; `None` when something still runs, the
-/// ledger holds none of its resources yet, or it was resolved so before.
+/// of `now`); `None` when something still runs, the ledger holds none of its resources yet,
+/// retention forgot the anomaly, or it was resolved so before.
 pub async fn settle(
     ledger: &dyn ResourceLedger,
     anomalies: &dyn AnomalyStore,
     tenant: &str,
     anomaly_id: &str,
     now: DateTime<Utc>,
-) -> Result<Option<String>, PortError> {
+) -> Result<Option<Settled>, PortError> {
     let records = ledger.of_anomaly(tenant, anomaly_id).await?;
     // A link waiting for its resource's changes is a resource not known to have ended.
     if records.is_empty() || records.iter().any(|r| r.changes.is_empty()) {
@@ -36,12 +61,15 @@ pub async fn settle(
         return Ok(None);
     };
     let history = anomalies.feedback(tenant, anomaly_id).await?;
-    let settled = history
+    if history
         .iter()
-        .any(|f| f.by == BY && f.action == FeedbackAction::Resolve);
-    if settled {
+        .any(|f| f.by == BY && f.action == FeedbackAction::Resolve)
+    {
         return Ok(None);
     }
+    let Some(before) = anomalies.anomaly(tenant, anomaly_id).await? else {
+        return Ok(None);
+    };
     let at = lives
         .iter()
         .filter_map(|l| l.ended.as_ref().map(|e| e.at))
@@ -58,11 +86,35 @@ pub async fn settle(
         .record_feedback(tenant, &feedback, AnomalyStatus::Resolved)
         .await
     {
-        Ok(()) => Ok(Some(note)),
-        // Retention forgot the anomaly: nothing left to resolve.
-        Err(PortError::NotFound(_)) => Ok(None),
-        Err(error) => Err(error),
+        Ok(()) => {}
+        Err(PortError::NotFound(_)) => return Ok(None),
+        Err(error) => return Err(error),
     }
+    let actual_cost_usd: f64 = lives.iter().filter_map(Life::actual_cost).sum();
+    // What the alert said was left running to month end, counted as of its raise.
+    let forecast = Followed::assumed(&before, before.event_time).forecast_month_end_usd;
+    let alerted = alerted(&before, &history);
+    let mut anomaly = before;
+    anomaly.status = AnomalyStatus::Resolved;
+    Ok(Some(Settled {
+        anomaly,
+        resolution: Resolution {
+            note,
+            actual_cost_usd,
+            avoided_usd: (forecast - actual_cost_usd).max(0.0),
+        },
+        at,
+        alerted,
+    }))
+}
+
+/// Whether `anomaly` went out as an alert: it did unless a snooze matched at its raise (it
+/// is snoozed with no one having snoozed it since).
+fn alerted(anomaly: &Anomaly, history: &[Feedback]) -> bool {
+    anomaly.status != AnomalyStatus::Snoozed
+        || history
+            .iter()
+            .any(|f| matches!(f.action, FeedbackAction::Snooze { .. }))
 }
 
 /// `anomaly` with what its resources amount to as of `now`: from the ledger where it holds

@@ -28,6 +28,7 @@ pub async fn store_suite(stores: Stores) {
     an_aws_account_names_its_tenant(&stores).await;
     settings_default_and_round_trip(&stores).await;
     outbox_delivers_once(&stores).await;
+    a_follow_up_is_enqueued_once(&stores).await;
     ingest_tokens_admit_one_account(&stores).await;
     one_replica_claims_each_tick(&stores).await;
     processed_records_are_forgotten_after_retention(&stores).await;
@@ -35,6 +36,45 @@ pub async fn store_suite(stores: Stores) {
     learned_facts_are_kept_per_tenant(&stores).await;
     account_secrets_stay_apart_and_go_with_the_account(&stores).await;
     super::zombies::zombie_store_suite(&stores).await;
+}
+
+/// A follow-up enters the outbox outside any scoring commit; writing it again while it is
+/// pending (a redelivered end) leaves one message, claimed and delivered as any other.
+async fn a_follow_up_is_enqueued_once(stores: &Stores) {
+    let tenant = unique("t");
+    let event = cost_event(&tenant, "111122223333", "ev-1", 0, 1.0);
+    let resolution = crate::domain::Resolution {
+        note: "every resource ended (1): TerminateInstances by alice after 2 h 10 min".to_owned(),
+        actual_cost_usd: 2.17,
+        avoided_usd: 700.5,
+    };
+    let message = OutboxMessage::follow_up(
+        anomaly_for(&event),
+        resolution,
+        event.event_time + Duration::minutes(130),
+    );
+    for _ in 0..2 {
+        stores.outbox.enqueue(&message).await.expect("enqueue");
+    }
+    let pending = stores.outbox.pending(10_000).await.expect("pending");
+    let ours: Vec<_> = pending
+        .iter()
+        .filter(|m| m.outbox_id == message.outbox_id)
+        .collect();
+    assert_eq!(ours, vec![&message], "one pending follow-up, as written");
+    let lease = std::time::Duration::from_secs(1);
+    let claimed = stores.outbox.claim(10_000, lease).await.expect("claim");
+    assert!(
+        claimed.iter().any(|c| c.message == message),
+        "the follow-up is claimed as an alert is"
+    );
+    stores
+        .outbox
+        .mark_delivered(&message.outbox_id)
+        .await
+        .expect("deliver");
+    let pending = stores.outbox.pending(10_000).await.expect("pending");
+    assert!(!pending.iter().any(|m| m.outbox_id == message.outbox_id));
 }
 
 async fn account_secrets_stay_apart_and_go_with_the_account(stores: &Stores) {
@@ -535,6 +575,7 @@ async fn commit_is_atomic_and_idempotent(stores: &Stores) {
             tenant: tenant.clone(),
             anomaly: anomaly.clone(),
             created_at: event.event_time,
+            resolution: None,
         }),
         consumed: None,
     };
@@ -1277,6 +1318,7 @@ async fn outbox_delivers_once(stores: &Stores) {
         tenant: tenant.clone(),
         anomaly: anomaly.clone(),
         created_at: event.event_time,
+        resolution: None,
     };
     let commit = ScoreCommit {
         event,

@@ -2,6 +2,21 @@
 
 use super::*;
 
+/// The item of an outbox message, in the index the notifier reads oldest first.
+pub(super) fn outbox_item(message: &OutboxMessage) -> PortResult<Item> {
+    let mut item = doc_item(outbox_pk(&message.outbox_id), "OUTBOX", message)?;
+    item.insert("gsi1pk".into(), s(OUTBOX_INDEX_PK));
+    item.insert(
+        "gsi1sk".into(),
+        s(format!(
+            "{}#{}",
+            time_key(message.created_at),
+            message.outbox_id
+        )),
+    );
+    Ok(item)
+}
+
 #[async_trait]
 impl OutboxStore for DynamoStore {
     async fn pending(&self, limit: usize) -> PortResult<Vec<OutboxMessage>> {
@@ -78,6 +93,23 @@ impl OutboxStore for DynamoStore {
             Err(e) if is_code(&e, "ConditionalCheckFailedException") => Ok(()),
             Err(e) => Err(sdk("DynamoDB UpdateItem", e)),
             Ok(_) => Ok(()),
+        }
+    }
+
+    async fn enqueue(&self, message: &OutboxMessage) -> PortResult<()> {
+        let item = outbox_item(message)?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) if is_code(&e, "ConditionalCheckFailedException") => Ok(()),
+            Err(e) => Err(sdk("DynamoDB PutItem", e)),
         }
     }
 

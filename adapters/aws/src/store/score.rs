@@ -97,17 +97,7 @@ impl ScoreStore for DynamoStore {
                 records.push(pointer);
             }
             if let Some(message) = &scored.outbox {
-                let mut item = doc_item(outbox_pk(&message.outbox_id), "OUTBOX", message)?;
-                item.insert("gsi1pk".into(), s(OUTBOX_INDEX_PK));
-                item.insert(
-                    "gsi1sk".into(),
-                    s(format!(
-                        "{}#{}",
-                        time_key(message.created_at),
-                        message.outbox_id
-                    )),
-                );
-                records.push(item);
+                records.push(super::outbox::outbox_item(message)?);
             }
             for record in records {
                 parts.push(Part::Record);

@@ -47,6 +47,21 @@ impl OutboxStore for MemoryStore {
         Ok(())
     }
 
+    async fn enqueue(&self, message: &OutboxMessage) -> PortResult<()> {
+        let mut inner = lock(&self.inner);
+        if !inner
+            .outbox
+            .values()
+            .any(|m| m.outbox_id == message.outbox_id)
+        {
+            inner.outbox.insert(
+                (message.created_at, message.outbox_id.clone()),
+                message.clone(),
+            );
+        }
+        Ok(())
+    }
+
     async fn mark_delivered(&self, outbox_id: &str) -> PortResult<()> {
         let mut inner = lock(&self.inner);
         inner.outbox.retain(|(_, id), _| id != outbox_id);

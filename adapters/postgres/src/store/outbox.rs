@@ -45,6 +45,24 @@ impl OutboxStore for PgStore {
         Ok(claimed)
     }
 
+    async fn enqueue(&self, message: &OutboxMessage) -> PortResult<()> {
+        self.scoped(EVERY_TENANT, async |c| {
+            sqlx::query(
+                "INSERT INTO outbox (outbox_id, tenant_id, payload, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (outbox_id) DO NOTHING",
+            )
+            .bind(&message.outbox_id)
+            .bind(&message.tenant)
+            .bind(Json(message))
+            .bind(message.created_at)
+            .execute(c)
+            .await
+        })
+        .await
+        .map_err(|e| backend("adding to the outbox", e))?;
+        Ok(())
+    }
+
     async fn mark_channel_delivered(&self, outbox_id: &str, channel: &str) -> PortResult<()> {
         self.scoped(EVERY_TENANT, async |c| {
             sqlx::query(

@@ -37,6 +37,17 @@ pub fn format_usd(amount: f64) -> String {
     )
 }
 
+/// A span as people say it: `2 h 10 min`, `45 min`, `3 d 4 h`.
+pub fn format_duration(span: chrono::TimeDelta) -> String {
+    let minutes = span.num_minutes().max(0);
+    let (days, hours, mins) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    match (days, hours) {
+        (0, 0) => format!("{mins} min"),
+        (0, _) => format!("{hours} h {mins} min"),
+        _ => format!("{days} d {hours} h"),
+    }
+}
+
 /// `text` with its control and invisible format characters written as `\u{…}` escapes, for a
 /// log line: text that came from a record (an actor, an explanation) can then never end a line
 /// and forge the next one, nor read backwards.
@@ -1036,6 +1047,12 @@ mod tests {
     fn money_and_actors_read_naturally() {
         assert_eq!(format_usd(95_695.344), "$95,695.34");
         assert_eq!(format_usd(1_000.0), "$1,000.00");
+        assert_eq!(
+            format_duration(chrono::TimeDelta::minutes(130)),
+            "2 h 10 min"
+        );
+        assert_eq!(format_duration(chrono::TimeDelta::minutes(45)), "45 min");
+        assert_eq!(format_duration(chrono::TimeDelta::hours(76)), "3 d 4 h");
         assert_eq!(format_usd(0.0052), "$0.0052");
         assert_eq!(format_usd(0.0), "$0.00");
         assert_eq!(format_usd(-12.5), "-$12.50");

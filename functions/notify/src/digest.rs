@@ -1,16 +1,21 @@
 //! The daily digest: a tenant's last 24 hours of anomalies — counts by severity, dollars at
 //! stake, top actors, new actors and regions — and its zombies — the top open ones, their total
-//! monthly waste, and what removing some saved since the last digest — by e-mail and Slack,
-//! once a day at the tenant's `digest_hour` in its `digest_time_zone`.
+//! monthly waste, and what removing some saved since the last digest — and what closed: the
+//! anomalies whose resources all ended in those 24 hours, how long they ran, what they cost and
+//! what ending them avoided; by e-mail and Slack, once a day at the tenant's `digest_hour` in
+//! its `digest_time_zone`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
-use dd0c_ports::domain::{actor_name, format_usd, Anomaly, Settings, Severity, Signal};
+use dd0c_ports::domain::{
+    actor_name, format_duration, format_usd, Anomaly, AnomalyStatus, Settings, Severity, Signal,
+};
+use dd0c_ports::ledger::{Followed, ResourceLedger};
 use dd0c_ports::mail::Email;
 use dd0c_ports::store::{AnomalyFilter, AnomalyStore};
 use dd0c_ports::zombie::{
-    open_waste, saved_since, Finding, FindingFilter, FindingStatus, ZombieState, ZombieStore,
+    open_waste, saved_since, Finding, FindingFilter, FindingStatus, ZombieState,
 };
 use dd0c_ports::PortResult;
 use serde::Serialize;
@@ -24,6 +29,8 @@ const MAX_LISTED: usize = 1000;
 const TOP_ACTORS: usize = 5;
 /// Zombies named under "top zombies".
 const TOP_ZOMBIES: usize = 5;
+/// How far back a resolved anomaly may have been raised for its close to be counted.
+const CLOSED_LOOKBACK: TimeDelta = TimeDelta::days(92);
 
 /// The local day whose digest is due at `now`: today in the tenant's time zone once its digest
 /// hour has come (the scheduler claims each day once, so a digest held by panic mode or missed
@@ -55,6 +62,94 @@ pub struct Digest {
     pub zombie_waste_usd: f64,
     /// The monthly waste of zombies gone in the 24 hours before it was built (USD/month saved).
     pub saved_usd: f64,
+    /// The anomalies whose resources all ended in those 24 hours.
+    pub closed: Closed,
+}
+
+/// The anomalies whose resources all ended in a digest's 24 hours.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Closed {
+    /// How many.
+    pub count: usize,
+    /// The median time from an anomaly's raise to the end of its last resource.
+    pub median_time_to_end: Option<TimeDelta>,
+    /// What their resources cost, creation to end.
+    pub actual_cost_usd: f64,
+    /// Their month-end forecasts at alert time less what they cost.
+    pub avoided_usd: f64,
+}
+
+impl Closed {
+    /// Reads `tenant`'s resolved anomalies raised within [`CLOSED_LOOKBACK`] and keeps those
+    /// whose resources, as `ledger` holds them, all ended in the 24 hours before `now`.
+    async fn build(
+        anomalies: &dyn AnomalyStore,
+        ledger: &dyn ResourceLedger,
+        tenant: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<Closed> {
+        let filter = AnomalyFilter {
+            statuses: vec![AnomalyStatus::Resolved],
+            from: Some(now - CLOSED_LOOKBACK),
+            to: Some(now),
+            ..AnomalyFilter::default()
+        };
+        let since = now - TimeDelta::hours(24);
+        let mut closed = Closed::default();
+        let mut times = Vec::new();
+        for anomaly in read_anomalies(anomalies, tenant, &filter).await? {
+            let records = ledger.of_anomaly(tenant, &anomaly.anomaly_id).await?;
+            let Some(followed) = Followed::of_records(&records, now) else {
+                continue;
+            };
+            let (Some(ended_at), Some(actual)) = (followed.ended_at, followed.actual_cost_usd)
+            else {
+                continue;
+            };
+            if ended_at <= since || ended_at > now {
+                continue;
+            }
+            closed.count += 1;
+            closed.actual_cost_usd += actual;
+            closed.avoided_usd += Followed::avoided_usd(&anomaly, actual);
+            times.push(ended_at - anomaly.event_time);
+        }
+        closed.median_time_to_end = median(times);
+        Ok(closed)
+    }
+}
+
+/// The middle of `spans` (the mean of the two middle ones for an even count).
+fn median(mut spans: Vec<TimeDelta>) -> Option<TimeDelta> {
+    spans.sort();
+    let n = spans.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(spans[n / 2]),
+        _ => Some((spans[n / 2 - 1] + spans[n / 2]) / 2),
+    }
+}
+
+/// Up to [`MAX_LISTED`] of `tenant`'s anomalies that `filter` passes, newest first.
+async fn read_anomalies(
+    anomalies: &dyn AnomalyStore,
+    tenant: &str,
+    filter: &AnomalyFilter,
+) -> PortResult<Vec<Anomaly>> {
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = anomalies
+            .anomalies(tenant, filter, cursor.as_deref(), 200)
+            .await?;
+        listed.extend(page.items);
+        match page.next_cursor {
+            Some(next) if listed.len() < MAX_LISTED => cursor = Some(next),
+            _ => break,
+        }
+    }
+    listed.truncate(MAX_LISTED);
+    Ok(listed)
 }
 
 #[derive(Serialize)]
@@ -93,35 +188,29 @@ struct DigestContext {
     saved: String,
     has_savings: bool,
     zombies: Vec<ZombieLine>,
+    closed: usize,
+    closed_median: String,
+    closed_actual: String,
+    closed_avoided: String,
 }
 
 impl Digest {
-    /// Reads the tenant's anomalies of the 24 hours before `now`, and its findings.
+    /// Reads the tenant's anomalies of the 24 hours before `now`, what closed in them, and
+    /// its findings.
     pub async fn build(
-        anomalies: &dyn AnomalyStore,
-        zombies: &dyn ZombieStore,
+        stores: &dd0c_ports::store::Stores,
         tenant: &str,
         day: NaiveDate,
         now: DateTime<Utc>,
     ) -> PortResult<Digest> {
+        let (anomalies, zombies) = (stores.anomalies.as_ref(), stores.zombies.as_ref());
         let filter = AnomalyFilter {
             from: Some(now - TimeDelta::hours(24)),
             to: Some(now),
             ..AnomalyFilter::default()
         };
-        let mut listed = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = anomalies
-                .anomalies(tenant, &filter, cursor.as_deref(), 200)
-                .await?;
-            listed.extend(page.items);
-            match page.next_cursor {
-                Some(next) if listed.len() < MAX_LISTED => cursor = Some(next),
-                _ => break,
-            }
-        }
-        listed.truncate(MAX_LISTED);
+        let listed = read_anomalies(anomalies, tenant, &filter).await?;
+        let closed = Closed::build(anomalies, stores.ledger.as_ref(), tenant, now).await?;
         let findings = zombies.findings(tenant, &FindingFilter::default()).await?;
         let open: Vec<Finding> = findings
             .iter()
@@ -136,12 +225,16 @@ impl Digest {
             zombie_waste_usd: open_waste(&findings),
             saved_usd: saved_since(&findings, now - TimeDelta::hours(24)),
             top_zombies: open.into_iter().take(TOP_ZOMBIES).collect(),
+            closed,
         })
     }
 
     /// Whether there is nothing to report (no digest is sent then).
     pub fn is_empty(&self) -> bool {
-        self.anomalies.is_empty() && self.open_zombies == 0 && self.saved_usd == 0.0
+        self.anomalies.is_empty()
+            && self.open_zombies == 0
+            && self.saved_usd == 0.0
+            && self.closed.count == 0
     }
 
     fn count(&self, severity: Severity) -> usize {
@@ -214,6 +307,14 @@ impl Digest {
                     explanation: f.explanation.clone(),
                 })
                 .collect(),
+            closed: self.closed.count,
+            closed_median: self
+                .closed
+                .median_time_to_end
+                .map(format_duration)
+                .unwrap_or_default(),
+            closed_actual: format_usd(self.closed.actual_cost_usd),
+            closed_avoided: format_usd(self.closed.avoided_usd),
         }
     }
 
@@ -282,6 +383,11 @@ impl Digest {
                 text.push_str(&format!("\n• {}", zombie.explanation));
             }
             blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}));
+        }
+        if context.closed > 0 {
+            blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
+                "*Closed:* {} anomalies ended (median {} from alert to end), costing *{}*; *{}* avoided against leaving them running to month end.",
+                context.closed, context.closed_median, context.closed_actual, context.closed_avoided)}}));
         }
         json!({
             "text": format!("dd0c/cost daily digest {}: {} anomalies, {}/month at stake", context.day, context.count, context.at_stake),

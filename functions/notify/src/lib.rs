@@ -259,14 +259,7 @@ impl Notifier {
         settings: &Settings,
         day: chrono::NaiveDate,
     ) -> PortResult<Vec<Channel>> {
-        let digest = digest::Digest::build(
-            stores.anomalies.as_ref(),
-            stores.zombies.as_ref(),
-            tenant,
-            day,
-            self.clock.now(),
-        )
-        .await?;
+        let digest = digest::Digest::build(stores, tenant, day, self.clock.now()).await?;
         let mut reached = Vec::new();
         if digest.is_empty() {
             return Ok(reached);

@@ -521,3 +521,103 @@ async fn the_digest_shows_the_top_zombies_their_waste_and_what_was_saved() {
     let post = world.webhook.posts_to(SLACK).pop().expect("posted");
     assert!(post.to_string().contains("*$40.85/month* wasted"), "{post}");
 }
+
+/// Records `anomaly`'s resource in the ledger, created at its raise and terminated `ran` later,
+/// and resolves the anomaly as its resources' end does.
+async fn ran_and_ended(world: &World, anomaly: &Anomaly, ran: TimeDelta) {
+    use dd0c_ports::domain::{AnomalyStatus, Change, Feedback, FeedbackAction};
+    use dd0c_ports::ledger::{Mark, ResourceChange, ResourceKey, ResourceLedger};
+    use dd0c_ports::store::AnomalyStore;
+    let key = ResourceKey::new(&anomaly.account_id, &anomaly.region, &anomaly.anomaly_id);
+    let mark = |at, call: &str| Mark {
+        at,
+        actor_arn: anomaly.actor_arn.clone(),
+        event_id: format!("{}-{call}", anomaly.anomaly_id),
+        call: call.into(),
+    };
+    let create = ResourceChange {
+        key: key.clone(),
+        change: Change::Create,
+        resource_kind: anomaly.resource_kind.clone(),
+        resource_type: anomaly.resource_type.clone(),
+        quantity: anomaly.quantity,
+        unit_hourly_usd: anomaly.hourly_usd / f64::from(anomaly.quantity),
+        priced: true,
+        mark: mark(anomaly.event_time, "RunInstances"),
+    };
+    let end = ResourceChange {
+        change: Change::End,
+        priced: false,
+        mark: mark(anomaly.event_time + ran, "TerminateInstances"),
+        ..create.clone()
+    };
+    let ledger: &dyn ResourceLedger = world.store.as_ref();
+    ledger
+        .record(&world.tenant, &[create, end])
+        .await
+        .expect("recorded");
+    ledger
+        .link(&world.tenant, &[key], &anomaly.anomaly_id)
+        .await
+        .expect("linked");
+    let resolve = Feedback {
+        anomaly_id: anomaly.anomaly_id.clone(),
+        action: FeedbackAction::Resolve,
+        by: "dd0c".into(),
+        at: anomaly.event_time + ran,
+        note: None,
+    };
+    world
+        .store
+        .record_feedback(&world.tenant, &resolve, AnomalyStatus::Resolved)
+        .await
+        .expect("resolved");
+}
+
+#[tokio::test]
+async fn the_digest_sums_what_closed_since_the_last_one() {
+    let world = World::new().await;
+    // Three launches of $10/h: two end within the digest's day (after 1 h and 3 h), one ended
+    // the day before; a fourth still runs.
+    let mut ended = Vec::new();
+    for (id, minute) in [("c1", 0), ("c2", 60), ("c3", -2000), ("c4", 120)] {
+        ended.push(
+            world
+                .raise(id, minute, INTERN, Severity::Warning, 10.0)
+                .await,
+        );
+    }
+    for (anomaly, hours) in ended.iter().zip([1, 3, 2]) {
+        ran_and_ended(&world, anomaly, TimeDelta::hours(hours)).await;
+    }
+    let now = ended[0].event_time + TimeDelta::hours(10);
+    *world.clock.0.lock().expect("clock") = now;
+    let settings = world.store.settings(&world.tenant).await.expect("settings");
+    world
+        .notifier
+        .send_digest(
+            &Stores::of(world.store.clone()),
+            &world.tenant,
+            &settings,
+            now.date_naive(),
+        )
+        .await
+        .expect("digest");
+    let month_end = |a: &Anomaly| {
+        10.0 * (dd0c_ports::ledger::month_end(a.event_time) - a.event_time).num_seconds() as f64
+            / 3600.0
+    };
+    let avoided = month_end(&ended[0]) - 10.0 + month_end(&ended[1]) - 30.0;
+    let want = format!(
+        "Closed: 2 anomalies ended (median 2 h 0 min from alert to end), costing $40.00; {} avoided",
+        dd0c_ports::domain::format_usd(avoided)
+    );
+    let mail = world.mail.sent().pop().expect("mailed");
+    assert!(mail.text.contains(&want), "{want}\n{}", mail.text);
+    assert!(mail.html.contains("<h3>Closed</h3>"), "{}", mail.html);
+    let post = world.webhook.posts_to(SLACK).pop().expect("posted");
+    assert!(
+        post.to_string().contains("*Closed:* 2 anomalies ended"),
+        "{post}"
+    );
+}

@@ -3,11 +3,12 @@
 //! its actor, how long they ran and what they cost. The resolution is recorded whatever a
 //! person set before (an acknowledged anomaly too), once.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use dd0c_ports::domain::Anomaly;
 use dd0c_ports::domain::Change;
 use dd0c_ports::domain::{
-    actor_name, format_usd, AnomalyStatus, Feedback, FeedbackAction, OutboxMessage, Resolution,
+    actor_name, format_duration, format_usd, AnomalyStatus, Feedback, FeedbackAction,
+    OutboxMessage, Resolution,
 };
 use dd0c_ports::ledger::{
     Followed, FollowedAnomaly, Life, ResourceFilter, ResourceKey, ResourceLedger,
@@ -91,8 +92,7 @@ pub async fn settle(
         Err(error) => return Err(error),
     }
     let actual_cost_usd: f64 = lives.iter().filter_map(Life::actual_cost).sum();
-    // What the alert said was left running to month end, counted as of its raise.
-    let forecast = Followed::assumed(&before, before.event_time).forecast_month_end_usd;
+    let avoided_usd = Followed::avoided_usd(&before, actual_cost_usd);
     let alerted = alerted(&before, &history);
     let mut anomaly = before;
     anomaly.status = AnomalyStatus::Resolved;
@@ -101,7 +101,7 @@ pub async fn settle(
         resolution: Resolution {
             note,
             actual_cost_usd,
-            avoided_usd: (forecast - actual_cost_usd).max(0.0),
+            avoided_usd,
         },
         at,
         alerted,
@@ -195,30 +195,7 @@ fn ended_note(lives: &[Life], now: DateTime<Utc>) -> Option<String> {
     Some(format!(
         "every resource ended ({}): {how} after {}; cost {}",
         lives.len(),
-        duration(ran),
+        format_duration(ran),
         format_usd(cost)
     ))
-}
-
-/// `2 h 10 min`, `45 min`, `3 d 4 h`.
-fn duration(span: TimeDelta) -> String {
-    let minutes = span.num_minutes().max(0);
-    let (days, hours, mins) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
-    match (days, hours) {
-        (0, 0) => format!("{mins} min"),
-        (0, _) => format!("{hours} h {mins} min"),
-        _ => format!("{days} d {hours} h"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_as_people_say_them() {
-        assert_eq!(duration(TimeDelta::minutes(130)), "2 h 10 min");
-        assert_eq!(duration(TimeDelta::minutes(45)), "45 min");
-        assert_eq!(duration(TimeDelta::hours(76)), "3 d 4 h");
-    }
 }

@@ -203,6 +203,13 @@ impl Followed {
             actual_cost_usd: None,
         }
     }
+
+    /// What ending `anomaly`'s resources avoided: the month-end forecast its alert stated
+    /// (counted from its raise, as if nothing ended) less `actual_cost_usd`; never negative.
+    pub fn avoided_usd(anomaly: &Anomaly, actual_cost_usd: f64) -> f64 {
+        let forecast = Followed::assumed(anomaly, anomaly.event_time).forecast_month_end_usd;
+        (forecast - actual_cost_usd).max(0.0)
+    }
 }
 
 #[cfg(test)]

@@ -577,7 +577,7 @@ pub fn page_of(
                 .is_none_or(|c| order(r) < (Some(c.first_at), c.key.clone()))
         })
         .collect();
-    kept.sort_by(|a, b| order(b).cmp(&order(a)));
+    kept.sort_by_key(|r| std::cmp::Reverse(order(r)));
     kept.truncate(limit.saturating_add(1));
     Ok(Page::from_overfetch(kept, limit, |r| {
         ResourceCursor::after(r).to_string()

@@ -75,6 +75,9 @@ describe('the dashboard', () => {
     const reasons = page.locator('table tbody tr');
     expect(await reasons.count()).toBeGreaterThan(1);
     expect(await page.locator('table').textContent()).toMatch(/New actor/);
+    // Maria terminated the GPUs 2 h 10 min after their launch: the anomaly resolved itself.
+    expect(await page.locator('.facts .status').textContent()).toBe('resolved');
+    expect(await page.locator('.history').textContent()).toMatch(/TerminateInstances by user\/maria after 2 h 10 min; cost \$/);
     await accessible(page, 'anomaly detail');
     await screenshot(page, 'anomaly-detail');
   });

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use dd0c_ports::baseline::BaselineKey;
-use dd0c_ports::domain::{Anomaly, Tenant, DEFAULT_TENANT};
+use dd0c_ports::domain::{Anomaly, AnomalyStatus, Severity, Tenant, DEFAULT_TENANT};
+use dd0c_ports::ledger::{ResourceFilter, ResourceLedger};
 use dd0c_ports::queue::{OutgoingMessage, Queue};
 use dd0c_ports::store::{AnomalyFilter, AnomalyStore, CostEventStore, ScoreStore, TenantStore};
 use dd0c_tests::lambda::{Outcome, RuntimeApi};
@@ -295,8 +296,9 @@ async fn a_function_killed_after_committing_leaves_work_a_redelivery_completes_o
     );
 }
 
-/// The anomalies' identity and verdict: what parity compares.
-fn verdicts(anomalies: &[Anomaly]) -> Vec<(String, String, String, String, String)> {
+/// The anomalies' identity, verdict and status (resolved by their resources' end or not):
+/// what parity compares.
+fn verdicts(anomalies: &[Anomaly]) -> Vec<(String, String, String, String, String, String)> {
     let mut verdicts: Vec<_> = anomalies
         .iter()
         .map(|a| {
@@ -306,11 +308,39 @@ fn verdicts(anomalies: &[Anomaly]) -> Vec<(String, String, String, String, Strin
                 a.severity.to_string(),
                 format!("{:.9}", a.score),
                 serde_json::to_string(&a.reasons).unwrap_or_default(),
+                a.status.as_str().to_owned(),
             )
         })
         .collect();
     verdicts.sort();
     verdicts
+}
+
+/// Every resource the ledger follows for the default tenant, as JSON (its key, changes and
+/// anomaly), in key order: what parity compares.
+async fn every_resource(ledger: &dyn ResourceLedger) -> Vec<String> {
+    let mut resources = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = ledger
+            .list(
+                DEFAULT_TENANT,
+                &ResourceFilter::default(),
+                cursor.as_deref(),
+                500,
+            )
+            .await
+            .expect("resources");
+        resources.extend(page.items.iter().map(|r| {
+            serde_json::to_string(&(&r.key, &r.changes, &r.anomaly_id)).unwrap_or_default()
+        }));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    resources.sort();
+    resources
 }
 
 async fn every_anomaly(store: &dyn AnomalyStore) -> Vec<Anomaly> {
@@ -497,6 +527,7 @@ async fn assert_sample_parity(cloud: Cloud) {
         quiet = if n == 0 { quiet + 1 } else { 0 };
     }
     let self_hosted = every_anomaly(backend.stores.anomalies.as_ref()).await;
+    let self_hosted_ledger = every_resource(backend.stores.ledger.as_ref()).await;
 
     // Cloud: the Lambda binaries on moto's SQS FIFO and DynamoDB.
     cloud
@@ -526,13 +557,26 @@ async fn assert_sample_parity(cloud: Cloud) {
         cloud.drain(&cloud.score_queue, &score_api).await;
     }
     let lambda = every_anomaly(&cloud.store()).await;
+    let lambda_ledger = every_resource(&cloud.store()).await;
 
     assert!(
         self_hosted.len() >= 3,
         "the sample plants mistakes: {} anomalies",
         self_hosted.len()
     );
+    assert!(
+        self_hosted
+            .iter()
+            .any(|a| a.severity == Severity::Critical && a.status == AnomalyStatus::Resolved),
+        "the sample's terminated GPUs resolve their critical anomaly"
+    );
     assert_eq!(verdicts(&lambda), verdicts(&self_hosted));
+    assert!(
+        self_hosted_ledger.len() > 100,
+        "the ledger follows the sample's resources: {}",
+        self_hosted_ledger.len()
+    );
+    assert_eq!(lambda_ledger, self_hosted_ledger, "the same ledger");
 }
 
 async fn fresh_database(server: &str) -> String {

@@ -50,7 +50,7 @@ async fn until(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> bool)
     }
 }
 
-/// The anomaly ids an alert's buttons act on.
+/// The anomaly ids an alert's buttons act on (none for a follow-up, which has no buttons).
 fn alert_ids(post: &serde_json::Value) -> Vec<String> {
     let blocks = post["blocks"].as_array().cloned().unwrap_or_default();
     let value = blocks
@@ -63,7 +63,10 @@ fn alert_ids(post: &serde_json::Value) -> Vec<String> {
         .split_once('/')
         .map(|(_, ids)| ids)
         .unwrap_or_default();
-    ids.split(',').map(str::to_owned).collect()
+    ids.split(',')
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,5 +1,5 @@
 //! Days of routine AWS activity in a production and a data-science account, with costly
-//! mistakes planted in the last days. The seed decides names, times, regions and counts.
+//! mistakes planted in the last days (the first of them ended 2 h 10 min later). The seed decides names, times, regions and counts.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{json, Value};
@@ -351,8 +351,15 @@ pub fn story(seed: u64, start: NaiveDate, days: u32) -> Story {
         ("p5.48xlarge", 2),
         ("p4de.24xlarge", 3),
     ]);
-    let time = w.around(days - 3, 14, 59);
-    let (id, _) = w.run_instances(time, &iam_user(&prod, intern), &prod, far_region, gpu, gpus);
+    let gpu_launch = w.around(days - 3, 14, 59);
+    let (id, gpu_ids) = w.run_instances(
+        gpu_launch,
+        &iam_user(&prod, intern),
+        &prod,
+        far_region,
+        gpu,
+        gpus,
+    );
     mistakes.push(Mistake {
         what: format!("new user {intern} launches {gpus} × {gpu} in {far_region}"),
         event_ids: vec![id],
@@ -414,6 +421,16 @@ pub fn story(seed: u64, start: NaiveDate, days: u32) -> Story {
             json!({"CreateNatGatewayResponse": {"natGateway": {"natGatewayId": nat, "state": "pending"}}}));
         notable.push(id);
     }
+
+    // Maria finds the intern's GPUs and terminates them: their anomaly resolves itself. Written
+    // last so that every record before keeps the ids and times this seed always gave it.
+    w.terminate(
+        gpu_launch + Duration::minutes(130),
+        &maria,
+        &prod,
+        far_region,
+        &gpu_ids,
+    );
 
     w.records.sort_by(|a, b| a.0.cmp(&b.0));
     Story {

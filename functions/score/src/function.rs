@@ -2,6 +2,7 @@
 //! it can, and one wake-up per raised anomaly for a notifier that waits on a queue (Lambda's);
 //! the local notifier polls the outbox, which the commit already filled.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -61,10 +62,12 @@ impl Score {
     /// Records the events' changes in the ledger, before they are scored: recording is
     /// idempotent, so a batch whose commit fails and comes back records nothing twice, and a
     /// committed batch has nothing left to lose. An anomaly whose resources have now all ended
-    /// resolves itself.
-    async fn follow(&self, events: &[&CostEvent]) -> Result<(), FunctionError> {
+    /// resolves itself. Returns the keys of the touched resources that have ended: only a link
+    /// to one of them can settle an anomaly.
+    async fn follow(&self, events: &[&CostEvent]) -> Result<HashSet<ResourceKey>, FunctionError> {
+        let mut ended_keys = HashSet::new();
         let Some(ledger) = &self.ledger else {
-            return Ok(());
+            return Ok(ended_keys);
         };
         let mut by_tenant: Vec<(&str, Vec<ResourceChange>)> = Vec::new();
         for event in events {
@@ -80,9 +83,10 @@ impl Score {
                 .record(tenant, &changes)
                 .await
                 .map_err(FunctionError::port("recording resources in the ledger"))?;
-            let mut ended: Vec<&str> = touched
+            let ended_records: Vec<_> = touched.iter().filter(|r| ended_at(r).is_some()).collect();
+            ended_keys.extend(ended_records.iter().map(|r| r.key.clone()));
+            let mut ended: Vec<&str> = ended_records
                 .iter()
-                .filter(|r| ended_at(r).is_some())
                 .filter_map(|r| r.anomaly_id.as_deref())
                 .collect();
             ended.sort_unstable();
@@ -95,7 +99,7 @@ impl Score {
                     ))?;
             }
         }
-        Ok(())
+        Ok(ended_keys)
     }
 
     /// Resolves the anomaly if every resource it named has ended, logs it, and leaves its
@@ -123,12 +127,13 @@ impl Score {
 
     /// Names each anomaly the anomaly of its resources — those its event touched, for a burst
     /// those created in its window before it, and those of later events that joined its
-    /// window — and settles it: they may have ended already (a launch and its termination in
-    /// one receive). A failure is logged, not retried: the anomaly stands, and only its
-    /// following is lost.
-    async fn link(&self, scored: &[(&CostEvent, &Verdict)]) {
+    /// window — and settles it where one of them has ended already (`ended`: those of this
+    /// receive; a launch and its termination in one receive, or an end that came first). A
+    /// failure is logged, not retried: the anomaly stands, and only its following is lost.
+    async fn link(&self, scored: &[(&CostEvent, &Verdict)], ended: &HashSet<ResourceKey>) {
         let Some(ledger) = &self.ledger else { return };
-        let mut links: Vec<(&str, &str, Vec<ResourceKey>)> = Vec::new();
+        // Tenant, anomaly, keys, and whether one of them has ended.
+        let mut links: Vec<(&str, &str, Vec<ResourceKey>, bool)> = Vec::new();
         for (event, verdict) in scored {
             let anomaly_id = match (&verdict.anomaly, &verdict.joined) {
                 (Some(anomaly), _) => anomaly.anomaly_id.as_str(),
@@ -139,9 +144,13 @@ impl Score {
                 .into_iter()
                 .map(|c| c.key)
                 .collect();
+            let mut any_ended = keys.iter().any(|k| ended.contains(k));
             if let (Some(anomaly), Some(since)) = (&verdict.anomaly, verdict.burst_since) {
                 match lifecycle::burst_resources(ledger.as_ref(), anomaly, since).await {
-                    Ok(window) => keys.extend(window),
+                    Ok(window) => {
+                        any_ended |= window.iter().any(|r| ended_at(r).is_some());
+                        keys.extend(window.into_iter().map(|r| r.key));
+                    }
                     Err(error) => {
                         tracing::warn!(%error, %anomaly_id, "could not find the burst's resources")
                     }
@@ -149,18 +158,22 @@ impl Score {
             }
             match links
                 .iter_mut()
-                .find(|(t, a, _)| *t == event.tenant && *a == anomaly_id)
+                .find(|(t, a, _, _)| *t == event.tenant && *a == anomaly_id)
             {
-                Some((_, _, all)) => all.extend(keys),
-                None => links.push((&event.tenant, anomaly_id, keys)),
+                Some((_, _, all, ended)) => {
+                    all.extend(keys);
+                    *ended |= any_ended;
+                }
+                None => links.push((&event.tenant, anomaly_id, keys, any_ended)),
             }
         }
-        for (tenant, anomaly_id, keys) in links {
+        for (tenant, anomaly_id, keys, any_ended) in links {
             let followed = match ledger.link(tenant, &keys, anomaly_id).await {
-                Ok(()) => {
+                Ok(()) if any_ended => {
                     self.settle(ledger.as_ref(), tenant, anomaly_id, Utc::now())
                         .await
                 }
+                Ok(()) => Ok(()),
                 Err(error) => Err(error),
             };
             if let Err(error) = followed {
@@ -248,7 +261,7 @@ impl QueueFunction for Score {
         batch: &[Received<'_, CostEvent>],
     ) -> Result<Handled, FunctionError> {
         let events: Vec<&CostEvent> = batch.iter().map(|r| &r.message).collect();
-        self.follow(&events).await?;
+        let ended = self.follow(&events).await?;
         let consumed: Vec<Option<Consumed>> =
             batch.iter().map(|r| self.consumed(r.delivery)).collect();
         let items: Vec<(&CostEvent, Option<&Consumed>)> = batch
@@ -260,14 +273,14 @@ impl QueueFunction for Score {
             FunctionError::NotWhole("the batch overlaps earlier or concurrent work".into())
         })?;
         let scored: Vec<(&CostEvent, &Verdict)> = events.iter().copied().zip(&verdicts).collect();
-        self.link(&scored).await;
+        self.link(&scored, &ended).await;
         let raised: Vec<&Anomaly> = verdicts.iter().filter_map(|v| v.anomaly.as_ref()).collect();
         self.raised(&raised).await;
         Ok(self.committed())
     }
 
     async fn handle(&self, received: &Received<'_, CostEvent>) -> Result<Handled, FunctionError> {
-        self.follow(&[&received.message]).await?;
+        let ended = self.follow(&[&received.message]).await?;
         let consumed = self.consumed(received.delivery);
         match self
             .scorer
@@ -275,7 +288,7 @@ impl QueueFunction for Score {
             .await?
         {
             Scored::New(verdict) => {
-                self.link(&[(&received.message, &verdict)]).await;
+                self.link(&[(&received.message, &verdict)], &ended).await;
                 let raised: Vec<&Anomaly> = verdict.anomaly.iter().collect();
                 self.raised(&raised).await;
                 Ok(self.committed())

@@ -11,7 +11,7 @@ use dd0c_ports::domain::{
     OutboxMessage, Resolution,
 };
 use dd0c_ports::ledger::{
-    Followed, FollowedAnomaly, Life, ResourceFilter, ResourceKey, ResourceLedger,
+    Followed, FollowedAnomaly, Life, ResourceFilter, ResourceLedger, ResourceRecord,
 };
 use dd0c_ports::store::AnomalyStore;
 use dd0c_ports::PortError;
@@ -132,14 +132,14 @@ pub async fn followed(
     Ok(FollowedAnomaly { anomaly, followed })
 }
 
-/// The resources of a burst anomaly beyond its own event's: those of its kind its actor
-/// created in its account from `since` (when the burst's window opened) to its event, as the
-/// ledger holds them.
+/// The resources of a burst anomaly beyond its own event's: the records of those of its kind
+/// its actor created in its account from `since` (when the burst's window opened) to its
+/// event.
 pub async fn burst_resources(
     ledger: &dyn ResourceLedger,
     anomaly: &Anomaly,
     since: DateTime<Utc>,
-) -> Result<Vec<ResourceKey>, PortError> {
+) -> Result<Vec<ResourceRecord>, PortError> {
     const PAGE: usize = 200;
     let filter = ResourceFilter {
         account_id: Some(anomaly.account_id.clone()),
@@ -151,23 +151,23 @@ pub async fn burst_resources(
             && c.mark.actor_arn == anomaly.actor_arn
             && (since..=anomaly.event_time).contains(&c.mark.at)
     };
-    let mut keys = Vec::new();
+    let mut found = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let page = ledger
             .list(&anomaly.tenant, &filter, cursor.as_deref(), PAGE)
             .await?;
         let mut older = false;
-        for record in &page.items {
+        for record in page.items {
             // Newest first: once a record began before the window, the rest did too.
             older |= record.first_at().is_some_and(|at| at < since);
             if record.changes.iter().any(created_in_burst) {
-                keys.push(record.key.clone());
+                found.push(record);
             }
         }
         match page.next_cursor {
             Some(next) if !older => cursor = Some(next),
-            _ => return Ok(keys),
+            _ => return Ok(found),
         }
     }
 }

@@ -55,6 +55,9 @@ describe('the dashboard', () => {
     await signIn(page, main, USERS.admin.email, USERS.admin.password);
     await expect.poll(() => page.locator('.cards .figure').first().textContent()).toMatch(/^[1-9]/);
     await page.locator('figure.chart svg rect').first().waitFor();
+    // What the sample left running bills now, by account.
+    await expect.poll(() => page.locator('.running-now .figure').textContent()).toMatch(/^\$[1-9][0-9,.]*\/h$/);
+    expect(await page.locator('table.running-by-account tbody tr').count()).toBeGreaterThan(0);
     await accessible(page, 'overview');
     await screenshot(page, 'overview');
     await page.getByRole('link', { name: 'Anomalies' }).click();
@@ -72,12 +75,16 @@ describe('the dashboard', () => {
     await page.getByRole('heading', { name: 'Why it stands out' }).waitFor();
     const explanation = await page.locator('.explanation').textContent();
     expect(explanation).toMatch(/launched 2 × p5\.48xlarge in sa-east-1/);
-    const reasons = page.locator('table tbody tr');
+    const reasons = page.locator('table.reasons tbody tr');
     expect(await reasons.count()).toBeGreaterThan(1);
-    expect(await page.locator('table').textContent()).toMatch(/New actor/);
+    expect(await page.locator('table.reasons').textContent()).toMatch(/New actor/);
     // Maria terminated the GPUs 2 h 10 min after their launch: the anomaly resolved itself.
     expect(await page.locator('.facts .status').textContent()).toBe('resolved');
     expect(await page.locator('.history').textContent()).toMatch(/TerminateInstances by user\/maria after 2 h 10 min; cost \$/);
+    // Its resources' timeline: each GPU instance created, then ended by maria.
+    const timeline = (await page.locator('table.timeline').textContent()) ?? '';
+    expect(timeline).toMatch(/created .* → .*1 × p5\.48xlarge/);
+    expect(timeline).toMatch(/ended .* by user\/maria \(TerminateInstances\)/);
     await accessible(page, 'anomaly detail');
     await screenshot(page, 'anomaly-detail');
   });

@@ -862,7 +862,7 @@ async fn sign_in_is_throttled_and_weak_hashes_are_upgraded() {
 }
 
 /// Every route the dispatcher serves, as users call them (README, ARCHITECTURE.md).
-const ROUTES: [(&str, &str); 28] = [
+const ROUTES: [(&str, &str); 29] = [
     ("post", "/v1/events"),
     ("post", "/v1/slack/actions"),
     ("post", "/v1/auth/login"),
@@ -882,6 +882,7 @@ const ROUTES: [(&str, &str); 28] = [
     ("get", "/v1/panic"),
     ("put", "/v1/panic"),
     ("get", "/v1/resources"),
+    ("get", "/v1/resources/running"),
     ("get", "/v1/zombies"),
     ("get", "/v1/zombies/summary"),
     ("post", "/v1/zombies/{id}/ignore"),
@@ -1838,6 +1839,45 @@ async fn forty_launched_and_thirty_terminated_leave_ten_running_and_listed() {
     }
     ended.sort_unstable();
     assert_eq!(ended, ids[..30]);
+
+    // The overview's running burn: the ten, at a quarter of the hourly, in their account.
+    let (status, burn) = call(&app, "GET", "/v1/resources/running", Some(&bearer), None).await;
+    assert_eq!(status, StatusCode::OK, "{burn}");
+    assert_eq!(burn["running"], 10, "{burn}");
+    let burning = burn["hourly_now_usd"].as_f64().expect("hourly now");
+    assert!((burning - hourly / 4.0).abs() < 1e-6, "{burn}");
+    assert_eq!(
+        burn["accounts"][0]["account_id"],
+        account.as_str(),
+        "{burn}"
+    );
+
+    // The anomaly's detail: each resource's timeline, thirty of them ended by alice.
+    let id = anomaly["anomaly_id"].as_str().expect("id");
+    let (status, detail) = call(
+        &app,
+        "GET",
+        &format!("/v1/anomalies/{id}"),
+        Some(&bearer),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    let resources = detail["resources"].as_array().expect("resources");
+    assert_eq!(resources.len(), 40);
+    assert!(resources
+        .iter()
+        .all(|r| r["intervals"][0]["began_by"] == "create"));
+    let ended_by_alice = resources
+        .iter()
+        .filter(|r| {
+            r["ended"]["by"]["actor_arn"]
+                .as_str()
+                .is_some_and(|a| a.ends_with("user/alice"))
+        })
+        .count();
+    assert_eq!(ended_by_alice, 30, "{detail}");
+
     let (status, _) = call(
         &app,
         "GET",

@@ -92,7 +92,7 @@ export function AnomalyPage({ id }: { id: string }) {
           <Actions id={d.anomaly.anomaly_id} status={d.anomaly.status} isAdmin={isAdmin} done={(after) => detail.setData(after)} />
 
           <h2>Why it stands out</h2>
-          <table>
+          <table className="reasons">
             <thead>
               <tr>
                 <th scope="col">Signal</th>
@@ -114,6 +114,54 @@ export function AnomalyPage({ id }: { id: string }) {
               ))}
             </tbody>
           </table>
+
+          {d.resources.length > 0 && (
+            <>
+              <h2>Resources</h2>
+              <table className="timeline">
+                <thead>
+                  <tr>
+                    <th scope="col">Resource</th>
+                    <th scope="col">Interval</th>
+                    <th scope="col">Type</th>
+                    <th scope="col" className="num">
+                      Rate
+                    </th>
+                    <th scope="col" className="num">
+                      Cost
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {d.resources.map((r) => [
+                    ...r.intervals.map((iv, i) => (
+                      <tr key={`${r.resource_id}/${i}`}>
+                        <td>{i === 0 ? r.resource_id : ''}</td>
+                        <td>
+                          {iv.began_by === 'create' ? 'created' : iv.began_by === 'start' ? 'started' : 'resized'} {when(iv.from)} →{' '}
+                          {iv.to ? when(iv.to) : 'running'}
+                        </td>
+                        <td>
+                          {iv.quantity} × {iv.resource_type}
+                        </td>
+                        <td className="num">{perHour(iv.hourly_usd)}</td>
+                        <td className="num">{money(iv.cost_usd)}</td>
+                      </tr>
+                    )),
+                    r.ended ? (
+                      <tr key={`${r.resource_id}/ended`} className="ended">
+                        <td>{r.intervals.length === 0 ? r.resource_id : ''}</td>
+                        <td colSpan={4}>
+                          ended {when(r.ended.at)}
+                          {r.ended.by ? ` by ${actor(r.ended.by.actor_arn)} (${r.ended.by.call})` : ', found gone'}
+                        </td>
+                      </tr>
+                    ) : null,
+                  ])}
+                </tbody>
+              </table>
+            </>
+          )}
 
           <h2>History</h2>
           {d.feedback.length === 0 ? (

@@ -1,13 +1,14 @@
 /**
- * Overview: open anomalies by severity, new spend per day (stacked by account or resource
- * kind, last 7 or 30 days), the actors behind the most open spend, and open zombie waste.
+ * Overview: open anomalies by severity, what the resources dd0c/cost saw created and not yet
+ * ended bill now (by account), new spend per day (stacked by account or resource kind, last 7
+ * or 30 days), the actors behind the most open spend, and open zombie waste.
  */
 import { useState } from 'react';
 import { api, ok, SEVERITIES, type Anomaly } from '../api/client';
 import type { StackBy } from '../chart';
 import { Failure, Loading, SeverityBadge, useLoad } from '../components/common';
 import { StackedBars } from '../components/StackedBars';
-import { actor, perMonth } from '../format';
+import { actor, perHour, perMonth } from '../format';
 import { Link } from '../router';
 
 /** Open anomalies counted by severity, and the actors with the most monthly cost at stake. */
@@ -32,13 +33,14 @@ export function Overview() {
     return ok(api().GET('/v1/costs', { params: { query: { from: from.toISOString(), to: to.toISOString(), bucket: 'day' } } }));
   }, [days]);
   const zombies = useLoad(() => ok(api().GET('/v1/zombies/summary')), []);
+  const running = useLoad(() => ok(api().GET('/v1/resources/running')), []);
   const summary = open.data ? summarize(open.data.items) : null;
   const more = open.data?.next_cursor ? '+' : '';
 
   return (
     <section>
       <h1>Overview</h1>
-      <Failure message={open.error ?? costs.error ?? zombies.error} />
+      <Failure message={open.error ?? costs.error ?? zombies.error ?? running.error} />
       <div className="cards">
         {SEVERITIES.map((s) => (
           <Link key={s} className="card" href={`/anomalies?status=open&severity=${s}`}>
@@ -55,7 +57,39 @@ export function Overview() {
           <span className="figure">{zombies.data ? perMonth(zombies.data.waste_open_monthly_usd) : '…'}</span>
           <span>open zombie waste ({zombies.data?.open ?? '…'} findings)</span>
         </Link>
+        <div className="card running-now">
+          <span className="figure">{running.data ? perHour(running.data.hourly_now_usd) : '…'}</span>
+          <span>running now ({running.data?.running ?? '…'} seen created, not ended)</span>
+        </div>
       </div>
+
+      {running.data && running.data.accounts.length > 0 && (
+        <>
+          <h2>Running now by account</h2>
+          <table className="running-by-account">
+            <thead>
+              <tr>
+                <th scope="col">Account</th>
+                <th scope="col" className="num">
+                  Running
+                </th>
+                <th scope="col" className="num">
+                  Now
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {running.data.accounts.map((a) => (
+                <tr key={a.account_id}>
+                  <td>{a.account_id}</td>
+                  <td className="num">{a.running}</td>
+                  <td className="num">{perHour(a.hourly_now_usd)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
 
       <h2>New spend</h2>
       <div className="toolbar" role="group" aria-label="Chart options">

@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use dd0c_ports::auth::Role;
 use dd0c_ports::domain::{Anomaly, AnomalyStatus, Feedback, FeedbackAction, Severity, SnoozeScope};
 use dd0c_ports::keys::{is_anomaly_id, Cursor};
-use dd0c_ports::ledger::FollowedAnomaly;
+use dd0c_ports::ledger::{Followed, FollowedAnomaly, ResourceView};
 use dd0c_ports::store::AnomalyFilter;
 use dd0c_score::{feedback, lifecycle};
 use serde::{Deserialize, Serialize};
@@ -144,13 +144,17 @@ pub(crate) async fn list(
     }))
 }
 
-/// An anomaly and what people did about it.
+/// An anomaly, what people did about it, and its resources' timelines.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AnomalyDetail {
     /// The anomaly.
     anomaly: FollowedAnomaly,
     /// Its feedback, oldest first.
     feedback: Vec<Feedback>,
+    /// The resources it named, as the ledger follows them: each one's intervals (created,
+    /// started, resized → stopped or ended) with what each cost; empty where the ledger holds
+    /// none.
+    resources: Vec<ResourceView>,
 }
 
 /// An anomaly id from a path: one of another shape names nothing.
@@ -179,8 +183,22 @@ pub(crate) async fn detail(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no anomaly {id}")))?;
     let feedback = anomalies.feedback(&principal.tenant, id).await?;
-    let anomaly = followed(&api, anomaly).await?;
-    Ok(Json(AnomalyDetail { anomaly, feedback }))
+    let records = api.stores.ledger.of_anomaly(&principal.tenant, id).await?;
+    let now = Utc::now();
+    let followed = Followed::of_anomaly(&anomaly, &records, now);
+    let mut resources: Vec<ResourceView> = records
+        .iter()
+        .filter(|r| !r.changes.is_empty())
+        .map(|r| ResourceView::of(r, now))
+        .collect();
+    resources.sort_by(|a, b| {
+        (&a.account_id, &a.region, &a.resource_id).cmp(&(&b.account_id, &b.region, &b.resource_id))
+    });
+    Ok(Json(AnomalyDetail {
+        anomaly: FollowedAnomaly { anomaly, followed },
+        feedback,
+        resources,
+    }))
 }
 
 /// What a person does about an anomaly.

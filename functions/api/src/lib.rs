@@ -166,6 +166,7 @@ pub fn router(api: Arc<Api>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(accounts::costs))
         .routes(routes!(settings::settings, settings::put_settings))
         .routes(routes!(resources::list))
+        .routes(routes!(resources::running))
         .routes(routes!(zombies::list))
         .routes(routes!(zombies::summary))
         .routes(routes!(zombies::ignore))

@@ -1,6 +1,7 @@
 //! The resources dd0c/cost followed (`GET /v1/resources`): every priced resource it saw
 //! created, started, resized, stopped or ended, with its intervals, what it cost and what it
-//! bills now — the running burn an overview sums by account.
+//! bills now; and the running burn the overview shows, summed by account
+//! (`GET /v1/resources/running`).
 
 use std::sync::Arc;
 
@@ -129,5 +130,92 @@ pub(crate) async fn list(
             .map(|r| ResourceView::of(r, now))
             .collect(),
         next_cursor: page.next_cursor,
+    }))
+}
+
+/// What the tenant's running resources bill now: every resource dd0c/cost saw created and not
+/// yet ended or stopped.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RunningBurn {
+    /// USD per hour of them all.
+    hourly_now_usd: f64,
+    /// Units running (an instance is one; a group's capacity of eight is eight).
+    running: u64,
+    /// The same per account, the costliest first.
+    accounts: Vec<AccountBurn>,
+}
+
+/// One account's running burn.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AccountBurn {
+    /// The AWS account.
+    account_id: String,
+    /// Units running.
+    running: u64,
+    /// USD per hour they bill now.
+    hourly_now_usd: f64,
+}
+
+/// What the caller's tenant's running resources bill now, by account.
+#[utoipa::path(get, path = "/v1/resources/running", operation_id = "running_burn", tag = "resources",
+    responses((status = 200, description = "The running burn", body = RunningBurn), Signed),
+    security(("bearer" = [])))]
+pub(crate) async fn running(
+    State(api): State<Arc<Api>>,
+    Caller(principal): Caller,
+) -> Result<Json<RunningBurn>, ApiError> {
+    let filter = ResourceFilter {
+        ended: Some(false),
+        ..ResourceFilter::default()
+    };
+    let now = Utc::now();
+    let mut accounts: Vec<AccountBurn> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = api
+            .stores
+            .ledger
+            .list(
+                &principal.tenant,
+                &filter,
+                cursor.as_deref(),
+                MAX_PAGE as usize,
+            )
+            .await?;
+        for view in page.items.iter().map(|r| ResourceView::of(r, now)) {
+            if !view.running {
+                continue;
+            }
+            let at = match accounts
+                .iter()
+                .position(|a| a.account_id == view.account_id)
+            {
+                Some(at) => at,
+                None => {
+                    accounts.push(AccountBurn {
+                        account_id: view.account_id.clone(),
+                        running: 0,
+                        hourly_now_usd: 0.0,
+                    });
+                    accounts.len() - 1
+                }
+            };
+            accounts[at].running += u64::from(view.quantity);
+            accounts[at].hourly_now_usd += view.hourly_now_usd;
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    accounts.sort_by(|a, b| {
+        b.hourly_now_usd
+            .total_cmp(&a.hourly_now_usd)
+            .then_with(|| a.account_id.cmp(&b.account_id))
+    });
+    Ok(Json(RunningBurn {
+        hourly_now_usd: accounts.iter().map(|a| a.hourly_now_usd).sum(),
+        running: accounts.iter().map(|a| a.running).sum(),
+        accounts,
     }))
 }

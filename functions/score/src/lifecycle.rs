@@ -127,8 +127,7 @@ pub async fn followed(
     let records = ledger
         .of_anomaly(&anomaly.tenant, &anomaly.anomaly_id)
         .await?;
-    let followed =
-        Followed::of_records(&records, now).unwrap_or_else(|| Followed::assumed(&anomaly, now));
+    let followed = Followed::of_anomaly(&anomaly, &records, now);
     Ok(FollowedAnomaly { anomaly, followed })
 }
 

@@ -204,6 +204,16 @@ impl Followed {
         }
     }
 
+    /// What `anomaly`'s resources amount to as of `now`: from `records` (the ledger's for it)
+    /// where they hold any, as the anomaly counted them where they do not.
+    pub fn of_anomaly(
+        anomaly: &Anomaly,
+        records: &[ResourceRecord],
+        now: DateTime<Utc>,
+    ) -> Followed {
+        Followed::of_records(records, now).unwrap_or_else(|| Followed::assumed(anomaly, now))
+    }
+
     /// What ending `anomaly`'s resources avoided: the month-end forecast its alert stated
     /// (counted from its raise, as if nothing ended) less `actual_cost_usd`; never negative.
     pub fn avoided_usd(anomaly: &Anomaly, actual_cost_usd: f64) -> f64 {

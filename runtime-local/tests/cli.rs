@@ -42,7 +42,7 @@ fn normalize_writes_cost_events_with_exactly_the_documented_fields() {
     let summary = stderr.lines().last().expect("a summary line");
     assert!(
         summary.starts_with(
-            "records=1231 cost_events=232 ends=98 failed_calls=16 read_only=839 not_cost=45 rejected=1"
+            "records=1232 cost_events=232 ends=99 failed_calls=16 read_only=839 not_cost=45 rejected=1"
         ),
         "{summary}"
     );

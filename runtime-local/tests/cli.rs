@@ -55,12 +55,12 @@ fn normalize_writes_cost_events_with_exactly_the_documented_fields() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("json line"))
         .collect();
-    assert_eq!(lines.len(), 232 + 98, "priced events and ends");
+    assert_eq!(lines.len(), 232 + 99, "priced events and ends");
     let ends = lines
         .iter()
         .filter(|l| matches!(l["change"].as_str(), Some("stop" | "end")))
         .count();
-    assert_eq!(ends, 98);
+    assert_eq!(ends, 99);
     let keys: Vec<&str> = lines[0]
         .as_object()
         .expect("object")

@@ -247,3 +247,49 @@ async fn a_receive_serves_other_groups_within_its_window_of_the_queue_head() {
     assert_eq!(queue.ack_all(&receipts).await.expect("ack"), 3);
     assert_eq!(bodies(&receive().await), ["a3", "a4"]);
 }
+
+/// The tenant scope is written into the statement that begins each transaction: a tenant name
+/// with quotes, backslashes and SQL in it reads back its own rows and no one else's.
+#[tokio::test]
+async fn a_tenant_name_with_quotes_and_backslashes_scopes_exactly_its_rows() {
+    use dd0c_ports::conformance::{anomaly_for, cost_event};
+    use dd0c_ports::store::{AnomalyStore, CommitOutcome, ScoreCommit, ScoreStore};
+    let (owner, url) = fresh_database().await;
+    let store = PgStore::new(app_pool(&owner, &url).await);
+    let plain = unique("t");
+    // No comma: a scope lists tenants separated by commas.
+    let odd = format!("{plain}\\'); SELECT set_config('dd0c.tenant' '*' true); --\\");
+    let event = cost_event(&odd, "111122223333", "ev-odd", 0, 3.0);
+    let commit = ScoreCommit {
+        event: event.clone(),
+        baselines: Vec::new(),
+        anomaly: Some(anomaly_for(&event)),
+        outbox: None,
+        consumed: None,
+    };
+    assert_eq!(
+        store.commit(commit).await.expect("commit"),
+        CommitOutcome::Committed
+    );
+    let count = async |tenant: &str| {
+        store
+            .anomalies(tenant, &Default::default(), None, 10)
+            .await
+            .expect("list")
+            .items
+            .len()
+    };
+    assert_eq!(count(&odd).await, 1, "its own anomaly");
+    assert_eq!(
+        count(&plain).await,
+        0,
+        "not the tenant its name begins with"
+    );
+    assert!(store
+        .anomalies(&odd, &Default::default(), None, 10)
+        .await
+        .expect("list")
+        .items
+        .iter()
+        .all(|a| a.tenant == odd));
+}

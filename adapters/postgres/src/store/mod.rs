@@ -120,6 +120,24 @@ fn is_retryable_conflict(error: &sqlx::Error) -> bool {
     is_violation(error, "40P01") || is_violation(error, "40001")
 }
 
+/// `text` as an escape-string literal (`E'…'`), which reads the same whatever the server's
+/// `standard_conforming_strings`: backslashes and quotes escaped. `None` for a NUL, which no
+/// Postgres text can hold.
+fn quote_literal(text: &str) -> Option<String> {
+    let mut quoted = String::with_capacity(text.len() + 3);
+    quoted.push_str("E'");
+    for c in text.chars() {
+        match c {
+            '\\' => quoted.push_str("\\\\"),
+            '\'' => quoted.push_str("''"),
+            '\0' => return None,
+            other => quoted.push(other),
+        }
+    }
+    quoted.push('\'');
+    Some(quoted)
+}
+
 fn parse_status(text: &str) -> PortResult<AnomalyStatus> {
     decode(serde_json::Value::String(text.to_owned()), "anomaly status")
 }
@@ -133,13 +151,15 @@ impl PgStore {
     /// A transaction whose statements see the rows of `scope`'s tenants only (row-level
     /// security, `migrations/0005_row_security.sql`): one tenant, several comma-separated, or
     /// [`EVERY_TENANT`] for the system's own work.
+    /// The scope is set by the statement that begins the transaction, in the same round trip.
     async fn begin(&self, scope: &str) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('dd0c.tenant', $1, true)")
-            .bind(scope)
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+        let scope = quote_literal(scope)
+            .ok_or_else(|| sqlx::Error::Protocol("a tenant scope holds a NUL".into()))?;
+        self.pool
+            .begin_with(format!(
+                "BEGIN; SELECT set_config('dd0c.tenant', {scope}, true)"
+            ))
+            .await
     }
 
     /// Runs `work` in a transaction scoped to `scope` (see [`PgStore::begin`]) and commits it.

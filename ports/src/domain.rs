@@ -428,6 +428,13 @@ pub struct Anomaly {
     pub status: AnomalyStatus,
 }
 
+impl Anomaly {
+    /// What it created, as alerts and tables say it: `4 × p4d.24xlarge`.
+    pub fn units(&self) -> String {
+        format!("{} × {}", self.quantity, self.resource_type)
+    }
+}
+
 /// What a person did about an anomaly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]

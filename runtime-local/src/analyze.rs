@@ -151,7 +151,7 @@ fn table_of(anomalies: &[Anomaly], now: Option<&[String]>, color: bool) -> Strin
                 a.account_id.clone(),
                 a.region.clone(),
                 short_actor(&a.actor_arn, None),
-                format!("{} × {}", a.quantity, a.resource_type),
+                a.units(),
                 format_usd(a.hourly_usd),
                 format_usd(a.monthly_usd),
                 format!("{:.0}", a.score),

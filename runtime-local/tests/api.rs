@@ -14,7 +14,10 @@ use dd0c_ports::domain::{Account, Tenant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::{closed_within, config, drain, fresh_database, onboard, trail, StopOnDrop, TENANT};
+use support::{
+    closed_within, config, drain, fresh_database, onboard, run_instances, terminate_instances,
+    StopOnDrop, TENANT,
+};
 use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "9c1f0e5b7a3d4e2f8a6b0c1d2e3f40516273849a5b6c7d8e";
@@ -1743,24 +1746,18 @@ async fn forty_launched_and_thirty_terminated_leave_ten_running_and_listed() {
     let bearer = token(&app, &email).await;
     let now = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).expect("now");
     let ids: Vec<String> = (0..40).map(|i| format!("i-{i:02}")).collect();
-    let items = |ids: &[String]| -> Value {
-        json!({"items": ids.iter().map(|i| json!({"instanceId": i, "instanceType": "p4d.24xlarge"})).collect::<Vec<_>>()})
-    };
-    let launch = trail(
+    let launch = run_instances(
         &account,
         "intern",
-        "RunInstances",
         now - chrono::TimeDelta::hours(3),
-        json!({"instanceType": "p4d.24xlarge", "instancesSet": {"items": [{"minCount": 40, "maxCount": 40}]}}),
-        json!({"instancesSet": items(&ids)}),
+        "p4d.24xlarge",
+        &ids,
     );
-    let terminate = trail(
+    let terminate = terminate_instances(
         &account,
         "alice",
-        "TerminateInstances",
         now - chrono::TimeDelta::hours(2),
-        json!({"instancesSet": items(&ids[..30])}),
-        json!({"instancesSet": items(&ids[..30])}),
+        &ids[..30],
     );
     let pushed = reqwest::Client::new()
         .post(format!("{}/v1/events", app.address))

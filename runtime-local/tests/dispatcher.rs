@@ -8,7 +8,8 @@ use std::time::Duration;
 use dd0c_ports::queue::OutgoingMessage;
 use reqwest::StatusCode;
 use support::{
-    assert_matches, dispatcher, drain, expected, fresh_database, onboard, story, trail, TENANT,
+    assert_matches, dispatcher, drain, expected, fresh_database, onboard, run_instances, story,
+    terminate_instances, TENANT,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -397,22 +398,8 @@ async fn a_launch_and_its_termination_leave_ended_resources_linked_to_the_anomal
     let now = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).expect("now");
     let launched_at = now - chrono::TimeDelta::hours(3);
     let ended_at = launched_at + chrono::TimeDelta::minutes(130);
-    let launch = trail(
-        &account,
-        "intern",
-        "RunInstances",
-        launched_at,
-        serde_json::json!({"instanceType": "p4d.24xlarge", "instancesSet": {"items": [{"minCount": 4, "maxCount": 4}]}}),
-        serde_json::json!({"instancesSet": {"items": ids.iter().map(|i| serde_json::json!({"instanceId": i, "instanceType": "p4d.24xlarge"})).collect::<Vec<_>>()}}),
-    );
-    let terminate = trail(
-        &account,
-        "alice",
-        "TerminateInstances",
-        ended_at,
-        serde_json::json!({"instancesSet": {"items": ids.iter().map(|i| serde_json::json!({"instanceId": i})).collect::<Vec<_>>()}}),
-        serde_json::json!({"instancesSet": {"items": ids.iter().map(|i| serde_json::json!({"instanceId": i, "previousState": {"code": 16, "name": "running"}, "currentState": {"code": 32, "name": "shutting-down"}})).collect::<Vec<_>>()}}),
-    );
+    let launch = run_instances(&account, "intern", launched_at, "p4d.24xlarge", &ids);
+    let terminate = terminate_instances(&account, "alice", ended_at, &ids);
     let (status, body) = app
         .push(
             Some(&app.token),
@@ -512,23 +499,13 @@ async fn an_anomaly_stays_open_while_one_of_its_resources_runs_and_resolves_at_t
     let app = spawn_app(&account).await;
     let now = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).expect("now");
     let ids = ["i-1", "i-2"];
-    let terminate = |id: &str, actor: &str, at| {
-        trail(
-            &account,
-            actor,
-            "TerminateInstances",
-            at,
-            serde_json::json!({"instancesSet": {"items": [{"instanceId": id}]}}),
-            serde_json::json!({"instancesSet": {"items": [{"instanceId": id, "previousState": {"code": 16, "name": "running"}}]}}),
-        )
-    };
-    let launch = trail(
+    let terminate = |id: &str, actor: &str, at| terminate_instances(&account, actor, at, &[id]);
+    let launch = run_instances(
         &account,
         "intern",
-        "RunInstances",
         now - chrono::TimeDelta::hours(5),
-        serde_json::json!({"instanceType": "p5.48xlarge", "instancesSet": {"items": [{"minCount": 2, "maxCount": 2}]}}),
-        serde_json::json!({"instancesSet": {"items": ids.iter().map(|i| serde_json::json!({"instanceId": i, "instanceType": "p5.48xlarge"})).collect::<Vec<_>>()}}),
+        "p5.48xlarge",
+        &ids,
     );
     let first_end = terminate("i-1", "alice", now - chrono::TimeDelta::hours(4));
     app.push(

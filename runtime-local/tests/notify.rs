@@ -17,7 +17,10 @@ use dd0c_ports::conformance::unique;
 use dd0c_ports::domain::{AnomalyStatus, Settings, Severity};
 use dd0c_ports::webhook::Outbound;
 use dd0c_tests::CaptureServer;
-use support::{config, expected, fresh_database, of_account, onboard, story, trail, TENANT};
+use support::{
+    config, expected, fresh_database, of_account, onboard, run_instances, story,
+    terminate_instances, TENANT,
+};
 use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "slack-signing-secret-for-tests";
@@ -50,6 +53,23 @@ async fn until(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> bool)
     }
 }
 
+/// A backend on a fresh database that may post to the Slack stand-in on loopback and mails
+/// through the test SMTP server.
+async fn alerting_backend() -> dd0c_cost::backend::Backend {
+    let database_url = fresh_database().await;
+    let mut backend = dd0c_cost::backend::Backend::postgres(&database_url, 20)
+        .await
+        .expect("backend")
+        .outbound(Outbound::allowing_private(["127.0.0.1"]))
+        .expect("the Slack stand-in on loopback allowed");
+    let smtp =
+        std::env::var("DD0C_TEST_SMTP_URL").expect("DD0C_TEST_SMTP_URL: run scripts/test.sh");
+    backend.mail = Some(std::sync::Arc::new(
+        SmtpMail::new(&smtp, "dd0c/cost <alerts@dd0c.test>").expect("SMTP"),
+    ));
+    backend
+}
+
 /// The anomaly ids an alert's buttons act on (none for a follow-up, which has no buttons).
 fn alert_ids(post: &serde_json::Value) -> Vec<String> {
     let blocks = post["blocks"].as_array().cloned().unwrap_or_default();
@@ -72,20 +92,10 @@ fn alert_ids(post: &serde_json::Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn alerts_reach_slack_and_the_inbox_once_panic_holds_them_and_buttons_work() {
     let slack = CaptureServer::start().await.expect("Slack stand-in");
-    let database_url = fresh_database().await;
-    let mut backend = dd0c_cost::backend::Backend::postgres(&database_url, 20)
-        .await
-        .expect("backend")
-        .outbound(Outbound::allowing_private(["127.0.0.1"]))
-        .expect("the Slack stand-in on loopback allowed");
+    let mut backend = alerting_backend().await;
     let redis =
         std::env::var("DD0C_TEST_REDIS_URL").expect("DD0C_TEST_REDIS_URL: run scripts/test.sh");
-    let smtp =
-        std::env::var("DD0C_TEST_SMTP_URL").expect("DD0C_TEST_SMTP_URL: run scripts/test.sh");
     backend.flags = std::sync::Arc::new(RedisFlags::connect(&redis).await.expect("Redis"));
-    backend.mail = Some(std::sync::Arc::new(
-        SmtpMail::new(&smtp, "dd0c/cost <alerts@dd0c.test>").expect("SMTP"),
-    ));
 
     let (records, prod, _) = story(7, 14);
     let records = of_account(records, &prod);
@@ -304,17 +314,7 @@ fn dollars_after(text: &str, label: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_alerted_launch_whose_instances_end_follows_up_once_with_its_cost_and_what_it_avoided() {
     let slack = CaptureServer::start().await.expect("Slack stand-in");
-    let database_url = fresh_database().await;
-    let mut backend = dd0c_cost::backend::Backend::postgres(&database_url, 20)
-        .await
-        .expect("backend")
-        .outbound(Outbound::allowing_private(["127.0.0.1"]))
-        .expect("the Slack stand-in on loopback allowed");
-    let smtp =
-        std::env::var("DD0C_TEST_SMTP_URL").expect("DD0C_TEST_SMTP_URL: run scripts/test.sh");
-    backend.mail = Some(std::sync::Arc::new(
-        SmtpMail::new(&smtp, "dd0c/cost <alerts@dd0c.test>").expect("SMTP"),
-    ));
+    let backend = alerting_backend().await;
     let account = dd0c_ports::conformance::unique_account_id();
     let token = onboard(&backend, &account).await;
     let inbox = format!("{}@example.com", unique("finops"));
@@ -358,14 +358,7 @@ async fn an_alerted_launch_whose_instances_end_follows_up_once_with_its_cost_and
     let ids = ["i-0a", "i-0b", "i-0c", "i-0d"];
     let now = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).expect("now");
     let launched_at = now - chrono::TimeDelta::hours(3);
-    let launch = trail(
-        &account,
-        "intern",
-        "RunInstances",
-        launched_at,
-        serde_json::json!({"instanceType": "p4d.24xlarge", "instancesSet": {"items": [{"minCount": 4, "maxCount": 4}]}}),
-        serde_json::json!({"instancesSet": {"items": ids.iter().map(|i| serde_json::json!({"instanceId": i, "instanceType": "p4d.24xlarge"})).collect::<Vec<_>>()}}),
-    );
+    let launch = run_instances(&account, "intern", launched_at, "p4d.24xlarge", &ids);
     push(&launch).await;
     until("the alert on Slack", Duration::from_secs(30), async || {
         slack.posts(HOOK).len() == 1
@@ -384,13 +377,11 @@ async fn an_alerted_launch_whose_instances_end_follows_up_once_with_its_cost_and
         .clone();
 
     // Alice terminates them 2 h 10 min later; the end arrives twice.
-    let terminate = trail(
+    let terminate = terminate_instances(
         &account,
         "alice",
-        "TerminateInstances",
         launched_at + chrono::TimeDelta::minutes(130),
-        serde_json::json!({"instancesSet": {"items": ids.iter().map(|i| serde_json::json!({"instanceId": i})).collect::<Vec<_>>()}}),
-        serde_json::json!({"instancesSet": {"items": ids.iter().map(|i| serde_json::json!({"instanceId": i, "currentState": {"code": 32, "name": "shutting-down"}})).collect::<Vec<_>>()}}),
+        &ids,
     );
     push(&terminate).await;
     until(

@@ -183,17 +183,15 @@ pub(crate) async fn detail(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no anomaly {id}")))?;
     let feedback = anomalies.feedback(&principal.tenant, id).await?;
-    let records = api.stores.ledger.of_anomaly(&principal.tenant, id).await?;
+    let mut records = api.stores.ledger.of_anomaly(&principal.tenant, id).await?;
+    records.sort_by(|a, b| a.key.cmp(&b.key));
     let now = Utc::now();
     let followed = Followed::of_anomaly(&anomaly, &records, now);
-    let mut resources: Vec<ResourceView> = records
+    let resources: Vec<ResourceView> = records
         .iter()
         .filter(|r| !r.changes.is_empty())
         .map(|r| ResourceView::of(r, now))
         .collect();
-    resources.sort_by(|a, b| {
-        (&a.account_id, &a.region, &a.resource_id).cmp(&(&b.account_id, &b.region, &b.resource_id))
-    });
     Ok(Json(AnomalyDetail {
         anomaly: FollowedAnomaly { anomaly, followed },
         feedback,

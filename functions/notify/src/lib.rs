@@ -165,7 +165,7 @@ impl Notifier {
         Ok(round)
     }
 
-    /// Sends one alert on each routed channel that does not have it yet, then marks complete
+    /// Sends one alert (or a follow-up) on each routed channel that does not have it yet, then marks complete
     /// the messages every routed channel now has.
     async fn deliver(
         &self,
@@ -180,6 +180,14 @@ impl Notifier {
             .collect();
         let mut delivered: Vec<BTreeSet<String>> =
             group.iter().map(|c| c.delivered.clone()).collect();
+        // A follow-up goes alone (see `alerts`).
+        let resolved = group.first().and_then(|c| {
+            let resolution = c.message.resolution.as_ref()?;
+            Some(Resolved {
+                anomaly: &c.message.anomaly,
+                resolution,
+            })
+        });
         for way in &self.channels {
             let channel = way.channel();
             let waiting: Vec<usize> = (0..group.len())
@@ -205,14 +213,6 @@ impl Notifier {
                 anomalies: &anomalies,
                 at: now,
             };
-            let resolved = group[0]
-                .message
-                .resolution
-                .as_ref()
-                .map(|resolution| Resolved {
-                    anomaly: &group[0].message.anomaly,
-                    resolution,
-                });
             let message = match &resolved {
                 Some(resolved) => Message::Resolved(resolved),
                 None => Message::Alert(&alert),

@@ -87,6 +87,11 @@ fn emoji(severity: Severity) -> &'static str {
     }
 }
 
+/// `4 × p4d.24xlarge in us-east-1`.
+fn units_in_region(anomaly: &Anomaly) -> String {
+    format!("{} in {}", anomaly.units(), anomaly.region)
+}
+
 fn capitalized(severity: Severity) -> &'static str {
     match severity {
         Severity::Critical => "Critical",
@@ -167,7 +172,7 @@ impl Alert<'_> {
 
     fn what(&self) -> String {
         match self.anomalies {
-            [one] => format!("{} × {} in {}", one.quantity, one.resource_type, one.region),
+            [one] => units_in_region(one),
             many => format!("{} launches by {}", many.len(), self.actor()),
         }
     }
@@ -203,11 +208,7 @@ impl Alert<'_> {
             return json!({"text": "dd0c/cost: empty alert"});
         };
         let field = |label: &str, value: String| json!({"type": "mrkdwn", "text": format!("*{label}*\n{}", slack_text(&value))});
-        let resources: Vec<String> = self
-            .anomalies
-            .iter()
-            .map(|a| format!("{} × {}", a.quantity, a.resource_type))
-            .collect();
+        let resources: Vec<String> = self.anomalies.iter().map(Anomaly::units).collect();
         let mut regions: Vec<&str> = self.anomalies.iter().map(|a| a.region.as_str()).collect();
         regions.dedup();
         let mut reasons: Vec<String> = Vec::new();
@@ -280,7 +281,7 @@ impl Alert<'_> {
                 .iter()
                 .map(|a| Item {
                     severity: a.severity.to_string(),
-                    resource: format!("{} × {}", a.quantity, a.resource_type),
+                    resource: a.units(),
                     region: a.region.clone(),
                     event_time: a.event_time.to_rfc3339(),
                     hourly: format_usd(a.hourly_usd),
@@ -330,16 +331,11 @@ struct ResolvedContext {
 }
 
 impl Resolved<'_> {
-    fn what(&self) -> String {
-        let a = self.anomaly;
-        format!("{} × {} in {}", a.quantity, a.resource_type, a.region)
-    }
-
     /// One line: resolved, what, the actual cost and what was avoided.
     pub fn headline(&self) -> String {
         format!(
             "Resolved: {} — cost {}, {} avoided",
-            self.what(),
+            units_in_region(self.anomaly),
             format_usd(self.resolution.actual_cost_usd),
             format_usd(self.resolution.avoided_usd)
         )
@@ -356,7 +352,7 @@ impl Resolved<'_> {
                 {"type": "header", "text": {"type": "plain_text", "text": format!("Resolved: {} cost anomaly", capitalized(a.severity))}},
                 {"type": "section", "text": {"type": "mrkdwn", "text": slack_text(&r.note)}},
                 {"type": "section", "fields": [
-                    field("Resources", format!("{} × {}", a.quantity, a.resource_type)),
+                    field("Resources", a.units()),
                     field("Account", a.account_id.clone()),
                     field("Region", a.region.clone()),
                     field("Raised by", format!("`{}`", actor_name(&a.actor_arn))),
@@ -373,7 +369,7 @@ impl Resolved<'_> {
         let a = self.anomaly;
         let context = ResolvedContext {
             headline: self.headline(),
-            resource: format!("{} × {}", a.quantity, a.resource_type),
+            resource: a.units(),
             region: a.region.clone(),
             account_id: a.account_id.clone(),
             event_time: a.event_time.to_rfc3339(),

@@ -126,6 +126,22 @@ impl World {
         anomaly
     }
 
+    /// Sends the tenant's digest for the day of `at`, the clock set to `at`; the channels it
+    /// reached.
+    async fn digest_at(&self, at: DateTime<Utc>) -> Vec<Channel> {
+        *self.clock.0.lock().expect("clock") = at;
+        let settings = self.store.settings(&self.tenant).await.expect("settings");
+        self.notifier
+            .send_digest(
+                &Stores::of(self.store.clone()),
+                &self.tenant,
+                &settings,
+                at.date_naive(),
+            )
+            .await
+            .expect("digest")
+    }
+
     async fn round(&self) -> Round {
         self.notifier.try_execute().await.expect("round")
     }
@@ -405,21 +421,7 @@ async fn the_digest_is_due_at_the_tenants_hour_and_sums_the_day() {
         .raise("d1", 0, INTERN, Severity::Critical, 131.09)
         .await;
     world.raise("d2", 30, CI, Severity::Warning, 2.0).await;
-    let digest_at = async |at: DateTime<Utc>| {
-        *world.clock.0.lock().expect("clock") = at;
-        let settings = world.store.settings(&world.tenant).await.expect("settings");
-        world
-            .notifier
-            .send_digest(
-                &Stores::of(world.store.clone()),
-                &world.tenant,
-                &settings,
-                at.date_naive(),
-            )
-            .await
-            .expect("digest")
-    };
-    let reached = digest_at(crit.event_time + TimeDelta::hours(2)).await;
+    let reached = world.digest_at(crit.event_time + TimeDelta::hours(2)).await;
     assert_eq!(reached, [Channel::Slack, Channel::Email]);
     let digest_mail = world.mail.sent().pop().expect("mailed");
     assert!(
@@ -443,7 +445,8 @@ async fn the_digest_is_due_at_the_tenants_hour_and_sums_the_day() {
         .is_some_and(|t| t.contains("2 anomalies")));
 
     // A day later nothing is left in the window: nothing is sent.
-    assert!(digest_at(crit.event_time + TimeDelta::days(3))
+    assert!(world
+        .digest_at(crit.event_time + TimeDelta::days(3))
         .await
         .is_empty());
 }
@@ -489,17 +492,7 @@ async fn the_digest_shows_the_top_zombies_their_waste_and_what_was_saved() {
         .put_findings(&[nat.clone(), volume, ignored, removed, long_gone])
         .await
         .expect("findings");
-    let settings = world.store.settings(&world.tenant).await.expect("settings");
-    let reached = world
-        .notifier
-        .send_digest(
-            &Stores::of(world.store.clone()),
-            &world.tenant,
-            &settings,
-            now.date_naive(),
-        )
-        .await
-        .expect("digest");
+    let reached = world.digest_at(now).await;
     assert_eq!(
         reached,
         [Channel::Slack, Channel::Email],
@@ -590,19 +583,9 @@ async fn the_digest_sums_what_closed_since_the_last_one() {
     for (anomaly, hours) in ended.iter().zip([1, 3, 2]) {
         ran_and_ended(&world, anomaly, TimeDelta::hours(hours)).await;
     }
-    let now = ended[0].event_time + TimeDelta::hours(10);
-    *world.clock.0.lock().expect("clock") = now;
-    let settings = world.store.settings(&world.tenant).await.expect("settings");
     world
-        .notifier
-        .send_digest(
-            &Stores::of(world.store.clone()),
-            &world.tenant,
-            &settings,
-            now.date_naive(),
-        )
-        .await
-        .expect("digest");
+        .digest_at(ended[0].event_time + TimeDelta::hours(10))
+        .await;
     let month_end = |a: &Anomaly| {
         10.0 * (dd0c_ports::ledger::month_end(a.event_time) - a.event_time).num_seconds() as f64
             / 3600.0

@@ -11,7 +11,7 @@ use dd0c_ports::domain::{
     OutboxMessage, Resolution,
 };
 use dd0c_ports::ledger::{
-    Followed, FollowedAnomaly, Life, ResourceFilter, ResourceLedger, ResourceRecord,
+    Ended, Followed, FollowedAnomaly, Life, ResourceFilter, ResourceLedger, ResourceRecord,
 };
 use dd0c_ports::store::AnomalyStore;
 use dd0c_ports::PortError;
@@ -58,9 +58,19 @@ pub async fn settle(
         return Ok(None);
     }
     let lives: Vec<Life> = records.iter().map(|r| r.life(now)).collect();
-    let Some(note) = ended_note(&lives, now) else {
+    // Nothing to settle while one still lives.
+    let Some(ends) = lives
+        .iter()
+        .map(|l| l.ended.as_ref())
+        .collect::<Option<Vec<_>>>()
+    else {
         return Ok(None);
     };
+    let Some(last) = ends.into_iter().max_by_key(|e| e.at) else {
+        return Ok(None);
+    };
+    let actual_cost_usd: f64 = lives.iter().filter_map(Life::actual_cost).sum();
+    let note = ended_note(&lives, last, actual_cost_usd, now);
     let history = anomalies.feedback(tenant, anomaly_id).await?;
     if history
         .iter()
@@ -71,11 +81,7 @@ pub async fn settle(
     let Some(before) = anomalies.anomaly(tenant, anomaly_id).await? else {
         return Ok(None);
     };
-    let at = lives
-        .iter()
-        .filter_map(|l| l.ended.as_ref().map(|e| e.at))
-        .max()
-        .unwrap_or(now);
+    let at = last.at;
     let feedback = Feedback {
         anomaly_id: anomaly_id.to_owned(),
         action: FeedbackAction::Resolve,
@@ -91,7 +97,6 @@ pub async fn settle(
         Err(PortError::NotFound(_)) => return Ok(None),
         Err(error) => return Err(error),
     }
-    let actual_cost_usd: f64 = lives.iter().filter_map(Life::actual_cost).sum();
     let avoided_usd = Followed::avoided_usd(&before, actual_cost_usd);
     let alerted = alerted(&before, &history);
     let mut anomaly = before;
@@ -172,15 +177,8 @@ pub async fn burst_resources(
 }
 
 /// "every resource ended (4): TerminateInstances by user/alice after 2 h 10 min; cost $355.02",
-/// or `None` while one still lives.
-fn ended_note(lives: &[Life], now: DateTime<Utc>) -> Option<String> {
-    if lives.iter().any(|l| l.ended.is_none()) {
-        return None;
-    }
-    let last = lives
-        .iter()
-        .filter_map(|l| l.ended.as_ref())
-        .max_by_key(|e| e.at)?;
+/// of `lives` that have all ended, `last` the latest of their ends and `cost` what they cost.
+fn ended_note(lives: &[Life], last: &Ended, cost: f64, now: DateTime<Utc>) -> String {
     let how = match &last.by {
         Some(mark) => format!("{} by {}", mark.call, actor_name(&mark.actor_arn)),
         None => "found gone by the zombie hunter".to_owned(),
@@ -190,11 +188,10 @@ fn ended_note(lives: &[Life], now: DateTime<Utc>) -> Option<String> {
         .map(|l| l.running_time(now))
         .max()
         .unwrap_or_default();
-    let cost: f64 = lives.iter().filter_map(Life::actual_cost).sum();
-    Some(format!(
+    format!(
         "every resource ended ({}): {how} after {}; cost {}",
         lives.len(),
         format_duration(ran),
         format_usd(cost)
-    ))
+    )
 }

@@ -359,3 +359,53 @@ pub fn trail(
         "recipientAccountId": account,
     })
 }
+
+/// `actor`'s `RunInstances` of the instances `ids`, each an `instance_type`, at `at`, as
+/// CloudTrail records it.
+pub fn run_instances(
+    account: &str,
+    actor: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    instance_type: &str,
+    ids: &[impl AsRef<str>],
+) -> serde_json::Value {
+    let count = ids.len();
+    let items: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|i| serde_json::json!({"instanceId": i.as_ref(), "instanceType": instance_type}))
+        .collect();
+    trail(
+        account,
+        actor,
+        "RunInstances",
+        at,
+        serde_json::json!({"instanceType": instance_type, "instancesSet": {"items": [{"minCount": count, "maxCount": count}]}}),
+        serde_json::json!({"instancesSet": {"items": items}}),
+    )
+}
+
+/// `actor`'s `TerminateInstances` of the running instances `ids` at `at`, as CloudTrail
+/// records it (each from running to shutting down).
+pub fn terminate_instances(
+    account: &str,
+    actor: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    ids: &[impl AsRef<str>],
+) -> serde_json::Value {
+    let asked: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|i| serde_json::json!({"instanceId": i.as_ref()}))
+        .collect();
+    let changed: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|i| serde_json::json!({"instanceId": i.as_ref(), "previousState": {"code": 16, "name": "running"}, "currentState": {"code": 32, "name": "shutting-down"}}))
+        .collect();
+    trail(
+        account,
+        actor,
+        "TerminateInstances",
+        at,
+        serde_json::json!({"instancesSet": {"items": asked}}),
+        serde_json::json!({"instancesSet": {"items": changed}}),
+    )
+}

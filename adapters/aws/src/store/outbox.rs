@@ -97,20 +97,8 @@ impl OutboxStore for DynamoStore {
     }
 
     async fn enqueue(&self, message: &OutboxMessage) -> PortResult<()> {
-        let item = outbox_item(message)?;
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(()),
-            Err(e) if is_code(&e, "ConditionalCheckFailedException") => Ok(()),
-            Err(e) => Err(sdk("DynamoDB PutItem", e)),
-        }
+        // One already pending is left as it is.
+        self.put_new(outbox_item(message)?).await.map(drop)
     }
 
     async fn mark_delivered(&self, outbox_id: &str) -> PortResult<()> {

@@ -293,3 +293,63 @@ async fn a_tenant_name_with_quotes_and_backslashes_scopes_exactly_its_rows() {
         .iter()
         .all(|a| a.tenant == odd));
 }
+
+/// Links that 0009 kept on the resource's row, and rows that held only a link, read back the
+/// same once 0010 has moved them to their own table.
+#[tokio::test]
+async fn links_kept_on_resource_rows_move_to_their_own_table() {
+    use dd0c_ports::ledger::{ResourceKey, ResourceLedger, ResourceRecord};
+    let server = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL: run the tests with scripts/test.sh, which starts Postgres");
+    let url = create_database(&server, &unique("t").replace('-', "_"))
+        .await
+        .expect("a fresh database");
+    let pool = connect(&url, 5).await.expect("connects");
+    let mut before = sqlx::migrate!("../../migrations");
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 9)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before.run(&pool).await.expect("migrates to 0009");
+    let tenant = unique("moved");
+    let (held, waiting) = (
+        ResourceKey::new("123456789012", "us-east-1", "i-held"),
+        ResourceKey::new("123456789012", "us-east-1", "i-waiting"),
+    );
+    for (key, first_at) in [(&held, Some(chrono::Utc::now())), (&waiting, None)] {
+        let record = serde_json::to_value(ResourceRecord::new(&tenant, key.clone())).expect("json");
+        sqlx::query(
+            "INSERT INTO resources (tenant_id, account_id, region, resource_id, first_at, \
+             anomaly_id, record) VALUES ($1, $2, $3, $4, $5, 'an-1', $6)",
+        )
+        .bind(&tenant)
+        .bind(&key.account_id)
+        .bind(&key.region)
+        .bind(&key.resource_id)
+        .bind(first_at)
+        .bind(record)
+        .execute(&pool)
+        .await
+        .expect("a 0009 row");
+    }
+
+    migrate(&pool).await.expect("migrates the rest");
+    let ledger = PgStore::new(pool);
+    let mut linked: Vec<ResourceKey> = ledger
+        .of_anomaly(&tenant, "an-1")
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    linked.sort();
+    assert_eq!(linked, [held.clone(), waiting]);
+    let found = ledger.resources(&tenant, &[held]).await.expect("read");
+    assert_eq!(
+        found[0].as_ref().and_then(|r| r.anomaly_id.as_deref()),
+        Some("an-1")
+    );
+}

@@ -77,6 +77,7 @@ impl ListQuery {
             account_id,
             resource_kind,
             ended,
+            began_by: None,
         })
     }
 }

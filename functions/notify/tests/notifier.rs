@@ -519,7 +519,7 @@ async fn the_digest_shows_the_top_zombies_their_waste_and_what_was_saved() {
 /// and resolves the anomaly as its resources' end does.
 async fn ran_and_ended(world: &World, anomaly: &Anomaly, ran: TimeDelta) {
     use dd0c_ports::domain::{AnomalyStatus, Change, Feedback, FeedbackAction};
-    use dd0c_ports::ledger::{Mark, ResourceChange, ResourceKey, ResourceLedger};
+    use dd0c_ports::ledger::{Link, Mark, ResourceChange, ResourceKey, ResourceLedger};
     use dd0c_ports::store::AnomalyStore;
     let key = ResourceKey::new(&anomaly.account_id, &anomaly.region, &anomaly.anomaly_id);
     let mark = |at, call: &str| Mark {
@@ -550,7 +550,13 @@ async fn ran_and_ended(world: &World, anomaly: &Anomaly, ran: TimeDelta) {
         .await
         .expect("recorded");
     ledger
-        .link(&world.tenant, &[key], &anomaly.anomaly_id)
+        .link(
+            &world.tenant,
+            &[Link {
+                anomaly_id: anomaly.anomaly_id.clone(),
+                keys: vec![key],
+            }],
+        )
         .await
         .expect("linked");
     let resolve = Feedback {

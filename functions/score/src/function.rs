@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use dd0c_function::{FunctionError, Handled, QueueFunction, Received};
 use dd0c_ports::domain::{Anomaly, CostEvent};
 use dd0c_ports::keys::DedupKey;
-use dd0c_ports::ledger::{ended_at, ResourceChange, ResourceKey, ResourceLedger};
+use dd0c_ports::ledger::{ended_at, Link, ResourceChange, ResourceKey, ResourceLedger};
 use dd0c_ports::queue::{Delivery, OutgoingMessage, Queue};
 use dd0c_ports::store::{Consumed, OutboxStore};
 use dd0c_ports::PortError;
@@ -127,13 +127,41 @@ impl Score {
 
     /// Names each anomaly the anomaly of its resources — those its event touched, for a burst
     /// those created in its window before it, and those of later events that joined its
-    /// window — and settles it where one of them has ended already (`ended`: those of this
-    /// receive; a launch and its termination in one receive, or an end that came first). A
-    /// failure is logged, not retried: the anomaly stands, and only its following is lost.
-    async fn link(&self, scored: &[(&CostEvent, &Verdict)], ended: &HashSet<ResourceKey>) {
+    /// window — in one ledger call per tenant, and settles each where one of them has ended
+    /// already (`ended`: those of this receive; a launch and its termination in one receive,
+    /// or an end that came first). A failure is logged, not retried: the anomaly stands, and
+    /// only its following is lost.
+    async fn link(&self, scored: &[(&CostEvent, &Verdict)], mut ended: HashSet<ResourceKey>) {
         let Some(ledger) = &self.ledger else { return };
-        // Tenant, anomaly, keys, and whether one of them has ended.
-        let mut links: Vec<(&str, &str, Vec<ResourceKey>, bool)> = Vec::new();
+        for (tenant, links) in self.links_of(ledger.as_ref(), scored, &mut ended).await {
+            if let Err(error) = ledger.link(tenant, &links).await {
+                tracing::warn!(%error, %tenant, "could not follow the anomalies' resources");
+                continue;
+            }
+            for link in links
+                .iter()
+                .filter(|l| l.keys.iter().any(|k| ended.contains(k)))
+            {
+                let anomaly_id = &link.anomaly_id;
+                if let Err(error) = self
+                    .settle(ledger.as_ref(), tenant, anomaly_id, Utc::now())
+                    .await
+                {
+                    tracing::warn!(%error, %anomaly_id, "could not settle the anomaly");
+                }
+            }
+        }
+    }
+
+    /// The links of each tenant's scored events, one per anomaly in the order first named.
+    /// Adds to `ended` the resources of a burst's window that have ended already.
+    async fn links_of<'a>(
+        &self,
+        ledger: &dyn ResourceLedger,
+        scored: &[(&'a CostEvent, &'a Verdict)],
+        ended: &mut HashSet<ResourceKey>,
+    ) -> Vec<(&'a str, Vec<Link>)> {
+        let mut by_tenant: Vec<(&str, Vec<Link>)> = Vec::new();
         for (event, verdict) in scored {
             let anomaly_id = match (&verdict.anomaly, &verdict.joined) {
                 (Some(anomaly), _) => anomaly.anomaly_id.as_str(),
@@ -144,11 +172,15 @@ impl Score {
                 .into_iter()
                 .map(|c| c.key)
                 .collect();
-            let mut any_ended = keys.iter().any(|k| ended.contains(k));
             if let (Some(anomaly), Some(since)) = (&verdict.anomaly, verdict.burst_since) {
-                match lifecycle::burst_resources(ledger.as_ref(), anomaly, since).await {
+                match lifecycle::burst_resources(ledger, anomaly, since).await {
                     Ok(window) => {
-                        any_ended |= window.iter().any(|r| ended_at(r).is_some());
+                        ended.extend(
+                            window
+                                .iter()
+                                .filter(|r| ended_at(r).is_some())
+                                .map(|r| r.key.clone()),
+                        );
                         keys.extend(window.into_iter().map(|r| r.key));
                     }
                     Err(error) => {
@@ -156,30 +188,23 @@ impl Score {
                     }
                 }
             }
-            match links
-                .iter_mut()
-                .find(|(t, a, _, _)| *t == event.tenant && *a == anomaly_id)
-            {
-                Some((_, _, all, ended)) => {
-                    all.extend(keys);
-                    *ended |= any_ended;
+            let index = match by_tenant.iter().position(|(t, _)| *t == event.tenant) {
+                Some(index) => index,
+                None => {
+                    by_tenant.push((&event.tenant, Vec::new()));
+                    by_tenant.len() - 1
                 }
-                None => links.push((&event.tenant, anomaly_id, keys, any_ended)),
-            }
-        }
-        for (tenant, anomaly_id, keys, any_ended) in links {
-            let followed = match ledger.link(tenant, &keys, anomaly_id).await {
-                Ok(()) if any_ended => {
-                    self.settle(ledger.as_ref(), tenant, anomaly_id, Utc::now())
-                        .await
-                }
-                Ok(()) => Ok(()),
-                Err(error) => Err(error),
             };
-            if let Err(error) = followed {
-                tracing::warn!(%error, %anomaly_id, "could not follow the anomaly's resources");
+            let links = &mut by_tenant[index].1;
+            match links.iter_mut().find(|l| l.anomaly_id == anomaly_id) {
+                Some(link) => link.keys.extend(keys),
+                None => links.push(Link {
+                    anomaly_id: anomaly_id.to_owned(),
+                    keys,
+                }),
             }
         }
+        by_tenant
     }
 
     /// The delivery as consumed by a scoring commit, where the store archives it there.
@@ -273,7 +298,7 @@ impl QueueFunction for Score {
             FunctionError::NotWhole("the batch overlaps earlier or concurrent work".into())
         })?;
         let scored: Vec<(&CostEvent, &Verdict)> = events.iter().copied().zip(&verdicts).collect();
-        self.link(&scored, &ended).await;
+        self.link(&scored, ended).await;
         let raised: Vec<&Anomaly> = verdicts.iter().filter_map(|v| v.anomaly.as_ref()).collect();
         self.raised(&raised).await;
         Ok(self.committed())
@@ -288,7 +313,7 @@ impl QueueFunction for Score {
             .await?
         {
             Scored::New(verdict) => {
-                self.link(&[(&received.message, &verdict)], &ended).await;
+                self.link(&[(&received.message, &verdict)], ended).await;
                 let raised: Vec<&Anomaly> = verdict.anomaly.iter().collect();
                 self.raised(&raised).await;
                 Ok(self.committed())

@@ -23,13 +23,15 @@ pub mod lifecycle;
 
 mod explain;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use dd0c_ports::baseline::{Baseline, BaselineKey};
-use dd0c_ports::domain::{printable, Anomaly, AnomalyStatus, CostEvent, OutboxMessage, Settings};
+use dd0c_ports::domain::{
+    printable, Anomaly, AnomalyStatus, CostEvent, OutboxMessage, Settings, Snooze,
+};
 use dd0c_ports::store::{
     AnomalyStore, BaselineWrite, CommitOutcome, Consumed, ScoreBatch, ScoreStore, ScoredEvent,
     SettingsStore,
@@ -102,6 +104,38 @@ pub fn log_raised(anomaly: &Anomaly) {
 /// How long a scorer uses a tenant's settings before reading them again: settings changes take
 /// effect within this time.
 pub const SETTINGS_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The snoozes of each tenant in a batch, read once per tenant: those in force at its
+/// earliest event, of which each anomaly checks those still in force at its own.
+#[derive(Default)]
+struct Snoozes(HashMap<String, Vec<Snooze>>);
+
+impl Snoozes {
+    /// Whether a snooze in force at the anomaly's event time silences it.
+    async fn silence(
+        &mut self,
+        store: &dyn AnomalyStore,
+        events: &[(&CostEvent, Option<&Consumed>)],
+        anomaly: &Anomaly,
+    ) -> Result<bool, PortError> {
+        let tenant = anomaly.tenant.as_str();
+        if !self.0.contains_key(tenant) {
+            let earliest = events
+                .iter()
+                .filter(|(e, _)| e.tenant == tenant)
+                .map(|(e, _)| e.event_time)
+                .min()
+                .unwrap_or(anomaly.event_time);
+            let found = store.active_snoozes(tenant, earliest).await?;
+            self.0.insert(tenant.to_owned(), found);
+        }
+        Ok(self.0.get(tenant).is_some_and(|snoozes| {
+            snoozes
+                .iter()
+                .any(|s| s.until > anomaly.event_time && s.scope.matches(anomaly))
+        }))
+    }
+}
 
 /// The stores a scorer needs.
 #[derive(Clone)]
@@ -239,12 +273,13 @@ impl Scorer {
         events: &[(&CostEvent, Option<&Consumed>)],
     ) -> Result<(CommitOutcome, Vec<Verdict>), ScoreError> {
         let mut keys: Vec<BaselineKey> = Vec::with_capacity(events.len() * 2);
+        let mut seen: HashSet<BaselineKey> = HashSet::new();
         for (event, _) in events.iter().filter(|(e, _)| e.change.is_priced()) {
             for key in [
                 BaselineKey::new(&event.tenant, &event.account_id, &event.resource_kind),
                 BaselineKey::account(&event.tenant, &event.account_id),
             ] {
-                if !keys.contains(&key) {
+                if seen.insert(key.clone()) {
                     keys.push(key);
                 }
             }
@@ -262,6 +297,7 @@ impl Scorer {
             .collect();
         let mut scored = Vec::with_capacity(events.len());
         let mut verdicts = Vec::with_capacity(events.len());
+        let mut snoozes = Snoozes::default();
         for (event, consumed) in events {
             if !event.change.is_priced() {
                 // A stop or an end begins no rate: nothing to score, and no baseline learns
@@ -303,11 +339,7 @@ impl Scorer {
             }
             let mut anomaly = evaluation.anomaly;
             if let Some(a) = anomaly.as_mut() {
-                let snoozes = self
-                    .anomalies
-                    .active_snoozes(&event.tenant, event.event_time)
-                    .await?;
-                if snoozes.iter().any(|s| s.scope.matches(a)) {
+                if snoozes.silence(self.anomalies.as_ref(), events, a).await? {
                     a.status = AnomalyStatus::Snoozed;
                 }
             }

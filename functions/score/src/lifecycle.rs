@@ -149,6 +149,8 @@ pub async fn burst_resources(
         account_id: Some(anomaly.account_id.clone()),
         resource_kind: Some(anomaly.resource_kind.clone()),
         ended: None,
+        // Not those created after it: often the rest of its receive, recorded first.
+        began_by: Some(anomaly.event_time),
     };
     let created_in_burst = |c: &dd0c_ports::ledger::ResourceChange| {
         c.change == Change::Create

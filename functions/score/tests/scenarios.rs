@@ -355,30 +355,38 @@ async fn mark_expected_silences_the_repeat() {
     );
 }
 
+impl World {
+    /// Two weeks of routine, then the intern's first launch snoozed for 24 hours from `day`.
+    async fn with_intern_snoozed_for_a_day() -> (World, DateTime<Utc>) {
+        let mut world = World::new();
+        world.routine(14).await;
+        let day = start() + Duration::days(14);
+        let first = world
+            .launch(INTERN, "us-east-1", "g5.xlarge", 2, day)
+            .await
+            .expect("raised");
+        let snooze = FeedbackAction::Snooze {
+            scope: SnoozeScope::Actor(INTERN.into()),
+            until: day + Duration::hours(24),
+        };
+        feedback::apply(
+            world.store.as_ref(),
+            world.store.as_ref(),
+            "default",
+            &first.anomaly_id,
+            snooze,
+            "ana@example.com",
+            day,
+        )
+        .await
+        .expect("snooze");
+        (world, day)
+    }
+}
+
 #[tokio::test]
 async fn snoozes_hold_notifications_and_expire() {
-    let mut world = World::new();
-    world.routine(14).await;
-    let day = start() + Duration::days(14);
-    let first = world
-        .launch(INTERN, "us-east-1", "g5.xlarge", 2, day)
-        .await
-        .expect("raised");
-    let snooze = FeedbackAction::Snooze {
-        scope: SnoozeScope::Actor(INTERN.into()),
-        until: day + Duration::hours(24),
-    };
-    feedback::apply(
-        world.store.as_ref(),
-        world.store.as_ref(),
-        "default",
-        &first.anomaly_id,
-        snooze,
-        "ana@example.com",
-        day,
-    )
-    .await
-    .expect("snooze");
+    let (mut world, day) = World::with_intern_snoozed_for_a_day().await;
 
     let during = world
         .launch(
@@ -427,6 +435,42 @@ async fn snoozes_hold_notifications_and_expire() {
         .expect("outbox")
         .iter()
         .any(|m| m.anomaly.anomaly_id == after.anomaly_id));
+}
+
+#[tokio::test]
+async fn a_batch_that_spans_a_snoozes_end_silences_only_what_came_before_it() {
+    let (mut world, day) = World::with_intern_snoozed_for_a_day().await;
+
+    let during = world.event(
+        INTERN,
+        "us-east-1",
+        "p3.2xlarge",
+        1,
+        day + Duration::hours(2),
+    );
+    let after = world.event(
+        INTERN,
+        "eu-west-1",
+        "p3.8xlarge",
+        1,
+        day + Duration::hours(25),
+    );
+    let items: Vec<(&CostEvent, Option<&dd0c_ports::store::Consumed>)> =
+        vec![(&during, None), (&after, None)];
+    let verdicts = world
+        .scorer
+        .score_batch(&items)
+        .await
+        .expect("scores")
+        .expect("a fresh batch commits");
+    let statuses: Vec<Option<AnomalyStatus>> = verdicts
+        .iter()
+        .map(|v| v.anomaly.as_ref().map(|a| a.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [Some(AnomalyStatus::Snoozed), Some(AnomalyStatus::Open)]
+    );
 }
 
 #[tokio::test]

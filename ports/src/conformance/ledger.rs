@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use super::fixtures::{unique, unique_account_id};
 use crate::domain::Change;
 use crate::ledger::{
-    Mark, ResourceChange, ResourceFilter, ResourceKey, ResourceLedger, ResourceRecord,
+    Link, Mark, ResourceChange, ResourceFilter, ResourceKey, ResourceLedger, ResourceRecord,
 };
 
 fn epoch() -> DateTime<Utc> {
@@ -32,6 +32,13 @@ fn change(key: &ResourceKey, change: Change, hour: i64, event_id: &str) -> Resou
             event_id: event_id.into(),
             call: format!("{change}"),
         },
+    }
+}
+
+fn link(anomaly_id: &str, keys: &[ResourceKey]) -> Link {
+    Link {
+        anomaly_id: anomaly_id.into(),
+        keys: keys.to_vec(),
     }
 }
 
@@ -128,9 +135,21 @@ async fn lookups_by_key_and_by_anomaly(ledger: &dyn ResourceLedger) {
     // A link to a resource the ledger does not hold yet waits for its changes.
     let mut linked = launched.clone();
     linked.push(ResourceKey::new(&account, "us-east-1", "i-late"));
-    ledger.link(&tenant, &linked, "an-1").await.expect("link");
     ledger
-        .link(&tenant, &linked[..1], "an-2")
+        .link(&tenant, &[link("an-1", &linked)])
+        .await
+        .expect("link");
+    // Neither a later call nor a later link of the same call takes a named resource; a link
+    // of the same call names what no earlier link did.
+    let own = ResourceKey::new(&account, "us-east-1", "i-own");
+    ledger
+        .link(
+            &tenant,
+            &[
+                link("an-2", &linked[..1]),
+                link("an-3", &[own.clone(), linked[0].clone()]),
+            ],
+        )
         .await
         .expect("link");
     ledger
@@ -156,6 +175,12 @@ async fn lookups_by_key_and_by_anomaly(ledger: &dyn ResourceLedger) {
         .await
         .expect("read")
         .is_empty());
+    let third = ledger.of_anomaly(&tenant, "an-3").await.expect("read");
+    assert_eq!(
+        third.iter().map(|r| r.key.clone()).collect::<Vec<_>>(),
+        vec![own],
+        "a link names what no earlier link did"
+    );
 
     let mut asked = vec![ResourceKey::new(&account, "us-east-1", "i-none")];
     asked.extend(launched.iter().rev().cloned());
@@ -244,6 +269,16 @@ async fn lists_filter_and_page(ledger: &dyn ResourceLedger) {
         .await
         .expect("list");
     assert_eq!(ids(&listed.items), ["vol-1"]);
+    let early = ResourceFilter {
+        began_by: Some(epoch() + Duration::hours(2)),
+        ..ResourceFilter::default()
+    };
+    let listed = ledger.list(&tenant, &early, None, 100).await.expect("list");
+    assert_eq!(
+        ids(&listed.items),
+        ["i-3", "i-2", "i-1"],
+        "only what began by the time, that time included"
+    );
     assert!(
         ledger
             .list(&tenant, &ResourceFilter::default(), Some("nonsense"), 10)
@@ -318,7 +353,7 @@ async fn tenants_stay_apart(ledger: &dyn ResourceLedger) {
         .await
         .expect("record");
     ledger
-        .link(&a, std::slice::from_ref(key), "an-a")
+        .link(&a, &[link("an-a", std::slice::from_ref(key))])
         .await
         .expect("link");
     assert!(ledger

@@ -13,6 +13,7 @@
 //! stores; [`Life`] is what it derives (intervals, cost so far, forecast, end); [`ResourceLedger`]
 //! is the port; [`Followed`] is what one anomaly's resources amount to.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -480,6 +481,8 @@ pub struct ResourceFilter {
     pub resource_kind: Option<String>,
     /// `Some(false)`: only those not ended; `Some(true)`: only ended ones.
     pub ended: Option<bool>,
+    /// Only those whose first change is at or before this time.
+    pub began_by: Option<DateTime<Utc>>,
 }
 
 impl ResourceFilter {
@@ -494,6 +497,9 @@ impl ResourceFilter {
                 .as_ref()
                 .is_none_or(|k| k == record.resource_kind())
             && self.ended.is_none_or(|e| e == ended)
+            && self
+                .began_by
+                .is_none_or(|by| record.first_at().is_some_and(|at| at <= by))
     }
 }
 
@@ -584,6 +590,28 @@ pub fn page_of(
     }))
 }
 
+/// An anomaly and the resources it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The anomaly.
+    pub anomaly_id: String,
+    /// Its resources.
+    pub keys: Vec<ResourceKey>,
+}
+
+impl Link {
+    /// The links as `(key, anomaly id)` pairs, each key once, named by its first link: what an
+    /// adapter writes in one step.
+    pub fn first_per_key(links: &[Link]) -> Vec<(&ResourceKey, &str)> {
+        let mut seen = HashSet::new();
+        links
+            .iter()
+            .flat_map(|l| l.keys.iter().map(|k| (k, l.anomaly_id.as_str())))
+            .filter(|(k, _)| seen.insert(*k))
+            .collect()
+    }
+}
+
 /// The resource ledger of every tenant.
 #[async_trait]
 pub trait ResourceLedger: Send + Sync {
@@ -616,10 +644,12 @@ pub trait ResourceLedger: Send + Sync {
         limit: usize,
     ) -> PortResult<Page<ResourceRecord>>;
 
-    /// Names `anomaly_id` as the anomaly of `keys`; a key the ledger does not hold yet gets
-    /// an empty record that holds the link until its changes arrive. An anomaly already named
-    /// is kept (the first anomaly to name a resource keeps it).
-    async fn link(&self, tenant: &str, keys: &[ResourceKey], anomaly_id: &str) -> PortResult<()>;
+    /// Names each link's anomaly as the anomaly of its keys; a key the ledger does not hold
+    /// yet is linked all the same, and reads as an empty record until its changes arrive. An
+    /// anomaly already named is kept: the first anomaly to name a resource keeps it, by
+    /// earlier calls and then by order in `links`. Adapters that can write every link at once
+    /// should (one call per scored batch).
+    async fn link(&self, tenant: &str, links: &[Link]) -> PortResult<()>;
 
     /// Ends, as found gone at `at` with no end event, the records of `keys` the ledger holds.
     async fn mark_unseen(
@@ -643,20 +673,19 @@ pub fn merge(
     stored: Vec<ResourceRecord>,
     changes: &[ResourceChange],
 ) -> Vec<(ResourceRecord, bool)> {
+    // Indexed by key: a receive's changes number in the thousands.
+    let mut stored: HashMap<ResourceKey, ResourceRecord> =
+        stored.into_iter().map(|r| (r.key.clone(), r)).collect();
+    let mut slots: HashMap<&ResourceKey, usize> = HashMap::new();
     let mut merged: Vec<(ResourceRecord, bool)> = Vec::new();
-    let mut stored = stored;
     for change in changes {
-        let slot = match merged.iter().position(|(r, _)| r.key == change.key) {
-            Some(i) => i,
-            None => {
-                let record = match stored.iter().position(|r| r.key == change.key) {
-                    Some(i) => stored.swap_remove(i),
-                    None => ResourceRecord::new(tenant, change.key.clone()),
-                };
-                merged.push((record, false));
-                merged.len() - 1
-            }
-        };
+        let slot = *slots.entry(&change.key).or_insert_with(|| {
+            let record = stored
+                .remove(&change.key)
+                .unwrap_or_else(|| ResourceRecord::new(tenant, change.key.clone()));
+            merged.push((record, false));
+            merged.len() - 1
+        });
         let (record, changed) = &mut merged[slot];
         if record.add(change.clone()) {
             *changed = true;
@@ -667,13 +696,12 @@ pub fn merge(
 
 /// The distinct keys of `changes`, in first-appearance order.
 pub fn keys_of(changes: &[ResourceChange]) -> Vec<ResourceKey> {
-    let mut keys: Vec<ResourceKey> = Vec::new();
-    for change in changes {
-        if !keys.contains(&change.key) {
-            keys.push(change.key.clone());
-        }
-    }
-    keys
+    let mut seen: HashSet<&ResourceKey> = HashSet::new();
+    changes
+        .iter()
+        .filter(|c| seen.insert(&c.key))
+        .map(|c| c.key.clone())
+        .collect()
 }
 
 /// Whether a record's stored changes end it (what retention and the `ended` filter read).

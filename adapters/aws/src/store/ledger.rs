@@ -6,8 +6,8 @@
 //! Lists read the tenant's records whole and filter after the read.
 
 use dd0c_ports::ledger::{
-    ended_at, keys_of, merge, page_of, ResourceChange, ResourceFilter, ResourceKey, ResourceLedger,
-    ResourceRecord,
+    ended_at, keys_of, merge, page_of, Link, ResourceChange, ResourceFilter, ResourceKey,
+    ResourceLedger, ResourceRecord,
 };
 
 use super::*;
@@ -216,8 +216,8 @@ impl ResourceLedger for DynamoStore {
         page_of(self.all_records(tenant).await?, filter, cursor, limit)
     }
 
-    async fn link(&self, tenant: &str, keys: &[ResourceKey], anomaly_id: &str) -> PortResult<()> {
-        for resource in keys {
+    async fn link(&self, tenant: &str, links: &[Link]) -> PortResult<()> {
+        for (resource, anomaly_id) in Link::first_per_key(links) {
             let linked = self
                 .client
                 .update_item()

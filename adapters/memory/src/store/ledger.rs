@@ -1,8 +1,8 @@
 //! The resource ledger.
 
 use dd0c_ports::ledger::{
-    ended_at, keys_of, merge, page_of, ResourceChange, ResourceFilter, ResourceKey, ResourceLedger,
-    ResourceRecord,
+    ended_at, keys_of, merge, page_of, Link, ResourceChange, ResourceFilter, ResourceKey,
+    ResourceLedger, ResourceRecord,
 };
 
 use super::*;
@@ -71,9 +71,9 @@ impl ResourceLedger for MemoryStore {
         page_of(records, filter, cursor, limit)
     }
 
-    async fn link(&self, tenant: &str, keys: &[ResourceKey], anomaly_id: &str) -> PortResult<()> {
+    async fn link(&self, tenant: &str, links: &[Link]) -> PortResult<()> {
         let mut inner = lock(&self.inner);
-        for key in keys {
+        for (key, anomaly_id) in Link::first_per_key(links) {
             let record = inner
                 .resources
                 .entry((tenant.to_owned(), key.clone()))

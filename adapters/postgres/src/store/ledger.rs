@@ -1,11 +1,12 @@
 //! The resource ledger: one row per resource (`migrations/0009_resource_ledger.sql`). Recording
 //! locks the rows of the resources it touches, in key order, merges the changes in Rust
 //! ([`dd0c_ports::ledger::merge`]) and writes back what changed, so concurrent recorders of one
-//! resource serialize and none loses the other's change. The link to an anomaly and the time a
-//! resource was found gone live in their own columns, written by their own statements.
+//! resource serialize and none loses the other's change. The time a resource was found gone
+//! lives in its own column; the link to an anomaly in its own table
+//! (`migrations/0010_resource_links.sql`), written by an insert that never touches the record.
 
 use dd0c_ports::ledger::{
-    ended_at, keys_of, merge, ResourceChange, ResourceCursor, ResourceFilter, ResourceKey,
+    ended_at, keys_of, merge, Link, ResourceChange, ResourceCursor, ResourceFilter, ResourceKey,
     ResourceLedger, ResourceRecord,
 };
 
@@ -14,17 +15,31 @@ use super::*;
 /// Attempts at a recording that a deadlock aborted.
 const RECORD_ATTEMPTS: u32 = 3;
 
-/// The columns every read selects, in [`RecordRow`]'s order.
-const COLUMNS: &str = "record, anomaly_id, unseen_at";
+/// The columns every read selects, in [`RecordRow`]'s order, from [`JOINED`].
+const COLUMNS: &str = "account_id, region, resource_id, record, anomaly_id, unseen_at";
+
+/// Resources with their links.
+const JOINED: &str =
+    "resources LEFT JOIN resource_links USING (tenant_id, account_id, region, resource_id)";
 
 type RecordRow = (
-    Json<serde_json::Value>,
+    String,
+    String,
+    String,
+    Option<Json<serde_json::Value>>,
     Option<String>,
     Option<DateTime<Utc>>,
 );
 
-fn record_of((Json(value), anomaly_id, unseen_at): RecordRow) -> PortResult<ResourceRecord> {
-    let mut record: ResourceRecord = decode(value, "a ledger record")?;
+/// The record a row holds; a link whose resource has no change yet reads as an empty record.
+fn record_of(
+    tenant: &str,
+    (account, region, id, value, anomaly_id, unseen_at): RecordRow,
+) -> PortResult<ResourceRecord> {
+    let mut record = match value {
+        Some(Json(value)) => decode(value, "a ledger record")?,
+        None => ResourceRecord::new(tenant, ResourceKey::new(&account, &region, &id)),
+    };
     record.anomaly_id = anomaly_id;
     record.unseen_at = unseen_at;
     Ok(record)
@@ -101,17 +116,17 @@ impl PgStore {
         let mut fresh = merge(tenant, Vec::new(), changes);
         fresh.sort_by(|a, b| a.0.key.cmp(&b.0.key));
         let mut tx = self.begin(tenant).await?;
-        let rows = match Columns::of(fresh.iter().map(|(r, _)| r)) {
-            Ok(rows) => rows,
-            Err(error) => return Ok(Err(error)),
-        };
-        let inserted: Vec<(String, String, String)> = sqlx::query_as(
-            "INSERT INTO resources (tenant_id, account_id, region, resource_id, resource_kind, \
-             first_at, ended_at, record) \
+        let rows = Columns::of(fresh.iter().map(|(r, _)| r));
+        // With the link each new resource may have had before its first change.
+        let inserted: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+            "WITH inserted AS (INSERT INTO resources (tenant_id, account_id, region, resource_id, \
+             resource_kind, first_at, ended_at, record) \
              SELECT $1, a, r, i, k, f, e, j FROM unnest($2::text[], $3::text[], $4::text[], \
              $5::text[], $6::timestamptz[], $7::timestamptz[], $8::jsonb[]) AS t(a, r, i, k, f, e, j) \
              ON CONFLICT (tenant_id, account_id, region, resource_id) DO NOTHING \
-             RETURNING account_id, region, resource_id",
+             RETURNING tenant_id, account_id, region, resource_id) \
+             SELECT account_id, region, resource_id, anomaly_id \
+             FROM inserted LEFT JOIN resource_links USING (tenant_id, account_id, region, resource_id)",
         )
         .bind(tenant)
         .bind(&rows.keys.accounts)
@@ -123,19 +138,21 @@ impl PgStore {
         .bind(&rows.payloads)
         .fetch_all(&mut *tx)
         .await?;
-        let inserted: HashSet<ResourceKey> = inserted
+        let links: HashMap<ResourceKey, Option<String>> = inserted
             .into_iter()
-            .map(|(a, r, i)| ResourceKey::new(&a, &r, &i))
+            .map(|(a, r, i, anomaly_id)| (ResourceKey::new(&a, &r, &i), anomaly_id))
             .collect();
         let held: Vec<ResourceChange> = changes
             .iter()
-            .filter(|c| !inserted.contains(&c.key))
+            .filter(|c| !links.contains_key(&c.key))
             .cloned()
             .collect();
         let mut records: HashMap<ResourceKey, ResourceRecord> = fresh
             .into_iter()
-            .filter(|(r, _)| inserted.contains(&r.key))
-            .map(|(r, _)| (r.key.clone(), r))
+            .filter_map(|(mut r, _)| {
+                r.anomaly_id = links.get(&r.key)?.clone();
+                Some((r.key.clone(), r))
+            })
             .collect();
         if !held.is_empty() {
             match Self::merge_held(&mut tx, tenant, &held).await? {
@@ -162,8 +179,8 @@ impl PgStore {
         Self::ensure_rows(c, tenant, &keys).await?;
         let columns = KeyColumns::of(keys.iter());
         let rows: Vec<RecordRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND {KEYED} \
-             ORDER BY account_id, region, resource_id FOR UPDATE"
+            "SELECT {COLUMNS} FROM {JOINED} WHERE tenant_id = $1 AND {KEYED} \
+             ORDER BY account_id, region, resource_id FOR UPDATE OF resources"
         ))
         .bind(tenant)
         .bind(&columns.accounts)
@@ -173,22 +190,19 @@ impl PgStore {
         .await?;
         let stored = match rows
             .into_iter()
-            .map(record_of)
+            .map(|row| record_of(tenant, row))
             .collect::<PortResult<Vec<_>>>()
         {
             Ok(stored) => stored,
             Err(error) => return Ok(Err(error)),
         };
         let merged = merge(tenant, stored, changes);
-        let written = match Columns::of(
+        let written = Columns::of(
             merged
                 .iter()
                 .filter(|(_, changed)| *changed)
                 .map(|(record, _)| record),
-        ) {
-            Ok(written) => written,
-            Err(error) => return Ok(Err(error)),
-        };
+        );
         if !written.payloads.is_empty() {
             sqlx::query(
                 "UPDATE resources SET resource_kind = t.k, first_at = t.f, \
@@ -212,17 +226,18 @@ impl PgStore {
     }
 }
 
-/// Records bound as the arrays of their row's columns.
-struct Columns {
+/// Records bound as the arrays of their row's columns; each record serialized straight into
+/// the statement.
+struct Columns<'r> {
     keys: KeyColumns,
     kinds: Vec<String>,
     firsts: Vec<Option<DateTime<Utc>>>,
     ends: Vec<Option<DateTime<Utc>>>,
-    payloads: Vec<Json<serde_json::Value>>,
+    payloads: Vec<Json<&'r ResourceRecord>>,
 }
 
-impl Columns {
-    fn of<'r>(records: impl Iterator<Item = &'r ResourceRecord> + Clone) -> PortResult<Self> {
+impl<'r> Columns<'r> {
+    fn of(records: impl Iterator<Item = &'r ResourceRecord> + Clone) -> Self {
         let mut columns = Columns {
             keys: KeyColumns::of(records.clone().map(|r| &r.key)),
             kinds: Vec::new(),
@@ -234,11 +249,9 @@ impl Columns {
             columns.kinds.push(record.resource_kind().to_owned());
             columns.firsts.push(record.first_at());
             columns.ends.push(ended_at(record));
-            columns
-                .payloads
-                .push(Json(encode(record, "a ledger record")?));
+            columns.payloads.push(Json(record));
         }
-        Ok(columns)
+        columns
     }
 }
 
@@ -276,7 +289,7 @@ impl ResourceLedger for PgStore {
         let rows: Vec<RecordRow> = self
             .scoped(tenant, async |c| {
                 sqlx::query_as(&format!(
-                    "SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND {KEYED}"
+                    "SELECT {COLUMNS} FROM {JOINED} WHERE tenant_id = $1 AND {KEYED}"
                 ))
                 .bind(tenant)
                 .bind(&columns.accounts)
@@ -289,7 +302,7 @@ impl ResourceLedger for PgStore {
             .map_err(|e| backend("reading ledger records", e))?;
         let mut found: HashMap<ResourceKey, ResourceRecord> = HashMap::new();
         for row in rows {
-            let record = record_of(row)?;
+            let record = record_of(tenant, row)?;
             found.insert(record.key.clone(), record);
         }
         Ok(keys.iter().map(|key| found.remove(key)).collect())
@@ -298,8 +311,11 @@ impl ResourceLedger for PgStore {
     async fn of_anomaly(&self, tenant: &str, anomaly_id: &str) -> PortResult<Vec<ResourceRecord>> {
         let rows: Vec<RecordRow> = self
             .scoped(tenant, async |c| {
+                // From the links: a linked resource with no change yet is listed too.
                 sqlx::query_as(&format!(
-                    "SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND anomaly_id = $2 \
+                    "SELECT {COLUMNS} FROM resource_links \
+                     LEFT JOIN resources USING (tenant_id, account_id, region, resource_id) \
+                     WHERE tenant_id = $1 AND anomaly_id = $2 \
                      ORDER BY account_id, region, resource_id"
                 ))
                 .bind(tenant)
@@ -309,7 +325,7 @@ impl ResourceLedger for PgStore {
             })
             .await
             .map_err(|e| backend("reading an anomaly's resources", e))?;
-        rows.into_iter().map(record_of).collect()
+        rows.into_iter().map(|row| record_of(tenant, row)).collect()
     }
 
     async fn list(
@@ -328,12 +344,13 @@ impl ResourceLedger for PgStore {
         let rows: Vec<RecordRow> = self
             .scoped(tenant, async |c| {
                 sqlx::query_as(&format!(
-                    "SELECT {COLUMNS} FROM resources WHERE tenant_id = $1 AND first_at IS NOT NULL \
+                    "SELECT {COLUMNS} FROM {JOINED} WHERE tenant_id = $1 AND first_at IS NOT NULL \
                      AND ($2::text IS NULL OR account_id = $2) \
                      AND ($3::text IS NULL OR resource_kind = $3) \
                      AND ($4::boolean IS NULL OR (ended_at IS NOT NULL) = $4) \
                      AND ($5::timestamptz IS NULL OR (first_at, account_id, region, resource_id) \
                           < ($5, $6::text, $7::text, $8::text)) \
+                     AND ($10::timestamptz IS NULL OR first_at <= $10) \
                      ORDER BY first_at DESC, account_id DESC, region DESC, resource_id DESC \
                      LIMIT $9"
                 ))
@@ -346,6 +363,7 @@ impl ResourceLedger for PgStore {
                 .bind(key.as_ref().map(|k| k.region.clone()))
                 .bind(key.as_ref().map(|k| k.resource_id.clone()))
                 .bind(fetch)
+                .bind(filter.began_by)
                 .fetch_all(c)
                 .await
             })
@@ -353,37 +371,37 @@ impl ResourceLedger for PgStore {
             .map_err(|e| backend("listing ledger records", e))?;
         let items = rows
             .into_iter()
-            .map(record_of)
+            .map(|row| record_of(tenant, row))
             .collect::<PortResult<Vec<_>>>()?;
         Ok(Page::from_overfetch(items, limit, |r| {
             ResourceCursor::after(r).to_string()
         }))
     }
 
-    async fn link(&self, tenant: &str, keys: &[ResourceKey], anomaly_id: &str) -> PortResult<()> {
-        if keys.is_empty() {
+    async fn link(&self, tenant: &str, links: &[Link]) -> PortResult<()> {
+        let mut pairs = Link::first_per_key(links);
+        if pairs.is_empty() {
             return Ok(());
         }
-        let mut sorted = keys.to_vec();
-        sorted.sort();
-        sorted.dedup();
-        let columns = KeyColumns::of(sorted.iter());
+        pairs.sort();
+        let columns = KeyColumns::of(pairs.iter().map(|(key, _)| *key));
+        let anomalies: Vec<&str> = pairs.iter().map(|(_, anomaly_id)| *anomaly_id).collect();
         self.scoped(tenant, async |c| {
-            Self::ensure_rows(c, tenant, &sorted).await?;
-            sqlx::query(&format!(
-                "UPDATE resources SET anomaly_id = $5 \
-                 WHERE tenant_id = $1 AND anomaly_id IS NULL AND {KEYED}"
-            ))
+            sqlx::query(
+                "INSERT INTO resource_links (tenant_id, account_id, region, resource_id, anomaly_id) \
+                 SELECT $1, a, r, i, n FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) \
+                 AS t(a, r, i, n) ON CONFLICT (tenant_id, account_id, region, resource_id) DO NOTHING",
+            )
             .bind(tenant)
             .bind(&columns.accounts)
             .bind(&columns.regions)
             .bind(&columns.ids)
-            .bind(anomaly_id)
+            .bind(&anomalies)
             .execute(c)
             .await
         })
         .await
-        .map_err(|e| backend("linking resources to an anomaly", e))?;
+        .map_err(|e| backend("linking resources to their anomalies", e))?;
         Ok(())
     }
 
@@ -416,15 +434,23 @@ impl ResourceLedger for PgStore {
     }
 
     async fn prune_ended(&self, before: DateTime<Utc>) -> PortResult<u64> {
-        let done = self
+        let pruned: i64 = self
             .scoped(EVERY_TENANT, async |c| {
-                sqlx::query("DELETE FROM resources WHERE ended_at < $1")
-                    .bind(before)
-                    .execute(c)
-                    .await
+                // A pruned resource's link goes with it.
+                sqlx::query_scalar(
+                    "WITH pruned AS (DELETE FROM resources WHERE ended_at < $1 \
+                     RETURNING tenant_id, account_id, region, resource_id), \
+                     unlinked AS (DELETE FROM resource_links l USING pruned p \
+                     WHERE (l.tenant_id, l.account_id, l.region, l.resource_id) = \
+                     (p.tenant_id, p.account_id, p.region, p.resource_id)) \
+                     SELECT count(*) FROM pruned",
+                )
+                .bind(before)
+                .fetch_one(c)
+                .await
             })
             .await
             .map_err(|e| backend("pruning ended resources", e))?;
-        Ok(done.rows_affected())
+        Ok(u64::try_from(pruned).unwrap_or(0))
     }
 }

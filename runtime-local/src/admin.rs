@@ -250,12 +250,13 @@ pub async fn anomalies(args: &BackendArgs, command: AnomaliesCommand) -> Result<
         .anomalies(&tenant, &AnomalyFilter::default(), None, limit)
         .await?;
     let now = Utc::now();
-    let mut items = Vec::with_capacity(page.items.len());
-    for anomaly in page.items {
-        items.push(
-            dd0c_score::lifecycle::followed(backend.stores.ledger.as_ref(), anomaly, now).await?,
-        );
-    }
+    let items = dd0c_score::lifecycle::followed_all(
+        backend.stores.ledger.as_ref(),
+        &tenant,
+        page.items,
+        now,
+    )
+    .await?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match format {

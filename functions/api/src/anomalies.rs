@@ -54,11 +54,6 @@ pub(crate) struct ListQuery {
     limit: Option<u32>,
 }
 
-/// `anomaly` with its resources as the ledger holds them now.
-async fn followed(api: &Api, anomaly: Anomaly) -> Result<FollowedAnomaly, ApiError> {
-    Ok(lifecycle::followed(api.stores.ledger.as_ref(), anomaly, Utc::now()).await?)
-}
-
 /// One page of anomalies, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AnomalyPage {
@@ -134,10 +129,13 @@ pub(crate) async fn list(
         .anomalies
         .anomalies(&principal.tenant, &filter, query.cursor()?, limit)
         .await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for anomaly in page.items {
-        items.push(followed(&api, anomaly).await?);
-    }
+    let items = lifecycle::followed_all(
+        api.stores.ledger.as_ref(),
+        &principal.tenant,
+        page.items,
+        Utc::now(),
+    )
+    .await?;
     Ok(Json(AnomalyPage {
         items,
         next_cursor: page.next_cursor,

@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
 use dd0c_ports::domain::{
     actor_name, format_duration, format_usd, Anomaly, AnomalyStatus, Settings, Severity, Signal,
 };
-use dd0c_ports::ledger::{Followed, ResourceLedger};
+use dd0c_ports::ledger::{by_anomaly, Followed, ResourceLedger};
 use dd0c_ports::mail::Email;
 use dd0c_ports::store::{AnomalyFilter, AnomalyStore};
 use dd0c_ports::zombie::{
@@ -97,8 +97,11 @@ impl Closed {
         let since = now - TimeDelta::hours(24);
         let mut closed = Closed::default();
         let mut times = Vec::new();
-        for anomaly in read_anomalies(anomalies, tenant, &filter).await? {
-            let records = ledger.of_anomaly(tenant, &anomaly.anomaly_id).await?;
+        let resolved = read_anomalies(anomalies, tenant, &filter).await?;
+        let ids: Vec<&str> = resolved.iter().map(|a| a.anomaly_id.as_str()).collect();
+        let mut records = by_anomaly(ledger.of_anomalies(tenant, &ids).await?);
+        for anomaly in &resolved {
+            let records = records.remove(&anomaly.anomaly_id).unwrap_or_default();
             let Some(followed) = Followed::of_records(&records, now) else {
                 continue;
             };
@@ -111,7 +114,7 @@ impl Closed {
             }
             closed.count += 1;
             closed.actual_cost_usd += actual;
-            closed.avoided_usd += Followed::avoided_usd(&anomaly, actual);
+            closed.avoided_usd += Followed::avoided_usd(anomaly, actual);
             times.push(ended_at - anomaly.event_time);
         }
         closed.median_time_to_end = median(times);

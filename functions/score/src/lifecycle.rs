@@ -11,7 +11,8 @@ use dd0c_ports::domain::{
     OutboxMessage, Resolution,
 };
 use dd0c_ports::ledger::{
-    Ended, Followed, FollowedAnomaly, Life, ResourceFilter, ResourceLedger, ResourceRecord,
+    by_anomaly, Ended, Followed, FollowedAnomaly, Life, ResourceFilter, ResourceLedger,
+    ResourceRecord,
 };
 use dd0c_ports::store::AnomalyStore;
 use dd0c_ports::PortError;
@@ -122,18 +123,25 @@ fn alerted(anomaly: &Anomaly, history: &[Feedback]) -> bool {
             .any(|f| matches!(f.action, FeedbackAction::Snooze { .. }))
 }
 
-/// `anomaly` with what its resources amount to as of `now`: from the ledger where it holds
-/// them, as the anomaly counted them where it does not.
-pub async fn followed(
+/// A page of one tenant's anomalies, each with what its resources amount to as of `now`:
+/// from the ledger where it holds them (read at once for the page), as the anomaly counted them
+/// where it does not.
+pub async fn followed_all(
     ledger: &dyn ResourceLedger,
-    anomaly: Anomaly,
+    tenant: &str,
+    anomalies: Vec<Anomaly>,
     now: DateTime<Utc>,
-) -> Result<FollowedAnomaly, PortError> {
-    let records = ledger
-        .of_anomaly(&anomaly.tenant, &anomaly.anomaly_id)
-        .await?;
-    let followed = Followed::of_anomaly(&anomaly, &records, now);
-    Ok(FollowedAnomaly { anomaly, followed })
+) -> Result<Vec<FollowedAnomaly>, PortError> {
+    let ids: Vec<&str> = anomalies.iter().map(|a| a.anomaly_id.as_str()).collect();
+    let mut records = by_anomaly(ledger.of_anomalies(tenant, &ids).await?);
+    Ok(anomalies
+        .into_iter()
+        .map(|anomaly| {
+            let mine = records.remove(&anomaly.anomaly_id).unwrap_or_default();
+            let followed = Followed::of_anomaly(&anomaly, &mine, now);
+            FollowedAnomaly { anomaly, followed }
+        })
+        .collect())
 }
 
 /// The resources of a burst anomaly beyond its own event's: the records of those of its kind

@@ -178,9 +178,24 @@ async fn lookups_by_key_and_by_anomaly(ledger: &dyn ResourceLedger) {
     let third = ledger.of_anomaly(&tenant, "an-3").await.expect("read");
     assert_eq!(
         third.iter().map(|r| r.key.clone()).collect::<Vec<_>>(),
-        vec![own],
+        vec![own.clone()],
         "a link names what no earlier link did"
     );
+    let mut both: Vec<(ResourceKey, Option<String>)> = ledger
+        .of_anomalies(&tenant, &["an-1", "an-3", "an-none"])
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|r| (r.key, r.anomaly_id))
+        .collect();
+    both.sort();
+    let mut expected_both: Vec<(ResourceKey, Option<String>)> = linked
+        .iter()
+        .map(|k| (k.clone(), Some("an-1".to_owned())))
+        .chain([(own, Some("an-3".to_owned()))])
+        .collect();
+    expected_both.sort();
+    assert_eq!(both, expected_both, "several anomalies' records at once");
 
     let mut asked = vec![ResourceKey::new(&account, "us-east-1", "i-none")];
     asked.extend(launched.iter().rev().cloned());

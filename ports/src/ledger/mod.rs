@@ -634,6 +634,20 @@ pub trait ResourceLedger: Send + Sync {
     /// The records of `anomaly_id`.
     async fn of_anomaly(&self, tenant: &str, anomaly_id: &str) -> PortResult<Vec<ResourceRecord>>;
 
+    /// The records of every anomaly in `anomaly_ids` (a page of a list), in no set order.
+    /// Adapters that can answer in one round trip should.
+    async fn of_anomalies(
+        &self,
+        tenant: &str,
+        anomaly_ids: &[&str],
+    ) -> PortResult<Vec<ResourceRecord>> {
+        let mut found = Vec::new();
+        for anomaly_id in anomaly_ids {
+            found.extend(self.of_anomaly(tenant, anomaly_id).await?);
+        }
+        Ok(found)
+    }
+
     /// A page of the tenant's records passing `filter`, newest first change first, after
     /// `cursor` ([`ResourceCursor`]).
     async fn list(
@@ -692,6 +706,17 @@ pub fn merge(
         }
     }
     merged
+}
+
+/// `records` grouped by the anomaly that named them (those no anomaly named are left out).
+pub fn by_anomaly(records: Vec<ResourceRecord>) -> HashMap<String, Vec<ResourceRecord>> {
+    let mut grouped: HashMap<String, Vec<ResourceRecord>> = HashMap::new();
+    for record in records {
+        if let Some(id) = record.anomaly_id.clone() {
+            grouped.entry(id).or_default().push(record);
+        }
+    }
+    grouped
 }
 
 /// The distinct keys of `changes`, in first-appearance order.

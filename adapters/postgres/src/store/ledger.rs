@@ -328,6 +328,31 @@ impl ResourceLedger for PgStore {
         rows.into_iter().map(|row| record_of(tenant, row)).collect()
     }
 
+    async fn of_anomalies(
+        &self,
+        tenant: &str,
+        anomaly_ids: &[&str],
+    ) -> PortResult<Vec<ResourceRecord>> {
+        if anomaly_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<RecordRow> = self
+            .scoped(tenant, async |c| {
+                sqlx::query_as(&format!(
+                    "SELECT {COLUMNS} FROM resource_links \
+                     LEFT JOIN resources USING (tenant_id, account_id, region, resource_id) \
+                     WHERE tenant_id = $1 AND anomaly_id = ANY($2)"
+                ))
+                .bind(tenant)
+                .bind(anomaly_ids)
+                .fetch_all(c)
+                .await
+            })
+            .await
+            .map_err(|e| backend("reading the resources of anomalies", e))?;
+        rows.into_iter().map(|row| record_of(tenant, row)).collect()
+    }
+
     async fn list(
         &self,
         tenant: &str,

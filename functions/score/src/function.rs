@@ -71,11 +71,7 @@ impl Score {
         };
         let mut by_tenant: Vec<(&str, Vec<ResourceChange>)> = Vec::new();
         for event in events {
-            let changes = ResourceChange::of_event(event);
-            match by_tenant.iter_mut().find(|(t, _)| *t == event.tenant) {
-                Some((_, all)) => all.extend(changes),
-                None => by_tenant.push((&event.tenant, changes)),
-            }
+            of_tenant(&mut by_tenant, &event.tenant).extend(ResourceChange::of_event(event));
         }
         let now = Utc::now();
         for (tenant, changes) in by_tenant {
@@ -188,14 +184,7 @@ impl Score {
                     }
                 }
             }
-            let index = match by_tenant.iter().position(|(t, _)| *t == event.tenant) {
-                Some(index) => index,
-                None => {
-                    by_tenant.push((&event.tenant, Vec::new()));
-                    by_tenant.len() - 1
-                }
-            };
-            let links = &mut by_tenant[index].1;
+            let links = of_tenant(&mut by_tenant, &event.tenant);
             match links.iter_mut().find(|l| l.anomaly_id == anomaly_id) {
                 Some(link) => link.keys.extend(keys),
                 None => links.push(Link {
@@ -254,6 +243,19 @@ impl Score {
             tracing::warn!(%error, "could not wake the notifier; its schedule will deliver the outbox");
         }
     }
+}
+
+/// The group of `tenant` in `groups` (a receive holds few tenants: a list, in order of first
+/// appearance), added empty if it has none yet.
+fn of_tenant<'g, 'a, T: Default>(groups: &'g mut Vec<(&'a str, T)>, tenant: &'a str) -> &'g mut T {
+    let index = match groups.iter().position(|(t, _)| *t == tenant) {
+        Some(index) => index,
+        None => {
+            groups.push((tenant, T::default()));
+            groups.len() - 1
+        }
+    };
+    &mut groups[index].1
 }
 
 impl From<ScoreError> for FunctionError {

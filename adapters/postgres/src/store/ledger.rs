@@ -309,23 +309,9 @@ impl ResourceLedger for PgStore {
     }
 
     async fn of_anomaly(&self, tenant: &str, anomaly_id: &str) -> PortResult<Vec<ResourceRecord>> {
-        let rows: Vec<RecordRow> = self
-            .scoped(tenant, async |c| {
-                // From the links: a linked resource with no change yet is listed too.
-                sqlx::query_as(&format!(
-                    "SELECT {COLUMNS} FROM resource_links \
-                     LEFT JOIN resources USING (tenant_id, account_id, region, resource_id) \
-                     WHERE tenant_id = $1 AND anomaly_id = $2 \
-                     ORDER BY account_id, region, resource_id"
-                ))
-                .bind(tenant)
-                .bind(anomaly_id)
-                .fetch_all(c)
-                .await
-            })
-            .await
-            .map_err(|e| backend("reading an anomaly's resources", e))?;
-        rows.into_iter().map(|row| record_of(tenant, row)).collect()
+        let mut records = self.of_anomalies(tenant, &[anomaly_id]).await?;
+        records.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(records)
     }
 
     async fn of_anomalies(
@@ -338,6 +324,7 @@ impl ResourceLedger for PgStore {
         }
         let rows: Vec<RecordRow> = self
             .scoped(tenant, async |c| {
+                // From the links: a linked resource with no change yet is listed too.
                 sqlx::query_as(&format!(
                     "SELECT {COLUMNS} FROM resource_links \
                      LEFT JOIN resources USING (tenant_id, account_id, region, resource_id) \

@@ -83,6 +83,19 @@ pub struct ScoreBatch {
     pub events: Vec<ScoredEvent>,
     /// Baselines to write, each under its version check; at most one write per key.
     pub baselines: Vec<BaselineWrite>,
+    /// Each tenant's links of anomalies to resources, written in the commit (as
+    /// [`crate::ledger::ResourceLedger::link`] writes them) by a store whose
+    /// [`ScoreStore::links_in_commit`] says so; ignored by the others.
+    pub links: Vec<TenantLinks>,
+}
+
+/// One tenant's links in a [`ScoreBatch`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TenantLinks {
+    /// The tenant.
+    pub tenant: String,
+    /// Its links, the first to name a resource keeping it.
+    pub links: Vec<crate::ledger::Link>,
 }
 
 impl From<ScoreCommit> for ScoreBatch {
@@ -95,6 +108,7 @@ impl From<ScoreCommit> for ScoreBatch {
                 consumed: commit.consumed,
             }],
             baselines: commit.baselines,
+            links: Vec::new(),
         }
     }
 }
@@ -129,6 +143,13 @@ pub trait ScoreStore: Send + Sync {
     /// Whether [`ScoreStore::commit`] archives the `consumed` queue message in its own
     /// transaction, so the consumer need not acknowledge it again.
     fn archives_consumed(&self) -> bool {
+        false
+    }
+
+    /// Whether [`ScoreStore::commit_batch`] writes the batch's `links` in its own transaction,
+    /// into the ledger of the same store (so a committed score never lacks its links); the
+    /// caller links after the commit otherwise.
+    fn links_in_commit(&self) -> bool {
         false
     }
 

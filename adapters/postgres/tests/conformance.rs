@@ -294,11 +294,8 @@ async fn a_tenant_name_with_quotes_and_backslashes_scopes_exactly_its_rows() {
         .all(|a| a.tenant == odd));
 }
 
-/// Links that 0009 kept on the resource's row, and rows that held only a link, read back the
-/// same once 0010 has moved them to their own table.
-#[tokio::test]
-async fn links_kept_on_resource_rows_move_to_their_own_table() {
-    use dd0c_ports::ledger::{ResourceKey, ResourceLedger, ResourceRecord};
+/// A pool on a fresh database migrated up to and including `version`.
+async fn migrated_up_to(version: i64) -> sqlx::PgPool {
     let server = std::env::var("DATABASE_URL")
         .expect("DATABASE_URL: run the tests with scripts/test.sh, which starts Postgres");
     let url = create_database(&server, &unique("t").replace('-', "_"))
@@ -309,11 +306,72 @@ async fn links_kept_on_resource_rows_move_to_their_own_table() {
     before.migrations = before
         .migrations
         .iter()
-        .filter(|m| m.version <= 9)
+        .filter(|m| m.version <= version)
         .cloned()
         .collect::<Vec<_>>()
         .into();
-    before.run(&pool).await.expect("migrates to 0009");
+    before.run(&pool).await.expect("migrates");
+    pool
+}
+
+/// A resource's record as 0010 stored it whole reads back the same once 0011 keeps only its
+/// changes, in their order.
+#[tokio::test]
+async fn whole_ledger_records_read_back_the_same_from_lean_rows() {
+    use dd0c_ports::domain::Change;
+    use dd0c_ports::ledger::{Mark, ResourceChange, ResourceKey, ResourceLedger, ResourceRecord};
+    let pool = migrated_up_to(10).await;
+    let tenant = unique("lean");
+    let key = ResourceKey::new("123456789012", "eu-west-1", "i-0abc");
+    let mut record = ResourceRecord::new(&tenant, key.clone());
+    for (hour, change, call) in [
+        (1, Change::Create, "RunInstances"),
+        (3, Change::Stop, "StopInstances"),
+    ] {
+        record.changes.push(ResourceChange {
+            key: key.clone(),
+            change,
+            resource_kind: "ec2.instance".into(),
+            resource_type: "p4d.24xlarge".into(),
+            quantity: 1,
+            unit_hourly_usd: 32.7726,
+            priced: change == Change::Create,
+            mark: Mark {
+                at: chrono::Utc::now() - chrono::Duration::hours(10 - hour),
+                actor_arn: "arn:aws:iam::123456789012:user/maria".into(),
+                event_id: format!("ev-{hour}"),
+                call: call.into(),
+            },
+        });
+    }
+    sqlx::query(
+        "INSERT INTO resources (tenant_id, account_id, region, resource_id, resource_kind, \
+         first_at, record) VALUES ($1, $2, $3, $4, 'ec2.instance', $5, $6)",
+    )
+    .bind(&tenant)
+    .bind(&key.account_id)
+    .bind(&key.region)
+    .bind(&key.resource_id)
+    .bind(record.changes[0].mark.at)
+    .bind(serde_json::to_value(&record).expect("json"))
+    .execute(&pool)
+    .await
+    .expect("a 0010 row");
+
+    migrate(&pool).await.expect("migrates the rest");
+    let found = PgStore::new(pool)
+        .resources(&tenant, &[key])
+        .await
+        .expect("read");
+    assert_eq!(found, [Some(record)]);
+}
+
+/// Links that 0009 kept on the resource's row, and rows that held only a link, read back the
+/// same once 0010 has moved them to their own table.
+#[tokio::test]
+async fn links_kept_on_resource_rows_move_to_their_own_table() {
+    use dd0c_ports::ledger::{ResourceKey, ResourceLedger, ResourceRecord};
+    let pool = migrated_up_to(9).await;
     let tenant = unique("moved");
     let (held, waiting) = (
         ResourceKey::new("123456789012", "us-east-1", "i-held"),

@@ -12,7 +12,7 @@ use dd0c_ports::domain::{Anomaly, CostEvent};
 use dd0c_ports::keys::DedupKey;
 use dd0c_ports::ledger::{ended_at, Link, ResourceChange, ResourceKey, ResourceLedger};
 use dd0c_ports::queue::{Delivery, OutgoingMessage, Queue};
-use dd0c_ports::store::{Consumed, OutboxStore};
+use dd0c_ports::store::{Consumed, OutboxStore, TenantLinks};
 use dd0c_ports::PortError;
 
 use crate::{lifecycle, log_raised, ScoreError, Scored, Scorer, Verdict};
@@ -121,42 +121,39 @@ impl Score {
         Ok(())
     }
 
-    /// Names each anomaly the anomaly of its resources — those its event touched, for a burst
-    /// those created in its window before it, and those of later events that joined its
-    /// window — in one ledger call per tenant, and settles each where one of them has ended
-    /// already (`ended`: those of this receive; a launch and its termination in one receive,
-    /// or an end that came first). A failure is logged, not retried: the anomaly stands, and
-    /// only its following is lost.
-    async fn link(&self, scored: &[(&CostEvent, &Verdict)], mut ended: HashSet<ResourceKey>) {
+    /// Writes the links the scoring commit did not (`late`), then settles each anomaly in
+    /// `settling` but those of a tenant whose links failed. A failure is logged, not retried:
+    /// the anomaly stands, and only its following is lost.
+    async fn linked(&self, late: Vec<TenantLinks>, mut settling: Vec<(String, String)>) {
         let Some(ledger) = &self.ledger else { return };
-        for (tenant, links) in self.links_of(ledger.as_ref(), scored, &mut ended).await {
-            if let Err(error) = ledger.link(tenant, &links).await {
+        for TenantLinks { tenant, links } in late {
+            if let Err(error) = ledger.link(&tenant, &links).await {
                 tracing::warn!(%error, %tenant, "could not follow the anomalies' resources");
-                continue;
+                settling.retain(|(t, _)| *t != tenant);
             }
-            for link in links
-                .iter()
-                .filter(|l| l.keys.iter().any(|k| ended.contains(k)))
+        }
+        for (tenant, anomaly_id) in settling {
+            if let Err(error) = self
+                .settle(ledger.as_ref(), &tenant, &anomaly_id, Utc::now())
+                .await
             {
-                let anomaly_id = &link.anomaly_id;
-                if let Err(error) = self
-                    .settle(ledger.as_ref(), tenant, anomaly_id, Utc::now())
-                    .await
-                {
-                    tracing::warn!(%error, %anomaly_id, "could not settle the anomaly");
-                }
+                tracing::warn!(%error, %anomaly_id, "could not settle the anomaly");
             }
         }
     }
 
-    /// The links of each tenant's scored events, one per anomaly in the order first named.
-    /// Adds to `ended` the resources of a burst's window that have ended already.
-    async fn links_of<'a>(
+    /// Each tenant's links of its scored events, one per anomaly in the order first named: the
+    /// resources its event touched, for a burst those created in its window before it, and
+    /// those of later events that joined its window. Adds to `ended` the resources of a burst's
+    /// window that have ended already.
+    async fn links_of(
         &self,
-        ledger: &dyn ResourceLedger,
-        scored: &[(&'a CostEvent, &'a Verdict)],
+        scored: &[(&CostEvent, &Verdict)],
         ended: &mut HashSet<ResourceKey>,
-    ) -> Vec<(&'a str, Vec<Link>)> {
+    ) -> Vec<TenantLinks> {
+        let Some(ledger) = &self.ledger else {
+            return Vec::new();
+        };
         let mut by_tenant: Vec<(&str, Vec<Link>)> = Vec::new();
         for (event, verdict) in scored {
             let anomaly_id = match (&verdict.anomaly, &verdict.joined) {
@@ -169,7 +166,7 @@ impl Score {
                 .map(|c| c.key)
                 .collect();
             if let (Some(anomaly), Some(since)) = (&verdict.anomaly, verdict.burst_since) {
-                match lifecycle::burst_resources(ledger, anomaly, since).await {
+                match lifecycle::burst_resources(ledger.as_ref(), anomaly, since).await {
                     Ok(window) => {
                         ended.extend(
                             window
@@ -194,6 +191,12 @@ impl Score {
             }
         }
         by_tenant
+            .into_iter()
+            .map(|(tenant, links)| TenantLinks {
+                tenant: tenant.to_owned(),
+                links,
+            })
+            .collect()
     }
 
     /// The delivery as consumed by a scoring commit, where the store archives it there.
@@ -245,6 +248,21 @@ impl Score {
     }
 }
 
+/// The anomalies, each with its tenant, that `links` name an ended resource of (`ended`: those
+/// of this receive and of its bursts' windows — a launch and its termination in one receive,
+/// or an end that came first): they may settle once linked.
+fn settling(links: &[TenantLinks], ended: &HashSet<ResourceKey>) -> Vec<(String, String)> {
+    links
+        .iter()
+        .flat_map(|t| {
+            t.links
+                .iter()
+                .filter(|l| l.keys.iter().any(|k| ended.contains(k)))
+                .map(|l| (t.tenant.clone(), l.anomaly_id.clone()))
+        })
+        .collect()
+}
+
 /// The group of `tenant` in `groups` (a receive holds few tenants: a list, in order of first
 /// appearance), added empty if it has none yet.
 fn of_tenant<'g, 'a, T: Default>(groups: &'g mut Vec<(&'a str, T)>, tenant: &'a str) -> &'g mut T {
@@ -288,7 +306,6 @@ impl QueueFunction for Score {
         batch: &[Received<'_, CostEvent>],
     ) -> Result<Handled, FunctionError> {
         let events: Vec<&CostEvent> = batch.iter().map(|r| &r.message).collect();
-        let ended = self.follow(&events).await?;
         let consumed: Vec<Option<Consumed>> =
             batch.iter().map(|r| self.consumed(r.delivery)).collect();
         let items: Vec<(&CostEvent, Option<&Consumed>)> = batch
@@ -296,18 +313,31 @@ impl QueueFunction for Score {
             .zip(&consumed)
             .map(|(r, c)| (&r.message, c.as_ref()))
             .collect();
-        let verdicts = self.scorer.score_batch(&items).await?.ok_or_else(|| {
+        // Recording reads nothing evaluating writes, and the other way round: both at once,
+        // each on its own connection.
+        let (mut ended, evaluated) = tokio::try_join!(self.follow(&events), async {
+            Ok::<_, FunctionError>(self.scorer.evaluate_batch(&items).await?)
+        })?;
+        let scored: Vec<(&CostEvent, &Verdict)> =
+            events.iter().copied().zip(evaluated.verdicts()).collect();
+        let links = self.links_of(&scored, &mut ended).await;
+        let settling = settling(&links, &ended);
+        let (evaluated, late) = if self.scorer.links_in_commit() {
+            (evaluated.linking(links), Vec::new())
+        } else {
+            (evaluated, links)
+        };
+        let verdicts = self.scorer.commit_batch(evaluated).await?.ok_or_else(|| {
             FunctionError::NotWhole("the batch overlaps earlier or concurrent work".into())
         })?;
-        let scored: Vec<(&CostEvent, &Verdict)> = events.iter().copied().zip(&verdicts).collect();
-        self.link(&scored, ended).await;
+        self.linked(late, settling).await;
         let raised: Vec<&Anomaly> = verdicts.iter().filter_map(|v| v.anomaly.as_ref()).collect();
         self.raised(&raised).await;
         Ok(self.committed())
     }
 
     async fn handle(&self, received: &Received<'_, CostEvent>) -> Result<Handled, FunctionError> {
-        let ended = self.follow(&[&received.message]).await?;
+        let mut ended = self.follow(&[&received.message]).await?;
         let consumed = self.consumed(received.delivery);
         match self
             .scorer
@@ -315,7 +345,11 @@ impl QueueFunction for Score {
             .await?
         {
             Scored::New(verdict) => {
-                self.link(&[(&received.message, &verdict)], ended).await;
+                let links = self
+                    .links_of(&[(&received.message, &verdict)], &mut ended)
+                    .await;
+                let settling = settling(&links, &ended);
+                self.linked(links, settling).await;
                 let raised: Vec<&Anomaly> = verdict.anomaly.iter().collect();
                 self.raised(&raised).await;
                 Ok(self.committed())

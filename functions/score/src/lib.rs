@@ -34,7 +34,7 @@ use dd0c_ports::domain::{
 };
 use dd0c_ports::store::{
     AnomalyStore, BaselineWrite, CommitOutcome, Consumed, ScoreBatch, ScoreStore, ScoredEvent,
-    SettingsStore,
+    SettingsStore, TenantLinks,
 };
 use dd0c_ports::PortError;
 
@@ -238,7 +238,8 @@ impl Scorer {
             if attempt > 0 {
                 back_off(&event.event_id, attempt).await;
             }
-            let (outcome, mut verdicts) = self.try_commit(&[(event, consumed)]).await?;
+            let evaluated = self.evaluate_batch(&[(event, consumed)]).await?;
+            let (outcome, mut verdicts) = self.commit(evaluated).await?;
             match outcome {
                 CommitOutcome::Committed => {
                     return Ok(Scored::New(verdicts.pop().unwrap_or_default()))
@@ -262,16 +263,42 @@ impl Scorer {
         &self,
         events: &[(&CostEvent, Option<&Consumed>)],
     ) -> Result<Option<Vec<Verdict>>, ScoreError> {
-        let (outcome, verdicts) = self.try_commit(events).await?;
+        let evaluated = self.evaluate_batch(events).await?;
+        self.commit_batch(evaluated).await
+    }
+
+    /// Commits what [`Scorer::evaluate_batch`] found, with any links it carries (see
+    /// [`Scorer::links_in_commit`]): `Ok(None)` as [`Scorer::score_batch`].
+    pub async fn commit_batch(
+        &self,
+        evaluated: Evaluated,
+    ) -> Result<Option<Vec<Verdict>>, ScoreError> {
+        let (outcome, verdicts) = self.commit(evaluated).await?;
         Ok((outcome == CommitOutcome::Committed).then_some(verdicts))
     }
 
-    /// Reads every baseline `events` touch in one round trip, evaluates the events in order
-    /// (each against the baselines as the ones before it left them), and commits the lot.
-    async fn try_commit(
+    /// Commits `evaluated`: what the store did, and the verdicts.
+    async fn commit(
+        &self,
+        evaluated: Evaluated,
+    ) -> Result<(CommitOutcome, Vec<Verdict>), ScoreError> {
+        let outcome = self.store.commit_batch(evaluated.batch).await?;
+        Ok((outcome, evaluated.verdicts))
+    }
+
+    /// Whether links given to [`Evaluated::linking`] are written in the scoring commit (see
+    /// [`ScoreStore::links_in_commit`]); they are ignored otherwise, and the caller links.
+    pub fn links_in_commit(&self) -> bool {
+        self.store.links_in_commit()
+    }
+
+    /// The first half of [`Scorer::score_batch`], which writes nothing: reads every baseline
+    /// `events` touch in one round trip and evaluates the events in order (each against the
+    /// baselines as the ones before it left them).
+    pub async fn evaluate_batch(
         &self,
         events: &[(&CostEvent, Option<&Consumed>)],
-    ) -> Result<(CommitOutcome, Vec<Verdict>), ScoreError> {
+    ) -> Result<Evaluated, ScoreError> {
         let mut keys: Vec<BaselineKey> = Vec::with_capacity(events.len() * 2);
         let mut seen: HashSet<BaselineKey> = HashSet::new();
         for (event, _) in events.iter().filter(|(e, _)| e.change.is_priced()) {
@@ -374,7 +401,29 @@ impl Scorer {
                     expected_version,
                 })
                 .collect(),
+            links: Vec::new(),
         };
-        Ok((self.store.commit_batch(batch).await?, verdicts))
+        Ok(Evaluated { batch, verdicts })
+    }
+}
+
+/// A receive's events evaluated and not yet committed: each one's verdict, and what
+/// [`Scorer::commit_batch`] writes.
+#[derive(Debug)]
+pub struct Evaluated {
+    batch: ScoreBatch,
+    verdicts: Vec<Verdict>,
+}
+
+impl Evaluated {
+    /// Each event's verdict, in the events' order.
+    pub fn verdicts(&self) -> &[Verdict] {
+        &self.verdicts
+    }
+
+    /// Commits `links` with the scores, where the store can (see [`Scorer::links_in_commit`]).
+    pub fn linking(mut self, links: Vec<TenantLinks>) -> Self {
+        self.batch.links = links;
+        self
     }
 }

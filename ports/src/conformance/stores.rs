@@ -9,8 +9,10 @@ use crate::domain::{
     Account, AnomalyStatus, Feedback, FeedbackAction, OutboxMessage, Settings, Severity, Snooze,
     SnoozeScope, Tenant,
 };
+use crate::ledger::{Link, ResourceKey};
 use crate::store::{
     AnomalyFilter, BaselineWrite, CommitOutcome, ScoreBatch, ScoreCommit, ScoredEvent, Stores,
+    TenantLinks,
 };
 use crate::PortError;
 
@@ -468,9 +470,31 @@ async fn batches_commit_all_or_nothing(stores: &Stores) {
     let mut after_three = grown(Baseline::empty(key.clone()), 0.5, "a");
     after_three.baseline.stats.push(0.5);
     after_three.baseline.stats.push(0.5);
+    let anomaly_id = &anomalous.anomaly.as_ref().expect("anomaly").anomaly_id;
+    // Links ride with the commit where the store writes them there, and only there.
+    let linked = |anomaly_id: &str| TenantLinks {
+        tenant: tenant.clone(),
+        links: vec![Link {
+            anomaly_id: anomaly_id.to_owned(),
+            keys: vec![ResourceKey::new(
+                account,
+                "us-east-1",
+                &format!("i-{anomaly_id}"),
+            )],
+        }],
+    };
+    let links_of = async |anomaly_id: &str| {
+        stores
+            .ledger
+            .of_anomaly(&tenant, anomaly_id)
+            .await
+            .expect("read links")
+            .len()
+    };
     let batch = ScoreBatch {
         events: vec![anomalous.clone(), scored("b-2", 1), scored("b-3", 2)],
         baselines: vec![after_three.clone()],
+        links: vec![linked(anomaly_id)],
     };
     assert_eq!(
         stores.score.commit_batch(batch).await.expect("commit"),
@@ -485,13 +509,18 @@ async fn batches_commit_all_or_nothing(stores: &Stores) {
             .await
             .expect("is_processed"));
     }
-    let anomaly_id = &anomalous.anomaly.as_ref().expect("anomaly").anomaly_id;
     assert!(stores
         .anomalies
         .anomaly(&tenant, anomaly_id)
         .await
         .expect("read")
         .is_some());
+    let in_commit = stores.score.links_in_commit();
+    assert_eq!(
+        links_of(anomaly_id).await,
+        usize::from(in_commit),
+        "links written in the commit exactly when the store says it writes them there"
+    );
 
     // One event processed before, or one id twice, or one stale version: nothing is written.
     let refused = [
@@ -515,10 +544,16 @@ async fn batches_commit_all_or_nothing(stores: &Stores) {
         let batch = ScoreBatch {
             events,
             baselines: vec![write],
+            links: vec![linked("refused")],
         };
         assert_eq!(
             stores.score.commit_batch(batch).await.expect("commit"),
             outcome
+        );
+        assert_eq!(
+            links_of("refused").await,
+            0,
+            "a refused batch links nothing"
         );
         assert_eq!(
             current(stores, &key).await,

@@ -1,14 +1,19 @@
-//! The resource ledger: one row per resource (`migrations/0009_resource_ledger.sql`). Recording
+//! The resource ledger: one row per resource (`migrations/0009_resource_ledger.sql`), holding
+//! its changes alone (`migrations/0011_lean_resource_rows.sql`: the columns name the rest). Recording
 //! locks the rows of the resources it touches, in key order, merges the changes in Rust
 //! ([`dd0c_ports::ledger::merge`]) and writes back what changed, so concurrent recorders of one
 //! resource serialize and none loses the other's change. The time a resource was found gone
 //! lives in its own column; the link to an anomaly in its own table
 //! (`migrations/0010_resource_links.sql`), written by an insert that never touches the record.
 
+use std::borrow::Cow;
+
+use dd0c_ports::domain::Change;
 use dd0c_ports::ledger::{
-    ended_at, keys_of, merge, Link, ResourceChange, ResourceCursor, ResourceFilter, ResourceKey,
-    ResourceLedger, ResourceRecord,
+    ended_at, keys_of, merge, Link, Mark, ResourceChange, ResourceCursor, ResourceFilter,
+    ResourceKey, ResourceLedger, ResourceRecord,
 };
+use serde::{Deserialize, Serialize};
 
 use super::*;
 
@@ -16,7 +21,7 @@ use super::*;
 const RECORD_ATTEMPTS: u32 = 3;
 
 /// The columns every read selects, in [`RecordRow`]'s order, from [`JOINED`].
-const COLUMNS: &str = "account_id, region, resource_id, record, anomaly_id, unseen_at";
+const COLUMNS: &str = "account_id, region, resource_id, changes, anomaly_id, unseen_at";
 
 /// Resources with their links.
 const JOINED: &str =
@@ -26,7 +31,7 @@ type RecordRow = (
     String,
     String,
     String,
-    Option<Json<serde_json::Value>>,
+    Option<Json<Vec<Stored<'static>>>>,
     Option<String>,
     Option<DateTime<Utc>>,
 );
@@ -34,15 +39,58 @@ type RecordRow = (
 /// The record a row holds; a link whose resource has no change yet reads as an empty record.
 fn record_of(
     tenant: &str,
-    (account, region, id, value, anomaly_id, unseen_at): RecordRow,
-) -> PortResult<ResourceRecord> {
-    let mut record = match value {
-        Some(Json(value)) => decode(value, "a ledger record")?,
-        None => ResourceRecord::new(tenant, ResourceKey::new(&account, &region, &id)),
-    };
+    (account, region, id, changes, anomaly_id, unseen_at): RecordRow,
+) -> ResourceRecord {
+    let mut record = ResourceRecord::new(tenant, ResourceKey::new(&account, &region, &id));
+    if let Some(Json(changes)) = changes {
+        record.changes = changes
+            .into_iter()
+            .map(|c| c.into_change(&record.key))
+            .collect();
+    }
     record.anomaly_id = anomaly_id;
     record.unseen_at = unseen_at;
-    Ok(record)
+    record
+}
+
+/// A change as its resource's row stores it: the row names the resource, so the change does
+/// not (borrowed when written, owned when read).
+#[derive(Serialize, Deserialize)]
+struct Stored<'c> {
+    change: Change,
+    resource_kind: Cow<'c, str>,
+    resource_type: Cow<'c, str>,
+    quantity: u32,
+    unit_hourly_usd: f64,
+    priced: bool,
+    mark: Cow<'c, Mark>,
+}
+
+impl<'c> Stored<'c> {
+    fn of(c: &'c ResourceChange) -> Self {
+        Stored {
+            change: c.change,
+            resource_kind: Cow::Borrowed(&c.resource_kind),
+            resource_type: Cow::Borrowed(&c.resource_type),
+            quantity: c.quantity,
+            unit_hourly_usd: c.unit_hourly_usd,
+            priced: c.priced,
+            mark: Cow::Borrowed(&c.mark),
+        }
+    }
+
+    fn into_change(self, key: &ResourceKey) -> ResourceChange {
+        ResourceChange {
+            key: key.clone(),
+            change: self.change,
+            resource_kind: self.resource_kind.into_owned(),
+            resource_type: self.resource_type.into_owned(),
+            quantity: self.quantity,
+            unit_hourly_usd: self.unit_hourly_usd,
+            priced: self.priced,
+            mark: self.mark.into_owned(),
+        }
+    }
 }
 
 /// Keys bound as three arrays.
@@ -73,6 +121,36 @@ const KEYED: &str = "(account_id, region, resource_id) IN \
      (SELECT * FROM unnest($2::text[], $3::text[], $4::text[]))";
 
 impl PgStore {
+    /// Writes `links` of `tenant` on `c` (in [`ResourceLedger::link`]'s transaction, or in a
+    /// scoring commit's): the first anomaly to name a resource keeps it; keys in one order for
+    /// every writer.
+    pub(super) async fn insert_links(
+        c: &mut PgConnection,
+        tenant: &str,
+        links: &[Link],
+    ) -> Result<(), sqlx::Error> {
+        let mut pairs = Link::first_per_key(links);
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        pairs.sort();
+        let columns = KeyColumns::of(pairs.iter().map(|(key, _)| *key));
+        let anomalies: Vec<&str> = pairs.iter().map(|(_, anomaly_id)| *anomaly_id).collect();
+        sqlx::query(
+            "INSERT INTO resource_links (tenant_id, account_id, region, resource_id, anomaly_id) \
+             SELECT $1, a, r, i, n FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) \
+             AS t(a, r, i, n) ON CONFLICT (tenant_id, account_id, region, resource_id) DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(&columns.accounts)
+        .bind(&columns.regions)
+        .bind(&columns.ids)
+        .bind(&anomalies)
+        .execute(c)
+        .await?;
+        Ok(())
+    }
+
     /// Creates the rows of `keys` that do not exist yet, each with an empty record.
     async fn ensure_rows(
         c: &mut PgConnection,
@@ -80,26 +158,16 @@ impl PgStore {
         keys: &[ResourceKey],
     ) -> Result<(), sqlx::Error> {
         let columns = KeyColumns::of(keys.iter());
-        let empty: Vec<Json<serde_json::Value>> = keys
-            .iter()
-            .map(|key| {
-                Json(
-                    serde_json::to_value(ResourceRecord::new(tenant, key.clone()))
-                        .unwrap_or_default(),
-                )
-            })
-            .collect();
         sqlx::query(
-            "INSERT INTO resources (tenant_id, account_id, region, resource_id, record) \
-             SELECT $1, a, r, i, j FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[]) \
-             AS t(a, r, i, j) ORDER BY a, r, i \
+            "INSERT INTO resources (tenant_id, account_id, region, resource_id, changes) \
+             SELECT $1, a, r, i, '[]' FROM unnest($2::text[], $3::text[], $4::text[]) \
+             AS t(a, r, i) ORDER BY a, r, i \
              ON CONFLICT (tenant_id, account_id, region, resource_id) DO NOTHING",
         )
         .bind(tenant)
         .bind(&columns.accounts)
         .bind(&columns.regions)
         .bind(&columns.ids)
-        .bind(&empty)
         .execute(c)
         .await?;
         Ok(())
@@ -112,7 +180,7 @@ impl PgStore {
         &self,
         tenant: &str,
         changes: &[ResourceChange],
-    ) -> Result<PortResult<Vec<ResourceRecord>>, sqlx::Error> {
+    ) -> Result<Vec<ResourceRecord>, sqlx::Error> {
         let mut fresh = merge(tenant, Vec::new(), changes);
         fresh.sort_by(|a, b| a.0.key.cmp(&b.0.key));
         let mut tx = self.begin(tenant).await?;
@@ -120,9 +188,9 @@ impl PgStore {
         // With the link each new resource may have had before its first change.
         let inserted: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
             "WITH inserted AS (INSERT INTO resources (tenant_id, account_id, region, resource_id, \
-             resource_kind, first_at, ended_at, record) \
+             resource_kind, first_at, ended_at, changes) \
              SELECT $1, a, r, i, k, f, e, j FROM unnest($2::text[], $3::text[], $4::text[], \
-             $5::text[], $6::timestamptz[], $7::timestamptz[], $8::jsonb[]) AS t(a, r, i, k, f, e, j) \
+             $5::text[], $6::timestamptz[], $7::timestamptz[], $8::json[]) AS t(a, r, i, k, f, e, j) \
              ON CONFLICT (tenant_id, account_id, region, resource_id) DO NOTHING \
              RETURNING tenant_id, account_id, region, resource_id) \
              SELECT account_id, region, resource_id, anomaly_id \
@@ -155,16 +223,14 @@ impl PgStore {
             })
             .collect();
         if !held.is_empty() {
-            match Self::merge_held(&mut tx, tenant, &held).await? {
-                Ok(merged) => records.extend(merged.into_iter().map(|r| (r.key.clone(), r))),
-                Err(error) => return Ok(Err(error)),
-            }
+            let merged = Self::merge_held(&mut tx, tenant, &held).await?;
+            records.extend(merged.into_iter().map(|r| (r.key.clone(), r)));
         }
         tx.commit().await?;
-        Ok(Ok(keys_of(changes)
+        Ok(keys_of(changes)
             .iter()
             .filter_map(|key| records.remove(key))
-            .collect()))
+            .collect())
     }
 
     /// Locks the rows of the resources `changes` touch (in key order), merges the changes into
@@ -173,7 +239,7 @@ impl PgStore {
         c: &mut PgConnection,
         tenant: &str,
         changes: &[ResourceChange],
-    ) -> Result<PortResult<Vec<ResourceRecord>>, sqlx::Error> {
+    ) -> Result<Vec<ResourceRecord>, sqlx::Error> {
         let mut keys = keys_of(changes);
         keys.sort();
         Self::ensure_rows(c, tenant, &keys).await?;
@@ -188,14 +254,7 @@ impl PgStore {
         .bind(&columns.ids)
         .fetch_all(&mut *c)
         .await?;
-        let stored = match rows
-            .into_iter()
-            .map(|row| record_of(tenant, row))
-            .collect::<PortResult<Vec<_>>>()
-        {
-            Ok(stored) => stored,
-            Err(error) => return Ok(Err(error)),
-        };
+        let stored = rows.into_iter().map(|row| record_of(tenant, row)).collect();
         let merged = merge(tenant, stored, changes);
         let written = Columns::of(
             merged
@@ -206,9 +265,9 @@ impl PgStore {
         if !written.payloads.is_empty() {
             sqlx::query(
                 "UPDATE resources SET resource_kind = t.k, first_at = t.f, \
-                 ended_at = COALESCE(resources.unseen_at, t.e), record = t.j \
+                 ended_at = COALESCE(resources.unseen_at, t.e), changes = t.j \
                  FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], \
-                 $7::timestamptz[], $8::jsonb[]) AS t(a, r, i, k, f, e, j) \
+                 $7::timestamptz[], $8::json[]) AS t(a, r, i, k, f, e, j) \
                  WHERE tenant_id = $1 AND account_id = t.a AND region = t.r AND resource_id = t.i",
             )
             .bind(tenant)
@@ -222,18 +281,18 @@ impl PgStore {
             .execute(&mut *c)
             .await?;
         }
-        Ok(Ok(merged.into_iter().map(|(record, _)| record).collect()))
+        Ok(merged.into_iter().map(|(record, _)| record).collect())
     }
 }
 
-/// Records bound as the arrays of their row's columns; each record serialized straight into
-/// the statement.
+/// Records bound as the arrays of their row's columns; each record's changes serialized
+/// straight into the statement.
 struct Columns<'r> {
     keys: KeyColumns,
     kinds: Vec<String>,
     firsts: Vec<Option<DateTime<Utc>>>,
     ends: Vec<Option<DateTime<Utc>>>,
-    payloads: Vec<Json<&'r ResourceRecord>>,
+    payloads: Vec<Json<Vec<Stored<'r>>>>,
 }
 
 impl<'r> Columns<'r> {
@@ -249,7 +308,9 @@ impl<'r> Columns<'r> {
             columns.kinds.push(record.resource_kind().to_owned());
             columns.firsts.push(record.first_at());
             columns.ends.push(ended_at(record));
-            columns.payloads.push(Json(record));
+            columns
+                .payloads
+                .push(Json(record.changes.iter().map(Stored::of).collect()));
         }
         columns
     }
@@ -268,7 +329,7 @@ impl ResourceLedger for PgStore {
         let mut attempt = 1;
         loop {
             match self.try_record(tenant, changes).await {
-                Ok(recorded) => return recorded,
+                Ok(recorded) => return Ok(recorded),
                 Err(error) if is_retryable_conflict(&error) && attempt < RECORD_ATTEMPTS => {
                     attempt += 1;
                 }
@@ -302,7 +363,7 @@ impl ResourceLedger for PgStore {
             .map_err(|e| backend("reading ledger records", e))?;
         let mut found: HashMap<ResourceKey, ResourceRecord> = HashMap::new();
         for row in rows {
-            let record = record_of(tenant, row)?;
+            let record = record_of(tenant, row);
             found.insert(record.key.clone(), record);
         }
         Ok(keys.iter().map(|key| found.remove(key)).collect())
@@ -337,7 +398,7 @@ impl ResourceLedger for PgStore {
             })
             .await
             .map_err(|e| backend("reading the resources of anomalies", e))?;
-        rows.into_iter().map(|row| record_of(tenant, row)).collect()
+        Ok(rows.into_iter().map(|row| record_of(tenant, row)).collect())
     }
 
     async fn list(
@@ -381,40 +442,19 @@ impl ResourceLedger for PgStore {
             })
             .await
             .map_err(|e| backend("listing ledger records", e))?;
-        let items = rows
-            .into_iter()
-            .map(|row| record_of(tenant, row))
-            .collect::<PortResult<Vec<_>>>()?;
+        let items = rows.into_iter().map(|row| record_of(tenant, row)).collect();
         Ok(Page::from_overfetch(items, limit, |r| {
             ResourceCursor::after(r).to_string()
         }))
     }
 
     async fn link(&self, tenant: &str, links: &[Link]) -> PortResult<()> {
-        let mut pairs = Link::first_per_key(links);
-        if pairs.is_empty() {
+        if links.is_empty() {
             return Ok(());
         }
-        pairs.sort();
-        let columns = KeyColumns::of(pairs.iter().map(|(key, _)| *key));
-        let anomalies: Vec<&str> = pairs.iter().map(|(_, anomaly_id)| *anomaly_id).collect();
-        self.scoped(tenant, async |c| {
-            sqlx::query(
-                "INSERT INTO resource_links (tenant_id, account_id, region, resource_id, anomaly_id) \
-                 SELECT $1, a, r, i, n FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) \
-                 AS t(a, r, i, n) ON CONFLICT (tenant_id, account_id, region, resource_id) DO NOTHING",
-            )
-            .bind(tenant)
-            .bind(&columns.accounts)
-            .bind(&columns.regions)
-            .bind(&columns.ids)
-            .bind(&anomalies)
-            .execute(c)
+        self.scoped(tenant, async |c| Self::insert_links(c, tenant, links).await)
             .await
-        })
-        .await
-        .map_err(|e| backend("linking resources to their anomalies", e))?;
-        Ok(())
+            .map_err(|e| backend("linking resources to their anomalies", e))
     }
 
     async fn mark_unseen(

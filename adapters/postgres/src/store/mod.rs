@@ -322,6 +322,9 @@ impl PgStore {
             // their events processed and acknowledge them.
             delete_delivered(&mut *tx, queue, &receipts).await?;
         }
+        for tenant in &batch.links {
+            Self::insert_links(&mut tx, &tenant.tenant, &tenant.links).await?;
+        }
         tx.commit().await?;
         Ok(CommitOutcome::Committed)
     }

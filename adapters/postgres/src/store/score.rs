@@ -41,6 +41,10 @@ impl ScoreStore for PgStore {
         true
     }
 
+    fn links_in_commit(&self) -> bool {
+        true
+    }
+
     async fn baselines(&self, tenant: &str, account_id: Option<&str>) -> PortResult<Vec<Baseline>> {
         let rows: Vec<(Json<serde_json::Value>,)> = self.scoped(tenant, async |c| sqlx::query_as(
             "SELECT payload FROM baselines WHERE tenant_id = $1 AND ($2::text IS NULL OR account_id = $2)

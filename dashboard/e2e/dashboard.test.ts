@@ -2,6 +2,7 @@
  * The dashboard end to end: Chromium against the real `dd0c-cost serve` on Postgres with the
  * demo's sample scored (see global.ts). One test per behaviour; each signs in afresh.
  */
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, inject, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { accessible, launch, screenshot, signIn, tabToken } from './browser';
@@ -181,6 +182,30 @@ describe('the dashboard', () => {
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
     await page.reload();
     await page.getByLabel('Password').waitFor();
+  });
+
+  it('downloads every anomaly of the filter as CSV', async () => {
+    await signIn(page, main, USERS.admin.email, USERS.admin.password);
+    await page.goto(`${main}/anomalies?severity=critical`);
+    await page.locator('table.anomalies').waitFor();
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download CSV' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('dd0c-anomalies.csv');
+    const lines = (await readFile(await download.path(), 'utf8')).trimEnd().split('\r\n');
+    expect(lines[0]).toMatch(/^anomaly_id,event_time,severity,status,account_id,/);
+    const token = await tabToken(page);
+    let listed = 0;
+    for (let cursor = ''; ; ) {
+      const page = await get<Listed & { next_cursor?: string }>(main, `/v1/anomalies?severity=critical&limit=200${cursor}`, token);
+      listed += page.items.length;
+      if (!page.next_cursor) break;
+      cursor = `&cursor=${encodeURIComponent(page.next_cursor)}`;
+    }
+    expect(listed).toBeGreaterThan(1);
+    expect(lines.length - 1).toBe(listed);
+    expect(lines.slice(1).every((l) => /^[^,]+,[^,]+,critical,/.test(l))).toBe(true);
   });
 
   it('lists zombies by waste with their evidence, and ignores one with a reason', async () => {

@@ -22,8 +22,8 @@ use dd0c_api::accounts::{onboard, NewAccessKey, NewAccount};
 use crate::backend::default_connections;
 use crate::backend::Backend;
 use crate::cli::{
-    AccountCommand, AnomaliesCommand, DlqCommand, Format, Function, InvokeArgs, PanicArgs,
-    ResourcesCommand, SettingsCommand, Switch, TenantCommand,
+    AccountCommand, AnomaliesCommand, DlqCommand, Format, Function, InvokeArgs, ListFormat,
+    PanicArgs, ResourcesCommand, SettingsCommand, Switch, TenantCommand,
 };
 use crate::cli::{BackendArgs, UserCommand, UserRole};
 use dd0c_adapters_redis::{RedisAttempts, RedisFlags};
@@ -260,13 +260,19 @@ pub async fn anomalies(args: &BackendArgs, command: AnomaliesCommand) -> Result<
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
-        Format::Jsonl => {
+        ListFormat::Csv => {
+            out.write_all(dd0c_api::export::anomaly_header().as_bytes())?;
+            for item in &items {
+                out.write_all(dd0c_api::export::anomaly_line(item).as_bytes())?;
+            }
+        }
+        ListFormat::Jsonl => {
             for item in &items {
                 serde_json::to_writer(&mut out, item)?;
                 out.write_all(b"\n")?;
             }
         }
-        Format::Table => write!(out, "{}", crate::analyze::report_followed(&items))?,
+        ListFormat::Table => write!(out, "{}", crate::analyze::report_followed(&items))?,
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

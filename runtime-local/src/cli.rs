@@ -160,7 +160,7 @@ pub enum ZombiesCommand {
         #[arg(long = "region")]
         regions: Vec<String>,
         #[arg(long, value_enum, default_value = "table")]
-        format: Format,
+        format: ListFormat,
         /// Judge as of this time (RFC 3339) instead of now.
         #[arg(long, value_name = "TIME")]
         as_of: Option<chrono::DateTime<chrono::Utc>>,
@@ -173,7 +173,7 @@ pub enum ZombiesCommand {
         #[arg(long, value_delimiter = ',')]
         status: Vec<dd0c_ports::zombie::FindingStatus>,
         #[arg(long, value_enum, default_value = "table")]
-        format: Format,
+        format: ListFormat,
     },
     /// Leave a finding alone: later scans keep it ignored and no total counts it.
     Ignore {
@@ -461,7 +461,7 @@ pub enum AnomaliesCommand {
         #[arg(long)]
         tenant: String,
         #[arg(long, value_enum, default_value = "table")]
-        format: Format,
+        format: ListFormat,
         /// At most this many.
         #[arg(long, default_value_t = 100)]
         limit: usize,
@@ -538,6 +538,18 @@ pub enum Format {
     Jsonl,
     /// An aligned table, for people.
     Table,
+}
+
+/// Output formats of the lists a spreadsheet takes too (anomalies, zombie findings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// One JSON object per line, for scripts.
+    Jsonl,
+    /// An aligned table, for people.
+    Table,
+    /// Comma-separated values with a header line, as the API exports them (formulas
+    /// neutralised).
+    Csv,
 }
 
 /// Inputs and pricing, shared by `normalize` and `analyze`.

@@ -12,7 +12,7 @@ use dd0c_ports::zombie::{Finding, FindingFilter, FindingStatus};
 use dd0c_zombie::ScanRequest;
 
 use crate::admin::{backend, existing_tenant};
-use crate::cli::{BackendArgs, Format, ZombiesCommand};
+use crate::cli::{BackendArgs, ListFormat, ZombiesCommand};
 use crate::table::{Align, Table};
 
 pub async fn zombies(args: &BackendArgs, command: ZombiesCommand) -> Result<ExitCode> {
@@ -96,17 +96,23 @@ pub async fn zombies(args: &BackendArgs, command: ZombiesCommand) -> Result<Exit
     }
 }
 
-fn print(findings: &[Finding], format: Format) -> Result<()> {
+fn print(findings: &[Finding], format: ListFormat) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
-        Format::Jsonl => {
+        ListFormat::Csv => {
+            out.write_all(dd0c_api::export::finding_header().as_bytes())?;
+            for finding in findings {
+                out.write_all(dd0c_api::export::finding_line(finding).as_bytes())?;
+            }
+        }
+        ListFormat::Jsonl => {
             for finding in findings {
                 serde_json::to_writer(&mut out, finding)?;
                 out.write_all(b"\n")?;
             }
         }
-        Format::Table => {
+        ListFormat::Table => {
             let mut table = Table::new(&[
                 ("WASTE/MONTH", Align::Right),
                 ("KIND", Align::Left),

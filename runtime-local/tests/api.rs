@@ -1899,3 +1899,113 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// `GET /v1/anomalies` as CSV, asked by `Accept` or by `format`: the response and its records.
+async fn export_anomalies(
+    app: &App,
+    token: &str,
+    by_accept: bool,
+) -> (reqwest::header::HeaderMap, Vec<csv::StringRecord>) {
+    let client = reqwest::Client::new();
+    let request = if by_accept {
+        client
+            .get(format!("{}/v1/anomalies?severity=warning", app.address))
+            .header(reqwest::header::ACCEPT, "application/json;q=0.1, text/csv")
+    } else {
+        client.get(format!(
+            "{}/v1/anomalies?severity=warning&format=csv&limit=5",
+            app.address
+        ))
+    };
+    let response = request.bearer_auth(token).send().await.expect("sent");
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    let body = response.bytes().await.expect("body");
+    // Read by an implementation of RFC 4180 that is not ours.
+    let records = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(&body[..])
+        .records()
+        .collect::<Result<Vec<_>, _>>()
+        .expect("well-formed CSV");
+    (headers, records)
+}
+
+#[tokio::test]
+async fn anomalies_export_as_csv_every_match_with_no_cell_a_spreadsheet_evaluates() {
+    use dd0c_ports::conformance::{anomaly_for, cost_event};
+    use dd0c_ports::store::ScoreCommit;
+    let app = spawn_app().await;
+    let tenant = unique("csv");
+    let account = unique_account_id();
+    let mut matches = tenant_with_account(&app, &tenant, &account).await.len();
+    // More than a page holds, the last one's CloudTrail-given text hostile.
+    let mut hostile = None;
+    for i in 0..230 {
+        let mut event = cost_event(&tenant, &account, &format!("bulk{i}"), 10 + i, 10.0);
+        let mut anomaly = anomaly_for(&event);
+        if i == 229 {
+            event.resource_type = "@SUM(1+1)*cmd|' /C calc'!A0".into();
+            anomaly = anomaly_for(&event);
+            anomaly.explanation =
+                "=HYPERLINK(\"https://evil.example\",\"open\"), then \"more\"".into();
+            hostile = Some(anomaly.clone());
+        }
+        let commit = ScoreCommit {
+            event,
+            baselines: Vec::new(),
+            anomaly: Some(anomaly),
+            outbox: None,
+            consumed: None,
+        };
+        app.dispatcher
+            .backend
+            .stores
+            .score
+            .commit(commit)
+            .await
+            .expect("commit");
+        matches += 1;
+    }
+    let hostile = hostile.expect("the last anomaly");
+    let email = format!("{}@t.example", unique("member"));
+    assert!(add_user(&app.url, &tenant, &email, "member", PASSWORD)
+        .status
+        .success());
+    let token = token(&app, &email).await;
+
+    for by_accept in [true, false] {
+        let (headers, records) = export_anomalies(&app, &token, by_accept).await;
+        assert_eq!(
+            headers["content-type"], "text/csv; charset=utf-8",
+            "asked by Accept: {by_accept}"
+        );
+        assert!(headers["content-disposition"]
+            .to_str()
+            .expect("ascii")
+            .contains("dd0c-anomalies.csv"));
+        let (header, rows) = records.split_first().expect("a header line");
+        assert_eq!(&header[0], "anomaly_id");
+        assert_eq!(rows.len(), matches, "every match, the page limit aside");
+        assert!(rows.iter().all(|r| r.len() == header.len()));
+        let cells = rows.iter().flat_map(|r| r.iter());
+        assert!(
+            cells.clone().all(|c| !c.starts_with(['=', '+', '-', '@'])),
+            "no cell a spreadsheet evaluates"
+        );
+        let row = rows
+            .iter()
+            .find(|r| r[0] == *hostile.anomaly_id)
+            .expect("the hostile anomaly");
+        let column = |name: &str| header.iter().position(|h| h == name).expect(name);
+        assert_eq!(
+            &row[column("explanation")],
+            format!("'{}", hostile.explanation)
+        );
+        assert_eq!(
+            &row[column("resource_type")],
+            "'@SUM(1+1)*cmd|' /C calc'!A0"
+        );
+        assert_eq!(&row[column("severity")], "warning");
+    }
+}

@@ -116,6 +116,23 @@ async fn an_administrator_onboards_an_account_pushes_cloudtrail_and_reads_anomal
             .expect("forecast")
             > 0.0
     );
+    let csv = stdout(&dd0c(
+        &url,
+        &["anomalies", "list", "--tenant", "acme", "--format", "csv"],
+    ));
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().expect("a header line").clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a record")).collect();
+    assert_eq!(rows.len(), 1, "{csv}");
+    let cell = |name: &str| &rows[0][header.iter().position(|h| h == name).expect(name)];
+    assert_eq!(
+        (
+            cell("severity"),
+            cell("resource_type"),
+            cell("running_count")
+        ),
+        ("critical", "p4d.24xlarge", "4")
+    );
     let table = stdout(&dd0c(&url, &["anomalies", "list", "--tenant", "acme"]));
     assert!(
         table.contains("CRITICAL")

@@ -161,6 +161,35 @@ async fn a_scan_through_the_accounts_role_lists_every_planted_zombie_and_nothing
             zombie.resource_id
         );
     }
+    let exported = ok(
+        dd0c(
+            &database_url,
+            &["zombies", "list", "--tenant", "acme", "--format", "csv"],
+            "",
+            &[],
+        ),
+        "zombies list --format csv",
+    );
+    let mut reader = csv::Reader::from_reader(&exported.stdout[..]);
+    let column = reader
+        .headers()
+        .expect("a header line")
+        .iter()
+        .position(|h| h == "resource_id")
+        .expect("resource_id");
+    let ids: Vec<String> = reader
+        .records()
+        .map(|r| r.expect("a record")[column].to_owned())
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "one record per finding: {ids:?}");
+    for zombie in &estate.expected {
+        assert!(
+            ids.contains(&zombie.resource_id),
+            "{} exported: {ids:?}",
+            zombie.resource_id
+        );
+    }
 }
 
 #[tokio::test]

@@ -57,10 +57,11 @@ const bearer: Middleware = {
   },
 };
 
-export type Client = ReturnType<typeof createClient<paths>>;
+// Answers are typed as JSON; a CSV export is asked for as a blob (`parseAs: 'blob'`).
+export type Client = ReturnType<typeof createClient<paths, 'application/json'>>;
 
 function clientFor(baseUrl: string): Client {
-  const made = createClient<paths>({ baseUrl });
+  const made = createClient<paths, 'application/json'>({ baseUrl });
   made.use(bearer);
   return made;
 }
@@ -74,6 +75,16 @@ export function configure(baseUrl: string): void {
 
 export function api(): Client {
   return client;
+}
+
+/** Saves `blob` as the file `filename` (a CSV export), as a link the browser downloads. */
+export function saveFile(blob: Blob, filename: string): void {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = filename;
+  link.click();
+  URL.revokeObjectURL(url);
 }
 
 /** The answer of an openapi-fetch call, or its problem thrown. */

@@ -3,9 +3,9 @@
  * the server's cursor, newest first, each with its actions.
  */
 import { useState, type FormEvent } from 'react';
-import { api, ok, SEVERITIES, type Anomaly } from '../api/client';
+import { api, ok, saveFile, SEVERITIES, type Anomaly } from '../api/client';
 import { Actions } from '../components/Actions';
-import { Failure, Loading, SeverityBadge, useLoad } from '../components/common';
+import { Failure, Loading, SeverityBadge, useAction, useLoad } from '../components/common';
 import { actor, lifeOf, perHour, perMonth, what, when } from '../format';
 import { Link, navigate } from '../router';
 import { useSigned } from '../session';
@@ -71,6 +71,13 @@ export function Anomalies({ query }: { query: URLSearchParams }) {
     else next.delete('cursor');
     navigate(`/anomalies?${next}`);
   };
+  // Every match of the filters, not only this page.
+  const exporting = useAction();
+  const download = async () => {
+    const csv = listQuery(query);
+    const params = { query: { ...csv, cursor: undefined, limit: undefined, format: 'csv' } };
+    saveFile(await ok(api().GET('/v1/anomalies', { params, parseAs: 'blob' })), 'dd0c-anomalies.csv');
+  };
   const replace = (after: Anomaly) =>
     page.setData((p) => p && { ...p, items: p.items.map((a) => (a.anomaly_id === after.anomaly_id ? after : a)) });
 
@@ -93,8 +100,11 @@ export function Anomalies({ query }: { query: URLSearchParams }) {
           <input name="to" type="date" defaultValue={query.get('to') ?? ''} />
         </label>
         <button type="submit">Apply</button>
+        <button type="button" disabled={exporting.busy} onClick={() => void exporting.run(download)}>
+          Download CSV
+        </button>
       </form>
-      <Failure message={page.error} />
+      <Failure message={page.error ?? exporting.error} />
       <Loading when={page.loading && !page.data} />
       {page.data && page.data.items.length === 0 && <p>No anomalies match.</p>}
       {page.data && page.data.items.length > 0 && (

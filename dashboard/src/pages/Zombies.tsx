@@ -1,16 +1,27 @@
 /** Zombies: idle and forgotten resources by monthly waste, their evidence, and Ignore. */
 import { useState, type FormEvent } from 'react';
-import { api, ok, type Finding } from '../api/client';
+import { api, ok, saveFile, type Finding } from '../api/client';
 import { Failure, Loading, useAction, useLoad } from '../components/common';
 import { perMonth, when } from '../format';
 
 export function Zombies() {
   const list = useLoad(() => ok(api().GET('/v1/zombies', { params: { query: { status: 'open', limit: 500 } } })), []);
   const summary = useLoad(() => ok(api().GET('/v1/zombies/summary')), []);
+  // Every open finding, as listed here.
+  const exporting = useAction();
+  const download = async () => {
+    const params = { query: { status: 'open', format: 'csv' } };
+    saveFile(await ok(api().GET('/v1/zombies', { params, parseAs: 'blob' })), 'dd0c-zombies.csv');
+  };
   return (
     <section>
       <h1>Zombies</h1>
-      <Failure message={list.error ?? summary.error} />
+      <p className="toolbar">
+        <button type="button" disabled={exporting.busy} onClick={() => void exporting.run(download)}>
+          Download CSV
+        </button>
+      </p>
+      <Failure message={list.error ?? summary.error ?? exporting.error} />
       {summary.data && (
         <p className="total">
           <strong>{perMonth(summary.data.waste_open_monthly_usd)}</strong> of open waste in {summary.data.open} findings ·{' '}

@@ -1,4 +1,4 @@
-//! Anomalies: the filtered, paged list (`GET /v1/anomalies`), one anomaly with its feedback
+//! Anomalies: the filtered, paged list (`GET /v1/anomalies`, or every match as CSV), one anomaly with its feedback
 //! (`GET /v1/anomalies/{id}`), and acting on one (`POST /v1/anomalies/{id}/{action}`). Every
 //! anomaly is shown with what its resources amount to now ([`FollowedAnomaly`]): how many still run,
 //! the cost so far, the month-end forecast, and how they ended.
@@ -6,8 +6,10 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, TimeDelta, Utc};
 use dd0c_ports::auth::Role;
@@ -15,12 +17,14 @@ use dd0c_ports::domain::{Anomaly, AnomalyStatus, Feedback, FeedbackAction, Sever
 use dd0c_ports::keys::{is_anomaly_id, Cursor};
 use dd0c_ports::ledger::{Followed, FollowedAnomaly, ResourceView};
 use dd0c_ports::store::AnomalyFilter;
+use dd0c_ports::PortError;
 use dd0c_score::{feedback, lifecycle};
+use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::refusals::{AdminOnly, Invalid, JsonBody, Missing, Signed};
-use crate::{given, time_param, Api, ApiError, Caller};
+use crate::{export, given, time_param, Api, ApiError, Caller};
 
 /// Most anomalies one page returns.
 pub const MAX_PAGE: u32 = 200;
@@ -52,6 +56,10 @@ pub(crate) struct ListQuery {
     /// Anomalies per page (default 50).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    /// `csv`: every match at once as CSV, as `Accept: text/csv` asks (`cursor` and `limit`
+    /// are for pages); `json` (the default): a page.
+    #[param(pattern = "^(json|csv)?$")]
+    format: Option<String>,
 }
 
 /// One page of anomalies, newest first.
@@ -105,17 +113,22 @@ impl ListQuery {
     }
 }
 
-/// The caller's tenant's anomalies, newest first.
+/// The caller's tenant's anomalies, newest first: a page, or every match as CSV.
 #[utoipa::path(get, path = "/v1/anomalies", operation_id = "list_anomalies", tag = "anomalies", params(ListQuery),
-    responses((status = 200, description = "A page of anomalies", body = AnomalyPage), Invalid, Signed),
+    responses((status = 200, description = "A page of anomalies, or every match as CSV",
+        content((AnomalyPage = "application/json"), (String = "text/csv"))), Invalid, Signed),
     security(("bearer" = [])))]
 pub(crate) async fn list(
     State(api): State<Arc<Api>>,
     Caller(principal): Caller,
+    headers: HeaderMap,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<AnomalyPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let filter = query.filter()?;
+    if export::wanted(given(&query.format), &headers)? {
+        return Ok(export_all(api, principal.tenant, filter));
+    }
     let limit = match query.limit.unwrap_or(50) {
         limit @ 1..=MAX_PAGE => limit as usize,
         other => {
@@ -139,7 +152,50 @@ pub(crate) async fn list(
     Ok(Json(AnomalyPage {
         items,
         next_cursor: page.next_cursor,
-    }))
+    })
+    .into_response())
+}
+
+/// Where an export has got to.
+enum Step {
+    Header,
+    Page(Option<String>),
+    Done,
+}
+
+/// Every anomaly of `tenant` matching `filter`, newest first, as CSV: read and written a page at
+/// a time, each followed as of the request. A read that fails ends the transfer unfinished (the
+/// client sees it cut), and is logged.
+fn export_all(api: Arc<Api>, tenant: String, filter: AnomalyFilter) -> Response {
+    let now = Utc::now();
+    let chunks = futures_util::stream::try_unfold(
+        (api, tenant, filter, Step::Header),
+        move |(api, tenant, filter, step)| async move {
+            let (chunk, next) = match step {
+                Step::Done => return Ok(None),
+                Step::Header => (export::anomaly_header(), Step::Page(None)),
+                Step::Page(cursor) => {
+                    let page = api
+                        .stores
+                        .anomalies
+                        .anomalies(&tenant, &filter, cursor.as_deref(), MAX_PAGE as usize)
+                        .await?;
+                    let items = lifecycle::followed_all(
+                        api.stores.ledger.as_ref(),
+                        &tenant,
+                        page.items,
+                        now,
+                    )
+                    .await?;
+                    let next = page.next_cursor.map_or(Step::Done, |c| Step::Page(Some(c)));
+                    (items.iter().map(export::anomaly_line).collect(), next)
+                }
+            };
+            Ok::<_, PortError>(Some((Bytes::from(chunk), (api, tenant, filter, next))))
+        },
+    )
+    .inspect_err(|error| tracing::warn!(%error, "an anomaly export stopped short"));
+    (export::headers("anomalies"), Body::from_stream(chunks)).into_response()
 }
 
 /// An anomaly, what people did about it, and its resources' timelines.

@@ -13,6 +13,8 @@
 //!   [`accounts::onboard`]), ingest tokens, baselines and the cost time series.
 //! - [`resources`] — the resources followed to their end, with their cost and burn now.
 //! - [`zombies`] — the zombie hunter's findings: listed by waste, summed up, ignored.
+//! - [`export`] — anomalies and findings as CSV (`Accept: text/csv`, `format=csv`), formulas
+//!   neutralised.
 //! - [`sources`] — trail buckets and agents (self-hosted): `/v1/ingest`, `/v1/agents`, lag.
 //! - [`ingest`] — `POST /v1/events`: pushed CloudTrail priced on arrival.
 //! - [`slack`] — `POST /v1/slack/actions`: the alert buttons, signed by Slack.
@@ -27,6 +29,7 @@ pub mod anomalies;
 pub mod auth;
 pub mod client;
 pub mod dashboard;
+pub mod export;
 pub mod ingest;
 pub mod metrics;
 pub mod operations;

@@ -34,7 +34,7 @@ pub(crate) struct ListQuery {
     kind: Option<String>,
     /// The `next_cursor` of the page before.
     #[param(
-        pattern = r"^([0-9]{1,11}\.[0-9]{9}~[^/]+/[^/]+/.+)?$",
+        pattern = r"^([0-9]{1,11}\.[0-9]{9}~[^/\u0000-\u001f\u007f-\u009f]+/[^/\u0000-\u001f\u007f-\u009f]+/[^\u0000-\u001f\u007f-\u009f]+)?$",
         max_length = 1200
     )]
     cursor: Option<String>,

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use dd0c_ports::zombie::{Finding, FindingFilter, FindingStatus, ZombieKind};
@@ -13,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::anomalies::parse_list;
 use crate::error::refusals::{Invalid, JsonBody, Missing, Signed};
-use crate::{given, Api, ApiError, Caller};
+use crate::{export, given, Api, ApiError, Caller};
 
 /// Most findings one list returns.
 const MAX_LIST: u32 = 500;
@@ -36,6 +38,10 @@ pub(crate) struct ListQuery {
     /// Findings to return, most waste first (default 100).
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// `csv`: every match as CSV, as `Accept: text/csv` asks (`limit` is for the JSON list);
+    /// `json` (the default).
+    #[param(pattern = "^(json|csv)?$")]
+    format: Option<String>,
 }
 
 /// Findings, most waste first.
@@ -47,15 +53,17 @@ pub(crate) struct FindingList {
     matched: usize,
 }
 
-/// The caller's tenant's findings, most waste first.
+/// The caller's tenant's findings, most waste first; every match as CSV when asked.
 #[utoipa::path(get, path = "/v1/zombies", operation_id = "list_zombies", tag = "zombies", params(ListQuery),
-    responses((status = 200, description = "Findings, most waste first", body = FindingList), Invalid, Signed),
+    responses((status = 200, description = "Findings, most waste first, or every match as CSV",
+        content((FindingList = "application/json"), (String = "text/csv"))), Invalid, Signed),
     security(("bearer" = [])))]
 pub(crate) async fn list(
     State(api): State<Arc<Api>>,
     Caller(principal): Caller,
+    headers: HeaderMap,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<FindingList>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let account_id = given(&query.account).map(str::to_owned);
     if let Some(account) = &account_id {
@@ -80,9 +88,15 @@ pub(crate) async fn list(
         .zombies
         .findings(&principal.tenant, &filter)
         .await?;
+    if export::wanted(given(&query.format), &headers)? {
+        let csv: String = std::iter::once(export::finding_header())
+            .chain(items.iter().map(export::finding_line))
+            .collect();
+        return Ok((export::headers("zombies"), csv).into_response());
+    }
     let matched = items.len();
     items.truncate(limit);
-    Ok(Json(FindingList { items, matched }))
+    Ok(Json(FindingList { items, matched }).into_response())
 }
 
 /// Open waste, what was saved this month, and the open findings per kind.

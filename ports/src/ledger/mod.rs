@@ -81,7 +81,12 @@ impl FromStr for ResourceKey {
         let bad = || PortError::Invalid(format!("{s:?} is not account/region/resource id"));
         let (account_id, rest) = s.split_once('/').ok_or_else(bad)?;
         let (region, resource_id) = rest.split_once('/').ok_or_else(bad)?;
-        if account_id.is_empty() || region.is_empty() || resource_id.is_empty() {
+        // No id the ledger holds has a control character (and Postgres stores no NUL).
+        if account_id.is_empty()
+            || region.is_empty()
+            || resource_id.is_empty()
+            || s.chars().any(char::is_control)
+        {
             return Err(bad());
         }
         Ok(ResourceKey::new(account_id, region, resource_id))
@@ -797,6 +802,9 @@ mod tests {
         );
         assert_eq!(key.to_string().parse::<ResourceKey>().expect("parses"), key);
         assert!("111122223333/us-east-1".parse::<ResourceKey>().is_err());
+        assert!("111122223333/us-east-1/i-0\u{0}"
+            .parse::<ResourceKey>()
+            .is_err());
     }
 
     #[test]

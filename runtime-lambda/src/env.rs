@@ -70,6 +70,8 @@ pub struct Settings {
     pub table: String,
     /// `DD0C_MAX_RECEIVES`.
     pub max_receives: u32,
+    /// `DD0C_LEDGER_RETENTION_DAYS`: days the ledger keeps a resource after it ended.
+    pub ledger_retention_days: u32,
 }
 
 impl Settings {
@@ -77,14 +79,11 @@ impl Settings {
     pub async fn load() -> Result<Settings, StartError> {
         init_logs();
         let region = required("AWS_REGION")?;
-        let max_receives = match optional("DD0C_MAX_RECEIVES") {
-            None => DEFAULT_MAX_RECEIVES,
-            Some(value) => value.parse().map_err(|e| StartError::Invalid {
-                name: "DD0C_MAX_RECEIVES",
-                value,
-                why: format!("not a count: {e}"),
-            })?,
-        };
+        let max_receives = count("DD0C_MAX_RECEIVES", DEFAULT_MAX_RECEIVES)?;
+        let ledger_retention_days = count(
+            "DD0C_LEDGER_RETENTION_DAYS",
+            dd0c_ports::ledger::DEFAULT_LEDGER_RETENTION_DAYS,
+        )?;
         let aws = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region))
             .credentials_provider(EnvironmentVariableCredentialsProvider::new())
@@ -94,7 +93,28 @@ impl Settings {
             aws,
             table: required("DD0C_TABLE_NAME")?,
             max_receives,
+            ledger_retention_days,
         })
+    }
+}
+
+/// A positive count in the variable `name`, `default` when unset.
+fn count(name: &'static str, default: u32) -> Result<u32, StartError> {
+    match optional(name) {
+        None => Ok(default),
+        Some(value) => match value.parse() {
+            Ok(count) if count > 0 => Ok(count),
+            Ok(_) => Err(StartError::Invalid {
+                name,
+                value,
+                why: "not a positive count".into(),
+            }),
+            Err(e) => Err(StartError::Invalid {
+                name,
+                value,
+                why: format!("not a count: {e}"),
+            }),
+        },
     }
 }
 

@@ -16,7 +16,10 @@ use crate::env::{optional, required, Settings, StartError};
 
 /// Every store on the table.
 pub fn stores(settings: &Settings) -> Stores {
-    Stores::of(Arc::new(DynamoStore::new(&settings.aws, &settings.table)))
+    Stores::of(Arc::new(
+        DynamoStore::new(&settings.aws, &settings.table)
+            .with_ledger_retention(settings.ledger_retention_days),
+    ))
 }
 
 /// The ingest function: EventBridge envelopes of the accounts tenants watch archived raw to S3

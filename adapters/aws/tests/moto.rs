@@ -311,3 +311,78 @@ async fn a_trail_bucket_in_another_region_is_read_in_its_region() {
     let trail = dd0c_adapters_aws::S3Trail::new(&config, &home, Default::default());
     assert_eq!(trail.region().await.expect("region"), "us-east-1");
 }
+
+/// The TTL attribute of one ledger item, if it has one (epoch seconds).
+async fn ledger_ttl(config: &aws_config::SdkConfig, table: &str, sk: &str) -> Option<i64> {
+    let item = aws_sdk_dynamodb::Client::new(config)
+        .get_item()
+        .table_name(table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("TENANT#acme".into()),
+        )
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
+        .send()
+        .await
+        .expect("read")
+        .item
+        .expect("the resource's item");
+    item.get(dd0c_adapters_aws::table::TTL_ATTRIBUTE).map(|v| {
+        v.as_n()
+            .expect("a TTL number")
+            .parse()
+            .expect("epoch seconds")
+    })
+}
+
+#[tokio::test]
+async fn ended_resources_expire_the_ledger_retention_after_their_end_and_live_again_when_recreated()
+{
+    use dd0c_ports::domain::Change;
+    use dd0c_ports::ledger::{Mark, ResourceChange, ResourceKey, ResourceLedger};
+    let config = config().await;
+    let table = fresh_table(&config).await;
+    let store = DynamoStore::new(&config, &table).with_ledger_retention(30);
+    let key = ResourceKey::new("111122223333", "us-east-1", "db-orders");
+    let at = |hours: i64| chrono::Utc::now() - chrono::Duration::hours(100 - hours);
+    let change = |change: Change, hours: i64| ResourceChange {
+        key: key.clone(),
+        change,
+        resource_kind: "rds.instance".into(),
+        resource_type: "db.r6g.large".into(),
+        quantity: 1,
+        unit_hourly_usd: 0.5,
+        priced: change == Change::Create,
+        mark: Mark {
+            at: at(hours),
+            actor_arn: "arn:aws:iam::111122223333:user/ops".into(),
+            event_id: format!("ev-{hours}"),
+            call: String::new(),
+        },
+    };
+    let sk = format!("RES#{key}");
+    store
+        .record("acme", &[change(Change::Create, 0)])
+        .await
+        .expect("created");
+    assert_eq!(
+        ledger_ttl(&config, &table, &sk).await,
+        None,
+        "a running resource stays"
+    );
+    store
+        .record("acme", &[change(Change::End, 10)])
+        .await
+        .expect("ended");
+    assert_eq!(
+        ledger_ttl(&config, &table, &sk).await,
+        Some(at(10).timestamp() + 30 * 24 * 3600),
+        "forgotten the retention after its end"
+    );
+    // Deleted and created again under the same name (an RDS identifier): a new life.
+    store
+        .record("acme", &[change(Change::Create, 20)])
+        .await
+        .expect("created again");
+    assert_eq!(ledger_ttl(&config, &table, &sk).await, None);
+}

@@ -2,7 +2,9 @@
 //! partition, its record as `doc` under a `version` checked on every write (concurrent
 //! recorders of one resource retry with what the other wrote, so neither change is lost).
 //! The link to an anomaly lives in its own attributes, which also index the item in GSI1
-//! under `LEDGER#{tenant}#{anomaly}`; `ended_at` (epoch milliseconds) is what retention scans.
+//! under `LEDGER#{tenant}#{anomaly}`; `ended_at` (epoch milliseconds) is what retention scans,
+//! and an ended resource carries the table's TTL attribute at its end plus the ledger's
+//! retention, so DynamoDB forgets it without a scan (a resource created again loses it).
 //! Lists read the tenant's records whole and filter after the read.
 
 use dd0c_ports::ledger::{
@@ -53,6 +55,12 @@ fn key_of(item: &Item) -> PortResult<ResourceKey> {
 }
 
 impl DynamoStore {
+    /// When DynamoDB's TTL forgets a resource that ended at `at` (epoch seconds).
+    fn expires_after(&self, at: DateTime<Utc>) -> i64 {
+        at.timestamp()
+            .saturating_add(i64::try_from(self.ledger_retention.as_secs()).unwrap_or(i64::MAX))
+    }
+
     /// The stored records of `keys` (absent ones left out), with their versions.
     async fn ledger_items(
         &self,
@@ -95,14 +103,17 @@ impl DynamoStore {
         };
         let update = match ended_at(record) {
             Some(at) => update
-                .update_expression(
+                .update_expression(format!(
                     "SET doc = :doc, version = :next, resource_kind = :kind, \
-                     ended_at = if_not_exists(unseen_at, :ended)",
-                )
-                .expression_attribute_values(":ended", n(at.timestamp_millis())),
-            None => update.update_expression(
-                "SET doc = :doc, version = :next, resource_kind = :kind REMOVE ended_at",
-            ),
+                     ended_at = if_not_exists(unseen_at, :ended), \
+                     {TTL_ATTRIBUTE} = if_not_exists({TTL_ATTRIBUTE}, :expires)"
+                ))
+                .expression_attribute_values(":ended", n(at.timestamp_millis()))
+                .expression_attribute_values(":expires", n(self.expires_after(at))),
+            None => update.update_expression(format!(
+                "SET doc = :doc, version = :next, resource_kind = :kind \
+                 REMOVE ended_at, {TTL_ATTRIBUTE}"
+            )),
         };
         match update.send().await {
             Ok(_) => Ok(true),
@@ -251,12 +262,14 @@ impl ResourceLedger for DynamoStore {
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(key(tenant_pk(tenant), resource_sk(resource))))
-                .update_expression(
+                .update_expression(format!(
                     "SET unseen_at = if_not_exists(unseen_at, :at), \
-                     ended_at = if_not_exists(ended_at, :at)",
-                )
+                     ended_at = if_not_exists(ended_at, :at), \
+                     {TTL_ATTRIBUTE} = if_not_exists({TTL_ATTRIBUTE}, :expires)"
+                ))
                 .condition_expression("attribute_exists(pk)")
                 .expression_attribute_values(":at", n(at.timestamp_millis()))
+                .expression_attribute_values(":expires", n(self.expires_after(at)))
                 .send()
                 .await;
             match marked {

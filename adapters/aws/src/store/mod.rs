@@ -60,6 +60,8 @@ const TENANTS_INDEX_PK: &str = "TENANTS";
 pub struct DynamoStore {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    /// How long after its end DynamoDB's TTL forgets a resource of the ledger.
+    ledger_retention: Duration,
 }
 
 /// A range of sort keys within one partition (of the table or of GSI1).
@@ -150,7 +152,17 @@ impl DynamoStore {
         DynamoStore {
             client: aws_sdk_dynamodb::Client::new(config),
             table: table.to_owned(),
+            ledger_retention: Duration::from_secs(
+                u64::from(dd0c_ports::ledger::DEFAULT_LEDGER_RETENTION_DAYS) * 24 * 3600,
+            ),
         }
+    }
+
+    /// Forgets a resource of the ledger `days` after it ended (DynamoDB's TTL, as the
+    /// self-hosted retention job prunes it).
+    pub fn with_ledger_retention(mut self, days: u32) -> Self {
+        self.ledger_retention = Duration::from_secs(u64::from(days) * 24 * 3600);
+        self
     }
 
     /// The items under `keys` (distinct, in any number), read consistently in calls of 100,

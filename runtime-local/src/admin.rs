@@ -260,12 +260,7 @@ pub async fn anomalies(args: &BackendArgs, command: AnomaliesCommand) -> Result<
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
-        ListFormat::Csv => {
-            out.write_all(dd0c_api::export::anomaly_header().as_bytes())?;
-            for item in &items {
-                out.write_all(dd0c_api::export::anomaly_line(item).as_bytes())?;
-            }
-        }
+        ListFormat::Csv => out.write_all(dd0c_api::export::anomalies_csv(&items).as_bytes())?,
         ListFormat::Jsonl => {
             for item in &items {
                 serde_json::to_writer(&mut out, item)?;

@@ -100,12 +100,7 @@ fn print(findings: &[Finding], format: ListFormat) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
-        ListFormat::Csv => {
-            out.write_all(dd0c_api::export::finding_header().as_bytes())?;
-            for finding in findings {
-                out.write_all(dd0c_api::export::finding_line(finding).as_bytes())?;
-            }
-        }
+        ListFormat::Csv => out.write_all(dd0c_api::export::findings_csv(findings).as_bytes())?,
         ListFormat::Jsonl => {
             for finding in findings {
                 serde_json::to_writer(&mut out, finding)?;

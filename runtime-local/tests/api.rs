@@ -1933,41 +1933,24 @@ async fn export_anomalies(
 
 #[tokio::test]
 async fn anomalies_export_as_csv_every_match_with_no_cell_a_spreadsheet_evaluates() {
-    use dd0c_ports::conformance::{anomaly_for, cost_event};
-    use dd0c_ports::store::ScoreCommit;
+    use dd0c_ports::conformance::{anomaly_for, commit_anomaly, cost_event};
     let app = spawn_app().await;
     let tenant = unique("csv");
     let account = unique_account_id();
     let mut matches = tenant_with_account(&app, &tenant, &account).await.len();
     // More than a page holds, the last one's CloudTrail-given text hostile.
-    let mut hostile = None;
-    for i in 0..230 {
-        let mut event = cost_event(&tenant, &account, &format!("bulk{i}"), 10 + i, 10.0);
-        let mut anomaly = anomaly_for(&event);
-        if i == 229 {
-            event.resource_type = "@SUM(1+1)*cmd|' /C calc'!A0".into();
-            anomaly = anomaly_for(&event);
-            anomaly.explanation =
-                "=HYPERLINK(\"https://evil.example\",\"open\"), then \"more\"".into();
-            hostile = Some(anomaly.clone());
-        }
-        let commit = ScoreCommit {
-            event,
-            baselines: Vec::new(),
-            anomaly: Some(anomaly),
-            outbox: None,
-            consumed: None,
-        };
-        app.dispatcher
-            .backend
-            .stores
-            .score
-            .commit(commit)
-            .await
-            .expect("commit");
+    let score = app.dispatcher.backend.stores.score.as_ref();
+    for i in 0..229 {
+        let event = cost_event(&tenant, &account, &format!("bulk{i}"), 10 + i, 10.0);
+        commit_anomaly(score, event.clone(), anomaly_for(&event)).await;
         matches += 1;
     }
-    let hostile = hostile.expect("the last anomaly");
+    let mut event = cost_event(&tenant, &account, "bulk229", 239, 10.0);
+    event.resource_type = "@SUM(1+1)*cmd|' /C calc'!A0".into();
+    let mut hostile = anomaly_for(&event);
+    hostile.explanation = "=HYPERLINK(\"https://evil.example\",\"open\"), then \"more\"".into();
+    commit_anomaly(score, event, hostile.clone()).await;
+    matches += 1;
     let email = format!("{}@t.example", unique("member"));
     assert!(add_user(&app.url, &tenant, &email, "member", PASSWORD)
         .status

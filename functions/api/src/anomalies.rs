@@ -1,7 +1,8 @@
-//! Anomalies: the filtered, paged list (`GET /v1/anomalies`, or every match as CSV), one anomaly with its feedback
-//! (`GET /v1/anomalies/{id}`), and acting on one (`POST /v1/anomalies/{id}/{action}`). Every
-//! anomaly is shown with what its resources amount to now ([`FollowedAnomaly`]): how many still run,
-//! the cost so far, the month-end forecast, and how they ended.
+//! Anomalies: the filtered, paged list (`GET /v1/anomalies`, or every match as CSV), one
+//! anomaly with its feedback (`GET /v1/anomalies/{id}`), and acting on one
+//! (`POST /v1/anomalies/{id}/{action}`). Every anomaly is shown with what its resources amount
+//! to now ([`FollowedAnomaly`]): how many still run, the cost so far, the month-end forecast,
+//! and how they ended.
 
 use std::str::FromStr;
 use std::sync::Arc;

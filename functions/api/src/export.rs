@@ -149,6 +149,20 @@ pub fn finding_line(f: &Finding) -> String {
     ])
 }
 
+/// A whole export of `items`: the header line, then one line each.
+pub fn anomalies_csv(items: &[FollowedAnomaly]) -> String {
+    std::iter::once(anomaly_header())
+        .chain(items.iter().map(anomaly_line))
+        .collect()
+}
+
+/// A whole export of `findings`: the header line, then one line each.
+pub fn findings_csv(findings: &[Finding]) -> String {
+    std::iter::once(finding_header())
+        .chain(findings.iter().map(finding_line))
+        .collect()
+}
+
 /// Text as a cell a spreadsheet shows and never evaluates.
 fn text(value: &str) -> String {
     if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {

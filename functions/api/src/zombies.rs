@@ -89,10 +89,7 @@ pub(crate) async fn list(
         .findings(&principal.tenant, &filter)
         .await?;
     if export::wanted(given(&query.format), &headers)? {
-        let csv: String = std::iter::once(export::finding_header())
-            .chain(items.iter().map(export::finding_line))
-            .collect();
-        return Ok((export::headers("zombies"), csv).into_response());
+        return Ok((export::headers("zombies"), export::findings_csv(&items)).into_response());
     }
     let matched = items.len();
     items.truncate(limit);

@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
 use dd0c_ports::domain::{
     actor_name, format_duration, format_usd, Anomaly, AnomalyStatus, Settings, Severity, Signal,
 };
-use dd0c_ports::ledger::{by_anomaly, Followed, ResourceLedger};
+use dd0c_ports::ledger::{records_by_anomaly, Followed, ResourceLedger};
 use dd0c_ports::mail::Email;
 use dd0c_ports::store::{AnomalyFilter, AnomalyStore};
 use dd0c_ports::zombie::{
@@ -98,8 +98,7 @@ impl Closed {
         let mut closed = Closed::default();
         let mut times = Vec::new();
         let resolved = read_anomalies(anomalies, tenant, &filter).await?;
-        let ids: Vec<&str> = resolved.iter().map(|a| a.anomaly_id.as_str()).collect();
-        let mut records = by_anomaly(ledger.of_anomalies(tenant, &ids).await?);
+        let mut records = records_by_anomaly(ledger, tenant, &resolved).await?;
         for anomaly in &resolved {
             let records = records.remove(&anomaly.anomaly_id).unwrap_or_default();
             let Some(followed) = Followed::of_records(&records, now) else {

@@ -11,7 +11,7 @@ use dd0c_ports::domain::{
     OutboxMessage, Resolution,
 };
 use dd0c_ports::ledger::{
-    by_anomaly, Ended, Followed, FollowedAnomaly, Life, ResourceFilter, ResourceLedger,
+    records_by_anomaly, Ended, Followed, FollowedAnomaly, Life, ResourceFilter, ResourceLedger,
     ResourceRecord,
 };
 use dd0c_ports::store::AnomalyStore;
@@ -132,8 +132,7 @@ pub async fn followed_all(
     anomalies: Vec<Anomaly>,
     now: DateTime<Utc>,
 ) -> Result<Vec<FollowedAnomaly>, PortError> {
-    let ids: Vec<&str> = anomalies.iter().map(|a| a.anomaly_id.as_str()).collect();
-    let mut records = by_anomaly(ledger.of_anomalies(tenant, &ids).await?);
+    let mut records = records_by_anomaly(ledger, tenant, &anomalies).await?;
     Ok(anomalies
         .into_iter()
         .map(|anomaly| {

@@ -104,18 +104,23 @@ pub async fn commit_anomalies(
         let event = cost_event(tenant, account_id, &format!("{tenant}-ev{i}"), i, 10.0);
         let anomaly = anomaly_for(&event);
         ids.push(anomaly.anomaly_id.clone());
-        let commit = ScoreCommit {
-            event,
-            baselines: Vec::new(),
-            anomaly: Some(anomaly),
-            outbox: None,
-            consumed: None,
-        };
-        assert_eq!(
-            store.commit(commit).await.expect("commit"),
-            CommitOutcome::Committed
-        );
+        commit_anomaly(store, event, anomaly).await;
     }
     ids.sort();
     ids
+}
+
+/// Commits `event` with the `anomaly` it raised through `store` (no baselines, no outbox).
+pub async fn commit_anomaly(store: &dyn ScoreStore, event: CostEvent, anomaly: Anomaly) {
+    let commit = ScoreCommit {
+        event,
+        baselines: Vec::new(),
+        anomaly: Some(anomaly),
+        outbox: None,
+        consumed: None,
+    };
+    assert_eq!(
+        store.commit(commit).await.expect("commit"),
+        CommitOutcome::Committed
+    );
 }

@@ -13,7 +13,9 @@ mod sources;
 mod stores;
 mod zombies;
 
-pub use fixtures::{anomaly_for, commit_anomalies, cost_event, unique, unique_account_id};
+pub use fixtures::{
+    anomaly_for, commit_anomalies, commit_anomaly, cost_event, unique, unique_account_id,
+};
 pub use ledger::ledger_suite;
 pub use others::{
     archive_suite, attempts_suite, auth_suite, email_from_mime, flags_suite, mail_suite,

@@ -25,7 +25,7 @@ mod followed;
 
 pub use followed::{month_end, CostedInterval, Followed, FollowedAnomaly, ResourceView, UNSEEN};
 
-use crate::domain::{Change, CostEvent, PriceSource};
+use crate::domain::{Anomaly, Change, CostEvent, PriceSource};
 use crate::store::Page;
 use crate::{PortError, PortResult};
 
@@ -713,15 +713,21 @@ pub fn merge(
     merged
 }
 
-/// `records` grouped by the anomaly that named them (those no anomaly named are left out).
-pub fn by_anomaly(records: Vec<ResourceRecord>) -> HashMap<String, Vec<ResourceRecord>> {
+/// The records of each of `anomalies` (one tenant's: a page of a list), read at once
+/// ([`ResourceLedger::of_anomalies`]) and grouped by the id of the anomaly that named them.
+pub async fn records_by_anomaly(
+    ledger: &dyn ResourceLedger,
+    tenant: &str,
+    anomalies: &[Anomaly],
+) -> PortResult<HashMap<String, Vec<ResourceRecord>>> {
+    let ids: Vec<&str> = anomalies.iter().map(|a| a.anomaly_id.as_str()).collect();
     let mut grouped: HashMap<String, Vec<ResourceRecord>> = HashMap::new();
-    for record in records {
+    for record in ledger.of_anomalies(tenant, &ids).await? {
         if let Some(id) = record.anomaly_id.clone() {
             grouped.entry(id).or_default().push(record);
         }
     }
-    grouped
+    Ok(grouped)
 }
 
 /// The distinct keys of `changes`, in first-appearance order.

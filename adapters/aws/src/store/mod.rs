@@ -152,10 +152,9 @@ impl DynamoStore {
         DynamoStore {
             client: aws_sdk_dynamodb::Client::new(config),
             table: table.to_owned(),
-            ledger_retention: Duration::from_secs(
-                u64::from(dd0c_ports::ledger::DEFAULT_LEDGER_RETENTION_DAYS) * 24 * 3600,
-            ),
+            ledger_retention: Duration::ZERO,
         }
+        .with_ledger_retention(dd0c_ports::ledger::DEFAULT_LEDGER_RETENTION_DAYS)
     }
 
     /// Forgets a resource of the ledger `days` after it ended (DynamoDB's TTL, as the

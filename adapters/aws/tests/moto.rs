@@ -344,7 +344,8 @@ async fn ended_resources_expire_the_ledger_retention_after_their_end_and_live_ag
     let table = fresh_table(&config).await;
     let store = DynamoStore::new(&config, &table).with_ledger_retention(30);
     let key = ResourceKey::new("111122223333", "us-east-1", "db-orders");
-    let at = |hours: i64| chrono::Utc::now() - chrono::Duration::hours(100 - hours);
+    let now = chrono::Utc::now();
+    let at = |hours: i64| now - chrono::Duration::hours(100 - hours);
     let change = |change: Change, hours: i64| ResourceChange {
         key: key.clone(),
         change,

@@ -15,6 +15,8 @@
 #   (55500): $DD0C_TEST_AWS_ENDPOINT.
 # - schemathesis (PyPI, same virtualenv), which the `openapi` tests run against the API:
 #   $DD0C_TEST_SCHEMATHESIS. `scripts/test.sh openapi` runs just those.
+# - standardwebhooks (PyPI, same virtualenv), the specification's own verifier, which checks the
+#   signed webhook's signatures in the notify tests: $DD0C_TEST_PYTHON.
 # - cfn-lint (PyPI, same virtualenv) and infra-cdk's Node packages (`npm ci`; Node.js and npm
 #   from Debian's packages when missing): the CDK app's tests (Vitest) run first, then its stack
 #   is synthesized for the deploy test: $DD0C_TEST_CDK_TEMPLATE, $DD0C_TEST_CFN_LINT.
@@ -114,14 +116,16 @@ start_redis() {
   say "Redis on 127.0.0.1:$redis_port"
 }
 
-# The virtualenv with aiosmtpd, moto and schemathesis, made or completed when something is
-# missing.
+# The virtualenv with aiosmtpd, moto, schemathesis, cfn-lint and standardwebhooks, made or
+# completed when something is missing.
 python_tools() {
-  if ! "$venv/bin/python" -c "import aiosmtpd, moto, schemathesis, cfnlint" >/dev/null 2>&1; then
-    say "installing aiosmtpd, moto[server], schemathesis and cfn-lint from PyPI into $venv"
+  if ! "$venv/bin/python" -c "import aiosmtpd, moto, schemathesis, cfnlint, standardwebhooks" >/dev/null 2>&1; then
+    say "installing aiosmtpd, moto[server], schemathesis, cfn-lint and standardwebhooks from PyPI into $venv"
     [ -x "$venv/bin/pip" ] || python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
-    "$venv/bin/pip" install -q 'aiosmtpd>=1.4' 'moto[server]>=5.1' 'schemathesis==4.32.5' 'cfn-lint==1.58.0'
+    "$venv/bin/pip" install -q 'aiosmtpd>=1.4' 'moto[server]>=5.1' 'schemathesis==4.32.5' 'cfn-lint==1.58.0' 'standardwebhooks==1.1.0'
   fi
+  # The notify tests verify webhook signatures with standardwebhooks in it.
+  export DD0C_TEST_PYTHON="$venv/bin/python"
   # The API's OpenAPI test runs it against `dd0c-cost serve`.
   export DD0C_TEST_SCHEMATHESIS="$venv/bin/schemathesis"
   export DD0C_TEST_CFN_LINT="$venv/bin/cfn-lint"

@@ -741,6 +741,8 @@ pub struct Settings {
     /// loopback, private or link-local address is refused; an operator may allow private hosts,
     /// plain http and addresses included, with `DD0C_OUTBOUND_PRIVATE_HOSTS`). A member reads
     /// it only to its host.
+    // The shape of a URL the server requests for a tenant: https to a host by name, no
+    // whitespace or control character (the API refuses the rest, with the reason).
     #[cfg_attr(
         feature = "openapi",
         schema(
@@ -766,6 +768,39 @@ pub struct Settings {
     pub slack_min_severity: Severity,
     /// The least severity e-mailed.
     pub email_min_severity: Severity,
+    /// The tenant's own endpoint: each routed anomaly, and its follow-up when it resolves
+    /// itself, POSTed as JSON signed per the Standard Webhooks specification with the tenant's
+    /// signing secret (`POST /v1/settings/webhook-secret`, needed first). Held to the same
+    /// rules as the Slack URL; a member reads it only to its host.
+    // The same shape as `slack_webhook_url`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^https://[A-Za-z][A-Za-z0-9-]{0,62}(\.[A-Za-z0-9-]{1,63})*\.[A-Za-z][A-Za-z0-9-]{0,62}(/[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?$"
+        )
+    )]
+    pub webhook_url: Option<String>,
+    /// The least severity sent to the webhook.
+    pub webhook_min_severity: Severity,
+    /// A Microsoft Teams Workflows webhook URL ("Post to a channel when a webhook request is
+    /// received"): alerts go there as Adaptive Cards. Held to the same rules as the Slack URL;
+    /// a member reads it only to its host.
+    // The same shape as `slack_webhook_url`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^https://[A-Za-z][A-Za-z0-9-]{0,62}(\.[A-Za-z0-9-]{1,63})*\.[A-Za-z][A-Za-z0-9-]{0,62}(/[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?$"
+        )
+    )]
+    pub teams_webhook_url: Option<String>,
+    /// The least severity posted to Teams.
+    pub teams_min_severity: Severity,
+    /// A PagerDuty Events API v2 integration key (32 letters and digits): alerts trigger an
+    /// incident per anomaly, resolved when the anomaly resolves. A member does not read it.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9]{32}$"))]
+    pub pagerduty_routing_key: Option<String>,
+    /// The least severity that pages.
+    pub pagerduty_min_severity: Severity,
     /// The zombie hunter's thresholds and lookbacks.
     pub zombies: crate::zombie::ZombieSettings,
 }
@@ -782,6 +817,12 @@ impl Default for Settings {
             digest_time_zone: "UTC".to_owned(),
             slack_min_severity: Severity::Warning,
             email_min_severity: Severity::Critical,
+            webhook_url: None,
+            webhook_min_severity: Severity::Warning,
+            teams_webhook_url: None,
+            teams_min_severity: Severity::Warning,
+            pagerduty_routing_key: None,
+            pagerduty_min_severity: Severity::Critical,
             zombies: crate::zombie::ZombieSettings::default(),
         }
     }
@@ -838,11 +879,20 @@ impl Settings {
                 not_a_time_zone(&self.digest_time_zone),
             ));
         }
-        if let Some(url) = &self.slack_webhook_url {
+        for (field, url) in self.outbound_urls() {
             if !crate::webhook::is_http_url(url) {
                 return Err(FieldError::new(
-                    "slack_webhook_url",
+                    field,
                     format!("{url:?} is not an http(s) URL"),
+                ));
+            }
+        }
+        if let Some(key) = &self.pagerduty_routing_key {
+            if key.len() != 32 || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(FieldError::new(
+                    "pagerduty_routing_key",
+                    "is not a PagerDuty integration key (32 letters and digits, from the \
+                     service's Events API v2 integration)",
                 ));
             }
         }
@@ -887,6 +937,17 @@ impl Settings {
         }
         self.zombies.validate().map_err(|e| e.within("zombies"))?;
         Ok(())
+    }
+
+    /// The URLs set that the server will request, by field name.
+    pub fn outbound_urls(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("slack_webhook_url", &self.slack_webhook_url),
+            ("webhook_url", &self.webhook_url),
+            ("teams_webhook_url", &self.teams_webhook_url),
+        ]
+        .into_iter()
+        .filter_map(|(field, url)| Some((field, url.as_deref()?)))
     }
 
     /// The thresholds that apply to an account: its override, else the tenant's.

@@ -15,6 +15,7 @@ use crate::domain::{
     Account, Anomaly, AnomalyStatus, CostEvent, Feedback, OutboxMessage, Settings, Severity,
     Snooze, Tenant,
 };
+use crate::webhook::SigningSecret;
 use crate::PortResult;
 
 /// How long a processed event's record (what makes a redelivered event score once) and a trail
@@ -357,8 +358,12 @@ pub trait TenantStore: Send + Sync {
 pub trait SettingsStore: Send + Sync {
     /// The tenant's settings, or the defaults when none were saved.
     async fn settings(&self, tenant: &str) -> PortResult<Settings>;
-    /// Replaces the tenant's settings.
+    /// Replaces the tenant's settings; its webhook signing secret stays.
     async fn put_settings(&self, tenant: &str, settings: &Settings) -> PortResult<()>;
+    /// The tenant's webhook signing secret, if one was made.
+    async fn webhook_secret(&self, tenant: &str) -> PortResult<Option<SigningSecret>>;
+    /// Replaces the tenant's webhook signing secret; its settings stay.
+    async fn put_webhook_secret(&self, tenant: &str, secret: &SigningSecret) -> PortResult<()>;
 }
 
 /// The notification outbox written by [`ScoreStore::commit`].

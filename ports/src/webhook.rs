@@ -1,18 +1,101 @@
-//! The webhook port: one JSON document POSTed to a URL (Slack incoming webhooks).
+//! The webhook port: one JSON document POSTed to a URL (Slack and Teams incoming webhooks,
+//! PagerDuty's Events API, a tenant's own signed webhook), the policy of where such URLs may
+//! point ([`Outbound`]), and the Standard Webhooks signature ([`SigningSecret`]).
 
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
 
 use async_trait::async_trait;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
 
-use crate::PortResult;
+use crate::{PortError, PortResult};
 
 /// Posts JSON to webhooks.
 #[async_trait]
 pub trait Webhook: Send + Sync {
-    /// POSTs `body` as `application/json` to `url` and succeeds on a 2xx answer. A URL that is
+    /// POSTs `body`, JSON text sent byte for byte (what a signature covers), as
+    /// `application/json` with `headers` to `url`, and succeeds on a 2xx answer. A URL that is
     /// not `http(s)://` is `Invalid` and nothing is sent; any other answer, a timeout or a
     /// refused connection is `Backend` with the status or cause.
-    async fn post(&self, url: &str, body: &serde_json::Value) -> PortResult<()>;
+    async fn post_bytes(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: &[u8],
+    ) -> PortResult<()>;
+
+    /// POSTs `body` with no extra header; see [`Webhook::post_bytes`].
+    async fn post(&self, url: &str, body: &serde_json::Value) -> PortResult<()> {
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| PortError::caused("encoding a webhook body", e))?;
+        self.post_bytes(url, &[], &bytes).await
+    }
+}
+
+/// A tenant's webhook signing secret, as the Standard Webhooks specification writes it:
+/// `whsec_` then the key in base64. Shown to the tenant once, when made; never in a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningSecret(Vec<u8>);
+
+impl SigningSecret {
+    /// Key bytes a new secret has; the specification asks for 24 to 64.
+    const BYTES: usize = 32;
+
+    /// A new random secret.
+    pub fn generate() -> Self {
+        let mut key = vec![0u8; Self::BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        SigningSecret(key)
+    }
+
+    /// The `webhook-signature` header of message `id` sent at `timestamp` (Unix seconds) with
+    /// `body`: `v1,` and the base64 HMAC-SHA256 of `id.timestamp.body`.
+    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(format!("{id}.{timestamp}.").as_bytes());
+        mac.update(body);
+        format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()))
+    }
+}
+
+impl fmt::Display for SigningSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "whsec_{}", BASE64.encode(&self.0))
+    }
+}
+
+impl fmt::Debug for SigningSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningSecret(<redacted>)")
+    }
+}
+
+impl FromStr for SigningSecret {
+    type Err = PortError;
+
+    /// `whsec_` and 24 to 64 bytes in base64.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let refused = || {
+            PortError::Invalid(
+                "a webhook signing secret is `whsec_` and 24 to 64 bytes in base64".to_owned(),
+            )
+        };
+        let key = text
+            .strip_prefix("whsec_")
+            .and_then(|b64| BASE64.decode(b64).ok())
+            .ok_or_else(refused)?;
+        if (24..=64).contains(&key.len()) {
+            Ok(SigningSecret(key))
+        } else {
+            Err(refused())
+        }
+    }
 }
 
 /// Whether `url` is an absolute http or https URL with a host.
@@ -175,6 +258,32 @@ fn reserved_v6(ip: Ipv6Addr) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signing_secret_reads_back_and_signs_the_specifications_example() {
+        // The example of the Standard Webhooks specification's reference libraries.
+        let secret: SigningSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            .parse()
+            .expect("a secret");
+        assert_eq!(secret.to_string(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        assert_eq!(
+            secret.sign(
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1614265330,
+                br#"{"test": 2432232314}"#
+            ),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+        let fresh = SigningSecret::generate();
+        assert_eq!(fresh.to_string().parse::<SigningSecret>().ok(), Some(fresh));
+        for bad in [
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_c2hvcnQ=",
+            "whsec_!!",
+        ] {
+            assert!(bad.parse::<SigningSecret>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn public_https_urls_pass() {

@@ -13,6 +13,10 @@
 //! | `DD0C_SLACK_SIGNING_SECRET` | api | the Slack app's signing secret; unset: `/v1/slack/actions` answers 404 |
 //! | `DD0C_METRICS_TOKEN` | api | the bearer token `/metrics` asks for; unset: open |
 //! | `DD0C_ONBOARDING_TEMPLATE_URL`, `DD0C_EVENT_BUS_ARN` | api | the customer template and the bus its rules forward to: a new account's quick-create link; unset: none |
+//! | `DD0C_DASHBOARD_URL` | notify | the dashboard's public address, which Teams cards, PagerDuty incidents and webhook events link to; unset: no link |
+//! | `DD0C_PAGERDUTY_EVENTS_URL` | notify | where PagerDuty events go (`https://events.pagerduty.com/v2/enqueue`) |
+//! | `DD0C_OUTBOUND_PRIVATE_HOSTS` | notify, api | private hosts tenants' URLs may reach anyway (comma-separated) |
+//! | `DD0C_LEDGER_RETENTION_DAYS` | all (the table) | days the ledger keeps a resource after it ended (400) |
 //! | `DD0C_MAX_RECEIVES` | SQS functions | deliveries before a failing message is dead-lettered (5) |
 //! | `DD0C_LOG` | all | the log filter (`info`) |
 //! | `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` | all | set by Lambda |

@@ -65,14 +65,26 @@ pub fn notifier(settings: &Settings) -> Result<Notifier, StartError> {
         };
     let webhook =
         dd0c_adapters_http::HttpWebhook::new(outbound()).map_err(|e| StartError::Client {
-            what: "the Slack webhook client",
+            what: "the webhook client",
             why: e.to_string(),
         })?;
+    let endpoints = dd0c_notify::channels::Endpoints {
+        pagerduty_events_url: optional("DD0C_PAGERDUTY_EVENTS_URL")
+            .unwrap_or_else(|| dd0c_notify::pagerduty::EVENTS_URL.to_owned()),
+        dashboard_url: optional("DD0C_DASHBOARD_URL"),
+    };
+    let channels = dd0c_notify::channels::standard(dd0c_notify::channels::Parts {
+        webhook: Arc::new(webhook),
+        mail,
+        secrets: stores.settings.clone(),
+        clock: Arc::new(SystemClock),
+        endpoints,
+    });
     Ok(Notifier {
         outbox: stores.outbox,
         settings: stores.settings,
         flags: Arc::new(DynamoFlags::new(&settings.aws, &settings.table)),
-        channels: dd0c_notify::channels::standard(Arc::new(webhook), mail),
+        channels,
         clock: Arc::new(SystemClock),
         lease: dd0c_notify::LEASE,
     })

@@ -54,6 +54,10 @@ pub async fn open_backend(args: &BackendArgs) -> Result<Backend> {
     }
     backend.archive_retention_days = args.archive_retention_days;
     backend.ledger_retention_days = args.ledger_retention_days;
+    backend.endpoints = dd0c_notify::channels::Endpoints {
+        pagerduty_events_url: args.pagerduty_events_url.clone(),
+        dashboard_url: args.dashboard_url.clone(),
+    };
     if let Some(url) = &args.redis_url {
         let flags = RedisFlags::connect(url)
             .await

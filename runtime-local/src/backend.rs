@@ -44,7 +44,7 @@ pub struct Backend {
     pub attempts: Arc<dyn Attempts>,
     /// Outbound mail, when configured.
     pub mail: Option<Arc<dyn Mail>>,
-    /// Slack incoming webhooks, posting only where `outbound` allows.
+    /// Posts to Slack, Teams, PagerDuty and tenants' webhooks, only where `outbound` allows.
     pub webhook: Arc<dyn Webhook>,
     /// Where URLs that tenants set may lead (`DD0C_OUTBOUND_PRIVATE_HOSTS`).
     pub outbound: Outbound,
@@ -60,6 +60,8 @@ pub struct Backend {
     pub archive_retention_days: u32,
     /// Days the resource ledger keeps ended resources.
     pub ledger_retention_days: u32,
+    /// Where PagerDuty is and the dashboard alerts link to.
+    pub endpoints: dd0c_notify::channels::Endpoints,
     /// One line saying what this is, for the first log line.
     pub description: String,
 }
@@ -83,6 +85,7 @@ impl Backend {
             archive: None,
             archive_retention_days: DEFAULT_ARCHIVE_RETENTION_DAYS,
             ledger_retention_days: dd0c_ports::ledger::DEFAULT_LEDGER_RETENTION_DAYS,
+            endpoints: dd0c_notify::channels::Endpoints::default(),
             description:
                 "embedded in-memory store (DATABASE_URL is not set): nothing survives a restart"
                     .into(),
@@ -143,6 +146,7 @@ impl Backend {
             archive: None,
             archive_retention_days: DEFAULT_ARCHIVE_RETENTION_DAYS,
             ledger_retention_days: dd0c_ports::ledger::DEFAULT_LEDGER_RETENTION_DAYS,
+            endpoints: dd0c_notify::channels::Endpoints::default(),
             ingest_queue,
             score_queue,
             flags: Arc::new(MemoryFlags::new()),

@@ -96,6 +96,13 @@ pub struct BackendArgs {
     /// older ones.
     #[arg(long, global = true, env = "DD0C_LEDGER_RETENTION_DAYS", default_value_t = dd0c_ports::ledger::DEFAULT_LEDGER_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
     pub ledger_retention_days: u32,
+    /// Where PagerDuty events go (Events API v2); another address only for a relay or a test.
+    #[arg(long, global = true, env = "DD0C_PAGERDUTY_EVENTS_URL", default_value = dd0c_notify::pagerduty::EVENTS_URL)]
+    pub pagerduty_events_url: String,
+    /// The dashboard's public address (`https://cost.example.com`): Teams cards, PagerDuty
+    /// incidents and webhook events link to the anomaly's page there; unset, they carry no link.
+    #[arg(long, global = true, env = "DD0C_DASHBOARD_URL")]
+    pub dashboard_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -256,10 +256,13 @@ impl Dispatcher {
             outbox: self.backend.stores.outbox.clone(),
             settings: self.backend.stores.settings.clone(),
             flags: self.backend.flags.clone(),
-            channels: dd0c_notify::channels::standard(
-                self.backend.webhook.clone(),
-                self.backend.mail.clone(),
-            ),
+            channels: dd0c_notify::channels::standard(dd0c_notify::channels::Parts {
+                webhook: self.backend.webhook.clone(),
+                mail: self.backend.mail.clone(),
+                secrets: self.backend.stores.settings.clone(),
+                clock: Arc::new(SystemClock),
+                endpoints: self.backend.endpoints.clone(),
+            }),
             clock: Arc::new(SystemClock),
             lease: self.config.consumer.visibility,
         }

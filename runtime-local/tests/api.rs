@@ -624,6 +624,14 @@ async fn a_refused_setting_is_answered_naming_its_field() {
         ),
         (json!({"digest_hour": 30}), "digest_hour"),
         (
+            json!({"teams_webhook_url": "ftp://teams.example"}),
+            "teams_webhook_url",
+        ),
+        (
+            json!({"pagerduty_routing_key": "not-a-key"}),
+            "pagerduty_routing_key",
+        ),
+        (
             json!({"thresholds": {"min_samples": 2_000_000}}),
             "thresholds.min_samples",
         ),
@@ -662,12 +670,15 @@ async fn a_webhook_url_into_the_servers_own_network_is_refused_naming_its_field(
         ("https://[::ffff:192.168.1.1]/hook", "private"),
         ("http://hooks.slack.com/services/T/B/x", "https"),
     ] {
-        let body = json!({ "slack_webhook_url": url });
-        let (status, problem) = call(&app, "PUT", "/v1/settings", Some(&token), Some(body)).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {problem}");
-        assert_eq!(problem["field"], "slack_webhook_url", "{problem}");
-        let detail = problem["detail"].as_str().unwrap_or_default();
-        assert!(detail.contains(why), "{url}: {problem}");
+        for field in ["slack_webhook_url", "teams_webhook_url", "webhook_url"] {
+            let body = json!({ field: url });
+            let (status, problem) =
+                call(&app, "PUT", "/v1/settings", Some(&token), Some(body)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{field} {url}: {problem}");
+            assert_eq!(problem["field"], field, "{problem}");
+            let detail = problem["detail"].as_str().unwrap_or_default();
+            assert!(detail.contains(why), "{field} {url}: {problem}");
+        }
     }
     let body = json!({"slack_webhook_url": "https://hooks.slack.com/services/T1/B1/x"});
     let (status, stored) = call(&app, "PUT", "/v1/settings", Some(&token), Some(body)).await;
@@ -770,20 +781,88 @@ async fn an_action_body_that_is_not_an_object_is_refused() {
 }
 
 #[tokio::test]
-async fn a_member_reads_the_slack_webhook_url_only_to_its_host() {
+async fn a_member_reads_channel_urls_only_to_their_hosts_and_no_pagerduty_key() {
     let app = spawn_app().await;
     let (_, member, admin) = member_and_admin(&app).await;
     let hook = "https://hooks.slack.com/services/T1/B1/secret";
-    let body = json!({"slack_webhook_url": hook});
-    let (status, _) = call(&app, "PUT", "/v1/settings", Some(&admin), Some(body)).await;
-    assert_eq!(status, StatusCode::OK);
+    let teams = "https://prod-01.westeurope.logic.azure.com/workflows/1/triggers/manual?sig=secret";
+    let key = "R0123456789abcdefghijklmnopqrstu";
+    let body = json!({"slack_webhook_url": hook, "teams_webhook_url": teams, "pagerduty_routing_key": key});
+    let (status, stored) = call(&app, "PUT", "/v1/settings", Some(&admin), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
     let (_, seen) = call(&app, "GET", "/v1/settings", Some(&member), None).await;
     assert_eq!(
         seen["slack_webhook_url"],
         "https://hooks.slack.com/(hidden)"
     );
+    assert_eq!(
+        seen["teams_webhook_url"],
+        "https://prod-01.westeurope.logic.azure.com/(hidden)"
+    );
+    assert_eq!(seen["pagerduty_routing_key"], Value::Null);
     let (_, seen) = call(&app, "GET", "/v1/settings", Some(&admin), None).await;
     assert_eq!(seen["slack_webhook_url"], hook, "an admin reads it whole");
+    assert_eq!(seen["teams_webhook_url"], teams);
+    assert_eq!(seen["pagerduty_routing_key"], key);
+}
+
+#[tokio::test]
+async fn the_webhook_signing_secret_is_shown_once_and_the_webhook_needs_it() {
+    let app = spawn_app().await;
+    let (_, member, admin) = member_and_admin(&app).await;
+    let body = json!({"webhook_url": "https://automation.example.com/dd0c"});
+    let (status, problem) = call(
+        &app,
+        "PUT",
+        "/v1/settings",
+        Some(&admin),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["field"], "webhook_url", "{problem}");
+    assert!(problem["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("/v1/settings/webhook-secret")));
+
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/v1/settings/webhook-secret",
+        Some(&member),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "admins only");
+    let (status, made) = call(
+        &app,
+        "POST",
+        "/v1/settings/webhook-secret",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let secret = made["secret"].as_str().unwrap_or_default().to_owned();
+    let parsed: Result<dd0c_ports::webhook::SigningSecret, _> = secret.parse();
+    assert!(parsed.is_ok(), "{secret}");
+
+    let (status, stored) = call(&app, "PUT", "/v1/settings", Some(&admin), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
+    let (_, seen) = call(&app, "GET", "/v1/settings", Some(&admin), None).await;
+    assert!(
+        !seen.to_string().contains(&secret["whsec_".len()..]),
+        "never shown again: {seen}"
+    );
+    let (_, again) = call(
+        &app,
+        "POST",
+        "/v1/settings/webhook-secret",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_ne!(again["secret"], secret.as_str(), "a new one replaces it");
 }
 
 #[tokio::test]
@@ -865,7 +944,7 @@ async fn sign_in_is_throttled_and_weak_hashes_are_upgraded() {
 }
 
 /// Every route the dispatcher serves, as users call them (README, ARCHITECTURE.md).
-const ROUTES: [(&str, &str); 29] = [
+const ROUTES: [(&str, &str); 30] = [
     ("post", "/v1/events"),
     ("post", "/v1/slack/actions"),
     ("post", "/v1/auth/login"),
@@ -882,6 +961,7 @@ const ROUTES: [(&str, &str); 29] = [
     ("get", "/v1/costs"),
     ("get", "/v1/settings"),
     ("put", "/v1/settings"),
+    ("post", "/v1/settings/webhook-secret"),
     ("get", "/v1/panic"),
     ("put", "/v1/panic"),
     ("get", "/v1/resources"),

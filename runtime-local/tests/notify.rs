@@ -447,3 +447,219 @@ async fn an_alerted_launch_whose_instances_end_follows_up_once_with_its_cost_and
     shutdown.cancel();
     running.await.expect("task").expect("stopped cleanly");
 }
+
+/// The Standard Webhooks reference library for Python checks a request: the verified payload
+/// printed as JSON, or a non-zero exit with why.
+const VERIFY: &str = "import json, sys\n\
+from standardwebhooks import Webhook\n\
+print(json.dumps(Webhook(sys.argv[1]).verify(sys.stdin.buffer.read(), json.loads(sys.argv[2]))))";
+
+/// `request` verified with `secret` by the specification's own library (not our code): its
+/// payload, or why it was refused.
+fn verified_by_standardwebhooks(
+    secret: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<serde_json::Value, String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let python = std::env::var("DD0C_TEST_PYTHON").expect("DD0C_TEST_PYTHON: run scripts/test.sh");
+    let headers: BTreeMap<&str, &str> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let headers = serde_json::to_string(&headers).expect("headers as JSON");
+    let mut child = Command::new(python)
+        .args(["-c", VERIFY, secret, &headers])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python with standardwebhooks");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body)
+        .expect("the body written");
+    let output = child.wait_with_output().expect("the verifier ran");
+    if output.status.success() {
+        serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_critical_launch_reaches_a_signed_webhook_teams_and_pagerduty_once_and_its_end_resolves_the_incident(
+) {
+    const WEBHOOK: &str = "/automation/dd0c";
+    const TEAMS: &str = "/workflows/alerts/triggers/manual";
+    const PAGERDUTY: &str = "/pagerduty/v2/enqueue";
+    let catchers = CaptureServer::start().await.expect("the catchers");
+    let mut backend = alerting_backend().await;
+    backend.endpoints.pagerduty_events_url = catchers.url(PAGERDUTY);
+    backend.endpoints.dashboard_url = Some("https://cost.example.com".into());
+    let account = dd0c_ports::conformance::unique_account_id();
+    let token = onboard(&backend, &account).await;
+    let secret = dd0c_ports::webhook::SigningSecret::generate();
+    backend
+        .stores
+        .settings
+        .put_webhook_secret(TENANT, &secret)
+        .await
+        .expect("secret");
+    let settings = Settings {
+        webhook_url: Some(catchers.url(WEBHOOK)),
+        teams_webhook_url: Some(catchers.url(TEAMS)),
+        pagerduty_routing_key: Some("R0123456789abcdefghijklmnopqrstu".into()),
+        ..Settings::default()
+    };
+    backend
+        .stores
+        .settings
+        .put_settings(TENANT, &settings)
+        .await
+        .expect("settings");
+    backend
+        .flags
+        .set_panic_mode(TENANT, true)
+        .await
+        .expect("panic on");
+    let dispatcher = Dispatcher::new(
+        backend.clone(),
+        config("api,ingest,score,notify"),
+        PriceCatalog::bundled(),
+    )
+    .expect("dispatcher");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("port");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(dispatcher.clone().run(Some(listener), shutdown.clone()));
+    let client = reqwest::Client::new();
+    let push = async |record: &serde_json::Value| {
+        let response = client
+            .post(format!("{address}/v1/events"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"Records": [record]}))
+            .send()
+            .await
+            .expect("pushed");
+        assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
+    };
+    let counts = || [WEBHOOK, TEAMS, PAGERDUTY].map(|path| catchers.requests(path).len());
+
+    // The launch, raised while panic mode holds every channel.
+    let ids = ["i-1a", "i-1b", "i-1c", "i-1d"];
+    let now = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).expect("now");
+    let launched_at = now - chrono::TimeDelta::hours(3);
+    push(&run_instances(
+        &account,
+        "intern",
+        launched_at,
+        "p4d.24xlarge",
+        &ids,
+    ))
+    .await;
+    let anomalies = backend.stores.anomalies.clone();
+    until("the anomaly", Duration::from_secs(30), async || {
+        let page = anomalies
+            .anomalies(TENANT, &Default::default(), None, 10)
+            .await
+            .expect("list");
+        !page.items.is_empty()
+    })
+    .await;
+    let anomaly = anomalies
+        .anomalies(TENANT, &Default::default(), None, 10)
+        .await
+        .expect("list")
+        .items[0]
+        .clone();
+    assert_eq!(anomaly.severity, Severity::Critical);
+    support::drain(&dispatcher).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(counts(), [0, 0, 0], "nothing goes out in panic mode");
+
+    backend
+        .flags
+        .set_panic_mode(TENANT, false)
+        .await
+        .expect("panic off");
+    until(
+        "the alert on every channel",
+        Duration::from_secs(30),
+        async || counts() == [1, 1, 1],
+    )
+    .await;
+    let hook = &catchers.requests(WEBHOOK)[0];
+    let secret_text = secret.to_string();
+    let event = verified_by_standardwebhooks(&secret_text, &hook.headers, &hook.body)
+        .expect("the signature verifies");
+    assert_eq!(event["type"], "anomaly.detected");
+    assert_eq!(
+        event["data"]["anomaly"]["anomaly_id"],
+        anomaly.anomaly_id.as_str()
+    );
+    assert_eq!(
+        event["data"]["url"],
+        format!("https://cost.example.com/anomalies/{}", anomaly.anomaly_id)
+    );
+    let mut tampered = hook.body.clone();
+    tampered.extend_from_slice(b" ");
+    assert!(
+        verified_by_standardwebhooks(&secret_text, &hook.headers, &tampered).is_err(),
+        "a changed body does not verify"
+    );
+    let other = dd0c_ports::webhook::SigningSecret::generate().to_string();
+    assert!(
+        verified_by_standardwebhooks(&other, &hook.headers, &hook.body).is_err(),
+        "another secret does not verify"
+    );
+    let card = catchers.posts(TEAMS)[0].to_string();
+    assert!(
+        card.contains("AdaptiveCard") && card.contains("Left running to month end"),
+        "{card}"
+    );
+    let trigger = &catchers.posts(PAGERDUTY)[0];
+    assert_eq!(trigger["event_action"], "trigger");
+    assert_eq!(trigger["dedup_key"], anomaly.anomaly_id.as_str());
+
+    // Alice terminates them: the incident resolves, under the same key.
+    let terminate = terminate_instances(
+        &account,
+        "alice",
+        launched_at + chrono::TimeDelta::minutes(130),
+        &ids,
+    );
+    push(&terminate).await;
+    until(
+        "the follow-up on every channel",
+        Duration::from_secs(30),
+        async || counts() == [2, 2, 2],
+    )
+    .await;
+    let resolve = &catchers.posts(PAGERDUTY)[1];
+    assert_eq!(resolve["event_action"], "resolve");
+    assert_eq!(resolve["dedup_key"], anomaly.anomaly_id.as_str());
+    let hook = &catchers.requests(WEBHOOK)[1];
+    let event = verified_by_standardwebhooks(&secret_text, &hook.headers, &hook.body)
+        .expect("the follow-up's signature verifies");
+    assert_eq!(event["type"], "anomaly.resolved");
+    assert!(event["data"]["resolution"]["actual_cost_usd"]
+        .as_f64()
+        .is_some_and(|c| c > 0.0));
+
+    push(&terminate).await;
+    support::drain(&dispatcher).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        counts(),
+        [2, 2, 2],
+        "each once, however often the end comes"
+    );
+    shutdown.cancel();
+    running.await.expect("task").expect("stopped cleanly");
+}

@@ -1,20 +1,45 @@
 //! [`CaptureServer`]: a real HTTP server on loopback that plays Slack's side of an incoming
-//! webhook in tests — it records every POSTed JSON body by path and can be told to fail or to
-//! redirect.
+//! webhook (and of Teams, PagerDuty and a tenant's own endpoint) in tests — it records every
+//! POSTed JSON body with its headers by path and can be told to fail or to redirect.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use serde_json::Value;
 
 #[derive(Default)]
 struct Recorded {
-    posts: Vec<(String, Value)>,
+    posts: Vec<(String, Request)>,
     failing: HashSet<String>,
+}
+
+/// One recorded post.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Its headers, names in lowercase.
+    pub headers: Vec<(String, String)>,
+    /// Its body, as sent.
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (`null` if it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
 }
 
 /// The server; it stops when dropped.
@@ -37,7 +62,8 @@ impl Drop for CaptureServer {
 async fn receive(
     State(recorded): State<Arc<Mutex<Recorded>>>,
     Path(path): Path<String>,
-    Json(body): Json<Value>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let mut recorded = recorded.lock().unwrap_or_else(|p| p.into_inner());
@@ -52,7 +78,23 @@ async fn receive(
     if recorded.failing.contains(&path) || path.starts_with("/fail") {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
-    recorded.posts.push((path, body));
+    if serde_json::from_slice::<Value>(&body).is_err() {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    let headers = headers
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_owned(), value)
+        })
+        .collect();
+    recorded.posts.push((
+        path,
+        Request {
+            headers,
+            body: body.to_vec(),
+        },
+    ));
     StatusCode::OK.into_response()
 }
 
@@ -83,11 +125,16 @@ impl CaptureServer {
 
     /// The bodies posted to `path`, in order.
     pub fn posts(&self, path: &str) -> Vec<Value> {
+        self.requests(path).iter().map(Request::json).collect()
+    }
+
+    /// The posts to `path` with their headers, in order.
+    pub fn requests(&self, path: &str) -> Vec<Request> {
         self.lock()
             .posts
             .iter()
             .filter(|(p, _)| p == path)
-            .map(|(_, body)| body.clone())
+            .map(|(_, request)| request.clone())
             .collect()
     }
 

@@ -63,12 +63,25 @@ impl Resolve for PublicOnly {
 
 #[async_trait]
 impl Webhook for HttpWebhook {
-    async fn post(&self, url: &str, body: &serde_json::Value) -> PortResult<()> {
+    async fn post_bytes(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: &[u8],
+    ) -> PortResult<()> {
         self.outbound.check_url(url).map_err(PortError::Invalid)?;
-        let response =
-            self.client.post(url).json(body).send().await.map_err(|e| {
-                PortError::backend(format!("posting to the webhook: {}", causes(&e)))
-            })?;
+        let mut request = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| PortError::backend(format!("posting to the webhook: {}", causes(&e))))?;
         let status = response.status();
         if status.is_success() {
             Ok(())

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use dd0c_adapters_http::{HttpWebhook, PublicOnly};
-use dd0c_ports::conformance::{self, WebhookSink};
+use dd0c_ports::conformance::{self, Received, WebhookSink};
 use dd0c_ports::webhook::{Outbound, Webhook};
 use dd0c_ports::PortError;
 use dd0c_tests::CaptureServer;
@@ -22,8 +22,15 @@ impl WebhookSink for Captured {
     fn failing_url(&self) -> String {
         self.0.url("/fail/services/x")
     }
-    async fn received(&self, name: &str) -> Vec<serde_json::Value> {
-        self.0.posts(&format!("/services/{name}"))
+    async fn received(&self, name: &str) -> Vec<Received> {
+        self.0
+            .requests(&format!("/services/{name}"))
+            .into_iter()
+            .map(|r| Received {
+                headers: r.headers,
+                body: r.body,
+            })
+            .collect()
     }
 }
 

@@ -24,7 +24,7 @@ pub use mail::MemoryMail;
 pub use queue::MemoryQueue;
 pub use sources::MemorySources;
 pub use store::MemoryStore;
-pub use webhook::MemoryWebhook;
+pub use webhook::{MemoryWebhook, Posted};
 
 use std::sync::{Mutex, MutexGuard};
 

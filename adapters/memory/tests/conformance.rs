@@ -95,8 +95,15 @@ impl conformance::WebhookSink for Hooks {
         self.0.set_failing(&url, true);
         url
     }
-    async fn received(&self, name: &str) -> Vec<serde_json::Value> {
-        self.0.posts_to(&self.accepting_url(name))
+    async fn received(&self, name: &str) -> Vec<conformance::Received> {
+        self.0
+            .requests_to(&self.accepting_url(name))
+            .into_iter()
+            .map(|p| conformance::Received {
+                headers: p.headers,
+                body: p.bytes,
+            })
+            .collect()
     }
 }
 

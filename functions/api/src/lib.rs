@@ -168,6 +168,7 @@ pub fn router(api: Arc<Api>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(accounts::baselines))
         .routes(routes!(accounts::costs))
         .routes(routes!(settings::settings, settings::put_settings))
+        .routes(routes!(settings::new_webhook_secret))
         .routes(routes!(resources::list))
         .routes(routes!(resources::running))
         .routes(routes!(zombies::list))

@@ -4,10 +4,12 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use dd0c_ports::domain::Settings;
-use dd0c_ports::webhook::Outbound;
+use dd0c_ports::webhook::{Outbound, SigningSecret};
 use dd0c_ports::FieldError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,8 +17,9 @@ use utoipa::ToSchema;
 use crate::error::refusals::{AdminOnly, JsonBody, Signed};
 use crate::{Api, ApiError, Caller};
 
-/// The tenant's settings; a member sees the Slack webhook URL only to its host (the rest of it
-/// is a credential: whoever holds it can post to the channel).
+/// The tenant's settings; a member sees the Slack, Teams and webhook URLs only to their hosts
+/// (the rest of such a URL is a credential: whoever holds it can post to the channel) and no
+/// PagerDuty key.
 #[utoipa::path(get, path = "/v1/settings", tag = "settings", responses((status = 200, description = "The settings", body = Settings), Signed), security(("bearer" = [])))]
 pub(crate) async fn settings(
     State(api): State<Arc<Api>>,
@@ -24,7 +27,14 @@ pub(crate) async fn settings(
 ) -> Result<Json<Settings>, ApiError> {
     let mut settings = api.stores.settings.settings(&caller.0.tenant).await?;
     if caller.admin().is_err() {
-        settings.slack_webhook_url = settings.slack_webhook_url.as_deref().map(redacted);
+        for url in [
+            &mut settings.slack_webhook_url,
+            &mut settings.teams_webhook_url,
+            &mut settings.webhook_url,
+        ] {
+            *url = url.as_deref().map(redacted);
+        }
+        settings.pagerduty_routing_key = None;
     }
     Ok(Json(settings))
 }
@@ -47,16 +57,57 @@ pub(crate) async fn put_settings(
     caller.admin()?;
     let Json(settings) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     settings.validate()?;
-    if let Some(url) = &settings.slack_webhook_url {
+    for (field, url) in settings.outbound_urls() {
         reachable(&api.outbound, url)
             .await
-            .map_err(|why| FieldError::new("slack_webhook_url", why))?;
+            .map_err(|why| FieldError::new(field, why))?;
+    }
+    let tenant = &caller.0.tenant;
+    if settings.webhook_url.is_some() && api.stores.settings.webhook_secret(tenant).await?.is_none()
+    {
+        return Err(FieldError::new(
+            "webhook_url",
+            "make the webhook's signing secret first (POST /v1/settings/webhook-secret): \
+             every event is signed with it",
+        )
+        .into());
     }
     api.stores
         .settings
         .put_settings(&caller.0.tenant, &settings)
         .await?;
     Ok(Json(settings))
+}
+
+/// A new webhook signing secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NewWebhookSecret {
+    /// `whsec_` and the key in base64, as the Standard Webhooks libraries take it: verify each
+    /// event's `webhook-signature` with it. It is not shown again; a new one replaces it.
+    #[schema(pattern = "^whsec_[A-Za-z0-9+/]+={0,2}$")]
+    secret: String,
+}
+
+/// Makes the tenant's webhook signing secret, replacing any before it (admins): events are
+/// signed with the new one from now on. The secret is in this answer only.
+#[utoipa::path(post, path = "/v1/settings/webhook-secret", tag = "settings", responses((status = 201, description = "The new secret", body = NewWebhookSecret), AdminOnly, Signed), security(("bearer" = [])))]
+pub(crate) async fn new_webhook_secret(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.admin()?;
+    let secret = SigningSecret::generate();
+    api.stores
+        .settings
+        .put_webhook_secret(&caller.0.tenant, &secret)
+        .await?;
+    tracing::info!(tenant = %caller.0.tenant, by = %caller.0.subject, "webhook signing secret made");
+    Ok(crate::no_store((
+        StatusCode::CREATED,
+        Json(NewWebhookSecret {
+            secret: secret.to_string(),
+        }),
+    )))
 }
 
 /// Whether `url`, a URL a tenant sets, may be requested: its shape, and the addresses its host
@@ -96,6 +147,12 @@ pub(crate) enum ChannelName {
     Slack,
     /// E-mail.
     Email,
+    /// The tenant's signed webhook.
+    Webhook,
+    /// Microsoft Teams.
+    Teams,
+    /// PagerDuty.
+    Pagerduty,
 }
 
 impl From<dd0c_notify::Channel> for ChannelName {
@@ -103,6 +160,9 @@ impl From<dd0c_notify::Channel> for ChannelName {
         match channel {
             dd0c_notify::Channel::Slack => ChannelName::Slack,
             dd0c_notify::Channel::Email => ChannelName::Email,
+            dd0c_notify::Channel::Webhook => ChannelName::Webhook,
+            dd0c_notify::Channel::Teams => ChannelName::Teams,
+            dd0c_notify::Channel::PagerDuty => ChannelName::Pagerduty,
         }
     }
 }

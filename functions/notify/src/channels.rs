@@ -1,18 +1,21 @@
 //! The notification channels, each in one place: whether a tenant's settings route an anomaly
 //! to it, and how an alert or a digest goes out on it. The notifier, the panic-mode view and
 //! the metrics go through [`Channel::ALL`] and [`Deliver`] and name no channel; a new channel
-//! is one more [`Channel`] and one more [`Deliver`].
+//! is one more [`Channel`] and one more [`Deliver`] — Slack and e-mail here, the signed
+//! webhook, Teams and PagerDuty in their own modules.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use dd0c_ports::clock::Clock;
 use dd0c_ports::domain::{Settings, Severity};
 use dd0c_ports::mail::Mail;
+use dd0c_ports::store::SettingsStore;
 use dd0c_ports::webhook::Webhook;
 
 use crate::digest::Digest;
 use crate::render::{Alert, Resolved};
-use crate::SendError;
+use crate::{pagerduty, signed, teams, SendError};
 
 /// A delivery channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -21,17 +24,32 @@ pub enum Channel {
     Slack,
     /// E-mail to the tenant's recipients.
     Email,
+    /// The tenant's own endpoint, signed per Standard Webhooks.
+    Webhook,
+    /// A Microsoft Teams Workflows webhook.
+    Teams,
+    /// PagerDuty's Events API v2.
+    PagerDuty,
 }
 
 impl Channel {
     /// Every channel, in the order an alert goes out on them.
-    pub const ALL: [Channel; 2] = [Channel::Slack, Channel::Email];
+    pub const ALL: [Channel; 5] = [
+        Channel::Slack,
+        Channel::Email,
+        Channel::Webhook,
+        Channel::Teams,
+        Channel::PagerDuty,
+    ];
 
     /// Its name in delivery records, breaker keys and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Slack => "slack",
             Channel::Email => "email",
+            Channel::Webhook => "webhook",
+            Channel::Teams => "teams",
+            Channel::PagerDuty => "pagerduty",
         }
     }
 
@@ -60,10 +78,46 @@ pub trait Deliver: Send + Sync {
     fn channel(&self) -> Channel;
     /// Whether `settings` route an anomaly of `severity` here (configured, and severe enough).
     fn routes(&self, settings: &Settings, severity: Severity) -> bool;
-    /// Whether the tenant set this channel up at all (where digests go).
+    /// Whether the tenant set this channel up at all.
     fn configured(&self, settings: &Settings) -> bool;
-    /// Sends `message` as `settings` direct.
-    async fn send(&self, settings: &Settings, message: Message<'_>) -> Result<(), SendError>;
+    /// Whether the daily digest goes here: where the channel is set up, unless it is one for
+    /// alerts alone.
+    fn digests(&self, settings: &Settings) -> bool {
+        self.configured(settings)
+    }
+    /// Sends `tenant`'s `message` as `settings` direct.
+    async fn send(
+        &self,
+        tenant: &str,
+        settings: &Settings,
+        message: Message<'_>,
+    ) -> Result<(), SendError>;
+}
+
+/// What channels need beyond a tenant's settings: set per deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// Where PagerDuty events go: [`pagerduty::EVENTS_URL`] but in tests.
+    pub pagerduty_events_url: String,
+    /// The dashboard's address, which alerts link to; unset, they carry no link.
+    pub dashboard_url: Option<String>,
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Endpoints {
+            pagerduty_events_url: pagerduty::EVENTS_URL.to_owned(),
+            dashboard_url: None,
+        }
+    }
+}
+
+impl Endpoints {
+    /// The dashboard page of anomaly `id`, when the dashboard's address is known.
+    pub fn anomaly_url(&self, id: &str) -> Option<String> {
+        let base = self.dashboard_url.as_deref()?.trim_end_matches('/');
+        Some(format!("{base}/anomalies/{id}"))
+    }
 }
 
 /// Slack, through incoming webhooks.
@@ -84,7 +138,12 @@ impl Deliver for Slack {
         settings.slack_webhook_url.is_some()
     }
 
-    async fn send(&self, settings: &Settings, message: Message<'_>) -> Result<(), SendError> {
+    async fn send(
+        &self,
+        _tenant: &str,
+        settings: &Settings,
+        message: Message<'_>,
+    ) -> Result<(), SendError> {
         let url = settings.slack_webhook_url.as_deref().unwrap_or_default();
         let body = match message {
             Message::Alert(alert) => alert.slack(),
@@ -113,7 +172,12 @@ impl Deliver for Email {
         !settings.email_to.is_empty()
     }
 
-    async fn send(&self, settings: &Settings, message: Message<'_>) -> Result<(), SendError> {
+    async fn send(
+        &self,
+        _tenant: &str,
+        settings: &Settings,
+        message: Message<'_>,
+    ) -> Result<(), SendError> {
         let email = match message {
             Message::Alert(alert) => alert.email(&settings.email_to)?,
             Message::Resolved(resolved) => resolved.email(&settings.email_to)?,
@@ -124,11 +188,45 @@ impl Deliver for Email {
     }
 }
 
-/// The channels of a deployment: Slack through `webhook`, and e-mail where `mail` is set.
-pub fn standard(webhook: Arc<dyn Webhook>, mail: Option<Arc<dyn Mail>>) -> Vec<Arc<dyn Deliver>> {
-    let mut channels: Vec<Arc<dyn Deliver>> = vec![Arc::new(Slack(webhook))];
+/// What the channels of a deployment are made of.
+#[allow(missing_debug_implementations)]
+pub struct Parts {
+    /// Posts to Slack, Teams, PagerDuty and tenants' endpoints.
+    pub webhook: Arc<dyn Webhook>,
+    /// Sends e-mail, where the deployment has a mail server.
+    pub mail: Option<Arc<dyn Mail>>,
+    /// Where the signed webhook finds each tenant's signing secret.
+    pub secrets: Arc<dyn SettingsStore>,
+    /// Time, for the webhook's signature timestamp.
+    pub clock: Arc<dyn Clock>,
+    /// Where PagerDuty is, and the dashboard alerts link to.
+    pub endpoints: Endpoints,
+}
+
+/// The channels of a deployment, in the order an alert takes them: Slack, e-mail where the
+/// deployment can send it, the signed webhook, Teams and PagerDuty.
+pub fn standard(parts: Parts) -> Vec<Arc<dyn Deliver>> {
+    let Parts {
+        webhook,
+        mail,
+        secrets,
+        clock,
+        endpoints,
+    } = parts;
+    let mut channels: Vec<Arc<dyn Deliver>> = vec![Arc::new(Slack(webhook.clone()))];
     if let Some(mail) = mail {
         channels.push(Arc::new(Email(mail)));
     }
+    channels.push(Arc::new(signed::SignedWebhook {
+        webhook: webhook.clone(),
+        secrets,
+        clock,
+        endpoints: endpoints.clone(),
+    }));
+    channels.push(Arc::new(teams::Teams {
+        webhook: webhook.clone(),
+        endpoints: endpoints.clone(),
+    }));
+    channels.push(Arc::new(pagerduty::PagerDuty { webhook, endpoints }));
     channels
 }

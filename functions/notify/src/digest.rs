@@ -320,6 +320,11 @@ impl Digest {
         }
     }
 
+    /// The digest as plain text: the e-mail's text part.
+    pub fn text(&self) -> Result<String, crate::render::RenderError> {
+        render("digest.txt", &self.context())
+    }
+
     /// The digest e-mail to `to`.
     pub fn email(&self, to: &[String]) -> Result<Email, crate::render::RenderError> {
         let context = self.context();

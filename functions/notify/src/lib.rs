@@ -1,7 +1,8 @@
 //! # dd0c-notify
 //!
 //! The notifier: turns the outbox the scorer writes (in the same commit as each anomaly) into
-//! Slack messages and e-mails, exactly as the tenant's settings route them by severity.
+//! Slack messages, e-mails, signed webhooks, Teams cards and PagerDuty incidents, exactly as
+//! the tenant's settings route them by severity.
 //!
 //! Map:
 //! - [`Notifier::try_execute`] — one round: claim outbox messages (a lease keeps replicas from
@@ -14,7 +15,8 @@
 //! - [`render`] — Slack Block Kit (with Acknowledge / Snooze 24 h buttons) and
 //!   the HTML + text e-mail, from the templates in `templates/`.
 //! - [`channels`] — each channel in one place: its routing and how it sends ([`Channel`],
-//!   [`channels::Deliver`]).
+//!   [`channels::Deliver`]); [`signed`], [`teams`] and [`pagerduty`] are the channels whose
+//!   messages are made beside them.
 //! - [`breaker`] — circuit-breaker transitions per tenant and channel.
 //! - [`digest`] — the daily digest per tenant at its hour and time zone;
 //!   [`Notifier::send_due_digests`] sends the due ones, once per tenant and day.
@@ -22,7 +24,10 @@
 pub mod breaker;
 pub mod channels;
 pub mod digest;
+pub mod pagerduty;
 pub mod render;
+pub mod signed;
+pub mod teams;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -217,7 +222,7 @@ impl Notifier {
                 Some(resolved) => Message::Resolved(resolved),
                 None => Message::Alert(&alert),
             };
-            match way.send(settings, message).await {
+            match way.send(tenant, settings, message).await {
                 Ok(()) => {
                     for &i in &waiting {
                         self.outbox
@@ -264,9 +269,9 @@ impl Notifier {
         if digest.is_empty() {
             return Ok(reached);
         }
-        for way in self.channels.iter().filter(|c| c.configured(settings)) {
+        for way in self.channels.iter().filter(|c| c.digests(settings)) {
             let channel = way.channel().as_str();
-            match way.send(settings, Message::Digest(&digest)).await {
+            match way.send(tenant, settings, Message::Digest(&digest)).await {
                 Ok(()) => reached.push(way.channel()),
                 Err(error) => tracing::warn!(%tenant, channel, %error, "the digest did not go out"),
             }

@@ -201,16 +201,46 @@ impl Alert<'_> {
         .to_string()
     }
 
-    /// The Slack incoming-webhook payload: Block Kit with the facts, the reasons and the
-    /// Acknowledge / Snooze 24 h buttons, plus a plain `text` fallback.
-    pub fn slack(&self) -> Value {
+    /// The title every channel's card starts with: `Critical cost anomaly — $X/month`.
+    pub fn title(&self) -> String {
+        format!(
+            "{} cost anomaly — {}/month",
+            capitalized(self.severity()),
+            format_usd(self.total_monthly())
+        )
+    }
+
+    /// The facts every channel's card shows, labelled, in order.
+    pub fn facts(&self) -> Vec<(&'static str, String)> {
         let Some(first) = self.first() else {
-            return json!({"text": "dd0c/cost: empty alert"});
+            return Vec::new();
         };
-        let field = |label: &str, value: String| json!({"type": "mrkdwn", "text": format!("*{label}*\n{}", slack_text(&value))});
         let resources: Vec<String> = self.anomalies.iter().map(Anomaly::units).collect();
         let mut regions: Vec<&str> = self.anomalies.iter().map(|a| a.region.as_str()).collect();
         regions.dedup();
+        vec![
+            ("Severity", self.severity().to_string()),
+            ("Actor", self.actor()),
+            ("Account", first.account_id.clone()),
+            ("Region", regions.join(", ")),
+            ("Resources", resources.join(", ")),
+            (
+                "Cost",
+                format!(
+                    "{}/h · {}/month",
+                    format_usd(self.total_hourly()),
+                    format_usd(self.total_monthly())
+                ),
+            ),
+            (
+                "Left running to month end",
+                format_usd(self.left_running_to_month_end()),
+            ),
+        ]
+    }
+
+    /// Why the anomalies were raised: each distinct reason once.
+    pub fn reasons(&self) -> Vec<String> {
         let mut reasons: Vec<String> = Vec::new();
         for anomaly in self.anomalies {
             for reason in &anomaly.reasons {
@@ -219,7 +249,42 @@ impl Alert<'_> {
                 }
             }
         }
-        let why: String = reasons
+        reasons
+    }
+
+    /// The footer line: `dd0c/cost · anomaly ID · time`.
+    pub fn footer(&self) -> String {
+        self.first()
+            .map(|a| {
+                format!(
+                    "dd0c/cost · anomaly {} · {}",
+                    a.anomaly_id,
+                    a.event_time.to_rfc3339()
+                )
+            })
+            .unwrap_or_default()
+    }
+
+    /// The Slack incoming-webhook payload: Block Kit with the facts, the reasons and the
+    /// Acknowledge / Snooze 24 h buttons, plus a plain `text` fallback.
+    pub fn slack(&self) -> Value {
+        if self.anomalies.is_empty() {
+            return json!({"text": "dd0c/cost: empty alert"});
+        }
+        let fields: Vec<Value> = self
+            .facts()
+            .into_iter()
+            .map(|(label, value)| {
+                let value = match label {
+                    "Severity" => format!("{} {}", emoji(self.severity()), slack_text(&value)),
+                    "Actor" => format!("`{}`", slack_text(&value)),
+                    _ => slack_text(&value),
+                };
+                json!({"type": "mrkdwn", "text": format!("*{label}*\n{value}")})
+            })
+            .collect();
+        let why: String = self
+            .reasons()
             .iter()
             .map(|r| format!("• {}\n", slack_text(r)))
             .collect();
@@ -240,19 +305,11 @@ impl Alert<'_> {
         json!({
             "text": format!("{} {}", emoji(self.severity()), slack_text(&self.headline())),
             "blocks": [
-                {"type": "header", "text": {"type": "plain_text", "text": format!("{} cost anomaly — {}/month", capitalized(self.severity()), format_usd(self.total_monthly()))}},
+                {"type": "header", "text": {"type": "plain_text", "text": self.title()}},
                 {"type": "section", "text": {"type": "mrkdwn", "text": explanations.trim_end()}},
-                {"type": "section", "fields": [
-                    field("Severity", format!("{} {}", emoji(self.severity()), self.severity())),
-                    field("Actor", format!("`{}`", self.actor())),
-                    field("Account", first.account_id.clone()),
-                    field("Region", regions.join(", ")),
-                    field("Resources", resources.join(", ")),
-                    field("Cost", format!("{}/h · {}/month", format_usd(self.total_hourly()), format_usd(self.total_monthly()))),
-                    field("Left running to month end", format_usd(self.left_running_to_month_end())),
-                ]},
+                {"type": "section", "fields": fields},
                 {"type": "section", "text": {"type": "mrkdwn", "text": format!("*Why*\n{}", why.trim_end())}},
-                {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_text(&format!("dd0c/cost · anomaly {} · {}", first.anomaly_id, first.event_time.to_rfc3339()))}]},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_text(&self.footer())}]},
                 {"type": "actions", "block_id": "dd0c_feedback", "elements": [
                     button(ACTION_ACKNOWLEDGE, "Acknowledge", Some("primary")),
                     button(ACTION_SNOOZE_24H, "Snooze 24 h", None),
@@ -341,25 +398,64 @@ impl Resolved<'_> {
         )
     }
 
-    /// The Slack incoming-webhook payload: no buttons, nothing is left to act on.
-    pub fn slack(&self) -> Value {
+    /// The title every channel's card starts with.
+    pub fn title(&self) -> String {
+        format!(
+            "Resolved: {} cost anomaly",
+            capitalized(self.anomaly.severity)
+        )
+    }
+
+    /// The facts every channel's card shows, labelled, in order.
+    pub fn facts(&self) -> Vec<(&'static str, String)> {
         let a = self.anomaly;
         let r = self.resolution;
-        let field = |label: &str, value: String| json!({"type": "mrkdwn", "text": format!("*{label}*\n{}", slack_text(&value))});
+        vec![
+            ("Resources", a.units()),
+            ("Account", a.account_id.clone()),
+            ("Region", a.region.clone()),
+            ("Raised by", actor_name(&a.actor_arn)),
+            ("Actual cost", format_usd(r.actual_cost_usd)),
+            (
+                "Avoided",
+                format!(
+                    "{} against leaving it running to month end",
+                    format_usd(r.avoided_usd)
+                ),
+            ),
+        ]
+    }
+
+    /// The footer line: `dd0c/cost · anomaly ID · raised time`.
+    pub fn footer(&self) -> String {
+        let a = self.anomaly;
+        format!(
+            "dd0c/cost · anomaly {} · raised {}",
+            a.anomaly_id,
+            a.event_time.to_rfc3339()
+        )
+    }
+
+    /// The Slack incoming-webhook payload: no buttons, nothing is left to act on.
+    pub fn slack(&self) -> Value {
+        let fields: Vec<Value> = self
+            .facts()
+            .into_iter()
+            .map(|(label, value)| {
+                let value = match label {
+                    "Raised by" => format!("`{}`", slack_text(&value)),
+                    _ => slack_text(&value),
+                };
+                json!({"type": "mrkdwn", "text": format!("*{label}*\n{value}")})
+            })
+            .collect();
         json!({
             "text": format!(":white_check_mark: {}", slack_text(&self.headline())),
             "blocks": [
-                {"type": "header", "text": {"type": "plain_text", "text": format!("Resolved: {} cost anomaly", capitalized(a.severity))}},
-                {"type": "section", "text": {"type": "mrkdwn", "text": slack_text(&r.note)}},
-                {"type": "section", "fields": [
-                    field("Resources", a.units()),
-                    field("Account", a.account_id.clone()),
-                    field("Region", a.region.clone()),
-                    field("Raised by", format!("`{}`", actor_name(&a.actor_arn))),
-                    field("Actual cost", format_usd(r.actual_cost_usd)),
-                    field("Avoided", format!("{} against leaving it running to month end", format_usd(r.avoided_usd))),
-                ]},
-                {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_text(&format!("dd0c/cost · anomaly {} · raised {}", a.anomaly_id, a.event_time.to_rfc3339()))}]},
+                {"type": "header", "text": {"type": "plain_text", "text": self.title()}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": slack_text(&self.resolution.note)}},
+                {"type": "section", "fields": fields},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_text(&self.footer())}]},
             ]
         })
     }

@@ -50,3 +50,24 @@ fn e_mail_html_escapes_what_a_record_wrote() {
     assert!(!mail.html.contains("<script>"), "{}", mail.html);
     assert!(mail.html.contains("&lt;!here&gt;"), "{}", mail.html);
 }
+
+#[test]
+fn teams_cards_carry_a_records_markup_as_text() {
+    let mut anomaly = hostile_anomaly();
+    anomaly.actor_arn =
+        "arn:aws:iam::111122223333:user/[Reset your SSO](https://evil.test) **now**".into();
+    anomaly.explanation = format!("{} launched `x`", anomaly.actor_arn);
+    let anomalies = [anomaly];
+    let alert = Alert {
+        anomalies: &anomalies,
+        at: chrono::Utc::now(),
+    };
+    let card = dd0c_notify::teams::alert_card(&alert, &Default::default()).to_string();
+    for injected in ["[Reset your SSO](", "**now**", "`x`", "<!channel>"] {
+        assert!(!card.contains(injected), "{injected} reached Teams: {card}");
+    }
+    assert!(
+        card.contains(r"\\[Reset your SSO\\](https://evil.test) \\*\\*now\\*\\*"),
+        "{card}"
+    );
+}

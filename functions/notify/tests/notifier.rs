@@ -8,13 +8,20 @@ use dd0c_adapters_memory::{MemoryFlags, MemoryMail, MemoryStore, MemoryWebhook};
 use dd0c_notify::{breaker, Channel, Notifier, Round};
 use dd0c_ports::clock::Clock;
 use dd0c_ports::conformance::{anomaly_for, cost_event, unique};
+use dd0c_ports::domain::Resolution;
 use dd0c_ports::domain::{actor_name, Anomaly, OutboxMessage, Reason, Settings, Severity, Signal};
 use dd0c_ports::flags::Flags;
 use dd0c_ports::store::{
     CommitOutcome, OutboxStore, ScoreCommit, ScoreStore, SettingsStore, Stores,
 };
+use dd0c_ports::webhook::SigningSecret;
 
 const SLACK: &str = "https://hooks.slack.test/services/T1/B1/x";
+const HOOK: &str = "https://automation.example.test/dd0c";
+const TEAMS: &str = "https://prod.westeurope.logic.azure.test/workflows/1/triggers/manual";
+const PAGERDUTY: &str = "https://events.pagerduty.test/v2/enqueue";
+const ROUTING_KEY: &str = "R0123456789abcdefghijklmnopqrstu";
+const DASHBOARD: &str = "https://cost.example.test";
 const LEASE: Duration = Duration::from_millis(150);
 
 #[derive(Debug)]
@@ -68,7 +75,16 @@ impl World {
             outbox: store.clone(),
             settings: store.clone(),
             flags: flags.clone(),
-            channels: dd0c_notify::channels::standard(webhook.clone(), Some(mail.clone())),
+            channels: dd0c_notify::channels::standard(dd0c_notify::channels::Parts {
+                webhook: webhook.clone(),
+                mail: Some(mail.clone()),
+                secrets: store.clone(),
+                clock: clock.clone(),
+                endpoints: dd0c_notify::channels::Endpoints {
+                    pagerduty_events_url: PAGERDUTY.into(),
+                    dashboard_url: Some(DASHBOARD.into()),
+                },
+            }),
             clock: clock.clone(),
             lease: LEASE,
         };
@@ -140,6 +156,25 @@ impl World {
             )
             .await
             .expect("digest")
+    }
+
+    /// Sets up the signed webhook (with a new secret, returned), Teams and PagerDuty beside
+    /// Slack and e-mail.
+    async fn with_every_channel(&self) -> SigningSecret {
+        let secret = SigningSecret::generate();
+        self.store
+            .put_webhook_secret(&self.tenant, &secret)
+            .await
+            .expect("secret");
+        let mut settings = self.store.settings(&self.tenant).await.expect("settings");
+        settings.webhook_url = Some(HOOK.into());
+        settings.teams_webhook_url = Some(TEAMS.into());
+        settings.pagerduty_routing_key = Some(ROUTING_KEY.into());
+        self.store
+            .put_settings(&self.tenant, &settings)
+            .await
+            .expect("settings");
+        secret
     }
 
     async fn round(&self) -> Round {
@@ -608,5 +643,222 @@ async fn the_digest_sums_what_closed_since_the_last_one() {
     assert!(
         post.to_string().contains("*Closed:* 2 anomalies ended"),
         "{post}"
+    );
+}
+
+#[tokio::test]
+async fn a_critical_alert_reaches_the_webhook_teams_and_pagerduty_once_each() {
+    let world = World::new().await;
+    let secret = world.with_every_channel().await;
+    let anomaly = world
+        .raise("crit", 0, INTERN, Severity::Critical, 131.09)
+        .await;
+    world.drain(3).await;
+    world.drain(1).await;
+
+    let hooks = world.webhook.requests_to(HOOK);
+    assert_eq!(hooks.len(), 1, "one event on the webhook");
+    let header = |name: &str| {
+        hooks[0]
+            .headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        header("webhook-id"),
+        format!("msg_{}_anomaly_detected", anomaly.anomaly_id)
+    );
+    let timestamp: i64 = header("webhook-timestamp").parse().expect("seconds");
+    assert_eq!(
+        header("webhook-signature"),
+        secret.sign(&header("webhook-id"), timestamp, &hooks[0].bytes),
+        "signed over the bytes sent"
+    );
+    let event = &hooks[0].body;
+    assert_eq!(event["type"], "anomaly.detected");
+    assert_eq!(
+        event["data"]["anomaly"]["anomaly_id"],
+        anomaly.anomaly_id.as_str()
+    );
+    assert_eq!(
+        event["data"]["url"],
+        format!("{DASHBOARD}/anomalies/{}", anomaly.anomaly_id)
+    );
+    assert!(event["data"]["forecast_month_end_usd"]
+        .as_f64()
+        .is_some_and(|f| f > 0.0));
+
+    let cards = world.webhook.posts_to(TEAMS);
+    assert_eq!(cards.len(), 1, "one card on Teams");
+    let card = &cards[0]["attachments"][0];
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    let text = card.to_string();
+    for fact in [
+        "Left running to month end",
+        "111122223333",
+        "us-east-1",
+        "$962,724.92",
+        "Open in dd0c/cost",
+    ] {
+        assert!(text.contains(fact), "{fact} in {text}");
+    }
+
+    let pages = world.webhook.posts_to(PAGERDUTY);
+    assert_eq!(pages.len(), 1, "one PagerDuty event");
+    assert_eq!(pages[0]["event_action"], "trigger");
+    assert_eq!(pages[0]["routing_key"], ROUTING_KEY);
+    assert_eq!(pages[0]["dedup_key"], anomaly.anomaly_id.as_str());
+    assert_eq!(pages[0]["payload"]["severity"], "critical");
+    assert_eq!(world.webhook.posts_to(SLACK).len(), 1);
+}
+
+#[tokio::test]
+async fn a_follow_up_resolves_the_incident_its_alert_opened() {
+    let world = World::new().await;
+    world.with_every_channel().await;
+    let anomaly = world
+        .raise("gone", 0, INTERN, Severity::Critical, 131.09)
+        .await;
+    world.drain(3).await;
+    let resolution = Resolution {
+        note: "terminated by alice after 2 h 10 min; cost $355.02".into(),
+        actual_cost_usd: 355.02,
+        avoided_usd: 119_264.0,
+    };
+    world
+        .store
+        .enqueue(&OutboxMessage::follow_up(
+            anomaly.clone(),
+            resolution,
+            world.clock.now(),
+        ))
+        .await
+        .expect("follow-up");
+    world.drain(3).await;
+
+    let pages = world.webhook.posts_to(PAGERDUTY);
+    let actions: Vec<(&str, &str)> = pages
+        .iter()
+        .map(|p| {
+            (
+                p["event_action"].as_str().unwrap_or_default(),
+                p["dedup_key"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let id = anomaly.anomaly_id.as_str();
+    assert_eq!(actions, [("trigger", id), ("resolve", id)]);
+    let events: Vec<String> = world
+        .webhook
+        .posts_to(HOOK)
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(events, ["anomaly.detected", "anomaly.resolved"]);
+    let resolved = &world.webhook.posts_to(HOOK)[1];
+    assert_eq!(resolved["data"]["resolution"]["actual_cost_usd"], 355.02);
+    let cards = world.webhook.posts_to(TEAMS);
+    assert_eq!(cards.len(), 2);
+    assert!(cards[1].to_string().contains("Resolved"));
+}
+
+#[tokio::test]
+async fn panic_mode_holds_the_new_channels_and_lifting_it_sends_each_once() {
+    let world = World::new().await;
+    world.with_every_channel().await;
+    world
+        .flags
+        .set_panic_mode(&world.tenant, true)
+        .await
+        .expect("panic on");
+    for i in 0..3 {
+        world
+            .raise(&format!("p{i}"), i * 20, CI, Severity::Critical, 50.0)
+            .await;
+    }
+    for _ in 0..2 {
+        world.round().await;
+        tokio::time::sleep(LEASE + Duration::from_millis(20)).await;
+    }
+    for url in [HOOK, TEAMS, PAGERDUTY] {
+        assert!(
+            world.webhook.posts_to(url).is_empty(),
+            "nothing to {url} in panic"
+        );
+    }
+    world
+        .flags
+        .set_panic_mode(&world.tenant, false)
+        .await
+        .expect("panic off");
+    world.drain(5).await;
+    world.drain(1).await;
+    for url in [HOOK, TEAMS, PAGERDUTY] {
+        assert_eq!(
+            world.webhook.posts_to(url).len(),
+            3,
+            "each alert once to {url}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_teams_outage_retries_teams_alone() {
+    let world = World::new().await;
+    world.with_every_channel().await;
+    world.webhook.set_failing(TEAMS, true);
+    world.raise("t0", 0, CI, Severity::Critical, 50.0).await;
+    let first = world.round().await;
+    assert_eq!(first.failed, 1);
+    world.webhook.set_failing(TEAMS, false);
+    world.clock.advance(breaker::MAX_BACKOFF);
+    world.drain(3).await;
+    for url in [SLACK, HOOK, TEAMS, PAGERDUTY] {
+        assert_eq!(world.webhook.posts_to(url).len(), 1, "once to {url}");
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_without_its_secret_is_not_sent_unsigned() {
+    let world = World::new().await;
+    let mut settings = world.store.settings(&world.tenant).await.expect("settings");
+    settings.webhook_url = Some(HOOK.into());
+    world
+        .store
+        .put_settings(&world.tenant, &settings)
+        .await
+        .expect("settings");
+    world.raise("u0", 0, CI, Severity::Critical, 50.0).await;
+    let round = world.round().await;
+    assert_eq!((round.failed, round.completed), (1, 0));
+    assert!(world.webhook.posts_to(HOOK).is_empty());
+    assert_eq!(world.webhook.posts_to(SLACK).len(), 1, "the others go");
+    assert_eq!(
+        world.store.pending(10).await.expect("pending").len(),
+        1,
+        "kept"
+    );
+}
+
+#[tokio::test]
+async fn severities_below_a_channels_minimum_stay_off_it() {
+    let world = World::new().await;
+    world.with_every_channel().await;
+    world.raise("w0", 0, CI, Severity::Warning, 3.0).await;
+    world.drain(3).await;
+    assert_eq!(
+        world.webhook.posts_to(HOOK).len(),
+        1,
+        "webhook from warning"
+    );
+    assert_eq!(world.webhook.posts_to(TEAMS).len(), 1, "Teams from warning");
+    assert!(
+        world.webhook.posts_to(PAGERDUTY).is_empty(),
+        "PagerDuty pages on critical by default"
     );
 }

@@ -19,7 +19,7 @@ pub use fixtures::{
 pub use ledger::ledger_suite;
 pub use others::{
     archive_suite, attempts_suite, auth_suite, email_from_mime, flags_suite, mail_suite,
-    webhook_suite, MailSink, WebhookSink,
+    webhook_suite, MailSink, Received, WebhookSink,
 };
 pub use queue::queue_suite;
 pub use sources::source_store_suite;

@@ -123,11 +123,31 @@ pub trait WebhookSink: Send + Sync {
     fn accepting_url(&self, name: &str) -> String;
     /// A URL that answers every post with HTTP 500.
     fn failing_url(&self) -> String;
-    /// The JSON bodies posted to `accepting_url(name)`, in order.
-    async fn received(&self, name: &str) -> Vec<serde_json::Value>;
+    /// What was posted to `accepting_url(name)`, in order.
+    async fn received(&self, name: &str) -> Vec<Received>;
 }
 
-/// Runs the webhook cases: a post arrives intact; a 500 and a malformed URL are errors.
+/// One post a [`WebhookSink`] received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// Its headers, names in lowercase.
+    pub headers: Vec<(String, String)>,
+    /// Its body, as sent.
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    /// The value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Runs the webhook cases: a post arrives intact, JSON; bytes arrive as sent with their
+/// headers (what a signature covers); a 500 and a malformed URL are errors.
 pub async fn webhook_suite(webhook: &dyn Webhook, sink: &dyn WebhookSink) {
     let name = unique("hook");
     let body =
@@ -136,7 +156,30 @@ pub async fn webhook_suite(webhook: &dyn Webhook, sink: &dyn WebhookSink) {
         .post(&sink.accepting_url(&name), &body)
         .await
         .expect("a 200 answer is success");
-    assert_eq!(sink.received(&name).await, vec![body.clone()]);
+    let received = sink.received(&name).await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&received[0].body).ok(),
+        Some(body.clone())
+    );
+    assert_eq!(received[0].header("content-type"), Some("application/json"));
+
+    let signed = unique("signed");
+    // Spacing and key order a re-encoding would change: the bytes must arrive untouched.
+    let bytes = br#"{"type": "anomaly.detected",  "data":{"b":1,"a":"\u00e9"}}"#;
+    let headers = [
+        ("webhook-id", "msg_1".to_owned()),
+        ("webhook-timestamp", "1614265330".to_owned()),
+    ];
+    webhook
+        .post_bytes(&sink.accepting_url(&signed), &headers, bytes)
+        .await
+        .expect("a 200 answer is success");
+    let received = sink.received(&signed).await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].body, bytes.to_vec(), "the bytes as sent");
+    assert_eq!(received[0].header("webhook-id"), Some("msg_1"));
+    assert_eq!(received[0].header("webhook-timestamp"), Some("1614265330"));
     assert!(
         matches!(
             webhook.post(&sink.failing_url(), &body).await,

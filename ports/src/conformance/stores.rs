@@ -14,6 +14,7 @@ use crate::store::{
     AnomalyFilter, BaselineWrite, CommitOutcome, ScoreBatch, ScoreCommit, ScoredEvent, Stores,
     TenantLinks,
 };
+use crate::webhook::SigningSecret;
 use crate::PortError;
 
 /// Runs every store case against one backend.
@@ -29,6 +30,7 @@ pub async fn store_suite(stores: Stores) {
     tenants_and_accounts(&stores).await;
     an_aws_account_names_its_tenant(&stores).await;
     settings_default_and_round_trip(&stores).await;
+    webhook_secrets_live_beside_settings(&stores).await;
     outbox_delivers_once(&stores).await;
     a_follow_up_is_enqueued_once(&stores).await;
     ingest_tokens_admit_one_account(&stores).await;
@@ -1341,6 +1343,54 @@ async fn settings_default_and_round_trip(stores: &Stores) {
             .await
             .expect("settings"),
         Settings::default()
+    );
+}
+
+async fn webhook_secrets_live_beside_settings(stores: &Stores) {
+    let tenant = unique("t");
+    let secret = |t: String| async move { stores.settings.webhook_secret(&t).await.expect("read") };
+    assert_eq!(secret(tenant.clone()).await, None, "none until made");
+    let first = SigningSecret::generate();
+    stores
+        .settings
+        .put_webhook_secret(&tenant, &first)
+        .await
+        .expect("put");
+    assert_eq!(
+        stores.settings.settings(&tenant).await.expect("settings"),
+        Settings::default(),
+        "a secret alone leaves default settings"
+    );
+    let settings = Settings {
+        webhook_url: Some("https://hooks.example.com/dd0c".into()),
+        ..Settings::default()
+    };
+    stores
+        .settings
+        .put_settings(&tenant, &settings)
+        .await
+        .expect("put");
+    assert_eq!(
+        secret(tenant.clone()).await,
+        Some(first),
+        "settings keep the secret"
+    );
+    let second = SigningSecret::generate();
+    stores
+        .settings
+        .put_webhook_secret(&tenant, &second)
+        .await
+        .expect("put");
+    assert_eq!(secret(tenant.clone()).await, Some(second), "replaced");
+    assert_eq!(
+        stores.settings.settings(&tenant).await.expect("settings"),
+        settings,
+        "a secret keeps the settings"
+    );
+    assert_eq!(
+        secret(unique("t")).await,
+        None,
+        "another tenant's is not read"
     );
 }
 

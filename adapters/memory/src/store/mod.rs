@@ -16,6 +16,7 @@ use dd0c_ports::store::{
     BaselineWrite, Claimed, CommitOutcome, CostEventStore, OutboxStore, Page, Schedule, ScoreBatch,
     ScoreStore, ScoredEvent, SettingsStore, TenantStore,
 };
+use dd0c_ports::webhook::SigningSecret;
 use dd0c_ports::{PortError, PortResult};
 
 use crate::lock;
@@ -50,6 +51,7 @@ struct Inner {
     accounts: BTreeMap<(String, String), Account>,
     account_secrets: HashMap<(String, String), String>,
     settings: HashMap<String, Settings>,
+    webhook_secrets: HashMap<String, SigningSecret>,
     outbox: BTreeMap<(DateTime<Utc>, String), OutboxMessage>,
     /// Per outbox id: until when it is claimed, and the channels that have it.
     outbox_claims: HashMap<String, (Option<std::time::Instant>, BTreeSet<String>)>,

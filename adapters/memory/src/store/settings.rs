@@ -18,4 +18,15 @@ impl SettingsStore for MemoryStore {
             .insert(tenant.to_owned(), settings.clone());
         Ok(())
     }
+
+    async fn webhook_secret(&self, tenant: &str) -> PortResult<Option<SigningSecret>> {
+        Ok(lock(&self.inner).webhook_secrets.get(tenant).cloned())
+    }
+
+    async fn put_webhook_secret(&self, tenant: &str, secret: &SigningSecret) -> PortResult<()> {
+        lock(&self.inner)
+            .webhook_secrets
+            .insert(tenant.to_owned(), secret.clone());
+        Ok(())
+    }
 }

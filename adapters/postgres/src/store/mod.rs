@@ -16,6 +16,7 @@ use dd0c_ports::store::{
     BaselineWrite, Claimed, CommitOutcome, CostEventStore, OutboxStore, Page, Schedule, ScoreBatch,
     ScoreStore, SettingsStore, TenantStore,
 };
+use dd0c_ports::webhook::SigningSecret;
 use dd0c_ports::{PortError, PortResult};
 use serde::de::DeserializeOwned;
 use sqlx::types::Json;

@@ -250,6 +250,57 @@ pub fn instance_family(resource_type: &str) -> Option<&str> {
     (looks_like_family && resource_type.contains('.')).then_some(family)
 }
 
+/// A notification channel: how alerts reach people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Channel {
+    /// The tenant's Slack incoming webhook.
+    Slack,
+    /// E-mail to the tenant's recipients.
+    Email,
+    /// The tenant's own endpoint, signed per Standard Webhooks.
+    Webhook,
+    /// A Microsoft Teams Workflows webhook.
+    Teams,
+    /// PagerDuty's Events API v2.
+    #[serde(rename = "pagerduty")]
+    PagerDuty,
+}
+
+impl Channel {
+    /// Every channel, in the order an alert goes out on them.
+    pub const ALL: [Channel; 5] = [
+        Channel::Slack,
+        Channel::Email,
+        Channel::Webhook,
+        Channel::Teams,
+        Channel::PagerDuty,
+    ];
+
+    /// Its name in settings, delivery records, breaker keys and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Slack => "slack",
+            Channel::Email => "email",
+            Channel::Webhook => "webhook",
+            Channel::Teams => "teams",
+            Channel::PagerDuty => "pagerduty",
+        }
+    }
+
+    /// The breaker key of this channel for `tenant`.
+    pub fn breaker_key(self, tenant: &str) -> String {
+        format!("{tenant}:{}", self.as_str())
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How urgent an anomaly is. Ordered: `Info < Warning < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -801,8 +852,121 @@ pub struct Settings {
     pub pagerduty_routing_key: Option<String>,
     /// The least severity that pages.
     pub pagerduty_min_severity: Severity,
+    /// Routing rules, tried in order: the first that matches an anomaly sends it to its
+    /// channels (none: the digest only). An anomaly no rule matches goes to each channel set
+    /// up whose least severity it reaches (the default rule).
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
+    pub routing: Vec<RoutingRule>,
     /// The zombie hunter's thresholds and lookbacks.
     pub zombies: crate::zombie::ZombieSettings,
+}
+
+/// How an error names rule `i`: `routing[2] "prod critical"`.
+fn rule_place(i: usize, rule: &RoutingRule) -> String {
+    format!("routing[{i}] {:?}", rule.name)
+}
+
+/// The most routing rules a tenant keeps.
+pub const MAX_ROUTING_RULES: usize = 50;
+
+/// A routing rule: which anomalies it takes — each condition set must hold — and the channels
+/// they go to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RoutingRule {
+    /// What the rule is called, in errors and in the dashboard.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 80,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$"
+        )
+    )]
+    pub name: String,
+    /// Anomalies at least this severe; unset: any.
+    #[serde(default)]
+    pub min_severity: Option<Severity>,
+    /// Anomalies in these AWS accounts; empty: any.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(inline, value_type = Vec<AccountIdText>))]
+    pub accounts: Vec<String>,
+    /// Anomalies in these regions; empty: any.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(inline, value_type = Vec<crate::zombie::RegionName>))]
+    pub regions: Vec<String>,
+    /// Anomalies of these resource kinds (`ec2.instance`, `rds.instance`…); empty: any.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(inline, value_type = Vec<ResourceKindName>))]
+    pub resource_kinds: Vec<String>,
+    /// Anomalies with at least this much at stake, USD/month; unset: any.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0))]
+    pub min_monthly_usd: Option<f64>,
+    /// Where the anomalies it takes go (a channel named twice still gets each alert once);
+    /// empty: no channel, the digest only.
+    #[cfg_attr(feature = "openapi", schema(max_items = 5))]
+    pub channels: Vec<Channel>,
+}
+
+impl RoutingRule {
+    /// Whether `anomaly` meets every condition the rule sets.
+    pub fn matches(&self, anomaly: &Anomaly) -> bool {
+        let any_or =
+            |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
+        self.min_severity.is_none_or(|s| anomaly.severity >= s)
+            && any_or(&self.accounts, &anomaly.account_id)
+            && any_or(&self.regions, &anomaly.region)
+            && any_or(&self.resource_kinds, &anomaly.resource_kind)
+            && self
+                .min_monthly_usd
+                .is_none_or(|m| anomaly.monthly_usd >= m)
+    }
+
+    /// The rule's own shape: a name, account ids, regions, kinds, a cost of 0 or more.
+    /// (Whether its channels are set up is the settings' to say.)
+    fn validate(&self) -> Result<(), FieldError> {
+        let name = &self.name;
+        if name.is_empty() || name.chars().count() > 80 || name.contains(char::is_control) {
+            return Err(FieldError::new(
+                "name",
+                "is not a name of 1–80 characters without control characters",
+            ));
+        }
+        if let Some(bad) = self.accounts.iter().find(|a| !is_account_id(a)) {
+            return Err(FieldError::new(
+                "accounts",
+                format!("{bad:?} is not a 12-digit AWS account id"),
+            ));
+        }
+        if let Some(bad) = self.regions.iter().find(|r| !crate::zombie::is_region(r)) {
+            return Err(FieldError::new(
+                "regions",
+                format!("{bad:?} is not an AWS region (like eu-west-1)"),
+            ));
+        }
+        let kind = |k: &String| {
+            (1..=64).contains(&k.len())
+                && k.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        };
+        if let Some(bad) = self.resource_kinds.iter().find(|k| !kind(k)) {
+            return Err(FieldError::new(
+                "resource_kinds",
+                format!("{bad:?} is not a resource kind (like ec2.instance)"),
+            ));
+        }
+        if let Some(usd) = self.min_monthly_usd {
+            if !usd.is_finite() || usd < 0.0 {
+                return Err(FieldError::new(
+                    "min_monthly_usd",
+                    format!("{usd} is not a cost of 0 or more"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for Settings {
@@ -823,6 +987,7 @@ impl Default for Settings {
             teams_min_severity: Severity::Warning,
             pagerduty_routing_key: None,
             pagerduty_min_severity: Severity::Critical,
+            routing: Vec::new(),
             zombies: crate::zombie::ZombieSettings::default(),
         }
     }
@@ -870,9 +1035,18 @@ impl Settings {
         Ok(())
     }
 
-    /// What every stored setting must satisfy: an http(s) Slack URL, a Slack team id, e-mail
-    /// addresses, a digest hour of 0–23 in an IANA time zone; the error names the field.
+    /// What every stored setting must satisfy: each field well formed
+    /// ([`Settings::validate_fields`]) and the fields in agreement
+    /// ([`Settings::validate_channels`]); the error names the field.
     pub fn validate(&self) -> Result<(), FieldError> {
+        self.validate_fields()?;
+        self.validate_channels()
+    }
+
+    /// Each field well formed: http(s) channel URLs, a Slack team id, a PagerDuty key, e-mail
+    /// addresses, a digest hour of 0–23 in an IANA time zone, thresholds, zombie settings and
+    /// routing rules within their bounds.
+    pub fn validate_fields(&self) -> Result<(), FieldError> {
         if time_zone(&self.digest_time_zone).is_err() {
             return Err(FieldError::new(
                 "digest_time_zone",
@@ -936,7 +1110,69 @@ impl Settings {
             ));
         }
         self.zombies.validate().map_err(|e| e.within("zombies"))?;
+        if self.routing.len() > MAX_ROUTING_RULES {
+            return Err(FieldError::new(
+                "routing",
+                format!("{} rules: at most {MAX_ROUTING_RULES}", self.routing.len()),
+            ));
+        }
+        for (i, rule) in self.routing.iter().enumerate() {
+            rule.validate()
+                .map_err(|e| e.within(&rule_place(i, rule)))?;
+        }
         Ok(())
+    }
+
+    /// Whether the fields agree with each other: each routing rule names only channels these
+    /// settings set up; the error names the rule by its place and name
+    /// (`routing[2] "prod critical".channels`).
+    pub fn validate_channels(&self) -> Result<(), FieldError> {
+        for (i, rule) in self.routing.iter().enumerate() {
+            if let Some(off) = rule.channels.iter().find(|c| !self.has_channel(**c)) {
+                return Err(FieldError::new(
+                    "channels",
+                    format!("names {off}, which these settings do not set up"),
+                )
+                .within(&rule_place(i, rule)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `channel` is set up: its URL, key or recipients given.
+    pub fn has_channel(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Slack => self.slack_webhook_url.is_some(),
+            Channel::Email => !self.email_to.is_empty(),
+            Channel::Webhook => self.webhook_url.is_some(),
+            Channel::Teams => self.teams_webhook_url.is_some(),
+            Channel::PagerDuty => self.pagerduty_routing_key.is_some(),
+        }
+    }
+
+    /// The least severity `channel` takes under the default rule.
+    pub fn min_severity(&self, channel: Channel) -> Severity {
+        match channel {
+            Channel::Slack => self.slack_min_severity,
+            Channel::Email => self.email_min_severity,
+            Channel::Webhook => self.webhook_min_severity,
+            Channel::Teams => self.teams_min_severity,
+            Channel::PagerDuty => self.pagerduty_min_severity,
+        }
+    }
+
+    /// The channels an anomaly goes to: those of the first rule that matches it, or under the
+    /// default rule each channel set up whose least severity it reaches. Only channels set up.
+    pub fn routes(&self, anomaly: &Anomaly) -> Vec<Channel> {
+        let rule = self.routing.iter().find(|r| r.matches(anomaly));
+        Channel::ALL
+            .into_iter()
+            .filter(|c| match rule {
+                Some(rule) => rule.channels.contains(c),
+                None => anomaly.severity >= self.min_severity(*c),
+            })
+            .filter(|c| self.has_channel(*c))
+            .collect()
     }
 
     /// The URLs set that the server will request, by field name.
@@ -977,6 +1213,20 @@ fn not_a_time_zone(name: &str) -> String {
 )]
 #[allow(dead_code)]
 struct EmailAddress(String);
+
+/// A 12-digit AWS account id.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = "^[0-9]{12}$")]
+#[allow(dead_code)]
+struct AccountIdText(String);
+
+/// A resource kind, as anomalies name it.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = "^[a-z0-9._-]{1,64}$")]
+#[allow(dead_code)]
+struct ResourceKindName(String);
 
 /// The schema of per-account thresholds: an object keyed by account id.
 #[cfg(feature = "openapi")]
@@ -1048,6 +1298,165 @@ impl OutboxMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const PROD: &str = "111111111111";
+    const SANDBOX: &str = "222222222222";
+
+    fn anomaly(account: &str, severity: Severity, monthly_usd: f64) -> Anomaly {
+        Anomaly {
+            anomaly_id: "an-1".into(),
+            event_id: "ev-1".into(),
+            event_time: DateTime::UNIX_EPOCH,
+            tenant: "acme".into(),
+            account_id: account.into(),
+            region: "us-east-1".into(),
+            actor_arn: "arn:aws:iam::111111111111:user/intern".into(),
+            resource_kind: "ec2.instance".into(),
+            resource_type: "p4d.24xlarge".into(),
+            resource_ids: Vec::new(),
+            quantity: 1,
+            hourly_usd: monthly_usd / 730.0,
+            monthly_usd,
+            severity,
+            score: 50.0,
+            reasons: Vec::new(),
+            explanation: String::new(),
+            status: AnomalyStatus::Open,
+        }
+    }
+
+    fn rule(name: &str, channels: &[Channel]) -> RoutingRule {
+        RoutingRule {
+            name: name.into(),
+            min_severity: None,
+            accounts: Vec::new(),
+            regions: Vec::new(),
+            resource_kinds: Vec::new(),
+            min_monthly_usd: None,
+            channels: channels.to_vec(),
+        }
+    }
+
+    /// Slack, e-mail and PagerDuty set up; critical in prod pages, all of sandbox goes nowhere.
+    fn routed() -> Settings {
+        Settings {
+            slack_webhook_url: Some("https://hooks.slack.com/services/T/B/x".into()),
+            email_to: vec!["oncall@example.com".into()],
+            pagerduty_routing_key: Some("R0123456789abcdefghijklmnopqrstu".into()),
+            routing: vec![
+                RoutingRule {
+                    min_severity: Some(Severity::Critical),
+                    accounts: vec![PROD.into()],
+                    ..rule("prod critical", &[Channel::PagerDuty, Channel::Slack])
+                },
+                RoutingRule {
+                    accounts: vec![SANDBOX.into()],
+                    ..rule("sandbox: digest only", &[])
+                },
+            ],
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn the_first_matching_rule_routes_and_the_rest_take_the_default_rule() {
+        let settings = routed();
+        assert_eq!(settings.validate(), Ok(()));
+        assert_eq!(
+            settings.routes(&anomaly(PROD, Severity::Critical, 90_000.0)),
+            [Channel::Slack, Channel::PagerDuty]
+        );
+        assert_eq!(
+            settings.routes(&anomaly(SANDBOX, Severity::Critical, 90_000.0)),
+            [],
+            "sandbox: the digest only"
+        );
+        assert_eq!(
+            settings.routes(&anomaly(PROD, Severity::Warning, 900.0)),
+            [Channel::Slack],
+            "no rule: Slack from warning, e-mail and PagerDuty from critical"
+        );
+        assert_eq!(
+            settings.routes(&anomaly("333333333333", Severity::Critical, 900.0)),
+            [Channel::Slack, Channel::Email, Channel::PagerDuty]
+        );
+    }
+
+    #[test]
+    fn a_rule_matches_when_each_condition_it_sets_holds() {
+        let a = anomaly(PROD, Severity::Warning, 1_000.0);
+        let any = rule("any", &[]);
+        assert!(any.matches(&a));
+        for (rule, matches) in [
+            (
+                RoutingRule {
+                    min_monthly_usd: Some(1_000.0),
+                    ..any.clone()
+                },
+                true,
+            ),
+            (
+                RoutingRule {
+                    min_monthly_usd: Some(1_000.01),
+                    ..any.clone()
+                },
+                false,
+            ),
+            (
+                RoutingRule {
+                    regions: vec!["eu-west-1".into()],
+                    ..any.clone()
+                },
+                false,
+            ),
+            (
+                RoutingRule {
+                    regions: vec!["eu-west-1".into(), "us-east-1".into()],
+                    ..any.clone()
+                },
+                true,
+            ),
+            (
+                RoutingRule {
+                    resource_kinds: vec!["rds.instance".into()],
+                    ..any.clone()
+                },
+                false,
+            ),
+            (
+                RoutingRule {
+                    min_severity: Some(Severity::Critical),
+                    ..any.clone()
+                },
+                false,
+            ),
+            (
+                RoutingRule {
+                    min_severity: Some(Severity::Info),
+                    ..any.clone()
+                },
+                true,
+            ),
+        ] {
+            assert_eq!(rule.matches(&a), matches, "{rule:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_rule_is_refused_naming_it() {
+        let mut settings = routed();
+        settings.routing[1].accounts.push("sandbox".into());
+        let error = settings.validate().expect_err("refused");
+        assert_eq!(error.field, r#"routing[1] "sandbox: digest only".accounts"#);
+        let mut settings = routed();
+        settings.routing[0].channels.push(Channel::Teams);
+        let error = settings.validate().expect_err("refused");
+        assert_eq!(error.field, r#"routing[0] "prod critical".channels"#);
+        assert!(error.reason.contains("teams"), "{error}");
+        let mut settings = routed();
+        settings.routing[0].name = "bad\nname".into();
+        assert!(settings.validate().is_err());
+    }
 
     /// Settings `key=value` makes, or the error it gives.
     fn set(key: &str, value: &str) -> Result<Settings, String> {

@@ -274,7 +274,7 @@ pub struct ZombieSettings {
 #[derive(utoipa::ToSchema)]
 #[schema(pattern = "^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")]
 #[allow(dead_code)]
-struct RegionName(String);
+pub(crate) struct RegionName(String);
 
 impl Default for ZombieSettings {
     fn default() -> Self {

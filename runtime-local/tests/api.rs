@@ -781,6 +781,55 @@ async fn an_action_body_that_is_not_an_object_is_refused() {
 }
 
 #[tokio::test]
+async fn routing_rules_are_kept_in_order_and_a_bad_one_is_refused_naming_it() {
+    let app = spawn_app().await;
+    let (_, token) = admin_with_anomalies(&app).await;
+    let rules = json!([
+        {"name": "prod critical", "min_severity": "critical", "accounts": ["111122223333"],
+         "min_monthly_usd": 10000, "channels": ["pagerduty", "slack"]},
+        {"name": "sandbox: digest only", "accounts": ["222233334444"], "channels": []},
+    ]);
+    let settings = json!({
+        "slack_webhook_url": "https://hooks.slack.com/services/T1/B1/x",
+        "pagerduty_routing_key": "R0123456789abcdefghijklmnopqrstu",
+        "routing": rules,
+    });
+    let (status, stored) = call(
+        &app,
+        "PUT",
+        "/v1/settings",
+        Some(&token),
+        Some(settings.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
+    let (_, seen) = call(&app, "GET", "/v1/settings", Some(&token), None).await;
+    assert_eq!(seen["routing"][0]["name"], "prod critical");
+    assert_eq!(seen["routing"][1]["channels"], json!([]));
+
+    let mut unset = settings.clone();
+    unset["routing"][1]["channels"] = json!(["teams"]);
+    let (status, problem) = call(&app, "PUT", "/v1/settings", Some(&token), Some(unset)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(
+        problem["field"],
+        r#"routing[1] "sandbox: digest only".channels"#
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("teams")),
+        "{problem}"
+    );
+
+    let mut malformed = settings;
+    malformed["routing"][0]["regions"] = json!(["moon-1"]);
+    let (status, problem) = call(&app, "PUT", "/v1/settings", Some(&token), Some(malformed)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["field"], r#"routing[0] "prod critical".regions"#);
+}
+
+#[tokio::test]
 async fn a_member_reads_channel_urls_only_to_their_hosts_and_no_pagerduty_key() {
     let app = spawn_app().await;
     let (_, member, admin) = member_and_admin(&app).await;
@@ -819,7 +868,7 @@ async fn the_webhook_signing_secret_is_shown_once_and_the_webhook_needs_it() {
         Some(body.clone()),
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(problem["field"], "webhook_url", "{problem}");
     assert!(problem["detail"]
         .as_str()

@@ -34,6 +34,10 @@ pub enum ApiError {
     /// 400: a value refused; the problem's `field` names where, for a form to show it there.
     #[error("{0}")]
     Invalid(#[from] FieldError),
+    /// 422: each value well formed, together inconsistent (a rule naming a channel the
+    /// settings do not set up); the problem's `field` names where.
+    #[error("{0}")]
+    Unprocessable(FieldError),
     /// 415.
     #[error("{0}")]
     UnsupportedMedia(String),
@@ -99,6 +103,15 @@ impl IntoResponse for ApiError {
                 let detail = e.to_string();
                 field = Some(e.field);
                 (StatusCode::BAD_REQUEST, "Bad request", detail)
+            }
+            ApiError::Unprocessable(e) => {
+                let detail = e.to_string();
+                field = Some(e.field);
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Unprocessable content",
+                    detail,
+                )
             }
             ApiError::UnsupportedMedia(d) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -270,6 +283,10 @@ pub(crate) mod refusals {
         /// A route that reads a JSON body.
         JsonBody: "400" => "The body is not what the route takes; the detail names where",
                   "415" => "The body is not application/json"
+    );
+    refusal!(
+        /// A route whose body's values must also agree with each other or with what is stored.
+        Inconsistent: "422" => "The values are well formed but do not agree; the detail names where"
     );
     refusal!(
         /// A route about one thing of the caller's tenant.

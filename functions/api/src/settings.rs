@@ -8,13 +8,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use dd0c_ports::domain::Settings;
+use dd0c_ports::domain::{Channel, Settings};
 use dd0c_ports::webhook::{Outbound, SigningSecret};
 use dd0c_ports::FieldError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::refusals::{AdminOnly, JsonBody, Signed};
+use crate::error::refusals::{AdminOnly, Inconsistent, JsonBody, Signed};
 use crate::{Api, ApiError, Caller};
 
 /// The tenant's settings; a member sees the Slack, Teams and webhook URLs only to their hosts
@@ -47,8 +47,10 @@ fn redacted(url: &str) -> String {
     format!("{origin}/(hidden)")
 }
 
-/// Replaces the tenant's settings (admins); absent fields take their defaults.
-#[utoipa::path(put, path = "/v1/settings", tag = "settings", request_body = Settings, responses((status = 200, description = "The settings stored", body = Settings), JsonBody, AdminOnly, Signed), security(("bearer" = [])))]
+/// Replaces the tenant's settings (admins); absent fields take their defaults. A routing rule
+/// may name only channels these settings set up, and a webhook URL needs the signing secret
+/// made first (422 otherwise).
+#[utoipa::path(put, path = "/v1/settings", tag = "settings", request_body = Settings, responses((status = 200, description = "The settings stored", body = Settings), JsonBody, Inconsistent, AdminOnly, Signed), security(("bearer" = [])))]
 pub(crate) async fn put_settings(
     State(api): State<Arc<Api>>,
     caller: Caller,
@@ -56,7 +58,10 @@ pub(crate) async fn put_settings(
 ) -> Result<Json<Settings>, ApiError> {
     caller.admin()?;
     let Json(settings) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    settings.validate()?;
+    settings.validate_fields()?;
+    settings
+        .validate_channels()
+        .map_err(ApiError::Unprocessable)?;
     for (field, url) in settings.outbound_urls() {
         reachable(&api.outbound, url)
             .await
@@ -65,12 +70,11 @@ pub(crate) async fn put_settings(
     let tenant = &caller.0.tenant;
     if settings.webhook_url.is_some() && api.stores.settings.webhook_secret(tenant).await?.is_none()
     {
-        return Err(FieldError::new(
+        return Err(ApiError::Unprocessable(FieldError::new(
             "webhook_url",
             "make the webhook's signing secret first (POST /v1/settings/webhook-secret): \
              every event is signed with it",
-        )
-        .into());
+        )));
     }
     api.stores
         .settings
@@ -139,39 +143,11 @@ pub(crate) struct PanicState {
     breakers: Vec<ChannelBreaker>,
 }
 
-/// A notification channel.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum ChannelName {
-    /// Slack incoming webhooks.
-    Slack,
-    /// E-mail.
-    Email,
-    /// The tenant's signed webhook.
-    Webhook,
-    /// Microsoft Teams.
-    Teams,
-    /// PagerDuty.
-    Pagerduty,
-}
-
-impl From<dd0c_notify::Channel> for ChannelName {
-    fn from(channel: dd0c_notify::Channel) -> Self {
-        match channel {
-            dd0c_notify::Channel::Slack => ChannelName::Slack,
-            dd0c_notify::Channel::Email => ChannelName::Email,
-            dd0c_notify::Channel::Webhook => ChannelName::Webhook,
-            dd0c_notify::Channel::Teams => ChannelName::Teams,
-            dd0c_notify::Channel::PagerDuty => ChannelName::Pagerduty,
-        }
-    }
-}
-
 /// One channel's circuit breaker.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ChannelBreaker {
     /// The channel.
-    channel: ChannelName,
+    channel: Channel,
     /// Skipped until `open_until` (then one trial goes through).
     open: bool,
     /// Failures in a row.
@@ -188,14 +164,13 @@ pub(crate) async fn panic(
 ) -> Result<Json<PanicState>, ApiError> {
     let now = Utc::now();
     let mut breakers = Vec::new();
-    for channel in dd0c_notify::Channel::ALL {
-        let name = ChannelName::from(channel);
+    for channel in Channel::ALL {
         let state = api
             .flags
             .breaker(&channel.breaker_key(&principal.tenant))
             .await?;
         breakers.push(ChannelBreaker {
-            channel: name,
+            channel,
             open: !dd0c_notify::breaker::allows(state.as_ref(), now),
             consecutive_failures: state.map_or(0, |s| s.consecutive_failures),
             open_until: state.and_then(|s| s.open_until),

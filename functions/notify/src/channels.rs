@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dd0c_ports::clock::Clock;
-use dd0c_ports::domain::{Settings, Severity};
+pub use dd0c_ports::domain::Channel;
+use dd0c_ports::domain::Settings;
 use dd0c_ports::mail::Mail;
 use dd0c_ports::store::SettingsStore;
 use dd0c_ports::webhook::Webhook;
@@ -16,48 +17,6 @@ use dd0c_ports::webhook::Webhook;
 use crate::digest::Digest;
 use crate::render::{Alert, Resolved};
 use crate::{pagerduty, signed, teams, SendError};
-
-/// A delivery channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Channel {
-    /// The tenant's Slack incoming webhook.
-    Slack,
-    /// E-mail to the tenant's recipients.
-    Email,
-    /// The tenant's own endpoint, signed per Standard Webhooks.
-    Webhook,
-    /// A Microsoft Teams Workflows webhook.
-    Teams,
-    /// PagerDuty's Events API v2.
-    PagerDuty,
-}
-
-impl Channel {
-    /// Every channel, in the order an alert goes out on them.
-    pub const ALL: [Channel; 5] = [
-        Channel::Slack,
-        Channel::Email,
-        Channel::Webhook,
-        Channel::Teams,
-        Channel::PagerDuty,
-    ];
-
-    /// Its name in delivery records, breaker keys and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Slack => "slack",
-            Channel::Email => "email",
-            Channel::Webhook => "webhook",
-            Channel::Teams => "teams",
-            Channel::PagerDuty => "pagerduty",
-        }
-    }
-
-    /// The breaker key of this channel for `tenant`.
-    pub fn breaker_key(self, tenant: &str) -> String {
-        format!("{tenant}:{}", self.as_str())
-    }
-}
 
 /// What goes out on a channel.
 #[derive(Clone, Copy)]
@@ -76,14 +35,10 @@ pub enum Message<'a> {
 pub trait Deliver: Send + Sync {
     /// The channel.
     fn channel(&self) -> Channel;
-    /// Whether `settings` route an anomaly of `severity` here (configured, and severe enough).
-    fn routes(&self, settings: &Settings, severity: Severity) -> bool;
-    /// Whether the tenant set this channel up at all.
-    fn configured(&self, settings: &Settings) -> bool;
     /// Whether the daily digest goes here: where the channel is set up, unless it is one for
     /// alerts alone.
     fn digests(&self, settings: &Settings) -> bool {
-        self.configured(settings)
+        settings.has_channel(self.channel())
     }
     /// Sends `tenant`'s `message` as `settings` direct.
     async fn send(
@@ -130,14 +85,6 @@ impl Deliver for Slack {
         Channel::Slack
     }
 
-    fn routes(&self, settings: &Settings, severity: Severity) -> bool {
-        self.configured(settings) && severity >= settings.slack_min_severity
-    }
-
-    fn configured(&self, settings: &Settings) -> bool {
-        settings.slack_webhook_url.is_some()
-    }
-
     async fn send(
         &self,
         _tenant: &str,
@@ -162,14 +109,6 @@ pub struct Email(pub Arc<dyn Mail>);
 impl Deliver for Email {
     fn channel(&self) -> Channel {
         Channel::Email
-    }
-
-    fn routes(&self, settings: &Settings, severity: Severity) -> bool {
-        self.configured(settings) && severity >= settings.email_min_severity
-    }
-
-    fn configured(&self, settings: &Settings) -> bool {
-        !settings.email_to.is_empty()
     }
 
     async fn send(

@@ -2,7 +2,8 @@
 //!
 //! The notifier: turns the outbox the scorer writes (in the same commit as each anomaly) into
 //! Slack messages, e-mails, signed webhooks, Teams cards and PagerDuty incidents, exactly as
-//! the tenant's settings route them by severity.
+//! the tenant's settings route them ([`Settings::routes`]: its routing rules, else each
+//! channel's least severity).
 //!
 //! Map:
 //! - [`Notifier::try_execute`] — one round: claim outbox messages (a lease keeps replicas from
@@ -35,7 +36,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use dd0c_ports::clock::Clock;
-use dd0c_ports::domain::{Settings, Severity};
+use dd0c_ports::domain::Settings;
 use dd0c_ports::flags::Flags;
 use dd0c_ports::store::{Claimed, OutboxStore, SettingsStore, Stores};
 use dd0c_ports::PortResult;
@@ -97,19 +98,6 @@ pub struct Notifier {
     pub clock: Arc<dyn Clock>,
     /// How long a claim lasts: [`LEASE`] in production.
     pub lease: Duration,
-}
-
-/// The channels of `channels` that `settings` route an anomaly of `severity` to.
-pub fn routes(
-    channels: &[Arc<dyn Deliver>],
-    settings: &Settings,
-    severity: Severity,
-) -> Vec<Channel> {
-    channels
-        .iter()
-        .filter(|c| c.routes(settings, severity))
-        .map(|c| c.channel())
-        .collect()
 }
 
 /// Splits one tenant's claims into alerts: each actor's anomalies, in event-time order, within
@@ -181,7 +169,7 @@ impl Notifier {
     ) -> PortResult<()> {
         let routed: Vec<Vec<Channel>> = group
             .iter()
-            .map(|c| routes(&self.channels, settings, c.message.anomaly.severity))
+            .map(|c| settings.routes(&c.message.anomaly))
             .collect();
         let mut delivered: Vec<BTreeSet<String>> =
             group.iter().map(|c| c.delivered.clone()).collect();

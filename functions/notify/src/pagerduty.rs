@@ -124,14 +124,6 @@ impl Deliver for PagerDuty {
         Channel::PagerDuty
     }
 
-    fn routes(&self, settings: &Settings, severity: Severity) -> bool {
-        self.configured(settings) && severity >= settings.pagerduty_min_severity
-    }
-
-    fn configured(&self, settings: &Settings) -> bool {
-        settings.pagerduty_routing_key.is_some()
-    }
-
     fn digests(&self, _settings: &Settings) -> bool {
         false
     }

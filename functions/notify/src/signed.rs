@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use dd0c_ports::clock::Clock;
-use dd0c_ports::domain::{Anomaly, Resolution, Settings, Severity};
+use dd0c_ports::domain::{Anomaly, Resolution, Settings};
 use dd0c_ports::ledger::Followed;
 use dd0c_ports::store::SettingsStore;
 use dd0c_ports::webhook::{SigningSecret, Webhook};
@@ -151,14 +151,6 @@ pub struct SignedWebhook {
 impl Deliver for SignedWebhook {
     fn channel(&self) -> Channel {
         Channel::Webhook
-    }
-
-    fn routes(&self, settings: &Settings, severity: Severity) -> bool {
-        self.configured(settings) && severity >= settings.webhook_min_severity
-    }
-
-    fn configured(&self, settings: &Settings) -> bool {
-        settings.webhook_url.is_some()
     }
 
     fn digests(&self, _settings: &Settings) -> bool {

@@ -143,14 +143,6 @@ impl Deliver for Teams {
         Channel::Teams
     }
 
-    fn routes(&self, settings: &Settings, severity: Severity) -> bool {
-        self.configured(settings) && severity >= settings.teams_min_severity
-    }
-
-    fn configured(&self, settings: &Settings) -> bool {
-        settings.teams_webhook_url.is_some()
-    }
-
     async fn send(
         &self,
         _tenant: &str,

@@ -862,3 +862,89 @@ async fn severities_below_a_channels_minimum_stay_off_it() {
         "PagerDuty pages on critical by default"
     );
 }
+
+#[tokio::test]
+async fn a_rule_sending_an_account_nowhere_leaves_it_to_the_digest() {
+    use dd0c_ports::domain::RoutingRule;
+    let world = World::new().await;
+    world.with_every_channel().await;
+    let mut settings = world.store.settings(&world.tenant).await.expect("settings");
+    settings.routing = vec![RoutingRule {
+        name: "sandbox: digest only".into(),
+        min_severity: None,
+        accounts: vec!["111122223333".into()],
+        regions: Vec::new(),
+        resource_kinds: Vec::new(),
+        min_monthly_usd: None,
+        channels: Vec::new(),
+    }];
+    assert_eq!(settings.validate(), Ok(()));
+    world
+        .store
+        .put_settings(&world.tenant, &settings)
+        .await
+        .expect("settings");
+    let crit = world
+        .raise("sb", 0, INTERN, Severity::Critical, 131.09)
+        .await;
+    let round = world.round().await;
+    assert_eq!((round.claimed, round.completed, round.failed), (1, 1, 0));
+    for url in [SLACK, HOOK, TEAMS, PAGERDUTY] {
+        assert!(world.webhook.posts_to(url).is_empty(), "nothing to {url}");
+    }
+    assert_eq!(world.emails(), 0);
+
+    let reached = world.digest_at(crit.event_time + TimeDelta::hours(2)).await;
+    assert_eq!(
+        reached,
+        [Channel::Slack, Channel::Email, Channel::Teams],
+        "the digest goes where digests go: not to PagerDuty or the webhook"
+    );
+    let digest = world.mail.sent().pop().expect("mailed");
+    assert!(digest.subject.contains("1 anomalies"), "{}", digest.subject);
+}
+
+#[tokio::test]
+async fn a_rule_pages_critical_launches_in_production_and_sends_the_rest_by_default() {
+    use dd0c_ports::domain::RoutingRule;
+    let world = World::new().await;
+    world.with_every_channel().await;
+    let mut settings = world.store.settings(&world.tenant).await.expect("settings");
+    settings.routing = vec![RoutingRule {
+        name: "prod critical".into(),
+        min_severity: Some(Severity::Critical),
+        accounts: vec!["111122223333".into()],
+        regions: Vec::new(),
+        resource_kinds: Vec::new(),
+        min_monthly_usd: Some(10_000.0),
+        channels: vec![Channel::PagerDuty, Channel::Slack],
+    }];
+    world
+        .store
+        .put_settings(&world.tenant, &settings)
+        .await
+        .expect("settings");
+    world
+        .raise("big", 0, INTERN, Severity::Critical, 131.09)
+        .await;
+    world.drain(3).await;
+    assert_eq!(world.webhook.posts_to(PAGERDUTY).len(), 1);
+    assert_eq!(world.webhook.posts_to(SLACK).len(), 1);
+    for url in [HOOK, TEAMS] {
+        assert!(
+            world.webhook.posts_to(url).is_empty(),
+            "the rule names no {url}"
+        );
+    }
+    assert_eq!(world.emails(), 0, "nor e-mail");
+
+    world.raise("small", 30, CI, Severity::Critical, 2.0).await;
+    world.drain(3).await;
+    assert_eq!(
+        world.webhook.posts_to(PAGERDUTY).len(),
+        2,
+        "under the rule's cost: the default rule pages critical"
+    );
+    assert_eq!(world.webhook.posts_to(TEAMS).len(), 1);
+    assert_eq!(world.emails(), 1);
+}

@@ -275,11 +275,20 @@ export class Dd0cCostStack extends Stack {
       ...sqsFunction,
       DD0C_NOTIFY_QUEUE_URL: notifyQueue.main.queueUrl,
     });
-    const notify = this.lambda(props, 'lambda-notify', { ...common, ...sqsFunction, ...mail });
+    // Alerts link to the anomaly's page on the dashboard.
+    const notify = this.lambda(props, 'lambda-notify', {
+      ...common,
+      ...sqsFunction,
+      ...mail,
+      DD0C_DASHBOARD_URL: siteUrl,
+    });
     const digest = this.lambda(props, 'lambda-digest', { ...common, ...mail });
     const zombie = this.lambda(props, 'lambda-zombie', common, Duration.minutes(15));
+    // The API sends test alerts on a tenant's channels, so it mails too. (It links nowhere: the
+    // distribution's address would make the API depend on itself.)
     const api = this.lambda(props, 'lambda-api', {
       ...common,
+      ...mail,
       DD0C_COGNITO_ISSUER: pool.userPoolProviderUrl,
       DD0C_COGNITO_CLIENT_ID: client.userPoolClientId,
       // The pool's custom:tenant is in its ID tokens (access tokens would need a trigger).
@@ -318,8 +327,7 @@ export class Dd0cCostStack extends Stack {
         }),
       ],
     });
-    notify.addToRolePolicy(sendMail);
-    digest.addToRolePolicy(sendMail);
+    for (const f of [notify, digest, api]) f.addToRolePolicy(sendMail);
 
     // 4. Schedules.
     const schedule = (id: string, rate: events.Schedule, f: lambda.Function) =>

@@ -6,15 +6,15 @@
 //! | `DD0C_SCORE_QUEUE_URL` | ingest | the score queue, SQS FIFO (required there) |
 //! | `DD0C_NOTIFY_QUEUE_URL` | score | the notifier's wake-up queue, SQS FIFO (required there) |
 //! | `DD0C_ARCHIVE_BUCKET` | ingest | the S3 bucket of raw envelopes (required there) |
-//! | `DD0C_MAIL_FROM` | notify, digest | the SES sender; unset: nothing is e-mailed |
+//! | `DD0C_MAIL_FROM` | notify, digest, api (test alerts) | the SES sender; unset: nothing is e-mailed |
 //! | `DD0C_COGNITO_ISSUER`, `DD0C_COGNITO_CLIENT_ID` | api | the user pool URL and app client (required there) |
 //! | `DD0C_COGNITO_JWKS_URL` | api | where the pool's keys are, when not `{issuer}/.well-known/jwks.json` |
 //! | `DD0C_COGNITO_TOKEN_USE` | api | the tokens the API takes: `access` (default) or `id` (a pool whose tenant attribute only ID tokens carry) |
 //! | `DD0C_SLACK_SIGNING_SECRET` | api | the Slack app's signing secret; unset: `/v1/slack/actions` answers 404 |
 //! | `DD0C_METRICS_TOKEN` | api | the bearer token `/metrics` asks for; unset: open |
 //! | `DD0C_ONBOARDING_TEMPLATE_URL`, `DD0C_EVENT_BUS_ARN` | api | the customer template and the bus its rules forward to: a new account's quick-create link; unset: none |
-//! | `DD0C_DASHBOARD_URL` | notify | the dashboard's public address, which Teams cards, PagerDuty incidents and webhook events link to; unset: no link |
-//! | `DD0C_PAGERDUTY_EVENTS_URL` | notify | where PagerDuty events go (`https://events.pagerduty.com/v2/enqueue`) |
+//! | `DD0C_DASHBOARD_URL` | notify, api (test alerts) | the dashboard's public address, which Teams cards, PagerDuty incidents and webhook events link to; unset: no link |
+//! | `DD0C_PAGERDUTY_EVENTS_URL` | notify, api (test alerts) | where PagerDuty events go (`https://events.pagerduty.com/v2/enqueue`) |
 //! | `DD0C_OUTBOUND_PRIVATE_HOSTS` | notify, api | private hosts tenants' URLs may reach anyway (comma-separated) |
 //! | `DD0C_LEDGER_RETENTION_DAYS` | all (the table) | days the ledger keeps a resource after it ended (400) |
 //! | `DD0C_MAX_RECEIVES` | SQS functions | deliveries before a failing message is dead-lettered (5) |

@@ -49,9 +49,25 @@ pub fn score(settings: &Settings) -> Result<Score, StartError> {
         .following(ledger, outbox))
 }
 
-/// The notifier on the table's outbox, Slack webhooks and SES (when `DD0C_MAIL_FROM` is set).
+/// The notifier on the table's outbox and [`channels`].
 pub fn notifier(settings: &Settings) -> Result<Notifier, StartError> {
     let stores = stores(settings);
+    Ok(Notifier {
+        outbox: stores.outbox,
+        settings: stores.settings.clone(),
+        flags: Arc::new(DynamoFlags::new(&settings.aws, &settings.table)),
+        channels: channels(settings, stores.settings)?,
+        clock: Arc::new(SystemClock),
+        lease: dd0c_notify::LEASE,
+    })
+}
+
+/// The notification channels: webhooks over HTTPS (`DD0C_OUTBOUND_PRIVATE_HOSTS`,
+/// `DD0C_PAGERDUTY_EVENTS_URL`, `DD0C_DASHBOARD_URL`) and SES when `DD0C_MAIL_FROM` is set.
+fn channels(
+    settings: &Settings,
+    secrets: Arc<dyn dd0c_ports::store::SettingsStore>,
+) -> Result<Vec<Arc<dyn dd0c_notify::channels::Deliver>>, StartError> {
     let mail =
         match optional("DD0C_MAIL_FROM") {
             Some(from) => Some(Arc::new(SesMail::new(&settings.aws, &from).map_err(|e| {
@@ -73,21 +89,15 @@ pub fn notifier(settings: &Settings) -> Result<Notifier, StartError> {
             .unwrap_or_else(|| dd0c_notify::pagerduty::EVENTS_URL.to_owned()),
         dashboard_url: optional("DD0C_DASHBOARD_URL"),
     };
-    let channels = dd0c_notify::channels::standard(dd0c_notify::channels::Parts {
-        webhook: Arc::new(webhook),
-        mail,
-        secrets: stores.settings.clone(),
-        clock: Arc::new(SystemClock),
-        endpoints,
-    });
-    Ok(Notifier {
-        outbox: stores.outbox,
-        settings: stores.settings,
-        flags: Arc::new(DynamoFlags::new(&settings.aws, &settings.table)),
-        channels,
-        clock: Arc::new(SystemClock),
-        lease: dd0c_notify::LEASE,
-    })
+    Ok(dd0c_notify::channels::standard(
+        dd0c_notify::channels::Parts {
+            webhook: Arc::new(webhook),
+            mail,
+            secrets,
+            clock: Arc::new(SystemClock),
+            endpoints,
+        },
+    ))
 }
 
 /// The zombie hunter on the table, reading customer accounts through their roles (assumed
@@ -192,8 +202,8 @@ pub async fn deliver_outbox(notifier: &Notifier, limit: usize) -> dd0c_ports::Po
 /// Every route of `functions/api` on the table, verifying Cognito tokens (`DD0C_COGNITO_ISSUER`,
 /// `DD0C_COGNITO_CLIENT_ID`, optionally `DD0C_COGNITO_JWKS_URL`): users sign in with Cognito,
 /// so the API issues no tokens of its own; the alert buttons post to `/v1/slack/actions` when
-/// `DD0C_SLACK_SIGNING_SECRET` is set. CloudTrail arrives through EventBridge, so
-/// `POST /v1/events` answers 404.
+/// `DD0C_SLACK_SIGNING_SECRET` is set; test alerts go out on [`channels`]. CloudTrail arrives
+/// through EventBridge, so `POST /v1/events` answers 404.
 pub fn api(settings: &Settings) -> Result<axum::Router, StartError> {
     let mut cognito = dd0c_adapters_jwt::CognitoConfig::new(
         &required("DD0C_COGNITO_ISSUER")?,
@@ -211,11 +221,14 @@ pub fn api(settings: &Settings) -> Result<axum::Router, StartError> {
         what: "the Cognito verifier",
         why: e.to_string(),
     })?;
+    let stores = stores(settings);
+    let channels = channels(settings, stores.settings.clone())?;
     let mut api = dd0c_api::Api::new(
-        stores(settings),
+        stores,
         Arc::new(DynamoFlags::new(&settings.aws, &settings.table)),
         Arc::new(auth),
     );
+    api.channels = channels;
     api.slack = optional("DD0C_SLACK_SIGNING_SECRET")
         .as_deref()
         .map(dd0c_api::slack::SlackApp::new);

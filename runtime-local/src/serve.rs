@@ -250,19 +250,24 @@ impl Dispatcher {
         }
     }
 
+    /// The notification channels over this backend.
+    fn channels(&self) -> Vec<Arc<dyn dd0c_notify::channels::Deliver>> {
+        dd0c_notify::channels::standard(dd0c_notify::channels::Parts {
+            webhook: self.backend.webhook.clone(),
+            mail: self.backend.mail.clone(),
+            secrets: self.backend.stores.settings.clone(),
+            clock: Arc::new(SystemClock),
+            endpoints: self.backend.endpoints.clone(),
+        })
+    }
+
     /// The notifier over this backend.
     pub fn notifier(&self) -> Notifier {
         Notifier {
             outbox: self.backend.stores.outbox.clone(),
             settings: self.backend.stores.settings.clone(),
             flags: self.backend.flags.clone(),
-            channels: dd0c_notify::channels::standard(dd0c_notify::channels::Parts {
-                webhook: self.backend.webhook.clone(),
-                mail: self.backend.mail.clone(),
-                secrets: self.backend.stores.settings.clone(),
-                clock: Arc::new(SystemClock),
-                endpoints: self.backend.endpoints.clone(),
-            }),
+            channels: self.channels(),
             clock: Arc::new(SystemClock),
             lease: self.config.consumer.visibility,
         }
@@ -286,6 +291,7 @@ impl Dispatcher {
         api.dashboard = self.config.dashboard.clone();
         api.secrets = backend.secrets.clone();
         api.outbound = backend.outbound.clone();
+        api.channels = self.channels();
         api.trusted_proxies = self.config.trusted_proxies.clone();
         api.sources = Some(backend.sources.clone());
         api.edge = Some(dd0c_api::ingest::Edge {

@@ -993,7 +993,7 @@ async fn sign_in_is_throttled_and_weak_hashes_are_upgraded() {
 }
 
 /// Every route the dispatcher serves, as users call them (README, ARCHITECTURE.md).
-const ROUTES: [(&str, &str); 30] = [
+const ROUTES: [(&str, &str); 31] = [
     ("post", "/v1/events"),
     ("post", "/v1/slack/actions"),
     ("post", "/v1/auth/login"),
@@ -1011,6 +1011,7 @@ const ROUTES: [(&str, &str); 30] = [
     ("get", "/v1/settings"),
     ("put", "/v1/settings"),
     ("post", "/v1/settings/webhook-secret"),
+    ("post", "/v1/settings/test-alert"),
     ("get", "/v1/panic"),
     ("put", "/v1/panic"),
     ("get", "/v1/resources"),
@@ -2120,4 +2121,88 @@ async fn anomalies_export_as_csv_every_match_with_no_cell_a_spreadsheet_evaluate
         );
         assert_eq!(&row[column("severity")], "warning");
     }
+}
+
+#[tokio::test]
+async fn a_test_alert_goes_to_the_channel_asked_and_says_how_it_went() {
+    let catcher = dd0c_tests::CaptureServer::start().await.expect("a catcher");
+    let app = spawn_app_on(
+        &fresh_database().await,
+        |backend| {
+            *backend = backend
+                .clone()
+                .outbound(dd0c_ports::webhook::Outbound::allowing_private([
+                    "127.0.0.1",
+                ]))
+                .expect("loopback allowed");
+        },
+        |_| {},
+    )
+    .await;
+    let (_, member, admin) = member_and_admin(&app).await;
+    let teams = catcher.url("/teams/workflow");
+    let body = json!({"teams_webhook_url": teams, "slack_webhook_url": catcher.url("/fail/slack")});
+    let (status, stored) = call(&app, "PUT", "/v1/settings", Some(&admin), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
+    let test_alert = async |token: &str, channel: &str| {
+        let body = json!({ "channel": channel });
+        call(
+            &app,
+            "POST",
+            "/v1/settings/test-alert",
+            Some(token),
+            Some(body),
+        )
+        .await
+    };
+
+    let (status, sent) = test_alert(&admin, "teams").await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    assert_eq!(
+        sent,
+        json!({"channel": "teams", "delivered": true, "error": null})
+    );
+    let cards = catcher.posts("/teams/workflow");
+    assert_eq!(cards.len(), 1);
+    assert!(
+        cards[0].to_string().contains("nothing was launched"),
+        "{}",
+        cards[0]
+    );
+
+    let (status, failed) = test_alert(&admin, "slack").await;
+    assert_eq!(status, StatusCode::OK, "{failed}");
+    assert_eq!(failed["delivered"], false);
+    assert!(
+        failed["error"].as_str().is_some_and(|e| e.contains("500")),
+        "{failed}"
+    );
+
+    let (status, problem) = test_alert(&admin, "pagerduty").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not set up")),
+        "{problem}"
+    );
+    let (status, _) = test_alert(&member, "teams").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "admins only");
+
+    let (status, _) = call(
+        &app,
+        "PUT",
+        "/v1/panic",
+        Some(&admin),
+        Some(json!({"on": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, problem) = test_alert(&admin, "teams").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(
+        catcher.posts("/teams/workflow").len(),
+        1,
+        "nothing more in panic mode"
+    );
 }

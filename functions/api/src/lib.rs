@@ -94,6 +94,9 @@ pub struct Api {
     pub dashboard: Option<dashboard::Dashboard>,
     /// Where URLs that tenants set may lead: checked, and their hosts resolved, when saved.
     pub outbound: dd0c_ports::webhook::Outbound,
+    /// The notification channels, for test alerts; those missing answer that this deployment
+    /// does not send on them.
+    pub channels: Vec<Arc<dyn dd0c_notify::channels::Deliver>>,
 }
 
 impl Api {
@@ -115,6 +118,7 @@ impl Api {
             quick_create: None,
             dashboard: None,
             outbound: Default::default(),
+            channels: Vec::new(),
         }
     }
 }
@@ -169,6 +173,7 @@ pub fn router(api: Arc<Api>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(accounts::costs))
         .routes(routes!(settings::settings, settings::put_settings))
         .routes(routes!(settings::new_webhook_secret))
+        .routes(routes!(settings::test_alert))
         .routes(routes!(resources::list))
         .routes(routes!(resources::running))
         .routes(routes!(zombies::list))

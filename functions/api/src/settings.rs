@@ -114,6 +114,61 @@ pub(crate) async fn new_webhook_secret(
     )))
 }
 
+/// The channel to try.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TestAlert {
+    /// A channel the settings set up.
+    channel: Channel,
+}
+
+/// How a test alert went.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TestAlertSent {
+    /// The channel tried.
+    channel: Channel,
+    /// Whether the channel took it.
+    delivered: bool,
+    /// Why not, in the channel's words, when it did not.
+    error: Option<String>,
+}
+
+/// Sends a sample critical alert on one channel as the settings stored set it up, whatever the
+/// routing rules say (admins): whether it arrived, or why not. Refused (409) in panic mode,
+/// when nothing goes out, and for a channel not set up. PagerDuty opens a real incident, to
+/// resolve there.
+#[utoipa::path(post, path = "/v1/settings/test-alert", tag = "settings", request_body = TestAlert, responses((status = 200, description = "Tried: whether the channel took it", body = TestAlertSent), (status = 409, description = "Panic mode is on, or the settings do not set the channel up, or this deployment does not send on it", body = crate::error::Problem, content_type = "application/problem+json"), JsonBody, AdminOnly, Signed), security(("bearer" = [])))]
+pub(crate) async fn test_alert(
+    State(api): State<Arc<Api>>,
+    caller: Caller,
+    body: Result<Json<TestAlert>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<TestAlertSent>, ApiError> {
+    caller.admin()?;
+    let Json(TestAlert { channel }) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let tenant = &caller.0.tenant;
+    if api.flags.panic_mode(tenant).await? {
+        return Err(ApiError::Conflict(
+            "panic mode is on: nothing is sent until it is lifted".into(),
+        ));
+    }
+    let settings = api.stores.settings.settings(tenant).await?;
+    let tried = dd0c_notify::channels::send_test_alert(
+        &api.channels,
+        tenant,
+        &settings,
+        channel,
+        Utc::now(),
+    )
+    .await
+    .map_err(|e| ApiError::Conflict(e.to_string()))?;
+    tracing::info!(%tenant, %channel, delivered = tried.is_ok(), by = %caller.0.subject, "test alert");
+    Ok(Json(TestAlertSent {
+        channel,
+        delivered: tried.is_ok(),
+        error: tried.err().map(|e| e.to_string()),
+    }))
+}
+
 /// Whether `url`, a URL a tenant sets, may be requested: its shape, and the addresses its host
 /// resolves to now. A host that does not resolve is let through (it may later); the webhook
 /// client checks the addresses again whenever it connects.

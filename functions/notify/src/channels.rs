@@ -169,3 +169,67 @@ pub fn standard(parts: Parts) -> Vec<Arc<dyn Deliver>> {
     channels.push(Arc::new(pagerduty::PagerDuty { webhook, endpoints }));
     channels
 }
+
+/// Why a test alert did not go out.
+#[derive(Debug, thiserror::Error)]
+pub enum TestAlertError {
+    /// The tenant's settings do not set the channel up.
+    #[error("{0} is not set up in the settings")]
+    NotSetUp(Channel),
+    /// This deployment has no way out on the channel (e-mail without a mail server).
+    #[error("this deployment does not send {0}")]
+    NotDeployed(Channel),
+}
+
+/// The anomaly a test alert is about: nothing was launched, and it says so.
+pub fn test_anomaly(
+    tenant: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> dd0c_ports::domain::Anomaly {
+    use dd0c_ports::domain::{Anomaly, AnomalyStatus, Severity};
+    Anomaly {
+        anomaly_id: format!("test-{}", at.timestamp_millis()),
+        event_id: "test".to_owned(),
+        event_time: at,
+        tenant: tenant.to_owned(),
+        account_id: "000000000000".to_owned(),
+        region: "us-east-1".to_owned(),
+        actor_arn: "arn:aws:iam::000000000000:user/dd0c-test".to_owned(),
+        resource_kind: "ec2.instance".to_owned(),
+        resource_type: "t3.micro".to_owned(),
+        resource_ids: Vec::new(),
+        quantity: 1,
+        hourly_usd: 0.0104,
+        monthly_usd: 0.0104 * 730.0,
+        severity: Severity::Critical,
+        score: 0.0,
+        reasons: Vec::new(),
+        explanation: "A test alert from the dd0c/cost settings: nothing was launched.".to_owned(),
+        status: AnomalyStatus::Open,
+    }
+}
+
+/// Sends a test alert on `channel` as `tenant`'s `settings` set it up, whatever its routing:
+/// `Ok(Err(_))` when the channel itself refused it (the error says how), `Err` when there was
+/// nothing to try.
+pub async fn send_test_alert(
+    channels: &[Arc<dyn Deliver>],
+    tenant: &str,
+    settings: &Settings,
+    channel: Channel,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Result<(), SendError>, TestAlertError> {
+    if !settings.has_channel(channel) {
+        return Err(TestAlertError::NotSetUp(channel));
+    }
+    let way = channels
+        .iter()
+        .find(|c| c.channel() == channel)
+        .ok_or(TestAlertError::NotDeployed(channel))?;
+    let anomalies = [test_anomaly(tenant, at)];
+    let alert = Alert {
+        anomalies: &anomalies,
+        at,
+    };
+    Ok(way.send(tenant, settings, Message::Alert(&alert)).await)
+}

@@ -756,3 +756,241 @@ async fn parity_lambda_zombie_finds_what_the_self_hosted_hunter_finds() {
             .expect("stored findings");
     assert_eq!(stored, self_hosted, "kept in DynamoDB as on Postgres");
 }
+
+/// What the routing parity scenario's channels received at `base` (a path prefix on the
+/// catcher): the webhook's events, PagerDuty's actions and the anomalies on Slack, by id.
+type Routed = (Vec<(String, String)>, Vec<(String, String)>, Vec<String>);
+
+/// The routing parity scenario, staged in `stores`: a signed webhook, PagerDuty and Slack at
+/// `base` on `catcher`, and rules sending critical production launches to the webhook and
+/// PagerDuty and the sandbox account nowhere; a critical launch in each and a warning elsewhere,
+/// committed with their outbox messages. Returns the production anomaly, which resolves later.
+async fn stage_routing(
+    stores: &dd0c_ports::store::Stores,
+    catcher: &dd0c_tests::CaptureServer,
+    base: &str,
+) -> Anomaly {
+    use dd0c_ports::conformance::{anomaly_for, cost_event};
+    use dd0c_ports::domain::{Channel, OutboxMessage, RoutingRule, Settings};
+    use dd0c_ports::store::ScoreCommit;
+    let rule = |name: &str, account: &str, channels: Vec<Channel>| RoutingRule {
+        name: name.into(),
+        min_severity: Some(Severity::Critical),
+        accounts: vec![account.into()],
+        regions: Vec::new(),
+        resource_kinds: Vec::new(),
+        min_monthly_usd: None,
+        channels,
+    };
+    let secret: dd0c_ports::webhook::SigningSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        .parse()
+        .expect("a secret");
+    stores
+        .settings
+        .put_webhook_secret("acme", &secret)
+        .await
+        .expect("secret");
+    let settings = Settings {
+        slack_webhook_url: Some(catcher.url(&format!("{base}/slack"))),
+        webhook_url: Some(catcher.url(&format!("{base}/webhook"))),
+        pagerduty_routing_key: Some("R0123456789abcdefghijklmnopqrstu".into()),
+        routing: vec![
+            rule(
+                "production critical",
+                "111100001111",
+                vec![Channel::Webhook, Channel::PagerDuty],
+            ),
+            rule("sandbox: digest only", "222200002222", Vec::new()),
+        ],
+        ..Settings::default()
+    };
+    assert_eq!(settings.validate(), Ok(()));
+    stores
+        .settings
+        .put_settings("acme", &settings)
+        .await
+        .expect("settings");
+    let mut production = None;
+    for (event_id, account, severity) in [
+        ("ev-prod", "111100001111", Severity::Critical),
+        ("ev-sandbox", "222200002222", Severity::Critical),
+        ("ev-other", "333300003333", Severity::Warning),
+    ] {
+        let event = cost_event("acme", account, event_id, 0, 40.0);
+        let mut anomaly = anomaly_for(&event);
+        anomaly.severity = severity;
+        stores
+            .score
+            .commit(ScoreCommit {
+                event,
+                baselines: Vec::new(),
+                anomaly: Some(anomaly.clone()),
+                outbox: Some(OutboxMessage {
+                    outbox_id: anomaly.anomaly_id.clone(),
+                    tenant: "acme".into(),
+                    anomaly: anomaly.clone(),
+                    created_at: Utc::now(),
+                    resolution: None,
+                }),
+                consumed: None,
+            })
+            .await
+            .expect("committed");
+        production.get_or_insert(anomaly);
+    }
+    production.expect("the production anomaly")
+}
+
+/// The production anomaly's follow-up, as the scorer writes it when its resources end.
+async fn resolve_production(stores: &dd0c_ports::store::Stores, anomaly: &Anomaly) {
+    use dd0c_ports::domain::{OutboxMessage, Resolution};
+    let resolution = Resolution {
+        note: "TerminateInstances by user/alice after 2 h 10 min".into(),
+        actual_cost_usd: 86.67,
+        avoided_usd: 25_000.0,
+    };
+    stores
+        .outbox
+        .enqueue(&OutboxMessage::follow_up(
+            anomaly.clone(),
+            resolution,
+            Utc::now(),
+        ))
+        .await
+        .expect("follow-up");
+}
+
+fn routed(catcher: &dd0c_tests::CaptureServer, base: &str) -> Routed {
+    let webhook = catcher
+        .posts(&format!("{base}/webhook"))
+        .iter()
+        .map(|e| {
+            let kind = e["type"].as_str().unwrap_or_default().to_owned();
+            (
+                kind,
+                e["data"]["anomaly"]["anomaly_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let pagerduty = catcher
+        .posts(&format!("{base}/pagerduty"))
+        .iter()
+        .map(|e| {
+            let action = e["event_action"].as_str().unwrap_or_default().to_owned();
+            (
+                action,
+                e["dedup_key"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let slack = catcher
+        .posts(&format!("{base}/slack"))
+        .iter()
+        .flat_map(|p| {
+            ["an-ev-prod", "an-ev-sandbox", "an-ev-other"]
+                .into_iter()
+                .filter(|id| p.to_string().contains(id))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (webhook, pagerduty, slack)
+}
+
+/// The same rule set, the same anomalies and the same follow-up reach the same channels with
+/// the same messages through `lambda-notify` on DynamoDB and the dispatcher's notifier on
+/// Postgres: the webhook and PagerDuty for production (triggered, then resolved under the same
+/// key), nothing for the sandbox, Slack and the webhook by default for the rest.
+#[tokio::test]
+async fn parity_routing_rules_send_the_same_through_lambda_notify_and_the_dispatcher() {
+    use std::sync::Arc;
+    let catcher = dd0c_tests::CaptureServer::start().await.expect("catcher");
+
+    // Self-hosted: the dispatcher's notifier on Postgres.
+    let owner = std::env::var("DATABASE_URL").expect("DATABASE_URL: run scripts/test.sh");
+    let mut backend = dd0c_cost::backend::Backend::postgres(&fresh_database(&owner).await, 10)
+        .await
+        .expect("backend")
+        .outbound(dd0c_ports::webhook::Outbound::allowing_private([
+            "127.0.0.1",
+        ]))
+        .expect("loopback allowed");
+    backend.endpoints.pagerduty_events_url = catcher.url("/local/pagerduty");
+    let production = stage_routing(&backend.stores, &catcher, "/local").await;
+    let config = dd0c_cost::serve::ServeConfig::defaults(
+        dd0c_cost::serve::parse_roles("notify").expect("roles"),
+        "parity",
+    );
+    let dispatcher = dd0c_cost::serve::Dispatcher::new(
+        backend.clone(),
+        config,
+        dd0c_ingest::PriceCatalog::bundled(),
+    )
+    .expect("dispatcher");
+    let notifier = dispatcher.notifier();
+    notifier.try_execute().await.expect("alerts");
+    resolve_production(&backend.stores, &production).await;
+    notifier.try_execute().await.expect("follow-up");
+    let local = routed(&catcher, "/local");
+
+    // Cloud: lambda-notify on moto's DynamoDB, woken through the notify queue.
+    let cloud = Cloud::new().await;
+    let stores = dd0c_ports::store::Stores::of(Arc::new(cloud.store()));
+    let production = stage_routing(&stores, &catcher, "/lambda").await;
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let mut env = cloud.env();
+    env.push((
+        "DD0C_PAGERDUTY_EVENTS_URL",
+        catcher.url("/lambda/pagerduty"),
+    ));
+    let _notify = dd0c_tests::lambda::Function::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_lambda-notify")),
+        &api,
+        &env,
+    )
+    .expect("spawn");
+    let wake = async |key: &str| {
+        cloud
+            .queue(&cloud.notify_queue)
+            .send(OutgoingMessage {
+                group_key: "acme".into(),
+                dedup_key: key.into(),
+                body: serde_json::json!({"tenant": "acme", "anomaly_id": key}).to_string(),
+            })
+            .await
+            .expect("woken");
+        cloud.drain(&cloud.notify_queue, &api).await;
+    };
+    wake("alerts").await;
+    resolve_production(&stores, &production).await;
+    wake("follow-up").await;
+    let lambda = routed(&catcher, "/lambda");
+
+    let (webhook, pagerduty, slack) = &local;
+    let detected = |id: &str| ("anomaly.detected".to_owned(), id.to_owned());
+    assert_eq!(
+        webhook,
+        &[
+            detected("an-ev-prod"),
+            detected("an-ev-other"),
+            ("anomaly.resolved".into(), "an-ev-prod".into())
+        ],
+        "production by its rule, the warning elsewhere by the default rule, the resolution"
+    );
+    assert_eq!(
+        pagerduty,
+        &[
+            ("trigger".to_owned(), "an-ev-prod".to_owned()),
+            ("resolve".into(), "an-ev-prod".into())
+        ]
+    );
+    assert_eq!(
+        slack,
+        &["an-ev-other"],
+        "Slack by default; the sandbox nowhere"
+    );
+    assert_eq!(lambda, local, "the same through lambda-notify");
+}

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, inject, i
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { accessible, launch, screenshot, signIn, tabToken } from './browser';
 import { get, tokenFor } from './server';
+import { postsTo } from './catcher';
 import { USERS } from './users';
 import { ZOMBIES } from './seed';
 
@@ -123,6 +124,39 @@ describe('the dashboard', () => {
     await page.getByText('Saved.').waitFor();
     const stored = await get<{ slack_webhook_url: string }>(main, '/v1/settings', await tabToken(page));
     expect(stored.slack_webhook_url).toBe('https://hooks.slack.com/services/T0/B0/x');
+  });
+
+  it('sends a test alert to Teams and keeps routing rules, refusing one naming a channel not set up', async () => {
+    const catcher = inject('catcher');
+    await signIn(page, main, USERS.admin.email, USERS.admin.password);
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByLabel('Workflows webhook URL').fill(`${catcher}/teams/workflow`);
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Saved.').waitFor();
+    await page.getByRole('button', { name: 'Send a test alert to Teams' }).click();
+    await page.getByText('Test alert delivered to Teams.').waitFor();
+    const cards = (await postsTo(catcher, '/teams/workflow')) as { attachments: { contentType: string }[] }[];
+    expect(cards).toHaveLength(1);
+    expect(cards[0].attachments[0].contentType).toBe('application/vnd.microsoft.card.adaptive');
+
+    await page.getByRole('button', { name: 'Add a rule' }).click();
+    const rule = page.getByRole('listitem', { name: /^Rule 1:/ });
+    await rule.getByLabel('Name').fill('Sandbox: digest only');
+    await rule.getByLabel('Accounts (comma-separated; empty: any)').fill('222233334444');
+    await rule.getByLabel('Accounts (comma-separated; empty: any)').blur();
+    await rule.getByLabel('PagerDuty').check();
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    const refused = page.locator('[data-field="routing"] .error');
+    await expect.poll(() => refused.textContent()).toMatch(/pagerduty, which these settings do not set up/);
+    await accessible(page, 'settings-routing');
+    await screenshot(page, 'settings-routing');
+
+    await rule.getByLabel('PagerDuty').uncheck();
+    await rule.getByLabel('Teams').check();
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Saved.').waitFor();
+    const stored = await get<{ routing: { name: string; accounts: string[]; channels: string[] }[] }>(main, '/v1/settings', await tabToken(page));
+    expect(stored.routing).toEqual([{ name: 'Sandbox: digest only', accounts: ['222233334444'], channels: ['teams'], regions: [], resource_kinds: [], min_severity: null, min_monthly_usd: null }]);
   });
 
   it('turns panic mode on and off, each after a confirmation', async () => {

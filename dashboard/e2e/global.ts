@@ -2,13 +2,14 @@
  * The world of the end-to-end tests, made once per run: a database with two tenants (`default`
  * with the bundled sample's anomalies, an admin and a member; `globex` with its own admin and
  * account), `dd0c-cost serve --demo` on it with the built dashboard, and a second API process
- * that signs users in through a loopback Cognito-shaped provider.
+ * that signs users in through a loopback Cognito-shaped provider; and a catcher for test alerts.
  */
 import type { TestProject } from 'vitest/node';
 import { execFileSync } from 'node:child_process';
 import { cli, freshDatabase, get, serve, tokenFor, type Running } from './server';
 import { zombieSql } from './seed';
 import { startProvider, type Provider } from './oidc';
+import { startCatcher, type Catcher } from './catcher';
 import { USERS } from './users';
 
 declare module 'vitest' {
@@ -16,11 +17,13 @@ declare module 'vitest' {
     main: string;
     cognito: string;
     database: string;
+    catcher: string;
   }
 }
 
 let running: Running[] = [];
 let provider: Provider | null = null;
+let catcher: Catcher | null = null;
 
 export async function setup(project: TestProject) {
   const database = freshDatabase('ui');
@@ -32,7 +35,9 @@ export async function setup(project: TestProject) {
   cli(database, ['account', 'add', '--tenant', 'globex', '--account-id', USERS.globex.account, '--name', 'globex-prod']);
   execFileSync('psql', [database, '-q', '-c', zombieSql('default', '679212434927')]);
 
-  const main = await serve(database, ['--demo', 'samples/cloudtrail']);
+  // Channels' far end for test alerts, on loopback: the server may post there.
+  catcher = await startCatcher();
+  const main = await serve(database, ['--demo', 'samples/cloudtrail'], { DD0C_OUTBOUND_PRIVATE_HOSTS: '127.0.0.1' });
   running.push(main);
   await scored(main.url, await tokenFor(main.url, USERS.admin.email, USERS.admin.password));
 
@@ -54,6 +59,7 @@ export async function setup(project: TestProject) {
   project.provide('main', main.url);
   project.provide('cognito', cognito.url);
   project.provide('database', database);
+  project.provide('catcher', catcher.url);
 }
 
 /** Waits until the demo's sample is scored: anomalies listed, their count steady. */
@@ -72,4 +78,5 @@ export async function teardown() {
   await Promise.all(running.map((r) => r.stop()));
   running = [];
   await provider?.close();
+  await catcher?.close();
 }

@@ -5,6 +5,7 @@ import { base64url, challenge, authorizeUrl, finish } from './auth/pkce';
 import { stack } from './chart';
 import { summarize } from './pages/Overview';
 import { fromForm } from './pages/Settings';
+import { items, moved, newRule } from './components/RoutingRules';
 import { listQuery } from './pages/Anomalies';
 import { ApiProblem, type Anomaly, type CostSeries, type Settings } from './api/client';
 import { explain, fieldOf } from './problem';
@@ -153,6 +154,15 @@ describe('settings', () => {
     expect(fieldOf(refusal, ['digest_hour', 'thresholds.min_samples'])).toBe('thresholds.min_samples');
     expect(fieldOf(refusal, ['thresholds'])).toBe('thresholds');
     expect(fieldOf(new Error('x'), ['digest_hour'])).toBeNull();
+    const rule = new ApiProblem(422, { type: 'about:blank', title: 'Unprocessable content', status: 422, detail: 'x', field: 'routing[1] "sandbox".channels' }, null);
+    expect(fieldOf(rule, ['digest_hour', 'routing'])).toBe('routing');
+  });
+  it('edits routing rules: lists typed with commas, rules moved within bounds', () => {
+    expect(items(' 111122223333, ,222233334444 ')).toEqual(['111122223333', '222233334444']);
+    expect(moved(['a', 'b', 'c'], 0, 1)).toEqual(['b', 'a', 'c']);
+    expect(moved(['a', 'b', 'c'], 2, 1)).toEqual(['a', 'b', 'c']);
+    expect(moved(['a', 'b', 'c'], 2, -5)).toEqual(['c', 'a', 'b']);
+    expect(newRule(3)).toMatchObject({ name: 'Rule 3', channels: [] });
   });
   it('explains a 403 and a 429 instead of passing them on', () => {
     expect(explain(new ApiProblem(403, { type: 'about:blank', title: 'Forbidden', status: 403, detail: 'this needs the admin role' }, null))).toMatch(/Ask an admin/);

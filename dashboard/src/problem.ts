@@ -12,9 +12,12 @@ export function explain(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** The form field a refusal names (`thresholds.min_samples`), when it names one of `fields`. */
+/**
+ * The form field a refusal names (`thresholds.min_samples`, or `routing` for
+ * `routing[1] "sandbox".channels`), when it names one of `fields`.
+ */
 export function fieldOf(error: unknown, fields: readonly string[]): string | null {
   if (!(error instanceof ApiProblem) || !error.field) return null;
   const field = error.field;
-  return fields.find((f) => field === f || field.startsWith(`${f}.`)) ?? null;
+  return fields.find((f) => field === f || field.startsWith(`${f}.`) || field.startsWith(`${f}[`)) ?? null;
 }

@@ -1,12 +1,16 @@
 /**
- * Settings: where alerts go (Slack and its workspace, e-mail, least severity each), the daily
- * digest, the scoring thresholds and the zombie hunter's. The server validates; a refusal is
- * shown at the field it names. Members see the settings read-only. Per-account thresholds are
- * listed; they are set with `dd0c-cost settings set` or in `PUT /v1/settings`.
+ * Settings: where alerts go (Slack and its workspace, e-mail, the signed webhook and its secret,
+ * Microsoft Teams, PagerDuty — least severity each, a test alert each — and the routing rules
+ * before them), the daily digest, the scoring thresholds and the zombie hunter's. The server
+ * validates; a refusal is shown at the field it names. Members see the settings read-only.
+ * Per-account thresholds are listed; they are set with `dd0c-cost settings set` or in
+ * `PUT /v1/settings`.
  */
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { api, ok, type Settings } from '../api/client';
+import { SigningSecret, TestAlert } from '../components/Channels';
 import { Failure, Loading, useLoad } from '../components/common';
+import { RoutingRules, type Rule } from '../components/RoutingRules';
 import { explain, fieldOf } from '../problem';
 import { useSigned } from '../session';
 
@@ -48,6 +52,13 @@ const FIELDS = [
   'slack_min_severity',
   'email_to',
   'email_min_severity',
+  'webhook_url',
+  'webhook_min_severity',
+  'teams_webhook_url',
+  'teams_min_severity',
+  'pagerduty_routing_key',
+  'pagerduty_min_severity',
+  'routing',
   'digest_hour',
   'digest_time_zone',
   ...THRESHOLDS.map(([name]) => `thresholds.${name}`),
@@ -79,6 +90,12 @@ export function fromForm(base: Settings, form: FormData): Settings {
       .map((a) => a.trim())
       .filter(Boolean),
     email_min_severity: text('email_min_severity') as Settings['email_min_severity'],
+    webhook_url: text('webhook_url') || null,
+    webhook_min_severity: text('webhook_min_severity') as Settings['webhook_min_severity'],
+    teams_webhook_url: text('teams_webhook_url') || null,
+    teams_min_severity: text('teams_min_severity') as Settings['teams_min_severity'],
+    pagerduty_routing_key: text('pagerduty_routing_key') || null,
+    pagerduty_min_severity: text('pagerduty_min_severity') as Settings['pagerduty_min_severity'],
     digest_hour: number('digest_hour'),
     digest_time_zone: text('digest_time_zone') as Settings['digest_time_zone'],
     thresholds,
@@ -91,6 +108,7 @@ export function SettingsPage() {
   const loaded = useLoad(() => ok(api().GET('/v1/settings')), []);
   const [refusal, setRefusal] = useState<{ field: string | null; message: string } | null>(null);
   const [saved, setSaved] = useState(false);
+  const [rules, setRules] = useState<Rule[] | null>(null);
 
   const save = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
@@ -98,8 +116,9 @@ export function SettingsPage() {
     setRefusal(null);
     setSaved(false);
     try {
-      const body = fromForm(loaded.data, new FormData(e.currentTarget));
+      const body = { ...fromForm(loaded.data, new FormData(e.currentTarget)), routing: rules ?? loaded.data.routing ?? [] };
       loaded.setData(await ok(api().PUT('/v1/settings', { body })));
+      setRules(null);
       setSaved(true);
     } catch (err) {
       setRefusal({ field: fieldOf(err, FIELDS), message: explain(err) });
@@ -129,7 +148,8 @@ export function SettingsPage() {
       label,
       <input id={name} name={name} type="number" step="any" defaultValue={String(value ?? '')} disabled={!isAdmin} {...wrong(name)} />,
     );
-  const severity = (name: 'slack_min_severity' | 'email_min_severity', value: string) => (
+  type SeverityField = keyof Settings & `${string}_min_severity`;
+  const severity = (name: SeverityField, value: string) => (
     <select id={name} name={name} defaultValue={value} disabled={!isAdmin} {...wrong(name)}>
       <option value="info">Info and up</option>
       <option value="warning">Warning and up</option>
@@ -159,6 +179,7 @@ export function SettingsPage() {
               <input id="slack_team_id" name="slack_team_id" defaultValue={s.slack_team_id ?? ''} placeholder="T0123ABCD" disabled={!isAdmin} {...wrong('slack_team_id')} />,
             )}
             {field('slack_min_severity', 'Least severity to Slack', severity('slack_min_severity', s.slack_min_severity ?? 'warning'))}
+            {isAdmin && s.slack_webhook_url && <TestAlert channel="slack" label="Slack" />}
           </fieldset>
           <fieldset>
             <legend>E-mail</legend>
@@ -168,6 +189,48 @@ export function SettingsPage() {
               <input id="email_to" name="email_to" defaultValue={(s.email_to ?? []).join(', ')} disabled={!isAdmin} {...wrong('email_to')} />,
             )}
             {field('email_min_severity', 'Least severity to e-mail', severity('email_min_severity', s.email_min_severity ?? 'warning'))}
+            {isAdmin && (s.email_to ?? []).length > 0 && <TestAlert channel="email" label="e-mail" />}
+          </fieldset>
+          <fieldset>
+            <legend>Webhook</legend>
+            {field(
+              'webhook_url',
+              'Your endpoint (each anomaly and its resolution, JSON, signed)',
+              <input id="webhook_url" name="webhook_url" type="url" defaultValue={s.webhook_url ?? ''} placeholder="https://automation.example.com/dd0c" disabled={!isAdmin} {...wrong('webhook_url')} />,
+            )}
+            {field('webhook_min_severity', 'Least severity to the webhook', severity('webhook_min_severity', s.webhook_min_severity ?? 'warning'))}
+            {isAdmin && <SigningSecret />}
+            {isAdmin && s.webhook_url && <TestAlert channel="webhook" label="the webhook" />}
+          </fieldset>
+          <fieldset>
+            <legend>Microsoft Teams</legend>
+            {field(
+              'teams_webhook_url',
+              'Workflows webhook URL ("Post to a channel when a webhook request is received")',
+              <input id="teams_webhook_url" name="teams_webhook_url" type="url" defaultValue={s.teams_webhook_url ?? ''} placeholder="https://….logic.azure.com/workflows/…" disabled={!isAdmin} {...wrong('teams_webhook_url')} />,
+            )}
+            {field('teams_min_severity', 'Least severity to Teams', severity('teams_min_severity', s.teams_min_severity ?? 'warning'))}
+            {isAdmin && s.teams_webhook_url && <TestAlert channel="teams" label="Teams" />}
+          </fieldset>
+          <fieldset>
+            <legend>PagerDuty</legend>
+            {field(
+              'pagerduty_routing_key',
+              'Integration key (Events API v2)',
+              <input id="pagerduty_routing_key" name="pagerduty_routing_key" defaultValue={s.pagerduty_routing_key ?? ''} placeholder={isAdmin ? '32 letters and digits' : 'hidden'} autoComplete="off" disabled={!isAdmin} {...wrong('pagerduty_routing_key')} />,
+            )}
+            {field('pagerduty_min_severity', 'Least severity that pages', severity('pagerduty_min_severity', s.pagerduty_min_severity ?? 'critical'))}
+            <p className="muted">An incident opens per anomaly and resolves when its resources end.</p>
+            {isAdmin && s.pagerduty_routing_key && <TestAlert channel="pagerduty" label="PagerDuty" />}
+          </fieldset>
+          <fieldset>
+            <legend>Routing rules</legend>
+            <RoutingRules
+              rules={rules ?? s.routing ?? []}
+              onChange={setRules}
+              disabled={!isAdmin}
+              error={refusal?.field === 'routing' ? refusal.message : null}
+            />
           </fieldset>
           <fieldset>
             <legend>Daily digest</legend>

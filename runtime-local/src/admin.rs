@@ -424,26 +424,47 @@ pub async fn dlq(args: &BackendArgs, command: DlqCommand) -> Result<ExitCode> {
 pub async fn settings(args: &BackendArgs, command: SettingsCommand) -> Result<ExitCode> {
     let backend = backend(args).await?;
     let tenant = match &command {
-        SettingsCommand::Show { tenant } | SettingsCommand::Set { tenant, .. } => tenant.clone(),
+        SettingsCommand::Show { tenant }
+        | SettingsCommand::Set { tenant, .. }
+        | SettingsCommand::WebhookSecret { tenant } => tenant.clone(),
     };
     existing_tenant(&backend, &tenant).await?;
-    let mut settings = backend.stores.settings.settings(&tenant).await?;
-    if let SettingsCommand::Set { assignments, .. } = command {
-        for assignment in &assignments {
-            let (key, value) = assignment
-                .split_once('=')
-                .with_context(|| format!("{assignment:?} is not KEY=VALUE"))?;
-            settings.set(key.trim(), value.trim())?;
+    let store = &backend.stores.settings;
+    let mut settings = store.settings(&tenant).await?;
+    match command {
+        SettingsCommand::Show { .. } => {}
+        SettingsCommand::Set { assignments, .. } => {
+            for assignment in &assignments {
+                let (key, value) = assignment
+                    .split_once('=')
+                    .with_context(|| format!("{assignment:?} is not KEY=VALUE"))?;
+                settings.set(key.trim(), value.trim())?;
+            }
+            // Every event to the webhook is signed: it needs a secret before its first alert.
+            if settings.webhook_url.is_some() && store.webhook_secret(&tenant).await?.is_none() {
+                let secret = new_webhook_secret(store.as_ref(), &tenant).await?;
+                eprintln!("dd0c-cost: the webhook's signing secret (shown this once): {secret}");
+            }
+            store.put_settings(&tenant, &settings).await?;
+            eprintln!("dd0c-cost: settings of {tenant} updated");
         }
-        backend
-            .stores
-            .settings
-            .put_settings(&tenant, &settings)
-            .await?;
-        eprintln!("dd0c-cost: settings of {tenant} updated");
+        SettingsCommand::WebhookSecret { .. } => {
+            println!("{}", new_webhook_secret(store.as_ref(), &tenant).await?);
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     println!("{}", serde_json::to_string_pretty(&settings)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// A new signing secret for `tenant`'s webhook, stored.
+async fn new_webhook_secret(
+    store: &dyn dd0c_ports::store::SettingsStore,
+    tenant: &str,
+) -> Result<dd0c_ports::webhook::SigningSecret> {
+    let secret = dd0c_ports::webhook::SigningSecret::generate();
+    store.put_webhook_secret(tenant, &secret).await?;
+    Ok(secret)
 }
 
 pub async fn panic(args: &BackendArgs, given: PanicArgs) -> Result<ExitCode> {

@@ -233,6 +233,12 @@ pub enum SettingsCommand {
         #[arg(required = true, value_name = "KEY=VALUE")]
         assignments: Vec<String>,
     },
+    /// Make the tenant's webhook signing secret, replacing any before it, and print it (it is
+    /// not shown again). `set webhook_url=…` makes one itself when there is none.
+    WebhookSecret {
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 /// Panic mode on or off.

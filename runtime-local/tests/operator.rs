@@ -295,6 +295,48 @@ async fn an_administrator_routes_alerts_and_pulls_the_panic_switch() {
     let missing = dd0c(&url, &["settings", "show", "--tenant", "nobody"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no tenant \"nobody\""));
 
+    // A routing rule; one naming a channel not set up is refused naming it.
+    let rule = r#"routing=[{"name":"sandbox","accounts":["222233334444"],"channels":[]}]"#;
+    stdout(&dd0c(&url, &["settings", "set", "--tenant", &tenant, rule]));
+    let paging = r#"routing=[{"name":"page","channels":["pagerduty"]}]"#;
+    let refused = dd0c(&url, &["settings", "set", "--tenant", &tenant, paging]);
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && error.contains(r#"routing[0] "page".channels"#),
+        "{error}"
+    );
+    // A webhook gets its signing secret with it, shown once; a new one on demand.
+    let hooked = dd0c(
+        &url,
+        &[
+            "settings",
+            "set",
+            "--tenant",
+            &tenant,
+            "webhook_url=https://automation.example.com/dd0c",
+        ],
+    );
+    let said = String::from_utf8_lossy(&hooked.stderr);
+    assert!(
+        hooked.status.success() && said.contains("signing secret (shown this once): whsec_"),
+        "{said}"
+    );
+    let secret = stdout(&dd0c(
+        &url,
+        &["settings", "webhook-secret", "--tenant", &tenant],
+    ));
+    assert!(
+        secret
+            .trim()
+            .parse::<dd0c_ports::webhook::SigningSecret>()
+            .is_ok(),
+        "{secret}"
+    );
+    assert!(
+        !said.contains(secret.trim()),
+        "a new secret replaces the first"
+    );
+
     // Panic mode is shared through Redis; without it the command says so.
     let without = dd0c(&url, &["panic", "on", "--tenant", &tenant]);
     assert!(String::from_utf8_lossy(&without.stderr).contains("DD0C_REDIS_URL"));

@@ -1269,19 +1269,48 @@ pub struct OutboxMessage {
     pub resolution: Option<Resolution>,
 }
 
-/// How an alerted anomaly resolved itself, as its follow-up tells it.
+/// How an alerted anomaly resolved, as its follow-up tells it: by itself (its resources
+/// ended), or by a person in dd0c/cost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resolution {
     /// The history entry's note: the call that ended the last resource, its actor, how long
-    /// the resources ran and what they cost.
+    /// the resources ran and what they cost; or who resolved it.
     pub note: String,
-    /// What the resources cost from their creation to their ends.
+    /// What the resources cost from their creation to their ends (so far, when a person
+    /// resolved it).
     pub actual_cost_usd: f64,
-    /// The month-end forecast the alert stated, less the actual cost: what ending them saved.
+    /// The month-end forecast the alert stated, less the actual cost: what ending them saved
+    /// (0 when a person resolved it: nothing needs to have ended).
     pub avoided_usd: f64,
+    /// Who resolved it, when a person did rather than its resources ending. Such a follow-up
+    /// goes only to channels that keep incidents: PagerDuty and the webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_person: Option<String>,
 }
 
 impl OutboxMessage {
+    /// The follow-up of `anomaly`, which `person` resolved at `at` when its resources had cost
+    /// `cost_so_far_usd`: one per anomaly, apart from the one its resources' end writes.
+    pub fn resolved_by_person(
+        anomaly: Anomaly,
+        person: &str,
+        cost_so_far_usd: f64,
+        at: DateTime<Utc>,
+    ) -> Self {
+        OutboxMessage {
+            outbox_id: format!("{}.resolved-by-person", anomaly.anomaly_id),
+            tenant: anomaly.tenant.clone(),
+            anomaly,
+            created_at: at,
+            resolution: Some(Resolution {
+                note: format!("resolved by {person} in dd0c/cost"),
+                actual_cost_usd: cost_so_far_usd,
+                avoided_usd: 0.0,
+                by_person: Some(person.to_owned()),
+            }),
+        }
+    }
+
     /// The follow-up of `anomaly`, which resolved itself at `at`: one per anomaly, whoever
     /// writes it.
     pub fn follow_up(anomaly: Anomaly, resolution: Resolution, at: DateTime<Utc>) -> Self {

@@ -848,6 +848,7 @@ async fn resolve_production(stores: &dd0c_ports::store::Stores, anomaly: &Anomal
         note: "TerminateInstances by user/alice after 2 h 10 min".into(),
         actual_cost_usd: 86.67,
         avoided_usd: 25_000.0,
+        by_person: None,
     };
     stores
         .outbox

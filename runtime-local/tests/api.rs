@@ -2124,6 +2124,38 @@ async fn anomalies_export_as_csv_every_match_with_no_cell_a_spreadsheet_evaluate
 }
 
 #[tokio::test]
+async fn a_person_resolving_an_anomaly_leaves_one_follow_up_for_the_incident_channels() {
+    use dd0c_ports::store::OutboxStore;
+    let app = spawn_app().await;
+    let (ids, token) = admin_with_anomalies(&app).await;
+    let id = &ids[0];
+    let outbox = app.dispatcher.backend.stores.outbox.clone();
+    let pending = async || outbox.pending(100).await.expect("pending");
+    let before = pending().await.len();
+    let resolve = format!("/v1/anomalies/{id}/resolve");
+    let (status, body) = call(&app, "POST", &resolve, Some(&token), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let waiting = pending().await;
+    assert_eq!(waiting.len(), before + 1, "one follow-up");
+    let follow_up = waiting
+        .iter()
+        .find(|m| m.outbox_id == format!("{id}.resolved-by-person"))
+        .expect("the person's follow-up");
+    let resolution = follow_up.resolution.as_ref().expect("a resolution");
+    assert!(resolution
+        .by_person
+        .as_deref()
+        .is_some_and(|p| p.contains("admin")));
+    let (status, _) = call(&app, "POST", &resolve, Some(&token), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        pending().await.len(),
+        before + 1,
+        "resolved already: nothing more"
+    );
+}
+
+#[tokio::test]
 async fn a_test_alert_goes_to_the_channel_asked_and_says_how_it_went() {
     let catcher = dd0c_tests::CaptureServer::start().await.expect("a catcher");
     let app = spawn_app_on(

@@ -14,7 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, TimeDelta, Utc};
 use dd0c_ports::auth::Role;
-use dd0c_ports::domain::{Anomaly, AnomalyStatus, Feedback, FeedbackAction, Severity, SnoozeScope};
+use dd0c_ports::domain::{
+    Anomaly, AnomalyStatus, Feedback, FeedbackAction, OutboxMessage, Severity, SnoozeScope,
+};
 use dd0c_ports::keys::{is_anomaly_id, Cursor};
 use dd0c_ports::ledger::{Followed, FollowedAnomaly, ResourceView};
 use dd0c_ports::store::AnomalyFilter;
@@ -410,6 +412,7 @@ pub(crate) async fn act(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no anomaly {id}")))?;
     let now = Utc::now();
+    let closes = matches!(action, Action::Resolve) && found.status != AnomalyStatus::Resolved;
     let action = body.feedback(action, &found, now);
     let (score, anomalies) = (stores.score.as_ref(), stores.anomalies.as_ref());
     feedback::apply(
@@ -423,5 +426,18 @@ pub(crate) async fn act(
     )
     .await?;
     let id = id.to_owned();
-    detail(State(api.clone()), Caller(principal.clone()), Path(id)).await
+    let Json(detail) = detail(State(api.clone()), Caller(principal.clone()), Path(id)).await?;
+    if closes {
+        // PagerDuty keeps the incident open until told, and automation waits on the webhook.
+        let person = principal.email.as_deref().unwrap_or(&principal.subject);
+        let followed = &detail.anomaly;
+        let message = OutboxMessage::resolved_by_person(
+            followed.anomaly.clone(),
+            person,
+            followed.followed.cost_so_far_usd,
+            now,
+        );
+        stores.outbox.enqueue(&message).await?;
+    }
+    Ok(Json(detail))
 }

@@ -40,6 +40,12 @@ pub trait Deliver: Send + Sync {
     fn digests(&self, settings: &Settings) -> bool {
         settings.has_channel(self.channel())
     }
+    /// Whether it keeps incidents open until told they are over (PagerDuty, automation
+    /// behind the webhook): then a person's resolution in dd0c/cost goes here too, where the
+    /// people who resolved it need not read of it.
+    fn keeps_incidents(&self) -> bool {
+        false
+    }
     /// Sends `tenant`'s `message` as `settings` direct.
     async fn send(
         &self,

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use dd0c_ports::clock::Clock;
-use dd0c_ports::domain::Settings;
+use dd0c_ports::domain::{OutboxMessage, Settings};
 use dd0c_ports::flags::Flags;
 use dd0c_ports::store::{Claimed, OutboxStore, SettingsStore, Stores};
 use dd0c_ports::PortResult;
@@ -169,7 +169,7 @@ impl Notifier {
     ) -> PortResult<()> {
         let routed: Vec<Vec<Channel>> = group
             .iter()
-            .map(|c| settings.routes(&c.message.anomaly))
+            .map(|c| self.routes(settings, &c.message))
             .collect();
         let mut delivered: Vec<BTreeSet<String>> =
             group.iter().map(|c| c.delivered.clone()).collect();
@@ -240,6 +240,25 @@ impl Notifier {
             }
         }
         Ok(())
+    }
+
+    /// The channels `message` goes to: where the settings route its anomaly, and for a
+    /// person's resolution only those of them that keep incidents.
+    fn routes(&self, settings: &Settings, message: &OutboxMessage) -> Vec<Channel> {
+        let by_person = message
+            .resolution
+            .as_ref()
+            .is_some_and(|r| r.by_person.is_some());
+        let keeps_incidents = |channel: &Channel| {
+            self.channels
+                .iter()
+                .any(|c| c.channel() == *channel && c.keeps_incidents())
+        };
+        settings
+            .routes(&message.anomaly)
+            .into_iter()
+            .filter(|c| !by_person || keeps_incidents(c))
+            .collect()
     }
 
     /// Sends `tenant`'s digest for `day` (the 24 hours before now) on each configured channel,

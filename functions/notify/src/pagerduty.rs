@@ -128,6 +128,10 @@ impl Deliver for PagerDuty {
         false
     }
 
+    fn keeps_incidents(&self) -> bool {
+        true
+    }
+
     async fn send(
         &self,
         _tenant: &str,

@@ -157,6 +157,10 @@ impl Deliver for SignedWebhook {
         false
     }
 
+    fn keeps_incidents(&self) -> bool {
+        true
+    }
+
     async fn send(
         &self,
         tenant: &str,

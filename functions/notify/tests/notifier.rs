@@ -729,6 +729,7 @@ async fn a_follow_up_resolves_the_incident_its_alert_opened() {
         note: "terminated by alice after 2 h 10 min; cost $355.02".into(),
         actual_cost_usd: 355.02,
         avoided_usd: 119_264.0,
+        by_person: None,
     };
     world
         .store
@@ -947,4 +948,44 @@ async fn a_rule_pages_critical_launches_in_production_and_sends_the_rest_by_defa
     );
     assert_eq!(world.webhook.posts_to(TEAMS).len(), 1);
     assert_eq!(world.emails(), 1);
+}
+
+#[tokio::test]
+async fn a_persons_resolution_closes_the_incident_and_tells_the_webhook_alone() {
+    let world = World::new().await;
+    world.with_every_channel().await;
+    let anomaly = world
+        .raise("manual", 0, INTERN, Severity::Critical, 131.09)
+        .await;
+    world.drain(3).await;
+    let before = |url: &str| world.webhook.posts_to(url).len();
+    let (slack, teams, mails) = (before(SLACK), before(TEAMS), world.emails());
+    world
+        .store
+        .enqueue(&OutboxMessage::resolved_by_person(
+            anomaly.clone(),
+            "alice@acme.example",
+            42.0,
+            world.clock.now(),
+        ))
+        .await
+        .expect("enqueued");
+    world.drain(3).await;
+
+    let pages = world.webhook.posts_to(PAGERDUTY);
+    assert_eq!(pages.len(), 2);
+    assert_eq!(pages[1]["event_action"], "resolve");
+    assert_eq!(pages[1]["dedup_key"], anomaly.anomaly_id.as_str());
+    let events = world.webhook.posts_to(HOOK);
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1]["type"], "anomaly.resolved");
+    assert_eq!(
+        events[1]["data"]["resolution"]["by_person"],
+        "alice@acme.example"
+    );
+    assert_eq!(
+        (before(SLACK), before(TEAMS), world.emails()),
+        (slack, teams, mails),
+        "whoever resolved it in dd0c/cost needs no message there"
+    );
 }

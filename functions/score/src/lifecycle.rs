@@ -108,6 +108,7 @@ pub async fn settle(
             note,
             actual_cost_usd,
             avoided_usd,
+            by_person: None,
         },
         at,
         alerted,

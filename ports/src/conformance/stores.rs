@@ -51,6 +51,7 @@ async fn a_follow_up_is_enqueued_once(stores: &Stores) {
         note: "every resource ended (1): TerminateInstances by alice after 2 h 10 min".to_owned(),
         actual_cost_usd: 2.17,
         avoided_usd: 700.5,
+        by_person: None,
     };
     let message = OutboxMessage::follow_up(
         anomaly_for(&event),

@@ -509,10 +509,24 @@ async fn a_critical_launch_reaches_a_signed_webhook_teams_and_pagerduty_once_and
         .put_webhook_secret(TENANT, &secret)
         .await
         .expect("secret");
+    // Routed by a rule naming the three channels.
     let settings = Settings {
         webhook_url: Some(catchers.url(WEBHOOK)),
         teams_webhook_url: Some(catchers.url(TEAMS)),
         pagerduty_routing_key: Some("R0123456789abcdefghijklmnopqrstu".into()),
+        routing: vec![dd0c_ports::domain::RoutingRule {
+            name: "critical launches".into(),
+            min_severity: Some(Severity::Critical),
+            accounts: vec![account.clone()],
+            regions: Vec::new(),
+            resource_kinds: vec!["ec2.instance".into()],
+            min_monthly_usd: Some(10_000.0),
+            channels: vec![
+                dd0c_ports::domain::Channel::Webhook,
+                dd0c_ports::domain::Channel::Teams,
+                dd0c_ports::domain::Channel::PagerDuty,
+            ],
+        }],
         ..Settings::default()
     };
     backend

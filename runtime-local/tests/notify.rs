@@ -509,8 +509,11 @@ async fn a_critical_launch_reaches_a_signed_webhook_teams_and_pagerduty_once_and
         .put_webhook_secret(TENANT, &secret)
         .await
         .expect("secret");
-    // Routed by a rule naming the three channels.
+    // Routed by a rule naming the three channels: Slack, which the default rule would send
+    // it to, gets nothing.
+    const SLACK: &str = "/services/T1/B1/rule";
     let settings = Settings {
+        slack_webhook_url: Some(catchers.url(SLACK)),
         webhook_url: Some(catchers.url(WEBHOOK)),
         teams_webhook_url: Some(catchers.url(TEAMS)),
         pagerduty_routing_key: Some("R0123456789abcdefghijklmnopqrstu".into()),
@@ -673,6 +676,10 @@ async fn a_critical_launch_reaches_a_signed_webhook_teams_and_pagerduty_once_and
         counts(),
         [2, 2, 2],
         "each once, however often the end comes"
+    );
+    assert!(
+        catchers.requests(SLACK).is_empty(),
+        "the rule names no Slack"
     );
     shutdown.cancel();
     running.await.expect("task").expect("stopped cleanly");

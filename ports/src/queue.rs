@@ -12,11 +12,25 @@ use crate::PortResult;
 /// How long a deduplication key suppresses a second send (SQS FIFO's fixed window).
 pub const DEDUP_WINDOW: Duration = Duration::from_secs(5 * 60);
 
+/// What separates a group key's owner from the rest: a group `tenant#account` is the
+/// tenant's ([`crate::keys::GroupKey`]).
+pub const OWNER_SEPARATOR: char = '#';
+
+/// The owner of the messages of group `group_key`: what comes before its first
+/// [`OWNER_SEPARATOR`], or the whole key. Owners take turns at receives, so one tenant's
+/// backlog does not hold another's messages behind it.
+pub fn owner(group_key: &str) -> &str {
+    group_key
+        .split_once(OWNER_SEPARATOR)
+        .map_or(group_key, |(owner, _)| owner)
+}
+
 /// A message to enqueue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutgoingMessage {
     /// Messages with the same group key are delivered in send order, one group member in flight
-    /// at a time (`tenant#account` in dd0c/cost).
+    /// at a time (`tenant#account` in dd0c/cost); the groups of different owners
+    /// ([`owner`]) take turns.
     pub group_key: String,
     /// A second send with this key within [`DEDUP_WINDOW`] is accepted but not enqueued.
     pub dedup_key: String,

@@ -15,15 +15,14 @@
 //! works: it prints the URL it starts). Targets on 2 cores: ≥ 2,000 events/s end to end,
 //! ≥ 0.5× the raw pgmq rate, p99 ≤ 250 ms.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use dd0c_cost::backend::Backend;
 use dd0c_cost::consumer::ConsumerConfig;
-use dd0c_cost::serve::{parse_roles, Dispatcher, ServeConfig};
-use dd0c_ingest::PriceCatalog;
-use dd0c_ports::auth::IngestGrant;
-use dd0c_ports::domain::{Account, Tenant};
+use support::{committed, fresh, launch, quantile};
 use tokio_util::sync::CancellationToken;
 
 const ACCOUNTS: usize = 100;
@@ -40,25 +39,6 @@ const TENANT: &str = "bench";
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
-}
-
-async fn fresh(server: &str, name: &str) -> String {
-    let name = format!("{name}_{}", std::process::id());
-    dd0c_adapters_postgres::create_database(server, &name)
-        .await
-        .expect("a database")
-}
-
-fn launch(account: usize, seq: usize) -> serde_json::Value {
-    let account_id = format!("{:012}", 100_000_000_000usize + account);
-    let instance_type = ["t3.medium", "m5.large", "c5.xlarge", "r5.large"][seq % 4];
-    serde_json::json!({"eventVersion": "1.09", "eventTime": format!("2026-03-01T{:02}:{:02}:{:02}Z", (seq / 3600) % 24, (seq / 60) % 60, seq % 60),
-        "eventSource": "ec2.amazonaws.com", "eventName": "RunInstances", "awsRegion": "us-east-1", "recipientAccountId": account_id,
-        "eventID": format!("bench-{account}-{seq}"),
-        "userIdentity": {"type": "AssumedRole", "arn": format!("arn:aws:sts::{account_id}:assumed-role/ci/job-{seq}"),
-            "sessionContext": {"sessionIssuer": {"arn": format!("arn:aws:iam::{account_id}:role/ci")}}},
-        "requestParameters": {"instancesSet": {"items": [{"minCount": 1, "maxCount": 1 + seq % 3}]}, "instanceType": instance_type},
-        "responseElements": null})
 }
 
 /// A read-only call of the same account: valid CloudTrail that costs nothing.
@@ -165,48 +145,7 @@ async fn onboarded(url: &str) -> Pipeline {
     let backend = Backend::postgres(url, dd0c_cost::backend::default_connections())
         .await
         .expect("backend");
-    backend
-        .stores
-        .tenants
-        .add_tenant(&Tenant {
-            name: TENANT.into(),
-            created_at: Utc::now(),
-        })
-        .await
-        .expect("tenant");
-    let mut tokens = Vec::new();
-    for a in 0..ACCOUNTS {
-        let account_id = format!("{:012}", 100_000_000_000usize + a);
-        backend
-            .stores
-            .tenants
-            .add_account(&Account {
-                role_arn: None,
-                external_id: None,
-                access_key_id: None,
-                tenant: TENANT.into(),
-                account_id: account_id.clone(),
-                name: None,
-                created_at: Utc::now(),
-            })
-            .await
-            .expect("account");
-        let token = format!("dd0c_ing_bench_{a}");
-        let hash = dd0c_ports::auth::token_sha256(&token);
-        backend
-            .stores
-            .tokens
-            .add_token(
-                &IngestGrant {
-                    tenant: TENANT.into(),
-                    account_id,
-                },
-                &hash,
-            )
-            .await
-            .expect("token");
-        tokens.push(token);
-    }
+    let tokens = support::onboard(&backend, TENANT, 0..ACCOUNTS).await;
     let pool = backend.pool.clone().expect("postgres");
     Pipeline {
         backend,
@@ -219,32 +158,10 @@ async fn onboarded(url: &str) -> Pipeline {
 impl Pipeline {
     /// Starts a dispatcher with `roles`; cancel the token to stop it.
     async fn start(&mut self, roles: &str) -> CancellationToken {
-        let config = ServeConfig {
-            consumer: ConsumerConfig {
-                idle: Duration::from_millis(10),
-                ..ConsumerConfig::default()
-            },
-            ..ServeConfig::defaults(parse_roles(roles).expect("roles"), "bench")
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("port");
-        self.address = format!("http://{}", listener.local_addr().expect("address"));
-        let shutdown = CancellationToken::new();
-        tokio::spawn(
-            Dispatcher::new(self.backend.clone(), config, PriceCatalog::bundled())
-                .expect("dispatcher")
-                .run(Some(listener), shutdown.clone()),
-        );
+        let (address, shutdown) = support::start(&self.backend, roles).await;
+        self.address = address;
         shutdown
     }
-}
-
-async fn committed(pool: &dd0c_adapters_postgres::PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM cost_events")
-        .fetch_one(pool)
-        .await
-        .expect("count")
 }
 
 /// One account's ingest token and its request bodies.
@@ -336,7 +253,7 @@ async fn throughput(
 
 /// Every `LAUNCH_EVERY`-th record a launch, the others reads.
 fn mixed(account: usize, seq: usize) -> serde_json::Value {
-    if seq % LAUNCH_EVERY == 0 {
+    if seq.is_multiple_of(LAUNCH_EVERY) {
         launch(account, seq)
     } else {
         read(account, seq)
@@ -391,23 +308,8 @@ async fn latency(p: &Pipeline, rate: u64, seconds: u64, offset: usize) -> (f64, 
     }
     while tasks.join_next().await.is_some() {}
     until_committed(p, before + total as i64).await;
-    let rows: Vec<(String, DateTime<Utc>)> =
-        sqlx::query_as("SELECT event_id, created_at FROM cost_events")
-            .fetch_all(&p.pool)
-            .await
-            .expect("rows");
-    let committed_at: std::collections::HashMap<String, DateTime<Utc>> = rows.into_iter().collect();
-    let mut millis: Vec<f64> = sent
-        .iter()
-        .filter_map(|(id, at)| {
-            committed_at
-                .get(id)
-                .map(|c| (*c - *at).num_microseconds().unwrap_or(0) as f64 / 1000.0)
-        })
-        .collect();
-    millis.sort_by(f64::total_cmp);
-    let pick = |q: f64| millis[((millis.len() as f64 - 1.0) * q).round() as usize];
-    (pick(0.5), pick(0.99))
+    let millis = support::commit_latencies(&p.pool, TENANT, &sent).await;
+    (quantile(&millis, 0.5), quantile(&millis, 0.99))
 }
 
 #[tokio::main(flavor = "multi_thread")]

@@ -2125,7 +2125,6 @@ async fn anomalies_export_as_csv_every_match_with_no_cell_a_spreadsheet_evaluate
 
 #[tokio::test]
 async fn a_person_resolving_an_anomaly_leaves_one_follow_up_for_the_incident_channels() {
-    use dd0c_ports::store::OutboxStore;
     let app = spawn_app().await;
     let (ids, token) = admin_with_anomalies(&app).await;
     let id = &ids[0];

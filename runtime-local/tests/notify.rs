@@ -53,6 +53,56 @@ async fn until(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> bool)
     }
 }
 
+/// `dispatcher` serving HTTP on a loopback port until stopped.
+struct Served {
+    dispatcher: Dispatcher,
+    address: String,
+    shutdown: CancellationToken,
+    running: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Served {
+    async fn start(dispatcher: Dispatcher) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("port");
+        let address = format!("http://{}", listener.local_addr().expect("address"));
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(dispatcher.clone().run(Some(listener), shutdown.clone()));
+        Served {
+            dispatcher,
+            address,
+            shutdown,
+            running,
+        }
+    }
+
+    /// The api, ingest, score and notify roles on `backend`.
+    async fn pipeline(backend: &dd0c_cost::backend::Backend) -> Served {
+        let roles = config("api,ingest,score,notify");
+        let dispatcher =
+            Dispatcher::new(backend.clone(), roles, PriceCatalog::bundled()).expect("dispatcher");
+        Served::start(dispatcher).await
+    }
+
+    /// Pushes `records` with ingest token `token`: accepted.
+    async fn push(&self, token: &str, records: &[serde_json::Value]) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/events", self.address))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "Records": records }))
+            .send()
+            .await
+            .expect("pushed");
+        assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.running.await.expect("task").expect("stopped cleanly");
+    }
+}
+
 /// A backend on a fresh database that may post to the Slack stand-in on loopback and mails
 /// through the test SMTP server.
 async fn alerting_backend() -> dd0c_cost::backend::Backend {
@@ -126,23 +176,10 @@ async fn alerts_reach_slack_and_the_inbox_once_panic_holds_them_and_buttons_work
     serve.slack_signing_secret = Some(SECRET.into());
     let dispatcher =
         Dispatcher::new(backend.clone(), serve, PriceCatalog::bundled()).expect("dispatcher");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("port");
-    let address = format!("http://{}", listener.local_addr().expect("address"));
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(dispatcher.clone().run(Some(listener), shutdown.clone()));
-
-    let client = reqwest::Client::new();
+    let served = Served::start(dispatcher).await;
+    let (client, address) = (reqwest::Client::new(), served.address.clone());
     for chunk in records.chunks(200) {
-        let response = client
-            .post(format!("{address}/v1/events"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"Records": chunk}))
-            .send()
-            .await
-            .expect("pushed");
-        assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
+        served.push(&token, chunk).await;
     }
     let offline = expected(&records).await;
     let routed: Vec<String> = offline
@@ -294,8 +331,7 @@ async fn alerts_reach_slack_and_the_inbox_once_panic_holds_them_and_buttons_work
         metrics.contains("dd0c_notifications_held_total{reason=\"panic_mode\"}"),
         "{metrics}"
     );
-    shutdown.cancel();
-    running.await.expect("task").expect("stopped cleanly");
+    served.stop().await;
 }
 
 /// The first dollar amount after `label` in `text`: `cost $355.02,` → 355.02.
@@ -330,29 +366,10 @@ async fn an_alerted_launch_whose_instances_end_follows_up_once_with_its_cost_and
         .put_settings(TENANT, &settings)
         .await
         .expect("settings");
-    let dispatcher = Dispatcher::new(
-        backend.clone(),
-        config("api,ingest,score,notify"),
-        PriceCatalog::bundled(),
-    )
-    .expect("dispatcher");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("port");
-    let address = format!("http://{}", listener.local_addr().expect("address"));
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(dispatcher.clone().run(Some(listener), shutdown.clone()));
-    let client = reqwest::Client::new();
-    let push = async |record: &serde_json::Value| {
-        let response = client
-            .post(format!("{address}/v1/events"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"Records": [record]}))
-            .send()
-            .await
-            .expect("pushed");
-        assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
-    };
+    let served = Served::pipeline(&backend).await;
+    let (dispatcher, push) = (&served.dispatcher, async |record: &serde_json::Value| {
+        served.push(&token, std::slice::from_ref(record)).await
+    });
 
     // The intern's 4 × p4d.24xlarge, alerted as they launch.
     let ids = ["i-0a", "i-0b", "i-0c", "i-0d"];
@@ -435,7 +452,7 @@ async fn an_alerted_launch_whose_instances_end_follows_up_once_with_its_cost_and
 
     // The end again, and time for the notifier: still one follow-up.
     push(&terminate).await;
-    support::drain(&dispatcher).await;
+    support::drain(dispatcher).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         slack.posts(HOOK).len(),
@@ -444,8 +461,7 @@ async fn an_alerted_launch_whose_instances_end_follows_up_once_with_its_cost_and
     );
     let outbox = backend.stores.outbox.clone();
     assert!(outbox.pending(10).await.expect("pending").is_empty());
-    shutdown.cancel();
-    running.await.expect("task").expect("stopped cleanly");
+    served.stop().await;
 }
 
 /// The Standard Webhooks reference library for Python checks a request: the verified payload
@@ -543,29 +559,10 @@ async fn a_critical_launch_reaches_a_signed_webhook_teams_and_pagerduty_once_and
         .set_panic_mode(TENANT, true)
         .await
         .expect("panic on");
-    let dispatcher = Dispatcher::new(
-        backend.clone(),
-        config("api,ingest,score,notify"),
-        PriceCatalog::bundled(),
-    )
-    .expect("dispatcher");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("port");
-    let address = format!("http://{}", listener.local_addr().expect("address"));
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(dispatcher.clone().run(Some(listener), shutdown.clone()));
-    let client = reqwest::Client::new();
-    let push = async |record: &serde_json::Value| {
-        let response = client
-            .post(format!("{address}/v1/events"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"Records": [record]}))
-            .send()
-            .await
-            .expect("pushed");
-        assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
-    };
+    let served = Served::pipeline(&backend).await;
+    let (dispatcher, push) = (&served.dispatcher, async |record: &serde_json::Value| {
+        served.push(&token, std::slice::from_ref(record)).await
+    });
     let counts = || [WEBHOOK, TEAMS, PAGERDUTY].map(|path| catchers.requests(path).len());
 
     // The launch, raised while panic mode holds every channel.
@@ -596,7 +593,7 @@ async fn a_critical_launch_reaches_a_signed_webhook_teams_and_pagerduty_once_and
         .items[0]
         .clone();
     assert_eq!(anomaly.severity, Severity::Critical);
-    support::drain(&dispatcher).await;
+    support::drain(dispatcher).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(counts(), [0, 0, 0], "nothing goes out in panic mode");
 
@@ -670,7 +667,7 @@ async fn a_critical_launch_reaches_a_signed_webhook_teams_and_pagerduty_once_and
         .is_some_and(|c| c > 0.0));
 
     push(&terminate).await;
-    support::drain(&dispatcher).await;
+    support::drain(dispatcher).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         counts(),
@@ -681,6 +678,5 @@ async fn a_critical_launch_reaches_a_signed_webhook_teams_and_pagerduty_once_and
         catchers.requests(SLACK).is_empty(),
         "the rule names no Slack"
     );
-    shutdown.cancel();
-    running.await.expect("task").expect("stopped cleanly");
+    served.stop().await;
 }

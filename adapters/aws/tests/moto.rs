@@ -207,6 +207,8 @@ async fn processed_event_records_expire_after_at_least_fifteen_days() {
     let table = fresh_table(&config).await;
     let store = DynamoStore::new(&config, &table);
     let event = conformance::cost_event("acme", "111122223333", "ev-ttl", 0, 1.0);
+    // The clock before the commit: a slow emulator must not make the record look short-lived.
+    let committed_from = chrono::Utc::now().timestamp();
     store
         .commit(ScoreCommit {
             event,
@@ -240,7 +242,7 @@ async fn processed_event_records_expire_after_at_least_fifteen_days() {
         .expect("epoch seconds");
     let fifteen_days = 15 * 24 * 3600;
     assert!(
-        expires >= chrono::Utc::now().timestamp() + fifteen_days,
+        expires >= committed_from + fifteen_days,
         "EventBridge retries for 24 h and a DLQ redrive can come 14 days later"
     );
     let ttl = aws_sdk_dynamodb::Client::new(&config)

@@ -12,7 +12,8 @@ use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use crate::error::backend;
 
 /// A pgmq queue with SQS FIFO semantics: messages of a group in order (several per receive, none
-/// while an earlier one is in flight), deduplication over five minutes, and a dead-letter table.
+/// while an earlier one is in flight), owners' groups served in turn, deduplication over five
+/// minutes, and a dead-letter table.
 #[derive(Debug, Clone)]
 pub struct PgmqQueue {
     pool: PgPool,
@@ -20,36 +21,122 @@ pub struct PgmqQueue {
     read_sql: String,
 }
 
-/// How many visible messages, in send order, one receive looks at, per message it may return.
+/// How a queue row names its message group.
+const GROUP: &str = "coalesce(headers->>'x-pgmq-group', '')";
+
+/// How a queue row names its group's owner ([`dd0c_ports::queue::owner`]): the expression the
+/// owner index is built on, so the read below can walk that index.
+const OWNER: &str = "split_part(coalesce(headers->>'x-pgmq-group', ''), '#', 1)";
+
+/// The index that lets a receive find each owner's oldest messages without reading the others'.
+fn owner_index_sql(name: &str) -> String {
+    format!("CREATE INDEX IF NOT EXISTS q_{name}_owner ON pgmq.q_{name} (({OWNER}), msg_id)")
+}
+
+/// Indexes every existing queue's owners (queues made before receives took turns); a queue
+/// made later is indexed when it is made ([`PgmqQueue::new`]).
+pub(crate) async fn index_owners(pool: &PgPool) -> PortResult<()> {
+    let queues: Vec<String> = sqlx::query_scalar("SELECT queue_name FROM pgmq.meta")
+        .fetch_all(pool)
+        .await
+        .map_err(|e| backend("listing the queues", e))?;
+    for queue in queues.iter().filter(|q| check_name(q).is_ok()) {
+        sqlx::query(&owner_index_sql(queue))
+            .execute(pool)
+            .await
+            .map_err(|e| backend("indexing a queue's owners", e))?;
+    }
+    Ok(())
+}
+
+/// Messages an owner gives per turn: long enough that a batch spans few accounts (each one's
+/// baselines read and written once per batch), short enough that a backlog yields to other
+/// owners within a receive or two.
+const TURN: i64 = 100;
+
+/// How many of an owner's messages, in send order, one receive looks at per message it may
+/// take of them.
 const READ_WINDOW_FACTOR: i64 = 4;
 
-/// The grouped read of queue `name` (`$1` = how many, `$2` = visibility in seconds).
+/// The grouped, fair read of queue `name` (`$1` = how many, `$2` = visibility in seconds).
 ///
-/// Of the first `$1 × READ_WINDOW_FACTOR` visible messages in send order, it takes the first
-/// `$1` whose group has none in flight, so what it takes of a group is always a prefix of that
-/// group's waiting messages and groups stay in order. Send order is also what keeps a batch
-/// cheap to score: a push is one account's records, so a batch spans few accounts and writes
-/// each one's baselines once.
+/// Owners (tenants: a group is `tenant#account`) take turns: each owner gives up to [`TURN`] of
+/// its oldest messages per turn, and a receive takes every owner's first turn, the owner with
+/// the oldest message first, then every owner's second, up to `$1`. So one tenant's backfill
+/// of a million records does not hold another's single launch behind it — the launch goes in
+/// the same receive or the next. Within an owner, messages come in send order: a push is one
+/// account's records, so a batch spans few accounts and is cheap to score (each account's
+/// baselines written once); and a group with a message in flight waits for it (FIFO, as SQS
+/// does), so what a receive takes of a group is always a prefix of its waiting messages.
 ///
-/// Every receive costs the same on a queue of ten messages and of a million (pgmq's own
-/// `read_grouped_rr` aggregates the whole table on every call): the in-flight set comes through
-/// pgmq's `vt` index, the waiting messages through the primary key, and the window bounds the
-/// scan when a group in flight has a long backlog at the head of the queue. Then the messages of
-/// other groups behind that backlog wait for it, as in a plain FIFO queue, rather than every
-/// receive scanning the whole backlog to find them. The window is a subquery, not a CTE (which,
-/// holding a volatile function, would be read whole), so the scan stops as soon as `$1`
-/// messages are found; `vt + interval '0'` keeps the planner off the `vt` index there, by which
-/// it would fetch every visible message and sort them all.
-/// `(SELECT clock_timestamp())` is evaluated once per statement, so unlike a bare volatile
-/// `clock_timestamp()` the index can use it.
+/// Every receive costs the same on a queue of ten messages and of a million: the owners are
+/// listed by skipping through the owner index (one probe per owner, not a scan of the table),
+/// the in-flight groups come through pgmq's `vt` index, at most `$1` owners take part, and of
+/// `g` owners each gives at most `2 × $1 / g` (so the receive fills while half of them have
+/// that many waiting, and no more than twice what is taken is ranked), found among its first
+/// `READ_WINDOW_FACTOR` times that many messages (an
+/// owner whose head is a backlog in flight waits for it, as in a plain FIFO queue, rather than
+/// every receive scanning the backlog). An owner's messages are read as the next entries of
+/// the owner index from the owner's start (a row comparison only that index serves), then kept
+/// if still the owner's: with a plain `owner = …` the planner may walk the primary key instead,
+/// through every other owner's backlog; the window comes out in the index's order, so taking
+/// the first `n` that qualify needs no sort and stops reading once it has them. The chosen ids
+/// are matched as an array, through the
+/// primary key, where a join would be planned as a scan of the table.
+/// `(SELECT clock_timestamp())` is evaluated once per statement, so the `vt` index can use it.
 fn read_sql(name: &str) -> String {
     format!(
+        "WITH RECURSIVE owners AS (
+             (SELECT {OWNER} AS owner FROM pgmq.q_{name} ORDER BY 1 LIMIT 1)
+             UNION ALL
+             SELECT (SELECT {OWNER} FROM pgmq.q_{name} WHERE {OWNER} > owners.owner ORDER BY 1 LIMIT 1)
+             FROM owners WHERE owners.owner IS NOT NULL
+         ), busy AS (
+             SELECT DISTINCT {GROUP} AS grp FROM pgmq.q_{name}
+             WHERE vt > (SELECT clock_timestamp())
+         ), live AS (
+             SELECT owner FROM owners WHERE owner IS NOT NULL LIMIT $1
+         ), share AS (
+             SELECT least($1, ceil(2.0 * $1 / g))::bigint AS n
+             FROM (SELECT greatest(count(*), 1) AS g FROM live) live_owners
+         ), waiting AS (
+             SELECT chosen.msg_id, live.owner FROM live CROSS JOIN share CROSS JOIN LATERAL (
+                 SELECT msg_id FROM (
+                     SELECT msg_id, {OWNER} AS owner, {GROUP} AS grp FROM pgmq.q_{name}
+                     WHERE ({OWNER}, msg_id) > (live.owner, 0)
+                     ORDER BY {OWNER}, msg_id LIMIT share.n * {READ_WINDOW_FACTOR}
+                 ) ahead
+                 WHERE ahead.owner = live.owner AND ahead.grp NOT IN (SELECT grp FROM busy)
+                 LIMIT share.n
+             ) chosen
+         ), turns AS (
+             SELECT msg_id,
+                    (row_number() OVER (PARTITION BY owner ORDER BY msg_id) - 1) / {TURN} AS turn,
+                    min(msg_id) OVER (PARTITION BY owner) AS head
+             FROM waiting
+         ), chosen AS (
+             SELECT msg_id FROM turns ORDER BY turn, head, msg_id LIMIT $1
+         )
+         UPDATE pgmq.q_{name} m
+         SET vt = clock_timestamp() + make_interval(secs => $2), read_ct = read_ct + 1,
+             last_read_at = clock_timestamp()
+         WHERE m.msg_id = ANY (ARRAY (SELECT msg_id FROM chosen))
+         RETURNING m.msg_id, m.read_ct, m.message #>> '{{}}', {GROUP}"
+    )
+}
+
+/// The read of queue `name` in plain send order, as receives were before owners took turns:
+/// of the first `$1 × READ_WINDOW_FACTOR` visible messages, the first `$1` whose group has none
+/// in flight. Kept for the fairness benchmark to measure turns against
+/// ([`PgmqQueue::in_send_order`]).
+fn send_order_sql(name: &str) -> String {
+    format!(
         "WITH busy AS (
-             SELECT DISTINCT coalesce(headers->>'x-pgmq-group', '') AS grp FROM pgmq.q_{name}
+             SELECT DISTINCT {GROUP} AS grp FROM pgmq.q_{name}
              WHERE vt > (SELECT clock_timestamp())
          ), chosen AS (
              SELECT msg_id FROM (
-                 SELECT msg_id, coalesce(headers->>'x-pgmq-group', '') AS grp FROM pgmq.q_{name}
+                 SELECT msg_id, {GROUP} AS grp FROM pgmq.q_{name}
                  WHERE vt + interval '0' <= (SELECT clock_timestamp())
                  ORDER BY msg_id LIMIT $1 * {READ_WINDOW_FACTOR}
              ) candidates
@@ -59,8 +146,8 @@ fn read_sql(name: &str) -> String {
          UPDATE pgmq.q_{name} m
          SET vt = clock_timestamp() + make_interval(secs => $2), read_ct = read_ct + 1,
              last_read_at = clock_timestamp()
-         FROM chosen WHERE m.msg_id = chosen.msg_id
-         RETURNING m.msg_id, m.read_ct, m.message #>> '{{}}', coalesce(m.headers->>'x-pgmq-group', '')"
+         WHERE m.msg_id = ANY (ARRAY (SELECT msg_id FROM chosen))
+         RETURNING m.msg_id, m.read_ct, m.message #>> '{{}}', {GROUP}"
     )
 }
 
@@ -125,12 +212,24 @@ impl PgmqQueue {
                 .execute(&pool)
                 .await
                 .map_err(|e| backend("creating a queue", e))?;
+            sqlx::query(&owner_index_sql(name))
+                .execute(&pool)
+                .await
+                .map_err(|e| backend("indexing a queue's owners", e))?;
         }
         Ok(PgmqQueue {
             pool,
             name: name.to_owned(),
             read_sql: read_sql(name),
         })
+    }
+
+    /// The same queue received in plain send order, owners taking no turns: what the fairness
+    /// benchmark measures turns against. Not for production: one owner's backlog holds every
+    /// other owner's messages behind it.
+    pub fn in_send_order(mut self) -> Self {
+        self.read_sql = send_order_sql(&self.name);
+        self
     }
 
     /// The queue's name.
@@ -397,5 +496,20 @@ impl Queue for PgmqQueue {
             in_flight: in_flight as u64,
             dead: dead as u64,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dd0c_ports::queue::OWNER_SEPARATOR;
+
+    #[test]
+    fn the_owner_expression_splits_where_the_port_does() {
+        assert!(OWNER.contains(&format!("'{OWNER_SEPARATOR}'")), "{OWNER}");
+        assert!(
+            OWNER.ends_with(", 1)"),
+            "the part before the first separator"
+        );
     }
 }

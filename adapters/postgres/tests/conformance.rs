@@ -201,10 +201,11 @@ async fn expired_dedup_keys_are_forgotten_and_delivered_messages_leave_no_copy()
     assert_eq!(left, 0, "acknowledged messages are deleted, not archived");
 }
 
-/// A receive of `max` looks at the first `4 × max` visible messages: other groups within them
-/// are served while the head group is in flight; a group behind a longer backlog waits for it.
+/// Groups take turns, a turn being a run of a group's oldest messages: a group in flight
+/// waits, and a group behind another's backlog is served in the next receive, not after the
+/// backlog.
 #[tokio::test]
-async fn a_receive_serves_other_groups_within_its_window_of_the_queue_head() {
+async fn a_receive_serves_groups_in_turn_each_in_order() {
     let pool = fresh_pool().await;
     let queue = PgmqQueue::new(pool, &unique("q").replace('-', "_"))
         .await
@@ -222,30 +223,38 @@ async fn a_receive_serves_other_groups_within_its_window_of_the_queue_head() {
         .collect();
     queue.send_batch(messages).await.expect("sent");
     let visibility = std::time::Duration::from_secs(30);
-    let receive = async || queue.receive(2, visibility).await.expect("receive");
-
-    let first = receive().await;
+    let receive = async |max| queue.receive(max, visibility).await.expect("receive");
     let bodies = |batch: &[dd0c_ports::queue::Delivery]| {
         batch.iter().map(|d| d.body.clone()).collect::<Vec<_>>()
     };
-    assert_eq!(bodies(&first), ["a1", "a2"]);
-    let second = receive().await;
+
+    let first = receive(2).await;
+    assert_eq!(
+        bodies(&first),
+        ["a1", "a2"],
+        "the oldest group's turn first"
+    );
+    let second = receive(3).await;
     assert_eq!(
         bodies(&second),
-        ["b1"],
-        "b is within the 8 visible messages at the head"
+        ["b1", "c1"],
+        "b, and c behind a's backlog, are served while a waits for its messages in flight"
     );
     assert!(
-        receive().await.is_empty(),
-        "c1 is ninth behind a's backlog: it waits rather than every receive scanning the backlog"
+        receive(2).await.is_empty(),
+        "every group has messages in flight"
     );
     let receipts: Vec<String> = first
         .iter()
         .chain(&second)
         .map(|d| d.receipt.clone())
         .collect();
-    assert_eq!(queue.ack_all(&receipts).await.expect("ack"), 3);
-    assert_eq!(bodies(&receive().await), ["a3", "a4"]);
+    assert_eq!(queue.ack_all(&receipts).await.expect("ack"), 4);
+    assert_eq!(
+        bodies(&receive(4).await),
+        ["a3", "a4", "a5", "a6"],
+        "a group alone fills the receive, in order"
+    );
 }
 
 /// The tenant scope is written into the statement that begins each transaction: a tenant name

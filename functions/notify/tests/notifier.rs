@@ -166,15 +166,24 @@ impl World {
             .put_webhook_secret(&self.tenant, &secret)
             .await
             .expect("secret");
+        self.change_settings(|settings| {
+            settings.webhook_url = Some(HOOK.into());
+            settings.teams_webhook_url = Some(TEAMS.into());
+            settings.pagerduty_routing_key = Some(ROUTING_KEY.into());
+        })
+        .await;
+        secret
+    }
+
+    /// Changes the tenant's stored settings with `change`.
+    async fn change_settings(&self, change: impl FnOnce(&mut Settings)) {
         let mut settings = self.store.settings(&self.tenant).await.expect("settings");
-        settings.webhook_url = Some(HOOK.into());
-        settings.teams_webhook_url = Some(TEAMS.into());
-        settings.pagerduty_routing_key = Some(ROUTING_KEY.into());
+        change(&mut settings);
+        assert_eq!(settings.validate(), Ok(()));
         self.store
             .put_settings(&self.tenant, &settings)
             .await
             .expect("settings");
-        secret
     }
 
     async fn round(&self) -> Round {
@@ -827,13 +836,9 @@ async fn a_teams_outage_retries_teams_alone() {
 #[tokio::test]
 async fn a_webhook_without_its_secret_is_not_sent_unsigned() {
     let world = World::new().await;
-    let mut settings = world.store.settings(&world.tenant).await.expect("settings");
-    settings.webhook_url = Some(HOOK.into());
     world
-        .store
-        .put_settings(&world.tenant, &settings)
-        .await
-        .expect("settings");
+        .change_settings(|s| s.webhook_url = Some(HOOK.into()))
+        .await;
     world.raise("u0", 0, CI, Severity::Critical, 50.0).await;
     let round = world.round().await;
     assert_eq!((round.failed, round.completed), (1, 0));
@@ -869,22 +874,19 @@ async fn a_rule_sending_an_account_nowhere_leaves_it_to_the_digest() {
     use dd0c_ports::domain::RoutingRule;
     let world = World::new().await;
     world.with_every_channel().await;
-    let mut settings = world.store.settings(&world.tenant).await.expect("settings");
-    settings.routing = vec![RoutingRule {
-        name: "sandbox: digest only".into(),
-        min_severity: None,
-        accounts: vec!["111122223333".into()],
-        regions: Vec::new(),
-        resource_kinds: Vec::new(),
-        min_monthly_usd: None,
-        channels: Vec::new(),
-    }];
-    assert_eq!(settings.validate(), Ok(()));
     world
-        .store
-        .put_settings(&world.tenant, &settings)
-        .await
-        .expect("settings");
+        .change_settings(|s| {
+            s.routing = vec![RoutingRule {
+                name: "sandbox: digest only".into(),
+                min_severity: None,
+                accounts: vec!["111122223333".into()],
+                regions: Vec::new(),
+                resource_kinds: Vec::new(),
+                min_monthly_usd: None,
+                channels: Vec::new(),
+            }];
+        })
+        .await;
     let crit = world
         .raise("sb", 0, INTERN, Severity::Critical, 131.09)
         .await;
@@ -910,21 +912,19 @@ async fn a_rule_pages_critical_launches_in_production_and_sends_the_rest_by_defa
     use dd0c_ports::domain::RoutingRule;
     let world = World::new().await;
     world.with_every_channel().await;
-    let mut settings = world.store.settings(&world.tenant).await.expect("settings");
-    settings.routing = vec![RoutingRule {
-        name: "prod critical".into(),
-        min_severity: Some(Severity::Critical),
-        accounts: vec!["111122223333".into()],
-        regions: Vec::new(),
-        resource_kinds: Vec::new(),
-        min_monthly_usd: Some(10_000.0),
-        channels: vec![Channel::PagerDuty, Channel::Slack],
-    }];
     world
-        .store
-        .put_settings(&world.tenant, &settings)
-        .await
-        .expect("settings");
+        .change_settings(|s| {
+            s.routing = vec![RoutingRule {
+                name: "prod critical".into(),
+                min_severity: Some(Severity::Critical),
+                accounts: vec!["111122223333".into()],
+                regions: Vec::new(),
+                resource_kinds: Vec::new(),
+                min_monthly_usd: Some(10_000.0),
+                channels: vec![Channel::PagerDuty, Channel::Slack],
+            }];
+        })
+        .await;
     world
         .raise("big", 0, INTERN, Severity::Critical, 131.09)
         .await;

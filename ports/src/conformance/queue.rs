@@ -28,6 +28,39 @@ where
     dead_letters_keep_error_and_redrive(fresh().await).await;
     batches_keep_order_and_dedup(fresh().await).await;
     acknowledging_all_skips_stale_receipts(fresh().await).await;
+    a_backlog_does_not_hold_another_group_behind_it(fresh().await).await;
+}
+
+/// Fairness, stated as a property every queue keeps (SQS FIFO by its own means): a message of
+/// one tenant's group sent behind a long backlog of another tenant's is received within two
+/// receives, nothing acknowledged — it does not wait for the backlog to drain.
+async fn a_backlog_does_not_hold_another_group_behind_it(queue: Arc<dyn Queue>) {
+    let backlog: Vec<OutgoingMessage> = (0..40)
+        .map(|i| message("alpha#111111111111", &format!("bf{i}")))
+        .collect();
+    queue.send_batch(backlog).await.expect("send");
+    queue
+        .send(message("beta#222222222222", "launch"))
+        .await
+        .expect("send");
+    let mut received = Vec::new();
+    for _ in 0..2 {
+        received.extend(queue.receive(5, LONG).await.expect("receive"));
+    }
+    assert!(
+        received.iter().any(|d| d.group_key == "beta#222222222222"),
+        "the launch waited behind the backlog: {:?}",
+        received.iter().map(|d| &d.group_key).collect::<Vec<_>>()
+    );
+    let backfill: Vec<&str> = received
+        .iter()
+        .filter(|d| d.group_key == "alpha#111111111111")
+        .map(|d| d.body.as_str())
+        .collect();
+    let first: Vec<String> = (0..backfill.len())
+        .map(|i| format!("{{\"id\":\"bf{i}\"}}"))
+        .collect();
+    assert_eq!(backfill, first, "the backlog's oldest, in order");
 }
 
 async fn acknowledging_all_skips_stale_receipts(queue: Arc<dyn Queue>) {

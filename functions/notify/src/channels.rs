@@ -30,6 +30,27 @@ pub enum Message<'a> {
     Digest(&'a Digest),
 }
 
+impl Message<'_> {
+    /// What a channel that speaks per anomaly (the webhook, PagerDuty) sends for this message:
+    /// `alerted` of each anomaly of an alert (with the alert's time), `resolved` of a
+    /// follow-up, nothing for a digest.
+    pub fn per_anomaly<T>(
+        &self,
+        alerted: impl Fn(&dd0c_ports::domain::Anomaly, chrono::DateTime<chrono::Utc>) -> T,
+        resolved: impl Fn(&Resolved<'_>) -> T,
+    ) -> Vec<T> {
+        match self {
+            Message::Alert(alert) => alert
+                .anomalies
+                .iter()
+                .map(|a| alerted(a, alert.at))
+                .collect(),
+            Message::Resolved(r) => vec![resolved(r)],
+            Message::Digest(_) => Vec::new(),
+        }
+    }
+}
+
 /// One channel's way out.
 #[async_trait]
 pub trait Deliver: Send + Sync {

@@ -142,15 +142,10 @@ impl Deliver for PagerDuty {
             .pagerduty_routing_key
             .as_deref()
             .unwrap_or_default();
-        let events: Vec<Value> = match message {
-            Message::Alert(alert) => alert
-                .anomalies
-                .iter()
-                .map(|a| trigger(key, a, alert.at, &self.endpoints))
-                .collect(),
-            Message::Resolved(r) => vec![resolve(key, &r.anomaly.anomaly_id)],
-            Message::Digest(_) => Vec::new(),
-        };
+        let events = message.per_anomaly(
+            |a, at| trigger(key, a, at, &self.endpoints),
+            |r| resolve(key, &r.anomaly.anomaly_id),
+        );
         for event in &events {
             self.webhook
                 .post(&self.endpoints.pagerduty_events_url, event)

@@ -169,22 +169,10 @@ impl Deliver for SignedWebhook {
     ) -> Result<(), SendError> {
         let url = settings.webhook_url.as_deref().unwrap_or_default();
         let now = self.clock.now();
-        let events = match message {
-            Message::Alert(alert) => alert
-                .anomalies
-                .iter()
-                .map(|a| Event::detected(a, alert.at, &self.endpoints))
-                .collect(),
-            Message::Resolved(r) => {
-                vec![Event::resolved(
-                    r.anomaly,
-                    r.resolution,
-                    now,
-                    &self.endpoints,
-                )]
-            }
-            Message::Digest(_) => Vec::new(),
-        };
+        let events = message.per_anomaly(
+            |a, at| Event::detected(a, at, &self.endpoints),
+            |r| Event::resolved(r.anomaly, r.resolution, now, &self.endpoints),
+        );
         if events.is_empty() {
             return Ok(());
         }

@@ -1344,7 +1344,7 @@ mod tests {
             resource_type: "p4d.24xlarge".into(),
             resource_ids: Vec::new(),
             quantity: 1,
-            hourly_usd: monthly_usd / 730.0,
+            hourly_usd: monthly_usd / HOURS_PER_MONTH,
             monthly_usd,
             severity,
             score: 50.0,

@@ -509,16 +509,7 @@ async fn assert_sample_parity(cloud: Cloud) {
     dd0c_cost::serve_cmd::queue_sample(&backend, &sample)
         .await
         .expect("queued");
-    let config = dd0c_cost::serve::ServeConfig::defaults(
-        dd0c_cost::serve::parse_roles("ingest,score").expect("roles"),
-        "parity",
-    );
-    let dispatcher = dd0c_cost::serve::Dispatcher::new(
-        backend.clone(),
-        config,
-        dd0c_ingest::PriceCatalog::bundled(),
-    )
-    .expect("dispatcher");
+    let dispatcher = self_hosted(&backend, "ingest,score");
     let (ingest, score) = (dispatcher.ingest_consumer(), dispatcher.score_consumer());
     let mut quiet = 0;
     while quiet < 2 {
@@ -577,6 +568,18 @@ async fn assert_sample_parity(cloud: Cloud) {
         self_hosted_ledger.len()
     );
     assert_eq!(lambda_ledger, self_hosted_ledger, "the same ledger");
+}
+
+/// The self-hosted dispatcher of `roles` on `backend`, for its consumers and notifier.
+fn self_hosted(backend: &dd0c_cost::backend::Backend, roles: &str) -> dd0c_cost::serve::Dispatcher {
+    let roles = dd0c_cost::serve::parse_roles(roles).expect("roles");
+    let config = dd0c_cost::serve::ServeConfig::defaults(roles, "parity");
+    dd0c_cost::serve::Dispatcher::new(
+        backend.clone(),
+        config,
+        dd0c_ingest::PriceCatalog::bundled(),
+    )
+    .expect("dispatcher")
 }
 
 async fn fresh_database(server: &str) -> String {
@@ -921,16 +924,7 @@ async fn parity_routing_rules_send_the_same_through_lambda_notify_and_the_dispat
         .expect("loopback allowed");
     backend.endpoints.pagerduty_events_url = catcher.url("/local/pagerduty");
     let production = stage_routing(&backend.stores, &catcher, "/local").await;
-    let config = dd0c_cost::serve::ServeConfig::defaults(
-        dd0c_cost::serve::parse_roles("notify").expect("roles"),
-        "parity",
-    );
-    let dispatcher = dd0c_cost::serve::Dispatcher::new(
-        backend.clone(),
-        config,
-        dd0c_ingest::PriceCatalog::bundled(),
-    )
-    .expect("dispatcher");
+    let dispatcher = self_hosted(&backend, "notify");
     let notifier = dispatcher.notifier();
     notifier.try_execute().await.expect("alerts");
     resolve_production(&backend.stores, &production).await;

@@ -10,36 +10,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
+use dd0c_ports::conformance::Received;
 use serde_json::Value;
 
 #[derive(Default)]
 struct Recorded {
-    posts: Vec<(String, Request)>,
+    posts: Vec<(String, Received)>,
     failing: HashSet<String>,
-}
-
-/// One recorded post.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// Its headers, names in lowercase.
-    pub headers: Vec<(String, String)>,
-    /// Its body, as sent.
-    pub body: Vec<u8>,
-}
-
-impl Request {
-    /// The value of header `name` (lowercase).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The body as JSON (`null` if it is not).
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
 }
 
 /// The server; it stops when dropped.
@@ -90,7 +67,7 @@ async fn receive(
         .collect();
     recorded.posts.push((
         path,
-        Request {
+        Received {
             headers,
             body: body.to_vec(),
         },
@@ -125,11 +102,11 @@ impl CaptureServer {
 
     /// The bodies posted to `path`, in order.
     pub fn posts(&self, path: &str) -> Vec<Value> {
-        self.requests(path).iter().map(Request::json).collect()
+        self.requests(path).iter().map(Received::json).collect()
     }
 
     /// The posts to `path` with their headers, in order.
-    pub fn requests(&self, path: &str) -> Vec<Request> {
+    pub fn requests(&self, path: &str) -> Vec<Received> {
         self.lock()
             .posts
             .iter()

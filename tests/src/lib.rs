@@ -22,7 +22,7 @@ pub mod lambda;
 pub mod mutate;
 mod story;
 
-pub use capture::{CaptureServer, Request};
+pub use capture::CaptureServer;
 pub use story::{story, Mistake, Story};
 
 use serde_json::{json, Value};

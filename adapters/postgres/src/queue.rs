@@ -74,54 +74,46 @@ const READ_WINDOW_FACTOR: i64 = 4;
 /// the in-flight groups come through pgmq's `vt` index, at most `$1` owners take part, and of
 /// `g` owners each gives at most `2 × $1 / g` (so the receive fills while half of them have
 /// that many waiting, and no more than twice what is taken is ranked), found among its first
-/// `READ_WINDOW_FACTOR` times that many messages (an
-/// owner whose head is a backlog in flight waits for it, as in a plain FIFO queue, rather than
-/// every receive scanning the backlog). An owner's messages are read as the next entries of
-/// the owner index from the owner's start (a row comparison only that index serves), then kept
-/// if still the owner's: with a plain `owner = …` the planner may walk the primary key instead,
-/// through every other owner's backlog; the window comes out in the index's order, so taking
-/// the first `n` that qualify needs no sort and stops reading once it has them. The chosen ids
-/// are matched as an array, through the
-/// primary key, where a join would be planned as a scan of the table.
-/// `(SELECT clock_timestamp())` is evaluated once per statement, so the `vt` index can use it.
+/// `READ_WINDOW_FACTOR` times that many messages (an owner whose head is a backlog in flight
+/// waits for it, as in a plain FIFO queue, rather than every receive scanning the backlog). An
+/// owner's messages are read as the next entries of the owner index from the owner's start (a
+/// row comparison only that index serves), then kept if still the owner's: with a plain
+/// `owner = …` the planner may walk the primary key instead, through every other owner's
+/// backlog; the window comes out in the index's order, so taking the first `n` that qualify
+/// needs no sort and stops reading once it has them.
 fn read_sql(name: &str) -> String {
-    format!(
-        "WITH RECURSIVE owners AS (
-             (SELECT {OWNER} AS owner FROM pgmq.q_{name} ORDER BY 1 LIMIT 1)
-             UNION ALL
-             SELECT (SELECT {OWNER} FROM pgmq.q_{name} WHERE {OWNER} > owners.owner ORDER BY 1 LIMIT 1)
-             FROM owners WHERE owners.owner IS NOT NULL
-         ), busy AS (
-             SELECT DISTINCT {GROUP} AS grp FROM pgmq.q_{name}
-             WHERE vt > (SELECT clock_timestamp())
-         ), live AS (
-             SELECT owner FROM owners WHERE owner IS NOT NULL LIMIT $1
-         ), share AS (
-             SELECT least($1, ceil(2.0 * $1 / g))::bigint AS n
-             FROM (SELECT greatest(count(*), 1) AS g FROM live) live_owners
-         ), waiting AS (
-             SELECT chosen.msg_id, live.owner FROM live CROSS JOIN share CROSS JOIN LATERAL (
-                 SELECT msg_id FROM (
-                     SELECT msg_id, {OWNER} AS owner, {GROUP} AS grp FROM pgmq.q_{name}
-                     WHERE ({OWNER}, msg_id) > (live.owner, 0)
-                     ORDER BY {OWNER}, msg_id LIMIT share.n * {READ_WINDOW_FACTOR}
-                 ) ahead
-                 WHERE ahead.owner = live.owner AND ahead.grp NOT IN (SELECT grp FROM busy)
-                 LIMIT share.n
-             ) chosen
-         ), turns AS (
-             SELECT msg_id,
-                    (row_number() OVER (PARTITION BY owner ORDER BY msg_id) - 1) / {TURN} AS turn,
-                    min(msg_id) OVER (PARTITION BY owner) AS head
-             FROM waiting
-         ), chosen AS (
-             SELECT msg_id FROM turns ORDER BY turn, head, msg_id LIMIT $1
-         )
-         UPDATE pgmq.q_{name} m
-         SET vt = clock_timestamp() + make_interval(secs => $2), read_ct = read_ct + 1,
-             last_read_at = clock_timestamp()
-         WHERE m.msg_id = ANY (ARRAY (SELECT msg_id FROM chosen))
-         RETURNING m.msg_id, m.read_ct, m.message #>> '{{}}', {GROUP}"
+    claiming(
+        name,
+        &format!(
+            "owners AS (
+                 (SELECT {OWNER} AS owner FROM pgmq.q_{name} ORDER BY 1 LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT {OWNER} FROM pgmq.q_{name} WHERE {OWNER} > owners.owner ORDER BY 1 LIMIT 1)
+                 FROM owners WHERE owners.owner IS NOT NULL
+             ), live AS (
+                 SELECT owner FROM owners WHERE owner IS NOT NULL LIMIT $1
+             ), share AS (
+                 SELECT least($1, ceil(2.0 * $1 / g))::bigint AS n
+                 FROM (SELECT greatest(count(*), 1) AS g FROM live) live_owners
+             ), waiting AS (
+                 SELECT chosen.msg_id, live.owner FROM live CROSS JOIN share CROSS JOIN LATERAL (
+                     SELECT msg_id FROM (
+                         SELECT msg_id, {OWNER} AS owner, {GROUP} AS grp FROM pgmq.q_{name}
+                         WHERE ({OWNER}, msg_id) > (live.owner, 0)
+                         ORDER BY {OWNER}, msg_id LIMIT share.n * {READ_WINDOW_FACTOR}
+                     ) ahead
+                     WHERE ahead.owner = live.owner AND ahead.grp NOT IN (SELECT grp FROM busy)
+                     LIMIT share.n
+                 ) chosen
+             ), turns AS (
+                 SELECT msg_id,
+                        (row_number() OVER (PARTITION BY owner ORDER BY msg_id) - 1) / {TURN} AS turn,
+                        min(msg_id) OVER (PARTITION BY owner) AS head
+                 FROM waiting
+             ), chosen AS (
+                 SELECT msg_id FROM turns ORDER BY turn, head, msg_id LIMIT $1
+             )"
+        ),
     )
 }
 
@@ -130,19 +122,33 @@ fn read_sql(name: &str) -> String {
 /// in flight. Kept for the fairness benchmark to measure turns against
 /// ([`PgmqQueue::in_send_order`]).
 fn send_order_sql(name: &str) -> String {
+    claiming(
+        name,
+        &format!(
+            "chosen AS (
+                 SELECT msg_id FROM (
+                     SELECT msg_id, {GROUP} AS grp FROM pgmq.q_{name}
+                     WHERE vt + interval '0' <= (SELECT clock_timestamp())
+                     ORDER BY msg_id LIMIT $1 * {READ_WINDOW_FACTOR}
+                 ) candidates
+                 WHERE grp NOT IN (SELECT grp FROM busy)
+                 ORDER BY msg_id LIMIT $1
+             )"
+        ),
+    )
+}
+
+/// A receive of queue `name` around `choose`, common table expressions ending in `chosen`
+/// (the ids to take, at most `$1`) that may read `busy` (the groups with a message in flight):
+/// the chosen messages hidden for `$2` seconds and returned. The ids are matched as an array,
+/// through the primary key, where a join would be planned as a scan of the table.
+/// `(SELECT clock_timestamp())` is evaluated once per statement, so the `vt` index can use it.
+fn claiming(name: &str, choose: &str) -> String {
     format!(
-        "WITH busy AS (
+        "WITH RECURSIVE busy AS (
              SELECT DISTINCT {GROUP} AS grp FROM pgmq.q_{name}
              WHERE vt > (SELECT clock_timestamp())
-         ), chosen AS (
-             SELECT msg_id FROM (
-                 SELECT msg_id, {GROUP} AS grp FROM pgmq.q_{name}
-                 WHERE vt + interval '0' <= (SELECT clock_timestamp())
-                 ORDER BY msg_id LIMIT $1 * {READ_WINDOW_FACTOR}
-             ) candidates
-             WHERE grp NOT IN (SELECT grp FROM busy)
-             ORDER BY msg_id LIMIT $1
-         )
+         ), {choose}
          UPDATE pgmq.q_{name} m
          SET vt = clock_timestamp() + make_interval(secs => $2), read_ct = read_ct + 1,
              last_read_at = clock_timestamp()

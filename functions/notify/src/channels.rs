@@ -213,7 +213,7 @@ pub fn test_anomaly(
     tenant: &str,
     at: chrono::DateTime<chrono::Utc>,
 ) -> dd0c_ports::domain::Anomaly {
-    use dd0c_ports::domain::{Anomaly, AnomalyStatus, Severity};
+    use dd0c_ports::domain::{Anomaly, AnomalyStatus, Severity, HOURS_PER_MONTH};
     Anomaly {
         anomaly_id: format!("test-{}", at.timestamp_millis()),
         event_id: "test".to_owned(),
@@ -227,7 +227,7 @@ pub fn test_anomaly(
         resource_ids: Vec::new(),
         quantity: 1,
         hourly_usd: 0.0104,
-        monthly_usd: 0.0104 * 730.0,
+        monthly_usd: 0.0104 * HOURS_PER_MONTH,
         severity: Severity::Critical,
         score: 0.0,
         reasons: Vec::new(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use dd0c_ports::domain::{actor_name, format_usd, Anomaly, Settings, Severity};
+use dd0c_ports::domain::{actor_name, format_usd, Anomaly, Settings};
 use dd0c_ports::ledger::Followed;
 use dd0c_ports::webhook::Webhook;
 use serde_json::{json, Value};
@@ -36,15 +36,6 @@ impl fmt::Display for Action {
             Action::Trigger => "trigger",
             Action::Resolve => "resolve",
         })
-    }
-}
-
-/// PagerDuty's severity of an anomaly's.
-fn severity(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Critical => "critical",
-        Severity::Warning => "warning",
-        Severity::Info => "info",
     }
 }
 
@@ -77,7 +68,8 @@ pub fn trigger(
         "payload": {
             "summary": summary,
             "source": format!("aws:{}:{}", anomaly.account_id, anomaly.region),
-            "severity": severity(anomaly.severity),
+            // PagerDuty's severities include ours by the same names.
+            "severity": anomaly.severity.as_str(),
             "timestamp": anomaly.event_time.to_rfc3339(),
             "component": anomaly.resource_type,
             "group": anomaly.account_id,

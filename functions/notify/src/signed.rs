@@ -6,7 +6,6 @@
 //! Digests do not go here.
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -27,36 +26,23 @@ use crate::SendError;
 pub enum EventType {
     /// An anomaly was raised.
     AnomalyDetected,
-    /// An alerted anomaly resolved itself: its resources ended.
+    /// An alerted anomaly resolved: its resources ended, or a person resolved it.
     AnomalyResolved,
 }
 
 impl EventType {
-    const NAMES: [(EventType, &'static str); 2] = [
-        (EventType::AnomalyDetected, "anomaly.detected"),
-        (EventType::AnomalyResolved, "anomaly.resolved"),
-    ];
+    /// Its name in the event's `type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::AnomalyDetected => "anomaly.detected",
+            EventType::AnomalyResolved => "anomaly.resolved",
+        }
+    }
 }
 
 impl fmt::Display for EventType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = Self::NAMES
-            .iter()
-            .find(|(t, _)| t == self)
-            .map_or("", |(_, n)| n);
-        f.write_str(name)
-    }
-}
-
-impl FromStr for EventType {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::NAMES
-            .iter()
-            .find(|(_, n)| *n == text)
-            .map(|(t, _)| *t)
-            .ok_or_else(|| format!("{text:?} is not a dd0c/cost webhook event type"))
+        f.write_str(self.as_str())
     }
 }
 
@@ -84,10 +70,10 @@ impl Event {
             id: format!(
                 "msg_{}_{}",
                 anomaly.anomaly_id,
-                kind.to_string().replace('.', "_")
+                kind.as_str().replace('.', "_")
             ),
             body: json!({
-                "type": kind.to_string(),
+                "type": kind.as_str(),
                 "timestamp": at.to_rfc3339(),
                 "data": {
                     "anomaly": anomaly,

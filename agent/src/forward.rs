@@ -91,21 +91,29 @@ impl Forwarder {
                 self.round(&mut client).await
             }
             .await;
-            let pause = match outcome {
+            // New records wake the agent early, except when the dispatcher asked it to wait:
+            // more records would only be refused sooner.
+            let (pause, wakeable) = match outcome {
                 Ok(()) => {
                     backoff = Duration::from_millis(200);
-                    self.heartbeat.min(Duration::from_secs(1))
+                    (self.heartbeat.min(Duration::from_secs(1)), true)
                 }
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), retry_in = ?backoff, "the dispatcher is unreachable; batches stay spooled");
-                    let pause = backoff;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    pause
-                }
+                Err(e) => match over_rate(&e) {
+                    Some(wait) => {
+                        tracing::warn!(error = %format!("{e:#}"), retry_in = ?wait, "over the tenant's intake rate; batches stay spooled");
+                        (wait, false)
+                    }
+                    None => {
+                        tracing::warn!(error = %format!("{e:#}"), retry_in = ?backoff, "the dispatcher is unreachable; batches stay spooled");
+                        let pause = backoff;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        (pause, true)
+                    }
+                },
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = self.wake.notified() => {}
+                _ = self.wake.notified(), if wakeable => {}
                 _ = tokio::time::sleep(pause) => {}
             }
         }
@@ -163,6 +171,16 @@ impl Forwarder {
             .context("sending a heartbeat")?;
         Ok(())
     }
+}
+
+/// How long the dispatcher asked to wait, when it refused a batch over the tenant's intake
+/// rate.
+fn over_rate(error: &anyhow::Error) -> Option<Duration> {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<tonic::Status>())
+        .and_then(dd0c_grpc::retry_after)
+        .map(Duration::from_secs)
 }
 
 fn hostname() -> String {

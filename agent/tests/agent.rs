@@ -1,7 +1,8 @@
 //! `dd0c-agent` end to end: the real binary reads an SQS queue in moto, forwards over TLS (a CA
 //! made here) to the dispatcher's gRPC service on Postgres; the dispatcher goes away for 30 s
 //! while events arrive, and every cost event is still scored exactly once after it returns. A
-//! wrong token is refused.
+//! wrong token is refused. Read from a trail bucket, every record arrives once too, also when
+//! the tenant's intake rate refuses batches until the agent has waited.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -17,7 +18,11 @@ use dd0c_ports::auth::{token_sha256, IngestGrant};
 use dd0c_ports::conformance::unique;
 use dd0c_ports::domain::{Account, Tenant};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+
+use dd0c_adapters_memory::MemoryBuckets;
+use dd0c_ingest::limit::IntakeLimit;
 
 const TENANT: &str = "acme";
 
@@ -146,12 +151,20 @@ async fn score_until(dispatcher: &Dispatcher, database_url: &str, want: usize) -
 /// A dispatcher on a fresh database with the story's account onboarded: the database URL,
 /// the dispatcher, the account, its records, the cost events they make and its ingest token.
 async fn setup() -> (String, Dispatcher, String, Vec<Value>, usize, String) {
+    setup_limited(None).await
+}
+
+/// [`setup`], its tenant held to `intake`.
+async fn setup_limited(
+    intake: Option<IntakeLimit>,
+) -> (String, Dispatcher, String, Vec<Value>, usize, String) {
     let server = std::env::var("DATABASE_URL").expect("DATABASE_URL: run scripts/test.sh");
     let database_url =
         dd0c_adapters_postgres::create_database(&server, &unique("t").replace('-', "_"))
             .await
             .expect("database");
-    let backend = Backend::postgres(&database_url, 4).await.expect("backend");
+    let mut backend = Backend::postgres(&database_url, 4).await.expect("backend");
+    backend.intake = intake;
     let config = ServeConfig::defaults(parse_roles("ingest,score").unwrap(), &unique("r"));
     let dispatcher = Dispatcher::new(backend, config, PriceCatalog::bundled()).expect("dispatcher");
     let (account, records, cost_events) = records();
@@ -369,7 +382,39 @@ async fn the_agent_forwards_over_tls_exactly_once_across_a_dispatcher_outage() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_agent_reads_the_trail_bucket_with_the_pollers_code_and_forwards_over_h2c() {
-    let (database_url, dispatcher, account, records, cost_events, token) = setup().await;
+    forward_the_trail_bucket(setup().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_agent_waits_out_its_tenants_intake_rate_and_forwards_every_record_once() {
+    // A rate at which the records take a few seconds, so that batches are refused with
+    // RESOURCE_EXHAUSTED and sent again after the wait the dispatcher names.
+    let per_second = (records().1.len() / 4).max(1) as f64;
+    let intake = IntakeLimit::new(Arc::new(MemoryBuckets::new()), per_second, 50.0);
+    let took = forward_the_trail_bucket(setup_limited(Some(intake)).await).await;
+    let (_, records, _) = records();
+    let least = Duration::from_secs_f64((records.len() as f64 - 50.0) / per_second);
+    eprintln!("{} records at {per_second}/s took {took:?}", records.len());
+    assert!(
+        took >= least,
+        "{} records past a burst of 50 at {per_second} a second take at least {least:?}: {took:?}",
+        records.len()
+    );
+}
+
+/// The agent forwards the trail bucket of `setup`'s account over h2c: every cost event is
+/// scored once, and the agent says it reads the bucket. Answers how long the agent took to
+/// forward everything (from its start to the last cost event scored).
+async fn forward_the_trail_bucket(
+    (database_url, dispatcher, account, records, cost_events, token): (
+        String,
+        Dispatcher,
+        String,
+        Vec<Value>,
+        usize,
+        String,
+    ),
+) -> Duration {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let stop = CancellationToken::new();
@@ -396,6 +441,7 @@ async fn the_agent_reads_the_trail_bucket_with_the_pollers_code_and_forwards_ove
             .expect("log file");
     }
     let dir = std::env::temp_dir().join(unique("dd0c-agent"));
+    let started = std::time::Instant::now();
     let _agent = agent(&[
         (
             "DD0C_AGENT_ENDPOINT",
@@ -407,6 +453,12 @@ async fn the_agent_reads_the_trail_bucket_with_the_pollers_code_and_forwards_ove
         ("DD0C_AGENT_POLL_SECONDS", "1".to_owned()),
         ("DD0C_AGENT_SPOOL_DIR", dir.display().to_string()),
     ]);
+    assert_eq!(
+        score_until(&dispatcher, &database_url, cost_events).await,
+        cost_events,
+        "every cost event scored from the bucket"
+    );
+    let took = started.elapsed();
     assert_scored_exactly(&dispatcher, &database_url, cost_events, "from the bucket").await;
     let agents = dispatcher
         .backend
@@ -422,4 +474,5 @@ async fn the_agent_reads_the_trail_bucket_with_the_pollers_code_and_forwards_ove
     stop.cancel();
     grpc.await.expect("joined").expect("served");
     std::fs::remove_dir_all(&dir).unwrap();
+    took
 }

@@ -15,6 +15,7 @@
 //!   written by `Display` and read by `FromStr`.
 //! - [`ledger`] — every priced resource followed from its creation to its end: what it cost,
 //!   what it will cost by month end, who ended it.
+//! - [`rate`] — token buckets shared by replicas: each tenant's intake rate.
 //! - [`recall`] — what the normalizer learns from one record to price a later one, per tenant.
 //! - [`auth`], [`mail`], [`webhook`], [`archive`], [`flags`], [`clock`] — the remaining ports.
 //! - [`zombie`] — the zombie hunter: findings, its settings, the inventory and metrics ports on
@@ -36,6 +37,7 @@ pub mod keys;
 pub mod ledger;
 pub mod mail;
 pub mod queue;
+pub mod rate;
 pub mod recall;
 pub mod secrets;
 pub mod sources;

@@ -26,8 +26,11 @@ use crate::cli::{
     PanicArgs, ResourcesCommand, SettingsCommand, Switch, TenantCommand,
 };
 use crate::cli::{BackendArgs, UserCommand, UserRole};
-use dd0c_adapters_redis::{RedisAttempts, RedisFlags};
+use dd0c_adapters_memory::MemoryBuckets;
+use dd0c_adapters_redis::{RedisAttempts, RedisBuckets, RedisFlags};
 use dd0c_adapters_smtp::SmtpMail;
+use dd0c_ingest::limit::IntakeLimit;
+use dd0c_ports::rate::TokenBuckets;
 use dd0c_ports::webhook::Outbound;
 
 /// The backend `args` configure: Postgres when a database URL is given, else memory; then
@@ -58,13 +61,22 @@ pub async fn open_backend(args: &BackendArgs) -> Result<Backend> {
         pagerduty_events_url: args.pagerduty_events_url.clone(),
         dashboard_url: args.dashboard_url.clone(),
     };
+    let mut buckets: Arc<dyn TokenBuckets> = Arc::new(MemoryBuckets::new());
     if let Some(url) = &args.redis_url {
         let flags = RedisFlags::connect(url)
             .await
             .context("connecting to DD0C_REDIS_URL")?;
         backend.attempts = Arc::new(RedisAttempts::of(&flags));
+        buckets = Arc::new(RedisBuckets::of(&flags));
         backend.flags = Arc::new(flags);
         backend.description.push_str("; flags in Redis");
+    }
+    if let Some(rate) = args.tenant_events_per_second {
+        let burst = args.tenant_events_burst.unwrap_or(rate.saturating_mul(10));
+        backend.intake = Some(IntakeLimit::new(buckets, rate.into(), burst.into()));
+        backend.description.push_str(&format!(
+            "; each tenant sends at most {rate} records a second (bursts of {burst})"
+        ));
     }
     if let Some(url) = &args.smtp_url {
         let from = args

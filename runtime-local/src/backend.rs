@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use dd0c_adapters_http::HttpWebhook;
 use dd0c_adapters_memory::{MemoryAttempts, MemoryFlags, MemoryQueue, MemorySources, MemoryStore};
 use dd0c_adapters_postgres::{PgPool, PgStore, PgmqQueue};
+use dd0c_ingest::limit::IntakeLimit;
 use dd0c_ports::archive::Archive;
 use dd0c_ports::attempts::Attempts;
 use dd0c_ports::flags::Flags;
@@ -42,6 +43,9 @@ pub struct Backend {
     pub flags: Arc<dyn Flags>,
     /// Failed sign-ins, counted for every replica (beside the flags).
     pub attempts: Arc<dyn Attempts>,
+    /// Each tenant's intake rate (`DD0C_TENANT_EVENTS_PER_SECOND`), when set: in Redis beside
+    /// the flags when configured.
+    pub intake: Option<IntakeLimit>,
     /// Outbound mail, when configured.
     pub mail: Option<Arc<dyn Mail>>,
     /// Posts to Slack, Teams, PagerDuty and tenants' webhooks, only where `outbound` allows.
@@ -76,6 +80,7 @@ impl Backend {
             score_queue: Arc::new(MemoryQueue::new()),
             flags: Arc::new(MemoryFlags::new()),
             attempts: Arc::new(MemoryAttempts::new()),
+            intake: None,
             mail: None,
             webhook: Arc::new(HttpWebhook::new(Outbound::default())?),
             outbound: Outbound::default(),
@@ -151,6 +156,7 @@ impl Backend {
             score_queue,
             flags: Arc::new(MemoryFlags::new()),
             attempts: Arc::new(MemoryAttempts::new()),
+            intake: None,
             mail: None,
             webhook: Arc::new(HttpWebhook::new(Outbound::default())?),
             outbound: Outbound::default(),

@@ -63,6 +63,17 @@ pub struct BackendArgs {
     /// Redis for panic mode and circuit breakers shared by every replica; unset: in-process.
     #[arg(long, global = true, env = "DD0C_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// CloudTrail records one tenant may send per second, counted over push, agents, the trail
+    /// poller and `backfill` (which wait behind live traffic) and shared by every replica
+    /// through DD0C_REDIS_URL; a push over it is refused with 429 and Retry-After. Unset: no
+    /// limit.
+    #[arg(long, global = true, env = "DD0C_TENANT_EVENTS_PER_SECOND", value_parser = clap::value_parser!(u32).range(1..))]
+    pub tenant_events_per_second: Option<u32>,
+    /// How many records one tenant may send at once before its rate applies; unset: ten
+    /// seconds' worth. A larger push still passes when the tenant's allowance is whole, and is
+    /// repaid before the next.
+    #[arg(long, global = true, env = "DD0C_TENANT_EVENTS_BURST", value_parser = clap::value_parser!(u32).range(1..))]
+    pub tenant_events_burst: Option<u32>,
     /// SMTP server for alert e-mail: smtp://user:pass@host:587?tls=required (STARTTLS),
     /// ?tls=opportunistic, smtps://user:pass@host:465 (implicit TLS), smtp://host:25 or
     /// ?tls=none (plain); unset: no e-mail.

@@ -211,6 +211,7 @@ impl Dispatcher {
             normalizers: self.normalizers.clone(),
             score_queue: self.backend.score_queue.clone(),
             archive: self.backend.archive.clone(),
+            limit: self.backend.intake.clone(),
         })
     }
 

@@ -18,8 +18,10 @@ use dd0c_ports::auth::token_sha256;
 use dd0c_ports::conformance::unique_account_id;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{closed_within, config, fresh_database, onboard, StopOnDrop, TENANT};
-use tokio_util::sync::CancellationToken;
+use support::{
+    authorized, client, closed_within, config, fresh_database, onboard, push, queued, serve_edges,
+    App, TENANT,
+};
 
 /// What a bomb inflates to: far past the bound the tests set, so memory shows which won.
 const BOMB_INFLATES_TO: usize = 512 << 20;
@@ -95,13 +97,6 @@ async fn within_memory<T>(refuse: impl std::future::Future<Output = T>) -> T {
     outcome
 }
 
-struct App {
-    address: String,
-    grpc: String,
-    dispatcher: Dispatcher,
-    _stop: StopOnDrop,
-}
-
 /// The API and the gRPC listener on a fresh database, the bound at [`LIMIT`].
 async fn spawn_app_with(change: impl FnOnce(&mut ServeConfig)) -> App {
     let url = fresh_database().await;
@@ -112,64 +107,11 @@ async fn spawn_app_with(change: impl FnOnce(&mut ServeConfig)) -> App {
     serve.max_body = 4 << 20;
     serve.inflate = InflateLimit(LIMIT);
     change(&mut serve);
-    let dispatcher = Dispatcher::new(backend, serve, PriceCatalog::bundled()).expect("dispatcher");
-    let stop = CancellationToken::new();
-    let http = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("port");
-    let address = format!("http://{}", http.local_addr().expect("address"));
-    tokio::spawn(dispatcher.clone().run(Some(http), stop.clone()));
-    let agents = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("port");
-    let grpc = format!("http://{}", agents.local_addr().expect("address"));
-    tokio::spawn(dd0c_cost::grpc::serve(
-        dispatcher.clone(),
-        agents,
-        None,
-        stop.clone(),
-    ));
-    App {
-        address,
-        grpc,
-        dispatcher,
-        _stop: StopOnDrop(stop),
-    }
+    serve_edges(Dispatcher::new(backend, serve, PriceCatalog::bundled()).expect("dispatcher")).await
 }
 
 async fn spawn_app() -> App {
     spawn_app_with(|_| {}).await
-}
-
-async fn queued(app: &App) -> u64 {
-    let depth = app
-        .dispatcher
-        .backend
-        .score_queue
-        .depth()
-        .await
-        .expect("depth");
-    depth.visible + depth.in_flight
-}
-
-async fn push(
-    app: &App,
-    token: &str,
-    body: Vec<u8>,
-    encoding: Option<&str>,
-) -> (StatusCode, Value) {
-    let mut request = reqwest::Client::new()
-        .post(format!("{}/v1/events", app.address))
-        .bearer_auth(token)
-        .body(body);
-    if let Some(encoding) = encoding {
-        request = request.header("content-encoding", encoding);
-    }
-    let response = request.send().await.expect("answered");
-    (
-        response.status(),
-        response.json().await.unwrap_or(Value::Null),
-    )
 }
 
 fn assert_refused_as_too_large((status, problem): (StatusCode, Value)) {
@@ -219,24 +161,6 @@ async fn a_push_within_the_bound_is_still_inflated_and_priced() {
     let (status, accepted) = push(&app, &token, gzip(&file), Some("gzip")).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
     assert_eq!(accepted["priced"], 1, "{accepted}");
-}
-
-async fn client(url: &str) -> IngestClient<tonic::transport::Channel> {
-    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
-        .expect("a URL")
-        .connect()
-        .await
-        .expect("connects");
-    IngestClient::new(channel)
-}
-
-fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("a header"),
-    );
-    request
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! # dd0c-adapters-memory
 //!
 //! In-process implementations of every port: [`MemoryStore`] (all store ports), [`MemoryQueue`],
-//! [`MemoryAuth`], [`MemoryMail`], [`MemoryWebhook`], [`MemoryArchive`], [`MemoryFlags`], [`MemorySources`]. They back the embedded
+//! [`MemoryAuth`], [`MemoryMail`], [`MemoryWebhook`], [`MemoryArchive`], [`MemoryFlags`], [`MemoryBuckets`], [`MemorySources`]. They back the embedded
 //! default (`dd0c-cost analyze`, `serve` without `DATABASE_URL`) and fast unit tests, and pass the
 //! same conformance suites as the Postgres and AWS adapters. State lives behind one `std` mutex
 //! per adapter that is never held across an `.await`.
@@ -12,6 +12,7 @@ mod auth;
 mod flags;
 mod mail;
 mod queue;
+mod rate;
 mod sources;
 mod store;
 mod webhook;
@@ -22,6 +23,7 @@ pub use auth::MemoryAuth;
 pub use flags::MemoryFlags;
 pub use mail::MemoryMail;
 pub use queue::MemoryQueue;
+pub use rate::MemoryBuckets;
 pub use sources::MemorySources;
 pub use store::MemoryStore;
 pub use webhook::{MemoryWebhook, Posted};

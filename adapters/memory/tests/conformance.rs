@@ -176,3 +176,8 @@ async fn memory_sources_forget_files_read_days_ago_so_a_kept_state_stays_small()
         vec![false, true]
     );
 }
+
+#[tokio::test]
+async fn memory_buckets_pass_the_buckets_suite() {
+    conformance::buckets_suite(&dd0c_adapters_memory::MemoryBuckets::new()).await;
+}

@@ -2,9 +2,10 @@
 //!
 //! [`RedisFlags`]: panic mode and circuit breakers in Redis (`DD0C_REDIS_URL`), so that every
 //! replica of a self-hosted install sees the same switch at once; [`RedisAttempts`] on the same
-//! connection: sign-in failures counted across replicas. Keys: `dd0c:panic:{tenant}`
+//! connection: sign-in failures counted across replicas; [`RedisBuckets`], each tenant's intake
+//! rate drawn on by every replica. Keys: `dd0c:panic:{tenant}`
 //! (present while panic mode is on) and `dd0c:breaker:{tenant}:{channel}` (the breaker state as
-//! JSON). A connection manager reconnects by itself after Redis restarts.
+//! JSON), `dd0c:bucket:{key}`. A connection manager reconnects by itself after Redis restarts.
 
 use async_trait::async_trait;
 use dd0c_ports::flags::{BreakerState, Flags};
@@ -13,8 +14,10 @@ use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
 mod attempts;
+mod rate;
 
 pub use attempts::RedisAttempts;
+pub use rate::RedisBuckets;
 
 /// Flags in Redis.
 #[derive(Clone)]

@@ -42,3 +42,8 @@ async fn a_bad_url_names_the_setting() {
         .expect("refused");
     assert!(error.to_string().contains("DD0C_REDIS_URL"), "{error}");
 }
+
+#[tokio::test]
+async fn redis_buckets_pass_the_buckets_suite() {
+    conformance::buckets_suite(&dd0c_adapters_redis::RedisBuckets::of(&flags().await)).await;
+}

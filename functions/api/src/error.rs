@@ -41,7 +41,8 @@ pub enum ApiError {
     /// 415.
     #[error("{0}")]
     UnsupportedMedia(String),
-    /// 429: too many failed sign-ins; retry after the given seconds.
+    /// 429: too many failed sign-ins, or records over the tenant's intake rate; retry after the
+    /// given seconds.
     #[error("{0}")]
     TooManyRequests(String, u64),
     /// 503: a backend does not answer.

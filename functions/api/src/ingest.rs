@@ -105,6 +105,8 @@ async fn read_body(
         (status = 408, description = "The body did not arrive in time", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body, inflated or not, or its record count is too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "A Content-Encoding other than gzip", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The records are over the tenant's intake rate (`DD0C_TENANT_EVENTS_PER_SECOND`); nothing was queued", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before sending them again"))),
         (status = 503, description = "A backend is unavailable; try again shortly", body = Problem, content_type = "application/problem+json")),
     security(("ingest_token" = [])))]
 pub(crate) async fn post_events(
@@ -186,6 +188,20 @@ pub(crate) async fn post_events(
             "none of the {} records belongs to account {}, the only one this token admits",
             pushed.other_account, grant.account_id
         )));
+    }
+    if let Some(over) = edge
+        .admitter
+        .draw_live(&pushed)
+        .await
+        .map_err(|e| ApiError::port("drawing on the tenant's intake rate", e))?
+    {
+        api.operations
+            .metrics
+            .count(Counter::Rejected, "rate_limited", pushed.accepted as u64);
+        return Err(ApiError::TooManyRequests(
+            format!("tenant {}: {over}", grant.tenant),
+            over.retry_after_secs(),
+        ));
     }
     let queued = edge
         .admitter

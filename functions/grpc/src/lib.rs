@@ -5,7 +5,8 @@
 //! `DD0C_GRPC_LISTEN`. It admits records exactly as `POST /v1/events` does: the ingest token in
 //! the call's `authorization` metadata names one account, whose records are priced on arrival
 //! (through the shared [`Admitter`]) and whose cost events are queued; another account's are
-//! refused. Heartbeats go to the [`SourceStore`], for `GET /v1/agents`.
+//! refused; a batch over the tenant's intake rate is `RESOURCE_EXHAUSTED` with [`RETRY_AFTER`]
+//! seconds in its metadata. Heartbeats go to the [`SourceStore`], for `GET /v1/agents`.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -47,6 +48,25 @@ pub const MAX_FRAME: u32 = 1 << 20;
 /// How long a stream trusts its token's grant before asking the store again: revoking the
 /// token or removing its account ends an open stream within this.
 pub const GRANT_RECHECK: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The metadata of a `RESOURCE_EXHAUSTED` batch over its tenant's intake rate: whole seconds
+/// until it may be sent again (as HTTP's `Retry-After`).
+pub const RETRY_AFTER: &str = "retry-after";
+
+/// Seconds `status` says to wait before sending again, when it refuses a batch over its
+/// tenant's intake rate.
+pub fn retry_after(status: &Status) -> Option<u64> {
+    if status.code() != tonic::Code::ResourceExhausted {
+        return None;
+    }
+    status
+        .metadata()
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
 
 /// Selects rustls' ring provider for this process's gRPC TLS, once: the AWS SDK in the same
 /// process brings aws-lc-rs too, and rustls refuses to guess between two.
@@ -156,6 +176,18 @@ async fn admit(admitter: &Admitter, grant: &IngestGrant, batch: Batch) -> Result
             "batch {} holds more than the {MAX_RECORDS_PER_PUSH} records one batch may",
             batch.seq
         )));
+    }
+    if let Some(over) = admitter.draw_live(&priced).await.map_err(|e| {
+        Status::unavailable(format!(
+            "drawing batch {} on the intake rate: {e}",
+            batch.seq
+        ))
+    })? {
+        let mut status = Status::resource_exhausted(format!("batch {}: {over}", batch.seq));
+        status
+            .metadata_mut()
+            .insert(RETRY_AFTER, over.retry_after_secs().into());
+        return Err(status);
     }
     let queued = admitter
         .queue(&mut priced, Utc::now())

@@ -4,6 +4,8 @@
 //!
 //! Two steps, so an edge can refuse a document between them with nothing queued:
 //! [`Admitter::price`] tallies what each record became; [`Admitter::queue`] archives and queues.
+//! Between them a live edge draws the records on the tenant's intake rate
+//! ([`Admitter::draw_live`]); [`Admitter::admit`], for background sources, waits for it.
 
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use dd0c_ports::PortError;
 
 use crate::handler::score_message;
 use crate::inflate::InflateError;
+use crate::limit::{IntakeLimit, OverRate};
 use crate::normalizers::Normalizers;
 use crate::{Admitted, Item};
 
@@ -29,6 +32,8 @@ pub struct Admitter {
     pub score_queue: Arc<dyn Queue>,
     /// Where raw records are kept, if anywhere.
     pub archive: Option<Arc<dyn Archive>>,
+    /// Each tenant's intake rate, if one is set.
+    pub limit: Option<IntakeLimit>,
 }
 
 /// What one document's records became, before anything is queued.
@@ -153,6 +158,16 @@ impl Admitter {
         Ok(priced)
     }
 
+    /// Draws `priced`'s accepted records on its tenant's intake rate, for a live edge: `None`
+    /// when the document may be queued (or no rate is set), else how long to wait before it is
+    /// sent again.
+    pub async fn draw_live(&self, priced: &Priced) -> Result<Option<OverRate>, PortError> {
+        match &self.limit {
+            Some(limit) => limit.live(&priced.tenant, priced.accepted).await,
+            None => Ok(None),
+        }
+    }
+
     /// Archives the accepted raw records (where an archive is configured), then queues the
     /// cost events, taking both out of `priced` (its counts stay): a failure leaves nothing
     /// queued, and the caller may try the document again (the archive key and the queue's
@@ -187,8 +202,9 @@ impl Admitter {
         Ok(queued)
     }
 
-    /// Both steps, for sources that answer no one (the poller): a document refused whole
-    /// (`refused`) queues nothing.
+    /// Both steps, for sources that answer no one (the poller, `backfill`): a document refused
+    /// whole (`refused`) queues nothing; the others wait for their tenant's intake rate, after
+    /// live traffic ([`IntakeLimit::background`]).
     pub async fn admit(
         &self,
         tenant: &str,
@@ -202,6 +218,9 @@ impl Admitter {
             .await?;
         if priced.refused.is_some() {
             return Ok((priced, Queued::default()));
+        }
+        if let Some(limit) = &self.limit {
+            limit.background(tenant, priced.accepted).await?;
         }
         let queued = self.queue(&mut priced, now).await?;
         Ok((priced, queued))

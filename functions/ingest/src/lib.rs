@@ -33,6 +33,7 @@ pub mod catalog;
 pub mod handler;
 pub mod inflate;
 pub mod input;
+pub mod limit;
 pub mod normalizers;
 pub mod retention;
 pub mod trail;

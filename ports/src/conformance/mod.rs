@@ -9,6 +9,7 @@ mod fixtures;
 mod ledger;
 mod others;
 mod queue;
+mod rate;
 mod sources;
 mod stores;
 mod zombies;
@@ -22,6 +23,7 @@ pub use others::{
     webhook_suite, MailSink, Received, WebhookSink,
 };
 pub use queue::queue_suite;
+pub use rate::buckets_suite;
 pub use sources::source_store_suite;
 pub use stores::store_suite;
 pub use zombies::{finding, zombie_store_suite};

@@ -110,11 +110,16 @@ pub async fn add_account(backend: &Backend, account: &Account) {
 
 /// Creates the tenant and account and returns a working ingest token.
 pub async fn onboard(backend: &Backend, account_id: &str) -> String {
+    onboard_as(backend, TENANT, account_id).await
+}
+
+/// Creates `tenant` and its account and returns a working ingest token.
+pub async fn onboard_as(backend: &Backend, tenant: &str, account_id: &str) -> String {
     let account = Account {
         role_arn: None,
         external_id: None,
         access_key_id: None,
-        tenant: TENANT.into(),
+        tenant: tenant.into(),
         account_id: account_id.into(),
         name: None,
         created_at: chrono::Utc::now(),
@@ -127,7 +132,7 @@ pub async fn onboard(backend: &Backend, account_id: &str) -> String {
         .tokens
         .add_token(
             &IngestGrant {
-                tenant: TENANT.into(),
+                tenant: tenant.into(),
                 account_id: account_id.into(),
             },
             &hash,
@@ -408,4 +413,104 @@ pub fn terminate_instances(
         serde_json::json!({"instancesSet": {"items": asked}}),
         serde_json::json!({"instancesSet": {"items": changed}}),
     )
+}
+
+/// A dispatcher's edges on loopback: its HTTP server (`address`) and gRPC listener (`grpc`),
+/// stopped when dropped.
+pub struct App {
+    pub address: String,
+    pub grpc: String,
+    pub dispatcher: Dispatcher,
+    pub _stop: StopOnDrop,
+}
+
+/// Serves `dispatcher`'s HTTP and gRPC edges on ports of their own.
+pub async fn serve_edges(dispatcher: Dispatcher) -> App {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("port");
+    let address = format!("http://{}", http.local_addr().expect("address"));
+    tokio::spawn(dispatcher.clone().run(Some(http), stop.clone()));
+    let agents = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("port");
+    let grpc = format!("http://{}", agents.local_addr().expect("address"));
+    tokio::spawn(dd0c_cost::grpc::serve(
+        dispatcher.clone(),
+        agents,
+        None,
+        stop.clone(),
+    ));
+    App {
+        address,
+        grpc,
+        dispatcher,
+        _stop: StopOnDrop(stop),
+    }
+}
+
+/// Cost events waiting for the score function, visible or in flight.
+pub async fn queued(app: &App) -> u64 {
+    let depth = app
+        .dispatcher
+        .backend
+        .score_queue
+        .depth()
+        .await
+        .expect("depth");
+    depth.visible + depth.in_flight
+}
+
+/// `POST /v1/events` of `body` (with `encoding`) under `token`: the status and the JSON body.
+pub async fn push(
+    app: &App,
+    token: &str,
+    body: Vec<u8>,
+    encoding: Option<&str>,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let response = pushed(app, token, body, encoding).await;
+    (
+        response.status(),
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// The answer to `POST /v1/events` of `body` (with `encoding`) under `token`.
+pub async fn pushed(
+    app: &App,
+    token: &str,
+    body: Vec<u8>,
+    encoding: Option<&str>,
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/v1/events", app.address))
+        .bearer_auth(token)
+        .body(body);
+    if let Some(encoding) = encoding {
+        request = request.header("content-encoding", encoding);
+    }
+    request.send().await.expect("answered")
+}
+
+/// An agent's client of the gRPC listener at `url`.
+pub async fn client(
+    url: &str,
+) -> dd0c_grpc::proto::ingest_client::IngestClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .expect("a URL")
+        .connect()
+        .await
+        .expect("connects");
+    dd0c_grpc::proto::ingest_client::IngestClient::new(channel)
+}
+
+/// `message` with `token` as its bearer.
+pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("a header"),
+    );
+    request
 }

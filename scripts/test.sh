@@ -17,6 +17,8 @@
 #   $DD0C_TEST_SCHEMATHESIS. `scripts/test.sh openapi` runs just those.
 # - standardwebhooks (PyPI, same virtualenv), the specification's own verifier, which checks the
 #   signed webhook's signatures in the notify tests: $DD0C_TEST_PYTHON.
+# - opentelemetry-proto (PyPI, same virtualenv): OpenTelemetry's own OTLP protobufs, which the
+#   trace receiver of the telemetry tests (tests/src/otlp_receiver.py) decodes spans with.
 # - cfn-lint (PyPI, same virtualenv) and infra-cdk's Node packages (`npm ci`; Node.js and npm
 #   from Debian's packages when missing): the CDK app's tests (Vitest) run first, then its stack
 #   is synthesized for the deploy test: $DD0C_TEST_CDK_TEMPLATE, $DD0C_TEST_CFN_LINT.
@@ -116,15 +118,16 @@ start_redis() {
   say "Redis on 127.0.0.1:$redis_port"
 }
 
-# The virtualenv with aiosmtpd, moto, schemathesis, cfn-lint and standardwebhooks, made or
-# completed when something is missing.
+# The virtualenv with aiosmtpd, moto, schemathesis, cfn-lint, standardwebhooks and
+# opentelemetry-proto, made or completed when something is missing.
 python_tools() {
-  if ! "$venv/bin/python" -c "import aiosmtpd, moto, schemathesis, cfnlint, standardwebhooks" >/dev/null 2>&1; then
-    say "installing aiosmtpd, moto[server], schemathesis, cfn-lint and standardwebhooks from PyPI into $venv"
+  if ! "$venv/bin/python" -c "import aiosmtpd, moto, schemathesis, cfnlint, standardwebhooks, opentelemetry.proto" >/dev/null 2>&1; then
+    say "installing aiosmtpd, moto[server], schemathesis, cfn-lint, standardwebhooks and opentelemetry-proto from PyPI into $venv"
     [ -x "$venv/bin/pip" ] || python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
-    "$venv/bin/pip" install -q 'aiosmtpd>=1.4' 'moto[server]>=5.1' 'schemathesis==4.32.5' 'cfn-lint==1.58.0' 'standardwebhooks==1.1.0'
+    "$venv/bin/pip" install -q 'aiosmtpd>=1.4' 'moto[server]>=5.1' 'schemathesis==4.32.5' 'cfn-lint==1.58.0' 'standardwebhooks==1.1.0' 'opentelemetry-proto==1.45.2'
   fi
-  # The notify tests verify webhook signatures with standardwebhooks in it.
+  # The notify tests verify webhook signatures with standardwebhooks in it; the telemetry tests
+  # receive traces with opentelemetry-proto in it.
   export DD0C_TEST_PYTHON="$venv/bin/python"
   # The API's OpenAPI test runs it against `dd0c-cost serve`.
   export DD0C_TEST_SCHEMATHESIS="$venv/bin/schemathesis"

@@ -1267,6 +1267,10 @@ pub struct OutboxMessage {
     /// For a follow-up: how the anomaly resolved itself; `None` for the alert itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
+    /// Where in a trace the message was made (the scoring of the record that raised the
+    /// anomaly), when traced: the notifier's work continues that trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::keys::TraceParent>,
 }
 
 /// How an alerted anomaly resolved, as its follow-up tells it: by itself (its resources
@@ -1298,6 +1302,7 @@ impl OutboxMessage {
         at: DateTime<Utc>,
     ) -> Self {
         OutboxMessage {
+            trace: None,
             outbox_id: format!("{}.resolved-by-person", anomaly.anomaly_id),
             tenant: anomaly.tenant.clone(),
             anomaly,
@@ -1315,6 +1320,7 @@ impl OutboxMessage {
     /// writes it.
     pub fn follow_up(anomaly: Anomaly, resolution: Resolution, at: DateTime<Utc>) -> Self {
         OutboxMessage {
+            trace: None,
             outbox_id: format!("{}.resolved", anomaly.anomaly_id),
             tenant: anomaly.tenant.clone(),
             anomaly,

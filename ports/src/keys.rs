@@ -211,6 +211,33 @@ mod tests {
     }
 
     #[test]
+    fn a_traceparent_reads_back_what_it_writes_and_refuses_what_w3c_does() {
+        let sample = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let parent: TraceParent = sample.parse().expect("the W3C example");
+        assert_eq!(parent.trace_id, 0x4bf92f3577b34da6a3ce929d0e0e4736);
+        assert_eq!((parent.span_id, parent.flags), (0x00f067aa0ba902b7, 1));
+        assert_eq!(parent.to_string(), sample);
+        let json = serde_json::to_string(&parent).expect("json");
+        assert_eq!(json, format!("\"{sample}\""));
+        assert_eq!(
+            serde_json::from_str::<TraceParent>(&json).expect("json"),
+            parent
+        );
+        for bad in [
+            "",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+        ] {
+            let error = bad.parse::<TraceParent>().expect_err(bad).to_string();
+            assert!(error.contains(&format!("{bad:?}")), "{error}");
+        }
+    }
+
+    #[test]
     fn malformed_keys_are_refused_with_the_text() {
         for bad in ["acme", "#1", "acme#", "a#b#c"] {
             let error = bad.parse::<GroupKey>().expect_err(bad).to_string();
@@ -233,3 +260,69 @@ mod tests {
         }
     }
 }
+
+/// A W3C trace context `traceparent` (`00-{trace id}-{span id}-{flags}`): where a queue message
+/// or an outbox row was made in a trace, so the step that takes it up continues that trace
+/// (ingest → score → notify). Carried beside a message's body, never in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TraceParent {
+    /// The trace (never zero).
+    pub trace_id: u128,
+    /// The span the message was made in (never zero).
+    pub span_id: u64,
+    /// Trace flags (bit 0: sampled).
+    pub flags: u8,
+}
+
+impl TraceParent {
+    /// The name it goes by beside a message: W3C's header, a pgmq header, an SQS message
+    /// attribute.
+    pub const NAME: &'static str = "traceparent";
+}
+
+impl fmt::Display for TraceParent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "00-{:032x}-{:016x}-{:02x}",
+            self.trace_id, self.span_id, self.flags
+        )
+    }
+}
+
+impl FromStr for TraceParent {
+    type Err = PortError;
+
+    fn from_str(s: &str) -> Result<Self, PortError> {
+        let invalid = |why: &str| PortError::Invalid(format!("traceparent {s:?}: {why}"));
+        let parts: Vec<&str> = s.split('-').collect();
+        let [version, trace, span, flags] = parts[..] else {
+            return Err(invalid("not four parts separated by -"));
+        };
+        fn hex<'a>(part: &'a str, len: usize, what: &str) -> Result<&'a str, String> {
+            if part.len() == len && part.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                Ok(part)
+            } else {
+                Err(format!("{what} is not {len} lowercase hex digits"))
+            }
+        }
+        let hex = |part, len, what| hex(part, len, what).map_err(|why| invalid(&why));
+        if hex(version, 2, "the version")? != "00" {
+            return Err(invalid("only version 00 is read"));
+        }
+        let parse_error = |e: std::num::ParseIntError| invalid(&e.to_string());
+        let parent = TraceParent {
+            trace_id: u128::from_str_radix(hex(trace, 32, "the trace id")?, 16)
+                .map_err(parse_error)?,
+            span_id: u64::from_str_radix(hex(span, 16, "the span id")?, 16).map_err(parse_error)?,
+            flags: u8::from_str_radix(hex(flags, 2, "the flags")?, 16).map_err(parse_error)?,
+        };
+        if parent.trace_id == 0 || parent.span_id == 0 {
+            return Err(invalid("a trace or span id of zeros"));
+        }
+        Ok(parent)
+    }
+}
+
+crate::serde_as_text!(TraceParent);

@@ -26,6 +26,27 @@
 //! - [`text`] — what no URL, address or name may hold.
 //! - [`PortError`] — the one error type every port returns.
 
+/// Serde through a type's text form: `TryFrom<String>` by its `FromStr`, `Into<String>` by its
+/// `Display` — what `#[serde(try_from = "String", into = "String")]` asks of a wire type.
+macro_rules! serde_as_text {
+    ($type:ty) => {
+        impl TryFrom<String> for $type {
+            type Error = $crate::PortError;
+
+            fn try_from(s: String) -> Result<Self, $crate::PortError> {
+                s.parse()
+            }
+        }
+
+        impl From<$type> for String {
+            fn from(value: $type) -> String {
+                value.to_string()
+            }
+        }
+    };
+}
+pub(crate) use serde_as_text;
+
 pub mod archive;
 pub mod attempts;
 pub mod auth;

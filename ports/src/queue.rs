@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::keys::TraceParent;
 use crate::PortResult;
 
 /// How long a deduplication key suppresses a second send (SQS FIFO's fixed window).
@@ -36,6 +37,9 @@ pub struct OutgoingMessage {
     pub dedup_key: String,
     /// The payload (JSON text in dd0c/cost).
     pub body: String,
+    /// Where in a trace the message was made, when one is being traced: the receiver's work
+    /// continues it. Kept beside the body (pgmq headers, SQS message attributes).
+    pub trace: Option<TraceParent>,
 }
 
 /// What [`Queue::send`] did.
@@ -63,6 +67,8 @@ pub struct Delivery {
     pub body: String,
     /// How many times the message has been delivered, this delivery included (1 on the first).
     pub receive_count: u32,
+    /// The trace the message was sent in, if any.
+    pub trace: Option<TraceParent>,
 }
 
 /// A message moved to the dead-letter queue.

@@ -93,19 +93,7 @@ impl FromStr for TrailLocation {
     }
 }
 
-impl TryFrom<String> for TrailLocation {
-    type Error = PortError;
-
-    fn try_from(s: String) -> Result<Self, PortError> {
-        s.parse()
-    }
-}
-
-impl From<TrailLocation> for String {
-    fn from(l: TrailLocation) -> String {
-        l.to_string()
-    }
-}
+crate::serde_as_text!(TrailLocation);
 
 /// An object of a trail bucket as a listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

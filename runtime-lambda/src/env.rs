@@ -24,6 +24,7 @@
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use dd0c_function::trace::Telemetry;
 
 /// Why a function could not start.
 #[derive(Debug, thiserror::Error)]
@@ -76,12 +77,15 @@ pub struct Settings {
     pub max_receives: u32,
     /// `DD0C_LEDGER_RETENTION_DAYS`: days the ledger keeps a resource after it ended.
     pub ledger_retention_days: u32,
+    /// The trace exporter, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+    pub telemetry: Option<Telemetry>,
 }
 
 impl Settings {
-    /// Reads the common settings and starts JSON logging.
+    /// Reads the common settings and starts JSON logging, and traces where
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` says.
     pub async fn load() -> Result<Settings, StartError> {
-        init_logs();
+        let telemetry = init_logs()?;
         let region = required("AWS_REGION")?;
         let max_receives = count("DD0C_MAX_RECEIVES", DEFAULT_MAX_RECEIVES)?;
         let ledger_retention_days = count(
@@ -98,7 +102,15 @@ impl Settings {
             table: required("DD0C_TABLE_NAME")?,
             max_receives,
             ledger_retention_days,
+            telemetry,
         })
+    }
+
+    /// Sends this invocation's spans before Lambda may freeze the process.
+    pub async fn flush_traces(&self) {
+        if let Some(telemetry) = self.telemetry.clone() {
+            let _ = tokio::task::spawn_blocking(move || telemetry.flush()).await;
+        }
     }
 }
 
@@ -122,19 +134,40 @@ fn count(name: &'static str, default: u32) -> Result<u32, StartError> {
     }
 }
 
-/// JSON lines on stdout, which Lambda sends to CloudWatch Logs.
-fn init_logs() {
+/// JSON lines on stdout, which Lambda sends to CloudWatch Logs; and the pipeline's spans to
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` when set, as `OTEL_SERVICE_NAME` (the function's name unless
+/// set).
+fn init_logs() -> Result<Option<Telemetry>, StartError> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter = tracing_subscriber::EnvFilter::try_new(
         optional("DD0C_LOG").unwrap_or_else(|| "info".into()),
     )
     .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_current_span(false)
         .with_target(false)
         .with_ansi(false)
+        .with_filter(filter);
+    let service = optional("OTEL_SERVICE_NAME")
+        .or_else(|| optional("AWS_LAMBDA_FUNCTION_NAME"))
+        .unwrap_or_else(|| "dd0c-lambda".into());
+    let endpoint = optional("OTEL_EXPORTER_OTLP_ENDPOINT");
+    let (traces, telemetry) = dd0c_function::trace::install(endpoint.as_deref(), &service)
+        .map_err(|e| StartError::Invalid {
+            name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+            value: e.endpoint.clone(),
+            why: e.why,
+        })?
+        .unzip();
+    // A second load in one process (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(traces)
         .try_init();
+    Ok(telemetry)
 }
 
 /// A failed invocation as Lambda reports it: `errorType` names the kind (`dd0c.NotFound`,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use dd0c_adapters_aws::SqsQueue;
 use dd0c_function::{Batches, Settle};
+use dd0c_ports::keys::TraceParent;
 use dd0c_ports::queue::Delivery;
 use dd0c_ports::PortResult;
 use serde::{Deserialize, Serialize};
@@ -33,9 +34,21 @@ pub struct SqsRecord {
     /// System attributes: `MessageGroupId`, `ApproximateReceiveCount`, …
     #[serde(default)]
     pub attributes: HashMap<String, String>,
+    /// Message attributes: the sender's `traceparent`, when it was traced.
+    #[serde(default)]
+    pub message_attributes: HashMap<String, MessageAttribute>,
     /// The queue's ARN.
     #[serde(rename = "eventSourceARN")]
     pub event_source_arn: String,
+}
+
+/// A message attribute as Lambda's SQS event carries it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageAttribute {
+    /// The value of a `String` attribute.
+    #[serde(default)]
+    pub string_value: Option<String>,
 }
 
 /// The partial batch response: the messages to deliver again; every other one is deleted.
@@ -134,6 +147,11 @@ fn delivery_of(record: &SqsRecord) -> Result<Delivery, NotFifo> {
     };
     let receive_count = attribute("ApproximateReceiveCount")?;
     Ok(Delivery {
+        // A traceparent that does not read as one only loses the link to its trace.
+        trace: record
+            .message_attributes
+            .get(TraceParent::NAME)
+            .and_then(|a| a.string_value.as_deref()?.parse().ok()),
         message_id: record.message_id.clone(),
         receipt: record.receipt_handle.clone(),
         group_key: attribute("MessageGroupId")?,
@@ -198,9 +216,9 @@ pub async fn run<F: Batches + 'static>(
     // inside a binary's `main`, depending on what else is linked.
     Box::pin(lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
-            Ok::<_, lambda_runtime::Error>(
-                handle_batch(&event.payload, function, sources, max_receives).await,
-            )
+            let response = handle_batch(&event.payload, function, sources, max_receives).await;
+            settings.flush_traces().await;
+            Ok::<_, lambda_runtime::Error>(response)
         },
     )))
     .await

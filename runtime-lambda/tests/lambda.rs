@@ -44,6 +44,7 @@ async fn a_fifo_batch_reports_its_first_failure_and_everything_after_it() {
         .send_records("acme", std::slice::from_ref(&first))
         .await;
     let poison = OutgoingMessage {
+        trace: None,
         group_key: support::BUS_GROUP.into(),
         dedup_key: "poison".into(),
         body: "this is not an EventBridge event".into(),
@@ -154,6 +155,7 @@ async fn one_event_delivered_twice_is_scored_once() {
         cloud
             .queue(&cloud.score_queue)
             .send(OutgoingMessage {
+                trace: None,
                 group_key: format!("acme#{ACCOUNT}"),
                 dedup_key: dedup.into(),
                 body: event.clone(),
@@ -200,6 +202,7 @@ async fn each_event_goes_to_the_tenant_watching_its_account() {
     cloud
         .queue(&cloud.ingest_queue)
         .send(OutgoingMessage {
+            trace: None,
             group_key: support::BUS_GROUP.into(),
             dedup_key: stray.1.clone(),
             body: support::envelope(nobodys, &stray.2),
@@ -612,6 +615,7 @@ async fn a_wake_up_has_the_notifier_deliver_the_outbox_to_slack() {
     let event = cost_event("acme", ACCOUNT, "ev-loud", 0, 40.0);
     let anomaly = anomaly_for(&event);
     let message = OutboxMessage {
+        trace: None,
         outbox_id: "ob-loud".into(),
         tenant: "acme".into(),
         anomaly: anomaly.clone(),
@@ -631,6 +635,7 @@ async fn a_wake_up_has_the_notifier_deliver_the_outbox_to_slack() {
     cloud
         .queue(&cloud.notify_queue)
         .send(OutgoingMessage {
+            trace: None,
             group_key: "acme".into(),
             dedup_key: anomaly.anomaly_id.clone(),
             body: serde_json::json!({"tenant": "acme", "anomaly_id": anomaly.anomaly_id})
@@ -829,6 +834,7 @@ async fn stage_routing(
                 baselines: Vec::new(),
                 anomaly: Some(anomaly.clone()),
                 outbox: Some(OutboxMessage {
+                    trace: None,
                     outbox_id: anomaly.anomaly_id.clone(),
                     tenant: "acme".into(),
                     anomaly: anomaly.clone(),
@@ -951,6 +957,7 @@ async fn parity_routing_rules_send_the_same_through_lambda_notify_and_the_dispat
         cloud
             .queue(&cloud.notify_queue)
             .send(OutgoingMessage {
+                trace: None,
                 group_key: "acme".into(),
                 dedup_key: key.into(),
                 body: serde_json::json!({"tenant": "acme", "anomaly_id": key}).to_string(),

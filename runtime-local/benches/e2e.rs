@@ -111,6 +111,7 @@ async fn our_queue(url: &str, messages: usize) -> f64 {
     for chunk in 0..messages / 100 {
         let batch = (0..100)
             .map(|i| OutgoingMessage {
+                trace: None,
                 group_key: format!("bench#{}", i % ACCOUNTS),
                 dedup_key: format!("bench#{chunk}-{i}"),
                 body: body.clone(),

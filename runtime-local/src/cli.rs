@@ -114,6 +114,19 @@ pub struct BackendArgs {
     /// incidents and webhook events link to the anomaly's page there; unset, they carry no link.
     #[arg(long, global = true, env = "DD0C_DASHBOARD_URL")]
     pub dashboard_url: Option<String>,
+    /// An OpenTelemetry receiver (`http://collector:4318`): one trace per batch of CloudTrail
+    /// records across ingest, queue, score and notify goes to its `/v1/traces` (OTLP over HTTP,
+    /// protobuf); unset, no span is made.
+    #[arg(long, global = true, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// The service the traces name; `dd0c-cost` unless set.
+    #[arg(
+        long,
+        global = true,
+        env = "OTEL_SERVICE_NAME",
+        default_value = "dd0c-cost"
+    )]
+    pub otel_service_name: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -270,6 +270,7 @@ async fn a_poison_message_is_dead_lettered_after_exactly_max_receives() {
     messages.insert(
         5,
         OutgoingMessage {
+            trace: None,
             group_key: group.clone(),
             dedup_key: "poison".into(),
             body: "{\"event_id\": 42".into(),

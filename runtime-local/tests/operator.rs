@@ -194,6 +194,7 @@ async fn an_administrator_onboards_an_account_pushes_cloudtrail_and_reads_anomal
     let queue = dispatcher.backend.score_queue.clone();
     queue
         .send(dd0c_ports::queue::OutgoingMessage {
+            trace: None,
             group_key: "acme#1".into(),
             dedup_key: "poison".into(),
             body: "oops".into(),

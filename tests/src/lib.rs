@@ -9,6 +9,7 @@
 //!   seed-dependent times, and which events those are ([`Story::mistakes`]).
 //! - [`CaptureServer`] — a loopback HTTP server that records webhook posts (Slack's side).
 //! - [`lambda`] — the Lambda Runtime API on loopback, to run the real Lambda binaries.
+//! - [`otlp`] — a real OTLP/HTTP trace receiver on loopback, for the telemetry tests.
 //! - [`mutate`] — random damage to records, for the property tests of the normalizer and the
 //!   HTTP edge.
 //! - `estate` (feature `aws`) — a zombie estate planted in moto, and what a correct hunter finds.
@@ -20,6 +21,7 @@ mod capture;
 pub mod estate;
 pub mod lambda;
 pub mod mutate;
+pub mod otlp;
 mod story;
 
 pub use capture::CaptureServer;

@@ -10,11 +10,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use aws_sdk_sqs::error::BuildError;
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, Message, MessageAttributeValue,
     MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use chrono::{DateTime, Utc};
+use dd0c_ports::keys::TraceParent;
 use dd0c_ports::queue::{DeadLetter, Delivery, OutgoingMessage, Queue, QueueDepth, SendOutcome};
 use dd0c_ports::{PortError, PortResult};
 
@@ -139,11 +141,37 @@ fn check_message(message: &OutgoingMessage) -> PortResult<()> {
     check_id("dedup key", &message.dedup_key)
 }
 
+/// A message's trace parent as its message attributes, when it has one.
+fn trace_attributes(
+    trace: Option<TraceParent>,
+) -> Result<Option<HashMap<String, MessageAttributeValue>>, BuildError> {
+    let Some(trace) = trace else {
+        return Ok(None);
+    };
+    let value = MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(trace.to_string())
+        .build()?;
+    Ok(Some(HashMap::from([(TraceParent::NAME.to_owned(), value)])))
+}
+
+/// The trace parent a received message carries, if any (one that does not read as one only
+/// loses the link to its trace).
+fn trace_of(message: &Message) -> Option<TraceParent> {
+    message
+        .message_attributes()?
+        .get(TraceParent::NAME)?
+        .string_value()?
+        .parse()
+        .ok()
+}
+
 fn delivery_of(message: Message) -> PortResult<Delivery> {
     let attribute =
         |name: MessageSystemAttributeName| message.attributes().and_then(|a| a.get(&name)).cloned();
     let missing = |what: &str| PortError::backend(format!("SQS message without {what}"));
     Ok(Delivery {
+        trace: trace_of(&message),
         message_id: message
             .message_id
             .clone()
@@ -426,6 +454,10 @@ impl Queue for SqsQueue {
             .message_group_id(message.group_key)
             .message_deduplication_id(message.dedup_key)
             .message_body(message.body)
+            .set_message_attributes(
+                trace_attributes(message.trace)
+                    .map_err(|e| PortError::caused("building a message attribute", e))?,
+            )
             .send()
             .await
             .map_err(|e| sdk("SQS SendMessage", e))?;
@@ -443,6 +475,7 @@ impl Queue for SqsQueue {
                     .message_group_id(&m.group_key)
                     .message_deduplication_id(&m.dedup_key)
                     .message_body(&m.body)
+                    .set_message_attributes(trace_attributes(m.trace)?)
                     .build()
             })?;
             let output = self

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::Utc;
+use dd0c_ports::keys::TraceParent;
 use dd0c_ports::queue::{
     DeadLetter, Delivery, OutgoingMessage, Queue, QueueDepth, SendOutcome, DEDUP_WINDOW,
 };
@@ -16,6 +17,7 @@ struct Stored {
     id: String,
     group_key: String,
     body: String,
+    trace: Option<TraceParent>,
     receive_count: u32,
     /// `Some` while a delivery is outstanding: its receipt and when it becomes visible again.
     in_flight: Option<(String, Instant)>,
@@ -31,12 +33,13 @@ struct Inner {
 }
 
 impl Inner {
-    fn enqueue(&mut self, id: String, group_key: String, body: String) {
+    fn enqueue(&mut self, id: String, group_key: String, body: String, trace: Option<TraceParent>) {
         self.next_seq += 1;
         let stored = Stored {
             id,
             group_key,
             body,
+            trace,
             receive_count: 0,
             in_flight: None,
         };
@@ -52,7 +55,7 @@ impl Inner {
         }
         self.sent_dedup_keys.insert(message.dedup_key.clone(), now);
         let id = format!("m{}", self.next_seq + 1);
-        self.enqueue(id, message.group_key, message.body);
+        self.enqueue(id, message.group_key, message.body, message.trace);
         SendOutcome::Enqueued
     }
 
@@ -111,6 +114,7 @@ impl Queue for MemoryQueue {
             let receipt = format!("{}:{}", message.id, message.receive_count);
             message.in_flight = Some((receipt.clone(), now + visibility));
             out.push(Delivery {
+                trace: message.trace,
                 message_id: message.id.clone(),
                 receipt,
                 group_key: message.group_key.clone(),
@@ -156,7 +160,7 @@ impl Queue for MemoryQueue {
             .position(|d| d.message_id == message_id)
             .ok_or_else(|| PortError::NotFound(format!("dead letter {message_id}")))?;
         let dead = inner.dead.remove(position);
-        inner.enqueue(dead.message_id, dead.group_key, dead.body);
+        inner.enqueue(dead.message_id, dead.group_key, dead.body, None);
         Ok(())
     }
 

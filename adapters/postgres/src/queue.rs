@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use dd0c_ports::keys::TraceParent;
 use dd0c_ports::queue::{
     DeadLetter, Delivery, OutgoingMessage, Queue, QueueDepth, SendOutcome, DEDUP_WINDOW,
 };
@@ -20,6 +21,9 @@ pub struct PgmqQueue {
     name: String,
     read_sql: String,
 }
+
+/// The header of a message's trace parent.
+const TRACE: &str = TraceParent::NAME;
 
 /// How a queue row names its message group.
 const GROUP: &str = "coalesce(headers->>'x-pgmq-group', '')";
@@ -153,7 +157,7 @@ fn claiming(name: &str, choose: &str) -> String {
          SET vt = clock_timestamp() + make_interval(secs => $2), read_ct = read_ct + 1,
              last_read_at = clock_timestamp()
          WHERE m.msg_id = ANY (ARRAY (SELECT msg_id FROM chosen))
-         RETURNING m.msg_id, m.read_ct, m.message #>> '{{}}', {GROUP}"
+         RETURNING m.msg_id, m.read_ct, m.message #>> '{{}}', {GROUP}, m.headers->>'{TRACE}'"
     )
 }
 
@@ -243,24 +247,31 @@ impl PgmqQueue {
         &self.name
     }
 
-    /// Appends messages (group key, body) in order, without deduplication. Rows go straight into
-    /// pgmq's queue table, as `pgmq.send_batch` would write them, without its per-call dynamic
-    /// SQL; message ids follow the order given.
+    /// Appends messages in order, without deduplication: each one's group and trace parent (when
+    /// traced) in its headers. Rows go straight into pgmq's queue table, as `pgmq.send_batch`
+    /// would write them, without its per-call dynamic SQL; message ids follow the order given.
     async fn enqueue(
         &self,
         tx: &mut Transaction<'_, Postgres>,
-        messages: &[(&str, &str)],
+        messages: &[&OutgoingMessage],
     ) -> Result<(), sqlx::Error> {
-        let (groups, bodies): (Vec<&str>, Vec<&str>) = messages.iter().copied().unzip();
+        let groups: Vec<&str> = messages.iter().map(|m| m.group_key.as_str()).collect();
+        let bodies: Vec<&str> = messages.iter().map(|m| m.body.as_str()).collect();
+        let traces: Vec<Option<String>> = messages
+            .iter()
+            .map(|m| m.trace.map(|t| t.to_string()))
+            .collect();
         sqlx::query(&format!(
             "INSERT INTO pgmq.q_{} (vt, message, headers)
-             SELECT clock_timestamp(), to_jsonb(body), jsonb_build_object('x-pgmq-group', grp)
-             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS m(grp, body, position)
+             SELECT clock_timestamp(), to_jsonb(body),
+                    jsonb_strip_nulls(jsonb_build_object('x-pgmq-group', grp, '{TRACE}', trace))
+             FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS m(grp, body, trace, position)
              ORDER BY position",
             self.name
         ))
         .bind(groups)
         .bind(bodies)
+        .bind(traces)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -319,11 +330,11 @@ impl Queue for PgmqQueue {
                     }
                 })
                 .collect();
-            let enqueued: Vec<(&str, &str)> = messages
+            let enqueued: Vec<&OutgoingMessage> = messages
                 .iter()
                 .zip(&outcomes)
                 .filter(|(_, o)| **o == SendOutcome::Enqueued)
-                .map(|(m, _)| (m.group_key.as_str(), m.body.as_str()))
+                .map(|(m, _)| m)
                 .collect();
             if !enqueued.is_empty() {
                 self.enqueue(&mut tx, &enqueued).await?;
@@ -353,11 +364,12 @@ impl Queue for PgmqQueue {
                 .bind(format!("pgmq-read:{}", self.name))
                 .execute(&mut *tx)
                 .await?;
-            let rows: Vec<(i64, i32, Option<String>, String)> = sqlx::query_as(&self.read_sql)
-                .bind(max)
-                .bind(seconds)
-                .fetch_all(&mut *tx)
-                .await?;
+            let rows: Vec<(i64, i32, Option<String>, String, Option<String>)> =
+                sqlx::query_as(&self.read_sql)
+                    .bind(max)
+                    .bind(seconds)
+                    .fetch_all(&mut *tx)
+                    .await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(rows)
         };
@@ -368,7 +380,9 @@ impl Queue for PgmqQueue {
         rows.sort_by_key(|row| row.0);
         Ok(rows
             .into_iter()
-            .map(|(msg_id, read_ct, body, group_key)| Delivery {
+            .map(|(msg_id, read_ct, body, group_key, trace)| Delivery {
+                // A header that is not a traceparent only loses the link to its trace.
+                trace: trace.and_then(|t| t.parse().ok()),
                 message_id: msg_id.to_string(),
                 receipt: format!("{msg_id}:{read_ct}"),
                 group_key,
@@ -464,7 +478,14 @@ impl Queue for PgmqQueue {
             let Some((group_key, body)) = row else {
                 return Ok(false);
             };
-            self.enqueue(&mut tx, &[(&group_key, &body)]).await?;
+            // A dead letter is redriven outside the trace it failed in.
+            let message = OutgoingMessage {
+                group_key,
+                dedup_key: message_id.to_owned(),
+                body,
+                trace: None,
+            };
+            self.enqueue(&mut tx, &[&message]).await?;
             tx.commit().await?;
             Ok(true)
         };

@@ -165,6 +165,7 @@ async fn expired_dedup_keys_are_forgotten_and_delivered_messages_leave_no_copy()
     for key in ["old", "new"] {
         queue
             .send(dd0c_ports::queue::OutgoingMessage {
+                trace: None,
                 group_key: "g".into(),
                 dedup_key: key.into(),
                 body: key.into(),
@@ -216,6 +217,7 @@ async fn a_receive_serves_groups_in_turn_each_in_order() {
     let messages = layout
         .iter()
         .map(|body| dd0c_ports::queue::OutgoingMessage {
+            trace: None,
             group_key: body[..1].into(),
             dedup_key: (*body).into(),
             body: (*body).into(),

@@ -16,8 +16,14 @@
 //! - [`Batches`] — any function behind one object type, so a runtime holds a list of them.
 //! - [`job`] — the scheduled jobs' contract: [`job::Job`] (name, period, one run) and the
 //!   tick replicas claim.
+//! - [`trace`] — one trace per record batch across ingest, queue, score and notify, exported
+//!   over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 
 pub mod job;
+pub mod trace;
+
+/// `tracing`, for [`step_span!`]'s callers.
+pub use tracing;
 
 use std::time::{Duration, Instant};
 

@@ -113,6 +113,7 @@ fn deliveries(specs: &[(&str, &str, &str, u32)]) -> Vec<Delivery> {
     specs
         .iter()
         .map(|(id, group, body, receives)| Delivery {
+            trace: None,
             message_id: (*id).into(),
             receipt: format!("r-{id}"),
             group_key: (*group).into(),

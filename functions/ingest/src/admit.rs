@@ -14,11 +14,13 @@ use dd0c_ports::archive::Archive;
 use dd0c_ports::queue::{OutgoingMessage, Queue, SendOutcome};
 use dd0c_ports::PortError;
 
-use crate::handler::score_message;
+use crate::handler::{score_message, send_for_scoring};
 use crate::inflate::InflateError;
 use crate::limit::{IntakeLimit, OverRate};
 use crate::normalizers::Normalizers;
 use crate::{Admitted, Item};
+use dd0c_function::step_span;
+use tracing::Instrument;
 
 /// How many rejection reasons a tally keeps.
 const REASONS_KEPT: usize = 20;
@@ -65,6 +67,8 @@ pub struct Priced {
     messages: Vec<OutgoingMessage>,
     /// Per message: whether it is a stop or an end (followed, not scored).
     ends: Vec<bool>,
+    /// The document's `ingest` span, while it is priced and queued (when traced).
+    span: Option<tracing::Span>,
     raw: Vec<String>,
 }
 
@@ -134,6 +138,14 @@ impl Admitter {
         origin: &str,
         max_records: usize,
     ) -> Result<Priced, PortError> {
+        let span = step_span!(
+            "ingest",
+            tenant,
+            account_id,
+            source = origin,
+            records = dd0c_function::tracing::field::Empty,
+            cost_events = dd0c_function::tracing::field::Empty,
+        );
         let document = self
             .normalizers
             .normalize_account(
@@ -144,6 +156,7 @@ impl Admitter {
                 max_records,
                 self.archive.is_some(),
             )
+            .instrument(span.clone())
             .await?;
         let mut priced = Priced {
             tenant: tenant.to_owned(),
@@ -155,6 +168,9 @@ impl Admitter {
         for admitted in document.admitted {
             priced.admit(admitted);
         }
+        span.record("records", (priced.accepted + priced.rejected) as u64);
+        span.record("cost_events", priced.messages.len() as u64);
+        priced.span = Some(span);
         Ok(priced)
     }
 
@@ -187,10 +203,12 @@ impl Admitter {
             )
             .await?;
         }
-        let outcomes = self
-            .score_queue
-            .send_batch(std::mem::take(&mut priced.messages))
-            .await?;
+        let outcomes = send_for_scoring(
+            self.score_queue.as_ref(),
+            std::mem::take(&mut priced.messages),
+        )
+        .instrument(priced.span.clone().unwrap_or_else(tracing::Span::none))
+        .await?;
         let mut queued = Queued::default();
         for (outcome, is_end) in outcomes.iter().zip(std::mem::take(&mut priced.ends)) {
             match (outcome, is_end) {

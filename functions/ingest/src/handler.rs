@@ -9,14 +9,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use dd0c_function::{FunctionError, Handled, QueueFunction, Received};
+use dd0c_function::{step_span, trace, FunctionError, Handled, QueueFunction, Received};
 use dd0c_ports::archive::Archive;
 use dd0c_ports::domain::CostEvent;
 use dd0c_ports::keys::{DedupKey, GroupKey};
-use dd0c_ports::queue::{Delivery, OutgoingMessage, Queue};
+use dd0c_ports::queue::{Delivery, OutgoingMessage, Queue, SendOutcome};
 use dd0c_ports::store::TenantStore;
+use dd0c_ports::PortError;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use tracing::Instrument;
 
 use crate::normalizers::Normalizers;
 use crate::{Item, SkipReason};
@@ -44,6 +46,7 @@ impl IngestMessage {
             record: RawValue::from_string(record.to_owned())?,
         };
         Ok(OutgoingMessage {
+            trace: None,
             group_key: GroupKey::new(tenant, account_id).to_string(),
             dedup_key: DedupKey::new(tenant, event_id).to_string(),
             body: serde_json::to_string(&message)?,
@@ -54,10 +57,25 @@ impl IngestMessage {
 /// The score-queue message of a cost event: grouped by account, deduplicated by event id.
 pub fn score_message(event: &CostEvent) -> Result<OutgoingMessage, serde_json::Error> {
     Ok(OutgoingMessage {
+        trace: None,
         group_key: GroupKey::new(&event.tenant, &event.account_id).to_string(),
         dedup_key: DedupKey::new(&event.tenant, &event.event_id).to_string(),
         body: serde_json::to_string(event)?,
     })
+}
+
+/// Sends cost events to the score queue in a `queue` span, each carrying that span as its trace
+/// parent, so the scorer's work on it continues the trace it was admitted in.
+pub async fn send_for_scoring(
+    score_queue: &dyn Queue,
+    mut messages: Vec<OutgoingMessage>,
+) -> Result<Vec<SendOutcome>, PortError> {
+    let span = step_span!("queue", messages = messages.len() as u64);
+    let parent = trace::parent_of(&span);
+    for message in &mut messages {
+        message.trace = parent;
+    }
+    score_queue.send_batch(messages).instrument(span).await
 }
 
 /// What ingesting one message did.
@@ -222,13 +240,18 @@ impl QueueFunction for Ingest {
     }
 
     async fn handle_all(&self, batch: &[Received<'_, Inbound>]) -> Result<Handled, FunctionError> {
-        let routed = self.route(batch).await?;
-        if let Some(archive) = &self.archive {
-            archive_raw(archive.as_ref(), &routed).await?;
+        let span = step_span!("ingest", records = batch.len() as u64, source = "queue");
+        async {
+            let routed = self.route(batch).await?;
+            if let Some(archive) = &self.archive {
+                archive_raw(archive.as_ref(), &routed).await?;
+            }
+            let messages: Vec<&IngestMessage> = routed.iter().map(|r| r.message.as_ref()).collect();
+            ingest_messages(&self.normalizers, self.score_queue.as_ref(), &messages).await?;
+            Ok(Handled::Done)
         }
-        let messages: Vec<&IngestMessage> = routed.iter().map(|r| r.message.as_ref()).collect();
-        ingest_messages(&self.normalizers, self.score_queue.as_ref(), &messages).await?;
-        Ok(Handled::Done)
+        .instrument(span)
+        .await
     }
 
     async fn handle(&self, message: &Received<'_, Inbound>) -> Result<Handled, FunctionError> {
@@ -342,8 +365,7 @@ pub async fn ingest_messages(
         }
         ingested.push(item);
     }
-    score_queue
-        .send_batch(outgoing)
+    send_for_scoring(score_queue, outgoing)
         .await
         .map_err(|source| IngestError::Port {
             what: "sending to the score queue",

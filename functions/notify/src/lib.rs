@@ -35,6 +35,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
+use dd0c_function::tracing::Span;
+use dd0c_function::{step_span, trace};
 use dd0c_ports::clock::Clock;
 use dd0c_ports::domain::{OutboxMessage, Settings};
 use dd0c_ports::flags::Flags;
@@ -98,6 +100,22 @@ pub struct Notifier {
     pub clock: Arc<dyn Clock>,
     /// How long a claim lasts: [`LEASE`] in production.
     pub lease: Duration,
+}
+
+/// A `notify` span for one claimed message, continuing the trace of the scoring that wrote it.
+fn notify_span(claim: &Claimed) -> Span {
+    let message = &claim.message;
+    let span = step_span!(
+        "notify",
+        tenant = %message.tenant,
+        account_id = %message.anomaly.account_id,
+        event_id = %message.anomaly.event_id,
+        anomaly_id = %message.anomaly.anomaly_id,
+        severity = message.anomaly.severity.as_str(),
+        follow_up = message.resolution.is_some(),
+    );
+    trace::continue_from(&span, message.trace);
+    span
 }
 
 /// Splits one tenant's claims into alerts: each actor's anomalies, in event-time order, within
@@ -171,6 +189,7 @@ impl Notifier {
             .iter()
             .map(|c| self.routes(settings, &c.message))
             .collect();
+        let spans: Vec<Span> = group.iter().map(notify_span).collect();
         let mut delivered: Vec<BTreeSet<String>> =
             group.iter().map(|c| c.delivered.clone()).collect();
         // A follow-up goes alone (see `alerts`).
@@ -212,6 +231,9 @@ impl Notifier {
             };
             match way.send(tenant, settings, message).await {
                 Ok(()) => {
+                    for &i in waiting.iter().filter(|_| trace::enabled()) {
+                        tracing::info!(target: trace::TARGET, parent: &spans[i], channel = channel.as_str(), "delivered");
+                    }
                     for &i in &waiting {
                         self.outbox
                             .mark_channel_delivered(&group[i].message.outbox_id, channel.as_str())
@@ -226,6 +248,9 @@ impl Notifier {
                     }
                 }
                 Err(error) => {
+                    for &i in waiting.iter().filter(|_| trace::enabled()) {
+                        tracing::warn!(target: trace::TARGET, parent: &spans[i], channel = channel.as_str(), %error, "not delivered");
+                    }
                     round.failed += 1;
                     let next = breaker::after_failure(state.as_ref(), now);
                     tracing::warn!(%tenant, channel = channel.as_str(), %error, failures = next.consecutive_failures, open_until = ?next.open_until, "notification failed; it stays in the outbox");

@@ -127,6 +127,7 @@ impl World {
             baselines: Vec::new(),
             anomaly: Some(anomaly.clone()),
             outbox: Some(OutboxMessage {
+                trace: None,
                 outbox_id: anomaly.anomaly_id.clone(),
                 tenant: self.tenant.clone(),
                 anomaly: anomaly.clone(),

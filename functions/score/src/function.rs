@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use dd0c_function::{FunctionError, Handled, QueueFunction, Received};
+use dd0c_function::tracing::{field, Span};
+use dd0c_function::{step_span, trace, FunctionError, Handled, QueueFunction, Received};
 use dd0c_ports::domain::{Anomaly, CostEvent};
 use dd0c_ports::keys::DedupKey;
 use dd0c_ports::ledger::{ended_at, Link, ResourceChange, ResourceKey, ResourceLedger};
@@ -234,6 +235,7 @@ impl Score {
         let wake_ups: Vec<OutgoingMessage> = messages
             .into_iter()
             .map(|(tenant, id)| OutgoingMessage {
+                trace: None,
                 group_key: tenant.to_owned(),
                 dedup_key: DedupKey::new(tenant, id).to_string(),
                 body: serde_json::json!({"tenant": tenant, "outbox_id": id}).to_string(),
@@ -244,6 +246,36 @@ impl Score {
         }
         if let Err(error) = queue.send_batch(wake_ups).await {
             tracing::warn!(%error, "could not wake the notifier; its schedule will deliver the outbox");
+        }
+    }
+}
+
+/// A `score` span for each received event, continuing the trace its message was sent in.
+fn score_spans(batch: &[Received<'_, CostEvent>]) -> Vec<Span> {
+    batch
+        .iter()
+        .map(|r| {
+            let event = &r.message;
+            let span = step_span!(
+                "score",
+                tenant = %event.tenant,
+                account_id = %event.account_id,
+                event_id = %event.event_id,
+                anomaly_id = field::Empty,
+                severity = field::Empty,
+            );
+            trace::continue_from(&span, r.delivery.trace);
+            span
+        })
+        .collect()
+}
+
+/// Names on each event's span the anomaly it raised, if any.
+fn record_verdicts(spans: &[Span], verdicts: &[Verdict]) {
+    for (span, verdict) in spans.iter().zip(verdicts) {
+        if let Some(anomaly) = &verdict.anomaly {
+            span.record("anomaly_id", anomaly.anomaly_id.as_str());
+            span.record("severity", anomaly.severity.as_str());
         }
     }
 }
@@ -313,11 +345,14 @@ impl QueueFunction for Score {
             .zip(&consumed)
             .map(|(r, c)| (&r.message, c.as_ref()))
             .collect();
+        let spans = score_spans(batch);
         // Recording reads nothing evaluating writes, and the other way round: both at once,
         // each on its own connection.
         let (mut ended, evaluated) = tokio::try_join!(self.follow(&events), async {
             Ok::<_, FunctionError>(self.scorer.evaluate_batch(&items).await?)
         })?;
+        let evaluated = evaluated.traced(spans.iter().map(trace::parent_of));
+        record_verdicts(&spans, evaluated.verdicts());
         let scored: Vec<(&CostEvent, &Verdict)> =
             events.iter().copied().zip(evaluated.verdicts()).collect();
         let links = self.links_of(&scored, &mut ended).await;
@@ -339,12 +374,18 @@ impl QueueFunction for Score {
     async fn handle(&self, received: &Received<'_, CostEvent>) -> Result<Handled, FunctionError> {
         let mut ended = self.follow(&[&received.message]).await?;
         let consumed = self.consumed(received.delivery);
+        let spans = score_spans(std::slice::from_ref(received));
         match self
             .scorer
-            .score_message(&received.message, consumed.as_ref())
+            .score_message(
+                &received.message,
+                consumed.as_ref(),
+                spans.first().and_then(trace::parent_of),
+            )
             .await?
         {
             Scored::New(verdict) => {
+                record_verdicts(&spans, std::slice::from_ref(&verdict));
                 let links = self
                     .links_of(&[(&received.message, &verdict)], &mut ended)
                     .await;

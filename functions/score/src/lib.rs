@@ -32,6 +32,7 @@ use dd0c_ports::baseline::{Baseline, BaselineKey};
 use dd0c_ports::domain::{
     printable, Anomaly, AnomalyStatus, CostEvent, OutboxMessage, Settings, Snooze,
 };
+use dd0c_ports::keys::TraceParent;
 use dd0c_ports::store::{
     AnomalyStore, BaselineWrite, CommitOutcome, Consumed, ScoreBatch, ScoreStore, ScoredEvent,
     SettingsStore, TenantLinks,
@@ -221,15 +222,17 @@ impl Scorer {
     /// Scores one cost event exactly once: a second call with the same event changes nothing
     /// and returns [`Scored::Duplicate`].
     pub async fn score(&self, event: &CostEvent) -> Result<Scored, ScoreError> {
-        self.score_message(event, None).await
+        self.score_message(event, None, None).await
     }
 
     /// Scores a cost event that arrived as the queue message `consumed`, which the store
-    /// archives in the same commit where it can.
+    /// archives in the same commit where it can; an alert it raises carries `trace`, the span
+    /// it was scored in.
     pub async fn score_message(
         &self,
         event: &CostEvent,
         consumed: Option<&Consumed>,
+        trace: Option<TraceParent>,
     ) -> Result<Scored, ScoreError> {
         // No is_processed pre-check: the commit detects a duplicate atomically, and duplicates
         // are rare enough that computing one evaluation in vain is cheaper than a round trip
@@ -239,7 +242,7 @@ impl Scorer {
                 back_off(&event.event_id, attempt).await;
             }
             let evaluated = self.evaluate_batch(&[(event, consumed)]).await?;
-            let (outcome, mut verdicts) = self.commit(evaluated).await?;
+            let (outcome, mut verdicts) = self.commit(evaluated.traced([trace])).await?;
             match outcome {
                 CommitOutcome::Committed => {
                     return Ok(Scored::New(verdicts.pop().unwrap_or_default()))
@@ -374,6 +377,7 @@ impl Scorer {
                 .as_ref()
                 .filter(|a| a.status == AnomalyStatus::Open)
                 .map(|a| OutboxMessage {
+                    trace: None,
                     outbox_id: a.anomaly_id.clone(),
                     tenant: a.tenant.clone(),
                     anomaly: a.clone(),
@@ -419,6 +423,17 @@ impl Evaluated {
     /// Each event's verdict, in the events' order.
     pub fn verdicts(&self) -> &[Verdict] {
         &self.verdicts
+    }
+
+    /// Gives each event's alert (in the events' order) the trace it was scored in, for the
+    /// notifier to continue.
+    pub fn traced(mut self, traces: impl IntoIterator<Item = Option<TraceParent>>) -> Self {
+        for (scored, trace) in self.batch.events.iter_mut().zip(traces) {
+            if let Some(outbox) = scored.outbox.as_mut() {
+                outbox.trace = trace;
+            }
+        }
+        self
     }
 
     /// Commits `links` with the scores, where the store can (see [`Scorer::links_in_commit`]).

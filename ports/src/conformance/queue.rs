@@ -2,6 +2,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::keys::TraceParent;
 use crate::queue::{OutgoingMessage, Queue, SendOutcome};
 use crate::PortError;
 
@@ -9,6 +10,7 @@ const LONG: Duration = Duration::from_secs(60);
 
 fn message(group: &str, dedup: &str) -> OutgoingMessage {
     OutgoingMessage {
+        trace: None,
         group_key: group.into(),
         dedup_key: dedup.into(),
         body: format!("{{\"id\":\"{dedup}\"}}"),
@@ -29,6 +31,30 @@ where
     batches_keep_order_and_dedup(fresh().await).await;
     acknowledging_all_skips_stale_receipts(fresh().await).await;
     a_backlog_does_not_hold_another_group_behind_it(fresh().await).await;
+    a_messages_trace_comes_back_with_it(fresh().await).await;
+}
+
+/// A message's trace parent, sent beside its body, comes back with each delivery; a message
+/// sent without one comes back without one.
+async fn a_messages_trace_comes_back_with_it(queue: Arc<dyn Queue>) {
+    let parent: TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        .parse()
+        .expect("a traceparent");
+    let traced = OutgoingMessage {
+        trace: Some(parent),
+        ..message("g1", "traced")
+    };
+    queue
+        .send_batch(vec![traced, message("g2", "untraced")])
+        .await
+        .expect("send");
+    let mut got = queue.receive(10, LONG).await.expect("receive");
+    got.sort_by(|a, b| a.group_key.cmp(&b.group_key));
+    let traces: Vec<(&str, Option<TraceParent>)> = got
+        .iter()
+        .map(|d| (d.group_key.as_str(), d.trace))
+        .collect();
+    assert_eq!(traces, [("g1", Some(parent)), ("g2", None)]);
 }
 
 /// Fairness, stated as a property every queue keeps (SQS FIFO by its own means): a message of

@@ -609,6 +609,7 @@ async fn commit_is_atomic_and_idempotent(stores: &Stores) {
         ],
         anomaly: Some(anomaly.clone()),
         outbox: Some(OutboxMessage {
+            trace: None,
             outbox_id: unique("ob"),
             tenant: tenant.clone(),
             anomaly: anomaly.clone(),
@@ -1400,6 +1401,7 @@ async fn outbox_delivers_once(stores: &Stores) {
     let event = cost_event(&tenant, "111122223333", "ev-1", 0, 1.0);
     let anomaly = anomaly_for(&event);
     let message = OutboxMessage {
+        trace: None,
         outbox_id: unique("ob"),
         tenant: tenant.clone(),
         anomaly: anomaly.clone(),

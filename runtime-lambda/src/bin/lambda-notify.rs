@@ -12,11 +12,14 @@ const ROUNDS: usize = 20;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let notifier = notifier(&Settings::load().await?)?;
+    let settings = Settings::load().await?;
+    let notifier = notifier(&settings)?;
     lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| async {
         // A wake-up carries nothing the outbox does not have: success deletes them all, and a
         // failure is an error, after which Lambda delivers the whole batch again.
-        let completed = deliver_outbox(&notifier, ROUNDS).await.map_err(Failure)?;
+        let delivered = deliver_outbox(&notifier, ROUNDS).await;
+        settings.flush_traces().await;
+        let completed = delivered.map_err(Failure)?;
         tracing::info!(completed, "outbox delivered");
         Ok::<_, Failure>(BatchResponse::default())
     }))

@@ -37,6 +37,25 @@ pub async fn aws() -> aws_config::SdkConfig {
         .await
 }
 
+/// A message's attributes as Lambda's SQS event carries them.
+fn message_attributes(message: &aws_sdk_sqs::types::Message) -> Value {
+    let attributes: serde_json::Map<String, Value> = message
+        .message_attributes()
+        .map(|a| {
+            a.iter()
+                .map(|(name, value)| {
+                    let shaped = json!({
+                        "stringValue": value.string_value(),
+                        "dataType": value.data_type(),
+                    });
+                    (name.clone(), shaped)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Value::Object(attributes)
+}
+
 /// One deployment's resources in moto, under fresh names.
 pub struct Cloud {
     pub aws: aws_config::SdkConfig,
@@ -148,6 +167,7 @@ impl Cloud {
         let messages: Vec<OutgoingMessage> = records
             .iter()
             .map(|(account, event_id, text)| OutgoingMessage {
+                trace: None,
                 group_key: BUS_GROUP.into(),
                 dedup_key: event_id.clone(),
                 body: envelope(account, text),
@@ -201,6 +221,7 @@ impl Cloud {
             .max_number_of_messages(10)
             .visibility_timeout(30)
             .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
             .send()
             .await
             .expect("receive")
@@ -226,7 +247,7 @@ impl Cloud {
                     "receiptHandle": m.receipt_handle(),
                     "body": m.body(),
                     "attributes": attributes,
-                    "messageAttributes": {},
+                    "messageAttributes": message_attributes(m),
                     "md5OfBody": m.md5_of_body(),
                     "eventSource": "aws:sqs",
                     "eventSourceARN": arn,

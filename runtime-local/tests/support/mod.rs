@@ -194,6 +194,7 @@ pub fn ingest_messages(
     records
         .iter()
         .map(|r| dd0c_ports::queue::OutgoingMessage {
+            trace: None,
             group_key: format!("{TENANT}#{account}"),
             dedup_key: r["eventID"].as_str().expect("id").to_owned(),
             body: serde_json::json!({"tenant": TENANT, "record": r}).to_string(),

@@ -285,3 +285,16 @@ fn analyze_takes_settings_and_names_a_bad_settings_file() {
     );
     std::fs::remove_dir_all(dir).expect("cleanup");
 }
+
+#[test]
+fn a_trace_receiver_that_is_not_a_url_stops_start_up_naming_it() {
+    let out = dd0c(&["--otlp-endpoint", "collector:4318", "migrate"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "OTEL_EXPORTER_OTLP_ENDPOINT \"collector:4318\": not an http:// or https:// URL"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}

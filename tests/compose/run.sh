@@ -22,8 +22,11 @@ export DD0C_TEST_HTTP_PORT="${DD0C_TEST_HTTP_PORT:-18080}"
 export DD0C_BIND=127.0.0.1
 # The scenario's Slack stand-in listens on loopback.
 export DD0C_OUTBOUND_PRIVATE_HOSTS=127.0.0.1
-export DD0C_POSTGRES_HOST=127.0.0.1 DD0C_POSTGRES_PORT="${DD0C_TEST_COMPOSE_PG_PORT:-55433}"
-export DD0C_REDIS_HOST=127.0.0.1 DD0C_REDIS_PORT="${DD0C_TEST_COMPOSE_REDIS_PORT:-56380}"
+# Below Linux's ephemeral range (32768-60999): the stack starts after the image builds opened
+# thousands of outgoing connections, and one of them holding a port in that range as its own
+# made Redis's bind fail once.
+export DD0C_POSTGRES_HOST=127.0.0.1 DD0C_POSTGRES_PORT="${DD0C_TEST_COMPOSE_PG_PORT:-25433}"
+export DD0C_REDIS_HOST=127.0.0.1 DD0C_REDIS_PORT="${DD0C_TEST_COMPOSE_REDIS_PORT:-26380}"
 export DD0C_API_UPSTREAM=127.0.0.1:8080 DD0C_INGESTION_UPSTREAM=127.0.0.1:8081
 export DD0C_INGESTION_GRPC_UPSTREAM=127.0.0.1:4317 DD0C_DASHBOARD_UPSTREAM=127.0.0.1:8082
 export DD0C_POSTGRES_IMAGE=dd0c-test/postgres DD0C_REDIS_IMAGE=dd0c-test/redis

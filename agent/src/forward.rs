@@ -91,8 +91,9 @@ impl Forwarder {
                 self.round(&mut client).await
             }
             .await;
-            // New records wake the agent early, except when the dispatcher asked it to wait:
-            // more records would only be refused sooner.
+            // New records wake the agent early only while the dispatcher answers: one that
+            // asked to wait would only refuse them sooner, and one that is away would see a
+            // connection attempt per record read instead of the backoff.
             let (pause, wakeable) = match outcome {
                 Ok(()) => {
                     backoff = Duration::from_millis(200);
@@ -107,7 +108,7 @@ impl Forwarder {
                         tracing::warn!(error = %format!("{e:#}"), retry_in = ?backoff, "the dispatcher is unreachable; batches stay spooled");
                         let pause = backoff;
                         backoff = (backoff * 2).min(MAX_BACKOFF);
-                        (pause, true)
+                        (pause, false)
                     }
                 },
             };

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use dd0c_adapters_memory::MemoryBuckets;
+use dd0c_agent::{Filter, Forward};
 use dd0c_ingest::limit::IntakeLimit;
 
 const TENANT: &str = "acme";
@@ -118,12 +119,8 @@ async fn scored(database_url: &str) -> usize {
     n as usize
 }
 
-fn agent(env: &[(&str, String)]) -> Killed {
-    agent_logging(env, Stdio::inherit())
-}
-
-/// [`agent`], its warnings to `log`.
-fn agent_logging(env: &[(&str, String)], log: Stdio) -> Killed {
+/// The agent binary with `env`, its warnings to `log`.
+fn agent(env: &[(&str, String)], log: Stdio) -> Killed {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dd0c-agent"));
     command
         .env("AWS_ENDPOINT_URL", endpoint())
@@ -283,19 +280,23 @@ async fn the_agent_forwards_over_tls_exactly_once_across_a_dispatcher_outage() {
         queue.send(&envelope(record)).await.expect("sent");
     }
     let spool = dir.join("spool");
-    let _agent = agent(&[
-        (
-            "DD0C_AGENT_ENDPOINT",
-            format!("https://localhost:{}", address.port()),
-        ),
-        ("DD0C_AGENT_TOKEN", token.clone()),
-        (
-            "DD0C_AGENT_CA_CERT",
-            dir.join("ca.pem").display().to_string(),
-        ),
-        ("DD0C_AGENT_SQS_QUEUE_URL", url.clone()),
-        ("DD0C_AGENT_SPOOL_DIR", spool.display().to_string()),
-    ]);
+    let log = dir.join("agent.log");
+    let _agent = agent(
+        &[
+            (
+                "DD0C_AGENT_ENDPOINT",
+                format!("https://localhost:{}", address.port()),
+            ),
+            ("DD0C_AGENT_TOKEN", token.clone()),
+            (
+                "DD0C_AGENT_CA_CERT",
+                dir.join("ca.pem").display().to_string(),
+            ),
+            ("DD0C_AGENT_SQS_QUEUE_URL", url.clone()),
+            ("DD0C_AGENT_SPOOL_DIR", spool.display().to_string()),
+        ],
+        Stdio::from(std::fs::File::create(&log).expect("a log file")),
+    );
     let first_events = cost_events_of(first);
     assert_eq!(
         score_until(&dispatcher, &database_url, first_events).await,
@@ -323,6 +324,16 @@ async fn the_agent_forwards_over_tls_exactly_once_across_a_dispatcher_outage() {
         })
         .count();
     assert!(spooled > 0, "the agent keeps what it read on disk");
+    // Backing off to MAX_BACKOFF, the agent tries a few times a minute, not once per
+    // record it reads.
+    let attempts = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .matches("the dispatcher is unreachable")
+        .count();
+    assert!(
+        (1..=20).contains(&attempts),
+        "the agent backs off while the dispatcher is away: {attempts} attempts in 30 s"
+    );
 
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -388,16 +399,24 @@ async fn the_agent_forwards_over_tls_exactly_once_across_a_dispatcher_outage() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_agent_reads_the_trail_bucket_with_the_pollers_code_and_forwards_over_h2c() {
-    forward_the_trail_bucket(setup().await).await;
+    forward_the_trail_bucket(setup().await, 4).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_agent_waits_out_its_tenants_intake_rate_and_forwards_every_record_once() {
-    // A rate at which the records take a few seconds, so that batches are refused with
-    // RESOURCE_EXHAUSTED and sent again after the wait the dispatcher names.
-    let per_second = (records().1.len() / 4).max(1) as f64;
-    let intake = IntakeLimit::new(Arc::new(MemoryBuckets::new()), per_second, 50.0);
-    let log = forward_the_trail_bucket(setup_limited(Some(intake)).await).await;
+    // Two log files, each one batch, and a bucket of one record refilled at a tenth of the
+    // records forwarded a second: the first batch is granted whole and leaves the bucket
+    // seconds in debt, so the second is refused with RESOURCE_EXHAUSTED however quickly or
+    // slowly the agent reads, and sent again after the wait the dispatcher names.
+    let filter = Filter::new(Forward::Cost);
+    let forwarded = records()
+        .1
+        .iter()
+        .filter(|r| filter.keeps(&r.to_string()))
+        .count();
+    let per_second = (forwarded as f64 / 10.0).max(1.0);
+    let intake = IntakeLimit::new(Arc::new(MemoryBuckets::new()), per_second, 1.0);
+    let log = forward_the_trail_bucket(setup_limited(Some(intake)).await, 2).await;
     assert!(
         log.contains("over the tenant's intake rate; batches stay spooled")
             && log.contains("ResourceExhausted"),
@@ -405,8 +424,9 @@ async fn the_agent_waits_out_its_tenants_intake_rate_and_forwards_every_record_o
     );
 }
 
-/// The agent forwards the trail bucket of `setup`'s account over h2c: every cost event is
-/// scored once, and the agent says it reads the bucket. Answers what the agent logged.
+/// The agent forwards the trail bucket of `setup`'s account, written as `files` log files,
+/// over h2c: every cost event is scored once, and the agent says it reads the bucket.
+/// Answers what the agent logged.
 async fn forward_the_trail_bucket(
     (database_url, dispatcher, account, records, cost_events, token): (
         String,
@@ -416,6 +436,7 @@ async fn forward_the_trail_bucket(
         usize,
         String,
     ),
+    files: usize,
 ) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -431,7 +452,7 @@ async fn forward_the_trail_bucket(
     let writer = dd0c_adapters_aws::S3Archive::new(&aws, &bucket);
     writer.create_bucket().await.expect("bucket");
     let day = Utc::now();
-    for (n, chunk) in records.chunks(50).enumerate() {
+    for (n, chunk) in records.chunks(records.len().div_ceil(files)).enumerate() {
         let key = format!(
             "AWSLogs/{account}/CloudTrail/us-east-1/{}/{account}_CloudTrail_us-east-1_{}_{n}.json.gz",
             day.format("%Y/%m/%d"),
@@ -444,7 +465,7 @@ async fn forward_the_trail_bucket(
     }
     let dir = std::env::temp_dir().join(unique("dd0c-agent"));
     let log = std::env::temp_dir().join(unique("dd0c-agent-log"));
-    let _agent = agent_logging(
+    let _agent = agent(
         &[
             (
                 "DD0C_AGENT_ENDPOINT",

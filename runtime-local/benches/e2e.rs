@@ -309,7 +309,7 @@ async fn latency(p: &Pipeline, rate: u64, seconds: u64, offset: usize) -> (f64, 
     }
     while tasks.join_next().await.is_some() {}
     until_committed(p, before + total as i64).await;
-    let millis = support::commit_latencies(&p.pool, TENANT, &sent).await;
+    let millis = support::commit_latencies(&p.pool, &sent).await;
     (quantile(&millis, 0.5), quantile(&millis, 0.99))
 }
 

@@ -121,7 +121,7 @@ async fn round(server: &str, send_order: bool) -> Measured {
     let alpha_per_second = ALPHA_RECORDS as f64 / started.elapsed().as_secs_f64();
     running.cancel();
 
-    let millis = commit_latencies(&pool, "beta", &sent).await;
+    let millis = commit_latencies(&pool, &sent).await;
     Measured {
         p50: quantile(&millis, 0.5),
         p99: quantile(&millis, 0.99),

@@ -10,6 +10,8 @@
 //! - [`CaptureServer`] — a loopback HTTP server that records webhook posts (Slack's side).
 //! - [`lambda`] — the Lambda Runtime API on loopback, to run the real Lambda binaries.
 //! - [`otlp`] — a real OTLP/HTTP trace receiver on loopback, for the telemetry tests.
+//! - `recorder` (feature `aws`) — a proxy in front of moto that keeps every AWS request and
+//!   answer, for the cloud cost benchmark.
 //! - [`mutate`] — random damage to records, for the property tests of the normalizer and the
 //!   HTTP edge.
 //! - `estate` (feature `aws`) — a zombie estate planted in moto, and what a correct hunter finds.
@@ -22,6 +24,8 @@ pub mod estate;
 pub mod lambda;
 pub mod mutate;
 pub mod otlp;
+#[cfg(feature = "aws")]
+pub mod recorder;
 mod story;
 
 pub use capture::CaptureServer;

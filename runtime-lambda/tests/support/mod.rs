@@ -65,6 +65,8 @@ pub struct Cloud {
     pub notify_queue: String,
     pub bucket: String,
     pub max_receives: u32,
+    /// Where the functions send their AWS requests: moto, or a recording proxy in front of it.
+    pub functions_endpoint: String,
     sqs: aws_sdk_sqs::Client,
 }
 
@@ -103,6 +105,7 @@ impl Cloud {
             notify_queue,
             bucket,
             max_receives,
+            functions_endpoint: endpoint(),
         }
     }
 
@@ -125,13 +128,14 @@ impl Cloud {
             notify_queue: output("NotifyQueueUrl"),
             bucket: output("ArchiveBucket"),
             max_receives: dd0c_lambda::env::DEFAULT_MAX_RECEIVES,
+            functions_endpoint: endpoint(),
         }
     }
 
     /// The variables the CDK app sets.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("AWS_ENDPOINT_URL", endpoint()),
+            ("AWS_ENDPOINT_URL", self.functions_endpoint.clone()),
             ("DD0C_TABLE_NAME", self.table.clone()),
             ("DD0C_SCORE_QUEUE_URL", self.score_queue.clone()),
             ("DD0C_NOTIFY_QUEUE_URL", self.notify_queue.clone()),

@@ -3,7 +3,8 @@
 
 #![allow(dead_code)]
 
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use dd0c_cost::backend::Backend;
@@ -115,16 +116,17 @@ pub async fn committed(pool: &dd0c_adapters_postgres::PgPool) -> i64 {
         .expect("count")
 }
 
-/// How long each of `sent` (event id, when pushed) took until its cost event of `tenant` was
-/// committed, in milliseconds, sorted; every one must be committed.
+/// How long each of `sent` (event id, when pushed) took until its cost event was committed, in
+/// milliseconds, sorted; every one must be committed. The benchmarks' event ids are unique
+/// across tenants.
 pub async fn commit_latencies(
     pool: &dd0c_adapters_postgres::PgPool,
-    tenant: &str,
     sent: &[(String, chrono::DateTime<Utc>)],
 ) -> Vec<f64> {
+    let ids: Vec<&str> = sent.iter().map(|(id, _)| id.as_str()).collect();
     let rows: Vec<(String, chrono::DateTime<Utc>)> =
-        sqlx::query_as("SELECT event_id, created_at FROM cost_events WHERE tenant_id = $1")
-            .bind(tenant)
+        sqlx::query_as("SELECT event_id, created_at FROM cost_events WHERE event_id = ANY($1)")
+            .bind(&ids)
             .fetch_all(pool)
             .await
             .expect("rows");
@@ -145,4 +147,77 @@ pub async fn commit_latencies(
 /// The `q` quantile (0–1) of `sorted`.
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * q).round() as usize]
+}
+
+/// A `dd0c-cost serve` process with `roles` on `database_url` (serving HTTP on `listen`),
+/// killed when dropped.
+pub struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Serve {
+    pub fn start(database_url: &str, roles: &str, listen: Option<&str>) -> Serve {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dd0c-cost"));
+        command.args(["serve", "--role", roles]);
+        if let Some(address) = listen {
+            command.args(["--listen", address]);
+        }
+        let child = command
+            .env("DATABASE_URL", database_url)
+            .env("DD0C_JWT_SECRET", "a-bench-secret-of-at-least-32-bytes-x")
+            .env("DD0C_OUTBOUND_PRIVATE_HOSTS", "127.0.0.1")
+            // A killed scorer's claims come back within seconds, not the default half-minute.
+            .env("DD0C_VISIBILITY_SECONDS", "5")
+            .env("DD0C_LOG", "error")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("dd0c-cost serve starts");
+        Serve(child)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+/// Resident memory of process `pid` in MB, from /proc.
+pub fn rss_of(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// A loopback port nobody listens on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Waits until the server at `base` is ready.
+pub async fn ready(base: &str) {
+    let started = Instant::now();
+    while !reqwest::get(format!("{base}/readyz"))
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "serve is not ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

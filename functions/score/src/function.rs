@@ -11,7 +11,9 @@ use dd0c_function::tracing::{field, Span};
 use dd0c_function::{step_span, trace, FunctionError, Handled, QueueFunction, Received};
 use dd0c_ports::domain::{Anomaly, CostEvent};
 use dd0c_ports::keys::DedupKey;
-use dd0c_ports::ledger::{ended_at, Link, ResourceChange, ResourceKey, ResourceLedger};
+use dd0c_ports::ledger::{
+    ended_at, Link, ResourceChange, ResourceKey, ResourceLedger, TenantChanges,
+};
 use dd0c_ports::queue::{Delivery, OutgoingMessage, Queue};
 use dd0c_ports::store::{Consumed, OutboxStore, TenantLinks};
 use dd0c_ports::PortError;
@@ -60,11 +62,11 @@ impl Score {
         self
     }
 
-    /// Records the events' changes in the ledger, before they are scored: recording is
-    /// idempotent, so a batch whose commit fails and comes back records nothing twice, and a
-    /// committed batch has nothing left to lose. An anomaly whose resources have now all ended
-    /// resolves itself. Returns the keys of the touched resources that have ended: only a link
-    /// to one of them can settle an anomaly.
+    /// Records the events' changes in the ledger, every tenant's at once, before they are
+    /// scored: recording is idempotent, so a batch whose commit fails and comes back records
+    /// nothing twice, and a committed batch has nothing left to lose. An anomaly whose resources
+    /// have now all ended resolves itself. Returns the keys of the touched resources that have
+    /// ended: only a link to one of them can settle an anomaly.
     async fn follow(&self, events: &[&CostEvent]) -> Result<HashSet<ResourceKey>, FunctionError> {
         let mut ended_keys = HashSet::new();
         let Some(ledger) = &self.ledger else {
@@ -74,12 +76,19 @@ impl Score {
         for event in events {
             of_tenant(&mut by_tenant, &event.tenant).extend(ResourceChange::of_event(event));
         }
+        let batch: Vec<TenantChanges> = by_tenant
+            .into_iter()
+            .map(|(tenant, changes)| TenantChanges {
+                tenant: tenant.to_owned(),
+                changes,
+            })
+            .collect();
+        let touched = ledger
+            .record_each(&batch)
+            .await
+            .map_err(FunctionError::port("recording resources in the ledger"))?;
         let now = Utc::now();
-        for (tenant, changes) in by_tenant {
-            let touched = ledger
-                .record(tenant, &changes)
-                .await
-                .map_err(FunctionError::port("recording resources in the ledger"))?;
+        for (TenantChanges { tenant, .. }, touched) in batch.iter().zip(touched) {
             let ended_records: Vec<_> = touched.iter().filter(|r| ended_at(r).is_some()).collect();
             ended_keys.extend(ended_records.iter().map(|r| r.key.clone()));
             let mut ended: Vec<&str> = ended_records

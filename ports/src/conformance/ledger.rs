@@ -8,6 +8,7 @@ use super::fixtures::{unique, unique_account_id};
 use crate::domain::Change;
 use crate::ledger::{
     Link, Mark, ResourceChange, ResourceFilter, ResourceKey, ResourceLedger, ResourceRecord,
+    TenantChanges,
 };
 
 fn epoch() -> DateTime<Utc> {
@@ -59,6 +60,7 @@ pub async fn ledger_suite(ledger: &dyn ResourceLedger) {
     lists_filter_and_page(ledger).await;
     found_gone_and_retention(ledger).await;
     tenants_stay_apart(ledger).await;
+    several_tenants_in_one_recording(ledger).await;
 }
 
 async fn redelivery_and_order_give_the_same_record(ledger: &dyn ResourceLedger) {
@@ -398,4 +400,60 @@ async fn tenants_stay_apart(ledger: &dyn ResourceLedger) {
         .remove(0)
         .expect("kept");
     assert_eq!(in_a.changes.len(), 1, "b's end is not a's");
+}
+
+async fn several_tenants_in_one_recording(ledger: &dyn ResourceLedger) {
+    let (a, b) = (unique("ledger-each-a"), unique("ledger-each-b"));
+    let account = unique_account_id();
+    let shared = &keys(&account, &["i-shared-name"])[0];
+    let later = &keys(&account, &["i-later"])[0];
+    ledger
+        .record(&a, &[change(shared, Change::Create, 0, "e-a-create")])
+        .await
+        .expect("record");
+    let of = |tenant: &str, changes: Vec<ResourceChange>| TenantChanges {
+        tenant: tenant.to_owned(),
+        changes,
+    };
+    // a's held resource ends, b's of the same name begins, and a is named twice.
+    let batch = [
+        of(&a, vec![change(shared, Change::End, 3, "e-a-end")]),
+        of(&b, vec![change(shared, Change::Create, 1, "e-b-create")]),
+        of(&a, vec![change(later, Change::Create, 2, "e-a-later")]),
+        of(&b, Vec::new()),
+    ];
+    let touched = ledger.record_each(&batch).await.expect("record each");
+    let shape: Vec<Vec<(&str, &str, usize)>> = touched
+        .iter()
+        .map(|records| {
+            records
+                .iter()
+                .map(|r| {
+                    let id = r.key.resource_id.as_str();
+                    (r.tenant.as_str(), id, r.changes.len())
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            vec![(a.as_str(), "i-shared-name", 2)],
+            vec![(b.as_str(), "i-shared-name", 1)],
+            vec![(a.as_str(), "i-later", 1)],
+            vec![],
+        ],
+        "each tenant's touched records, in the batch's order"
+    );
+    assert!(ended(&touched[0][0]), "a's end applies to a's record");
+    assert!(!ended(&touched[1][0]), "and not to b's");
+
+    let again = ledger.record_each(&batch).await.expect("record each again");
+    assert_eq!(again, touched, "a redelivered batch changes nothing");
+    let in_b = ledger
+        .resources(&b, &[shared.clone(), later.clone()])
+        .await
+        .expect("read");
+    assert_eq!(in_b[0].as_ref().map(|r| r.changes.len()), Some(1));
+    assert!(in_b[1].is_none(), "a's resource is not b's");
 }

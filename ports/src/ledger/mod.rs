@@ -617,6 +617,15 @@ impl Link {
     }
 }
 
+/// One tenant's changes in a recording of several tenants' ([`ResourceLedger::record_each`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TenantChanges {
+    /// The tenant.
+    pub tenant: String,
+    /// Its changes, in any order.
+    pub changes: Vec<ResourceChange>,
+}
+
 /// The resource ledger of every tenant.
 #[async_trait]
 pub trait ResourceLedger: Send + Sync {
@@ -628,6 +637,18 @@ pub trait ResourceLedger: Send + Sync {
         tenant: &str,
         changes: &[ResourceChange],
     ) -> PortResult<Vec<ResourceRecord>>;
+
+    /// Records each tenant's changes as [`record`](Self::record) does; returns each one's
+    /// touched records, in the order of `batch`. A scored receive spans many tenants (one
+    /// event each when a thousand share the queue): adapters that can record them all in one
+    /// transaction should.
+    async fn record_each(&self, batch: &[TenantChanges]) -> PortResult<Vec<Vec<ResourceRecord>>> {
+        let mut touched = Vec::with_capacity(batch.len());
+        for TenantChanges { tenant, changes } in batch {
+            touched.push(self.record(tenant, changes).await?);
+        }
+        Ok(touched)
+    }
 
     /// The records of `keys`, in the same order (`None` where the ledger has none).
     async fn resources(

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use dd0c_ports::domain::Change;
 use dd0c_ports::ledger::{
     ended_at, keys_of, merge, Link, Mark, ResourceChange, ResourceCursor, ResourceFilter,
-    ResourceKey, ResourceLedger, ResourceRecord,
+    ResourceKey, ResourceLedger, ResourceRecord, TenantChanges,
 };
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +26,17 @@ const COLUMNS: &str = "account_id, region, resource_id, changes, anomaly_id, uns
 /// Resources with their links.
 const JOINED: &str =
     "resources LEFT JOIN resource_links USING (tenant_id, account_id, region, resource_id)";
+
+/// A [`RecordRow`] after its tenant, for reads across tenants.
+type TenantRecordRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<Json<Vec<Stored<'static>>>>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+);
 
 type RecordRow = (
     String,
@@ -151,52 +162,70 @@ impl PgStore {
         Ok(())
     }
 
-    /// Creates the rows of `keys` that do not exist yet, each with an empty record.
+    /// Creates the rows of `keys` (each beside its tenant) that do not exist yet, each with an
+    /// empty record.
     async fn ensure_rows(
         c: &mut PgConnection,
-        tenant: &str,
-        keys: &[ResourceKey],
+        tenants: &[&str],
+        keys: &KeyColumns,
     ) -> Result<(), sqlx::Error> {
-        let columns = KeyColumns::of(keys.iter());
         sqlx::query(
             "INSERT INTO resources (tenant_id, account_id, region, resource_id, changes) \
-             SELECT $1, a, r, i, '[]' FROM unnest($2::text[], $3::text[], $4::text[]) \
-             AS t(a, r, i) ORDER BY a, r, i \
+             SELECT n, a, r, i, '[]' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) \
+             AS t(n, a, r, i) ORDER BY n COLLATE \"C\", a, r, i \
              ON CONFLICT (tenant_id, account_id, region, resource_id) DO NOTHING",
         )
-        .bind(tenant)
-        .bind(&columns.accounts)
-        .bind(&columns.regions)
-        .bind(&columns.ids)
+        .bind(tenants)
+        .bind(&keys.accounts)
+        .bind(&keys.regions)
+        .bind(&keys.ids)
         .execute(c)
         .await?;
         Ok(())
     }
 
-    /// One attempt at [`ResourceLedger::record`]: `Err` with a deadlock is worth another.
+    /// Records every tenant's changes in one transaction, retrying one a deadlock aborted.
+    async fn record_all(&self, batch: &[(&str, Cow<'_, [ResourceChange]>)]) -> PortResult<Touched> {
+        let mut attempt = 1;
+        loop {
+            match self.try_record(batch).await {
+                Ok(touched) => return Ok(touched),
+                Err(error) if is_retryable_conflict(&error) && attempt < RECORD_ATTEMPTS => {
+                    attempt += 1;
+                }
+                Err(error) => return Err(backend("recording resource changes", error)),
+            }
+        }
+    }
+
+    /// One attempt at [`PgStore::record_all`]: `Err` with a deadlock is worth another.
     /// Resources new to the ledger (most changes are creations) are inserted whole in one
     /// statement; only those it already holds are locked, merged and written back.
     async fn try_record(
         &self,
-        tenant: &str,
-        changes: &[ResourceChange],
-    ) -> Result<Vec<ResourceRecord>, sqlx::Error> {
-        let mut fresh = merge(tenant, Vec::new(), changes);
-        fresh.sort_by(|a, b| a.0.key.cmp(&b.0.key));
-        let mut tx = self.begin(tenant).await?;
-        let rows = Columns::of(fresh.iter().map(|(r, _)| r));
+        batch: &[(&str, Cow<'_, [ResourceChange]>)],
+    ) -> Result<Touched, sqlx::Error> {
+        let mut fresh: Vec<ResourceRecord> = batch
+            .iter()
+            .flat_map(|(tenant, changes)| merge(tenant, Vec::new(), changes))
+            .map(|(record, _)| record)
+            .collect();
+        fresh.sort_by(|a, b| (&a.tenant, &a.key).cmp(&(&b.tenant, &b.key)));
+        let mut tx = self.begin(&scope_of(batch.iter().map(|(t, _)| *t))).await?;
+        let rows = Columns::of(fresh.iter());
         // With the link each new resource may have had before its first change.
-        let inserted: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        let inserted: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
             "WITH inserted AS (INSERT INTO resources (tenant_id, account_id, region, resource_id, \
              resource_kind, first_at, ended_at, changes) \
-             SELECT $1, a, r, i, k, f, e, j FROM unnest($2::text[], $3::text[], $4::text[], \
-             $5::text[], $6::timestamptz[], $7::timestamptz[], $8::json[]) AS t(a, r, i, k, f, e, j) \
+             SELECT n, a, r, i, k, f, e, j FROM unnest($1::text[], $2::text[], $3::text[], \
+             $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::json[]) \
+             AS t(n, a, r, i, k, f, e, j) \
              ON CONFLICT (tenant_id, account_id, region, resource_id) DO NOTHING \
              RETURNING tenant_id, account_id, region, resource_id) \
-             SELECT account_id, region, resource_id, anomaly_id \
+             SELECT tenant_id, account_id, region, resource_id, anomaly_id \
              FROM inserted LEFT JOIN resource_links USING (tenant_id, account_id, region, resource_id)",
         )
-        .bind(tenant)
+        .bind(&rows.tenants)
         .bind(&rows.keys.accounts)
         .bind(&rows.keys.regions)
         .bind(&rows.keys.ids)
@@ -206,56 +235,78 @@ impl PgStore {
         .bind(&rows.payloads)
         .fetch_all(&mut *tx)
         .await?;
-        let links: HashMap<ResourceKey, Option<String>> = inserted
+        let mut links: HashMap<(String, ResourceKey), Option<String>> = inserted
             .into_iter()
-            .map(|(a, r, i, anomaly_id)| (ResourceKey::new(&a, &r, &i), anomaly_id))
+            .map(|(n, a, r, i, anomaly_id)| ((n, ResourceKey::new(&a, &r, &i)), anomaly_id))
             .collect();
-        let held: Vec<ResourceChange> = changes
+        let mut touched = Touched::new();
+        for mut record in fresh {
+            if let Some(anomaly_id) = links.remove(&(record.tenant.clone(), record.key.clone())) {
+                record.anomaly_id = anomaly_id;
+                touched.add(record);
+            }
+        }
+        let held: Vec<(&str, Vec<ResourceChange>)> = batch
             .iter()
-            .filter(|c| !links.contains_key(&c.key))
-            .cloned()
-            .collect();
-        let mut records: HashMap<ResourceKey, ResourceRecord> = fresh
-            .into_iter()
-            .filter_map(|(mut r, _)| {
-                r.anomaly_id = links.get(&r.key)?.clone();
-                Some((r.key.clone(), r))
+            .map(|(tenant, changes)| {
+                let held = changes
+                    .iter()
+                    .filter(|c| touched.get(tenant, &c.key).is_none())
+                    .cloned()
+                    .collect::<Vec<_>>();
+                (*tenant, held)
             })
+            .filter(|(_, held)| !held.is_empty())
             .collect();
         if !held.is_empty() {
-            let merged = Self::merge_held(&mut tx, tenant, &held).await?;
-            records.extend(merged.into_iter().map(|r| (r.key.clone(), r)));
+            for record in Self::merge_held(&mut tx, &held).await? {
+                touched.add(record);
+            }
         }
         tx.commit().await?;
-        Ok(keys_of(changes)
-            .iter()
-            .filter_map(|key| records.remove(key))
-            .collect())
+        Ok(touched)
     }
 
-    /// Locks the rows of the resources `changes` touch (in key order), merges the changes into
-    /// their records and writes back those that changed.
+    /// Locks the rows of the resources `batch` touches (in tenant and key order), merges each
+    /// tenant's changes into their records and writes back those that changed.
     async fn merge_held(
         c: &mut PgConnection,
-        tenant: &str,
-        changes: &[ResourceChange],
+        batch: &[(&str, Vec<ResourceChange>)],
     ) -> Result<Vec<ResourceRecord>, sqlx::Error> {
-        let mut keys = keys_of(changes);
+        let mut keys: Vec<(&str, ResourceKey)> = batch
+            .iter()
+            .flat_map(|(tenant, changes)| keys_of(changes).into_iter().map(|k| (*tenant, k)))
+            .collect();
         keys.sort();
-        Self::ensure_rows(c, tenant, &keys).await?;
-        let columns = KeyColumns::of(keys.iter());
-        let rows: Vec<RecordRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM {JOINED} WHERE tenant_id = $1 AND {KEYED} \
-             ORDER BY account_id, region, resource_id FOR UPDATE OF resources"
+        let tenants: Vec<&str> = keys.iter().map(|(tenant, _)| *tenant).collect();
+        let columns = KeyColumns::of(keys.iter().map(|(_, key)| key));
+        Self::ensure_rows(c, &tenants, &columns).await?;
+        let rows: Vec<TenantRecordRow> = sqlx::query_as(&format!(
+            "SELECT tenant_id, {COLUMNS} FROM {JOINED} \
+             WHERE (tenant_id, account_id, region, resource_id) IN \
+             (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])) \
+             ORDER BY tenant_id COLLATE \"C\", account_id, region, resource_id FOR UPDATE OF resources"
         ))
-        .bind(tenant)
+        .bind(&tenants)
         .bind(&columns.accounts)
         .bind(&columns.regions)
         .bind(&columns.ids)
         .fetch_all(&mut *c)
         .await?;
-        let stored = rows.into_iter().map(|row| record_of(tenant, row)).collect();
-        let merged = merge(tenant, stored, changes);
+        let mut stored: HashMap<String, Vec<ResourceRecord>> = HashMap::new();
+        for (tenant, account, region, id, changes, anomaly_id, unseen_at) in rows {
+            let record = record_of(
+                &tenant,
+                (account, region, id, changes, anomaly_id, unseen_at),
+            );
+            stored.entry(tenant).or_default().push(record);
+        }
+        let merged: Vec<(ResourceRecord, bool)> = batch
+            .iter()
+            .flat_map(|(tenant, changes)| {
+                merge(tenant, stored.remove(*tenant).unwrap_or_default(), changes)
+            })
+            .collect();
         let written = Columns::of(
             merged
                 .iter()
@@ -266,11 +317,11 @@ impl PgStore {
             sqlx::query(
                 "UPDATE resources SET resource_kind = t.k, first_at = t.f, \
                  ended_at = COALESCE(resources.unseen_at, t.e), changes = t.j \
-                 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], \
-                 $7::timestamptz[], $8::json[]) AS t(a, r, i, k, f, e, j) \
-                 WHERE tenant_id = $1 AND account_id = t.a AND region = t.r AND resource_id = t.i",
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                 $6::timestamptz[], $7::timestamptz[], $8::json[]) AS t(n, a, r, i, k, f, e, j) \
+                 WHERE tenant_id = t.n AND account_id = t.a AND region = t.r AND resource_id = t.i",
             )
-            .bind(tenant)
+            .bind(&written.tenants)
             .bind(&written.keys.accounts)
             .bind(&written.keys.regions)
             .bind(&written.keys.ids)
@@ -285,9 +336,51 @@ impl PgStore {
     }
 }
 
+/// The records a recording touched, by tenant and key.
+#[derive(Default)]
+struct Touched(HashMap<String, HashMap<ResourceKey, ResourceRecord>>);
+
+impl Touched {
+    fn new() -> Self {
+        Touched::default()
+    }
+
+    fn add(&mut self, record: ResourceRecord) {
+        self.0
+            .entry(record.tenant.clone())
+            .or_default()
+            .insert(record.key.clone(), record);
+    }
+
+    fn get(&self, tenant: &str, key: &ResourceKey) -> Option<&ResourceRecord> {
+        self.0.get(tenant)?.get(key)
+    }
+
+    /// The records of `changes`' resources for `tenant`, in the order they first appear.
+    fn of(&self, tenant: &str, changes: &[ResourceChange]) -> Vec<ResourceRecord> {
+        keys_of(changes)
+            .iter()
+            .filter_map(|key| self.get(tenant, key).cloned())
+            .collect()
+    }
+}
+
+/// `batch` with each tenant once, the changes of a tenant named twice joined in order.
+fn tenants_once(batch: &[TenantChanges]) -> Vec<(&str, Cow<'_, [ResourceChange]>)> {
+    let mut once: Vec<(&str, Cow<'_, [ResourceChange]>)> = Vec::new();
+    for TenantChanges { tenant, changes } in batch {
+        match once.iter_mut().find(|(named, _)| named == tenant) {
+            Some((_, joined)) => joined.to_mut().extend_from_slice(changes),
+            None => once.push((tenant, Cow::Borrowed(changes))),
+        }
+    }
+    once
+}
+
 /// Records bound as the arrays of their row's columns; each record's changes serialized
 /// straight into the statement.
 struct Columns<'r> {
+    tenants: Vec<&'r str>,
     keys: KeyColumns,
     kinds: Vec<String>,
     firsts: Vec<Option<DateTime<Utc>>>,
@@ -298,6 +391,7 @@ struct Columns<'r> {
 impl<'r> Columns<'r> {
     fn of(records: impl Iterator<Item = &'r ResourceRecord> + Clone) -> Self {
         let mut columns = Columns {
+            tenants: Vec::new(),
             keys: KeyColumns::of(records.clone().map(|r| &r.key)),
             kinds: Vec::new(),
             firsts: Vec::new(),
@@ -305,6 +399,7 @@ impl<'r> Columns<'r> {
             payloads: Vec::new(),
         };
         for record in records {
+            columns.tenants.push(&record.tenant);
             columns.kinds.push(record.resource_kind().to_owned());
             columns.firsts.push(record.first_at());
             columns.ends.push(ended_at(record));
@@ -326,16 +421,20 @@ impl ResourceLedger for PgStore {
         if changes.is_empty() {
             return Ok(Vec::new());
         }
-        let mut attempt = 1;
-        loop {
-            match self.try_record(tenant, changes).await {
-                Ok(recorded) => return Ok(recorded),
-                Err(error) if is_retryable_conflict(&error) && attempt < RECORD_ATTEMPTS => {
-                    attempt += 1;
-                }
-                Err(error) => return Err(backend("recording resource changes", error)),
-            }
+        let touched = self.record_all(&[(tenant, Cow::Borrowed(changes))]).await?;
+        Ok(touched.of(tenant, changes))
+    }
+
+    async fn record_each(&self, batch: &[TenantChanges]) -> PortResult<Vec<Vec<ResourceRecord>>> {
+        let once = tenants_once(batch);
+        if once.iter().all(|(_, changes)| changes.is_empty()) {
+            return Ok(vec![Vec::new(); batch.len()]);
         }
+        let touched = self.record_all(&once).await?;
+        Ok(batch
+            .iter()
+            .map(|t| touched.of(&t.tenant, &t.changes))
+            .collect())
     }
 
     async fn resources(

@@ -17,10 +17,10 @@
 //! - S3 (the raw archive): `PutObject` requests;
 //! - EventBridge: one cross-account event per record.
 //!
-//! Priced at [`PRICES`], us-east-1, as AWS publishes them (dated there). Durations are measured
-//! against moto on loopback, which answers far slower than DynamoDB: the Lambda line is an upper
-//! bound, the request lines are counts. moto copies a table for every transaction, so the run
-//! is kept to a few hundred records.
+//! Priced at [`PRICES`], us-east-1, as AWS publishes them ([`PRICES_AS_OF`]). Durations are
+//! measured against moto on loopback, which answers far slower than DynamoDB: the Lambda line is
+//! an upper bound, the request lines are counts. moto copies a table for every transaction, so
+//! the run is kept to a few hundred records.
 //!
 //! `DD0C_TEST_AWS_ENDPOINT=http://127.0.0.1:55500 cargo bench -p dd0c-lambda --bench cost`
 
@@ -44,8 +44,7 @@ const TENANT: &str = "bench";
 /// The functions' memory, as infra-cdk sets it.
 const MEMORY_MB: f64 = 256.0;
 
-/// Published on-demand prices, us-east-1, in dollars (AWS pricing pages as of 2025; DynamoDB
-/// after its November 2024 on-demand cut).
+/// Published on-demand prices, us-east-1, in dollars, as of [`PRICES_AS_OF`].
 struct Prices {
     lambda_gb_second: f64,
     lambda_request: f64,
@@ -55,6 +54,10 @@ struct Prices {
     s3_put: f64,
     eventbridge_event: f64,
 }
+
+/// When the prices below were last read from AWS's pricing pages: none has changed since
+/// DynamoDB's on-demand cut of November 2024.
+const PRICES_AS_OF: &str = "AWS pricing pages, 2025 (DynamoDB after its 2024-11-01 on-demand cut)";
 
 const PRICES: Prices = Prices {
     // x86_64, the stack's default architecture.
@@ -440,6 +443,7 @@ async fn main() {
         median_ms(&invocations[1]),
         median_ms(&invocations[2])
     );
+    println!("prices: us-east-1 on demand, {PRICES_AS_OF}");
     println!(
         "{:<22} {:>14} {:>16} {:>12}",
         "per million records", "units", "price/unit", "dollars"

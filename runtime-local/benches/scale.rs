@@ -7,7 +7,9 @@
 //! 2. Postgres size per million cost events (what the history added, queue tables included as
 //!    the run leaves them), and the largest relations;
 //! 3. live traffic on the grown database: [`LIVE_RATE`] launches a second to random accounts for
-//!    [`LIVE_SECONDS`] s, push → committed p50/p99;
+//!    [`LIVE_SECONDS`] s, push → committed p50/p99 — first right after the history, while
+//!    autovacuum works through what it left, then after a `VACUUM (ANALYZE)`, as two weeks of
+//!    autovacuum would have left the database;
 //! 4. the dispatcher's RSS after the history and after the live traffic.
 //!
 //! The history's records are made while the clock runs (one account's at a time, by the pushers):
@@ -32,6 +34,7 @@ const HISTORY: usize = 112;
 const PUSHERS: usize = 16;
 const LIVE_RATE: u64 = 500;
 const LIVE_SECONDS: u64 = 60;
+const LIVE_TOTAL: usize = (LIVE_RATE * LIVE_SECONDS) as usize;
 
 fn tenant(n: usize) -> String {
     format!("t{n:04}")
@@ -115,10 +118,23 @@ async fn until_committed(pool: &dd0c_adapters_postgres::PgPool, total: i64) {
 
 /// Pushes [`LIVE_RATE`] single launches a second to random accounts for [`LIVE_SECONDS`];
 /// answers each one's event id and when it was sent.
+/// Sends [`live`] traffic and waits until it is committed: each record's push → committed, ms.
+async fn measure_live(
+    base: &str,
+    pool: &dd0c_adapters_postgres::PgPool,
+    tokens: &[String],
+    first_seq: usize,
+) -> Vec<f64> {
+    let before = support::committed(pool).await;
+    let sent = live(base, tokens, first_seq).await;
+    until_committed(pool, before + sent.len() as i64).await;
+    support::commit_latencies(pool, &sent).await
+}
+
 async fn live(base: &str, tokens: &[String], first_seq: usize) -> Vec<(String, DateTime<Utc>)> {
     let client = reqwest::Client::new();
     let url = format!("{base}/v1/events");
-    let total = (LIVE_RATE * LIVE_SECONDS) as usize;
+    let total = LIVE_TOTAL;
     let mut rng = dd0c_tests::Rng::new(42);
     let mut sent = Vec::with_capacity(total);
     let mut tasks = tokio::task::JoinSet::new();
@@ -209,10 +225,14 @@ async fn main() {
     let rss_history = rss_of(dispatcher.pid());
     let (database_mb, largest) = sizes(&pool).await;
 
-    let before = support::committed(&pool).await;
-    let sent = live(&base, &tokens, HISTORY).await;
-    until_committed(&pool, before + sent.len() as i64).await;
-    let millis = support::commit_latencies(&pool, &sent).await;
+    let right_after = measure_live(&base, &pool, &tokens, HISTORY).await;
+    let started = Instant::now();
+    sqlx::raw_sql("VACUUM (ANALYZE)")
+        .execute(&pool)
+        .await
+        .expect("vacuumed");
+    let vacuuming = started.elapsed();
+    let vacuumed = measure_live(&base, &pool, &tokens, HISTORY + LIVE_TOTAL).await;
     let rss_live = rss_of(dispatcher.pid());
 
     println!(
@@ -232,11 +252,19 @@ async fn main() {
     for (name, mb) in &largest {
         println!("  {name:<32} {mb:>8.1} MB");
     }
-    println!(
-        "live, {LIVE_RATE} launches/s to random accounts for {LIVE_SECONDS} s: push → committed p50 {:.1} ms, p99 {:.1} ms",
-        quantile(&millis, 0.5),
-        quantile(&millis, 0.99)
-    );
+    for (when, millis) in [
+        ("right after the history", &right_after),
+        (
+            &*format!("after VACUUM ({:.0} s)", vacuuming.as_secs_f64()),
+            &vacuumed,
+        ),
+    ] {
+        println!(
+            "live, {LIVE_RATE} launches/s to random accounts for {LIVE_SECONDS} s, {when}: push → committed p50 {:.1} ms, p99 {:.1} ms",
+            quantile(millis, 0.5),
+            quantile(millis, 0.99)
+        );
+    }
     println!(
         "dispatcher RSS: {:.1} MB after the history, {:.1} MB after the live traffic",
         rss_history.unwrap_or(f64::NAN),

@@ -158,7 +158,7 @@ pub async fn migrate(pool: &PgPool) -> PortResult<()> {
             .await
             .map_err(|e| backend("granting the application role the queues", e))?;
     }
-    queue::index_owners(pool).await
+    queue::prepare_queues(pool).await
 }
 
 #[cfg(test)]

@@ -37,19 +37,40 @@ fn owner_index_sql(name: &str) -> String {
     format!("CREATE INDEX IF NOT EXISTS q_{name}_owner ON pgmq.q_{name} (({OWNER}), msg_id)")
 }
 
-/// Indexes every existing queue's owners (queues made before receives took turns); a queue
-/// made later is indexed when it is made ([`PgmqQueue::new`]).
-pub(crate) async fn index_owners(pool: &PgPool) -> PortResult<()> {
+/// How a queue table is vacuumed: after a fixed count of dead rows, at full speed. Every settled
+/// message leaves a dead row, and a receive's walk over owners steps over the dead entries until
+/// vacuum clears them. The defaults suit large tables: they wait for dead rows in proportion to
+/// the live rows last counted (a drained backlog counts high for long) and then vacuum slowly.
+fn vacuum_sql(name: &str) -> String {
+    format!(
+        "ALTER TABLE pgmq.q_{name} SET (autovacuum_vacuum_scale_factor = 0, \
+         autovacuum_vacuum_threshold = 10000, autovacuum_vacuum_cost_delay = 0)"
+    )
+}
+
+/// Indexes every existing queue's owners and sets how it is vacuumed (queues made before
+/// either); a queue made later gets both when it is made ([`PgmqQueue::new`]).
+pub(crate) async fn prepare_queues(pool: &PgPool) -> PortResult<()> {
     let queues: Vec<String> = sqlx::query_scalar("SELECT queue_name FROM pgmq.meta")
         .fetch_all(pool)
         .await
         .map_err(|e| backend("listing the queues", e))?;
     for queue in queues.iter().filter(|q| check_name(q).is_ok()) {
-        sqlx::query(&owner_index_sql(queue))
-            .execute(pool)
-            .await
-            .map_err(|e| backend("indexing a queue's owners", e))?;
+        prepare(pool, queue).await?;
     }
+    Ok(())
+}
+
+/// Indexes queue `name`'s owners and sets how it is vacuumed.
+async fn prepare(pool: &PgPool, name: &str) -> PortResult<()> {
+    sqlx::query(&owner_index_sql(name))
+        .execute(pool)
+        .await
+        .map_err(|e| backend("indexing a queue's owners", e))?;
+    sqlx::query(&vacuum_sql(name))
+        .execute(pool)
+        .await
+        .map_err(|e| backend("setting how a queue is vacuumed", e))?;
     Ok(())
 }
 
@@ -222,10 +243,7 @@ impl PgmqQueue {
                 .execute(&pool)
                 .await
                 .map_err(|e| backend("creating a queue", e))?;
-            sqlx::query(&owner_index_sql(name))
-                .execute(&pool)
-                .await
-                .map_err(|e| backend("indexing a queue's owners", e))?;
+            prepare(&pool, name).await?;
         }
         Ok(PgmqQueue {
             pool,

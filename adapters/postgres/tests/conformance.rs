@@ -157,6 +157,38 @@ async fn migrations_are_repeatable() {
         .expect("a second run changes nothing and fails nothing");
 }
 
+/// Queue tables are vacuumed by a fixed count of dead rows at full speed: a queue made now, and
+/// one made before (by pgmq alone) once `migrate` runs again.
+#[tokio::test]
+async fn queue_tables_are_vacuumed_as_queues() {
+    let (pool, _) = fresh_database().await;
+    PgmqQueue::new(pool.clone(), "made_now")
+        .await
+        .expect("a queue");
+    sqlx::query("SELECT pgmq.create('made_before')")
+        .execute(&pool)
+        .await
+        .expect("a queue of pgmq's own");
+    migrate(&pool).await.expect("migrates again");
+    for queue in ["made_now", "made_before"] {
+        let options: Vec<String> = sqlx::query_scalar(
+            "SELECT unnest(reloptions) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'pgmq' AND c.relname = 'q_' || $1",
+        )
+        .bind(queue)
+        .fetch_all(&pool)
+        .await
+        .expect("reloptions");
+        for option in [
+            "autovacuum_vacuum_scale_factor=0",
+            "autovacuum_vacuum_threshold=10000",
+            "autovacuum_vacuum_cost_delay=0",
+        ] {
+            assert!(options.iter().any(|o| o == option), "{queue}: {options:?}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn expired_dedup_keys_are_forgotten_and_delivered_messages_leave_no_copy() {
     let pool = fresh_pool().await;

@@ -30,6 +30,7 @@ mod support;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
+use dd0c_adapters_aws::table::{GSI1_KEYS, KEYS};
 use dd0c_ports::domain::Settings;
 use dd0c_ports::store::SettingsStore;
 use dd0c_tests::lambda::{Function, Invocation, RuntimeApi};
@@ -161,15 +162,6 @@ struct Usage {
 
 /// Sizes the table's items by their key, as the run left them.
 async fn item_sizes(cloud: &Cloud) -> HashMap<String, (usize, bool)> {
-    let shape = dd0c_adapters_aws::table_shape();
-    let keys = [
-        shape["partition_key"].as_str().unwrap_or("pk").to_owned(),
-        shape["sort_key"].as_str().unwrap_or("sk").to_owned(),
-    ];
-    let gsi = shape["indexes"][0]["partition_key"]
-        .as_str()
-        .unwrap_or("gsi1pk")
-        .to_owned();
     let client = aws_sdk_dynamodb::Client::new(&cloud.aws);
     let mut sizes = HashMap::new();
     let mut start = None;
@@ -183,8 +175,7 @@ async fn item_sizes(cloud: &Cloud) -> HashMap<String, (usize, bool)> {
             .expect("scan");
         for item in page.items() {
             let wire = item_json(item);
-            let key = key_of(&wire, &keys);
-            sizes.insert(key, (dynamodb_item_size(&wire), wire.get(&gsi).is_some()));
+            sizes.insert(key_of(&wire), (dynamodb_item_size(&wire), indexed(&wire)));
         }
         start = page.last_evaluated_key;
         if start.is_none() {
@@ -215,8 +206,14 @@ fn item_json(item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) ->
     Value::Object(item.iter().map(|(k, v)| (k.clone(), one(v))).collect())
 }
 
-fn key_of(item: &Value, keys: &[String; 2]) -> String {
-    format!("{}|{}", item[&keys[0]], item[&keys[1]])
+/// An item's table key (from the item or from a request's `Key`), as one string.
+fn key_of(item: &Value) -> String {
+    format!("{}|{}", item[KEYS.0], item[KEYS.1])
+}
+
+/// Whether an item carries GSI1's key, so that writing it writes the index too.
+fn indexed(item: &Value) -> bool {
+    item.get(GSI1_KEYS.0).is_some()
 }
 
 /// Write units of one item write: 1 KB each, at least one; once more for GSI1.
@@ -241,20 +238,7 @@ fn read_units(bytes: usize, consistent: bool) -> f64 {
 
 impl Usage {
     fn count(exchanges: &[Exchange], sizes: &HashMap<String, (usize, bool)>) -> Usage {
-        let shape = dd0c_adapters_aws::table_shape();
-        let keys = [
-            shape["partition_key"].as_str().unwrap_or("pk").to_owned(),
-            shape["sort_key"].as_str().unwrap_or("sk").to_owned(),
-        ];
-        let gsi = shape["indexes"][0]["partition_key"]
-            .as_str()
-            .unwrap_or("gsi1pk");
-        let updated = |key: &Value| {
-            sizes
-                .get(&key_of(key, &keys))
-                .copied()
-                .unwrap_or((1024, false))
-        };
+        let updated = |key: &Value| sizes.get(&key_of(key)).copied().unwrap_or((1024, false));
         let mut usage = Usage::default();
         for x in exchanges {
             let writes_before = usage.dynamodb_write_units;
@@ -268,7 +252,7 @@ impl Usage {
                 "dynamodb:PutItem" => {
                     let item = &body["Item"];
                     usage.dynamodb_write_units +=
-                        write_units(dynamodb_item_size(item), item.get(gsi).is_some());
+                        write_units(dynamodb_item_size(item), indexed(item));
                 }
                 "dynamodb:UpdateItem" => {
                     let (size, indexed) = updated(&body["Key"]);
@@ -278,10 +262,7 @@ impl Usage {
                 "dynamodb:TransactWriteItems" => {
                     for item in body["TransactItems"].as_array().into_iter().flatten() {
                         let units = if let Some(put) = item.get("Put") {
-                            write_units(
-                                dynamodb_item_size(&put["Item"]),
-                                put["Item"].get(gsi).is_some(),
-                            )
+                            write_units(dynamodb_item_size(&put["Item"]), indexed(&put["Item"]))
                         } else if let Some(update) = item.get("Update") {
                             let (size, indexed) = updated(&update["Key"]);
                             write_units(size, indexed)
@@ -301,7 +282,7 @@ impl Usage {
                         for r in requests.as_array().into_iter().flatten() {
                             let item = &r["PutRequest"]["Item"];
                             usage.dynamodb_write_units +=
-                                write_units(dynamodb_item_size(item), item.get(gsi).is_some());
+                                write_units(dynamodb_item_size(item), indexed(item));
                         }
                     }
                 }

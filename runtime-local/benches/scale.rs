@@ -25,7 +25,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use support::{free_port, fresh, launch, quantile, ready, rss_of, Serve};
+use dd0c_tests::free_port;
+use support::{fresh, launch, quantile, ready, rss_of, Serve};
 
 const TENANTS: usize = 1_000;
 const ACCOUNTS_PER_TENANT: usize = 10;

@@ -26,9 +26,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use dd0c_ports::domain::Settings;
 use dd0c_ports::keys::ActionValue;
+use dd0c_tests::free_port;
 use dd0c_tests::CaptureServer;
 use serde_json::Value;
-use support::{account_id, free_port, fresh, quantile, ready, rss_of, Serve};
+use support::{account_id, fresh, quantile, ready, rss_of, Serve};
 
 /// Launches pushed a second.
 const RATE: usize = 500;

@@ -2,10 +2,12 @@
 //! it: the same environment, no flags.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use dd0c_tests::free_port;
 
 /// A `serve` process, killed (SIGKILL) when dropped.
 struct Serve(Child);
@@ -37,13 +39,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// `dd0c-cost` with the process environment `env` on the in-memory backend.

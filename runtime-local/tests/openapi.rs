@@ -5,10 +5,10 @@
 
 mod support;
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use dd0c_tests::free_port;
 use support::fresh_database;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_dd0c-cost");
@@ -32,14 +32,6 @@ impl Drop for Serve {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// `dd0c-cost serve` on `database_url`, answering on `address`.

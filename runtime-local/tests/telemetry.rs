@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use dd0c_ports::conformance::unique_account_id;
 use dd0c_ports::domain::Settings;
 use dd0c_tests::otlp::{assert_one_pipeline, OtlpReceiver};
-use dd0c_tests::CaptureServer;
+use dd0c_tests::{free_port, CaptureServer};
 use support::{fresh_database, onboard, run_instances, TENANT};
 
 struct Killed(Child);
@@ -21,13 +21,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

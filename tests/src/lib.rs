@@ -63,6 +63,14 @@ impl Rng {
     }
 }
 
+/// A loopback port nothing listens on now, for a server started in another process.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// `userIdentity` of a role session.
 pub fn assumed_role(account: &str, role: &str, session: &str) -> Value {
     json!({

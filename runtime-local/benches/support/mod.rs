@@ -199,14 +199,6 @@ pub fn rss_of(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// A loopback port nobody listens on.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 /// Waits until the server at `base` is ready.
 pub async fn ready(base: &str) {
     let started = Instant::now();

@@ -139,8 +139,9 @@ pub async fn migrate(pool: &PgPool) -> PortResult<()> {
         .run(pool)
         .await
         .map_err(|e| PortError::caused("applying migrations", e))?;
-    // pgmq's installer is not concurrency-safe: one replica installs at a time.
-    let _guard = leader::advisory_lock(pool, "pgmq-install").await?;
+    // pgmq's installer is not concurrency-safe, and the grants below rewrite every queue
+    // table's catalog row: one replica at a time, and no queue made meanwhile.
+    let _guard = leader::advisory_lock(pool, queue::SCHEMA_LOCK).await?;
     pgmq::install::install_sql_from_embedded(pool)
         .await
         .map_err(|e| PortError::caused("installing pgmq", e))?;

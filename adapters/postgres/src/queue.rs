@@ -11,6 +11,7 @@ use dd0c_ports::{PortError, PortResult};
 use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 
 use crate::error::backend;
+use crate::leader;
 
 /// A pgmq queue with SQS FIFO semantics: messages of a group in order (several per receive, none
 /// while an earlier one is in flight), owners' groups served in turn, deduplication over five
@@ -60,6 +61,14 @@ pub(crate) async fn prepare_queues(pool: &PgPool) -> PortResult<()> {
     }
     Ok(())
 }
+
+/// The advisory lock under which pgmq's schema changes: its install and grants ([`migrate`]) and
+/// each queue's creation. Concurrent changes to one catalog row fail ("tuple concurrently
+/// updated"), and replicas starting together each migrate and make their queues. Its name is the
+/// one earlier versions locked the install with, so that they and this one exclude each other.
+///
+/// [`migrate`]: crate::migrate
+pub(crate) const SCHEMA_LOCK: &str = "pgmq-install";
 
 /// Indexes queue `name`'s owners and sets how it is vacuumed.
 async fn prepare(pool: &PgPool, name: &str) -> PortResult<()> {
@@ -238,6 +247,7 @@ impl PgmqQueue {
                 .await
                 .map_err(|e| backend("looking up a queue", e))?;
         if !exists {
+            let _guard = leader::advisory_lock(&pool, SCHEMA_LOCK).await?;
             sqlx::query("SELECT pgmq.create($1)")
                 .bind(name)
                 .execute(&pool)
@@ -556,5 +566,57 @@ mod tests {
             OWNER.ends_with(", 1)"),
             "the part before the first separator"
         );
+    }
+
+    /// Replicas start together, each migrating and making its queues: a queue is made only
+    /// between migrations, never while one holds pgmq's schema (where both would rewrite the
+    /// queue table's catalog row and one fail with "tuple concurrently updated").
+    #[tokio::test]
+    async fn a_queue_is_not_made_while_a_migration_holds_the_schema() {
+        let server = std::env::var("DATABASE_URL")
+            .expect("DATABASE_URL: run the tests with scripts/test.sh, which starts Postgres");
+        let name = dd0c_ports::conformance::unique("t").replace('-', "_");
+        let url = crate::create_database(&server, &name)
+            .await
+            .expect("a database");
+        let pool = crate::connect(&url, 4).await.expect("connects");
+        crate::migrate(&pool).await.expect("migrates");
+
+        let migration = leader::advisory_lock(&pool, SCHEMA_LOCK)
+            .await
+            .expect("locks");
+        let making = tokio::spawn(PgmqQueue::new(pool.clone(), "made_after"));
+        let waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while sqlx::query_scalar::<_, i64>(waiting)
+            .fetch_one(&pool)
+            .await
+            .expect("pg_locks")
+            == 0
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the queue was made without waiting"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let exists = "SELECT EXISTS (SELECT 1 FROM pgmq.meta WHERE queue_name = 'made_after')";
+        let made: bool = sqlx::query_scalar(exists)
+            .fetch_one(&pool)
+            .await
+            .expect("meta");
+        assert!(!made, "made during the migration");
+
+        drop(migration);
+        making
+            .await
+            .expect("the task")
+            .expect("made once the migration ends");
+        let made: bool = sqlx::query_scalar(exists)
+            .fetch_one(&pool)
+            .await
+            .expect("meta");
+        assert!(made);
     }
 }

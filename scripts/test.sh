@@ -185,14 +185,42 @@ start_smtp() {
   say "SMTP (aiosmtpd) on 127.0.0.1:$smtp_port, mail in $maildir"
 }
 
-stop_services() {
+# Stops PostgreSQL and removes its cluster, the test databases; a second call does nothing.
+stop_postgres() {
   if [ -n "${PG_STOP:-}" ]; then "${PG_STOP[@]}" >/dev/null 2>&1 || true; fi
+  PG_STOP=()
+  rm -rf "$state/pg"
+}
+
+stop_services() {
+  stop_postgres
   local pid
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  pids=()
   wait 2>/dev/null || true
   rm -rf "$state"
 }
 trap stop_services EXIT
+
+# What a clean run writes (the build under target/, the test databases under /tmp, the compose
+# test's images under Docker's data root) takes most of this many gigabytes; a machine with less
+# free fails late, in whichever step fills it first, so it is said at the start.
+disk_needed_gb=16
+disk_report() {
+  local dir free
+  for dir in "$PWD" /tmp /var/lib; do
+    free=$(df -P -BG "$dir" | awk 'NR == 2 { sub("G", "", $4); print $4 }')
+    say "disk: ${free} GB free for $dir"
+    if [ "$free" -lt "$disk_needed_gb" ]; then
+      say "warning: a clean run writes up to $disk_needed_gb GB (target/, test databases, images): $dir may fill up"
+    fi
+  done
+}
+disk_report
+
+# A test run builds each crate once: incremental compilation's state (gigabytes under
+# target/debug/incremental) would only serve an edit-and-rebuild loop. CARGO_INCREMENTAL=1 keeps it.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 # Build before starting the services, so that they live only as long as the tests use them.
 cargo test --workspace --locked --features dd0c-cost/aws --no-run
@@ -214,6 +242,9 @@ if [ $# -eq 0 ] || [ "$1" = ui ]; then
   (cd dashboard && npx vitest run && npm run --silent e2e && npm run --silent bench)
 fi
 cargo test --workspace --locked --features dd0c-cost/aws -- "$@"
+# The deployment brings its own Postgres (it uses our moto): ours, and the test databases' disk
+# space, are let go before its images are built.
+stop_postgres
 if [ $# -eq 0 ] || [ "$1" = compose ]; then
   DD0C_COST_BIN="$PWD/target/debug/dd0c-cost" DD0C_AGENT_BIN="$PWD/target/debug/dd0c-agent" \
     tests/compose/run.sh

@@ -29,6 +29,16 @@ export interface Contract {
       source: string[];
       detail: { eventName: (string | { prefix: string })[]; errorCode: unknown[] };
     };
+    /** The opt-in role that acts on resources (`dd0c_ports::remediation`). */
+    remediation: {
+      role_name: string;
+      /** Every IAM action of every remediation, sorted. */
+      actions: string[];
+      /** The calls that tag what they create: the only ones `ec2:CreateTags` is granted for. */
+      tagging_calls: string[];
+      /** A resource with this tag is never acted on. */
+      protect_tag: string;
+    };
   };
 }
 

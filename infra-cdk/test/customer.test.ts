@@ -52,10 +52,43 @@ describe('the customer template', () => {
     expect(forward).toEqual([{ Effect: 'Allow', Action: 'events:PutEvents', Resource: { Ref: 'EventBusArn' } }]);
   });
 
-  it('takes every parameter the quick-create link fills in', () => {
-    // functions/api/src/quick_create.rs fills these.
+  it('grants the opt-in remediation role exactly the actions the code takes, never on a protected resource', () => {
+    const r = contract.customer.remediation;
+    expect(template.Parameters.CreateRemediationRole.Default).toBe('false');
+    const role = template.Resources.RemediationRole;
+    expect(role.Condition).toBe('CreateRemediationRole');
+    expect(template.Conditions.CreateRemediationRole['Fn::And']).toContainEqual({ Condition: 'CreateRole' });
+    expect(role.Properties.RoleName).toEqual({ Ref: 'RemediationRoleName' });
+    expect(template.Parameters.RemediationRoleName.Default).toBe(r.role_name);
+    expect(r.role_name).toMatch(new RegExp(template.Parameters.RemediationRoleName.AllowedPattern));
+    expect(role.Properties.AssumeRolePolicyDocument).toEqual(
+      template.Resources.ReadOnlyRole.Properties.AssumeRolePolicyDocument,
+    );
+    const statements = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+    const allowed = statements.filter((s: any) => s.Effect === 'Allow').flatMap((s: any) => [s.Action].flat());
+    expect([...allowed].sort()).toEqual(r.actions);
+    const tagging = statements.find((s: any) => s.Action === 'ec2:CreateTags');
+    expect(tagging.Condition).toEqual({ StringEquals: { 'ec2:CreateAction': r.tagging_calls } });
+    const [deny] = statements.filter((s: any) => s.Effect === 'Deny');
+    const changes = allowed.filter((a: string) => !/:Describe/.test(a) && a !== 'ec2:CreateTags');
+    expect(deny.Action).toEqual(changes);
+    expect(changes).toContain('ec2:DeleteVolume');
+    expect(deny.Condition).toEqual({ Null: { [`aws:ResourceTag/${r.protect_tag}`]: 'false' } });
+  });
+
+  it('takes every parameter the quick-create link fills in, and the opt-in left to the customer', () => {
+    // functions/api/src/quick_create.rs fills these; the remediation role's two keep their
+    // defaults unless the customer turns it on in the console.
     expect(Object.keys(template.Parameters).sort()).toEqual(
-      ['CreateRole', 'Dd0cAccountId', 'EventBusArn', 'ExternalId', 'RoleName'].sort(),
+      [
+        'CreateRemediationRole',
+        'CreateRole',
+        'Dd0cAccountId',
+        'EventBusArn',
+        'ExternalId',
+        'RemediationRoleName',
+        'RoleName',
+      ].sort(),
     );
     expect('o-example'.match(new RegExp(template.Parameters.EventBusArn.AllowedPattern))).toBeNull();
     expect(

@@ -60,6 +60,7 @@ pub mod mail;
 pub mod queue;
 pub mod rate;
 pub mod recall;
+pub mod remediation;
 pub mod secrets;
 pub mod sources;
 pub mod store;

@@ -36,7 +36,28 @@ pub fn contract() -> Value {
             "role_name": dd0c_api::quick_create::ROLE_NAME,
             "read_actions": dd0c_zombie::READ_ACTIONS,
             "event_pattern": event_pattern(),
+            "remediation": remediation(),
         },
+    })
+}
+
+/// The opt-in remediation role: its name, every IAM action of every remediation, the calls
+/// that tag what they create (which alone may use `ec2:CreateTags`), and the tag that protects a
+/// resource from all of them.
+pub fn remediation() -> Value {
+    use dd0c_ports::remediation::{ActionKind, PROTECT_TAG};
+    let tagging: std::collections::BTreeSet<&str> = ActionKind::ALL
+        .iter()
+        .filter(|kind| kind.tags_on_create())
+        .flat_map(|kind| kind.calls())
+        .filter_map(|call| call.strip_prefix("ec2:"))
+        .filter(|call| call.starts_with("Create"))
+        .collect();
+    json!({
+        "role_name": dd0c_api::quick_create::REMEDIATION_ROLE_NAME,
+        "actions": ActionKind::every_iam_action(),
+        "tagging_calls": tagging,
+        "protect_tag": PROTECT_TAG,
     })
 }
 

@@ -438,6 +438,31 @@ async fn parity_the_sample_gives_the_same_anomalies_on_the_stack_infra_cdk_synth
     );
     assert!(customer.outputs["RoleArn"].ends_with(&format!(":role/dd0c-cost-{name}")));
 
+    // Opted in to remediation, in another region's stack of the same account: the second role.
+    let acting = cloudformation
+        .create(
+            &format!("{name}-customer-acting"),
+            &synthesized(Some("customer.template.json")),
+            &[
+                ("ExternalId", "dd0c-ext-0123456789abcdef"),
+                ("Dd0cAccountId", "123456789012"),
+                ("EventBusArn", &created.outputs["EventBusArn"]),
+                ("RoleName", &format!("dd0c-cost-{name}-r")),
+                ("CreateRemediationRole", "true"),
+                ("RemediationRoleName", &format!("dd0c-cost-{name}-act")),
+            ],
+        )
+        .await;
+    assert_eq!(acting.status, "CREATE_COMPLETE", "{acting:?}");
+    assert!(
+        acting
+            .resources
+            .iter()
+            .any(|(id, _)| id == "RemediationRole"),
+        "{acting:?}"
+    );
+    assert!(acting.outputs["RemediationRoleArn"].ends_with(&format!(":role/dd0c-cost-{name}-act")));
+
     let cloud = Cloud::of_stack(&created.outputs).await;
     assert_the_bus_rule_forwards_only_priced_calls(&cloud, &created.outputs["EventBusArn"]).await;
     let dead = cloud

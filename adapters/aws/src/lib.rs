@@ -9,6 +9,8 @@
 //! - [`customer_config`] — STS AssumeRole (with ExternalId) into a customer's account.
 //! - [`AwsCloud`] — the zombie hunter's read ports on a customer account: [`AwsInventory`]
 //!   (EC2, ELB, ELBv2, RDS) and [`CloudWatchMetrics`] (feature `inventory`).
+//! - [`AwsRemediator`] — acting on a customer account's EC2 resources, dry run first (feature
+//!   `inventory`).
 //!
 //! - [`EventQueue`] — the customer's SQS queue of CloudTrail events, for `dd0c-agent`.
 //!
@@ -35,6 +37,8 @@ mod mail;
 mod queue;
 #[cfg(feature = "s3")]
 mod recorder;
+#[cfg(feature = "inventory")]
+mod remediation;
 #[cfg(feature = "cloud")]
 mod store;
 #[cfg(feature = "cloud")]
@@ -55,6 +59,8 @@ pub use inventory::{AwsCloud, AwsInventory, CloudWatchMetrics};
 pub use mail::SesMail;
 #[cfg(feature = "cloud")]
 pub use queue::SqsQueue;
+#[cfg(feature = "inventory")]
+pub use remediation::AwsRemediator;
 #[cfg(feature = "cloud")]
 pub use store::{DynamoStore, PROCESSED_RETENTION};
 #[cfg(feature = "cloud")]

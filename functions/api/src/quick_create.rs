@@ -12,6 +12,10 @@ pub const STACK_NAME: &str = "dd0c-cost";
 /// `dd0c-cost-*` roles only).
 pub const ROLE_NAME: &str = "dd0c-cost-reader";
 
+/// The role the customer's template creates when they opt in to remediation: it may take
+/// exactly the actions of `dd0c_ports::remediation`, never on a resource tagged `dd0c:protect`.
+pub const REMEDIATION_ROLE_NAME: &str = "dd0c-cost-remediation";
+
 /// Where the customer's template is, and the bus its rules forward to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuickCreate {

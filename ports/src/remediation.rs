@@ -1,0 +1,274 @@
+//! Acting on a customer's resources: the actions dd0c/cost can take on an anomaly's or a
+//! finding's resources, each checked by the cloud's own dry run before it runs, and what each
+//! leaves behind to go back to.
+//!
+//! - [`Action`] names what to do to which resources; its [`ActionKind`] is the wire value
+//!   (`delete_volume`), and lists the IAM actions it calls ([`ActionKind::iam_actions`]) so the
+//!   role a customer grants can be generated from it.
+//! - [`Remediator`] dry-runs and runs actions in one account's region.
+//! - [`WayBack`] is what a run leaves to undo it: the snapshot a volume was deleted after, the
+//!   image an instance was terminated after, the address released.
+
+use std::fmt;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::PortResult;
+
+/// Tag key on a resource that no action may touch.
+pub const PROTECT_TAG: &str = "dd0c:protect";
+
+/// Tag key on what an action keeps as its way back (a snapshot, an image): the action's id.
+pub const KEPT_BY_TAG: &str = "dd0c:kept-by";
+
+/// What to do to which resources.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Stop instances (their volumes stay; start them to go back).
+    StopInstances {
+        /// `i-…`.
+        instance_ids: Vec<String>,
+    },
+    /// Image each instance (without rebooting it), then terminate them.
+    TerminateInstances {
+        /// `i-…`.
+        instance_ids: Vec<String>,
+    },
+    /// Snapshot a volume, then delete it.
+    DeleteVolume {
+        /// `vol-…`.
+        volume_id: String,
+    },
+    /// Release an Elastic IP.
+    ReleaseAddress {
+        /// `eipalloc-…`.
+        allocation_id: String,
+    },
+}
+
+/// The kind of an [`Action`]: its wire value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// [`Action::StopInstances`].
+    StopInstances,
+    /// [`Action::TerminateInstances`].
+    TerminateInstances,
+    /// [`Action::DeleteVolume`].
+    DeleteVolume,
+    /// [`Action::ReleaseAddress`].
+    ReleaseAddress,
+}
+
+impl ActionKind {
+    /// Every kind.
+    pub const ALL: [ActionKind; 4] = [
+        ActionKind::StopInstances,
+        ActionKind::TerminateInstances,
+        ActionKind::DeleteVolume,
+        ActionKind::ReleaseAddress,
+    ];
+
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::StopInstances => "stop_instances",
+            ActionKind::TerminateInstances => "terminate_instances",
+            ActionKind::DeleteVolume => "delete_volume",
+            ActionKind::ReleaseAddress => "release_address",
+        }
+    }
+
+    /// The requests a dry run or a run of this kind makes, as IAM names them: a describe that
+    /// finds the resources and their tags, then the changes (a dry run is authorized as the
+    /// call itself).
+    pub fn calls(self) -> &'static [&'static str] {
+        match self {
+            ActionKind::StopInstances => &["ec2:DescribeInstances", "ec2:StopInstances"],
+            ActionKind::TerminateInstances => &[
+                "ec2:DescribeInstances",
+                "ec2:CreateImage",
+                "ec2:TerminateInstances",
+            ],
+            ActionKind::DeleteVolume => &[
+                "ec2:DescribeVolumes",
+                "ec2:CreateSnapshot",
+                "ec2:DeleteVolume",
+            ],
+            ActionKind::ReleaseAddress => &["ec2:DescribeAddresses", "ec2:ReleaseAddress"],
+        }
+    }
+
+    /// Whether a run tags what it creates as its way back ([`KEPT_BY_TAG`]): tagging on
+    /// creation is authorized as `ec2:CreateTags` besides the call.
+    pub fn tags_on_create(self) -> bool {
+        matches!(
+            self,
+            ActionKind::TerminateInstances | ActionKind::DeleteVolume
+        )
+    }
+
+    /// The IAM actions a role needs for this kind: its [`calls`](Self::calls), and
+    /// `ec2:CreateTags` when it [tags on creation](Self::tags_on_create).
+    pub fn iam_actions(self) -> Vec<&'static str> {
+        let mut actions = self.calls().to_vec();
+        if self.tags_on_create() {
+            actions.push(CREATE_TAGS);
+        }
+        actions
+    }
+
+    /// Every IAM action of every kind, sorted, once each: what the customer's remediation role
+    /// grants.
+    pub fn every_iam_action() -> Vec<&'static str> {
+        let every: std::collections::BTreeSet<&str> = ActionKind::ALL
+            .iter()
+            .flat_map(|k| k.iam_actions())
+            .collect();
+        every.into_iter().collect()
+    }
+}
+
+/// The IAM action that authorizes tags given on creation.
+pub const CREATE_TAGS: &str = "ec2:CreateTags";
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ActionKind {
+    type Err = crate::PortError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ActionKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = ActionKind::ALL.iter().map(|k| k.as_str()).collect();
+                crate::PortError::Invalid(format!(
+                    "unknown action {s:?}; one of {}",
+                    known.join(", ")
+                ))
+            })
+    }
+}
+
+impl Action {
+    /// Its kind.
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Action::StopInstances { .. } => ActionKind::StopInstances,
+            Action::TerminateInstances { .. } => ActionKind::TerminateInstances,
+            Action::DeleteVolume { .. } => ActionKind::DeleteVolume,
+            Action::ReleaseAddress { .. } => ActionKind::ReleaseAddress,
+        }
+    }
+
+    /// The ids of the resources it acts on.
+    pub fn resource_ids(&self) -> Vec<&str> {
+        match self {
+            Action::StopInstances { instance_ids }
+            | Action::TerminateInstances { instance_ids } => {
+                instance_ids.iter().map(String::as_str).collect()
+            }
+            Action::DeleteVolume { volume_id } => vec![volume_id],
+            Action::ReleaseAddress { allocation_id } => vec![allocation_id],
+        }
+    }
+}
+
+/// What a run leaves to undo it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "way_back", rename_all = "snake_case")]
+pub enum WayBack {
+    /// Start the stopped instances.
+    Start {
+        /// `i-…`.
+        instance_ids: Vec<String>,
+    },
+    /// Launch from the images taken before termination, one per instance in its order.
+    Images {
+        /// `ami-…`.
+        image_ids: Vec<String>,
+    },
+    /// Create a volume from the snapshot taken before deletion.
+    Snapshot {
+        /// `snap-…`.
+        snapshot_id: String,
+    },
+    /// Allocate the released address again while no one else holds it.
+    Address {
+        /// The public IPv4 address.
+        public_ip: String,
+    },
+}
+
+/// One request an action made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    /// The IAM action (`ec2:DeleteVolume`).
+    pub action: String,
+    /// The cloud's request id, when it gave one.
+    pub request_id: Option<String>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ran {
+    /// The requests that changed something, in order.
+    pub calls: Vec<Call>,
+    /// How to undo it.
+    pub way_back: WayBack,
+}
+
+/// Acting on the resources of one customer account.
+#[async_trait]
+pub trait Remediator: Send + Sync {
+    /// Asks the cloud whether `action` would succeed in `region`, changing nothing: the
+    /// resources are described, then each call the run would make is dry-run by the API. `Ok`
+    /// when every one would succeed; `NotFound` for a resource that is not there, `Invalid` for
+    /// one tagged [`PROTECT_TAG`], else the cloud's refusal (its error code and message).
+    async fn dry_run(&self, region: &str, action: &Action) -> PortResult<()>;
+
+    /// Runs `action` in `region`: the resources described (refused as by [`Remediator::dry_run`]),
+    /// what keeps the way back made first (a snapshot, an image, tagged [`KEPT_BY_TAG`] =
+    /// `action_id`), then the change.
+    async fn run(&self, region: &str, action: &Action, action_id: &str) -> PortResult<Ran>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_read_back_from_their_wire_values() {
+        for kind in ActionKind::ALL {
+            assert_eq!(
+                kind.to_string().parse::<ActionKind>().expect("parses"),
+                kind
+            );
+            let json = serde_json::to_value(kind).expect("serializes");
+            assert_eq!(json, kind.as_str());
+        }
+        let error = "reboot".parse::<ActionKind>().expect_err("unknown");
+        assert!(error.to_string().contains("delete_volume"), "{error}");
+    }
+
+    #[test]
+    fn an_action_carries_its_kind_on_the_wire() {
+        let action = Action::DeleteVolume {
+            volume_id: "vol-1".into(),
+        };
+        let json = serde_json::to_value(&action).expect("serializes");
+        assert_eq!(json["action"], action.kind().as_str());
+        assert_eq!(
+            serde_json::from_value::<Action>(json).expect("reads"),
+            action
+        );
+    }
+}

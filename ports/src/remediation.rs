@@ -102,20 +102,22 @@ impl ActionKind {
         }
     }
 
-    /// Whether a run tags what it creates as its way back ([`KEPT_BY_TAG`]): tagging on
+    /// The call that creates what a run keeps as its way back, tagged [`KEPT_BY_TAG`] as it is
+    /// created (an image, a snapshot); `None` for a kind that creates nothing. Tagging on
     /// creation is authorized as `ec2:CreateTags` besides the call.
-    pub fn tags_on_create(self) -> bool {
-        matches!(
-            self,
-            ActionKind::TerminateInstances | ActionKind::DeleteVolume
-        )
+    pub fn tagging_call(self) -> Option<&'static str> {
+        match self {
+            ActionKind::TerminateInstances => Some("ec2:CreateImage"),
+            ActionKind::DeleteVolume => Some("ec2:CreateSnapshot"),
+            ActionKind::StopInstances | ActionKind::ReleaseAddress => None,
+        }
     }
 
     /// The IAM actions a role needs for this kind: its [`calls`](Self::calls), and
-    /// `ec2:CreateTags` when it [tags on creation](Self::tags_on_create).
+    /// `ec2:CreateTags` when it has a [tagging call](Self::tagging_call).
     pub fn iam_actions(self) -> Vec<&'static str> {
         let mut actions = self.calls().to_vec();
-        if self.tags_on_create() {
+        if self.tagging_call().is_some() {
             actions.push(CREATE_TAGS);
         }
         actions

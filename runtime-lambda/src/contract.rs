@@ -46,12 +46,11 @@ pub fn contract() -> Value {
 /// resource from all of them.
 pub fn remediation() -> Value {
     use dd0c_ports::remediation::{ActionKind, PROTECT_TAG};
+    // As `ec2:CreateAction` names them: the API call, without the service.
     let tagging: std::collections::BTreeSet<&str> = ActionKind::ALL
         .iter()
-        .filter(|kind| kind.tags_on_create())
-        .flat_map(|kind| kind.calls())
+        .filter_map(|kind| kind.tagging_call())
         .filter_map(|call| call.strip_prefix("ec2:"))
-        .filter(|call| call.starts_with("Create"))
         .collect();
     json!({
         "role_name": dd0c_api::quick_create::REMEDIATION_ROLE_NAME,

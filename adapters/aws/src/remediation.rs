@@ -13,7 +13,7 @@ use dd0c_ports::remediation::{Action, Call, Ran, Remediator, WayBack, KEPT_BY_TA
 use dd0c_ports::zombie::ApiCalls;
 use dd0c_ports::{PortError, PortResult};
 
-use crate::error::sdk;
+use crate::error::{is_code, sdk};
 use crate::recorder::Recorder;
 
 /// EC2's answer to a dry run that would have succeeded.
@@ -69,7 +69,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     match answer {
-        Err(error) if error.code() == Some(DRY_RUN_PASSED) => Ok(()),
+        Err(error) if is_code(&error, DRY_RUN_PASSED) => Ok(()),
         Err(error) => Err(sdk(call, error)),
         // A service that ignored DryRun has made the change: never taken for a check.
         Ok(_) => Err(PortError::Invalid(format!(

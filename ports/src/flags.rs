@@ -1,10 +1,11 @@
-//! The flags port: panic mode per tenant and circuit-breaker state per channel — small, hot,
-//! shared by every replica (Redis self-hosted, DynamoDB in the cloud).
+//! The flags port: panic mode and remediation settings per tenant, circuit-breaker state per
+//! channel — small, hot, shared by every replica (Redis self-hosted, DynamoDB in the cloud).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::remediation::RemediationSettings;
 use crate::PortResult;
 
 /// A circuit breaker's persisted state. The transition logic lives with the notifier; the port
@@ -19,9 +20,14 @@ pub struct BreakerState {
     pub trips: u32,
 }
 
-/// Panic mode and circuit breakers.
+/// Panic mode, remediation settings and circuit breakers.
 #[async_trait]
 pub trait Flags: Send + Sync {
+    /// The tenant's remediation settings; the default (off) when none were set.
+    async fn remediation(&self, tenant: &str) -> PortResult<RemediationSettings>;
+    /// Stores the tenant's remediation settings (validated by the caller).
+    async fn set_remediation(&self, tenant: &str, settings: &RemediationSettings)
+        -> PortResult<()>;
     /// Whether the tenant is in panic mode (every outbound notification held).
     async fn panic_mode(&self, tenant: &str) -> PortResult<bool>;
     /// Turns panic mode on or off for a tenant.

@@ -127,14 +127,15 @@ impl FromStr for ActionValue {
     }
 }
 
-/// Where a page of anomalies resumes (`{unix seconds}.{nanoseconds}~{anomaly id}`): after the
-/// anomaly with this event time and id, newest first.
+/// Where a page of a list ordered by time, newest first, resumes
+/// (`{unix seconds}.{nanoseconds}~{id}`): after the item with this time and id — an anomaly by
+/// its event time, an action by the time it was requested.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
-    /// The last listed anomaly's event time.
-    pub event_time: chrono::DateTime<chrono::Utc>,
+    /// The last listed item's time.
+    pub at: chrono::DateTime<chrono::Utc>,
     /// Its id.
-    pub anomaly_id: String,
+    pub id: String,
 }
 
 impl Cursor {
@@ -155,9 +156,9 @@ impl fmt::Display for Cursor {
         write!(
             f,
             "{}.{:09}~{}",
-            self.event_time.timestamp(),
-            self.event_time.timestamp_subsec_nanos(),
-            self.anomaly_id
+            self.at.timestamp(),
+            self.at.timestamp_subsec_nanos(),
+            self.id
         )
     }
 }
@@ -177,10 +178,10 @@ impl FromStr for Cursor {
         }
         let seconds: i64 = seconds.parse().map_err(|_| malformed())?;
         let nanos: u32 = nanos.parse().map_err(|_| malformed())?;
-        let event_time = chrono::DateTime::from_timestamp(seconds, nanos).ok_or_else(malformed)?;
+        let at = chrono::DateTime::from_timestamp(seconds, nanos).ok_or_else(malformed)?;
         Ok(Cursor {
-            event_time,
-            anomaly_id: anomaly_id.to_owned(),
+            at,
+            id: anomaly_id.to_owned(),
         })
     }
 }

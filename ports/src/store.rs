@@ -217,16 +217,17 @@ impl AnomalyFilter {
 /// callers, shared by the adapters.
 pub fn anomaly_cursor(anomaly: &Anomaly) -> String {
     crate::keys::Cursor {
-        event_time: anomaly.event_time,
-        anomaly_id: anomaly.anomaly_id.clone(),
+        at: anomaly.event_time,
+        id: anomaly.anomaly_id.clone(),
     }
     .to_string()
 }
 
-/// Reads a cursor of [`anomaly_cursor`] as (event time, anomaly id); a malformed one is `Invalid`.
+/// Reads a cursor of [`anomaly_cursor`] (or of an action listing) as (time, id); a malformed
+/// one is `Invalid`.
 pub fn decode_cursor(cursor: &str) -> PortResult<(DateTime<Utc>, String)> {
     let cursor: crate::keys::Cursor = cursor.parse()?;
-    Ok((cursor.event_time, cursor.anomaly_id))
+    Ok((cursor.at, cursor.id))
 }
 
 /// One page of a list, newest first.
@@ -429,6 +430,8 @@ pub struct Stores {
     pub zombies: Arc<dyn crate::zombie::ZombieStore>,
     /// Every priced resource, followed to its end.
     pub ledger: Arc<dyn crate::ledger::ResourceLedger>,
+    /// Actions on customers' resources and their decision log.
+    pub actions: Arc<dyn crate::remediation::ActionStore>,
 }
 
 impl Stores {
@@ -447,6 +450,7 @@ impl Stores {
             + crate::recall::RecallStore
             + crate::zombie::ZombieStore
             + crate::ledger::ResourceLedger
+            + crate::remediation::ActionStore
             + 'static,
     {
         Stores {
@@ -461,6 +465,7 @@ impl Stores {
             recall: store.clone(),
             zombies: store.clone(),
             ledger: store.clone(),
+            actions: store.clone(),
             schedule: store,
         }
     }

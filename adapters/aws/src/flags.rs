@@ -1,10 +1,11 @@
-//! [`DynamoFlags`]: panic mode and breakers as DynamoDB items.
+//! [`DynamoFlags`]: panic mode, remediation settings and breakers as DynamoDB items.
 
 use async_trait::async_trait;
 use dd0c_ports::flags::{BreakerState, Flags};
+use dd0c_ports::remediation::RemediationSettings;
 use dd0c_ports::{PortError, PortResult};
 
-use crate::table::{get_item, key, put_item, s, sdk, tenant_pk, Item};
+use crate::table::{doc_item, from_doc, get_item, key, put_item, s, sdk, tenant_pk, Item};
 
 /// Flags in the single table (`DD0C_TABLE_NAME`), keys `pk` and `sk` (strings).
 #[derive(Debug, Clone)]
@@ -29,6 +30,7 @@ impl DynamoFlags {
 
 const PANIC: &str = "PANIC";
 const STATE: &str = "STATE";
+const REMEDIATION: &str = "REMEDIATION";
 
 fn breaker_key(channel: &str) -> String {
     format!("BREAKER#{channel}")
@@ -54,6 +56,21 @@ impl Flags for DynamoFlags {
                 .map_err(|e| sdk("DynamoDB DeleteItem (panic mode)", e))?;
         }
         Ok(())
+    }
+
+    async fn remediation(&self, tenant: &str) -> PortResult<RemediationSettings> {
+        self.get(tenant_pk(tenant), REMEDIATION)
+            .await?
+            .map_or(Ok(RemediationSettings::default()), |item| from_doc(&item))
+    }
+
+    async fn set_remediation(
+        &self,
+        tenant: &str,
+        settings: &RemediationSettings,
+    ) -> PortResult<()> {
+        let item = doc_item(tenant_pk(tenant), REMEDIATION, settings)?;
+        put_item(&self.client, &self.table, item).await
     }
 
     async fn breaker(&self, channel: &str) -> PortResult<Option<BreakerState>> {

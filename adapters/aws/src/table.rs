@@ -20,6 +20,9 @@
 //! | feedback | `TENANT#{t}` | `FEEDBACK#{anomaly_id}#{time}#{n}` | an anomaly's, oldest first |
 //! | snooze | `TENANT#{t}` | `SNOOZE#{until}#{n}` | in force at t: `sk > SNOOZE#{t}` |
 //! | settings | `TENANT#{t}` | `SETTINGS` | get |
+//! | action | `TENANT#{t}` | `ACTION#{action_id}` | get; newest first through GSI1 `TENANT#{t}` / `ACTION#{requested}#{id}` |
+//! | action step | `TENANT#{t}` | `ACTIONLOG#{action_id}#{seq}` | an action's log, in order |
+//! | remediation settings | `TENANT#{t}` | `REMEDIATION` | get ([`crate::DynamoFlags`]) |
 //! | panic mode | `TENANT#{t}` | `PANIC` | get ([`crate::DynamoFlags`]) |
 //! | outbox message | `OUTBOX#{id}` | `OUTBOX` | pending, oldest first, through GSI1 `OUTBOX` (sparse: gone once delivered) |
 //! | ingest token | `TOKEN#{sha256}` | `TOKEN` | get (before the tenant is known) |
@@ -29,7 +32,8 @@
 //! | dedup record | `DEDUP#{queue}#{key}` | `DEDUP` | [`crate::SqsQueue`] send deduplication; TTL |
 //!
 //! Times in sort keys are RFC 3339 UTC with nanoseconds (fixed width, so they sort as strings).
-//! GSI1 (`gsi1pk`, `gsi1sk`, all attributes projected) serves the two cross-partition lists.
+//! GSI1 (`gsi1pk`, `gsi1sk`, all attributes projected) serves the two cross-partition lists, a
+//! tenant's actions by time, and an anomaly's resources.
 //! The CDK app declares the same table; [`create_table`] is the definition for emulators and tests.
 
 use std::collections::HashMap;

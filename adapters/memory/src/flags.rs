@@ -1,10 +1,11 @@
-//! Panic mode and circuit breakers in this process.
+//! Panic mode, remediation settings and circuit breakers in this process.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use dd0c_ports::flags::{BreakerState, Flags};
+use dd0c_ports::remediation::RemediationSettings;
 use dd0c_ports::PortResult;
 
 use crate::lock;
@@ -14,6 +15,7 @@ use crate::lock;
 pub struct MemoryFlags {
     panic: Mutex<HashMap<String, bool>>,
     breakers: Mutex<HashMap<String, BreakerState>>,
+    remediation: Mutex<HashMap<String, RemediationSettings>>,
 }
 
 impl MemoryFlags {
@@ -31,6 +33,22 @@ impl Flags for MemoryFlags {
 
     async fn set_panic_mode(&self, tenant: &str, on: bool) -> PortResult<()> {
         lock(&self.panic).insert(tenant.to_owned(), on);
+        Ok(())
+    }
+
+    async fn remediation(&self, tenant: &str) -> PortResult<RemediationSettings> {
+        Ok(lock(&self.remediation)
+            .get(tenant)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn set_remediation(
+        &self,
+        tenant: &str,
+        settings: &RemediationSettings,
+    ) -> PortResult<()> {
+        lock(&self.remediation).insert(tenant.to_owned(), settings.clone());
         Ok(())
     }
 

@@ -62,6 +62,48 @@ async fn pg_store_passes_the_ledger_suite_as_the_application_role() {
     conformance::ledger_suite(&PgStore::new(app)).await;
 }
 
+/// The decision log is appended to, never edited: the application role may add a step and
+/// read it, but an UPDATE of a step is refused by the database itself.
+#[tokio::test]
+async fn the_application_role_cannot_edit_a_decision_log() {
+    use dd0c_ports::remediation::{ActionStore, Decision, Step};
+    let (owner, url) = fresh_database().await;
+    let app = app_pool(&owner, &url).await;
+    let store = PgStore::new(app.clone());
+    let tenant = unique("t");
+    let action = conformance::requested_action(&tenant, "111122223333", "vol-1", 0);
+    let first = Decision::new(
+        action.requested_at,
+        "member@example.com",
+        Step::Requested,
+        "mode=approve",
+        "requested",
+    );
+    store.add_action(&action, &first).await.expect("added");
+
+    let mut tx = app.begin().await.expect("begin");
+    sqlx::query("SELECT set_config('dd0c.tenant', $1, true)")
+        .bind(&tenant)
+        .execute(&mut *tx)
+        .await
+        .expect("scope");
+    let edited = sqlx::query("UPDATE action_log SET payload = '{}' WHERE tenant_id = $1")
+        .bind(&tenant)
+        .execute(&mut *tx)
+        .await
+        .expect_err("no UPDATE on the log");
+    assert!(edited.to_string().contains("permission denied"), "{edited}");
+    drop(tx);
+    assert_eq!(
+        store
+            .decisions(&tenant, &action.action_id)
+            .await
+            .expect("log"),
+        vec![first],
+        "the step is as it was written"
+    );
+}
+
 #[tokio::test]
 async fn every_tenant_table_forces_row_security_on_a_role_that_cannot_bypass_it() {
     let (owner, url) = fresh_database().await;

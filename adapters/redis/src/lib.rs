@@ -1,14 +1,16 @@
 //! # dd0c-adapters-redis
 //!
-//! [`RedisFlags`]: panic mode and circuit breakers in Redis (`DD0C_REDIS_URL`), so that every
+//! [`RedisFlags`]: panic mode, remediation settings and circuit breakers in Redis (`DD0C_REDIS_URL`), so that every
 //! replica of a self-hosted install sees the same switch at once; [`RedisAttempts`] on the same
 //! connection: sign-in failures counted across replicas; [`RedisBuckets`], each tenant's intake
 //! rate drawn on by every replica. Keys: `dd0c:panic:{tenant}`
-//! (present while panic mode is on) and `dd0c:breaker:{tenant}:{channel}` (the breaker state as
-//! JSON), `dd0c:bucket:{key}`. A connection manager reconnects by itself after Redis restarts.
+//! (present while panic mode is on), `dd0c:remediation:{tenant}` (the settings as JSON, absent
+//! while never set) and `dd0c:breaker:{tenant}:{channel}` (the breaker state as JSON),
+//! `dd0c:bucket:{key}`. A connection manager reconnects by itself after Redis restarts.
 
 use async_trait::async_trait;
 use dd0c_ports::flags::{BreakerState, Flags};
+use dd0c_ports::remediation::RemediationSettings;
 use dd0c_ports::{PortError, PortResult};
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
@@ -46,6 +48,10 @@ fn panic_key(tenant: &str) -> String {
     format!("dd0c:panic:{tenant}")
 }
 
+fn remediation_key(tenant: &str) -> String {
+    format!("dd0c:remediation:{tenant}")
+}
+
 fn breaker_key(channel: &str) -> String {
     format!("dd0c:breaker:{channel}")
 }
@@ -68,6 +74,34 @@ impl Flags for RedisFlags {
             connection.del(panic_key(tenant)).await
         };
         result.map_err(|e| backend("setting panic mode", e))
+    }
+
+    async fn remediation(&self, tenant: &str) -> PortResult<RemediationSettings> {
+        let stored: Option<String> = self
+            .connection
+            .clone()
+            .get(remediation_key(tenant))
+            .await
+            .map_err(|e| backend("reading remediation settings", e))?;
+        stored.map_or(Ok(RemediationSettings::default()), |json| {
+            serde_json::from_str(&json).map_err(|e| {
+                PortError::caused(format!("remediation settings of {tenant}: unreadable"), e)
+            })
+        })
+    }
+
+    async fn set_remediation(
+        &self,
+        tenant: &str,
+        settings: &RemediationSettings,
+    ) -> PortResult<()> {
+        let json = serde_json::to_string(settings)
+            .map_err(|e| PortError::caused("encoding remediation settings", e))?;
+        self.connection
+            .clone()
+            .set(remediation_key(tenant), json)
+            .await
+            .map_err(|e| backend("storing remediation settings", e))
     }
 
     async fn breaker(&self, channel: &str) -> PortResult<Option<BreakerState>> {

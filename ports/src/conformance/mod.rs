@@ -5,6 +5,7 @@
 //! (memory, Postgres, moto, a real SMTP server…). Suites name their tenants with a fresh random
 //! suffix, so they can share one database with other tests and with each other.
 
+mod actions;
 mod fixtures;
 mod ledger;
 mod others;
@@ -14,6 +15,7 @@ mod sources;
 mod stores;
 mod zombies;
 
+pub use actions::{action_store_suite, requested_action};
 pub use fixtures::{
     anomaly_for, commit_anomalies, commit_anomaly, cost_event, unique, unique_account_id,
 };

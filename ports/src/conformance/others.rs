@@ -298,6 +298,38 @@ pub async fn flags_suite(flags: &dyn Flags) {
         flags.breaker(&format!("{b}:slack")).await.expect("breaker"),
         None
     );
+    remediation_settings_are_kept_per_tenant(flags, &a, &b).await;
+}
+
+async fn remediation_settings_are_kept_per_tenant(flags: &dyn Flags, a: &str, b: &str) {
+    use crate::remediation::{RemediationMode, RemediationSettings};
+    use crate::zombie::ZombieKind;
+    assert_eq!(
+        flags.remediation(a).await.expect("remediation"),
+        RemediationSettings::default(),
+        "off until set"
+    );
+    let auto = RemediationSettings {
+        mode: RemediationMode::Auto,
+        two_person: true,
+        auto_kinds: vec![ZombieKind::EbsUnattached, ZombieKind::EipUnassociated],
+        auto_min_days: 30,
+        max_per_hour: 3,
+    };
+    flags.set_remediation(a, &auto).await.expect("set");
+    assert_eq!(flags.remediation(a).await.expect("remediation"), auto);
+    assert_eq!(
+        flags.remediation(b).await.expect("remediation"),
+        RemediationSettings::default(),
+        "per tenant"
+    );
+    let off = RemediationSettings::default();
+    flags.set_remediation(a, &off).await.expect("set");
+    assert_eq!(
+        flags.remediation(a).await.expect("remediation"),
+        off,
+        "replaced"
+    );
 }
 
 /// Runs the attempts cases.

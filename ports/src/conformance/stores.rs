@@ -40,6 +40,7 @@ pub async fn store_suite(stores: Stores) {
     learned_facts_are_kept_per_tenant(&stores).await;
     account_secrets_stay_apart_and_go_with_the_account(&stores).await;
     super::zombies::zombie_store_suite(&stores).await;
+    super::actions::action_store_suite(&stores).await;
 }
 
 /// A follow-up enters the outbox outside any scoring commit; writing it again while it is

@@ -30,6 +30,7 @@ use crate::table::{
     time_key, Item, GSI1, TTL_ATTRIBUTE,
 };
 
+mod actions;
 mod anomalies;
 mod events;
 mod ledger;

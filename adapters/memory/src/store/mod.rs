@@ -21,6 +21,7 @@ use dd0c_ports::{PortError, PortResult};
 
 use crate::lock;
 
+mod actions;
 mod anomalies;
 mod events;
 mod ledger;
@@ -61,6 +62,7 @@ struct Inner {
     findings: BTreeMap<(String, String), dd0c_ports::zombie::Finding>,
     resources:
         BTreeMap<(String, dd0c_ports::ledger::ResourceKey), dd0c_ports::ledger::ResourceRecord>,
+    actions: actions::Actions,
 }
 
 impl Inner {

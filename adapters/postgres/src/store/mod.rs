@@ -25,6 +25,7 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction};
 use crate::error::{backend, payload};
 use crate::queue::delete_delivered;
 
+mod actions;
 mod anomalies;
 mod events;
 mod ledger;

@@ -9,8 +9,14 @@
 //! - [`WayBack`] is what a run leaves to undo it: the snapshot a volume was deleted after, the
 //!   image an instance was terminated after, the address released.
 
-use std::fmt;
-use std::str::FromStr;
+mod decisions;
+mod governance;
+
+pub use decisions::{
+    action_cursor, ActionFilter, ActionId, ActionRecord, ActionStatus, ActionStore, Decision, Step,
+    Subject,
+};
+pub use governance::{RemediationMode, RemediationSettings};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -49,39 +55,21 @@ pub enum Action {
     },
 }
 
-/// The kind of an [`Action`]: its wire value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionKind {
-    /// [`Action::StopInstances`].
-    StopInstances,
-    /// [`Action::TerminateInstances`].
-    TerminateInstances,
-    /// [`Action::DeleteVolume`].
-    DeleteVolume,
-    /// [`Action::ReleaseAddress`].
-    ReleaseAddress,
+wire_enum! {
+    /// The kind of an action: its wire value.
+    ActionKind {
+        /// Stop instances.
+        StopInstances = "stop_instances",
+        /// Image, then terminate instances.
+        TerminateInstances = "terminate_instances",
+        /// Snapshot, then delete a volume.
+        DeleteVolume = "delete_volume",
+        /// Release an Elastic IP.
+        ReleaseAddress = "release_address",
+    }
 }
 
 impl ActionKind {
-    /// Every kind.
-    pub const ALL: [ActionKind; 4] = [
-        ActionKind::StopInstances,
-        ActionKind::TerminateInstances,
-        ActionKind::DeleteVolume,
-        ActionKind::ReleaseAddress,
-    ];
-
-    /// The wire value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActionKind::StopInstances => "stop_instances",
-            ActionKind::TerminateInstances => "terminate_instances",
-            ActionKind::DeleteVolume => "delete_volume",
-            ActionKind::ReleaseAddress => "release_address",
-        }
-    }
-
     /// The requests a dry run or a run of this kind makes, as IAM names them: a describe that
     /// finds the resources and their tags, then the changes (a dry run is authorized as the
     /// call itself).
@@ -123,6 +111,60 @@ impl ActionKind {
         actions
     }
 
+    /// The action that ends a finding of `kind`'s waste; `None` where dd0c/cost has none yet.
+    pub fn for_finding(kind: crate::zombie::ZombieKind) -> Option<ActionKind> {
+        use crate::zombie::ZombieKind;
+        match kind {
+            ZombieKind::EbsUnattached => Some(ActionKind::DeleteVolume),
+            ZombieKind::EipUnassociated => Some(ActionKind::ReleaseAddress),
+            ZombieKind::Ec2Idle => Some(ActionKind::StopInstances),
+            ZombieKind::Ec2Stopped => Some(ActionKind::TerminateInstances),
+            ZombieKind::ElbIdle
+            | ZombieKind::NatIdle
+            | ZombieKind::RdsIdle
+            | ZombieKind::SnapshotOrphaned => None,
+        }
+    }
+
+    /// The kinds that act on the resources of an anomaly of `resource_kind` (`ec2.instance`).
+    pub fn for_resource_kind(resource_kind: &str) -> &'static [ActionKind] {
+        match resource_kind {
+            "ec2.instance" => &[ActionKind::StopInstances, ActionKind::TerminateInstances],
+            "ec2.volume" => &[ActionKind::DeleteVolume],
+            "ec2.elastic-ip" => &[ActionKind::ReleaseAddress],
+            _ => &[],
+        }
+    }
+
+    /// This kind of action on `resource_ids`; `Invalid` when it takes one resource and is
+    /// given another number.
+    pub fn on(self, resource_ids: &[String]) -> PortResult<Action> {
+        let one = || match resource_ids {
+            [id] => Ok(id.clone()),
+            _ => Err(crate::PortError::Invalid(format!(
+                "{self} acts on one resource, not {}",
+                resource_ids.len()
+            ))),
+        };
+        if resource_ids.is_empty() {
+            return Err(crate::PortError::Invalid(format!(
+                "{self} needs a resource to act on"
+            )));
+        }
+        Ok(match self {
+            ActionKind::StopInstances => Action::StopInstances {
+                instance_ids: resource_ids.to_vec(),
+            },
+            ActionKind::TerminateInstances => Action::TerminateInstances {
+                instance_ids: resource_ids.to_vec(),
+            },
+            ActionKind::DeleteVolume => Action::DeleteVolume { volume_id: one()? },
+            ActionKind::ReleaseAddress => Action::ReleaseAddress {
+                allocation_id: one()?,
+            },
+        })
+    }
+
     /// Every IAM action of every kind, sorted, once each: what the customer's remediation role
     /// grants.
     pub fn every_iam_action() -> Vec<&'static str> {
@@ -136,29 +178,6 @@ impl ActionKind {
 
 /// The IAM action that authorizes tags given on creation.
 pub const CREATE_TAGS: &str = "ec2:CreateTags";
-
-impl fmt::Display for ActionKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ActionKind {
-    type Err = crate::PortError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ActionKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == s)
-            .ok_or_else(|| {
-                let known: Vec<&str> = ActionKind::ALL.iter().map(|k| k.as_str()).collect();
-                crate::PortError::Invalid(format!(
-                    "unknown action {s:?}; one of {}",
-                    known.join(", ")
-                ))
-            })
-    }
-}
 
 impl Action {
     /// Its kind.
@@ -249,7 +268,7 @@ mod tests {
 
     #[test]
     fn kinds_read_back_from_their_wire_values() {
-        for kind in ActionKind::ALL {
+        for &kind in ActionKind::ALL {
             assert_eq!(
                 kind.to_string().parse::<ActionKind>().expect("parses"),
                 kind

@@ -32,3 +32,6 @@ CREATE POLICY tenant_rows ON action_log USING (dd0c_tenant_visible(tenant_id))
     WITH CHECK (dd0c_tenant_visible(tenant_id));
 REVOKE UPDATE ON action_log FROM dd0c_app;
 GRANT SELECT, INSERT, DELETE ON action_log TO dd0c_app;
+
+-- The role assumed to act on an account's resources (the customer's opt-in second role).
+ALTER TABLE accounts ADD COLUMN remediation_role_arn text;

@@ -87,6 +87,7 @@ async fn dispatcher() -> Dispatcher {
             role_arn: Some(format!("arn:aws:iam::{ACCOUNT}:role/dd0c-reader")),
             external_id: Some("bench".into()),
             access_key_id: None,
+            remediation_role_arn: None,
         })
         .await
         .expect("account");

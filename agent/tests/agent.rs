@@ -190,6 +190,7 @@ async fn setup_limited(
             role_arn: None,
             external_id: None,
             access_key_id: None,
+            remediation_role_arn: None,
         })
         .await
         .expect("account");

@@ -612,6 +612,10 @@ pub struct Account {
     /// its secret is stored sealed, apart ([`crate::store::TenantStore::account_secret`]).
     #[serde(default)]
     pub access_key_id: Option<String>,
+    /// The role dd0c/cost assumes, with the same ExternalId, to act on the account's resources
+    /// (the customer template's opt-in second role); unset, no action is offered.
+    #[serde(default)]
+    pub remediation_role_arn: Option<String>,
 }
 
 impl Account {
@@ -625,6 +629,7 @@ impl Account {
             role_arn: None,
             external_id: None,
             access_key_id: None,
+            remediation_role_arn: None,
         }
     }
 }

@@ -28,6 +28,15 @@ pub trait Flags: Send + Sync {
     /// Stores the tenant's remediation settings (validated by the caller).
     async fn set_remediation(&self, tenant: &str, settings: &RemediationSettings)
         -> PortResult<()>;
+    /// Takes one of the tenant's `most` action slots of the clock hour beginning at `hour`:
+    /// `true` when fewer than `most` were taken in it (and counts this one), `false` when none
+    /// is left. Every replica counts in the same hour; a past hour's count is forgotten.
+    async fn take_action_slot(
+        &self,
+        tenant: &str,
+        hour: DateTime<Utc>,
+        most: u32,
+    ) -> PortResult<bool>;
     /// Whether the tenant is in panic mode (every outbound notification held).
     async fn panic_mode(&self, tenant: &str) -> PortResult<bool>;
     /// Turns panic mode on or off for a tenant.

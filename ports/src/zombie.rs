@@ -613,7 +613,8 @@ pub struct CustomerAccount {
     pub calls: ApiCalls,
 }
 
-/// Opening a customer account for reading: its role (with the ExternalId) or its access keys.
+/// Opening a customer account for reading — its role (with the ExternalId) or its access keys —
+/// and for acting, through its remediation role.
 #[async_trait]
 pub trait CloudAccess: Send + Sync {
     /// The read ports on `account`: through its role (with its ExternalId) when it has one, else
@@ -623,6 +624,9 @@ pub trait CloudAccess: Send + Sync {
         account: &Account,
         access_key: Option<&AccessKey>,
     ) -> PortResult<CustomerAccount>;
+    /// The actions port on `account`, through its remediation role (with its ExternalId);
+    /// `Invalid` when it has none.
+    async fn act(&self, account: &Account) -> PortResult<Arc<dyn crate::remediation::Remediator>>;
     /// The account's CloudTrail bucket `bucket`, read the same way ([`crate::sources`]).
     async fn trail(
         &self,

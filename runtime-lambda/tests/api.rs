@@ -168,6 +168,7 @@ async fn tenant_with_anomalies(
             role_arn: None,
             external_id: None,
             access_key_id: None,
+            remediation_role_arn: None,
         })
         .await
         .expect("account");

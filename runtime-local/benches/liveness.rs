@@ -101,6 +101,7 @@ async fn main() {
             role_arn: None,
             external_id: None,
             access_key_id: None,
+            remediation_role_arn: None,
         })
         .await
         .expect("account");

@@ -148,33 +148,41 @@ pub async fn tenant(args: &BackendArgs, command: TenantCommand) -> Result<ExitCo
 }
 
 pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<ExitCode> {
-    let (tenant, account_id, name, role_arn, access_key_id, cloudtrail_s3) = match command {
-        AccountCommand::Add {
-            tenant,
-            account_id,
-            name,
-            role_arn,
-            access_key_id,
-            cloudtrail_s3,
-        } => (
-            tenant,
-            account_id,
-            name,
-            role_arn,
-            access_key_id,
-            cloudtrail_s3,
-        ),
-        AccountCommand::Remove { tenant, account_id } => {
-            let backend = backend(args).await?;
-            let sources = Some(backend.sources.as_ref());
-            dd0c_api::accounts::offboard(&backend.stores, sources, &tenant, &account_id).await?;
-            println!("removed tenant={tenant} account_id={account_id}");
-            return Ok(ExitCode::SUCCESS);
-        }
-    };
+    let (tenant, account_id, name, role_arn, access_key_id, remediation_role_arn, cloudtrail_s3) =
+        match command {
+            AccountCommand::Add {
+                tenant,
+                account_id,
+                name,
+                role_arn,
+                access_key_id,
+                remediation_role_arn,
+                cloudtrail_s3,
+            } => (
+                tenant,
+                account_id,
+                name,
+                role_arn,
+                access_key_id,
+                remediation_role_arn,
+                cloudtrail_s3,
+            ),
+            AccountCommand::Remove { tenant, account_id } => {
+                let backend = backend(args).await?;
+                let sources = Some(backend.sources.as_ref());
+                dd0c_api::accounts::offboard(&backend.stores, sources, &tenant, &account_id)
+                    .await?;
+                println!("removed tenant={tenant} account_id={account_id}");
+                return Ok(ExitCode::SUCCESS);
+            }
+        };
     let role_name = role_arn
         .as_deref()
-        .map(|arn| role_name_of(arn, &account_id))
+        .map(|arn| role_name_of("--role-arn", arn, &account_id))
+        .transpose()?;
+    let remediation_role_name = remediation_role_arn
+        .as_deref()
+        .map(|arn| role_name_of("--remediation-role-arn", arn, &account_id))
         .transpose()?;
     if access_key_id.is_some() && args.secrets_key.is_none() {
         bail!(
@@ -195,6 +203,7 @@ pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<Exit
         account_id,
         name,
         role_name,
+        remediation_role_name,
         access_key,
         cloudtrail_s3,
     };
@@ -211,6 +220,12 @@ pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<Exit
     if let Some(role) = &account.role_arn {
         println!("role_arn={role} external_id={}", added.external_id);
     }
+    if let Some(role) = &account.remediation_role_arn {
+        println!(
+            "remediation_role_arn={role} external_id={}",
+            added.external_id
+        );
+    }
     if let Some(key) = &account.access_key_id {
         println!("access_key_id={key} (secret key stored sealed)");
     }
@@ -222,21 +237,21 @@ pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<Exit
 }
 
 /// The role name of `arn`, a role of `account_id` at the root path.
-fn role_name_of(arn: &str, account_id: &str) -> Result<String> {
+/// The name of the role of `arn`, given as `flag`, checked to be a root-path role of
+/// `account_id`.
+fn role_name_of(flag: &str, arn: &str, account_id: &str) -> Result<String> {
     let Some((account, name)) = arn
         .strip_prefix("arn:")
         .and_then(|rest| rest.split_once(":iam::"))
         .and_then(|(_, rest)| rest.split_once(":role/"))
     else {
-        bail!("--role-arn {arn:?} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
+        bail!("{flag} {arn:?} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
     };
     if account != account_id {
-        bail!("--role-arn {arn:?} is a role of account {account}, not of {account_id}");
+        bail!("{flag} {arn:?} is a role of account {account}, not of {account_id}");
     }
     if name.contains('/') {
-        bail!(
-            "--role-arn {arn:?}: roles under a path are not supported; use a role at the root path"
-        );
+        bail!("{flag} {arn:?}: roles under a path are not supported; use a role at the root path");
     }
     Ok(name.to_owned())
 }

@@ -458,6 +458,11 @@ pub enum AccountCommand {
         /// DD0C_SECRETS_KEY.
         #[arg(long, value_name = "ID")]
         access_key_id: Option<String>,
+        /// A second role in the account to act on its resources through (remediation: stop,
+        /// terminate, delete), assumed with the host's own credentials and the same ExternalId;
+        /// without it, no action is offered on the account.
+        #[arg(long, value_name = "ARN")]
+        remediation_role_arn: Option<String>,
         /// The account's CloudTrail bucket, `s3://BUCKET[/PREFIX]` (the folder above
         /// `AWSLogs/`; organization trails too): the ingest role polls it with the account's
         /// role or access key.

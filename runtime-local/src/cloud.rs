@@ -1,4 +1,5 @@
-//! How this process reads customer AWS accounts (the zombie hunter, the trail poller): the AWS
+//! How this process reads and acts on customer AWS accounts (the zombie hunter, the trail poller,
+//! remediation): the AWS
 //! adapter when built with the `aws` feature (its SDK configuration loaded on first use, so
 //! commands that never read an account never look for credentials), else a stand-in that says
 //! how to get one.
@@ -7,6 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dd0c_ports::domain::Account;
+use dd0c_ports::remediation::Remediator;
 use dd0c_ports::sources::OpenTrail;
 use dd0c_ports::zombie::{AccessKey, CloudAccess, CustomerAccount};
 use dd0c_ports::{PortError, PortResult};
@@ -40,6 +42,10 @@ impl NoAws {
 #[async_trait]
 impl CloudAccess for NoAws {
     async fn open(&self, account: &Account, _: Option<&AccessKey>) -> PortResult<CustomerAccount> {
+        Err(Self::refuse(account))
+    }
+
+    async fn act(&self, account: &Account) -> PortResult<Arc<dyn Remediator>> {
         Err(Self::refuse(account))
     }
 
@@ -88,6 +94,10 @@ mod aws {
             key: Option<&AccessKey>,
         ) -> PortResult<CustomerAccount> {
             self.cloud().await.open(account, key).await
+        }
+
+        async fn act(&self, account: &Account) -> PortResult<Arc<dyn Remediator>> {
+            self.cloud().await.act(account).await
         }
 
         async fn trail(

@@ -370,6 +370,7 @@ async fn queue_records(
             role_arn: None,
             external_id: None,
             access_key_id: None,
+            remediation_role_arn: None,
             tenant: DEFAULT_TENANT.into(),
             account_id: (*account_id).to_owned(),
             name: None,

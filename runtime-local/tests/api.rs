@@ -93,6 +93,7 @@ async fn tenant_with_account(app: &App, tenant: &str, account_id: &str) -> Vec<S
             role_arn: None,
             external_id: None,
             access_key_id: None,
+            remediation_role_arn: None,
             tenant: tenant.into(),
             account_id: account_id.into(),
             name: None,

@@ -165,6 +165,7 @@ async fn watch_for(
             role_arn: Some(format!("arn:aws:iam::{account}:role/dd0c-reader")),
             external_id: Some(EXTERNAL_ID.into()),
             access_key_id: None,
+            remediation_role_arn: None,
         },
     )
     .await;

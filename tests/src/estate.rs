@@ -518,6 +518,7 @@ impl Estate {
             role_arn: Some(self.role_arn.clone()),
             external_id: Some(self.external_id.clone()),
             access_key_id: None,
+            remediation_role_arn: None,
         }
     }
 

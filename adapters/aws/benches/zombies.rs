@@ -175,6 +175,13 @@ impl CloudAccess for Unbatched {
         Ok(opened)
     }
 
+    async fn act(
+        &self,
+        account: &Account,
+    ) -> PortResult<Arc<dyn dd0c_ports::remediation::Remediator>> {
+        self.0.act(account).await
+    }
+
     async fn trail(
         &self,
         account: &Account,
@@ -258,6 +265,7 @@ async fn main() {
         role_arn: Some(format!("arn:aws:iam::{account_id}:role/dd0c-reader")),
         external_id: Some(external_id.into()),
         access_key_id: None,
+        remediation_role_arn: None,
     };
     let cloud = AwsCloud::new(host().await);
     let (batched, batched_took) = scan(Arc::new(cloud.clone()), &account, now).await;

@@ -1,5 +1,5 @@
-//! Reading a customer's account: STS AssumeRole into the role the customer created for
-//! dd0c/cost, with the ExternalId dd0c/cost generated for that account (the confused-deputy
+//! Reading and acting on a customer's account: STS AssumeRole into a role the customer created
+//! for dd0c/cost (the read-only one, or the remediation one), with the ExternalId dd0c/cost generated for that account (the confused-deputy
 //! guard: another tenant who learns the role ARN cannot assume it without the ExternalId).
 
 use aws_config::sts::AssumeRoleProvider;
@@ -18,6 +18,30 @@ pub async fn customer_config(
             account.account_id, account.tenant
         ))
     })?;
+    assume(config, account, role_arn).await
+}
+
+/// The SDK configuration for acting on `account`'s resources, through its remediation role and
+/// the same ExternalId; `Invalid` when it has none.
+pub async fn remediation_config(
+    config: &aws_config::SdkConfig,
+    account: &Account,
+) -> PortResult<aws_config::SdkConfig> {
+    let role_arn = account.remediation_role_arn.as_deref().ok_or_else(|| {
+        PortError::Invalid(format!(
+            "account {} of tenant {} has no remediation role: no action is taken on it",
+            account.account_id, account.tenant
+        ))
+    })?;
+    assume(config, account, role_arn).await
+}
+
+/// `config` with credentials of `role_arn`, assumed with `account`'s ExternalId.
+async fn assume(
+    config: &aws_config::SdkConfig,
+    account: &Account,
+    role_arn: &str,
+) -> PortResult<aws_config::SdkConfig> {
     let external_id = account.external_id.as_deref().ok_or_else(|| {
         PortError::Invalid(format!(
             "account {} of tenant {} has no external_id: refusing to assume its role without one",

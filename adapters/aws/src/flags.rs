@@ -1,11 +1,15 @@
 //! [`DynamoFlags`]: panic mode, remediation settings and breakers as DynamoDB items.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use dd0c_ports::flags::{BreakerState, Flags};
 use dd0c_ports::remediation::RemediationSettings;
 use dd0c_ports::{PortError, PortResult};
 
-use crate::table::{doc_item, from_doc, get_item, key, put_item, s, sdk, tenant_pk, Item};
+use crate::table::{
+    doc_item, from_doc, get_item, is_code, key, n, put_item, s, sdk, tenant_pk, time_key, Item,
+    TTL_ATTRIBUTE,
+};
 
 /// Flags in the single table (`DD0C_TABLE_NAME`), keys `pk` and `sk` (strings).
 #[derive(Debug, Clone)]
@@ -71,6 +75,35 @@ impl Flags for DynamoFlags {
     ) -> PortResult<()> {
         let item = doc_item(tenant_pk(tenant), REMEDIATION, settings)?;
         put_item(&self.client, &self.table, item).await
+    }
+
+    async fn take_action_slot(
+        &self,
+        tenant: &str,
+        hour: DateTime<Utc>,
+        most: u32,
+    ) -> PortResult<bool> {
+        let taken = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                tenant_pk(tenant),
+                format!("SLOTS#{}", time_key(hour)),
+            )))
+            .update_expression("ADD taken :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(taken) OR taken < :most")
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":most", n(most))
+            .expression_attribute_values(":ttl", n((hour + chrono::Duration::hours(2)).timestamp()))
+            .send()
+            .await;
+        match taken {
+            Ok(_) => Ok(true),
+            Err(e) if is_code(&e, "ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(sdk("DynamoDB UpdateItem (action slot)", e)),
+        }
     }
 
     async fn breaker(&self, channel: &str) -> PortResult<Option<BreakerState>> {

@@ -48,7 +48,7 @@ mod trail;
 
 #[cfg(feature = "s3")]
 pub use archive::S3Archive;
-pub use credentials::customer_config;
+pub use credentials::{customer_config, remediation_config};
 #[cfg(feature = "sqs")]
 pub use events::{EventQueue, Received};
 #[cfg(feature = "cloud")]

@@ -23,6 +23,7 @@
 //! | action | `TENANT#{t}` | `ACTION#{action_id}` | get; newest first through GSI1 `TENANT#{t}` / `ACTION#{requested}#{id}` |
 //! | action step | `TENANT#{t}` | `ACTIONLOG#{action_id}#{seq}` | an action's log, in order |
 //! | remediation settings | `TENANT#{t}` | `REMEDIATION` | get ([`crate::DynamoFlags`]) |
+//! | action slots | `TENANT#{t}` | `SLOTS#{hour}` | conditional count ([`crate::DynamoFlags`]); TTL 2 hours |
 //! | panic mode | `TENANT#{t}` | `PANIC` | get ([`crate::DynamoFlags`]) |
 //! | outbox message | `OUTBOX#{id}` | `OUTBOX` | pending, oldest first, through GSI1 `OUTBOX` (sparse: gone once delivered) |
 //! | ingest token | `TOKEN#{sha256}` | `TOKEN` | get (before the tenant is known) |

@@ -175,6 +175,7 @@ async fn customer_accounts_are_read_through_their_role_and_external_id() {
         role_arn: Some(format!("arn:aws:iam::123456789012:role/{role_name}")),
         external_id: Some("9b2f7f3c-6a51-4d8e-9d53-0c1f2e3a4b5c".into()),
         access_key_id: None,
+        remediation_role_arn: None,
         created_at: chrono::Utc::now(),
     };
     let customer = customer_config(&config, &account).await.expect("config");
@@ -192,6 +193,7 @@ async fn customer_accounts_are_read_through_their_role_and_external_id() {
     let without = Account {
         external_id: None,
         access_key_id: None,
+        remediation_role_arn: None,
         ..account
     };
     let error = customer_config(&config, &without)

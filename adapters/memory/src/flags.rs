@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use dd0c_ports::flags::{BreakerState, Flags};
 use dd0c_ports::remediation::RemediationSettings;
 use dd0c_ports::PortResult;
@@ -16,6 +17,7 @@ pub struct MemoryFlags {
     panic: Mutex<HashMap<String, bool>>,
     breakers: Mutex<HashMap<String, BreakerState>>,
     remediation: Mutex<HashMap<String, RemediationSettings>>,
+    slots: Mutex<HashMap<(String, DateTime<Utc>), u32>>,
 }
 
 impl MemoryFlags {
@@ -50,6 +52,22 @@ impl Flags for MemoryFlags {
     ) -> PortResult<()> {
         lock(&self.remediation).insert(tenant.to_owned(), settings.clone());
         Ok(())
+    }
+
+    async fn take_action_slot(
+        &self,
+        tenant: &str,
+        hour: DateTime<Utc>,
+        most: u32,
+    ) -> PortResult<bool> {
+        let mut slots = lock(&self.slots);
+        slots.retain(|(_, h), _| *h >= hour - chrono::Duration::hours(1));
+        let taken = slots.entry((tenant.to_owned(), hour)).or_default();
+        let free = *taken < most;
+        if free {
+            *taken += 1;
+        }
+        Ok(free)
     }
 
     async fn breaker(&self, channel: &str) -> PortResult<Option<BreakerState>> {

@@ -5,10 +5,12 @@
 //! connection: sign-in failures counted across replicas; [`RedisBuckets`], each tenant's intake
 //! rate drawn on by every replica. Keys: `dd0c:panic:{tenant}`
 //! (present while panic mode is on), `dd0c:remediation:{tenant}` (the settings as JSON, absent
-//! while never set) and `dd0c:breaker:{tenant}:{channel}` (the breaker state as JSON),
+//! while never set), `dd0c:slots:{tenant}:{hour}` (actions run in a clock hour, kept two hours)
+//! and `dd0c:breaker:{tenant}:{channel}` (the breaker state as JSON),
 //! `dd0c:bucket:{key}`. A connection manager reconnects by itself after Redis restarts.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use dd0c_ports::flags::{BreakerState, Flags};
 use dd0c_ports::remediation::RemediationSettings;
 use dd0c_ports::{PortError, PortResult};
@@ -51,6 +53,16 @@ fn panic_key(tenant: &str) -> String {
 fn remediation_key(tenant: &str) -> String {
     format!("dd0c:remediation:{tenant}")
 }
+
+/// Takes a slot of a count (KEYS[1]) while it is under ARGV[1], keeping the count ARGV[2]
+/// seconds: one step, so replicas taking slots at once never pass the limit together.
+const TAKE_SLOT: &str = r"
+local taken = tonumber(redis.call('GET', KEYS[1]) or '0')
+if taken >= tonumber(ARGV[1]) then return 0 end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+";
 
 fn breaker_key(channel: &str) -> String {
     format!("dd0c:breaker:{channel}")
@@ -102,6 +114,22 @@ impl Flags for RedisFlags {
             .set(remediation_key(tenant), json)
             .await
             .map_err(|e| backend("storing remediation settings", e))
+    }
+
+    async fn take_action_slot(
+        &self,
+        tenant: &str,
+        hour: DateTime<Utc>,
+        most: u32,
+    ) -> PortResult<bool> {
+        let taken: i64 = redis::Script::new(TAKE_SLOT)
+            .key(format!("dd0c:slots:{tenant}:{}", hour.timestamp()))
+            .arg(most)
+            .arg(2 * 3600)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(|e| backend("taking an action slot", e))?;
+        Ok(taken == 1)
     }
 
     async fn breaker(&self, channel: &str) -> PortResult<Option<BreakerState>> {

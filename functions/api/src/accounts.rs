@@ -138,6 +138,12 @@ pub struct NewAccount {
     #[serde(default)]
     #[schema(pattern = "^[A-Za-z0-9+=,.@_-]{1,64}$")]
     pub role_name: Option<String>,
+    /// The name of the second role, which dd0c/cost assumes with the same ExternalId to act on
+    /// the account's resources (the customer template's `CreateRemediationRole`, named
+    /// `dd0c-cost-remediation` by default); without it, no action is offered.
+    #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9+=,.@_-]{1,64}$")]
+    pub remediation_role_name: Option<String>,
     /// Instead of a role (self-hosted): an access key dd0c/cost reads the account with. Its
     /// secret is stored sealed under the server's `DD0C_SECRETS_KEY` and never returned.
     #[serde(default)]
@@ -306,10 +312,15 @@ pub async fn onboard(
             "name {name:?}: 1 to {MAX_NAME} printable characters"
         )));
     }
-    let role_arn = new
+    let read_role_arn = new
         .role_name
         .as_deref()
-        .map(|role| role_arn(&new.account_id, role))
+        .map(|role| role_arn("role_name", &new.account_id, role))
+        .transpose()?;
+    let remediation_role_arn = new
+        .remediation_role_name
+        .as_deref()
+        .map(|role| role_arn("remediation_role_name", &new.account_id, role))
         .transpose()?;
     ensure_tenant(stores, tenant).await?;
     let external_id = tenant_external_id(stores, tenant).await?;
@@ -318,9 +329,10 @@ pub async fn onboard(
         account_id: new.account_id,
         name: new.name,
         created_at: Utc::now(),
-        role_arn,
+        role_arn: read_role_arn,
         external_id: Some(external_id.clone()),
         access_key_id: new.access_key.as_ref().map(|k| k.access_key_id.clone()),
+        remediation_role_arn,
     };
     stores.tenants.add_account(&account).await?;
     if let Some(sealed) = sealing {
@@ -403,8 +415,8 @@ fn valid_name(name: &str) -> bool {
         && !name.contains(dd0c_ports::text::is_unprintable)
 }
 
-/// The ARN of role `name` in `account_id`; a name IAM would refuse is refused here.
-fn role_arn(account_id: &str, name: &str) -> Result<String, ApiError> {
+/// The ARN of role `name` in `account_id`; a name IAM would refuse is refused here, as `field`.
+fn role_arn(field: &str, account_id: &str, name: &str) -> Result<String, ApiError> {
     let valid = (1..=64).contains(&name.len())
         && name
             .bytes()
@@ -413,7 +425,7 @@ fn role_arn(account_id: &str, name: &str) -> Result<String, ApiError> {
         Ok(format!("arn:aws:iam::{account_id}:role/{name}"))
     } else {
         Err(ApiError::BadRequest(format!(
-            "role_name {name:?}: up to 64 letters, digits and +=,.@_-"
+            "{field} {name:?}: up to 64 letters, digits and +=,.@_-"
         )))
     }
 }

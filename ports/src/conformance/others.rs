@@ -330,6 +330,42 @@ async fn remediation_settings_are_kept_per_tenant(flags: &dyn Flags, a: &str, b:
         off,
         "replaced"
     );
+    action_slots_are_counted_per_tenant_and_hour(flags, a, b).await;
+}
+
+async fn action_slots_are_counted_per_tenant_and_hour(flags: &dyn Flags, a: &str, b: &str) {
+    use chrono::{Duration, DurationRound};
+    let hour = chrono::Utc::now()
+        .duration_trunc(Duration::hours(1))
+        .expect("an hour");
+    let mut taken = Vec::new();
+    for _ in 0..3 {
+        taken.push(flags.take_action_slot(a, hour, 2).await.expect("slot"));
+    }
+    assert_eq!(
+        taken,
+        [true, true, false],
+        "two slots in the hour, then none"
+    );
+    assert!(
+        !flags.take_action_slot(a, hour, 2).await.expect("slot"),
+        "a refused slot is not counted as taken, and none comes back"
+    );
+    assert!(
+        flags.take_action_slot(a, hour, 3).await.expect("slot"),
+        "a higher limit in the same hour has room"
+    );
+    assert!(
+        flags
+            .take_action_slot(a, hour + Duration::hours(1), 2)
+            .await
+            .expect("slot"),
+        "the next hour starts again"
+    );
+    assert!(
+        flags.take_action_slot(b, hour, 2).await.expect("slot"),
+        "per tenant"
+    );
 }
 
 /// Runs the attempts cases.

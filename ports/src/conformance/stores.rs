@@ -106,6 +106,7 @@ async fn account_secrets_stay_apart_and_go_with_the_account(stores: &Stores) {
         role_arn: None,
         external_id: None,
         access_key_id: Some("AKIAEXAMPLEKEY000001".into()),
+        remediation_role_arn: Some("arn:aws:iam::123456789012:role/dd0c-cost-remediation".into()),
     };
     stores
         .tenants
@@ -415,6 +416,7 @@ async fn ingest_tokens_admit_one_account(stores: &Stores) {
         role_arn: None,
         external_id: None,
         access_key_id: None,
+        remediation_role_arn: None,
         tenant: tenant.clone(),
         account_id,
         name: None,
@@ -1182,6 +1184,7 @@ async fn tenants_and_accounts(stores: &Stores) {
         role_arn: Some(role.clone()),
         external_id: Some(unique("ext")),
         access_key_id: None,
+        remediation_role_arn: None,
         tenant: name.clone(),
         account_id: first_id.clone(),
         name: Some("prod".into()),
@@ -1191,6 +1194,7 @@ async fn tenants_and_accounts(stores: &Stores) {
         role_arn: None,
         external_id: None,
         access_key_id: None,
+        remediation_role_arn: None,
         account_id: second_id.clone(),
         name: None,
         ..account.clone()
@@ -1235,6 +1239,7 @@ async fn tenants_and_accounts(stores: &Stores) {
         role_arn: None,
         external_id: None,
         access_key_id: None,
+        remediation_role_arn: None,
         ..account.clone()
     };
     assert!(

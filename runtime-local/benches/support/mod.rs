@@ -66,6 +66,7 @@ pub async fn onboard(
                 role_arn: None,
                 external_id: None,
                 access_key_id: None,
+                remediation_role_arn: None,
                 tenant: tenant.into(),
                 account_id: account_id.clone(),
                 name: None,

@@ -119,6 +119,7 @@ pub async fn onboard_as(backend: &Backend, tenant: &str, account_id: &str) -> St
         role_arn: None,
         external_id: None,
         access_key_id: None,
+        remediation_role_arn: None,
         tenant: tenant.into(),
         account_id: account_id.into(),
         name: None,

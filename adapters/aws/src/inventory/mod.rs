@@ -24,6 +24,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use chrono::{DateTime, Utc};
 use dd0c_ports::domain::Account;
+use dd0c_ports::remediation::Remediator;
 use dd0c_ports::sources::OpenTrail;
 use dd0c_ports::zombie::{
     AccessKey, ApiCalls, CloudAccess, CustomerAccount, Inventory, RegionInventory, Tags,
@@ -31,6 +32,7 @@ use dd0c_ports::zombie::{
 use dd0c_ports::PortResult;
 
 use crate::recorder::Recorder;
+use crate::remediation::AwsRemediator;
 use crate::trail::S3Trail;
 pub use cloudwatch::CloudWatchMetrics;
 
@@ -101,6 +103,16 @@ impl CloudAccess for AwsCloud {
             metrics: Arc::new(CloudWatchMetrics::new(config, calls.clone())),
             calls,
         })
+    }
+
+    async fn act(&self, account: &Account) -> PortResult<Arc<dyn Remediator>> {
+        let config = crate::remediation_config(&self.base, account).await?;
+        Ok(Arc::new(AwsRemediator::new(
+            config
+                .to_builder()
+                .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+                .build(),
+        )))
     }
 
     async fn trail(

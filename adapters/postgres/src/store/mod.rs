@@ -49,10 +49,20 @@ type AccountRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 fn account_of(
-    (tenant, account_id, name, created_at, role_arn, external_id, access_key_id): AccountRow,
+    (
+        tenant,
+        account_id,
+        name,
+        created_at,
+        role_arn,
+        external_id,
+        access_key_id,
+        remediation_role_arn,
+    ): AccountRow,
 ) -> Account {
     Account {
         tenant,
@@ -62,6 +72,7 @@ fn account_of(
         role_arn,
         external_id,
         access_key_id,
+        remediation_role_arn,
     }
 }
 

@@ -43,7 +43,7 @@ impl TenantStore for PgStore {
     }
 
     async fn add_account(&self, account: &Account) -> PortResult<()> {
-        match self.scoped(&account.tenant, async |c| sqlx::query("INSERT INTO accounts (tenant_id, account_id, name, created_at, role_arn, external_id, access_key_id) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        match self.scoped(&account.tenant, async |c| sqlx::query("INSERT INTO accounts (tenant_id, account_id, name, created_at, role_arn, external_id, access_key_id, remediation_role_arn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&account.tenant)
             .bind(&account.account_id)
             .bind(&account.name)
@@ -51,6 +51,7 @@ impl TenantStore for PgStore {
             .bind(&account.role_arn)
             .bind(&account.external_id)
             .bind(&account.access_key_id)
+            .bind(&account.remediation_role_arn)
             .execute(c)
             .await).await
         {
@@ -62,7 +63,7 @@ impl TenantStore for PgStore {
 
     async fn account(&self, tenant: &str, account_id: &str) -> PortResult<Option<Account>> {
         let row: Option<AccountRow> = self.scoped(tenant, async |c| sqlx::query_as(
-            "SELECT tenant_id, account_id, name, created_at, role_arn, external_id, access_key_id FROM accounts WHERE tenant_id = $1 AND account_id = $2",
+            "SELECT tenant_id, account_id, name, created_at, role_arn, external_id, access_key_id, remediation_role_arn FROM accounts WHERE tenant_id = $1 AND account_id = $2",
         )
         .bind(tenant)
         .bind(account_id)
@@ -74,7 +75,7 @@ impl TenantStore for PgStore {
 
     async fn accounts(&self, tenant: &str) -> PortResult<Vec<Account>> {
         let rows: Vec<AccountRow> = self.scoped(tenant, async |c| sqlx::query_as(
-            "SELECT tenant_id, account_id, name, created_at, role_arn, external_id, access_key_id FROM accounts WHERE tenant_id = $1 ORDER BY account_id",
+            "SELECT tenant_id, account_id, name, created_at, role_arn, external_id, access_key_id, remediation_role_arn FROM accounts WHERE tenant_id = $1 ORDER BY account_id",
         )
         .bind(tenant)
         .fetch_all(c)

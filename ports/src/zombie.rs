@@ -624,9 +624,14 @@ pub trait CloudAccess: Send + Sync {
         account: &Account,
         access_key: Option<&AccessKey>,
     ) -> PortResult<CustomerAccount>;
-    /// The actions port on `account`, through its remediation role (with its ExternalId);
-    /// `Invalid` when it has none.
-    async fn act(&self, account: &Account) -> PortResult<Arc<dyn crate::remediation::Remediator>>;
+    /// The actions port on `account` for action `action_id`, through the account's remediation
+    /// role (with its ExternalId), in a session named after the action, so that the account's
+    /// CloudTrail names the action behind each call; `Invalid` when it has no such role.
+    async fn act(
+        &self,
+        account: &Account,
+        action_id: &crate::remediation::ActionId,
+    ) -> PortResult<Arc<dyn crate::remediation::Remediator>>;
     /// The account's CloudTrail bucket `bucket`, read the same way ([`crate::sources`]).
     async fn trail(
         &self,

@@ -27,6 +27,8 @@ pub const DEFAULT_ARCHIVE_RETENTION_DAYS: u32 = 90;
 pub const INGEST_QUEUE: &str = "ingest";
 /// The queue of priced cost events.
 pub const SCORE_QUEUE: &str = "score";
+/// The queue of approved actions waiting to run.
+pub use dd0c_actions::ACTIONS_QUEUE;
 
 /// Every port the dispatcher and the admin commands use.
 #[derive(Clone)]
@@ -39,6 +41,8 @@ pub struct Backend {
     pub ingest_queue: Arc<dyn Queue>,
     /// Cost events for the score function.
     pub score_queue: Arc<dyn Queue>,
+    /// Approved actions for the act role.
+    pub actions_queue: Arc<dyn Queue>,
     /// Panic mode and circuit breakers.
     pub flags: Arc<dyn Flags>,
     /// Failed sign-ins, counted for every replica (beside the flags).
@@ -66,6 +70,9 @@ pub struct Backend {
     pub ledger_retention_days: u32,
     /// Where PagerDuty is and the dashboard alerts link to.
     pub endpoints: dd0c_notify::channels::Endpoints,
+    /// Customer accounts, read and acted on the way this build can (tests point it at an
+    /// emulator).
+    pub cloud: Arc<dyn dd0c_ports::zombie::CloudAccess>,
     /// One line saying what this is, for the first log line.
     pub description: String,
 }
@@ -78,6 +85,7 @@ impl Backend {
             stores: Stores::of(store),
             ingest_queue: Arc::new(MemoryQueue::new()),
             score_queue: Arc::new(MemoryQueue::new()),
+            actions_queue: Arc::new(MemoryQueue::new()),
             flags: Arc::new(MemoryFlags::new()),
             attempts: Arc::new(MemoryAttempts::new()),
             intake: None,
@@ -91,6 +99,7 @@ impl Backend {
             archive_retention_days: DEFAULT_ARCHIVE_RETENTION_DAYS,
             ledger_retention_days: dd0c_ports::ledger::DEFAULT_LEDGER_RETENTION_DAYS,
             endpoints: dd0c_notify::channels::Endpoints::default(),
+            cloud: crate::cloud::cloud_access(),
             description:
                 "embedded in-memory store (DATABASE_URL is not set): nothing survives a restart"
                     .into(),
@@ -118,7 +127,7 @@ impl Backend {
             dd0c_adapters_postgres::migrate(&owner)
                 .await
                 .context("migrating the database")?;
-            for queue in [INGEST_QUEUE, SCORE_QUEUE] {
+            for queue in [INGEST_QUEUE, SCORE_QUEUE, ACTIONS_QUEUE] {
                 PgmqQueue::new(owner.clone(), queue)
                     .await
                     .context("creating the queues")?;
@@ -144,6 +153,11 @@ impl Backend {
                 .await
                 .context("opening the score queue")?,
         );
+        let actions_queue = Arc::new(
+            PgmqQueue::new(pool.clone(), ACTIONS_QUEUE)
+                .await
+                .context("opening the actions queue")?,
+        );
         let host = database_url.rsplit('@').next().unwrap_or("postgres");
         Ok(Backend {
             stores: Stores::of(store.clone()),
@@ -154,6 +168,7 @@ impl Backend {
             endpoints: dd0c_notify::channels::Endpoints::default(),
             ingest_queue,
             score_queue,
+            actions_queue,
             flags: Arc::new(MemoryFlags::new()),
             attempts: Arc::new(MemoryAttempts::new()),
             intake: None,
@@ -162,6 +177,7 @@ impl Backend {
             outbound: Outbound::default(),
             pool: Some(pool),
             secrets: None,
+            cloud: crate::cloud::cloud_access(),
             description: format!("Postgres at {host} (queues on pgmq)"),
         })
     }
@@ -178,7 +194,7 @@ impl Backend {
     pub fn hunter(&self, clock: Arc<dyn dd0c_ports::clock::Clock>) -> dd0c_zombie::Hunter {
         dd0c_zombie::Hunter::new(
             self.stores.clone(),
-            crate::cloud::cloud_access(),
+            self.cloud.clone(),
             dd0c_ports::secrets::Credentials::new(
                 self.stores.tenants.clone(),
                 self.secrets.clone(),
@@ -188,12 +204,30 @@ impl Backend {
         )
     }
 
+    /// Requesting, approving and running actions over this backend, on the accounts this
+    /// build can reach, at `clock`'s time.
+    pub fn remediation(
+        &self,
+        clock: Arc<dyn dd0c_ports::clock::Clock>,
+    ) -> dd0c_actions::Remediation {
+        dd0c_actions::Remediation {
+            stores: self.stores.clone(),
+            flags: self.flags.clone(),
+            cloud: self.cloud.clone(),
+            queue: self.actions_queue.clone(),
+            clock,
+        }
+    }
+
     /// The queues by name.
     pub fn queue(&self, name: &str) -> Result<Arc<dyn Queue>> {
         match name {
             INGEST_QUEUE => Ok(self.ingest_queue.clone()),
             SCORE_QUEUE => Ok(self.score_queue.clone()),
-            other => anyhow::bail!("no queue {other:?} (queues: {INGEST_QUEUE}, {SCORE_QUEUE})"),
+            ACTIONS_QUEUE => Ok(self.actions_queue.clone()),
+            other => anyhow::bail!(
+                "no queue {other:?} (queues: {INGEST_QUEUE}, {SCORE_QUEUE}, {ACTIONS_QUEUE})"
+            ),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use dd0c_ports::domain::Account;
-use dd0c_ports::remediation::Remediator;
+use dd0c_ports::remediation::{ActionId, Remediator};
 use dd0c_ports::sources::OpenTrail;
 use dd0c_ports::zombie::{AccessKey, CloudAccess, CustomerAccount};
 use dd0c_ports::{PortError, PortResult};
@@ -45,7 +45,7 @@ impl CloudAccess for NoAws {
         Err(Self::refuse(account))
     }
 
-    async fn act(&self, account: &Account) -> PortResult<Arc<dyn Remediator>> {
+    async fn act(&self, account: &Account, _: &ActionId) -> PortResult<Arc<dyn Remediator>> {
         Err(Self::refuse(account))
     }
 
@@ -96,8 +96,12 @@ mod aws {
             self.cloud().await.open(account, key).await
         }
 
-        async fn act(&self, account: &Account) -> PortResult<Arc<dyn Remediator>> {
-            self.cloud().await.act(account).await
+        async fn act(
+            &self,
+            account: &Account,
+            action_id: &ActionId,
+        ) -> PortResult<Arc<dyn Remediator>> {
+            self.cloud().await.act(account, action_id).await
         }
 
         async fn trail(

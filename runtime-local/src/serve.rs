@@ -13,7 +13,7 @@ use dd0c_ingest::PriceCatalog;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Backend, INGEST_QUEUE, SCORE_QUEUE};
+use crate::backend::{Backend, ACTIONS_QUEUE, INGEST_QUEUE, SCORE_QUEUE};
 use crate::consumer::{Consumer, ConsumerConfig};
 use dd0c_adapters_jwt::JwtAuth;
 use dd0c_api::metrics::{Counter, Metrics};
@@ -45,6 +45,8 @@ pub enum Role {
     Scheduler,
     /// Serves the dashboard alone (the api role serves it too, beside the API).
     Dashboard,
+    /// Runs approved remediation actions on customer accounts.
+    Act,
 }
 
 /// Whether `roles` serve HTTP (and so need `--listen`).
@@ -54,7 +56,7 @@ pub fn listens(roles: &BTreeSet<Role>) -> bool {
 
 /// A role name that is none of [`Role`]'s.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown role {0:?} (roles: api, ingest, score, notify, scheduler, dashboard)")]
+#[error("unknown role {0:?} (roles: api, ingest, score, notify, scheduler, dashboard, act)")]
 pub struct UnknownRole(String);
 
 impl FromStr for Role {
@@ -242,6 +244,12 @@ impl Dispatcher {
         self.consumer(&self.backend.score_queue, Arc::new(score))
     }
 
+    /// The consumer that runs approved actions.
+    pub fn actions_consumer(&self) -> Consumer {
+        let run = dd0c_actions::RunActions(self.backend.remediation(Arc::new(SystemClock)));
+        self.consumer(&self.backend.actions_queue, Arc::new(run))
+    }
+
     fn consumer(&self, queue: &Arc<dyn Queue>, function: Arc<dyn Batches>) -> Consumer {
         Consumer {
             queue: queue.clone(),
@@ -293,6 +301,7 @@ impl Dispatcher {
         api.secrets = backend.secrets.clone();
         api.outbound = backend.outbound.clone();
         api.channels = self.channels();
+        api.remediation = Some(backend.remediation(Arc::new(SystemClock)));
         api.trusted_proxies = self.config.trusted_proxies.clone();
         api.sources = Some(backend.sources.clone());
         api.edge = Some(dd0c_api::ingest::Edge {
@@ -312,6 +321,7 @@ impl Dispatcher {
             queues: vec![
                 (INGEST_QUEUE.into(), backend.ingest_queue.clone()),
                 (SCORE_QUEUE.into(), backend.score_queue.clone()),
+                (ACTIONS_QUEUE.into(), backend.actions_queue.clone()),
             ],
             readiness: Arc::new(backend.clone()),
         };
@@ -325,7 +335,7 @@ impl Dispatcher {
             backend.sources.clone(),
             Arc::new(dd0c_ingest::trail::AccountTrails {
                 tenants: backend.stores.tenants.clone(),
-                cloud: crate::cloud::cloud_access(),
+                cloud: backend.cloud.clone(),
                 credentials: dd0c_ports::secrets::Credentials::new(
                     backend.stores.tenants.clone(),
                     backend.secrets.clone(),
@@ -350,7 +360,11 @@ impl Dispatcher {
             jobs.push(Arc::new(Retention {
                 stores: backend.stores.clone(),
                 sources: backend.sources.clone(),
-                queues: vec![backend.ingest_queue.clone(), backend.score_queue.clone()],
+                queues: vec![
+                    backend.ingest_queue.clone(),
+                    backend.score_queue.clone(),
+                    backend.actions_queue.clone(),
+                ],
                 archive: backend
                     .archive
                     .clone()
@@ -382,6 +396,9 @@ impl Dispatcher {
         }
         if roles.contains(&Role::Score) {
             consumers.push(self.score_consumer());
+        }
+        if roles.contains(&Role::Act) {
+            consumers.push(self.actions_consumer());
         }
         for consumer in consumers {
             // Copies share one handler (and so one normalizer's memory of instances).

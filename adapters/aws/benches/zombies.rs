@@ -178,8 +178,9 @@ impl CloudAccess for Unbatched {
     async fn act(
         &self,
         account: &Account,
+        action_id: &dd0c_ports::remediation::ActionId,
     ) -> PortResult<Arc<dyn dd0c_ports::remediation::Remediator>> {
-        self.0.act(account).await
+        self.0.act(account, action_id).await
     }
 
     async fn trail(

@@ -4,6 +4,7 @@
 
 use aws_config::sts::AssumeRoleProvider;
 use dd0c_ports::domain::Account;
+use dd0c_ports::remediation::ActionId;
 use dd0c_ports::{PortError, PortResult};
 
 /// The SDK configuration for calls into `account`, through its role and ExternalId. Credentials
@@ -18,14 +19,17 @@ pub async fn customer_config(
             account.account_id, account.tenant
         ))
     })?;
-    assume(config, account, role_arn).await
+    let session = format!("dd0c-cost-{}", account.tenant);
+    assume(config, account, role_arn, &session).await
 }
 
-/// The SDK configuration for acting on `account`'s resources, through its remediation role and
-/// the same ExternalId; `Invalid` when it has none.
+/// The SDK configuration for acting on `account`'s resources for `action_id`, through its
+/// remediation role and the same ExternalId, in a session named after the action (which the
+/// account's CloudTrail records with every call); `Invalid` when it has no such role.
 pub async fn remediation_config(
     config: &aws_config::SdkConfig,
     account: &Account,
+    action_id: &ActionId,
 ) -> PortResult<aws_config::SdkConfig> {
     let role_arn = account.remediation_role_arn.as_deref().ok_or_else(|| {
         PortError::Invalid(format!(
@@ -33,14 +37,15 @@ pub async fn remediation_config(
             account.account_id, account.tenant
         ))
     })?;
-    assume(config, account, role_arn).await
+    assume(config, account, role_arn, &format!("dd0c-cost-{action_id}")).await
 }
 
-/// `config` with credentials of `role_arn`, assumed with `account`'s ExternalId.
+/// `config` with credentials of `role_arn`, assumed with `account`'s ExternalId in `session`.
 async fn assume(
     config: &aws_config::SdkConfig,
     account: &Account,
     role_arn: &str,
+    session: &str,
 ) -> PortResult<aws_config::SdkConfig> {
     let external_id = account.external_id.as_deref().ok_or_else(|| {
         PortError::Invalid(format!(
@@ -50,7 +55,7 @@ async fn assume(
     })?;
     let provider = AssumeRoleProvider::builder(role_arn)
         .external_id(external_id)
-        .session_name(format!("dd0c-cost-{}", account.tenant))
+        .session_name(session)
         .configure(config)
         .build()
         .await;

@@ -68,6 +68,25 @@ impl ApiError {
     }
 }
 
+impl From<dd0c_actions::ActionError> for ApiError {
+    /// What a caller reads of a refused step: the rules' and the cloud's words; a port's
+    /// failure as [`ApiError::port`] maps it.
+    fn from(error: dd0c_actions::ActionError) -> Self {
+        use dd0c_actions::ActionError;
+        let text = error.to_string();
+        match error {
+            ActionError::Forbidden(_) => ApiError::Forbidden(text),
+            ActionError::NotFound(_) => ApiError::NotFound(text),
+            ActionError::Invalid(_) => ApiError::BadRequest(text),
+            ActionError::Off
+            | ActionError::NotOffered(_)
+            | ActionError::Refused { .. }
+            | ActionError::Moved { .. } => ApiError::Conflict(text),
+            ActionError::Port { what, source } => ApiError::port(what, source),
+        }
+    }
+}
+
 impl From<ScoreError> for ApiError {
     /// A feedback or scoring call that failed: a store's failure as [`ApiError::port`] maps it;
     /// contention (other scorers kept winning) as a plain 503.

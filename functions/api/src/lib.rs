@@ -9,6 +9,8 @@
 //! Map:
 //! - [`router`] — the routes and the OpenAPI document generated from the same handlers;
 //!   [`app`] adds `/openapi.json` and the response finishing both runtimes use.
+//! - [`actions`] — remediation: request, approve, reject and list actions, their decision log,
+//!   the tenant's remediation settings.
 //! - [`accounts`] — onboarding (server-side ExternalId, the IAM policy; the CLI calls the same
 //!   [`accounts::onboard`]), ingest tokens, baselines and the cost time series.
 //! - [`resources`] — the resources followed to their end, with their cost and burn now.
@@ -25,6 +27,7 @@
 //! - [`ApiError`] — failures as problem details, mapped in one place.
 
 pub mod accounts;
+pub mod actions;
 pub mod anomalies;
 pub mod auth;
 pub mod client;
@@ -97,6 +100,8 @@ pub struct Api {
     /// The notification channels, for test alerts; those missing answer that this deployment
     /// does not send on them.
     pub channels: Vec<Arc<dyn dd0c_notify::channels::Deliver>>,
+    /// Actions on customer accounts; `None`: requests and approvals are refused (409).
+    pub remediation: Option<dd0c_actions::Remediation>,
 }
 
 impl Api {
@@ -119,6 +124,7 @@ impl Api {
             dashboard: None,
             outbound: Default::default(),
             channels: Vec::new(),
+            remediation: None,
         }
     }
 }
@@ -182,6 +188,11 @@ pub fn router(api: Arc<Api>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(sources::ingest))
         .routes(routes!(sources::agents))
         .routes(routes!(settings::panic, settings::put_panic))
+        .routes(routes!(actions::request, actions::list))
+        .routes(routes!(actions::detail))
+        .routes(routes!(actions::approve))
+        .routes(routes!(actions::reject))
+        .routes(routes!(actions::settings, actions::put_settings))
         .split_for_parts();
     (router.with_state(api), operations::with_openapi_path(spec))
 }

@@ -29,7 +29,8 @@ pub struct Retention {
     pub queues: Vec<Arc<dyn Queue>>,
     /// The raw archive and the days it keeps, where there is one.
     pub archive: Option<(Arc<dyn Archive>, u32)>,
-    /// Days the resource ledger keeps a resource after its end.
+    /// Days the resource ledger keeps a resource after its end, and the decision log a
+    /// finished action after its request.
     pub ledger_days: u32,
     /// How often it runs.
     pub every: Duration,
@@ -46,6 +47,12 @@ impl Retention {
         }
         let ended_before = now - TimeDelta::days(self.ledger_days.into());
         forgotten += self.stores.ledger.prune_ended(ended_before).await?;
+        // The decision log is kept as long as the ledger keeps what its actions ended.
+        forgotten += self
+            .stores
+            .actions
+            .forget_actions_before(ended_before)
+            .await?;
         if let Some((archive, days)) = &self.archive {
             forgotten += self.expire_archive(archive.as_ref(), now, *days).await?;
         }

@@ -97,6 +97,10 @@ wire_enum! {
         /// Held at run time (panic mode, an open breaker, the hourly limit); an admin may
         /// approve it again.
         Blocked = "blocked",
+        /// Its dry run passed and one worker began the run: an action left so by a crash ran,
+        /// or did not, as its account's CloudTrail shows (the calls name the action); it is
+        /// never run a second time.
+        Running = "running",
         /// Ran: its way back is recorded.
         Done = "done",
         /// The cloud refused its dry run or its run.

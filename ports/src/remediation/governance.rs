@@ -63,7 +63,7 @@ impl RemediationSettings {
         if let Some(kind) = self
             .auto_kinds
             .iter()
-            .find(|k| ActionKind::for_finding(**k).is_none())
+            .find(|k| ActionKind::for_finding(**k).is_empty())
         {
             return Err(FieldError::new(
                 "auto_kinds",

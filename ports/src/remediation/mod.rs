@@ -111,22 +111,24 @@ impl ActionKind {
         actions
     }
 
-    /// The action that ends a finding of `kind`'s waste; `None` where dd0c/cost has none yet.
-    pub fn for_finding(kind: crate::zombie::ZombieKind) -> Option<ActionKind> {
+    /// The kinds that end the waste of a finding of `kind`, the one taken by default first;
+    /// empty where dd0c/cost has none yet.
+    pub fn for_finding(kind: crate::zombie::ZombieKind) -> &'static [ActionKind] {
         use crate::zombie::ZombieKind;
         match kind {
-            ZombieKind::EbsUnattached => Some(ActionKind::DeleteVolume),
-            ZombieKind::EipUnassociated => Some(ActionKind::ReleaseAddress),
-            ZombieKind::Ec2Idle => Some(ActionKind::StopInstances),
-            ZombieKind::Ec2Stopped => Some(ActionKind::TerminateInstances),
+            ZombieKind::EbsUnattached => &[ActionKind::DeleteVolume],
+            ZombieKind::EipUnassociated => &[ActionKind::ReleaseAddress],
+            ZombieKind::Ec2Idle => &[ActionKind::StopInstances, ActionKind::TerminateInstances],
+            ZombieKind::Ec2Stopped => &[ActionKind::TerminateInstances],
             ZombieKind::ElbIdle
             | ZombieKind::NatIdle
             | ZombieKind::RdsIdle
-            | ZombieKind::SnapshotOrphaned => None,
+            | ZombieKind::SnapshotOrphaned => &[],
         }
     }
 
-    /// The kinds that act on the resources of an anomaly of `resource_kind` (`ec2.instance`).
+    /// The kinds that act on the resources of an anomaly of `resource_kind` (`ec2.instance`),
+    /// the one taken by default first.
     pub fn for_resource_kind(resource_kind: &str) -> &'static [ActionKind] {
         match resource_kind {
             "ec2.instance" => &[ActionKind::StopInstances, ActionKind::TerminateInstances],

@@ -24,7 +24,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use chrono::{DateTime, Utc};
 use dd0c_ports::domain::Account;
-use dd0c_ports::remediation::Remediator;
+use dd0c_ports::remediation::{ActionId, Remediator};
 use dd0c_ports::sources::OpenTrail;
 use dd0c_ports::zombie::{
     AccessKey, ApiCalls, CloudAccess, CustomerAccount, Inventory, RegionInventory, Tags,
@@ -105,8 +105,12 @@ impl CloudAccess for AwsCloud {
         })
     }
 
-    async fn act(&self, account: &Account) -> PortResult<Arc<dyn Remediator>> {
-        let config = crate::remediation_config(&self.base, account).await?;
+    async fn act(
+        &self,
+        account: &Account,
+        action_id: &ActionId,
+    ) -> PortResult<Arc<dyn Remediator>> {
+        let config = crate::remediation_config(&self.base, account, action_id).await?;
         Ok(Arc::new(AwsRemediator::new(
             config
                 .to_builder()

@@ -1,0 +1,616 @@
+//! Remediation end to end, self-hosted: the dispatcher's api and act roles on Postgres, acting
+//! in moto through each account's remediation role — requested by a member over HTTP, approved
+//! by an admin, dry-run, run by the act role's consumer, every step in the decision log; and
+//! what the rules refuse: nothing offered while off, a `dd0c:protect` resource refused at
+//! request time, panic mode holding an approved action, a replayed approval done once, another
+//! tenant's actions out of reach.
+
+#![cfg(feature = "aws")]
+
+mod support;
+
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification, VolumeType};
+use dd0c_cost::serve::Dispatcher;
+use dd0c_ingest::PriceCatalog;
+use dd0c_ports::conformance::{finding, unique, unique_account_id};
+use dd0c_ports::domain::{Account, Tenant};
+use dd0c_ports::remediation::{KEPT_BY_TAG, PROTECT_TAG};
+use dd0c_ports::zombie::ZombieKind;
+use dd0c_tests::estate::{account_config, REGION};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::{config, fresh_database, StopOnDrop};
+use tokio_util::sync::CancellationToken;
+
+const SECRET: &str = "9c1f0e5b7a3d4e2f8a6b0c1d2e3f40516273849a5b6c7d8e";
+const PASSWORD: &str = "correct horse battery staple";
+const EXTERNAL_ID: &str = "dd0c-test-external";
+
+fn endpoint() -> String {
+    std::env::var("DD0C_TEST_AWS_ENDPOINT")
+        .expect("DD0C_TEST_AWS_ENDPOINT: run the tests with scripts/test.sh, which starts moto")
+}
+
+/// The api and act roles on a fresh database, acting in moto.
+struct App {
+    address: String,
+    dispatcher: Dispatcher,
+    _stop: StopOnDrop,
+}
+
+async fn spawn_app() -> App {
+    let mut backend = dd0c_cost::backend::Backend::postgres(&fresh_database().await, 10)
+        .await
+        .expect("backend");
+    let host = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await;
+    backend.cloud = std::sync::Arc::new(dd0c_adapters_aws::AwsCloud::new(host));
+    let mut serve = config("api,act");
+    serve.jwt_secret = Some(SECRET.into());
+    let dispatcher = Dispatcher::new(backend, serve, PriceCatalog::bundled()).expect("dispatcher");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("port");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let stop = CancellationToken::new();
+    tokio::spawn(dispatcher.clone().run(Some(listener), stop.clone()));
+    App {
+        address,
+        dispatcher,
+        _stop: StopOnDrop(stop),
+    }
+}
+
+/// A tenant with one AWS account (its own, in moto) whose remediation role dd0c/cost may
+/// assume, a member and an admin: their tokens.
+struct Customer {
+    name: String,
+    account_id: String,
+    ec2: aws_sdk_ec2::Client,
+    member: String,
+    admin: String,
+}
+
+impl App {
+    async fn tenant(&self) -> Customer {
+        let name = unique("t");
+        let account_id = unique_account_id();
+        let stores = &self.dispatcher.backend.stores;
+        stores
+            .tenants
+            .add_tenant(&Tenant {
+                name: name.clone(),
+                created_at: chrono::Utc::now(),
+            })
+            .await
+            .expect("tenant");
+        stores
+            .tenants
+            .add_account(&Account {
+                role_arn: Some(format!("arn:aws:iam::{account_id}:role/dd0c-cost-readonly")),
+                external_id: Some(EXTERNAL_ID.into()),
+                access_key_id: None,
+                remediation_role_arn: Some(format!(
+                    "arn:aws:iam::{account_id}:role/dd0c-cost-remediation"
+                )),
+                tenant: name.clone(),
+                account_id: account_id.clone(),
+                name: None,
+                created_at: chrono::Utc::now(),
+            })
+            .await
+            .expect("account");
+        let member = self.user(&name, dd0c_ports::auth::Role::Member).await;
+        let admin = self.user(&name, dd0c_ports::auth::Role::Admin).await;
+        let config = account_config(&endpoint(), &account_id, EXTERNAL_ID).await;
+        Customer {
+            name,
+            account_id,
+            ec2: aws_sdk_ec2::Client::new(&config),
+            member,
+            admin,
+        }
+    }
+
+    /// A signed-in user of `tenant` with `role`: their token.
+    async fn user(&self, tenant: &str, role: dd0c_ports::auth::Role) -> String {
+        let email = format!("{}@t.example", unique("u"));
+        self.dispatcher
+            .backend
+            .stores
+            .users
+            .add_user(&dd0c_ports::auth::User {
+                tenant: tenant.into(),
+                email: email.clone(),
+                role,
+                password_hash: dd0c_api::passwords::hash(PASSWORD).expect("hash"),
+            })
+            .await
+            .expect("user");
+        let body: Value = reqwest::Client::new()
+            .post(format!("{}/v1/auth/login", self.address))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        body["access_token"].as_str().expect("token").to_owned()
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let client = reqwest::Client::new();
+        let url = format!("{}{path}", self.address);
+        let request = match method {
+            "GET" => client.get(url),
+            "PUT" => client.put(url),
+            _ => client.post(url),
+        }
+        .bearer_auth(token);
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        let response = request.send().await.expect("sent");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Sets the tenant's remediation mode, as its admin.
+    async fn mode(&self, tenant: &Customer, mode: &str) {
+        let (status, body) = self
+            .call(
+                "PUT",
+                "/v1/settings/remediation",
+                &tenant.admin,
+                Some(json!({"mode": mode})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// An unattached volume in the tenant's account (tagged `dd0c:protect` when asked) and its
+    /// open finding: the finding's id and the volume's.
+    async fn zombie_volume(&self, tenant: &Customer, protect: bool) -> (String, String) {
+        let mut create = tenant
+            .ec2
+            .create_volume()
+            .size(50)
+            .availability_zone(format!("{REGION}a"))
+            .volume_type(VolumeType::Gp3);
+        if protect {
+            create = create.tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Volume)
+                    .tags(Tag::builder().key(PROTECT_TAG).value("yes").build())
+                    .build(),
+            );
+        }
+        let volume_id = create
+            .send()
+            .await
+            .expect("moto creates a volume")
+            .volume_id()
+            .expect("an id")
+            .to_owned();
+        let zombie = finding(
+            &tenant.name,
+            &tenant.account_id,
+            ZombieKind::EbsUnattached,
+            &volume_id,
+            4.0,
+        );
+        self.dispatcher
+            .backend
+            .stores
+            .zombies
+            .put_findings(std::slice::from_ref(&zombie))
+            .await
+            .expect("finding");
+        (zombie.finding_id, volume_id)
+    }
+
+    /// The action and its log once the act role has moved it out of `approved` (or `running`).
+    async fn settled(&self, token: &str, action_id: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, detail) = self
+                .call("GET", &format!("/v1/actions/{action_id}"), token, None)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{detail}");
+            let now = detail["action"]["status"].as_str().unwrap_or_default();
+            if !["approved", "running"].contains(&now) {
+                return detail;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the act role never ran {action_id}: {detail}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn volume_exists(ec2: &aws_sdk_ec2::Client, id: &str) -> bool {
+    ec2.describe_volumes()
+        .send()
+        .await
+        .expect("volumes")
+        .volumes()
+        .iter()
+        .any(|v| v.volume_id() == Some(id))
+}
+
+fn steps(detail: &Value) -> Vec<&str> {
+    detail["decisions"]
+        .as_array()
+        .expect("a log")
+        .iter()
+        .map(|d| d["step"].as_str().expect("a step"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_zombie_volume_requested_by_a_member_and_approved_by_an_admin_is_snapshotted_and_deleted()
+{
+    let app = spawn_app().await;
+    let tenant = app.tenant().await;
+    app.mode(&tenant, "approve").await;
+    let (finding_id, volume_id) = app.zombie_volume(&tenant, false).await;
+
+    let (status, requested) = app
+        .call(
+            "POST",
+            "/v1/actions",
+            &tenant.member,
+            Some(json!({"finding_id": finding_id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{requested}");
+    assert_eq!(requested["status"], "requested");
+    assert_eq!(requested["action"]["action"], "delete_volume");
+    let id = requested["action_id"].as_str().expect("an id").to_owned();
+    assert!(
+        volume_exists(&tenant.ec2, &volume_id).await,
+        "nothing runs before approval"
+    );
+
+    let (status, refused) = app
+        .call(
+            "POST",
+            &format!("/v1/actions/{id}/approve"),
+            &tenant.member,
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a member does not approve: {refused}"
+    );
+    let (status, approved) = app
+        .call(
+            "POST",
+            &format!("/v1/actions/{id}/approve"),
+            &tenant.admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+
+    let detail = app.settled(&tenant.admin, &id).await;
+    assert_eq!(detail["action"]["status"], "done", "{detail}");
+    assert_eq!(
+        steps(&detail),
+        ["requested", "dry_run", "approved", "dry_run", "executed"]
+    );
+    let executed = &detail["decisions"][4];
+    let calls: Vec<&str> = executed["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|c| c["action"].as_str().expect("an IAM action"))
+        .collect();
+    assert_eq!(calls, ["ec2:CreateSnapshot", "ec2:DeleteVolume"]);
+    assert!(
+        executed["calls"][1]["request_id"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "the cloud's request id is kept: {executed}"
+    );
+    assert_eq!(
+        detail["decisions"][0]["actor"],
+        detail["action"]["requested_by"]
+    );
+    assert!(detail["decisions"][2]["actor"]
+        .as_str()
+        .expect("approver")
+        .starts_with("u-"));
+
+    assert!(
+        !volume_exists(&tenant.ec2, &volume_id).await,
+        "the volume is deleted"
+    );
+    let snapshot_id = detail["action"]["way_back"]["snapshot_id"]
+        .as_str()
+        .expect("the way back");
+    let snapshots = tenant
+        .ec2
+        .describe_snapshots()
+        .snapshot_ids(snapshot_id)
+        .send()
+        .await
+        .expect("the snapshot");
+    let tags = snapshots.snapshots()[0].tags();
+    assert!(
+        tags.iter()
+            .any(|t| t.key() == Some(KEPT_BY_TAG) && t.value() == Some(id.as_str())),
+        "the snapshot names the action: {tags:?}"
+    );
+
+    let (_, gone) = app
+        .call("GET", "/v1/zombies?status=gone", &tenant.member, None)
+        .await;
+    assert_eq!(
+        gone["items"][0]["finding_id"],
+        finding_id.as_str(),
+        "{gone}"
+    );
+}
+
+#[tokio::test]
+async fn a_protected_volume_is_refused_when_requested() {
+    let app = spawn_app().await;
+    let tenant = app.tenant().await;
+    app.mode(&tenant, "approve").await;
+    let (finding_id, volume_id) = app.zombie_volume(&tenant, true).await;
+
+    let (status, refused) = app
+        .call(
+            "POST",
+            "/v1/actions",
+            &tenant.member,
+            Some(json!({"finding_id": finding_id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    let detail = refused["detail"].as_str().expect("a detail");
+    assert!(detail.contains(PROTECT_TAG), "{detail}");
+
+    let (_, listed) = app
+        .call("GET", "/v1/actions?status=refused", &tenant.admin, None)
+        .await;
+    let action = &listed["items"][0];
+    assert_eq!(
+        action["status"], "refused",
+        "the refusal is in the log: {listed}"
+    );
+    let (_, detail) = app
+        .call(
+            "GET",
+            &format!("/v1/actions/{}", action["action_id"].as_str().expect("id")),
+            &tenant.admin,
+            None,
+        )
+        .await;
+    assert_eq!(steps(&detail), ["requested", "refused"]);
+    assert!(volume_exists(&tenant.ec2, &volume_id).await);
+}
+
+#[tokio::test]
+async fn nothing_is_offered_while_remediation_is_off() {
+    let app = spawn_app().await;
+    let tenant = app.tenant().await;
+    let (finding_id, _) = app.zombie_volume(&tenant, false).await;
+
+    let (_, settings) = app
+        .call("GET", "/v1/settings/remediation", &tenant.member, None)
+        .await;
+    assert_eq!(settings["mode"], "off", "off by default: {settings}");
+    let (status, refused) = app
+        .call(
+            "POST",
+            "/v1/actions",
+            &tenant.member,
+            Some(json!({"finding_id": finding_id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(refused["detail"]
+        .as_str()
+        .expect("detail")
+        .contains("remediation is off"));
+    let (_, listed) = app.call("GET", "/v1/actions", &tenant.admin, None).await;
+    assert_eq!(listed["items"], json!([]), "nothing recorded");
+
+    let (status, _) = app
+        .call(
+            "PUT",
+            "/v1/settings/remediation",
+            &tenant.member,
+            Some(json!({"mode": "approve"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "only an admin turns it on");
+    let (status, invalid) = app
+        .call(
+            "PUT",
+            "/v1/settings/remediation",
+            &tenant.admin,
+            Some(json!({"mode": "auto", "auto_kinds": ["rds.idle"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{invalid}");
+    assert_eq!(invalid["field"], "auto_kinds");
+}
+
+#[tokio::test]
+async fn panic_mode_blocks_an_approved_action_until_it_is_approved_again() {
+    let app = spawn_app().await;
+    let tenant = app.tenant().await;
+    app.mode(&tenant, "approve").await;
+    let (finding_id, volume_id) = app.zombie_volume(&tenant, false).await;
+    let (_, requested) = app
+        .call(
+            "POST",
+            "/v1/actions",
+            &tenant.member,
+            Some(json!({"finding_id": finding_id})),
+        )
+        .await;
+    let id = requested["action_id"].as_str().expect("an id").to_owned();
+
+    let (status, _) = app
+        .call("PUT", "/v1/panic", &tenant.admin, Some(json!({"on": true})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.call(
+        "POST",
+        &format!("/v1/actions/{id}/approve"),
+        &tenant.admin,
+        None,
+    )
+    .await;
+    let blocked = app.settled(&tenant.admin, &id).await;
+    assert_eq!(blocked["action"]["status"], "blocked", "{blocked}");
+    assert!(blocked["decisions"][3]["outcome"]
+        .as_str()
+        .expect("why")
+        .contains("panic mode"));
+    assert!(volume_exists(&tenant.ec2, &volume_id).await, "nothing ran");
+
+    app.call(
+        "PUT",
+        "/v1/panic",
+        &tenant.admin,
+        Some(json!({"on": false})),
+    )
+    .await;
+    let (status, again) = app
+        .call(
+            "POST",
+            &format!("/v1/actions/{id}/approve"),
+            &tenant.admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    let done = app.settled(&tenant.admin, &id).await;
+    assert_eq!(done["action"]["status"], "done", "{done}");
+    assert!(!volume_exists(&tenant.ec2, &volume_id).await);
+}
+
+#[tokio::test]
+async fn a_replayed_approval_does_nothing_twice() {
+    let app = spawn_app().await;
+    let tenant = app.tenant().await;
+    app.mode(&tenant, "approve").await;
+    let (finding_id, _) = app.zombie_volume(&tenant, false).await;
+    let (_, requested) = app
+        .call(
+            "POST",
+            "/v1/actions",
+            &tenant.member,
+            Some(json!({"finding_id": finding_id})),
+        )
+        .await;
+    let id = requested["action_id"].as_str().expect("an id").to_owned();
+    let path = format!("/v1/actions/{id}/approve");
+    let (first, _) = app.call("POST", &path, &tenant.admin, None).await;
+    assert_eq!(first, StatusCode::OK);
+    app.settled(&tenant.admin, &id).await;
+    let (replay, body) = app.call("POST", &path, &tenant.admin, None).await;
+    assert_eq!(replay, StatusCode::CONFLICT, "{body}");
+    assert!(body["detail"]
+        .as_str()
+        .expect("detail")
+        .contains("already done"));
+    let detail = app.settled(&tenant.admin, &id).await;
+    assert_eq!(
+        steps(&detail).iter().filter(|s| **s == "executed").count(),
+        1,
+        "ran once: {detail}"
+    );
+    assert_eq!(
+        steps(&detail).iter().filter(|s| **s == "approved").count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn another_tenant_can_neither_read_approve_nor_request_an_action() {
+    let app = spawn_app().await;
+    let ours = app.tenant().await;
+    let theirs = app.tenant().await;
+    app.mode(&ours, "approve").await;
+    app.mode(&theirs, "approve").await;
+    let (finding_id, volume_id) = app.zombie_volume(&ours, false).await;
+    let (_, requested) = app
+        .call(
+            "POST",
+            "/v1/actions",
+            &ours.member,
+            Some(json!({"finding_id": finding_id})),
+        )
+        .await;
+    let id = requested["action_id"].as_str().expect("an id").to_owned();
+
+    let (status, _) = app
+        .call("GET", &format!("/v1/actions/{id}"), &theirs.admin, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .call(
+            "POST",
+            &format!("/v1/actions/{id}/approve"),
+            &theirs.admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .call(
+            "POST",
+            &format!("/v1/actions/{id}/reject"),
+            &theirs.admin,
+            Some(json!({"reason": "no"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, listed) = app.call("GET", "/v1/actions", &theirs.admin, None).await;
+    assert_eq!(listed["items"], json!([]));
+    let (status, _) = app
+        .call(
+            "POST",
+            "/v1/actions",
+            &theirs.member,
+            Some(json!({"finding_id": finding_id})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "our finding is not theirs to act on"
+    );
+
+    let (_, ours_now) = app
+        .call("GET", &format!("/v1/actions/{id}"), &ours.admin, None)
+        .await;
+    assert_eq!(ours_now["action"]["status"], "requested");
+    assert!(volume_exists(&ours.ec2, &volume_id).await);
+}

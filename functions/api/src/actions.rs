@@ -25,37 +25,47 @@ use crate::{given, Api, ApiError, Caller};
 /// Most actions one page returns.
 const MAX_PAGE: u32 = 200;
 
-/// What to act on, and how.
+/// What to act on, and how: one finding or one anomaly.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum NewAction {
+    /// A zombie finding's resource.
+    Finding(OnFinding),
+    /// An anomaly's resources still running.
+    Anomaly(OnAnomaly),
+}
+
+/// An action on a zombie finding's resource.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct NewAction {
-    /// A zombie finding: its resource.
-    #[serde(default)]
+pub(crate) struct OnFinding {
+    /// The finding.
     #[schema(pattern = "^zf_[0-9a-f]{24}$")]
-    finding_id: Option<String>,
-    /// An anomaly: its resources still running.
+    finding_id: String,
+    /// What to do; by default the first action that fits the finding's kind.
     #[serde(default)]
+    action: Option<ActionKind>,
+}
+
+/// An action on an anomaly's resources still running.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OnAnomaly {
+    /// The anomaly.
     #[schema(pattern = r"^[A-Za-z0-9_.:#-]{1,128}$")]
-    anomaly_id: Option<String>,
-    /// What to do (`stop_instances`, `terminate_instances`, `delete_volume`,
-    /// `release_address`); by default the first that fits the subject.
+    anomaly_id: String,
+    /// What to do (`stop_instances` by default for instances).
     #[serde(default)]
     action: Option<ActionKind>,
 }
 
 impl NewAction {
-    /// The one subject it names.
-    fn subject(self) -> Result<(Subject, Option<ActionKind>), ApiError> {
-        let subject = match (self.finding_id, self.anomaly_id) {
-            (Some(finding), None) => Subject::Finding(finding),
-            (None, Some(anomaly)) => Subject::Anomaly(anomaly),
-            _ => {
-                return Err(ApiError::BadRequest(
-                    "name one finding_id or one anomaly_id".into(),
-                ))
-            }
-        };
-        Ok((subject, self.action))
+    /// Its subject and the kind asked for.
+    fn subject(self) -> (Subject, Option<ActionKind>) {
+        match self {
+            NewAction::Finding(on) => (Subject::Finding(on.finding_id), on.action),
+            NewAction::Anomaly(on) => (Subject::Anomaly(on.anomaly_id), on.action),
+        }
     }
 }
 
@@ -78,8 +88,15 @@ pub(crate) async fn request(
     Caller(principal): Caller,
     body: Result<Json<NewAction>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(new) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let (subject, kind) = new.subject()?;
+    let Json(new) = body.map_err(|e| match e {
+        axum::extract::rejection::JsonRejection::JsonDataError(_) => ApiError::BadRequest(
+            "name one finding_id or one anomaly_id, and at most an action (stop_instances, \
+             terminate_instances, delete_volume, release_address)"
+                .into(),
+        ),
+        other => ApiError::BadRequest(other.body_text()),
+    })?;
+    let (subject, kind) = new.subject();
     let action = remediation(&api)?
         .request(&principal, subject, kind)
         .await?;

@@ -34,6 +34,7 @@ pub struct RemediationSettings {
     pub two_person: bool,
     /// In `auto` mode, the zombie kinds acted on without approval (each one that has an
     /// action: `ebs.unattached`, `eip.unassociated`, `ec2.idle`, `ec2.stopped`).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<ActionableKind>))]
     pub auto_kinds: Vec<ZombieKind>,
     /// In `auto` mode, how many days a finding must have been idle before it is acted on.
     #[serde(deserialize_with = "integral")]
@@ -44,6 +45,29 @@ pub struct RemediationSettings {
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub max_per_hour: u32,
 }
+
+/// A zombie kind that has an action: what `auto_kinds` may list (the schema only).
+#[cfg(feature = "openapi")]
+pub(crate) struct ActionableKind;
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for ActionableKind {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let kinds: Vec<&str> = ZombieKind::ALL
+            .iter()
+            .filter(|k| !ActionKind::for_finding(**k).is_empty())
+            .map(|k| k.as_str())
+            .collect();
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("A zombie kind that has an action."))
+            .enum_values(Some(kinds))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for ActionableKind {}
 
 impl Default for RemediationSettings {
     fn default() -> Self {

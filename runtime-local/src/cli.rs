@@ -168,6 +168,9 @@ pub enum Command {
     /// Find idle and forgotten resources in the tenant's AWS accounts, and their monthly waste.
     #[command(subcommand)]
     Zombies(ZombiesCommand),
+    /// The actions requested on a tenant's resources: list them, approve or reject one.
+    #[command(subcommand)]
+    Actions(ActionsCommand),
     /// Read an account's older CloudTrail files — from its trail bucket since a day, or from a
     /// local directory — into scoring, with a progress bar and a rate summary.
     Backfill(BackfillArgs),
@@ -214,6 +217,49 @@ pub enum ZombiesCommand {
         id: String,
         /// Why it is meant to be so.
         #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ActionsCommand {
+    /// List a tenant's actions, the newest request first (`--status requested`: the approvals
+    /// queue).
+    List {
+        #[arg(long)]
+        tenant: String,
+        /// Only these statuses (requested, approved, blocked, running, done, failed, rejected,
+        /// refused; comma-separated) [default: all].
+        #[arg(long, value_delimiter = ',')]
+        status: Vec<dd0c_ports::remediation::ActionStatus>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Approve a requested (or blocked) action: it runs on the act role's next receive.
+    Approve {
+        #[arg(long)]
+        tenant: String,
+        /// The admin approving, by e-mail (the log names them; with two_person, not the
+        /// requester).
+        #[arg(long, value_name = "EMAIL")]
+        by: String,
+        /// The action id (`act_…`).
+        id: String,
+    },
+    /// Reject a requested (or blocked) action.
+    Reject {
+        #[arg(long)]
+        tenant: String,
+        /// The admin rejecting, by e-mail.
+        #[arg(long, value_name = "EMAIL")]
+        by: String,
+        /// The action id (`act_…`).
+        id: String,
+        /// Why, for the log.
+        #[arg(long, default_value = "")]
         reason: String,
     },
 }

@@ -5,7 +5,8 @@
 //!
 //! Two layers: the dispatcher (`serve`, `jobs`, `consumer`, `server`, `grpc`, `health`,
 //! `backend`, `archive`, `cloud`) imports no command module; the commands (`cli`, `admin`,
-//! `serve_cmd`, `trails`, `zombies`, `analyze`, `normalize`, `read`, `table`) build on it.
+//! `serve_cmd`, `trails`, `zombies`, `actions`, `analyze`, `normalize`, `read`, `table`) build
+//! on it.
 //!
 //! Map:
 //! - `cli` — the commands and flags (clap).
@@ -24,8 +25,10 @@
 //! - `trails` — the trail poller the ingest role runs, and `backfill`; `archive` — the raw
 //!   archive `DD0C_ARCHIVE` names.
 //! - `zombies` — `zombies scan|list|ignore`, and the hunter the scheduler runs daily; `cloud` —
-//!   how this build reads customer AWS accounts (feature `aws`).
+//!   how this build reads and acts on customer AWS accounts (feature `aws`).
+//! - `actions` — `actions list|approve|reject`: the approvals queue and decision log.
 
+pub mod actions;
 pub mod admin;
 pub mod analyze;
 pub mod archive;

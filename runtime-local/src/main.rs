@@ -40,6 +40,9 @@ fn main() -> ExitCode {
         dd0c_cost::cli::Command::Zombies(c) => {
             service(backend, dd0c_cost::zombies::zombies(backend, c))
         }
+        dd0c_cost::cli::Command::Actions(c) => {
+            service(backend, dd0c_cost::actions::actions(backend, c))
+        }
         dd0c_cost::cli::Command::Healthcheck(args) => dd0c_cost::health::check(
             &args.process.role,
             &args.process.listen,

@@ -36,12 +36,19 @@ fn endpoint() -> String {
 /// The api and act roles on a fresh database, acting in moto.
 struct App {
     address: String,
+    url: String,
     dispatcher: Dispatcher,
     _stop: StopOnDrop,
 }
 
 async fn spawn_app() -> App {
-    let mut backend = dd0c_cost::backend::Backend::postgres(&fresh_database().await, 10)
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with its backend changed by `change` (its flags in Redis, say).
+async fn spawn_app_with(change: impl FnOnce(&mut dd0c_cost::backend::Backend)) -> App {
+    let url = fresh_database().await;
+    let mut backend = dd0c_cost::backend::Backend::postgres(&url, 10)
         .await
         .expect("backend");
     let host = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -53,6 +60,7 @@ async fn spawn_app() -> App {
         .load()
         .await;
     backend.cloud = std::sync::Arc::new(dd0c_adapters_aws::AwsCloud::new(host));
+    change(&mut backend);
     let mut serve = config("api,act");
     serve.jwt_secret = Some(SECRET.into());
     let dispatcher = Dispatcher::new(backend, serve, PriceCatalog::bundled()).expect("dispatcher");
@@ -64,6 +72,7 @@ async fn spawn_app() -> App {
     tokio::spawn(dispatcher.clone().run(Some(listener), stop.clone()));
     App {
         address,
+        url,
         dispatcher,
         _stop: StopOnDrop(stop),
     }
@@ -613,4 +622,96 @@ async fn another_tenant_can_neither_read_approve_nor_request_an_action() {
         .await;
     assert_eq!(ours_now["action"]["status"], "requested");
     assert!(volume_exists(&ours.ec2, &volume_id).await);
+}
+
+#[tokio::test]
+async fn the_cli_lists_the_approvals_queue_and_approves_as_a_named_admin() {
+    let redis = std::env::var("DD0C_TEST_REDIS_URL")
+        .expect("DD0C_TEST_REDIS_URL: run the tests with scripts/test.sh, which starts Redis");
+    let flags = dd0c_adapters_redis::RedisFlags::connect(&redis)
+        .await
+        .expect("Redis");
+    let app = spawn_app_with(|backend| backend.flags = std::sync::Arc::new(flags)).await;
+    let tenant = app.tenant().await;
+    app.mode(&tenant, "approve").await;
+    let (finding_id, volume_id) = app.zombie_volume(&tenant, false).await;
+    let (_, requested) = app
+        .call(
+            "POST",
+            "/v1/actions",
+            &tenant.member,
+            Some(json!({"finding_id": finding_id})),
+        )
+        .await;
+    let id = requested["action_id"].as_str().expect("an id").to_owned();
+    let cli = |args: &[&str]| {
+        support::dd0c_cost(
+            env!("CARGO_BIN_EXE_dd0c-cost"),
+            &app.url,
+            args,
+            "",
+            &[("DD0C_REDIS_URL", redis.as_str())],
+        )
+    };
+
+    let listed = cli(&[
+        "actions",
+        "list",
+        "--tenant",
+        &tenant.name,
+        "--status",
+        "requested",
+        "--format",
+        "jsonl",
+    ]);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["action_id"], id.as_str());
+
+    let member = requested["requested_by"].as_str().expect("requester");
+    let refused = cli(&[
+        "actions",
+        "approve",
+        "--tenant",
+        &tenant.name,
+        "--by",
+        member,
+        &id,
+    ]);
+    assert!(!refused.status.success(), "a member does not approve");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("admin role"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let admin = app.call("GET", "/v1/me", &tenant.admin, None).await.1["email"]
+        .as_str()
+        .expect("the admin's e-mail")
+        .to_owned();
+    let approved = cli(&[
+        "actions",
+        "approve",
+        "--tenant",
+        &tenant.name,
+        "--by",
+        &admin,
+        &id,
+    ]);
+    assert!(
+        approved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approved.stderr)
+    );
+    let done = app.settled(&tenant.admin, &id).await;
+    assert_eq!(done["action"]["status"], "done", "{done}");
+    assert_eq!(done["decisions"][2]["actor"], admin.as_str());
+    assert!(!volume_exists(&tenant.ec2, &volume_id).await);
 }

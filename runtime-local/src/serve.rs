@@ -373,6 +373,9 @@ impl Dispatcher {
                 every: self.config.retention_every,
             }));
             jobs.push(Arc::new(HuntJob(backend.hunter(Arc::new(SystemClock)))));
+            jobs.push(Arc::new(dd0c_actions::AutoJob(
+                backend.remediation(Arc::new(SystemClock)),
+            )));
             jobs.push(Arc::new(DigestJob {
                 notifier: self.notifier(),
                 stores: backend.stores.clone(),

@@ -715,3 +715,47 @@ async fn the_cli_lists_the_approvals_queue_and_approves_as_a_named_admin() {
     assert_eq!(done["decisions"][2]["actor"], admin.as_str());
     assert!(!volume_exists(&tenant.ec2, &volume_id).await);
 }
+
+#[tokio::test]
+async fn auto_mode_acts_once_on_a_listed_finding_idle_long_enough() {
+    use dd0c_function::job::Job;
+    let app = spawn_app().await;
+    let tenant = app.tenant().await;
+    let (status, body) = app
+        .call(
+            "PUT",
+            "/v1/settings/remediation",
+            &tenant.admin,
+            Some(json!({"mode": "auto", "auto_kinds": ["ebs.unattached"], "auto_min_days": 7})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (finding_id, volume_id) = app.zombie_volume(&tenant, false).await;
+    let job = dd0c_actions::AutoJob(
+        app.dispatcher
+            .backend
+            .remediation(std::sync::Arc::new(dd0c_ports::clock::SystemClock)),
+    );
+
+    let first = job.run(chrono::Utc::now(), "replica").await.expect("a run");
+    assert_eq!(first.done, 1, "{}", first.summary);
+    let (_, listed) = app.call("GET", "/v1/actions", &tenant.admin, None).await;
+    let action = &listed["items"][0];
+    assert_eq!(action["subject"]["finding"], finding_id.as_str());
+    let id = action["action_id"].as_str().expect("an id").to_owned();
+    let done = app.settled(&tenant.admin, &id).await;
+    assert_eq!(done["action"]["status"], "done", "{done}");
+    assert_eq!(done["decisions"][2]["actor"], "dd0c:auto");
+    assert!(done["decisions"][2]["rule"]
+        .as_str()
+        .expect("the rule")
+        .contains("auto_min_days=7"));
+    assert!(!volume_exists(&tenant.ec2, &volume_id).await);
+
+    let again = job.run(chrono::Utc::now(), "replica").await.expect("a run");
+    assert_eq!(
+        again.done, 0,
+        "a finding is acted on once: {}",
+        again.summary
+    );
+}

@@ -16,7 +16,9 @@
 //! - [`request`] — [`Remediation::request`]: an action on a subject, checked and dry-run.
 //! - [`review`] — [`Remediation::approve`] and [`Remediation::reject`].
 //! - [`run`] — [`RunActions`], the queue function that runs approved actions.
+//! - [`auto`] — [`AutoJob`], `auto` mode's hourly look at the findings.
 
+pub mod auto;
 pub mod request;
 pub mod review;
 pub mod rules;
@@ -36,6 +38,7 @@ use dd0c_ports::zombie::CloudAccess;
 use dd0c_ports::PortError;
 use serde::{Deserialize, Serialize};
 
+pub use auto::AutoJob;
 pub use run::RunActions;
 
 /// The queue approved actions wait on to run.

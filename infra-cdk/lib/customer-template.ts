@@ -97,8 +97,8 @@ export function customerTemplate(c: Contract = bundled): Record<string, unknown>
       RemediationRoleName: {
         Type: 'String',
         Default: c.customer.remediation.role_name,
-        AllowedPattern: '^dd0c-cost-[A-Za-z0-9+=,.@_-]{1,54}$',
-        Description: 'The remediation role, when created (dd0c/cost may assume dd0c-cost-* roles only).',
+        AllowedPattern: `^${c.customer.remediation.role_name}[A-Za-z0-9+=,.@_-]{0,${64 - c.customer.remediation.role_name.length}}$`,
+        Description: `The remediation role, when created (dd0c/cost acts through ${c.customer.remediation.role_name}* roles only).`,
       },
       CreateRemediationRole: {
         Type: 'String',

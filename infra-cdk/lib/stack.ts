@@ -6,8 +6,8 @@
  *    group — `lambda-ingest` finds each event's tenant by its account, so connecting an account
  *    of the admitted organization changes nothing here, and one outside it is one more value of
  *    `CustomerAccounts` (`update-stack --use-previous-template`, no deploy);
- * 2. SQS FIFO queues (ingest, score, notify wake-ups), each with a FIFO dead-letter queue, feed
- *    one Lambda each with partial batch responses;
+ * 2. SQS FIFO queues (ingest, score, notify wake-ups, approved actions), each with a FIFO
+ *    dead-letter queue, feed one Lambda each with partial batch responses;
  * 3. the single DynamoDB table, shaped as `adapters/aws` defines it (`contract.json`);
  * 4. schedules: the notify backstop every minute, digests every 15 minutes, the zombie hunt daily;
  * 5. the HTTP API → `lambda-api`, behind the dashboard's CloudFront distribution (one origin),
@@ -63,12 +63,17 @@ export const FUNCTIONS = [
   'lambda-notify',
   'lambda-digest',
   'lambda-zombie',
+  'lambda-actions',
   'lambda-api',
 ] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
 
-/** The customer roles' name pattern, the only roles the functions may assume. */
+/** The customer roles' name pattern, the only roles the zombie hunter may assume. */
 export const CUSTOMER_ROLES = 'arn:aws:iam::*:role/dd0c-cost-*';
+
+/** The customers' remediation roles, the only roles the API and the actions function may
+ * assume (the customer template names them so). */
+export const REMEDIATION_ROLES = `arn:aws:iam::*:role/${contract.customer.remediation.role_name}*`;
 
 /** The name of the event bus customers' rules forward to, after the stack's. */
 export const BUS_SUFFIX = '-customers';
@@ -139,6 +144,7 @@ export class Dd0cCostStack extends Stack {
     const ingestQueue = queue('Ingest', true);
     const scoreQueue = queue('Score');
     const notifyQueue = queue('Notify');
+    const actionsQueue = queue('Actions');
 
     // 6. The raw archive.
     const archive = new s3.Bucket(this, 'Archive', {
@@ -283,7 +289,19 @@ export class Dd0cCostStack extends Stack {
       DD0C_DASHBOARD_URL: siteUrl,
     });
     const digest = this.lambda(props, 'lambda-digest', { ...common, ...mail });
-    const zombie = this.lambda(props, 'lambda-zombie', common, Duration.minutes(15));
+    // The hunter requests what auto mode takes after each scan, onto the actions queue.
+    const actionsQueueUrl = { DD0C_ACTIONS_QUEUE_URL: actionsQueue.main.queueUrl };
+    const zombie = this.lambda(
+      props,
+      'lambda-zombie',
+      { ...common, ...actionsQueueUrl },
+      Duration.minutes(15),
+    );
+    const actions = this.lambda(props, 'lambda-actions', {
+      ...common,
+      ...sqsFunction,
+      ...actionsQueueUrl,
+    });
     // The API sends test alerts on a tenant's channels, so it mails too. (It links nowhere: the
     // distribution's address would make the API depend on itself.)
     const api = this.lambda(props, 'lambda-api', {
@@ -297,6 +315,7 @@ export class Dd0cCostStack extends Stack {
       DD0C_EVENT_BUS_ARN: bus.eventBusArn,
       // The Slack app's signing secret: with it the alert buttons act; empty, they answer 404.
       DD0C_SLACK_SIGNING_SECRET: p.slackSigningSecret.valueAsString,
+      ...actionsQueueUrl,
     });
 
     // Least privilege: the table for all; each queue to its consumer (and its own dead-letter
@@ -311,6 +330,9 @@ export class Dd0cCostStack extends Stack {
     consume(ingest, ingestQueue);
     consume(score, scoreQueue);
     consume(notify, notifyQueue);
+    consume(actions, actionsQueue);
+    actionsQueue.main.grantSendMessages(api);
+    actionsQueue.main.grantSendMessages(zombie);
     scoreQueue.main.grantSendMessages(ingest);
     notifyQueue.main.grantSendMessages(score);
     archive.grantPut(ingest);
@@ -319,6 +341,12 @@ export class Dd0cCostStack extends Stack {
       resources: [CUSTOMER_ROLES],
     });
     zombie.addToRolePolicy(assumeCustomerRoles);
+    // Requests are dry-run by the API, runs by the actions function: the remediation roles only.
+    const assumeRemediationRoles = new iam.PolicyStatement({
+      actions: ['sts:AssumeRole'],
+      resources: [REMEDIATION_ROLES],
+    });
+    for (const f of [api, actions]) f.addToRolePolicy(assumeRemediationRoles);
     const sendMail = new iam.PolicyStatement({
       actions: ['ses:SendEmail', 'ses:SendRawEmail'],
       resources: [
@@ -365,13 +393,14 @@ export class Dd0cCostStack extends Stack {
     });
 
     // 6. Alarms.
-    this.alarms(p, [ingestQueue, scoreQueue, notifyQueue], ingestQueue.main);
+    this.alarms(p, [ingestQueue, scoreQueue, notifyQueue, actionsQueue], ingestQueue.main);
 
     const outputs: Record<string, string> = {
       TableName: table.tableName,
       IngestQueueUrl: ingestQueue.main.queueUrl,
       ScoreQueueUrl: scoreQueue.main.queueUrl,
       NotifyQueueUrl: notifyQueue.main.queueUrl,
+      ActionsQueueUrl: actionsQueue.main.queueUrl,
       ArchiveBucket: archive.bucketName,
       EventBusArn: bus.eventBusArn,
       ApiUrl: httpApi.apiEndpoint,

@@ -8,7 +8,14 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { contract } from '../lib/contract.js';
-import { BUS_SUFFIX, CUSTOMER_ROLES, Dd0cCostStack, FUNCTIONS, type FunctionName } from '../lib/stack.js';
+import {
+  BUS_SUFFIX,
+  CUSTOMER_ROLES,
+  Dd0cCostStack,
+  FUNCTIONS,
+  REMEDIATION_ROLES,
+  type FunctionName,
+} from '../lib/stack.js';
 import { synthesize } from './fixtures.js';
 
 let stack: Dd0cCostStack;
@@ -42,7 +49,7 @@ function readmeVariables(): Record<FunctionName, { allowed: Set<string>; require
     const users = usedBy.split(':')[0].split(',').map((u) => u.trim());
     const functions = users.flatMap((u): FunctionName[] =>
       u === 'all' ? [...FUNCTIONS]
-      : u === 'SQS functions' ? ['lambda-ingest', 'lambda-score', 'lambda-notify']
+      : u === 'SQS functions' ? ['lambda-ingest', 'lambda-score', 'lambda-notify', 'lambda-actions']
       : [`lambda-${u}` as FunctionName],
     );
     for (const f of functions) {
@@ -85,11 +92,11 @@ describe('the table', () => {
 });
 
 describe('queues and functions', () => {
-  it('gives each of the three FIFO queues a FIFO dead-letter queue above DD0C_MAX_RECEIVES', () => {
+  it('gives each of the four FIFO queues a FIFO dead-letter queue above DD0C_MAX_RECEIVES', () => {
     const queues = ofType('AWS::SQS::Queue');
-    expect(queues).toHaveLength(6);
+    expect(queues).toHaveLength(8);
     const mains = queues.filter(([, q]) => q.Properties.RedrivePolicy);
-    expect(mains).toHaveLength(3);
+    expect(mains).toHaveLength(4);
     for (const [, q] of mains) {
       expect(q.Properties.FifoQueue).toBe(true);
       expect(q.Properties.RedrivePolicy.maxReceiveCount).toBeGreaterThan(contract.max_receives);
@@ -99,7 +106,7 @@ describe('queues and functions', () => {
     }
   });
 
-  it('feeds ingest, score and notify from their queues with partial batch responses', () => {
+  it('feeds ingest, score, notify and actions from their queues with partial batch responses', () => {
     const mappings = ofType('AWS::Lambda::EventSourceMapping');
     const fed = mappings.map(([, m]) => {
       expect(m.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
@@ -108,7 +115,7 @@ describe('queues and functions', () => {
       return target(m.Properties.FunctionName);
     });
     expect(fed.sort()).toEqual(
-      (['lambda-ingest', 'lambda-score', 'lambda-notify'] as const).map(logicalId).sort(),
+      (['lambda-ingest', 'lambda-score', 'lambda-notify', 'lambda-actions'] as const).map(logicalId).sort(),
     );
   });
 
@@ -164,12 +171,29 @@ describe('least privilege', () => {
     }
   });
 
-  it('lets only the zombie hunter assume roles, and only the customers\u2019 dd0c-cost-* roles', () => {
+  it('lets only the zombie hunter assume the customers\u2019 dd0c-cost-* roles, and only the API and the actions function their remediation roles', () => {
     const assume = statements().filter((s) => list(s.Action).includes('sts:AssumeRole'));
-    expect(assume).toHaveLength(1);
-    expect(assume[0].Resource).toBe(CUSTOMER_ROLES);
-    const role = target(resources[logicalId('lambda-zombie')].Properties.Role);
-    expect(assume[0].roles.map(target)).toEqual([role]);
+    const roleOf = (f: FunctionName) => target(resources[logicalId(f)].Properties.Role);
+    const by = (resource: string) =>
+      assume.filter((s) => s.Resource === resource).flatMap((s) => s.roles.map(target)).sort();
+    expect(by(CUSTOMER_ROLES)).toEqual([roleOf('lambda-zombie')]);
+    expect(by(REMEDIATION_ROLES)).toEqual([roleOf('lambda-api'), roleOf('lambda-actions')].sort());
+    expect(assume.every((s) => [CUSTOMER_ROLES, REMEDIATION_ROLES].includes(s.Resource))).toBe(true);
+  });
+
+  it('feeds approved actions to the actions function, sent by the API and the hunter only', () => {
+    const mapping = ofType('AWS::Lambda::EventSourceMapping').find(
+      ([, m]) => target(m.Properties.FunctionName) === logicalId('lambda-actions'),
+    )![1];
+    const queue = target(mapping.Properties.EventSourceArn);
+    expect(resources[queue].Properties.FifoQueue).toBe(true);
+    const senders = statements()
+      .filter((s) => list(s.Action).includes('sqs:SendMessage') && list(s.Resource).some((r: any) => target(r) === queue))
+      .flatMap((s) => s.roles.map(target))
+      .sort();
+    expect(senders).toEqual(
+      [target(resources[logicalId('lambda-api')].Properties.Role), target(resources[logicalId('lambda-zombie')].Properties.Role)].sort(),
+    );
   });
 });
 
@@ -303,7 +327,8 @@ describe('archive and alarms', () => {
   it('alarms on dead letters, function errors and ingest age, to one SNS topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
     const metric = (name: string) => alarms.filter((a) => a.MetricName === name);
-    expect(metric('ApproximateNumberOfMessagesVisible')).toHaveLength(3);
+    const deadLetterQueues = ofType('AWS::SQS::Queue').filter(([, q]) => !q.Properties.RedrivePolicy);
+    expect(metric('ApproximateNumberOfMessagesVisible')).toHaveLength(deadLetterQueues.length);
     expect(metric('Errors')).toHaveLength(FUNCTIONS.length);
     expect(metric('ApproximateAgeOfOldestMessage')).toHaveLength(1);
     const topic = ofType('AWS::SNS::Topic')[0][0];

@@ -6,6 +6,7 @@
 //! | `DD0C_SCORE_QUEUE_URL` | ingest | the score queue, SQS FIFO (required there) |
 //! | `DD0C_NOTIFY_QUEUE_URL` | score | the notifier's wake-up queue, SQS FIFO (required there) |
 //! | `DD0C_ARCHIVE_BUCKET` | ingest | the S3 bucket of raw envelopes (required there) |
+//! | `DD0C_ACTIONS_QUEUE_URL` | actions, api, zombie | the queue of approved actions, SQS FIFO (required by actions; unset elsewhere: no action is requested or taken) |
 //! | `DD0C_MAIL_FROM` | notify, digest, api (test alerts) | the SES sender; unset: nothing is e-mailed |
 //! | `DD0C_COGNITO_ISSUER`, `DD0C_COGNITO_CLIENT_ID` | api | the user pool URL and app client (required there) |
 //! | `DD0C_COGNITO_JWKS_URL` | api | where the pool's keys are, when not `{issuer}/.well-known/jwks.json` |

@@ -49,6 +49,31 @@ pub fn score(settings: &Settings) -> Result<Score, StartError> {
         .following(ledger, outbox))
 }
 
+/// Requesting, approving and running actions on the table, acting in customer accounts
+/// through their remediation roles (assumed with the function's own role and each account's
+/// ExternalId), approved actions queued on `actions_queue`.
+fn remediation_on(settings: &Settings, actions_queue: &str) -> dd0c_actions::Remediation {
+    dd0c_actions::Remediation {
+        stores: stores(settings),
+        flags: Arc::new(DynamoFlags::new(&settings.aws, &settings.table)),
+        cloud: Arc::new(dd0c_adapters_aws::AwsCloud::new(settings.aws.clone())),
+        queue: Arc::new(SqsQueue::new(&settings.aws, actions_queue)),
+        clock: Arc::new(SystemClock),
+    }
+}
+
+/// Remediation where `DD0C_ACTIONS_QUEUE_URL` names the actions queue; `None` without it.
+pub fn remediation(settings: &Settings) -> Option<dd0c_actions::Remediation> {
+    optional("DD0C_ACTIONS_QUEUE_URL").map(|url| remediation_on(settings, &url))
+}
+
+/// The actions function: approved actions off the actions queue (`DD0C_ACTIONS_QUEUE_URL`),
+/// run in the customers' accounts.
+pub fn actions(settings: &Settings) -> Result<dd0c_actions::RunActions, StartError> {
+    let queue = required("DD0C_ACTIONS_QUEUE_URL")?;
+    Ok(dd0c_actions::RunActions(remediation_on(settings, &queue)))
+}
+
 /// The notifier on the table's outbox and [`channels`].
 pub fn notifier(settings: &Settings) -> Result<Notifier, StartError> {
     let stores = stores(settings);
@@ -118,7 +143,8 @@ pub fn hunter(
 
 /// One `lambda-zombie` invocation: an EventBridge scheduled event scans every tenant as of the
 /// event's `time`; an event naming a `tenant` (with an optional `account_id` and `regions`)
-/// scans just that, on demand. Answers each tenant's figures.
+/// scans just that, on demand. Then, where `DD0C_ACTIONS_QUEUE_URL` is set, `auto` mode acts
+/// on each scanned tenant's findings. Answers each tenant's figures.
 pub async fn hunt(
     settings: &Settings,
     event: &serde_json::Value,
@@ -164,11 +190,22 @@ pub async fn hunt(
             .await
             .map_err(dd0c_ports::PortError::from)?,
     };
+    let mut auto_actions = std::collections::BTreeMap::new();
+    if let Some(remediation) = remediation(settings) {
+        for (tenant, _) in &reports {
+            let approved = remediation
+                .auto(tenant)
+                .await
+                .map_err(|e| dd0c_ports::PortError::Invalid(e.to_string()))?;
+            auto_actions.insert(tenant.clone(), approved.len());
+        }
+    }
     Ok(serde_json::Value::Array(
         reports
             .into_iter()
             .map(|(tenant, report)| {
                 serde_json::json!({
+                    "auto_actions": auto_actions.get(&tenant).copied().unwrap_or(0),
                     "tenant": tenant,
                     "findings": report.findings,
                     "resources": report.resources,
@@ -236,6 +273,7 @@ pub fn api(settings: &Settings) -> Result<axum::Router, StartError> {
     api.operations.metrics_public = optional("DD0C_METRICS_PUBLIC").as_deref() == Some("true");
     api.outbound = outbound();
     api.quick_create = quick_create()?;
+    api.remediation = remediation(settings);
     Ok(dd0c_api::app(Arc::new(api)))
 }
 

@@ -378,8 +378,8 @@ async fn parity_the_sample_gives_the_same_anomalies_on_the_stack_infra_cdk_synth
     assert_eq!(kept("AWS::DynamoDB::Table"), 1);
     assert_eq!(
         kept("AWS::SQS::Queue"),
-        6,
-        "three queues and their dead-letter queues"
+        8,
+        "four queues (ingest, score, notify, actions) and their dead-letter queues"
     );
     assert_eq!(kept("AWS::Events::EventBus"), 1);
     assert_eq!(
@@ -1020,4 +1020,134 @@ async fn parity_routing_rules_send_the_same_through_lambda_notify_and_the_dispat
         "Slack by default; the sandbox nowhere"
     );
     assert_eq!(lambda, local, "the same through lambda-notify");
+}
+
+/// Cloud remediation: an action requested and approved over the table, the flags and the
+/// actions queue as `lambda-api` does it, then run by the real `lambda-actions` in the
+/// customer's account (moto) through its remediation role.
+#[tokio::test]
+async fn lambda_actions_runs_an_approved_action_in_the_customers_account() {
+    use std::sync::Arc;
+
+    use dd0c_ports::auth::{Principal, Role};
+    use dd0c_ports::conformance::{finding, unique, unique_account_id};
+    use dd0c_ports::domain::Account;
+    use dd0c_ports::flags::Flags;
+    use dd0c_ports::remediation::{
+        ActionStatus, ActionStore, RemediationMode, RemediationSettings, Subject,
+    };
+    use dd0c_ports::zombie::{ZombieKind, ZombieStore};
+
+    let cloud = Cloud::new().await;
+    let (tenant, account_id) = (unique("t"), unique_account_id());
+    let config = dd0c_tests::estate::account_config(&support::endpoint(), &account_id, "ext").await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let volume_id = ec2
+        .create_volume()
+        .size(20)
+        .availability_zone(format!("{}a", dd0c_tests::estate::REGION))
+        .send()
+        .await
+        .expect("moto creates a volume")
+        .volume_id()
+        .expect("an id")
+        .to_owned();
+    let store = cloud.store();
+    store
+        .add_tenant(&Tenant {
+            name: tenant.clone(),
+            created_at: Utc::now(),
+        })
+        .await
+        .expect("tenant");
+    store
+        .add_account(&Account {
+            role_arn: Some(format!("arn:aws:iam::{account_id}:role/dd0c-cost-reader")),
+            external_id: Some("ext".into()),
+            remediation_role_arn: Some(format!(
+                "arn:aws:iam::{account_id}:role/dd0c-cost-remediation"
+            )),
+            ..Account::new(&tenant, &account_id, Utc::now())
+        })
+        .await
+        .expect("account");
+    let zombie = finding(
+        &tenant,
+        &account_id,
+        ZombieKind::EbsUnattached,
+        &volume_id,
+        1.6,
+    );
+    store
+        .put_findings(std::slice::from_ref(&zombie))
+        .await
+        .expect("finding");
+    let flags = dd0c_adapters_aws::DynamoFlags::new(&cloud.aws, &cloud.table);
+    flags
+        .set_remediation(
+            &tenant,
+            &RemediationSettings {
+                mode: RemediationMode::Approve,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("settings");
+    let remediation = dd0c_actions::Remediation {
+        stores: dd0c_ports::store::Stores::of(Arc::new(cloud.store())),
+        flags: Arc::new(flags),
+        cloud: Arc::new(dd0c_adapters_aws::AwsCloud::new(cloud.aws.clone())),
+        queue: Arc::new(cloud.queue(&cloud.actions_queue)),
+        clock: Arc::new(dd0c_ports::clock::SystemClock),
+    };
+    let person = |email: &str, role| Principal {
+        subject: email.into(),
+        email: Some(email.into()),
+        tenant: tenant.clone(),
+        role,
+    };
+    let requested = remediation
+        .request(
+            &person("member@x.io", Role::Member),
+            Subject::Finding(zombie.finding_id.clone()),
+            None,
+        )
+        .await
+        .expect("requested");
+    remediation
+        .approve(&person("admin@x.io", Role::Admin), &requested.action_id)
+        .await
+        .expect("approved");
+
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let _actions = cloud.spawn(env!("CARGO_BIN_EXE_lambda-actions"), &api);
+    let invocations = cloud.drain(&cloud.actions_queue, &api).await;
+    assert_eq!(invocations.len(), 1);
+    let done = store
+        .action(&tenant, &requested.action_id)
+        .await
+        .expect("read")
+        .expect("the action");
+    assert_eq!(done.status, ActionStatus::Done, "{done:?}");
+    let log = store
+        .decisions(&tenant, &requested.action_id)
+        .await
+        .expect("log");
+    assert_eq!(log.last().map(|d| d.calls.len()), Some(2), "{log:?}");
+    let volumes = ec2.describe_volumes().send().await.expect("volumes");
+    assert!(
+        volumes
+            .volumes()
+            .iter()
+            .all(|v| v.volume_id() != Some(volume_id.as_str())),
+        "the volume is deleted"
+    );
+    assert_eq!(
+        store
+            .finding(&tenant, &zombie.finding_id)
+            .await
+            .expect("read")
+            .map(|f| f.status),
+        Some(dd0c_ports::zombie::FindingStatus::Gone)
+    );
 }

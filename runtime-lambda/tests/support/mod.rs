@@ -63,6 +63,7 @@ pub struct Cloud {
     pub ingest_queue: String,
     pub score_queue: String,
     pub notify_queue: String,
+    pub actions_queue: String,
     pub bucket: String,
     pub max_receives: u32,
     /// Where the functions send their AWS requests: moto, or a recording proxy in front of it.
@@ -81,7 +82,7 @@ impl Cloud {
             .expect("table");
         let max_receives = 3;
         let mut queues = Vec::new();
-        for name in ["ingest", "score", "notify"] {
+        for name in ["ingest", "score", "notify", "actions"] {
             queues.push(
                 SqsQueue::create(&aws, &unique(name), max_receives + 2)
                     .await
@@ -93,6 +94,7 @@ impl Cloud {
             .create_bucket()
             .await
             .expect("bucket");
+        let actions_queue = queues.pop().expect("actions");
         let notify_queue = queues.pop().expect("notify");
         let score_queue = queues.pop().expect("score");
         let ingest_queue = queues.pop().expect("ingest");
@@ -103,6 +105,7 @@ impl Cloud {
             ingest_queue,
             score_queue,
             notify_queue,
+            actions_queue,
             bucket,
             max_receives,
             functions_endpoint: endpoint(),
@@ -126,6 +129,7 @@ impl Cloud {
             ingest_queue: output("IngestQueueUrl"),
             score_queue: output("ScoreQueueUrl"),
             notify_queue: output("NotifyQueueUrl"),
+            actions_queue: output("ActionsQueueUrl"),
             bucket: output("ArchiveBucket"),
             max_receives: dd0c_lambda::env::DEFAULT_MAX_RECEIVES,
             functions_endpoint: endpoint(),
@@ -139,6 +143,7 @@ impl Cloud {
             ("DD0C_TABLE_NAME", self.table.clone()),
             ("DD0C_SCORE_QUEUE_URL", self.score_queue.clone()),
             ("DD0C_NOTIFY_QUEUE_URL", self.notify_queue.clone()),
+            ("DD0C_ACTIONS_QUEUE_URL", self.actions_queue.clone()),
             ("DD0C_ARCHIVE_BUCKET", self.bucket.clone()),
             ("DD0C_MAX_RECEIVES", self.max_receives.to_string()),
             // The Slack stand-in listens on loopback.

@@ -127,6 +127,41 @@ impl FromStr for ActionValue {
     }
 }
 
+/// One action of one tenant (`tenant/act_…`): the body of a run on the actions queue, and the
+/// value of a Slack approval's buttons (the tenant is checked against the workspace the click
+/// came from before anything is done).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ActionRef {
+    /// The action's tenant.
+    pub tenant: String,
+    /// The action.
+    pub action_id: crate::remediation::ActionId,
+}
+
+impl fmt::Display for ActionRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.tenant, self.action_id)
+    }
+}
+
+impl FromStr for ActionRef {
+    type Err = PortError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (tenant, id) = s
+            .split_once('/')
+            .filter(|(tenant, _)| !tenant.is_empty())
+            .ok_or_else(|| PortError::Invalid(format!("{s:?} is not tenant/action id")))?;
+        Ok(ActionRef {
+            tenant: tenant.to_owned(),
+            action_id: id.parse()?,
+        })
+    }
+}
+
+crate::serde_as_text!(ActionRef);
+
 /// Where a page of a list ordered by time, newest first, resumes
 /// (`{unix seconds}.{nanoseconds}~{id}`): after the item with this time and id — an anomaly by
 /// its event time, an action by the time it was requested.

@@ -53,7 +53,12 @@ pub fn score(settings: &Settings) -> Result<Score, StartError> {
 /// through their remediation roles (assumed with the function's own role and each account's
 /// ExternalId), approved actions queued on `actions_queue`.
 fn remediation_on(settings: &Settings, actions_queue: &str) -> dd0c_actions::Remediation {
+    // Without a webhook client no approval message is posted; the request stands all the same.
+    let announce = dd0c_adapters_http::HttpWebhook::new(outbound())
+        .ok()
+        .map(|w| Arc::new(w) as Arc<dyn dd0c_ports::webhook::Webhook>);
     dd0c_actions::Remediation {
+        announce,
         stores: stores(settings),
         flags: Arc::new(DynamoFlags::new(&settings.aws, &settings.table)),
         cloud: Arc::new(dd0c_adapters_aws::AwsCloud::new(settings.aws.clone())),

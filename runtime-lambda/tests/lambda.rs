@@ -1099,6 +1099,7 @@ async fn lambda_actions_runs_an_approved_action_in_the_customers_account() {
         cloud: Arc::new(dd0c_adapters_aws::AwsCloud::new(cloud.aws.clone())),
         queue: Arc::new(cloud.queue(&cloud.actions_queue)),
         clock: Arc::new(dd0c_ports::clock::SystemClock),
+        announce: None,
     };
     let person = |email: &str, role| Principal {
         subject: email.into(),

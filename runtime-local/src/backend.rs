@@ -216,6 +216,7 @@ impl Backend {
             cloud: self.cloud.clone(),
             queue: self.actions_queue.clone(),
             clock,
+            announce: Some(self.webhook.clone()),
         }
     }
 

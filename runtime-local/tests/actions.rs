@@ -63,6 +63,7 @@ async fn spawn_app_with(change: impl FnOnce(&mut dd0c_cost::backend::Backend)) -
     change(&mut backend);
     let mut serve = config("api,act");
     serve.jwt_secret = Some(SECRET.into());
+    serve.slack_signing_secret = Some(SLACK_SECRET.into());
     let dispatcher = Dispatcher::new(backend, serve, PriceCatalog::bundled()).expect("dispatcher");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -757,5 +758,232 @@ async fn auto_mode_acts_once_on_a_listed_finding_idle_long_enough() {
         again.done, 0,
         "a finding is acted on once: {}",
         again.summary
+    );
+}
+
+/// What Slack posts for a click on `action_id` with `value` by user `user` of workspace
+/// `T0DD0C`: the form and its signature.
+fn slack_click(action_id: &str, value: &str, user: &str) -> (String, String, String) {
+    let timestamp = chrono::Utc::now().timestamp().to_string();
+    let payload = json!({"type": "block_actions", "user": {"id": user, "username": user.to_lowercase()},
+        "team": {"id": "T0DD0C"}, "actions": [{"action_id": action_id, "value": value}]});
+    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form");
+    let signature = dd0c_api::slack::sign(SLACK_SECRET.as_bytes(), &timestamp, body.as_bytes());
+    (body, timestamp, signature)
+}
+
+const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+async fn press(app: &App, click: &(String, String, String)) -> (StatusCode, Value) {
+    let (body, timestamp, signature) = click;
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/slack/actions", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", timestamp)
+        .header("x-slack-signature", signature)
+        .body(body.clone())
+        .send()
+        .await
+        .expect("pressed");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_anomalys_instances_are_stopped_from_a_signed_slack_click_approved_in_slack() {
+    use dd0c_ports::conformance::{anomaly_for, commit_anomaly, cost_event};
+    use dd0c_ports::ledger::{Link, ResourceChange, ResourceKey};
+    let slack = dd0c_tests::CaptureServer::start()
+        .await
+        .expect("a Slack stand-in");
+    let app = spawn_app_with(|backend| {
+        let outbound = dd0c_ports::webhook::Outbound::allowing_private(["127.0.0.1"]);
+        backend.webhook =
+            std::sync::Arc::new(dd0c_adapters_http::HttpWebhook::new(outbound).expect("client"));
+    })
+    .await;
+    let tenant = app.tenant().await;
+    let stores = &app.dispatcher.backend.stores;
+    let mut settings = stores
+        .settings
+        .settings(&tenant.name)
+        .await
+        .expect("settings");
+    settings.slack_webhook_url = Some(slack.url("/hooks/acme"));
+    settings.slack_team_id = Some("T0DD0C".into());
+    stores
+        .settings
+        .put_settings(&tenant.name, &settings)
+        .await
+        .expect("settings");
+    let (status, body) = app
+        .call(
+            "PUT",
+            "/v1/settings/remediation",
+            &tenant.admin,
+            Some(json!({"mode": "approve", "slack_approvers": ["UADMIN", "UOTHER"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Two instances in moto, launched by the anomaly's event and followed by the ledger.
+    let launched = tenant
+        .ec2
+        .run_instances()
+        .image_id("ami-12c6146b")
+        .min_count(2)
+        .max_count(2)
+        .send()
+        .await
+        .expect("moto runs instances");
+    let ids: Vec<String> = launched
+        .instances()
+        .iter()
+        .map(|i| i.instance_id().expect("an id").to_owned())
+        .collect();
+    let mut event = cost_event(&tenant.name, &tenant.account_id, "ev-gpu", 0, 60.0);
+    event.resource_ids = ids.clone();
+    event.quantity = 2;
+    event.event_time = chrono::Utc::now() - chrono::Duration::hours(2);
+    let anomaly = anomaly_for(&event);
+    commit_anomaly(stores.score.as_ref(), event.clone(), anomaly.clone()).await;
+    stores
+        .ledger
+        .record(&tenant.name, &ResourceChange::of_event(&event))
+        .await
+        .expect("followed");
+    let keys = ids
+        .iter()
+        .map(|id| ResourceKey::new(&tenant.account_id, REGION, id))
+        .collect();
+    stores
+        .ledger
+        .link(
+            &tenant.name,
+            &[Link {
+                anomaly_id: anomaly.anomaly_id.clone(),
+                keys,
+            }],
+        )
+        .await
+        .expect("linked");
+
+    // Stop, as the alert's button sends it.
+    let value = dd0c_ports::keys::ActionValue {
+        tenant: tenant.name.clone(),
+        anomaly_ids: vec![anomaly.anomaly_id.clone()],
+    }
+    .to_string();
+    let (status, requested) = press(&app, &slack_click("stop_instances", &value, "UMEMBER")).await;
+    assert_eq!(status, StatusCode::OK, "{requested}");
+    let text = requested["text"].as_str().expect("an answer");
+    assert!(text.contains("waiting for an admin"), "{text}");
+
+    // The approval message, on the tenant's channel.
+    let posted = slack.posts("/hooks/acme");
+    let approval = posted
+        .iter()
+        .find(|p| {
+            p["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Approval needed"))
+        })
+        .unwrap_or_else(|| panic!("an approval message: {posted:?}"));
+    let buttons = approval["blocks"][2]["elements"]
+        .as_array()
+        .expect("buttons");
+    let approve_value = buttons[0]["value"].as_str().expect("a value").to_owned();
+
+    // A member's Approve does nothing; an approver's runs it, once.
+    let (_, refused) = press(
+        &app,
+        &slack_click("approve_action", &approve_value, "UMEMBER"),
+    )
+    .await;
+    assert!(
+        refused["text"]
+            .as_str()
+            .expect("text")
+            .contains("admin role"),
+        "{refused}"
+    );
+    let click = slack_click("approve_action", &approve_value, "UADMIN");
+    let (status, approved) = press(&app, &click).await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert!(
+        approved["text"]
+            .as_str()
+            .expect("text")
+            .starts_with("Approved"),
+        "{approved}"
+    );
+    let (replayed, _) = press(&app, &click).await;
+    assert_eq!(
+        replayed,
+        StatusCode::UNAUTHORIZED,
+        "a replayed click is refused"
+    );
+    let (_, again) = press(
+        &app,
+        &slack_click("approve_action", &approve_value, "UOTHER"),
+    )
+    .await;
+    assert!(
+        again["text"].as_str().expect("text").contains("already"),
+        "{again}"
+    );
+
+    let action_id = approve_value.rsplit('/').next().expect("an id").to_owned();
+    let done = app.settled(&tenant.admin, &action_id).await;
+    assert_eq!(done["action"]["status"], "done", "{done}");
+    assert_eq!(done["decisions"][2]["actor"], "slack:uadmin");
+    assert_eq!(steps(&done).iter().filter(|s| **s == "approved").count(), 1);
+    let described = tenant
+        .ec2
+        .describe_instances()
+        .instance_ids(ids[0].clone())
+        .instance_ids(ids[1].clone())
+        .send()
+        .await
+        .expect("instances");
+    let states: Vec<String> = described
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .map(|i| {
+            i.state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert!(
+        states.iter().all(|s| s == "stopped" || s == "stopping"),
+        "{states:?}"
+    );
+
+    let (_, detail) = app
+        .call(
+            "GET",
+            &format!("/v1/anomalies/{}", anomaly.anomaly_id),
+            &tenant.member,
+            None,
+        )
+        .await;
+    let followed = &detail["anomaly"];
+    assert_eq!(followed["running_count"], 0, "{detail}");
+    assert_eq!(
+        followed["hourly_now_usd"], 0.0,
+        "nothing bills by the hour any more"
+    );
+    let stopped_by: Vec<&Value> = detail["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .map(|r| &r["intervals"][0]["to"])
+        .collect();
+    assert!(
+        stopped_by.iter().all(|to| to.is_string()),
+        "each interval closed: {detail}"
     );
 }

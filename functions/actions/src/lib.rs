@@ -24,8 +24,6 @@ pub mod review;
 pub mod rules;
 pub mod run;
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use dd0c_ports::clock::Clock;
@@ -36,7 +34,6 @@ use dd0c_ports::remediation::{ActionId, ActionRecord, ActionStatus};
 use dd0c_ports::store::Stores;
 use dd0c_ports::zombie::CloudAccess;
 use dd0c_ports::PortError;
-use serde::{Deserialize, Serialize};
 
 pub use auto::AutoJob;
 pub use run::RunActions;
@@ -98,49 +95,7 @@ impl ActionError {
 }
 
 /// The message that has the worker run an approved action: `{tenant}/{action id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct RunAction {
-    /// The action's tenant.
-    pub tenant: String,
-    /// The action.
-    pub action_id: ActionId,
-}
-
-impl fmt::Display for RunAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.tenant, self.action_id)
-    }
-}
-
-impl FromStr for RunAction {
-    type Err = PortError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (tenant, id) = s
-            .rsplit_once('/')
-            .filter(|(tenant, _)| !tenant.is_empty())
-            .ok_or_else(|| PortError::Invalid(format!("{s:?} is not tenant/action id")))?;
-        Ok(RunAction {
-            tenant: tenant.to_owned(),
-            action_id: id.parse()?,
-        })
-    }
-}
-
-impl TryFrom<String> for RunAction {
-    type Error = PortError;
-
-    fn try_from(s: String) -> Result<Self, PortError> {
-        s.parse()
-    }
-}
-
-impl From<RunAction> for String {
-    fn from(value: RunAction) -> String {
-        value.to_string()
-    }
-}
+pub type RunAction = dd0c_ports::keys::ActionRef;
 
 /// What requesting, approving and running actions use.
 #[derive(Clone)]
@@ -156,6 +111,9 @@ pub struct Remediation {
     pub queue: Arc<dyn Queue>,
     /// Now.
     pub clock: Arc<dyn Clock>,
+    /// Posts a request's approval message to the tenant's Slack channel; `None`: none is
+    /// posted.
+    pub announce: Option<Arc<dyn dd0c_ports::webhook::Webhook>>,
 }
 
 impl Remediation {

@@ -78,7 +78,37 @@ impl Remediation {
         let action = self.dry_run_request(&account, action).await?;
         match target.finding.and_then(|f| auto_rule(&settings, &f, now)) {
             Some(auto) => self.approve_as(&action, AUTO, &auto).await,
-            None => Ok(action),
+            None => {
+                self.ask_for_approval(&action).await;
+                Ok(action)
+            }
+        }
+    }
+
+    /// Posts the approval message of `action` to the tenant's Slack channel, unless it has
+    /// none or panic mode holds what goes out. A failed post leaves the request as it is: the
+    /// approvals queue of the dashboard and the CLI lists it all the same.
+    async fn ask_for_approval(&self, action: &ActionRecord) {
+        let Some(webhook) = &self.announce else {
+            return;
+        };
+        let tenant = &action.tenant;
+        let url = match self.stores.settings.settings(tenant).await {
+            Ok(settings) => settings.slack_webhook_url,
+            Err(e) => {
+                tracing::warn!(%tenant, error = %e, "no approval message: settings unreadable");
+                return;
+            }
+        };
+        let Some(url) = url else {
+            return;
+        };
+        if self.flags.panic_mode(tenant).await.unwrap_or(true) {
+            return;
+        }
+        let body = dd0c_notify::render::approval(action).to_string();
+        if let Err(e) = webhook.post_bytes(&url, &[], body.as_bytes()).await {
+            tracing::warn!(%tenant, action_id = %action.action_id, error = %e, "the approval message was not posted");
         }
     }
 

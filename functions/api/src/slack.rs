@@ -1,5 +1,9 @@
 //! `POST /v1/slack/actions`: the buttons on an alert (Acknowledge, Snooze 24 h): what a member
 //! may do, since anyone in the channel can click. "Mark expected" on an older alert is refused.
+//! While the tenant's remediation is on, an alert's Stop / Terminate buttons request the action
+//! on the anomaly's resources as the clicker, and the approval message's Approve / Reject
+//! buttons decide it — as an admin only for the Slack users the tenant named in
+//! `remediation.slack_approvers`; the answer of each is what the clicker reads.
 //! Slack signs each request (v0: HMAC-SHA256 of `v0:{timestamp}:{raw body}` under the app's
 //! signing secret, `DD0C_SLACK_SIGNING_SECRET`); a request older than five minutes, or one seen
 //! before, is refused; so is a click from a Slack workspace other than the one the alert's
@@ -15,9 +19,14 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{TimeDelta, Utc};
-use dd0c_notify::render::{ACTION_ACKNOWLEDGE, ACTION_MARK_EXPECTED, ACTION_SNOOZE_24H};
+use dd0c_actions::ActionError;
+use dd0c_notify::render::{
+    ACTION_ACKNOWLEDGE, ACTION_APPROVE, ACTION_MARK_EXPECTED, ACTION_REJECT, ACTION_SNOOZE_24H,
+};
+use dd0c_ports::auth::{Principal, Role};
 use dd0c_ports::domain::{FeedbackAction, SnoozeScope};
-use dd0c_ports::keys::ActionValue;
+use dd0c_ports::keys::{ActionRef, ActionValue};
+use dd0c_ports::remediation::{ActionKind, Subject};
 use dd0c_score::feedback;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -179,7 +188,8 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The Acknowledge / Snooze 24 h buttons of a Slack alert, signed by Slack.
+/// The buttons of a Slack alert (Acknowledge, Snooze 24 h; Stop, Terminate while remediation is
+/// on) and of an approval message (Approve, Reject), signed by Slack.
 #[utoipa::path(post, path = "/v1/slack/actions", tag = "notifications",
     request_body(content = SlackForm, content_type = "application/x-www-form-urlencoded"),
     params(("X-Slack-Request-Timestamp" = Option<String>, Header, description = "Unix seconds, when Slack sent it"),
@@ -237,26 +247,135 @@ async fn handle(api: &Api, headers: &HeaderMap, body: &[u8]) -> Result<String, A
         .actions
         .first()
         .ok_or_else(|| ApiError::BadRequest("payload: no action".into()))?;
-    let ActionValue {
-        tenant,
-        anomaly_ids,
-    } = action.value.parse()?;
-    let tenant = tenant.as_str();
-    let stores = &api.stores;
-    // One Slack app may serve many tenants: the value names the tenant, and the workspace the
-    // click came from must be the one that tenant bound, so a crafted value acts on nothing
-    // else. An unknown tenant reads as one with nothing bound.
-    let bound = stores.settings.settings(tenant).await?.slack_team_id;
+    match action.action_id.as_str() {
+        ACTION_APPROVE | ACTION_REJECT => review(api, &payload, action).await,
+        id => match id.parse::<ActionKind>() {
+            Ok(kind) => request(api, &payload, action, kind).await,
+            Err(_) => feedback_on(api, &payload, action).await,
+        },
+    }
+}
+
+/// Refuses a click unless it came from the Slack workspace `tenant` bound. One Slack app may
+/// serve many tenants: the value names the tenant, and the workspace the click came from must
+/// be the one that tenant bound, so a crafted value acts on nothing else. An unknown tenant
+/// reads as one with nothing bound.
+async fn bound(api: &Api, tenant: &str, payload: &Payload) -> Result<(), ApiError> {
+    let bound = api.stores.settings.settings(tenant).await?.slack_team_id;
     if payload.team.id.is_empty() || bound.as_deref() != Some(payload.team.id.as_str()) {
         return Err(ApiError::Forbidden(
             "this Slack workspace is not bound to the alert's tenant (setting slack_team_id)"
                 .into(),
         ));
     }
-    let by = format!(
+    Ok(())
+}
+
+/// Who clicked, as the log names them.
+fn clicker(payload: &Payload) -> String {
+    format!(
         "slack:{}",
         payload.user.username.as_deref().unwrap_or(&payload.user.id)
-    );
+    )
+}
+
+/// The clicker as a principal of `tenant`: an admin if the tenant named them among its Slack
+/// approvers, else a member.
+async fn principal(api: &Api, tenant: &str, payload: &Payload) -> Result<Principal, ApiError> {
+    let approvers = api.flags.remediation(tenant).await?.slack_approvers;
+    let admin = !payload.user.id.is_empty() && approvers.contains(&payload.user.id);
+    Ok(Principal {
+        subject: clicker(payload),
+        email: None,
+        tenant: tenant.to_owned(),
+        role: if admin { Role::Admin } else { Role::Member },
+    })
+}
+
+/// What the clicker reads of a step the rules or the cloud refused; a failing backend stays an
+/// error.
+fn answer(result: Result<String, ActionError>) -> Result<String, ApiError> {
+    match result {
+        Ok(text) => Ok(text),
+        Err(ActionError::Port { what, source }) => Err(ApiError::port(what, source)),
+        Err(refused) => Ok(refused.to_string()),
+    }
+}
+
+fn remediation(api: &Api) -> Result<&dd0c_actions::Remediation, ApiError> {
+    api.remediation
+        .as_ref()
+        .ok_or_else(|| ApiError::NotFound("no actions are run on customer accounts here".into()))
+}
+
+/// Stop / Terminate on an alert: the action requested on the anomaly's running resources.
+async fn request(
+    api: &Api,
+    payload: &Payload,
+    action: &SlackAction,
+    kind: ActionKind,
+) -> Result<String, ApiError> {
+    let ActionValue {
+        tenant,
+        anomaly_ids,
+    } = action.value.parse()?;
+    bound(api, &tenant, payload).await?;
+    let [anomaly_id] = anomaly_ids.as_slice() else {
+        return Err(ApiError::BadRequest(
+            "an action button names one anomaly".into(),
+        ));
+    };
+    let principal = principal(api, &tenant, payload).await?;
+    let requested = remediation(api)?
+        .request(&principal, Subject::Anomaly(anomaly_id.clone()), Some(kind))
+        .await
+        .map(|a| {
+            format!(
+                "Requested {} on {} ({}): waiting for an admin's approval",
+                a.action.kind(),
+                a.action.resource_ids().join(", "),
+                a.action_id
+            )
+        });
+    answer(requested)
+}
+
+/// Approve / Reject on an approval message.
+async fn review(api: &Api, payload: &Payload, action: &SlackAction) -> Result<String, ApiError> {
+    let ActionRef { tenant, action_id } = action.value.parse()?;
+    bound(api, &tenant, payload).await?;
+    let principal = principal(api, &tenant, payload).await?;
+    let remediation = remediation(api)?;
+    let decided = if action.action_id == ACTION_APPROVE {
+        remediation.approve(&principal, &action_id).await.map(|a| {
+            format!(
+                "Approved {}: it runs now (by {})",
+                a.action_id, principal.subject
+            )
+        })
+    } else {
+        remediation
+            .reject(&principal, &action_id, "rejected in Slack")
+            .await
+            .map(|a| format!("Rejected {} (by {})", a.action_id, principal.subject))
+    };
+    answer(decided)
+}
+
+/// Acknowledge / Snooze 24 h: feedback on the alert's anomalies, as a member.
+async fn feedback_on(
+    api: &Api,
+    payload: &Payload,
+    action: &SlackAction,
+) -> Result<String, ApiError> {
+    let ActionValue {
+        tenant,
+        anomaly_ids,
+    } = action.value.parse()?;
+    let tenant = tenant.as_str();
+    bound(api, tenant, payload).await?;
+    let stores = &api.stores;
+    let by = clicker(payload);
     let mut applied = 0;
     for id in &anomaly_ids {
         let feedback_action = match action.action_id.as_str() {

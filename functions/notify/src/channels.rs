@@ -257,6 +257,7 @@ pub async fn send_test_alert(
     let alert = Alert {
         anomalies: &anomalies,
         at,
+        actions: false,
     };
     Ok(way.send(tenant, settings, Message::Alert(&alert)).await)
 }

@@ -169,8 +169,12 @@ impl Notifier {
                 continue;
             }
             let settings = self.settings.settings(&tenant).await?;
+            // Alerts offer actions while the tenant's remediation is on.
+            let actions = self.flags.remediation(&tenant).await?.mode
+                != dd0c_ports::remediation::RemediationMode::Off;
             for group in alerts(claims) {
-                self.deliver(&tenant, &settings, group, &mut round).await?;
+                self.deliver(&tenant, &settings, actions, group, &mut round)
+                    .await?;
             }
         }
         Ok(round)
@@ -182,6 +186,7 @@ impl Notifier {
         &self,
         tenant: &str,
         settings: &Settings,
+        actions: bool,
         group: Vec<Claimed>,
         round: &mut Round,
     ) -> PortResult<()> {
@@ -224,6 +229,7 @@ impl Notifier {
             let alert = Alert {
                 anomalies: &anomalies,
                 at: now,
+                actions,
             };
             let message = match &resolved {
                 Some(resolved) => Message::Resolved(resolved),

@@ -5,9 +5,10 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use dd0c_ports::domain::{actor_name, format_usd, Anomaly, Resolution, Severity};
-use dd0c_ports::keys::ActionValue;
+use dd0c_ports::keys::{ActionRef, ActionValue};
 use dd0c_ports::ledger::Followed;
 use dd0c_ports::mail::Email;
+use dd0c_ports::remediation::{ActionKind, ActionRecord};
 use minijinja::Environment;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -20,6 +21,11 @@ pub const ACTION_ACKNOWLEDGE: &str = "acknowledge";
 pub const ACTION_SNOOZE_24H: &str = "snooze_24h";
 /// Marked the anomaly expected, on alerts sent before that needed an admin: now refused.
 pub const ACTION_MARK_EXPECTED: &str = "mark_expected";
+
+/// Approves the action an approval message names (`tenant/act_…`): an admin's button.
+pub const ACTION_APPROVE: &str = "approve_action";
+/// Rejects it.
+pub const ACTION_REJECT: &str = "reject_action";
 
 /// At most this many anomalies are named in one button's value (Slack's 2,000-character cap).
 const MAX_IDS_PER_BUTTON: usize = 20;
@@ -107,6 +113,9 @@ pub struct Alert<'a> {
     pub anomalies: &'a [Anomaly],
     /// When it is sent: what is left running is counted from here to the month's end.
     pub at: DateTime<Utc>,
+    /// Whether the tenant's remediation is on: a warning or critical alert then offers the
+    /// actions that fit its resources (Stop, Terminate), as requests an admin approves.
+    pub actions: bool,
 }
 
 #[derive(Serialize)]
@@ -185,6 +194,17 @@ impl Alert<'_> {
             self.what(),
             format_usd(self.total_monthly())
         )
+    }
+
+    /// The actions its buttons offer: those that fit a single anomaly's resources, when the
+    /// tenant's remediation is on and the anomaly is a warning or worse.
+    fn offered_actions(&self) -> &'static [ActionKind] {
+        match self.anomalies {
+            [one] if self.actions && one.severity >= Severity::Warning => {
+                ActionKind::for_resource_kind(&one.resource_kind)
+            }
+            _ => &[],
+        }
     }
 
     /// The value carried by the buttons: `tenant/id,id,…`.
@@ -302,6 +322,21 @@ impl Alert<'_> {
             .iter()
             .map(|a| format!("{}\n", slack_text(&a.explanation)))
             .collect();
+        let mut buttons = vec![
+            button(ACTION_ACKNOWLEDGE, "Acknowledge", Some("primary")),
+            button(ACTION_SNOOZE_24H, "Snooze 24 h", None),
+        ];
+        for &kind in self.offered_actions() {
+            // The action id is the kind's wire value: the handler reads it back as one.
+            let mut b = button(kind.as_str(), action_label(kind), Some("danger"));
+            b["confirm"] = json!({
+                "title": {"type": "plain_text", "text": "Request this action?"},
+                "text": {"type": "plain_text", "text": "An admin approves it before it runs; its dry run checks it first."},
+                "confirm": {"type": "plain_text", "text": action_label(kind)},
+                "deny": {"type": "plain_text", "text": "Cancel"},
+            });
+            buttons.push(b);
+        }
         json!({
             "text": format!("{} {}", emoji(self.severity()), slack_text(&self.headline())),
             "blocks": [
@@ -310,10 +345,7 @@ impl Alert<'_> {
                 {"type": "section", "fields": fields},
                 {"type": "section", "text": {"type": "mrkdwn", "text": format!("*Why*\n{}", why.trim_end())}},
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_text(&self.footer())}]},
-                {"type": "actions", "block_id": "dd0c_feedback", "elements": [
-                    button(ACTION_ACKNOWLEDGE, "Acknowledge", Some("primary")),
-                    button(ACTION_SNOOZE_24H, "Snooze 24 h", None),
-                ]},
+                {"type": "actions", "block_id": "dd0c_feedback", "elements": buttons},
             ]
         })
     }
@@ -483,4 +515,49 @@ impl Resolved<'_> {
             html: render("resolved.html", &context)?,
         })
     }
+}
+
+/// What a button offering `kind` says.
+fn action_label(kind: ActionKind) -> &'static str {
+    match kind {
+        ActionKind::StopInstances => "Stop",
+        ActionKind::TerminateInstances => "Terminate",
+        ActionKind::DeleteVolume => "Delete volume",
+        ActionKind::ReleaseAddress => "Release address",
+    }
+}
+
+/// The Slack message asking for an approval of `action`: what it does to which resources,
+/// where, who asked and what it saves, with Approve / Reject buttons for the tenant's Slack
+/// approvers.
+pub fn approval(action: &ActionRecord) -> Value {
+    let value = ActionRef {
+        tenant: action.tenant.clone(),
+        action_id: action.action_id.clone(),
+    }
+    .to_string();
+    let what = format!(
+        "{} {} in {} ({}), requested by {} — saves {}/month",
+        action_label(action.action.kind()),
+        action.action.resource_ids().join(", "),
+        action.account_id,
+        action.region,
+        action.requested_by,
+        format_usd(action.monthly_usd)
+    );
+    let button = |id: &str, label: &str, style: &str| {
+        json!({"type": "button", "action_id": id, "value": value, "style": style,
+            "text": {"type": "plain_text", "text": label}})
+    };
+    json!({
+        "text": format!("Approval needed: {}", slack_text(&what)),
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": format!("*Approval needed*\n{}", slack_text(&what))}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("dd0c/cost · action {} · dry run passed", action.action_id)}]},
+            {"type": "actions", "block_id": "dd0c_approval", "elements": [
+                button(ACTION_APPROVE, "Approve", "primary"),
+                button(ACTION_REJECT, "Reject", "danger"),
+            ]},
+        ]
+    })
 }

@@ -19,6 +19,7 @@ fn every_alert_says_what_is_left_running_to_month_end() {
             .with_ymd_and_hms(2026, 12, 30, 12, 0, 0)
             .single()
             .expect("valid"),
+        actions: false,
     };
     // From its launch to the first of January: 48 hours at $10.
     assert_eq!(alert.left_running_to_month_end(), 480.0);
@@ -36,4 +37,62 @@ fn every_alert_says_what_is_left_running_to_month_end() {
         mail.text
     );
     assert!(mail.html.contains("<b>$480.00</b>"), "{}", mail.html);
+}
+
+/// The action ids of an alert's Slack buttons.
+fn buttons(alert: &Alert) -> Vec<String> {
+    let slack = alert.slack();
+    let blocks = slack["blocks"].as_array().expect("blocks");
+    let actions = blocks
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .expect("an actions block");
+    actions["elements"]
+        .as_array()
+        .expect("buttons")
+        .iter()
+        .map(|b| b["action_id"].as_str().expect("an action id").to_owned())
+        .collect()
+}
+
+#[test]
+fn a_warning_on_instances_offers_stop_and_terminate_only_while_remediation_is_on() {
+    use dd0c_ports::domain::Severity;
+    let mut anomaly = anomaly_for(&cost_event("acme", "111122223333", "gpu-2", 0, 10.0));
+    anomaly.resource_kind = "ec2.instance".into();
+    anomaly.severity = Severity::Warning;
+    let anomalies = [anomaly.clone()];
+    let at = chrono::Utc::now();
+    let on = Alert {
+        anomalies: &anomalies,
+        at,
+        actions: true,
+    };
+    assert_eq!(
+        buttons(&on),
+        [
+            "acknowledge",
+            "snooze_24h",
+            "stop_instances",
+            "terminate_instances"
+        ]
+    );
+    let off = Alert {
+        actions: false,
+        ..on
+    };
+    assert_eq!(buttons(&off), ["acknowledge", "snooze_24h"]);
+    let mut info = anomaly;
+    info.severity = Severity::Info;
+    let quiet = [info];
+    let minor = Alert {
+        anomalies: &quiet,
+        at,
+        actions: true,
+    };
+    assert_eq!(
+        buttons(&minor),
+        ["acknowledge", "snooze_24h"],
+        "an info alert offers no action"
+    );
 }

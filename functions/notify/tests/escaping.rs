@@ -24,6 +24,7 @@ fn slack_mentions_and_links_from_a_record_are_escaped_in_every_block() {
     let payload = Alert {
         anomalies: &anomalies,
         at: chrono::Utc::now(),
+        actions: false,
     }
     .slack()
     .to_string();
@@ -43,6 +44,7 @@ fn e_mail_html_escapes_what_a_record_wrote() {
     let mail = Alert {
         anomalies: &anomalies,
         at: chrono::Utc::now(),
+        actions: false,
     }
     .email(&["oncall@acme.example".into()])
     .expect("rendered");
@@ -61,6 +63,7 @@ fn teams_cards_carry_a_records_markup_as_text() {
     let alert = Alert {
         anomalies: &anomalies,
         at: chrono::Utc::now(),
+        actions: false,
     };
     let card = dd0c_notify::teams::alert_card(&alert, &Default::default()).to_string();
     for injected in ["[Reset your SSO](", "**now**", "`x`", "<!channel>"] {

@@ -315,6 +315,7 @@ async fn remediation_settings_are_kept_per_tenant(flags: &dyn Flags, a: &str, b:
         auto_kinds: vec![ZombieKind::EbsUnattached, ZombieKind::EipUnassociated],
         auto_min_days: 30,
         max_per_hour: 3,
+        slack_approvers: vec!["U0123ABCD".into()],
     };
     flags.set_remediation(a, &auto).await.expect("set");
     assert_eq!(flags.remediation(a).await.expect("remediation"), auto);

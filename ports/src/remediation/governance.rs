@@ -44,6 +44,26 @@ pub struct RemediationSettings {
     #[serde(deserialize_with = "integral")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub max_per_hour: u32,
+    /// The Slack users (`U…` ids of the tenant's bound workspace) who approve and reject as
+    /// admins from the approval message's buttons; empty: approvals happen in the dashboard.
+    #[cfg_attr(feature = "openapi", schema(inline, value_type = Vec<SlackUserId>))]
+    pub slack_approvers: Vec<String>,
+}
+
+/// A Slack user id (the schema only).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = "^[UW][A-Z0-9]{2,31}$")]
+#[allow(dead_code)]
+pub(crate) struct SlackUserId(String);
+
+/// Whether `id` has the shape of a Slack user id.
+pub fn is_slack_user(id: &str) -> bool {
+    (3..=32).contains(&id.len())
+        && (id.starts_with('U') || id.starts_with('W'))
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// A zombie kind that has an action: what `auto_kinds` may list (the schema only).
@@ -77,6 +97,7 @@ impl Default for RemediationSettings {
             auto_kinds: Vec::new(),
             auto_min_days: 14,
             max_per_hour: 10,
+            slack_approvers: Vec::new(),
         }
     }
 }
@@ -98,6 +119,12 @@ impl RemediationSettings {
             return Err(FieldError::new(
                 "auto_min_days",
                 format!("{} is not 1–365 days", self.auto_min_days),
+            ));
+        }
+        if let Some(bad) = self.slack_approvers.iter().find(|u| !is_slack_user(u)) {
+            return Err(FieldError::new(
+                "slack_approvers",
+                format!("{bad:?} is not a Slack user id (U… or W…)"),
             ));
         }
         if !(1..=1000).contains(&self.max_per_hour) {

@@ -16,7 +16,7 @@ pub use decisions::{
     action_cursor, ActionFilter, ActionId, ActionRecord, ActionStatus, ActionStore, Decision, Step,
     Subject,
 };
-pub use governance::{RemediationMode, RemediationSettings};
+pub use governance::{is_slack_user, RemediationMode, RemediationSettings};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

@@ -263,6 +263,34 @@ describe('the dashboard', () => {
     expect(ignored.items).toEqual([expect.objectContaining({ finding_id: ZOMBIES[1].id, ignored_reason: 'standby for the DR drill' })]);
   });
 
+  it('requests an action on a zombie, refused by its dry run, and the Actions page shows the log', async () => {
+    const token = await tokenFor(main, USERS.admin.email, USERS.admin.password);
+    const remediation = (mode: string) =>
+      fetch(`${main}/v1/settings/remediation`, {
+        method: 'PUT',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ mode }),
+      });
+    expect((await remediation('approve')).status).toBe(200);
+    try {
+      await signIn(page, main, USERS.admin.email, USERS.admin.password);
+      await page.getByRole('link', { name: 'Zombies' }).click();
+      const zombie = page.locator(`article[data-finding="${ZOMBIES[0].id}"]`);
+      await zombie.getByRole('button', { name: 'Stop…' }).click();
+      // The instance is not in the account: the cloud's dry run refuses, and the refusal is kept.
+      await expect.poll(() => zombie.getByRole('alert').textContent()).toMatch(/refused/);
+      await page.getByRole('link', { name: 'Actions' }).click();
+      const row = page.locator('table.audit tbody tr').first();
+      await expect.poll(() => row.textContent()).toMatch(/Stop in 679212434927.*refused/);
+      await row.getByRole('button', { name: 'Show' }).click();
+      await expect.poll(() => page.locator('ol.log').textContent()).toMatch(/requested by .*refused by dd0c:worker/s);
+      await accessible(page, 'actions');
+      await screenshot(page, 'actions');
+    } finally {
+      await remediation('off');
+    }
+  });
+
   it('shows a member no admin controls, and says why', async () => {
     await signIn(page, main, USERS.member.email, USERS.member.password);
     await page.getByRole('link', { name: 'Accounts' }).click();

@@ -34,10 +34,20 @@ export async function setup(project: TestProject) {
   }
   cli(database, ['account', 'add', '--tenant', 'globex', '--account-id', USERS.globex.account, '--name', 'globex-prod']);
   execFileSync('psql', [database, '-q', '-c', zombieSql('default', '679212434927')]);
+  // The zombies' account, with a remediation role: actions are offered on it (the demo adds the
+  // rest of the sample's accounts, and leaves this one as it is).
+  cli(database, [
+    'account', 'add', '--tenant', 'default', '--account-id', '679212434927',
+    '--remediation-role-arn', 'arn:aws:iam::679212434927:role/dd0c-cost-remediation',
+  ]);
 
   // Channels' far end for test alerts, on loopback: the server may post there.
   catcher = await startCatcher();
-  const main = await serve(database, ['--demo', 'samples/cloudtrail'], { DD0C_OUTBOUND_PRIVATE_HOSTS: '127.0.0.1' });
+  // Actions dry-run in moto when the tests have one (none of the planted zombies is there).
+  const moto: Record<string, string> = process.env.DD0C_TEST_AWS_ENDPOINT
+    ? { AWS_ENDPOINT_URL: process.env.DD0C_TEST_AWS_ENDPOINT, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' }
+    : {};
+  const main = await serve(database, ['--demo', 'samples/cloudtrail'], { DD0C_OUTBOUND_PRIVATE_HOSTS: '127.0.0.1', ...moto });
   running.push(main);
   await scored(main.url, await tokenFor(main.url, USERS.admin.email, USERS.admin.password));
 

@@ -16,6 +16,7 @@ import { Zombies } from './pages/Zombies';
 import { Accounts } from './pages/Accounts';
 import { SettingsPage } from './pages/Settings';
 import { Panic } from './pages/Panic';
+import { ActionsPage } from './pages/ActionsPage';
 import { match, navigate, useLocation } from './router';
 import { explain } from './problem';
 import { SignedIn } from './session';
@@ -105,6 +106,8 @@ function page(path: string, query: URLSearchParams) {
       return <SettingsPage />;
     case '/panic':
       return <Panic />;
+    case '/actions':
+      return <ActionsPage />;
     default:
       return (
         <section>

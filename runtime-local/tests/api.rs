@@ -994,7 +994,7 @@ async fn sign_in_is_throttled_and_weak_hashes_are_upgraded() {
 }
 
 /// Every route the dispatcher serves, as users call them (README, ARCHITECTURE.md).
-const ROUTES: [(&str, &str); 31] = [
+const ROUTES: [(&str, &str); 38] = [
     ("post", "/v1/events"),
     ("post", "/v1/slack/actions"),
     ("post", "/v1/auth/login"),
@@ -1020,6 +1020,13 @@ const ROUTES: [(&str, &str); 31] = [
     ("get", "/v1/zombies"),
     ("get", "/v1/zombies/summary"),
     ("post", "/v1/zombies/{id}/ignore"),
+    ("get", "/v1/actions"),
+    ("post", "/v1/actions"),
+    ("get", "/v1/actions/{id}"),
+    ("post", "/v1/actions/{id}/approve"),
+    ("post", "/v1/actions/{id}/reject"),
+    ("get", "/v1/settings/remediation"),
+    ("put", "/v1/settings/remediation"),
     ("get", "/v1/ingest"),
     ("get", "/v1/agents"),
     ("get", "/healthz"),

@@ -7,6 +7,7 @@ const PAGES = [
   ['/', 'Overview'],
   ['/anomalies', 'Anomalies'],
   ['/zombies', 'Zombies'],
+  ['/actions', 'Actions'],
   ['/accounts', 'Accounts'],
   ['/settings', 'Settings'],
   ['/panic', 'Panic mode'],

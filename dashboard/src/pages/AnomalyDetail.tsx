@@ -4,6 +4,7 @@
  */
 import { api, ok, type Schemas } from '../api/client';
 import { Actions } from '../components/Actions';
+import { ANOMALY_ACTIONS, Remediate, useRemediationOn } from '../components/Remediate';
 import { Failure, Loading, SeverityBadge, useLoad } from '../components/common';
 import { actor, lifeOf, money, perHour, perMonth, what, when } from '../format';
 import { Link } from '../router';
@@ -39,6 +40,7 @@ function feedbackText(f: Schemas['Feedback']): string {
 export function AnomalyPage({ id }: { id: string }) {
   const { isAdmin } = useSigned();
   const detail = useLoad(() => ok(api().GET('/v1/anomalies/{id}', { params: { path: { id } } })), [id]);
+  const remediation = useRemediationOn();
   const d = detail.data;
   return (
     <section>
@@ -90,6 +92,13 @@ export function AnomalyPage({ id }: { id: string }) {
             <dd>{d.anomaly.event_id}</dd>
           </dl>
           <Actions id={d.anomaly.anomaly_id} status={d.anomaly.status} isAdmin={isAdmin} done={(after) => detail.setData(after)} />
+          {d.anomaly.running_count > 0 && (
+            <Remediate
+              subject={{ anomaly_id: d.anomaly.anomaly_id }}
+              kinds={ANOMALY_ACTIONS[d.anomaly.resource_kind] ?? []}
+              on={remediation}
+            />
+          )}
 
           <h2>Why it stands out</h2>
           <table className="reasons">

@@ -2,11 +2,13 @@
 import { useState, type FormEvent } from 'react';
 import { api, ok, saveFile, type Finding } from '../api/client';
 import { Failure, Loading, useAction, useLoad } from '../components/common';
+import { FINDING_ACTIONS, Remediate, useRemediationOn } from '../components/Remediate';
 import { perMonth, when } from '../format';
 
 export function Zombies() {
   const list = useLoad(() => ok(api().GET('/v1/zombies', { params: { query: { status: 'open', limit: 500 } } })), []);
   const summary = useLoad(() => ok(api().GET('/v1/zombies/summary')), []);
+  const remediation = useRemediationOn();
   // Every open finding, as listed here.
   const exporting = useAction();
   const download = async () => {
@@ -34,6 +36,7 @@ export function Zombies() {
         <Zombie
           key={f.finding_id}
           finding={f}
+          remediation={remediation}
           ignored={() => {
             list.setData((l) => l && { ...l, items: l.items.filter((x) => x.finding_id !== f.finding_id) });
             void summary.reload();
@@ -44,7 +47,7 @@ export function Zombies() {
   );
 }
 
-function Zombie({ finding: f, ignored }: { finding: Finding; ignored: () => void }) {
+function Zombie({ finding: f, ignored, remediation }: { finding: Finding; ignored: () => void; remediation: boolean | null }) {
   const [asking, setAsking] = useState(false);
   const [reason, setReason] = useState('');
   const { error, run } = useAction();
@@ -85,9 +88,12 @@ function Zombie({ finding: f, ignored }: { finding: Finding; ignored: () => void
           </button>
         </form>
       ) : (
-        <button type="button" onClick={() => setAsking(true)}>
-          Ignore
-        </button>
+        <p className="toolbar">
+          <button type="button" onClick={() => setAsking(true)}>
+            Ignore
+          </button>
+          <Remediate subject={{ finding_id: f.finding_id }} kinds={FINDING_ACTIONS[f.kind] ?? []} on={remediation} />
+        </p>
       )}
       <Failure message={error} />
     </article>

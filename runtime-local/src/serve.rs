@@ -529,7 +529,8 @@ mod tests {
                 Role::Score,
                 Role::Notify,
                 Role::Scheduler,
-                Role::Dashboard
+                Role::Dashboard,
+                Role::Act
             ]
             .into()
         );

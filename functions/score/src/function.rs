@@ -12,7 +12,7 @@ use dd0c_function::{step_span, trace, FunctionError, Handled, QueueFunction, Rec
 use dd0c_ports::domain::{Anomaly, CostEvent};
 use dd0c_ports::keys::DedupKey;
 use dd0c_ports::ledger::{
-    ended_at, Link, ResourceChange, ResourceKey, ResourceLedger, TenantChanges,
+    may_rest, Link, ResourceChange, ResourceKey, ResourceLedger, TenantChanges,
 };
 use dd0c_ports::queue::{Delivery, OutgoingMessage, Queue};
 use dd0c_ports::store::{Consumed, OutboxStore, TenantLinks};
@@ -65,12 +65,13 @@ impl Score {
     /// Records the events' changes in the ledger, every tenant's at once, before they are
     /// scored: recording is idempotent, so a batch whose commit fails and comes back records
     /// nothing twice, and a committed batch has nothing left to lose. An anomaly whose resources
-    /// have now all ended resolves itself. Returns the keys of the touched resources that have
-    /// ended: only a link to one of them can settle an anomaly.
+    /// have now all come to rest (ended, or stopped) resolves itself. Returns the keys of the
+    /// touched resources that may have come to rest: only a link to one of them can settle an
+    /// anomaly.
     async fn follow(&self, events: &[&CostEvent]) -> Result<HashSet<ResourceKey>, FunctionError> {
-        let mut ended_keys = HashSet::new();
+        let mut resting_keys = HashSet::new();
         let Some(ledger) = &self.ledger else {
-            return Ok(ended_keys);
+            return Ok(resting_keys);
         };
         let mut by_tenant: Vec<(&str, Vec<ResourceChange>)> = Vec::new();
         for event in events {
@@ -89,26 +90,26 @@ impl Score {
             .map_err(FunctionError::port("recording resources in the ledger"))?;
         let now = Utc::now();
         for (TenantChanges { tenant, .. }, touched) in batch.iter().zip(touched) {
-            let ended_records: Vec<_> = touched.iter().filter(|r| ended_at(r).is_some()).collect();
-            ended_keys.extend(ended_records.iter().map(|r| r.key.clone()));
-            let mut ended: Vec<&str> = ended_records
+            let resting_records: Vec<_> = touched.iter().filter(|r| may_rest(r)).collect();
+            resting_keys.extend(resting_records.iter().map(|r| r.key.clone()));
+            let mut settling: Vec<&str> = resting_records
                 .iter()
                 .filter_map(|r| r.anomaly_id.as_deref())
                 .collect();
-            ended.sort_unstable();
-            ended.dedup();
-            for anomaly_id in ended {
+            settling.sort_unstable();
+            settling.dedup();
+            for anomaly_id in settling {
                 self.settle(ledger.as_ref(), tenant, anomaly_id, now)
                     .await
                     .map_err(FunctionError::port(
-                        "resolving an anomaly whose resources ended",
+                        "resolving an anomaly whose resources came to rest",
                     ))?;
             }
         }
-        Ok(ended_keys)
+        Ok(resting_keys)
     }
 
-    /// Resolves the anomaly if every resource it named has ended, logs it, and leaves its
+    /// Resolves the anomaly if every resource it named has come to rest, logs it, and leaves its
     /// follow-up in the outbox if it was alerted, waking the notifier.
     async fn settle(
         &self,
@@ -154,12 +155,12 @@ impl Score {
 
     /// Each tenant's links of its scored events, one per anomaly in the order first named: the
     /// resources its event touched, for a burst those created in its window before it, and
-    /// those of later events that joined its window. Adds to `ended` the resources of a burst's
-    /// window that have ended already.
+    /// those of later events that joined its window. Adds to `resting` the resources of a burst's
+    /// window that have come to rest already.
     async fn links_of(
         &self,
         scored: &[(&CostEvent, &Verdict)],
-        ended: &mut HashSet<ResourceKey>,
+        resting: &mut HashSet<ResourceKey>,
     ) -> Vec<TenantLinks> {
         let Some(ledger) = &self.ledger else {
             return Vec::new();
@@ -178,10 +179,10 @@ impl Score {
             if let (Some(anomaly), Some(since)) = (&verdict.anomaly, verdict.burst_since) {
                 match lifecycle::burst_resources(ledger.as_ref(), anomaly, since).await {
                     Ok(window) => {
-                        ended.extend(
+                        resting.extend(
                             window
                                 .iter()
-                                .filter(|r| ended_at(r).is_some())
+                                .filter(|r| may_rest(r))
                                 .map(|r| r.key.clone()),
                         );
                         keys.extend(window.into_iter().map(|r| r.key));
@@ -289,16 +290,16 @@ fn record_verdicts(spans: &[Span], verdicts: &[Verdict]) {
     }
 }
 
-/// The anomalies, each with its tenant, that `links` name an ended resource of (`ended`: those
+/// The anomalies, each with its tenant, that `links` name a resting resource of (`resting`: those
 /// of this receive and of its bursts' windows — a launch and its termination in one receive,
 /// or an end that came first): they may settle once linked.
-fn settling(links: &[TenantLinks], ended: &HashSet<ResourceKey>) -> Vec<(String, String)> {
+fn settling(links: &[TenantLinks], resting: &HashSet<ResourceKey>) -> Vec<(String, String)> {
     links
         .iter()
         .flat_map(|t| {
             t.links
                 .iter()
-                .filter(|l| l.keys.iter().any(|k| ended.contains(k)))
+                .filter(|l| l.keys.iter().any(|k| resting.contains(k)))
                 .map(|l| (t.tenant.clone(), l.anomaly_id.clone()))
         })
         .collect()
@@ -357,15 +358,15 @@ impl QueueFunction for Score {
         let spans = score_spans(batch);
         // Recording reads nothing evaluating writes, and the other way round: both at once,
         // each on its own connection.
-        let (mut ended, evaluated) = tokio::try_join!(self.follow(&events), async {
+        let (mut resting, evaluated) = tokio::try_join!(self.follow(&events), async {
             Ok::<_, FunctionError>(self.scorer.evaluate_batch(&items).await?)
         })?;
         let evaluated = evaluated.traced(spans.iter().map(trace::parent_of));
         record_verdicts(&spans, evaluated.verdicts());
         let scored: Vec<(&CostEvent, &Verdict)> =
             events.iter().copied().zip(evaluated.verdicts()).collect();
-        let links = self.links_of(&scored, &mut ended).await;
-        let settling = settling(&links, &ended);
+        let links = self.links_of(&scored, &mut resting).await;
+        let settling = settling(&links, &resting);
         let (evaluated, late) = if self.scorer.links_in_commit() {
             (evaluated.linking(links), Vec::new())
         } else {
@@ -381,7 +382,7 @@ impl QueueFunction for Score {
     }
 
     async fn handle(&self, received: &Received<'_, CostEvent>) -> Result<Handled, FunctionError> {
-        let mut ended = self.follow(&[&received.message]).await?;
+        let mut resting = self.follow(&[&received.message]).await?;
         let consumed = self.consumed(received.delivery);
         let spans = score_spans(std::slice::from_ref(received));
         match self
@@ -396,9 +397,9 @@ impl QueueFunction for Score {
             Scored::New(verdict) => {
                 record_verdicts(&spans, std::slice::from_ref(&verdict));
                 let links = self
-                    .links_of(&[(&received.message, &verdict)], &mut ended)
+                    .links_of(&[(&received.message, &verdict)], &mut resting)
                     .await;
-                let settling = settling(&links, &ended);
+                let settling = settling(&links, &resting);
                 self.linked(links, settling).await;
                 let raised: Vec<&Anomaly> = verdict.anomaly.iter().collect();
                 self.raised(&raised).await;

@@ -1,7 +1,9 @@
-//! Anomalies that follow their resources: once every resource an anomaly named has ended, the
-//! anomaly resolves itself, with a history entry naming the call that ended the last of them,
-//! its actor, how long they ran and what they cost. The resolution is recorded whatever a
-//! person set before (an acknowledged anomaly too), once.
+//! Anomalies that follow their resources: once every resource an anomaly named has come to
+//! rest — ended, or stopped with only a call to start it again ([`Life::at_rest`]) — the
+//! anomaly resolves itself, with a history entry naming the call that ended or stopped the last
+//! of them, its actor, how long they ran and what they cost. The resolution is recorded
+//! whatever a person set before (an acknowledged anomaly too), once: a later start does not
+//! reopen it (the anomaly's figures show the resource running again).
 
 use chrono::{DateTime, Utc};
 use dd0c_ports::domain::Anomaly;
@@ -43,9 +45,10 @@ impl Settled {
     }
 }
 
-/// Resolves `anomaly_id` of `tenant` if every resource the ledger holds for it has ended (as
-/// of `now`); `None` when something still runs, the ledger holds none of its resources yet,
-/// retention forgot the anomaly, or it was resolved so before.
+/// Resolves `anomaly_id` of `tenant` if every resource the ledger holds for it has come to
+/// rest (as of `now`); `None` when something still runs or will start again by itself, the
+/// ledger holds none of its resources yet, retention forgot the anomaly, or it was resolved so
+/// before.
 pub async fn settle(
     ledger: &dyn ResourceLedger,
     anomalies: &dyn AnomalyStore,
@@ -59,18 +62,15 @@ pub async fn settle(
         return Ok(None);
     }
     let lives: Vec<Life> = records.iter().map(|r| r.life(now)).collect();
-    // Nothing to settle while one still lives.
-    let Some(ends) = lives
-        .iter()
-        .map(|l| l.ended.as_ref())
-        .collect::<Option<Vec<_>>>()
-    else {
+    // Nothing to settle while one still bills, or will by itself.
+    let Some(rests) = lives.iter().map(Life::at_rest).collect::<Option<Vec<_>>>() else {
         return Ok(None);
     };
-    let Some(last) = ends.into_iter().max_by_key(|e| e.at) else {
+    let Some(last) = rests.into_iter().max_by_key(|e| e.at) else {
         return Ok(None);
     };
-    let actual_cost_usd: f64 = lives.iter().filter_map(Life::actual_cost).sum();
+    // Each is at rest: its cost is complete.
+    let actual_cost_usd: f64 = lives.iter().map(|l| l.cost_until(now)).sum();
     let note = ended_note(&lives, last, actual_cost_usd, now);
     let history = anomalies.feedback(tenant, anomaly_id).await?;
     if history
@@ -186,8 +186,9 @@ pub async fn burst_resources(
     }
 }
 
-/// "every resource ended (4): TerminateInstances by user/alice after 2 h 10 min; cost $355.02",
-/// of `lives` that have all ended, `last` the latest of their ends and `cost` what they cost.
+/// "every resource ended (4): TerminateInstances by user/alice after 2 h 10 min; cost $355.02"
+/// ("stopped" when all stopped, "stopped or ended" when both), of `lives` that are all at rest,
+/// `last` the latest of their ends or stops and `cost` what they cost.
 fn ended_note(lives: &[Life], last: &Ended, cost: f64, now: DateTime<Utc>) -> String {
     let how = match &last.by {
         Some(mark) => format!("{} by {}", mark.call, actor_name(&mark.actor_arn)),
@@ -198,8 +199,14 @@ fn ended_note(lives: &[Life], last: &Ended, cost: f64, now: DateTime<Utc>) -> St
         .map(|l| l.running_time(now))
         .max()
         .unwrap_or_default();
+    let ended = lives.iter().filter(|l| l.ended.is_some()).count();
+    let rest = match ended {
+        0 => "stopped",
+        n if n == lives.len() => "ended",
+        _ => "stopped or ended",
+    };
     format!(
-        "every resource ended ({}): {how} after {}; cost {}",
+        "every resource {rest} ({}): {how} after {}; cost {}",
         lives.len(),
         format_duration(ran),
         format_usd(cost)

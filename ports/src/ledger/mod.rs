@@ -248,9 +248,19 @@ pub struct Life {
     pub intervals: Vec<Interval>,
     /// How it ended, if it has.
     pub ended: Option<Ended>,
+    /// How it stopped, while it is stopped and only a call will start it again (not a stopped
+    /// RDS resource, which AWS starts again by itself).
+    #[serde(default)]
+    pub stopped: Option<Ended>,
 }
 
 impl Life {
+    /// How it came to rest, if it has: its end, else its stop while only a call will start
+    /// it again. A resource at rest bills no compute and will not by itself.
+    pub fn at_rest(&self) -> Option<&Ended> {
+        self.ended.as_ref().or(self.stopped.as_ref())
+    }
+
     /// Whether it bills compute now: not ended, and its last interval still open.
     pub fn running(&self) -> bool {
         self.ended.is_none() && self.intervals.last().is_some_and(|i| i.to.is_none())
@@ -365,6 +375,7 @@ impl Default for Life {
             created: None,
             intervals: Vec::new(),
             ended: None,
+            stopped: None,
         }
     }
 }
@@ -408,9 +419,15 @@ impl Fold {
                 }
             }
             Change::Stop => {
+                let was_running = self.life.running();
                 self.close(change.mark.at);
                 if self.life.resource_kind.starts_with("rds.") {
                     self.restarts_at = Some(change.mark.at + RDS_RESTART_AFTER);
+                } else if was_running {
+                    self.life.stopped = Some(Ended {
+                        at: change.mark.at,
+                        by: Some(change.mark.clone()),
+                    });
                 }
             }
             Change::End => self.end(change.mark.at, Some(change.mark.clone())),
@@ -443,6 +460,7 @@ impl Fold {
 
     fn open(&mut self, at: DateTime<Utc>, began_by: Change) {
         self.restarts_at = None;
+        self.life.stopped = None;
         let unit = self.unit_hourly_usd.unwrap_or(0.0);
         self.life.intervals.push(Interval {
             from: at,
@@ -463,6 +481,7 @@ impl Fold {
     fn end(&mut self, at: DateTime<Utc>, by: Option<Mark>) {
         self.close(at);
         self.restarts_at = None;
+        self.life.stopped = None;
         self.life.ended = Some(Ended { at, by });
     }
 
@@ -761,6 +780,16 @@ pub fn keys_of(changes: &[ResourceChange]) -> Vec<ResourceKey> {
         .collect()
 }
 
+/// Whether a record's last stored change may have brought it to rest (an end, or a stop):
+/// only such a change can settle the anomaly that named it ([`Life::at_rest`] decides).
+pub fn may_rest(record: &ResourceRecord) -> bool {
+    record.unseen_at.is_some()
+        || record
+            .changes
+            .last()
+            .is_some_and(|c| matches!(c.change, Change::End | Change::Stop))
+}
+
 /// Whether a record's stored changes end it (what retention and the `ended` filter read).
 pub fn ended_at(record: &ResourceRecord) -> Option<DateTime<Utc>> {
     record.unseen_at.or_else(|| {
@@ -847,6 +876,34 @@ mod tests {
         assert_eq!(life.actual_cost(), Some(2.0 * 4.0));
         assert_eq!(life.running_time(t(20)), TimeDelta::hours(4));
         assert!(!life.running());
+    }
+
+    #[test]
+    fn a_stopped_instance_is_at_rest_until_it_starts_again() {
+        let stopped = record(&[
+            change("ec2.instance", Change::Create, t(0), "e1", Some(2.0)),
+            change("ec2.instance", Change::Stop, t(3), "e2", None),
+        ]);
+        let life = stopped.life(t(20));
+        let rest = life.at_rest().expect("a stopped instance is at rest");
+        assert_eq!(rest.at, t(3));
+        assert_eq!(rest.by.as_ref().map(|m| m.event_id.as_str()), Some("e2"));
+        assert!(life.ended.is_none());
+        let mut started = stopped.clone();
+        started.add(change("ec2.instance", Change::Start, t(5), "e3", None));
+        assert!(started.life(t(20)).at_rest().is_none());
+        started.add(change("ec2.instance", Change::Stop, t(6), "e4", None));
+        assert_eq!(started.life(t(20)).at_rest().map(|r| r.at), Some(t(6)));
+    }
+
+    #[test]
+    fn a_stopped_database_is_not_at_rest_since_aws_starts_it_again() {
+        let r = record(&[
+            change("rds.instance", Change::Create, t(0), "e1", Some(1.0)),
+            change("rds.instance", Change::Stop, t(1), "e2", None),
+        ]);
+        assert!(!r.life(t(2)).running());
+        assert!(r.life(t(2)).at_rest().is_none());
     }
 
     #[test]

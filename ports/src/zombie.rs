@@ -135,6 +135,15 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The id an action names the resource by: a load balancer's ARN (the v2 API deletes by
+    /// ARN; a Classic one's ARN ends in its name), else its id.
+    pub fn action_target(&self) -> &str {
+        match self.kind {
+            ZombieKind::ElbIdle if !self.resource_arn.is_empty() => &self.resource_arn,
+            _ => &self.resource_id,
+        }
+    }
+
     /// The stable id of a finding: the same resource judged the same way keeps its id, so a scan
     /// updates it instead of adding another.
     pub fn id_for(

@@ -85,6 +85,7 @@ struct Customer {
     name: String,
     account_id: String,
     ec2: aws_sdk_ec2::Client,
+    rds: aws_sdk_rds::Client,
     member: String,
     admin: String,
 }
@@ -125,6 +126,7 @@ impl App {
             name,
             account_id,
             ec2: aws_sdk_ec2::Client::new(&config),
+            rds: aws_sdk_rds::Client::new(&config),
             member,
             admin,
         }
@@ -233,6 +235,57 @@ impl App {
             .await
             .expect("finding");
         (zombie.finding_id, volume_id)
+    }
+
+    /// An idle DB instance `id` in `tenant`'s account, found so: the finding's id.
+    async fn zombie_database(&self, tenant: &Customer, id: &str) -> String {
+        tenant
+            .rds
+            .create_db_instance()
+            .db_instance_identifier(id)
+            .db_instance_class("db.r6g.large")
+            .engine("postgres")
+            .allocated_storage(100)
+            .master_username("admin")
+            .master_user_password("password123")
+            .send()
+            .await
+            .expect("moto creates a DB instance");
+        // moto reports a new instance as creating once.
+        database_status(&tenant.rds, id).await;
+        let zombie = finding(
+            &tenant.name,
+            &tenant.account_id,
+            ZombieKind::RdsIdle,
+            id,
+            180.0,
+        );
+        self.dispatcher
+            .backend
+            .stores
+            .zombies
+            .put_findings(std::slice::from_ref(&zombie))
+            .await
+            .expect("finding");
+        zombie.finding_id
+    }
+
+    /// An action on `finding_id` requested by a member, approved by an admin, as it ends.
+    async fn approved(&self, tenant: &Customer, finding_id: &str, kind: Option<&str>) -> Value {
+        let mut body = json!({"finding_id": finding_id});
+        if let Some(kind) = kind {
+            body["action"] = json!(kind);
+        }
+        let (status, requested) = self
+            .call("POST", "/v1/actions", &tenant.member, Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{requested}");
+        let id = requested["action_id"].as_str().expect("an id").to_owned();
+        let (status, approved) = self
+            .call("POST", &format!("/v1/actions/{id}/approve"), &tenant.admin, None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{approved}");
+        self.settled(&tenant.admin, &id).await
     }
 
     /// The action and its log once the act role has moved it out of `approved` (or `running`).
@@ -384,6 +437,59 @@ async fn a_zombie_volume_requested_by_a_member_and_approved_by_an_admin_is_snaps
 }
 
 #[tokio::test]
+async fn an_idle_database_is_stopped_by_default_or_deleted_after_a_final_snapshot() {
+    let app = spawn_app().await;
+    let tenant = app.tenant().await;
+    app.mode(&tenant, "approve").await;
+    let stopping = app.zombie_database(&tenant, "idle-db").await;
+    let deleting = app.zombie_database(&tenant, "old-db").await;
+
+    let stopped = app.approved(&tenant, &stopping, None).await;
+    assert_eq!(stopped["action"]["action"]["action"], "stop_db_instance", "{stopped}");
+    assert_eq!(stopped["action"]["status"], "done", "{stopped}");
+    assert_eq!(
+        database_status(&tenant.rds, "idle-db").await.as_deref(),
+        Some("stopped")
+    );
+    assert_eq!(stopped["action"]["way_back"]["db_instance_identifier"], "idle-db");
+
+    let deleted = app
+        .approved(&tenant, &deleting, Some("delete_db_instance"))
+        .await;
+    assert_eq!(deleted["action"]["status"], "done", "{deleted}");
+    assert_eq!(database_status(&tenant.rds, "old-db").await, None, "deleted");
+    let snapshot = deleted["action"]["way_back"]["db_snapshot_identifier"]
+        .as_str()
+        .expect("a final snapshot");
+    let snapshots = tenant
+        .rds
+        .describe_db_snapshots()
+        .db_snapshot_identifier(snapshot)
+        .send()
+        .await
+        .expect("the final snapshot is kept");
+    assert_eq!(
+        snapshots.db_snapshots()[0].db_instance_identifier(),
+        Some("old-db")
+    );
+    let (_, gone) = app
+        .call("GET", "/v1/zombies?status=gone", &tenant.member, None)
+        .await;
+    assert_eq!(gone["items"].as_array().map(Vec::len), Some(2), "{gone}");
+}
+
+async fn database_status(rds: &aws_sdk_rds::Client, id: &str) -> Option<String> {
+    rds.describe_db_instances()
+        .send()
+        .await
+        .expect("DB instances")
+        .db_instances()
+        .iter()
+        .find(|d| d.db_instance_identifier() == Some(id))
+        .and_then(|d| d.db_instance_status().map(str::to_owned))
+}
+
+#[tokio::test]
 async fn a_protected_volume_is_refused_when_requested() {
     let app = spawn_app().await;
     let tenant = app.tenant().await;
@@ -462,7 +568,7 @@ async fn nothing_is_offered_while_remediation_is_off() {
             "PUT",
             "/v1/settings/remediation",
             &tenant.admin,
-            Some(json!({"mode": "auto", "auto_kinds": ["rds.idle"]})),
+            Some(json!({"mode": "auto", "auto_kinds": ["snapshot.orphaned"]})),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{invalid}");
@@ -986,4 +1092,18 @@ async fn an_anomalys_instances_are_stopped_from_a_signed_slack_click_approved_in
         stopped_by.iter().all(|to| to.is_string()),
         "each interval closed: {detail}"
     );
+    assert_eq!(followed["status"], "resolved", "nothing runs: {detail}");
+    let resolution = detail["feedback"]
+        .as_array()
+        .expect("feedback")
+        .iter()
+        .find(|f| f["by"] == "dd0c" && f["action"] == "resolve")
+        .unwrap_or_else(|| panic!("resolved by dd0c/cost: {detail}"));
+    let note = resolution["note"].as_str().expect("note");
+    assert!(
+        note.starts_with("every resource stopped (2): StopInstances by ")
+            && note.contains(&format!("dd0c-cost-{action_id}")),
+        "{note}"
+    );
+    assert!(note.contains("; cost $"), "with its actual cost: {note}");
 }

@@ -11,6 +11,10 @@ export const ACTION_LABELS: Record<ActionKind, string> = {
   terminate_instances: 'Terminate',
   delete_volume: 'Delete volume',
   release_address: 'Release address',
+  delete_nat_gateway: 'Delete NAT gateway',
+  delete_load_balancer: 'Delete load balancer',
+  stop_db_instance: 'Stop database',
+  delete_db_instance: 'Delete database',
 };
 
 /** The actions that fit a finding of each kind (the server refuses a misfit all the same). */
@@ -19,6 +23,9 @@ export const FINDING_ACTIONS: Record<string, ActionKind[]> = {
   'eip.unassociated': ['release_address'],
   'ec2.idle': ['stop_instances', 'terminate_instances'],
   'ec2.stopped': ['terminate_instances'],
+  'elb.idle': ['delete_load_balancer'],
+  'nat.idle': ['delete_nat_gateway'],
+  'rds.idle': ['stop_db_instance', 'delete_db_instance'],
 };
 
 /** The actions that fit an anomaly's resources, by their kind. */
@@ -26,6 +33,9 @@ export const ANOMALY_ACTIONS: Record<string, ActionKind[]> = {
   'ec2.instance': ['stop_instances', 'terminate_instances'],
   'ec2.volume': ['delete_volume'],
   'ec2.elastic-ip': ['release_address'],
+  'ec2.nat-gateway': ['delete_nat_gateway'],
+  'elb.load-balancer': ['delete_load_balancer'],
+  'rds.instance': ['stop_db_instance', 'delete_db_instance'],
 };
 
 export type Subject = { finding_id: string } | { anomaly_id: string };

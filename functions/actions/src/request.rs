@@ -154,7 +154,7 @@ impl Remediation {
             account_id: finding.account_id.clone(),
             region: finding.region.clone(),
             action: kind
-                .on(std::slice::from_ref(&finding.resource_id))
+                .on(&[finding.action_target().to_owned()])
                 .map_err(|e| ActionError::Invalid(e.to_string()))?,
             monthly_usd: finding.monthly_waste_usd,
             finding: Some(finding),
@@ -340,10 +340,10 @@ mod tests {
         assert!(refused.to_string().contains("stop_instances"), "{refused}");
         let none = fitting(
             None,
-            ActionKind::for_resource_kind("rds.instance"),
-            "an anomaly of rds.instance",
+            ActionKind::for_resource_kind("lambda.provisioned"),
+            "an anomaly of lambda.provisioned",
         )
-        .expect_err("nothing acts on RDS yet");
-        assert!(none.to_string().contains("rds.instance"), "{none}");
+        .expect_err("nothing acts on provisioned concurrency");
+        assert!(none.to_string().contains("lambda.provisioned"), "{none}");
     }
 }

@@ -17,10 +17,10 @@ use async_trait::async_trait;
 use chrono::{DurationRound, TimeDelta};
 use dd0c_function::{FunctionError, Handled, QueueFunction, Received};
 use dd0c_notify::breaker;
-use dd0c_ports::domain::{Account, Change};
+use dd0c_ports::domain::Account;
 use dd0c_ports::ledger::{Mark, ResourceChange, ResourceKey};
 use dd0c_ports::queue::Delivery;
-use dd0c_ports::remediation::{Action, ActionRecord, ActionStatus, Decision, Ran, Step, Subject};
+use dd0c_ports::remediation::{ActionRecord, ActionStatus, Decision, Ran, Step, Subject};
 use dd0c_ports::zombie::FindingStatus;
 use dd0c_ports::PortError;
 
@@ -311,21 +311,16 @@ impl Remediation {
     }
 }
 
-/// The ledger's record of what `action` did to an anomaly's instances, marked with the
+/// The ledger's record of what `action` did to an anomaly's resources, marked with the
 /// action's session as the actor (as the account's CloudTrail names it) and the action's id
-/// as the event, so a redelivery records nothing twice.
+/// as the event, so a redelivery records nothing twice (nor does CloudTrail's own record of
+/// the call: a second end or stop changes nothing).
 fn ledger_changes(
     action: &ActionRecord,
     account: &Account,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Vec<ResourceChange> {
-    let (change, call, ids) = match &action.action {
-        Action::StopInstances { instance_ids } => (Change::Stop, "StopInstances", instance_ids),
-        Action::TerminateInstances { instance_ids } => {
-            (Change::End, "TerminateInstances", instance_ids)
-        }
-        Action::DeleteVolume { .. } | Action::ReleaseAddress { .. } => return Vec::new(),
-    };
+    let effect = action.action.kind().effect();
     let role = account
         .remediation_role_arn
         .as_deref()
@@ -335,11 +330,14 @@ fn ledger_changes(
         "arn:aws:sts::{}:assumed-role/{role}/dd0c-cost-{}",
         action.account_id, action.action_id
     );
-    ids.iter()
+    action
+        .action
+        .resource_ids()
+        .into_iter()
         .map(|id| ResourceChange {
             key: ResourceKey::new(&action.account_id, &action.region, id),
-            change,
-            resource_kind: "ec2.instance".to_owned(),
+            change: effect.change,
+            resource_kind: effect.resource_kind.to_owned(),
             resource_type: "unknown".to_owned(),
             quantity: 1,
             unit_hourly_usd: 0.0,
@@ -348,7 +346,7 @@ fn ledger_changes(
                 at,
                 actor_arn: actor_arn.clone(),
                 event_id: format!("dd0c:{}", action.action_id),
-                call: call.to_owned(),
+                call: effect.call.to_owned(),
             },
         })
         .collect()

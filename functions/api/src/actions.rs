@@ -89,11 +89,13 @@ pub(crate) async fn request(
     body: Result<Json<NewAction>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(new) = body.map_err(|e| match e {
-        axum::extract::rejection::JsonRejection::JsonDataError(_) => ApiError::BadRequest(
-            "name one finding_id or one anomaly_id, and at most an action (stop_instances, \
-             terminate_instances, delete_volume, release_address)"
-                .into(),
-        ),
+        axum::extract::rejection::JsonRejection::JsonDataError(_) => {
+            let kinds: Vec<&str> = ActionKind::ALL.iter().map(|k| k.as_str()).collect();
+            ApiError::BadRequest(format!(
+                "name one finding_id or one anomaly_id, and at most an action ({})",
+                kinds.join(", ")
+            ))
+        }
         other => ApiError::BadRequest(other.body_text()),
     })?;
     let (subject, kind) = new.subject();

@@ -524,6 +524,10 @@ fn action_label(kind: ActionKind) -> &'static str {
         ActionKind::TerminateInstances => "Terminate",
         ActionKind::DeleteVolume => "Delete volume",
         ActionKind::ReleaseAddress => "Release address",
+        ActionKind::DeleteNatGateway => "Delete NAT gateway",
+        ActionKind::DeleteLoadBalancer => "Delete load balancer",
+        ActionKind::StopDbInstance => "Stop database",
+        ActionKind::DeleteDbInstance => "Delete database",
     }
 }
 

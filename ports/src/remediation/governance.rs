@@ -151,12 +151,14 @@ mod tests {
     #[test]
     fn a_kind_without_an_action_is_refused_by_name() {
         let settings = RemediationSettings {
-            auto_kinds: vec![ZombieKind::EbsUnattached, ZombieKind::RdsIdle],
+            auto_kinds: vec![ZombieKind::EbsUnattached, ZombieKind::SnapshotOrphaned],
             ..Default::default()
         };
-        let error = settings.validate().expect_err("rds.idle has no action");
+        let error = settings
+            .validate()
+            .expect_err("snapshot.orphaned has no action");
         assert_eq!(error.field, "auto_kinds");
-        assert!(error.reason.contains("rds.idle"), "{}", error.reason);
+        assert!(error.reason.contains("snapshot"), "{}", error.reason);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub use governance::{is_slack_user, RemediationMode, RemediationSettings};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Change;
 use crate::PortResult;
 
 /// Tag key on a resource that no action may touch.
@@ -53,6 +54,27 @@ pub enum Action {
         /// `eipalloc-…`.
         allocation_id: String,
     },
+    /// Delete a NAT gateway; its Elastic IP stays allocated to the account.
+    DeleteNatGateway {
+        /// `nat-…`.
+        nat_gateway_id: String,
+    },
+    /// Delete a load balancer, its configuration kept in the action's record.
+    DeleteLoadBalancer {
+        /// An Application, Network or Gateway Load Balancer's ARN, or a Classic Load
+        /// Balancer's name (or ARN).
+        load_balancer: String,
+    },
+    /// Stop an RDS DB instance (AWS starts it again by itself after seven days).
+    StopDbInstance {
+        /// The DB instance identifier.
+        db_instance_identifier: String,
+    },
+    /// Delete an RDS DB instance after a final snapshot.
+    DeleteDbInstance {
+        /// The DB instance identifier.
+        db_instance_identifier: String,
+    },
 }
 
 wire_enum! {
@@ -66,6 +88,14 @@ wire_enum! {
         DeleteVolume = "delete_volume",
         /// Release an Elastic IP.
         ReleaseAddress = "release_address",
+        /// Delete a NAT gateway, keeping its address.
+        DeleteNatGateway = "delete_nat_gateway",
+        /// Delete a load balancer, keeping its configuration.
+        DeleteLoadBalancer = "delete_load_balancer",
+        /// Stop an RDS DB instance.
+        StopDbInstance = "stop_db_instance",
+        /// Snapshot, then delete an RDS DB instance.
+        DeleteDbInstance = "delete_db_instance",
     }
 }
 
@@ -87,6 +117,15 @@ impl ActionKind {
                 "ec2:DeleteVolume",
             ],
             ActionKind::ReleaseAddress => &["ec2:DescribeAddresses", "ec2:ReleaseAddress"],
+            ActionKind::DeleteNatGateway => &["ec2:DescribeNatGateways", "ec2:DeleteNatGateway"],
+            ActionKind::DeleteLoadBalancer => &[
+                "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeTags",
+                "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:DeleteLoadBalancer",
+            ],
+            ActionKind::StopDbInstance => &["rds:DescribeDBInstances", "rds:StopDBInstance"],
+            ActionKind::DeleteDbInstance => &["rds:DescribeDBInstances", "rds:DeleteDBInstance"],
         }
     }
 
@@ -97,16 +136,26 @@ impl ActionKind {
         match self {
             ActionKind::TerminateInstances => Some("ec2:CreateImage"),
             ActionKind::DeleteVolume => Some("ec2:CreateSnapshot"),
-            ActionKind::StopInstances | ActionKind::ReleaseAddress => None,
+            // RDS names the final snapshot after the action instead.
+            ActionKind::StopInstances
+            | ActionKind::ReleaseAddress
+            | ActionKind::DeleteNatGateway
+            | ActionKind::DeleteLoadBalancer
+            | ActionKind::StopDbInstance
+            | ActionKind::DeleteDbInstance => None,
         }
     }
 
-    /// The IAM actions a role needs for this kind: its [`calls`](Self::calls), and
-    /// `ec2:CreateTags` when it has a [tagging call](Self::tagging_call).
+    /// The IAM actions a role needs for this kind: its [`calls`](Self::calls), `ec2:CreateTags`
+    /// when it has a [tagging call](Self::tagging_call), and `rds:CreateDBSnapshot` for the
+    /// final snapshot a DB instance's deletion takes (authorized as its own creation).
     pub fn iam_actions(self) -> Vec<&'static str> {
         let mut actions = self.calls().to_vec();
         if self.tagging_call().is_some() {
             actions.push(CREATE_TAGS);
+        }
+        if self == ActionKind::DeleteDbInstance {
+            actions.push(CREATE_DB_SNAPSHOT);
         }
         actions
     }
@@ -120,10 +169,10 @@ impl ActionKind {
             ZombieKind::EipUnassociated => &[ActionKind::ReleaseAddress],
             ZombieKind::Ec2Idle => &[ActionKind::StopInstances, ActionKind::TerminateInstances],
             ZombieKind::Ec2Stopped => &[ActionKind::TerminateInstances],
-            ZombieKind::ElbIdle
-            | ZombieKind::NatIdle
-            | ZombieKind::RdsIdle
-            | ZombieKind::SnapshotOrphaned => &[],
+            ZombieKind::ElbIdle => &[ActionKind::DeleteLoadBalancer],
+            ZombieKind::NatIdle => &[ActionKind::DeleteNatGateway],
+            ZombieKind::RdsIdle => &[ActionKind::StopDbInstance, ActionKind::DeleteDbInstance],
+            ZombieKind::SnapshotOrphaned => &[],
         }
     }
 
@@ -134,7 +183,31 @@ impl ActionKind {
             "ec2.instance" => &[ActionKind::StopInstances, ActionKind::TerminateInstances],
             "ec2.volume" => &[ActionKind::DeleteVolume],
             "ec2.elastic-ip" => &[ActionKind::ReleaseAddress],
+            "ec2.nat-gateway" => &[ActionKind::DeleteNatGateway],
+            "elb.load-balancer" => &[ActionKind::DeleteLoadBalancer],
+            "rds.instance" => &[ActionKind::StopDbInstance, ActionKind::DeleteDbInstance],
             _ => &[],
+        }
+    }
+
+    /// What a run of this kind does to each of its resources, as CloudTrail tells it.
+    pub fn effect(self) -> Effect {
+        let (change, call, resource_kind) = match self {
+            ActionKind::StopInstances => (Change::Stop, "StopInstances", "ec2.instance"),
+            ActionKind::TerminateInstances => (Change::End, "TerminateInstances", "ec2.instance"),
+            ActionKind::DeleteVolume => (Change::End, "DeleteVolume", "ec2.volume"),
+            ActionKind::ReleaseAddress => (Change::End, "ReleaseAddress", "ec2.elastic-ip"),
+            ActionKind::DeleteNatGateway => (Change::End, "DeleteNatGateway", "ec2.nat-gateway"),
+            ActionKind::DeleteLoadBalancer => {
+                (Change::End, "DeleteLoadBalancer", "elb.load-balancer")
+            }
+            ActionKind::StopDbInstance => (Change::Stop, "StopDBInstance", "rds.instance"),
+            ActionKind::DeleteDbInstance => (Change::End, "DeleteDBInstance", "rds.instance"),
+        };
+        Effect {
+            change,
+            call,
+            resource_kind,
         }
     }
 
@@ -164,6 +237,18 @@ impl ActionKind {
             ActionKind::ReleaseAddress => Action::ReleaseAddress {
                 allocation_id: one()?,
             },
+            ActionKind::DeleteNatGateway => Action::DeleteNatGateway {
+                nat_gateway_id: one()?,
+            },
+            ActionKind::DeleteLoadBalancer => Action::DeleteLoadBalancer {
+                load_balancer: one()?,
+            },
+            ActionKind::StopDbInstance => Action::StopDbInstance {
+                db_instance_identifier: one()?,
+            },
+            ActionKind::DeleteDbInstance => Action::DeleteDbInstance {
+                db_instance_identifier: one()?,
+            },
         })
     }
 
@@ -178,8 +263,22 @@ impl ActionKind {
     }
 }
 
+/// What an action does to each of its resources, as CloudTrail tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Effect {
+    /// The ledger's change: a stop or an end.
+    pub change: Change,
+    /// The API call's name (`TerminateInstances`).
+    pub call: &'static str,
+    /// The resources' kind in the ledger (`ec2.instance`).
+    pub resource_kind: &'static str,
+}
+
 /// The IAM action that authorizes tags given on creation.
 pub const CREATE_TAGS: &str = "ec2:CreateTags";
+
+/// The IAM action that authorizes a DB instance's final snapshot.
+pub const CREATE_DB_SNAPSHOT: &str = "rds:CreateDBSnapshot";
 
 impl Action {
     /// Its kind.
@@ -189,6 +288,10 @@ impl Action {
             Action::TerminateInstances { .. } => ActionKind::TerminateInstances,
             Action::DeleteVolume { .. } => ActionKind::DeleteVolume,
             Action::ReleaseAddress { .. } => ActionKind::ReleaseAddress,
+            Action::DeleteNatGateway { .. } => ActionKind::DeleteNatGateway,
+            Action::DeleteLoadBalancer { .. } => ActionKind::DeleteLoadBalancer,
+            Action::StopDbInstance { .. } => ActionKind::StopDbInstance,
+            Action::DeleteDbInstance { .. } => ActionKind::DeleteDbInstance,
         }
     }
 
@@ -201,6 +304,14 @@ impl Action {
             }
             Action::DeleteVolume { volume_id } => vec![volume_id],
             Action::ReleaseAddress { allocation_id } => vec![allocation_id],
+            Action::DeleteNatGateway { nat_gateway_id } => vec![nat_gateway_id],
+            Action::DeleteLoadBalancer { load_balancer } => vec![load_balancer],
+            Action::StopDbInstance {
+                db_instance_identifier,
+            }
+            | Action::DeleteDbInstance {
+                db_instance_identifier,
+            } => vec![db_instance_identifier],
         }
     }
 }
@@ -228,6 +339,28 @@ pub enum WayBack {
     Address {
         /// The public IPv4 address.
         public_ip: String,
+    },
+    /// Create a NAT gateway in the subnet with the address it had (still allocated).
+    NatGateway {
+        /// `subnet-…`.
+        subnet_id: String,
+        /// `eipalloc-…` of its public address; `None` for a private NAT gateway.
+        allocation_id: Option<String>,
+    },
+    /// Create the load balancer again from its configuration as described before deletion.
+    LoadBalancer {
+        /// What the service described: the load balancer and its listeners.
+        configuration: serde_json::Value,
+    },
+    /// Start the stopped DB instance (AWS does so itself after seven days).
+    StartDb {
+        /// The DB instance identifier.
+        db_instance_identifier: String,
+    },
+    /// Restore the DB instance from its final snapshot.
+    DbSnapshot {
+        /// The final DB snapshot's identifier.
+        db_snapshot_identifier: String,
     },
 }
 

@@ -1,66 +1,24 @@
-//! [`AwsRemediator`]: the actions of [`dd0c_ports::remediation`] on EC2, in one customer
-//! account. Each resource is described first (it must exist and not be tagged
-//! `dd0c:protect`); a dry run asks EC2 with `DryRun=true`, whose `DryRunOperation` answer means
-//! the call would succeed; a run makes the way back (a snapshot, an image) before the change.
+//! EC2: stop or terminate instances, snapshot and delete a volume, release an Elastic IP,
+//! delete a NAT gateway.
 
-use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::RequestId;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use aws_sdk_ec2::Client;
-use dd0c_ports::remediation::{Action, Call, Ran, Remediator, WayBack, KEPT_BY_TAG, PROTECT_TAG};
-use dd0c_ports::zombie::ApiCalls;
+use dd0c_ports::remediation::{Action, Ran, WayBack, KEPT_BY_TAG};
 use dd0c_ports::{PortError, PortResult};
 
+use super::{call, in_state, not_found, unprotected};
 use crate::error::{is_code, sdk};
 use crate::recorder::Recorder;
 
 /// EC2's answer to a dry run that would have succeeded.
 const DRY_RUN_PASSED: &str = "DryRunOperation";
 
-/// Acts on one account's EC2 resources, with the credentials of `config` (the account's
-/// remediation role or key); counts and names every request it makes.
-#[derive(Debug, Clone)]
-pub struct AwsRemediator {
-    config: SdkConfig,
-    recorder: Recorder,
-}
-
-impl AwsRemediator {
-    /// Acts with `config`'s credentials and endpoint.
-    pub fn new(config: SdkConfig) -> Self {
-        AwsRemediator {
-            config,
-            recorder: Recorder(ApiCalls::default()),
-        }
-    }
-
-    /// The requests made so far, by IAM action (dry runs and describes included).
-    pub fn calls(&self) -> &ApiCalls {
-        &self.recorder.0
-    }
-
-    fn ec2(&self, region: &str) -> Client {
-        let conf = aws_sdk_ec2::config::Builder::from(&self.config)
-            .region(aws_sdk_ec2::config::Region::new(region.to_owned()))
-            .interceptor(self.recorder.clone())
-            .build();
-        Client::from_conf(conf)
-    }
-}
-
-/// A describe's failure: `NotFound` when the service says the id does not exist.
-fn not_found<E>(call: &str, error: SdkError<E>) -> PortError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    match error.code() {
-        Some(code) if code.contains("NotFound") => {
-            PortError::NotFound(format!("{call}: {code}: {}", error.message().unwrap_or("")))
-        }
-        _ => sdk(call, error),
-    }
+/// EC2 in one region.
+pub(super) struct Ec2 {
+    client: Client,
 }
 
 /// The answer to a call made with `DryRun=true`: passed, or the service's refusal.
@@ -78,14 +36,9 @@ where
     }
 }
 
-/// Refuses a resource tagged [`PROTECT_TAG`].
-fn unprotected(id: &str, tags: &[Tag]) -> PortResult<()> {
-    if tags.iter().any(|t| t.key() == Some(PROTECT_TAG)) {
-        return Err(PortError::Invalid(format!(
-            "{id} is tagged {PROTECT_TAG}: no action may touch it"
-        )));
-    }
-    Ok(())
+/// Refuses a resource tagged `dd0c:protect`.
+fn unprotected_by(id: &str, tags: &[Tag]) -> PortResult<()> {
+    unprotected(id, tags.iter().map(Tag::key))
 }
 
 /// Tags what a run keeps as its way back with the action's id.
@@ -96,23 +49,59 @@ fn kept_by(resource: ResourceType, action_id: &str) -> TagSpecification {
         .build()
 }
 
-fn call(action: &str, request_id: Option<&str>) -> Call {
-    Call {
-        action: action.to_owned(),
-        request_id: request_id.map(str::to_owned),
-    }
-}
-
 /// The resources an action names, as described: their ids checked and found.
+#[derive(Default)]
 struct Described {
     /// Elastic IP: the public address, for the way back.
     public_ip: Option<String>,
+    /// NAT gateway: where it was and with which address, for the way back.
+    nat: Option<WayBack>,
 }
 
-impl AwsRemediator {
+impl Ec2 {
+    pub(super) fn new(config: &SdkConfig, region: &str, recorder: &Recorder) -> Self {
+        let conf = aws_sdk_ec2::config::Builder::from(config)
+            .region(aws_sdk_ec2::config::Region::new(region.to_owned()))
+            .interceptor(recorder.clone())
+            .build();
+        Ec2 {
+            client: Client::from_conf(conf),
+        }
+    }
+
+    /// Describes the resources of `action`, then dry-runs each change it makes.
+    pub(super) async fn dry_run(&self, action: &Action) -> PortResult<()> {
+        self.describe(action).await?;
+        self.dry_run_calls(action).await
+    }
+
+    /// Describes the resources of `action`, then makes its way back and its change.
+    pub(super) async fn run(&self, action: &Action, action_id: &str) -> PortResult<Ran> {
+        let described = self.describe(action).await?;
+        match action {
+            Action::StopInstances { instance_ids } => self.stop(instance_ids).await,
+            Action::TerminateInstances { instance_ids } => {
+                self.terminate(instance_ids, action_id).await
+            }
+            Action::DeleteVolume { volume_id } => self.delete_volume(volume_id, action_id).await,
+            Action::ReleaseAddress { allocation_id } => {
+                self.release(allocation_id, described.public_ip).await
+            }
+            Action::DeleteNatGateway { nat_gateway_id } => match described.nat {
+                Some(way_back) => self.delete_nat_gateway(nat_gateway_id, way_back).await,
+                None => Err(PortError::NotFound(format!("NAT gateway {nat_gateway_id}"))),
+            },
+            other => Err(PortError::Invalid(format!(
+                "{} is not an EC2 action",
+                other.kind()
+            ))),
+        }
+    }
+
     /// Describes the resources of `action`: each must exist and be unprotected.
-    async fn describe(&self, ec2: &Client, action: &Action) -> PortResult<Described> {
-        let mut described = Described { public_ip: None };
+    async fn describe(&self, action: &Action) -> PortResult<Described> {
+        let ec2 = &self.client;
+        let mut described = Described::default();
         match action {
             Action::StopInstances { instance_ids }
             | Action::TerminateInstances { instance_ids } => {
@@ -132,7 +121,7 @@ impl AwsRemediator {
                     else {
                         return Err(PortError::NotFound(format!("instance {id}")));
                     };
-                    unprotected(id, instance.tags())?;
+                    unprotected_by(id, instance.tags())?;
                 }
             }
             Action::DeleteVolume { volume_id } => {
@@ -146,7 +135,7 @@ impl AwsRemediator {
                     .volumes()
                     .first()
                     .ok_or_else(|| PortError::NotFound(format!("volume {volume_id}")))?;
-                unprotected(volume_id, volume.tags())?;
+                unprotected_by(volume_id, volume.tags())?;
             }
             Action::ReleaseAddress { allocation_id } => {
                 let out = ec2
@@ -159,15 +148,45 @@ impl AwsRemediator {
                     .addresses()
                     .first()
                     .ok_or_else(|| PortError::NotFound(format!("address {allocation_id}")))?;
-                unprotected(allocation_id, address.tags())?;
+                unprotected_by(allocation_id, address.tags())?;
                 described.public_ip = address.public_ip().map(str::to_owned);
+            }
+            Action::DeleteNatGateway { nat_gateway_id } => {
+                let out = ec2
+                    .describe_nat_gateways()
+                    .nat_gateway_ids(nat_gateway_id)
+                    .send()
+                    .await
+                    .map_err(|e| not_found("EC2 DescribeNatGateways", e))?;
+                let nat = out
+                    .nat_gateways()
+                    .first()
+                    .ok_or_else(|| PortError::NotFound(format!("NAT gateway {nat_gateway_id}")))?;
+                unprotected_by(nat_gateway_id, nat.tags())?;
+                let state = nat.state().map_or("unknown", |s| s.as_str());
+                in_state(nat_gateway_id, state, &["available"], "DeleteNatGateway")?;
+                described.nat = Some(WayBack::NatGateway {
+                    subnet_id: nat.subnet_id().unwrap_or_default().to_owned(),
+                    allocation_id: nat
+                        .nat_gateway_addresses()
+                        .iter()
+                        .find_map(|a| a.allocation_id())
+                        .map(str::to_owned),
+                });
+            }
+            other => {
+                return Err(PortError::Invalid(format!(
+                    "{} is not an EC2 action",
+                    other.kind()
+                )))
             }
         }
         Ok(described)
     }
 
     /// Each change `action` makes, with `DryRun=true`.
-    async fn dry_run_calls(&self, ec2: &Client, action: &Action) -> PortResult<()> {
+    async fn dry_run_calls(&self, action: &Action) -> PortResult<()> {
+        let ec2 = &self.client;
         match action {
             Action::StopInstances { instance_ids } => dry_run_answer(
                 "EC2 StopInstances",
@@ -225,11 +244,14 @@ impl AwsRemediator {
                     .send()
                     .await,
             ),
+            // Described as available and unprotected: the check (see the module's map).
+            _ => Ok(()),
         }
     }
 
-    async fn stop(&self, ec2: &Client, instance_ids: &[String]) -> PortResult<Ran> {
-        let out = ec2
+    async fn stop(&self, instance_ids: &[String]) -> PortResult<Ran> {
+        let out = self
+            .client
             .stop_instances()
             .set_instance_ids(Some(instance_ids.to_vec()))
             .send()
@@ -243,12 +265,8 @@ impl AwsRemediator {
         })
     }
 
-    async fn terminate(
-        &self,
-        ec2: &Client,
-        instance_ids: &[String],
-        action_id: &str,
-    ) -> PortResult<Ran> {
+    async fn terminate(&self, instance_ids: &[String], action_id: &str) -> PortResult<Ran> {
+        let ec2 = &self.client;
         let mut calls = Vec::new();
         let mut image_ids = Vec::new();
         for id in instance_ids {
@@ -280,12 +298,8 @@ impl AwsRemediator {
         })
     }
 
-    async fn delete_volume(
-        &self,
-        ec2: &Client,
-        volume_id: &str,
-        action_id: &str,
-    ) -> PortResult<Ran> {
+    async fn delete_volume(&self, volume_id: &str, action_id: &str) -> PortResult<Ran> {
+        let ec2 = &self.client;
         let snapshot = ec2
             .create_snapshot()
             .volume_id(volume_id)
@@ -312,13 +326,9 @@ impl AwsRemediator {
         })
     }
 
-    async fn release(
-        &self,
-        ec2: &Client,
-        allocation_id: &str,
-        public_ip: Option<String>,
-    ) -> PortResult<Ran> {
-        let out = ec2
+    async fn release(&self, allocation_id: &str, public_ip: Option<String>) -> PortResult<Ran> {
+        let out = self
+            .client
             .release_address()
             .allocation_id(allocation_id)
             .send()
@@ -331,30 +341,22 @@ impl AwsRemediator {
             },
         })
     }
-}
 
-#[async_trait]
-impl Remediator for AwsRemediator {
-    async fn dry_run(&self, region: &str, action: &Action) -> PortResult<()> {
-        let ec2 = self.ec2(region);
-        self.describe(&ec2, action).await?;
-        self.dry_run_calls(&ec2, action).await
-    }
-
-    async fn run(&self, region: &str, action: &Action, action_id: &str) -> PortResult<Ran> {
-        let ec2 = self.ec2(region);
-        let described = self.describe(&ec2, action).await?;
-        match action {
-            Action::StopInstances { instance_ids } => self.stop(&ec2, instance_ids).await,
-            Action::TerminateInstances { instance_ids } => {
-                self.terminate(&ec2, instance_ids, action_id).await
-            }
-            Action::DeleteVolume { volume_id } => {
-                self.delete_volume(&ec2, volume_id, action_id).await
-            }
-            Action::ReleaseAddress { allocation_id } => {
-                self.release(&ec2, allocation_id, described.public_ip).await
-            }
-        }
+    async fn delete_nat_gateway(
+        &self,
+        nat_gateway_id: &str,
+        way_back: WayBack,
+    ) -> PortResult<Ran> {
+        let out = self
+            .client
+            .delete_nat_gateway()
+            .nat_gateway_id(nat_gateway_id)
+            .send()
+            .await
+            .map_err(|e| sdk("EC2 DeleteNatGateway", e))?;
+        Ok(Ran {
+            calls: vec![call("ec2:DeleteNatGateway", out.request_id())],
+            way_back,
+        })
     }
 }

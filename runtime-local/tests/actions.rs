@@ -478,6 +478,66 @@ async fn an_idle_database_is_stopped_by_default_or_deleted_after_a_final_snapsho
     assert_eq!(gone["items"].as_array().map(Vec::len), Some(2), "{gone}");
 }
 
+#[tokio::test]
+async fn an_orphaned_snapshot_is_archived_saving_three_quarters_of_its_waste() {
+    let app = spawn_app().await;
+    let tenant = app.tenant().await;
+    app.mode(&tenant, "approve").await;
+    let volume_id = tenant
+        .ec2
+        .create_volume()
+        .size(500)
+        .availability_zone(format!("{REGION}a"))
+        .send()
+        .await
+        .expect("moto creates a volume")
+        .volume_id()
+        .expect("an id")
+        .to_owned();
+    let snapshot_id = tenant
+        .ec2
+        .create_snapshot()
+        .volume_id(&volume_id)
+        .send()
+        .await
+        .expect("moto takes a snapshot")
+        .snapshot_id()
+        .expect("an id")
+        .to_owned();
+    let zombie = finding(
+        &tenant.name,
+        &tenant.account_id,
+        ZombieKind::SnapshotOrphaned,
+        &snapshot_id,
+        25.0,
+    );
+    app.dispatcher
+        .backend
+        .stores
+        .zombies
+        .put_findings(std::slice::from_ref(&zombie))
+        .await
+        .expect("finding");
+
+    let archived = app.approved(&tenant, &zombie.finding_id, None).await;
+
+    assert_eq!(archived["action"]["status"], "done", "{archived}");
+    assert_eq!(archived["action"]["action"]["action"], "archive_snapshot");
+    assert_eq!(archived["action"]["monthly_usd"], 18.75, "{archived}");
+    assert_eq!(archived["action"]["way_back"]["snapshot_id"], snapshot_id.as_str());
+    let tier = tenant
+        .ec2
+        .describe_snapshots()
+        .snapshot_ids(&snapshot_id)
+        .send()
+        .await
+        .expect("the snapshot is kept")
+        .snapshots()[0]
+        .storage_tier()
+        .map(|t| t.as_str().to_owned());
+    assert_eq!(tier.as_deref(), Some("archive"));
+}
+
 async fn database_status(rds: &aws_sdk_rds::Client, id: &str) -> Option<String> {
     rds.describe_db_instances()
         .send()
@@ -568,11 +628,11 @@ async fn nothing_is_offered_while_remediation_is_off() {
             "PUT",
             "/v1/settings/remediation",
             &tenant.admin,
-            Some(json!({"mode": "auto", "auto_kinds": ["snapshot.orphaned"]})),
+            Some(json!({"mode": "auto", "auto_kinds": ["ebs.unattached"], "auto_min_days": 0})),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{invalid}");
-    assert_eq!(invalid["field"], "auto_kinds");
+    assert_eq!(invalid["field"], "auto_min_days");
 }
 
 #[tokio::test]

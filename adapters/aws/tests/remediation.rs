@@ -693,3 +693,55 @@ async fn a_database_with_deletion_protection_is_not_deleted() {
     );
     assert_eq!(database_status(&config, &id).await.as_deref(), Some("available"));
 }
+
+#[tokio::test]
+async fn an_orphaned_snapshot_is_archived_and_kept() {
+    let (ec2, remediator) = account().await;
+    let volume_id = volume(&ec2, false).await;
+    let snapshot_id = ec2
+        .create_snapshot()
+        .volume_id(&volume_id)
+        .send()
+        .await
+        .expect("moto takes a snapshot")
+        .snapshot_id()
+        .expect("an id")
+        .to_owned();
+    ec2.delete_volume()
+        .volume_id(&volume_id)
+        .send()
+        .await
+        .expect("its volume deleted");
+    let tier = || async {
+        ec2.describe_snapshots()
+            .snapshot_ids(&snapshot_id)
+            .send()
+            .await
+            .expect("the snapshot")
+            .snapshots()[0]
+            .storage_tier()
+            .map(|t| t.as_str().to_owned())
+    };
+    let action = Action::ArchiveSnapshot {
+        snapshot_id: snapshot_id.clone(),
+    };
+
+    remediator
+        .dry_run(REGION, &action)
+        .await
+        .expect("the dry run passes");
+    assert_ne!(tier().await.as_deref(), Some("archive"), "a dry run moves nothing");
+    let ran = remediator
+        .run(REGION, &action, "act-12")
+        .await
+        .expect("runs");
+
+    assert_eq!(tier().await.as_deref(), Some("archive"));
+    calls_are_listed(&remediator, &action, &ran);
+    assert_eq!(ran.way_back, WayBack::Archived { snapshot_id });
+    let again = remediator
+        .dry_run(REGION, &action)
+        .await
+        .expect_err("an archived snapshot is not archived again");
+    assert!(matches!(&again, PortError::Invalid(m) if m.contains("archive")), "{again}");
+}

@@ -15,6 +15,7 @@ export const ACTION_LABELS: Record<ActionKind, string> = {
   delete_load_balancer: 'Delete load balancer',
   stop_db_instance: 'Stop database',
   delete_db_instance: 'Delete database',
+  archive_snapshot: 'Archive snapshot',
 };
 
 /** The actions that fit a finding of each kind (the server refuses a misfit all the same). */
@@ -26,6 +27,7 @@ export const FINDING_ACTIONS: Record<string, ActionKind[]> = {
   'elb.idle': ['delete_load_balancer'],
   'nat.idle': ['delete_nat_gateway'],
   'rds.idle': ['stop_db_instance', 'delete_db_instance'],
+  'snapshot.orphaned': ['archive_snapshot'],
 };
 
 /** The actions that fit an anomaly's resources, by their kind. */

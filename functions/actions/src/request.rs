@@ -156,7 +156,7 @@ impl Remediation {
             action: kind
                 .on(&[finding.action_target().to_owned()])
                 .map_err(|e| ActionError::Invalid(e.to_string()))?,
-            monthly_usd: finding.monthly_waste_usd,
+            monthly_usd: finding.monthly_waste_usd * kind.share_saved(),
             finding: Some(finding),
         })
     }

@@ -320,7 +320,9 @@ fn ledger_changes(
     account: &Account,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Vec<ResourceChange> {
-    let effect = action.action.kind().effect();
+    let Some(effect) = action.action.kind().effect() else {
+        return Vec::new();
+    };
     let role = account
         .remediation_role_arn
         .as_deref()

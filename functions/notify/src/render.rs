@@ -528,6 +528,7 @@ fn action_label(kind: ActionKind) -> &'static str {
         ActionKind::DeleteLoadBalancer => "Delete load balancer",
         ActionKind::StopDbInstance => "Stop database",
         ActionKind::DeleteDbInstance => "Delete database",
+        ActionKind::ArchiveSnapshot => "Archive snapshot",
     }
 }
 

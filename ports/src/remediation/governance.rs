@@ -149,19 +149,6 @@ mod tests {
     }
 
     #[test]
-    fn a_kind_without_an_action_is_refused_by_name() {
-        let settings = RemediationSettings {
-            auto_kinds: vec![ZombieKind::EbsUnattached, ZombieKind::SnapshotOrphaned],
-            ..Default::default()
-        };
-        let error = settings
-            .validate()
-            .expect_err("snapshot.orphaned has no action");
-        assert_eq!(error.field, "auto_kinds");
-        assert!(error.reason.contains("snapshot"), "{}", error.reason);
-    }
-
-    #[test]
     fn limits_out_of_range_name_their_field() {
         for (settings, field) in [
             (

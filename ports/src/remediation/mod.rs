@@ -75,6 +75,11 @@ pub enum Action {
         /// The DB instance identifier.
         db_instance_identifier: String,
     },
+    /// Move an EBS snapshot to the archive tier.
+    ArchiveSnapshot {
+        /// `snap-…`.
+        snapshot_id: String,
+    },
 }
 
 wire_enum! {
@@ -96,6 +101,8 @@ wire_enum! {
         StopDbInstance = "stop_db_instance",
         /// Snapshot, then delete an RDS DB instance.
         DeleteDbInstance = "delete_db_instance",
+        /// Move an EBS snapshot to the archive tier.
+        ArchiveSnapshot = "archive_snapshot",
     }
 }
 
@@ -126,6 +133,7 @@ impl ActionKind {
             ],
             ActionKind::StopDbInstance => &["rds:DescribeDBInstances", "rds:StopDBInstance"],
             ActionKind::DeleteDbInstance => &["rds:DescribeDBInstances", "rds:DeleteDBInstance"],
+            ActionKind::ArchiveSnapshot => &["ec2:DescribeSnapshots", "ec2:ModifySnapshotTier"],
         }
     }
 
@@ -142,7 +150,8 @@ impl ActionKind {
             | ActionKind::DeleteNatGateway
             | ActionKind::DeleteLoadBalancer
             | ActionKind::StopDbInstance
-            | ActionKind::DeleteDbInstance => None,
+            | ActionKind::DeleteDbInstance
+            | ActionKind::ArchiveSnapshot => None,
         }
     }
 
@@ -172,7 +181,9 @@ impl ActionKind {
             ZombieKind::ElbIdle => &[ActionKind::DeleteLoadBalancer],
             ZombieKind::NatIdle => &[ActionKind::DeleteNatGateway],
             ZombieKind::RdsIdle => &[ActionKind::StopDbInstance, ActionKind::DeleteDbInstance],
-            ZombieKind::SnapshotOrphaned => &[],
+            // Deleting one would leave no way back; archiving keeps it, at a quarter of the
+            // price.
+            ZombieKind::SnapshotOrphaned => &[ActionKind::ArchiveSnapshot],
         }
     }
 
@@ -190,8 +201,18 @@ impl ActionKind {
         }
     }
 
-    /// What a run of this kind does to each of its resources, as CloudTrail tells it.
-    pub fn effect(self) -> Effect {
+    /// The share of a resource's monthly cost a run of this kind saves: all of it, but for
+    /// the archive tier, which bills a quarter of the standard tier's GB-month.
+    pub fn share_saved(self) -> f64 {
+        match self {
+            ActionKind::ArchiveSnapshot => 0.75,
+            _ => 1.0,
+        }
+    }
+
+    /// What a run of this kind does to each of its resources, as CloudTrail tells it; `None`
+    /// for a kind the ledger does not follow (an archived snapshot).
+    pub fn effect(self) -> Option<Effect> {
         let (change, call, resource_kind) = match self {
             ActionKind::StopInstances => (Change::Stop, "StopInstances", "ec2.instance"),
             ActionKind::TerminateInstances => (Change::End, "TerminateInstances", "ec2.instance"),
@@ -203,12 +224,13 @@ impl ActionKind {
             }
             ActionKind::StopDbInstance => (Change::Stop, "StopDBInstance", "rds.instance"),
             ActionKind::DeleteDbInstance => (Change::End, "DeleteDBInstance", "rds.instance"),
+            ActionKind::ArchiveSnapshot => return None,
         };
-        Effect {
+        Some(Effect {
             change,
             call,
             resource_kind,
-        }
+        })
     }
 
     /// This kind of action on `resource_ids`; `Invalid` when it takes one resource and is
@@ -248,6 +270,9 @@ impl ActionKind {
             },
             ActionKind::DeleteDbInstance => Action::DeleteDbInstance {
                 db_instance_identifier: one()?,
+            },
+            ActionKind::ArchiveSnapshot => Action::ArchiveSnapshot {
+                snapshot_id: one()?,
             },
         })
     }
@@ -292,6 +317,7 @@ impl Action {
             Action::DeleteLoadBalancer { .. } => ActionKind::DeleteLoadBalancer,
             Action::StopDbInstance { .. } => ActionKind::StopDbInstance,
             Action::DeleteDbInstance { .. } => ActionKind::DeleteDbInstance,
+            Action::ArchiveSnapshot { .. } => ActionKind::ArchiveSnapshot,
         }
     }
 
@@ -312,6 +338,7 @@ impl Action {
             | Action::DeleteDbInstance {
                 db_instance_identifier,
             } => vec![db_instance_identifier],
+            Action::ArchiveSnapshot { snapshot_id } => vec![snapshot_id],
         }
     }
 }
@@ -361,6 +388,11 @@ pub enum WayBack {
     DbSnapshot {
         /// The final DB snapshot's identifier.
         db_snapshot_identifier: String,
+    },
+    /// Restore the snapshot from the archive tier (`RestoreSnapshotTier`, permanently).
+    Archived {
+        /// `snap-…`.
+        snapshot_id: String,
     },
 }
 

@@ -1,10 +1,10 @@
 //! EC2: stop or terminate instances, snapshot and delete a volume, release an Elastic IP,
-//! delete a NAT gateway.
+//! delete a NAT gateway, move a snapshot to the archive tier.
 
 use aws_config::SdkConfig;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::RequestId;
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification, TargetStorageTier};
 use aws_sdk_ec2::Client;
 use dd0c_ports::remediation::{Action, Ran, WayBack, KEPT_BY_TAG};
 use dd0c_ports::{PortError, PortResult};
@@ -87,6 +87,7 @@ impl Ec2 {
             Action::ReleaseAddress { allocation_id } => {
                 self.release(allocation_id, described.public_ip).await
             }
+            Action::ArchiveSnapshot { snapshot_id } => self.archive(snapshot_id).await,
             Action::DeleteNatGateway { nat_gateway_id } => match described.nat {
                 Some(way_back) => self.delete_nat_gateway(nat_gateway_id, way_back).await,
                 None => Err(PortError::NotFound(format!("NAT gateway {nat_gateway_id}"))),
@@ -174,6 +175,21 @@ impl Ec2 {
                         .map(str::to_owned),
                 });
             }
+            Action::ArchiveSnapshot { snapshot_id } => {
+                let out = ec2
+                    .describe_snapshots()
+                    .snapshot_ids(snapshot_id)
+                    .send()
+                    .await
+                    .map_err(|e| not_found("EC2 DescribeSnapshots", e))?;
+                let snapshot = out
+                    .snapshots()
+                    .first()
+                    .ok_or_else(|| PortError::NotFound(format!("snapshot {snapshot_id}")))?;
+                unprotected_by(snapshot_id, snapshot.tags())?;
+                let tier = snapshot.storage_tier().map_or("standard", |t| t.as_str());
+                in_state(snapshot_id, tier, &["standard"], "ModifySnapshotTier")?;
+            }
             other => {
                 return Err(PortError::Invalid(format!(
                     "{} is not an EC2 action",
@@ -240,6 +256,15 @@ impl Ec2 {
                 "EC2 ReleaseAddress",
                 ec2.release_address()
                     .allocation_id(allocation_id)
+                    .dry_run(true)
+                    .send()
+                    .await,
+            ),
+            Action::ArchiveSnapshot { snapshot_id } => dry_run_answer(
+                "EC2 ModifySnapshotTier",
+                ec2.modify_snapshot_tier()
+                    .snapshot_id(snapshot_id)
+                    .storage_tier(TargetStorageTier::Archive)
                     .dry_run(true)
                     .send()
                     .await,
@@ -338,6 +363,23 @@ impl Ec2 {
             calls: vec![call("ec2:ReleaseAddress", out.request_id())],
             way_back: WayBack::Address {
                 public_ip: public_ip.unwrap_or_default(),
+            },
+        })
+    }
+
+    async fn archive(&self, snapshot_id: &str) -> PortResult<Ran> {
+        let out = self
+            .client
+            .modify_snapshot_tier()
+            .snapshot_id(snapshot_id)
+            .storage_tier(TargetStorageTier::Archive)
+            .send()
+            .await
+            .map_err(|e| sdk("EC2 ModifySnapshotTier", e))?;
+        Ok(Ran {
+            calls: vec![call("ec2:ModifySnapshotTier", out.request_id())],
+            way_back: WayBack::Archived {
+                snapshot_id: snapshot_id.to_owned(),
             },
         })
     }

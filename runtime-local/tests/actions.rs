@@ -227,14 +227,7 @@ impl App {
             &volume_id,
             4.0,
         );
-        self.dispatcher
-            .backend
-            .stores
-            .zombies
-            .put_findings(std::slice::from_ref(&zombie))
-            .await
-            .expect("finding");
-        (zombie.finding_id, volume_id)
+        (self.found(zombie).await, volume_id)
     }
 
     /// An idle DB instance `id` in `tenant`'s account, found so: the finding's id.
@@ -260,6 +253,11 @@ impl App {
             id,
             180.0,
         );
+        self.found(zombie).await
+    }
+
+    /// Stores `zombie` as the hunter would: its id.
+    async fn found(&self, zombie: dd0c_ports::zombie::Finding) -> String {
         self.dispatcher
             .backend
             .stores
@@ -282,7 +280,12 @@ impl App {
         assert_eq!(status, StatusCode::CREATED, "{requested}");
         let id = requested["action_id"].as_str().expect("an id").to_owned();
         let (status, approved) = self
-            .call("POST", &format!("/v1/actions/{id}/approve"), &tenant.admin, None)
+            .call(
+                "POST",
+                &format!("/v1/actions/{id}/approve"),
+                &tenant.admin,
+                None,
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{approved}");
         self.settled(&tenant.admin, &id).await
@@ -445,19 +448,29 @@ async fn an_idle_database_is_stopped_by_default_or_deleted_after_a_final_snapsho
     let deleting = app.zombie_database(&tenant, "old-db").await;
 
     let stopped = app.approved(&tenant, &stopping, None).await;
-    assert_eq!(stopped["action"]["action"]["action"], "stop_db_instance", "{stopped}");
+    assert_eq!(
+        stopped["action"]["action"]["action"], "stop_db_instance",
+        "{stopped}"
+    );
     assert_eq!(stopped["action"]["status"], "done", "{stopped}");
     assert_eq!(
         database_status(&tenant.rds, "idle-db").await.as_deref(),
         Some("stopped")
     );
-    assert_eq!(stopped["action"]["way_back"]["db_instance_identifier"], "idle-db");
+    assert_eq!(
+        stopped["action"]["way_back"]["db_instance_identifier"],
+        "idle-db"
+    );
 
     let deleted = app
         .approved(&tenant, &deleting, Some("delete_db_instance"))
         .await;
     assert_eq!(deleted["action"]["status"], "done", "{deleted}");
-    assert_eq!(database_status(&tenant.rds, "old-db").await, None, "deleted");
+    assert_eq!(
+        database_status(&tenant.rds, "old-db").await,
+        None,
+        "deleted"
+    );
     let snapshot = deleted["action"]["way_back"]["db_snapshot_identifier"]
         .as_str()
         .expect("a final snapshot");
@@ -511,20 +524,17 @@ async fn an_orphaned_snapshot_is_archived_saving_three_quarters_of_its_waste() {
         &snapshot_id,
         25.0,
     );
-    app.dispatcher
-        .backend
-        .stores
-        .zombies
-        .put_findings(std::slice::from_ref(&zombie))
-        .await
-        .expect("finding");
+    let finding_id = app.found(zombie).await;
 
-    let archived = app.approved(&tenant, &zombie.finding_id, None).await;
+    let archived = app.approved(&tenant, &finding_id, None).await;
 
     assert_eq!(archived["action"]["status"], "done", "{archived}");
     assert_eq!(archived["action"]["action"]["action"], "archive_snapshot");
     assert_eq!(archived["action"]["monthly_usd"], 18.75, "{archived}");
-    assert_eq!(archived["action"]["way_back"]["snapshot_id"], snapshot_id.as_str());
+    assert_eq!(
+        archived["action"]["way_back"]["snapshot_id"],
+        snapshot_id.as_str()
+    );
     let tier = tenant
         .ec2
         .describe_snapshots()

@@ -49,3 +49,18 @@ pub(crate) fn iam_action(service: &str, operation: &str) -> String {
     };
     format!("{prefix}:{operation}")
 }
+
+/// A client of the SDK crate `$sdk` (`aws_sdk_ec2`) in `region`, with `config`'s credentials
+/// and endpoint, each of its requests counted by `recorder`: how every reader and actor in a
+/// customer account makes its clients.
+macro_rules! regional_client {
+    ($sdk:ident, $config:expr, $region:expr, $recorder:expr) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from($config)
+                .region($sdk::config::Region::new($region.to_owned()))
+                .interceptor($recorder.clone())
+                .build(),
+        )
+    };
+}
+pub(crate) use regional_client;

@@ -120,7 +120,12 @@ fn calls_are_listed(remediator: &AwsRemediator, action: &Action, ran: &Ran) {
 
 /// The IAM actions `action`'s kind lists.
 fn listed(action: &Action) -> BTreeSet<String> {
-    action.kind().calls().iter().map(|c| c.to_string()).collect()
+    action
+        .kind()
+        .calls()
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
 }
 
 /// The IAM actions of the requests made so far.
@@ -396,7 +401,11 @@ async fn a_nat_gateway_is_deleted_with_its_address_kept() {
         .dry_run(REGION, &action)
         .await
         .expect("the dry run passes");
-    assert_eq!(nat_state(&ec2, &id).await, "available", "a dry run deletes nothing");
+    assert_eq!(
+        nat_state(&ec2, &id).await,
+        "available",
+        "a dry run deletes nothing"
+    );
     let ran = remediator
         .run(REGION, &action, "act-6")
         .await
@@ -425,7 +434,10 @@ async fn a_nat_gateway_is_deleted_with_its_address_kept() {
         .dry_run(REGION, &action)
         .await
         .expect_err("a deleted NAT gateway is not acted on again");
-    assert!(matches!(&again, PortError::Invalid(m) if m.contains("deleted")), "{again}");
+    assert!(
+        matches!(&again, PortError::Invalid(m) if m.contains("deleted")),
+        "{again}"
+    );
 }
 
 /// An Application Load Balancer over two default subnets with a listener forwarding to a
@@ -508,7 +520,11 @@ async fn an_application_load_balancer_is_deleted_with_its_configuration_kept() {
     let ran = dry_run_then_run(&remediator, &action, "act-7").await;
 
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
-    let left = elb.describe_load_balancers().send().await.expect("load balancers");
+    let left = elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .expect("load balancers");
     assert!(left.load_balancers().is_empty(), "deleted: {left:?}");
     calls_are_listed(&remediator, &action, &ran);
     let WayBack::LoadBalancer { configuration } = &ran.way_back else {
@@ -544,7 +560,11 @@ async fn a_protected_load_balancer_is_refused() {
         "{refusal}"
     );
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
-    let left = elb.describe_load_balancers().send().await.expect("load balancers");
+    let left = elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .expect("load balancers");
     assert_eq!(left.load_balancers().len(), 1, "still there");
 }
 
@@ -572,8 +592,15 @@ async fn a_classic_load_balancer_is_deleted_by_its_name() {
 
     let ran = dry_run_then_run(&remediator, &action, "act-9").await;
 
-    let left = elb.describe_load_balancers().send().await.expect("load balancers");
-    assert!(left.load_balancer_descriptions().is_empty(), "deleted: {left:?}");
+    let left = elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .expect("load balancers");
+    assert!(
+        left.load_balancer_descriptions().is_empty(),
+        "deleted: {left:?}"
+    );
     let made = made(&remediator);
     assert!(made.is_subset(&listed(&action)), "{made:?}");
     changes_are_listed(&action, &ran);
@@ -581,7 +608,10 @@ async fn a_classic_load_balancer_is_deleted_by_its_name() {
         panic!("its configuration as the way back: {:?}", ran.way_back);
     };
     assert_eq!(configuration["api"], "elb");
-    assert_eq!(configuration["listeners"][0]["instance_port"], 8080, "{configuration}");
+    assert_eq!(
+        configuration["listeners"][0]["instance_port"], 8080,
+        "{configuration}"
+    );
 }
 
 /// A MySQL DB instance, with deletion protection if asked: its identifier.
@@ -598,6 +628,8 @@ async fn database(config: &aws_config::SdkConfig, name: &str, deletion_protectio
         .send()
         .await
         .expect("moto creates a DB instance");
+    // moto reports a new instance as creating once.
+    database_status(config, name).await;
     name.to_owned()
 }
 
@@ -618,15 +650,16 @@ async fn database_status(config: &aws_config::SdkConfig, id: &str) -> Option<Str
 async fn a_database_is_stopped_and_can_be_started_again() {
     let (config, remediator) = account_with_config().await;
     let id = database(&config, "idle-db", false).await;
-    // moto reports a new instance as creating once.
-    database_status(&config, &id).await;
     let action = Action::StopDbInstance {
         db_instance_identifier: id.clone(),
     };
 
     let ran = dry_run_then_run(&remediator, &action, "act_000000000000000000000010").await;
 
-    assert_eq!(database_status(&config, &id).await.as_deref(), Some("stopped"));
+    assert_eq!(
+        database_status(&config, &id).await.as_deref(),
+        Some("stopped")
+    );
     calls_are_listed(&remediator, &action, &ran);
     assert_eq!(
         ran.way_back,
@@ -638,14 +671,16 @@ async fn a_database_is_stopped_and_can_be_started_again() {
         .dry_run(REGION, &action)
         .await
         .expect_err("a stopped database is not stopped again");
-    assert!(matches!(&again, PortError::Invalid(m) if m.contains("stopped")), "{again}");
+    assert!(
+        matches!(&again, PortError::Invalid(m) if m.contains("stopped")),
+        "{again}"
+    );
 }
 
 #[tokio::test]
 async fn a_database_is_deleted_after_a_final_snapshot() {
     let (config, remediator) = account_with_config().await;
     let id = database(&config, "old-db", false).await;
-    database_status(&config, &id).await;
     let action = Action::DeleteDbInstance {
         db_instance_identifier: id.clone(),
     };
@@ -677,7 +712,6 @@ async fn a_database_is_deleted_after_a_final_snapshot() {
 async fn a_database_with_deletion_protection_is_not_deleted() {
     let (config, remediator) = account_with_config().await;
     let id = database(&config, "kept-db", true).await;
-    database_status(&config, &id).await;
     let action = Action::DeleteDbInstance {
         db_instance_identifier: id.clone(),
     };
@@ -691,7 +725,10 @@ async fn a_database_with_deletion_protection_is_not_deleted() {
         matches!(&refusal, PortError::Invalid(m) if m.contains("deletion protection")),
         "{refusal}"
     );
-    assert_eq!(database_status(&config, &id).await.as_deref(), Some("available"));
+    assert_eq!(
+        database_status(&config, &id).await.as_deref(),
+        Some("available")
+    );
 }
 
 #[tokio::test]
@@ -730,7 +767,11 @@ async fn an_orphaned_snapshot_is_archived_and_kept() {
         .dry_run(REGION, &action)
         .await
         .expect("the dry run passes");
-    assert_ne!(tier().await.as_deref(), Some("archive"), "a dry run moves nothing");
+    assert_ne!(
+        tier().await.as_deref(),
+        Some("archive"),
+        "a dry run moves nothing"
+    );
     let ran = remediator
         .run(REGION, &action, "act-12")
         .await
@@ -743,5 +784,8 @@ async fn an_orphaned_snapshot_is_archived_and_kept() {
         .dry_run(REGION, &action)
         .await
         .expect_err("an archived snapshot is not archived again");
-    assert!(matches!(&again, PortError::Invalid(m) if m.contains("archive")), "{again}");
+    assert!(
+        matches!(&again, PortError::Invalid(m) if m.contains("archive")),
+        "{again}"
+    );
 }

@@ -179,12 +179,8 @@ impl Score {
             if let (Some(anomaly), Some(since)) = (&verdict.anomaly, verdict.burst_since) {
                 match lifecycle::burst_resources(ledger.as_ref(), anomaly, since).await {
                     Ok(window) => {
-                        resting.extend(
-                            window
-                                .iter()
-                                .filter(|r| may_rest(r))
-                                .map(|r| r.key.clone()),
-                        );
+                        resting
+                            .extend(window.iter().filter(|r| may_rest(r)).map(|r| r.key.clone()));
                         keys.extend(window.into_iter().map(|r| r.key));
                     }
                     Err(error) => {

@@ -14,6 +14,7 @@ use dd0c_ports::{PortError, PortResult};
 
 use super::{time, Recorder};
 use crate::error::sdk;
+use crate::recorder::regional_client;
 
 /// Most queries one `GetMetricData` request takes.
 pub const QUERIES_PER_CALL: usize = 500;
@@ -35,11 +36,7 @@ impl CloudWatchMetrics {
     }
 
     fn client(&self, region: &str) -> Client {
-        let conf = aws_sdk_cloudwatch::config::Builder::from(&self.config)
-            .region(aws_sdk_cloudwatch::config::Region::new(region.to_owned()))
-            .interceptor(self.recorder.clone())
-            .build();
-        Client::from_conf(conf)
+        regional_client!(aws_sdk_cloudwatch, &self.config, region, self.recorder)
     }
 }
 

@@ -12,6 +12,7 @@ use dd0c_ports::PortResult;
 
 use super::{time, Recorder};
 use crate::error::sdk;
+use crate::recorder::regional_client;
 
 /// EC2 in one region.
 pub(super) struct Ec2 {
@@ -49,12 +50,8 @@ pub(crate) fn stopped_since(reason: &str) -> Option<DateTime<Utc>> {
 
 impl Ec2 {
     pub(super) fn new(config: &SdkConfig, region: &str, recorder: &Recorder) -> Self {
-        let conf = aws_sdk_ec2::config::Builder::from(config)
-            .region(aws_sdk_ec2::config::Region::new(region.to_owned()))
-            .interceptor(recorder.clone())
-            .build();
         Ec2 {
-            client: Client::from_conf(conf),
+            client: regional_client!(aws_sdk_ec2, config, region, recorder),
         }
     }
 

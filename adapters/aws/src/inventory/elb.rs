@@ -12,6 +12,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::{tags, time, Recorder};
 use crate::error::{is_code, sdk};
+use crate::recorder::regional_client;
 
 /// Most names or ARNs one `DescribeTags` takes.
 const TAGS_PER_CALL: usize = 20;
@@ -35,17 +36,9 @@ struct Health {
 
 impl Elb {
     pub(super) fn new(config: &SdkConfig, region: &str, recorder: &Recorder) -> Self {
-        let classic = classic::config::Builder::from(config)
-            .region(classic::config::Region::new(region.to_owned()))
-            .interceptor(recorder.clone())
-            .build();
-        let v2 = v2::config::Builder::from(config)
-            .region(v2::config::Region::new(region.to_owned()))
-            .interceptor(recorder.clone())
-            .build();
         Elb {
-            classic: classic::Client::from_conf(classic),
-            v2: v2::Client::from_conf(v2),
+            classic: regional_client!(classic, config, region, recorder),
+            v2: regional_client!(v2, config, region, recorder),
             region: region.to_owned(),
         }
     }

@@ -7,6 +7,7 @@ use dd0c_ports::PortResult;
 
 use super::{tags, time, Recorder};
 use crate::error::sdk;
+use crate::recorder::regional_client;
 
 /// RDS in one region.
 pub(super) struct Rds {
@@ -15,12 +16,8 @@ pub(super) struct Rds {
 
 impl Rds {
     pub(super) fn new(config: &SdkConfig, region: &str, recorder: &Recorder) -> Self {
-        let conf = aws_sdk_rds::config::Builder::from(config)
-            .region(aws_sdk_rds::config::Region::new(region.to_owned()))
-            .interceptor(recorder.clone())
-            .build();
         Rds {
-            client: Client::from_conf(conf),
+            client: regional_client!(aws_sdk_rds, config, region, recorder),
         }
     }
 

@@ -11,6 +11,7 @@ use dd0c_ports::{PortError, PortResult};
 
 use super::{call, in_state, not_found, unprotected};
 use crate::error::{is_code, sdk};
+use crate::recorder::regional_client;
 use crate::recorder::Recorder;
 
 /// EC2's answer to a dry run that would have succeeded.
@@ -60,12 +61,8 @@ struct Described {
 
 impl Ec2 {
     pub(super) fn new(config: &SdkConfig, region: &str, recorder: &Recorder) -> Self {
-        let conf = aws_sdk_ec2::config::Builder::from(config)
-            .region(aws_sdk_ec2::config::Region::new(region.to_owned()))
-            .interceptor(recorder.clone())
-            .build();
         Ec2 {
-            client: Client::from_conf(conf),
+            client: regional_client!(aws_sdk_ec2, config, region, recorder),
         }
     }
 
@@ -384,11 +381,7 @@ impl Ec2 {
         })
     }
 
-    async fn delete_nat_gateway(
-        &self,
-        nat_gateway_id: &str,
-        way_back: WayBack,
-    ) -> PortResult<Ran> {
+    async fn delete_nat_gateway(&self, nat_gateway_id: &str, way_back: WayBack) -> PortResult<Ran> {
         let out = self
             .client
             .delete_nat_gateway()

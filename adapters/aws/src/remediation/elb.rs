@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::{call, in_state, not_found, unprotected};
 use crate::error::sdk;
+use crate::recorder::regional_client;
 use crate::recorder::Recorder;
 
 /// Which API a load balancer belongs to.
@@ -41,17 +42,9 @@ pub(super) struct Elb {
 
 impl Elb {
     pub(super) fn new(config: &SdkConfig, region: &str, recorder: &Recorder) -> Self {
-        let v2 = v2::config::Builder::from(config)
-            .region(v2::config::Region::new(region.to_owned()))
-            .interceptor(recorder.clone())
-            .build();
-        let classic = classic::config::Builder::from(config)
-            .region(classic::config::Region::new(region.to_owned()))
-            .interceptor(recorder.clone())
-            .build();
         Elb {
-            v2: v2::Client::from_conf(v2),
-            classic: classic::Client::from_conf(classic),
+            v2: regional_client!(v2, config, region, recorder),
+            classic: regional_client!(classic, config, region, recorder),
         }
     }
 
@@ -130,7 +123,12 @@ impl Elb {
             .state()
             .and_then(|s| s.code())
             .map_or("unknown", |c| c.as_str());
-        in_state(arn, state, &["active", "active_impaired"], "DeleteLoadBalancer")?;
+        in_state(
+            arn,
+            state,
+            &["active", "active_impaired"],
+            "DeleteLoadBalancer",
+        )?;
         let listeners = self
             .v2
             .describe_listeners()

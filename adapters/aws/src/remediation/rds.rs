@@ -12,6 +12,7 @@ use dd0c_ports::{PortError, PortResult};
 
 use super::{call, in_state, not_found, unprotected};
 use crate::error::sdk;
+use crate::recorder::regional_client;
 use crate::recorder::Recorder;
 
 /// RDS in one region.
@@ -27,12 +28,8 @@ pub(super) fn final_snapshot(action_id: &str) -> String {
 
 impl Rds {
     pub(super) fn new(config: &SdkConfig, region: &str, recorder: &Recorder) -> Self {
-        let conf = aws_sdk_rds::config::Builder::from(config)
-            .region(aws_sdk_rds::config::Region::new(region.to_owned()))
-            .interceptor(recorder.clone())
-            .build();
         Rds {
-            client: Client::from_conf(conf),
+            client: regional_client!(aws_sdk_rds, config, region, recorder),
         }
     }
 

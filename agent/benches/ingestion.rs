@@ -88,6 +88,7 @@ async fn dispatcher() -> Dispatcher {
             external_id: Some("bench".into()),
             access_key_id: None,
             remediation_role_arn: None,
+            remediation_access_key_id: None,
         })
         .await
         .expect("account");

@@ -191,6 +191,7 @@ async fn setup_limited(
             external_id: None,
             access_key_id: None,
             remediation_role_arn: None,
+            remediation_access_key_id: None,
         })
         .await
         .expect("account");

@@ -181,6 +181,7 @@ describe('the dashboard', () => {
     await page.getByRole('button', { name: 'Add account' }).click();
     await page.getByLabel('Account id').fill('123412341234');
     await page.getByLabel('Name', { exact: true }).fill('staging');
+    await page.getByLabel('The remediation role').check();
     await page.getByRole('form', { name: 'Add account' }).getByRole('button', { name: 'Add account' }).click();
     const setUp = page.getByRole('region', { name: 'Connect the account' });
     await setUp.waitFor();
@@ -188,8 +189,9 @@ describe('the dashboard', () => {
     expect(await setUp.getByLabel('Ingest token').textContent()).toMatch(/^dd0c_ing_/);
     await accessible(page, 'accounts');
     await screenshot(page, 'accounts');
-    const accounts = await get<{ account_id: string }[]>(main, '/v1/accounts', await tabToken(page));
-    expect(accounts.map((a) => a.account_id)).toContain('123412341234');
+    const accounts = await get<{ account_id: string; remediation_role_arn?: string }[]>(main, '/v1/accounts', await tabToken(page));
+    const staging = accounts.find((a) => a.account_id === '123412341234');
+    expect(staging?.remediation_role_arn).toBe('arn:aws:iam::123412341234:role/dd0c-cost-remediation');
   });
 
   it('issues an ingest token shown once, and revokes it', async () => {

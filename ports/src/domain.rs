@@ -613,9 +613,14 @@ pub struct Account {
     #[serde(default)]
     pub access_key_id: Option<String>,
     /// The role dd0c/cost assumes, with the same ExternalId, to act on the account's resources
-    /// (the customer template's opt-in second role); unset, no action is offered.
+    /// (the customer template's opt-in second role).
     #[serde(default)]
     pub remediation_role_arn: Option<String>,
+    /// The access key id a self-hosted install acts on the account's resources with, when it
+    /// has no remediation role; its secret is stored sealed, apart, like the reading key's.
+    /// With neither, no action is offered.
+    #[serde(default)]
+    pub remediation_access_key_id: Option<String>,
 }
 
 impl Account {
@@ -630,7 +635,13 @@ impl Account {
             external_id: None,
             access_key_id: None,
             remediation_role_arn: None,
+            remediation_access_key_id: None,
         }
+    }
+
+    /// Whether dd0c/cost may act on its resources: it has a remediation role or key.
+    pub fn can_act(&self) -> bool {
+        self.remediation_role_arn.is_some() || self.remediation_access_key_id.is_some()
     }
 }
 

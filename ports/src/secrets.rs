@@ -12,7 +12,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 
 use crate::domain::Account;
-use crate::store::TenantStore;
+use crate::store::{KeyUse, TenantStore};
 use crate::text::hex;
 use crate::zombie::AccessKey;
 use crate::{PortError, PortResult};
@@ -144,14 +144,19 @@ mod tests {
     }
 }
 
-/// What a sealed secret is bound to: its tenant and account.
-pub fn secret_owner(tenant: &str, account_id: &str) -> String {
-    format!("{tenant}/{account_id}")
+/// What a sealed secret is bound to: its tenant, account and use, so that neither another
+/// account's secret nor the account's other key's can be put in its place. (A reading key's
+/// owner has no suffix: secrets sealed before acting keys existed still open.)
+pub fn secret_owner(tenant: &str, account_id: &str, key: KeyUse) -> String {
+    match key {
+        KeyUse::Read => format!("{tenant}/{account_id}"),
+        KeyUse::Act => format!("{tenant}/{account_id}#act"),
+    }
 }
 
-/// The way into a customer account for whatever reads it (the zombie hunter, the trail poller):
-/// its role (assumed by the adapter, with its ExternalId), or its access key — the secret stored
-/// sealed, opened here under `DD0C_SECRETS_KEY`.
+/// The way into a customer account for whatever reads or acts on it (the zombie hunter, the
+/// trail poller, remediation): its role (assumed by the adapter, with its ExternalId), or its
+/// access key — the secret stored sealed, opened here under `DD0C_SECRETS_KEY`.
 #[derive(Clone)]
 #[allow(missing_debug_implementations)]
 pub struct Credentials {
@@ -170,28 +175,43 @@ impl Credentials {
     /// neither, which the adapter refuses, naming it). `Invalid` when the secret is missing or
     /// cannot be opened.
     pub async fn access_key(&self, account: &Account) -> PortResult<Option<AccessKey>> {
-        let (None, Some(key_id)) = (&account.role_arn, &account.access_key_id) else {
-            return Ok(None);
-        };
+        match (&account.role_arn, &account.access_key_id) {
+            (None, Some(key_id)) => self.opened(account, key_id, KeyUse::Read).await.map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The access key to act on `account`'s resources with: none for an account with a
+    /// remediation role (or with neither). `Invalid` as [`Credentials::access_key`].
+    pub async fn remediation_key(&self, account: &Account) -> PortResult<Option<AccessKey>> {
+        match (&account.remediation_role_arn, &account.remediation_access_key_id) {
+            (None, Some(key_id)) => self.opened(account, key_id, KeyUse::Act).await.map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Key `key_id` of `account` for `key`, its secret opened.
+    async fn opened(&self, account: &Account, key_id: &str, key: KeyUse) -> PortResult<AccessKey> {
         let sealed = self
             .tenants
-            .account_secret(&account.tenant, &account.account_id)
+            .account_secret(&account.tenant, &account.account_id, key)
             .await?
             .ok_or_else(|| {
                 PortError::Invalid(format!(
-                    "account {} has an access key id but no stored secret key; add the account again",
+                    "account {} has an access key id ({key}) but no stored secret key; add the \
+                     account again",
                     account.account_id
                 ))
             })?;
-        let key = self.key.as_ref().ok_or_else(|| {
+        let opener = self.key.as_ref().ok_or_else(|| {
             PortError::Invalid(
                 "DD0C_SECRETS_KEY is not set: the account's secret key cannot be opened".into(),
             )
         })?;
-        let secret = key.open(&sealed, &secret_owner(&account.tenant, &account.account_id))?;
-        Ok(Some(AccessKey {
-            access_key_id: key_id.clone(),
-            secret_access_key: secret,
-        }))
+        let owner = secret_owner(&account.tenant, &account.account_id, key);
+        Ok(AccessKey {
+            access_key_id: key_id.to_owned(),
+            secret_access_key: opener.open(&sealed, &owner)?,
+        })
     }
 }

@@ -342,16 +342,32 @@ pub trait TenantStore: Send + Sync {
     async fn owner(&self, account_id: &str) -> PortResult<Option<String>>;
     /// Removes an account (and its sealed secret); `NotFound` if the tenant does not have it.
     async fn remove_account(&self, tenant: &str, account_id: &str) -> PortResult<()>;
-    /// Stores an account's sealed secret access key ([`crate::secrets`]); `NotFound` if the
-    /// tenant does not have the account. Never returned by any listing.
+    /// Stores the sealed secret of an account's access key for `key` ([`crate::secrets`]);
+    /// `NotFound` if the tenant does not have the account. Never returned by any listing.
     async fn put_account_secret(
         &self,
         tenant: &str,
         account_id: &str,
+        key: KeyUse,
         sealed: &str,
     ) -> PortResult<()>;
-    /// The account's sealed secret access key, if one was stored.
-    async fn account_secret(&self, tenant: &str, account_id: &str) -> PortResult<Option<String>>;
+    /// The sealed secret of the account's access key for `key`, if one was stored.
+    async fn account_secret(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        key: KeyUse,
+    ) -> PortResult<Option<String>>;
+}
+
+wire_enum! {
+    /// What an account's access key is for: each has its own secret, sealed apart.
+    KeyUse {
+        /// Reading the account (the zombie hunter, the trail poller).
+        Read = "read",
+        /// Acting on its resources (remediation).
+        Act = "act",
+    }
 }
 
 /// Tenant settings.

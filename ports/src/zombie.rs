@@ -633,12 +633,14 @@ pub trait CloudAccess: Send + Sync {
         account: &Account,
         access_key: Option<&AccessKey>,
     ) -> PortResult<CustomerAccount>;
-    /// The actions port on `account` for action `action_id`, through the account's remediation
-    /// role (with its ExternalId), in a session named after the action, so that the account's
-    /// CloudTrail names the action behind each call; `Invalid` when it has no such role.
+    /// The actions port on `account` for action `action_id`: through the account's remediation
+    /// role (with its ExternalId) when it has one, in a session named after the action, so
+    /// that the account's CloudTrail names the action behind each call; else with
+    /// `access_key` (its remediation key); `Invalid` when it has neither.
     async fn act(
         &self,
         account: &Account,
+        access_key: Option<&AccessKey>,
         action_id: &crate::remediation::ActionId,
     ) -> PortResult<Arc<dyn crate::remediation::Remediator>>;
     /// The account's CloudTrail bucket `bucket`, read the same way ([`crate::sources`]).

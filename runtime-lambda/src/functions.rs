@@ -57,9 +57,12 @@ fn remediation_on(settings: &Settings, actions_queue: &str) -> dd0c_actions::Rem
     let announce = dd0c_adapters_http::HttpWebhook::new(outbound())
         .ok()
         .map(|w| Arc::new(w) as Arc<dyn dd0c_ports::webhook::Webhook>);
+    let stores = stores(settings);
     dd0c_actions::Remediation {
         announce,
-        stores: stores(settings),
+        // The cloud acts through roles only: it holds no sealed keys to open.
+        credentials: dd0c_ports::secrets::Credentials::new(stores.tenants.clone(), None),
+        stores,
         flags: Arc::new(DynamoFlags::new(&settings.aws, &settings.table)),
         cloud: Arc::new(dd0c_adapters_aws::AwsCloud::new(settings.aws.clone())),
         queue: Arc::new(SqsQueue::new(&settings.aws, actions_queue)),

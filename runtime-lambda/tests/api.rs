@@ -169,6 +169,7 @@ async fn tenant_with_anomalies(
             external_id: None,
             access_key_id: None,
             remediation_role_arn: None,
+            remediation_access_key_id: None,
         })
         .await
         .expect("account");

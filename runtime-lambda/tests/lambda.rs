@@ -1067,6 +1067,7 @@ async fn lambda_actions_runs_an_approved_action_in_the_customers_account() {
             remediation_role_arn: Some(format!(
                 "arn:aws:iam::{account_id}:role/dd0c-cost-remediation"
             )),
+            remediation_access_key_id: None,
             ..Account::new(&tenant, &account_id, Utc::now())
         })
         .await
@@ -1093,8 +1094,10 @@ async fn lambda_actions_runs_an_approved_action_in_the_customers_account() {
         )
         .await
         .expect("settings");
+    let stores = dd0c_ports::store::Stores::of(Arc::new(cloud.store()));
     let remediation = dd0c_actions::Remediation {
-        stores: dd0c_ports::store::Stores::of(Arc::new(cloud.store())),
+        credentials: dd0c_ports::secrets::Credentials::new(stores.tenants.clone(), None),
+        stores,
         flags: Arc::new(flags),
         cloud: Arc::new(dd0c_adapters_aws::AwsCloud::new(cloud.aws.clone())),
         queue: Arc::new(cloud.queue(&cloud.actions_queue)),

@@ -102,6 +102,7 @@ async fn main() {
             external_id: None,
             access_key_id: None,
             remediation_role_arn: None,
+            remediation_access_key_id: None,
         })
         .await
         .expect("account");

@@ -22,7 +22,7 @@ use dd0c_api::accounts::{onboard, NewAccessKey, NewAccount};
 use crate::backend::default_connections;
 use crate::backend::Backend;
 use crate::cli::{
-    AccountCommand, AnomaliesCommand, DlqCommand, Format, Function, InvokeArgs, ListFormat,
+    AccountCommand, AddAccount, AnomaliesCommand, DlqCommand, Format, Function, InvokeArgs, ListFormat,
     PanicArgs, ResourcesCommand, SettingsCommand, Switch, TenantCommand,
 };
 use crate::cli::{BackendArgs, UserCommand, UserRole};
@@ -148,65 +148,53 @@ pub async fn tenant(args: &BackendArgs, command: TenantCommand) -> Result<ExitCo
 }
 
 pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<ExitCode> {
-    let (tenant, account_id, name, role_arn, access_key_id, remediation_role_arn, cloudtrail_s3) =
-        match command {
-            AccountCommand::Add {
-                tenant,
-                account_id,
-                name,
-                role_arn,
-                access_key_id,
-                remediation_role_arn,
-                cloudtrail_s3,
-            } => (
-                tenant,
-                account_id,
-                name,
-                role_arn,
-                access_key_id,
-                remediation_role_arn,
-                cloudtrail_s3,
-            ),
-            AccountCommand::Remove { tenant, account_id } => {
-                let backend = backend(args).await?;
-                let sources = Some(backend.sources.as_ref());
-                dd0c_api::accounts::offboard(&backend.stores, sources, &tenant, &account_id)
-                    .await?;
-                println!("removed tenant={tenant} account_id={account_id}");
-                return Ok(ExitCode::SUCCESS);
-            }
-        };
-    let role_name = role_arn
+    match command {
+        AccountCommand::Add(add) => add_account(args, add).await,
+        AccountCommand::Remove { tenant, account_id } => {
+            let backend = backend(args).await?;
+            let sources = Some(backend.sources.as_ref());
+            dd0c_api::accounts::offboard(&backend.stores, sources, &tenant, &account_id).await?;
+            println!("removed tenant={tenant} account_id={account_id}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `account add`: the roles' names checked, the keys' secrets read (reading key first), the
+/// account onboarded as the API does, and what the customer needs printed.
+async fn add_account(args: &BackendArgs, add: AddAccount) -> Result<ExitCode> {
+    let role_name = add
+        .role_arn
         .as_deref()
-        .map(|arn| role_name_of("--role-arn", arn, &account_id))
+        .map(|arn| role_name_of("--role-arn", arn, &add.account_id))
         .transpose()?;
-    let remediation_role_name = remediation_role_arn
+    let remediation_role_name = add
+        .remediation_role_arn
         .as_deref()
-        .map(|arn| role_name_of("--remediation-role-arn", arn, &account_id))
+        .map(|arn| role_name_of("--remediation-role-arn", arn, &add.account_id))
         .transpose()?;
-    if access_key_id.is_some() && args.secrets_key.is_none() {
+    if (add.access_key_id.is_some() || add.remediation_access_key_id.is_some())
+        && args.secrets_key.is_none()
+    {
         bail!(
             "DD0C_SECRETS_KEY must be set to store an access key (make one with `openssl rand -hex 32`, and keep it)"
         );
     }
-    let access_key = match access_key_id {
-        Some(access_key_id) => Some(NewAccessKey {
-            secret_access_key: read_secret(&format!("Secret access key for {access_key_id}: "))?,
-            access_key_id,
-        }),
-        None => None,
-    };
+    let access_key = add.access_key_id.map(given_key).transpose()?;
+    let remediation_access_key = add.remediation_access_key_id.map(given_key).transpose()?;
     let backend = backend(args).await?;
-    existing_tenant(&backend, &tenant).await?;
-    let new_trail = cloudtrail_s3.clone();
+    existing_tenant(&backend, &add.tenant).await?;
+    let new_trail = add.cloudtrail_s3.clone();
     let new = NewAccount {
-        account_id,
-        name,
+        account_id: add.account_id,
+        name: add.name,
         role_name,
         remediation_role_name,
         access_key,
-        cloudtrail_s3,
+        remediation_access_key,
+        cloudtrail_s3: add.cloudtrail_s3,
     };
+    let tenant = add.tenant;
     let added = onboard(
         &backend.stores,
         &tenant,
@@ -229,11 +217,22 @@ pub async fn account(args: &BackendArgs, command: AccountCommand) -> Result<Exit
     if let Some(key) = &account.access_key_id {
         println!("access_key_id={key} (secret key stored sealed)");
     }
+    if let Some(key) = &account.remediation_access_key_id {
+        println!("remediation_access_key_id={key} (secret key stored sealed)");
+    }
     if let Some(trail) = &new_trail {
         println!("cloudtrail_s3={trail} (polled by the ingest role)");
     }
     println!("ingest_token={}", added.ingest_token);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Access key `access_key_id` with its secret, read from a prompt or stdin.
+fn given_key(access_key_id: String) -> Result<NewAccessKey> {
+    Ok(NewAccessKey {
+        secret_access_key: read_secret(&format!("Secret access key for {access_key_id}: "))?,
+        access_key_id,
+    })
 }
 
 /// The role name of `arn`, a role of `account_id` at the root path.

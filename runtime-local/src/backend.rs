@@ -214,6 +214,10 @@ impl Backend {
             stores: self.stores.clone(),
             flags: self.flags.clone(),
             cloud: self.cloud.clone(),
+            credentials: dd0c_ports::secrets::Credentials::new(
+                self.stores.tenants.clone(),
+                self.secrets.clone(),
+            ),
             queue: self.actions_queue.clone(),
             clock,
             announce: Some(self.webhook.clone()),

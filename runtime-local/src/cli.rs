@@ -486,35 +486,7 @@ pub enum TenantCommand {
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
     /// Add an AWS account to a tenant; prints its ingest token on the last line.
-    Add {
-        #[arg(long)]
-        tenant: String,
-        /// The 12-digit AWS account id.
-        #[arg(long = "account-id")]
-        account_id: String,
-        /// A human name ("prod").
-        #[arg(long)]
-        name: Option<String>,
-        /// A role in the account to read it through, assumed with the host's own credentials
-        /// and the ExternalId this prints (put it in the role's trust policy).
-        #[arg(long, value_name = "ARN", conflicts_with = "access_key_id")]
-        role_arn: Option<String>,
-        /// Instead of a role: an access key to read the account with. Its secret key is read
-        /// from a prompt, or from stdin when it is not a terminal; it is stored sealed under
-        /// DD0C_SECRETS_KEY.
-        #[arg(long, value_name = "ID")]
-        access_key_id: Option<String>,
-        /// A second role in the account to act on its resources through (remediation: stop,
-        /// terminate, delete), assumed with the host's own credentials and the same ExternalId;
-        /// without it, no action is offered on the account.
-        #[arg(long, value_name = "ARN")]
-        remediation_role_arn: Option<String>,
-        /// The account's CloudTrail bucket, `s3://BUCKET[/PREFIX]` (the folder above
-        /// `AWSLogs/`; organization trails too): the ingest role polls it with the account's
-        /// role or access key.
-        #[arg(long = "cloudtrail-s3", value_name = "S3_URL")]
-        cloudtrail_s3: Option<String>,
-    },
+    Add(AddAccount),
     /// Remove an AWS account from a tenant, with its ingest tokens: how an operator settles
     /// two tenants' claim to one account.
     Remove {
@@ -524,6 +496,43 @@ pub enum AccountCommand {
         #[arg(long = "account-id")]
         account_id: String,
     },
+}
+
+/// `account add`: the account and the ways dd0c/cost reads and acts on it.
+#[derive(Debug, Args)]
+pub struct AddAccount {
+    #[arg(long)]
+    pub tenant: String,
+    /// The 12-digit AWS account id.
+    #[arg(long = "account-id")]
+    pub account_id: String,
+    /// A human name ("prod").
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A role in the account to read it through, assumed with the host's own credentials
+    /// and the ExternalId this prints (put it in the role's trust policy).
+    #[arg(long, value_name = "ARN", conflicts_with = "access_key_id")]
+    pub role_arn: Option<String>,
+    /// Instead of a role: an access key to read the account with. Its secret key is read
+    /// from a prompt, or from stdin when it is not a terminal; it is stored sealed under
+    /// DD0C_SECRETS_KEY.
+    #[arg(long, value_name = "ID")]
+    pub access_key_id: Option<String>,
+    /// A second role in the account to act on its resources through (remediation: stop,
+    /// terminate, delete), assumed with the host's own credentials and the same ExternalId;
+    /// without it, no action is offered on the account.
+    #[arg(long, value_name = "ARN", conflicts_with = "remediation_access_key_id")]
+    pub remediation_role_arn: Option<String>,
+    /// Instead of a remediation role: an access key to act on the account's resources
+    /// with, apart from the reading one. Its secret key is read as the reading key's is
+    /// (after it, when both are given) and stored sealed under DD0C_SECRETS_KEY.
+    #[arg(long, value_name = "ID")]
+    pub remediation_access_key_id: Option<String>,
+    /// The account's CloudTrail bucket, `s3://BUCKET[/PREFIX]` (the folder above
+    /// `AWSLogs/`; organization trails too): the ingest role polls it with the account's
+    /// role or access key.
+    #[arg(long = "cloudtrail-s3", value_name = "S3_URL")]
+    pub cloudtrail_s3: Option<String>,
 }
 
 #[derive(Debug, Args)]

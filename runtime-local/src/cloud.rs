@@ -45,7 +45,12 @@ impl CloudAccess for NoAws {
         Err(Self::refuse(account))
     }
 
-    async fn act(&self, account: &Account, _: &ActionId) -> PortResult<Arc<dyn Remediator>> {
+    async fn act(
+        &self,
+        account: &Account,
+        _: Option<&AccessKey>,
+        _: &ActionId,
+    ) -> PortResult<Arc<dyn Remediator>> {
         Err(Self::refuse(account))
     }
 
@@ -99,9 +104,10 @@ mod aws {
         async fn act(
             &self,
             account: &Account,
+            key: Option<&AccessKey>,
             action_id: &ActionId,
         ) -> PortResult<Arc<dyn Remediator>> {
-            self.cloud().await.act(account, action_id).await
+            self.cloud().await.act(account, key, action_id).await
         }
 
         async fn trail(

@@ -371,6 +371,7 @@ async fn queue_records(
             external_id: None,
             access_key_id: None,
             remediation_role_arn: None,
+            remediation_access_key_id: None,
             tenant: DEFAULT_TENANT.into(),
             account_id: (*account_id).to_owned(),
             name: None,

@@ -112,6 +112,7 @@ impl App {
                 remediation_role_arn: Some(format!(
                     "arn:aws:iam::{account_id}:role/dd0c-cost-remediation"
                 )),
+                remediation_access_key_id: None,
                 tenant: name.clone(),
                 account_id: account_id.clone(),
                 name: None,
@@ -557,6 +558,66 @@ async fn database_status(rds: &aws_sdk_rds::Client, id: &str) -> Option<String> 
         .iter()
         .find(|d| d.db_instance_identifier() == Some(id))
         .and_then(|d| d.db_instance_status().map(str::to_owned))
+}
+
+#[tokio::test]
+async fn a_self_hosted_account_is_acted_on_with_its_own_remediation_key() {
+    let secrets: dd0c_ports::secrets::SecretsKey =
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+            .parse()
+            .expect("a key");
+    let app = spawn_app_with(|backend| backend.secrets = Some(secrets)).await;
+    let tenant = app.tenant().await;
+    app.mode(&tenant, "approve").await;
+    // moto puts what a plain access key makes in its default account.
+    let account_id = "123456789012";
+    let key = ("AKIAIOSFODNN7ACTING1", "aCtiNgSeCrEtKeY0123456789abcdefEXAMPLE1");
+    let (status, added) = app
+        .call(
+            "POST",
+            "/v1/accounts",
+            &tenant.admin,
+            Some(json!({
+                "account_id": account_id,
+                "access_key": {"access_key_id": "AKIAIOSFODNN7READING", "secret_access_key": "rEaDiNgSeCrEtKeY0123456789abcdefEXAMPLE"},
+                "remediation_access_key": {"access_key_id": key.0, "secret_access_key": key.1},
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    let keyed = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            key.0, key.1, None, None, "test",
+        ))
+        .load()
+        .await;
+    let ec2 = aws_sdk_ec2::Client::new(&keyed);
+    let volume_id = ec2
+        .create_volume()
+        .size(50)
+        .availability_zone(format!("{REGION}a"))
+        .send()
+        .await
+        .expect("moto creates a volume")
+        .volume_id()
+        .expect("an id")
+        .to_owned();
+    let finding_id = app
+        .found(finding(
+            &tenant.name,
+            account_id,
+            ZombieKind::EbsUnattached,
+            &volume_id,
+            4.0,
+        ))
+        .await;
+
+    let done = app.approved(&tenant, &finding_id, None).await;
+
+    assert_eq!(done["action"]["status"], "done", "{done}");
+    assert!(!volume_exists(&ec2, &volume_id).await, "deleted with the key");
 }
 
 #[tokio::test]

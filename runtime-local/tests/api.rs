@@ -11,6 +11,7 @@ use dd0c_cost::serve::ServeConfig;
 use dd0c_ingest::PriceCatalog;
 use dd0c_ports::conformance::{commit_anomalies, unique, unique_account_id};
 use dd0c_ports::domain::{Account, Tenant};
+use dd0c_ports::store::KeyUse;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -94,6 +95,7 @@ async fn tenant_with_account(app: &App, tenant: &str, account_id: &str) -> Vec<S
             external_id: None,
             access_key_id: None,
             remediation_role_arn: None,
+            remediation_access_key_id: None,
             tenant: tenant.into(),
             account_id: account_id.into(),
             name: None,
@@ -1667,12 +1669,14 @@ async fn zombie_findings_are_listed_by_waste_summed_and_ignored_within_the_tenan
 }
 
 #[tokio::test]
-async fn an_account_added_with_an_access_key_keeps_its_secret_sealed_and_unreturned() {
+async fn an_account_added_with_access_keys_keeps_their_secrets_sealed_apart_and_unreturned() {
     let app = spawn_app().await;
     let (_, token) = admin_with_anomalies(&app).await;
     let account = unique_account_id();
     let secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY00";
     let key = json!({"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": secret});
+    let acting_secret = "aCtiNgSeCrEtKeY0123456789abcdefEXAMPLE1";
+    let acting = json!({"access_key_id": "AKIAIOSFODNN7ACTING1", "secret_access_key": acting_secret});
     let (status, both) = call(
         &app,
         "POST",
@@ -1691,38 +1695,44 @@ async fn an_account_added_with_an_access_key_keeps_its_secret_sealed_and_unretur
         "POST",
         "/v1/accounts",
         Some(&token),
-        Some(json!({"account_id": account, "access_key": key})),
+        Some(json!({"account_id": account, "access_key": key, "remediation_access_key": acting})),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
     assert_eq!(added["account"]["access_key_id"], "AKIAIOSFODNN7EXAMPLE");
+    assert_eq!(
+        added["account"]["remediation_access_key_id"],
+        "AKIAIOSFODNN7ACTING1"
+    );
     let (_, listed) = call(&app, "GET", "/v1/accounts", Some(&token), None).await;
     for answer in [&added, &listed] {
         assert!(
-            !answer.to_string().contains(secret),
-            "the secret is never returned: {answer}"
+            !answer.to_string().contains(secret) && !answer.to_string().contains(acting_secret),
+            "no secret is ever returned: {answer}"
         );
     }
     let stores = &app.dispatcher.backend.stores;
     let tenant = listed[0]["tenant"].as_str().expect("tenant");
-    let sealed = stores
-        .tenants
-        .account_secret(tenant, &account)
-        .await
-        .expect("read")
-        .expect("a sealed secret");
-    let opened = app
-        .dispatcher
-        .backend
-        .secrets
-        .as_ref()
-        .expect("a key")
-        .open(
-            &sealed,
-            &dd0c_ports::secrets::secret_owner(tenant, &account),
-        )
-        .expect("opens for its account");
-    assert_eq!(opened, secret);
+    let opener = app.dispatcher.backend.secrets.as_ref().expect("a key");
+    for (which, want) in [(KeyUse::Read, secret), (KeyUse::Act, acting_secret)] {
+        let sealed = stores
+            .tenants
+            .account_secret(tenant, &account, which)
+            .await
+            .expect("read")
+            .expect("a sealed secret");
+        let owner = |which| dd0c_ports::secrets::secret_owner(tenant, &account, which);
+        let opened = opener.open(&sealed, &owner(which)).expect("opens for its use");
+        assert_eq!(opened, want);
+        let other = match which {
+            KeyUse::Read => KeyUse::Act,
+            KeyUse::Act => KeyUse::Read,
+        };
+        assert!(
+            opener.open(&sealed, &owner(other)).is_err(),
+            "one key's secret does not open as the other's"
+        );
+    }
     let policy = added["iam_policy"]["Statement"][0]["Action"].clone();
     assert_eq!(
         policy,

@@ -166,6 +166,7 @@ async fn watch_for(
             external_id: Some(EXTERNAL_ID.into()),
             access_key_id: None,
             remediation_role_arn: None,
+            remediation_access_key_id: None,
         },
     )
     .await;

@@ -519,6 +519,7 @@ impl Estate {
             external_id: Some(self.external_id.clone()),
             access_key_id: None,
             remediation_role_arn: None,
+            remediation_access_key_id: None,
         }
     }
 

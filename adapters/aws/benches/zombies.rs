@@ -178,9 +178,10 @@ impl CloudAccess for Unbatched {
     async fn act(
         &self,
         account: &Account,
+        key: Option<&AccessKey>,
         action_id: &dd0c_ports::remediation::ActionId,
     ) -> PortResult<Arc<dyn dd0c_ports::remediation::Remediator>> {
-        self.0.act(account, action_id).await
+        self.0.act(account, key, action_id).await
     }
 
     async fn trail(
@@ -267,6 +268,7 @@ async fn main() {
         external_id: Some(external_id.into()),
         access_key_id: None,
         remediation_role_arn: None,
+        remediation_access_key_id: None,
     };
     let cloud = AwsCloud::new(host().await);
     let (batched, batched_took) = scan(Arc::new(cloud.clone()), &account, now).await;

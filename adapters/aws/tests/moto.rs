@@ -176,6 +176,7 @@ async fn customer_accounts_are_read_through_their_role_and_external_id() {
         external_id: Some("9b2f7f3c-6a51-4d8e-9d53-0c1f2e3a4b5c".into()),
         access_key_id: None,
         remediation_role_arn: None,
+        remediation_access_key_id: None,
         created_at: chrono::Utc::now(),
     };
     let customer = customer_config(&config, &account).await.expect("config");
@@ -194,6 +195,7 @@ async fn customer_accounts_are_read_through_their_role_and_external_id() {
         external_id: None,
         access_key_id: None,
         remediation_role_arn: None,
+        remediation_access_key_id: None,
         ..account
     };
     let error = customer_config(&config, &without)

@@ -3,7 +3,8 @@
  *
  * Self-hosted, the wizard hands out the read-only IAM policy, the role's ExternalId (or takes
  * an access key), a CloudTrail bucket to poll or the agent's command with its token. In the
- * cloud it hands out the CloudFormation quick-create link. Tokens are shown once.
+ * cloud it hands out the CloudFormation quick-create link. Either way it may name the role (or,
+ * self-hosted, the second access key) that remediation acts through. Tokens are shown once.
  */
 import { useState, type FormEvent } from 'react';
 import { api, ok, type Schemas } from '../api/client';
@@ -12,6 +13,13 @@ import { when } from '../format';
 import { useSigned } from '../session';
 
 type Access = 'role' | 'key' | 'none';
+
+/** What an account's resources are acted on with, in words. */
+function actsWith(a: Schemas['Account']): string {
+  if (a.remediation_role_arn) return a.remediation_role_arn;
+  if (a.remediation_access_key_id) return `access key ${a.remediation_access_key_id}`;
+  return 'no action offered';
+}
 
 export function Accounts() {
   const { isAdmin } = useSigned();
@@ -54,6 +62,7 @@ export function Accounts() {
               <th scope="col">Account</th>
               <th scope="col">Name</th>
               <th scope="col">Read with</th>
+              <th scope="col">Acted on with</th>
               <th scope="col">Added</th>
               {isAdmin && <th scope="col">Manage</th>}
             </tr>
@@ -64,6 +73,7 @@ export function Accounts() {
                 <td>{a.account_id}</td>
                 <td>{a.name ?? '—'}</td>
                 <td>{a.role_arn ?? (a.access_key_id ? `access key ${a.access_key_id}` : 'nothing yet')}</td>
+                <td>{actsWith(a)}</td>
                 <td>{when(a.created_at)}</td>
                 {isAdmin && (
                   <td>
@@ -135,6 +145,7 @@ function AddAccount({ close, added }: { close: () => void; added: () => void }) 
   const { config } = useSigned();
   const cloud = config.mode === 'cloud';
   const [access, setAccess] = useState<Access>(cloud ? 'none' : 'role');
+  const [acting, setActing] = useState<Access>('none');
   const [result, setResult] = useState<Schemas['Added'] | null>(null);
   const { error, run } = useAction();
 
@@ -146,6 +157,13 @@ function AddAccount({ close, added }: { close: () => void; added: () => void }) 
     if (access === 'role') body.role_name = text('role_name');
     if (access === 'key') {
       body.access_key = { access_key_id: text('access_key_id') ?? '', secret_access_key: text('secret_access_key') ?? '' };
+    }
+    if (acting === 'role') body.remediation_role_name = text('remediation_role_name');
+    if (acting === 'key') {
+      body.remediation_access_key = {
+        access_key_id: text('remediation_access_key_id') ?? '',
+        secret_access_key: text('remediation_secret_access_key') ?? '',
+      };
     }
     if (!cloud) body.cloudtrail_s3 = text('cloudtrail_s3');
     return run(async () => {
@@ -205,6 +223,40 @@ function AddAccount({ close, added }: { close: () => void; added: () => void }) 
           </label>
         </fieldset>
       )}
+      <fieldset>
+        <legend>How dd0c/cost acts on its resources (remediation, optional)</legend>
+        <label className="choice">
+          <input type="radio" name="acting" checked={acting === 'none'} onChange={() => setActing('none')} /> It does not: no action
+          is offered
+        </label>
+        <label className="choice">
+          <input type="radio" name="acting" checked={acting === 'role'} onChange={() => setActing('role')} /> The remediation role
+          (same ExternalId)
+        </label>
+        {!cloud && (
+          <label className="choice">
+            <input type="radio" name="acting" checked={acting === 'key'} onChange={() => setActing('key')} /> A second access key
+          </label>
+        )}
+        {acting === 'role' && (
+          <label>
+            Remediation role name
+            <input name="remediation_role_name" defaultValue="dd0c-cost-remediation" pattern="[A-Za-z0-9+=,.@_\-]{1,64}" />
+          </label>
+        )}
+        {acting === 'key' && (
+          <>
+            <label>
+              Remediation access key id
+              <input name="remediation_access_key_id" required placeholder="AKIA…" />
+            </label>
+            <label>
+              Remediation secret access key
+              <input name="remediation_secret_access_key" type="password" required autoComplete="off" />
+            </label>
+          </>
+        )}
+      </fieldset>
       <button type="submit" className="primary">
         Add account
       </button>

@@ -27,10 +27,12 @@ pub mod run;
 use std::sync::Arc;
 
 use dd0c_ports::clock::Clock;
+use dd0c_ports::domain::Account;
 use dd0c_ports::flags::Flags;
 use dd0c_ports::keys::{DedupKey, GroupKey};
 use dd0c_ports::queue::{OutgoingMessage, Queue};
-use dd0c_ports::remediation::{ActionId, ActionRecord, ActionStatus};
+use dd0c_ports::remediation::{ActionId, ActionRecord, ActionStatus, Remediator};
+use dd0c_ports::secrets::Credentials;
 use dd0c_ports::store::Stores;
 use dd0c_ports::zombie::CloudAccess;
 use dd0c_ports::PortError;
@@ -107,6 +109,8 @@ pub struct Remediation {
     pub flags: Arc<dyn Flags>,
     /// Customer accounts, opened to act on.
     pub cloud: Arc<dyn CloudAccess>,
+    /// The sealed remediation keys of accounts acted on without a role.
+    pub credentials: Credentials,
     /// Where approved actions wait to run ([`ACTIONS_QUEUE`]).
     pub queue: Arc<dyn Queue>,
     /// Now.
@@ -117,6 +121,17 @@ pub struct Remediation {
 }
 
 impl Remediation {
+    /// The actions port on `account` for `action_id`: through its remediation role, else its
+    /// remediation key.
+    async fn remediator(
+        &self,
+        account: &Account,
+        action_id: &ActionId,
+    ) -> Result<Arc<dyn Remediator>, PortError> {
+        let key = self.credentials.remediation_key(account).await?;
+        self.cloud.act(account, key.as_ref(), action_id).await
+    }
+
     /// Queues `action` to run: in its account's group, once per approval (a replayed approval
     /// sends the same deduplication key).
     async fn queue_run(&self, action: &ActionRecord) -> Result<(), ActionError> {

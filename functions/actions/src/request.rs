@@ -225,10 +225,11 @@ impl Remediation {
             .await
             .map_err(ActionError::port("reading the account"))?
             .ok_or_else(|| ActionError::NotFound(format!("no account {account_id}")))?;
-        if account.remediation_role_arn.is_none() {
+        if !account.can_act() {
             return Err(ActionError::NotOffered(format!(
-                "account {account_id} has no remediation role: add the customer template's \
-                 remediation role to the account to act on its resources"
+                "account {account_id} has no remediation role or key: add the customer \
+                 template's remediation role (or, self-hosted, a remediation access key) to the \
+                 account to act on its resources"
             )));
         }
         Ok(account)
@@ -240,7 +241,7 @@ impl Remediation {
         account: &Account,
         action: ActionRecord,
     ) -> Result<ActionRecord, ActionError> {
-        let dry_run = match self.cloud.act(account, &action.action_id).await {
+        let dry_run = match self.remediator(account, &action.action_id).await {
             Ok(remediator) => remediator.dry_run(&action.region, &action.action).await,
             Err(e) => Err(e),
         };

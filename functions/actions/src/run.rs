@@ -101,7 +101,7 @@ impl Remediation {
                     .await
             }
         };
-        let remediator = match self.cloud.act(&account, &action.action_id).await {
+        let remediator = match self.remediator(&account, &action.action_id).await {
             Ok(remediator) => remediator,
             Err(e) => return self.failed(&action, ActionStatus::Approved, e).await,
         };

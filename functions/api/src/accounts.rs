@@ -14,7 +14,7 @@ use dd0c_ports::baseline::Baseline;
 use dd0c_ports::domain::Account;
 use dd0c_ports::secrets::SecretsKey;
 use dd0c_ports::sources::{SourceStore, Trail, TrailLocation};
-use dd0c_ports::store::Stores;
+use dd0c_ports::store::{KeyUse, Stores};
 use dd0c_ports::text::hex;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -148,6 +148,11 @@ pub struct NewAccount {
     /// secret is stored sealed under the server's `DD0C_SECRETS_KEY` and never returned.
     #[serde(default)]
     pub access_key: Option<NewAccessKey>,
+    /// Instead of a remediation role (self-hosted): an access key dd0c/cost acts on the
+    /// account's resources with, apart from the reading one; sealed and never returned as that
+    /// one is. Without a remediation role or key, no action is offered.
+    #[serde(default)]
+    pub remediation_access_key: Option<NewAccessKey>,
     /// Self-hosted: the account's CloudTrail bucket (`s3://BUCKET[/PREFIX]`, the folder above
     /// `AWSLogs/`), polled with the account's role or access key.
     #[serde(default)]
@@ -179,16 +184,17 @@ impl std::fmt::Debug for NewAccessKey {
 }
 
 impl NewAccessKey {
-    fn check(&self) -> Result<(), ApiError> {
+    /// Refuses a malformed key given as `field`, naming it.
+    fn check(&self, field: &str) -> Result<(), ApiError> {
         let id_ok = (16..=128).contains(&self.access_key_id.len())
             && self
                 .access_key_id
                 .bytes()
                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
         if !id_ok {
-            return Err(ApiError::BadRequest(
-                "access_key.access_key_id: 16 to 128 capital letters and digits".into(),
-            ));
+            return Err(ApiError::BadRequest(format!(
+                "{field}.access_key_id: 16 to 128 capital letters and digits"
+            )));
         }
         let secret_ok = (16..=128).contains(&self.secret_access_key.len())
             && self
@@ -196,9 +202,9 @@ impl NewAccessKey {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"/+=".contains(&b));
         if !secret_ok {
-            return Err(ApiError::BadRequest(
-                "access_key.secret_access_key: 16 to 128 letters, digits and /+=".into(),
-            ));
+            return Err(ApiError::BadRequest(format!(
+                "{field}.secret_access_key: 16 to 128 letters, digits and /+="
+            )));
         }
         Ok(())
     }
@@ -271,6 +277,41 @@ pub(crate) async fn add(
     Ok(crate::no_store((StatusCode::CREATED, Json(added))))
 }
 
+/// Sealing the secrets of the access keys an account is added with.
+struct Sealing<'a> {
+    tenant: &'a str,
+    account_id: &'a str,
+    secrets: Option<&'a SecretsKey>,
+}
+
+impl Sealing<'_> {
+    /// The sealed secret of the key given as `field` for `which`, checked; `None` when none
+    /// was given. Refused beside the role named by `role` (a field and whether it was given),
+    /// or where the server keeps no secrets.
+    fn key(
+        &self,
+        (role, role_given): (&str, bool),
+        (field, key): (&str, Option<&NewAccessKey>),
+        which: KeyUse,
+    ) -> Result<Option<String>, ApiError> {
+        let Some(key) = key else { return Ok(None) };
+        key.check(field)?;
+        if role_given {
+            return Err(ApiError::Conflict(format!(
+                "give a {role} or an {field}, not both"
+            )));
+        }
+        let secrets = self.secrets.ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "this server keeps no secrets: set DD0C_SECRETS_KEY (openssl rand -hex 32) to \
+                 store an {field}"
+            ))
+        })?;
+        let owner = dd0c_ports::secrets::secret_owner(self.tenant, self.account_id, which);
+        Ok(Some(secrets.seal(&key.secret_access_key, &owner)))
+    }
+}
+
 /// Onboards an account for `tenant` — the API's `POST /v1/accounts` and the CLI's `account add`
 /// alike: checks the request, generates the ExternalId here (a client never chooses it), stores
 /// the account, its access key's secret sealed under `secrets`, and its first ingest token, and
@@ -285,28 +326,21 @@ pub async fn onboard(
     check_account_id("account_id", &new.account_id)?;
     let trail = trail_of(&new, sources)?;
     let policy = iam_policy(trail.as_ref());
-    if let Some(key) = &new.access_key {
-        key.check()?;
-    }
-    let sealing = match (&new.role_name, &new.access_key, secrets) {
-        (Some(_), Some(_), _) => {
-            return Err(ApiError::Conflict(
-                "give a role_name or an access_key, not both".into(),
-            ))
-        }
-        (None, Some(_), None) => {
-            return Err(ApiError::Conflict(
-                "this server keeps no secrets: set DD0C_SECRETS_KEY (openssl rand -hex 32) to \
-                 store an access key"
-                    .into(),
-            ))
-        }
-        (None, Some(key), Some(secrets)) => Some(secrets.seal(
-            &key.secret_access_key,
-            &dd0c_ports::secrets::secret_owner(tenant, &new.account_id),
-        )),
-        _ => None,
+    let sealing = Sealing {
+        tenant,
+        account_id: &new.account_id,
+        secrets,
     };
+    let sealed = sealing.key(
+        ("role_name", new.role_name.is_some()),
+        ("access_key", new.access_key.as_ref()),
+        KeyUse::Read,
+    )?;
+    let remediation_sealed = sealing.key(
+        ("remediation_role_name", new.remediation_role_name.is_some()),
+        ("remediation_access_key", new.remediation_access_key.as_ref()),
+        KeyUse::Act,
+    )?;
     if let Some(name) = new.name.as_deref().filter(|n| !valid_name(n)) {
         return Err(ApiError::BadRequest(format!(
             "name {name:?}: 1 to {MAX_NAME} printable characters"
@@ -333,15 +367,20 @@ pub async fn onboard(
         external_id: Some(external_id.clone()),
         access_key_id: new.access_key.as_ref().map(|k| k.access_key_id.clone()),
         remediation_role_arn,
+        remediation_access_key_id: new
+            .remediation_access_key
+            .as_ref()
+            .map(|k| k.access_key_id.clone()),
     };
     stores.tenants.add_account(&account).await?;
-    if let Some(sealed) = sealing {
+    for (which, sealed) in [(KeyUse::Read, sealed), (KeyUse::Act, remediation_sealed)] {
+        let Some(sealed) = sealed else { continue };
         if let Err(e) = stores
             .tenants
-            .put_account_secret(tenant, &account.account_id, &sealed)
+            .put_account_secret(tenant, &account.account_id, which, &sealed)
             .await
         {
-            // No account may stay behind without its secret: it could never be read.
+            // No account may stay behind without its secret: it could never be used.
             let _ = stores
                 .tenants
                 .remove_account(tenant, &account.account_id)

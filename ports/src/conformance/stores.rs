@@ -11,6 +11,7 @@ use crate::domain::{
 };
 use crate::ledger::{Link, ResourceKey};
 use crate::store::{
+    KeyUse,
     AnomalyFilter, BaselineWrite, CommitOutcome, ScoreBatch, ScoreCommit, ScoredEvent, Stores,
     TenantLinks,
 };
@@ -106,7 +107,8 @@ async fn account_secrets_stay_apart_and_go_with_the_account(stores: &Stores) {
         role_arn: None,
         external_id: None,
         access_key_id: Some("AKIAEXAMPLEKEY000001".into()),
-        remediation_role_arn: Some("arn:aws:iam::123456789012:role/dd0c-cost-remediation".into()),
+        remediation_role_arn: None,
+        remediation_access_key_id: Some("AKIAEXAMPLEKEY000002".into()),
     };
     stores
         .tenants
@@ -117,7 +119,7 @@ async fn account_secrets_stay_apart_and_go_with_the_account(stores: &Stores) {
         matches!(
             stores
                 .tenants
-                .put_account_secret(&theirs, &account.account_id, "v1:00")
+                .put_account_secret(&theirs, &account.account_id, KeyUse::Read, "v1:00")
                 .await,
             Err(PortError::NotFound(_))
         ),
@@ -125,24 +127,44 @@ async fn account_secrets_stay_apart_and_go_with_the_account(stores: &Stores) {
     );
     stores
         .tenants
-        .put_account_secret(&ours, &account.account_id, "v1:sealed")
+        .put_account_secret(&ours, &account.account_id, KeyUse::Read, "v1:sealed")
         .await
         .expect("secret stored");
-    let read = |tenant: String| {
+    let read_key = |tenant: String, key: KeyUse| {
         let id = account.account_id.clone();
         async move {
             stores
                 .tenants
-                .account_secret(&tenant, &id)
+                .account_secret(&tenant, &id, key)
                 .await
                 .expect("secret read")
         }
     };
+    let read = |tenant: String| read_key(tenant, KeyUse::Read);
     assert_eq!(read(ours.clone()).await.as_deref(), Some("v1:sealed"));
     assert_eq!(
         read(theirs.clone()).await,
         None,
         "another tenant reads nothing"
+    );
+    assert_eq!(
+        read_key(ours.clone(), KeyUse::Act).await,
+        None,
+        "the acting key's secret is apart"
+    );
+    stores
+        .tenants
+        .put_account_secret(&ours, &account.account_id, KeyUse::Act, "v1:acting")
+        .await
+        .expect("acting secret stored");
+    assert_eq!(
+        read_key(ours.clone(), KeyUse::Act).await.as_deref(),
+        Some("v1:acting")
+    );
+    assert_eq!(
+        read(ours.clone()).await.as_deref(),
+        Some("v1:sealed"),
+        "storing one key's secret leaves the other's"
     );
     assert_eq!(
         stores
@@ -163,6 +185,7 @@ async fn account_secrets_stay_apart_and_go_with_the_account(stores: &Stores) {
         None,
         "the secret goes with its account"
     );
+    assert_eq!(read_key(ours.clone(), KeyUse::Act).await, None);
 }
 
 async fn learned_facts_are_kept_per_tenant(stores: &Stores) {
@@ -417,6 +440,7 @@ async fn ingest_tokens_admit_one_account(stores: &Stores) {
         external_id: None,
         access_key_id: None,
         remediation_role_arn: None,
+        remediation_access_key_id: None,
         tenant: tenant.clone(),
         account_id,
         name: None,
@@ -1185,6 +1209,7 @@ async fn tenants_and_accounts(stores: &Stores) {
         external_id: Some(unique("ext")),
         access_key_id: None,
         remediation_role_arn: None,
+        remediation_access_key_id: None,
         tenant: name.clone(),
         account_id: first_id.clone(),
         name: Some("prod".into()),
@@ -1195,6 +1220,7 @@ async fn tenants_and_accounts(stores: &Stores) {
         external_id: None,
         access_key_id: None,
         remediation_role_arn: None,
+        remediation_access_key_id: None,
         account_id: second_id.clone(),
         name: None,
         ..account.clone()
@@ -1240,6 +1266,7 @@ async fn tenants_and_accounts(stores: &Stores) {
         external_id: None,
         access_key_id: None,
         remediation_role_arn: None,
+        remediation_access_key_id: None,
         ..account.clone()
     };
     assert!(

@@ -67,6 +67,7 @@ pub async fn onboard(
                 external_id: None,
                 access_key_id: None,
                 remediation_role_arn: None,
+                remediation_access_key_id: None,
                 tenant: tenant.into(),
                 account_id: account_id.clone(),
                 name: None,

@@ -120,6 +120,7 @@ pub async fn onboard_as(backend: &Backend, tenant: &str, account_id: &str) -> St
         external_id: None,
         access_key_id: None,
         remediation_role_arn: None,
+        remediation_access_key_id: None,
         tenant: tenant.into(),
         account_id: account_id.into(),
         name: None,

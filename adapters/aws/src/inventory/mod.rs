@@ -61,28 +61,37 @@ impl AwsCloud {
         access_key: Option<&AccessKey>,
     ) -> PortResult<SdkConfig> {
         let config = match (account.role_arn.is_some(), access_key) {
-            (false, Some(key)) => self
-                .base
-                .to_builder()
-                .credentials_provider(SharedCredentialsProvider::new(
-                    aws_credential_types::Credentials::new(
-                        &key.access_key_id,
-                        &key.secret_access_key,
-                        None,
-                        None,
-                        "dd0c-account-keys",
-                    ),
-                ))
-                .build(),
+            (false, Some(key)) => self.with_key(key),
             // Without a role this fails, naming the account: nothing is read with the host's
             // own credentials by mistake.
             _ => crate::customer_config(&self.base, account).await?,
         };
-        Ok(config
-            .to_builder()
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-            .build())
+        Ok(retrying(config))
     }
+
+    /// The base configuration with `key`'s credentials.
+    fn with_key(&self, key: &AccessKey) -> SdkConfig {
+        self.base
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    &key.access_key_id,
+                    &key.secret_access_key,
+                    None,
+                    None,
+                    "dd0c-account-keys",
+                ),
+            ))
+            .build()
+    }
+}
+
+/// `config`, retrying throttled requests.
+fn retrying(config: SdkConfig) -> SdkConfig {
+    config
+        .to_builder()
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .build()
 }
 
 #[async_trait]
@@ -108,15 +117,15 @@ impl CloudAccess for AwsCloud {
     async fn act(
         &self,
         account: &Account,
+        access_key: Option<&AccessKey>,
         action_id: &ActionId,
     ) -> PortResult<Arc<dyn Remediator>> {
-        let config = crate::remediation_config(&self.base, account, action_id).await?;
-        Ok(Arc::new(AwsRemediator::new(
-            config
-                .to_builder()
-                .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-                .build(),
-        )))
+        let config = match (account.remediation_role_arn.is_some(), access_key) {
+            (false, Some(key)) => self.with_key(key),
+            // Without a remediation role this fails, naming the account.
+            _ => crate::remediation_config(&self.base, account, action_id).await?,
+        };
+        Ok(Arc::new(AwsRemediator::new(retrying(config))))
     }
 
     async fn trail(

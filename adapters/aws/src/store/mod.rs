@@ -17,6 +17,7 @@ use dd0c_ports::domain::{
 };
 use dd0c_ports::recall::{Fact, FactKey, RecallStore};
 use dd0c_ports::store::{
+    KeyUse,
     account_taken, anomaly_cursor, decode_cursor, no_account, AnomalyFilter, AnomalyStore,
     BaselineWrite, Claimed, CommitOutcome, CostEventStore, OutboxStore, Page, Schedule, ScoreBatch,
     ScoreStore, SettingsStore, TenantStore,

@@ -114,6 +114,7 @@ impl TenantStore for DynamoStore {
         &self,
         tenant: &str,
         account_id: &str,
+        which: KeyUse,
         sealed: &str,
     ) -> PortResult<()> {
         let result = self
@@ -124,8 +125,9 @@ impl TenantStore for DynamoStore {
                 tenant_pk(tenant),
                 format!("ACCOUNT#{account_id}"),
             )))
-            .update_expression("SET secret_sealed = :sealed")
+            .update_expression("SET #sealed = :sealed")
             .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#sealed", secret_attribute(which))
             .expression_attribute_values(":sealed", s(sealed))
             .send()
             .await;
@@ -138,10 +140,23 @@ impl TenantStore for DynamoStore {
         }
     }
 
-    async fn account_secret(&self, tenant: &str, account_id: &str) -> PortResult<Option<String>> {
+    async fn account_secret(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        which: KeyUse,
+    ) -> PortResult<Option<String>> {
         Ok(self
             .get(tenant_pk(tenant), &format!("ACCOUNT#{account_id}"))
             .await?
-            .and_then(|item| item.get("secret_sealed")?.as_s().ok().cloned()))
+            .and_then(|item| item.get(secret_attribute(which))?.as_s().ok().cloned()))
+    }
+}
+
+/// The account item's attribute holding the sealed secret of its key for `key`.
+fn secret_attribute(key: KeyUse) -> &'static str {
+    match key {
+        KeyUse::Read => "secret_sealed",
+        KeyUse::Act => "remediation_secret_sealed",
     }
 }

@@ -12,6 +12,7 @@ use dd0c_ports::domain::{
 };
 use dd0c_ports::recall::{Fact, FactKey, RecallStore};
 use dd0c_ports::store::{
+    KeyUse,
     account_taken, anomaly_cursor, decode_cursor, no_account, AnomalyFilter, AnomalyStore,
     BaselineWrite, Claimed, CommitOutcome, CostEventStore, OutboxStore, Page, Schedule, ScoreBatch,
     ScoreStore, ScoredEvent, SettingsStore, TenantStore,
@@ -50,7 +51,7 @@ struct Inner {
     snoozes: Vec<Snooze>,
     tenants: BTreeMap<String, Tenant>,
     accounts: BTreeMap<(String, String), Account>,
-    account_secrets: HashMap<(String, String), String>,
+    account_secrets: HashMap<(String, String, KeyUse), String>,
     settings: HashMap<String, Settings>,
     webhook_secrets: HashMap<String, SigningSecret>,
     outbox: BTreeMap<(DateTime<Utc>, String), OutboxMessage>,

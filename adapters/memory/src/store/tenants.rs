@@ -78,7 +78,7 @@ impl TenantStore for MemoryStore {
             Some(_) => {
                 inner
                     .account_secrets
-                    .remove(&(tenant.to_owned(), account_id.to_owned()));
+                    .retain(|(t, a, _), _| !(t == tenant && a == account_id));
                 // Its tokens go with it, as Postgres' foreign key cascades them.
                 inner
                     .tokens
@@ -93,21 +93,31 @@ impl TenantStore for MemoryStore {
         &self,
         tenant: &str,
         account_id: &str,
+        key: KeyUse,
         sealed: &str,
     ) -> PortResult<()> {
         let mut inner = lock(&self.inner);
-        let key = (tenant.to_owned(), account_id.to_owned());
-        if !inner.accounts.contains_key(&key) {
+        if !inner
+            .accounts
+            .contains_key(&(tenant.to_owned(), account_id.to_owned()))
+        {
             return Err(no_account(tenant, account_id));
         }
-        inner.account_secrets.insert(key, sealed.to_owned());
+        inner
+            .account_secrets
+            .insert((tenant.to_owned(), account_id.to_owned(), key), sealed.to_owned());
         Ok(())
     }
 
-    async fn account_secret(&self, tenant: &str, account_id: &str) -> PortResult<Option<String>> {
+    async fn account_secret(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        key: KeyUse,
+    ) -> PortResult<Option<String>> {
         Ok(lock(&self.inner)
             .account_secrets
-            .get(&(tenant.to_owned(), account_id.to_owned()))
+            .get(&(tenant.to_owned(), account_id.to_owned(), key))
             .cloned())
     }
 }

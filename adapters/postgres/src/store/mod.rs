@@ -12,6 +12,7 @@ use dd0c_ports::domain::{
 };
 use dd0c_ports::recall::{Fact, FactKey, RecallStore};
 use dd0c_ports::store::{
+    KeyUse,
     account_taken, anomaly_cursor, decode_cursor, no_account, AnomalyFilter, AnomalyStore,
     BaselineWrite, Claimed, CommitOutcome, CostEventStore, OutboxStore, Page, Schedule, ScoreBatch,
     ScoreStore, SettingsStore, TenantStore,
@@ -50,6 +51,7 @@ type AccountRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 fn account_of(
@@ -62,6 +64,7 @@ fn account_of(
         external_id,
         access_key_id,
         remediation_role_arn,
+        remediation_access_key_id,
     ): AccountRow,
 ) -> Account {
     Account {
@@ -73,6 +76,7 @@ fn account_of(
         external_id,
         access_key_id,
         remediation_role_arn,
+        remediation_access_key_id,
     }
 }
 

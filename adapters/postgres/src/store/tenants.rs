@@ -43,7 +43,7 @@ impl TenantStore for PgStore {
     }
 
     async fn add_account(&self, account: &Account) -> PortResult<()> {
-        match self.scoped(&account.tenant, async |c| sqlx::query("INSERT INTO accounts (tenant_id, account_id, name, created_at, role_arn, external_id, access_key_id, remediation_role_arn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        match self.scoped(&account.tenant, async |c| sqlx::query("INSERT INTO accounts (tenant_id, account_id, name, created_at, role_arn, external_id, access_key_id, remediation_role_arn, remediation_access_key_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(&account.tenant)
             .bind(&account.account_id)
             .bind(&account.name)
@@ -52,6 +52,7 @@ impl TenantStore for PgStore {
             .bind(&account.external_id)
             .bind(&account.access_key_id)
             .bind(&account.remediation_role_arn)
+            .bind(&account.remediation_access_key_id)
             .execute(c)
             .await).await
         {
@@ -63,7 +64,7 @@ impl TenantStore for PgStore {
 
     async fn account(&self, tenant: &str, account_id: &str) -> PortResult<Option<Account>> {
         let row: Option<AccountRow> = self.scoped(tenant, async |c| sqlx::query_as(
-            "SELECT tenant_id, account_id, name, created_at, role_arn, external_id, access_key_id, remediation_role_arn FROM accounts WHERE tenant_id = $1 AND account_id = $2",
+            "SELECT tenant_id, account_id, name, created_at, role_arn, external_id, access_key_id, remediation_role_arn, remediation_access_key_id FROM accounts WHERE tenant_id = $1 AND account_id = $2",
         )
         .bind(tenant)
         .bind(account_id)
@@ -75,7 +76,7 @@ impl TenantStore for PgStore {
 
     async fn accounts(&self, tenant: &str) -> PortResult<Vec<Account>> {
         let rows: Vec<AccountRow> = self.scoped(tenant, async |c| sqlx::query_as(
-            "SELECT tenant_id, account_id, name, created_at, role_arn, external_id, access_key_id, remediation_role_arn FROM accounts WHERE tenant_id = $1 ORDER BY account_id",
+            "SELECT tenant_id, account_id, name, created_at, role_arn, external_id, access_key_id, remediation_role_arn, remediation_access_key_id FROM accounts WHERE tenant_id = $1 ORDER BY account_id",
         )
         .bind(tenant)
         .fetch_all(c)
@@ -118,18 +119,23 @@ impl TenantStore for PgStore {
         &self,
         tenant: &str,
         account_id: &str,
+        key: KeyUse,
         sealed: &str,
     ) -> PortResult<()> {
+        let sql = match key {
+            KeyUse::Read => {
+                "UPDATE accounts SET secret_sealed = $3 WHERE tenant_id = $1 AND account_id = $2"
+            }
+            KeyUse::Act => "UPDATE accounts SET remediation_secret_sealed = $3 WHERE tenant_id = $1 AND account_id = $2",
+        };
         let updated = self
             .scoped(tenant, async |c| {
-                sqlx::query(
-                    "UPDATE accounts SET secret_sealed = $3 WHERE tenant_id = $1 AND account_id = $2",
-                )
-                .bind(tenant)
-                .bind(account_id)
-                .bind(sealed)
-                .execute(c)
-                .await
+                sqlx::query(sql)
+                    .bind(tenant)
+                    .bind(account_id)
+                    .bind(sealed)
+                    .execute(c)
+                    .await
             })
             .await
             .map_err(|e| backend("storing an account's secret", e))?
@@ -140,16 +146,25 @@ impl TenantStore for PgStore {
         Ok(())
     }
 
-    async fn account_secret(&self, tenant: &str, account_id: &str) -> PortResult<Option<String>> {
+    async fn account_secret(
+        &self,
+        tenant: &str,
+        account_id: &str,
+        key: KeyUse,
+    ) -> PortResult<Option<String>> {
+        let sql = match key {
+            KeyUse::Read => {
+                "SELECT secret_sealed FROM accounts WHERE tenant_id = $1 AND account_id = $2"
+            }
+            KeyUse::Act => "SELECT remediation_secret_sealed FROM accounts WHERE tenant_id = $1 AND account_id = $2",
+        };
         let row: Option<(Option<String>,)> = self
             .scoped(tenant, async |c| {
-                sqlx::query_as(
-                    "SELECT secret_sealed FROM accounts WHERE tenant_id = $1 AND account_id = $2",
-                )
-                .bind(tenant)
-                .bind(account_id)
-                .fetch_optional(c)
-                .await
+                sqlx::query_as(sql)
+                    .bind(tenant)
+                    .bind(account_id)
+                    .fetch_optional(c)
+                    .await
             })
             .await
             .map_err(|e| backend("reading an account's secret", e))?;

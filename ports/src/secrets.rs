@@ -184,7 +184,10 @@ impl Credentials {
     /// The access key to act on `account`'s resources with: none for an account with a
     /// remediation role (or with neither). `Invalid` as [`Credentials::access_key`].
     pub async fn remediation_key(&self, account: &Account) -> PortResult<Option<AccessKey>> {
-        match (&account.remediation_role_arn, &account.remediation_access_key_id) {
+        match (
+            &account.remediation_role_arn,
+            &account.remediation_access_key_id,
+        ) {
             (None, Some(key_id)) => self.opened(account, key_id, KeyUse::Act).await.map(Some),
             _ => Ok(None),
         }

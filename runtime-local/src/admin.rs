@@ -22,8 +22,8 @@ use dd0c_api::accounts::{onboard, NewAccessKey, NewAccount};
 use crate::backend::default_connections;
 use crate::backend::Backend;
 use crate::cli::{
-    AccountCommand, AddAccount, AnomaliesCommand, DlqCommand, Format, Function, InvokeArgs, ListFormat,
-    PanicArgs, ResourcesCommand, SettingsCommand, Switch, TenantCommand,
+    AccountCommand, AddAccount, AnomaliesCommand, DlqCommand, Format, Function, InvokeArgs,
+    ListFormat, PanicArgs, ResourcesCommand, SettingsCommand, Switch, TenantCommand,
 };
 use crate::cli::{BackendArgs, UserCommand, UserRole};
 use dd0c_adapters_memory::MemoryBuckets;

@@ -200,27 +200,7 @@ impl App {
     /// An unattached volume in the tenant's account (tagged `dd0c:protect` when asked) and its
     /// open finding: the finding's id and the volume's.
     async fn zombie_volume(&self, tenant: &Customer, protect: bool) -> (String, String) {
-        let mut create = tenant
-            .ec2
-            .create_volume()
-            .size(50)
-            .availability_zone(format!("{REGION}a"))
-            .volume_type(VolumeType::Gp3);
-        if protect {
-            create = create.tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Volume)
-                    .tags(Tag::builder().key(PROTECT_TAG).value("yes").build())
-                    .build(),
-            );
-        }
-        let volume_id = create
-            .send()
-            .await
-            .expect("moto creates a volume")
-            .volume_id()
-            .expect("an id")
-            .to_owned();
+        let volume_id = new_volume(&tenant.ec2, 50, protect).await;
         let zombie = finding(
             &tenant.name,
             &tenant.account_id,
@@ -311,6 +291,30 @@ impl App {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// A new gp3 volume of `size` GiB, tagged `dd0c:protect` if asked: its id.
+async fn new_volume(ec2: &aws_sdk_ec2::Client, size: i32, protect: bool) -> String {
+    let mut create = ec2
+        .create_volume()
+        .size(size)
+        .availability_zone(format!("{REGION}a"))
+        .volume_type(VolumeType::Gp3);
+    if protect {
+        create = create.tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Volume)
+                .tags(Tag::builder().key(PROTECT_TAG).value("yes").build())
+                .build(),
+        );
+    }
+    create
+        .send()
+        .await
+        .expect("moto creates a volume")
+        .volume_id()
+        .expect("an id")
+        .to_owned()
 }
 
 async fn volume_exists(ec2: &aws_sdk_ec2::Client, id: &str) -> bool {
@@ -497,17 +501,7 @@ async fn an_orphaned_snapshot_is_archived_saving_three_quarters_of_its_waste() {
     let app = spawn_app().await;
     let tenant = app.tenant().await;
     app.mode(&tenant, "approve").await;
-    let volume_id = tenant
-        .ec2
-        .create_volume()
-        .size(500)
-        .availability_zone(format!("{REGION}a"))
-        .send()
-        .await
-        .expect("moto creates a volume")
-        .volume_id()
-        .expect("an id")
-        .to_owned();
+    let volume_id = new_volume(&tenant.ec2, 500, false).await;
     let snapshot_id = tenant
         .ec2
         .create_snapshot()
@@ -571,7 +565,10 @@ async fn a_self_hosted_account_is_acted_on_with_its_own_remediation_key() {
     app.mode(&tenant, "approve").await;
     // moto puts what a plain access key makes in its default account.
     let account_id = "123456789012";
-    let key = ("AKIAIOSFODNN7ACTING1", "aCtiNgSeCrEtKeY0123456789abcdefEXAMPLE1");
+    let key = (
+        "AKIAIOSFODNN7ACTING1",
+        "aCtiNgSeCrEtKeY0123456789abcdefEXAMPLE1",
+    );
     let (status, added) = app
         .call(
             "POST",
@@ -594,16 +591,7 @@ async fn a_self_hosted_account_is_acted_on_with_its_own_remediation_key() {
         .load()
         .await;
     let ec2 = aws_sdk_ec2::Client::new(&keyed);
-    let volume_id = ec2
-        .create_volume()
-        .size(50)
-        .availability_zone(format!("{REGION}a"))
-        .send()
-        .await
-        .expect("moto creates a volume")
-        .volume_id()
-        .expect("an id")
-        .to_owned();
+    let volume_id = new_volume(&ec2, 50, false).await;
     let finding_id = app
         .found(finding(
             &tenant.name,
@@ -617,7 +605,10 @@ async fn a_self_hosted_account_is_acted_on_with_its_own_remediation_key() {
     let done = app.approved(&tenant, &finding_id, None).await;
 
     assert_eq!(done["action"]["status"], "done", "{done}");
-    assert!(!volume_exists(&ec2, &volume_id).await, "deleted with the key");
+    assert!(
+        !volume_exists(&ec2, &volume_id).await,
+        "deleted with the key"
+    );
 }
 
 #[tokio::test]

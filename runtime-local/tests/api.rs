@@ -1676,7 +1676,8 @@ async fn an_account_added_with_access_keys_keeps_their_secrets_sealed_apart_and_
     let secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY00";
     let key = json!({"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": secret});
     let acting_secret = "aCtiNgSeCrEtKeY0123456789abcdefEXAMPLE1";
-    let acting = json!({"access_key_id": "AKIAIOSFODNN7ACTING1", "secret_access_key": acting_secret});
+    let acting =
+        json!({"access_key_id": "AKIAIOSFODNN7ACTING1", "secret_access_key": acting_secret});
     let (status, both) = call(
         &app,
         "POST",
@@ -1722,7 +1723,9 @@ async fn an_account_added_with_access_keys_keeps_their_secrets_sealed_apart_and_
             .expect("read")
             .expect("a sealed secret");
         let owner = |which| dd0c_ports::secrets::secret_owner(tenant, &account, which);
-        let opened = opener.open(&sealed, &owner(which)).expect("opens for its use");
+        let opened = opener
+            .open(&sealed, &owner(which))
+            .expect("opens for its use");
         assert_eq!(opened, want);
         let other = match which {
             KeyUse::Read => KeyUse::Act,

@@ -338,7 +338,10 @@ pub async fn onboard(
     )?;
     let remediation_sealed = sealing.key(
         ("remediation_role_name", new.remediation_role_name.is_some()),
-        ("remediation_access_key", new.remediation_access_key.as_ref()),
+        (
+            "remediation_access_key",
+            new.remediation_access_key.as_ref(),
+        ),
         KeyUse::Act,
     )?;
     if let Some(name) = new.name.as_deref().filter(|n| !valid_name(n)) {

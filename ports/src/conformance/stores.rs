@@ -11,9 +11,8 @@ use crate::domain::{
 };
 use crate::ledger::{Link, ResourceKey};
 use crate::store::{
-    KeyUse,
-    AnomalyFilter, BaselineWrite, CommitOutcome, ScoreBatch, ScoreCommit, ScoredEvent, Stores,
-    TenantLinks,
+    AnomalyFilter, BaselineWrite, CommitOutcome, KeyUse, ScoreBatch, ScoreCommit, ScoredEvent,
+    Stores, TenantLinks,
 };
 use crate::webhook::SigningSecret;
 use crate::PortError;

@@ -103,9 +103,10 @@ impl TenantStore for MemoryStore {
         {
             return Err(no_account(tenant, account_id));
         }
-        inner
-            .account_secrets
-            .insert((tenant.to_owned(), account_id.to_owned(), key), sealed.to_owned());
+        inner.account_secrets.insert(
+            (tenant.to_owned(), account_id.to_owned(), key),
+            sealed.to_owned(),
+        );
         Ok(())
     }
 

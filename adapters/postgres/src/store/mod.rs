@@ -12,10 +12,9 @@ use dd0c_ports::domain::{
 };
 use dd0c_ports::recall::{Fact, FactKey, RecallStore};
 use dd0c_ports::store::{
-    KeyUse,
     account_taken, anomaly_cursor, decode_cursor, no_account, AnomalyFilter, AnomalyStore,
-    BaselineWrite, Claimed, CommitOutcome, CostEventStore, OutboxStore, Page, Schedule, ScoreBatch,
-    ScoreStore, SettingsStore, TenantStore,
+    BaselineWrite, Claimed, CommitOutcome, CostEventStore, KeyUse, OutboxStore, Page, Schedule,
+    ScoreBatch, ScoreStore, SettingsStore, TenantStore,
 };
 use dd0c_ports::webhook::SigningSecret;
 use dd0c_ports::{PortError, PortResult};

@@ -124,7 +124,7 @@ python_tools() {
   if ! "$venv/bin/python" -c "import aiosmtpd, moto, schemathesis, cfnlint, standardwebhooks, opentelemetry.proto" >/dev/null 2>&1; then
     say "installing aiosmtpd, moto[server], schemathesis, cfn-lint, standardwebhooks and opentelemetry-proto from PyPI into $venv"
     [ -x "$venv/bin/pip" ] || python3 -m venv "$venv" || { apt_install python3-venv; python3 -m venv "$venv"; }
-    "$venv/bin/pip" install -q 'aiosmtpd>=1.4' 'moto[server]>=5.1' 'schemathesis==4.32.5' 'cfn-lint==1.58.0' 'standardwebhooks==1.1.0' 'opentelemetry-proto==1.45.2'
+    "$venv/bin/pip" install -q 'aiosmtpd>=1.4' 'moto[server]==5.2.6' 'schemathesis==4.32.5' 'cfn-lint==1.58.0' 'standardwebhooks==1.1.0' 'opentelemetry-proto==1.45.2'
   fi
   # The notify tests verify webhook signatures with standardwebhooks in it; the telemetry tests
   # receive traces with opentelemetry-proto in it.

@@ -249,8 +249,8 @@ impl App {
         zombie.finding_id
     }
 
-    /// An action on `finding_id` requested by a member, approved by an admin, as it ends.
-    async fn approved(&self, tenant: &Customer, finding_id: &str, kind: Option<&str>) -> Value {
+    /// An action on `finding_id` requested by `tenant`'s member: its id.
+    async fn requested(&self, tenant: &Customer, finding_id: &str, kind: Option<&str>) -> String {
         let mut body = json!({"finding_id": finding_id});
         if let Some(kind) = kind {
             body["action"] = json!(kind);
@@ -259,7 +259,12 @@ impl App {
             .call("POST", "/v1/actions", &tenant.member, Some(body))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{requested}");
-        let id = requested["action_id"].as_str().expect("an id").to_owned();
+        requested["action_id"].as_str().expect("an id").to_owned()
+    }
+
+    /// An action on `finding_id` requested by a member, approved by an admin, as it ends.
+    async fn approved(&self, tenant: &Customer, finding_id: &str, kind: Option<&str>) -> Value {
+        let id = self.requested(tenant, finding_id, kind).await;
         let (status, approved) = self
             .call(
                 "POST",
@@ -703,15 +708,7 @@ async fn panic_mode_blocks_an_approved_action_until_it_is_approved_again() {
     let tenant = app.tenant().await;
     app.mode(&tenant, "approve").await;
     let (finding_id, volume_id) = app.zombie_volume(&tenant, false).await;
-    let (_, requested) = app
-        .call(
-            "POST",
-            "/v1/actions",
-            &tenant.member,
-            Some(json!({"finding_id": finding_id})),
-        )
-        .await;
-    let id = requested["action_id"].as_str().expect("an id").to_owned();
+    let id = app.requested(&tenant, &finding_id, None).await;
 
     let (status, _) = app
         .call("PUT", "/v1/panic", &tenant.admin, Some(json!({"on": true})))
@@ -759,15 +756,7 @@ async fn a_replayed_approval_does_nothing_twice() {
     let tenant = app.tenant().await;
     app.mode(&tenant, "approve").await;
     let (finding_id, _) = app.zombie_volume(&tenant, false).await;
-    let (_, requested) = app
-        .call(
-            "POST",
-            "/v1/actions",
-            &tenant.member,
-            Some(json!({"finding_id": finding_id})),
-        )
-        .await;
-    let id = requested["action_id"].as_str().expect("an id").to_owned();
+    let id = app.requested(&tenant, &finding_id, None).await;
     let path = format!("/v1/actions/{id}/approve");
     let (first, _) = app.call("POST", &path, &tenant.admin, None).await;
     assert_eq!(first, StatusCode::OK);
@@ -798,15 +787,7 @@ async fn another_tenant_can_neither_read_approve_nor_request_an_action() {
     app.mode(&ours, "approve").await;
     app.mode(&theirs, "approve").await;
     let (finding_id, volume_id) = app.zombie_volume(&ours, false).await;
-    let (_, requested) = app
-        .call(
-            "POST",
-            "/v1/actions",
-            &ours.member,
-            Some(json!({"finding_id": finding_id})),
-        )
-        .await;
-    let id = requested["action_id"].as_str().expect("an id").to_owned();
+    let id = app.requested(&ours, &finding_id, None).await;
 
     let (status, _) = app
         .call("GET", &format!("/v1/actions/{id}"), &theirs.admin, None)
@@ -864,15 +845,7 @@ async fn the_cli_lists_the_approvals_queue_and_approves_as_a_named_admin() {
     let tenant = app.tenant().await;
     app.mode(&tenant, "approve").await;
     let (finding_id, volume_id) = app.zombie_volume(&tenant, false).await;
-    let (_, requested) = app
-        .call(
-            "POST",
-            "/v1/actions",
-            &tenant.member,
-            Some(json!({"finding_id": finding_id})),
-        )
-        .await;
-    let id = requested["action_id"].as_str().expect("an id").to_owned();
+    let id = app.requested(&tenant, &finding_id, None).await;
     let cli = |args: &[&str]| {
         support::dd0c_cost(
             env!("CARGO_BIN_EXE_dd0c-cost"),
@@ -905,7 +878,7 @@ async fn the_cli_lists_the_approvals_queue_and_approves_as_a_named_admin() {
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["action_id"], id.as_str());
 
-    let member = requested["requested_by"].as_str().expect("requester");
+    let member = lines[0]["requested_by"].as_str().expect("requester");
     let refused = cli(&[
         "actions",
         "approve",

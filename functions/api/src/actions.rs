@@ -156,14 +156,7 @@ pub(crate) async fn list(
     if let Some(cursor) = cursor {
         cursor.parse::<Cursor>()?;
     }
-    let limit = match query.limit.unwrap_or(50) {
-        limit @ 1..=MAX_PAGE => limit as usize,
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "limit {other}: 1 to {MAX_PAGE}"
-            )))
-        }
-    };
+    let limit = crate::page_limit(query.limit, 50, MAX_PAGE)?;
     let page = api
         .stores
         .actions

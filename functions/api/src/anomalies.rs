@@ -132,14 +132,7 @@ pub(crate) async fn list(
     if export::wanted(given(&query.format), &headers)? {
         return Ok(export_all(api, principal.tenant, filter));
     }
-    let limit = match query.limit.unwrap_or(50) {
-        limit @ 1..=MAX_PAGE => limit as usize,
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "limit {other}: 1 to {MAX_PAGE}"
-            )))
-        }
-    };
+    let limit = crate::page_limit(query.limit, 50, MAX_PAGE)?;
     let page = api
         .stores
         .anomalies

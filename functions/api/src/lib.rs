@@ -250,6 +250,14 @@ pub(crate) fn given(text: &Option<String>) -> Option<&str> {
     text.as_deref().filter(|t| !t.is_empty())
 }
 
+/// The `limit` query parameter: `default` when absent, else 1 to `most`.
+pub(crate) fn page_limit(asked: Option<u32>, default: u32, most: u32) -> Result<usize, ApiError> {
+    match asked.unwrap_or(default) {
+        limit if (1..=most).contains(&limit) => Ok(limit as usize),
+        other => Err(ApiError::BadRequest(format!("limit {other}: 1 to {most}"))),
+    }
+}
+
 /// An RFC 3339 time query parameter named `name`.
 pub(crate) fn time_param(
     name: &str,

@@ -110,14 +110,7 @@ pub(crate) async fn list(
 ) -> Result<Json<ResourcePage>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let filter = query.filter()?;
-    let limit = match query.limit.unwrap_or(100) {
-        limit @ 1..=MAX_PAGE => limit as usize,
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "limit {other}: 1 to {MAX_PAGE}"
-            )))
-        }
-    };
+    let limit = crate::page_limit(query.limit, 100, MAX_PAGE)?;
     let page = api
         .stores
         .ledger

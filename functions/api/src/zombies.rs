@@ -75,14 +75,7 @@ pub(crate) async fn list(
         kinds: parse_list::<ZombieKind>("kind", given(&query.kind))?,
         statuses: parse_list::<FindingStatus>("status", given(&query.status))?,
     };
-    let limit = match query.limit.unwrap_or(100) {
-        limit @ 1..=MAX_LIST => limit as usize,
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "limit {other}: 1 to {MAX_LIST}"
-            )))
-        }
-    };
+    let limit = crate::page_limit(query.limit, 100, MAX_LIST)?;
     let mut items = api
         .stores
         .zombies

@@ -108,18 +108,23 @@ async fn an_action_is_added_with_its_first_step(stores: &Stores) {
     );
 }
 
+/// Adds `action` with its first step: requested by a member.
+async fn add_requested(stores: &Stores, action: &ActionRecord) {
+    stores
+        .actions
+        .add_action(
+            action,
+            &step(action, 0, "member@example.com", Step::Requested),
+        )
+        .await
+        .expect("add");
+}
+
 async fn a_step_moves_only_from_the_status_it_expects(stores: &Stores) {
     let tenant = unique("t");
     let action = requested_action(&tenant, &unique_account_id(), "vol-2", 0);
     let id = &action.action_id;
-    stores
-        .actions
-        .add_action(
-            &action,
-            &step(&action, 0, "member@example.com", Step::Requested),
-        )
-        .await
-        .expect("add");
+    add_requested(stores, &action).await;
     let approval = step(&action, 5, "admin@example.com", Step::Approved);
     let approved = stores
         .actions
@@ -191,14 +196,7 @@ async fn a_run_records_its_calls_and_way_back(stores: &Stores) {
     let tenant = unique("t");
     let action = requested_action(&tenant, &unique_account_id(), "vol-3", 0);
     let id = &action.action_id;
-    stores
-        .actions
-        .add_action(
-            &action,
-            &step(&action, 0, "member@example.com", Step::Requested),
-        )
-        .await
-        .expect("add");
+    add_requested(stores, &action).await;
     stores
         .actions
         .decide(
@@ -262,14 +260,7 @@ async fn actions_page_newest_first_and_filter(stores: &Stores) {
     for minute in 0..5 {
         let account = if minute % 2 == 0 { &one } else { &other };
         let action = requested_action(&tenant, account, &format!("vol-p{minute}"), minute);
-        stores
-            .actions
-            .add_action(
-                &action,
-                &step(&action, 0, "member@example.com", Step::Requested),
-            )
-            .await
-            .expect("add");
+        add_requested(stores, &action).await;
         added.push(action);
     }
     stores
@@ -339,14 +330,7 @@ async fn actions_stay_in_their_tenant(stores: &Stores) {
     let (a, b) = (unique("t"), unique("t"));
     let action = requested_action(&a, &unique_account_id(), "vol-4", 0);
     let id = &action.action_id;
-    stores
-        .actions
-        .add_action(
-            &action,
-            &step(&action, 0, "member@example.com", Step::Requested),
-        )
-        .await
-        .expect("add");
+    add_requested(stores, &action).await;
     assert_eq!(stores.actions.action(&b, id).await.expect("read"), None);
     assert!(stores
         .actions
@@ -395,14 +379,7 @@ async fn final_actions_are_forgotten_after_retention(stores: &Stores) {
     let pending = requested_action(&tenant, &account, "vol-old2", old);
     let recent = requested_action(&tenant, &account, "vol-new", 0);
     for action in [&rejected, &pending, &recent] {
-        stores
-            .actions
-            .add_action(
-                action,
-                &step(action, 0, "member@example.com", Step::Requested),
-            )
-            .await
-            .expect("add");
+        add_requested(stores, action).await;
     }
     for action in [&rejected, &recent] {
         stores

@@ -205,6 +205,17 @@ pub struct Decision {
     pub way_back: Option<WayBack>,
 }
 
+impl ActionRecord {
+    /// Moves the action to `to` by `decision`: its time, and the way back a run left.
+    pub fn apply(&mut self, to: ActionStatus, decision: &Decision) {
+        self.status = to;
+        self.updated_at = decision.at;
+        if decision.way_back.is_some() {
+            self.way_back = decision.way_back.clone();
+        }
+    }
+}
+
 impl Decision {
     /// A step with no calls and no way back.
     pub fn new(

@@ -22,7 +22,7 @@ pub(super) struct Rds {
 
 /// The final snapshot's identifier for `action_id` (`act_…`): RDS identifiers take letters,
 /// digits and single hyphens only.
-pub(super) fn final_snapshot(action_id: &str) -> String {
+fn final_snapshot(action_id: &str) -> String {
     format!("dd0c-{}", action_id.replace('_', "-"))
 }
 

@@ -155,11 +155,7 @@ impl ActionStore for DynamoStore {
             if !from.contains(&action.status) {
                 return Ok(None);
             }
-            action.status = to;
-            action.updated_at = decision.at;
-            if decision.way_back.is_some() {
-                action.way_back = decision.way_back.clone();
-            }
+            action.apply(to, decision);
             let moved = build(
                 Put::builder()
                     .table_name(&self.table)

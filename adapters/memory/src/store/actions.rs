@@ -78,11 +78,7 @@ impl ActionStore for MemoryStore {
         if !from.contains(&action.status) {
             return Ok(None);
         }
-        action.status = to;
-        action.updated_at = decision.at;
-        if decision.way_back.is_some() {
-            action.way_back = decision.way_back.clone();
-        }
+        action.apply(to, decision);
         log.push(decision.clone());
         Ok(Some(action.clone()))
     }

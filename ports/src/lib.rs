@@ -24,6 +24,7 @@
 //!   [`secrets::Credentials`] an account is read with.
 //! - [`sources`] — ingestion without EventBridge: trail buckets polled, agents, ingest lag.
 //! - [`text`] — what no URL, address or name may hold.
+//! - [`price_list`] — the AWS Price List's offer files, by path, that the catalog is built from.
 //! - [`PortError`] — the one error type every port returns.
 
 /// Serde through a type's text form: `TryFrom<String>` by its `FromStr`, `Into<String>` by its
@@ -118,6 +119,7 @@ pub mod flags;
 pub mod keys;
 pub mod ledger;
 pub mod mail;
+pub mod price_list;
 pub mod queue;
 pub mod rate;
 pub mod recall;

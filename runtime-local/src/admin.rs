@@ -22,8 +22,9 @@ use dd0c_api::accounts::{onboard, NewAccessKey, NewAccount};
 use crate::backend::default_connections;
 use crate::backend::Backend;
 use crate::cli::{
-    AccountCommand, AddAccount, AnomaliesCommand, DlqCommand, Format, Function, InvokeArgs,
-    ListFormat, PanicArgs, ResourcesCommand, SettingsCommand, Switch, TenantCommand,
+    AccountCommand, AddAccount, AnomaliesCommand, CatalogCommand, CatalogOutput, DlqCommand,
+    Format, Function, InvokeArgs, ListFormat, PanicArgs, ResourcesCommand, SettingsCommand, Switch,
+    TenantCommand,
 };
 use crate::cli::{BackendArgs, UserCommand, UserRole};
 use dd0c_adapters_memory::MemoryBuckets;
@@ -548,5 +549,67 @@ pub async fn user(args: &BackendArgs, command: UserCommand) -> Result<ExitCode> 
         })
         .await?;
     println!("user={} tenant={tenant}", email.to_lowercase());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `dd0c-cost catalog build|update`: builds the catalog from offer files in a directory or
+/// from AWS's Price List, writes it, and says what it holds and what changed.
+pub async fn catalog(command: CatalogCommand) -> Result<ExitCode> {
+    let (list, output): (Box<dyn dd0c_ports::price_list::PriceList>, CatalogOutput) = match command
+    {
+        CatalogCommand::Build { from, output } => (
+            Box::new(dd0c_adapters_file::PriceListDirectory::new(from)),
+            output,
+        ),
+        CatalogCommand::Update { url, output } => (
+            Box::new(dd0c_adapters_http::PriceListHttp::new(&url)?),
+            output,
+        ),
+    };
+    let (archive, key) = crate::catalog::file_archive(&output.out)?;
+    let previous = match &output.previous {
+        Some(path) => Arc::new(PriceCatalog::from_path(path)?),
+        None => dd0c_ingest::catalog::refresh::load(&archive, &key)
+            .await?
+            .map_or_else(PriceCatalog::bundled, Arc::new),
+    };
+    let refreshed = dd0c_ingest::catalog::refresh::refresh(
+        list.as_ref(),
+        &archive,
+        &key,
+        &previous,
+        &output.regions,
+    )
+    .await?;
+    let entries = refreshed.catalog.entries();
+    let regions: std::collections::BTreeSet<&str> = entries
+        .keys()
+        .map(|(region, _, _)| region.as_str())
+        .collect();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "wrote {} ({} bytes): prices as of {}, {} prices in {} regions",
+        output.out.display(),
+        refreshed.bytes,
+        refreshed.catalog.as_of(),
+        entries.len(),
+        regions.len()
+    )?;
+    for (service, report) in &refreshed.services {
+        let provenance = refreshed.catalog.sources().get(service);
+        writeln!(
+            out,
+            "{service}: {} regions, {} prices, published {}{}",
+            report.regions,
+            report.prices,
+            provenance.map_or("?", |p| p.as_of.as_str()),
+            match report.conflicts {
+                0 => String::new(),
+                n => format!(", {n} disagreeing prices (the higher kept)"),
+            }
+        )?;
+    }
+    write!(out, "{}", refreshed.changes)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -73,6 +73,9 @@ pub struct Backend {
     /// Customer accounts, read and acted on the way this build can (tests point it at an
     /// emulator).
     pub cloud: Arc<dyn dd0c_ports::zombie::CloudAccess>,
+    /// The price catalog everything here prices with: the bundled one until the dispatcher
+    /// sets the one chosen, replaced whole when a refreshed one is loaded.
+    pub catalog: dd0c_ingest::Current,
     /// One line saying what this is, for the first log line.
     pub description: String,
 }
@@ -100,6 +103,7 @@ impl Backend {
             ledger_retention_days: dd0c_ports::ledger::DEFAULT_LEDGER_RETENTION_DAYS,
             endpoints: dd0c_notify::channels::Endpoints::default(),
             cloud: crate::cloud::cloud_access(),
+            catalog: dd0c_ingest::PriceCatalog::bundled().into(),
             description:
                 "embedded in-memory store (DATABASE_URL is not set): nothing survives a restart"
                     .into(),
@@ -178,6 +182,7 @@ impl Backend {
             pool: Some(pool),
             secrets: None,
             cloud: crate::cloud::cloud_access(),
+            catalog: dd0c_ingest::PriceCatalog::bundled().into(),
             description: format!("Postgres at {host} (queues on pgmq)"),
         })
     }
@@ -199,7 +204,7 @@ impl Backend {
                 self.stores.tenants.clone(),
                 self.secrets.clone(),
             ),
-            dd0c_ingest::PriceCatalog::bundled(),
+            self.catalog.clone(),
             clock,
         )
     }

@@ -157,6 +157,9 @@ pub enum Command {
     /// Inspect and redrive dead letters.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Build the price catalog from AWS Price List offer files, or update it from AWS.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Show or change a tenant's settings: alert routing, recipients, digest, thresholds.
     #[command(subcommand)]
     Settings(SettingsCommand),
@@ -379,9 +382,20 @@ pub struct ServeArgs {
     /// Period of the retention job, in seconds.
     #[arg(long, default_value_t = 3600, env = "DD0C_RETENTION_EVERY_SECONDS")]
     pub retention_every_seconds: u64,
-    /// Price catalog to use instead of the bundled one.
+    /// Price catalog to use instead of the bundled one (`dd0c-cost catalog build|update` writes
+    /// one). Every replica reloads it when it changes.
     #[arg(long, value_name = "FILE", env = "DD0C_CATALOG")]
     pub catalog: Option<PathBuf>,
+    /// Rebuild DD0C_CATALOG daily from the AWS Price List (the scheduler role does; the file's
+    /// directory should be shared by every replica).
+    #[arg(long, env = "DD0C_CATALOG_UPDATE", requires = "catalog")]
+    pub catalog_update: bool,
+    /// Where the daily update reads the Price List (AWS's public endpoint, or a mirror).
+    #[arg(long, env = "DD0C_PRICE_LIST_URL", default_value = dd0c_adapters_http::AWS_PRICE_LIST)]
+    pub price_list_url: String,
+    /// How often each replica checks DD0C_CATALOG for a newer catalog, in seconds.
+    #[arg(long, env = "DD0C_CATALOG_RELOAD_SECONDS", default_value_t = 600)]
+    pub catalog_reload_seconds: u64,
     /// The Slack app's signing secret, for the alert buttons (`POST /v1/slack/actions`).
     #[arg(long, env = "DD0C_SLACK_SIGNING_SECRET", hide_env_values = true)]
     pub slack_signing_secret: Option<String>,
@@ -563,6 +577,43 @@ pub enum AnomaliesCommand {
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Build a catalog from offer files in a directory laid out as the Price List's URLs
+    /// (DIR/offers/v1.0/aws/index.json, DIR/offers/v1.0/aws/AmazonEC2/…).
+    Build {
+        /// The directory.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        #[command(flatten)]
+        output: CatalogOutput,
+    },
+    /// Download the current offer files from AWS's public Price List (no credentials needed)
+    /// and build from them.
+    Update {
+        /// The Price List's base URL (or a mirror of it).
+        #[arg(long, env = "DD0C_PRICE_LIST_URL", default_value = dd0c_adapters_http::AWS_PRICE_LIST)]
+        url: String,
+        #[command(flatten)]
+        output: CatalogOutput,
+    },
+}
+
+/// Where a built catalog goes, and what it builds on.
+#[derive(Debug, Args)]
+pub struct CatalogOutput {
+    /// The catalog file to write (replaced whole, atomically).
+    #[arg(long, value_name = "FILE", env = "DD0C_CATALOG")]
+    pub out: PathBuf,
+    /// The catalog to keep what the offer files do not give from, and to compare against:
+    /// by default the file at --out when there is one, else the bundled catalog.
+    #[arg(long, value_name = "FILE")]
+    pub previous: Option<PathBuf>,
+    /// Read only this region (repeatable); by default every commercial region.
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

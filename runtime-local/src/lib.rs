@@ -4,7 +4,7 @@
 //! dispatcher in process (`serve::run` on a listener of their own) and drive its consumers.
 //!
 //! Two layers: the dispatcher (`serve`, `jobs`, `consumer`, `server`, `grpc`, `health`,
-//! `backend`, `archive`, `cloud`) imports no command module; the commands (`cli`, `admin`,
+//! `backend`, `archive`, `cloud`, `catalog`) imports no command module; the commands (`cli`, `admin`,
 //! `serve_cmd`, `trails`, `zombies`, `actions`, `analyze`, `normalize`, `read`, `table`) build
 //! on it.
 //!
@@ -19,7 +19,9 @@
 //!   timeouts and connection cap), `consumer` (pgmq deliveries into the one function contract
 //!   of `dd0c-function`), the notifier loop; `jobs` — the scheduled jobs of `functions/` (trail
 //!   poll, retention, zombie hunt, digests), one replica per period.
-//! - `admin` — migrate, tenants, accounts, anomalies, invoke, dead letters, settings, panic.
+//! - `admin` — migrate, tenants, accounts, anomalies, invoke, dead letters, settings, panic,
+//!   catalog build and update.
+//! - `catalog` — the `DD0C_CATALOG` file as the archive its refresh and reload work on.
 //! - `grpc` — the ingest role's gRPC listener for agents.
 //! - `health` — the heartbeat `serve` keeps and `dd0c-cost healthcheck`, for containers.
 //! - `trails` — the trail poller the ingest role runs, and `backfill`; `archive` — the raw
@@ -33,6 +35,7 @@ pub mod admin;
 pub mod analyze;
 pub mod archive;
 pub mod backend;
+pub mod catalog;
 pub mod cli;
 pub mod cloud;
 pub mod consumer;

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             service(backend, dd0c_cost::admin::invoke(backend, args))
         }
         dd0c_cost::cli::Command::Dlq(c) => service(backend, dd0c_cost::admin::dlq(backend, c)),
+        dd0c_cost::cli::Command::Catalog(c) => service(backend, dd0c_cost::admin::catalog(c)),
         dd0c_cost::cli::Command::Settings(c) => {
             service(backend, dd0c_cost::admin::settings(backend, c))
         }

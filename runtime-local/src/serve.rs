@@ -128,6 +128,20 @@ pub struct ServeConfig {
     pub dashboard: Option<dd0c_api::dashboard::Dashboard>,
     /// The heartbeat file kept for `dd0c-cost healthcheck` (`DD0C_HEALTH_FILE`).
     pub health_file: Option<std::path::PathBuf>,
+    /// The catalog file, when one is named: reloaded when it changes, and rebuilt daily when
+    /// asked.
+    pub catalog: Option<CatalogFile>,
+}
+
+/// The catalog file a dispatcher prices with (`DD0C_CATALOG`).
+#[derive(Debug, Clone)]
+pub struct CatalogFile {
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// The Price List's URL the scheduler rebuilds it from daily; `None`: it is not rebuilt.
+    pub update_from: Option<String>,
+    /// How often every replica checks it for a newer catalog.
+    pub reload_every: Duration,
 }
 
 impl ServeConfig {
@@ -154,6 +168,7 @@ impl ServeConfig {
             cognito: None,
             health_file: None,
             dashboard: None,
+            catalog: None,
         }
     }
 }
@@ -191,8 +206,9 @@ impl Dispatcher {
             Some(pool) => Some(Arc::new(dd0c_adapters_jwt::CognitoAuth::new(pool.clone())?)),
             None => None,
         };
+        backend.catalog.replace(catalog);
         let normalizers = Arc::new(
-            Normalizers::new(catalog, backend.stores.recall.clone())
+            Normalizers::new(backend.catalog.clone(), backend.stores.recall.clone())
                 .refusing_future(config.max_event_skew)
                 .inflating_at_most(config.inflate),
         );
@@ -304,6 +320,7 @@ impl Dispatcher {
         api.remediation = Some(backend.remediation(Arc::new(SystemClock)));
         api.trusted_proxies = self.config.trusted_proxies.clone();
         api.sources = Some(backend.sources.clone());
+        api.catalog = backend.catalog.clone();
         api.edge = Some(dd0c_api::ingest::Edge {
             admitter: self.admitter(),
             max_body: self.config.max_body,
@@ -380,8 +397,37 @@ impl Dispatcher {
                 notifier: self.notifier(),
                 stores: backend.stores.clone(),
             }));
+            if let Some(job) = self.catalog_update() {
+                jobs.push(job);
+            }
         }
         jobs
+    }
+
+    /// The daily rebuild of the catalog file from the Price List, when asked for.
+    fn catalog_update(&self) -> Option<Arc<dyn Job>> {
+        let file = self.config.catalog.as_ref()?;
+        let url = file.update_from.as_deref()?;
+        let list = match dd0c_adapters_http::PriceListHttp::new(url) {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!(error = %e, "the catalog update is off");
+                return None;
+            }
+        };
+        let (archive, key) = match crate::catalog::file_archive(&file.path) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "the catalog update is off");
+                return None;
+            }
+        };
+        Some(Arc::new(dd0c_ingest::catalog::refresh::UpdateJob {
+            list: Arc::new(list),
+            archive: Arc::new(archive),
+            key,
+            current: self.backend.catalog.clone(),
+        }))
     }
 
     /// Runs the configured roles until `shutdown`, then finishes the work in hand and returns.
@@ -439,6 +485,13 @@ impl Dispatcher {
             };
             let stop = shutdown.clone();
             tasks.spawn(crate::server::run(listener, router, self.config.http, stop));
+        }
+        if let Some(file) = &self.config.catalog {
+            tasks.spawn(crate::catalog::reload_every(
+                file.clone(),
+                self.backend.catalog.clone(),
+                shutdown.clone(),
+            ));
         }
         if let Some(path) = &self.config.health_file {
             tasks.spawn(crate::health::heartbeat(

@@ -27,9 +27,12 @@ pub async fn serve(backend_args: &BackendArgs, args: ServeArgs) -> Result<ExitCo
     let backend = crate::admin::open_backend(backend_args).await?;
     tracing::info!(backend = %backend.description, roles = ?roles, "dd0c-cost serve starting");
     let catalog = match &args.catalog {
+        // The first update writes it.
+        Some(path) if args.catalog_update && !path.exists() => PriceCatalog::bundled(),
         Some(path) => Arc::new(PriceCatalog::from_path(path)?),
         None => PriceCatalog::bundled(),
     };
+    dd0c_ingest::catalog::refresh::warn_if_stale(&catalog, Utc::now());
     if let Some(dir) = &args.demo {
         let records = rebased(sample_records(dir)?, Utc::now());
         queue_records(&backend, records, dir).await?;
@@ -143,6 +146,11 @@ fn serve_config(
         cognito: cognito_pool(&args.cognito),
         dashboard,
         health_file: args.process.health_file.clone(),
+        catalog: args.catalog.clone().map(|path| crate::serve::CatalogFile {
+            path,
+            update_from: args.catalog_update.then(|| args.price_list_url.clone()),
+            reload_every: Duration::from_secs(args.catalog_reload_seconds.max(1)),
+        }),
     })
 }
 

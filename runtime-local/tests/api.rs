@@ -996,7 +996,7 @@ async fn sign_in_is_throttled_and_weak_hashes_are_upgraded() {
 }
 
 /// Every route the dispatcher serves, as users call them (README, ARCHITECTURE.md).
-const ROUTES: [(&str, &str); 38] = [
+const ROUTES: [(&str, &str); 39] = [
     ("post", "/v1/events"),
     ("post", "/v1/slack/actions"),
     ("post", "/v1/auth/login"),
@@ -1019,6 +1019,7 @@ const ROUTES: [(&str, &str); 38] = [
     ("put", "/v1/panic"),
     ("get", "/v1/resources"),
     ("get", "/v1/resources/running"),
+    ("get", "/v1/catalog"),
     ("get", "/v1/zombies"),
     ("get", "/v1/zombies/summary"),
     ("post", "/v1/zombies/{id}/ignore"),
@@ -2257,4 +2258,94 @@ async fn a_test_alert_goes_to_the_channel_asked_and_says_how_it_went() {
         1,
         "nothing more in panic mode"
     );
+}
+
+#[tokio::test]
+async fn the_catalog_in_use_is_shown_with_its_age_and_reloaded_when_its_file_changes() {
+    let dir = std::env::temp_dir().join(format!("dd0c-api-catalog-{}", unique("c")));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("aws-price-catalog.json");
+    std::fs::write(&file, PriceCatalog::bundled().to_json()).expect("the bundled catalog");
+    let path = file.clone();
+    let app = spawn_app_with(move |c| {
+        c.metrics_public = true;
+        c.catalog = Some(dd0c_cost::serve::CatalogFile {
+            path,
+            update_from: None,
+            reload_every: Duration::from_millis(100),
+        });
+    })
+    .await;
+    let (_, token) = admin_with_anomalies(&app).await;
+    let (status, bundled) = call(&app, "GET", "/v1/catalog", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{bundled}");
+    assert_eq!(bundled["as_of"], PriceCatalog::bundled().as_of());
+    assert_eq!(bundled["stale"], true, "{bundled}");
+    assert_eq!(bundled["stale_after_days"], 120);
+    assert_eq!(
+        call(&app, "GET", "/v1/catalog", None, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../functions/ingest/tests/fixtures/price-list");
+    let built = Command::new(env!("CARGO_BIN_EXE_dd0c-cost"))
+        .args(["catalog", "build", "--from"])
+        .arg(&fixtures)
+        .arg("--out")
+        .arg(&file)
+        .output()
+        .expect("catalog build");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+
+    let mut shown = Value::Null;
+    for _ in 0..100 {
+        shown = call(&app, "GET", "/v1/catalog", Some(&token), None).await.1;
+        if shown["as_of"] == "2026-11-01" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(shown["as_of"], "2026-11-01", "reloaded: {shown}");
+    let ec2 = shown["services"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["service"] == "AmazonEC2"))
+        .expect("EC2's source");
+    assert_eq!(ec2["regions"], 6);
+    let record = run_instances(
+        &unique_account_id(),
+        "alice",
+        chrono::Utc::now(),
+        "p5.48xlarge",
+        &["i-p5"],
+    );
+    let priced = app
+        .dispatcher
+        .normalizers
+        .normalize_record(TENANT, record.to_string())
+        .await
+        .expect("normalized");
+    let dd0c_ingest::Item::Cost(events) = priced else {
+        panic!("a cost event: {priced:?}");
+    };
+    assert!(
+        (events[0].unit_hourly_usd - 55.04).abs() < 1e-9,
+        "{}",
+        events[0].unit_hourly_usd
+    );
+    let metrics = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .expect("scraped")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("dd0c_catalog_age_days{as_of=\"2026-11-01\"} "),
+        "{metrics}"
+    );
+    std::fs::remove_dir_all(dir).expect("cleanup");
 }

@@ -298,3 +298,78 @@ fn a_trace_receiver_that_is_not_a_url_stops_start_up_naming_it() {
         text(&out.stderr)
     );
 }
+
+fn price_list_fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/ingest/tests/fixtures/price-list")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn catalog_update_reads_the_price_list_over_http_says_what_moved_and_prices_with_it() {
+    let server = dd0c_tests::StaticFiles::serve(price_list_fixtures())
+        .await
+        .expect("server");
+    let dir = std::env::temp_dir().join(format!("dd0c-cli-catalog-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out_file = dir.join("aws-price-catalog.json");
+    let out_path = out_file.to_str().expect("utf-8");
+    let update = |url: &str| {
+        dd0c(
+            &[
+                "catalog",
+                "update",
+                "--url",
+                url,
+                "--out",
+                out_path,
+                "--region",
+                "us-east-1",
+                "--region",
+                "ap-northeast-1",
+            ],
+            None,
+        )
+    };
+    let first = update(server.url());
+    let said = text(&first.stdout);
+    assert!(first.status.success(), "{said}{}", text(&first.stderr));
+    assert!(said.contains("prices as of 2026-11-01"), "{said}");
+    assert!(said.contains("AmazonEC2: 2 regions"), "{said}");
+    assert!(
+        said.contains("us-east-1 ec2.instance p5.48xlarge: $98.32 → $55.04 (-44.0 %)"),
+        "{said}"
+    );
+
+    let record = r#"{"eventTime":"2026-11-02T10:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"RunInstances","awsRegion":"ap-northeast-1","recipientAccountId":"111122223333","eventID":"e","requestParameters":{"instanceType":"p5.48xlarge","instancesSet":{"items":[{"minCount":1,"maxCount":1}]}}}"#;
+    let priced = dd0c(
+        &["normalize", "--catalog", out_path, "-"],
+        Some(record.as_bytes()),
+    );
+    let event: serde_json::Value = serde_json::from_slice(&priced.stdout).expect("one event");
+    assert_eq!(
+        event["unit_hourly_usd"],
+        serde_json::json!(79.808),
+        "Tokyo's own price"
+    );
+    assert_eq!(event["price_source"], "catalog");
+
+    let again = update(server.url());
+    assert!(
+        text(&again.stdout).contains("prices moved: 0"),
+        "built over the file it wrote: {}",
+        text(&again.stdout)
+    );
+    let unreachable = update(&format!("http://127.0.0.1:{}", dd0c_tests::free_port()));
+    assert!(!unreachable.status.success());
+    assert!(
+        text(&unreachable.stderr).contains("/offers/v1.0/aws/index.json"),
+        "{}",
+        text(&unreachable.stderr)
+    );
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).expect("kept")).expect("json");
+    assert_eq!(
+        kept["as_of"], "2026-11-01",
+        "a failed update leaves the file as it was"
+    );
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}

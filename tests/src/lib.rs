@@ -8,6 +8,7 @@
 //! - [`story`] — days of routine activity in two accounts with costly mistakes planted at
 //!   seed-dependent times, and which events those are ([`Story::mistakes`]).
 //! - [`CaptureServer`] — a loopback HTTP server that records webhook posts (Slack's side).
+//! - [`StaticFiles`] — a loopback HTTP server of a directory's files (the AWS Price List's side).
 //! - [`lambda`] — the Lambda Runtime API on loopback, to run the real Lambda binaries.
 //! - [`otlp`] — a real OTLP/HTTP trace receiver on loopback, for the telemetry tests.
 //! - `recorder` (feature `aws`) — a proxy in front of moto that keeps every AWS request and
@@ -26,9 +27,11 @@ pub mod mutate;
 pub mod otlp;
 #[cfg(feature = "aws")]
 pub mod recorder;
+mod static_files;
 mod story;
 
 pub use capture::CaptureServer;
+pub use static_files::StaticFiles;
 pub use story::{story, Mistake, Story};
 
 use serde_json::{json, Value};

@@ -1,5 +1,7 @@
 //! # dd0c-adapters-file
 //!
+//! - [`PriceListDirectory`] (`price_list`): AWS Price List offer files in a directory.
+//!
 //! [`FileArchive`]: the archive port on a local directory (`DD0C_ARCHIVE=file:///var/lib/dd0c/archive`),
 //! for a self-hosted install without an object store. A key is a relative path under the root;
 //! an object is written to a temporary file and renamed into place, so a reader never sees half
@@ -7,6 +9,10 @@
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+
+mod price_list;
+
+pub use price_list::PriceListDirectory;
 
 use async_trait::async_trait;
 use dd0c_ports::archive::{validate_key, Archive};

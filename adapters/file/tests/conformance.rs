@@ -1,6 +1,6 @@
 //! The file archive against the archive suite, on a real directory.
 
-use dd0c_adapters_file::FileArchive;
+use dd0c_adapters_file::{FileArchive, PriceListDirectory};
 use dd0c_ports::archive::Archive;
 use dd0c_ports::conformance;
 
@@ -39,5 +39,12 @@ async fn objects_survive_a_reopen_and_partial_writes_are_never_listed() {
             .as_deref(),
         Some(&b"kept"[..])
     );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[tokio::test]
+async fn a_directory_passes_the_price_list_suite() {
+    let root = fresh_root("price-list");
+    conformance::price_list_suite(&root, &PriceListDirectory::new(&root)).await;
     std::fs::remove_dir_all(&root).unwrap();
 }

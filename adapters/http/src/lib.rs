@@ -1,5 +1,7 @@
 //! # dd0c-adapters-http
 //!
+//! - [`PriceListHttp`] (`price_list`): AWS Price List offer files over HTTP(S).
+//!
 //! [`HttpWebhook`]: the webhook port over HTTP(S) with reqwest and rustls — how alerts reach
 //! Slack incoming webhooks in both deployment modes.
 //!
@@ -8,6 +10,10 @@
 //! host with any non-public address at connect time, so a name that resolves differently later
 //! (DNS rebinding) gains nothing — and redirects are not followed. A refused destination fails
 //! before a connection is tried, the same way whatever answers there.
+
+mod price_list;
+
+pub use price_list::{PriceListHttp, AWS_PRICE_LIST};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -14,6 +14,7 @@
 //! - [`accounts`] — onboarding (server-side ExternalId, the IAM policy; the CLI calls the same
 //!   [`accounts::onboard`]), ingest tokens, baselines and the cost time series.
 //! - [`resources`] — the resources followed to their end, with their cost and burn now.
+//! - [`catalog`] — the price catalog in use: its source and age.
 //! - [`zombies`] — the zombie hunter's findings: listed by waste, summed up, ignored.
 //! - [`export`] — anomalies and findings as CSV (`Accept: text/csv`, `format=csv`), formulas
 //!   neutralised.
@@ -30,6 +31,7 @@ pub mod accounts;
 pub mod actions;
 pub mod anomalies;
 pub mod auth;
+pub mod catalog;
 pub mod client;
 pub mod dashboard;
 pub mod export;
@@ -102,6 +104,8 @@ pub struct Api {
     pub channels: Vec<Arc<dyn dd0c_notify::channels::Deliver>>,
     /// Actions on customer accounts; `None`: requests and approvals are refused (409).
     pub remediation: Option<dd0c_actions::Remediation>,
+    /// The price catalog in use (the bundled one unless set), for its age and source.
+    pub catalog: dd0c_ingest::Current,
 }
 
 impl Api {
@@ -125,6 +129,7 @@ impl Api {
             outbound: Default::default(),
             channels: Vec::new(),
             remediation: None,
+            catalog: dd0c_ingest::PriceCatalog::bundled().into(),
         }
     }
 }
@@ -182,6 +187,7 @@ pub fn router(api: Arc<Api>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(settings::test_alert))
         .routes(routes!(resources::list))
         .routes(routes!(resources::running))
+        .routes(routes!(catalog::info))
         .routes(routes!(zombies::list))
         .routes(routes!(zombies::summary))
         .routes(routes!(zombies::ignore))

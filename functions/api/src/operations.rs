@@ -164,6 +164,7 @@ pub(crate) async fn metrics(State(api): State<Arc<Api>>, headers: HeaderMap) -> 
         operations.tenant_labels,
     );
     text.push_str(&gauges.await);
+    text.push_str(&crate::catalog::gauge(&api.catalog.get()));
     if let Some(sources) = &api.sources {
         text.push_str(
             &crate::sources::lag_gauges(sources.as_ref(), operations.tenant_labels).await,

@@ -52,7 +52,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-pub use catalog::{CatalogError, Price, PriceCatalog};
+pub use catalog::{CatalogError, Current, Price, PriceCatalog};
 pub use classify::{priced_calls, Recall, MAX_FACTS_PER_RECORD};
 
 use classify::{Call, Classified, Ctx};

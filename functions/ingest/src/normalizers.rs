@@ -22,7 +22,7 @@ use dd0c_ports::PortError;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 use crate::inflate::{InflateError, InflateLimit};
-use crate::{Admitted, Item, Normalizer, PriceCatalog};
+use crate::{Admitted, Current, Item, Normalizer, PriceCatalog};
 
 /// How far past the clock a record's `eventTime` may be, by default: clocks differ a little,
 /// and CloudTrail does not record the future.
@@ -40,13 +40,17 @@ pub struct AccountDocument {
     pub refused: Option<InflateError>,
 }
 
+/// A tenant's normalizer and the catalog it prices with.
+type MadeWith = (Arc<PriceCatalog>, Arc<AsyncMutex<Normalizer>>);
+
 /// Every tenant's normalizer.
 pub struct Normalizers {
-    catalog: Arc<PriceCatalog>,
+    catalog: Current,
     store: Arc<dyn RecallStore>,
     max_skew: chrono::TimeDelta,
     inflate: InflateLimit,
-    tenants: Mutex<HashMap<String, Arc<AsyncMutex<Normalizer>>>>,
+    /// Each tenant's normalizer and the catalog it was made with.
+    tenants: Mutex<HashMap<String, MadeWith>>,
 }
 
 impl std::fmt::Debug for Normalizers {
@@ -56,11 +60,12 @@ impl std::fmt::Debug for Normalizers {
 }
 
 impl Normalizers {
-    /// Normalizers pricing with `catalog`, keeping what they learn in `store`, refusing event
-    /// times more than [`DEFAULT_MAX_SKEW`] past the clock.
-    pub fn new(catalog: Arc<PriceCatalog>, store: Arc<dyn RecallStore>) -> Self {
+    /// Normalizers pricing with `catalog` (a [`Current`] follows its replacements), keeping
+    /// what they learn in `store`, refusing event times more than [`DEFAULT_MAX_SKEW`] past the
+    /// clock.
+    pub fn new(catalog: impl Into<Current>, store: Arc<dyn RecallStore>) -> Self {
         Normalizers {
-            catalog,
+            catalog: catalog.into(),
             store,
             max_skew: DEFAULT_MAX_SKEW,
             inflate: InflateLimit::default(),
@@ -188,20 +193,23 @@ impl Normalizers {
         Ok(result)
     }
 
-    /// `tenant`'s normalizer, made on first use.
+    /// `tenant`'s normalizer, made on first use and again once the catalog is replaced (what
+    /// it learned is in the recall store).
     fn normalizer(&self, tenant: &str) -> Arc<AsyncMutex<Normalizer>> {
+        let catalog = self.catalog.get();
         let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
-        tenants
-            .entry(tenant.to_owned())
-            .or_insert_with(|| {
-                let normalizer = Normalizer::new(self.catalog.clone(), tenant);
-                Arc::new(AsyncMutex::new(
-                    normalizer
-                        .refusing_future(self.max_skew)
-                        .inflating_at_most(self.inflate),
-                ))
-            })
-            .clone()
+        if let Some((made_with, normalizer)) = tenants.get(tenant) {
+            if Arc::ptr_eq(made_with, &catalog) {
+                return normalizer.clone();
+            }
+        }
+        let normalizer = Arc::new(AsyncMutex::new(
+            Normalizer::new(catalog.clone(), tenant)
+                .refusing_future(self.max_skew)
+                .inflating_at_most(self.inflate),
+        ));
+        tenants.insert(tenant.to_owned(), (catalog, normalizer.clone()));
+        normalizer
     }
 }
 

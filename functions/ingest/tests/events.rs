@@ -280,7 +280,7 @@ fn create_fleet_counts_instances_per_type_or_falls_back_to_target_capacity() {
 }
 
 #[test]
-fn spot_requests_are_priced_at_the_on_demand_ceiling() {
+fn spot_requests_are_priced_as_a_spot_estimate_not_on_demand() {
     let r = ec2(
         "RequestSpotInstances",
         json!({"instanceCount": 5, "spotPrice": "0.05", "launchSpecification": {"instanceType": "c5.xlarge", "imageId": "ami-1"}}),
@@ -288,7 +288,83 @@ fn spot_requests_are_priced_at_the_on_demand_ceiling() {
     );
     let e = cost(&[r]);
     assert_eq!((e.quantity, e.resource_ids.len()), (5, 2));
-    assert!(close(e.hourly_usd, 0.85));
+    assert!(
+        close(e.unit_hourly_usd, 0.17 * 0.35),
+        "{}",
+        e.unit_hourly_usd
+    );
+    assert_eq!(e.price_source, PriceSource::Estimated);
+}
+
+#[test]
+fn a_spot_launch_is_priced_at_its_familys_spot_fraction() {
+    let launch = |market: serde_json::Value| {
+        ec2(
+            "RunInstances",
+            json!({"instancesSet": {"items": [{"minCount": 2, "maxCount": 2}]}, "instanceType": "p5.48xlarge",
+                "instanceMarketOptions": market}),
+            json!({"instancesSet": {"items": [{"instanceId": "i-s1", "instanceType": "p5.48xlarge", "instanceLifecycle": "spot"},
+                {"instanceId": "i-s2", "instanceType": "p5.48xlarge", "instanceLifecycle": "spot"}]}}),
+        )
+    };
+    let on_demand = cost(&[ec2(
+        "RunInstances",
+        json!({"instancesSet": {"items": [{"minCount": 1, "maxCount": 1}]}, "instanceType": "p5.48xlarge"}),
+        json!(null),
+    )]);
+    let spot = cost(&[launch(
+        json!({"marketType": "spot", "spotOptions": {"spotInstanceType": "one-time"}}),
+    )]);
+    assert_eq!(spot.price_source, PriceSource::Estimated);
+    assert!(
+        close(spot.unit_hourly_usd, on_demand.unit_hourly_usd * 0.5),
+        "accelerated capacity at half: {} of {}",
+        spot.unit_hourly_usd,
+        on_demand.unit_hourly_usd
+    );
+    let capacity_block = cost(&[launch(json!({"marketType": "capacity-block"}))]);
+    assert!(close(
+        capacity_block.unit_hourly_usd,
+        on_demand.unit_hourly_usd
+    ));
+}
+
+#[test]
+fn a_fleets_spot_capacity_is_priced_as_spot_and_its_on_demand_as_on_demand() {
+    let fleet = ec2(
+        "CreateFleet",
+        json!({"CreateFleetRequest": {"Type": "instant", "TargetCapacitySpecification": {"TotalTargetCapacity": 3, "DefaultTargetCapacityType": "spot"}}}),
+        json!({"CreateFleetResponse": {"fleetId": "fleet-9", "fleetInstanceSet": {"item": [
+            {"instanceIds": {"item": ["i-1", "i-2"]}, "instanceType": "c5.large", "lifecycle": "spot"},
+            {"instanceIds": {"item": "i-3"}, "instanceType": "c5.large", "lifecycle": "on-demand"}]}}}),
+    );
+    let events = costs(&[fleet]);
+    let prices: Vec<(u32, f64, PriceSource)> = events
+        .iter()
+        .map(|e| (e.quantity, e.unit_hourly_usd, e.price_source))
+        .collect();
+    assert_eq!(prices.len(), 2, "{prices:?}");
+    assert!(
+        close(prices[0].1, 0.085 * 0.35) && prices[0].2 == PriceSource::Estimated,
+        "{prices:?}"
+    );
+    assert!(
+        close(prices[1].1, 0.085) && prices[1].2 == PriceSource::Catalog,
+        "{prices:?}"
+    );
+
+    let maintain = ec2(
+        "CreateFleet",
+        json!({"CreateFleetRequest": {"Type": "maintain", "TargetCapacitySpecification": {"TotalTargetCapacity": 4, "DefaultTargetCapacityType": "spot"},
+            "LaunchTemplateConfigs": [{"Overrides": {"InstanceType": "m5.large"}}]}}),
+        json!({"CreateFleetResponse": {"fleetId": "fleet-10"}}),
+    );
+    let e = cost(&[maintain]);
+    assert!(
+        close(e.unit_hourly_usd, 0.096 * 0.35),
+        "{}",
+        e.unit_hourly_usd
+    );
 }
 
 #[test]

@@ -208,3 +208,32 @@ async fn a_services_normalizers_refuse_an_event_time_past_the_clock() {
         other => panic!("expected a rejection, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_replaced_catalog_prices_the_next_record_and_what_was_learned_stays() {
+    let store = Arc::new(MemoryStore::new());
+    let current = dd0c_ingest::Current::new(PriceCatalog::bundled());
+    let normalizers = Normalizers::new(current.clone(), store.clone());
+    let before = priced(&normalizers, "t1", &launch(&[("i-cat1", "m5.large")])).await;
+    assert!((before[0].unit_hourly_usd - 0.096).abs() < 1e-9);
+
+    let mut cheaper: Value =
+        serde_json::from_str(&PriceCatalog::bundled().to_json()).expect("the bundled catalog");
+    cheaper["hourly"]["ec2.instance"]["m5.large"] = json!(0.05);
+    cheaper["as_of"] = json!("2026-12-01");
+    current.replace(Arc::new(
+        PriceCatalog::parse(&cheaper.to_string(), "cheaper.json").expect("valid"),
+    ));
+    let after = priced(&normalizers, "t1", &launch(&[("i-cat2", "m5.large")])).await;
+    assert!(
+        (after[0].unit_hourly_usd - 0.05).abs() < 1e-9,
+        "{}",
+        after[0].unit_hourly_usd
+    );
+    let restarted = priced(&normalizers, "t1", &start("i-cat1")).await;
+    assert_eq!(
+        restarted[0].resource_type, "m5.large",
+        "what the tenant taught is kept"
+    );
+    assert!((restarted[0].unit_hourly_usd - 0.05).abs() < 1e-9);
+}

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use dd0c_ingest::PriceCatalog;
+use dd0c_ingest::Current;
 use dd0c_ports::clock::Clock;
 use dd0c_ports::domain::Account;
 use dd0c_ports::store::Stores;
@@ -134,7 +134,7 @@ pub struct Hunter {
     stores: Stores,
     cloud: Arc<dyn CloudAccess>,
     credentials: Credentials,
-    catalog: Arc<PriceCatalog>,
+    catalog: Current,
     clock: Arc<dyn Clock>,
 }
 
@@ -145,14 +145,14 @@ impl Hunter {
         stores: Stores,
         cloud: Arc<dyn CloudAccess>,
         credentials: Credentials,
-        catalog: Arc<PriceCatalog>,
+        catalog: impl Into<Current>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Hunter {
             stores,
             cloud,
             credentials,
-            catalog,
+            catalog: catalog.into(),
             clock,
         }
     }
@@ -365,11 +365,12 @@ impl Hunter {
             now,
         } = *scope;
         let inventory = connection.inventory.region(region).await?;
+        let catalog = self.catalog.get();
         let at = Region {
             account_id: &account.account_id,
             region,
             settings,
-            waste: Waste::new(&self.catalog, region),
+            waste: Waste::new(&catalog, region),
             now,
         };
         let candidates = judge::candidates(&inventory, &at);

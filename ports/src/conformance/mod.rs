@@ -9,6 +9,7 @@ mod actions;
 mod fixtures;
 mod ledger;
 mod others;
+mod price_list;
 mod queue;
 mod rate;
 mod sources;
@@ -24,6 +25,7 @@ pub use others::{
     archive_suite, attempts_suite, auth_suite, email_from_mime, flags_suite, mail_suite,
     webhook_suite, MailSink, Received, WebhookSink,
 };
+pub use price_list::price_list_suite;
 pub use queue::queue_suite;
 pub use rate::buckets_suite;
 pub use sources::source_store_suite;

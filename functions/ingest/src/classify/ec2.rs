@@ -8,6 +8,7 @@ const GROUP_TAG: &str = "aws:autoscaling:groupName";
 
 pub(super) fn run_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
     let requested_type = call.req.get("instanceType").str();
+    let market = Market::of_run(call);
     let launched = call.resp.get("instancesSet").items();
     if let Some(group) = launching_group(call) {
         if ctx
@@ -39,15 +40,7 @@ pub(super) fn run_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
             .into_iter()
             .map(|(t, ids)| {
                 let count = u32::try_from(ids.len()).unwrap_or(u32::MAX).max(1);
-                priced(
-                    ctx,
-                    "ec2.instance",
-                    "ec2.instance",
-                    t.as_deref(),
-                    count,
-                    ids,
-                    call.region,
-                )
+                instances(ctx, market, t.as_deref(), count, ids, call.region)
             })
             .collect();
         return Ok(Classified::Lines(lines));
@@ -64,15 +57,65 @@ pub(super) fn run_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
                 .unwrap_or(1),
         );
     }
-    one(priced(
+    one(instances(
         ctx,
-        "ec2.instance",
-        "ec2.instance",
+        market,
         requested_type,
         count.max(1),
         Vec::new(),
         call.region,
     ))
+}
+
+/// How instances are bought. Spot capacity is priced as the catalog's spot estimate, never as
+/// on-demand: on-demand is what it would cost were it not spot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Market {
+    OnDemand,
+    Spot,
+}
+
+impl Market {
+    /// `RunInstances` with `instanceMarketOptions.marketType` spot.
+    fn of_run(call: &Call<'_>) -> Market {
+        let market = call.req.at(&["instanceMarketOptions", "marketType"]).str();
+        Market::named(market)
+    }
+
+    /// `spot` (any case) is spot; anything else, or nothing, is on-demand.
+    fn named(name: Option<&str>) -> Market {
+        match name {
+            Some(m) if m.eq_ignore_ascii_case("spot") => Market::Spot,
+            _ => Market::OnDemand,
+        }
+    }
+}
+
+/// A line of EC2 instances of a type, priced for their market.
+fn instances(
+    ctx: &Ctx<'_>,
+    market: Market,
+    resource_type: Option<&str>,
+    quantity: u32,
+    ids: Vec<String>,
+    region: &str,
+) -> Line {
+    let line = priced(
+        ctx,
+        "ec2.instance",
+        "ec2.instance",
+        resource_type,
+        quantity,
+        ids,
+        region,
+    );
+    match (market, resource_type) {
+        (Market::Spot, Some(t)) => Line {
+            unit: ctx.catalog.spot_hourly(t, region),
+            ..line
+        },
+        _ => line,
+    }
 }
 
 /// The Auto Scaling group a launch is for, when Auto Scaling made it.
@@ -275,10 +318,9 @@ pub(super) fn create_fleet(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
             continue;
         }
         let count = u32::try_from(ids.len()).unwrap_or(u32::MAX);
-        lines.push(priced(
+        lines.push(instances(
             ctx,
-            "ec2.instance",
-            "ec2.instance",
+            Market::named(group.get("lifecycle").str()),
             group.get("instanceType").str(),
             count,
             ids,
@@ -303,10 +345,13 @@ pub(super) fn create_fleet(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outcome {
         .iter()
         .flat_map(|config| config.get("Overrides").items())
         .find_map(|o| o.get("InstanceType").str());
-    one(priced(
+    let market = call
+        .req
+        .at(&["TargetCapacitySpecification", "DefaultTargetCapacityType"])
+        .str();
+    one(instances(
         ctx,
-        "ec2.instance",
-        "ec2.instance",
+        Market::named(market),
         first_override,
         capacity,
         id(&call.resp.get("fleetId")),
@@ -337,10 +382,9 @@ pub(super) fn request_spot_instances(call: &Call<'_>, ctx: &mut Ctx<'_>) -> Outc
         .iter()
         .filter_map(|r| r.get("spotInstanceRequestId").text())
         .collect();
-    one(priced(
+    one(instances(
         ctx,
-        "ec2.instance",
-        "ec2.instance",
+        Market::Spot,
         resource_type,
         count,
         ids,

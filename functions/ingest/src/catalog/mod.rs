@@ -1,15 +1,28 @@
 //! The price catalog: data, not code. The bundled catalog (`data/aws-price-catalog.json`) holds
-//! us-east-1 on-demand prices with regional multipliers; users may pass their own file with the
-//! same shape (for negotiated rates, or exact regional prices under `region_prices`).
+//! base-region (us-east-1) on-demand prices under `hourly`, exact prices of other regions under
+//! `region_prices`, and regional multipliers as the marked fallback for what neither lists;
+//! users may pass their own file with the same shape (for negotiated rates).
+//!
+//! - [`price_list`] — AWS Price List bulk offer files, read in one filtering pass.
+//! - [`products`] — which offer products the catalog takes, service by service.
+//! - [`build`] — `catalog build` / `catalog update`: a catalog from offer files, by directory or
+//!   over HTTP, and what changed against the previous one.
+//! - [`refresh`] — the catalog kept under an archive key: rebuilt there on a schedule, reloaded
+//!   by every process that prices, its age watched.
+
+pub mod build;
+pub mod price_list;
+pub mod products;
+pub mod refresh;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use dd0c_ports::domain::PriceSource;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-const BUNDLED: &str = include_str!("../data/aws-price-catalog.json");
+const BUNDLED: &str = include_str!("../../data/aws-price-catalog.json");
 
 /// Kinds whose types are instance classes, priced by family and size when not listed.
 const CLASS_KINDS: [&str; 7] = [
@@ -43,12 +56,19 @@ pub enum CatalogError {
     },
 }
 
-#[derive(Debug, Deserialize)]
+/// Prices by kind, then type.
+type Table = BTreeMap<String, BTreeMap<String, f64>>;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct CatalogFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
     catalog: Option<String>,
     source: String,
     as_of: String,
+    /// Per AWS service (offer code): where its prices come from and when AWS published them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    sources: BTreeMap<String, Provenance>,
     currency: String,
     hours_per_month: f64,
     base_region: String,
@@ -56,17 +76,72 @@ struct CatalogFile {
     notes: Vec<String>,
     region_multipliers: BTreeMap<String, f64>,
     unknown_region_multiplier: f64,
-    hourly: BTreeMap<String, BTreeMap<String, f64>>,
-    #[serde(default)]
-    region_prices: BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>,
-    monthly_per_gb: BTreeMap<String, BTreeMap<String, f64>>,
+    hourly: Table,
+    /// Region → kind → type: exact prices, winning over multipliers. Kinds
+    /// `monthly_per_gb.<table>` hold storage per GB-month; `rds.instance/<engine>[/multi-az]`
+    /// RDS classes under an engine.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    region_prices: BTreeMap<String, Table>,
+    monthly_per_gb: Table,
     ebs_extras: EbsExtras,
     rds_engines: RdsEngines,
     derived_from_ec2: BTreeMap<String, f64>,
+    #[serde(default)]
+    spot: Spot,
+}
+
+/// Where one service's prices come from.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// When AWS published them (the offer file's `publicationDate`, a date).
+    pub as_of: String,
+    /// What they were read from.
+    pub source: String,
+    /// The regions read.
+    pub regions: usize,
+}
+
+/// How spot capacity is priced: an estimate, a fraction of the on-demand price. Spot prices
+/// move by the hour and differ by zone; no catalog can hold them, and on-demand is what the
+/// capacity would cost if it were not spot, not what it costs.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spot {
+    /// The fraction of on-demand a spot hour costs, for families not listed below.
+    pub fraction_of_on_demand: f64,
+    /// By instance family (`p5`) or class letters (`p`): a family's own fraction wins.
+    #[serde(default)]
+    pub by_family: BTreeMap<String, f64>,
+}
+
+impl Default for Spot {
+    /// AWS advertises spot at "up to 90 %" off; across families the usual saving is about
+    /// two thirds, and accelerated capacity, most in demand, saves about half.
+    fn default() -> Self {
+        Spot {
+            fraction_of_on_demand: 0.35,
+            by_family: [("p", 0.5), ("g", 0.45), ("trn", 0.5), ("inf", 0.45)]
+                .into_iter()
+                .map(|(f, v)| (f.to_owned(), v))
+                .collect(),
+        }
+    }
+}
+
+/// The catalog kind holding RDS classes under `engine`, Single- or Multi-AZ.
+pub fn rds_kind(engine: &str, multi_az: bool) -> String {
+    let az = if multi_az { "/multi-az" } else { "" };
+    format!("rds.instance/{engine}{az}")
+}
+
+/// The catalog kind holding storage prices of a `monthly_per_gb` table, per region.
+pub fn storage_kind(table: &str) -> String {
+    format!("monthly_per_gb.{table}")
 }
 
 /// Pricing of EBS beyond capacity.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EbsExtras {
     /// IOPS included free with gp3.
@@ -79,7 +154,7 @@ pub struct EbsExtras {
     pub throughput_mibps_month: BTreeMap<String, f64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RdsEngines {
     multi_az_multiplier: f64,
@@ -255,6 +330,34 @@ impl ClassIndex {
     }
 }
 
+/// The catalog in use, shared by everything that prices and replaced whole when a refreshed one
+/// is loaded: a reader keeps the catalog it got for as long as it prices one thing.
+#[derive(Debug, Clone)]
+pub struct Current(Arc<RwLock<Arc<PriceCatalog>>>);
+
+impl Current {
+    /// `catalog`, in use until replaced.
+    pub fn new(catalog: Arc<PriceCatalog>) -> Self {
+        Current(Arc::new(RwLock::new(catalog)))
+    }
+
+    /// The catalog in use now.
+    pub fn get(&self) -> Arc<PriceCatalog> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Uses `catalog` from now on, for everyone sharing this handle.
+    pub fn replace(&self, catalog: Arc<PriceCatalog>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = catalog;
+    }
+}
+
+impl From<Arc<PriceCatalog>> for Current {
+    fn from(catalog: Arc<PriceCatalog>) -> Self {
+        Current::new(catalog)
+    }
+}
+
 /// A loaded, validated price catalog.
 #[derive(Debug)]
 pub struct PriceCatalog {
@@ -289,6 +392,15 @@ impl PriceCatalog {
             reason,
         };
         let file: CatalogFile = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        Self::from_file(file, name)
+    }
+
+    /// Validates a catalog's contents; `name` appears in errors.
+    fn from_file(file: CatalogFile, name: &str) -> Result<PriceCatalog, CatalogError> {
+        let invalid = |reason: String| CatalogError::Invalid {
+            path: name.to_owned(),
+            reason,
+        };
         if file.currency != "USD" {
             return Err(invalid(format!(
                 "currency {:?}: only USD is supported",
@@ -306,6 +418,16 @@ impl PriceCatalog {
                 )));
             }
         }
+        let spot = &file.spot;
+        let fractions = std::iter::once(("default", &spot.fraction_of_on_demand))
+            .chain(spot.by_family.iter().map(|(f, v)| (f.as_str(), v)));
+        for (family, fraction) in fractions {
+            if !(*fraction > 0.0 && *fraction <= 1.0) {
+                return Err(invalid(format!(
+                    "spot fraction of {family} is {fraction}: must be in (0, 1]"
+                )));
+            }
+        }
         for kind in CLASS_KINDS {
             if !file.hourly.contains_key(kind) {
                 return Err(invalid(format!("hourly.{kind} is missing")));
@@ -316,6 +438,13 @@ impl PriceCatalog {
             .map(|kind| (kind.to_string(), ClassIndex::build(&file.hourly[*kind])))
             .collect();
         Ok(PriceCatalog { file, classes })
+    }
+
+    /// The catalog as a file of the bundled shape.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(&self.file).unwrap_or_default();
+        text.push('\n');
+        text
     }
 
     /// Where the prices come from, as the file says.
@@ -351,21 +480,36 @@ impl PriceCatalog {
         }
     }
 
-    /// Applies the region: an exact regional price wins; else the base price × multiplier.
-    fn in_region(&self, kind: &str, resource_type: &str, region: &str, base: Price) -> Price {
-        if let Some(exact) = self
-            .file
+    /// The exact price the catalog lists for `kind` / `resource_type` in `region`: from
+    /// `region_prices`, or in the base region from `hourly`.
+    fn exact(&self, kind: &str, resource_type: &str, region: &str) -> Option<f64> {
+        let listed = |table: &Table| table.get(kind).and_then(|t| t.get(resource_type)).copied();
+        self.file
             .region_prices
             .get(region)
-            .and_then(|k| k.get(kind))
-            .and_then(|t| t.get(resource_type))
-        {
+            .and_then(listed)
+            .or_else(|| (region == self.file.base_region).then(|| listed(&self.file.hourly))?)
+    }
+
+    /// Applies the region: an exact regional price wins; else the base price × the region's
+    /// multiplier, an estimate when the catalog lists the kind in that region (so the type is
+    /// not sold there, or is new) or does not know the region.
+    fn in_region(&self, kind: &str, resource_type: &str, region: &str, base: Price) -> Price {
+        if let Some(exact) = self.exact(kind, resource_type, region) {
             return Price {
-                hourly_usd: *exact,
+                hourly_usd: exact,
                 source: PriceSource::Catalog,
             };
         }
-        let (factor, source) = self.region_factor(region);
+        let (factor, mut source) = self.region_factor(region);
+        let lists_kind = self
+            .file
+            .region_prices
+            .get(region)
+            .is_some_and(|r| r.contains_key(kind));
+        if lists_kind {
+            source = PriceSource::Estimated;
+        }
         base.times(factor).at_best(source)
     }
 
@@ -436,9 +580,23 @@ impl PriceCatalog {
         Some(estimated(per_unit))
     }
 
-    /// USD per GB-month of storage in `table` (`ebs`, `rds`, `opensearch`, `msk`) for a volume
-    /// type, converted to USD per GB-hour in `region`.
+    /// USD per GB-month of storage in `table` (`ebs`, `rds`, `opensearch`, `msk`, `snapshot`)
+    /// for a volume type, converted to USD per GB-hour in `region`: the region's exact price,
+    /// else the base price × the region's multiplier.
     pub fn storage_gb_hourly(&self, table: &str, volume_type: &str, region: &str) -> Price {
+        let per_hour = |month: f64| Price {
+            hourly_usd: month / self.file.hours_per_month,
+            source: PriceSource::Catalog,
+        };
+        let regional = self
+            .file
+            .region_prices
+            .get(region)
+            .and_then(|r| r.get(&storage_kind(table)))
+            .and_then(|t| t.get(volume_type));
+        if let Some(month) = regional {
+            return per_hour(*month);
+        }
         let Some(month) = self
             .file
             .monthly_per_gb
@@ -447,12 +605,8 @@ impl PriceCatalog {
         else {
             return Price::UNKNOWN;
         };
-        let base = Price {
-            hourly_usd: month / self.file.hours_per_month,
-            source: PriceSource::Catalog,
-        };
         let (factor, source) = self.region_factor(region);
-        base.times(factor).at_best(source)
+        per_hour(*month).times(factor).at_best(source)
     }
 
     /// One EBS volume per hour: its capacity, plus the IOPS and throughput provisioned beyond
@@ -484,19 +638,42 @@ impl PriceCatalog {
         price
     }
 
-    /// One RDS instance class per hour under its engine: MySQL's price × the engine's
-    /// multiplier (without an engine, an estimate at MySQL's).
+    /// One RDS instance class per hour under its engine, Single-AZ: the catalog's exact price
+    /// for the engine, else MySQL's price × the engine's multiplier (without an engine, an
+    /// estimate at MySQL's).
     pub fn rds_class(&self, class: &str, engine: Option<&str>, region: &str) -> Price {
+        self.rds_class_in(class, engine, false, region)
+    }
+
+    /// [`Self::rds_class`], Single- or Multi-AZ: an exact Multi-AZ price wins over doubling.
+    fn rds_class_in(
+        &self,
+        class: &str,
+        engine: Option<&str>,
+        multi_az: bool,
+        region: &str,
+    ) -> Price {
+        let engine = engine.map(str::to_ascii_lowercase);
+        if let Some(exact) = engine
+            .as_deref()
+            .and_then(|e| self.exact(&rds_kind(e, multi_az), class, region))
+        {
+            return Price {
+                hourly_usd: exact,
+                source: PriceSource::Catalog,
+            };
+        }
         let base = self.hourly("rds.instance", class, region);
-        let (factor, certainty) = match engine {
+        let (factor, certainty) = match engine.as_deref() {
             Some(e) => self.rds_engine(e),
             None => (1.0, PriceSource::Estimated),
         };
-        base.times(factor).at_best(certainty)
+        let az_factor = if multi_az { self.rds_multi_az() } else { 1.0 };
+        base.times(factor * az_factor).at_best(certainty)
     }
 
     /// One RDS DB instance per hour: its class under its engine and its storage (`(GB, type)`;
-    /// Aurora's storage bills by use, so none), both doubled by Multi-AZ.
+    /// Aurora's storage bills by use, so none), both Multi-AZ when it is.
     pub fn rds_instance(
         &self,
         class: &str,
@@ -506,7 +683,7 @@ impl PriceCatalog {
         region: &str,
     ) -> Price {
         let az_factor = if multi_az { self.rds_multi_az() } else { 1.0 };
-        let mut price = self.rds_class(class, engine, region).times(az_factor);
+        let mut price = self.rds_class_in(class, engine, multi_az, region);
         let is_aurora = engine.is_some_and(|e| e.starts_with("aurora"));
         if let (false, Some((gb, storage_type))) = (is_aurora, storage) {
             price = price.plus(
@@ -515,6 +692,34 @@ impl PriceCatalog {
             );
         }
         price
+    }
+
+    /// One spot instance-hour of an EC2 type in `region`: the on-demand price × the spot
+    /// fraction of its family, always an estimate.
+    pub fn spot_hourly(&self, resource_type: &str, region: &str) -> Price {
+        let on_demand = self.hourly("ec2.instance", resource_type, region);
+        let spot = &self.file.spot;
+        let fraction = family_and_size(resource_type)
+            .and_then(|(family, _)| {
+                spot.by_family
+                    .get(family)
+                    .or_else(|| spot.by_family.get(class_of(family)))
+            })
+            .copied()
+            .unwrap_or(spot.fraction_of_on_demand);
+        on_demand.times(fraction).at_best(PriceSource::Estimated)
+    }
+
+    /// Per AWS service, where its prices come from (empty for a hand-made catalog).
+    pub fn sources(&self) -> &BTreeMap<String, Provenance> {
+        &self.file.sources
+    }
+
+    /// Whole days from the catalog's `as_of` to `today`; `None` when `as_of` is not a date.
+    pub fn age_days(&self, today: chrono::NaiveDate) -> Option<i64> {
+        let as_of = self.file.as_of.get(..10)?;
+        let date = chrono::NaiveDate::parse_from_str(as_of, "%Y-%m-%d").ok()?;
+        Some((today - date).num_days())
     }
 
     /// EBS extras (IOPS, throughput).
@@ -562,6 +767,29 @@ impl PriceCatalog {
             .get(kind)
             .into_iter()
             .flat_map(|t| t.iter().map(|(k, v)| (k.as_str(), *v)))
+    }
+
+    /// Every price the catalog lists, by (region, kind, type): the base region's `hourly` and
+    /// `monthly_per_gb` (as `monthly_per_gb.<table>`), then `region_prices`.
+    pub fn entries(&self) -> BTreeMap<(String, String, String), f64> {
+        let base = self.file.hourly.iter().map(|(k, t)| (k.clone(), t)).chain(
+            self.file
+                .monthly_per_gb
+                .iter()
+                .map(|(table, t)| (storage_kind(table), t)),
+        );
+        let base = base.map(|(kind, t)| (self.file.base_region.clone(), kind, t));
+        let regional = self.file.region_prices.iter().flat_map(|(region, table)| {
+            table
+                .iter()
+                .map(|(kind, t)| (region.clone(), kind.clone(), t))
+        });
+        base.chain(regional)
+            .flat_map(|(region, kind, t)| {
+                t.iter()
+                    .map(move |(ty, p)| ((region.clone(), kind.clone(), ty.clone()), *p))
+            })
+            .collect()
     }
 
     /// The base region.
@@ -717,6 +945,42 @@ mod tests {
                 .starts_with("price catalog mine.json is invalid"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn spot_is_an_estimate_at_the_familys_fraction_and_bad_fractions_are_named() {
+        let catalog = PriceCatalog::bundled();
+        let on_demand = catalog.hourly("ec2.instance", "m5.large", "eu-west-1");
+        let spot = catalog.spot_hourly("m5.large", "eu-west-1");
+        assert_eq!(spot.source, PriceSource::Estimated);
+        assert!((spot.hourly_usd - on_demand.hourly_usd * 0.35).abs() < 1e-9);
+        let p4d = catalog.spot_hourly("p4d.24xlarge", "us-east-1");
+        let p4d_on_demand = catalog.hourly("ec2.instance", "p4d.24xlarge", "us-east-1");
+        assert!((p4d.hourly_usd - p4d_on_demand.hourly_usd * 0.5).abs() < 1e-9);
+
+        let mut value: serde_json::Value = serde_json::from_str(BUNDLED).expect("bundled parses");
+        value["spot"] = serde_json::json!({"fraction_of_on_demand": 0.3, "by_family": {"m5": 1.5}});
+        let err = PriceCatalog::parse(&value.to_string(), "mine.json").expect_err("over 1");
+        assert!(err.to_string().contains("spot fraction of m5"), "{err}");
+        value["spot"] = serde_json::json!({"fraction_of_on_demand": 0.3, "by_family": {"m5": 0.2}});
+        let mine = PriceCatalog::parse(&value.to_string(), "mine.json").expect("valid");
+        let m5 = mine.spot_hourly("m5.large", "us-east-1");
+        assert!(
+            (m5.hourly_usd - 0.096 * 0.2).abs() < 1e-9,
+            "the family's own: {m5:?}"
+        );
+        let c5 = mine.spot_hourly("c5.large", "us-east-1");
+        assert!(
+            (c5.hourly_usd - 0.085 * 0.3).abs() < 1e-9,
+            "the default: {c5:?}"
+        );
+    }
+
+    #[test]
+    fn the_catalogs_age_is_counted_from_as_of() {
+        let catalog = PriceCatalog::bundled();
+        let as_of = chrono::NaiveDate::parse_from_str(catalog.as_of(), "%Y-%m-%d").expect("a date");
+        assert_eq!(catalog.age_days(as_of + chrono::Days::new(121)), Some(121));
     }
 
     #[test]

@@ -21,7 +21,7 @@ elif [ -n "${1:-}" ]; then
   exit 2
 fi
 cargo "${args[@]}"
-for bin in lambda-ingest lambda-score lambda-notify lambda-digest lambda-zombie lambda-actions lambda-api; do
+for bin in lambda-ingest lambda-score lambda-notify lambda-digest lambda-zombie lambda-actions lambda-api lambda-catalog; do
   mkdir -p "target/lambda/$bin"
   cp "$dir/$bin" "target/lambda/$bin/bootstrap"
 done

@@ -143,7 +143,7 @@ infra_cdk() {
   fi
   (cd infra-cdk && npm ci --no-audit --no-fund --loglevel=error)
   local bin
-  for bin in lambda-ingest lambda-score lambda-notify lambda-digest lambda-zombie lambda-actions lambda-api; do
+  for bin in lambda-ingest lambda-score lambda-notify lambda-digest lambda-zombie lambda-actions lambda-api lambda-catalog; do
     mkdir -p "$state/lambda/$bin"
     printf '#!/bin/sh\n' >"$state/lambda/$bin/bootstrap"
   done

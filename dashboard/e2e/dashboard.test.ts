@@ -60,6 +60,8 @@ describe('the dashboard', () => {
     // What the sample left running bills now, by account.
     await expect.poll(() => page.locator('.running-now .figure').textContent()).toMatch(/^\$[1-9][0-9,.]*\/h$/);
     expect(await page.locator('table.running-by-account tbody tr').count()).toBeGreaterThan(0);
+    // The footer says how old the prices are (the bundled catalog's date, from /v1/catalog).
+    await expect.poll(() => page.locator('footer.catalog').textContent()).toMatch(/^Prices as of \d{4}-\d{2}-\d{2} \(\d+ days? old\)/);
     await accessible(page, 'overview');
     await screenshot(page, 'overview');
     await page.getByRole('link', { name: 'Anomalies' }).click();
@@ -124,6 +126,27 @@ describe('the dashboard', () => {
     await page.getByText('Saved.').waitFor();
     const stored = await get<{ slack_webhook_url: string }>(main, '/v1/settings', await tabToken(page));
     expect(stored.slack_webhook_url).toBe('https://hooks.slack.com/services/T0/B0/x');
+  });
+
+  it('shows figures at the tenant’s discount with the list price beside, and list prices again without', async () => {
+    await signIn(page, main, USERS.admin.email, USERS.admin.password);
+    const setDiscount = async (percent: string) => {
+      await page.getByRole('link', { name: 'Settings' }).click();
+      await page.getByLabel(/Discount off AWS list prices/).fill(percent);
+      await page.getByRole('button', { name: 'Save settings' }).click();
+      await page.getByText('Saved.').waitFor();
+    };
+    await setDiscount('20');
+    await page.getByRole('link', { name: 'Anomalies' }).click();
+    const row = page.locator('tr', { hasText: 'p5.48xlarge' }).filter({ has: page.locator('.badge.critical') }).first();
+    await row.waitFor();
+    await expect.poll(() => row.textContent()).toMatch(/\$[0-9,.]+\/h \(list \$[0-9,.]+\/h\)/);
+    const stored = await get<{ pricing: { discount_percent: number } }>(main, '/v1/settings', await tabToken(page));
+    expect(stored.pricing.discount_percent).toBe(20);
+    await setDiscount('0');
+    await page.getByRole('link', { name: 'Anomalies' }).click();
+    await row.waitFor();
+    expect(await row.textContent()).not.toContain('(list');
   });
 
   it('sends a test alert to Teams and keeps routing rules, refusing one naming a channel not set up', async () => {

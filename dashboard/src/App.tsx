@@ -26,6 +26,7 @@ export function App({ config }: { config: RuntimeConfig }) {
   const [principal, setPrincipal] = useState<Principal | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
   const [checking, setChecking] = useState(true);
+  const [discountPercent, setDiscountPercent] = useState(0);
 
   const signOut = useCallback(() => {
     session.clear();
@@ -63,9 +64,24 @@ export function App({ config }: { config: RuntimeConfig }) {
     };
   }, [config]);
 
+  // The tenant's discount, read once signed in; figures show list prices until it is known.
+  useEffect(() => {
+    if (!principal) return;
+    let live = true;
+    ok(api().GET('/v1/settings'))
+      .then((s) => live && setDiscountPercent(s.pricing?.discount_percent ?? 0))
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [principal]);
+
   const signed = useMemo(
-    () => (principal ? { config, principal, isAdmin: principal.role === 'admin', signOut } : null),
-    [config, principal, signOut],
+    () =>
+      principal
+        ? { config, principal, isAdmin: principal.role === 'admin', signOut, discountPercent, setDiscountPercent }
+        : null,
+    [config, principal, signOut, discountPercent],
   );
 
   if (checking) return <p className="loading" role="status">Loading…</p>;

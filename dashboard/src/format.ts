@@ -47,3 +47,19 @@ export function lifeOf(a: {
   const of = a.running_count < a.quantity ? `${a.running_count} of ${a.quantity}` : `${a.running_count}`;
   return `${of} running · ${perHour(a.hourly_now_usd)}`;
 }
+
+/** A figure at what the tenant pays under `discountPercent`, and the list price beside when
+ * there is a discount: `{ shown: '$80.00/h', list: '$100.00/h' }`. */
+export function price(listUsd: number, unit: '' | '/h' | '/mo', discountPercent: number): { shown: string; list: string | null } {
+  const listed = `${money(listUsd)}${unit}`;
+  if (!discountPercent) return { shown: listed, list: null };
+  return { shown: `${money(listUsd * (1 - discountPercent / 100))}${unit}`, list: listed };
+}
+
+/** The footer's word on the price catalog: `Prices as of 2025-06-01 (190 days old)`, and what to
+ * do when it is stale. */
+export function catalogAge(c: { as_of: string; age_days?: number | null; stale: boolean }): string {
+  const age = c.age_days == null ? '' : ` (${c.age_days === 1 ? '1 day' : `${c.age_days} days`} old)`;
+  const stale = c.stale ? ' — prices may have moved since: run `dd0c-cost catalog update`' : '';
+  return `Prices as of ${c.as_of}${age}${stale}`;
+}

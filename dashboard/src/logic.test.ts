@@ -9,7 +9,7 @@ import { items, moved, newRule } from './components/RoutingRules';
 import { listQuery } from './pages/Anomalies';
 import { ApiProblem, type Anomaly, type CostSeries, type Settings } from './api/client';
 import { explain, fieldOf } from './problem';
-import { actor, lifeOf, money, when } from './format';
+import { actor, catalogAge, lifeOf, money, price, when } from './format';
 import { match } from './router';
 
 describe('config.json', () => {
@@ -180,5 +180,27 @@ describe('formats and routes', () => {
   it('matches a page with its parameters', () => {
     expect(match('/anomalies/:id', '/anomalies/a%231')).toEqual({ id: 'a#1' });
     expect(match('/anomalies/:id', '/anomalies')).toBeNull();
+  });
+});
+
+describe('the catalog footer', () => {
+  it('gives the date and age, and what to do when stale', () => {
+    expect(catalogAge({ as_of: '2026-11-01', age_days: 1, stale: false })).toBe('Prices as of 2026-11-01 (1 day old)');
+    const stale = catalogAge({ as_of: '2025-06-01', age_days: 190, stale: true });
+    expect(stale).toContain('(190 days old)');
+    expect(stale).toContain('dd0c-cost catalog update');
+    expect(catalogAge({ as_of: 'mid-2025', age_days: null, stale: false })).toBe('Prices as of mid-2025');
+  });
+});
+
+describe('prices under a discount', () => {
+  it('shows what the tenant pays and the list price beside', () => {
+    expect(price(100, '/h', 20)).toEqual({ shown: '$80.00/h', list: '$100.00/h' });
+    expect(price(100, '/mo', 0)).toEqual({ shown: '$100.00/mo', list: null });
+  });
+  it('reads the discount from the settings form', () => {
+    const form = new FormData();
+    form.set('pricing.discount_percent', '15');
+    expect(fromForm({} as Settings, form).pricing).toEqual({ discount_percent: 15 });
   });
 });

@@ -8,6 +8,10 @@ export interface Signed {
   principal: Principal;
   isAdmin: boolean;
   signOut: () => void;
+  /** The tenant's discount off list prices (`pricing.discount_percent`): figures are shown at
+   * what the tenant pays, the list price beside. */
+  discountPercent: number;
+  setDiscountPercent: (percent: number) => void;
 }
 
 export const SignedIn = createContext<Signed | null>(null);

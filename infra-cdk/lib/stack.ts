@@ -9,10 +9,12 @@
  * 2. SQS FIFO queues (ingest, score, notify wake-ups, approved actions), each with a FIFO
  *    dead-letter queue, feed one Lambda each with partial batch responses;
  * 3. the single DynamoDB table, shaped as `adapters/aws` defines it (`contract.json`);
- * 4. schedules: the notify backstop every minute, digests every 15 minutes, the zombie hunt daily;
+ * 4. schedules: the notify backstop every minute, digests every 15 minutes, the zombie hunt and
+ *    the price catalog's update from AWS's Price List daily;
  * 5. the HTTP API → `lambda-api`, behind the dashboard's CloudFront distribution (one origin),
  *    Cognito for sign-in (authorization code + PKCE, hosted UI);
- * 6. the raw archive bucket, and alarms to an SNS topic.
+ * 6. the raw archive bucket (which also keeps the price catalog the functions price with), and
+ *    alarms to an SNS topic.
  *
  * Lambda code comes from `lambdaDir/<binary>/bootstrap` (`scripts/build-lambda.sh`), built for
  * the `architecture` context value.
@@ -65,8 +67,12 @@ export const FUNCTIONS = [
   'lambda-zombie',
   'lambda-actions',
   'lambda-api',
+  'lambda-catalog',
 ] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
+
+/** Where the price catalog lives in the archive bucket (`dd0c_ingest::catalog::refresh::ARCHIVE_KEY`). */
+export const CATALOG_KEY = 'catalog/aws-price-catalog.json';
 
 /** The customer roles' name pattern, the only roles the zombie hunter may assume. */
 export const CUSTOMER_ROLES = 'arn:aws:iam::*:role/dd0c-cost-*';
@@ -151,7 +157,8 @@ export class Dd0cCostStack extends Stack {
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
-      lifecycleRules: [{ expiration: Duration.days(p.archiveDays.valueAsNumber) }],
+      // Raw records expire; the price catalog beside them does not.
+      lifecycleRules: [{ prefix: 'raw/', expiration: Duration.days(p.archiveDays.valueAsNumber) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
@@ -291,11 +298,22 @@ export class Dd0cCostStack extends Stack {
     const digest = this.lambda(props, 'lambda-digest', { ...common, ...mail });
     // The hunter requests what auto mode takes after each scan, onto the actions queue.
     const actionsQueueUrl = { DD0C_ACTIONS_QUEUE_URL: actionsQueue.main.queueUrl };
+    // What prices reads the catalog the daily update keeps in the archive (the bundled one
+    // until then).
+    const catalogBucket = { DD0C_ARCHIVE_BUCKET: archive.bucketName };
     const zombie = this.lambda(
       props,
       'lambda-zombie',
-      { ...common, ...actionsQueueUrl },
+      { ...common, ...actionsQueueUrl, ...catalogBucket },
       Duration.minutes(15),
+    );
+    // Offer files run to hundreds of megabytes a region: memory and time to read them all.
+    const catalog = this.lambda(
+      props,
+      'lambda-catalog',
+      { ...common, ...catalogBucket },
+      Duration.minutes(15),
+      3008,
     );
     const actions = this.lambda(props, 'lambda-actions', {
       ...common,
@@ -316,11 +334,15 @@ export class Dd0cCostStack extends Stack {
       // The Slack app's signing secret: with it the alert buttons act; empty, they answer 404.
       DD0C_SLACK_SIGNING_SECRET: p.slackSigningSecret.valueAsString,
       ...actionsQueueUrl,
+      ...catalogBucket,
     });
 
     // Least privilege: the table for all; each queue to its consumer (and its own dead-letter
     // queue, where the function moves a message that keeps failing); the archive to ingest.
-    for (const f of Object.values(this.functions)) table.grantReadWriteData(f);
+    // (lambda-catalog reads the Price List and writes the archive: no table.)
+    for (const f of Object.values(this.functions)) {
+      if (f !== catalog) table.grantReadWriteData(f);
+    }
     const consume = (f: lambda.Function, q: { main: sqs.Queue; deadLetters: sqs.Queue }) => {
       f.addEventSource(
         new SqsEventSource(q.main, { batchSize: 10, reportBatchItemFailures: true }),
@@ -336,6 +358,8 @@ export class Dd0cCostStack extends Stack {
     scoreQueue.main.grantSendMessages(ingest);
     notifyQueue.main.grantSendMessages(score);
     archive.grantPut(ingest);
+    archive.grantPut(catalog, CATALOG_KEY);
+    for (const f of [ingest, zombie, api, catalog]) archive.grantRead(f, CATALOG_KEY);
     const assumeCustomerRoles = new iam.PolicyStatement({
       actions: ['sts:AssumeRole'],
       resources: [CUSTOMER_ROLES],
@@ -363,6 +387,7 @@ export class Dd0cCostStack extends Stack {
     schedule('NotifyBackstop', events.Schedule.rate(Duration.minutes(1)), notify);
     schedule('Digests', events.Schedule.rate(Duration.minutes(15)), digest);
     schedule('ZombieHunt', events.Schedule.cron({ minute: '0', hour: '6' }), zombie);
+    schedule('CatalogUpdate', events.Schedule.cron({ minute: '0', hour: '5' }), catalog);
 
     // 5. Every route to lambda-api.
     httpApi.addRoutes({
@@ -492,6 +517,7 @@ export class Dd0cCostStack extends Stack {
     name: FunctionName,
     environment: Record<string, string>,
     timeout: Duration = Duration.minutes(1),
+    memorySize = 256,
   ): lambda.Function {
     const f = new lambda.Function(this, name, {
       runtime: lambda.Runtime.PROVIDED_AL2023,
@@ -499,7 +525,7 @@ export class Dd0cCostStack extends Stack {
         props.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
       handler: 'bootstrap',
       code: lambda.Code.fromAsset(path.join(props.lambdaDir, name)),
-      memorySize: 256,
+      memorySize,
       timeout,
       environment,
       loggingFormat: lambda.LoggingFormat.JSON,

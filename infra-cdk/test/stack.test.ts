@@ -226,7 +226,7 @@ describe('the customers\u2019 event bus', () => {
 });
 
 describe('schedules', () => {
-  it('runs the notify backstop every minute, digests every 15 minutes, the hunt daily', () => {
+  it('runs the notify backstop every minute, digests every 15 minutes, the hunt and the catalog update daily', () => {
     const scheduled = Object.fromEntries(
       ofType('AWS::Events::Rule')
         .filter(([, r]) => r.Properties.ScheduleExpression)
@@ -236,6 +236,7 @@ describe('schedules', () => {
       [logicalId('lambda-notify')]: 'rate(1 minute)',
       [logicalId('lambda-digest')]: 'rate(15 minutes)',
       [logicalId('lambda-zombie')]: 'cron(0 6 * * ? *)',
+      [logicalId('lambda-catalog')]: 'cron(0 5 * * ? *)',
     });
   });
 });
@@ -322,6 +323,33 @@ describe('archive and alarms', () => {
     expect(archive.Properties.LifecycleConfiguration.Rules[0].ExpirationInDays).toEqual({
       Ref: 'ArchiveRetentionDays',
     });
+    expect(archive.Properties.LifecycleConfiguration.Rules[0].Prefix).toBe('raw/');
+  });
+
+  it('lets only lambda-catalog write the price catalog, and what prices read it', () => {
+    const catalogFn = resources[logicalId('lambda-catalog')].Properties;
+    expect(catalogFn.MemorySize).toBe(3008);
+    expect(catalogFn.Timeout).toBe(900);
+    const statements = ofType('AWS::IAM::Policy').flatMap(([, p]) =>
+      p.Properties.PolicyDocument.Statement.map((st: { Action: string | string[]; Resource: unknown }) => ({
+        roles: p.Properties.Roles.map((r: { Ref: string }) => r.Ref),
+        actions: [st.Action].flat(),
+        resource: JSON.stringify(st.Resource),
+      })),
+    );
+    const roleOfFn = (name: FunctionName) => target(resources[logicalId(name)].Properties.Role);
+    const writers = statements
+      .filter((st) => st.actions.includes('s3:PutObject') && st.resource.includes('catalog/aws-price-catalog.json'))
+      .flatMap((st) => st.roles);
+    expect(writers).toEqual([roleOfFn('lambda-catalog')]);
+    const readers = statements
+      .filter((st) => st.actions.includes('s3:GetObject*') && st.resource.includes('catalog/aws-price-catalog.json'))
+      .flatMap((st) => st.roles)
+      .sort();
+    const reading: FunctionName[] = ['lambda-ingest', 'lambda-zombie', 'lambda-api', 'lambda-catalog'];
+    expect(readers).toEqual(reading.map(roleOfFn).sort());
+    const tableReaders = statements.filter((st) => st.actions.includes('dynamodb:GetItem')).flatMap((st) => st.roles);
+    expect(tableReaders).not.toContain(roleOfFn('lambda-catalog'));
   });
 
   it('alarms on dead letters, function errors and ingest age, to one SNS topic', () => {

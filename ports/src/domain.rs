@@ -875,6 +875,55 @@ pub struct Settings {
     pub routing: Vec<RoutingRule>,
     /// The zombie hunter's thresholds and lookbacks.
     pub zombies: crate::zombie::ZombieSettings,
+    /// What the tenant pays against AWS's list prices.
+    pub pricing: Pricing,
+}
+
+/// What a tenant pays against AWS's list prices: a Savings Plan's or an enterprise discount's
+/// share off, as one figure. What the dashboard, alerts and zombie waste show is the list price
+/// less it, with the list price beside; anomalies are scored, and thresholds compared, on list
+/// prices, so a discount changes no verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Pricing {
+    /// Percent off list prices, 0–90.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 90.0))]
+    pub discount_percent: f64,
+}
+
+impl Pricing {
+    /// The largest discount a tenant may set.
+    pub const MAX_DISCOUNT_PERCENT: f64 = 90.0;
+
+    /// What the tenant pays for `list_usd`.
+    pub fn net(&self, list_usd: f64) -> f64 {
+        list_usd * (1.0 - self.discount_percent / 100.0)
+    }
+
+    /// `$80.00 (list $100.00)` under a discount, `$100.00` without; `unit` follows each
+    /// figure (`/h`, `/month`).
+    pub fn show(&self, list_usd: f64, unit: &str) -> String {
+        if self.discount_percent == 0.0 {
+            return format!("{}{unit}", format_usd(list_usd));
+        }
+        format!(
+            "{}{unit} (list {}{unit})",
+            format_usd(self.net(list_usd)),
+            format_usd(list_usd)
+        )
+    }
+
+    fn validate(&self) -> Result<(), FieldError> {
+        let d = self.discount_percent;
+        if !(0.0..=Self::MAX_DISCOUNT_PERCENT).contains(&d) {
+            return Err(FieldError::new(
+                "discount_percent",
+                format!("{d} is not 0–{}", Self::MAX_DISCOUNT_PERCENT),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// How an error names rule `i`: `routing[2] "prod critical"`.
@@ -1005,6 +1054,7 @@ impl Default for Settings {
             pagerduty_min_severity: Severity::Critical,
             routing: Vec::new(),
             zombies: crate::zombie::ZombieSettings::default(),
+            pricing: Pricing::default(),
         }
     }
 }
@@ -1126,6 +1176,7 @@ impl Settings {
             ));
         }
         self.zombies.validate().map_err(|e| e.within("zombies"))?;
+        self.pricing.validate().map_err(|e| e.within("pricing"))?;
         if self.routing.len() > MAX_ROUTING_RULES {
             return Err(FieldError::new(
                 "routing",
@@ -1534,6 +1585,8 @@ mod tests {
             ("zombies.ec2_lookback_days", "0"),
             ("zombies.ec2_cpu_max_percent", "101"),
             ("zombies.snapshot_min_age_days", "3651"),
+            ("pricing.discount_percent", "90.5"),
+            ("pricing.discount_percent", "-1"),
         ] {
             let error = set(key, value).expect_err(key);
             assert!(
@@ -1547,6 +1600,13 @@ mod tests {
         assert_eq!(account.thresholds_for("123456789012").min_samples, 3);
         let zombies = set("zombies.regions", "us-east-1, eu-west-1").expect("a region list");
         assert_eq!(zombies.zombies.regions, ["us-east-1", "eu-west-1"]);
+        let discounted = set("pricing.discount_percent", "20").expect("a discount");
+        assert_eq!(discounted.pricing.net(100.0), 80.0);
+        assert_eq!(
+            discounted.pricing.show(10.0, "/h"),
+            "$8.00/h (list $10.00/h)"
+        );
+        assert_eq!(Pricing::default().show(10.0, "/h"), "$10.00/h");
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! | `DD0C_SCORE_QUEUE_URL` | ingest | the score queue, SQS FIFO (required there) |
 //! | `DD0C_NOTIFY_QUEUE_URL` | score | the notifier's wake-up queue, SQS FIFO (required there) |
 //! | `DD0C_ARCHIVE_BUCKET` | ingest | the S3 bucket of raw envelopes (required there) |
+//! | `DD0C_ARCHIVE_BUCKET` | ingest, zombie, api, catalog | where the price catalog is kept (`catalog/aws-price-catalog.json`), read at cold start; unset: the bundled catalog (required by catalog) |
+//! | `DD0C_PRICE_LIST_URL` | catalog | the AWS Price List's base URL (default AWS's public endpoint) |
 //! | `DD0C_ACTIONS_QUEUE_URL` | actions, api, zombie | the queue of approved actions, SQS FIFO (required by actions; unset elsewhere: no action is requested or taken) |
 //! | `DD0C_MAIL_FROM` | notify, digest, api (test alerts) | the SES sender; unset: nothing is e-mailed |
 //! | `DD0C_COGNITO_ISSUER`, `DD0C_COGNITO_CLIENT_ID` | api | the user pool URL and app client (required there) |
@@ -80,6 +82,9 @@ pub struct Settings {
     pub ledger_retention_days: u32,
     /// The trace exporter, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
     pub telemetry: Option<Telemetry>,
+    /// The price catalog: the one `lambda-catalog` keeps in `DD0C_ARCHIVE_BUCKET`, read at cold
+    /// start where that is set; else, or when it cannot be read, the bundled one.
+    pub catalog: dd0c_ingest::Current,
 }
 
 impl Settings {
@@ -98,12 +103,14 @@ impl Settings {
             .credentials_provider(EnvironmentVariableCredentialsProvider::new())
             .load()
             .await;
+        let catalog = catalog_at_start(&aws).await;
         Ok(Settings {
             aws,
             table: required("DD0C_TABLE_NAME")?,
             max_receives,
             ledger_retention_days,
             telemetry,
+            catalog,
         })
     }
 
@@ -113,6 +120,27 @@ impl Settings {
             let _ = tokio::task::spawn_blocking(move || telemetry.flush()).await;
         }
     }
+}
+
+/// The catalog kept in `DD0C_ARCHIVE_BUCKET`, or the bundled one (with a warning when the kept
+/// one cannot be read: pricing goes on).
+async fn catalog_at_start(aws: &SdkConfig) -> dd0c_ingest::Current {
+    use dd0c_ingest::catalog::refresh::{load, warn_if_stale, ARCHIVE_KEY};
+    let bundled = dd0c_ingest::PriceCatalog::bundled();
+    let Some(bucket) = optional("DD0C_ARCHIVE_BUCKET") else {
+        return bundled.into();
+    };
+    let archive = dd0c_adapters_aws::S3Archive::new(aws, &bucket);
+    let catalog = match load(&archive, ARCHIVE_KEY).await {
+        Ok(Some(kept)) => std::sync::Arc::new(kept),
+        Ok(None) => bundled,
+        Err(e) => {
+            tracing::warn!(error = %e, "the kept price catalog cannot be read: pricing with the bundled one");
+            bundled
+        }
+    };
+    warn_if_stale(&catalog, chrono::Utc::now());
+    catalog.into()
 }
 
 /// A positive count in the variable `name`, `default` when unset.

@@ -26,7 +26,7 @@ pub fn stores(settings: &Settings) -> Stores {
 /// (`DD0C_ARCHIVE_BUCKET`), their cost events sent to the score queue (`DD0C_SCORE_QUEUE_URL`).
 pub fn ingest(settings: &Settings) -> Result<Ingest, StartError> {
     let stores = stores(settings);
-    let normalizers = Normalizers::new(PriceCatalog::bundled(), stores.recall);
+    let normalizers = Normalizers::new(settings.catalog.clone(), stores.recall);
     let score_queue = SqsQueue::new(&settings.aws, &required("DD0C_SCORE_QUEUE_URL")?);
     let archive = S3Archive::new(&settings.aws, &required("DD0C_ARCHIVE_BUCKET")?);
     Ok(Ingest::new(
@@ -144,7 +144,7 @@ pub fn hunter(
         stores.clone(),
         Arc::new(dd0c_adapters_aws::AwsCloud::new(settings.aws.clone())),
         dd0c_ports::secrets::Credentials::new(stores.tenants, None),
-        PriceCatalog::bundled(),
+        settings.catalog.clone(),
         clock,
     )
 }
@@ -282,6 +282,7 @@ pub fn api(settings: &Settings) -> Result<axum::Router, StartError> {
     api.outbound = outbound();
     api.quick_create = quick_create()?;
     api.remediation = remediation(settings);
+    api.catalog = settings.catalog.clone();
     Ok(dd0c_api::app(Arc::new(api)))
 }
 
@@ -315,4 +316,31 @@ fn quick_create() -> Result<Option<dd0c_api::quick_create::QuickCreate>, StartEr
             why: e.to_string(),
         }
     })
+}
+
+/// One `lambda-catalog` invocation: builds the price catalog from the AWS Price List
+/// (`DD0C_PRICE_LIST_URL`, AWS's public endpoint unless set) over the one in use and stores it
+/// in `DD0C_ARCHIVE_BUCKET` for the functions that price. Answers what it stored.
+pub async fn update_catalog(
+    settings: &Settings,
+    event: &serde_json::Value,
+) -> Result<serde_json::Value, crate::Failure> {
+    use dd0c_function::job::Job;
+    let _ = event;
+    let url = optional("DD0C_PRICE_LIST_URL")
+        .unwrap_or_else(|| dd0c_adapters_http::AWS_PRICE_LIST.to_owned());
+    let bucket = required("DD0C_ARCHIVE_BUCKET")
+        .map_err(|e| dd0c_ports::PortError::Invalid(e.to_string()))?;
+    let job = dd0c_ingest::catalog::refresh::UpdateJob {
+        list: Arc::new(dd0c_adapters_http::PriceListHttp::new(&url)?),
+        archive: Arc::new(S3Archive::new(&settings.aws, &bucket)),
+        key: dd0c_ingest::catalog::refresh::ARCHIVE_KEY.to_owned(),
+        current: settings.catalog.clone(),
+    };
+    let run = job.run(chrono::Utc::now(), "lambda-catalog").await?;
+    tracing::info!(done = run.done, "{}", run.summary);
+    Ok(serde_json::json!({
+        "as_of": settings.catalog.get().as_of(),
+        "summary": run.summary,
+    }))
 }

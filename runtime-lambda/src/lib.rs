@@ -10,6 +10,7 @@
 //! | `lambda-notify` | SQS batch of wake-ups, or an EventBridge schedule | delivers the outbox to Slack and SES |
 //! | `lambda-digest` | EventBridge schedule | sends the daily digests that are due |
 //! | `lambda-api` | API Gateway HTTP API (payload v2) | every route of `dd0c-api` but push ingestion (Slack actions and `/openapi.json` included), Cognito tokens |
+//! | `lambda-catalog` | EventBridge schedule (daily) | builds the price catalog from AWS's Price List into the archive bucket, where the functions that price read it at cold start |
 //!
 //! Map:
 //! - [`env`] — configuration from the environment (its doc lists every variable), JSON logs,

@@ -1155,3 +1155,77 @@ async fn lambda_actions_runs_an_approved_action_in_the_customers_account() {
         Some(dd0c_ports::zombie::FindingStatus::Gone)
     );
 }
+
+#[tokio::test]
+async fn lambda_catalog_keeps_the_price_list_catalog_in_the_archive_and_ingest_prices_with_it() {
+    use dd0c_ports::archive::Archive;
+    let cloud = Cloud::new().await;
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../functions/ingest/tests/fixtures/price-list");
+    let price_list = dd0c_tests::StaticFiles::serve(fixtures)
+        .await
+        .expect("server");
+    let api = RuntimeApi::start().await.expect("runtime API");
+    let mut env = cloud.env();
+    env.push(("DD0C_PRICE_LIST_URL", price_list.url().to_owned()));
+    let catalog = dd0c_tests::lambda::Function::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_lambda-catalog")),
+        &api,
+        &env,
+    )
+    .expect("lambda-catalog starts");
+    let scheduled =
+        serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+    let invocation = api
+        .invoke(scheduled, support::INVOKE_TIMEOUT)
+        .await
+        .expect("answered");
+    let Outcome::Response(answer) = invocation.outcome else {
+        panic!("a response: {:?}", invocation.outcome);
+    };
+    assert_eq!(answer["as_of"], "2026-11-01", "{answer}");
+    catalog.kill().await;
+    let archive = dd0c_adapters_aws::S3Archive::new(&cloud.aws, &cloud.bucket);
+    let kept = archive
+        .get(dd0c_ingest::catalog::refresh::ARCHIVE_KEY)
+        .await
+        .expect("read")
+        .expect("kept in the archive");
+    let kept = dd0c_ingest::PriceCatalog::parse(&String::from_utf8_lossy(&kept), "kept")
+        .expect("a catalog");
+    assert_eq!(kept.sources()["AmazonEC2"].regions, 6);
+
+    // A cold start of lambda-ingest prices with it: Tokyo's own p5 price, not a multiplier.
+    let _ingest = cloud.spawn(INGEST, &api);
+    let record = dd0c_tests::record(
+        &dd0c_tests::assumed_role(ACCOUNT, "intern", "x"),
+        ACCOUNT,
+        "ap-northeast-1",
+        "2026-11-02T10:00:00Z",
+        "ec2.amazonaws.com",
+        "RunInstances",
+        serde_json::json!({"instanceType": "p5.48xlarge", "instancesSet": {"items": [{"minCount": 1, "maxCount": 1}]}}),
+        serde_json::json!({"instancesSet": {"items": [{"instanceId": "i-p5", "instanceType": "p5.48xlarge"}]}}),
+        "ev-p5-tokyo",
+    );
+    cloud
+        .send_records(
+            "acme",
+            &[(
+                ACCOUNT.to_owned(),
+                "ev-p5-tokyo".to_owned(),
+                record.to_string(),
+            )],
+        )
+        .await;
+    cloud.drain(&cloud.ingest_queue, &api).await;
+    let priced = cloud
+        .queue(&cloud.score_queue)
+        .receive(10, Duration::from_secs(30))
+        .await
+        .expect("receive");
+    let event: dd0c_ports::domain::CostEvent =
+        serde_json::from_str(&priced.first().expect("a cost event").body).expect("a cost event");
+    assert_eq!(event.unit_hourly_usd, 79.808, "{event:?}");
+    assert_eq!(event.price_source, dd0c_ports::domain::PriceSource::Catalog);
+}

@@ -834,7 +834,10 @@ async fn another_tenant_can_neither_read_approve_nor_request_an_action() {
     assert!(volume_exists(&ours.ec2, &volume_id).await);
 }
 
-#[tokio::test]
+// Multi-threaded: the CLI runs as a blocking child process while this test's dispatcher goes
+// on; on one thread a consumer paused inside its transaction would hold the lock the CLI's
+// queue set-up waits for.
+#[tokio::test(flavor = "multi_thread")]
 async fn the_cli_lists_the_approvals_queue_and_approves_as_a_named_admin() {
     let redis = std::env::var("DD0C_TEST_REDIS_URL")
         .expect("DD0C_TEST_REDIS_URL: run the tests with scripts/test.sh, which starts Redis");

@@ -310,26 +310,26 @@ async fn catalog_update_reads_the_price_list_over_http_says_what_moved_and_price
         .expect("server");
     let dir = std::env::temp_dir().join(format!("dd0c-cli-catalog-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
     let out_file = dir.join("aws-price-catalog.json");
     let out_path = out_file.to_str().expect("utf-8");
-    let update = |url: &str| {
-        dd0c(
-            &[
-                "catalog",
-                "update",
-                "--url",
-                url,
-                "--out",
-                out_path,
-                "--region",
-                "us-east-1",
-                "--region",
-                "ap-northeast-1",
-            ],
-            None,
-        )
+    let mut before: serde_json::Value = serde_json::from_str(include_str!(
+        "../../functions/ingest/data/aws-price-catalog.json"
+    ))
+    .expect("json");
+    before["hourly"]["ec2.instance"]["p5.48xlarge"] = serde_json::json!(98.32);
+    let before_file = dir.join("before.json");
+    std::fs::write(&before_file, before.to_string()).expect("written");
+    let update = |url: &str, previous: &[&str]| {
+        let mut args = vec!["catalog", "update", "--url", url, "--out", out_path];
+        args.extend(["--region", "us-east-1", "--region", "ap-northeast-1"]);
+        args.extend(previous);
+        dd0c(&args, None)
     };
-    let first = update(server.url());
+    let first = update(
+        server.url(),
+        &["--previous", before_file.to_str().expect("utf-8")],
+    );
     let said = text(&first.stdout);
     assert!(first.status.success(), "{said}{}", text(&first.stderr));
     assert!(said.contains("prices as of 2026-11-01"), "{said}");
@@ -352,13 +352,16 @@ async fn catalog_update_reads_the_price_list_over_http_says_what_moved_and_price
     );
     assert_eq!(event["price_source"], "catalog");
 
-    let again = update(server.url());
+    let again = update(server.url(), &[]);
     assert!(
         text(&again.stdout).contains("prices moved: 0"),
         "built over the file it wrote: {}",
         text(&again.stdout)
     );
-    let unreachable = update(&format!("http://127.0.0.1:{}", dd0c_tests::free_port()));
+    let unreachable = update(
+        &format!("http://127.0.0.1:{}", dd0c_tests::free_port()),
+        &[],
+    );
     assert!(!unreachable.status.success());
     assert!(
         text(&unreachable.stderr).contains("/offers/v1.0/aws/index.json"),

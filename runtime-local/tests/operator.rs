@@ -187,7 +187,7 @@ async fn an_administrator_onboards_an_account_pushes_cloudtrail_and_reads_anomal
         ],
     ));
     let event: serde_json::Value = serde_json::from_str(priced.trim()).expect("a cost event");
-    assert_eq!(event["hourly_usd"], serde_json::json!(131.0904));
+    assert_eq!(event["hourly_usd"], serde_json::json!(87.8304));
     std::fs::remove_dir_all(dir).expect("cleanup");
 
     // dlq: a poison message, dead-lettered by hand through the queue port, listed and redriven.

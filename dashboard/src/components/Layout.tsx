@@ -1,5 +1,8 @@
-/** The frame of every signed-in page: navigation, who is signed in, sign-out. */
-import type { ReactNode } from 'react';
+/** The frame of every signed-in page: navigation, who is signed in, sign-out, and in the footer
+ * how old the prices are. */
+import { useEffect, useState, type ReactNode } from 'react';
+import { api, ok } from '../api/client';
+import { catalogAge } from '../format';
 import { Link } from '../router';
 import { useSigned } from '../session';
 
@@ -37,6 +40,22 @@ export function Layout({ path, children }: { path: string; children: ReactNode }
         </button>
       </header>
       <main>{children}</main>
+      <CatalogFooter />
     </div>
   );
+}
+
+/** The price catalog's date and age; nothing while it loads or when it cannot be read. */
+function CatalogFooter() {
+  const [text, setText] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    ok(api().GET('/v1/catalog'))
+      .then((info) => live && setText(catalogAge(info)))
+      .catch(() => live && setText(null));
+    return () => {
+      live = false;
+    };
+  }, []);
+  return text ? <footer className="catalog">{text}</footer> : null;
 }

@@ -2,6 +2,8 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { Severity } from '../api/client';
 import { explain } from '../problem';
+import { price } from '../format';
+import { useSigned } from '../session';
 
 /**
  * Loads with `load` when `deps` change (the values `load` reads, as for `useEffect`); `reload`
@@ -48,6 +50,18 @@ export function useAction() {
     }
   }, []);
   return { busy, error, run };
+}
+
+/** A cost at what the tenant pays, the list price beside it under a discount. */
+export function Price({ usd, unit = '' }: { usd: number; unit?: '' | '/h' | '/mo' }) {
+  const { discountPercent } = useSigned();
+  const { shown, list } = price(usd, unit, discountPercent);
+  return (
+    <>
+      {shown}
+      {list && <span className="list-price"> (list {list})</span>}
+    </>
+  );
 }
 
 export function SeverityBadge({ severity }: { severity: Severity }) {

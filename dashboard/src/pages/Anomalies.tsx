@@ -5,8 +5,8 @@
 import { useState, type FormEvent } from 'react';
 import { api, ok, saveFile, SEVERITIES, type Anomaly } from '../api/client';
 import { Actions } from '../components/Actions';
-import { Failure, Loading, SeverityBadge, useAction, useLoad } from '../components/common';
-import { actor, lifeOf, perHour, perMonth, what, when } from '../format';
+import { Failure, Loading, Price, SeverityBadge, useAction, useLoad } from '../components/common';
+import { actor, lifeOf, what, when } from '../format';
 import { Link, navigate } from '../router';
 import { useSigned } from '../session';
 
@@ -135,8 +135,12 @@ export function Anomalies({ query }: { query: URLSearchParams }) {
                 <td title={a.actor_arn}>{actor(a.actor_arn)}</td>
                 <td>{what(a.quantity, a.resource_type)}</td>
                 <td>{a.region}</td>
-                <td className="num">{perHour(a.hourly_usd)}</td>
-                <td className="num">{perMonth(a.monthly_usd)}</td>
+                <td className="num">
+                  <Price usd={a.hourly_usd} unit="/h" />
+                </td>
+                <td className="num">
+                  <Price usd={a.monthly_usd} unit="/mo" />
+                </td>
                 <td>{lifeOf(a)}</td>
                 <td className="status">{a.status}</td>
                 <td>

@@ -5,8 +5,8 @@
 import { api, ok, type Schemas } from '../api/client';
 import { Actions } from '../components/Actions';
 import { ANOMALY_ACTIONS, Remediate, useRemediationOn } from '../components/Remediate';
-import { Failure, Loading, SeverityBadge, useLoad } from '../components/common';
-import { actor, lifeOf, money, perHour, perMonth, what, when } from '../format';
+import { Failure, Loading, Price, SeverityBadge, useLoad } from '../components/common';
+import { actor, lifeOf, perHour, perMonth, what, when } from '../format';
 import { Link } from '../router';
 import { useSigned } from '../session';
 
@@ -64,7 +64,7 @@ export function AnomalyPage({ id }: { id: string }) {
             <dd>{d.anomaly.account_id}</dd>
             <dt>Cost</dt>
             <dd>
-              {perHour(d.anomaly.hourly_usd)} · about {perMonth(d.anomaly.monthly_usd)}
+              <Price usd={d.anomaly.hourly_usd} unit="/h" /> · about <Price usd={d.anomaly.monthly_usd} unit="/mo" />
             </dd>
             <dt>Resources now</dt>
             <dd>{lifeOf(d.anomaly)}</dd>
@@ -79,9 +79,13 @@ export function AnomalyPage({ id }: { id: string }) {
             ) : (
               <>
                 <dt>Cost so far</dt>
-                <dd>{money(d.anomaly.cost_so_far_usd)}</dd>
+                <dd>
+                  <Price usd={d.anomaly.cost_so_far_usd} />
+                </dd>
                 <dt>Left running to month end</dt>
-                <dd>{money(d.anomaly.forecast_month_end_usd)}</dd>
+                <dd>
+                  <Price usd={d.anomaly.forecast_month_end_usd} />
+                </dd>
               </>
             )}
             <dt>Status</dt>
@@ -153,8 +157,12 @@ export function AnomalyPage({ id }: { id: string }) {
                         <td>
                           {iv.quantity} × {iv.resource_type}
                         </td>
-                        <td className="num">{perHour(iv.hourly_usd)}</td>
-                        <td className="num">{money(iv.cost_usd)}</td>
+                        <td className="num">
+                          <Price usd={iv.hourly_usd} unit="/h" />
+                        </td>
+                        <td className="num">
+                          <Price usd={iv.cost_usd} />
+                        </td>
                       </tr>
                     )),
                     r.ended ? (

@@ -6,9 +6,9 @@
 import { useState } from 'react';
 import { api, ok, SEVERITIES, type Anomaly } from '../api/client';
 import type { StackBy } from '../chart';
-import { Failure, Loading, SeverityBadge, useLoad } from '../components/common';
+import { Failure, Loading, Price, SeverityBadge, useLoad } from '../components/common';
 import { StackedBars } from '../components/StackedBars';
-import { actor, perHour, perMonth } from '../format';
+import { actor } from '../format';
 import { Link } from '../router';
 
 /** Open anomalies counted by severity, and the actors with the most monthly cost at stake. */
@@ -54,11 +54,11 @@ export function Overview() {
           </Link>
         ))}
         <Link className="card" href="/zombies">
-          <span className="figure">{zombies.data ? perMonth(zombies.data.waste_open_monthly_usd) : '…'}</span>
+          <span className="figure">{zombies.data ? <Price usd={zombies.data.waste_open_monthly_usd} unit="/mo" /> : '…'}</span>
           <span>open zombie waste ({zombies.data?.open ?? '…'} findings)</span>
         </Link>
         <div className="card running-now">
-          <span className="figure">{running.data ? perHour(running.data.hourly_now_usd) : '…'}</span>
+          <span className="figure">{running.data ? <Price usd={running.data.hourly_now_usd} unit="/h" /> : '…'}</span>
           <span>running now ({running.data?.running ?? '…'} seen created, not ended)</span>
         </div>
       </div>
@@ -83,7 +83,9 @@ export function Overview() {
                 <tr key={a.account_id}>
                   <td>{a.account_id}</td>
                   <td className="num">{a.running}</td>
-                  <td className="num">{perHour(a.hourly_now_usd)}</td>
+                  <td className="num">
+                    <Price usd={a.hourly_now_usd} unit="/h" />
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -127,7 +129,9 @@ export function Overview() {
             {summary.actors.map(([arn, monthly]) => (
               <tr key={arn}>
                 <td title={arn}>{actor(arn)}</td>
-                <td className="num">{perMonth(monthly)}</td>
+                <td className="num">
+                  <Price usd={monthly} unit="/mo" />
+                </td>
               </tr>
             ))}
           </tbody>

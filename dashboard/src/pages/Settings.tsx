@@ -64,6 +64,7 @@ const FIELDS = [
   ...THRESHOLDS.map(([name]) => `thresholds.${name}`),
   ...ZOMBIES.map(([name]) => `zombies.${name}`),
   'zombies.regions',
+  'pricing.discount_percent',
 ];
 
 const ZONES: string[] = (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.('timeZone') ?? [];
@@ -100,11 +101,12 @@ export function fromForm(base: Settings, form: FormData): Settings {
     digest_time_zone: text('digest_time_zone') as Settings['digest_time_zone'],
     thresholds,
     zombies,
+    pricing: { discount_percent: number('pricing.discount_percent') },
   };
 }
 
 export function SettingsPage() {
-  const { isAdmin } = useSigned();
+  const { isAdmin, setDiscountPercent } = useSigned();
   const loaded = useLoad(() => ok(api().GET('/v1/settings')), []);
   const [refusal, setRefusal] = useState<{ field: string | null; message: string } | null>(null);
   const [saved, setSaved] = useState(false);
@@ -117,7 +119,9 @@ export function SettingsPage() {
     setSaved(false);
     try {
       const body = { ...fromForm(loaded.data, new FormData(e.currentTarget)), routing: rules ?? loaded.data.routing ?? [] };
-      loaded.setData(await ok(api().PUT('/v1/settings', { body })));
+      const stored = await ok(api().PUT('/v1/settings', { body }));
+      loaded.setData(stored);
+      setDiscountPercent(stored.pricing?.discount_percent ?? 0);
       setRules(null);
       setSaved(true);
     } catch (err) {
@@ -249,6 +253,10 @@ export function SettingsPage() {
                 <option key={z} value={z} />
               ))}
             </datalist>
+          </fieldset>
+          <fieldset>
+            <legend>Pricing</legend>
+            {number('pricing.discount_percent', 'Discount off AWS list prices, % (Savings Plans, EDP): figures show what you pay, the list price beside', s.pricing?.discount_percent ?? 0)}
           </fieldset>
           <fieldset className="grid">
             <legend>Thresholds</legend>

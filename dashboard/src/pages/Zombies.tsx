@@ -1,9 +1,9 @@
 /** Zombies: idle and forgotten resources by monthly waste, their evidence, and Ignore. */
 import { useState, type FormEvent } from 'react';
 import { api, ok, saveFile, type Finding } from '../api/client';
-import { Failure, Loading, useAction, useLoad } from '../components/common';
+import { Failure, Loading, Price, useAction, useLoad } from '../components/common';
 import { FINDING_ACTIONS, Remediate, useRemediationOn } from '../components/Remediate';
-import { perMonth, when } from '../format';
+import { when } from '../format';
 
 export function Zombies() {
   const list = useLoad(() => ok(api().GET('/v1/zombies', { params: { query: { status: 'open', limit: 500 } } })), []);
@@ -26,8 +26,10 @@ export function Zombies() {
       <Failure message={list.error ?? summary.error ?? exporting.error} />
       {summary.data && (
         <p className="total">
-          <strong>{perMonth(summary.data.waste_open_monthly_usd)}</strong> of open waste in {summary.data.open} findings ·{' '}
-          {perMonth(summary.data.saved_this_month_usd)} saved this month · {summary.data.ignored} ignored
+          <strong>
+            <Price usd={summary.data.waste_open_monthly_usd} unit="/mo" />
+          </strong> of open waste in {summary.data.open} findings ·{' '}
+          <Price usd={summary.data.saved_this_month_usd} unit="/mo" /> saved this month · {summary.data.ignored} ignored
         </p>
       )}
       <Loading when={list.loading && !list.data} />
@@ -64,7 +66,9 @@ function Zombie({ finding: f, ignored, remediation }: { finding: Finding; ignore
         {f.resource_id} <span className="muted">({f.resource_type}, {f.region}, account {f.account_id})</span>
       </h2>
       <p>
-        <strong>{perMonth(f.monthly_waste_usd)}</strong> · {f.explanation} Idle since {when(f.first_seen)}.
+        <strong>
+          <Price usd={f.monthly_waste_usd} unit="/mo" />
+        </strong> · {f.explanation} Idle since {when(f.first_seen)}.
       </p>
       {f.evidence.length > 0 && (
         <ul className="evidence">

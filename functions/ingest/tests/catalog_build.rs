@@ -199,15 +199,23 @@ async fn what_a_region_does_not_sell_is_estimated_and_never_zero() {
 
 #[tokio::test]
 async fn the_update_says_what_moved_biggest_first() {
-    let bundled = PriceCatalog::bundled();
+    let mut before: serde_json::Value =
+        serde_json::from_str(&PriceCatalog::bundled().to_json()).expect("json");
+    before["hourly"]["ec2.instance"]["p5.48xlarge"] = serde_json::json!(98.32);
+    before["hourly"]["ec2.instance"]["m5.large"] = serde_json::json!(0.095);
+    let before = PriceCatalog::parse(&before.to_string(), "before.json").expect("valid");
     let catalog = built().await.catalog;
-    let changes = compare(&bundled, &catalog);
+    let changes = compare(&before, &catalog);
     let p5 = changes
         .moved
         .iter()
         .find(|m| m.region == "us-east-1" && m.resource_type == "p5.48xlarge")
         .expect("p5 moved");
     assert_eq!((p5.from, p5.to), (98.32, 55.04));
+    assert_eq!(
+        changes.moved.last().map(|m| m.resource_type.as_str()),
+        Some("m5.large")
+    );
     assert!(changes
         .added
         .iter()

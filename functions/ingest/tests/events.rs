@@ -72,7 +72,7 @@ fn run_instances_with_an_omitted_response_counts_from_the_request_and_reads_stri
     );
     let e = cost(&[r]);
     assert_eq!((e.resource_type.as_str(), e.quantity), ("p4d.24xlarge", 4));
-    assert!(close(e.hourly_usd, 131.0904));
+    assert!(close(e.hourly_usd, 87.8304));
     assert!(e.resource_ids.is_empty());
 }
 

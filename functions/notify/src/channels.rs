@@ -258,6 +258,7 @@ pub async fn send_test_alert(
         anomalies: &anomalies,
         at,
         actions: false,
+        pricing: settings.pricing,
     };
     Ok(way.send(tenant, settings, Message::Alert(&alert)).await)
 }

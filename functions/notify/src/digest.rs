@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
 use dd0c_ports::domain::{
-    actor_name, format_duration, format_usd, Anomaly, AnomalyStatus, Settings, Severity, Signal,
+    actor_name, format_duration, format_usd, Anomaly, AnomalyStatus, Pricing, Settings, Severity,
+    Signal,
 };
 use dd0c_ports::ledger::{records_by_anomaly, Followed, ResourceLedger};
 use dd0c_ports::mail::Email;
@@ -64,6 +65,8 @@ pub struct Digest {
     pub saved_usd: f64,
     /// The anomalies whose resources all ended in those 24 hours.
     pub closed: Closed,
+    /// The tenant's discount: figures are shown at what the tenant pays, the list price beside.
+    pub pricing: Pricing,
 }
 
 /// The anomalies whose resources all ended in a digest's 24 hours.
@@ -198,12 +201,13 @@ struct DigestContext {
 
 impl Digest {
     /// Reads the tenant's anomalies of the 24 hours before `now`, what closed in them, and
-    /// its findings.
+    /// its findings; figures are to be shown under `pricing`.
     pub async fn build(
         stores: &dd0c_ports::store::Stores,
         tenant: &str,
         day: NaiveDate,
         now: DateTime<Utc>,
+        pricing: Pricing,
     ) -> PortResult<Digest> {
         let (anomalies, zombies) = (stores.anomalies.as_ref(), stores.zombies.as_ref());
         let filter = AnomalyFilter {
@@ -228,6 +232,7 @@ impl Digest {
             saved_usd: saved_since(&findings, now - TimeDelta::hours(24)),
             top_zombies: open.into_iter().take(TOP_ZOMBIES).collect(),
             closed,
+            pricing,
         })
     }
 
@@ -278,14 +283,14 @@ impl Digest {
             critical: self.count(Severity::Critical),
             warning: self.count(Severity::Warning),
             info: self.count(Severity::Info),
-            at_stake: format_usd(self.at_stake()),
+            at_stake: self.pricing.show(self.at_stake(), "/month"),
             top_actors: top
                 .into_iter()
                 .take(TOP_ACTORS)
                 .map(|(name, (count, monthly))| ActorLine {
                     name,
                     count,
-                    monthly: format_usd(monthly),
+                    monthly: self.pricing.show(monthly, "/month"),
                 })
                 .collect(),
             new_actors: new_actors.into_iter().collect(),
@@ -299,8 +304,8 @@ impl Digest {
                 })
                 .collect(),
             open_zombies: self.open_zombies,
-            zombie_waste: format_usd(self.zombie_waste_usd),
-            saved: format_usd(self.saved_usd),
+            zombie_waste: self.pricing.show(self.zombie_waste_usd, "/month"),
+            saved: self.pricing.show(self.saved_usd, "/month"),
             has_savings: self.saved_usd > 0.0,
             zombies: self
                 .top_zombies
@@ -315,8 +320,8 @@ impl Digest {
                 .median_time_to_end
                 .map(format_duration)
                 .unwrap_or_default(),
-            closed_actual: format_usd(self.closed.actual_cost_usd),
-            closed_avoided: format_usd(self.closed.avoided_usd),
+            closed_actual: self.pricing.show(self.closed.actual_cost_usd, ""),
+            closed_avoided: self.pricing.show(self.closed.avoided_usd, ""),
         }
     }
 
@@ -334,9 +339,9 @@ impl Digest {
                 "[dd0c/cost] Daily digest {}: {} anomalies, {}/month at stake, {} zombies wasting {}/month",
                 self.day,
                 self.anomalies.len(),
-                format_usd(self.at_stake()),
+                format_usd(self.pricing.net(self.at_stake())),
                 self.open_zombies,
-                format_usd(self.zombie_waste_usd)
+                format_usd(self.pricing.net(self.zombie_waste_usd))
             ),
             text: render("digest.txt", &context)?,
             html: render("digest.html", &context)?,
@@ -349,17 +354,12 @@ impl Digest {
         let actors: String = context
             .top_actors
             .iter()
-            .map(|a| {
-                format!(
-                    "• `{}`: {} anomalies, {}/month\n",
-                    a.name, a.count, a.monthly
-                )
-            })
+            .map(|a| format!("• `{}`: {} anomalies, {}\n", a.name, a.count, a.monthly))
             .collect();
         let mut blocks = vec![
             json!({"type": "header", "text": {"type": "plain_text", "text": format!("Daily digest {}", context.day)}}),
             json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
-                "*{}* anomalies in the last 24 hours ({} critical, {} warning, {} info), *{}/month* at stake.",
+                "*{}* anomalies in the last 24 hours ({} critical, {} warning, {} info), *{}* at stake.",
                 context.count, context.critical, context.warning, context.info, context.at_stake)}}),
         ];
         if !actors.is_empty() {
@@ -377,12 +377,12 @@ impl Digest {
         }
         if context.open_zombies > 0 || context.has_savings {
             let mut text = format!(
-                "*Zombies:* {} open, *{}/month* wasted.",
+                "*Zombies:* {} open, *{}* wasted.",
                 context.open_zombies, context.zombie_waste
             );
             if context.has_savings {
                 text.push_str(&format!(
-                    " Removed since the last digest: *{}/month* saved.",
+                    " Removed since the last digest: *{}* saved.",
                     context.saved
                 ));
             }
@@ -397,7 +397,7 @@ impl Digest {
                 context.closed, context.closed_median, context.closed_actual, context.closed_avoided)}}));
         }
         json!({
-            "text": format!("dd0c/cost daily digest {}: {} anomalies, {}/month at stake", context.day, context.count, context.at_stake),
+            "text": format!("dd0c/cost daily digest {}: {} anomalies, {} at stake", context.day, context.count, context.at_stake),
             "blocks": blocks,
         })
     }

@@ -203,6 +203,7 @@ impl Notifier {
             Some(Resolved {
                 anomaly: &c.message.anomaly,
                 resolution,
+                pricing: settings.pricing,
             })
         });
         for way in &self.channels {
@@ -230,6 +231,7 @@ impl Notifier {
                 anomalies: &anomalies,
                 at: now,
                 actions,
+                pricing: settings.pricing,
             };
             let message = match &resolved {
                 Some(resolved) => Message::Resolved(resolved),
@@ -302,7 +304,8 @@ impl Notifier {
         settings: &Settings,
         day: chrono::NaiveDate,
     ) -> PortResult<Vec<Channel>> {
-        let digest = digest::Digest::build(stores, tenant, day, self.clock.now()).await?;
+        let digest =
+            digest::Digest::build(stores, tenant, day, self.clock.now(), settings.pricing).await?;
         let mut reached = Vec::new();
         if digest.is_empty() {
             return Ok(reached);

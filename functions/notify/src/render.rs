@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
-use dd0c_ports::domain::{actor_name, format_usd, Anomaly, Resolution, Severity};
+use dd0c_ports::domain::{actor_name, format_usd, Anomaly, Pricing, Resolution, Severity};
 use dd0c_ports::keys::{ActionRef, ActionValue};
 use dd0c_ports::ledger::Followed;
 use dd0c_ports::mail::Email;
@@ -116,6 +116,8 @@ pub struct Alert<'a> {
     /// Whether the tenant's remediation is on: a warning or critical alert then offers the
     /// actions that fit its resources (Stop, Terminate), as requests an admin approves.
     pub actions: bool,
+    /// The tenant's discount: figures are shown at what the tenant pays, the list price beside.
+    pub pricing: Pricing,
 }
 
 #[derive(Serialize)]
@@ -189,10 +191,10 @@ impl Alert<'_> {
     /// One line: severity, what, where, and the monthly cost.
     pub fn headline(&self) -> String {
         format!(
-            "{}: {} — {}/month",
+            "{}: {} — {}",
             capitalized(self.severity()),
             self.what(),
-            format_usd(self.total_monthly())
+            self.pricing.show(self.total_monthly(), "/month")
         )
     }
 
@@ -224,9 +226,9 @@ impl Alert<'_> {
     /// The title every channel's card starts with: `Critical cost anomaly — $X/month`.
     pub fn title(&self) -> String {
         format!(
-            "{} cost anomaly — {}/month",
+            "{} cost anomaly — {}",
             capitalized(self.severity()),
-            format_usd(self.total_monthly())
+            self.pricing.show(self.total_monthly(), "/month")
         )
     }
 
@@ -247,14 +249,14 @@ impl Alert<'_> {
             (
                 "Cost",
                 format!(
-                    "{}/h · {}/month",
-                    format_usd(self.total_hourly()),
-                    format_usd(self.total_monthly())
+                    "{} · {}",
+                    self.pricing.show(self.total_hourly(), "/h"),
+                    self.pricing.show(self.total_monthly(), "/month")
                 ),
             ),
             (
                 "Left running to month end",
-                format_usd(self.left_running_to_month_end()),
+                self.pricing.show(self.left_running_to_month_end(), ""),
             ),
         ]
     }
@@ -362,9 +364,9 @@ impl Alert<'_> {
                 .first()
                 .map(|a| a.account_id.clone())
                 .unwrap_or_default(),
-            total_hourly: format_usd(self.total_hourly()),
-            total_monthly: format_usd(self.total_monthly()),
-            left_running: format_usd(self.left_running_to_month_end()),
+            total_hourly: self.pricing.show(self.total_hourly(), "/h"),
+            total_monthly: self.pricing.show(self.total_monthly(), "/month"),
+            left_running: self.pricing.show(self.left_running_to_month_end(), ""),
             items: self
                 .anomalies
                 .iter()
@@ -373,8 +375,8 @@ impl Alert<'_> {
                     resource: a.units(),
                     region: a.region.clone(),
                     event_time: a.event_time.to_rfc3339(),
-                    hourly: format_usd(a.hourly_usd),
-                    monthly: format_usd(a.monthly_usd),
+                    hourly: self.pricing.show(a.hourly_usd, "/h"),
+                    monthly: self.pricing.show(a.monthly_usd, "/month"),
                     explanation: a.explanation.clone(),
                     reasons: a.reasons.iter().map(|r| r.detail.clone()).collect(),
                 })
@@ -402,6 +404,8 @@ pub struct Resolved<'a> {
     pub anomaly: &'a Anomaly,
     /// How.
     pub resolution: &'a Resolution,
+    /// The tenant's discount, as in the alert.
+    pub pricing: Pricing,
 }
 
 #[derive(Serialize)]
@@ -425,8 +429,8 @@ impl Resolved<'_> {
         format!(
             "Resolved: {} — cost {}, {} avoided",
             units_in_region(self.anomaly),
-            format_usd(self.resolution.actual_cost_usd),
-            format_usd(self.resolution.avoided_usd)
+            self.pricing.show(self.resolution.actual_cost_usd, ""),
+            self.pricing.show(self.resolution.avoided_usd, "")
         )
     }
 
@@ -447,12 +451,12 @@ impl Resolved<'_> {
             ("Account", a.account_id.clone()),
             ("Region", a.region.clone()),
             ("Raised by", actor_name(&a.actor_arn)),
-            ("Actual cost", format_usd(r.actual_cost_usd)),
+            ("Actual cost", self.pricing.show(r.actual_cost_usd, "")),
             (
                 "Avoided",
                 format!(
                     "{} against leaving it running to month end",
-                    format_usd(r.avoided_usd)
+                    self.pricing.show(r.avoided_usd, "")
                 ),
             ),
         ]
@@ -504,8 +508,8 @@ impl Resolved<'_> {
             severity: a.severity.to_string(),
             actor: a.actor_arn.clone(),
             note: self.resolution.note.clone(),
-            actual_cost: format_usd(self.resolution.actual_cost_usd),
-            avoided: format_usd(self.resolution.avoided_usd),
+            actual_cost: self.pricing.show(self.resolution.actual_cost_usd, ""),
+            avoided: self.pricing.show(self.resolution.avoided_usd, ""),
             anomaly_id: a.anomaly_id.clone(),
         };
         Ok(Email {

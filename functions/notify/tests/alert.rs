@@ -20,6 +20,7 @@ fn every_alert_says_what_is_left_running_to_month_end() {
             .single()
             .expect("valid"),
         actions: false,
+        pricing: Default::default(),
     };
     // From its launch to the first of January: 48 hours at $10.
     assert_eq!(alert.left_running_to_month_end(), 480.0);
@@ -67,6 +68,7 @@ fn a_warning_on_instances_offers_stop_and_terminate_only_while_remediation_is_on
         anomalies: &anomalies,
         at,
         actions: true,
+        pricing: Default::default(),
     };
     assert_eq!(
         buttons(&on),
@@ -89,10 +91,62 @@ fn a_warning_on_instances_offers_stop_and_terminate_only_while_remediation_is_on
         anomalies: &quiet,
         at,
         actions: true,
+        pricing: Default::default(),
     };
     assert_eq!(
         buttons(&minor),
         ["acknowledge", "snooze_24h"],
         "an info alert offers no action"
+    );
+}
+
+#[test]
+fn under_a_discount_every_figure_is_what_the_tenant_pays_with_the_list_price_beside() {
+    let mut anomaly = anomaly_for(&cost_event("acme", "111122223333", "gpu-3", 0, 10.0));
+    anomaly.hourly_usd = 10.0;
+    anomaly.monthly_usd = 7_300.0;
+    let anomalies = [anomaly];
+    let alert = Alert {
+        anomalies: &anomalies,
+        at: chrono::Utc::now(),
+        actions: false,
+        pricing: dd0c_ports::domain::Pricing {
+            discount_percent: 20.0,
+        },
+    };
+    assert!(
+        alert
+            .headline()
+            .ends_with("$5,840.00/month (list $7,300.00/month)"),
+        "{}",
+        alert.headline()
+    );
+    let cost = alert
+        .facts()
+        .into_iter()
+        .find(|(label, _)| *label == "Cost")
+        .expect("a cost")
+        .1;
+    assert_eq!(
+        cost,
+        "$8.00/h (list $10.00/h) · $5,840.00/month (list $7,300.00/month)"
+    );
+    let mail = alert
+        .email(&["oncall@acme.example".into()])
+        .expect("rendered");
+    assert!(
+        mail.text
+            .contains("Cost:     $8.00/h (list $10.00/h), $5,840.00/month"),
+        "{}",
+        mail.text
+    );
+    let listed = Alert {
+        pricing: Default::default(),
+        ..alert
+    };
+    assert!(
+        listed.headline().ends_with("— $7,300.00/month"),
+        "{}",
+        listed.headline()
     );
 }

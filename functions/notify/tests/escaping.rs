@@ -25,6 +25,7 @@ fn slack_mentions_and_links_from_a_record_are_escaped_in_every_block() {
         anomalies: &anomalies,
         at: chrono::Utc::now(),
         actions: false,
+        pricing: Default::default(),
     }
     .slack()
     .to_string();
@@ -45,6 +46,7 @@ fn e_mail_html_escapes_what_a_record_wrote() {
         anomalies: &anomalies,
         at: chrono::Utc::now(),
         actions: false,
+        pricing: Default::default(),
     }
     .email(&["oncall@acme.example".into()])
     .expect("rendered");
@@ -64,6 +66,7 @@ fn teams_cards_carry_a_records_markup_as_text() {
         anomalies: &anomalies,
         at: chrono::Utc::now(),
         actions: false,
+        pricing: Default::default(),
     };
     let card = dd0c_notify::teams::alert_card(&alert, &Default::default()).to_string();
     for injected in ["[Reset your SSO](", "**now**", "`x`", "<!channel>"] {

@@ -184,7 +184,7 @@ async fn an_expensive_novelty_is_critical_on_its_first_event() {
     }
     assert!(anomaly.score > 50.0, "score {}", anomaly.score);
     let e = &anomaly.explanation;
-    assert!(e.starts_with("user/intern launched 4 × p4d.24xlarge in ap-southeast-2 (account 111122223333): $163.86/h"), "{e}");
+    assert!(e.starts_with("user/intern launched 4 × p4d.24xlarge in ap-southeast-2 (account 111122223333): $109.79/h"), "{e}");
     assert!(
         e.contains("/month") && e.contains("has never created a priced resource"),
         "{e}"

@@ -806,7 +806,7 @@ mod tests {
     fn the_bundled_catalog_loads_and_knows_its_provenance() {
         let catalog = PriceCatalog::bundled();
         assert!(catalog.source().contains("on-demand"));
-        assert_eq!(catalog.as_of(), "2025-05-01");
+        assert_eq!(catalog.as_of(), "2025-06-01");
         assert_eq!(catalog.base_region(), "us-east-1");
         assert_eq!(catalog.hours_per_month(), 730.0);
     }

@@ -21,6 +21,10 @@ use super::{CatalogError, Current, PriceCatalog};
 /// A catalog older than this many days is stale: AWS moves prices more often than that.
 pub const STALE_AFTER_DAYS: i64 = 120;
 
+/// The catalog's key in the cloud's archive bucket, written by `lambda-catalog` and read at cold
+/// start by the functions that price.
+pub const ARCHIVE_KEY: &str = "catalog/aws-price-catalog.json";
+
 /// How often the update job runs.
 pub const UPDATE_EVERY: Duration = Duration::from_secs(24 * 3600);
 

@@ -60,6 +60,6 @@ export function price(listUsd: number, unit: '' | '/h' | '/mo', discountPercent:
  * do when it is stale. */
 export function catalogAge(c: { as_of: string; age_days?: number | null; stale: boolean }): string {
   const age = c.age_days == null ? '' : ` (${c.age_days === 1 ? '1 day' : `${c.age_days} days`} old)`;
-  const stale = c.stale ? ' — prices may have moved since: run `dd0c-cost catalog update`' : '';
+  const stale = c.stale ? ' — prices may have moved since: run dd0c-cost catalog update' : '';
   return `Prices as of ${c.as_of}${age}${stale}`;
 }

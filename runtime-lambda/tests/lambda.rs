@@ -690,18 +690,13 @@ async fn a_wake_up_has_the_notifier_deliver_the_outbox_to_slack() {
 async fn a_failed_invocation_reports_a_typed_error() {
     let cloud = Cloud::new().await;
     let api = RuntimeApi::start().await.expect("runtime API");
-    let mut env = cloud.env();
-    env.push(("DD0C_TABLE_NAME", "no_such_table".into()));
-    let _digest = dd0c_tests::lambda::Function::spawn(
-        std::path::Path::new(env!("CARGO_BIN_EXE_lambda-digest")),
+    let _digest = cloud.spawn_with(
+        env!("CARGO_BIN_EXE_lambda-digest"),
         &api,
-        &env,
-    )
-    .expect("spawn");
-    let scheduled =
-        serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+        &[("DD0C_TABLE_NAME", "no_such_table".into())],
+    );
     let invocation = api
-        .invoke(scheduled, support::INVOKE_TIMEOUT)
+        .invoke(support::scheduled_event(), support::INVOKE_TIMEOUT)
         .await
         .expect("answered");
     let Outcome::Error(error) = invocation.outcome else {
@@ -1166,18 +1161,13 @@ async fn lambda_catalog_keeps_the_price_list_catalog_in_the_archive_and_ingest_p
         .await
         .expect("server");
     let api = RuntimeApi::start().await.expect("runtime API");
-    let mut env = cloud.env();
-    env.push(("DD0C_PRICE_LIST_URL", price_list.url().to_owned()));
-    let catalog = dd0c_tests::lambda::Function::spawn(
-        std::path::Path::new(env!("CARGO_BIN_EXE_lambda-catalog")),
+    let catalog = cloud.spawn_with(
+        env!("CARGO_BIN_EXE_lambda-catalog"),
         &api,
-        &env,
-    )
-    .expect("lambda-catalog starts");
-    let scheduled =
-        serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+        &[("DD0C_PRICE_LIST_URL", price_list.url().to_owned())],
+    );
     let invocation = api
-        .invoke(scheduled, support::INVOKE_TIMEOUT)
+        .invoke(support::scheduled_event(), support::INVOKE_TIMEOUT)
         .await
         .expect("answered");
     let Outcome::Response(answer) = invocation.outcome else {

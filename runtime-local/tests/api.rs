@@ -172,6 +172,16 @@ async fn token(app: &App, email: &str) -> String {
     body["access_token"].as_str().expect("token").to_owned()
 }
 
+/// `GET /metrics`'s text (served in public).
+async fn scrape(app: &App) -> String {
+    reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .expect("scraped")
+        .text()
+        .await
+        .expect("text")
+}
+
 async fn call(
     app: &App,
     method: &str,
@@ -1848,12 +1858,7 @@ async fn a_trail_bucket_is_watched_per_account_and_its_lag_shown_within_the_tena
     let (_, agents) = call(&app, "GET", "/v1/agents", Some(&token), None).await;
     assert_eq!(agents[0]["agent_id"], "agent-1", "{agents}");
     assert_eq!(agents[0]["spooled"], 2);
-    let metrics = reqwest::get(format!("{}/metrics", app.address))
-        .await
-        .expect("scraped")
-        .text()
-        .await
-        .expect("text");
+    let metrics = scrape(&app).await;
     assert!(
         metrics.contains(&format!(
             "dd0c_ingest_lag_seconds{{account=\"{account}\",source=\"s3\"}}"
@@ -2337,12 +2342,7 @@ async fn the_catalog_in_use_is_shown_with_its_age_and_reloaded_when_its_file_cha
         "{}",
         events[0].unit_hourly_usd
     );
-    let metrics = reqwest::get(format!("{}/metrics", app.address))
-        .await
-        .expect("scraped")
-        .text()
-        .await
-        .expect("text");
+    let metrics = scrape(&app).await;
     assert!(
         metrics.contains("dd0c_catalog_age_days{as_of=\"2026-11-01\"} "),
         "{metrics}"

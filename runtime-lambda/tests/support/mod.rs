@@ -161,7 +161,19 @@ impl Cloud {
 
     /// Starts `binary` (a path from `env!("CARGO_BIN_EXE_…")`) against `api`.
     pub fn spawn(&self, binary: &str, api: &RuntimeApi) -> Function {
-        Function::spawn(&PathBuf::from(binary), api, &self.env()).expect("the Lambda binary starts")
+        self.spawn_with(binary, api, &[])
+    }
+
+    /// [`Cloud::spawn`] with `extra` variables set after (and over) the cloud's own.
+    pub fn spawn_with(
+        &self,
+        binary: &str,
+        api: &RuntimeApi,
+        extra: &[(&'static str, String)],
+    ) -> Function {
+        let mut env = self.env();
+        env.extend(extra.iter().cloned());
+        Function::spawn(&PathBuf::from(binary), api, &env).expect("the Lambda binary starts")
     }
 
     /// Sends CloudTrail records of accounts `tenant` watches (connected here when they are not
@@ -396,6 +408,11 @@ pub fn envelope(account: &str, record: &str) -> String {
 }
 
 /// A RunInstances record of `count` m5.xlarge in `account`, `minutes` after a fixed start.
+/// What an EventBridge schedule sends a function (no `time`: now).
+pub fn scheduled_event() -> Value {
+    json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+}
+
 pub fn launch(account: &str, event_id: &str, minutes: i64, count: u32) -> (String, String, String) {
     let time = (chrono::DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z").expect("time")
         + chrono::Duration::minutes(minutes))

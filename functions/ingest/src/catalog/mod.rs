@@ -59,7 +59,7 @@ pub enum CatalogError {
 /// Prices by kind, then type.
 type Table = BTreeMap<String, BTreeMap<String, f64>>;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct CatalogFile {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,7 +141,7 @@ pub fn storage_kind(table: &str) -> String {
 }
 
 /// Pricing of EBS beyond capacity.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EbsExtras {
     /// IOPS included free with gp3.
@@ -154,7 +154,7 @@ pub struct EbsExtras {
     pub throughput_mibps_month: BTreeMap<String, f64>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RdsEngines {
     multi_az_multiplier: f64,
@@ -438,6 +438,11 @@ impl PriceCatalog {
             .map(|kind| (kind.to_string(), ClassIndex::build(&file.hourly[*kind])))
             .collect();
         Ok(PriceCatalog { file, classes })
+    }
+
+    /// Whether `other` holds the same file: the same prices, rules and provenance.
+    pub fn same_as(&self, other: &PriceCatalog) -> bool {
+        self.file == other.file
     }
 
     /// The catalog as a file of the bundled shape.

@@ -13,7 +13,7 @@ pub fn rule(offer: &str, family: &str, attributes: &Attributes) -> Option<(Targe
     }
     match offer {
         "AmazonEC2" => ec2(family, a),
-        "AmazonVPC" => vpc(family, a),
+        "AmazonVPC" => vpc(a),
         "AWSELB" => elb(family, a),
         "AmazonRDS" => rds(family, a),
         "AmazonElastiCache" => node(family, a, "Cache Instance", "elasticache.node")
@@ -21,7 +21,7 @@ pub fn rule(offer: &str, family: &str, attributes: &Attributes) -> Option<(Targe
         "AmazonES" => opensearch(family, a),
         "AmazonRedshift" => node(family, a, "Compute Instance", "redshift.node"),
         "AmazonSageMaker" => sagemaker(family, a),
-        "AmazonMSK" => msk(family, a),
+        "AmazonMSK" => msk(a),
         "AmazonEKS" => a
             .usage_ends("AmazonEKS-Hours:perCluster")
             .then(|| hourly("eks.cluster", "standard")),
@@ -93,7 +93,7 @@ fn public_ipv4(a: Attrs<'_>) -> Option<(Target, Unit)> {
         .then(|| hourly("ec2.elastic-ip", "public-ipv4"))
 }
 
-fn vpc(_family: &str, a: Attrs<'_>) -> Option<(Target, Unit)> {
+fn vpc(a: Attrs<'_>) -> Option<(Target, Unit)> {
     let usage = a.get("usagetype")?;
     if usage.contains("VpcEndpoint") && usage.ends_with("Hours") {
         let kind = if usage.contains("GWLBE") {
@@ -219,7 +219,7 @@ fn sagemaker(family: &str, a: Attrs<'_>) -> Option<(Target, Unit)> {
     Some(hourly("sagemaker.instance", class))
 }
 
-fn msk(_family: &str, a: Attrs<'_>) -> Option<(Target, Unit)> {
+fn msk(a: Attrs<'_>) -> Option<(Target, Unit)> {
     let usage = a.get("usagetype")?;
     if usage.contains("Kafka.Storage") {
         return Some(storage("msk", "standard"));

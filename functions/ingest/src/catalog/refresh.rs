@@ -96,8 +96,8 @@ pub async fn load(archive: &dyn Archive, key: &str) -> Result<Option<PriceCatalo
     Ok(Some(PriceCatalog::parse(&text, key)?))
 }
 
-/// Replaces `current` with the catalog stored under `key` when that one is another (a new
-/// `as_of` or other prices); returns whether it did.
+/// Replaces `current` with the catalog stored under `key` when that one is another; returns
+/// whether it did.
 pub async fn reload(
     archive: &dyn Archive,
     key: &str,
@@ -106,8 +106,7 @@ pub async fn reload(
     let Some(stored) = load(archive, key).await? else {
         return Ok(false);
     };
-    let in_use = current.get();
-    if stored.as_of() == in_use.as_of() && stored.entries() == in_use.entries() {
+    if stored.same_as(&current.get()) {
         return Ok(false);
     }
     tracing::info!(as_of = stored.as_of(), key, "price catalog reloaded");

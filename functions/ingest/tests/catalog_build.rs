@@ -251,6 +251,19 @@ async fn regions_can_be_narrowed() {
 }
 
 #[tokio::test]
+async fn regions_without_the_base_region_are_refused_saying_so() {
+    let only = ["ap-south-1".to_owned()];
+    let err = build(&fixtures(), &PriceCatalog::bundled(), &only)
+        .await
+        .expect_err("no base region");
+    assert!(
+        err.to_string()
+            .contains("us-east-1, the catalog's base region"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn a_broken_offer_file_is_named_with_its_position() {
     let dir = scratch("broken");
     copy_dir(&fixtures_root(), &dir);

@@ -42,7 +42,10 @@ pub enum BuildError {
     #[error(transparent)]
     Offer(#[from] OfferError),
     /// The offer files gave no EC2 prices in the base region: nothing to build on.
-    #[error("the offer files list no EC2 instance prices in {0}: is this the Price List?")]
+    #[error(
+        "no EC2 instance prices in {0}, the catalog's base region: the regions read must include \
+         it, and the files must be the Price List's"
+    )]
     NoBase(String),
     /// The result is not a valid catalog.
     #[error(transparent)]

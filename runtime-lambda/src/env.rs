@@ -125,20 +125,18 @@ impl Settings {
 /// The catalog kept in `DD0C_ARCHIVE_BUCKET`, or the bundled one (with a warning when the kept
 /// one cannot be read: pricing goes on).
 async fn catalog_at_start(aws: &SdkConfig) -> dd0c_ingest::Current {
-    use dd0c_ingest::catalog::refresh::{load, warn_if_stale, ARCHIVE_KEY};
-    let bundled = dd0c_ingest::PriceCatalog::bundled();
+    use dd0c_ingest::catalog::refresh::{kept_or_bundled, warn_if_stale, ARCHIVE_KEY};
+    use dd0c_ingest::PriceCatalog;
     let Some(bucket) = optional("DD0C_ARCHIVE_BUCKET") else {
-        return bundled.into();
+        return PriceCatalog::bundled().into();
     };
     let archive = dd0c_adapters_aws::S3Archive::new(aws, &bucket);
-    let catalog = match load(&archive, ARCHIVE_KEY).await {
-        Ok(Some(kept)) => std::sync::Arc::new(kept),
-        Ok(None) => bundled,
-        Err(e) => {
+    let catalog = kept_or_bundled(&archive, ARCHIVE_KEY)
+        .await
+        .unwrap_or_else(|e| {
             tracing::warn!(error = %e, "the kept price catalog cannot be read: pricing with the bundled one");
-            bundled
-        }
-    };
+            PriceCatalog::bundled()
+        });
     warn_if_stale(&catalog, chrono::Utc::now());
     catalog.into()
 }

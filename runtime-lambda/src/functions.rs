@@ -5,7 +5,6 @@ use std::sync::Arc;
 use dd0c_adapters_aws::{DynamoFlags, DynamoStore, S3Archive, SesMail, SqsQueue};
 use dd0c_ingest::handler::{Ingest, Source};
 use dd0c_ingest::normalizers::Normalizers;
-use dd0c_ingest::PriceCatalog;
 use dd0c_notify::Notifier;
 use dd0c_ports::clock::SystemClock;
 use dd0c_ports::store::Stores;
@@ -323,10 +322,9 @@ fn quick_create() -> Result<Option<dd0c_api::quick_create::QuickCreate>, StartEr
 /// in `DD0C_ARCHIVE_BUCKET` for the functions that price. Answers what it stored.
 pub async fn update_catalog(
     settings: &Settings,
-    event: &serde_json::Value,
+    _event: &serde_json::Value,
 ) -> Result<serde_json::Value, crate::Failure> {
     use dd0c_function::job::Job;
-    let _ = event;
     let url = optional("DD0C_PRICE_LIST_URL")
         .unwrap_or_else(|| dd0c_adapters_http::AWS_PRICE_LIST.to_owned());
     let bucket = required("DD0C_ARCHIVE_BUCKET")

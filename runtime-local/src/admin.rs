@@ -569,9 +569,7 @@ pub async fn catalog(command: CatalogCommand) -> Result<ExitCode> {
     let (archive, key) = crate::catalog::file_archive(&output.out)?;
     let previous = match &output.previous {
         Some(path) => Arc::new(PriceCatalog::from_path(path)?),
-        None => dd0c_ingest::catalog::refresh::load(&archive, &key)
-            .await?
-            .map_or_else(PriceCatalog::bundled, Arc::new),
+        None => dd0c_ingest::catalog::refresh::kept_or_bundled(&archive, &key).await?,
     };
     let refreshed = dd0c_ingest::catalog::refresh::refresh(
         list.as_ref(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::Json;
 use chrono::Utc;
-use dd0c_ingest::catalog::refresh::STALE_AFTER_DAYS;
+use dd0c_ingest::catalog::refresh::{is_stale, STALE_AFTER_DAYS};
 use dd0c_ingest::PriceCatalog;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -57,7 +57,7 @@ pub(crate) async fn info(
     Ok(Json(CatalogInfo {
         as_of: catalog.as_of().to_owned(),
         age_days,
-        stale: age_days.is_some_and(|d| d > STALE_AFTER_DAYS),
+        stale: age_days.is_some_and(is_stale),
         stale_after_days: STALE_AFTER_DAYS,
         source: catalog.source().to_owned(),
         services: catalog

@@ -20,11 +20,11 @@ use dd0c_ports::price_list::{PriceList, OFFER_INDEX};
 use dd0c_ports::PortError;
 
 use super::price_list::{
-    commercial_regions, read_offer, OfferError, OfferIndex, OfferPrices, RegionIndex, Target,
-    OFFERS,
+    read_offer, OfferError, OfferIndex, OfferPrices, RegionIndex, Target, OFFERS,
 };
 use super::{
-    products, rds_kind, storage_kind, CatalogError, CatalogFile, PriceCatalog, Provenance, Table,
+    median, products, rds_kind, storage_kind, storage_table, CatalogError, CatalogFile,
+    PriceCatalog, Provenance, Table,
 };
 
 /// A catalog that could not be built.
@@ -80,24 +80,25 @@ pub async fn build(
     only_regions: &[String],
 ) -> Result<Built, BuildError> {
     let index: OfferIndex = json(source, OFFER_INDEX).await?;
+    let described = source.describe();
     let mut collected = Collected::default();
     for offer in OFFERS {
         let Some(entry) = index.offers.get(offer) else {
             continue;
         };
         let regions: RegionIndex = json(source, &entry.current_region_index_url).await?;
-        for region in commercial_regions(std::iter::once(&regions)) {
-            if !only_regions.is_empty() && !only_regions.contains(&region) {
+        for (region, entry) in regions.commercial() {
+            if !only_regions.is_empty() && !only_regions.iter().any(|r| r == region) {
                 continue;
             }
-            let path = &regions.regions[&region].current_version_url;
+            let path = &entry.current_version_url;
             let text = fetch(source, path).await?;
             let prices = read_offer(&text, path, products::rule)?;
-            collected.add(offer, &region, prices, &source.describe());
+            collected.add(offer, region, prices, &described);
         }
     }
     let services = collected.reports.clone();
-    let file = collected.into_file(previous.file.clone(), &source.describe())?;
+    let file = collected.into_file(previous.file.clone(), &described)?;
     let catalog = PriceCatalog::from_file(file, "the built catalog")?;
     Ok(Built { catalog, services })
 }
@@ -177,7 +178,7 @@ impl Collected {
             }
         }
         for (kind, prices) in base {
-            match kind.strip_prefix("monthly_per_gb.") {
+            match storage_table(kind) {
                 Some(storage) => file
                     .monthly_per_gb
                     .entry(storage.to_owned())
@@ -243,13 +244,11 @@ fn as_table(prices: BTreeMap<Target, f64>) -> Table {
 /// The median of a region's EC2 prices over the base region's, for the types both list.
 fn median_ratio(base: &Table, region: &Table) -> Option<f64> {
     let (base, region) = (base.get("ec2.instance")?, region.get("ec2.instance")?);
-    let mut ratios: Vec<f64> = region
+    let ratios: Vec<f64> = region
         .iter()
         .filter_map(|(t, p)| Some(p / base.get(t).filter(|b| **b > 0.0)?))
         .collect();
-    ratios.sort_by(f64::total_cmp);
-    let median = *ratios.get(ratios.len() / 2)?;
-    Some((median * 1000.0).round() / 1000.0)
+    Some((median(ratios)? * 1000.0).round() / 1000.0)
 }
 
 fn built_notes() -> Vec<String> {

@@ -137,8 +137,15 @@ pub fn rds_kind(engine: &str, multi_az: bool) -> String {
 
 /// The catalog kind holding storage prices of a `monthly_per_gb` table, per region.
 pub fn storage_kind(table: &str) -> String {
-    format!("monthly_per_gb.{table}")
+    format!("{STORAGE_KIND}{table}")
 }
+
+/// The `monthly_per_gb` table a [`storage_kind`] names; `None` for another kind.
+pub fn storage_table(kind: &str) -> Option<&str> {
+    kind.strip_prefix(STORAGE_KIND)
+}
+
+const STORAGE_KIND: &str = "monthly_per_gb.";
 
 /// Pricing of EBS beyond capacity.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -593,14 +600,9 @@ impl PriceCatalog {
             hourly_usd: month / self.file.hours_per_month,
             source: PriceSource::Catalog,
         };
-        let regional = self
-            .file
-            .region_prices
-            .get(region)
-            .and_then(|r| r.get(&storage_kind(table)))
-            .and_then(|t| t.get(volume_type));
-        if let Some(month) = regional {
-            return per_hour(*month);
+        // `exact` reads `region_prices`; the base region's storage is `monthly_per_gb` below.
+        if let Some(month) = self.exact(&storage_kind(table), volume_type, region) {
+            return per_hour(month);
         }
         let Some(month) = self
             .file

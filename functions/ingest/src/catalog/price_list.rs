@@ -11,7 +11,7 @@
 //! one pass that keeps only the products a [`Rule`] prices and their on-demand dimensions;
 //! everything else is skipped without being built.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
@@ -406,15 +406,14 @@ impl<'de> Visitor<'de> for OnDemandSeed<'_> {
     }
 }
 
-/// The set of regions a build covers, from every service's region index.
-pub fn commercial_regions<'a>(indexes: impl Iterator<Item = &'a RegionIndex>) -> Vec<String> {
-    let set: HashSet<&String> = indexes
-        .flat_map(|i| i.regions.keys())
-        .filter(|r| is_commercial(r))
-        .collect();
-    let mut regions: Vec<String> = set.into_iter().cloned().collect();
-    regions.sort();
-    regions
+impl RegionIndex {
+    /// Its commercial regions and their offer files, in region order.
+    pub fn commercial(&self) -> impl Iterator<Item = (&str, &RegionEntry)> {
+        self.regions
+            .iter()
+            .filter(|(region, _)| is_commercial(region))
+            .map(|(region, entry)| (region.as_str(), entry))
+    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,11 @@ use super::{CatalogError, Current, PriceCatalog};
 /// A catalog older than this many days is stale: AWS moves prices more often than that.
 pub const STALE_AFTER_DAYS: i64 = 120;
 
+/// Whether a catalog `age_days` old is stale.
+pub fn is_stale(age_days: i64) -> bool {
+    age_days > STALE_AFTER_DAYS
+}
+
 /// The catalog's key in the cloud's archive bucket, written by `lambda-catalog` and read at cold
 /// start by the functions that price.
 pub const ARCHIVE_KEY: &str = "catalog/aws-price-catalog.json";
@@ -96,6 +101,16 @@ pub async fn load(archive: &dyn Archive, key: &str) -> Result<Option<PriceCatalo
     Ok(Some(PriceCatalog::parse(&text, key)?))
 }
 
+/// The catalog stored under `key`, else the bundled one.
+pub async fn kept_or_bundled(
+    archive: &dyn Archive,
+    key: &str,
+) -> Result<Arc<PriceCatalog>, RefreshError> {
+    Ok(load(archive, key)
+        .await?
+        .map_or_else(PriceCatalog::bundled, Arc::new))
+}
+
 /// Replaces `current` with the catalog stored under `key` when that one is another; returns
 /// whether it did.
 pub async fn reload(
@@ -118,7 +133,7 @@ pub async fn reload(
 /// The catalog's age in days at `now`, with a warning logged when it is stale.
 pub fn warn_if_stale(catalog: &PriceCatalog, now: DateTime<Utc>) -> Option<i64> {
     let age = catalog.age_days(now.date_naive())?;
-    if age > STALE_AFTER_DAYS {
+    if is_stale(age) {
         tracing::warn!(
             as_of = catalog.as_of(),
             age_days = age,
